@@ -1,0 +1,86 @@
+# Thin wrapper over CMake: deps, build, test, run, bench, fuzz.
+# The README's two commands are `make run` and `make test`.
+
+JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
+BUILD     ?= build
+ASAN_DIR  ?= build-asan
+FUZZ_DIR  ?= build-fuzz
+FUZZ_SECS ?= 20
+DEMO      ?= var/demo
+PY        := /usr/bin/python3
+
+# Debian 12 packages the project builds, tests and benchmarks with.
+DEB_PKGS := build-essential cmake pkg-config libssl-dev openssl libuv1-dev \
+  libmsgpack-dev liblmdb-dev lmdb-utils libhttp-parser-dev libjansson-dev \
+  libinih-dev libcmocka-dev clang libclang-rt-14-dev wrk nginx-light \
+  python3 python3-pytest python3-msgpack python3-cryptography
+
+CMAKE_FLAGS := -DLIC_WERROR=ON
+
+.PHONY: all deps build test unit asan fuzz fuzz-long run bench lint clean
+
+all: build
+
+deps:
+	@missing=$$(for p in $(DEB_PKGS); do \
+	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; \
+	done); \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then \
+	  echo "installing: $$missing"; \
+	  (apt-get update -qq || true) && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	else \
+	  echo "missing Debian packages; run:"; \
+	  echo "  sudo apt-get install -y $$missing"; exit 1; \
+	fi
+
+build: deps
+	cmake -S . -B $(BUILD) $(CMAKE_FLAGS) >/dev/null
+	cmake --build $(BUILD) -j $(JOBS)
+
+# Unit + end-to-end in the normal tree, again under ASan+UBSan, then every fuzz
+# target for a bounded time, and the banned-function check.
+test: build lint
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+	cmake -S . -B $(ASAN_DIR) $(CMAKE_FLAGS) -DLIC_ASAN=ON -DLIC_UBSAN=ON \
+	  -DCMAKE_BUILD_TYPE=Debug >/dev/null
+	cmake --build $(ASAN_DIR) -j $(JOBS)
+	cd $(ASAN_DIR) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j $(JOBS)
+	$(MAKE) --no-print-directory fuzz FUZZ_SECS=$(FUZZ_SECS)
+
+unit: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -E e2e
+
+fuzz: deps
+	CC=clang cmake -S . -B $(FUZZ_DIR) -DLIC_FUZZ=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+	cmake --build $(FUZZ_DIR) -j $(JOBS) --target all
+	@set -e; for t in $(FUZZ_DIR)/tests/fuzz_*; do \
+	  [ -x "$$t" ] || continue; n=$$(basename $$t); \
+	  mkdir -p tests/fuzz/corpus/$$n; work=$$(mktemp -d); \
+	  echo "fuzz: $$n for $(FUZZ_SECS)s"; \
+	  $$t -max_total_time=$(FUZZ_SECS) -max_len=70000 -rss_limit_mb=1024 \
+	      -artifact_prefix=tests/fuzz/ -print_final_stats=0 $$work tests/fuzz/corpus/$$n \
+	      >$$work.log 2>&1 || { tail -40 $$work.log; rm -rf $$work $$work.log; exit 1; }; \
+	  grep -E '^(Done|#[0-9]+ *DONE)' $$work.log | tail -1; rm -rf $$work $$work.log; \
+	done
+
+fuzz-long:
+	$(MAKE) fuzz FUZZ_SECS=600
+
+# Banned in new code (STYLE.md §7).
+lint:
+	@if grep -nE '\b(strcpy|strcat|sprintf|vsprintf|gets|atoi|atol|rand)\s*\(' \
+	    $$(git ls-files '*.c' '*.h' 2>/dev/null || find common licgen licsrv tests -name '*.[ch]') \
+	    | grep -v 'snprintf\|vsnprintf'; then \
+	  echo "lint: banned function (STYLE.md §7)"; exit 1; fi
+
+run: build
+	@sh tests/demo.sh "$(BUILD)" "$(DEMO)"
+
+bench: build
+	@sh tests/bench/run.sh "$(BUILD)"
+
+clean:
+	rm -rf $(BUILD) $(ASAN_DIR) $(FUZZ_DIR)

@@ -1,0 +1,43 @@
+/* cli.h - what every command-line tool shares: one-line errors, exit codes,
+ * the --trust store, JSON output. */
+#ifndef LIC_CLI_H
+#define LIC_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "lic/keys.h"
+
+#define EXIT_OK    0
+#define EXIT_FAIL  1 /* invalid, denied, I/O */
+#define EXIT_USAGE 2
+
+/* Name used in messages ("licgen"). */
+void cli_set_tool(const char *tool);
+const char *cli_tool(void);
+/* "TOOL: error: WHAT: WHY" on stderr; returns code. */
+int cli_error(int code, const char *what, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Same, with WHY taken from a liblic error and its detail. */
+int cli_lic_error(const char *what, int rc);
+/* Usage error (exit 2) with a hint to --help of cmd. */
+int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* --trust handling: the first --trust replaces the built-in store. */
+typedef struct {
+  lic_trust t;
+  bool replaced;
+} cli_trust;
+void cli_trust_init(cli_trust *ct);
+int cli_trust_add(cli_trust *ct, const char *path); /* returns exit code */
+
+/* Print a JSON value on stdout (sorted keys, indented), then free it. */
+int cli_json_print(json_t *v);
+/* Lower-case hex of bytes (malloc'd). */
+char *cli_hex(const uint8_t *b, size_t n);
+
+/* Read a passphrase file when path is non-NULL (exit code; *pass NULL if none). */
+int cli_passphrase(const char *path, char **pass);
+
+#endif

@@ -1,0 +1,16 @@
+/* internal.h - helpers shared across liblic files (lic__ prefix), not exported. */
+#ifndef LIC_INTERNAL_H
+#define LIC_INTERNAL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lic/err.h"
+
+/* Record a detail line for the current thread and return err. */
+int lic__fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Same, appending the OpenSSL error queue's first entry (and clearing it). */
+int lic__fail_ssl(int err, const char *what);
+
+#endif
