@@ -1,0 +1,23 @@
+/* licctl.h - the report-server/designer tool's subcommands, one file each. */
+#ifndef LICCTL_H
+#define LICCTL_H
+
+#include "lic/keys.h"
+#include "lic/util.h"
+
+int licctl_rif(int argc, char **argv);        /* rif.c */
+int licctl_check(int argc, char **argv);      /* check.c */
+int licctl_activate(int argc, char **argv);   /* activate.c */
+int licctl_activation(int argc, char **argv); /* activate.c */
+
+/* The state directory (--state, else $XDG_STATE_HOME/licctl, else
+ * ~/.local/state/licctl): the instance key, the project id, the activation. */
+const char *licctl_state_dir(const char *opt);
+/* Create the state directory (0700) if needed. Exit code. */
+int licctl_state_ensure(const char *dir);
+/* The install's instance key, created once (state/instance.pem, 0600). */
+int licctl_instance_key(const char *dir, lic_key **key);
+/* The install's project id, generated once (state/project_id). */
+int licctl_project_id(const char *dir, uint8_t id[LIC_ID_LEN]);
+
+#endif
