@@ -91,3 +91,135 @@ int cli_passphrase(const char *path, char **pass) {
   int rc = lic_passphrase_read(path, pass);
   return rc == LIC_OK ? EXIT_OK : cli_lic_error("--passphrase-file", rc);
 }
+
+#include "lic/util.h"
+
+static bool id_key(const char *k) {
+  return k != NULL && (strcmp(k, "id") == 0 || strcmp(k, "project_id") == 0 ||
+                       strcmp(k, "license") == 0 || strcmp(k, "account") == 0);
+}
+
+int cli_mp_to_json(lic_mp *r, const char *key, int depth, json_t **out) {
+  int rc;
+  *out = NULL;
+  if (depth > LIC_MP_MAX_DEPTH)
+    return LIC_LIMIT;
+  switch (lic_mp_peek(r)) {
+  case LIC_MP_NIL:
+    r->p++, r->n--;
+    *out = json_null();
+    return LIC_OK;
+  case LIC_MP_BOOL: {
+    bool b;
+    if ((rc = lic_mp_bool(r, &b)) != LIC_OK)
+      return rc;
+    *out = json_boolean(b);
+    return LIC_OK;
+  }
+  case LIC_MP_INT: {
+    int64_t v;
+    if ((rc = lic_mp_int(r, &v)) != LIC_OK)
+      return rc;
+    *out = json_integer(v);
+    return LIC_OK;
+  }
+  case LIC_MP_STR: {
+    const char *s;
+    size_t n;
+    if ((rc = lic_mp_str(r, &s, &n)) != LIC_OK)
+      return rc;
+    *out = json_stringn(s, n);
+    return *out != NULL ? LIC_OK : LIC_FORMAT;
+  }
+  case LIC_MP_BIN: {
+    const uint8_t *b;
+    size_t n;
+    if ((rc = lic_mp_bin(r, &b, &n)) != LIC_OK)
+      return rc;
+    if (n == LIC_ID_LEN && id_key(key)) {
+      char u[LIC_UUID_LEN + 1];
+      lic_uuid_format(b, u);
+      *out = json_string(u);
+    } else {
+      char *h = cli_hex(b, n);
+      *out = h != NULL ? json_string(h) : NULL;
+      free(h);
+    }
+    return *out != NULL ? LIC_OK : LIC_NOMEM;
+  }
+  case LIC_MP_ARRAY: {
+    uint32_t n;
+    if ((rc = lic_mp_array(r, &n)) != LIC_OK)
+      return rc;
+    json_t *a = json_array();
+    for (uint32_t i = 0; i < n; i++) {
+      json_t *v;
+      if ((rc = cli_mp_to_json(r, key, depth + 1, &v)) != LIC_OK) {
+        json_decref(a);
+        return rc;
+      }
+      json_array_append_new(a, v);
+    }
+    *out = a;
+    return LIC_OK;
+  }
+  case LIC_MP_MAP: {
+    lic_mp_obj o;
+    if ((rc = lic_mp_obj_read(r, &o, depth)) != LIC_OK)
+      return rc;
+    json_t *m = json_object();
+    for (size_t i = 0; i < o.n; i++) {
+      char k[130];
+      json_t *v;
+      snprintf(k, sizeof k, "%.*s", (int)(o.e[i].klen > 128 ? 128 : o.e[i].klen), o.e[i].k);
+      lic_mp vr = o.e[i].v;
+      if ((rc = cli_mp_to_json(&vr, k, depth + 1, &v)) != LIC_OK) {
+        json_decref(m);
+        return rc;
+      }
+      json_object_set_new(m, k, v);
+    }
+    *out = m;
+    return LIC_OK;
+  }
+  default:
+    if ((rc = lic_mp_skip(r, depth)) != LIC_OK)
+      return rc;
+    *out = json_string("(unsupported MessagePack type)");
+    return LIC_OK;
+  }
+}
+
+void cli_print_flat(json_t *obj, const char *prefix) {
+  const char *k;
+  json_t *v;
+  json_object_foreach(obj, k, v) {
+    char name[256];
+    snprintf(name, sizeof name, "%s%s%s", prefix, *prefix ? "." : "", k);
+    if (json_is_object(v)) {
+      cli_print_flat(v, name);
+      continue;
+    }
+    char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+    if (json_is_string(v))
+      printf("%-16s %s\n", name, json_string_value(v));
+    else
+      printf("%-16s %s\n", name, s != NULL ? s : "?");
+    free(s);
+  }
+}
+
+int cli_split_list(const char *opt, const char *s, lic_strlist *out) {
+  const char *p = s;
+  while (*p != '\0') {
+    size_t n = strcspn(p, ",");
+    char item[LIC_MAX_LIST + 8];
+    if (n == 0 || n >= sizeof item)
+      return cli_usage(NULL, "%s: empty or over-long entry in '%.60s'", opt, s);
+    snprintf(item, sizeof item, "%.*s", (int)n, p);
+    if (lic_strlist_add(out, item) != LIC_OK)
+      return cli_error(EXIT_FAIL, opt, "out of memory");
+    p += n + (p[n] == ',');
+  }
+  return EXIT_OK;
+}

@@ -40,4 +40,15 @@ char *cli_hex(const uint8_t *b, size_t n);
 /* Read a passphrase file when path is non-NULL (exit code; *pass NULL if none). */
 int cli_passphrase(const char *path, char **pass);
 
+
+
+#include "lic/mp.h"
+
+/* A MessagePack value (bounded reader) as JSON for display: 16-byte bins
+ * under id-like keys become UUIDs, other bins lower-case hex. */
+int cli_mp_to_json(lic_mp *r, const char *key, int depth, json_t **out);
+/* Print a JSON object as "key: value" lines (nested keys dotted). */
+void cli_print_flat(json_t *obj, const char *prefix);
+/* Split "a,b,c" into a list (empty string: empty list). Exit code. */
+int cli_split_list(const char *opt, const char *s, lic_strlist *out);
 #endif
