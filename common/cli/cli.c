@@ -92,6 +92,7 @@ int cli_passphrase(const char *path, char **pass) {
   return rc == LIC_OK ? EXIT_OK : cli_lic_error("--passphrase-file", rc);
 }
 
+#include "lic/limits.h"
 #include "lic/util.h"
 
 static bool id_key(const char *k) {
@@ -213,7 +214,7 @@ int cli_split_list(const char *opt, const char *s, lic_strlist *out) {
   const char *p = s;
   while (*p != '\0') {
     size_t n = strcspn(p, ",");
-    char item[LIC_MAX_LIST + 8];
+    char item[LIC_MAX_DOMAIN + 8];
     if (n == 0 || n >= sizeof item)
       return cli_usage(NULL, "%s: empty or over-long entry in '%.60s'", opt, s);
     snprintf(item, sizeof item, "%.*s", (int)n, p);
