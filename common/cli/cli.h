@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 
+#include "lic/err.h"
 #include "lic/keys.h"
 
 #define EXIT_OK    0

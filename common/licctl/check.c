@@ -1,0 +1,106 @@
+/* check.c - licctl check: a local-mode license checked offline on this machine. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "licctl.h"
+#include "lic/license.h"
+
+static const char USAGE[] =
+    "usage: licctl check LICENSE --domain D --port P [--app A] [--major N]\n"
+    "         [--trust PUB.pem]... [--json]\n\n"
+    "Checks a local-mode license offline: its vendor signature (trust store), this\n"
+    "machine (machine code and at least one licensed network adapter), the dates,\n"
+    "the major version, the domain, port and application. Exit 0 only when valid.\n\n"
+    "  --domain D      the access domain name the report server answers on\n"
+    "  --port P        its port\n"
+    "  --app A         application name (required when the license restricts them)\n"
+    "  --major N       product major version (required when the license names one)\n"
+    "  --trust FILE    trusted root public key (repeatable; replaces the built-in store)\n"
+    "  --json          print the result as JSON\n";
+
+enum { O_DOMAIN = 256, O_PORT, O_APP, O_MAJOR, O_TRUST, O_JSON, O_STATE };
+
+int licctl_check(int argc, char **argv) {
+  static const struct option opts[] = {
+      {"domain", required_argument, NULL, O_DOMAIN}, {"port", required_argument, NULL, O_PORT},
+      {"app", required_argument, NULL, O_APP}, {"major", required_argument, NULL, O_MAJOR},
+      {"trust", required_argument, NULL, O_TRUST}, {"json", no_argument, NULL, O_JSON},
+      {"state", required_argument, NULL, O_STATE}, {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0}};
+  cli_trust ct;
+  lic_check_req q = {NULL, -1, NULL, -1};
+  const char *port = NULL, *major = NULL;
+  bool json = false;
+  lic_license l;
+  lic_machine m;
+  char reason[300];
+  int c, r, rc;
+
+  cli_trust_init(&ct);
+  optind = 1;
+  while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    switch (c) {
+    case O_DOMAIN: q.domain = optarg; break;
+    case O_PORT: port = optarg; break;
+    case O_APP: q.app = optarg; break;
+    case O_MAJOR: major = optarg; break;
+    case O_TRUST:
+      if ((r = cli_trust_add(&ct, optarg)) != EXIT_OK)
+        return r;
+      break;
+    case O_JSON: json = true; break;
+    case O_STATE: break; /* accepted by every licctl command; check keeps no state */
+    case 'h': fputs(USAGE, stdout); return EXIT_OK;
+    default: return cli_usage("check", "bad option");
+    }
+  }
+  if (argc - optind != 1)
+    return cli_usage("check", "give exactly one LICENSE file");
+  if (q.domain == NULL || port == NULL)
+    return cli_usage("check", "%s is required", q.domain == NULL ? "--domain" : "--port");
+  if ((rc = lic_domain_check(q.domain, false)) != LIC_OK)
+    return cli_usage("check", "--domain: %s", lic_errfull(rc));
+  if ((rc = lic_parse_int(port, 1, 65535, &q.port)) != LIC_OK)
+    return cli_usage("check", "--port: %s", lic_errfull(rc));
+  if (major != NULL && (rc = lic_parse_int(major, 0, INT32_MAX, &q.major)) != LIC_OK)
+    return cli_usage("check", "--major: %s", lic_errfull(rc));
+
+  const char *path = argv[optind];
+  if ((rc = lic_license_load(path, &ct.t, &l, NULL, NULL)) != LIC_OK)
+    return cli_lic_error(path, rc);
+  if (l.mode != LIC_MODE_LOCAL) {
+    lic_license_clear(&l);
+    return cli_error(EXIT_FAIL, path, "this is a %s license: report servers check it with "
+                     "'licctl verify' against the license server", lic_mode_name(l.mode));
+  }
+  if ((rc = lic_machine_read(&m)) != LIC_OK) {
+    lic_license_clear(&l);
+    return cli_lic_error("machine", rc);
+  }
+  lic_status st = lic_license_check_local(&l, &m, &q, (int64_t)time(NULL), reason, sizeof reason);
+  char id[LIC_UUID_LEN + 1], ex[11];
+  lic_uuid_format(l.id, id);
+  lic_date_format(l.expires, ex);
+  if (json) {
+    json_t *feat = json_array();
+    for (size_t i = 0; i < l.features.n; i++)
+      json_array_append_new(feat, json_string(l.features.v[i]));
+    cli_json_print(json_pack("{s:s, s:s, s:s, s:s, s:s, s:o}", "status", lic_status_name(st),
+                             "reason", reason, "license", id, "customer", l.customer, "expires",
+                             l.expires == 0 ? "never" : ex, "features", feat));
+  } else if (st == LIC_STATUS_VALID) {
+    printf("valid: license %s for %s, expires %s, features:", id, l.customer,
+           l.expires == 0 ? "never" : ex);
+    for (size_t i = 0; i < l.features.n; i++)
+      printf("%s%s", i ? "," : " ", l.features.v[i]);
+    printf("\n");
+  } else {
+    printf("denied: %s: %s\n", lic_status_name(st), reason);
+  }
+  lic_license_clear(&l);
+  return st == LIC_STATUS_VALID ? EXIT_OK : EXIT_FAIL;
+}

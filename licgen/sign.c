@@ -1,0 +1,324 @@
+/* sign.c - licgen sign: a verified RIF plus contract terms into a signed license. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "licgen.h"
+#include "lic/envelope.h"
+#include "lic/fileio.h"
+#include "lic/license.h"
+#include "lic/rif.h"
+
+static const char USAGE[] =
+    "usage: licgen sign RIF --key KEY.pem --mode local|private --customer NAME\n"
+    "         --features a,b --major N --expires YYYY-MM-DD|never -o LICENSE\n"
+    "         [--domain D]... [--port P]... [--app A]... [--not-before YYYY-MM-DD]\n"
+    "         [--max-nodes N] [--heartbeat S] [--grace S] [--passphrase-file F]\n"
+    "         [--dry-run] [--json]\n\n"
+    "Checks the RIF's own signature, then signs a license binding its machine.\n"
+    "  --mode local      the report server's own machine checks it offline (licctl check)\n"
+    "  --mode private    a license server (licsrv) holds it; needs a RIF from 'licsrv rif'\n"
+    "  --features LIST   authorized functions, comma separated ('' for none)\n"
+    "  --domain D        access domain name, exact or '*.example.com' (one label); repeat;\n"
+    "                    none = any domain\n"
+    "  --port P          1..65535, repeat; none = any port\n"
+    "  --app A           application name, repeat; none = any application\n"
+    "  --major N         licensed major version (0 = any)\n"
+    "  --expires D       last day is the day before D (UTC), or 'never'\n"
+    "  --not-before D    first valid day (default: now)\n"
+    "  --max-nodes N     private mode: report-server nodes at once (0 = unlimited)\n"
+    "  --heartbeat S     seconds between checks (default 7200)\n"
+    "  --grace S         seconds a report server stays licensed without a valid check\n"
+    "                    (default 86400)\n"
+    "  --dry-run         print what would be signed; write nothing\n"
+    "  --json            print the license terms as JSON\n";
+
+enum { O_KEY = 256, O_MODE, O_CUSTOMER, O_FEATURES, O_DOMAIN, O_PORT, O_APP, O_MAJOR,
+       O_EXPIRES, O_NOTBEFORE, O_MAXNODES, O_HEARTBEAT, O_GRACE, O_PASS, O_DRY, O_JSON };
+
+static json_t *strlist_json(const lic_strlist *l) {
+  json_t *a = json_array();
+  for (size_t i = 0; i < l->n; i++)
+    json_array_append_new(a, json_string(l->v[i]));
+  return a;
+}
+
+static json_t *terms_json(const lic_license *l) {
+  char id[LIC_UUID_LEN + 1], pid[LIC_UUID_LEN + 1], nb[11], ex[11];
+  lic_uuid_format(l->id, id);
+  lic_uuid_format(l->project_id, pid);
+  lic_date_format(l->not_before, nb);
+  lic_date_format(l->expires, ex);
+  json_t *ports = json_array();
+  for (size_t i = 0; i < l->nports; i++)
+    json_array_append_new(ports, json_integer(l->ports[i]));
+  json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:o, s:o, s:o, s:o, s:s, s:s,"
+                        " s:I, s:I, s:I, s:s}",
+                        "id", id, "mode", lic_mode_name(l->mode), "customer", l->customer,
+                        "project", l->project, "project_id", pid, "product", l->product,
+                        "major", (json_int_t)l->major, "features", strlist_json(&l->features),
+                        "domains", strlist_json(&l->domains), "ports", ports, "apps",
+                        strlist_json(&l->apps), "not_before", nb, "expires",
+                        l->expires == 0 ? "never" : ex, "max_nodes", (json_int_t)l->max_nodes,
+                        "heartbeat", (json_int_t)l->heartbeat, "grace", (json_int_t)l->grace,
+                        "machine_code", l->machine_code);
+  return o;
+}
+
+static int parse_num(const char *opt, const char *s, int64_t min, int64_t max, int64_t *v) {
+  int rc = lic_parse_int(s, min, max, v);
+  return rc == LIC_OK ? EXIT_OK : cli_usage("sign", "%s: %s", opt, lic_errfull(rc));
+}
+
+int licgen_sign(int argc, char **argv) {
+  static const struct option opts[] = {
+      {"key", required_argument, NULL, O_KEY}, {"mode", required_argument, NULL, O_MODE},
+      {"customer", required_argument, NULL, O_CUSTOMER},
+      {"features", required_argument, NULL, O_FEATURES},
+      {"domain", required_argument, NULL, O_DOMAIN}, {"port", required_argument, NULL, O_PORT},
+      {"app", required_argument, NULL, O_APP}, {"major", required_argument, NULL, O_MAJOR},
+      {"expires", required_argument, NULL, O_EXPIRES},
+      {"not-before", required_argument, NULL, O_NOTBEFORE},
+      {"max-nodes", required_argument, NULL, O_MAXNODES},
+      {"heartbeat", required_argument, NULL, O_HEARTBEAT},
+      {"grace", required_argument, NULL, O_GRACE},
+      {"passphrase-file", required_argument, NULL, O_PASS},
+      {"dry-run", no_argument, NULL, O_DRY}, {"json", no_argument, NULL, O_JSON},
+      {"out", required_argument, NULL, 'o'}, {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0}};
+  const char *keyfile = NULL, *mode = NULL, *customer = NULL, *features = NULL, *out = NULL,
+             *expires = NULL, *notbefore = NULL, *passfile = NULL, *major = NULL;
+  bool dry = false, json = false, max_nodes_given = false;
+  lic_license l;
+  lic_rif rif;
+  lic_key *key = NULL;
+  char *pass = NULL, *armored = NULL;
+  uint8_t *body = NULL, *env = NULL;
+  size_t blen = 0, elen = 0, alen = 0;
+  int c, r = EXIT_FAIL, rc;
+  int64_t now = (int64_t)time(NULL), v;
+
+  memset(&l, 0, sizeof l);
+  memset(&rif, 0, sizeof rif);
+  l.heartbeat = LIC_DEFAULT_HEARTBEAT;
+  l.grace = LIC_DEFAULT_GRACE;
+  optind = 1;
+  while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+    switch (c) {
+    case O_KEY: keyfile = optarg; break;
+    case O_MODE: mode = optarg; break;
+    case O_CUSTOMER: customer = optarg; break;
+    case O_FEATURES: features = optarg; break;
+    case O_DOMAIN:
+      if ((rc = lic_domain_check(optarg, true)) != LIC_OK) {
+        r = cli_usage("sign", "--domain: %s", lic_errfull(rc));
+        goto out;
+      }
+      if (l.domains.n >= LIC_MAX_LIST || lic_strlist_add(&l.domains, optarg) != LIC_OK) {
+        r = cli_usage("sign", "--domain: at most %d", LIC_MAX_LIST);
+        goto out;
+      }
+      break;
+    case O_PORT: {
+      if ((r = parse_num("--port", optarg, 1, 65535, &v)) != EXIT_OK)
+        goto out;
+      if (l.nports >= LIC_MAX_LIST) {
+        r = cli_usage("sign", "--port: at most %d", LIC_MAX_LIST);
+        goto out;
+      }
+      int64_t *np = realloc(l.ports, (l.nports + 1) * sizeof *np);
+      if (np == NULL)
+        goto out;
+      l.ports = np;
+      l.ports[l.nports++] = v;
+      break;
+    }
+    case O_APP:
+      if ((rc = lic_name_check("--app", optarg)) != LIC_OK) {
+        r = cli_usage("sign", "%s", lic_errfull(rc));
+        goto out;
+      }
+      if (l.apps.n >= LIC_MAX_LIST || lic_strlist_add(&l.apps, optarg) != LIC_OK) {
+        r = cli_usage("sign", "--app: at most %d", LIC_MAX_LIST);
+        goto out;
+      }
+      break;
+    case O_MAJOR: major = optarg; break;
+    case O_EXPIRES: expires = optarg; break;
+    case O_NOTBEFORE: notbefore = optarg; break;
+    case O_MAXNODES:
+      if ((r = parse_num("--max-nodes", optarg, 0, INT32_MAX, &l.max_nodes)) != EXIT_OK)
+        goto out;
+      max_nodes_given = true;
+      break;
+    case O_HEARTBEAT:
+      if ((r = parse_num("--heartbeat", optarg, 60, 30 * 86400, &l.heartbeat)) != EXIT_OK)
+        goto out;
+      break;
+    case O_GRACE:
+      if ((r = parse_num("--grace", optarg, 0, 365 * 86400, &l.grace)) != EXIT_OK)
+        goto out;
+      break;
+    case O_PASS: passfile = optarg; break;
+    case O_DRY: dry = true; break;
+    case O_JSON: json = true; break;
+    case 'o': out = optarg; break;
+    case 'h': fputs(USAGE, stdout); r = EXIT_OK; goto out;
+    default: r = cli_usage("sign", "bad option"); goto out;
+    }
+  }
+  r = EXIT_USAGE;
+  if (argc - optind != 1) {
+    r = cli_usage("sign", "give exactly one RIF file");
+    goto out;
+  }
+  const char *missing = keyfile == NULL ? "--key" : mode == NULL ? "--mode"
+                      : customer == NULL ? "--customer" : features == NULL ? "--features"
+                      : major == NULL ? "--major" : expires == NULL ? "--expires"
+                      : out == NULL && !dry ? "-o" : NULL;
+  if (missing != NULL) {
+    r = cli_usage("sign", "%s is required", missing);
+    goto out;
+  }
+  int m = lic_mode_from_name(mode);
+  if (m != LIC_MODE_LOCAL && m != LIC_MODE_PRIVATE) {
+    r = cli_usage("sign", "--mode must be local or private (public mode uses 'licgen account')");
+    goto out;
+  }
+  l.mode = (lic_mode)m;
+  if ((rc = lic_name_check("--customer", customer)) != LIC_OK) {
+    r = cli_usage("sign", "%s", lic_errfull(rc));
+    goto out;
+  }
+  if ((r = cli_split_list("--features", features, &l.features)) != EXIT_OK)
+    goto out;
+  for (size_t i = 0; i < l.features.n; i++)
+    if ((rc = lic_name_check("--features entry", l.features.v[i])) != LIC_OK) {
+      r = cli_usage("sign", "%s", lic_errfull(rc));
+      goto out;
+    }
+  r = EXIT_USAGE;
+  if (l.features.n > LIC_MAX_LIST) {
+    r = cli_usage("sign", "--features: at most %d", LIC_MAX_LIST);
+    goto out;
+  }
+  if ((r = parse_num("--major", major, 0, INT32_MAX, &l.major)) != EXIT_OK)
+    goto out;
+  r = EXIT_USAGE;
+  if (strcmp(expires, "never") == 0) {
+    l.expires = 0;
+  } else if ((rc = lic_date_parse(expires, &l.expires)) != LIC_OK) {
+    r = cli_usage("sign", "--expires: %s", lic_errfull(rc));
+    goto out;
+  } else if (l.expires <= now) {
+    r = cli_usage("sign", "--expires %s is in the past", expires);
+    goto out;
+  }
+  l.not_before = now;
+  if (notbefore != NULL && (rc = lic_date_parse(notbefore, &l.not_before)) != LIC_OK) {
+    r = cli_usage("sign", "--not-before: %s", lic_errfull(rc));
+    goto out;
+  }
+  if (l.expires != 0 && l.expires <= l.not_before) {
+    r = cli_usage("sign", "--expires is not after --not-before");
+    goto out;
+  }
+  if (max_nodes_given && l.mode != LIC_MODE_PRIVATE) {
+    r = cli_usage("sign", "--max-nodes applies to private licenses only");
+    goto out;
+  }
+
+  /* The RIF: its own signature first, then consistency with the terms. */
+  r = EXIT_FAIL;
+  if ((rc = lic_rif_load(argv[optind], &rif, l.rif)) != LIC_OK) {
+    r = cli_lic_error(argv[optind], rc);
+    goto out;
+  }
+  if (strcmp(rif.mode_hint, lic_mode_name(l.mode)) != 0) {
+    r = cli_error(EXIT_FAIL, argv[optind], "this RIF was made for %s mode (%s), not %s",
+                  rif.mode_hint, strcmp(rif.mode_hint, "private") == 0 ? "licsrv rif" : "licctl rif",
+                  mode);
+    goto out;
+  }
+  if (rif.nmacs == 0) {
+    r = cli_error(EXIT_FAIL, argv[optind],
+                  "the RIF lists no network adapter: a %s license needs at least one MAC", mode);
+    goto out;
+  }
+  if ((rc = lic_random(l.id, LIC_ID_LEN)) != LIC_OK)
+    goto out;
+  l.issued = now;
+  if ((l.customer = strdup(customer)) == NULL || (l.project = strdup(rif.project)) == NULL ||
+      (l.product = strdup(rif.product)) == NULL)
+    goto out;
+  memcpy(l.project_id, rif.project_id, LIC_ID_LEN);
+  l.has_machine = true;
+  memcpy(l.machine_code, rif.code, sizeof l.machine_code);
+  l.macs = rif.macs;
+  l.nmacs = rif.nmacs;
+  rif.macs = NULL;
+  if (l.mode == LIC_MODE_PRIVATE) {
+    l.has_node_key = true;
+    memcpy(l.node_key, rif.pubkey, LIC_PUBKEY_LEN);
+  }
+
+  if (dry || json) {
+    json_t *t = terms_json(&l);
+    if (json)
+      cli_json_print(t);
+    else {
+      printf("would sign (dry run, nothing written):\n");
+      cli_print_flat(t, "");
+      json_decref(t);
+    }
+    if (dry) {
+      r = EXIT_OK;
+      goto out;
+    }
+  }
+
+  if ((r = cli_passphrase(passfile, &pass)) != EXIT_OK)
+    goto out;
+  r = EXIT_FAIL;
+  if ((rc = lic_key_load_private(keyfile, pass, &key)) != LIC_OK) {
+    r = cli_lic_error("--key", rc);
+    goto out;
+  }
+  if ((rc = lic_license_pack(&l, &body, &blen)) != LIC_OK ||
+      (rc = lic_envelope_seal("license", body, blen, key, &env, &elen)) != LIC_OK) {
+    r = cli_lic_error("sign", rc);
+    goto out;
+  }
+  {
+    char id[LIC_UUID_LEN + 1], ex[11], kid[2 * LIC_KID_LEN + 1], comments[1024];
+    lic_uuid_format(l.id, id);
+    lic_date_format(l.expires, ex);
+    lic_kid_hex(lic_key_kid(key), kid);
+    snprintf(comments, sizeof comments,
+             "licsrv license %s\ncustomer: %.128s\nproduct: %.128s (major %lld)\n"
+             "mode: %s\nexpires: %s\nsigned by: %s",
+             id, l.customer, l.product, (long long)l.major, lic_mode_name(l.mode),
+             l.expires == 0 ? "never" : ex, kid);
+    if ((rc = lic_armor_encode("license", comments, env, elen, &armored, &alen)) != LIC_OK ||
+        (rc = lic_file_write(out, armored, alen, 0644, 0)) != LIC_OK) {
+      r = cli_lic_error(out, rc);
+      goto out;
+    }
+    if (!json)
+      fprintf(stderr, "licgen: wrote license %s to %s\n", id, out);
+  }
+  r = EXIT_OK;
+out:
+  lic_license_clear(&l);
+  lic_rif_clear(&rif);
+  lic_key_free(key);
+  if (pass != NULL)
+    lic_secret_free(pass, strlen(pass));
+  free(body);
+  free(env);
+  free(armored);
+  return r;
+}
