@@ -1,0 +1,63 @@
+#!/bin/sh
+# demo.sh BUILD DEMO_DIR - what `make run` does: a demo data directory with a
+# development root key and licenses for this machine, then a license server on
+# 127.0.0.1. Re-running reuses the directory (keys are never replaced).
+set -eu
+B=$(cd "$1" && pwd)
+D=$2
+mkdir -p "$D"
+D=$(cd "$D" && pwd)
+LICGEN=$B/licgen
+LICCTL=$B/licctl
+LICSRV=$B/licsrv/licsrv
+say() { printf '\n== %s\n' "$*"; }
+
+# A machine without a physical network adapter (some containers) cannot be
+# licensed; simulate one so the demo still runs, and say so.
+if ! ls /sys/class/net/*/device >/dev/null 2>&1 || [ ! -r /etc/machine-id ]; then
+  say "no physical network adapter or /etc/machine-id here: simulating a machine in $D/sysroot"
+  mkdir -p "$D/sysroot/etc" "$D/sysroot/sys/class/net/eth0/device"
+  [ -f "$D/sysroot/etc/machine-id" ] || od -An -tx1 -N16 /dev/urandom | tr -d ' \n' > "$D/sysroot/etc/machine-id"
+  echo 52:54:00:12:34:56 > "$D/sysroot/sys/class/net/eth0/address"
+  LIC_SYSROOT=$D/sysroot
+  export LIC_SYSROOT
+fi
+
+say "development root key (a stand-in for the vendor's; never ship it)"
+if [ ! -f "$D/dev-root.pem" ]; then
+  "$LICGEN" keygen -o "$D/dev-root.pem"
+else
+  echo "reusing $D/dev-root.pem"
+fi
+TRUST="--trust $D/dev-root.pub.pem"
+
+say "local mode: licctl rif -> licgen sign -> licctl check"
+"$LICCTL" rif --state "$D/licctl" --project Demo --product ReportServer --version 11.0.18 -o "$D/local.rif"
+"$LICGEN" sign "$D/local.rif" --key "$D/dev-root.pem" --mode local --customer "Demo Customer" \
+  --features export,schedule --domain localhost --domain '*.demo.test' --port 8080 --port 8443 \
+  --major 11 --expires "$(date -u -d '+1 year' +%Y-%m-%d)" -o "$D/local.lic"
+"$LICCTL" check "$D/local.lic" $TRUST --domain localhost --port 8080 --major 11
+
+if [ ! -x "$LICSRV" ]; then
+  say "licsrv is not built in this tree yet: the local-mode demo is all there is"
+  exit 0
+fi
+
+say "private mode: licsrv init -> licsrv rif -> licgen sign -> licsrv import"
+SRV=$D/server
+if [ ! -f "$SRV/node.pem" ]; then
+  "$LICSRV" init --data "$SRV"
+fi
+"$LICSRV" rif --data "$SRV" --project Demo --product ReportServer --version 11.0.18 -o "$D/server.rif"
+"$LICGEN" sign "$D/server.rif" --key "$D/dev-root.pem" --mode private --customer "Demo Customer" \
+  --features export,schedule --domain localhost --port 8080 --port 8443 --major 11 \
+  --max-nodes 5 --expires "$(date -u -d '+1 year' +%Y-%m-%d)" -o "$D/server.lic"
+"$LICSRV" import --data "$SRV" $TRUST "$D/server.lic"
+
+say "serving on http://127.0.0.1:7470 (admin on 127.0.0.1:7471); Ctrl-C stops"
+cat <<TRY
+In another terminal, try:
+  $LICCTL verify http://127.0.0.1:7470 $TRUST --domain localhost --port 8080 --app ReportServer --node demo-1
+  curl -s http://127.0.0.1:7470/healthz
+TRY
+exec "$LICSRV" serve --data "$SRV" --listen 127.0.0.1:7470 --admin-listen 127.0.0.1:7471
