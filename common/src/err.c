@@ -39,7 +39,7 @@ const char *lic_errfull(int err) {
   return full;
 }
 
-int lic__fail(int err, const char *fmt, ...) {
+int lic_fail(int err, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(detail, sizeof detail, fmt, ap);

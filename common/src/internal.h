@@ -8,8 +8,8 @@
 
 #include "lic/err.h"
 
-/* Record a detail line for the current thread and return err. */
-int lic__fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Record a detail line for the current thread and return err (lic_fail). */
+#define lic__fail lic_fail
 /* Same, appending the OpenSSL error queue's first entry (and clearing it). */
 int lic__fail_ssl(int err, const char *what);
 

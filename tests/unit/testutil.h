@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "lic/err.h"
 #include "lic/keys.h"
 
 /* Path under the source tree (static buffer per call slot: copy it). */

@@ -42,6 +42,9 @@ LIC_API const char *lic_errname(int err);
  * out of range"), or "" when none. Cleared by lic_errdetail_clear(). */
 LIC_API const char *lic_errdetail(void);
 LIC_API void lic_errdetail_clear(void);
+/* Set this thread's detail line and return err: for modules built on liblic
+ * (the server) that report errors the same way. */
+LIC_API int lic_fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* "MESSAGE: DETAIL" or "MESSAGE" in a thread-local buffer. */
 LIC_API const char *lic_errfull(int err);
 

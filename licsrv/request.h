@@ -1,0 +1,36 @@
+/* request.h - decoding of verify requests (SPEC §4) from MessagePack or JSON. */
+#ifndef LICSRV_REQUEST_H
+#define LICSRV_REQUEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lic/limits.h"
+#include "lic/util.h"
+#include "lic/verdict.h"
+
+#define SRV_MAX_TOKEN 256
+
+typedef struct {
+  uint8_t nonce[LIC_NONCE_MAX];
+  size_t nonce_len;
+  char domain[LIC_MAX_DOMAIN + 1];
+  int64_t port;
+  char node[LIC_MAX_NAME + 1];
+  bool has_license;
+  uint8_t license[LIC_ID_LEN];
+  bool has_account, has_project_id;
+  uint8_t account[LIC_ID_LEN], project_id[LIC_ID_LEN];
+  char token[SRV_MAX_TOKEN + 1];
+  char app[LIC_MAX_NAME + 1];     /* "" when not given */
+  char version[LIC_MAX_NAME + 1]; /* "" when not given */
+  int64_t major;                  /* -1 when no version was given */
+} srv_verify_req;
+
+/* LIC_OK, or LIC_FORMAT/LIC_LIMIT/LIC_NOTFOUND with a detail line saying
+ * which field is wrong (the caller answers 400 with it). */
+int srv_verify_req_msgpack(const uint8_t *body, size_t len, srv_verify_req *q);
+int srv_verify_req_json(const uint8_t *body, size_t len, srv_verify_req *q);
+
+#endif
