@@ -1299,27 +1299,23 @@ static int bounded(const char *what, const char *s, size_t max) {
 
 int store_w_audit_append(store_wtxn *w, int64_t time, const char *token, const char *action,
                          const char *subject) {
-  MDB_cursor *c = NULL;
-  MDB_val k, v;
   uint8_t key[16];
-  uint64_t seq = 1;
+  uint64_t seq;
+  int64_t last = 0;
   wbuf b = {0};
-  int mrc, r;
+  int r;
 
   if ((r = bounded("token", token, STORE_MAX_TOKEN_NAME)) != LIC_OK ||
       (r = bounded("action", action, STORE_MAX_ACTION)) != LIC_OK ||
       (r = bounded("subject", subject, STORE_MAX_SUBJECT)) != LIC_OK)
     return r;
-  /* Key: time then a sequence number one past the newest entry's, so entries
-   * stay unique and in order even when the clock repeats a second. */
-  if ((mrc = mdb_cursor_open(w->txn, w->s->dbi[DB_AUDIT], &c)) != 0)
-    return mdb_fail(mrc, "audit");
-  mrc = mdb_cursor_get(c, &k, &v, MDB_LAST);
-  if (mrc == 0 && k.mv_size == 16)
-    seq = be_get((const uint8_t *)k.mv_data + 8, 8) + 1;
-  mdb_cursor_close(c);
-  if (mrc != 0 && mrc != MDB_NOTFOUND)
-    return mdb_fail(mrc, "audit");
+  /* Key: time then a global sequence number (meta "audit_seq"), so entries
+   * stay unique and in order even when the clock repeats or steps back. */
+  if ((r = meta_get_int(w->s, w->txn, "audit_seq", &last)) != LIC_OK && r != LIC_NOTFOUND)
+    return r;
+  seq = (uint64_t)last + 1;
+  if ((r = meta_put_int(w->s, w->txn, "audit_seq", (int64_t)seq)) != LIC_OK)
+    return r;
   if (time < 0)
     time = 0;
   be_put(key, (uint64_t)time, 8);
