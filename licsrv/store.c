@@ -943,11 +943,12 @@ int store_registration_get(store_reader *rd, const uint8_t account[LIC_ID_LEN],
                            const uint8_t project_id[LIC_ID_LEN], store_registration *out) {
   uint8_t key[2 * LIC_ID_LEN];
   MDB_txn *t;
-  MDB_val k = mval(key, sizeof key), v;
+  MDB_val k, v;
   int r;
   memset(out, 0, sizeof *out);
   memcpy(key, account, LIC_ID_LEN);
   memcpy(key + LIC_ID_LEN, project_id, LIC_ID_LEN);
+  k = mval(key, sizeof key);
   if ((r = rtxn(rd, &t)) != LIC_OK || (r = get_raw(rd->s, t, DB_REGISTRATIONS, key, sizeof key, &v)) != LIC_OK)
     return r;
   return registration_decode(&k, &v, out);
