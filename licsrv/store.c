@@ -597,7 +597,14 @@ int store_clock_hwm_get(store_reader *rd, int64_t *out) {
   if ((r = rtxn(rd, &t)) != LIC_OK)
     return r;
   r = meta_get_int(rd->s, t, "clock_hwm", out);
-  return r == LIC_NOTFOUND ? LIC_OK : r;
+  if (r != LIC_OK && r != LIC_NOTFOUND)
+    return r;
+  /* A mark noted but not yet flushed counts too. */
+  pthread_mutex_lock(&rd->s->mu);
+  if (rd->s->hwm_pending > *out)
+    *out = rd->s->hwm_pending;
+  pthread_mutex_unlock(&rd->s->mu);
+  return LIC_OK;
 }
 
 int store_w_clock_hwm_set(store_wtxn *w, int64_t t) {

@@ -70,7 +70,8 @@ int store_meta_get(store_reader *rd, store_meta *m);
 int store_w_meta_init(store_wtxn *w, const char *mode, const uint8_t kid[LIC_KID_LEN],
                       const uint8_t pub[LIC_PUBKEY_LEN], const uint8_t project_id[LIC_ID_LEN],
                       int64_t now);
-/* The highest server time seen (clock rollback detection). */
+/* The highest server time seen (clock rollback detection), including a mark
+ * noted but not yet flushed. */
 int store_clock_hwm_get(store_reader *rd, int64_t *t);
 /* Raise the mark (never lowers it); batched, not synced per call. */
 void store_clock_hwm_note(store *s, int64_t now);
@@ -226,10 +227,12 @@ typedef int (*store_apply_fn)(store_wtxn *w, void *arg);
 typedef void (*store_done_fn)(void *arg, int rc, const char *detail);
 
 /* Queue apply(w, arg) for the next group commit; done is called exactly once
- * (also when the store closes first). LIC_INVALID on a read-only store. */
+ * when this returns LIC_OK (operations queued before store_close still run).
+ * LIC_INVALID on a read-only or closing store (done is then not called). */
 int store_submit(store *s, store_apply_fn apply, store_done_fn done, void *arg);
 /* Submit and wait: returns after the commit (and sync), with the operation's
- * detail line set on this thread on failure. */
+ * detail line set on this thread on failure. Never call it (or store_flush)
+ * from an apply or done callback: those run on the writer thread. */
 int store_write(store *s, store_apply_fn apply, void *arg);
 /* The time the operations of this write transaction are stamped with. */
 int64_t store_wtxn_now(const store_wtxn *w);

@@ -366,3 +366,38 @@ def test_config_data_key_and_help(server, tmp):
     assert run("nosuch").returncode == 2
     assert run("status", "--bogus").returncode == 2
     one_line_error(run("status", "--data", str(tmp / "absent"), check=1))
+
+
+def test_public_mode_account_and_cert(tmp, server):
+    data = str(tmp / "public")
+    run("init", "--data", data, "--mode", "public", check=0)
+    now = int(time.time())
+    aid = os.urandom(16)
+    acct = seal("account", {
+        "typ": "account", "id": aid, "customer": "Cloud Co", "capacity": 3, "features": [],
+        "domains": [], "ports": [], "apps": [], "major": 11, "not_before": now,
+        "expires": 0, "token_hash": hashlib.sha256(b"secret").digest()}, load_root())
+    path = tmp / "acct.acct"
+    path.write_bytes(armor("account", acct))
+    u = str(uuid.UUID(bytes=aid))
+    p = run("import", str(path), "--trust", ROOT_PUB, "--data", data, check=0)
+    assert u in p.stdout
+    ex = json.loads(run("export", "--account", u, "--data", data, check=0).stdout)
+    assert ex["account"]["id"] == u and ex["registrations"] == []
+    assert base64.urlsafe_b64decode(ex["account"]["envelope"] + "==") == acct
+    # An account is refused by a private-mode server.
+    one_line_error(run("import", str(path), "--trust", ROOT_PUB, "--data", server["data"], check=1))
+    # A certificate for this server's online key is stored; one for another key is not.
+    online = load_pub(os.path.join(data, "node.pub.pem"))
+    cert = seal("cert", {"typ": "cert", "pubkey": online, "role": "verdict", "not_before": now,
+                         "expires": now + 86400}, load_root())
+    cpath = tmp / "online.cert"
+    cpath.write_bytes(armor("cert", cert))
+    run("import", str(cpath), "--trust", ROOT_PUB, "--data", data, check=0)
+    other = seal("cert", {"typ": "cert", "pubkey": load_pub(OTHER_NODE_PUB), "role": "verdict",
+                          "not_before": now, "expires": now + 86400}, load_root())
+    cpath.write_bytes(armor("cert", other))
+    one_line_error(run("import", str(cpath), "--trust", ROOT_PUB, "--data", data, check=1))
+    f = json.loads(run("forget", "--account", u, "--data", data, "--json", check=0).stdout)
+    assert f["accounts"] == 1 and f["audit"] == 1
+    one_line_error(run("export", "--account", u, "--data", data, check=1))

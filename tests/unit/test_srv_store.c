@@ -1,10 +1,12 @@
 /* test_srv_store.c - licsrv's LMDB store: schema, records, group commit,
  * batched heartbeat writes, purge, forget, backup, corrupt records. */
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "lic/err.h"
@@ -611,6 +613,149 @@ static void test_garbage_records(void **state) {
   assert_null(s2);
 }
 
+/* An acknowledged write survives the process being killed right after:
+ * no store_close, no flush, SIGKILL. */
+static void test_kill9_after_ack(void **state) {
+  fx *f = *state;
+  store_license l;
+  int status;
+
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    store *s = NULL;
+    lic_put p = {ID2, "acked-before-kill", 9};
+    if (store_open(f->dir, 0, &s) != LIC_OK || store_write(s, op_license_put, &p) != LIC_OK)
+      _exit(3);
+    store_node_seen(s, ID2, "lost-maybe", 9); /* batched: may be lost, never corrupts */
+    raise(SIGKILL);
+    _exit(4);
+  }
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  assert_true(WIFSIGNALED(status));
+  assert_int_equal(WTERMSIG(status), SIGKILL);
+  reopen(f);
+  assert_int_equal(store_reader_begin(f->rd), LIC_OK);
+  assert_int_equal(store_license_get(f->rd, ID2, &l), LIC_OK);
+  assert_memory_equal(l.env, "acked-before-kill", l.env_len);
+  store_license_clear(&l);
+  store_reader_end(f->rd);
+}
+
+typedef struct {
+  store_registration reg;
+  store_activation act;
+  int which;
+} pub_op;
+
+static int op_public(store_wtxn *w, void *arg) {
+  pub_op *o = arg;
+  switch (o->which) {
+  case 0: return store_w_account_put(w, ID1, (const uint8_t *)"acct-env", 8, 11);
+  case 1: return store_w_registration_put(w, &o->reg);
+  case 2: return store_w_activation_put(w, &o->act);
+  case 3: return store_w_registration_delete(w, o->reg.account, o->reg.project_id);
+  default: return store_w_account_delete(w, ID1);
+  }
+}
+
+static int count_reg(const store_registration *g, void *arg) {
+  (void)g;
+  (*(int *)arg)++;
+  return 0;
+}
+
+static void test_accounts_registrations_activations(void **state) {
+  fx *f = *state;
+  pub_op o;
+  store_account a;
+  store_registration g;
+  store_activation act;
+  store_counts c;
+  size_t n;
+  int cnt = 0;
+
+  memset(&o, 0, sizeof o);
+  assert_int_equal(store_write(f->s, op_public, &o), LIC_OK);
+  memcpy(o.reg.account, ID1, LIC_ID_LEN);
+  o.reg.created = 12;
+  snprintf(o.reg.project, sizeof o.reg.project, "Reports");
+  snprintf(o.reg.domain, sizeof o.reg.domain, "reports.example.com");
+  o.which = 1;
+  for (uint8_t i = 0; i < 3; i++) {
+    memset(o.reg.project_id, i + 1, LIC_ID_LEN);
+    assert_int_equal(store_write(f->s, op_public, &o), LIC_OK);
+  }
+  o.act.product = 3;
+  o.act.serial = 0x01020304;
+  o.act.time = 13;
+  snprintf(o.act.machine_code, sizeof o.act.machine_code, "ABCD-EFGH-JKMN-PQRS");
+  o.act.receipt = (uint8_t *)"receipt";
+  o.act.receipt_len = 7;
+  o.which = 2;
+  assert_int_equal(store_write(f->s, op_public, &o), LIC_OK);
+  assert_int_equal(store_write(f->s, op_public, &o), LIC_EXISTS); /* one machine per code */
+  assert_int_equal(store_node_seen(f->s, ID1, "rs", 14), LIC_OK);
+  assert_int_equal(store_flush(f->s), LIC_OK);
+  audit(f, 15, "account.create", "account:01010101-0101-0101-0101-010101010101");
+
+  assert_int_equal(store_reader_begin(f->rd), LIC_OK);
+  assert_int_equal(store_account_get(f->rd, ID1, &a), LIC_OK);
+  assert_memory_equal(a.env, "acct-env", 8);
+  assert_int_equal(a.imported, 11);
+  store_account_clear(&a);
+  assert_int_equal(store_registration_count(f->rd, ID1, &n), LIC_OK);
+  assert_int_equal(n, 3);
+  assert_int_equal(store_registration_count(f->rd, ID2, &n), LIC_OK);
+  assert_int_equal(n, 0);
+  assert_int_equal(store_registration_get(f->rd, ID1, o.reg.project_id, &g), LIC_OK);
+  assert_string_equal(g.domain, "reports.example.com");
+  assert_int_equal(store_registration_each(f->rd, ID1, count_reg, &cnt), LIC_OK);
+  assert_int_equal(cnt, 3);
+  assert_int_equal(store_activation_get(f->rd, 3, 0x01020304, &act), LIC_OK);
+  assert_string_equal(act.machine_code, "ABCD-EFGH-JKMN-PQRS");
+  assert_memory_equal(act.receipt, "receipt", 7);
+  store_activation_clear(&act);
+  assert_int_equal(store_activation_get(f->rd, 3, 5, &act), LIC_NOTFOUND);
+  store_reader_end(f->rd);
+
+  o.which = 3;
+  assert_int_equal(store_write(f->s, op_public, &o), LIC_OK);
+  assert_int_equal(store_forget(f->s, STORE_SUBJECT_ACCOUNT, ID1, &c), LIC_OK);
+  assert_int_equal(c.accounts, 1);
+  assert_int_equal(c.registrations, 2);
+  assert_int_equal(c.nodes, 1);
+  assert_int_equal(c.audit, 1);
+  assert_int_equal(store_reader_begin(f->rd), LIC_OK);
+  assert_int_equal(store_account_get(f->rd, ID1, &a), LIC_NOTFOUND);
+  assert_int_equal(store_registration_count(f->rd, ID1, &n), LIC_OK);
+  assert_int_equal(n, 0);
+  store_reader_end(f->rd);
+}
+
+/* Reader handles reused across begin/end see newer snapshots. */
+static void test_reader_reuse(void **state) {
+  fx *f = *state;
+  store_license l;
+  lic_put p = {ID1, "v1", 1};
+
+  assert_int_equal(store_reader_begin(f->rd), LIC_OK);
+  assert_int_equal(store_license_get(f->rd, ID1, &l), LIC_NOTFOUND);
+  /* A write meanwhile is invisible to the open snapshot... */
+  assert_int_equal(store_write(f->s, op_license_put, &p), LIC_OK);
+  assert_int_equal(store_license_get(f->rd, ID1, &l), LIC_NOTFOUND);
+  /* ...and visible after a restart of the same handle. */
+  assert_int_equal(store_reader_begin(f->rd), LIC_OK);
+  assert_int_equal(store_license_get(f->rd, ID1, &l), LIC_OK);
+  store_license_clear(&l);
+  store_reader_end(f->rd);
+  store_reader_end(f->rd); /* twice is harmless */
+  for (int i = 0; i < 1000; i++) {
+    assert_int_equal(store_reader_begin(f->rd), LIC_OK);
+    store_reader_end(f->rd);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_open_close_reopen, setup, teardown),
@@ -624,6 +769,9 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_forget, setup, teardown),
       cmocka_unit_test_setup_teardown(test_backup, setup, teardown),
       cmocka_unit_test_setup_teardown(test_garbage_records, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_kill9_after_ack, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_accounts_registrations_activations, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_reader_reuse, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
