@@ -14,10 +14,12 @@ void licsrv_opts_init(licsrv_opts *o) {
   memset(o, 0, sizeof *o);
 }
 
-/* Only `data` is read here; the server's config module owns the rest. */
+/* Only `data` (at the top or in [licsrv], as `licsrv serve` reads it) is used
+ * here; the server's config module owns and validates the rest. */
 static int ini_data(void *user, const char *section, const char *name, const char *value) {
   licsrv_opts *o = user;
-  (void)section;
+  if (section[0] != '\0' && strcmp(section, "licsrv") != 0)
+    return 1;
   if (strcmp(name, "data") == 0) {
     if ((size_t)snprintf(o->data_buf, sizeof o->data_buf, "%s", value) >= sizeof o->data_buf)
       return 0;

@@ -355,7 +355,7 @@ def test_purge_reports_counts(server):
 
 def test_config_data_key_and_help(server, tmp):
     cfg = tmp / "licsrv.ini"
-    cfg.write_text("[server]\ndata = %s\n" % server["data"])
+    cfg.write_text("# licsrv\nlisten = 127.0.0.1:7470\n[licsrv]\ndata = %s\n" % server["data"])
     st = json.loads(run("status", "--config", str(cfg), "--json", check=0).stdout)
     assert st["data"] == server["data"]
     for cmd in ("backup", "export", "forget", "import", "init", "purge", "rif", "status", "token"):
