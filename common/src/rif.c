@@ -41,7 +41,7 @@ int lic_rif_pack(const lic_rif *r, uint8_t **body, size_t *len) {
   *len = 0;
   msgpack_sbuffer_init(&sb);
   msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-  bad |= msgpack_pack_map(&pk, 9);
+  bad |= msgpack_pack_map(&pk, 9); /* typ created product version project project_id machine pubkey mode_hint */
   bad |= lic_mp_pack_cstr(&pk, "typ") | lic_mp_pack_cstr(&pk, "rif");
   bad |= lic_mp_pack_cstr(&pk, "created") | msgpack_pack_int64(&pk, r->created);
   bad |= lic_mp_pack_cstr(&pk, "product") | lic_mp_pack_cstr(&pk, r->product);

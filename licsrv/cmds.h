@@ -1,0 +1,62 @@
+/* cmds.h - licsrv's data-management subcommands (one file each, cmd_*.c) and
+ * what they share: the data directory, the store, audited writes. */
+#ifndef LICSRV_CMDS_H
+#define LICSRV_CMDS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "store.h"
+
+#define LICSRV_DEFAULT_DATA "/var/lib/licsrv"
+#define LICSRV_NODE_KEY     "node.pem"     /* in the data directory, 0600 */
+#define LICSRV_NODE_PUB     "node.pub.pem"
+#define LICSRV_DEFAULT_RETENTION_DAYS 180
+#define LICSRV_TOKEN_BYTES  32
+
+int licsrv_cmd_backup(int argc, char **argv);  /* cmd_backup.c */
+int licsrv_cmd_export(int argc, char **argv);  /* cmd_export.c */
+int licsrv_cmd_forget(int argc, char **argv);  /* cmd_forget.c */
+int licsrv_cmd_import(int argc, char **argv);  /* cmd_import.c */
+int licsrv_cmd_init(int argc, char **argv);    /* cmd_init.c */
+int licsrv_cmd_purge(int argc, char **argv);   /* cmd_purge.c */
+int licsrv_cmd_rif(int argc, char **argv);     /* cmd_rif.c */
+int licsrv_cmd_status(int argc, char **argv);  /* cmd_status.c */
+int licsrv_cmd_token(int argc, char **argv);   /* cmd_token.c */
+
+/* Options every data subcommand takes. */
+typedef struct {
+  const char *data;   /* --data, else `data =` from --config, else the default */
+  const char *config; /* --config FILE */
+  bool json;
+  char data_buf[4096];
+} licsrv_opts;
+
+void licsrv_opts_init(licsrv_opts *o);
+/* Resolve the data directory once the options are parsed (reads `data =`
+ * from the config file when --data was not given). Exit code. */
+int licsrv_opts_finish(licsrv_opts *o, const char *cmd);
+/* Path of a file in the data directory. */
+int licsrv_data_path(const licsrv_opts *o, const char *name, char *buf, size_t cap);
+
+/* Open the store (one-line error on failure). Exit code. */
+int licsrv_open_store(const licsrv_opts *o, unsigned flags, store **s);
+
+/* Apply fn and an audit entry (token "cli") in one durable transaction.
+ * Returns the lic_err of the write. */
+int licsrv_write_audited(store *s, store_apply_fn fn, void *arg, const char *action,
+                         const char *subject);
+
+/* "license:UUID" / "account:UUID" subjects. */
+void licsrv_subject(const char *kind, const uint8_t id[LIC_ID_LEN], char *buf, size_t cap);
+
+/* --license ID | --account ID (UUID text); exit code. */
+int licsrv_parse_id(const char *cmd, const char *opt, const char *text, uint8_t id[LIC_ID_LEN]);
+
+/* Admin tokens: SHA-256 of the token text as sent in "Authorization: Bearer
+ * TOKEN" (tokens.c). generate gives LICSRV_TOKEN_BYTES random bytes as
+ * base64url without padding (malloc'd; wipe with lic_secret_free). */
+void licsrv_token_hash(const char *token, size_t len, uint8_t out[STORE_TOKEN_HASH_LEN]);
+int licsrv_token_generate(char **token, size_t *len);
+
+#endif
