@@ -100,6 +100,11 @@ static const key_def *key_find(const char *name) {
 
 bool srv_config_has_key(const char *key) { return key_find(key) != NULL; }
 
+bool srv_config_key_is_bool(const char *key) {
+  const key_def *k = key_find(key);
+  return k != NULL && k->type == K_BOOL;
+}
+
 static int parse_u64(const char *v, bool suffix, uint64_t *out) {
   char *end = NULL;
   if (*v < '0' || *v > '9') /* no sign, no blanks */

@@ -40,8 +40,10 @@ void srv_config_defaults(srv_config *cfg);
  * 0 on success; otherwise -1 with a one-line reason in err. */
 int srv_config_set(srv_config *cfg, const char *key, const char *value, char *err,
                    size_t errlen);
-/* Whether key names a setting (for the command line). */
+/* Whether key names a setting (for the command line), and a boolean one
+ * (a bare --flag then means true). */
 bool srv_config_has_key(const char *key);
+bool srv_config_key_is_bool(const char *key);
 /* Load an INI file over cfg; errors read "FILE:LINE: reason". */
 int srv_config_load(srv_config *cfg, const char *path, char *err, size_t errlen);
 /* Checks across keys and what the server cannot do yet (TLS). */

@@ -2,6 +2,7 @@
  * dispatch, replies now or deferred, built-in /healthz and /metrics, drain. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <signal.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -411,6 +412,7 @@ int srv_server_start(srv_server *s, char *err, size_t errlen) {
   if (s->started)
     return fail(err, errlen, "server already started");
   s->started = true;
+  signal(SIGPIPE, SIG_IGN); /* a peer gone mid-write is an error code, not a death */
   if ((s->workers = calloc(n, sizeof *s->workers)) == NULL)
     return fail(err, errlen, "out of memory");
   s->nworkers = n;
