@@ -244,7 +244,8 @@ int srv_config_check(const srv_config *cfg, char *err, size_t errlen) {
                 "tls_cert/tls_key are set but TLS is not supported by this build yet; "
                 "unset them (and terminate TLS in front of licsrv) rather than serve plain "
                 "HTTP by surprise");
-  if (strcmp(cfg->listen, cfg->admin_listen) == 0)
+  size_t n = strlen(cfg->listen);
+  if (strcmp(cfg->listen, cfg->admin_listen) == 0 && !(n >= 2 && strcmp(cfg->listen + n - 2, ":0") == 0))
     return fail(err, errlen, "listen and admin_listen must differ (%s)", cfg->listen);
   if (cfg->lim.max_header_bytes > UINT32_MAX / 2)
     return fail(err, errlen, "max_header_bytes too large");

@@ -12,6 +12,7 @@ enum { T_NONE, T_IDLE, T_REQUEST, T_WRITE };
 static void conn_process(srv_conn *c);
 static void conn_flush(srv_conn *c);
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+static bool conn_must_pause(const srv_conn *c);
 
 int srv_status_index(int status) {
   int i = 0;
@@ -235,6 +236,8 @@ static void conn_update_timer(srv_conn *c) {
     return;
   if (c->writing)
     phase = T_WRITE, ms = c->w->lim.write_timeout_ms;
+  else if (conn_must_pause(c))
+    phase = T_NONE; /* held back behind deferred answers */
   else if (c->http.in_message || c->rd_off < c->rd_len)
     phase = T_REQUEST, ms = c->w->lim.header_timeout_ms;
   else if (c->slots != NULL)
@@ -406,6 +409,7 @@ static void conn_process(srv_conn *c) {
   if (c->in_process || c->closing)
     return;
   c->in_process = true;
+again:
   while (!c->closing && !c->close_after && c->rd_off < c->rd_len && !conn_must_pause(c)) {
     bool was_idle = !c->http.in_message;
     size_t used = 0;
@@ -427,12 +431,17 @@ static void conn_process(srv_conn *c) {
       c->http.want_continue = false;
     }
   }
+  conn_flush(c);
+  if (c->closing) {
+    c->in_process = false;
+    return;
+  }
+  /* The flush may have made room: go on with what is still buffered. */
+  if (!c->close_after && c->rd_off < c->rd_len && !conn_must_pause(c))
+    goto again;
   if (c->rd_off >= c->rd_len)
     c->rd_off = c->rd_len = 0;
   c->in_process = false;
-  conn_flush(c);
-  if (c->closing)
-    return;
   conn_update_reading(c);
   conn_update_timer(c);
   if (!c->closing)

@@ -110,6 +110,8 @@ static int on_headers_complete(http_parser *p) {
   bool chunked = (p->flags & F_CHUNKED) != 0;
   bool has_len = (p->flags & F_CONTENTLENGTH) != 0;
   h->in_headers = false;
+  if (p->http_major != 1)
+    return fail(h, 505, "http_version_not_supported", "only HTTP/1.x is served");
   b->url[h->url_len] = '\0';
   b->ctype[h->ctype_len] = '\0';
   b->accept[h->accept_len] = '\0';
@@ -295,6 +297,7 @@ const char *srv_http_reason(int status) {
   case 431: return "Request Header Fields Too Large";
   case 500: return "Internal Server Error";
   case 503: return "Service Unavailable";
+  case 505: return "HTTP Version Not Supported";
   default: return status < 300 ? "OK" : status < 500 ? "Bad Request" : "Server Error";
   }
 }
@@ -316,6 +319,7 @@ const char *srv_http_error_code(int status) {
   case 429: return "rate_limited";
   case 431: return "headers_too_large";
   case 503: return "unavailable";
+  case 505: return "http_version_not_supported";
   default: return "internal";
   }
 }
