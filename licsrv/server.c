@@ -357,6 +357,17 @@ static int listen_on(srv_worker *w, srv_listener lis, const char *addr, uint16_t
     fail(err, errlen, "%s: %s (numeric addresses only)", addr, gai_strerror(e));
     goto out;
   }
+  /* SO_REUSEPORT would let a second licsrv share the port silently: probe it
+   * without the option first (the workers of this process then join it). */
+  if (port_override == 0 && port != 0) {
+    if ((fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        bind(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+      fail(err, errlen, "%s: %s", addr, strerror(errno));
+      goto out;
+    }
+    close(fd);
+  }
   if ((fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) < 0 ||
       setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
       setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0 ||
