@@ -641,6 +641,60 @@ static void test_slow_reader(void **state) {
   cl_close(&c);
 }
 
+/* Stop while a deferred answer is on its way: it still goes out and then the
+ * connection closes, idle connections are closed at once, the workers end. */
+static void test_drain(void **state) {
+  srv_config cfg;
+  srv_server *s;
+  client busy, idle;
+  response r;
+  struct timespec t0, t1;
+  (void)state;
+  base_config(&cfg);
+  s = start_server(&cfg);
+  cl_open(&idle, srv_server_port(s));
+  cl_sends(&idle, "GET /healthz HTTP/1.1\r\n\r\n");
+  assert_true(cl_response(&idle, &r));
+  cl_open(&busy, srv_server_port(s));
+  cl_sends(&busy, "POST /defer HTTP/1.1\r\nContent-Length: 8\r\n\r\n300:late");
+  usleep(100 * 1000);
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  srv_server_stop(s);
+  assert_true(cl_closed(&idle));
+  assert_true(cl_response(&busy, &r));
+  assert_int_equal(r.status, 200);
+  assert_string_equal(r.body, "late"); /* its head was made before the drain: no "close" */
+  assert_true(cl_closed(&busy));
+  srv_server_wait(s);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  assert_true(t1.tv_sec - t0.tv_sec < 2);
+  assert_int_equal(shutdown_calls, 1);
+  cl_close(&idle);
+  cl_close(&busy);
+  srv_server_free(s);
+  join_jobs();
+  shutdown_calls = 0;
+}
+
+/* New limits reach every worker (what SIGHUP does). */
+static void test_reload(void **state) {
+  srv_config cfg;
+  response r;
+  (void)state;
+  base_config(&cfg);
+  cfg.lim.max_body = 16;
+  srv_server_reload(srv, &cfg.lim);
+  usleep(50 * 1000);
+  for (int i = 0; i < 4; i++) /* whichever worker takes the connection */
+    assert_int_equal(expect_one(port, "POST /echo HTTP/1.1\r\nContent-Length: 20\r\n\r\n", &r), 413);
+  base_config(&cfg);
+  srv_server_reload(srv, &cfg.lim);
+  usleep(50 * 1000);
+  for (int i = 0; i < 4; i++)
+    assert_int_equal(expect_one(port, "POST /echo HTTP/1.1\r\nContent-Length: 20\r\n\r\n"
+                                      "01234567890123456789", &r), 200);
+}
+
 static void test_healthz_metrics(void **state) {
   response r;
   (void)state;
@@ -677,7 +731,8 @@ int main(void) {
       cmocka_unit_test(test_header_limits),    cmocka_unit_test(test_garbage),
       cmocka_unit_test(test_timeout_408),      cmocka_unit_test(test_rate_limit),
       cmocka_unit_test(test_max_connections),  cmocka_unit_test(test_slow_reader),
-      cmocka_unit_test(test_healthz_metrics),
+      cmocka_unit_test(test_healthz_metrics),  cmocka_unit_test(test_drain),
+      cmocka_unit_test(test_reload),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
