@@ -9,6 +9,7 @@ int licctl_rif(int argc, char **argv);        /* rif.c */
 int licctl_check(int argc, char **argv);      /* check.c */
 int licctl_activate(int argc, char **argv);   /* activate.c */
 int licctl_activation(int argc, char **argv); /* activate.c */
+int licctl_verify(int argc, char **argv);     /* verify.c */
 
 /* The state directory (--state, else $XDG_STATE_HOME/licctl, else
  * ~/.local/state/licctl): the instance key, the project id, the activation. */

@@ -12,6 +12,7 @@ static const struct {
 } CMDS[] = {
     {"check", licctl_check, "check a local-mode license on this machine (offline)"},
     {"rif", licctl_rif, "export this machine's registration information file"},
+    {"verify", licctl_verify, "ask a license server for a signed verdict and check it"},
 };
 
 static void usage(FILE *f) {

@@ -25,7 +25,8 @@
   X(NOTGENUINE, "not a genuine code") \
   X(EXPIRED,    "expired") \
   X(PRODUCT,    "for another product") \
-  X(DENIED,     "denied")
+  X(DENIED,     "denied") \
+  X(MISMATCHED, "response does not match the request")
 
 typedef enum {
 #define LIC_ERR_ENUM_(name, msg) LIC_##name,

@@ -1,0 +1,50 @@
+/* verify_client.h - what a report server embeds: ask a license server for a
+ * signed verdict and check the whole chain (root -> license -> verdict). */
+#ifndef LIC_VERIFY_CLIENT_H
+#define LIC_VERIFY_CLIENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "lic/api.h"
+#include "lic/keys.h"
+#include "lic/license.h"
+#include "lic/verdict.h"
+
+#define LIC_VERIFY_MAX_RESPONSE (256 * 1024)
+#define LIC_VERIFY_DEFAULT_SKEW 300 /* s the server clock may differ from ours */
+
+typedef struct {
+  const char *url;          /* http://HOST:PORT (path /v1/verify is added) */
+  const lic_trust *trust;   /* vendor root keys */
+  const uint8_t *license;   /* license id, or NULL when the server holds one */
+  const char *domain;       /* this report server's access domain name */
+  int64_t port;             /* and port */
+  const char *app;          /* NULL when not given */
+  const char *version;      /* product version "11.0.18", NULL when not given */
+  const char *node;         /* this report-server instance id */
+  int timeout_ms;           /* whole exchange; 0 = 10 s */
+  int64_t max_skew;         /* 0 = LIC_VERIFY_DEFAULT_SKEW */
+} lic_verify_opts;
+
+typedef struct {
+  int http_status;
+  lic_verdict verdict;      /* the server's signed verdict (checked) */
+  lic_license license;      /* the license from the chain (checked) */
+} lic_verify_result;
+
+/* One verify exchange. LIC_OK means the chain, the nonce, the clock and the
+ * license's own terms for our domain/port all check; the caller then looks at
+ * res->verdict.status (valid or a denial). Any other code means no
+ * trustworthy verdict was obtained (network, HTTP error, forged or
+ * mismatched response), with a detail line. */
+LIC_API int lic_verify(const lic_verify_opts *o, lic_verify_result *res);
+LIC_API void lic_verify_result_clear(lic_verify_result *res);
+
+/* The checks on a response body, separated for tests and other transports:
+ * body is the MessagePack {verdict, chain} document. */
+LIC_API int lic_verify_response(const lic_verify_opts *o, const uint8_t *nonce, size_t nonce_len,
+                                int64_t now, const uint8_t *body, size_t len,
+                                lic_verify_result *res);
+
+#endif

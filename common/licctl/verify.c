@@ -1,0 +1,128 @@
+/* verify.c - licctl verify: one verify exchange with a license server. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "licctl.h"
+#include "lic/rif.h"
+#include "lic/verify_client.h"
+
+static const char USAGE[] =
+    "usage: licctl verify URL --domain D --port P --node N [--license ID] [--app A]\n"
+    "         [--version V] [--trust PUB.pem]... [--timeout MS] [--json]\n\n"
+    "Asks the license server at URL (http://HOST:PORT) for a signed verdict and checks\n"
+    "the whole chain: the license is signed by a trusted root key, the verdict by the\n"
+    "node key the license certifies; the verdict answers our fresh nonce, names our\n"
+    "node and license, its time is within 5 minutes of ours, and a 'valid' verdict\n"
+    "agrees with the license's own terms for our domain and port. Prints the\n"
+    "verdict; exit 0 only on a valid one (1 on a denial or any failed check).\n\n"
+    "  --domain D      the access domain name this report server answers on\n"
+    "  --port P        its port\n"
+    "  --node N        this report-server instance id (holds a seat)\n"
+    "  --license ID    license id (UUID); optional when the server holds one license\n"
+    "  --app A         application name\n"
+    "  --version V     product version, e.g. 11.0.18 (its major number is checked)\n"
+    "  --trust FILE    trusted root public key (repeatable; replaces the built-in store)\n"
+    "  --timeout MS    whole exchange (default 10000)\n"
+    "  --json          print the verdict as JSON\n";
+
+enum { O_DOMAIN = 256, O_PORT, O_NODE, O_LICENSE, O_APP, O_VERSION, O_TRUST, O_TIMEOUT, O_JSON,
+       O_STATE };
+
+static json_t *list_json(const lic_strlist *l) {
+  json_t *a = json_array();
+  for (size_t i = 0; i < l->n; i++)
+    json_array_append_new(a, json_string(l->v[i]));
+  return a;
+}
+
+int licctl_verify(int argc, char **argv) {
+  static const struct option opts[] = {
+      {"domain", required_argument, NULL, O_DOMAIN}, {"port", required_argument, NULL, O_PORT},
+      {"node", required_argument, NULL, O_NODE}, {"license", required_argument, NULL, O_LICENSE},
+      {"app", required_argument, NULL, O_APP}, {"version", required_argument, NULL, O_VERSION},
+      {"trust", required_argument, NULL, O_TRUST}, {"timeout", required_argument, NULL, O_TIMEOUT},
+      {"json", no_argument, NULL, O_JSON}, {"state", required_argument, NULL, O_STATE},
+      {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+  lic_verify_opts o;
+  lic_verify_result res;
+  cli_trust ct;
+  uint8_t id[LIC_ID_LEN];
+  const char *port = NULL;
+  bool json = false;
+  int64_t v;
+  int c, r, rc;
+
+  memset(&o, 0, sizeof o);
+  cli_trust_init(&ct);
+  optind = 1;
+  while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    switch (c) {
+    case O_DOMAIN: o.domain = optarg; break;
+    case O_PORT: port = optarg; break;
+    case O_NODE: o.node = optarg; break;
+    case O_LICENSE:
+      if (lic_uuid_parse(optarg, strlen(optarg), id) != LIC_OK)
+        return cli_usage("verify", "--license: '%.40s' is not a UUID", optarg);
+      o.license = id;
+      break;
+    case O_APP: o.app = optarg; break;
+    case O_VERSION: o.version = optarg; break;
+    case O_TRUST:
+      if ((r = cli_trust_add(&ct, optarg)) != EXIT_OK)
+        return r;
+      break;
+    case O_TIMEOUT:
+      if ((rc = lic_parse_int(optarg, 1, 600000, &v)) != LIC_OK)
+        return cli_usage("verify", "--timeout: %s", lic_errfull(rc));
+      o.timeout_ms = (int)v;
+      break;
+    case O_JSON: json = true; break;
+    case O_STATE: break; /* accepted by every licctl command */
+    case 'h': fputs(USAGE, stdout); return EXIT_OK;
+    default: return cli_usage("verify", "bad option");
+    }
+  }
+  if (argc - optind != 1)
+    return cli_usage("verify", "give exactly one URL");
+  o.url = argv[optind];
+  const char *missing = o.domain == NULL ? "--domain" : port == NULL ? "--port"
+                      : o.node == NULL ? "--node" : NULL;
+  if (missing != NULL)
+    return cli_usage("verify", "%s is required", missing);
+  if ((rc = lic_parse_int(port, 1, 65535, &o.port)) != LIC_OK)
+    return cli_usage("verify", "--port: %s", lic_errfull(rc));
+  if ((rc = lic_domain_check(o.domain, false)) != LIC_OK)
+    return cli_usage("verify", "--domain: %s", lic_errfull(rc));
+  if ((rc = lic_name_check("--node", o.node)) != LIC_OK)
+    return cli_usage("verify", "%s", lic_errfull(rc));
+  o.trust = &ct.t;
+
+  if ((rc = lic_verify(&o, &res)) != LIC_OK)
+    return cli_lic_error(o.url, rc == LIC_INVALID ? LIC_IO : rc);
+  lic_verdict *vd = &res.verdict;
+  char lid[LIC_UUID_LEN + 1], ex[11];
+  lic_uuid_format(res.license.id, lid);
+  lic_date_format(vd->expires, ex);
+  if (json) {
+    cli_json_print(json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:o, s:o, s:I, s:I, s:{s:I, s:I}}",
+                             "status", lic_status_name(vd->status), "reason", vd->reason,
+                             "license", lid, "node", vd->node, "time", (json_int_t)vd->time,
+                             "expires", vd->expires == 0 ? "never" : ex, "features",
+                             list_json(&vd->features), "domains", list_json(&vd->domains),
+                             "heartbeat", (json_int_t)vd->heartbeat, "grace",
+                             (json_int_t)vd->grace, "seats", "used", (json_int_t)vd->seats_used,
+                             "max", (json_int_t)vd->seats_max));
+  } else if (vd->status == LIC_STATUS_VALID) {
+    printf("valid: license %s, node %s, seats %lld/%lld, expires %s, next check in %lld s\n", lid,
+           vd->node, (long long)vd->seats_used, (long long)vd->seats_max,
+           vd->expires == 0 ? "never" : ex, (long long)vd->heartbeat);
+  } else {
+    printf("denied: %s: %s\n", lic_status_name(vd->status), vd->reason);
+  }
+  r = vd->status == LIC_STATUS_VALID ? EXIT_OK : EXIT_FAIL;
+  lic_verify_result_clear(&res);
+  return r;
+}
