@@ -476,9 +476,6 @@ void srv_conn_drain(srv_conn *c) {
 }
 
 void srv_conn_accept(srv_worker *w, srv_listener lis, uv_stream_t *listener) {
-  static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-                             "Content-Length: 53\r\nConnection: close\r\n\r\n"
-                             "{\"error\":\"unavailable\",\"message\":\"too many connections\"}";
   srv_conn *c = calloc(1, sizeof *c);
   int len = sizeof c->peer;
   if (c == NULL)
@@ -498,8 +495,16 @@ void srv_conn_accept(srv_worker *w, srv_listener lis, uv_stream_t *listener) {
     return;
   }
   if ((uint64_t)atomic_load(&w->s->open_conns) > w->lim.max_connections) {
-    uv_buf_t b = uv_buf_init((char *)busy, sizeof busy - 1);
-    uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+    srv_buf busy = {0};
+    const char *ct;
+    w->scratch.len = 0;
+    ct = srv_format_error(&w->scratch, false, "unavailable", "too many connections");
+    srv_format_response(w, &busy, 503, ct, w->scratch.p, w->scratch.len, false, NULL);
+    if (!busy.oom) {
+      uv_buf_t b = uv_buf_init(busy.p, (unsigned)busy.len);
+      uv_try_write((uv_stream_t *)&c->tcp, &b, 1); /* best effort: we close anyway */
+    }
+    srv_buf_free(&busy);
     atomic_fetch_add(&w->s->rejected_conns, 1);
     srv_conn_close(c);
     return;

@@ -424,6 +424,9 @@ int srv_server_start(srv_server *s, char *err, size_t errlen) {
     return fail(err, errlen, "server already started");
   s->started = true;
   signal(SIGPIPE, SIG_IGN); /* a peer gone mid-write is an error code, not a death */
+  /* http_parser's own (global) header cap must not be below ours. */
+  if (s->cfg.lim.max_header_bytes > 80 * 1024)
+    http_parser_set_max_header_size(s->cfg.lim.max_header_bytes);
   if ((s->workers = calloc(n, sizeof *s->workers)) == NULL)
     return fail(err, errlen, "out of memory");
   s->nworkers = n;
@@ -565,10 +568,10 @@ void srv_dispatch(srv_conn *c) {
       hit = &rt->r[i];
       break;
     }
-    alen += (size_t)snprintf(allow + alen, sizeof allow - alen, "%s%s",
-                             alen == 0 ? "Allow: " : ", ", http_method_str((enum http_method)rt->r[i].method));
-    if (alen >= sizeof allow)
-      alen = sizeof allow - 1;
+    const char *m = http_method_str((enum http_method)rt->r[i].method);
+    if (alen + strlen(m) + 10 < sizeof allow) /* room for ", M" and the CRLF */
+      alen += (size_t)snprintf(allow + alen, sizeof allow - alen, "%s%s",
+                               alen == 0 ? "Allow: " : ", ", m);
   }
   if (hit != NULL) {
     r->route = hit;

@@ -597,6 +597,7 @@ static void test_max_connections(void **state) {
   cl_open(&x, srv_server_port(s));
   assert_true(cl_response(&x, &r)); /* accepted, told, closed */
   assert_int_equal(r.status, 503);
+  assert_string_equal(r.body, "{\"error\":\"unavailable\",\"message\":\"too many connections\"}");
   assert_true(cl_closed(&x));
   cl_close(&x);
   cl_sends(&a, "GET /healthz HTTP/1.1\r\n\r\n");
@@ -676,6 +677,40 @@ static void test_drain(void **state) {
   shutdown_calls = 0;
 }
 
+static void test_idle_timeout_and_continue(void **state) {
+  srv_config cfg;
+  srv_server *s;
+  client c;
+  response r;
+  (void)state;
+  base_config(&cfg);
+  cfg.threads = 1;
+  cfg.lim.idle_timeout_ms = 200;
+  s = start_server(&cfg);
+  cl_open(&c, srv_server_port(s));
+  cl_sends(&c, "POST /echo HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n");
+  assert_true(cl_response(&c, &r));
+  assert_int_equal(r.status, 100);
+  cl_sends(&c, "hello");
+  assert_true(cl_response(&c, &r));
+  assert_int_equal(r.status, 200);
+  assert_string_equal(r.body, "hello");
+  cl_sends(&c, "GET /healthz HTTP/1.1\r\nExpect: 200-ok\r\n\r\n");
+  assert_true(cl_response(&c, &r));
+  assert_int_equal(r.status, 417);
+  cl_close(&c);
+  cl_open(&c, srv_server_port(s));
+  cl_sends(&c, "GET /healthz HTTP/1.1\r\n\r\n");
+  assert_true(cl_response(&c, &r));
+  usleep(500 * 1000); /* idle past idle_timeout_ms: the server closes */
+  assert_true(cl_closed(&c));
+  cl_close(&c);
+  srv_server_stop(s);
+  srv_server_wait(s);
+  srv_server_free(s);
+  shutdown_calls = 0;
+}
+
 /* New limits reach every worker (what SIGHUP does). */
 static void test_reload(void **state) {
   srv_config cfg;
@@ -732,7 +767,7 @@ int main(void) {
       cmocka_unit_test(test_timeout_408),      cmocka_unit_test(test_rate_limit),
       cmocka_unit_test(test_max_connections),  cmocka_unit_test(test_slow_reader),
       cmocka_unit_test(test_healthz_metrics),  cmocka_unit_test(test_drain),
-      cmocka_unit_test(test_reload),
+      cmocka_unit_test(test_reload),           cmocka_unit_test(test_idle_timeout_and_continue),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
