@@ -1,6 +1,7 @@
 /* test_srv_http.c - the HTTP server in-process on loopback, driven by raw sockets. */
 #define _GNU_SOURCE /* strcasestr */
 #include <errno.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -15,6 +16,7 @@
 
 #include "log.h"
 #include "server.h"
+#include "srv_internal.h"
 #include "testutil.h"
 
 /* --- test handlers ------------------------------------------------------------ */
@@ -711,6 +713,57 @@ static void test_idle_timeout_and_continue(void **state) {
   shutdown_calls = 0;
 }
 
+static void test_mask_addr(void **state) {
+  struct sockaddr_in v4 = {.sin_family = AF_INET};
+  struct sockaddr_in6 v6 = {.sin6_family = AF_INET6};
+  char out[64];
+  (void)state;
+  inet_pton(AF_INET, "192.0.2.77", &v4.sin_addr);
+  srv_mask_addr((struct sockaddr *)&v4, false, out, sizeof out);
+  assert_string_equal(out, "192.0.2.0/24");
+  srv_mask_addr((struct sockaddr *)&v4, true, out, sizeof out);
+  assert_string_equal(out, "192.0.2.77");
+  inet_pton(AF_INET6, "2001:db8:abcd:1234::99", &v6.sin6_addr);
+  srv_mask_addr((struct sockaddr *)&v6, false, out, sizeof out);
+  assert_string_equal(out, "2001:db8:abcd::/48");
+  srv_mask_addr((struct sockaddr *)&v6, true, out, sizeof out);
+  assert_string_equal(out, "2001:db8:abcd:1234::99");
+  inet_pton(AF_INET6, "::ffff:198.51.100.9", &v6.sin6_addr);
+  srv_mask_addr((struct sockaddr *)&v6, false, out, sizeof out);
+  assert_string_equal(out, "198.51.100.0/24");
+}
+
+/* An IPv6 listener, when the machine has ::1. */
+static void test_ipv6(void **state) {
+  srv_config cfg;
+  srv_server *s = NULL;
+  char err[256], out[4096];
+  struct sockaddr_in6 a = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+  int fd, n = 0;
+  ssize_t r;
+  (void)state;
+  base_config(&cfg);
+  cfg.threads = 1;
+  snprintf(cfg.listen, sizeof cfg.listen, "[::1]:0");
+  assert_int_equal(srv_server_new(&cfg, &s, err, sizeof err), 0);
+  assert_int_equal(srv_route_add(s, "GET", "/info", h_info), 0);
+  if (srv_server_start(s, err, sizeof err) != 0) {
+    srv_server_free(s);
+    skip(); /* no IPv6 loopback here */
+  }
+  a.sin6_port = htons(srv_server_port(s));
+  fd = socket(AF_INET6, SOCK_STREAM, 0);
+  assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+  assert_true(send(fd, "GET /info HTTP/1.0\r\n\r\n", 24, MSG_NOSIGNAL) == 24);
+  while ((r = recv(fd, out + n, sizeof out - 1 - (size_t)n, 0)) > 0)
+    n += (int)r;
+  out[n] = '\0';
+  close(fd);
+  assert_non_null(strstr(out, "HTTP/1.1 200 "));
+  assert_non_null(strstr(out, "remote=::/48"));
+  srv_server_free(s); /* stops and waits */
+}
+
 /* New limits reach every worker (what SIGHUP does). */
 static void test_reload(void **state) {
   srv_config cfg;
@@ -767,7 +820,8 @@ int main(void) {
       cmocka_unit_test(test_timeout_408),      cmocka_unit_test(test_rate_limit),
       cmocka_unit_test(test_max_connections),  cmocka_unit_test(test_slow_reader),
       cmocka_unit_test(test_healthz_metrics),  cmocka_unit_test(test_drain),
-      cmocka_unit_test(test_reload),           cmocka_unit_test(test_idle_timeout_and_continue),
+      cmocka_unit_test(test_reload),           cmocka_unit_test(test_mask_addr),
+      cmocka_unit_test(test_ipv6),           cmocka_unit_test(test_idle_timeout_and_continue),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
