@@ -754,7 +754,8 @@ static void test_ipv6(void **state) {
   a.sin6_port = htons(srv_server_port(s));
   fd = socket(AF_INET6, SOCK_STREAM, 0);
   assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
-  assert_true(send(fd, "GET /info HTTP/1.0\r\n\r\n", 24, MSG_NOSIGNAL) == 24);
+  static const char req[] = "GET /info HTTP/1.0\r\n\r\n";
+  assert_true(send(fd, req, sizeof req - 1, MSG_NOSIGNAL) == (ssize_t)(sizeof req - 1));
   while ((r = recv(fd, out + n, sizeof out - 1 - (size_t)n, 0)) > 0)
     n += (int)r;
   out[n] = '\0';
