@@ -40,7 +40,7 @@ static const key_def keys[] = {
     {"idle_timeout_ms", K_MS, O(lim.idle_timeout_ms), 0, 1, 86400000,
      "keep-alive connection without a request (60000)"},
     {"write_timeout_ms", K_MS, O(lim.write_timeout_ms), 0, 1, 3600000,
-     "a response write without progress (10000)"},
+     "time for one write to the client to complete (10000)"},
     {"rate_per_ip", K_U32, O(lim.rate_per_ip), 0, 0, 10000000,
      "requests per second per client address, 0 = off (0)"},
     {"rate_burst", K_U32, O(lim.rate_burst), 0, 0, 10000000,

@@ -17,7 +17,7 @@ typedef struct {
   uint32_t max_connections;   /* open client connections, all workers */
   uint64_t header_timeout_ms; /* first byte of a request -> whole request read */
   uint64_t idle_timeout_ms;   /* keep-alive connection without a request */
-  uint64_t write_timeout_ms;  /* one response write making no progress */
+  uint64_t write_timeout_ms;  /* one write to the client to complete */
   uint32_t rate_per_ip;       /* requests/s per client address, 0 = off */
   uint32_t rate_burst;        /* bucket size, 0 = same as rate_per_ip */
   uint64_t shutdown_timeout_ms; /* drain on SIGTERM before closing the rest */

@@ -37,6 +37,7 @@ static int parse_args(int argc, char **argv, serve_args *a) {
     const char *arg = argv[i], *eq, *val;
     char key[64];
     size_t kl;
+    int ki = i;
     if (strncmp(arg, "--", 2) != 0)
       return cli_usage("serve", "unexpected argument '%s'", arg);
     arg += 2;
@@ -63,7 +64,7 @@ static int parse_args(int argc, char **argv, serve_args *a) {
     if (a->n >= MAX_FLAGS)
       return cli_usage("serve", "too many options");
     /* argv outlives the server: keep pointers; the key is looked up again. */
-    a->key[a->n] = argv[i - (eq != NULL ? 0 : 1)] + 2;
+    a->key[a->n] = argv[ki] + 2;
     a->val[a->n] = val;
     a->n++;
   }

@@ -90,7 +90,8 @@ void srv_reply(srv_req *r, int status, const char *content_type, const void *bod
 /* {error: CODE, message: TEXT} as JSON or MessagePack (srv_req_wants_msgpack). */
 void srv_reply_error(srv_req *r, int status, const char *code, const char *message);
 /* Answer later. The handle stays valid until passed to srv_reply_deferred*,
- * which may be called from any thread exactly once. Responses keep request
+ * which may be called from any thread exactly once, and before the shutdown
+ * hooks return (never after srv_server_free). NULL on OOM: answer 503 now. Responses keep request
  * order on the connection; if the client left meanwhile the reply is dropped. */
 srv_deferred *srv_req_defer(srv_req *r);
 void srv_reply_deferred(srv_deferred *d, int status, const char *content_type, const void *body,

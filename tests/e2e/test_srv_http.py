@@ -96,6 +96,16 @@ def test_unknown_and_wrong_method(server):
     c.close()
 
 
+def test_log_full_ips_flag(tmp_path):
+    # A bare boolean flag means true, and the flags after it still count.
+    s = srvutil.Server(tmp_path, extra=["--log-full-ips", "--max-headers", "5"])
+    with s:
+        s.get("/healthz")
+        assert s.wait_log("remote=127.0.0.1\n")
+        got, _ = status_and_closed(s.port, b"GET /healthz HTTP/1.1\r\n" + b"H: v\r\n" * 6 + b"\r\n")
+        assert got == 431
+
+
 def test_request_log_is_logfmt_and_masked(server):
     server.get("/healthz?token=secret", headers={"Authorization": "Bearer hunter2"})
     assert server.wait_log("path=/healthz status=200")
