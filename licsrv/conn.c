@@ -62,13 +62,14 @@ static const char *date_header(srv_worker *w, char *tmp, size_t tmplen) {
 }
 
 void srv_format_response(srv_worker *w, srv_buf *dst, int status, const char *ctype,
-                         const void *body, size_t len, bool keep_alive, const char *extra) {
+                         const void *body, size_t len, int conn_hdr, const char *extra) {
+  static const char *const conn_line[] = {"", "Connection: close\r\n", "Connection: keep-alive\r\n"};
   char tmp[64];
   srv_buf_printf(dst,
                  "HTTP/1.1 %d %s\r\n%sContent-Type: %s\r\nContent-Length: %zu\r\n%s%s\r\n",
                  status, srv_http_reason(status), date_header(w, tmp, sizeof tmp),
                  ctype != NULL ? ctype : "application/octet-stream", len,
-                 keep_alive ? "" : "Connection: close\r\n", extra != NULL ? extra : "");
+                 conn_line[conn_hdr], extra != NULL ? extra : "");
   srv_buf_append(dst, body, len);
 }
 
@@ -374,7 +375,7 @@ static void conn_reply_early(srv_conn *c, int status, const char *code, const ch
   w->scratch.len = 0;
   ctype = srv_format_error(&w->scratch, srv_http_wants_msgpack(&c->http), code, msg);
   if (dst != NULL)
-    srv_format_response(w, dst, status, ctype, w->scratch.p, w->scratch.len, false, NULL);
+    srv_format_response(w, dst, status, ctype, w->scratch.p, w->scratch.len, SRV_CONN_CLOSE, NULL);
   srv_count_request(w->s, other, status, c->http.in_message ? c->msg_start_ns : uv_hrtime());
   srv_log_request(&w->log, method, c->http.in_headers ? "-" : c->http.path,
                   c->http.in_headers ? 1 : c->http.path_len, status,
@@ -499,7 +500,7 @@ void srv_conn_accept(srv_worker *w, srv_listener lis, uv_stream_t *listener) {
     const char *ct;
     w->scratch.len = 0;
     ct = srv_format_error(&w->scratch, false, "unavailable", "too many connections");
-    srv_format_response(w, &busy, 503, ct, w->scratch.p, w->scratch.len, false, NULL);
+    srv_format_response(w, &busy, 503, ct, w->scratch.p, w->scratch.len, SRV_CONN_CLOSE, NULL);
     if (!busy.oom) {
       uv_buf_t b = uv_buf_init(busy.p, (unsigned)busy.len);
       uv_try_write((uv_stream_t *)&c->tcp, &b, 1); /* best effort: we close anyway */

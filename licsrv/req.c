@@ -25,13 +25,14 @@ const uint8_t *srv_req_body(const srv_req *r, size_t *len) {
 }
 
 /* Keep the connection after this answer? Not when the client or a limit
- * said close, nor while draining. */
-static bool req_keep_alive(srv_req *r) {
+ * said close, nor while draining. Returns the SRV_CONN_* header to send. */
+static int req_keep_alive(srv_req *r) {
   srv_conn *c = r->c;
-  bool ka = c->http.keep_alive && !c->close_after && !c->w->draining;
-  if (!ka)
+  if (!c->http.keep_alive || c->close_after || c->w->draining) {
     c->close_after = true;
-  return ka;
+    return SRV_CONN_CLOSE;
+  }
+  return c->http.p.http_minor == 0 ? SRV_CONN_KEEP10 : SRV_CONN_KEEP;
 }
 
 void srv_reply_extra(srv_req *r, int status, const char *ctype, const void *body, size_t len,
@@ -39,7 +40,7 @@ void srv_reply_extra(srv_req *r, int status, const char *ctype, const void *body
   srv_conn *c = r->c;
   srv_worker *w = c->w;
   srv_buf *dst;
-  bool ka;
+  int ka;
   if (r->replied || r->deferred) {
     srv_log(SRV_LOG_ERROR, "handler_bug", "path=%s detail=\"answered twice\"", r->route->path);
     return;
@@ -84,7 +85,7 @@ srv_deferred *srv_req_defer(srv_req *r) {
   d->route = r->route;
   d->method = srv_req_method(r);
   d->start_ns = r->start_ns;
-  d->keep_alive = req_keep_alive(r);
+  d->conn_hdr = req_keep_alive(r);
   d->msgpack = srv_req_wants_msgpack(r);
   snprintf(d->remote, sizeof d->remote, "%s", c->peer_text);
   if (c->slots_tail != NULL)
@@ -104,7 +105,7 @@ void srv_reply_deferred(srv_deferred *d, int status, const char *content_type, c
     return;
   w = d->w;
   d->status = status;
-  srv_format_response(NULL, &d->data, status, content_type, body, len, d->keep_alive, NULL);
+  srv_format_response(NULL, &d->data, status, content_type, body, len, d->conn_hdr, NULL);
   srv_count_request(w->s, d->route, status, d->start_ns);
   uv_mutex_lock(&w->mu);
   if (w->closed) { /* the worker is gone: nobody to answer */

@@ -122,7 +122,8 @@ struct srv_deferred {
   const char *method;
   uint64_t start_ns;
   int status;
-  bool ready, from_thread, keep_alive, msgpack;
+  int conn_hdr; /* SRV_CONN_* */
+  bool ready, msgpack;
   char remote[64];
   srv_buf data; /* the whole response */
 };
@@ -155,9 +156,12 @@ void srv_conn_close(srv_conn *c);
 void srv_conn_slots_ready(srv_conn *c);
 /* Status code -> counter slot. */
 int srv_status_index(int status);
+/* What the Connection header says: nothing (HTTP/1.1 keep-alive), "close",
+ * or "keep-alive" for an HTTP/1.0 client that asked for it. */
+enum { SRV_CONN_KEEP, SRV_CONN_CLOSE, SRV_CONN_KEEP10 };
 /* Response head + body into dst (Date from the worker's cache when w is set). */
 void srv_format_response(srv_worker *w, srv_buf *dst, int status, const char *ctype,
-                         const void *body, size_t len, bool keep_alive, const char *extra);
+                         const void *body, size_t len, int conn_hdr, const char *extra);
 /* {error, message} in JSON or MessagePack into dst; returns the content type. */
 const char *srv_format_error(srv_buf *dst, bool msgpack, const char *code, const char *msg);
 void srv_count_request(srv_server *s, srv_route *route, int status, uint64_t start_ns);

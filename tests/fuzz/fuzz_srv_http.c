@@ -47,7 +47,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
           strlen(blk.auth) > SRV_MAX_AUTH)
         abort();
       out.len = 0;
-      srv_format_response(NULL, &out, 200, blk.ctype, h.body, h.body_len, h.keep_alive, NULL);
+      srv_format_response(NULL, &out, 200, blk.ctype, h.body, h.body_len,
+                          h.keep_alive ? SRV_CONN_KEEP : SRV_CONN_CLOSE, NULL);
       (void)srv_http_method(&h);
       (void)srv_http_wants_msgpack(&h);
       srv_http_next(&h);

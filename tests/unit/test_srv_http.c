@@ -313,6 +313,11 @@ static void test_keepalive(void **state) {
     assert_null(strcasestr(r.head, "Connection: close"));
     assert_non_null(strcasestr(r.head, "\r\nDate: "));
   }
+  /* HTTP/1.0 asking for keep-alive is told so. */
+  cl_sends(&c, "GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+  assert_true(cl_response(&c, &r));
+  assert_int_equal(r.status, 200);
+  assert_non_null(strcasestr(r.head, "\r\nConnection: keep-alive\r\n"));
   /* HTTP/1.0 without keep-alive: answered, then closed. */
   cl_sends(&c, "GET /healthz HTTP/1.0\r\n\r\n");
   assert_true(cl_response(&c, &r));
