@@ -4,6 +4,7 @@
 
 #include "cli.h"
 #include "cmds.h"
+#include "serve.h"
 
 typedef struct {
   const char *name;
@@ -20,6 +21,7 @@ static const licsrv_command COMMANDS[] = {
     {"init", licsrv_cmd_init, "create the data directory, the store and the node key"},
     {"purge", licsrv_cmd_purge, "delete node, failure and audit records past retention"},
     {"rif", licsrv_cmd_rif, "write this server machine's registration information file"},
+    {"serve", licsrv_cmd_serve, "run the license server (HTTP verify and admin APIs)"},
     {"status", licsrv_cmd_status, "mode, keys, licenses and store size"},
     {"token", licsrv_cmd_token, "add, list or revoke admin API tokens"},
 };

@@ -1,0 +1,56 @@
+/* config.h - licsrv server settings: safe defaults, the INI file and --flags. */
+#ifndef LICSRV_CONFIG_H
+#define LICSRV_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SRV_MAX_ADDR 256
+#define SRV_MAX_PATHNAME 4096
+
+/* The limits a running server can pick up again on SIGHUP. */
+typedef struct {
+  uint64_t max_body;          /* bytes of a request body */
+  uint32_t max_header_bytes;  /* request line + headers */
+  uint32_t max_headers;       /* header fields per request */
+  uint32_t max_connections;   /* open client connections, all workers */
+  uint64_t header_timeout_ms; /* first byte of a request -> whole request read */
+  uint64_t idle_timeout_ms;   /* keep-alive connection without a request */
+  uint64_t write_timeout_ms;  /* one write to the client to complete */
+  uint32_t rate_per_ip;       /* requests/s per client address, 0 = off */
+  uint32_t rate_burst;        /* bucket size, 0 = same as rate_per_ip */
+  uint64_t shutdown_timeout_ms; /* drain on SIGTERM before closing the rest */
+  bool log_full_ips;          /* log whole client addresses (default: masked) */
+} srv_limits;
+
+typedef struct {
+  char listen[SRV_MAX_ADDR];       /* HOST:PORT of the verify API */
+  char admin_listen[SRV_MAX_ADDR]; /* HOST:PORT of the admin API */
+  uint32_t threads;                /* worker loops */
+  char data[SRV_MAX_PATHNAME];     /* data directory */
+  char tls_cert[SRV_MAX_PATHNAME]; /* not supported yet: refused when set */
+  char tls_key[SRV_MAX_PATHNAME];
+  srv_limits lim;
+} srv_config;
+
+/* Defaults: 127.0.0.1:7470 / :7471, one thread per core, 64 KiB bodies ... */
+void srv_config_defaults(srv_config *cfg);
+/* Set one key from text (the INI key or the flag without "--", '-' or '_').
+ * 0 on success; otherwise -1 with a one-line reason in err. */
+int srv_config_set(srv_config *cfg, const char *key, const char *value, char *err,
+                   size_t errlen);
+/* Whether key names a setting (for the command line), and a boolean one
+ * (a bare --flag then means true). */
+bool srv_config_has_key(const char *key);
+bool srv_config_key_is_bool(const char *key);
+/* Load an INI file over cfg; errors read "FILE:LINE: reason". */
+int srv_config_load(srv_config *cfg, const char *path, char *err, size_t errlen);
+/* Checks across keys and what the server cannot do yet (TLS). */
+int srv_config_check(const srv_config *cfg, char *err, size_t errlen);
+/* Split "HOST:PORT" or "[V6]:PORT" (host copied NUL-terminated). */
+int srv_addr_split(const char *addr, char *host, size_t hostlen, uint16_t *port);
+/* Every key with its help line, for --help. */
+void srv_config_usage(void *file);
+
+#endif

@@ -1,0 +1,196 @@
+/* serve.c - `licsrv serve`: defaults, --config, flags, then run the server
+ * until SIGTERM/SIGINT (drain) with SIGHUP reloading the limits. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <uv.h>
+
+#include "cli.h"
+#include "config.h"
+#include "log.h"
+#include "serve.h"
+#include "server.h"
+
+#define MAX_FLAGS 64
+
+typedef struct {
+  const char *config; /* --config FILE or NULL */
+  const char *key[MAX_FLAGS], *val[MAX_FLAGS];
+  int n;
+} serve_args;
+
+static void usage(void) {
+  printf("usage: licsrv serve [--config FILE] [--data DIR] [--listen HOST:PORT]\n"
+         "                    [--admin-listen HOST:PORT] [--threads N] [--KEY VALUE ...]\n\n"
+         "Run the license server. Settings come from the defaults, then the INI file\n"
+         "(--config), then these flags. SIGTERM/SIGINT drain and exit 0; SIGHUP reloads\n"
+         "the limits from the file (not the addresses or threads).\n\n"
+         "  --config FILE            INI file (keys as below, '_' for '-')\n");
+  srv_config_usage(stdout);
+}
+
+static int parse_args(int argc, char **argv, serve_args *a) {
+  memset(a, 0, sizeof *a);
+  for (int i = 1; i < argc; i++) {
+    const char *arg = argv[i], *eq, *val;
+    char key[64];
+    size_t kl;
+    int ki = i;
+    if (strncmp(arg, "--", 2) != 0)
+      return cli_usage("serve", "unexpected argument '%s'", arg);
+    arg += 2;
+    eq = strchr(arg, '=');
+    kl = eq != NULL ? (size_t)(eq - arg) : strlen(arg);
+    if (kl >= sizeof key)
+      return cli_usage("serve", "unknown option '--%s'", arg);
+    memcpy(key, arg, kl);
+    key[kl] = '\0';
+    if (strcmp(key, "config") != 0 && !srv_config_has_key(key))
+      return cli_usage("serve", "unknown option '--%s'", key);
+    if (eq != NULL)
+      val = eq + 1;
+    else if (srv_config_key_is_bool(key) && (i + 1 >= argc || strncmp(argv[i + 1], "--", 2) == 0))
+      val = "true";
+    else if (i + 1 < argc)
+      val = argv[++i];
+    else
+      return cli_usage("serve", "--%s needs a value", key);
+    if (strcmp(key, "config") == 0) {
+      a->config = val;
+      continue;
+    }
+    if (a->n >= MAX_FLAGS)
+      return cli_usage("serve", "too many options");
+    /* argv outlives the server: keep pointers; the key is looked up again. */
+    a->key[a->n] = argv[ki] + 2;
+    a->val[a->n] = val;
+    a->n++;
+  }
+  return 0;
+}
+
+/* Defaults, then the file, then the flags: also what SIGHUP redoes. */
+static int build_config(const serve_args *a, srv_config *cfg, char *err, size_t errlen) {
+  char msg[300];
+  srv_config_defaults(cfg);
+  if (a->config != NULL && srv_config_load(cfg, a->config, err, errlen) != 0)
+    return -1;
+  for (int i = 0; i < a->n; i++) {
+    char key[64];
+    const char *eq = strchr(a->key[i], '=');
+    size_t kl = eq != NULL ? (size_t)(eq - a->key[i]) : strlen(a->key[i]);
+    snprintf(key, sizeof key, "%.*s", (int)kl, a->key[i]);
+    if (srv_config_set(cfg, key, a->val[i], msg, sizeof msg) != 0) {
+      snprintf(err, errlen, "--%s", msg);
+      return -1;
+    }
+  }
+  return srv_config_check(cfg, err, errlen);
+}
+
+typedef struct {
+  srv_server *s;
+  const serve_args *args;
+  uv_loop_t loop;
+  uv_signal_t sig[3];
+  uv_async_t quit;
+} sig_ctx;
+
+static void on_signal(uv_signal_t *h, int signum) {
+  sig_ctx *x = h->data;
+  if (signum == SIGHUP) {
+    srv_config cfg;
+    char err[512], q[600];
+    if (x->args->config == NULL) {
+      srv_log(SRV_LOG_INFO, "reload", "signal=HUP result=unchanged detail=\"no --config file\"");
+      return;
+    }
+    if (build_config(x->args, &cfg, err, sizeof err) != 0) {
+      srv_log(SRV_LOG_ERROR, "reload", "signal=HUP result=failed error=%s",
+              srv_log_quote(err, strlen(err), q, sizeof q));
+      return;
+    }
+    srv_server_reload(x->s, &cfg.lim);
+    srv_log(SRV_LOG_INFO, "reload",
+            "signal=HUP result=ok max_body=%llu max_connections=%u rate_per_ip=%u",
+            (unsigned long long)cfg.lim.max_body, cfg.lim.max_connections, cfg.lim.rate_per_ip);
+    return;
+  }
+  srv_log(SRV_LOG_INFO, "shutdown", "signal=%s", signum == SIGTERM ? "TERM" : "INT");
+  srv_server_stop(x->s);
+}
+
+static void on_quit(uv_async_t *a) {
+  sig_ctx *x = a->data;
+  for (int i = 0; i < 3; i++)
+    uv_close((uv_handle_t *)&x->sig[i], NULL);
+  uv_close((uv_handle_t *)&x->quit, NULL);
+}
+
+static void signal_thread(void *arg) {
+  sig_ctx *x = arg;
+  uv_run(&x->loop, UV_RUN_DEFAULT);
+}
+
+int licsrv_cmd_serve(int argc, char **argv) {
+  serve_args a;
+  srv_config cfg;
+  srv_server *s = NULL;
+  sig_ctx x;
+  uv_thread_t th;
+  char err[512];
+  static const int sigs[3] = {SIGTERM, SIGINT, SIGHUP};
+  int r;
+  for (int i = 1; i < argc; i++)
+    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+      usage();
+      return EXIT_OK;
+    }
+  if ((r = parse_args(argc, argv, &a)) != 0)
+    return r;
+  if (build_config(&a, &cfg, err, sizeof err) != 0)
+    return cli_error(EXIT_USAGE, "serve", "%s", err);
+  if (srv_server_new(&cfg, &s, err, sizeof err) != 0)
+    return cli_error(EXIT_FAIL, "serve", "%s", err);
+  /* Other modules (store, verify, admin) register routes and hooks here. */
+  memset(&x, 0, sizeof x);
+  x.s = s;
+  x.args = &a;
+  if (uv_loop_init(&x.loop) != 0) {
+    srv_server_free(s);
+    return cli_error(EXIT_FAIL, "serve", "cannot create an event loop");
+  }
+  for (int i = 0; i < 3; i++) {
+    uv_signal_init(&x.loop, &x.sig[i]);
+    x.sig[i].data = &x;
+    uv_signal_start(&x.sig[i], on_signal, sigs[i]);
+  }
+  uv_async_init(&x.loop, &x.quit, on_quit);
+  x.quit.data = &x;
+  if (srv_server_start(s, err, sizeof err) != 0) {
+    r = cli_error(EXIT_FAIL, "serve", "%s", err);
+    on_quit(&x.quit);
+    uv_run(&x.loop, UV_RUN_DEFAULT);
+    uv_loop_close(&x.loop);
+    srv_server_free(s);
+    return r;
+  }
+  srv_log(SRV_LOG_INFO, "listening", "listen=%s port=%u admin_listen=%s admin_port=%u threads=%u data=%s",
+          cfg.listen, srv_server_port(s), cfg.admin_listen, srv_server_admin_port(s), cfg.threads,
+          cfg.data);
+  if (uv_thread_create(&th, signal_thread, &x) != 0) {
+    srv_server_stop(s);
+    srv_server_wait(s);
+    srv_server_free(s);
+    return cli_error(EXIT_FAIL, "serve", "cannot start the signal thread");
+  }
+  srv_server_wait(s); /* until a signal drained the workers */
+  uv_async_send(&x.quit);
+  uv_thread_join(&th);
+  uv_loop_close(&x.loop);
+  srv_server_free(s);
+  srv_log(SRV_LOG_INFO, "stopped", NULL);
+  return EXIT_OK;
+}
