@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "config.h"
 #include "log.h"
+#include "app.h"
 #include "serve.h"
 #include "server.h"
 
@@ -154,7 +155,12 @@ int licsrv_cmd_serve(int argc, char **argv) {
     return cli_error(EXIT_USAGE, "serve", "%s", err);
   if (srv_server_new(&cfg, &s, err, sizeof err) != 0)
     return cli_error(EXIT_FAIL, "serve", "%s", err);
-  /* Other modules (store, verify, admin) register routes and hooks here. */
+  /* The license server proper: store, node key, verify and admin routes. */
+  app *ap = NULL;
+  if (app_attach(s, cfg.data, &ap, err, sizeof err) != 0) {
+    srv_server_free(s);
+    return cli_error(EXIT_FAIL, "serve", "%s", err);
+  }
   memset(&x, 0, sizeof x);
   x.s = s;
   x.args = &a;
@@ -175,6 +181,7 @@ int licsrv_cmd_serve(int argc, char **argv) {
     uv_run(&x.loop, UV_RUN_DEFAULT);
     uv_loop_close(&x.loop);
     srv_server_free(s);
+    app_free(ap);
     return r;
   }
   srv_log(SRV_LOG_INFO, "listening", "listen=%s port=%u admin_listen=%s admin_port=%u threads=%u data=%s",
@@ -184,6 +191,7 @@ int licsrv_cmd_serve(int argc, char **argv) {
     srv_server_stop(s);
     srv_server_wait(s);
     srv_server_free(s);
+    app_free(ap);
     return cli_error(EXIT_FAIL, "serve", "cannot start the signal thread");
   }
   srv_server_wait(s); /* until a signal drained the workers */
@@ -191,6 +199,7 @@ int licsrv_cmd_serve(int argc, char **argv) {
   uv_thread_join(&th);
   uv_loop_close(&x.loop);
   srv_server_free(s);
+  app_free(ap);
   srv_log(SRV_LOG_INFO, "stopped", NULL);
   return EXIT_OK;
 }

@@ -1,0 +1,355 @@
+/* route_admin.c - the admin API (SPEC §4.1) on its own listener: bearer
+ * tokens, license import/list/show/revoke, nodes, failures, audit log. Every
+ * mutation is audited in the same durable transaction, before the reply. */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "app.h"
+#include "cli.h"
+#include "cmds.h"
+#include "log.h"
+#include "lic/envelope.h"
+
+#define ADMIN_TRUST_DIR "trusted" /* DATA/trusted holds extra root PEMs for imports */
+
+static void reply_json(srv_req *r, int status, json_t *doc) {
+  char *text = doc != NULL ? json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+  if (text == NULL)
+    srv_reply_error(r, 503, "unavailable", "out of memory");
+  else
+    srv_reply(r, status, "application/json", text, strlen(text));
+  free(text);
+  json_decref(doc);
+}
+
+/* The token's name, or NULL after answering 401. */
+static const char *auth(srv_req *r, app_worker *w, store_token *tok) {
+  const char *h = srv_req_authorization(r);
+  uint8_t hash[STORE_TOKEN_HASH_LEN];
+  if (strncasecmp(h, "Bearer ", 7) != 0 || h[7] == '\0') {
+    srv_reply_error(r, 401, "unauthorized", "send Authorization: Bearer TOKEN (licsrv token add NAME)");
+    return NULL;
+  }
+  licsrv_token_hash(h + 7, strlen(h + 7), hash);
+  int rc = store_reader_begin(w->rd);
+  if (rc == LIC_OK) {
+    rc = store_token_lookup(w->rd, hash, tok);
+    store_reader_end(w->rd);
+  }
+  if (rc != LIC_OK) {
+    srv_reply_error(r, 401, "unauthorized", "unknown or revoked token");
+    return NULL;
+  }
+  return tok->name;
+}
+
+static app_worker *begin(srv_req *r, store_token *tok) {
+  app_worker *w = srv_req_worker_user(r);
+  if (w == NULL) {
+    srv_reply_error(r, 503, "unavailable", "server is starting or out of memory");
+    return NULL;
+  }
+  return auth(r, w, tok) != NULL ? w : NULL;
+}
+
+/* {"id": "UUID"} from a JSON body. */
+static bool body_id(srv_req *r, uint8_t id[LIC_ID_LEN]) {
+  size_t len;
+  const uint8_t *b = srv_req_body(r, &len);
+  json_error_t e;
+  json_t *doc = json_loadb((const char *)b, len, JSON_REJECT_DUPLICATES, &e);
+  json_t *v = json_object_get(doc, "id");
+  bool ok = json_is_string(v) &&
+            lic_uuid_parse(json_string_value(v), json_string_length(v), id) == LIC_OK;
+  json_decref(doc);
+  if (!ok)
+    srv_reply_error(r, 400, "bad_request", "send a JSON body {\"id\": \"LICENSE-UUID\"}");
+  return ok;
+}
+
+/* A durable, audited write answered from the writer thread. */
+typedef struct {
+  srv_deferred *d;
+  uint8_t id[LIC_ID_LEN];
+  uint8_t *env;
+  size_t len;
+  int64_t now;
+  bool revoke;
+  char token[STORE_MAX_TOKEN_NAME + 1];
+  char subject[STORE_MAX_SUBJECT + 1];
+} admin_op;
+
+static int op_apply(store_wtxn *wt, void *arg) {
+  admin_op *op = arg;
+  int rc = op->revoke ? store_w_license_revoke(wt, op->id, op->now)
+                      : store_w_license_put(wt, op->id, op->env, op->len, op->now);
+  if (rc == LIC_OK)
+    rc = store_w_audit_append(wt, op->now, op->token, op->revoke ? "revoke" : "import", op->subject);
+  return rc;
+}
+
+static void op_done(void *arg, int rc, const char *detail) {
+  admin_op *op = arg;
+  if (rc == LIC_OK) {
+    char id[LIC_UUID_LEN + 1], body[160];
+    lic_uuid_format(op->id, id);
+    int n = snprintf(body, sizeof body, "{\"id\":\"%s\",\"%s\":true}", id,
+                     op->revoke ? "revoked" : "imported");
+    srv_reply_deferred(op->d, 200, "application/json", body, (size_t)n);
+  } else {
+    srv_reply_deferred_error(op->d, rc == LIC_NOTFOUND ? 404 : 500,
+                             rc == LIC_NOTFOUND ? "not_found" : "store_error",
+                             detail != NULL && *detail ? detail : lic_strerror(rc));
+  }
+  free(op->env);
+  free(op);
+}
+
+static void submit(srv_req *r, admin_op *op) {
+  if ((op->d = srv_req_defer(r)) == NULL) {
+    free(op->env);
+    free(op);
+    srv_reply_error(r, 503, "unavailable", "out of memory");
+    return;
+  }
+  app *a = srv_server_user(srv_worker_server(srv_req_worker(r)));
+  if (store_submit(a->st, op_apply, op_done, op) != LIC_OK)
+    op_done(op, LIC_IO, "the store is closing");
+}
+
+/* Trust for imports: the built-in store plus the PEM files in DATA/trusted. */
+static void import_trust(app *a, lic_trust *t) {
+  char dir[SRV_MAX_PATHNAME + 16], path[SRV_MAX_PATHNAME + 300];
+  struct dirent *de;
+  if (lic_trust_builtin(t) != LIC_OK)
+    lic_trust_init(t);
+  snprintf(dir, sizeof dir, "%s/%s", srv_server_config(a->srv)->data, ADMIN_TRUST_DIR);
+  DIR *d = opendir(dir);
+  if (d == NULL)
+    return;
+  while ((de = readdir(d)) != NULL) {
+    size_t n = strlen(de->d_name);
+    if (n > 4 && strcmp(de->d_name + n - 4, ".pem") == 0) {
+      snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+      if (lic_trust_add_file(t, path) != LIC_OK)
+        srv_log(SRV_LOG_WARN, "trusted key unreadable", "error=\"%s\"", lic_errfull(LIC_KEY));
+    }
+  }
+  closedir(d);
+}
+
+static void admin_import(srv_req *r) {
+  store_token tok;
+  app_worker *w = begin(r, &tok);
+  if (w == NULL)
+    return;
+  app *a = w->a;
+  size_t len, envlen;
+  const uint8_t *b = srv_req_body(r, &len);
+  uint8_t *env = NULL;
+  lic_license l;
+  lic_trust t;
+  int rc;
+  import_trust(a, &t);
+  if ((rc = lic_unarmor_any(b, len, &env, &envlen)) != LIC_OK ||
+      (rc = lic_license_open(env, envlen, &t, &l)) != LIC_OK) {
+    free(env);
+    srv_reply_error(r, rc == LIC_UNTRUSTED || rc == LIC_SIGNATURE ? 422 : 400,
+                    rc == LIC_UNTRUSTED || rc == LIC_SIGNATURE ? "untrusted" : "bad_request",
+                    lic_errfull(rc));
+    return;
+  }
+  const char *refuse = l.mode != LIC_MODE_PRIVATE ? "not a private-mode license"
+                       : memcmp(l.node_key, a->meta.node_pub, LIC_PUBKEY_LEN) != 0
+                           ? "the license certifies another license server's node key"
+                           : NULL;
+  if (refuse != NULL) {
+    lic_license_clear(&l);
+    free(env);
+    srv_reply_error(r, 422, "wrong_license", refuse);
+    return;
+  }
+  admin_op *op = calloc(1, sizeof *op);
+  if (op == NULL) {
+    lic_license_clear(&l);
+    free(env);
+    srv_reply_error(r, 503, "unavailable", "out of memory");
+    return;
+  }
+  memcpy(op->id, l.id, LIC_ID_LEN);
+  lic_license_clear(&l);
+  op->env = env;
+  op->len = envlen;
+  op->now = (int64_t)time(NULL);
+  snprintf(op->token, sizeof op->token, "%s", tok.name);
+  char id[LIC_UUID_LEN + 1];
+  lic_uuid_format(op->id, id);
+  snprintf(op->subject, sizeof op->subject, "license:%s", id);
+  submit(r, op);
+}
+
+static void admin_revoke(srv_req *r) {
+  store_token tok;
+  app_worker *w = begin(r, &tok);
+  uint8_t id[LIC_ID_LEN];
+  if (w == NULL || !body_id(r, id))
+    return;
+  admin_op *op = calloc(1, sizeof *op);
+  if (op == NULL) {
+    srv_reply_error(r, 503, "unavailable", "out of memory");
+    return;
+  }
+  memcpy(op->id, id, LIC_ID_LEN);
+  op->revoke = true;
+  op->now = (int64_t)time(NULL);
+  snprintf(op->token, sizeof op->token, "%s", tok.name);
+  char u[LIC_UUID_LEN + 1];
+  lic_uuid_format(id, u);
+  snprintf(op->subject, sizeof op->subject, "license:%s", u);
+  submit(r, op);
+}
+
+static json_t *license_json(const store_license *sl, bool terms) {
+  char id[LIC_UUID_LEN + 1];
+  lic_envelope e;
+  json_t *o;
+  lic_uuid_format(sl->id, id);
+  o = json_pack("{s:s, s:I, s:b, s:I}", "id", id, "imported", (json_int_t)sl->imported, "revoked",
+                sl->revoked, "revoked_at", (json_int_t)sl->revoked_at);
+  if (lic_envelope_decode(sl->env, sl->env_len, &e) == LIC_OK) {
+    lic_mp rd = {e.body, e.body_len};
+    json_t *b = NULL;
+    if (cli_mp_to_json(&rd, NULL, 0, &b) == LIC_OK) {
+      if (terms) {
+        json_object_set_new(o, "terms", b);
+      } else {
+        json_object_set(o, "customer", json_object_get(b, "customer"));
+        json_object_set(o, "expires", json_object_get(b, "expires"));
+        json_object_set(o, "max_nodes", json_object_get(b, "max_nodes"));
+        json_decref(b);
+      }
+    }
+  }
+  return o;
+}
+
+static int list_cb(const store_license *sl, void *arg) {
+  json_array_append_new(arg, license_json(sl, false));
+  return 0;
+}
+
+static void admin_list(srv_req *r) {
+  store_token tok;
+  app_worker *w = begin(r, &tok);
+  if (w == NULL)
+    return;
+  json_t *a = json_array();
+  int rc = store_reader_begin(w->rd);
+  if (rc == LIC_OK) {
+    rc = store_license_each(w->rd, list_cb, a);
+    store_reader_end(w->rd);
+  }
+  if (rc != LIC_OK) {
+    json_decref(a);
+    srv_reply_error(r, 500, "store_error", lic_errfull(rc));
+    return;
+  }
+  reply_json(r, 200, json_pack("{s:o}", "licenses", a));
+}
+
+static void admin_show(srv_req *r) {
+  store_token tok;
+  app_worker *w = begin(r, &tok);
+  uint8_t id[LIC_ID_LEN];
+  store_license sl;
+  if (w == NULL || !body_id(r, id))
+    return;
+  int rc = store_reader_begin(w->rd);
+  if (rc == LIC_OK) {
+    rc = store_license_get(w->rd, id, &sl);
+    store_reader_end(w->rd);
+  }
+  if (rc != LIC_OK) {
+    srv_reply_error(r, rc == LIC_NOTFOUND ? 404 : 500, rc == LIC_NOTFOUND ? "not_found" : "store_error",
+                    lic_errfull(rc));
+    return;
+  }
+  json_t *o = license_json(&sl, true);
+  store_license_clear(&sl);
+  reply_json(r, 200, o);
+}
+
+/* Nodes from the live seat table (fresher than the batched store). */
+static void nodes(srv_req *r, bool failures_only) {
+  store_token tok;
+  app_worker *w = begin(r, &tok);
+  srv_node *ns;
+  size_t n;
+  if (w == NULL)
+    return;
+  if (srv_seats_snapshot(w->a->seats, NULL, false, &ns, &n) != LIC_OK) {
+    srv_reply_error(r, 503, "unavailable", "out of memory");
+    return;
+  }
+  json_t *a = json_array();
+  for (size_t i = 0; i < n; i++) {
+    if (failures_only && ns[i].fail_time == 0)
+      continue;
+    char id[LIC_UUID_LEN + 1];
+    lic_uuid_format(ns[i].license, id);
+    json_t *o = json_pack("{s:s, s:s, s:I, s:I}", "license", id, "node", ns[i].node, "last_valid",
+                          (json_int_t)ns[i].last_valid, "last_seen", (json_int_t)ns[i].last_seen);
+    if (ns[i].fail_time != 0)
+      json_object_set_new(o, "last_failure",
+                          json_pack("{s:I, s:s, s:s}", "time", (json_int_t)ns[i].fail_time, "status",
+                                    lic_status_name(ns[i].fail_status), "reason", ns[i].fail_reason));
+    json_array_append_new(a, o);
+  }
+  free(ns);
+  reply_json(r, 200, json_pack("{s:o}", failures_only ? "failures" : "nodes", a));
+}
+
+static void admin_nodes(srv_req *r) { nodes(r, false); }
+static void admin_failures(srv_req *r) { nodes(r, true); }
+
+static int audit_cb(const store_audit *e, void *arg) {
+  json_array_append_new(arg, json_pack("{s:I, s:I, s:s, s:s, s:s}", "seq", (json_int_t)e->seq,
+                                       "time", (json_int_t)e->time, "token", e->token, "action",
+                                       e->action, "subject", e->subject));
+  return json_array_size(arg) >= 10000; /* bounded answer */
+}
+
+static void admin_audit(srv_req *r) {
+  store_token tok;
+  app_worker *w = begin(r, &tok);
+  if (w == NULL)
+    return;
+  json_t *a = json_array();
+  int rc = store_reader_begin(w->rd);
+  if (rc == LIC_OK) {
+    rc = store_audit_each(w->rd, 0, NULL, audit_cb, a);
+    store_reader_end(w->rd);
+  }
+  if (rc != LIC_OK && rc != 1) {
+    json_decref(a);
+    srv_reply_error(r, 500, "store_error", lic_errfull(rc));
+    return;
+  }
+  reply_json(r, 200, json_pack("{s:o}", "audit", a));
+}
+
+int route_admin_register(srv_server *s) {
+  return srv_admin_route_add(s, "POST", "/v1/admin/licenses", admin_import) |
+         srv_admin_route_add(s, "GET", "/v1/admin/licenses", admin_list) |
+         srv_admin_route_add(s, "POST", "/v1/admin/licenses/show", admin_show) |
+         srv_admin_route_add(s, "POST", "/v1/admin/licenses/revoke", admin_revoke) |
+         srv_admin_route_add(s, "GET", "/v1/admin/nodes", admin_nodes) |
+         srv_admin_route_add(s, "GET", "/v1/admin/failures", admin_failures) |
+         srv_admin_route_add(s, "GET", "/v1/admin/audit", admin_audit);
+}
