@@ -246,9 +246,11 @@ int lic_code_verify(const lic_code *c, const lic_trust *t, int product, int64_t 
   for (size_t i = 0; t != NULL && i < t->n && !genuine; i++)
     genuine = lic_sig_verify2(t->k[i].pub, (const uint8_t *)LIC_CODE_SIG_DOMAIN, DOMAIN_LEN,
                               payload, sizeof payload, c->sig) == LIC_OK;
+  if (!genuine && (t == NULL || t->n == 0))
+    return lic__fail(LIC_NOTGENUINE, "the trust store holds no keys");
   if (!genuine)
     return lic__fail(LIC_NOTGENUINE, "no trusted key signed this code (%zu tried); its "
-                     "check symbols hold, so it is not a typo", t != NULL ? t->n : 0);
+                     "check symbols hold, so it is not a typo", t->n);
   if (c->version != LIC_CODE_VERSION)
     return lic__fail(LIC_FORMAT, "code version %u is not supported (this build reads %d)",
                      c->version, LIC_CODE_VERSION);
