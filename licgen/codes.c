@@ -38,7 +38,7 @@ static const char USAGE[] =
     "  --count N           codes to issue, 1..10000000\n"
     "  --expires D         codes stop working on day D (UTC), or 'never' (default)\n"
     "  --edition E         edition flags, 0..255 (default 0)\n"
-    "  --jobs J            signing threads, 1..256 (default: the number of cores)\n"
+    "  --jobs J            signing threads, 1..64 (default: the number of cores)\n"
     "  --ledger FILE       issued ranges (default KEY.ledger, next to the key)\n"
     "  --first-serial S    start at serial S instead of after the ledger's highest\n"
     "  --passphrase-file F passphrase of an encrypted key\n"
@@ -48,7 +48,7 @@ enum { O_KEY = 256, O_PRODUCT, O_COUNT, O_EXPIRES, O_EDITION, O_JOBS, O_LEDGER, 
        O_PASS };
 
 #define MAX_COUNT   10000000
-#define MAX_JOBS    256
+#define MAX_JOBS    64   /* bounds the ring: (2 * 64 + 2) blocks of ~200 KB */
 #define BLOCK       1024                    /* codes signed per unit of work */
 #define LINE_MAX_   (11 + LIC_CODE_TEXT_LEN + 4 + 4 + 11 + 5) /* one CSV line, generous */
 #define LEDGER_MAX  (64u << 20)             /* bytes of ledger we read */
@@ -511,7 +511,7 @@ int licgen_codes(int argc, char **argv) {
   else
     snprintf(g.expires, sizeof g.expires, "never");
   g.nblocks = ((uint64_t)count + BLOCK - 1) / BLOCK;
-  g.nslots = (size_t)(4 * jobs);
+  g.nslots = (size_t)(2 * jobs + 2); /* room for every worker to run ahead of the writer */
   g.ready = malloc(g.nslots * sizeof *g.ready);
   g.len = calloc(g.nslots, sizeof *g.len);
   g.buf = malloc(g.nslots * BLOCK * LINE_MAX_);
