@@ -10,7 +10,8 @@ static const struct {
   int (*fn)(int, char **);
   const char *help;
 } CMDS[] = {
-    {"inspect", licgen_inspect, "show any envelope and check its signature"},
+    {"codes", licgen_codes, "issue designer activation codes (CSV, ledger of serials)"},
+    {"inspect", licgen_inspect, "show any envelope or activation code and check its signature"},
     {"keygen", licgen_keygen, "create a vendor root key pair"},
     {"sign", licgen_sign, "sign a registration information file into a license"},
 };

@@ -10,6 +10,8 @@ static const struct {
   int (*fn)(int, char **);
   const char *help;
 } CMDS[] = {
+    {"activate", licctl_activate, "activate this machine with a designer activation code"},
+    {"activation", licctl_activation, "show the designer activation and check it holds here"},
     {"check", licctl_check, "check a local-mode license on this machine (offline)"},
     {"rif", licctl_rif, "export this machine's registration information file"},
     {"verify", licctl_verify, "ask a license server for a signed verdict and check it"},

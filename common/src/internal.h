@@ -13,4 +13,9 @@
 /* Same, appending the OpenSSL error queue's first entry (and clearing it). */
 int lic__fail_ssl(int err, const char *what);
 
+/* The OpenSSL key inside a lic_key (actcode.c keeps its own signing context). */
+struct evp_pkey_st;
+struct lic_key;
+struct evp_pkey_st *lic__key_pkey(const struct lic_key *k);
+
 #endif

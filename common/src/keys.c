@@ -251,6 +251,7 @@ int lic_key_save_public(const lic_key *k, const char *path) {
 bool lic_key_has_private(const lic_key *k) { return k->priv; }
 const uint8_t *lic_key_raw_public(const lic_key *k) { return k->pub; }
 const uint8_t *lic_key_kid(const lic_key *k) { return k->kid; }
+EVP_PKEY *lic__key_pkey(const lic_key *k) { return k->pkey; }
 
 void lic_key_free(lic_key *k) {
   if (k == NULL)
