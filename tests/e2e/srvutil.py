@@ -9,6 +9,66 @@ import tempfile
 import time
 
 BUILD_DIR = os.environ.get("LIC_BUILD_DIR", "build")
+SOURCE_DIR = os.environ.get("LIC_SOURCE_DIR", ".")
+
+
+def tool(name):
+    return os.path.join(BUILD_DIR, name) if name != "licsrv" else licsrv_bin()
+
+
+def fake_machine(root, machine_id="0123456789abcdef0123456789abcdef",
+                 nics=(("eth0", "52:54:00:12:34:56"),)):
+    """A LIC_SYSROOT tree: etc/machine-id and physical NICs (with a device dir)."""
+    os.makedirs(os.path.join(root, "etc"), exist_ok=True)
+    with open(os.path.join(root, "etc", "machine-id"), "w") as f:
+        f.write(machine_id + "\n")
+    for name, mac in nics:
+        d = os.path.join(root, "sys", "class", "net", name)
+        os.makedirs(os.path.join(d, "device"), exist_ok=True)
+        with open(os.path.join(d, "address"), "w") as f:
+            f.write(mac + "\n")
+    return str(root)
+
+
+def run(args, env=None, check=True):
+    p = subprocess.run([str(a) for a in args], env=env, capture_output=True, text=True, timeout=60)
+    if check and p.returncode != 0:
+        raise RuntimeError("%s failed (%d): %s" % (args[0], p.returncode, p.stderr))
+    return p
+
+
+def provision(data, sysroot, domains=("localhost",), ports=(), apps=(), major=11, max_nodes=0,
+              expires="2099-01-01", customer="Test Customer"):
+    """init -> rif -> licgen sign (with the TEST root key) -> import, on a fake
+    machine. Returns (license id, path of the trusted root public key)."""
+    data = str(data)
+    env = dict(os.environ, LIC_SYSROOT=str(sysroot))
+    keydir = tempfile.mkdtemp(prefix="lic-root-")
+    key = os.path.join(keydir, "root.pem")
+    with open(os.path.join(SOURCE_DIR, "keys", "test", "test-root.pem"), "rb") as f:
+        pem = f.read()
+    fd = os.open(key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    os.write(fd, pem)
+    os.close(fd)
+    pub = os.path.join(SOURCE_DIR, "keys", "test", "test-root.pub.pem")
+    run([licsrv_bin(), "init", "--data", data], env)
+    rif = os.path.join(keydir, "server.rif")
+    lic = os.path.join(keydir, "server.lic")
+    run([licsrv_bin(), "rif", "--data", data, "--project", "P", "--product", "ReportServer",
+         "--version", "%d.0.0" % major, "-o", rif], env)
+    args = [tool("licgen"), "sign", rif, "--key", key, "--mode", "private", "--customer", customer,
+            "--features", "export,schedule", "--major", str(major), "--expires", expires,
+            "--max-nodes", str(max_nodes), "-o", lic]
+    for d in domains:
+        args += ["--domain", d]
+    for p in ports:
+        args += ["--port", str(p)]
+    for a in apps:
+        args += ["--app", a]
+    run(args, env)
+    out = run([licsrv_bin(), "import", "--data", data, "--trust", pub, "--json", lic], env).stdout
+    import json
+    return json.loads(out)["id"], pub, lic
 
 
 def licsrv_bin():
@@ -25,7 +85,16 @@ def free_port():
 class Server:
     """`licsrv serve` on loopback with its stderr kept in a file (self.log())."""
 
-    def __init__(self, data, extra=(), threads=2):
+    def __init__(self, data, extra=(), threads=2, sysroot=None, provisioned=True, **terms):
+        """A licensed server: unless provisioned=False or data already holds a
+        store, provision() it on a fake machine (sysroot) first."""
+        data = str(data)
+        self.sysroot = sysroot or fake_machine(data.rstrip("/") + "-sysroot")
+        self.env = dict(os.environ, LIC_SYSROOT=self.sysroot)
+        self.license_id = self.trust = self.license_file = None
+        if provisioned and not os.path.isdir(os.path.join(data, "store")):
+            self.license_id, self.trust, self.license_file = provision(data, self.sysroot, **terms)
+        self.data = data
         self.port = free_port()
         self.admin_port = free_port()
         while self.admin_port == self.port:
@@ -38,7 +107,8 @@ class Server:
         self.proc = None
 
     def start(self, timeout=10.0):
-        self.proc = subprocess.Popen(self.args, stdout=subprocess.DEVNULL, stderr=self.logfile)
+        self.proc = subprocess.Popen(self.args, stdout=subprocess.DEVNULL, stderr=self.logfile,
+                                     env=self.env)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

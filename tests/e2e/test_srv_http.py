@@ -14,8 +14,7 @@ import srvutil
 
 @pytest.fixture
 def server(tmp_path):
-    # The data directory need not exist yet: serve does not touch it (docs/server.md).
-    s = srvutil.Server(tmp_path / "data-not-created")
+    s = srvutil.Server(tmp_path / "data")
     s.start()
     yield s
     s.close()
