@@ -1,4 +1,5 @@
 /* testutil.c - shared helpers of the unit tests. */
+#define _XOPEN_SOURCE 700 /* nftw */
 #include <errno.h>
 #include <ftw.h>
 #include <limits.h>
@@ -8,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lic/err.h"
 #include "lic/fileio.h"
 #include "testutil.h"
 
