@@ -41,7 +41,7 @@ int lic_rif_pack(const lic_rif *r, uint8_t **body, size_t *len) {
   *len = 0;
   msgpack_sbuffer_init(&sb);
   msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-  bad |= msgpack_pack_map(&pk, 10);
+  bad |= msgpack_pack_map(&pk, 9); /* the nine keys of SPEC §3.2 */
   bad |= lic_mp_pack_cstr(&pk, "typ") | lic_mp_pack_cstr(&pk, "rif");
   bad |= lic_mp_pack_cstr(&pk, "created") | msgpack_pack_int64(&pk, r->created);
   bad |= lic_mp_pack_cstr(&pk, "product") | lic_mp_pack_cstr(&pk, r->product);
