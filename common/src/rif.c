@@ -132,6 +132,8 @@ int lic_rif_make(const lic_machine *m, const char *project, const char *product,
       (rc = lic_name_check("product", product)) != LIC_OK ||
       (rc = lic_name_check("version", version)) != LIC_OK)
     return rc;
+  if (strcmp(mode_hint, "local") != 0 && strcmp(mode_hint, "private") != 0)
+    return lic__fail(LIC_INVALID, "mode_hint '%s' is not local or private", mode_hint);
   r.created = now;
   r.product = (char *)product;
   r.version = (char *)version;
