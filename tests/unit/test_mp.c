@@ -876,6 +876,7 @@ static int decode_huge(void) {
   return 0;
 }
 
+#ifndef TU_ASAN
 static long vm_bytes(void) {
   FILE *f = fopen("/proc/self/statm", "r");
   long pages = 0;
@@ -886,6 +887,7 @@ static long vm_bytes(void) {
   }
   return pages * sysconf(_SC_PAGESIZE);
 }
+#endif
 
 static double now_ms(void) {
   struct timespec ts;
