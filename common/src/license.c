@@ -42,6 +42,7 @@ int lic_license_pack(const lic_license *l, uint8_t **body, size_t *len) {
   msgpack_sbuffer sb;
   msgpack_packer pk;
   int bad = 0;
+  /* 19 keys always (SPEC §3.3), machine and node_key when present */
   size_t nkeys = 19 + (l->has_machine ? 1 : 0) + (l->has_node_key ? 1 : 0);
 
   *body = NULL;

@@ -41,7 +41,7 @@ int lic_rif_pack(const lic_rif *r, uint8_t **body, size_t *len) {
   *len = 0;
   msgpack_sbuffer_init(&sb);
   msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-  bad |= msgpack_pack_map(&pk, 9); /* typ created product version project project_id machine pubkey mode_hint */
+  bad |= msgpack_pack_map(&pk, 9); /* the nine keys of SPEC §3.2 */
   bad |= lic_mp_pack_cstr(&pk, "typ") | lic_mp_pack_cstr(&pk, "rif");
   bad |= lic_mp_pack_cstr(&pk, "created") | msgpack_pack_int64(&pk, r->created);
   bad |= lic_mp_pack_cstr(&pk, "product") | lic_mp_pack_cstr(&pk, r->product);
@@ -132,6 +132,8 @@ int lic_rif_make(const lic_machine *m, const char *project, const char *product,
       (rc = lic_name_check("product", product)) != LIC_OK ||
       (rc = lic_name_check("version", version)) != LIC_OK)
     return rc;
+  if (strcmp(mode_hint, "local") != 0 && strcmp(mode_hint, "private") != 0)
+    return lic__fail(LIC_INVALID, "mode_hint '%s' is not local or private", mode_hint);
   r.created = now;
   r.product = (char *)product;
   r.version = (char *)version;
