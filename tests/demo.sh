@@ -45,19 +45,27 @@ fi
 
 say "private mode: licsrv init -> licsrv rif -> licgen sign -> licsrv import"
 SRV=$D/server
-if [ ! -f "$SRV/node.pem" ]; then
+if [ ! -d "$SRV/store" ]; then
   "$LICSRV" init --data "$SRV"
 fi
-"$LICSRV" rif --data "$SRV" --project Demo --product ReportServer --version 11.0.18 -o "$D/server.rif"
-"$LICGEN" sign "$D/server.rif" --key "$D/dev-root.pem" --mode private --customer "Demo Customer" \
-  --features export,schedule --domain localhost --port 8080 --port 8443 --major 11 \
-  --max-nodes 5 --expires "$(date -u -d '+1 year' +%Y-%m-%d)" -o "$D/server.lic"
-"$LICSRV" import --data "$SRV" $TRUST "$D/server.lic"
+# Roots the admin API's import trusts, besides the built-in store.
+mkdir -p "$SRV/trusted"
+cp "$D/dev-root.pub.pem" "$SRV/trusted/dev-root.pub.pem"
+if [ ! -f "$D/server.lic" ]; then
+  "$LICSRV" rif --data "$SRV" --project Demo --product ReportServer --version 11.0.18 -o "$D/server.rif"
+  "$LICGEN" sign "$D/server.rif" --key "$D/dev-root.pem" --mode private --customer "Demo Customer" \
+    --features export,schedule --domain localhost --port 8080 --port 8443 --major 11 \
+    --max-nodes 5 --expires "$(date -u -d '+1 year' +%Y-%m-%d)" -o "$D/server.lic"
+  "$LICSRV" import --data "$SRV" $TRUST "$D/server.lic"
+else
+  echo "reusing $D/server.lic (delete $D to start over)"
+fi
 
 say "serving on http://127.0.0.1:7470 (admin on 127.0.0.1:7471); Ctrl-C stops"
 cat <<TRY
 In another terminal, try:
-  $LICCTL verify http://127.0.0.1:7470 $TRUST --domain localhost --port 8080 --app ReportServer --node demo-1
+  $LICCTL verify http://127.0.0.1:7470 $TRUST --domain localhost --port 8080 --version 11.0.18 --node demo-1
   curl -s http://127.0.0.1:7470/healthz
+  curl -s http://127.0.0.1:7470/metrics | grep licsrv_verdicts
 TRY
 exec "$LICSRV" serve --data "$SRV" --listen 127.0.0.1:7470 --admin-listen 127.0.0.1:7471

@@ -234,6 +234,8 @@ static size_t trimdot(const char *s) {
 }
 
 bool lic_domain_match(const char *pattern, const char *host) {
+  if (pattern == NULL || host == NULL)
+    return false;
   size_t pn = trimdot(pattern), hn = trimdot(host);
   if (pn == 0 || hn == 0)
     return false;
