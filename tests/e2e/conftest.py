@@ -104,7 +104,7 @@ def lic_run(lic_home):
     def run(binary, *args, sysroot=None, env=None, stdin=None, cwd=None,
             timeout=60, check_stderr=True):
         e = {k: v for k, v in os.environ.items()
-             if not k.startswith(("LIC_SYSROOT", "XDG_"))}
+             if not k.startswith(("LIC_SYSROOT", "XDG_", "PYTEST_"))}
         e.update(SANITIZER_ENV)
         e["HOME"] = str(lic_home)
         if sysroot is not None:
