@@ -726,3 +726,20 @@ def test_rif_unicode_names(lic_run, licctl_bin, machine, tmp_path):
                 "--version", "11.0.18", "--state", tmp_path / "st", "-o", out, sysroot=machine)
     assert r.code == 0, r
     assert lf.read_envelope(out).body_obj()["project"] == "Отчёты 報告"
+
+
+@pytest.mark.parametrize("which", ["rif", "license"])
+def test_inspect_from_stdin(lic_run, licgen_bin, rif, lic, lic_test_key, which):
+    data = (rif if which == "rif" else lic).read_bytes()
+    r = lic_run(licgen_bin, "inspect", "-", "--trust", lic_test_key.pub, "--json", stdin=data)
+    assert r.code == 0, r
+    j = json.loads(r.out)
+    assert j["typ"] == which and j["signature"] == "valid" and j["ok"] is True, j
+
+
+def test_inspect_rif_tampered(lic_run, licgen_bin, rif, tmp_path):
+    env = lf.read_envelope(rif)
+    p = tmp_path / "t.rif"
+    p.write_bytes(lf.envelope_encode("rif", env.kid, env.body, bytes(64)))
+    r = lic_run(licgen_bin, "inspect", p, "--json")
+    assert r.code == 1 and json.loads(r.out)["signature"] == "invalid", r

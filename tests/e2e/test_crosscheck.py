@@ -364,3 +364,16 @@ def test_openssl_made_key_is_usable(lic_run, licgen_bin, tmp_path, rif_path, lic
 def test_test_key_kid(lic_test_key):
     """keys/test/test-root.pem is the key its .pub.pem says."""
     assert lf.raw_public(lic_test_key.private_key()) == lic_test_key.pub_raw
+
+
+# --- the harness itself ------------------------------------------------------------------
+
+@pytest.mark.parametrize("stderr", [
+    "==42==ERROR: AddressSanitizer: heap-use-after-free on address 0x1",
+    "==42==ERROR: LeakSanitizer: detected memory leaks",
+    "common/src/mp.c:10:5: runtime error: signed integer overflow",
+    "licgen: error: one\nlicgen: error: two",
+])
+def test_runner_catches_reports(lic_run, stderr):
+    with pytest.raises(AssertionError):
+        lic_run("/bin/sh", "-c", f"printf '%s\\n' \"$0\" >&2; exit 1", stderr)
