@@ -743,3 +743,12 @@ def test_inspect_rif_tampered(lic_run, licgen_bin, rif, tmp_path):
     p.write_bytes(lf.envelope_encode("rif", env.kid, env.body, bytes(64)))
     r = lic_run(licgen_bin, "inspect", p, "--json")
     assert r.code == 1 and json.loads(r.out)["signature"] == "invalid", r
+
+
+def test_keygen_failure_leaves_no_private_key(lic_run, licgen_bin, tmp_path):
+    """If the public half cannot be written, the run fails whole: no orphan
+    private key that would block the retry with 'file exists'."""
+    (tmp_path / "v.pub.pem").mkdir()
+    r = lic_run(licgen_bin, "keygen", "-o", tmp_path / "v.pem")
+    assert r.code == 1 and r.err.startswith("licgen: error: "), r
+    assert listing(tmp_path) == ["v.pub.pem"]
