@@ -142,14 +142,15 @@ int licgen_inspect(int argc, char **argv) {
   const char *sigstate, *signer;
   char kid[2 * LIC_KID_LEN + 1], sigwhy[400] = "";
   lic_rif rif;
-  uint8_t rifhash[32];
   lic_kid_hex(env.kid, kid);
   if (pub != NULL) {
     signer = "--pubkey";
     rc = lic_envelope_verify_with(&env, lic_key_raw_public(pub));
   } else if (strcmp(env.typ, "rif") == 0) {
     signer = "embedded instance/node key (proof of possession)";
-    rc = lic_rif_load(path, &rif, rifhash);
+    /* From the bytes already read: re-reading path fails for "-" (stdin). */
+    if ((rc = lic_rif_parse(env.body, env.body_len, &rif)) == LIC_OK)
+      rc = lic_envelope_verify_with(&env, rif.pubkey);
     lic_rif_clear(&rif);
   } else {
     signer = "trust store";

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "licgen.h"
@@ -65,6 +66,7 @@ int licgen_keygen(int argc, char **argv) {
   }
   if ((rc = lic_key_save_public(k, pub)) != LIC_OK) {
     r = cli_lic_error(pub, rc);
+    unlink(out); /* ours (written NOREPLACE just now); a retry would hit "exists" */
     goto done;
   }
   lic_kid_hex(lic_key_kid(k), kid);

@@ -33,6 +33,8 @@ static const char USAGE[] =
     "  --heartbeat S     seconds between checks (default 7200)\n"
     "  --grace S         seconds a report server stays licensed without a valid check\n"
     "                    (default 86400)\n"
+    "  -o, --out FILE    license file to write\n"
+    "  --passphrase-file F  the key's passphrase (first line of F)\n"
     "  --dry-run         print what would be signed; write nothing\n"
     "  --json            print the license terms as JSON\n";
 

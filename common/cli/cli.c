@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "lic/err.h"
@@ -10,7 +11,12 @@
 static const char *tool = "lic";
 static const char *subcmd = NULL;
 
-void cli_set_tool(const char *t) { tool = t; }
+void cli_set_tool(const char *t) {
+  tool = t;
+  /* getopt's own "unrecognized option" line would be a second stderr line
+   * before ours (SPEC §5: errors are one line). */
+  opterr = 0;
+}
 const char *cli_tool(void) { return tool; }
 
 int cli_error(int code, const char *what, const char *fmt, ...) {

@@ -20,7 +20,8 @@ static const char USAGE[] =
     "  --app A         application name (required when the license restricts them)\n"
     "  --major N       product major version (required when the license names one)\n"
     "  --trust FILE    trusted root public key (repeatable; replaces the built-in store)\n"
-    "  --json          print the result as JSON\n";
+    "  --json          print the result as JSON\n"
+    "  --state DIR     accepted like every licctl command (check keeps no state)\n";
 
 enum { O_DOMAIN = 256, O_PORT, O_APP, O_MAJOR, O_TRUST, O_JSON, O_STATE };
 

@@ -143,9 +143,13 @@ int lic_license_parse(const uint8_t *body, size_t len, lic_license *l) {
   if ((rc = check_list_names("feature", &l->features)) != LIC_OK ||
       (rc = check_list_names("app", &l->apps)) != LIC_OK)
     goto out;
+  /* lic_domain_check says LIC_INVALID (a bad argument, exit 2 in the tools);
+   * inside a signed body the same fault is malformed data. */
   for (size_t i = 0; i < l->domains.n; i++)
-    if ((rc = lic_domain_check(l->domains.v[i], true)) != LIC_OK)
+    if ((rc = lic_domain_check(l->domains.v[i], true)) != LIC_OK) {
+      rc = rc == LIC_INVALID ? LIC_FORMAT : rc;
       goto out;
+    }
   if (l->expires != 0 && l->expires < l->not_before) {
     rc = lic__fail(LIC_FORMAT, "expires before not_before");
     goto out;

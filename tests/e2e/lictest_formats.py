@@ -1,0 +1,290 @@
+"""lictest_formats - an independent Python implementation of licsrv's formats.
+
+Written from SPEC §2.1 (envelope), §2.2 (armor), §3.1 (machine code, MAC
+hashes), §3.2 (RIF) and §3.3 (license) with msgpack and cryptography only, so
+the end-to-end tests can cross-check the C tools rather than trust them.
+Nothing here imports or calls liblic.
+"""
+
+import base64
+import hashlib
+import os
+import re
+import time
+
+import msgpack
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
+
+SIG_DOMAIN = b"LICSRV1 "
+ENVELOPE_KEYS = {"typ", "kid", "body", "sig"}
+KNOWN_TYPES = {"license", "rif", "verdict", "cert", "receipt", "account"}
+CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+MACHINE_DOMAIN = b"licsrv machine v1\0"
+MAC_DOMAIN = b"licsrv mac v1\0"
+
+
+class FormatError(ValueError):
+    """The bytes are not what the spec says they must be."""
+
+
+# --- keys --------------------------------------------------------------------
+
+def raw_public(key):
+    """Raw 32-byte public key of an Ed25519 private or public key object."""
+    if isinstance(key, Ed25519PrivateKey):
+        key = key.public_key()
+    return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def kid_of(pub_raw):
+    """§2: the first 8 bytes of SHA-256 over the raw public key."""
+    assert len(pub_raw) == 32
+    return hashlib.sha256(pub_raw).digest()[:8]
+
+
+def load_private_pem(path, password=None):
+    with open(path, "rb") as f:
+        key = serialization.load_pem_private_key(f.read(), password=password)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise FormatError(f"{path}: not an Ed25519 private key")
+    return key
+
+
+def load_public_pem(path):
+    with open(path, "rb") as f:
+        key = serialization.load_pem_public_key(f.read())
+    if not isinstance(key, Ed25519PublicKey):
+        raise FormatError(f"{path}: not an Ed25519 public key")
+    return key
+
+
+def public_pem(key):
+    if isinstance(key, Ed25519PrivateKey):
+        key = key.public_key()
+    return key.public_bytes(serialization.Encoding.PEM,
+                            serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+# --- envelope (§2.1) -----------------------------------------------------------
+
+def signed_message(typ, body):
+    return SIG_DOMAIN + typ.encode() + b"\n" + body
+
+
+def pack(obj):
+    """MessagePack with str and bin kept apart (the spec's str vs bin)."""
+    return msgpack.packb(obj, use_bin_type=True)
+
+
+def unpack(data):
+    """Strict unpack: one object, no trailing bytes, str keys."""
+    try:
+        return msgpack.unpackb(data, raw=False, strict_map_key=True)
+    except (ValueError, msgpack.exceptions.ExtraData,
+            msgpack.exceptions.UnpackException) as e:
+        raise FormatError(f"not MessagePack: {e}") from e
+
+
+def envelope_encode(typ, kid, body, sig):
+    return pack({"typ": typ, "kid": kid, "body": body, "sig": sig})
+
+
+def envelope_seal(typ, body, key):
+    """Sign body (bytes, or a dict to pack) as typ with an Ed25519 key."""
+    if isinstance(body, dict):
+        body = pack(body)
+    sig = key.sign(signed_message(typ, body))
+    return envelope_encode(typ, kid_of(raw_public(key)), body, sig)
+
+
+class Envelope:
+    def __init__(self, typ, kid, body, sig):
+        self.typ, self.kid, self.body, self.sig = typ, kid, body, sig
+
+    def verify(self, pub_raw):
+        """Raise unless kid names pub_raw and the signature holds."""
+        if kid_of(pub_raw) != self.kid:
+            raise FormatError("kid is not the given key's")
+        Ed25519PublicKey.from_public_bytes(pub_raw).verify(
+            self.sig, signed_message(self.typ, self.body))
+
+    def body_obj(self):
+        """The body map; its typ must be the envelope's."""
+        b = unpack(self.body)
+        if not isinstance(b, dict):
+            raise FormatError("body is not a map")
+        if b.get("typ") != self.typ:
+            raise FormatError(f"body typ {b.get('typ')!r} != envelope typ {self.typ!r}")
+        return b
+
+
+def envelope_decode(data):
+    """§2.1 strictly: a map with exactly typ (str), kid (bin 8), body (bin),
+    sig (bin 64)."""
+    m = unpack(data)
+    if not isinstance(m, dict) or set(m) != ENVELOPE_KEYS:
+        raise FormatError(f"envelope keys are {sorted(m) if isinstance(m, dict) else type(m)}")
+    typ, kid, body, sig = m["typ"], m["kid"], m["body"], m["sig"]
+    if not isinstance(typ, str) or typ not in KNOWN_TYPES:
+        raise FormatError(f"typ {typ!r}")
+    if not isinstance(kid, bytes) or len(kid) != 8:
+        raise FormatError("kid is not bin 8")
+    if not isinstance(body, bytes) or not body:
+        raise FormatError("body is not bin")
+    if not isinstance(sig, bytes) or len(sig) != 64:
+        raise FormatError("sig is not bin 64")
+    return Envelope(typ, kid, body, sig)
+
+
+# --- armor (§2.2) --------------------------------------------------------------
+
+ARMOR_BEGIN = re.compile(r"^-----BEGIN LICSRV ([A-Z]+)-----$")
+ARMOR_END = re.compile(r"^-----END LICSRV ([A-Z]+)-----$")
+
+
+def armor_encode(typ, data, comments=()):
+    b64 = base64.b64encode(data).decode()
+    lines = [f"# {c}" for c in comments]
+    lines.append(f"-----BEGIN LICSRV {typ.upper()}-----")
+    lines += [b64[i:i + 64] for i in range(0, len(b64), 64)]
+    lines.append(f"-----END LICSRV {typ.upper()}-----")
+    return ("\n".join(lines) + "\n").encode()
+
+
+def armor_decode(text):
+    """Tolerant reader: text around the armor, CRLF, '> ' quoting, stray
+    whitespace. Returns (typ, envelope bytes)."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    label, chunks = None, []
+    for line in text.splitlines():
+        line = line.lstrip(" \t>").strip()
+        if label is None:
+            m = ARMOR_BEGIN.match(line)
+            if m:
+                label = m.group(1)
+            continue
+        m = ARMOR_END.match(line)
+        if m:
+            if m.group(1) != label:
+                raise FormatError("BEGIN/END labels differ")
+            return label.lower(), base64.b64decode("".join(chunks), validate=True)
+        chunks.append("".join(line.split()))
+    raise FormatError("no complete LICSRV armor")
+
+
+def unarmor_any(data):
+    """Armored text or raw MessagePack (a fixmap starts with 0x80..0x8f)."""
+    if data and 0x80 <= data[0] <= 0x8F:
+        return data
+    return armor_decode(data)[1]
+
+
+def read_envelope(path):
+    with open(path, "rb") as f:
+        return envelope_decode(unarmor_any(f.read()))
+
+
+# --- machine identity (§3.1) --------------------------------------------------
+
+def crockford_b32(data):
+    bits = int.from_bytes(data, "big")
+    nbits = len(data) * 8
+    nsym = (nbits + 4) // 5
+    bits <<= nsym * 5 - nbits  # zero bits pad the last symbol
+    return "".join(CROCKFORD[(bits >> (5 * (nsym - 1 - i))) & 31] for i in range(nsym))
+
+
+def machine_code(machine_id, product_uuid=None):
+    """SHA-256("licsrv machine v1\\0" "machine-id=" ID "\\n"
+    ["product_uuid=" U "\\n"]), first 10 bytes, Crockford, 4 groups of 4.
+
+    The sources are read as liblic reads them (common/src/machine.c): first
+    line, surrounding whitespace stripped, product_uuid lower-cased and left
+    out when empty or unreadable."""
+    h = hashlib.sha256()
+    h.update(MACHINE_DOMAIN)
+    h.update(b"machine-id=" + machine_id.strip().encode() + b"\n")
+    if product_uuid is not None and product_uuid.strip():
+        h.update(b"product_uuid=" + product_uuid.strip().lower().encode() + b"\n")
+    sym = crockford_b32(h.digest()[:10])
+    return "-".join(sym[i:i + 4] for i in range(0, 16, 4))
+
+
+def mac_bytes(mac):
+    if isinstance(mac, bytes):
+        assert len(mac) == 6
+        return mac
+    b = bytes(int(x, 16) for x in mac.split(":"))
+    assert len(b) == 6
+    return b
+
+
+def mac_hash(mac):
+    """First 16 bytes of SHA-256("licsrv mac v1\\0" || 6 raw bytes)."""
+    return hashlib.sha256(MAC_DOMAIN + mac_bytes(mac)).digest()[:16]
+
+
+def mac_masked(mac):
+    b = mac_bytes(mac)
+    return f"{b[0]:02x}:{b[1]:02x}:{b[2]:02x}:**:**:{b[5]:02x}"
+
+
+# --- bodies (§3.2, §3.3) ----------------------------------------------------------
+
+def rif_body(code, macs, pubkey, project="proj", product="reportsrv",
+             version="11.0.18", project_id=None, mode_hint="local", created=None):
+    """A RIF body; macs are MAC texts or raw 6-byte values."""
+    return {
+        "typ": "rif",
+        "created": int(time.time()) if created is None else created,
+        "product": product,
+        "version": version,
+        "project": project,
+        "project_id": project_id or os.urandom(16),
+        "machine": {
+            "code": code,
+            "macs": [mac_hash(m) for m in macs],
+            "macs_masked": [mac_masked(m) for m in macs],
+        },
+        "pubkey": pubkey,
+        "mode_hint": mode_hint,
+    }
+
+
+def license_body(code, mac_hashes, mode="local", not_before=None, expires=0,
+                 customer="Example Corp", project="proj", product="reportsrv",
+                 major=11, features=("reports", "export"), domains=(), ports=(),
+                 apps=(), max_nodes=0, node_key=None, heartbeat=7200, grace=86400,
+                 rif_sha256=None, issued=None, project_id=None, license_id=None):
+    """A license body with the keys lic_license_pack writes (common/src/license.c)."""
+    now = int(time.time())
+    b = {
+        "typ": "license",
+        "id": license_id or os.urandom(16),
+        "mode": mode,
+        "issued": now if issued is None else issued,
+        "not_before": now - 60 if not_before is None else not_before,
+        "expires": expires,
+        "customer": customer,
+        "project": project,
+        "project_id": project_id or os.urandom(16),
+        "product": product,
+        "major": major,
+        "features": list(features),
+        "domains": list(domains),
+        "ports": list(ports),
+        "apps": list(apps),
+        "max_nodes": max_nodes,
+        "machine": {"code": code, "macs": list(mac_hashes)},
+        "heartbeat": heartbeat,
+        "grace": grace,
+        "rif": rif_sha256 or hashlib.sha256(b"no rif").digest(),
+    }
+    if node_key is not None:
+        b["node_key"] = node_key
+    return b
