@@ -26,7 +26,8 @@ static const char USAGE[] =
     "  --version V     product version, e.g. 11.0.18 (its major number is checked)\n"
     "  --trust FILE    trusted root public key (repeatable; replaces the built-in store)\n"
     "  --timeout MS    whole exchange (default 10000)\n"
-    "  --json          print the verdict as JSON\n";
+    "  --json          print the verdict as JSON\n"
+    "  --state DIR     accepted like every licctl command (verify keeps no state)\n";
 
 enum { O_DOMAIN = 256, O_PORT, O_NODE, O_LICENSE, O_APP, O_VERSION, O_TRUST, O_TIMEOUT, O_JSON,
        O_STATE };
