@@ -1,5 +1,6 @@
 /* cmd_common.c - what licsrv's data subcommands share: the data directory
  * (--data / `data =` in --config), opening the store, audited writes. */
+#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -84,4 +85,43 @@ int licsrv_parse_id(const char *cmd, const char *opt, const char *text, uint8_t 
   if (lic_uuid_parse(text, strlen(text), id) != LIC_OK)
     return cli_usage(cmd, "%s: '%.64s' is not a UUID (8-4-4-4-12 hex)", opt, text);
   return EXIT_OK;
+}
+
+int licsrv_subject_args(const char *cmd, const char *help_text, int argc, char **argv,
+                        licsrv_opts *o, bool *is_license, uint8_t id[LIC_ID_LEN],
+                        char uuid[LIC_UUID_LEN + 1], bool *help) {
+  static const struct option opts[] = {
+      {"data", required_argument, NULL, 'd'},    {"config", required_argument, NULL, 'c'},
+      {"license", required_argument, NULL, 'l'}, {"account", required_argument, NULL, 'a'},
+      {"json", no_argument, NULL, 'j'},          {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0}};
+  const char *lic_text = NULL, *acct_text = NULL;
+  int c, ex;
+
+  *help = false;
+  licsrv_opts_init(o);
+  optind = 0;
+  opterr = 0;
+  while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+    switch (c) {
+    case 'd': o->data = optarg; break;
+    case 'c': o->config = optarg; break;
+    case 'l': lic_text = optarg; break;
+    case 'a': acct_text = optarg; break;
+    case 'j': o->json = true; break;
+    case 'h': fputs(help_text, stdout); *help = true; return EXIT_OK;
+    case ':': return cli_usage(cmd, "%s needs a value", argv[optind - 1]);
+    default: return cli_usage(cmd, "unknown option '%s'", argv[optind - 1]);
+    }
+  }
+  if (optind != argc)
+    return cli_usage(cmd, "unexpected argument '%s'", argv[optind]);
+  if ((lic_text == NULL) == (acct_text == NULL))
+    return cli_usage(cmd, "give exactly one of --license ID or --account ID");
+  *is_license = lic_text != NULL;
+  if ((ex = licsrv_parse_id(cmd, lic_text ? "--license" : "--account",
+                            lic_text ? lic_text : acct_text, id)) != EXIT_OK)
+    return ex;
+  lic_uuid_format(id, uuid);
+  return licsrv_opts_finish(o, cmd);
 }

@@ -90,44 +90,17 @@ static int reg_row(const store_registration *g, void *arg) {
 }
 
 int licsrv_cmd_export(int argc, char **argv) {
-  static const struct option opts[] = {
-      {"data", required_argument, NULL, 'd'},    {"config", required_argument, NULL, 'c'},
-      {"license", required_argument, NULL, 'l'}, {"account", required_argument, NULL, 'a'},
-      {"json", no_argument, NULL, 'j'},          {"help", no_argument, NULL, 'h'},
-      {NULL, 0, NULL, 0}};
   licsrv_opts o;
-  const char *lic_text = NULL, *acct_text = NULL;
+  bool is_license, help;
   uint8_t id[LIC_ID_LEN];
   char uuid[LIC_UUID_LEN + 1];
   store *s = NULL;
   store_reader *rd = NULL;
   json_t *out = NULL, *nodes = NULL, *audit = NULL, *regs = NULL;
-  int c, r, ex;
+  int r, ex;
 
-  licsrv_opts_init(&o);
-  optind = 0;
-  opterr = 0;
-  while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-    switch (c) {
-    case 'd': o.data = optarg; break;
-    case 'c': o.config = optarg; break;
-    case 'l': lic_text = optarg; break;
-    case 'a': acct_text = optarg; break;
-    case 'j': o.json = true; break;
-    case 'h': fputs(HELP, stdout); return EXIT_OK;
-    case ':': return cli_usage("export", "%s needs a value", argv[optind - 1]);
-    default: return cli_usage("export", "unknown option '%s'", argv[optind - 1]);
-    }
-  }
-  if (optind != argc)
-    return cli_usage("export", "unexpected argument '%s'", argv[optind]);
-  if ((lic_text == NULL) == (acct_text == NULL))
-    return cli_usage("export", "give exactly one of --license ID or --account ID");
-  if ((ex = licsrv_parse_id("export", lic_text ? "--license" : "--account",
-                            lic_text ? lic_text : acct_text, id)) != EXIT_OK)
-    return ex;
-  lic_uuid_format(id, uuid);
-  if ((ex = licsrv_opts_finish(&o, "export")) != EXIT_OK)
+  if ((ex = licsrv_subject_args("export", HELP, argc, argv, &o, &is_license, id, uuid, &help)) != EXIT_OK ||
+      help)
     return ex;
   if ((ex = licsrv_open_store(&o, STORE_RDONLY, &s)) != EXIT_OK)
     return ex;
@@ -138,7 +111,7 @@ int licsrv_cmd_export(int argc, char **argv) {
   out = json_object();
   nodes = json_array();
   audit = json_array();
-  if (lic_text != NULL) {
+  if (is_license) {
     store_license l;
     r = store_license_get(rd, id, &l);
     if (r == LIC_OK) {
@@ -181,14 +154,14 @@ int licsrv_cmd_export(int argc, char **argv) {
     ex = cli_lic_error("store", r);
     goto out;
   }
-  bool found = json_object_get(out, lic_text ? "license" : "account") != json_null() ||
+  bool found = json_object_get(out, is_license ? "license" : "account") != json_null() ||
                json_array_size(nodes) > 0 || json_array_size(audit) > 0;
   json_object_set_new(out, "nodes", nodes);
   json_object_set_new(out, "audit", audit);
   nodes = audit = NULL;
   if (!found) {
     ex = cli_error(EXIT_FAIL, uuid, "nothing is stored about this %s",
-                   lic_text ? "license" : "account");
+                   is_license ? "license" : "account");
     goto out;
   }
   ex = cli_json_print(out);

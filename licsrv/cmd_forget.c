@@ -23,47 +23,20 @@ static const char HELP[] =
     "  --json         print the counts as JSON\n";
 
 int licsrv_cmd_forget(int argc, char **argv) {
-  static const struct option opts[] = {
-      {"data", required_argument, NULL, 'd'},    {"config", required_argument, NULL, 'c'},
-      {"license", required_argument, NULL, 'l'}, {"account", required_argument, NULL, 'a'},
-      {"json", no_argument, NULL, 'j'},          {"help", no_argument, NULL, 'h'},
-      {NULL, 0, NULL, 0}};
   licsrv_opts o;
-  const char *lic_text = NULL, *acct_text = NULL;
+  bool is_license, help;
   uint8_t id[LIC_ID_LEN];
   char uuid[LIC_UUID_LEN + 1];
   store *s = NULL;
   store_counts cnt;
-  int c, r, ex;
+  int r, ex;
 
-  licsrv_opts_init(&o);
-  optind = 0;
-  opterr = 0;
-  while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-    switch (c) {
-    case 'd': o.data = optarg; break;
-    case 'c': o.config = optarg; break;
-    case 'l': lic_text = optarg; break;
-    case 'a': acct_text = optarg; break;
-    case 'j': o.json = true; break;
-    case 'h': fputs(HELP, stdout); return EXIT_OK;
-    case ':': return cli_usage("forget", "%s needs a value", argv[optind - 1]);
-    default: return cli_usage("forget", "unknown option '%s'", argv[optind - 1]);
-    }
-  }
-  if (optind != argc)
-    return cli_usage("forget", "unexpected argument '%s'", argv[optind]);
-  if ((lic_text == NULL) == (acct_text == NULL))
-    return cli_usage("forget", "give exactly one of --license ID or --account ID");
-  if ((ex = licsrv_parse_id("forget", lic_text ? "--license" : "--account",
-                            lic_text ? lic_text : acct_text, id)) != EXIT_OK)
-    return ex;
-  lic_uuid_format(id, uuid);
-  if ((ex = licsrv_opts_finish(&o, "forget")) != EXIT_OK)
+  if ((ex = licsrv_subject_args("forget", HELP, argc, argv, &o, &is_license, id, uuid, &help)) != EXIT_OK ||
+      help)
     return ex;
   if ((ex = licsrv_open_store(&o, 0, &s)) != EXIT_OK)
     return ex;
-  r = store_forget(s, lic_text ? STORE_SUBJECT_LICENSE : STORE_SUBJECT_ACCOUNT, id, &cnt);
+  r = store_forget(s, is_license ? STORE_SUBJECT_LICENSE : STORE_SUBJECT_ACCOUNT, id, &cnt);
   if (r != LIC_OK) {
     ex = cli_lic_error("forget", r);
     goto out;

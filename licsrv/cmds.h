@@ -51,6 +51,11 @@ int licsrv_write_audited(store *s, store_apply_fn fn, void *arg, const char *act
 void licsrv_subject(const char *kind, const uint8_t id[LIC_ID_LEN], char *buf, size_t cap);
 
 /* --license ID | --account ID (UUID text); exit code. */
+/* The options of export and forget: --license ID | --account ID plus --data,
+ * --config, --json, --help (*help set after printing it). Exit code. */
+int licsrv_subject_args(const char *cmd, const char *help_text, int argc, char **argv,
+                        licsrv_opts *o, bool *is_license, uint8_t id[LIC_ID_LEN],
+                        char uuid[LIC_UUID_LEN + 1], bool *help);
 int licsrv_parse_id(const char *cmd, const char *opt, const char *text, uint8_t id[LIC_ID_LEN]);
 
 /* Admin tokens: SHA-256 of the token text as sent in "Authorization: Bearer

@@ -1,19 +1,9 @@
-/* main.c - licsrv's command dispatch: one table of subcommands. */
-#include <stdio.h>
-#include <string.h>
-
+/* main.c - licsrv, the license server: its subcommands (alphabetical). */
 #include "cli.h"
 #include "cmds.h"
 #include "serve.h"
 
-typedef struct {
-  const char *name;
-  int (*fn)(int argc, char **argv);
-  const char *help;
-} licsrv_command;
-
-/* Alphabetical. */
-static const licsrv_command COMMANDS[] = {
+static const cli_command CMDS[] = {
     {"backup", licsrv_cmd_backup, "hot copy of the store and keys into a new directory"},
     {"export", licsrv_cmd_export, "everything stored about a license or account, as JSON"},
     {"forget", licsrv_cmd_forget, "erase everything about a license or account"},
@@ -26,29 +16,7 @@ static const licsrv_command COMMANDS[] = {
     {"token", licsrv_cmd_token, "add, list or revoke admin API tokens"},
 };
 
-static void usage(FILE *f) {
-  fputs("usage: licsrv COMMAND [OPTIONS]   (licsrv COMMAND --help for each)\n\ncommands:\n", f);
-  for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++)
-    fprintf(f, "  %-8s %s\n", COMMANDS[i].name, COMMANDS[i].help);
-  fputs("\n  --help     this text\n  --version  print the version\n", f);
-}
-
 int main(int argc, char **argv) {
-  cli_set_tool("licsrv");
-  if (argc < 2) {
-    usage(stderr);
-    return EXIT_USAGE;
-  }
-  if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
-    usage(stdout);
-    return EXIT_OK;
-  }
-  if (strcmp(argv[1], "--version") == 0) {
-    printf("licsrv %s\n", LIC_VERSION);
-    return EXIT_OK;
-  }
-  for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++)
-    if (strcmp(argv[1], COMMANDS[i].name) == 0)
-      return COMMANDS[i].fn(argc - 1, argv + 1);
-  return cli_usage(NULL, "unknown command '%s'", argv[1]);
+  return cli_dispatch("licsrv", "The license server (private mode): data directory, store, keys and the\n"
+                      "HTTP verify and admin APIs. Every command takes --data DIR.", CMDS, sizeof CMDS / sizeof CMDS[0], argc, argv);
 }

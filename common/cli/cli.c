@@ -230,3 +230,32 @@ int cli_split_list(const char *opt, const char *s, lic_strlist *out) {
   }
   return EXIT_OK;
 }
+
+static void dispatch_usage(FILE *f, const char *summary, const cli_command *cmds, size_t n) {
+  fprintf(f, "usage: %s COMMAND [OPTIONS]\n\n%s\n\ncommands:\n", tool, summary);
+  for (size_t i = 0; i < n; i++)
+    fprintf(f, "  %-11s %s\n", cmds[i].name, cmds[i].help);
+  fprintf(f, "\n'%s COMMAND --help' shows a command's options. --version prints the version.\n"
+             "Exit status: 0 success, 1 failure, 2 usage error.\n", tool);
+}
+
+int cli_dispatch(const char *name, const char *summary, const cli_command *cmds, size_t n,
+                 int argc, char **argv) {
+  cli_set_tool(name);
+  if (argc < 2) {
+    dispatch_usage(stderr, summary, cmds, n);
+    return EXIT_USAGE;
+  }
+  if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+    dispatch_usage(stdout, summary, cmds, n);
+    return EXIT_OK;
+  }
+  if (strcmp(argv[1], "--version") == 0) {
+    printf("%s %s\n", name, LIC_VERSION);
+    return EXIT_OK;
+  }
+  for (size_t i = 0; i < n; i++)
+    if (strcmp(argv[1], cmds[i].name) == 0)
+      return cmds[i].fn(argc - 1, argv + 1);
+  return cli_usage(NULL, "unknown command '%.40s'", argv[1]);
+}

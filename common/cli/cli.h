@@ -38,6 +38,16 @@ int cli_json_print(json_t *v);
 /* Lower-case hex of bytes (malloc'd). */
 char *cli_hex(const uint8_t *b, size_t n);
 
+/* A tool's subcommands, and main() for all of them: --help, --version,
+ * dispatch, usage errors. summary is printed under the usage line. */
+typedef struct {
+  const char *name;
+  int (*fn)(int argc, char **argv);
+  const char *help;
+} cli_command;
+int cli_dispatch(const char *tool, const char *summary, const cli_command *cmds, size_t n,
+                 int argc, char **argv);
+
 /* Read a passphrase file when path is non-NULL (exit code; *pass NULL if none). */
 int cli_passphrase(const char *path, char **pass);
 
