@@ -89,6 +89,18 @@ def test_unknown_license_is_a_signed_verdict(srv):
     assert v["license"] == uuid.UUID(lid).bytes
 
 
+@pytest.mark.parametrize("kind", ["msgpack", "json"])
+def test_limits_that_are_still_valid(srv, kind):
+    for n in (b"\x01" * 16, b"\xff" * 64):  # nonce bounds, echoed exactly
+        v = verify(srv.port, kind=kind, n=n, node_pub=srv.node_pub, **ok_req(srv.license_id))
+        assert v["status"] == "valid" and v["nonce"] == n
+    long_node = "n" * 128
+    v = verify(srv.port, kind=kind, **ok_req(srv.license_id, node=long_node))
+    assert v["status"] == "valid" and v["node"] == long_node
+    v = verify(srv.port, kind=kind, **ok_req(srv.license_id, node="rs-\u00e9\u4e2d"))
+    assert v["status"] == "valid"
+
+
 @pytest.mark.parametrize("kind,accept,want", [
     ("msgpack", None, "application/msgpack"),
     ("json", None, "application/json"),
@@ -119,6 +131,20 @@ def test_json_accepts_standard_base64_and_id_forms(srv):
         assert st == 200, out
         q = {"nonce": n, "node": "rs-json", "license": lid}
         assert check_chain(decode_response(out, rtype), q, srv.node_pub)["status"] == "valid"
+
+
+@pytest.mark.parametrize("ctype", ["application/json; charset=utf-8", "Application/JSON",
+                                   "application/msgpack", "application/x-msgpack"])
+def test_content_type_forms_and_uuid_text_in_msgpack(srv, ctype):
+    q = request_fields(**ok_req(srv.license_id))
+    kind = "json" if "json" in ctype.lower() else "msgpack"
+    body, _ = encode(q, kind)
+    if kind == "msgpack":  # an id as UUID text is accepted in MessagePack too
+        body = msgpack.packb(dict(q, license=srv.license_id), use_bin_type=True)
+    st, out, rtype = post(srv.port, "/v1/verify", body, ctype)
+    assert st == 200, out
+    assert rtype.startswith("application/" + ("json" if kind == "json" else "msgpack"))
+    assert check_chain(decode_response(out, rtype), q, srv.node_pub)["status"] == "valid"
 
 
 @pytest.mark.parametrize("ctype", ["text/plain", "application/xml", "application/jsonx",
@@ -205,6 +231,12 @@ MALFORMED_MP = {
     "invalid utf-8": BAD_UTF8_MP,
     "duplicate key": DUP_KEY_MP,
     "version not a version": mp(with_(version="eleven")),
+    "node 129 bytes": mp(with_(node="n" * 129)),
+    "domain 254 bytes": mp(with_(domain=("a" * 62 + ".") * 4 + "ab")),
+    "empty app": mp(with_(app="")),
+    "empty node": mp(with_(node="")),
+    "license and account": mp(with_(license=b"l" * 16, account=b"a" * 16, token="t",
+                                    project_id=b"p" * 16)),
 }
 
 MALFORMED_JSON = {
@@ -474,6 +506,48 @@ def test_sigterm_with_idle_keepalive_connections(tmp_path):
     finally:
         for c in socks:
             c.close()
+        s.close()
+
+
+def test_sigterm_under_load_answers_whole_or_closes(tmp_path):
+    """Drain: requests in flight are answered whole; then connections close;
+    exit 0 in bounded time."""
+    s = Server(tmp_path / "data", threads=2, **TERMS).start()
+    errors, done = [], []
+
+    def client(i):
+        try:
+            with srvutil.connect(s.port, timeout=10) as c:
+                while True:
+                    q = request_fields(**ok_req(s.license_id, node="rs-t%d" % i))
+                    body, ctype = encode(q, "msgpack")
+                    try:
+                        c.sendall(b"POST /v1/verify HTTP/1.1\r\nHost: x\r\nContent-Type: %s\r\n"
+                                  b"Content-Length: %d\r\n\r\n%s" % (ctype.encode(), len(body), body))
+                        (st, h, out), = srvutil.read_responses(c, 1, timeout=10)
+                    except (ConnectionError, OSError):
+                        done.append(i)
+                        return  # closed by the drain
+                    assert st == 200
+                    check_chain(decode_response(out, h["content-type"]), q)
+                    if h.get("connection", "").lower() == "close":
+                        done.append(i)
+                        return
+        except Exception as e:  # asserted below
+            errors.append(repr(e))
+
+    ths = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(3)]
+    try:
+        for t in ths:
+            t.start()
+        time.sleep(0.5)
+        t0 = time.monotonic()
+        assert s.finish() == 0
+        assert time.monotonic() - t0 < 7.0
+        for t in ths:
+            t.join(timeout=10)
+        assert errors == [] and sorted(done) == [0, 1, 2], (errors, done)
+    finally:
         s.close()
 
 
