@@ -223,6 +223,16 @@ class Server(srvutil.Server):
         self.kill()
         raise RuntimeError("licsrv did not answer in %.0fs: %s" % (timeout, self.log()))
 
+    final_log = None
+
+    def log(self):
+        return self.final_log if self.final_log is not None else super().log()
+
+    def close(self):
+        if self.final_log is None and not self.logfile.closed:
+            self.final_log = super().log()  # kept for assertions after the file is gone
+        super().close()
+
     def sanitizer_report(self):
         log = self.log()
         for m in SANITIZER_MARKS:
@@ -231,9 +241,18 @@ class Server(srvutil.Server):
                 return log[max(0, i - 200):i + 3000]
         return None
 
+    def kill9(self):
+        """SIGKILL (no exit-time leak check then), but a report logged so far still fails."""
+        self.proc.kill()
+        self.proc.wait(timeout=10)
+        self.close()
+        report = self.sanitizer_report()
+        assert report is None, "sanitizer report in the licsrv log:\n" + report
+
     def finish(self, expect_rc=0):
         """SIGTERM, exit code, then no sanitizer report (leaks show at exit)."""
         rc = self.stop(signal.SIGTERM, timeout=15)
+        self.close()
         report = self.sanitizer_report()
         assert report is None, "sanitizer report in the licsrv log:\n" + report
         if expect_rc is not None:

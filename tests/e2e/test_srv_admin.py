@@ -116,6 +116,10 @@ def test_revoke(srv):
     assert v["status"] == "revoked" and v["reason"], v
     st, doc = admin(srv, "POST", "/v1/admin/licenses/show", srv.token, {"id": lid})
     assert doc["revoked"] is True and doc["revoked_at"] > 0
+    # Importing the same license again never un-revokes it.
+    with open(srv.tmp / "rev.lic", "rb") as f:
+        assert admin(srv, "POST", "/v1/admin/licenses", srv.token, f.read(), "text/plain")[0] == 200
+    assert verify(srv.port, lic=lid, node="rs-rev", **OK)["status"] == "revoked"
     st, doc = admin(srv, "POST", "/v1/admin/licenses/revoke", srv.token, {"id": str(uuid.uuid4())})
     assert st == 404 and doc["error"] == "not_found", doc
     # The others are untouched.
@@ -158,4 +162,4 @@ def test_audit_names_the_token_never_holds_it(srv):
     # Refused imports and reads are not mutations: only the two good imports
     # and the revocation of this module are recorded by this token.
     mine = [e for e in entries if e["token"] == "ops-alice"]
-    assert [e["action"] for e in mine] == ["import", "import", "revoke"], mine
+    assert [e["action"] for e in mine] == ["import", "import", "revoke", "import"], mine

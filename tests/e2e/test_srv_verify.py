@@ -429,14 +429,12 @@ def test_restart_after_kill9_keeps_imports(tmp_path):
         with open(tmp_path / "a.lic", "rb") as f:
             st, doc = admin(s, "POST", "/v1/admin/licenses", tok, f.read(), "application/octet-stream")
         assert st == 200 and doc == {"id": via_api, "imported": True}, doc
-        s.proc.kill()  # SIGKILL right after the acknowledged import
-        s.proc.wait(timeout=10)
+        s.kill9()  # right after the acknowledged import
         s = Server(s.data, threads=2, sysroot=s.sysroot).start()
         assert verify(s.port, node_pub=pub, **ok_req(via_api))["status"] == "valid"
         via_cli = reseal_license(template, tmp_path / "b.lic")
         import_cli(s, tmp_path / "b.lic")
-        s.proc.kill()
-        s.proc.wait(timeout=10)
+        s.kill9()
         s = Server(s.data, threads=1, sysroot=s.sysroot).start()
         for lid in (via_api, via_cli):
             assert verify(s.port, node_pub=pub, **ok_req(lid))["status"] == "valid"
