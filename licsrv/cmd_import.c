@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "lic/machine.h"
 #include "cmds.h"
 #include "lic/envelope.h"
 #include "lic/err.h"
@@ -147,6 +148,16 @@ int licsrv_cmd_import(int argc, char **argv) {
       ex = cli_error(EXIT_FAIL, path,
                      "the license is for another license server (node key %s; this server's is %s)",
                      theirs, ours);
+      goto out;
+    }
+    lic_machine m;
+    if ((r = lic_machine_read(&m)) != LIC_OK) {
+      ex = cli_lic_error("machine", r);
+      goto out;
+    }
+    if (!lic_machine_matches(&m, lic.machine_code, lic.macs, lic.nmacs)) {
+      ex = cli_error(EXIT_FAIL, path, "the license is bound to machine %s, this is %s",
+                     lic.machine_code, m.code);
       goto out;
     }
     memcpy(op.id, lic.id, LIC_ID_LEN);

@@ -15,6 +15,7 @@
 #include "cmds.h"
 #include "log.h"
 #include "lic/envelope.h"
+#include "lic/machine.h"
 
 #define ADMIN_TRUST_DIR "trusted" /* DATA/trusted holds extra root PEMs for imports */
 
@@ -165,9 +166,15 @@ static void admin_import(srv_req *r) {
                     lic_errfull(rc));
     return;
   }
+  /* A license for this node key but another machine would turn the whole
+   * server into machine_mismatch at its next check: refuse it here. */
+  lic_machine m;
   const char *refuse = l.mode != LIC_MODE_PRIVATE ? "not a private-mode license"
                        : memcmp(l.node_key, a->meta.node_pub, LIC_PUBKEY_LEN) != 0
                            ? "the license certifies another license server's node key"
+                       : lic_machine_read(&m) != LIC_OK ? "cannot read this machine's identity"
+                       : !lic_machine_matches(&m, l.machine_code, l.macs, l.nmacs)
+                           ? "the license is bound to another machine"
                            : NULL;
   if (refuse != NULL) {
     lic_license_clear(&l);

@@ -115,8 +115,11 @@ def tmp(tmp_path):
 
 
 @pytest.fixture
-def server(tmp):
+def server(tmp, monkeypatch):
     data = tmp / "data"
+    # Every command of these tests runs on the fake machine (import checks
+    # that a license is bound to the machine it runs on).
+    monkeypatch.setenv("LIC_SYSROOT", str(tmp / "sysroot"))
     run("init", "--data", str(data), check=0)
     env = {"LIC_SYSROOT": str(tmp / "sysroot")}
     rif = tmp / "server.rif"
@@ -401,3 +404,17 @@ def test_public_mode_account_and_cert(tmp, server):
     f = json.loads(run("forget", "--account", u, "--data", data, "--json", check=0).stdout)
     assert f["accounts"] == 1 and f["audit"] == 1
     one_line_error(run("export", "--account", u, "--data", data, check=1))
+
+
+def test_import_license_for_another_machine_is_refused(server):
+    # Same node key, another machine: accepting it would turn the whole server
+    # into machine_mismatch at its next binding check.
+    other = dict(server["rif_body"])
+    other["machine"] = dict(other["machine"], code="0000-0000-0000-0000")
+    lid, env = make_license(other, server["rif_body"]["pubkey"])
+    path = server["tmp"] / "other-machine.lic"
+    path.write_bytes(armor("license", env))
+    p = run("import", str(path), "--trust", ROOT_PUB, "--data", server["data"], check=1)
+    one_line_error(p)
+    assert "bound to machine 0000-0000-0000-0000" in p.stderr
+    assert status(server["data"])["licenses"] == []
