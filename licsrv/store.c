@@ -1268,10 +1268,11 @@ static int activation_decode(const MDB_val *k, const MDB_val *v, store_activatio
 static int activation_get_t(store *s, MDB_txn *t, uint8_t product, uint32_t serial,
                             store_activation *out) {
   uint8_t key[5];
-  MDB_val k = mval(key, 5), v;
+  MDB_val k, v;
   int rc;
   memset(out, 0, sizeof *out);
   activation_key(product, serial, key);
+  k = mval(key, 5);
   if ((rc = get_raw(s, t, DB_ACTIVATIONS, key, 5, &v)) != LIC_OK)
     return rc;
   return activation_decode(&k, &v, out);
