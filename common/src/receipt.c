@@ -185,9 +185,9 @@ int lic_activation_claim(const char *url, const lic_code *c, const lic_machine *
         lic_mp_get_str(&eo, "message", 0, 190, &mtext) == LIC_OK)
       snprintf(msg, sizeof msg, ": %s", mtext);
     free(mtext);
-    rc = status == 409 ? lic__fail(LIC_EXISTS, "serial %u of product %u is activated on another "
-                                   "machine (license server answered 409%s)", c->serial,
-                                   c->product, msg)
+    rc = status == 409 ? lic__fail(LIC_EXISTS, "serial %u of product %u is already activated "
+                                   "on another machine (HTTP 409); the license server's "
+                                   "administrator can release it", c->serial, c->product)
                        : lic__fail(LIC_DENIED, "license server answered HTTP %d%s", status, msg);
     goto out;
   }
