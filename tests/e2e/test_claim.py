@@ -282,3 +282,20 @@ def test_licctl_activate_online(srv, tmp_path):
             "--state", state_b, env=env_b)
     assert p.returncode == 1 and len(p.stderr.strip().splitlines()) == 1
     assert not (state_b / "activation").exists()
+
+
+def test_racing_claims_one_winner(srv):
+    """Concurrent claims of one serial from two machines: one machine wins,
+    every answer to it is the same receipt, every answer to the other is 409."""
+    import concurrent.futures
+    codes = make_codes(Path(srv.data).parent)
+    jobs = [MACHINE_A, MACHINE_B] * 10
+    with concurrent.futures.ThreadPoolExecutor(max_workers=len(jobs)) as ex:
+        results = list(ex.map(lambda m: (m, claim(srv, codes[0], m)), jobs))
+    winners = {m for m, (st, _) in results if st == 200}
+    assert len(winners) == 1, [(m, st) for m, (st, _) in results]
+    receipts = {bytes(doc["receipt"]) for m, (st, doc) in results if st == 200}
+    assert len(receipts) == 1
+    assert all(st == 409 for m, (st, _) in results if m not in winners)
+    st, au = admin(srv, "GET", "/v1/admin/audit")
+    assert [e["action"] for e in au["audit"]].count("activation.claim") == 1
