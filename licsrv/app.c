@@ -137,6 +137,41 @@ const lic_license *app_license(app_worker *w, const uint8_t *id, bool *revoked,
 
 typedef struct {
   app *a;
+  uint8_t *env;
+  size_t len;
+} certifier;
+
+static int certifier_cb(const store_license *sl, void *arg) {
+  certifier *c = arg;
+  lic_license l;
+  if (sl->revoked || parse_stored(c->a, sl->env, sl->env_len, &l) != LIC_OK)
+    return 0;
+  lic_license_clear(&l);
+  if ((c->env = malloc(sl->env_len)) == NULL)
+    return LIC_NOMEM;
+  memcpy(c->env, sl->env, sl->env_len);
+  c->len = sl->env_len;
+  return 1; /* found: stop */
+}
+
+int app_certifying_license(app_worker *w, uint8_t **env, size_t *len) {
+  certifier c = {w->a, NULL, 0};
+  int rc;
+  *env = NULL;
+  *len = 0;
+  if ((rc = store_reader_begin(w->rd)) != LIC_OK)
+    return rc;
+  rc = store_license_each(w->rd, certifier_cb, &c);
+  store_reader_end(w->rd);
+  if (c.env == NULL)
+    return rc == LIC_OK || rc == 1 ? lic_fail(LIC_NOTFOUND, "no license certifies this node") : rc;
+  *env = c.env;
+  *len = c.len;
+  return LIC_OK;
+}
+
+typedef struct {
+  app *a;
   const lic_machine *m;
   int checked, bound;
   char why[200];
@@ -336,7 +371,8 @@ int app_attach(srv_server *s, const char *data_dir, app **out, char *err, size_t
   if (srv_on_worker_start(s, worker_start, a) != 0 || srv_on_worker_stop(s, worker_stop, a) != 0 ||
       srv_on_shutdown(s, on_shutdown, a) != 0 || srv_health_add(s, "license", health_license, a) != 0 ||
       srv_health_add(s, "machine", health_machine, a) != 0 ||
-      srv_route_add(s, "POST", "/v1/verify", route_verify) != 0 || route_admin_register(s) != 0) {
+      srv_route_add(s, "POST", "/v1/verify", route_verify) != 0 || route_admin_register(s) != 0 ||
+      route_activation_register(s) != 0) {
     snprintf(err, errlen, "cannot register routes");
     goto fail;
   }

@@ -69,13 +69,19 @@ void app_free(app *a);
  * and *len give the envelope for the verdict's chain. */
 const lic_license *app_license(app_worker *w, const uint8_t *id, bool *revoked,
                                const uint8_t **env, size_t *len, char *why, size_t cap);
+/* A license certifying our node key, for the chain of a claim receipt: the
+ * first one that is not revoked (a malloc'd copy of its envelope). LIC_NOTFOUND
+ * when there is none. */
+int app_certifying_license(app_worker *w, uint8_t **env, size_t *len);
 /* The machine binding: true when it holds (re-checked hourly). */
 bool app_machine_ok(app *a, int64_t now, char *why, size_t cap);
 /* Move the clock high-water mark forward (batched to the store). */
 void app_clock_note(app *a, int64_t now);
 
-/* Routes (route_verify.c, route_admin.c). */
+/* Routes (route_verify.c, route_admin.c, route_activation.c). */
 void route_verify(srv_req *r);
 int route_admin_register(srv_server *s);
+void route_activation_claim(srv_req *r);
+int route_activation_register(srv_server *s); /* claim + admin list/release */
 
 #endif

@@ -198,3 +198,69 @@ out:
   json_decref(o);
   return rc;
 }
+
+static int claim_finish(srv_claim_req *q) {
+  if (!lic_machine_code_valid(q->machine))
+    return lic_fail(LIC_FORMAT, "field 'machine': not a machine code (XXXX-XXXX-XXXX-XXXX)");
+  return LIC_OK;
+}
+
+int srv_claim_req_msgpack(const uint8_t *body, size_t len, srv_claim_req *q) {
+  lic_mp_obj o;
+  uint8_t *macs = NULL;
+  int rc;
+
+  memset(q, 0, sizeof *q);
+  if ((rc = lic_mp_obj_parse(body, len, &o)) != LIC_OK ||
+      (rc = mp_req_str(&o, "code", 1, LIC_CODE_MAX_INPUT, q->code)) != LIC_OK ||
+      (rc = mp_req_str(&o, "machine", 1, LIC_MACHINE_CODE_LEN, q->machine)) != LIC_OK)
+    return rc;
+  if (lic_mp_obj_has(&o, "macs")) {
+    if ((rc = lic_mp_get_binlist(&o, "macs", LIC_CLAIM_MAX_MACS, LIC_MAC_HASH_LEN, &macs,
+                                 &q->nmacs)) != LIC_OK)
+      return rc;
+    if (q->nmacs > 0)
+      memcpy(q->macs, macs, q->nmacs * LIC_MAC_HASH_LEN);
+    free(macs);
+  }
+  return claim_finish(q);
+}
+
+int srv_claim_req_json(const uint8_t *body, size_t len, srv_claim_req *q) {
+  json_error_t jerr;
+  json_t *o, *v;
+  int rc;
+
+  memset(q, 0, sizeof *q);
+  o = json_loadb((const char *)body, len, JSON_REJECT_DUPLICATES, &jerr);
+  if (o == NULL)
+    return lic_fail(LIC_FORMAT, "JSON: %s at line %d", jerr.text, jerr.line);
+  if (!json_is_object(o)) {
+    rc = lic_fail(LIC_FORMAT, "JSON: the body must be an object");
+    goto out;
+  }
+  if ((rc = js_str(o, "code", true, 1, LIC_CODE_MAX_INPUT, q->code)) != LIC_OK ||
+      (rc = js_str(o, "machine", true, 1, LIC_MACHINE_CODE_LEN, q->machine)) != LIC_OK)
+    goto out;
+  if ((v = json_object_get(o, "macs")) != NULL) {
+    size_t i, n;
+    json_t *m;
+    if (!json_is_array(v)) {
+      rc = lic_fail(LIC_FORMAT, "field 'macs': expected an array");
+      goto out;
+    }
+    if (json_array_size(v) > LIC_CLAIM_MAX_MACS) {
+      rc = lic_fail(LIC_LIMIT, "field 'macs': more than %d entries", LIC_CLAIM_MAX_MACS);
+      goto out;
+    }
+    json_array_foreach(v, i, m) {
+      if ((rc = js_bin(m, "macs", LIC_MAC_HASH_LEN, LIC_MAC_HASH_LEN, q->macs[i], &n)) != LIC_OK)
+        goto out;
+      q->nmacs = i + 1;
+    }
+  }
+  rc = claim_finish(q);
+out:
+  json_decref(o);
+  return rc;
+}

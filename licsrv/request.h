@@ -6,7 +6,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lic/actcode.h"
 #include "lic/limits.h"
+#include "lic/machine.h"
+#include "lic/receipt.h"
 #include "lic/util.h"
 #include "lic/verdict.h"
 
@@ -32,5 +35,18 @@ typedef struct {
  * which field is wrong (the caller answers 400 with it). */
 int srv_verify_req_msgpack(const uint8_t *body, size_t len, srv_verify_req *q);
 int srv_verify_req_json(const uint8_t *body, size_t len, srv_verify_req *q);
+
+/* POST /v1/activations: {code: str, machine: str, macs?: [bin16]}. The code
+ * is only bounded here (lic_code_parse judges it); the machine code must be
+ * well formed (XXXX-XXXX-XXXX-XXXX). Unknown keys are ignored. */
+typedef struct {
+  char code[LIC_CODE_MAX_INPUT + 1];
+  char machine[LIC_MACHINE_CODE_LEN + 1];
+  size_t nmacs;
+  uint8_t macs[LIC_CLAIM_MAX_MACS][LIC_MAC_HASH_LEN];
+} srv_claim_req;
+
+int srv_claim_req_msgpack(const uint8_t *body, size_t len, srv_claim_req *q);
+int srv_claim_req_json(const uint8_t *body, size_t len, srv_claim_req *q);
 
 #endif

@@ -1,63 +1,19 @@
 /* route_admin.c - the admin API (SPEC §4.1) on its own listener: bearer
  * tokens, license import/list/show/revoke, nodes, failures, audit log. Every
  * mutation is audited in the same durable transaction, before the reply. */
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include <jansson.h>
 
 #include "app.h"
 #include "cli.h"
-#include "cmds.h"
 #include "log.h"
 #include "lic/envelope.h"
 #include "lic/machine.h"
-
-#define ADMIN_TRUST_DIR "trusted" /* DATA/trusted holds extra root PEMs for imports */
-
-static void reply_json(srv_req *r, int status, json_t *doc) {
-  char *text = doc != NULL ? json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-  if (text == NULL)
-    srv_reply_error(r, 503, "unavailable", "out of memory");
-  else
-    srv_reply(r, status, "application/json", text, strlen(text));
-  free(text);
-  json_decref(doc);
-}
-
-/* The token's name, or NULL after answering 401. */
-static const char *auth(srv_req *r, app_worker *w, store_token *tok) {
-  const char *h = srv_req_authorization(r);
-  uint8_t hash[STORE_TOKEN_HASH_LEN];
-  if (strncasecmp(h, "Bearer ", 7) != 0 || h[7] == '\0') {
-    srv_reply_error(r, 401, "unauthorized", "send Authorization: Bearer TOKEN (licsrv token add NAME)");
-    return NULL;
-  }
-  licsrv_token_hash(h + 7, strlen(h + 7), hash);
-  int rc = store_reader_begin(w->rd);
-  if (rc == LIC_OK) {
-    rc = store_token_lookup(w->rd, hash, tok);
-    store_reader_end(w->rd);
-  }
-  if (rc != LIC_OK) {
-    srv_reply_error(r, 401, "unauthorized", "unknown or revoked token");
-    return NULL;
-  }
-  return tok->name;
-}
-
-static app_worker *begin(srv_req *r, store_token *tok) {
-  app_worker *w = srv_req_worker_user(r);
-  if (w == NULL) {
-    srv_reply_error(r, 503, "unavailable", "server is starting or out of memory");
-    return NULL;
-  }
-  return auth(r, w, tok) != NULL ? w : NULL;
-}
+#include "route_util.h"
 
 /* {"id": "UUID"} from a JSON body. */
 static bool body_id(srv_req *r, uint8_t id[LIC_ID_LEN]) {
@@ -113,41 +69,15 @@ static void op_done(void *arg, int rc, const char *detail) {
 }
 
 static void submit(srv_req *r, admin_op *op) {
-  if ((op->d = srv_req_defer(r)) == NULL) {
+  if (!route_submit(r, &op->d, op_apply, op_done, op)) {
     free(op->env);
     free(op);
-    srv_reply_error(r, 503, "unavailable", "out of memory");
-    return;
   }
-  app *a = srv_server_user(srv_worker_server(srv_req_worker(r)));
-  if (store_submit(a->st, op_apply, op_done, op) != LIC_OK)
-    op_done(op, LIC_IO, "the store is closing");
-}
-
-/* Trust for imports: the built-in store plus the PEM files in DATA/trusted. */
-static void import_trust(app *a, lic_trust *t) {
-  char dir[SRV_MAX_PATHNAME + 16], path[SRV_MAX_PATHNAME + 300];
-  struct dirent *de;
-  if (lic_trust_builtin(t) != LIC_OK)
-    lic_trust_init(t);
-  snprintf(dir, sizeof dir, "%s/%s", srv_server_config(a->srv)->data, ADMIN_TRUST_DIR);
-  DIR *d = opendir(dir);
-  if (d == NULL)
-    return;
-  while ((de = readdir(d)) != NULL) {
-    size_t n = strlen(de->d_name);
-    if (n > 4 && strcmp(de->d_name + n - 4, ".pem") == 0) {
-      snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-      if (lic_trust_add_file(t, path) != LIC_OK)
-        srv_log(SRV_LOG_WARN, "trusted key unreadable", "error=\"%s\"", lic_errfull(LIC_KEY));
-    }
-  }
-  closedir(d);
 }
 
 static void admin_import(srv_req *r) {
   store_token tok;
-  app_worker *w = begin(r, &tok);
+  app_worker *w = route_admin_begin(r, &tok);
   if (w == NULL)
     return;
   app *a = w->a;
@@ -157,7 +87,7 @@ static void admin_import(srv_req *r) {
   lic_license l;
   lic_trust t;
   int rc;
-  import_trust(a, &t);
+  route_trust(a, &t);
   if ((rc = lic_unarmor_any(b, len, &env, &envlen)) != LIC_OK ||
       (rc = lic_license_open(env, envlen, &t, &l)) != LIC_OK) {
     free(env);
@@ -203,7 +133,7 @@ static void admin_import(srv_req *r) {
 
 static void admin_revoke(srv_req *r) {
   store_token tok;
-  app_worker *w = begin(r, &tok);
+  app_worker *w = route_admin_begin(r, &tok);
   uint8_t id[LIC_ID_LEN];
   if (w == NULL || !body_id(r, id))
     return;
@@ -253,7 +183,7 @@ static int list_cb(const store_license *sl, void *arg) {
 
 static void admin_list(srv_req *r) {
   store_token tok;
-  app_worker *w = begin(r, &tok);
+  app_worker *w = route_admin_begin(r, &tok);
   if (w == NULL)
     return;
   json_t *a = json_array();
@@ -267,12 +197,12 @@ static void admin_list(srv_req *r) {
     srv_reply_error(r, 500, "store_error", lic_errfull(rc));
     return;
   }
-  reply_json(r, 200, json_pack("{s:o}", "licenses", a));
+  route_reply_json(r, 200, json_pack("{s:o}", "licenses", a));
 }
 
 static void admin_show(srv_req *r) {
   store_token tok;
-  app_worker *w = begin(r, &tok);
+  app_worker *w = route_admin_begin(r, &tok);
   uint8_t id[LIC_ID_LEN];
   store_license sl;
   if (w == NULL || !body_id(r, id))
@@ -289,13 +219,13 @@ static void admin_show(srv_req *r) {
   }
   json_t *o = license_json(&sl, true);
   store_license_clear(&sl);
-  reply_json(r, 200, o);
+  route_reply_json(r, 200, o);
 }
 
 /* Nodes from the live seat table (fresher than the batched store). */
 static void nodes(srv_req *r, bool failures_only) {
   store_token tok;
-  app_worker *w = begin(r, &tok);
+  app_worker *w = route_admin_begin(r, &tok);
   srv_node *ns;
   size_t n;
   if (w == NULL)
@@ -319,7 +249,7 @@ static void nodes(srv_req *r, bool failures_only) {
     json_array_append_new(a, o);
   }
   free(ns);
-  reply_json(r, 200, json_pack("{s:o}", failures_only ? "failures" : "nodes", a));
+  route_reply_json(r, 200, json_pack("{s:o}", failures_only ? "failures" : "nodes", a));
 }
 
 static void admin_nodes(srv_req *r) { nodes(r, false); }
@@ -334,7 +264,7 @@ static int audit_cb(const store_audit *e, void *arg) {
 
 static void admin_audit(srv_req *r) {
   store_token tok;
-  app_worker *w = begin(r, &tok);
+  app_worker *w = route_admin_begin(r, &tok);
   if (w == NULL)
     return;
   json_t *a = json_array();
@@ -348,7 +278,7 @@ static void admin_audit(srv_req *r) {
     srv_reply_error(r, 500, "store_error", lic_errfull(rc));
     return;
   }
-  reply_json(r, 200, json_pack("{s:o}", "audit", a));
+  route_reply_json(r, 200, json_pack("{s:o}", "audit", a));
 }
 
 int route_admin_register(srv_server *s) {

@@ -2,7 +2,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include <jansson.h>
@@ -11,11 +10,7 @@
 #include "decide.h"
 #include "lic/b64.h"
 #include "request.h"
-
-static bool type_is(const char *ct, const char *want) {
-  size_t n = strlen(want);
-  return strncasecmp(ct, want, n) == 0 && (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
-}
+#include "route_util.h"
 
 /* {verdict, chain} as JSON: binary values as base64url strings. */
 static void reply_json(srv_req *r, const msgpack_sbuffer *env, const uint8_t *lic, size_t liclen) {
@@ -63,9 +58,9 @@ void route_verify(srv_req *r) {
     return;
   }
   const char *ct = srv_req_content_type(r);
-  if (type_is(ct, "application/msgpack") || type_is(ct, "application/x-msgpack"))
+  if (route_type_is(ct, "application/msgpack") || route_type_is(ct, "application/x-msgpack"))
     msgpack_in = true;
-  else if (type_is(ct, "application/json"))
+  else if (route_type_is(ct, "application/json"))
     msgpack_in = false;
   else {
     srv_reply_error(r, 415, "unsupported_media_type",

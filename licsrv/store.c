@@ -1242,21 +1242,19 @@ void store_activation_clear(store_activation *a) {
   memset(a, 0, sizeof *a);
 }
 
-int store_activation_get(store_reader *rd, uint8_t product, uint32_t serial,
-                         store_activation *out) {
-  uint8_t key[5];
-  MDB_txn *t;
-  MDB_val v;
-  rbuf r;
-  int rc;
-  memset(out, 0, sizeof *out);
+static void activation_key(uint8_t product, uint32_t serial, uint8_t key[5]) {
   key[0] = product;
   be_put(key + 1, serial, 4);
-  if ((rc = rtxn(rd, &t)) != LIC_OK || (rc = get_raw(rd->s, t, DB_ACTIVATIONS, key, 5, &v)) != LIC_OK)
-    return rc;
-  out->product = product;
-  out->serial = serial;
-  rb_begin(&r, &v);
+}
+
+static int activation_decode(const MDB_val *k, const MDB_val *v, store_activation *out) {
+  rbuf r;
+  memset(out, 0, sizeof *out);
+  if (k->mv_size != 5)
+    return corrupt("activation", "key length");
+  out->product = ((const uint8_t *)k->mv_data)[0];
+  out->serial = (uint32_t)be_get((const uint8_t *)k->mv_data + 1, 4);
+  rb_begin(&r, v);
   out->time = rb_i64(&r);
   rb_str(&r, out->machine_code, sizeof out->machine_code);
   rb_blob(&r, LIC_MAX_ENVELOPE, &out->receipt, &out->receipt_len);
@@ -1267,12 +1265,73 @@ int store_activation_get(store_reader *rd, uint8_t product, uint32_t serial,
   return LIC_OK;
 }
 
+static int activation_get_t(store *s, MDB_txn *t, uint8_t product, uint32_t serial,
+                            store_activation *out) {
+  uint8_t key[5];
+  MDB_val k, v;
+  int rc;
+  memset(out, 0, sizeof *out);
+  activation_key(product, serial, key);
+  k = mval(key, 5);
+  if ((rc = get_raw(s, t, DB_ACTIVATIONS, key, 5, &v)) != LIC_OK)
+    return rc;
+  return activation_decode(&k, &v, out);
+}
+
+int store_activation_get(store_reader *rd, uint8_t product, uint32_t serial,
+                         store_activation *out) {
+  MDB_txn *t;
+  int rc;
+  memset(out, 0, sizeof *out);
+  if ((rc = rtxn(rd, &t)) != LIC_OK)
+    return rc;
+  return activation_get_t(rd->s, t, product, serial, out);
+}
+
+int store_w_activation_get(store_wtxn *w, uint8_t product, uint32_t serial,
+                           store_activation *out) {
+  return activation_get_t(w->s, w->txn, product, serial, out);
+}
+
+typedef struct {
+  store_activation_cb cb;
+  void *arg;
+} activation_walk;
+
+static int activation_visit(const MDB_val *k, const MDB_val *v, void *arg) {
+  activation_walk *aw = arg;
+  store_activation a;
+  int r = activation_decode(k, v, &a);
+  if (r != LIC_OK)
+    return r;
+  r = aw->cb(&a, aw->arg);
+  store_activation_clear(&a);
+  return r;
+}
+
+int store_activation_each(store_reader *rd, store_activation_cb cb, void *arg) {
+  MDB_txn *t;
+  activation_walk aw = {cb, arg};
+  int r;
+  if ((r = rtxn(rd, &t)) != LIC_OK)
+    return r;
+  return walk(rd->s, t, DB_ACTIVATIONS, NULL, 0, activation_visit, &aw);
+}
+
+int store_w_activation_delete(store_wtxn *w, uint8_t product, uint32_t serial) {
+  uint8_t key[5];
+  activation_key(product, serial, key);
+  int r = del_raw(w->s, w->txn, DB_ACTIVATIONS, key, 5);
+  return r == LIC_NOTFOUND ? lic_fail(LIC_NOTFOUND, "serial %u of product %u is not activated",
+                                      serial, product)
+                           : r;
+}
+
 int store_w_activation_put(store_wtxn *w, const store_activation *a) {
   uint8_t key[5];
   wbuf b = {0};
   int r;
-  key[0] = a->product;
-  be_put(key + 1, a->serial, 4);
+  activation_key(a->product, a->serial, key);
   wb_u8(&b, REC_VERSION);
   wb_i64(&b, a->time);
   wb_str(&b, a->machine_code);

@@ -179,8 +179,16 @@ typedef struct {
 void store_activation_clear(store_activation *a);
 int store_activation_get(store_reader *rd, uint8_t product, uint32_t serial,
                          store_activation *out);
+typedef int (*store_activation_cb)(const store_activation *a, void *arg);
+/* Every claim, in (product, serial) order; a non-zero return stops the walk. */
+int store_activation_each(store_reader *rd, store_activation_cb cb, void *arg);
+/* The claim as this write transaction sees it (LIC_NOTFOUND). */
+int store_w_activation_get(store_wtxn *w, uint8_t product, uint32_t serial,
+                           store_activation *out);
 /* LIC_EXISTS when the serial is already claimed. */
 int store_w_activation_put(store_wtxn *w, const store_activation *a);
+/* Release a claim (the user replaced the machine): LIC_NOTFOUND when none. */
+int store_w_activation_delete(store_wtxn *w, uint8_t product, uint32_t serial);
 
 /* ---- audit log ---------------------------------------------------------- */
 typedef struct {

@@ -12,8 +12,8 @@
 #include "lic/fileio.h"
 
 static const char USAGE_ACTIVATE[] =
-    "usage: licctl activate [CODE|-] --product ID [--state DIR] [--trust PUB.pem]...\n"
-    "         [--json]\n\n"
+    "usage: licctl activate [CODE|-] --product ID [--server URL] [--state DIR]\n"
+    "         [--trust PUB.pem]... [--json]\n\n"
     "Activates this machine with a designer activation code (offline). The code is\n"
     "checked against the vendor's keys (its check symbols catch typos and name the\n"
     "group that holds one), then bound to this machine: the activation file in the\n"
@@ -23,6 +23,10 @@ static const char USAGE_ACTIVATE[] =
     "L read as 1, O as 0.\n\n"
     "  --product ID    the product id of this designer, 0..255 (required: a code for\n"
     "                  another product is refused)\n"
+    "  --server URL    also claim the code online at this license server\n"
+    "                  (http://HOST:PORT): one machine per code; the server's signed\n"
+    "                  receipt is kept in the activation file. Refused (nothing\n"
+    "                  written) when the code is activated on another machine\n"
     "  --state DIR     state directory (default $XDG_STATE_HOME/licctl)\n"
     "  --trust FILE    trusted root public key (repeatable; replaces the built-in store)\n"
     "  --json          print the activation as JSON\n";
@@ -38,7 +42,7 @@ static const char USAGE_ACTIVATION[] =
     "  --trust FILE    trusted root public key (repeatable; replaces the built-in store)\n"
     "  --json          print serial, product, edition, expires, activated, status\n";
 
-enum { O_PRODUCT = 256, O_STATE, O_TRUST, O_JSON };
+enum { O_PRODUCT = 256, O_STATE, O_TRUST, O_JSON, O_SERVER };
 
 /* Short machine-readable status for a lic_designer_check result. */
 static const char *status_name(int rc) {
@@ -67,14 +71,19 @@ static json_t *info_json(const lic_activation_info *a, int rc) {
                         "expires", a->expires == 0 ? "never" : ex, "activated_at", at,
                         "activated", (json_int_t)a->activated, "machine_code", a->machine_code,
                         "status", status_name(rc));
+  if (o != NULL)
+    json_object_set_new(o, "claimed_online", json_boolean(a->has_receipt));
   if (o != NULL && rc != LIC_OK)
     json_object_set_new(o, "reason", json_string(lic_errfull(rc)));
   return o;
 }
 
+/* server NULL: the command takes no --server. */
 static int parse_common(const char *cmd, int argc, char **argv, const char **product,
-                        const char **state, cli_trust *ct, bool *json, const char *usage) {
+                        const char **state, const char **server, cli_trust *ct, bool *json,
+                        const char *usage) {
   static const struct option opts[] = {{"product", required_argument, NULL, O_PRODUCT},
+                                       {"server", required_argument, NULL, O_SERVER},
                                        {"state", required_argument, NULL, O_STATE},
                                        {"trust", required_argument, NULL, O_TRUST},
                                        {"json", no_argument, NULL, O_JSON},
@@ -87,6 +96,11 @@ static int parse_common(const char *cmd, int argc, char **argv, const char **pro
     switch (c) {
     case O_PRODUCT: *product = optarg; break;
     case O_STATE: *state = optarg; break;
+    case O_SERVER:
+      if (server == NULL)
+        return cli_usage(cmd, "--server is an option of 'licctl activate'");
+      *server = optarg;
+      break;
     case O_TRUST:
       if ((r = cli_trust_add(ct, optarg)) != EXIT_OK)
         return r;
@@ -100,7 +114,7 @@ static int parse_common(const char *cmd, int argc, char **argv, const char **pro
 }
 
 int licctl_activate(int argc, char **argv) {
-  const char *product_s = NULL, *state = NULL, *code = NULL;
+  const char *product_s = NULL, *state = NULL, *code = NULL, *server = NULL;
   bool json = false;
   cli_trust ct;
   lic_activation_info info;
@@ -109,7 +123,7 @@ int licctl_activate(int argc, char **argv) {
   size_t inlen;
   int r, rc;
 
-  if ((r = parse_common("activate", argc, argv, &product_s, &state, &ct, &json,
+  if ((r = parse_common("activate", argc, argv, &product_s, &state, &server, &ct, &json,
                         USAGE_ACTIVATE)) != EXIT_OK)
     return r < 0 ? EXIT_OK : r;
   if (argc - optind > 1)
@@ -131,7 +145,10 @@ int licctl_activate(int argc, char **argv) {
     code = (const char *)in;
   }
   state = licctl_state_dir(state);
-  rc = lic_designer_activate(state, code, &ct.t, (int)product, (int64_t)time(NULL), &info);
+  rc = server != NULL ? lic_designer_activate_online(state, code, &ct.t, (int)product,
+                                                     (int64_t)time(NULL), server, 0, &info)
+                      : lic_designer_activate(state, code, &ct.t, (int)product,
+                                              (int64_t)time(NULL), &info);
   free(in);
   if (rc != LIC_OK)
     return cli_lic_error("activate", rc);
@@ -139,8 +156,9 @@ int licctl_activate(int argc, char **argv) {
     return cli_json_print(info_json(&info, LIC_OK));
   char ex[11];
   lic_date_format(info.expires, ex);
-  printf("activated: product %d, serial %u, edition %d, expires %s, machine %s\n", info.product,
-         info.serial, info.edition, info.expires == 0 ? "never" : ex, info.machine_code);
+  printf("activated: product %d, serial %u, edition %d, expires %s, machine %s%s\n",
+         info.product, info.serial, info.edition, info.expires == 0 ? "never" : ex,
+         info.machine_code, info.has_receipt ? " (claimed online)" : "");
   return fflush(stdout) == 0 ? EXIT_OK : EXIT_FAIL;
 }
 
@@ -152,7 +170,7 @@ int licctl_activation(int argc, char **argv) {
   int64_t product = -1;
   int r, rc;
 
-  if ((r = parse_common("activation", argc, argv, &product_s, &state, &ct, &json,
+  if ((r = parse_common("activation", argc, argv, &product_s, &state, NULL, &ct, &json,
                         USAGE_ACTIVATION)) != EXIT_OK)
     return r < 0 ? EXIT_OK : r;
   if (optind != argc)

@@ -11,6 +11,7 @@
 #include "lic/envelope.h"
 #include "lic/fileio.h"
 #include "lic/mp.h"
+#include "lic/receipt.h"
 
 static int path_of(const char *state_dir, char path[PATH_MAX]) {
   if (state_dir == NULL || *state_dir == '\0')
@@ -20,12 +21,13 @@ static int path_of(const char *state_dir, char path[PATH_MAX]) {
   return LIC_OK;
 }
 
-int lic_activation_encode(const lic_code *c, const lic_machine *m, int64_t now, char **out,
-                          size_t *outlen) {
+/* The file's map; receipt (the server's signed claim receipt) is optional. */
+static int encode(const lic_code *c, const lic_machine *m, int64_t now, const uint8_t *receipt,
+                  size_t receipt_len, char **out, size_t *outlen) {
   msgpack_sbuffer sb;
   msgpack_packer pk;
   uint8_t bin[LIC_CODE_BIN_LEN];
-  char text[LIC_CODE_TEXT_LEN + 1], comment[160];
+  char text[LIC_CODE_TEXT_LEN + 1], comment[220];
   int bad = 0, r;
 
   *out = NULL;
@@ -34,7 +36,7 @@ int lic_activation_encode(const lic_code *c, const lic_machine *m, int64_t now, 
   lic_code_format(bin, text);
   msgpack_sbuffer_init(&sb);
   msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-  bad |= msgpack_pack_map(&pk, 8);
+  bad |= msgpack_pack_map(&pk, receipt != NULL ? 9 : 8);
   bad |= lic_mp_pack_cstr(&pk, "typ") | lic_mp_pack_cstr(&pk, LIC_ACTIVATION_TYP);
   bad |= lic_mp_pack_cstr(&pk, "code") | lic_mp_pack_cstr(&pk, text);
   bad |= lic_mp_pack_cstr(&pk, "product") | msgpack_pack_int64(&pk, c->product);
@@ -47,19 +49,26 @@ int lic_activation_encode(const lic_code *c, const lic_machine *m, int64_t now, 
   for (size_t i = 0; i < m->nmacs; i++)
     bad |= lic_mp_pack_bin(&pk, m->mac_hash[i], LIC_MAC_HASH_LEN);
   bad |= lic_mp_pack_cstr(&pk, "activated") | msgpack_pack_int64(&pk, now);
+  if (receipt != NULL)
+    bad |= lic_mp_pack_cstr(&pk, "receipt") | lic_mp_pack_bin(&pk, receipt, receipt_len);
   if (bad != 0) {
     r = LIC_NOMEM;
     goto out;
   }
   snprintf(comment, sizeof comment,
-           "licsrv designer activation: product %u, serial %u, machine %s\n"
+           "licsrv designer activation: product %u, serial %u, machine %s%s\n"
            "Not signed by the vendor; checked against the code and this machine.",
-           c->product, c->serial, m->code);
+           c->product, c->serial, m->code, receipt != NULL ? " (claimed online)" : "");
   r = lic_armor_encode(LIC_ACTIVATION_TYP, comment, (const uint8_t *)sb.data, sb.size, out,
                        outlen);
 out:
   msgpack_sbuffer_destroy(&sb);
   return r;
+}
+
+int lic_activation_encode(const lic_code *c, const lic_machine *m, int64_t now, char **out,
+                          size_t *outlen) {
+  return encode(c, m, now, NULL, 0, out, outlen);
 }
 
 int lic_activation_decode(const uint8_t *buf, size_t len, lic_activation_info *info) {
@@ -98,6 +107,19 @@ int lic_activation_decode(const uint8_t *buf, size_t len, lic_activation_info *i
   if (!lic_machine_code_valid(mcode)) {
     r = lic__fail(LIC_FORMAT, "machine code '%s' is malformed", mcode);
     goto out;
+  }
+  if (lic_mp_obj_has(&o, "receipt")) {
+    const uint8_t *rb;
+    size_t rl;
+    lic_envelope renv;
+    if ((r = lic_mp_get_bin(&o, "receipt", 1, LIC_MAX_ENVELOPE, &rb, &rl)) != LIC_OK ||
+        (r = lic_envelope_decode(rb, rl, &renv)) != LIC_OK)
+      goto out;
+    if (strcmp(renv.typ, LIC_RECEIPT_TYP) != 0) {
+      r = lic__fail(LIC_TYPE, "the activation's receipt is a %s", renv.typ);
+      goto out;
+    }
+    info->has_receipt = true;
   }
   memcpy(info->code, code, strlen(code) + 1);
   info->product = (int)product;
@@ -139,15 +161,18 @@ static void info_from_code(const lic_code *c, lic_activation_info *info) {
   info->expires = lic_code_expires(c);
 }
 
-int lic_designer_activate(const char *state_dir, const char *code, const lic_trust *trust,
-                          int product, int64_t now, lic_activation_info *info) {
+/* Offline checks, then (url != NULL) the online claim, then the file. */
+static int activate(const char *state_dir, const char *code, const lic_trust *trust, int product,
+                    int64_t now, const char *url, int timeout_ms, lic_activation_info *info) {
   char path[PATH_MAX], *file = NULL;
   size_t flen = 0;
   lic_trust tmp;
   lic_code c;
   lic_machine m;
+  lic_claim_result claim;
   int r;
 
+  memset(&claim, 0, sizeof claim);
   if (info != NULL)
     memset(info, 0, sizeof *info);
   if ((r = path_of(state_dir, path)) != LIC_OK || (r = lic_code_parse(code, &c)) != LIC_OK ||
@@ -159,7 +184,12 @@ int lic_designer_activate(const char *state_dir, const char *code, const lic_tru
                   "machine code and at least one adapter");
     goto out;
   }
-  if ((r = lic_activation_encode(&c, &m, now, &file, &flen)) != LIC_OK ||
+  /* Claimed before anything is written: a refused claim leaves no file. */
+  if (url != NULL &&
+      (r = lic_activation_claim(url, &c, &m, trust_or_builtin(trust, &tmp), timeout_ms, &claim)) !=
+          LIC_OK)
+    goto out;
+  if ((r = encode(&c, &m, now, claim.receipt_env, claim.receipt_len, &file, &flen)) != LIC_OK ||
       (r = lic_mkdirs(state_dir, 0700)) != LIC_OK ||
       (r = lic_file_write(path, file, flen, 0600, 0)) != LIC_OK)
     goto out;
@@ -169,11 +199,29 @@ int lic_designer_activate(const char *state_dir, const char *code, const lic_tru
     memcpy(info->machine_code, m.code, sizeof info->machine_code);
     info->nmacs = m.nmacs;
     memcpy(info->macs, m.mac_hash, m.nmacs * LIC_MAC_HASH_LEN);
+    info->has_receipt = claim.receipt_env != NULL;
   }
   r = LIC_OK;
 out:
+  lic_claim_result_clear(&claim);
   free(file);
   return r;
+}
+
+int lic_designer_activate(const char *state_dir, const char *code, const lic_trust *trust,
+                          int product, int64_t now, lic_activation_info *info) {
+  return activate(state_dir, code, trust, product, now, NULL, 0, info);
+}
+
+int lic_designer_activate_online(const char *state_dir, const char *code, const lic_trust *trust,
+                                 int product, int64_t now, const char *server_url, int timeout_ms,
+                                 lic_activation_info *info) {
+  if (server_url == NULL) {
+    if (info != NULL)
+      memset(info, 0, sizeof *info);
+    return lic__fail(LIC_INVALID, "no license server URL");
+  }
+  return activate(state_dir, code, trust, product, now, server_url, timeout_ms, info);
 }
 
 int lic_designer_check(const char *state_dir, const lic_trust *trust, int product,

@@ -18,4 +18,14 @@ struct evp_pkey_st;
 struct lic_key;
 struct evp_pkey_st *lic__key_pkey(const struct lic_key *k);
 
+/* POST req (application/msgpack, Accept: application/msgpack) to url + path
+ * over plain HTTP (http_client.c): one request, Connection: close, the whole
+ * exchange within timeout_ms (0: LIC__HTTP_TIMEOUT_MS). On LIC_OK *status is
+ * the HTTP status and *body (malloc'd, at most max_response bytes) the body,
+ * whatever the status. */
+#define LIC__HTTP_TIMEOUT_MS 10000
+int lic__http_post(const char *url, const char *path, const uint8_t *req, size_t reqlen,
+                   int timeout_ms, size_t max_response, int *status, uint8_t **body,
+                   size_t *blen);
+
 #endif

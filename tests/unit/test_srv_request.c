@@ -1,4 +1,4 @@
-/* test_srv_request.c - verify request decoding: MessagePack and JSON, good and bad. */
+/* test_srv_request.c - verify and claim request decoding: MessagePack and JSON, good and bad. */
 #include <string.h>
 
 #include "request.h"
@@ -207,11 +207,120 @@ static void test_json(void **state) {
   assert_int_equal(js(doc, &q), LIC_LIMIT);
 }
 
+/* ---- POST /v1/activations -------------------------------------------- */
+
+static const char *MC = "0000-1111-2222-3333";
+
+static int claim_mp(mp_buf *b, srv_claim_req *q) {
+  int rc = srv_claim_req_msgpack((const uint8_t *)b->sb.data, b->sb.size, q);
+  msgpack_sbuffer_destroy(&b->sb);
+  return rc;
+}
+
+static int claim_js(const char *text, srv_claim_req *q) {
+  return srv_claim_req_json((const uint8_t *)text, strlen(text), q);
+}
+
+static void test_claim_msgpack(void **state) {
+  srv_claim_req *q = malloc(sizeof *q);
+  mp_buf b;
+  (void)state;
+  mp_begin(&b, 4);
+  kv_str(&b, "code", "ABCDE-12345");
+  kv_str(&b, "machine", MC);
+  lic_mp_pack_cstr(&b.pk, "macs");
+  msgpack_pack_array(&b.pk, 2);
+  uint8_t mac[16];
+  memset(mac, 0x5a, sizeof mac);
+  lic_mp_pack_bin(&b.pk, mac, 16);
+  lic_mp_pack_bin(&b.pk, mac, 16);
+  kv_int(&b, "future", 1); /* unknown keys are ignored */
+  assert_int_equal(claim_mp(&b, q), LIC_OK);
+  assert_string_equal(q->code, "ABCDE-12345");
+  assert_string_equal(q->machine, MC);
+  assert_int_equal(q->nmacs, 2);
+  assert_memory_equal(q->macs[1], mac, 16);
+  /* macs optional */
+  mp_begin(&b, 2);
+  kv_str(&b, "code", "x");
+  kv_str(&b, "machine", MC);
+  assert_int_equal(claim_mp(&b, q), LIC_OK);
+  assert_int_equal(q->nmacs, 0);
+  /* missing fields, wrong types, bad machine codes, bad macs */
+  mp_begin(&b, 1);
+  kv_str(&b, "machine", MC);
+  assert_int_equal(claim_mp(&b, q), LIC_NOTFOUND);
+  mp_begin(&b, 1);
+  kv_str(&b, "code", "x");
+  assert_int_equal(claim_mp(&b, q), LIC_NOTFOUND);
+  mp_begin(&b, 2);
+  kv_int(&b, "code", 5);
+  kv_str(&b, "machine", MC);
+  assert_int_equal(claim_mp(&b, q), LIC_FORMAT);
+  const char *bad_machines[] = {"", "0000-1111-2222-333", "0000-1111-2222-333o",
+                                "0000_1111-2222-3333", "0000-1111-2222-3333-"};
+  for (size_t i = 0; i < sizeof bad_machines / sizeof *bad_machines; i++) {
+    mp_begin(&b, 2);
+    kv_str(&b, "code", "x");
+    kv_str(&b, "machine", bad_machines[i]);
+    assert_int_not_equal(claim_mp(&b, q), LIC_OK);
+  }
+  mp_begin(&b, 3);
+  kv_str(&b, "code", "x");
+  kv_str(&b, "machine", MC);
+  lic_mp_pack_cstr(&b.pk, "macs");
+  msgpack_pack_array(&b.pk, 1);
+  lic_mp_pack_bin(&b.pk, mac, 15);
+  assert_int_not_equal(claim_mp(&b, q), LIC_OK);
+  mp_begin(&b, 3);
+  kv_str(&b, "code", "x");
+  kv_str(&b, "machine", MC);
+  lic_mp_pack_cstr(&b.pk, "macs");
+  msgpack_pack_array(&b.pk, LIC_CLAIM_MAX_MACS + 1);
+  for (int i = 0; i <= LIC_CLAIM_MAX_MACS; i++)
+    lic_mp_pack_bin(&b.pk, mac, 16);
+  assert_int_not_equal(claim_mp(&b, q), LIC_OK);
+  /* a code longer than any typed code is refused before parsing it */
+  char longcode[LIC_CODE_MAX_INPUT + 2];
+  memset(longcode, 'A', sizeof longcode - 1);
+  longcode[sizeof longcode - 1] = '\0';
+  mp_begin(&b, 2);
+  kv_str(&b, "code", longcode);
+  kv_str(&b, "machine", MC);
+  assert_int_equal(claim_mp(&b, q), LIC_LIMIT);
+  /* garbage */
+  assert_int_not_equal(srv_claim_req_msgpack((const uint8_t *)"\xc1", 1, q), LIC_OK);
+  assert_int_not_equal(srv_claim_req_msgpack((const uint8_t *)"\x91\x01", 2, q), LIC_OK);
+  free(q);
+}
+
+static void test_claim_json(void **state) {
+  srv_claim_req *q = malloc(sizeof *q);
+  (void)state;
+  assert_int_equal(claim_js("{\"code\":\"C\",\"machine\":\"0000-1111-2222-3333\","
+                            "\"macs\":[\"WlpaWlpaWlpaWlpaWlpaWg\"]}", q), LIC_OK);
+  assert_int_equal(q->nmacs, 1);
+  assert_int_equal(q->macs[0][15], 0x5a);
+  assert_int_equal(claim_js("{\"code\":\"C\",\"machine\":\"0000-1111-2222-3333\"}", q), LIC_OK);
+  assert_int_not_equal(claim_js("{\"code\":\"C\",\"machine\":\"0000-1111-2222-3333\","
+                                "\"macs\":[\"WlpaWg\"]}", q), LIC_OK);
+  assert_int_not_equal(claim_js("{\"code\":\"C\",\"machine\":\"0000-1111-2222-3333\","
+                                "\"macs\":\"x\"}", q), LIC_OK);
+  assert_int_not_equal(claim_js("{\"code\":\"C\",\"code\":\"D\",\"machine\":\"0000-1111-2222-3333\"}", q),
+                       LIC_OK);
+  assert_int_not_equal(claim_js("{\"code\":\"C\"}", q), LIC_OK);
+  assert_int_not_equal(claim_js("[]", q), LIC_OK);
+  assert_int_not_equal(claim_js("{", q), LIC_OK);
+  free(q);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_msgpack_valid),
       cmocka_unit_test(test_msgpack_invalid),
       cmocka_unit_test(test_json),
+      cmocka_unit_test(test_claim_msgpack),
+      cmocka_unit_test(test_claim_json),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -665,6 +665,72 @@ static int count_reg(const store_registration *g, void *arg) {
   return 0;
 }
 
+/* Claims: put, read back in the writer, list, release, claim again. */
+typedef struct {
+  store_activation act;
+  int which; /* 0 put, 1 writer-side get, 2 delete */
+  store_activation got;
+} act_op;
+
+static int op_act(store_wtxn *w, void *arg) {
+  act_op *o = arg;
+  switch (o->which) {
+  case 0: return store_w_activation_put(w, &o->act);
+  case 1: return store_w_activation_get(w, o->act.product, o->act.serial, &o->got);
+  default: return store_w_activation_delete(w, o->act.product, o->act.serial);
+  }
+}
+
+static int count_act(const store_activation *a, void *arg) {
+  assert_true(a->product == 1 || a->product == 2);
+  (*(int *)arg)++;
+  return 0;
+}
+
+static void test_activation_release(void **state) {
+  fx *f = *state;
+  act_op o;
+  int cnt = 0;
+
+  memset(&o, 0, sizeof o);
+  o.act.product = 1;
+  o.act.serial = 7;
+  o.act.time = 100;
+  snprintf(o.act.machine_code, sizeof o.act.machine_code, "AAAA-BBBB-CCCC-DDDD");
+  o.act.receipt = (uint8_t *)"r1";
+  o.act.receipt_len = 2;
+  assert_int_equal(store_write(f->s, op_act, &o), LIC_OK);
+  o.act.serial = 8;
+  assert_int_equal(store_write(f->s, op_act, &o), LIC_OK);
+  o.act.product = 2;
+  assert_int_equal(store_write(f->s, op_act, &o), LIC_OK);
+  o.which = 1;
+  o.act.product = 1;
+  o.act.serial = 7;
+  assert_int_equal(store_write(f->s, op_act, &o), LIC_OK);
+  assert_int_equal(o.got.time, 100);
+  assert_string_equal(o.got.machine_code, "AAAA-BBBB-CCCC-DDDD");
+  assert_memory_equal(o.got.receipt, "r1", 2);
+  store_activation_clear(&o.got);
+  assert_int_equal(store_reader_begin(f->rd), LIC_OK);
+  assert_int_equal(store_activation_each(f->rd, count_act, &cnt), LIC_OK);
+  store_reader_end(f->rd);
+  assert_int_equal(cnt, 3);
+  o.which = 2;
+  assert_int_equal(store_write(f->s, op_act, &o), LIC_OK);
+  assert_int_equal(store_write(f->s, op_act, &o), LIC_NOTFOUND); /* released already */
+  o.which = 1;
+  assert_int_equal(store_write(f->s, op_act, &o), LIC_NOTFOUND);
+  o.which = 0; /* another machine may claim it now */
+  snprintf(o.act.machine_code, sizeof o.act.machine_code, "EEEE-FFFF-GGGG-HHHH");
+  assert_int_equal(store_write(f->s, op_act, &o), LIC_OK);
+  assert_int_equal(store_reader_begin(f->rd), LIC_OK);
+  assert_int_equal(store_activation_get(f->rd, 1, 7, &o.got), LIC_OK);
+  assert_string_equal(o.got.machine_code, "EEEE-FFFF-GGGG-HHHH");
+  store_activation_clear(&o.got);
+  store_reader_end(f->rd);
+}
+
 static void test_accounts_registrations_activations(void **state) {
   fx *f = *state;
   pub_op o;
@@ -771,6 +837,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_garbage_records, setup, teardown),
       cmocka_unit_test_setup_teardown(test_kill9_after_ack, setup, teardown),
       cmocka_unit_test_setup_teardown(test_accounts_registrations_activations, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_activation_release, setup, teardown),
       cmocka_unit_test_setup_teardown(test_reader_reuse, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -3,6 +3,7 @@
 #ifndef LIC_ACTIVATION_H
 #define LIC_ACTIVATION_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,6 +28,7 @@ typedef struct {
   char machine_code[LIC_MACHINE_CODE_LEN + 1];
   size_t nmacs;
   uint8_t macs[LIC_MAX_LOCAL_MACS][LIC_MAC_HASH_LEN];
+  bool has_receipt;  /* the file holds a license server's claim receipt */
 } lic_activation_info;
 
 /* The activation file bytes (armored MessagePack map, typ "activation") for
@@ -43,6 +45,18 @@ LIC_API int lic_activation_decode(const uint8_t *buf, size_t len, lic_activation
 LIC_API int lic_designer_activate(const char *state_dir, const char *code,
                                   const lic_trust *trust, int product, int64_t now,
                                   lic_activation_info *info);
+
+/* The same, with the online claim (SPEC §3.6, docs/activation.md): after the
+ * offline checks the code is claimed at server_url (POST /v1/activations) and
+ * the server's receipt, checked root -> license -> receipt against trust, is
+ * kept in the activation file. Nothing is written unless the claim holds:
+ * LIC_EXISTS when the serial is activated on another machine (HTTP 409),
+ * LIC_DENIED when the server refused the code, LIC_IO when it cannot be
+ * reached. timeout_ms 0 = 10 s. */
+LIC_API int lic_designer_activate_online(const char *state_dir, const char *code,
+                                         const lic_trust *trust, int product, int64_t now,
+                                         const char *server_url, int timeout_ms,
+                                         lic_activation_info *info);
 
 /* The one call a designer makes at start: does the activation in state_dir
  * hold on this machine now? Reads the file, re-verifies the code against the
