@@ -325,8 +325,7 @@ int app_attach(srv_server *s, const char *data_dir, app **out, char *err, size_t
   pthread_mutex_init(&a->hmu, NULL);
   a->srv = s;
   if ((rc = store_open(data_dir, 0, &a->st)) != LIC_OK) {
-    snprintf(err, errlen, "%s: %s (run 'licsrv init --data %s' first)", data_dir,
-             lic_errfull(rc), data_dir);
+    snprintf(err, errlen, "%s", lic_errfull(rc)); /* names the dir and says to run init */
     goto fail;
   }
   if ((rc = store_reader_new(a->st, &rd)) != LIC_OK || (rc = store_reader_begin(rd)) != LIC_OK ||

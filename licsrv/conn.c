@@ -73,7 +73,7 @@ void srv_format_response(srv_worker *w, srv_buf *dst, int status, const char *ct
   srv_buf_append(dst, body, len);
 }
 
-static void json_str(srv_buf *b, const char *s) {
+void srv_json_str(srv_buf *b, const char *s) {
   static const char hex[] = "0123456789abcdef";
   srv_buf_append(b, "\"", 1);
   for (; *s != '\0'; s++) {
@@ -123,9 +123,9 @@ const char *srv_format_error(srv_buf *dst, bool msgpack, const char *code, const
     return "application/msgpack";
   }
   srv_buf_append(dst, "{\"error\":", 9);
-  json_str(dst, code);
+  srv_json_str(dst, code);
   srv_buf_append(dst, ",\"message\":", 11);
-  json_str(dst, msg);
+  srv_json_str(dst, msg);
   srv_buf_append(dst, "}", 1);
   return "application/json";
 }
@@ -354,7 +354,16 @@ srv_buf *srv_conn_out_slot(srv_conn *c) {
 void srv_conn_slots_ready(srv_conn *c) {
   srv_deferred *d;
   while ((d = c->slots) != NULL && d->ready) {
-    srv_buf_append(&c->out, d->data.p, d->data.len);
+    if (d->deferred) { /* the head now: a drain since the defer means close */
+      int hdr = d->conn_hdr;
+      if (c->w->draining || c->close_after) {
+        hdr = SRV_CONN_CLOSE;
+        c->close_after = true;
+      }
+      srv_format_response(c->w, &c->out, d->status, d->ctype, d->data.p, d->data.len, hdr, NULL);
+    } else {
+      srv_buf_append(&c->out, d->data.p, d->data.len);
+    }
     c->slots = d->next;
     if (c->slots == NULL)
       c->slots_tail = NULL;

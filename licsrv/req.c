@@ -62,17 +62,22 @@ void srv_reply(srv_req *r, int status, const char *content_type, const void *bod
   srv_reply_extra(r, status, content_type, body, len, NULL);
 }
 
-void srv_reply_error(srv_req *r, int status, const char *code, const char *message) {
+void srv_reply_error_extra(srv_req *r, int status, const char *code, const char *message,
+                          const char *extra) {
   srv_buf *e = &r->c->w->scratch;
   const char *ct;
   e->len = 0;
   ct = srv_format_error(e, srv_req_wants_msgpack(r), code, message);
   if (e->oom) {
     e->oom = false;
-    srv_reply_extra(r, status, "application/json", "{}", 2, NULL);
+    srv_reply_extra(r, status, "application/json", "{}", 2, extra);
     return;
   }
-  srv_reply_extra(r, status, ct, e->p, e->len, NULL);
+  srv_reply_extra(r, status, ct, e->p, e->len, extra);
+}
+
+void srv_reply_error(srv_req *r, int status, const char *code, const char *message) {
+  srv_reply_error_extra(r, status, code, message, NULL);
 }
 
 srv_deferred *srv_req_defer(srv_req *r) {
@@ -86,6 +91,7 @@ srv_deferred *srv_req_defer(srv_req *r) {
   d->method = srv_req_method(r);
   d->start_ns = r->start_ns;
   d->conn_hdr = req_keep_alive(r);
+  d->deferred = true;
   d->msgpack = srv_req_wants_msgpack(r);
   snprintf(d->remote, sizeof d->remote, "%s", c->peer_text);
   if (c->slots_tail != NULL)
@@ -98,15 +104,10 @@ srv_deferred *srv_req_defer(srv_req *r) {
   return d;
 }
 
-void srv_reply_deferred(srv_deferred *d, int status, const char *content_type, const void *body,
-                        size_t len) {
-  srv_worker *w;
-  if (d == NULL)
-    return;
-  w = d->w;
-  d->status = status;
-  srv_format_response(NULL, &d->data, status, content_type, body, len, d->conn_hdr, NULL);
-  srv_count_request(w->s, d->route, status, d->start_ns);
+/* Count it and hand it to the worker's loop (any thread). */
+static void deferred_queue(srv_deferred *d) {
+  srv_worker *w = d->w;
+  srv_count_request(w->s, d->route, d->status, d->start_ns);
   uv_mutex_lock(&w->mu);
   if (w->closed) { /* the worker is gone: nobody to answer */
     uv_mutex_unlock(&w->mu);
@@ -123,13 +124,29 @@ void srv_reply_deferred(srv_deferred *d, int status, const char *content_type, c
   uv_mutex_unlock(&w->mu);
 }
 
-void srv_reply_deferred_error(srv_deferred *d, int status, const char *code,
-                              const char *message) {
-  srv_buf e = {0};
-  const char *ct;
+void srv_reply_deferred(srv_deferred *d, int status, const char *content_type, const void *body,
+                        size_t len) {
   if (d == NULL)
     return;
-  ct = srv_format_error(&e, d->msgpack, code, message);
-  srv_reply_deferred(d, status, ct, e.p != NULL ? e.p : "", e.len);
-  srv_buf_free(&e);
+  d->status = status;
+  snprintf(d->ctype, sizeof d->ctype, "%s",
+           content_type != NULL ? content_type : "application/octet-stream");
+  if (srv_buf_append(&d->data, body, len) != 0) { /* no memory for the body */
+    d->data.len = 0;
+    d->status = 503;
+  }
+  deferred_queue(d);
+}
+
+void srv_reply_deferred_error(srv_deferred *d, int status, const char *code,
+                              const char *message) {
+  if (d == NULL)
+    return;
+  d->status = status;
+  snprintf(d->ctype, sizeof d->ctype, "%s", srv_format_error(&d->data, d->msgpack, code, message));
+  if (d->data.oom) {
+    d->data.len = 0;
+    d->status = 503;
+  }
+  deferred_queue(d);
 }

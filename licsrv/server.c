@@ -35,19 +35,13 @@ static void h_healthz(srv_req *r) {
   for (size_t i = 0; i < s->nhealth; i++) {
     msg[0] = '\0';
     if (s->health[i].check(s->health[i].arg, msg, sizeof msg) != 0) {
-      char q[600];
-      size_t o = 0;
-      for (const char *p = msg; *p != '\0' && o + 7 < sizeof q; p++) { /* JSON-escape */
-        unsigned char ch = (unsigned char)*p;
-        if (ch == '"' || ch == '\\')
-          q[o++] = '\\', q[o++] = (char)ch;
-        else if (ch >= 0x20)
-          q[o++] = (char)ch;
-      }
-      q[o] = '\0';
       b->len = 0;
-      srv_buf_printf(b, "{\"status\":\"fail\",\"check\":\"%s\",\"message\":\"%s\"}",
-                     s->health[i].name, q);
+      srv_buf_printf(b, "{\"status\":\"fail\",\"check\":");
+      srv_json_str(b, s->health[i].name);
+      srv_buf_printf(b, ",\"message\":");
+      msg[sizeof msg - 1] = '\0';
+      srv_json_str(b, msg);
+      srv_buf_printf(b, "}");
       srv_reply(r, 503, "application/json", b->p, b->len);
       return;
     }
@@ -552,12 +546,7 @@ void srv_dispatch(srv_conn *c) {
       w->rate = srv_rate_new();
     if (!srv_rate_allow(w->rate, (struct sockaddr *)&c->peer, w->lim.rate_per_ip,
                         w->lim.rate_burst, uv_now(&w->loop))) {
-      static const char ra[] = "Retry-After: 1\r\n";
-      srv_buf *e = &w->scratch;
-      const char *ct;
-      e->len = 0;
-      ct = srv_format_error(e, srv_req_wants_msgpack(r), "rate_limited", "too many requests");
-      srv_reply_extra(r, 429, ct, e->p, e->len, ra);
+      srv_reply_error_extra(r, 429, "rate_limited", "too many requests", "Retry-After: 1\r\n");
       return;
     }
   }
@@ -579,13 +568,8 @@ void srv_dispatch(srv_conn *c) {
     if (!r->replied && !r->deferred)
       srv_reply_error(r, 500, "internal", "the handler did not answer");
   } else if (alen > 0) {
-    srv_buf *e = &w->scratch;
-    const char *ct;
     snprintf(allow + alen, sizeof allow - alen, "\r\n");
-    e->len = 0;
-    ct = srv_format_error(e, srv_req_wants_msgpack(r), "method_not_allowed",
-                          "method not allowed for this path");
-    srv_reply_extra(r, 405, ct, e->p, e->len, allow);
+    srv_reply_error_extra(r, 405, "method_not_allowed", "method not allowed for this path", allow);
   } else {
     srv_reply_error(r, 404, "not_found", "no such endpoint");
   }

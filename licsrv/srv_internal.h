@@ -122,10 +122,12 @@ struct srv_deferred {
   const char *method;
   uint64_t start_ns;
   int status;
-  int conn_hdr; /* SRV_CONN_* */
+  int conn_hdr; /* SRV_CONN_* decided when deferred */
   bool ready, msgpack;
+  bool deferred; /* data holds only the body: the head is made on the loop */
   char remote[64];
-  srv_buf data; /* the whole response */
+  char ctype[SRV_MAX_CTYPE + 1];
+  srv_buf data; /* the whole response, or the deferred body */
 };
 
 struct srv_conn {
@@ -162,6 +164,8 @@ enum { SRV_CONN_KEEP, SRV_CONN_CLOSE, SRV_CONN_KEEP10 };
 /* Response head + body into dst (Date from the worker's cache when w is set). */
 void srv_format_response(srv_worker *w, srv_buf *dst, int status, const char *ctype,
                          const void *body, size_t len, int conn_hdr, const char *extra);
+/* A JSON string literal (quoted, escaped) appended to b. */
+void srv_json_str(srv_buf *b, const char *s);
 /* {error, message} in JSON or MessagePack into dst; returns the content type. */
 const char *srv_format_error(srv_buf *dst, bool msgpack, const char *code, const char *msg);
 void srv_count_request(srv_server *s, srv_route *route, int status, uint64_t start_ns);
@@ -174,6 +178,8 @@ srv_buf *srv_conn_out_slot(srv_conn *c);
 /* req.c */
 void srv_reply_extra(srv_req *r, int status, const char *ctype, const void *body, size_t len,
                      const char *extra);
+void srv_reply_error_extra(srv_req *r, int status, const char *code, const char *message,
+                           const char *extra);
 
 /* server.c */
 void srv_worker_check_done(srv_worker *w);

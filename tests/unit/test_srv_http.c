@@ -53,7 +53,10 @@ static void job_run(void *arg) {
   defer_job *j = arg;
   struct timespec ts = {.tv_sec = j->delay_ms / 1000, .tv_nsec = (long)(j->delay_ms % 1000) * 1000000L};
   nanosleep(&ts, NULL);
-  srv_reply_deferred(j->d, 200, "text/plain", j->body, j->len);
+  if (j->len == 4 && memcmp(j->body, "!err", 4) == 0)
+    srv_reply_deferred_error(j->d, 409, "already_activated", "taken");
+  else
+    srv_reply_deferred(j->d, 200, "text/plain", j->body, j->len);
   free(j);
 }
 
@@ -396,6 +399,16 @@ static void test_deferred_in_order(void **state) {
   assert_true(cl_response(&c, &r));
   assert_int_equal(r.status, 200);
   assert_non_null(strstr(r.body, "\"ok\""));
+  /* Deferred errors follow Accept like the others. */
+  cl_sends(&c, "POST /defer HTTP/1.1\r\nContent-Length: 8\r\n\r\n020:!err"
+               "POST /defer HTTP/1.1\r\nAccept: application/msgpack\r\nContent-Length: 8\r\n\r\n001:!err");
+  assert_true(cl_response(&c, &r));
+  assert_int_equal(r.status, 409);
+  assert_string_equal(r.body, "{\"error\":\"already_activated\",\"message\":\"taken\"}");
+  assert_true(cl_response(&c, &r));
+  assert_int_equal(r.status, 409);
+  assert_non_null(strcasestr(r.head, "Content-Type: application/msgpack"));
+  assert_int_equal((unsigned char)r.body[0], 0x82);
   /* The client leaves before its deferred answer: dropped, nothing breaks. */
   cl_sends(&c, "POST /defer HTTP/1.1\r\nContent-Length: 7\r\n\r\n200:bye");
   cl_close(&c);
@@ -655,8 +668,8 @@ static void test_slow_reader(void **state) {
   cl_close(&c);
 }
 
-/* Stop while a deferred answer is on its way: it still goes out and then the
- * connection closes, idle connections are closed at once, the workers end. */
+/* Stop while a deferred answer is on its way: it still goes out (saying
+ * close), idle connections are closed at once, the workers end. */
 static void test_drain(void **state) {
   srv_config cfg;
   srv_server *s;
@@ -677,7 +690,8 @@ static void test_drain(void **state) {
   assert_true(cl_closed(&idle));
   assert_true(cl_response(&busy, &r));
   assert_int_equal(r.status, 200);
-  assert_string_equal(r.body, "late"); /* its head was made before the drain: no "close" */
+  assert_string_equal(r.body, "late");
+  assert_non_null(strcasestr(r.head, "Connection: close"));
   assert_true(cl_closed(&busy));
   srv_server_wait(s);
   clock_gettime(CLOCK_MONOTONIC, &t1);
