@@ -37,6 +37,10 @@ typedef struct {
     uint64_t tick;
   } cache[APP_LICENSE_CACHE];
   uint64_t tick;
+  /* The trust store of route_trust(), rebuilt when DATA/trusted changes. */
+  lic_trust trust;
+  uint64_t trust_sig;
+  bool trust_loaded;
 } app_worker;
 
 struct app {

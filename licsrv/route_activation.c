@@ -135,15 +135,13 @@ static void claim_done(void *arg, int rc, const char *detail) {
 }
 
 /* The code: shape and check symbols (400), then genuine and current (422). */
-static bool claim_code(srv_req *r, app *a, const char *text, int64_t now, lic_code *c) {
-  lic_trust t;
+static bool claim_code(srv_req *r, app_worker *w, const char *text, int64_t now, lic_code *c) {
   int rc = lic_code_parse(text, c);
   if (rc != LIC_OK) {
     srv_reply_error(r, 400, rc == LIC_TYPO ? "typo" : "bad_code", lic_errfull(rc));
     return false;
   }
-  route_trust(a, &t);
-  if ((rc = lic_code_verify(c, &t, -1, now)) != LIC_OK) {
+  if ((rc = lic_code_verify(c, route_trust(w), -1, now)) != LIC_OK) {
     srv_reply_error(r, 422,
                     rc == LIC_NOTGENUINE ? "not_genuine" : rc == LIC_EXPIRED ? "expired" : "bad_code",
                     lic_errfull(rc));
@@ -195,7 +193,7 @@ void route_activation_claim(srv_req *r) {
     srv_reply_error(r, 400, "bad_request", lic_errdetail()[0] ? lic_errdetail() : lic_strerror(rc));
     goto out;
   }
-  if (!claim_code(r, a, q->code, now, &c))
+  if (!claim_code(r, w, q->code, now, &c))
     goto out;
   op->msgpack = srv_req_wants_msgpack(r);
   /* Without a license certifying our node key nobody could check a receipt. */

@@ -85,11 +85,9 @@ static void admin_import(srv_req *r) {
   const uint8_t *b = srv_req_body(r, &len);
   uint8_t *env = NULL;
   lic_license l;
-  lic_trust t;
   int rc;
-  route_trust(a, &t);
   if ((rc = lic_unarmor_any(b, len, &env, &envlen)) != LIC_OK ||
-      (rc = lic_license_open(env, envlen, &t, &l)) != LIC_OK) {
+      (rc = lic_license_open(env, envlen, route_trust(w), &l)) != LIC_OK) {
     free(env);
     srv_reply_error(r, rc == LIC_UNTRUSTED || rc == LIC_SIGNATURE ? 422 : 400,
                     rc == LIC_UNTRUSTED || rc == LIC_SIGNATURE ? "untrusted" : "bad_request",

@@ -1,10 +1,12 @@
 /* route_util.c - what the routes share: admin bearer auth, JSON replies, the
  * trust store of DATA/trusted, and durable writes answered by the writer. */
 #include <dirent.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "cmds.h"
 #include "log.h"
@@ -55,24 +57,71 @@ app_worker *route_admin_begin(srv_req *r, store_token *tok) {
   return auth(r, w, tok) != NULL ? w : NULL;
 }
 
-void route_trust(app *a, lic_trust *t) {
-  char dir[SRV_MAX_PATHNAME + 16], path[SRV_MAX_PATHNAME + 300];
+/* FNV-1a over what says a file changed: name, inode, size, mtime. */
+static uint64_t fnv(uint64_t h, const void *p, size_t n) {
+  const unsigned char *b = p;
+  for (size_t i = 0; i < n; i++)
+    h = (h ^ b[i]) * 1099511628211ULL;
+  return h;
+}
+
+static bool is_pem(const char *name) {
+  size_t n = strlen(name);
+  return n > 4 && strcmp(name + n - 4, ".pem") == 0;
+}
+
+/* A fingerprint of DATA/trusted: 0 when the directory is missing. */
+static uint64_t trust_dir_sig(const char *dir) {
+  char path[SRV_MAX_PATHNAME + 300];
+  struct dirent *de;
+  struct stat st;
+  uint64_t h = 1469598103934665603ULL;
+  DIR *d = opendir(dir);
+  if (d == NULL)
+    return 0;
+  while ((de = readdir(d)) != NULL) {
+    if (!is_pem(de->d_name))
+      continue;
+    snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+    memset(&st, 0, sizeof st);
+    (void)stat(path, &st);
+    int64_t f[4] = {(int64_t)st.st_ino, (int64_t)st.st_size, (int64_t)st.st_mtim.tv_sec,
+                    (int64_t)st.st_mtim.tv_nsec};
+    h = fnv(h, de->d_name, strlen(de->d_name) + 1);
+    h = fnv(h, f, sizeof f);
+  }
+  closedir(d);
+  return h != 0 ? h : 1;
+}
+
+static void trust_load(const char *dir, lic_trust *t) {
+  char path[SRV_MAX_PATHNAME + 300];
   struct dirent *de;
   if (lic_trust_builtin(t) != LIC_OK)
     lic_trust_init(t);
-  snprintf(dir, sizeof dir, "%s/%s", srv_server_config(a->srv)->data, ROUTE_TRUST_DIR);
   DIR *d = opendir(dir);
   if (d == NULL)
     return;
   while ((de = readdir(d)) != NULL) {
-    size_t n = strlen(de->d_name);
-    if (n > 4 && strcmp(de->d_name + n - 4, ".pem") == 0) {
+    if (is_pem(de->d_name)) {
       snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
       if (lic_trust_add_file(t, path) != LIC_OK)
         srv_log(SRV_LOG_WARN, "trusted key unreadable", "error=\"%s\"", lic_errfull(LIC_KEY));
     }
   }
   closedir(d);
+}
+
+const lic_trust *route_trust(app_worker *w) {
+  char dir[SRV_MAX_PATHNAME + 16];
+  snprintf(dir, sizeof dir, "%s/%s", srv_server_config(w->a->srv)->data, ROUTE_TRUST_DIR);
+  uint64_t sig = trust_dir_sig(dir);
+  if (!w->trust_loaded || sig != w->trust_sig) {
+    trust_load(dir, &w->trust);
+    w->trust_sig = sig;
+    w->trust_loaded = true;
+  }
+  return &w->trust;
 }
 
 bool route_submit(srv_req *r, srv_deferred **slot, store_apply_fn apply, store_done_fn done,

@@ -22,8 +22,10 @@ void route_reply_json(srv_req *r, int status, json_t *doc);
  * record in *tok), or NULL after answering 401/503. */
 app_worker *route_admin_begin(srv_req *r, store_token *tok);
 /* The vendor root keys this server trusts: the built-in store plus the PEM
- * files in DATA/trusted (unreadable ones logged and skipped). */
-void route_trust(app *a, lic_trust *t);
+ * files in DATA/trusted (unreadable ones logged and skipped). Cached in the
+ * worker and rebuilt only when a file there is added, removed or changed
+ * (parsing PEM through OpenSSL's decoders costs more than a signature). */
+const lic_trust *route_trust(app_worker *w);
 /* Defer r into *slot and queue apply/done on the writer: done answers through
  * *slot after the commit and sync. false (after answering 503) when the reply
  * could not be deferred: then nothing was queued and the caller frees op. */

@@ -240,6 +240,24 @@ def test_untrusted_code(tmp_path):
         st, doc = claim(s, codes[0], MACHINE_A)
         assert st == 422 and doc["error"] == "not_genuine"
         assert s.get("/healthz")[0] == 200
+        # The trust store is cached per worker but follows DATA/trusted: a
+        # key dropped in counts from the next request, a removed one no more.
+        trusted = Path(s.data) / "trusted"
+        trusted.mkdir(exist_ok=True)
+        shutil.copy(TEST_PUB, trusted / "test-root.pub.pem")
+        st, doc = claim(s, codes[0], MACHINE_A)
+        assert st == 200, doc
+        os.unlink(trusted / "test-root.pub.pem")
+        st, doc = claim(s, codes[1], MACHINE_A)
+        assert st == 422 and doc["error"] == "not_genuine"
+        # Replaced in place by another key's file (same name): re-read too.
+        shutil.copy(os.path.join(srvutil.SOURCE_DIR, "keys", "test", "test-node.pub.pem"),
+                    trusted / "test-root.pub.pem")
+        st, doc = claim(s, codes[1], MACHINE_A)
+        assert st == 422 and doc["error"] == "not_genuine"
+        shutil.copy(TEST_PUB, trusted / "test-root.pub.pem")
+        st, doc = claim(s, codes[1], MACHINE_A)
+        assert st == 200, doc
 
 
 def licctl_env(root, machine_id, mac):
