@@ -1,5 +1,12 @@
-/* seats.c - node seats and the failure list, in memory, shared by all loops. */
+/* seats.c - node seats and the failure list, in memory, shared by all loops.
+ *
+ * Nodes live in an open-addressing table keyed by (license, node). The seats
+ * held per license are counted by a scan of the table, cached per license
+ * until the first held seat lapses (or the table changes behind it): a verify
+ * must not walk every node, and the scan would push the signing tables out of
+ * the cache on every request. */
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,10 +20,20 @@ typedef struct {
   bool dirty; /* changed since the last batched write */
 } slot;
 
+/* The cached count of one license: held seats, valid while at <= now < until
+ * and for the same window. */
+typedef struct {
+  uint8_t license[LIC_ID_LEN];
+  bool valid;
+  int64_t held, at, until, window;
+} held_cache;
+
 struct srv_seats {
   pthread_mutex_t mu;
   slot *t;
   size_t cap, count;
+  held_cache *hc;
+  size_t nhc, caphc;
 };
 
 static uint64_t hash(const uint8_t lic[LIC_ID_LEN], const char *node) {
@@ -46,6 +63,7 @@ void srv_seats_free(srv_seats *s) {
     return;
   pthread_mutex_destroy(&s->mu);
   free(s->t);
+  free(s->hc);
   free(s);
 }
 
@@ -94,32 +112,79 @@ static slot *get(srv_seats *s, const uint8_t lic[LIC_ID_LEN], const char *node) 
   return e;
 }
 
+/* The license's cache entry, created invalid; NULL when memory is short. */
+static held_cache *cache_get(srv_seats *s, const uint8_t lic[LIC_ID_LEN]) {
+  for (size_t i = 0; i < s->nhc; i++)
+    if (memcmp(s->hc[i].license, lic, LIC_ID_LEN) == 0)
+      return &s->hc[i];
+  if (s->nhc == s->caphc) {
+    size_t ncap = s->caphc ? s->caphc * 2 : 8;
+    held_cache *n = realloc(s->hc, ncap * sizeof *n);
+    if (n == NULL)
+      return NULL;
+    s->hc = n;
+    s->caphc = ncap;
+  }
+  held_cache *c = &s->hc[s->nhc++];
+  memset(c, 0, sizeof *c);
+  memcpy(c->license, lic, LIC_ID_LEN);
+  return c;
+}
+
+static void cache_drop(srv_seats *s, const uint8_t lic[LIC_ID_LEN]) {
+  for (size_t i = 0; i < s->nhc; i++)
+    if (memcmp(s->hc[i].license, lic, LIC_ID_LEN) == 0)
+      s->hc[i].valid = false;
+}
+
+/* Seats of lic held at now: a node holds one while now < last_valid + window. */
 static int64_t count_held(srv_seats *s, const uint8_t lic[LIC_ID_LEN], int64_t now, int64_t window) {
-  int64_t held = 0;
-  for (size_t i = 0; i < s->cap; i++)
-    if (s->t[i].used && s->t[i].n.last_valid > 0 && now - s->t[i].n.last_valid < window &&
-        memcmp(s->t[i].n.license, lic, LIC_ID_LEN) == 0)
+  held_cache *c = cache_get(s, lic);
+  if (c != NULL && c->valid && c->window == window && now >= c->at && now < c->until)
+    return c->held;
+  int64_t held = 0, until = INT64_MAX;
+  for (size_t i = 0; i < s->cap; i++) {
+    const srv_node *n = &s->t[i].n;
+    if (s->t[i].used && n->last_valid > 0 && now - n->last_valid < window &&
+        memcmp(n->license, lic, LIC_ID_LEN) == 0) {
       held++;
+      if (n->last_valid + window < until)
+        until = n->last_valid + window;
+    }
+  }
+  if (c != NULL) {
+    c->valid = true;
+    c->held = held;
+    c->at = now;
+    c->until = until;
+    c->window = window;
+  }
   return held;
 }
 
 bool srv_seats_acquire(srv_seats *s, const uint8_t license[LIC_ID_LEN], const char *node,
                        int64_t now, int64_t window, int64_t max, int64_t *used) {
-  bool ok;
   pthread_mutex_lock(&s->mu);
   slot *e = get(s, license, node);
   bool holding = e != NULL && e->n.last_valid > 0 && now - e->n.last_valid < window;
-  if (holding || max == 0) {
-    ok = e != NULL;
-  } else {
-    ok = e != NULL && count_held(s, license, now, window) < max;
-  }
+  int64_t held = count_held(s, license, now, window);
+  bool ok = e != NULL && (holding || max == 0 || held < max);
   if (ok) {
     e->n.last_valid = now;
     e->n.last_seen = now;
     e->dirty = true;
+    /* The seat now lapses at now + window: earlier than before when the
+     * clock stepped back, so the cache's horizon follows it either way. */
+    held_cache *c = cache_get(s, license);
+    if (!holding)
+      held++;
+    if (c != NULL && c->valid) {
+      c->held = held;
+      if (now + window < c->until)
+        c->until = now + window;
+    }
   }
-  *used = count_held(s, license, now, window);
+  *used = held;
   pthread_mutex_unlock(&s->mu);
   return ok;
 }
@@ -150,6 +215,7 @@ void srv_seats_load(srv_seats *s, const srv_node *n) {
   slot *e = get(s, n->license, n->node);
   if (e != NULL)
     e->n = *n;
+  cache_drop(s, n->license);
   pthread_mutex_unlock(&s->mu);
 }
 
@@ -182,6 +248,7 @@ int srv_seats_snapshot(srv_seats *s, const uint8_t *license, bool take_dirty, sr
 
 void srv_seats_forget(srv_seats *s, const uint8_t license[LIC_ID_LEN]) {
   pthread_mutex_lock(&s->mu);
+  cache_drop(s, license);
   /* Rebuild without the license's nodes (open addressing has no tombstones). */
   slot *old = s->t;
   size_t cap = s->cap;

@@ -113,6 +113,61 @@ static void *racer(void *arg) {
   return NULL;
 }
 
+/* The held count is cached per license: it must always equal a recount from
+ * scratch, through lapses, renewals, clock steps back, window changes, loads
+ * and forgets. A plain model of every node's last valid check is the judge. */
+#define MNODES 24
+static int64_t model_held(const int64_t *lv, int lic, int64_t now, int64_t window) {
+  int64_t n = 0;
+  for (int i = 0; i < MNODES; i++)
+    if (i % 2 == lic && lv[i] > 0 && now - lv[i] < window)
+      n++;
+  return n;
+}
+
+static void test_held_count_matches_model(void **state) {
+  (void)state;
+  srv_seats *s = srv_seats_new();
+  int64_t lv[MNODES] = {0}, now = 1000000, window = 100, used;
+  uint64_t x = 88172645463325252ull; /* xorshift: a fixed, repeatable walk */
+  char node[16];
+  for (int step = 0; step < 20000; step++) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    int i = (int)(x % MNODES), lic = i % 2, op = (int)((x >> 8) % 100);
+    const uint8_t *L = lic ? LB : LA;
+    int64_t max = (int64_t)((x >> 16) % 6); /* 0 = unlimited */
+    snprintf(node, sizeof node, "m%d", i);
+    if (op < 70) { /* time moves on a little, mostly forwards */
+      now += (int64_t)((x >> 24) % 30) - (op < 3 ? 60 : 0);
+      int64_t before = model_held(lv, lic, now, window);
+      bool holding = lv[i] > 0 && now - lv[i] < window;
+      bool want = holding || max == 0 || before < max;
+      assert_int_equal(srv_seats_acquire(s, L, node, now, window, max, &used), want);
+      if (want)
+        lv[i] = now;
+      assert_int_equal(used, model_held(lv, lic, now, window));
+    } else if (op < 85) {
+      assert_int_equal(srv_seats_used(s, L, now, window), model_held(lv, lic, now, window));
+    } else if (op < 90) { /* a reload changes the heartbeat */
+      window = window == 100 ? 60 : 100;
+    } else if (op < 97) { /* a remembered node loaded from the store */
+      srv_node n;
+      memset(&n, 0, sizeof n);
+      memcpy(n.license, L, LIC_ID_LEN);
+      snprintf(n.node, sizeof n.node, "%s", node);
+      n.last_valid = lv[i] = now - (int64_t)((x >> 32) % 150);
+      srv_seats_load(s, &n);
+    } else { /* the license is forgotten */
+      srv_seats_forget(s, L);
+      for (int k = lic; k < MNODES; k += 2)
+        lv[k] = 0;
+    }
+    assert_int_equal(srv_seats_used(s, LA, now, window), model_held(lv, 0, now, window));
+    assert_int_equal(srv_seats_used(s, LB, now, window), model_held(lv, 1, now, window));
+  }
+  srv_seats_free(s);
+}
+
 static void test_concurrent_never_oversubscribes(void **state) {
   (void)state;
   struct race rs[4];
@@ -137,6 +192,7 @@ int main(void) {
       cmocka_unit_test(test_seats_exhausted_and_freed),
       cmocka_unit_test(test_unlimited),
       cmocka_unit_test(test_failures_and_snapshot),
+      cmocka_unit_test(test_held_count_matches_model),
       cmocka_unit_test(test_concurrent_never_oversubscribes),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
