@@ -310,6 +310,19 @@ static double gauge_store_bytes(void *arg) {
   return (double)used;
 }
 
+/* The writer's counts since start (group commit at work: operations per commit). */
+static double gauge_store_ops(void *arg) {
+  store_stats st;
+  store_stats_get(((app *)arg)->st, &st);
+  return (double)st.ops;
+}
+
+static double gauge_store_commits(void *arg) {
+  store_stats st;
+  store_stats_get(((app *)arg)->st, &st);
+  return (double)st.commits;
+}
+
 int app_attach(srv_server *s, const char *data_dir, app **out, char *err, size_t errlen) {
   app *a = calloc(1, sizeof *a);
   char path[4200];
@@ -366,6 +379,12 @@ int app_attach(srv_server *s, const char *data_dir, app **out, char *err, size_t
                                             "Verify requests refused: this machine is not the licensed one");
   srv_metrics_gauge_fn(m, "licsrv_lmdb_used_bytes", NULL, "Bytes in use in the LMDB map",
                        gauge_store_bytes, a);
+  srv_metrics_gauge_fn(m, "licsrv_store_operations", NULL,
+                       "Writes applied since start (durable operations and batch flushes)",
+                       gauge_store_ops, a);
+  srv_metrics_gauge_fn(m, "licsrv_store_commits", NULL,
+                       "Synced LMDB commits since start (one per group of writes)",
+                       gauge_store_commits, a);
   srv_server_set_user(s, a);
   if (srv_on_worker_start(s, worker_start, a) != 0 || srv_on_worker_stop(s, worker_stop, a) != 0 ||
       srv_on_shutdown(s, on_shutdown, a) != 0 || srv_health_add(s, "license", health_license, a) != 0 ||

@@ -317,3 +317,26 @@ def test_racing_claims_one_winner(srv):
     assert all(st == 409 for m, (st, _) in results if m not in winners)
     st, au = admin(srv, "GET", "/v1/admin/audit")
     assert [e["action"] for e in au["audit"]].count("activation.claim") == 1
+
+
+def store_counts(s):
+    st, body, _ = s.get("/metrics")
+    assert st == 200
+    vals = {}
+    for line in body.decode().splitlines():
+        if line.startswith("licsrv_store_"):
+            name, v = line.split()
+            vals[name] = float(v)
+    return vals["licsrv_store_operations"], vals["licsrv_store_commits"]
+
+
+def test_store_metrics_count_claims(srv):
+    codes = make_codes(Path(srv.data).parent, n=3)
+    ops0, commits0 = store_counts(srv)
+    for i, code in enumerate(codes):
+        st, doc = claim(srv, code, MACHINE_A if i % 2 else MACHINE_B)
+        assert st == 200, doc
+    ops1, commits1 = store_counts(srv)
+    # Each claim is one durable operation, answered after its commit.
+    assert ops1 - ops0 >= 3
+    assert 1 <= commits1 - commits0 <= ops1 - ops0

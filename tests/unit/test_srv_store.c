@@ -343,9 +343,17 @@ static int op_audit_dummy_ok(store_wtxn *w, void *arg) {
   return store_w_audit_append(w, store_wtxn_now(w), "cli", "test", "group");
 }
 
+/* Writes, then fails: its write must not survive. */
 static int op_fail(store_wtxn *w, void *arg) {
-  (void)w, (void)arg;
+  (void)arg;
+  assert_int_equal(store_w_audit_append(w, store_wtxn_now(w), "cli", "test", "failed-op"), LIC_OK);
   return LIC_DENIED;
+}
+
+static int count_audit(const store_audit *a, void *arg) {
+  (void)a;
+  (*(int *)arg)++;
+  return 0;
 }
 
 static void test_group_commit(void **state) {
@@ -375,6 +383,10 @@ static void test_group_commit(void **state) {
   /* Asynchronous submits: every callback runs once; a failing operation does
    * not take the others of its group down. */
   cb_count c = {PTHREAD_MUTEX_INITIALIZER, 0, 0};
+  int groups_before = 0, groups_after = 0, failed_seen = 0;
+  assert_int_equal(store_reader_begin(f->rd), LIC_OK);
+  assert_int_equal(store_audit_each(f->rd, 0, "group", count_audit, &groups_before), LIC_OK);
+  store_reader_end(f->rd);
   for (int i = 0; i < 20; i++)
     assert_int_equal(store_submit(f->s, i == 7 ? op_fail : op_audit_dummy_ok, count_done, &c),
                      LIC_OK);
@@ -383,6 +395,13 @@ static void test_group_commit(void **state) {
     usleep(10000);
   assert_int_equal(c.done, 20);
   assert_int_equal(c.ok, 19);
+  /* The 19 others committed once each and the failed one's write is gone. */
+  assert_int_equal(store_reader_begin(f->rd), LIC_OK);
+  assert_int_equal(store_audit_each(f->rd, 0, "group", count_audit, &groups_after), LIC_OK);
+  assert_int_equal(store_audit_each(f->rd, 0, "failed-op", count_audit, &failed_seen), LIC_OK);
+  store_reader_end(f->rd);
+  assert_int_equal(groups_after - groups_before, 19);
+  assert_int_equal(failed_seen, 0);
   assert_int_equal(store_reader_begin(f->rd), LIC_OK);
   assert_int_equal(store_license_each(f->rd, count_license, &n), LIC_OK);
   store_reader_end(f->rd);
