@@ -1630,15 +1630,28 @@ static void *writer_main(void *arg) {
     int crc = LIC_OK, mrc;
     char cdetail[320] = "";
 
-    if ((mrc = mdb_txn_begin(s->env, NULL, 0, &parent)) != 0) {
-      crc = mdb_fail(mrc, "write transaction");
-    } else {
-      /* Each operation in a nested transaction: a failing one is rolled back
-       * alone and the others still commit. */
-      for (op *o = ops; o != NULL; o = o->next) {
+    /* Fast path: every operation straight in the group's transaction (a
+     * nested LMDB transaction allocates its own dirty list, which costs the
+     * writer a fifth of its time). When one fails, the whole group is rolled
+     * back and replayed with each operation in its own nested transaction, so
+     * the failing one is undone alone and the others still commit. */
+    bool isolate = false;
+    for (int pass = 0; pass < 2 && crc == LIC_OK; pass++) {
+      bool failed = false;
+      nops = 0;
+      if ((mrc = mdb_txn_begin(s->env, NULL, 0, &parent)) != 0) {
+        crc = mdb_fail(mrc, "write transaction");
+        break;
+      }
+      for (op *o = ops; o != NULL && !failed; o = o->next) {
         MDB_txn *child = NULL;
         lic_errdetail_clear();
-        if ((mrc = mdb_txn_begin(s->env, parent, 0, &child)) != 0) {
+        o->detail[0] = '\0';
+        if (!isolate) {
+          w.txn = parent;
+          o->rc = o->apply(&w, o->arg);
+          failed = o->rc != LIC_OK;
+        } else if ((mrc = mdb_txn_begin(s->env, parent, 0, &child)) != 0) {
           o->rc = mdb_fail(mrc, "nested transaction");
         } else {
           w.txn = child;
@@ -1652,6 +1665,13 @@ static void *writer_main(void *arg) {
           snprintf(o->detail, sizeof o->detail, "%s", lic_errdetail());
         nops++;
       }
+      if (!failed)
+        break;
+      mdb_txn_abort(parent); /* undo the group, replay it isolated */
+      parent = NULL;
+      isolate = true;
+    }
+    if (parent != NULL) {
       if (bt.n > 0 || hwm > 0) {
         MDB_txn *child = NULL;
         if (mdb_txn_begin(s->env, parent, 0, &child) == 0) {

@@ -228,6 +228,10 @@ int store_w_token_revoke(store_wtxn *w, const char *name);
 int store_token_name_check(const char *name);
 
 /* ---- the writer ---------------------------------------------------------- */
+/* An operation of a group commit. It may run twice (its group is rolled back
+ * and replayed, each operation in a nested transaction, when one of them
+ * fails), so it must not accumulate into arg across runs. The writes of an
+ * operation that fails are undone by the writer. */
 typedef int (*store_apply_fn)(store_wtxn *w, void *arg);
 /* Called on the writer thread once the operation's transaction is committed
  * and synced (rc LIC_OK) or failed (rc: the operation's or the commit's error;
