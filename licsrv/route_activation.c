@@ -151,7 +151,7 @@ static bool claim_code(srv_req *r, app_worker *w, const char *text, int64_t now,
 }
 
 void route_activation_claim(srv_req *r) {
-  app_worker *w = srv_req_worker_user(r);
+  app_worker *w;
   srv_claim_req *q = NULL;
   claim_op *op = NULL;
   store_activation cur;
@@ -163,26 +163,9 @@ void route_activation_claim(srv_req *r) {
   int rc;
 
   memset(&cur, 0, sizeof cur);
-  if (w == NULL) {
-    srv_reply_error(r, 503, "unavailable", "server is starting or out of memory");
+  if ((w = route_public_begin(r, &msgpack_in)) == NULL)
     return;
-  }
-  app *a = w->a;
   int64_t now = (int64_t)time(NULL);
-  if (!app_machine_ok(a, now, why, sizeof why)) {
-    srv_counter_add(a->machine_mismatch, 1);
-    srv_reply_error(r, 503, "machine_mismatch", why);
-    return;
-  }
-  const char *ct = srv_req_content_type(r);
-  if (route_type_is(ct, "application/msgpack") || route_type_is(ct, "application/x-msgpack"))
-    msgpack_in = true;
-  else if (route_type_is(ct, "application/json"))
-    msgpack_in = false;
-  else {
-    srv_reply_error(r, 415, "unsupported_media_type", "send application/msgpack or application/json");
-    return;
-  }
   if ((q = malloc(sizeof *q)) == NULL || (op = calloc(1, sizeof *op)) == NULL) {
     srv_reply_error(r, 503, "unavailable", "out of memory");
     goto out;
@@ -236,7 +219,7 @@ void route_activation_claim(srv_req *r) {
   rec.serial = c.serial;
   memcpy(rec.machine, q->machine, sizeof rec.machine);
   rec.time = now;
-  memcpy(rec.node_kid, a->meta.node_kid, LIC_KID_LEN);
+  memcpy(rec.node_kid, w->a->meta.node_kid, LIC_KID_LEN);
   msgpack_sbuffer_clear(&w->body);
   msgpack_sbuffer_clear(&w->env);
   if ((rc = lic_receipt_pack(&rec, &w->body)) != LIC_OK ||

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "cmds.h"
 #include "log.h"
@@ -46,6 +47,30 @@ static const char *auth(srv_req *r, app_worker *w, store_token *tok) {
     return NULL;
   }
   return tok->name;
+}
+
+app_worker *route_public_begin(srv_req *r, bool *msgpack_in) {
+  app_worker *w = srv_req_worker_user(r);
+  char why[200];
+  if (w == NULL) {
+    srv_reply_error(r, 503, "unavailable", "server is starting or out of memory");
+    return NULL;
+  }
+  if (!app_machine_ok(w->a, (int64_t)time(NULL), why, sizeof why)) {
+    srv_counter_add(w->a->machine_mismatch, 1);
+    srv_reply_error(r, 503, "machine_mismatch", why);
+    return NULL;
+  }
+  const char *ct = srv_req_content_type(r);
+  if (route_type_is(ct, "application/msgpack") || route_type_is(ct, "application/x-msgpack"))
+    *msgpack_in = true;
+  else if (route_type_is(ct, "application/json"))
+    *msgpack_in = false;
+  else {
+    srv_reply_error(r, 415, "unsupported_media_type", "send application/msgpack or application/json");
+    return NULL;
+  }
+  return w;
 }
 
 app_worker *route_admin_begin(srv_req *r, store_token *tok) {

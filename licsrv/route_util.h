@@ -18,6 +18,10 @@
 bool route_type_is(const char *ct, const char *want);
 /* Reply doc (consumed) as compact JSON; 503 when doc is NULL. */
 void route_reply_json(srv_req *r, int status, json_t *doc);
+/* The start of a public POST (verify, claim): the worker state, with the
+ * machine binding holding and the body's type read into *msgpack_in; or NULL
+ * after answering 503 (starting, machine_mismatch) or 415. */
+app_worker *route_public_begin(srv_req *r, bool *msgpack_in);
 /* The worker state of an admin request whose bearer token is valid (its
  * record in *tok), or NULL after answering 401/503. */
 app_worker *route_admin_begin(srv_req *r, store_token *tok);

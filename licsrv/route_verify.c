@@ -38,7 +38,7 @@ out:
 }
 
 void route_verify(srv_req *r) {
-  app_worker *w = srv_req_worker_user(r);
+  app_worker *w;
   srv_verify_req q;
   char why[200], reason[LIC_MAX_REASON + 1];
   const uint8_t *body, *licenv = NULL;
@@ -46,27 +46,10 @@ void route_verify(srv_req *r) {
   bool revoked = false, msgpack_in;
   int rc;
 
-  if (w == NULL) {
-    srv_reply_error(r, 503, "unavailable", "server is starting or out of memory");
+  if ((w = route_public_begin(r, &msgpack_in)) == NULL)
     return;
-  }
   app *a = w->a;
   int64_t now = (int64_t)time(NULL);
-  if (!app_machine_ok(a, now, why, sizeof why)) {
-    srv_counter_add(a->machine_mismatch, 1);
-    srv_reply_error(r, 503, "machine_mismatch", why);
-    return;
-  }
-  const char *ct = srv_req_content_type(r);
-  if (route_type_is(ct, "application/msgpack") || route_type_is(ct, "application/x-msgpack"))
-    msgpack_in = true;
-  else if (route_type_is(ct, "application/json"))
-    msgpack_in = false;
-  else {
-    srv_reply_error(r, 415, "unsupported_media_type",
-                    "send application/msgpack or application/json");
-    return;
-  }
   body = srv_req_body(r, &blen);
   rc = msgpack_in ? srv_verify_req_msgpack(body, blen, &q) : srv_verify_req_json(body, blen, &q);
   if (rc != LIC_OK) {

@@ -14,8 +14,9 @@ import uuid
 
 import msgpack
 import pytest
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from srvchain import armor, kid_of, load_pub, load_root, seal, unarmor
 
 SRC = os.environ.get("LIC_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILD = os.environ.get("LIC_BUILD_DIR", os.path.join(SRC, "build"))
@@ -43,46 +44,7 @@ def one_line_error(p):
     assert lines[0].startswith("licsrv: error: "), p.stderr
 
 
-# ---- formats (SPEC §2) --------------------------------------------------------
-
-def kid_of(raw):
-    return hashlib.sha256(raw).digest()[:8]
-
-
-def raw_pub(key):
-    return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-
-
-def load_root():
-    with open(ROOT_KEY, "rb") as f:
-        return serialization.load_pem_private_key(f.read(), password=None)
-
-
-def load_pub(path):
-    with open(path, "rb") as f:
-        return raw_pub(serialization.load_pem_public_key(f.read()))
-
-
-def seal(typ, body_obj, key):
-    body = msgpack.packb(body_obj, use_bin_type=True)
-    sig = key.sign(b"LICSRV1 " + typ.encode() + b"\n" + body)
-    return msgpack.packb({"typ": typ, "kid": kid_of(raw_pub(key.public_key())), "body": body,
-                          "sig": sig}, use_bin_type=True)
-
-
-def armor(typ, data):
-    b = base64.b64encode(data).decode()
-    lines = [b[i:i + 64] for i in range(0, len(b), 64)]
-    return ("# test file\n-----BEGIN LICSRV %s-----\n%s\n-----END LICSRV %s-----\n"
-            % (typ.upper(), "\n".join(lines), typ.upper())).encode()
-
-
-def unarmor(text):
-    lines = text.decode().splitlines()
-    start = next(i for i, l in enumerate(lines) if l.startswith("-----BEGIN LICSRV"))
-    end = next(i for i, l in enumerate(lines) if l.startswith("-----END LICSRV"))
-    return base64.b64decode("".join(lines[start + 1:end]))
-
+# ---- formats (SPEC §2): the independent Python helpers of srvchain ----------------
 
 def make_license(rif_body, node_key, lid=None, customer="ACME Corp", mode="private"):
     lid = lid or os.urandom(16)
