@@ -416,6 +416,56 @@ def test_seats(tmp_path):
         s.finish()
 
 
+def age_node(data, lid, node, seconds):
+    """Move a stopped server's record of a node's last valid check back by
+    seconds, through Debian's lmdb-utils (mdb_dump/mdb_load) and the record
+    layout of docs/storage.md: u8 version, i64 last valid check (big endian), ..."""
+    env = os.path.join(str(data), "store")
+    dump = subprocess.run(["mdb_dump", "-s", "nodes", env], capture_output=True, text=True,
+                          check=True, timeout=30).stdout.splitlines()
+    key = (uuid.UUID(lid).bytes + node.encode()).hex()
+    out, changed = [], 0
+    for i, line in enumerate(dump):
+        if i > 0 and dump[i - 1] == " " + key:
+            v = bytearray.fromhex(line.strip())
+            t = int.from_bytes(v[1:9], "big", signed=True)
+            assert t > 0, "the node has no valid check to age"
+            v[1:9] = (t - seconds).to_bytes(8, "big", signed=True)
+            line = " " + v.hex()
+            changed += 1
+        out.append(line)
+    assert changed == 1, "node %s of %s not in the dump" % (node, lid)
+    subprocess.run(["mdb_load", "-s", "nodes", env], input="\n".join(out) + "\n", text=True,
+                   check=True, timeout=30, capture_output=True)
+
+
+def test_seat_freed_after_two_heartbeats(tmp_path):
+    # A seat is held while the node's last valid check is younger than
+    # 2 x heartbeat (7200 s by default). The clock is real: the stopped
+    # server's record of rs-a is moved back instead of waiting four hours.
+    s = Server(tmp_path / "data", threads=1, **dict(TERMS, max_nodes=2)).start()
+    try:
+        pub, lid = node_pub(s.data), s.license_id
+        for node in ("rs-a", "rs-b"):
+            assert verify(s.port, node_pub=pub, **ok_req(lid, node=node))["status"] == "valid"
+        assert verify(s.port, node_pub=pub, **ok_req(lid, node="rs-c"))["status"] == "seats_exhausted"
+        s.finish()  # SIGTERM flushes the last-valid times
+        age_node(s.data, lid, "rs-a", 2 * 7200 - 60)  # a minute short of lapsing: still held
+        s = Server(s.data, threads=1, sysroot=s.sysroot).start()
+        assert verify(s.port, node_pub=pub, **ok_req(lid, node="rs-c"))["status"] == "seats_exhausted"
+        s.finish()
+        age_node(s.data, lid, "rs-a", 120)  # now past 2 x heartbeat: the seat is free
+        s = Server(s.data, threads=1, sysroot=s.sysroot).start()
+        v = verify(s.port, node_pub=pub, **ok_req(lid, node="rs-c"))
+        assert v["status"] == "valid" and v["seats"] == {"used": 2, "max": 2}, v
+        # rs-a comes back to a full house; rs-b, still fresh, keeps its seat.
+        v = verify(s.port, node_pub=pub, **ok_req(lid, node="rs-a"))
+        assert v["status"] == "seats_exhausted" and v["seats"] == {"used": 2, "max": 2}, v
+        assert verify(s.port, node_pub=pub, **ok_req(lid, node="rs-b"))["status"] == "valid"
+    finally:
+        s.finish()
+
+
 def test_restart_after_kill9_keeps_imports(tmp_path):
     s = Server(tmp_path / "data", threads=2, **TERMS)
     os.makedirs(os.path.join(s.data, "trusted"))
