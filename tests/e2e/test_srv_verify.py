@@ -416,27 +416,36 @@ def test_seats(tmp_path):
         s.finish()
 
 
-def age_node(data, lid, node, seconds):
-    """Move a stopped server's record of a node's last valid check back by
-    seconds, through Debian's lmdb-utils (mdb_dump/mdb_load) and the record
-    layout of docs/storage.md: u8 version, i64 last valid check (big endian), ..."""
+def edit_record(data, db, key, edit):
+    """Rewrite one record of a stopped server's store through Debian's
+    lmdb-utils (mdb_dump/mdb_load): value = edit(bytearray value)."""
     env = os.path.join(str(data), "store")
-    dump = subprocess.run(["mdb_dump", "-s", "nodes", env], capture_output=True, text=True,
+    dump = subprocess.run(["mdb_dump", "-s", db, env], capture_output=True, text=True,
                           check=True, timeout=30).stdout.splitlines()
-    key = (uuid.UUID(lid).bytes + node.encode()).hex()
     out, changed = [], 0
     for i, line in enumerate(dump):
-        if i > 0 and dump[i - 1] == " " + key:
-            v = bytearray.fromhex(line.strip())
-            t = int.from_bytes(v[1:9], "big", signed=True)
-            assert t > 0, "the node has no valid check to age"
-            v[1:9] = (t - seconds).to_bytes(8, "big", signed=True)
-            line = " " + v.hex()
+        if i > 0 and dump[i - 1] == " " + key.hex():
+            line = " " + bytes(edit(bytearray.fromhex(line.strip()))).hex()
             changed += 1
         out.append(line)
-    assert changed == 1, "node %s of %s not in the dump" % (node, lid)
-    subprocess.run(["mdb_load", "-s", "nodes", env], input="\n".join(out) + "\n", text=True,
+    assert changed == 1, "%r not in the %s table" % (key, db)
+    subprocess.run(["mdb_load", "-s", db, env], input="\n".join(out) + "\n", text=True,
                    check=True, timeout=30, capture_output=True)
+
+
+def age_node(data, lid, node, seconds):
+    """Move a node's last valid check back by seconds (docs/storage.md: u8
+    version, i64 last valid check big-endian, ...)."""
+    def edit(v):
+        t = int.from_bytes(v[1:9], "big", signed=True)
+        assert t > 0, "the node has no valid check to age"
+        v[1:9] = (t - seconds).to_bytes(8, "big", signed=True)
+        return v
+    edit_record(data, "nodes", uuid.UUID(lid).bytes + node.encode(), edit)
+
+
+def set_clock_hwm(data, t):
+    edit_record(data, "meta", b"clock_hwm", lambda v: t.to_bytes(8, "big", signed=True))
 
 
 def test_seat_freed_after_two_heartbeats(tmp_path):
@@ -462,6 +471,27 @@ def test_seat_freed_after_two_heartbeats(tmp_path):
         v = verify(s.port, node_pub=pub, **ok_req(lid, node="rs-a"))
         assert v["status"] == "seats_exhausted" and v["seats"] == {"used": 2, "max": 2}, v
         assert verify(s.port, node_pub=pub, **ok_req(lid, node="rs-b"))["status"] == "valid"
+    finally:
+        s.finish()
+
+
+def test_clock_rollback(tmp_path):
+    # The server keeps the highest time it has seen; a clock more than an hour
+    # below it answers clock_rollback (signed) until time catches up.
+    s = Server(tmp_path / "data", threads=1, **TERMS).start()
+    try:
+        pub, lid = node_pub(s.data), s.license_id
+        assert verify(s.port, node_pub=pub, **ok_req(lid))["status"] == "valid"
+        s.finish()
+        set_clock_hwm(s.data, int(time.time()) + 3 * 3600)  # as if the clock went back 3 h
+        s = Server(s.data, threads=1, sysroot=s.sysroot).start()
+        v = verify(s.port, node_pub=pub, **ok_req(lid))
+        assert v["status"] == "clock_rollback", v
+        assert verify(s.port, node_pub=pub, **ok_req(lid, node="rs-2"))["status"] == "clock_rollback"
+        s.finish()
+        set_clock_hwm(s.data, int(time.time()) + 1800)  # within the hour of slack
+        s = Server(s.data, threads=1, sysroot=s.sysroot).start()
+        assert verify(s.port, node_pub=pub, **ok_req(lid))["status"] == "valid"
     finally:
         s.finish()
 
