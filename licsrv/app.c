@@ -244,6 +244,14 @@ bool app_machine_ok(app *a, int64_t now, char *why, size_t cap) {
   return ok;
 }
 
+void app_machine_recheck(app *a) {
+  char why[200];
+  pthread_mutex_lock(&a->mmu);
+  a->machine_checked = 0;
+  pthread_mutex_unlock(&a->mmu);
+  app_machine_ok(a, (int64_t)time(NULL), why, sizeof why);
+}
+
 void app_clock_note(app *a, int64_t now) {
   int64_t hw = atomic_load(&a->hwm);
   /* At most one store note per second of progress. */

@@ -79,6 +79,8 @@ const lic_license *app_license(app_worker *w, const uint8_t *id, bool *revoked,
 int app_certifying_license(app_worker *w, uint8_t **env, size_t *len);
 /* The machine binding: true when it holds (re-checked hourly). */
 bool app_machine_ok(app *a, int64_t now, char *why, size_t cap);
+/* Re-check the machine binding now (SIGHUP), logging a change. */
+void app_machine_recheck(app *a);
 /* Move the clock high-water mark forward (batched to the store). */
 void app_clock_note(app *a, int64_t now);
 

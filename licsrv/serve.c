@@ -93,6 +93,7 @@ static int build_config(const serve_args *a, srv_config *cfg, char *err, size_t 
 
 typedef struct {
   srv_server *s;
+  app *ap;
   const serve_args *args;
   uv_loop_t loop;
   uv_signal_t sig[3];
@@ -104,6 +105,7 @@ static void on_signal(uv_signal_t *h, int signum) {
   if (signum == SIGHUP) {
     srv_config cfg;
     char err[512], q[600];
+    app_machine_recheck(x->ap); /* a replaced NIC need not wait the hour */
     if (x->args->config == NULL) {
       srv_log(SRV_LOG_INFO, "reload", "signal=HUP result=unchanged detail=\"no --config file\"");
       return;
@@ -163,6 +165,7 @@ int licsrv_cmd_serve(int argc, char **argv) {
   }
   memset(&x, 0, sizeof x);
   x.s = s;
+  x.ap = ap;
   x.args = &a;
   if (uv_loop_init(&x.loop) != 0) {
     srv_server_free(s);

@@ -562,6 +562,25 @@ def test_machine_changed(tmp_path):
     m = Server(s.data, threads=1, sysroot=root).start()
     try:
         assert verify(m.port, node_pub=pub, **ok_req(s.license_id))["status"] == "valid"
+        # While serving: checked hourly, and at once on SIGHUP (logged once
+        # per change), both ways.
+        with open(mid, "w") as f:
+            f.write("ffffffffffffffffffffffffffffffff\n")
+        assert verify(m.port, node_pub=pub, **ok_req(s.license_id))["status"] == "valid"
+        m.send_signal(signal.SIGHUP)
+        assert m.wait_log("machine_mismatch")
+        body, ctype = encode(request_fields(**ok_req(s.license_id)), "msgpack")
+        st, out, _ = post(m.port, "/v1/verify", body, ctype)
+        assert st == 503 and msgpack.unpackb(out, raw=False)["error"] == "machine_mismatch"
+        assert m.get("/healthz")[0] == 503
+        with open(mid, "w") as f:
+            f.write(orig)
+        m.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 5
+        while m.get("/healthz")[0] != 200 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert verify(m.port, node_pub=pub, **ok_req(s.license_id))["status"] == "valid"
+        assert m.log().count("msg=machine_mismatch") == 1, m.log()
     finally:
         m.finish()
 
