@@ -136,6 +136,7 @@ class Licsrv(srvutil.Server):
                          domains=("localhost",), ports=(8080,), major=11, max_nodes=0)
         self.args = ["taskset", "-c", cpus] + self.args
         self.logfile.close()
+        os.unlink(self.logfile.name)
         self.logfile = open(os.devnull, "w")
 
     def log(self):

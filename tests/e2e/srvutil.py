@@ -43,11 +43,14 @@ def provision(data, sysroot, domains=("localhost",), ports=(), apps=(), major=11
     machine. Returns (license id, path of the trusted root public key)."""
     data = str(data)
     env = dict(os.environ, LIC_SYSROOT=str(sysroot))
-    keydir = tempfile.mkdtemp(prefix="lic-root-")
+    # Beside the data directory (a test's tmp_path), never in /tmp at large:
+    # it holds a copy of the test root key.
+    keydir = data.rstrip("/") + "-provision"
+    os.makedirs(keydir, mode=0o700, exist_ok=True)
     key = os.path.join(keydir, "root.pem")
     with open(os.path.join(SOURCE_DIR, "keys", "test", "test-root.pem"), "rb") as f:
         pem = f.read()
-    fd = os.open(key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    fd = os.open(key, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.write(fd, pem)
     os.close(fd)
     pub = os.path.join(SOURCE_DIR, "keys", "test", "test-root.pub.pem")
