@@ -262,6 +262,43 @@ def test_interrupted_run_leaves_nothing(key, tmp_path):
     assert ledger_ranges(ledger) == []
 
 
+def test_progress_bar_on_a_terminal_only(key, tmp_path):
+    # stderr a terminal: a progress line (count, percent, rate, ETA) redrawn
+    # in place, ending at 100%; stderr a pipe: only the closing summary line.
+    import pty
+    master, slave = pty.openpty()
+    try:
+        p = subprocess.Popen([str(LICGEN), "codes", "--key", str(key), "--product", "3", "--count",
+                              "60000", "--jobs", "2", "-o", str(tmp_path / "t.csv")],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=slave)
+        os.close(slave)
+        slave = None
+        seen = b""
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            seen += chunk
+        assert p.wait(timeout=120) == 0, seen
+    finally:
+        if slave is not None:
+            os.close(slave)
+        os.close(master)
+    text = seen.decode(errors="replace")
+    assert re.search(r"60000/60000 codes +100\.0%", text), text[-300:]
+    assert re.search(r"\d+/s ETA \d\d:\d\d", text), text[-300:]
+    assert "\r" in text
+    p = subprocess.run([str(LICGEN), "codes", "--key", str(key), "--product", "4", "--count",
+                        "60000", "-o", str(tmp_path / "p.csv")], capture_output=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert b"\r" not in p.stderr and b"ETA" not in p.stderr, p.stderr
+    assert p.stderr.decode().splitlines() == [
+        "licgen: wrote 60000 codes (product 4, serials 1..60000) to %s" % (tmp_path / "p.csv")]
+
+
 def test_codes_limits(key, tmp_path):
     out = tmp_path / "x.csv"
     yesterday = (datetime.date.today() - datetime.timedelta(days=1)).isoformat()
