@@ -14,27 +14,11 @@
 #include "lic/err.h"
 #include "lic/fileio.h"
 #include "lic/license.h"
+#include "mpedit.h"
 #include "testutil.h"
 
-/* ---- re-packing a body with one edit (msgpack-c reads our own output) ---- */
+/* ---- re-packing a body with one edit (mpedit.h): the substituters of this file ---- */
 
-typedef void (*subst_fn)(msgpack_packer *pk, const void *arg);
-
-static void s_str(msgpack_packer *pk, const void *a) {
-  const char *s = a;
-  msgpack_pack_str(pk, strlen(s));
-  msgpack_pack_str_body(pk, s, strlen(s));
-}
-static void s_int(msgpack_packer *pk, const void *a) { msgpack_pack_int64(pk, *(const int64_t *)a); }
-typedef struct {
-  const void *p;
-  size_t n;
-} binarg;
-static void s_bin(msgpack_packer *pk, const void *a) {
-  const binarg *b = a;
-  msgpack_pack_bin(pk, b->n);
-  msgpack_pack_bin_body(pk, b->p, b->n);
-}
 /* n distinct strings "prefix<i>" */
 typedef struct {
   const char *prefix;
@@ -46,7 +30,7 @@ static void s_strarr(msgpack_packer *pk, const void *a) {
   for (size_t i = 0; i < x->n; i++) {
     char b[160];
     snprintf(b, sizeof b, "%s%zu", x->prefix, i);
-    s_str(pk, b);
+    tu_s_str(pk, b);
   }
 }
 typedef struct {
@@ -61,61 +45,7 @@ static void s_intarr(msgpack_packer *pk, const void *a) {
 }
 static void s_one_str_list(msgpack_packer *pk, const void *a) {
   msgpack_pack_array(pk, 1);
-  s_str(pk, a);
-}
-
-static bool key_is(const msgpack_object *k, const char *s, size_t n) {
-  return k->type == MSGPACK_OBJECT_STR && k->via.str.size == n && memcmp(k->via.str.ptr, s, n) == 0;
-}
-
-static void repack_map(msgpack_packer *pk, const msgpack_object *m, const char *path, subst_fn fn,
-                       const void *arg) {
-  const char *dot = strchr(path, '.');
-  size_t hl = dot ? (size_t)(dot - path) : strlen(path);
-  bool found = false;
-  assert_int_equal(m->type, MSGPACK_OBJECT_MAP);
-  for (uint32_t i = 0; i < m->via.map.size; i++)
-    found |= key_is(&m->via.map.ptr[i].key, path, hl);
-  size_t n = m->via.map.size;
-  if (dot == NULL && fn == NULL && found)
-    n--;
-  if (dot == NULL && fn != NULL && !found)
-    n++;
-  msgpack_pack_map(pk, n);
-  for (uint32_t i = 0; i < m->via.map.size; i++) {
-    const msgpack_object_kv *kv = &m->via.map.ptr[i];
-    if (key_is(&kv->key, path, hl)) {
-      if (dot != NULL) {
-        msgpack_pack_object(pk, kv->key);
-        repack_map(pk, &kv->val, dot + 1, fn, arg);
-      } else if (fn != NULL) {
-        msgpack_pack_object(pk, kv->key);
-        fn(pk, arg);
-      }
-      continue;
-    }
-    msgpack_pack_object(pk, kv->key);
-    msgpack_pack_object(pk, kv->val);
-  }
-  if (dot == NULL && fn != NULL && !found) {
-    msgpack_pack_str(pk, hl);
-    msgpack_pack_str_body(pk, path, hl);
-    fn(pk, arg);
-  }
-}
-
-static void edit(const uint8_t *body, size_t len, const char *path, subst_fn fn, const void *arg,
-                 msgpack_sbuffer *out) {
-  msgpack_unpacked u;
-  msgpack_packer pk;
-  size_t off = 0;
-  msgpack_unpacked_init(&u);
-  assert_int_equal(msgpack_unpack_next(&u, (const char *)body, len, &off), MSGPACK_UNPACK_SUCCESS);
-  assert_int_equal(off, len);
-  msgpack_sbuffer_init(out);
-  msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
-  repack_map(&pk, &u.data, path, fn, arg);
-  msgpack_unpacked_destroy(&u);
+  tu_s_str(pk, a);
 }
 
 /* ---- sample licenses ---- */
@@ -312,7 +242,7 @@ static void test_license_load_file(void **state) {
 
 typedef struct {
   const char *path;
-  subst_fn fn;
+  tu_subst_fn fn;
   const void *arg;
   int rc; /* expected, exactly */
 } lcase;
@@ -325,7 +255,7 @@ static void run_cases(lic_mode mode, const lcase *cases, size_t n) {
   pack(&l, &body, &blen);
   for (size_t i = 0; i < n; i++) {
     msgpack_sbuffer sb;
-    edit(body, blen, cases[i].path, cases[i].fn, cases[i].arg, &sb);
+    tu_mp_edit(body, blen, cases[i].path, cases[i].fn, cases[i].arg, &sb);
     int rc = lic_license_parse((uint8_t *)sb.data, sb.size, &out);
     if (rc != cases[i].rc)
       fail_msg("%s license, case %zu (%s): got %s (%s), expected %s", lic_mode_name(mode), i,
@@ -361,33 +291,33 @@ static void test_parse_wrong_types(void **state) {
   (void)state;
   static const int64_t one = 1;
   static const uint8_t z[40] = {0};
-  static const binarg b15 = {z, 15}, b17 = {z, 17}, b31 = {z, 31}, b33 = {z, 33};
+  static const tu_binarg b15 = {z, 15}, b17 = {z, 17}, b31 = {z, 31}, b33 = {z, 33};
   static const lcase c[] = {
-      {"customer", s_int, &one, LIC_FORMAT},
-      {"project", s_bin, &b15, LIC_FORMAT},
-      {"issued", s_str, "2026-01-01", LIC_FORMAT},
-      {"expires", s_str, "never", LIC_FORMAT},
-      {"major", s_str, "11", LIC_FORMAT},
-      {"features", s_str, "export", LIC_FORMAT},
-      {"features", s_int, &one, LIC_FORMAT},
-      {"domains", s_str, "example.com", LIC_FORMAT},
-      {"ports", s_int, &one, LIC_FORMAT},
-      {"apps", s_bin, &b15, LIC_FORMAT},
-      {"id", s_bin, &b15, LIC_FORMAT},
-      {"id", s_bin, &b17, LIC_FORMAT},
-      {"id", s_str, "01020304-0506-0708-090a-0b0c0d0e0f10", LIC_FORMAT},
-      {"project_id", s_bin, &b17, LIC_FORMAT},
-      {"rif", s_bin, &b31, LIC_FORMAT},
-      {"rif", s_bin, &b33, LIC_FORMAT},
-      {"node_key", s_bin, &b31, LIC_FORMAT},
-      {"mode", s_str, "cloud", LIC_FORMAT},
-      {"mode", s_str, "Private", LIC_FORMAT},
-      {"mode", s_int, &one, LIC_FORMAT},
-      {"typ", s_str, "rif", LIC_TYPE},
-      {"machine", s_str, "0123-4567-89AB-CDEF", LIC_FORMAT},
-      {"machine.code", s_str, "0123-4567-89ab-cdef", LIC_FORMAT},
-      {"machine.code", s_str, "0123456789ABCDEF", LIC_LIMIT},
-      {"machine.macs", s_bin, &b15, LIC_FORMAT},
+      {"customer", tu_s_int, &one, LIC_FORMAT},
+      {"project", tu_s_bin, &b15, LIC_FORMAT},
+      {"issued", tu_s_str, "2026-01-01", LIC_FORMAT},
+      {"expires", tu_s_str, "never", LIC_FORMAT},
+      {"major", tu_s_str, "11", LIC_FORMAT},
+      {"features", tu_s_str, "export", LIC_FORMAT},
+      {"features", tu_s_int, &one, LIC_FORMAT},
+      {"domains", tu_s_str, "example.com", LIC_FORMAT},
+      {"ports", tu_s_int, &one, LIC_FORMAT},
+      {"apps", tu_s_bin, &b15, LIC_FORMAT},
+      {"id", tu_s_bin, &b15, LIC_FORMAT},
+      {"id", tu_s_bin, &b17, LIC_FORMAT},
+      {"id", tu_s_str, "01020304-0506-0708-090a-0b0c0d0e0f10", LIC_FORMAT},
+      {"project_id", tu_s_bin, &b17, LIC_FORMAT},
+      {"rif", tu_s_bin, &b31, LIC_FORMAT},
+      {"rif", tu_s_bin, &b33, LIC_FORMAT},
+      {"node_key", tu_s_bin, &b31, LIC_FORMAT},
+      {"mode", tu_s_str, "cloud", LIC_FORMAT},
+      {"mode", tu_s_str, "Private", LIC_FORMAT},
+      {"mode", tu_s_int, &one, LIC_FORMAT},
+      {"typ", tu_s_str, "rif", LIC_TYPE},
+      {"machine", tu_s_str, "0123-4567-89AB-CDEF", LIC_FORMAT},
+      {"machine.code", tu_s_str, "0123-4567-89ab-cdef", LIC_FORMAT},
+      {"machine.code", tu_s_str, "0123456789ABCDEF", LIC_LIMIT},
+      {"machine.macs", tu_s_bin, &b15, LIC_FORMAT},
   };
   run_cases(LIC_MODE_PRIVATE, c, sizeof c / sizeof c[0]);
   /* features entry of the wrong type */
@@ -425,26 +355,26 @@ static void test_parse_ranges(void **state) {
       {"features", s_one_str_list, "", LIC_LIMIT},
       {"features", s_one_str_list, "ctl\x01", LIC_FORMAT},
       {"apps", s_one_str_list, "new\nline", LIC_FORMAT},
-      {"customer", s_str, n128, LIC_OK},
-      {"customer", s_str, n129, LIC_LIMIT},
-      {"customer", s_str, "", LIC_LIMIT},
-      {"customer", s_str, "bad \xed\xa0\x80", LIC_FORMAT},
-      {"issued", s_int, &neg, LIC_LIMIT},
-      {"not_before", s_int, &neg, LIC_LIMIT},
-      {"max_nodes", s_int, &neg, LIC_LIMIT},
-      {"major", s_int, &neg, LIC_LIMIT},
-      {"major", s_int, &big_major, LIC_LIMIT},
-      {"heartbeat", s_int, &hb0, LIC_LIMIT},
-      {"heartbeat", s_int, &hb59, LIC_LIMIT},
-      {"heartbeat", s_int, &hb60, LIC_OK},
-      {"grace", s_int, &neg, LIC_LIMIT},
-      {"not_before", s_int, &nb, LIC_FORMAT}, /* expires < not_before */
-      {"expires", s_int, &zero, LIC_OK},      /* perpetual */
+      {"customer", tu_s_str, n128, LIC_OK},
+      {"customer", tu_s_str, n129, LIC_LIMIT},
+      {"customer", tu_s_str, "", LIC_LIMIT},
+      {"customer", tu_s_str, "bad \xed\xa0\x80", LIC_FORMAT},
+      {"issued", tu_s_int, &neg, LIC_LIMIT},
+      {"not_before", tu_s_int, &neg, LIC_LIMIT},
+      {"max_nodes", tu_s_int, &neg, LIC_LIMIT},
+      {"major", tu_s_int, &neg, LIC_LIMIT},
+      {"major", tu_s_int, &big_major, LIC_LIMIT},
+      {"heartbeat", tu_s_int, &hb0, LIC_LIMIT},
+      {"heartbeat", tu_s_int, &hb59, LIC_LIMIT},
+      {"heartbeat", tu_s_int, &hb60, LIC_OK},
+      {"grace", tu_s_int, &neg, LIC_LIMIT},
+      {"not_before", tu_s_int, &nb, LIC_FORMAT}, /* expires < not_before */
+      {"expires", tu_s_int, &zero, LIC_OK},      /* perpetual */
       {"domains", s_one_str_list, "*.com", LIC_FORMAT},
       {"domains", s_one_str_list, "a..example.com", LIC_FORMAT},
       {"domains", s_one_str_list, "exa mple.com", LIC_FORMAT},
       {"domains", s_one_str_list, "", LIC_LIMIT},
-      {"newfield", s_str, "unknown keys are ignored", LIC_OK},
+      {"newfield", tu_s_str, "unknown keys are ignored", LIC_OK},
   };
   run_cases(LIC_MODE_PUBLIC, c, sizeof c / sizeof c[0]);
 }
@@ -460,7 +390,7 @@ static void test_parse_mode_consistency(void **state) {
   static const lcase local[] = {
       {"machine", NULL, NULL, LIC_FORMAT},
       {"machine.macs", s_intarr, &none, LIC_FORMAT}, /* no MAC bound */
-      {"node_key", s_str, "", LIC_FORMAT},           /* present, wrong type */
+      {"node_key", tu_s_str, "", LIC_FORMAT},           /* present, wrong type */
   };
   run_cases(LIC_MODE_LOCAL, local, 3);
   /* Public needs neither. */

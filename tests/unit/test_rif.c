@@ -16,27 +16,11 @@
 #include "lic/err.h"
 #include "lic/fileio.h"
 #include "lic/rif.h"
+#include "mpedit.h"
 #include "testutil.h"
 
-/* ---- re-packing a body with one edit (msgpack-c reads our own output) ---- */
+/* ---- re-packing a body with one edit (mpedit.h): the substituters of this file ---- */
 
-typedef void (*subst_fn)(msgpack_packer *pk, const void *arg);
-
-static void s_str(msgpack_packer *pk, const void *a) {
-  const char *s = a;
-  msgpack_pack_str(pk, strlen(s));
-  msgpack_pack_str_body(pk, s, strlen(s));
-}
-static void s_int(msgpack_packer *pk, const void *a) { msgpack_pack_int64(pk, *(const int64_t *)a); }
-typedef struct {
-  const void *p;
-  size_t n;
-} binarg;
-static void s_bin(msgpack_packer *pk, const void *a) {
-  const binarg *b = a;
-  msgpack_pack_bin(pk, b->n);
-  msgpack_pack_bin_body(pk, b->p, b->n);
-}
 /* An array of n copies of a string. */
 typedef struct {
   const char *s;
@@ -46,7 +30,7 @@ static void s_strarr(msgpack_packer *pk, const void *a) {
   const strarr *x = a;
   msgpack_pack_array(pk, x->n);
   for (size_t i = 0; i < x->n; i++)
-    s_str(pk, x->s);
+    tu_s_str(pk, x->s);
 }
 /* An array of n bins of width w. */
 typedef struct {
@@ -61,60 +45,6 @@ static void s_binarr(msgpack_packer *pk, const void *a) {
     msgpack_pack_bin(pk, x->w);
     msgpack_pack_bin_body(pk, z, x->w);
   }
-}
-
-static bool key_is(const msgpack_object *k, const char *s, size_t n) {
-  return k->type == MSGPACK_OBJECT_STR && k->via.str.size == n && memcmp(k->via.str.ptr, s, n) == 0;
-}
-
-/* path "a" or "a.b"; fn NULL deletes the key, otherwise sets (or adds) it. */
-static void repack_map(msgpack_packer *pk, const msgpack_object *m, const char *path, subst_fn fn,
-                       const void *arg) {
-  const char *dot = strchr(path, '.');
-  size_t hl = dot ? (size_t)(dot - path) : strlen(path);
-  bool found = false;
-  assert_int_equal(m->type, MSGPACK_OBJECT_MAP);
-  for (uint32_t i = 0; i < m->via.map.size; i++)
-    found |= key_is(&m->via.map.ptr[i].key, path, hl);
-  size_t n = m->via.map.size;
-  if (dot == NULL && fn == NULL && found)
-    n--;
-  if (dot == NULL && fn != NULL && !found)
-    n++;
-  msgpack_pack_map(pk, n);
-  for (uint32_t i = 0; i < m->via.map.size; i++) {
-    const msgpack_object_kv *kv = &m->via.map.ptr[i];
-    if (key_is(&kv->key, path, hl)) {
-      if (dot != NULL) {
-        msgpack_pack_object(pk, kv->key);
-        repack_map(pk, &kv->val, dot + 1, fn, arg);
-      } else if (fn != NULL) {
-        msgpack_pack_object(pk, kv->key);
-        fn(pk, arg);
-      }
-      continue;
-    }
-    msgpack_pack_object(pk, kv->key);
-    msgpack_pack_object(pk, kv->val);
-  }
-  if (dot == NULL && fn != NULL && !found) {
-    msgpack_pack_str(pk, hl);
-    msgpack_pack_str_body(pk, path, hl);
-    fn(pk, arg);
-  }
-}
-
-static void edit(const uint8_t *body, size_t len, const char *path, subst_fn fn, const void *arg,
-                 msgpack_sbuffer *out) {
-  msgpack_unpacked u;
-  msgpack_packer pk;
-  size_t off = 0;
-  msgpack_unpacked_init(&u);
-  assert_int_equal(msgpack_unpack_next(&u, (const char *)body, len, &off), MSGPACK_UNPACK_SUCCESS);
-  msgpack_sbuffer_init(out);
-  msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
-  repack_map(&pk, &u.data, path, fn, arg);
-  msgpack_unpacked_destroy(&u);
 }
 
 /* ---- fixture: a fake machine and an instance key ---- */
@@ -310,14 +240,14 @@ static void test_body_keys_exact(void **state) {
     bool found = false;
     for (uint32_t i = 0; i < 9; i++) {
       const msgpack_object_kv *kv = &u.data.via.map.ptr[i];
-      if (key_is(&kv->key, keys[k], strlen(keys[k]))) {
+      if (tu_key_is(&kv->key, keys[k], strlen(keys[k]))) {
         found = true;
         if (strcmp(keys[k], "machine") == 0) {
           assert_int_equal(kv->val.type, MSGPACK_OBJECT_MAP);
           assert_int_equal(kv->val.via.map.size, 3);
           const msgpack_object_kv *mk = kv->val.via.map.ptr;
-          assert_true(key_is(&mk[0].key, "code", 4) || key_is(&mk[1].key, "code", 4) ||
-                      key_is(&mk[2].key, "code", 4));
+          assert_true(tu_key_is(&mk[0].key, "code", 4) || tu_key_is(&mk[1].key, "code", 4) ||
+                      tu_key_is(&mk[2].key, "code", 4));
         }
         if (strcmp(keys[k], "typ") == 0) {
           assert_int_equal(kv->val.type, MSGPACK_OBJECT_STR);
@@ -426,7 +356,7 @@ static void test_signed_by_other_key(void **state) {
 
 typedef struct {
   const char *path;
-  subst_fn fn;
+  tu_subst_fn fn;
   const void *arg;
   int rc; /* expected; -1: any error */
 } rif_case;
@@ -449,22 +379,22 @@ static void test_parse_rejects(void **state) {
   n129[129] = '\0';
   static const int64_t neg = -1;
   static const uint8_t z31[31] = {0};
-  static const binarg pk31 = {z31, 31}, pid15 = {z31, 15};
+  static const tu_binarg pk31 = {z31, 31}, pid15 = {z31, 15};
   static const strarr one_mask = {"52:54:00:**:**:3f", 1}, three_mask = {"52:54:00:**:**:3f", 3};
   static const binarr macs15 = {2, 15}, macs17 = {2, 17}, macs257 = {257, 16};
   static const strarr masked257 = {"52:54:00:**:**:3f", 257};
   const rif_case cases[] = {
-      {"mode_hint", s_str, "public", LIC_FORMAT},
-      {"mode_hint", s_str, "Local", LIC_FORMAT},
-      {"mode_hint", s_str, "privatex", LIC_FORMAT},
-      {"mode_hint", s_str, "", LIC_LIMIT},
-      {"mode_hint", s_str, "local-and-private", LIC_LIMIT},
-      {"mode_hint", s_int, &neg, LIC_FORMAT},
-      {"machine.code", s_str, "0123-4567-89ab-cdef", LIC_FORMAT},
-      {"machine.code", s_str, "0123_4567_89AB_CDEF", LIC_FORMAT},
-      {"machine.code", s_str, "0123-4567-89AB-CDEU", LIC_FORMAT},
-      {"machine.code", s_str, "0123-4567-89AB-CDE", LIC_LIMIT},
-      {"machine.code", s_str, "0123-4567-89AB-CDEFG", LIC_LIMIT},
+      {"mode_hint", tu_s_str, "public", LIC_FORMAT},
+      {"mode_hint", tu_s_str, "Local", LIC_FORMAT},
+      {"mode_hint", tu_s_str, "privatex", LIC_FORMAT},
+      {"mode_hint", tu_s_str, "", LIC_LIMIT},
+      {"mode_hint", tu_s_str, "local-and-private", LIC_LIMIT},
+      {"mode_hint", tu_s_int, &neg, LIC_FORMAT},
+      {"machine.code", tu_s_str, "0123-4567-89ab-cdef", LIC_FORMAT},
+      {"machine.code", tu_s_str, "0123_4567_89AB_CDEF", LIC_FORMAT},
+      {"machine.code", tu_s_str, "0123-4567-89AB-CDEU", LIC_FORMAT},
+      {"machine.code", tu_s_str, "0123-4567-89AB-CDE", LIC_LIMIT},
+      {"machine.code", tu_s_str, "0123-4567-89AB-CDEFG", LIC_LIMIT},
       {"machine.code", NULL, NULL, LIC_NOTFOUND},
       {"machine.macs_masked", s_strarr, &one_mask, LIC_FORMAT},
       {"machine.macs_masked", s_strarr, &three_mask, LIC_FORMAT},
@@ -473,19 +403,19 @@ static void test_parse_rejects(void **state) {
       {"machine.macs", s_binarr, &macs17, LIC_FORMAT},
       {"machine.macs", s_binarr, &macs257, LIC_LIMIT},
       {"machine.macs_masked", s_strarr, &masked257, LIC_LIMIT},
-      {"machine", s_str, "not a map", LIC_FORMAT},
-      {"project", s_str, n129, LIC_LIMIT},
-      {"product", s_str, n129, LIC_LIMIT},
-      {"version", s_str, n129, LIC_LIMIT},
-      {"project", s_str, "", LIC_LIMIT},
-      {"project", s_str, "bad \xc0\x80 utf8", LIC_FORMAT},
-      {"project", s_int, &neg, LIC_FORMAT},
-      {"created", s_int, &neg, LIC_LIMIT},
-      {"created", s_str, "2026-01-01", LIC_FORMAT},
-      {"pubkey", s_bin, &pk31, LIC_FORMAT},
-      {"project_id", s_bin, &pid15, LIC_FORMAT},
-      {"project_id", s_str, "a0a1a2a3-a4a5-a6a7-a8a9-aaabacadaeaf", LIC_FORMAT},
-      {"typ", s_str, "license", LIC_TYPE},
+      {"machine", tu_s_str, "not a map", LIC_FORMAT},
+      {"project", tu_s_str, n129, LIC_LIMIT},
+      {"product", tu_s_str, n129, LIC_LIMIT},
+      {"version", tu_s_str, n129, LIC_LIMIT},
+      {"project", tu_s_str, "", LIC_LIMIT},
+      {"project", tu_s_str, "bad \xc0\x80 utf8", LIC_FORMAT},
+      {"project", tu_s_int, &neg, LIC_FORMAT},
+      {"created", tu_s_int, &neg, LIC_LIMIT},
+      {"created", tu_s_str, "2026-01-01", LIC_FORMAT},
+      {"pubkey", tu_s_bin, &pk31, LIC_FORMAT},
+      {"project_id", tu_s_bin, &pid15, LIC_FORMAT},
+      {"project_id", tu_s_str, "a0a1a2a3-a4a5-a6a7-a8a9-aaabacadaeaf", LIC_FORMAT},
+      {"typ", tu_s_str, "license", LIC_TYPE},
       {"typ", NULL, NULL, LIC_NOTFOUND},
       {"created", NULL, NULL, LIC_NOTFOUND},
       {"product", NULL, NULL, LIC_NOTFOUND},
@@ -496,12 +426,12 @@ static void test_parse_rejects(void **state) {
       {"pubkey", NULL, NULL, LIC_NOTFOUND},
       {"mode_hint", NULL, NULL, LIC_NOTFOUND},
       /* accepted: */
-      {"project", s_str, n128, LIC_OK},
-      {"hostname", s_str, "unknown keys are ignored", LIC_OK},
+      {"project", tu_s_str, n128, LIC_OK},
+      {"hostname", tu_s_str, "unknown keys are ignored", LIC_OK},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     msgpack_sbuffer sb;
-    edit(body, blen, cases[i].path, cases[i].fn, cases[i].arg, &sb);
+    tu_mp_edit(body, blen, cases[i].path, cases[i].fn, cases[i].arg, &sb);
     int rc = lic_rif_parse((uint8_t *)sb.data, sb.size, &out);
     if (rc != cases[i].rc)
       fail_msg("case %zu (%s): got %s (%s), expected %s", i, cases[i].path, lic_errname(rc),
