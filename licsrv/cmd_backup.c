@@ -70,17 +70,10 @@ int licsrv_cmd_backup(int argc, char **argv) {
   int c, r, ex;
 
   licsrv_opts_init(&o);
-  optind = 0;
-  opterr = 0;
-  while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-    switch (c) {
-    case 'd': o.data = optarg; break;
-    case 'c': o.config = optarg; break;
-    case 'h': fputs(HELP, stdout); return EXIT_OK;
-    case ':': return cli_usage("backup", "%s needs a value", argv[optind - 1]);
-    default: return cli_usage("backup", "unknown option '%s'", argv[optind - 1]);
-    }
-  }
+  while ((c = licsrv_next_opt("backup", HELP, argc, argv, ":h", opts, &o, &ex)) > 0)
+    ; /* no options of its own */
+  if (c < 0)
+    return ex;
   if (argc - optind != 1)
     return cli_usage("backup", "expected exactly one DEST directory");
   dest = argv[optind];

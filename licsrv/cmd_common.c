@@ -13,6 +13,25 @@
 
 void licsrv_opts_init(licsrv_opts *o) {
   memset(o, 0, sizeof *o);
+  optind = 0; /* a fresh getopt scan (dispatch may have run one) */
+  opterr = 0;
+}
+
+int licsrv_next_opt(const char *cmd, const char *help, int argc, char **argv,
+                    const char *shortopts, const struct option *opts, licsrv_opts *o, int *ex) {
+  int c;
+  while ((c = getopt_long(argc, argv, shortopts, opts, NULL)) != -1) {
+    switch (c) {
+    case 'd': o->data = optarg; break;
+    case 'c': o->config = optarg; break;
+    case 'j': o->json = true; break;
+    case 'h': fputs(help, stdout); *ex = EXIT_OK; return -1;
+    case ':': *ex = cli_usage(cmd, "%s needs a value", argv[optind - 1]); return -1;
+    case '?': *ex = cli_usage(cmd, "unknown option '%s'", argv[optind - 1]); return -1;
+    default: return c;
+    }
+  }
+  return 0;
 }
 
 /* Only `data` (at the top or in [licsrv], as `licsrv serve` reads it) is used
@@ -100,19 +119,15 @@ int licsrv_subject_args(const char *cmd, const char *help_text, int argc, char *
 
   *help = false;
   licsrv_opts_init(o);
-  optind = 0;
-  opterr = 0;
-  while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-    switch (c) {
-    case 'd': o->data = optarg; break;
-    case 'c': o->config = optarg; break;
-    case 'l': lic_text = optarg; break;
-    case 'a': acct_text = optarg; break;
-    case 'j': o->json = true; break;
-    case 'h': fputs(help_text, stdout); *help = true; return EXIT_OK;
-    case ':': return cli_usage(cmd, "%s needs a value", argv[optind - 1]);
-    default: return cli_usage(cmd, "unknown option '%s'", argv[optind - 1]);
-    }
+  while ((c = licsrv_next_opt(cmd, help_text, argc, argv, ":h", opts, o, &ex)) > 0) {
+    if (c == 'l')
+      lic_text = optarg;
+    else if (c == 'a')
+      acct_text = optarg;
+  }
+  if (c < 0) {
+    *help = ex == EXIT_OK;
+    return ex;
   }
   if (optind != argc)
     return cli_usage(cmd, "unexpected argument '%s'", argv[optind]);

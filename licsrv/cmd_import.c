@@ -84,22 +84,16 @@ int licsrv_cmd_import(int argc, char **argv) {
   memset(&lic, 0, sizeof lic);
   licsrv_opts_init(&o);
   cli_trust_init(&ct);
-  optind = 0;
-  opterr = 0;
-  while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+  while ((c = licsrv_next_opt("import", HELP, argc, argv, ":h", opts, &o, &ex)) > 0) {
     switch (c) {
-    case 'd': o.data = optarg; break;
-    case 'c': o.config = optarg; break;
     case 't':
       if ((ex = cli_trust_add(&ct, optarg)) != EXIT_OK)
         return ex;
       break;
-    case 'j': o.json = true; break;
-    case 'h': fputs(HELP, stdout); return EXIT_OK;
-    case ':': return cli_usage("import", "%s needs a value", argv[optind - 1]);
-    default: return cli_usage("import", "unknown option '%s'", argv[optind - 1]);
     }
   }
+  if (c < 0)
+    return ex;
   if (argc - optind != 1)
     return cli_usage("import", "expected exactly one FILE");
   path = argv[optind];

@@ -57,19 +57,13 @@ int licsrv_cmd_init(int argc, char **argv) {
   int c, r, ex;
 
   licsrv_opts_init(&o);
-  optind = 0;
-  opterr = 0;
-  while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+  while ((c = licsrv_next_opt("init", HELP, argc, argv, ":h", opts, &o, &ex)) > 0) {
     switch (c) {
-    case 'd': o.data = optarg; break;
-    case 'c': o.config = optarg; break;
     case 'm': mode = optarg; break;
-    case 'j': o.json = true; break;
-    case 'h': fputs(HELP, stdout); return EXIT_OK;
-    case ':': return cli_usage("init", "%s needs a value", argv[optind - 1]);
-    default: return cli_usage("init", "unknown option '%s'", argv[optind - 1]);
     }
   }
+  if (c < 0)
+    return ex;
   if (optind != argc)
     return cli_usage("init", "unexpected argument '%s'", argv[optind]);
   if (strcmp(mode, "private") != 0 && strcmp(mode, "public") != 0)

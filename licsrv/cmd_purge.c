@@ -32,22 +32,16 @@ int licsrv_cmd_purge(int argc, char **argv) {
   int c, r, ex;
 
   licsrv_opts_init(&o);
-  optind = 0;
-  opterr = 0;
-  while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+  while ((c = licsrv_next_opt("purge", HELP, argc, argv, ":h", opts, &o, &ex)) > 0) {
     switch (c) {
-    case 'd': o.data = optarg; break;
-    case 'c': o.config = optarg; break;
     case 'r':
       if (lic_parse_int(optarg, 1, 36500, &days) != LIC_OK)
         return cli_usage("purge", "--retention-days must be a whole number of days, 1..36500");
       break;
-    case 'j': o.json = true; break;
-    case 'h': fputs(HELP, stdout); return EXIT_OK;
-    case ':': return cli_usage("purge", "%s needs a value", argv[optind - 1]);
-    default: return cli_usage("purge", "unknown option '%s'", argv[optind - 1]);
     }
   }
+  if (c < 0)
+    return ex;
   if (optind != argc)
     return cli_usage("purge", "unexpected argument '%s'", argv[optind]);
   if ((ex = licsrv_opts_finish(&o, "purge")) != EXIT_OK)

@@ -48,21 +48,16 @@ int licsrv_cmd_rif(int argc, char **argv) {
   int c, r, ex;
 
   licsrv_opts_init(&o);
-  optind = 0;
-  opterr = 0;
-  while ((c = getopt_long(argc, argv, ":ho:", opts, NULL)) != -1) {
+  while ((c = licsrv_next_opt("rif", HELP, argc, argv, ":ho:", opts, &o, &ex)) > 0) {
     switch (c) {
-    case 'd': o.data = optarg; break;
-    case 'c': o.config = optarg; break;
     case 'P': project = optarg; break;
     case 'X': product = optarg; break;
     case 'V': version = optarg; break;
     case 'o': out_path = optarg; break;
-    case 'h': fputs(HELP, stdout); return EXIT_OK;
-    case ':': return cli_usage("rif", "%s needs a value", argv[optind - 1]);
-    default: return cli_usage("rif", "unknown option '%s'", argv[optind - 1]);
     }
   }
+  if (c < 0)
+    return ex;
   if (optind != argc)
     return cli_usage("rif", "unexpected argument '%s'", argv[optind]);
   if (project == NULL || product == NULL || version == NULL || out_path == NULL)

@@ -80,18 +80,10 @@ int licsrv_cmd_status(int argc, char **argv) {
   int c, r, ex;
 
   licsrv_opts_init(&o);
-  optind = 0;
-  opterr = 0;
-  while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-    switch (c) {
-    case 'd': o.data = optarg; break;
-    case 'c': o.config = optarg; break;
-    case 'j': o.json = true; break;
-    case 'h': fputs(HELP, stdout); return EXIT_OK;
-    case ':': return cli_usage("status", "%s needs a value", argv[optind - 1]);
-    default: return cli_usage("status", "unknown option '%s'", argv[optind - 1]);
-    }
-  }
+  while ((c = licsrv_next_opt("status", HELP, argc, argv, ":h", opts, &o, &ex)) > 0)
+    ; /* no options of its own */
+  if (c < 0)
+    return ex;
   if (optind != argc)
     return cli_usage("status", "unexpected argument '%s'", argv[optind]);
   if ((ex = licsrv_opts_finish(&o, "status")) != EXIT_OK)

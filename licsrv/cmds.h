@@ -32,7 +32,15 @@ typedef struct {
   char data_buf[4096];
 } licsrv_opts;
 
-void licsrv_opts_init(licsrv_opts *o);
+void licsrv_opts_init(licsrv_opts *o); /* also restarts getopt */
+struct option;
+/* getopt_long over opts (the command's table: data, config, help, and json
+ * when it takes it, plus its own options). Handles --data, --config, --json
+ * and --help (printing help) and the usage errors itself. Returns the next
+ * option of the command's own (optarg set), 0 at the end (operands from
+ * argv[optind]), or -1 with *ex the exit code to return. */
+int licsrv_next_opt(const char *cmd, const char *help, int argc, char **argv,
+                    const char *shortopts, const struct option *opts, licsrv_opts *o, int *ex);
 /* Resolve the data directory once the options are parsed (reads `data =`
  * from the config file when --data was not given). Exit code. */
 int licsrv_opts_finish(licsrv_opts *o, const char *cmd);
