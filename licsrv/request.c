@@ -156,19 +156,26 @@ static int js_id(json_t *o, const char *key, bool *has, uint8_t id[LIC_ID_LEN]) 
   return js_bin(v, key, LIC_ID_LEN, LIC_ID_LEN, id, &n);
 }
 
-int srv_verify_req_json(const uint8_t *body, size_t len, srv_verify_req *q) {
+/* The body as one JSON object without duplicate keys (*o: a new reference). */
+static int js_object(const uint8_t *body, size_t len, json_t **o) {
   json_error_t jerr;
+  if ((*o = json_loadb((const char *)body, len, JSON_REJECT_DUPLICATES, &jerr)) == NULL)
+    return lic_fail(LIC_FORMAT, "JSON: %s at line %d", jerr.text, jerr.line);
+  if (!json_is_object(*o)) {
+    json_decref(*o);
+    *o = NULL;
+    return lic_fail(LIC_FORMAT, "JSON: the body must be an object");
+  }
+  return LIC_OK;
+}
+
+int srv_verify_req_json(const uint8_t *body, size_t len, srv_verify_req *q) {
   json_t *o, *v;
   int rc;
 
   memset(q, 0, sizeof *q);
-  o = json_loadb((const char *)body, len, JSON_REJECT_DUPLICATES, &jerr);
-  if (o == NULL)
-    return lic_fail(LIC_FORMAT, "JSON: %s at line %d", jerr.text, jerr.line);
-  if (!json_is_object(o)) {
-    rc = lic_fail(LIC_FORMAT, "JSON: the body must be an object");
-    goto out;
-  }
+  if ((rc = js_object(body, len, &o)) != LIC_OK)
+    return rc;
   if ((v = json_object_get(o, "nonce")) == NULL) {
     rc = lic_fail(LIC_NOTFOUND, "missing field 'nonce'");
     goto out;
@@ -227,18 +234,12 @@ int srv_claim_req_msgpack(const uint8_t *body, size_t len, srv_claim_req *q) {
 }
 
 int srv_claim_req_json(const uint8_t *body, size_t len, srv_claim_req *q) {
-  json_error_t jerr;
   json_t *o, *v;
   int rc;
 
   memset(q, 0, sizeof *q);
-  o = json_loadb((const char *)body, len, JSON_REJECT_DUPLICATES, &jerr);
-  if (o == NULL)
-    return lic_fail(LIC_FORMAT, "JSON: %s at line %d", jerr.text, jerr.line);
-  if (!json_is_object(o)) {
-    rc = lic_fail(LIC_FORMAT, "JSON: the body must be an object");
-    goto out;
-  }
+  if ((rc = js_object(body, len, &o)) != LIC_OK)
+    return rc;
   if ((rc = js_str(o, "code", true, 1, LIC_CODE_MAX_INPUT, q->code)) != LIC_OK ||
       (rc = js_str(o, "machine", true, 1, LIC_MACHINE_CODE_LEN, q->machine)) != LIC_OK)
     goto out;
