@@ -17,6 +17,19 @@ void licsrv_opts_init(licsrv_opts *o) {
   opterr = 0;
 }
 
+int licsrv_read_meta(const licsrv_opts *o, store *s, bool need_node_key, store_meta *meta) {
+  store_reader *rd = NULL;
+  int r;
+  if ((r = store_reader_new(s, &rd)) == LIC_OK && (r = store_reader_begin(rd)) == LIC_OK)
+    r = store_meta_get(rd, meta);
+  store_reader_free(rd);
+  if (r != LIC_OK)
+    return cli_lic_error("store", r);
+  if (need_node_key && !meta->has_node_key)
+    return cli_error(EXIT_FAIL, o->data, "no node key (run 'licsrv init')");
+  return EXIT_OK;
+}
+
 int licsrv_next_opt(const char *cmd, const char *help, int argc, char **argv,
                     const char *shortopts, const struct option *opts, licsrv_opts *o, int *ex) {
   int c;

@@ -48,20 +48,6 @@ static int import_apply(store_wtxn *w, void *arg) {
   return store_w_cert_put(w, op->env, op->len);
 }
 
-/* The mode recorded by `licsrv init`, and the node public key. */
-static int load_meta(const licsrv_opts *o, store *s, store_meta *meta) {
-  store_reader *rd = NULL;
-  int r;
-  if ((r = store_reader_new(s, &rd)) == LIC_OK && (r = store_reader_begin(rd)) == LIC_OK)
-    r = store_meta_get(rd, meta);
-  store_reader_free(rd);
-  if (r != LIC_OK)
-    return cli_lic_error("store", r);
-  if (!meta->has_node_key)
-    return cli_error(EXIT_FAIL, o->data, "no node key (run 'licsrv init')");
-  return EXIT_OK;
-}
-
 int licsrv_cmd_import(int argc, char **argv) {
   static const struct option opts[] = {
       {"data", required_argument, NULL, 'd'}, {"config", required_argument, NULL, 'c'},
@@ -112,7 +98,7 @@ int licsrv_cmd_import(int argc, char **argv) {
     ex = cli_error(EXIT_FAIL, path, "this is a %s; licsrv imports a license, account or cert", env.typ);
     goto out;
   }
-  if ((ex = licsrv_open_store(&o, 0, &s)) != EXIT_OK || (ex = load_meta(&o, s, &meta)) != EXIT_OK)
+  if ((ex = licsrv_open_store(&o, 0, &s)) != EXIT_OK || (ex = licsrv_read_meta(&o, s, true, &meta)) != EXIT_OK)
     goto out;
   memset(&op, 0, sizeof op);
   op.typ = env.typ;

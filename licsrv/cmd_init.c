@@ -51,7 +51,6 @@ int licsrv_cmd_init(int argc, char **argv) {
   uint8_t project_id[LIC_ID_LEN];
   lic_key *key = NULL;
   store *s = NULL;
-  store_reader *rd = NULL;
   store_meta meta;
   bool wrote_key = false;
   int c, r, ex;
@@ -82,12 +81,8 @@ int licsrv_cmd_init(int argc, char **argv) {
     return cli_error(EXIT_FAIL, o.data, "%s", strerror(errno));
   if ((ex = licsrv_open_store(&o, STORE_CREATE, &s)) != EXIT_OK)
     return ex;
-  if ((r = store_reader_new(s, &rd)) != LIC_OK || (r = store_reader_begin(rd)) != LIC_OK ||
-      (r = store_meta_get(rd, &meta)) != LIC_OK) {
-    ex = cli_lic_error("store", r);
+  if ((ex = licsrv_read_meta(&o, s, false, &meta)) != EXIT_OK)
     goto out;
-  }
-  store_reader_end(rd);
   if (meta.has_node_key) {
     ex = cli_error(EXIT_FAIL, o.data, "already initialized (the store holds a node key); nothing changed");
     goto out;
@@ -128,7 +123,6 @@ out:
     unlink(keypath);
     unlink(pubpath);
   }
-  store_reader_free(rd);
   store_close(s);
   lic_key_free(key);
   return ex;

@@ -43,7 +43,6 @@ int licsrv_cmd_rif(int argc, char **argv) {
   lic_key *key = NULL;
   lic_machine m;
   store *s = NULL;
-  store_reader *rd = NULL;
   store_meta meta;
   int c, r, ex;
 
@@ -66,16 +65,8 @@ int licsrv_cmd_rif(int argc, char **argv) {
     return ex;
   if ((ex = licsrv_open_store(&o, STORE_RDONLY, &s)) != EXIT_OK)
     return ex;
-  if ((r = store_reader_new(s, &rd)) != LIC_OK || (r = store_reader_begin(rd)) != LIC_OK ||
-      (r = store_meta_get(rd, &meta)) != LIC_OK) {
-    ex = cli_lic_error("store", r);
+  if ((ex = licsrv_read_meta(&o, s, true, &meta)) != EXIT_OK)
     goto out;
-  }
-  store_reader_end(rd);
-  if (!meta.has_node_key) {
-    ex = cli_error(EXIT_FAIL, o.data, "no node key (run 'licsrv init')");
-    goto out;
-  }
   if (strcmp(meta.mode, "private") != 0) {
     ex = cli_error(EXIT_FAIL, "rif", "a %s-mode server is not bound to a machine: no RIF", meta.mode);
     goto out;
@@ -114,7 +105,6 @@ int licsrv_cmd_rif(int argc, char **argv) {
 out:
   free(armored);
   lic_key_free(key);
-  store_reader_free(rd);
   store_close(s);
   return ex;
 }

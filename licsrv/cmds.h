@@ -50,6 +50,11 @@ int licsrv_data_path(const licsrv_opts *o, const char *name, char *buf, size_t c
 /* Open the store (one-line error on failure). Exit code. */
 int licsrv_open_store(const licsrv_opts *o, unsigned flags, store **s);
 
+/* The store's meta (mode, node key, project id) through a one-shot reader;
+ * with need_node_key a store without one is an error saying to run
+ * `licsrv init`. Exit code. */
+int licsrv_read_meta(const licsrv_opts *o, store *s, bool need_node_key, store_meta *meta);
+
 /* Apply fn and an audit entry (token "cli") in one durable transaction.
  * Returns the lic_err of the write. */
 int licsrv_write_audited(store *s, store_apply_fn fn, void *arg, const char *action,

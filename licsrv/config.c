@@ -56,8 +56,7 @@ static const key_def keys[] = {
 #undef S
 #define NKEYS (sizeof keys / sizeof keys[0])
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...) {
+int srv_errf(char *err, size_t errlen, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   if (err != NULL && errlen > 0)
@@ -155,19 +154,19 @@ int srv_config_set(srv_config *cfg, const char *key, const char *value, char *er
   char *dst;
   uint64_t v = 0;
   if (k == NULL)
-    return fail(err, errlen, "unknown key '%s'", key);
+    return srv_errf(err, errlen, "unknown key '%s'", key);
   dst = (char *)cfg + k->off;
   switch (k->type) {
   case K_ADDR: {
     char host[SRV_MAX_ADDR];
     uint16_t port;
     if (srv_addr_split(value, host, sizeof host, &port) != 0)
-      return fail(err, errlen, "%s: '%s' is not HOST:PORT", k->name, value);
+      return srv_errf(err, errlen, "%s: '%s' is not HOST:PORT", k->name, value);
   }
   /* fall through */
   case K_STR:
     if (strlen(value) >= k->size)
-      return fail(err, errlen, "%s: value too long", k->name);
+      return srv_errf(err, errlen, "%s: value too long", k->name);
     memcpy(dst, value, strlen(value) + 1);
     return 0;
   case K_BOOL:
@@ -178,16 +177,16 @@ int srv_config_set(srv_config *cfg, const char *key, const char *value, char *er
              !strcasecmp(value, "off"))
       *(bool *)(void *)dst = false;
     else
-      return fail(err, errlen, "%s: '%s' is not a boolean (true/false)", k->name, value);
+      return srv_errf(err, errlen, "%s: '%s' is not a boolean (true/false)", k->name, value);
     return 0;
   case K_U32:
   case K_SIZE:
   case K_MS:
     if (parse_u64(value, k->type == K_SIZE, &v) != 0)
-      return fail(err, errlen, "%s: '%s' is not a non-negative integer%s", k->name, value,
+      return srv_errf(err, errlen, "%s: '%s' is not a non-negative integer%s", k->name, value,
                   k->type == K_SIZE ? " (K/M suffix allowed)" : "");
     if (v < k->min || v > k->max)
-      return fail(err, errlen, "%s: %s is out of range %llu..%llu", k->name, value,
+      return srv_errf(err, errlen, "%s: %s is out of range %llu..%llu", k->name, value,
                   (unsigned long long)k->min, (unsigned long long)k->max);
     if (k->type == K_MS || (k->type == K_SIZE && k->off == offsetof(srv_config, lim.max_body)))
       *(uint64_t *)(void *)dst = v;
@@ -195,7 +194,7 @@ int srv_config_set(srv_config *cfg, const char *key, const char *value, char *er
       *(uint32_t *)(void *)dst = (uint32_t)v;
     return 0;
   }
-  return fail(err, errlen, "%s: bad key type", k->name);
+  return srv_errf(err, errlen, "%s: bad key type", k->name);
 }
 
 typedef struct {
@@ -230,25 +229,25 @@ int srv_config_load(srv_config *cfg, const char *path, char *err, size_t errlen)
   ini_ctx x = {.cfg = cfg};
   int line = ini_parse(path, ini_cb, &x);
   if (line == -1)
-    return fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+    return srv_errf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
   if (line == -2)
-    return fail(err, errlen, "%s: out of memory", path);
+    return srv_errf(err, errlen, "%s: out of memory", path);
   if (line != 0)
-    return fail(err, errlen, "%s:%d: %s", path, line, x.failed ? x.msg : "syntax error");
+    return srv_errf(err, errlen, "%s:%d: %s", path, line, x.failed ? x.msg : "syntax error");
   return 0;
 }
 
 int srv_config_check(const srv_config *cfg, char *err, size_t errlen) {
   if (cfg->tls_cert[0] != '\0' || cfg->tls_key[0] != '\0')
-    return fail(err, errlen,
+    return srv_errf(err, errlen,
                 "tls_cert/tls_key are set but TLS is not supported by this build yet; "
                 "unset them (and terminate TLS in front of licsrv) rather than serve plain "
                 "HTTP by surprise");
   size_t n = strlen(cfg->listen);
   if (strcmp(cfg->listen, cfg->admin_listen) == 0 && !(n >= 2 && strcmp(cfg->listen + n - 2, ":0") == 0))
-    return fail(err, errlen, "listen and admin_listen must differ (%s)", cfg->listen);
+    return srv_errf(err, errlen, "listen and admin_listen must differ (%s)", cfg->listen);
   if (cfg->lim.max_header_bytes > UINT32_MAX / 2)
-    return fail(err, errlen, "max_header_bytes too large");
+    return srv_errf(err, errlen, "max_header_bytes too large");
   return 0;
 }
 

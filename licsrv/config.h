@@ -50,6 +50,8 @@ int srv_config_load(srv_config *cfg, const char *path, char *err, size_t errlen)
 int srv_config_check(const srv_config *cfg, char *err, size_t errlen);
 /* Split "HOST:PORT" or "[V6]:PORT" (host copied NUL-terminated). */
 int srv_addr_split(const char *addr, char *host, size_t hostlen, uint16_t *port);
+/* A one-line reason into err (when given); returns -1. */
+int srv_errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Every key with its help line, for --help. */
 void srv_config_usage(void *file);
 

@@ -15,16 +15,6 @@
 
 #include "srv_internal.h"
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  if (err != NULL && errlen > 0)
-    vsnprintf(err, errlen, fmt, ap);
-  va_end(ap);
-  return -1;
-}
-
 /* --- built-in endpoints ------------------------------------------------------ */
 
 static void h_healthz(srv_req *r) {
@@ -120,7 +110,7 @@ int srv_server_new(const srv_config *cfg, srv_server **out, char *err, size_t er
   if (srv_config_check(cfg, err, errlen) != 0)
     goto out;
   if ((s = calloc(1, sizeof *s)) == NULL || (s->metrics = srv_metrics_new()) == NULL) {
-    fail(err, errlen, "out of memory");
+    srv_errf(err, errlen, "out of memory");
     goto out;
   }
   s->cfg = *cfg;
@@ -130,7 +120,7 @@ int srv_server_new(const srv_config *cfg, srv_server **out, char *err, size_t er
       srv_route_add(s, "GET", "/metrics", h_metrics) != 0 ||
       srv_admin_route_add(s, "GET", "/healthz", h_healthz) != 0 ||
       srv_admin_route_add(s, "GET", "/metrics", h_metrics) != 0) {
-    fail(err, errlen, "out of memory");
+    srv_errf(err, errlen, "out of memory");
     goto out;
   }
   *out = s;
@@ -343,12 +333,12 @@ static int listen_on(srv_worker *w, srv_listener lis, const char *addr, uint16_t
   struct sockaddr_storage ss;
   socklen_t sl = sizeof ss;
   if (srv_addr_split(addr, host, sizeof host, &port) != 0)
-    return fail(err, errlen, "%s: not HOST:PORT", addr);
+    return srv_errf(err, errlen, "%s: not HOST:PORT", addr);
   if (port_override != 0)
     port = port_override;
   snprintf(portstr, sizeof portstr, "%u", (unsigned)port);
   if ((e = getaddrinfo(host, portstr, &hints, &ai)) != 0) {
-    fail(err, errlen, "%s: %s (numeric addresses only)", addr, gai_strerror(e));
+    srv_errf(err, errlen, "%s: %s (numeric addresses only)", addr, gai_strerror(e));
     goto out;
   }
   /* SO_REUSEPORT would let a second licsrv share the port silently: probe it
@@ -357,7 +347,7 @@ static int listen_on(srv_worker *w, srv_listener lis, const char *addr, uint16_t
     if ((fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
         bind(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
-      fail(err, errlen, "%s: %s", addr, strerror(errno));
+      srv_errf(err, errlen, "%s: %s", addr, strerror(errno));
       goto out;
     }
     close(fd);
@@ -367,7 +357,7 @@ static int listen_on(srv_worker *w, srv_listener lis, const char *addr, uint16_t
       setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0 ||
       bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, SRV_BACKLOG) != 0 ||
       getsockname(fd, (struct sockaddr *)&ss, &sl) != 0) {
-    fail(err, errlen, "%s: %s", addr, strerror(errno));
+    srv_errf(err, errlen, "%s: %s", addr, strerror(errno));
     goto out;
   }
   w->s->port[lis] = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
@@ -378,7 +368,7 @@ static int listen_on(srv_worker *w, srv_listener lis, const char *addr, uint16_t
   if ((e = uv_tcp_open(&w->lis[lis], fd)) != 0 ||
       (e = uv_listen((uv_stream_t *)&w->lis[lis], SRV_BACKLOG, on_connection)) != 0) {
     fd = -1; /* the handle owns it now */
-    fail(err, errlen, "%s: %s", addr, uv_strerror(e));
+    srv_errf(err, errlen, "%s: %s", addr, uv_strerror(e));
     goto out;
   }
   fd = -1;
@@ -397,7 +387,7 @@ static int worker_init(srv_server *s, srv_worker *w, int id, char *err, size_t e
   w->lim = s->cfg.lim;
   w->date_sec = -1;
   if (uv_loop_init(&w->loop) != 0)
-    return fail(err, errlen, "cannot create an event loop");
+    return srv_errf(err, errlen, "cannot create an event loop");
   w->loop_init = true;
   uv_mutex_init(&w->mu);
   uv_async_init(&w->loop, &w->ctl, on_ctl);
@@ -408,21 +398,21 @@ static int worker_init(srv_server *s, srv_worker *w, int id, char *err, size_t e
   uv_unref((uv_handle_t *)&w->drain_timer);
   w->ctl.data = w->replies.data = w->prep.data = w->drain_timer.data = w;
   if (s->cfg.lim.rate_per_ip > 0 && (w->rate = srv_rate_new()) == NULL)
-    return fail(err, errlen, "out of memory");
+    return srv_errf(err, errlen, "out of memory");
   return 0;
 }
 
 int srv_server_start(srv_server *s, char *err, size_t errlen) {
   uint32_t n = s->cfg.threads < 1 ? 1 : s->cfg.threads;
   if (s->started)
-    return fail(err, errlen, "server already started");
+    return srv_errf(err, errlen, "server already started");
   s->started = true;
   signal(SIGPIPE, SIG_IGN); /* a peer gone mid-write is an error code, not a death */
   /* http_parser's own (global) header cap must not be below ours. */
   if (s->cfg.lim.max_header_bytes > 80 * 1024)
     http_parser_set_max_header_size(s->cfg.lim.max_header_bytes);
   if ((s->workers = calloc(n, sizeof *s->workers)) == NULL)
-    return fail(err, errlen, "out of memory");
+    return srv_errf(err, errlen, "out of memory");
   s->nworkers = n;
   for (uint32_t i = 0; i < n; i++) {
     srv_worker *w = &s->workers[i];
@@ -436,7 +426,7 @@ int srv_server_start(srv_server *s, char *err, size_t errlen) {
   }
   for (uint32_t i = 0; i < n; i++) {
     if (uv_thread_create(&s->workers[i].thread, worker_main, &s->workers[i]) != 0) {
-      fail(err, errlen, "cannot start worker thread");
+      srv_errf(err, errlen, "cannot start worker thread");
       goto fail;
     }
     s->workers[i].thread_started = true;
