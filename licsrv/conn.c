@@ -334,6 +334,15 @@ static bool conn_must_pause(const srv_conn *c) {
 
 /* Append a finished response in order: straight to the output when nothing
  * deferred is ahead of it, else behind the deferred one. */
+void srv_conn_slot_push(srv_conn *c, srv_deferred *d) {
+  if (c->slots_tail != NULL)
+    c->slots_tail->next = d;
+  else
+    c->slots = d;
+  c->slots_tail = d;
+  c->nslots++;
+}
+
 srv_buf *srv_conn_out_slot(srv_conn *c) {
   srv_deferred *d;
   if (c->slots == NULL)
@@ -342,12 +351,7 @@ srv_buf *srv_conn_out_slot(srv_conn *c) {
     return NULL;
   d->ready = true;
   d->w = c->w;
-  if (c->slots_tail != NULL)
-    c->slots_tail->next = d;
-  else
-    c->slots = d;
-  c->slots_tail = d;
-  c->nslots++;
+  srv_conn_slot_push(c, d);
   return &d->data;
 }
 

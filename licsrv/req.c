@@ -94,12 +94,7 @@ srv_deferred *srv_req_defer(srv_req *r) {
   d->deferred = true;
   d->msgpack = srv_req_wants_msgpack(r);
   snprintf(d->remote, sizeof d->remote, "%s", c->peer_text);
-  if (c->slots_tail != NULL)
-    c->slots_tail->next = d;
-  else
-    c->slots = d;
-  c->slots_tail = d;
-  c->nslots++;
+  srv_conn_slot_push(c, d);
   r->deferred = true;
   return d;
 }

@@ -446,7 +446,8 @@ fail:
   return -1;
 }
 
-void srv_server_stop(srv_server *s) {
+/* Ask every running worker to stop (lim NULL) or to take new limits. */
+static void ask_workers(srv_server *s, const srv_limits *lim) {
   if (s == NULL || s->workers == NULL)
     return;
   for (uint32_t i = 0; i < s->nworkers; i++) {
@@ -454,28 +455,21 @@ void srv_server_stop(srv_server *s) {
     if (!w->loop_init)
       continue;
     uv_mutex_lock(&w->mu);
-    w->stop_req = true;
+    if (lim != NULL) {
+      w->new_lim = *lim;
+      w->reload_req = true;
+    } else {
+      w->stop_req = true;
+    }
     if (!w->closed)
       uv_async_send(&w->ctl);
     uv_mutex_unlock(&w->mu);
   }
 }
 
-void srv_server_reload(srv_server *s, const srv_limits *lim) {
-  if (s == NULL || s->workers == NULL)
-    return;
-  for (uint32_t i = 0; i < s->nworkers; i++) {
-    srv_worker *w = &s->workers[i];
-    if (!w->loop_init)
-      continue;
-    uv_mutex_lock(&w->mu);
-    w->new_lim = *lim;
-    w->reload_req = true;
-    if (!w->closed)
-      uv_async_send(&w->ctl);
-    uv_mutex_unlock(&w->mu);
-  }
-}
+void srv_server_stop(srv_server *s) { ask_workers(s, NULL); }
+
+void srv_server_reload(srv_server *s, const srv_limits *lim) { ask_workers(s, lim); }
 
 void srv_server_wait(srv_server *s) {
   if (s == NULL || s->waited || s->workers == NULL)

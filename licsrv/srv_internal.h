@@ -174,6 +174,8 @@ void srv_mask_addr(const struct sockaddr *sa, bool full, char *out, size_t outle
 /* conn.c: where the next answer of c goes (its output, or a slot behind a
  * deferred answer); NULL on OOM. */
 srv_buf *srv_conn_out_slot(srv_conn *c);
+/* Queue d as the connection's last answer slot (answers leave in order). */
+void srv_conn_slot_push(srv_conn *c, srv_deferred *d);
 
 /* req.c */
 void srv_reply_extra(srv_req *r, int status, const char *ctype, const void *body, size_t len,
