@@ -1,6 +1,6 @@
 /* main.c - licsrv, the license server: its subcommands (alphabetical). */
 #include "cli.h"
-#include "cmds.h"
+#include "cmd/cmd.h"
 #include "serve.h"
 
 static const cli_command CMDS[] = {

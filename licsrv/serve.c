@@ -8,11 +8,12 @@
 #include <uv.h>
 
 #include "cli.h"
-#include "config.h"
-#include "log.h"
-#include "app.h"
+#include "util/config.h"
+#include "util/log.h"
+#include "core/app.h"
 #include "serve.h"
-#include "server.h"
+#include "http/server.h"
+#include "routes/routes.h"
 
 #define MAX_FLAGS 64
 
@@ -162,6 +163,11 @@ int licsrv_cmd_serve(int argc, char **argv) {
   if (app_attach(s, cfg.data, &ap, err, sizeof err) != 0) {
     srv_server_free(s);
     return cli_error(EXIT_FAIL, "serve", "%s", err);
+  }
+  if (routes_install(s) != 0) {
+    srv_server_free(s);
+    app_free(ap);
+    return cli_error(EXIT_FAIL, "serve", "cannot register routes");
   }
   memset(&x, 0, sizeof x);
   x.s = s;

@@ -1,0 +1,70 @@
+/* cmd/cmd.h - licsrv's data-management subcommands (one file each, cmd_*.c) and
+ * what they share: the data directory, the store, audited writes. */
+#ifndef LICSRV_CMDS_H
+#define LICSRV_CMDS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/datadir.h"
+#include "core/tokens.h"
+#include "store/store.h"
+
+int licsrv_cmd_backup(int argc, char **argv);  /* cmd_backup.c */
+int licsrv_cmd_export(int argc, char **argv);  /* cmd_export.c */
+int licsrv_cmd_forget(int argc, char **argv);  /* cmd_forget.c */
+int licsrv_cmd_import(int argc, char **argv);  /* cmd_import.c */
+int licsrv_cmd_init(int argc, char **argv);    /* cmd_init.c */
+int licsrv_cmd_purge(int argc, char **argv);   /* cmd_purge.c */
+int licsrv_cmd_rif(int argc, char **argv);     /* cmd_rif.c */
+int licsrv_cmd_status(int argc, char **argv);  /* cmd_status.c */
+int licsrv_cmd_token(int argc, char **argv);   /* cmd_token.c */
+
+/* Options every data subcommand takes. */
+typedef struct {
+  const char *data;   /* --data, else `data =` from --config, else the default */
+  const char *config; /* --config FILE */
+  bool json;
+  char data_buf[4096];
+} licsrv_opts;
+
+void licsrv_opts_init(licsrv_opts *o); /* also restarts getopt */
+struct option;
+/* getopt_long over opts (the command's table: data, config, help, and json
+ * when it takes it, plus its own options). Handles --data, --config, --json
+ * and --help (printing help) and the usage errors itself. Returns the next
+ * option of the command's own (optarg set), 0 at the end (operands from
+ * argv[optind]), or -1 with *ex the exit code to return. */
+int licsrv_next_opt(const char *cmd, const char *help, int argc, char **argv,
+                    const char *shortopts, const struct option *opts, licsrv_opts *o, int *ex);
+/* Resolve the data directory once the options are parsed (reads `data =`
+ * from the config file when --data was not given). Exit code. */
+int licsrv_opts_finish(licsrv_opts *o, const char *cmd);
+/* Path of a file in the data directory. */
+int licsrv_data_path(const licsrv_opts *o, const char *name, char *buf, size_t cap);
+
+/* Open the store (one-line error on failure). Exit code. */
+int licsrv_open_store(const licsrv_opts *o, unsigned flags, store **s);
+
+/* The store's meta (mode, node key, project id) through a one-shot reader;
+ * with need_node_key a store without one is an error saying to run
+ * `licsrv init`. Exit code. */
+int licsrv_read_meta(const licsrv_opts *o, store *s, bool need_node_key, store_meta *meta);
+
+/* Apply fn and an audit entry (token "cli") in one durable transaction.
+ * Returns the lic_err of the write. */
+int licsrv_write_audited(store *s, store_apply_fn fn, void *arg, const char *action,
+                         const char *subject);
+
+/* "license:UUID" / "account:UUID" subjects. */
+void licsrv_subject(const char *kind, const uint8_t id[LIC_ID_LEN], char *buf, size_t cap);
+
+/* --license ID | --account ID (UUID text); exit code. */
+/* The options of export and forget: --license ID | --account ID plus --data,
+ * --config, --json, --help (*help set after printing it). Exit code. */
+int licsrv_subject_args(const char *cmd, const char *help_text, int argc, char **argv,
+                        licsrv_opts *o, bool *is_license, uint8_t id[LIC_ID_LEN],
+                        char uuid[LIC_UUID_LEN + 1], bool *help);
+int licsrv_parse_id(const char *cmd, const char *opt, const char *text, uint8_t id[LIC_ID_LEN]);
+
+#endif

@@ -1,0 +1,210 @@
+/* cmd/import.c - `licsrv import`: a license (private mode), an account or an
+ * online-key certificate (public mode), verified, stored durably, audited.
+ * Safe while the server runs: LMDB serializes writers across processes. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "lic/machine.h"
+#include "cmd/cmd.h"
+#include "lic/envelope.h"
+#include "lic/err.h"
+#include "lic/fileio.h"
+#include "lic/license.h"
+#include "lic/mp.h"
+
+static const char HELP[] =
+    "usage: licsrv import FILE [--trust PEM]... [--data DIR] [--config FILE] [--json]\n"
+    "\n"
+    "Import a signed license (private mode: it must name this server's node key),\n"
+    "an account or an online-key certificate (public mode). The signature is\n"
+    "checked against the trust store first. The import is committed and synced\n"
+    "before this command returns, and works while 'licsrv serve' runs.\n"
+    "Accounts and certificates are stored as signed; the public-mode server\n"
+    "parses their terms when it uses them.\n"
+    "\n"
+    "  --trust PEM    trusted vendor root public key (repeatable; replaces the built-in store)\n"
+    "  --data DIR     data directory (default " LICSRV_DEFAULT_DATA ")\n"
+    "  --config FILE  read `data =` from this INI file\n"
+    "  --json         print the result as JSON\n";
+
+typedef struct {
+  const char *typ;
+  uint8_t id[LIC_ID_LEN];
+  const uint8_t *env;
+  size_t len;
+  int64_t now;
+} import_op;
+
+static int import_apply(store_wtxn *w, void *arg) {
+  import_op *op = arg;
+  if (strcmp(op->typ, "license") == 0)
+    return store_w_license_put(w, op->id, op->env, op->len, op->now);
+  if (strcmp(op->typ, "account") == 0)
+    return store_w_account_put(w, op->id, op->env, op->len, op->now);
+  return store_w_cert_put(w, op->env, op->len);
+}
+
+int licsrv_cmd_import(int argc, char **argv) {
+  static const struct option opts[] = {
+      {"data", required_argument, NULL, 'd'}, {"config", required_argument, NULL, 'c'},
+      {"trust", required_argument, NULL, 't'}, {"json", no_argument, NULL, 'j'},
+      {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0}};
+  licsrv_opts o;
+  cli_trust ct;
+  const char *path;
+  uint8_t *file = NULL, *bytes = NULL;
+  size_t flen = 0, blen = 0;
+  lic_envelope env;
+  lic_license lic;
+  lic_mp_obj body;
+  store *s = NULL;
+  store_meta meta;
+  import_op op;
+  char subject[80], idtext[LIC_UUID_LEN + 1] = "";
+  int c, r, ex;
+
+  memset(&lic, 0, sizeof lic);
+  licsrv_opts_init(&o);
+  cli_trust_init(&ct);
+  while ((c = licsrv_next_opt("import", HELP, argc, argv, ":h", opts, &o, &ex)) > 0) {
+    switch (c) {
+    case 't':
+      if ((ex = cli_trust_add(&ct, optarg)) != EXIT_OK)
+        return ex;
+      break;
+    }
+  }
+  if (c < 0)
+    return ex;
+  if (argc - optind != 1)
+    return cli_usage("import", "expected exactly one FILE");
+  path = argv[optind];
+  if ((ex = licsrv_opts_finish(&o, "import")) != EXIT_OK)
+    return ex;
+
+  /* Verify everything before touching the store. */
+  if ((r = lic_file_read(path, LIC_MAX_FILE, &file, &flen)) != LIC_OK ||
+      (r = lic_unarmor_any(file, flen, &bytes, &blen)) != LIC_OK ||
+      (r = lic_envelope_decode(bytes, blen, &env)) != LIC_OK) {
+    ex = cli_error(EXIT_FAIL, path, "%s", lic_errfull(r));
+    goto out;
+  }
+  if (strcmp(env.typ, "license") != 0 && strcmp(env.typ, "account") != 0 &&
+      strcmp(env.typ, "cert") != 0) {
+    ex = cli_error(EXIT_FAIL, path, "this is a %s; licsrv imports a license, account or cert", env.typ);
+    goto out;
+  }
+  if ((ex = licsrv_open_store(&o, 0, &s)) != EXIT_OK || (ex = licsrv_read_meta(&o, s, true, &meta)) != EXIT_OK)
+    goto out;
+  memset(&op, 0, sizeof op);
+  op.typ = env.typ;
+  op.env = bytes;
+  op.len = blen;
+  op.now = (int64_t)time(NULL);
+  if (strcmp(env.typ, "license") == 0) {
+    if ((r = lic_license_open(bytes, blen, &ct.t, &lic)) != LIC_OK) {
+      ex = cli_error(EXIT_FAIL, path, "%s", lic_errfull(r));
+      goto out;
+    }
+    if (strcmp(meta.mode, "private") != 0) {
+      ex = cli_error(EXIT_FAIL, path, "a license is imported by a private-mode server (this one is %s)", meta.mode);
+      goto out;
+    }
+    if (lic.mode != LIC_MODE_PRIVATE) {
+      ex = cli_error(EXIT_FAIL, path, "this is a %s-mode license; licsrv serves private-mode licenses",
+                     lic_mode_name(lic.mode));
+      goto out;
+    }
+    if (!lic.has_node_key || memcmp(lic.node_key, meta.node_pub, LIC_PUBKEY_LEN) != 0) {
+      uint8_t kid[LIC_KID_LEN];
+      char theirs[2 * LIC_KID_LEN + 1], ours[2 * LIC_KID_LEN + 1];
+      lic_kid_of(lic.node_key, kid);
+      lic_kid_hex(kid, theirs);
+      lic_kid_hex(meta.node_kid, ours);
+      ex = cli_error(EXIT_FAIL, path,
+                     "the license is for another license server (node key %s; this server's is %s)",
+                     theirs, ours);
+      goto out;
+    }
+    lic_machine m;
+    if ((r = lic_machine_read(&m)) != LIC_OK) {
+      ex = cli_lic_error("machine", r);
+      goto out;
+    }
+    if (!lic_machine_matches(&m, lic.machine_code, lic.macs, lic.nmacs)) {
+      ex = cli_error(EXIT_FAIL, path, "the license is bound to machine %s, this is %s",
+                     lic.machine_code, m.code);
+      goto out;
+    }
+    memcpy(op.id, lic.id, LIC_ID_LEN);
+  } else {
+    if ((r = lic_envelope_verify(&env, &ct.t)) != LIC_OK ||
+        (r = lic_envelope_body(&env, &body)) != LIC_OK) {
+      ex = cli_error(EXIT_FAIL, path, "%s", lic_errfull(r));
+      goto out;
+    }
+    if (strcmp(meta.mode, "public") != 0) {
+      ex = cli_error(EXIT_FAIL, path, "an %s is imported by a public-mode server (this one is %s)",
+                     env.typ, meta.mode);
+      goto out;
+    }
+    if (strcmp(env.typ, "account") == 0) {
+      if ((r = lic_mp_get_binx(&body, "id", op.id, LIC_ID_LEN)) != LIC_OK) {
+        ex = cli_error(EXIT_FAIL, path, "%s", lic_errfull(r));
+        goto out;
+      }
+    } else if (lic_mp_obj_has(&body, "pubkey")) {
+      uint8_t pub[LIC_PUBKEY_LEN];
+      if ((r = lic_mp_get_binx(&body, "pubkey", pub, LIC_PUBKEY_LEN)) != LIC_OK) {
+        ex = cli_error(EXIT_FAIL, path, "%s", lic_errfull(r));
+        goto out;
+      }
+      if (memcmp(pub, meta.node_pub, LIC_PUBKEY_LEN) != 0) {
+        ex = cli_error(EXIT_FAIL, path, "the certificate is for another online key");
+        goto out;
+      }
+    }
+  }
+  if (strcmp(env.typ, "cert") == 0) {
+    char kid[2 * LIC_KID_LEN + 1];
+    lic_kid_hex(meta.node_kid, kid);
+    snprintf(subject, sizeof subject, "cert:%s", kid);
+  } else {
+    licsrv_subject(env.typ, op.id, subject, sizeof subject);
+    lic_uuid_format(op.id, idtext);
+  }
+  if ((r = licsrv_write_audited(s, import_apply, &op, "import", subject)) != LIC_OK) {
+    ex = cli_lic_error("store", r);
+    goto out;
+  }
+  if (o.json) {
+    json_t *j = json_pack("{s:s, s:s}", "type", env.typ, "subject", subject);
+    if (j != NULL && idtext[0] != '\0')
+      json_object_set_new(j, "id", json_string(idtext));
+    if (j != NULL && strcmp(env.typ, "license") == 0) {
+      json_object_set_new(j, "customer", json_string(lic.customer));
+      json_object_set_new(j, "expires", json_integer(lic.expires));
+    }
+    ex = cli_json_print(j);
+  } else {
+    if (strcmp(env.typ, "license") == 0) {
+      char exp[11] = "never";
+      if (lic.expires != 0)
+        lic_date_format(lic.expires, exp);
+      printf("imported license %s (%s, expires %s)\n", idtext, lic.customer, exp);
+    } else {
+      printf("imported %s %s\n", env.typ, idtext[0] != '\0' ? idtext : subject);
+    }
+    ex = EXIT_OK;
+  }
+out:
+  lic_license_clear(&lic);
+  store_close(s);
+  free(file);
+  free(bytes);
+  return ex;
+}

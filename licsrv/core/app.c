@@ -1,0 +1,422 @@
+/* app.c - the license server proper: store, node key, seats, machine binding,
+ * per-worker state, health checks; wires the routes into the HTTP server. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/app.h"
+#include "core/datadir.h"
+#include "lic/envelope.h"
+#include "lic/machine.h"
+#include "util/log.h"
+
+static void worker_start(srv_worker *sw, void *arg) {
+  app *a = arg;
+  app_worker *w = calloc(1, sizeof *w);
+  if (w == NULL)
+    return; /* the handler answers 503 without a worker state */
+  w->a = a;
+  msgpack_sbuffer_init(&w->body);
+  msgpack_sbuffer_init(&w->env);
+  msgpack_sbuffer_init(&w->out);
+  if (store_reader_new(a->st, &w->rd) != LIC_OK || lic_signer_new(a->node, &w->signer) != LIC_OK) {
+    srv_log(SRV_LOG_ERROR, "worker state", "worker=%d error=%s", srv_worker_id(sw),
+            lic_errfull(LIC_NOMEM));
+    store_reader_free(w->rd);
+    lic_signer_free(w->signer);
+    free(w);
+    return;
+  }
+  srv_worker_set_user(sw, w);
+}
+
+static void worker_stop(srv_worker *sw, void *arg) {
+  app_worker *w = srv_worker_user(sw);
+  (void)arg;
+  if (w == NULL)
+    return;
+  for (int i = 0; i < APP_LICENSE_CACHE; i++) {
+    free(w->cache[i].env);
+    lic_license_clear(&w->cache[i].lic);
+  }
+  msgpack_sbuffer_destroy(&w->body);
+  msgpack_sbuffer_destroy(&w->env);
+  msgpack_sbuffer_destroy(&w->out);
+  store_reader_free(w->rd);
+  lic_signer_free(w->signer);
+  free(w);
+  srv_worker_set_user(sw, NULL);
+}
+
+static void on_shutdown(void *arg) {
+  app *a = arg;
+  int rc = store_flush(a->st); /* batched heartbeats and the clock mark */
+  if (rc != LIC_OK)
+    srv_log(SRV_LOG_ERROR, "flush at shutdown", "error=\"%s\"", lic_errfull(rc));
+}
+
+/* Parse an envelope from the store. Its root signature was verified at import
+ * (the store lives in the 0700 data directory); here we decode strictly and
+ * check it still certifies our node key. */
+static int parse_stored(app *a, const uint8_t *env, size_t len, lic_license *l) {
+  lic_envelope e;
+  int rc;
+  if ((rc = lic_envelope_decode(env, len, &e)) != LIC_OK)
+    return rc;
+  if (strcmp(e.typ, "license") != 0)
+    return lic_fail(LIC_TYPE, "stored record is a %s", e.typ);
+  if ((rc = lic_license_parse(e.body, e.body_len, l)) != LIC_OK)
+    return rc;
+  if (!l->has_node_key || memcmp(l->node_key, a->meta.node_pub, LIC_PUBKEY_LEN) != 0) {
+    lic_license_clear(l);
+    return lic_fail(LIC_UNTRUSTED, "stored license certifies another node key");
+  }
+  return LIC_OK;
+}
+
+const lic_license *app_license(app_worker *w, const uint8_t *id, bool *revoked,
+                               const uint8_t **env, size_t *len, char *why, size_t cap) {
+  store_license sl;
+  int rc;
+
+  *revoked = false;
+  *env = NULL;
+  *len = 0;
+  memset(&sl, 0, sizeof sl);
+  if ((rc = store_reader_begin(w->rd)) != LIC_OK) {
+    snprintf(why, cap, "store: %s", lic_errfull(rc));
+    return NULL;
+  }
+  rc = id != NULL ? store_license_get(w->rd, id, &sl) : store_license_only(w->rd, &sl);
+  store_reader_end(w->rd);
+  if (rc != LIC_OK) {
+    snprintf(why, cap, "%s", rc == LIC_EXISTS ? "this server holds several licenses: name one"
+                             : rc == LIC_NOTFOUND ? (id != NULL ? "no such license on this server"
+                                                                : "no license imported on this server")
+                                                  : lic_errfull(rc));
+    return NULL;
+  }
+  *revoked = sl.revoked;
+  /* Cached parse when the bytes are the same; else parse and cache. */
+  int slot = -1;
+  uint64_t oldest = UINT64_MAX;
+  for (int i = 0; i < APP_LICENSE_CACHE; i++) {
+    if (w->cache[i].used && w->cache[i].len == sl.env_len &&
+        memcmp(w->cache[i].env, sl.env, sl.env_len) == 0) {
+      w->cache[i].tick = ++w->tick;
+      store_license_clear(&sl);
+      *env = w->cache[i].env;
+      *len = w->cache[i].len;
+      return &w->cache[i].lic;
+    }
+    uint64_t t = w->cache[i].used ? w->cache[i].tick : 0;
+    if (t < oldest) {
+      oldest = t;
+      slot = i;
+    }
+  }
+  lic_license l;
+  if ((rc = parse_stored(w->a, sl.env, sl.env_len, &l)) != LIC_OK) {
+    snprintf(why, cap, "stored license unusable: %s", lic_errfull(rc));
+    srv_log(SRV_LOG_ERROR, "stored license", "error=\"%s\"", lic_errfull(rc));
+    store_license_clear(&sl);
+    return NULL;
+  }
+  free(w->cache[slot].env);
+  lic_license_clear(&w->cache[slot].lic);
+  w->cache[slot].used = true;
+  w->cache[slot].env = sl.env; /* transferred */
+  w->cache[slot].len = sl.env_len;
+  w->cache[slot].lic = l;
+  w->cache[slot].tick = ++w->tick;
+  *env = sl.env;
+  *len = sl.env_len;
+  return &w->cache[slot].lic;
+}
+
+typedef struct {
+  app *a;
+  uint8_t *env;
+  size_t len;
+} certifier;
+
+static int certifier_cb(const store_license *sl, void *arg) {
+  certifier *c = arg;
+  lic_license l;
+  if (sl->revoked || parse_stored(c->a, sl->env, sl->env_len, &l) != LIC_OK)
+    return 0;
+  lic_license_clear(&l);
+  if ((c->env = malloc(sl->env_len)) == NULL)
+    return LIC_NOMEM;
+  memcpy(c->env, sl->env, sl->env_len);
+  c->len = sl->env_len;
+  return 1; /* found: stop */
+}
+
+int app_certifying_license(app_worker *w, uint8_t **env, size_t *len) {
+  certifier c = {w->a, NULL, 0};
+  int rc;
+  *env = NULL;
+  *len = 0;
+  if ((rc = store_reader_begin(w->rd)) != LIC_OK)
+    return rc;
+  rc = store_license_each(w->rd, certifier_cb, &c);
+  store_reader_end(w->rd);
+  if (c.env == NULL)
+    return rc == LIC_OK || rc == 1 ? lic_fail(LIC_NOTFOUND, "no license certifies this node") : rc;
+  *env = c.env;
+  *len = c.len;
+  return LIC_OK;
+}
+
+typedef struct {
+  app *a;
+  const lic_machine *m;
+  int checked, bound;
+  char why[200];
+} mcheck;
+
+static int machine_cb(const store_license *sl, void *arg) {
+  mcheck *c = arg;
+  lic_license l;
+  if (sl->revoked || parse_stored(c->a, sl->env, sl->env_len, &l) != LIC_OK)
+    return 0;
+  c->checked++;
+  if (lic_machine_matches(c->m, l.machine_code, l.macs, l.nmacs))
+    c->bound++;
+  else if (c->why[0] == '\0') {
+    char id[LIC_UUID_LEN + 1];
+    lic_uuid_format(l.id, id);
+    snprintf(c->why, sizeof c->why, "this machine (%s) is not the one license %s is bound to",
+             c->m->code, id);
+  }
+  lic_license_clear(&l);
+  return 0;
+}
+
+/* One check of our machine against every live license. */
+static bool machine_check(app *a, char *why, size_t cap) {
+  lic_machine m;
+  store_reader *rd = NULL;
+  mcheck c = {a, &m, 0, 0, ""};
+  int rc;
+  if ((rc = lic_machine_read(&m)) != LIC_OK) {
+    snprintf(why, cap, "cannot read this machine: %s", lic_errfull(rc));
+    return false;
+  }
+  if ((rc = store_reader_new(a->st, &rd)) != LIC_OK || (rc = store_reader_begin(rd)) != LIC_OK) {
+    store_reader_free(rd);
+    snprintf(why, cap, "store: %s", lic_errfull(rc));
+    return false;
+  }
+  store_license_each(rd, machine_cb, &c);
+  store_reader_end(rd);
+  store_reader_free(rd);
+  if (c.checked > 0 && c.bound < c.checked) {
+    snprintf(why, cap, "%s", c.why);
+    return false;
+  }
+  why[0] = '\0';
+  return true;
+}
+
+bool app_machine_ok(app *a, int64_t now, char *why, size_t cap) {
+  bool ok;
+  pthread_mutex_lock(&a->mmu);
+  if (a->machine_checked == 0 || now - a->machine_checked >= APP_MACHINE_CHECK_S) {
+    char w[200];
+    bool was = a->machine_ok;
+    a->machine_ok = machine_check(a, w, sizeof w);
+    snprintf(a->machine_why, sizeof a->machine_why, "%s", w);
+    a->machine_checked = now;
+    if (!a->machine_logged || was != a->machine_ok) { /* logged once per change */
+      if (a->machine_ok)
+        srv_log(SRV_LOG_INFO, "machine binding holds", NULL);
+      else
+        srv_log(SRV_LOG_ERROR, "machine_mismatch", "reason=\"%s\"", a->machine_why);
+      a->machine_logged = true;
+    }
+  }
+  ok = a->machine_ok;
+  snprintf(why, cap, "%s", a->machine_why);
+  pthread_mutex_unlock(&a->mmu);
+  return ok;
+}
+
+void app_machine_recheck(app *a) {
+  char why[200];
+  pthread_mutex_lock(&a->mmu);
+  a->machine_checked = 0;
+  pthread_mutex_unlock(&a->mmu);
+  app_machine_ok(a, (int64_t)time(NULL), why, sizeof why);
+}
+
+void app_clock_note(app *a, int64_t now) {
+  int64_t hw = atomic_load(&a->hwm);
+  /* At most one store note per second of progress. */
+  while (now > hw) {
+    if (atomic_compare_exchange_weak(&a->hwm, &hw, now)) {
+      store_clock_hwm_note(a->st, now);
+      return;
+    }
+  }
+}
+
+static int health_machine(void *arg, char *msg, size_t len) {
+  app *a = arg;
+  return app_machine_ok(a, (int64_t)time(NULL), msg, len) ? 0 : -1;
+}
+
+/* /healthz is polled hard (load balancers, benchmarks): the store is asked
+ * at most once a second. */
+static int health_license(void *arg, char *msg, size_t len) {
+  app *a = arg;
+  int64_t now = (int64_t)time(NULL);
+  int r;
+  pthread_mutex_lock(&a->hmu);
+  if (now != a->license_checked) {
+    store_reader *rd = NULL;
+    store_license sl;
+    int rc = store_reader_new(a->st, &rd);
+    if (rc == LIC_OK && (rc = store_reader_begin(rd)) == LIC_OK) {
+      rc = store_license_only(rd, &sl);
+      if (rc == LIC_OK)
+        store_license_clear(&sl);
+      store_reader_end(rd);
+    }
+    store_reader_free(rd);
+    a->license_ok = rc == LIC_OK || rc == LIC_EXISTS;
+    snprintf(a->license_why, sizeof a->license_why, "%s",
+             a->license_ok ? "" : rc == LIC_NOTFOUND ? "no license imported" : lic_errfull(rc));
+    a->license_checked = now;
+  }
+  r = a->license_ok ? 0 : -1;
+  snprintf(msg, len, "%s", a->license_why);
+  pthread_mutex_unlock(&a->hmu);
+  return r;
+}
+
+static int seats_load_cb(const store_node *n, void *arg) {
+  srv_node sn;
+  memset(&sn, 0, sizeof sn);
+  memcpy(sn.license, n->owner, LIC_ID_LEN);
+  snprintf(sn.node, sizeof sn.node, "%s", n->node);
+  sn.last_valid = n->last_seen;
+  sn.last_seen = n->last_seen > n->fail_time ? n->last_seen : n->fail_time;
+  sn.fail_time = n->fail_time;
+  int st = lic_status_from_name(n->fail_status);
+  sn.fail_status = st >= 0 ? (lic_status)st : LIC_STATUS_VALID;
+  snprintf(sn.fail_reason, sizeof sn.fail_reason, "%s", n->fail_reason);
+  srv_seats_load(arg, &sn);
+  return 0;
+}
+
+static double gauge_store_bytes(void *arg) {
+  uint64_t used = 0, map = 0;
+  store_size(((app *)arg)->st, &used, &map);
+  return (double)used;
+}
+
+/* The writer's counts since start (group commit at work: operations per commit). */
+static double gauge_store_ops(void *arg) {
+  store_stats st;
+  store_stats_get(((app *)arg)->st, &st);
+  return (double)st.ops;
+}
+
+static double gauge_store_commits(void *arg) {
+  store_stats st;
+  store_stats_get(((app *)arg)->st, &st);
+  return (double)st.commits;
+}
+
+int app_attach(srv_server *s, const char *data_dir, app **out, char *err, size_t errlen) {
+  app *a = calloc(1, sizeof *a);
+  char path[4200];
+  store_reader *rd = NULL;
+  int rc;
+
+  *out = NULL;
+  if (a == NULL) {
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  pthread_mutex_init(&a->mmu, NULL);
+  pthread_mutex_init(&a->hmu, NULL);
+  a->srv = s;
+  if ((rc = store_open(data_dir, 0, &a->st)) != LIC_OK) {
+    snprintf(err, errlen, "%s", lic_errfull(rc)); /* names the dir and says to run init */
+    goto fail;
+  }
+  if ((rc = store_reader_new(a->st, &rd)) != LIC_OK || (rc = store_reader_begin(rd)) != LIC_OK ||
+      (rc = store_meta_get(rd, &a->meta)) != LIC_OK) {
+    snprintf(err, errlen, "store: %s", lic_errfull(rc));
+    goto fail;
+  }
+  if (strcmp(a->meta.mode, "private") != 0 || !a->meta.has_node_key) {
+    snprintf(err, errlen, "%s: mode '%s': this server serves private mode only", data_dir,
+             a->meta.mode);
+    goto fail;
+  }
+  a->hwm = a->meta.clock_hwm;
+  if ((a->seats = srv_seats_new()) == NULL) {
+    snprintf(err, errlen, "out of memory");
+    goto fail;
+  }
+  store_node_each(rd, NULL, seats_load_cb, a->seats);
+  store_reader_end(rd);
+  store_reader_free(rd);
+  rd = NULL;
+  snprintf(path, sizeof path, "%s/%s", data_dir, LICSRV_NODE_KEY);
+  if ((rc = lic_key_load_private(path, NULL, &a->node)) != LIC_OK) {
+    snprintf(err, errlen, "node key: %s", lic_errfull(rc));
+    goto fail;
+  }
+  if (memcmp(lic_key_raw_public(a->node), a->meta.node_pub, LIC_PUBKEY_LEN) != 0) {
+    snprintf(err, errlen, "%s does not match the node key recorded by 'licsrv init'", path);
+    goto fail;
+  }
+  srv_metrics *m = srv_server_metrics(s);
+  for (int i = 0; i < LIC_STATUS_MAX_; i++) {
+    char labels[64];
+    snprintf(labels, sizeof labels, "status=\"%s\"", lic_status_name((lic_status)i));
+    a->verdicts[i] = srv_metrics_counter(m, "licsrv_verdicts_total", labels, "Signed verdicts by status");
+  }
+  a->machine_mismatch = srv_metrics_counter(m, "licsrv_machine_mismatch_total", NULL,
+                                            "Verify requests refused: this machine is not the licensed one");
+  srv_metrics_gauge_fn(m, "licsrv_lmdb_used_bytes", NULL, "Bytes in use in the LMDB map",
+                       gauge_store_bytes, a);
+  srv_metrics_gauge_fn(m, "licsrv_store_operations", NULL,
+                       "Writes applied since start (durable operations and batch flushes)",
+                       gauge_store_ops, a);
+  srv_metrics_gauge_fn(m, "licsrv_store_commits", NULL,
+                       "Synced LMDB commits since start (one per group of writes)",
+                       gauge_store_commits, a);
+  srv_server_set_user(s, a);
+  if (srv_on_worker_start(s, worker_start, a) != 0 || srv_on_worker_stop(s, worker_stop, a) != 0 ||
+      srv_on_shutdown(s, on_shutdown, a) != 0 || srv_health_add(s, "license", health_license, a) != 0 ||
+      srv_health_add(s, "machine", health_machine, a) != 0) {
+    snprintf(err, errlen, "cannot register hooks");
+    goto fail;
+  }
+  char why[200];
+  app_machine_ok(a, (int64_t)time(NULL), why, sizeof why); /* checked (and logged) at start */
+  *out = a;
+  return 0;
+fail:
+  store_reader_free(rd);
+  app_free(a);
+  return -1;
+}
+
+void app_free(app *a) {
+  if (a == NULL)
+    return;
+  store_close(a->st);
+  lic_key_free(a->node);
+  srv_seats_free(a->seats);
+  pthread_mutex_destroy(&a->mmu);
+  pthread_mutex_destroy(&a->hmu);
+  free(a);
+}

@@ -1,0 +1,88 @@
+/* app.h - what `licsrv serve` runs on top of the HTTP server: the store, the
+ * node key, seats, the server's own machine binding, and the routes. */
+#ifndef LICSRV_APP_H
+#define LICSRV_APP_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <msgpack.h>
+
+#include "lic/err.h"
+#include "lic/license.h"
+#include "lic/verdict.h"
+#include "util/metrics.h"
+#include "core/seats.h"
+#include "http/server.h"
+#include "store/store.h"
+
+#define APP_MACHINE_CHECK_S 3600 /* re-check our own machine binding hourly */
+#define APP_LICENSE_CACHE   8    /* parsed licenses kept per worker */
+
+typedef struct app app;
+
+/* Per worker loop: nothing here is shared between threads. */
+typedef struct {
+  app *a;
+  store_reader *rd;
+  lic_signer *signer;
+  msgpack_sbuffer body, env, out;
+  struct {
+    bool used;
+    uint8_t *env; /* envelope bytes the parse came from */
+    size_t len;
+    lic_license lic;
+    uint64_t tick;
+  } cache[APP_LICENSE_CACHE];
+  uint64_t tick;
+  /* The trust store of route_trust(), rebuilt when DATA/trusted changes. */
+  lic_trust trust;
+  uint64_t trust_sig;
+  bool trust_loaded;
+} app_worker;
+
+struct app {
+  srv_server *srv;
+  store *st;
+  store_meta meta;
+  lic_key *node;
+  srv_seats *seats;
+  _Atomic int64_t hwm;        /* clock high-water mark */
+  /* The server's own machine against its licenses (SPEC §4 private mode). */
+  pthread_mutex_t mmu;
+  int64_t machine_checked;
+  bool machine_ok, machine_logged;
+  char machine_why[200];
+  pthread_mutex_t hmu; /* the license readiness check, cached a second */
+  int64_t license_checked;
+  bool license_ok;
+  char license_why[200];
+  srv_counter *verdicts[LIC_STATUS_MAX_];
+  srv_counter *machine_mismatch;
+};
+
+/* Open the data directory's store and node key, register hooks and health
+ * checks (the routes are routes/'s: routes_install).
+ * 0, or -1 with a one-line reason. */
+int app_attach(srv_server *s, const char *data_dir, app **out, char *err, size_t errlen);
+void app_free(app *a);
+
+/* The license a request names (or the only one): parsed, from the worker's
+ * cache when its bytes did not change. NULL when unknown; *revoked set. *env
+ * and *len give the envelope for the verdict's chain. */
+const lic_license *app_license(app_worker *w, const uint8_t *id, bool *revoked,
+                               const uint8_t **env, size_t *len, char *why, size_t cap);
+/* A license certifying our node key, for the chain of a claim receipt: the
+ * first one that is not revoked (a malloc'd copy of its envelope). LIC_NOTFOUND
+ * when there is none. */
+int app_certifying_license(app_worker *w, uint8_t **env, size_t *len);
+/* The machine binding: true when it holds (re-checked hourly). */
+bool app_machine_ok(app *a, int64_t now, char *why, size_t cap);
+/* Re-check the machine binding now (SIGHUP), logging a change. */
+void app_machine_recheck(app *a);
+/* Move the clock high-water mark forward (batched to the store). */
+void app_clock_note(app *a, int64_t now);
+
+#endif

@@ -1,0 +1,533 @@
+/* conn.c - one client connection: reads into its bounded block, parses,
+ * answers in request order, applies backpressure and timeouts. */
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "http/internal.h"
+
+enum { T_NONE, T_IDLE, T_REQUEST, T_WRITE };
+
+static void conn_process(srv_conn *c);
+static void conn_flush(srv_conn *c);
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+static bool conn_must_pause(const srv_conn *c);
+
+int srv_status_index(int status) {
+  int i = 0;
+#define SRV_STATUS_IDX_(code) if (status == (code)) return i; i++;
+  SRV_STATUSES(SRV_STATUS_IDX_)
+#undef SRV_STATUS_IDX_
+  return i;
+}
+
+void srv_mask_addr(const struct sockaddr *sa, bool full, char *out, size_t outlen) {
+  char txt[INET6_ADDRSTRLEN];
+  if (sa->sa_family == AF_INET) {
+    struct in_addr a = ((const struct sockaddr_in *)(const void *)sa)->sin_addr;
+    if (!full)
+      a.s_addr &= htonl(0xffffff00u);
+    inet_ntop(AF_INET, &a, txt, sizeof txt);
+    snprintf(out, outlen, full ? "%s" : "%s/24", txt);
+  } else if (sa->sa_family == AF_INET6) {
+    struct in6_addr a = ((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+    if (IN6_IS_ADDR_V4MAPPED(&a)) {
+      struct sockaddr_in v4 = {.sin_family = AF_INET};
+      memcpy(&v4.sin_addr, a.s6_addr + 12, 4);
+      srv_mask_addr((const struct sockaddr *)&v4, full, out, outlen);
+      return;
+    }
+    if (!full)
+      memset(a.s6_addr + 6, 0, 10);
+    inet_ntop(AF_INET6, &a, txt, sizeof txt);
+    snprintf(out, outlen, full ? "%s" : "%s/48", txt);
+  } else {
+    snprintf(out, outlen, "unknown");
+  }
+}
+
+static const char *date_header(srv_worker *w, char *tmp, size_t tmplen) {
+  time_t now = time(NULL);
+  struct tm tm;
+  if (w != NULL && (int64_t)now == w->date_sec)
+    return w->date;
+  gmtime_r(&now, &tm);
+  strftime(tmp, tmplen, "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
+  if (w != NULL) {
+    w->date_sec = (int64_t)now;
+    snprintf(w->date, sizeof w->date, "%s", tmp);
+  }
+  return tmp;
+}
+
+void srv_format_response(srv_worker *w, srv_buf *dst, int status, const char *ctype,
+                         const void *body, size_t len, int conn_hdr, const char *extra) {
+  static const char *const conn_line[] = {"", "Connection: close\r\n", "Connection: keep-alive\r\n"};
+  char tmp[64];
+  srv_buf_printf(dst,
+                 "HTTP/1.1 %d %s\r\n%sContent-Type: %s\r\nContent-Length: %zu\r\n%s%s\r\n",
+                 status, srv_http_reason(status), date_header(w, tmp, sizeof tmp),
+                 ctype != NULL ? ctype : "application/octet-stream", len,
+                 conn_line[conn_hdr], extra != NULL ? extra : "");
+  srv_buf_append(dst, body, len);
+}
+
+void srv_json_str(srv_buf *b, const char *s) {
+  static const char hex[] = "0123456789abcdef";
+  srv_buf_append(b, "\"", 1);
+  for (; *s != '\0'; s++) {
+    unsigned char ch = (unsigned char)*s;
+    if (ch == '"' || ch == '\\') {
+      char e[2] = {'\\', (char)ch};
+      srv_buf_append(b, e, 2);
+    } else if (ch < 0x20) {
+      char e[6] = {'\\', 'u', '0', '0', hex[ch >> 4], hex[ch & 15]};
+      srv_buf_append(b, e, 6);
+    } else {
+      srv_buf_append(b, s, 1);
+    }
+  }
+  srv_buf_append(b, "\"", 1);
+}
+
+static void mp_str(srv_buf *b, const char *s) {
+  size_t n = strlen(s);
+  uint8_t h[3];
+  if (n > 0xffff)
+    n = 0xffff;
+  if (n < 32) {
+    h[0] = (uint8_t)(0xa0 | n);
+    srv_buf_append(b, h, 1);
+  } else if (n < 256) {
+    h[0] = 0xd9;
+    h[1] = (uint8_t)n;
+    srv_buf_append(b, h, 2);
+  } else {
+    h[0] = 0xda;
+    h[1] = (uint8_t)(n >> 8);
+    h[2] = (uint8_t)n;
+    srv_buf_append(b, h, 3);
+  }
+  srv_buf_append(b, s, n);
+}
+
+const char *srv_format_error(srv_buf *dst, bool msgpack, const char *code, const char *msg) {
+  if (msgpack) {
+    uint8_t m = 0x82;
+    srv_buf_append(dst, &m, 1);
+    mp_str(dst, "error");
+    mp_str(dst, code);
+    mp_str(dst, "message");
+    mp_str(dst, msg);
+    return "application/msgpack";
+  }
+  srv_buf_append(dst, "{\"error\":", 9);
+  srv_json_str(dst, code);
+  srv_buf_append(dst, ",\"message\":", 11);
+  srv_json_str(dst, msg);
+  srv_buf_append(dst, "}", 1);
+  return "application/json";
+}
+
+void srv_count_request(srv_server *s, srv_route *route, int status, uint64_t start_ns) {
+  static const uint64_t bounds_us[SRV_NLAT] = {50,    100,   250,    500,    1000,   2500,
+                                               5000,  10000, 25000,  100000, 500000, 1000000};
+  uint64_t dur_us = (uv_hrtime() - start_ns) / 1000;
+  int b = 0;
+  atomic_fetch_add_explicit(&route->count[srv_status_index(status)], 1, memory_order_relaxed);
+  while (b < SRV_NLAT && dur_us > bounds_us[b])
+    b++;
+  atomic_fetch_add_explicit(&s->lat[b], 1, memory_order_relaxed);
+  atomic_fetch_add_explicit(&s->lat_sum_us, dur_us, memory_order_relaxed);
+  atomic_fetch_add_explicit(&s->lat_count, 1, memory_order_relaxed);
+}
+
+/* --- request blocks -------------------------------------------------------- */
+
+static srv_http_block *block_get(srv_worker *w) {
+  srv_http_block *b = w->free_blocks;
+  if (b != NULL) {
+    w->free_blocks = b->next;
+    w->nfree--;
+    return b;
+  }
+  return malloc(sizeof *b);
+}
+
+static void block_put(srv_worker *w, srv_http_block *b) {
+  if (b == NULL)
+    return;
+  if (w->nfree < SRV_FREE_BLOCKS && !w->draining) {
+    b->next = w->free_blocks;
+    w->free_blocks = b;
+    w->nfree++;
+  } else {
+    free(b);
+  }
+}
+
+static void conn_release_block(srv_conn *c) {
+  srv_http_release(&c->http);
+  block_put(c->w, c->http.blk);
+  c->http.blk = NULL;
+  c->rd_off = c->rd_len = 0;
+}
+
+static void conn_maybe_release(srv_conn *c) {
+  if (c->http.blk != NULL && !c->in_process && c->rd_off >= c->rd_len && srv_http_idle(&c->http))
+    conn_release_block(c);
+}
+
+/* --- closing --------------------------------------------------------------- */
+
+static void on_close(uv_handle_t *h) {
+  srv_conn *c = h->data;
+  srv_worker *w = c->w;
+  if (--c->nclose > 0)
+    return;
+  conn_release_block(c);
+  srv_buf_free(&c->out);
+  srv_buf_free(&c->wr);
+  free(c);
+  srv_worker_check_done(w);
+}
+
+void srv_conn_close(srv_conn *c) {
+  srv_deferred *d, *n;
+  if (c->closing)
+    return;
+  c->closing = true;
+  for (d = c->slots; d != NULL; d = n) {
+    n = d->next;
+    if (d->ready) {
+      srv_buf_free(&d->data);
+      free(d);
+    } else {
+      d->c = NULL; /* the reply will be dropped when it comes */
+    }
+  }
+  c->slots = c->slots_tail = NULL;
+  c->nslots = 0;
+  if (c->prev != NULL)
+    c->prev->next = c->next;
+  else
+    c->w->conns = c->next;
+  if (c->next != NULL)
+    c->next->prev = c->prev;
+  atomic_fetch_sub(&c->w->s->open_conns, 1);
+  c->nclose = 2;
+  uv_close((uv_handle_t *)&c->tcp, on_close);
+  uv_close((uv_handle_t *)&c->timer, on_close);
+}
+
+/* --- timers ---------------------------------------------------------------- */
+
+static bool conn_quiet(const srv_conn *c) {
+  return !c->writing && c->out.len == 0 && c->slots == NULL && !c->http.in_message &&
+         c->rd_off >= c->rd_len;
+}
+
+static void on_timer(uv_timer_t *t);
+
+static void conn_update_timer(srv_conn *c) {
+  uint8_t phase;
+  uint64_t ms = 0;
+  if (c->closing)
+    return;
+  if (c->writing)
+    phase = T_WRITE, ms = c->w->lim.write_timeout_ms;
+  else if (conn_must_pause(c))
+    phase = T_NONE; /* held back behind deferred answers */
+  else if (c->http.in_message || c->rd_off < c->rd_len)
+    phase = T_REQUEST, ms = c->w->lim.header_timeout_ms;
+  else if (c->slots != NULL)
+    phase = T_NONE; /* waiting for a deferred answer */
+  else
+    phase = T_IDLE, ms = c->w->lim.idle_timeout_ms;
+  if (phase == T_IDLE && (c->w->draining || c->close_after)) {
+    srv_conn_close(c);
+    return;
+  }
+  if (phase == c->phase)
+    return; /* keep the running deadline */
+  c->phase = phase;
+  if (phase == T_NONE)
+    uv_timer_stop(&c->timer);
+  else
+    uv_timer_start(&c->timer, on_timer, ms, 0);
+}
+
+static void conn_reply_early(srv_conn *c, int status, const char *code, const char *msg);
+
+static void on_timer(uv_timer_t *t) {
+  srv_conn *c = t->data;
+  if (c->phase == T_REQUEST && !c->close_after) {
+    c->phase = T_NONE;
+    conn_reply_early(c, 408, "request_timeout", "request not received in time");
+    c->close_after = true;
+    conn_process(c);
+    return;
+  }
+  srv_conn_close(c); /* idle keep-alive, or a reader that stopped reading */
+}
+
+/* --- output ---------------------------------------------------------------- */
+
+static void on_write(uv_write_t *req, int status) {
+  srv_conn *c = req->data;
+  c->writing = false;
+  c->wr.len = 0;
+  if (c->wr.cap > SRV_BUF_KEEP)
+    srv_buf_free(&c->wr);
+  if (c->closing)
+    return;
+  if (status < 0) {
+    srv_conn_close(c);
+    return;
+  }
+  conn_process(c); /* more output, reading again, or parsing what waited */
+}
+
+static void conn_flush(srv_conn *c) {
+  uv_buf_t b;
+  int n;
+  if (c->closing)
+    return;
+  if (!c->writing && c->out.len > 0) {
+    b = uv_buf_init(c->out.p, (unsigned)c->out.len);
+    n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+    if (n == UV_EAGAIN)
+      n = 0;
+    if (n < 0) {
+      srv_conn_close(c);
+      return;
+    }
+    if ((size_t)n < c->out.len) { /* the rest goes out when the socket drains */
+      srv_buf tmp = c->wr;
+      srv_buf_consume(&c->out, (size_t)n);
+      c->wr = c->out;
+      c->out = tmp;
+      c->out.len = 0;
+      b = uv_buf_init(c->wr.p, (unsigned)c->wr.len);
+      c->wreq.data = c;
+      if (uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, on_write) != 0) {
+        srv_conn_close(c);
+        return;
+      }
+      c->writing = true;
+      c->phase = T_NONE; /* re-arm the write timeout for this write */
+    } else {
+      c->out.len = 0;
+      if (c->out.cap > SRV_BUF_KEEP)
+        srv_buf_free(&c->out);
+    }
+  }
+  if (c->close_after && !c->writing && c->out.len == 0 && c->slots == NULL)
+    srv_conn_close(c);
+}
+
+/* Too much output queued or too many answers held back: stop taking requests. */
+static bool conn_must_pause(const srv_conn *c) {
+  return c->out.len + c->wr.len > SRV_OUT_CAP || c->nslots >= SRV_MAX_PIPELINE;
+}
+
+/* Append a finished response in order: straight to the output when nothing
+ * deferred is ahead of it, else behind the deferred one. */
+void srv_conn_slot_push(srv_conn *c, srv_deferred *d) {
+  if (c->slots_tail != NULL)
+    c->slots_tail->next = d;
+  else
+    c->slots = d;
+  c->slots_tail = d;
+  c->nslots++;
+}
+
+srv_buf *srv_conn_out_slot(srv_conn *c) {
+  srv_deferred *d;
+  if (c->slots == NULL)
+    return &c->out;
+  if ((d = calloc(1, sizeof *d)) == NULL)
+    return NULL;
+  d->ready = true;
+  d->w = c->w;
+  srv_conn_slot_push(c, d);
+  return &d->data;
+}
+
+void srv_conn_slots_ready(srv_conn *c) {
+  srv_deferred *d;
+  while ((d = c->slots) != NULL && d->ready) {
+    if (d->deferred) { /* the head now: a drain since the defer means close */
+      int hdr = d->conn_hdr;
+      if (c->w->draining || c->close_after) {
+        hdr = SRV_CONN_CLOSE;
+        c->close_after = true;
+      }
+      srv_format_response(c->w, &c->out, d->status, d->ctype, d->data.p, d->data.len, hdr, NULL);
+    } else {
+      srv_buf_append(&c->out, d->data.p, d->data.len);
+    }
+    c->slots = d->next;
+    if (c->slots == NULL)
+      c->slots_tail = NULL;
+    c->nslots--;
+    srv_buf_free(&d->data);
+    free(d);
+  }
+  conn_process(c);
+}
+
+/* An error before a handler could run (parse errors, limits, timeouts). */
+static void conn_reply_early(srv_conn *c, int status, const char *code, const char *msg) {
+  srv_worker *w = c->w;
+  srv_buf *dst = srv_conn_out_slot(c);
+  const char *ctype;
+  const char *method = c->http.in_headers ? "-" : srv_http_method(&c->http);
+  srv_route *other = &w->s->routes[c->lis].other;
+  w->scratch.len = 0;
+  ctype = srv_format_error(&w->scratch, srv_http_wants_msgpack(&c->http), code, msg);
+  if (dst != NULL)
+    srv_format_response(w, dst, status, ctype, w->scratch.p, w->scratch.len, SRV_CONN_CLOSE, NULL);
+  srv_count_request(w->s, other, status, c->http.in_message ? c->msg_start_ns : uv_hrtime());
+  srv_log_request(&w->log, method, c->http.in_headers ? "-" : c->http.path,
+                  c->http.in_headers ? 1 : c->http.path_len, status,
+                  c->http.in_message ? (uv_hrtime() - c->msg_start_ns) / 1000 : 0, c->peer_text);
+}
+
+/* --- input ----------------------------------------------------------------- */
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+  srv_conn *c = h->data;
+  (void)suggested;
+  if (c->http.blk == NULL && (c->http.blk = block_get(c->w)) == NULL) {
+    *buf = uv_buf_init(NULL, 0); /* libuv reports UV_ENOBUFS */
+    return;
+  }
+  *buf = uv_buf_init(c->http.blk->in, SRV_INBUF);
+}
+
+static void conn_update_reading(srv_conn *c) {
+  bool want = !c->closing && !c->close_after && c->rd_off >= c->rd_len && !conn_must_pause(c);
+  if (want && !c->reading) {
+    if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
+      c->reading = true;
+  } else if (!want && c->reading) {
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    c->reading = false;
+  }
+}
+
+/* Parse what is buffered, answer, flush, then decide on reading and timers. */
+static void conn_process(srv_conn *c) {
+  if (c->in_process || c->closing)
+    return;
+  c->in_process = true;
+again:
+  while (!c->closing && !c->close_after && c->rd_off < c->rd_len && !conn_must_pause(c)) {
+    bool was_idle = !c->http.in_message;
+    size_t used = 0;
+    int ev = srv_http_feed(&c->http, c->http.blk->in + c->rd_off, c->rd_len - c->rd_off, &used);
+    c->rd_off += used;
+    if (was_idle && (c->http.in_message || ev == SRV_HTTP_REQUEST)) {
+      c->msg_start_ns = uv_hrtime();
+      c->phase = T_NONE; /* the request deadline starts now */
+    }
+    if (ev == SRV_HTTP_ERROR) {
+      conn_reply_early(c, c->http.err_status, c->http.err_code, c->http.err_msg);
+      c->close_after = true;
+    } else if (ev == SRV_HTTP_REQUEST) {
+      srv_dispatch(c);
+      srv_http_next(&c->http);
+    } else if (c->http.want_continue && c->slots == NULL) {
+      static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+      srv_buf_append(&c->out, cont, sizeof cont - 1);
+      c->http.want_continue = false;
+    }
+  }
+  conn_flush(c);
+  if (c->closing) {
+    c->in_process = false;
+    return;
+  }
+  /* The flush may have made room: go on with what is still buffered. */
+  if (!c->close_after && c->rd_off < c->rd_len && !conn_must_pause(c))
+    goto again;
+  if (c->rd_off >= c->rd_len)
+    c->rd_off = c->rd_len = 0;
+  c->in_process = false;
+  conn_update_reading(c);
+  conn_update_timer(c);
+  if (!c->closing)
+    conn_maybe_release(c);
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
+  srv_conn *c = s->data;
+  (void)buf;
+  if (nread < 0) {
+    /* EOF: answer what was asked, then close; errors: close now. */
+    if (nread == UV_EOF && !c->http.in_message) {
+      c->close_after = true;
+      conn_process(c);
+    } else {
+      srv_conn_close(c);
+    }
+    return;
+  }
+  if (nread == 0) {
+    conn_maybe_release(c);
+    return;
+  }
+  c->rd_off = 0;
+  c->rd_len = (size_t)nread;
+  conn_process(c);
+}
+
+void srv_conn_drain(srv_conn *c) {
+  if (conn_quiet(c))
+    srv_conn_close(c);
+}
+
+void srv_conn_accept(srv_worker *w, srv_listener lis, uv_stream_t *listener) {
+  srv_conn *c = calloc(1, sizeof *c);
+  int len = sizeof c->peer;
+  if (c == NULL)
+    return; /* the connection stays in the backlog; we try again on the next one */
+  c->w = w;
+  c->lis = lis;
+  c->tcp.data = c->timer.data = c;
+  uv_tcp_init(&w->loop, &c->tcp);
+  uv_timer_init(&w->loop, &c->timer);
+  c->next = w->conns;
+  if (w->conns != NULL)
+    w->conns->prev = c;
+  w->conns = c;
+  atomic_fetch_add(&w->s->open_conns, 1);
+  if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0) {
+    srv_conn_close(c);
+    return;
+  }
+  if ((uint64_t)atomic_load(&w->s->open_conns) > w->lim.max_connections) {
+    srv_buf busy = {0};
+    const char *ct;
+    w->scratch.len = 0;
+    ct = srv_format_error(&w->scratch, false, "unavailable", "too many connections");
+    srv_format_response(w, &busy, 503, ct, w->scratch.p, w->scratch.len, SRV_CONN_CLOSE, NULL);
+    if (!busy.oom) {
+      uv_buf_t b = uv_buf_init(busy.p, (unsigned)busy.len);
+      uv_try_write((uv_stream_t *)&c->tcp, &b, 1); /* best effort: we close anyway */
+    }
+    srv_buf_free(&busy);
+    atomic_fetch_add(&w->s->rejected_conns, 1);
+    srv_conn_close(c);
+    return;
+  }
+  uv_tcp_nodelay(&c->tcp, 1);
+  if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&c->peer, &len) != 0)
+    c->peer.ss_family = AF_UNSPEC;
+  srv_mask_addr((struct sockaddr *)&c->peer, w->lim.log_full_ips, c->peer_text,
+                sizeof c->peer_text);
+  srv_http_init(&c->http, &w->lim);
+  conn_process(c); /* starts reading and the idle timer */
+}

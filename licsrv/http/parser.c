@@ -1,0 +1,339 @@
+/* http/parser.c - request parsing glue over http_parser: limits enforced before
+ * parsing more, interesting headers copied into bounded buffers. */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "http/parser.h"
+
+enum { H_NONE, H_CTYPE, H_ACCEPT, H_AUTH, H_EXPECT, H_OTHER };
+
+#define H(p) ((srv_http *)(p)->data)
+
+static int fail(srv_http *h, int status, const char *code, const char *msg) {
+  h->err_status = status;
+  h->err_code = code;
+  h->err_msg = msg;
+  return -1;
+}
+
+static int on_message_begin(http_parser *p) {
+  srv_http *h = H(p);
+  h->in_message = true;
+  return 0;
+}
+
+static int on_url(http_parser *p, const char *at, size_t len) {
+  srv_http *h = H(p);
+  if (len > SRV_MAX_URL - h->url_len)
+    return fail(h, 414, "uri_too_long", "request target too long");
+  memcpy(h->blk->url + h->url_len, at, len);
+  h->url_len += len;
+  return 0;
+}
+
+static int append(srv_http *h, char *dst, size_t *dlen, size_t cap, const char *at, size_t len) {
+  if (len > cap - *dlen)
+    return fail(h, 431, "headers_too_large", "header value too long");
+  memcpy(dst + *dlen, at, len);
+  *dlen += len;
+  return 0;
+}
+
+static int on_header_field(http_parser *p, const char *at, size_t len) {
+  srv_http *h = H(p);
+  if (h->last != 1) {
+    if (++h->nheaders > h->lim->max_headers)
+      return fail(h, 431, "headers_too_large", "too many header fields");
+    h->hname_len = 0;
+    h->field = H_NONE;
+  }
+  h->last = 1;
+  if (len > sizeof h->hname - h->hname_len) {
+    h->hname_len = sizeof h->hname; /* too long to be one we read */
+    return 0;
+  }
+  memcpy(h->hname + h->hname_len, at, len);
+  h->hname_len = (uint8_t)(h->hname_len + len);
+  return 0;
+}
+
+static bool hname_is(const srv_http *h, const char *name) {
+  size_t n = strlen(name);
+  return h->hname_len == n && strncasecmp(h->hname, name, n) == 0;
+}
+
+static int on_header_value(http_parser *p, const char *at, size_t len) {
+  srv_http *h = H(p);
+  srv_http_block *b = h->blk;
+  if (h->last != 2) { /* first fragment of this value: which header is it */
+    h->last = 2;
+    h->field = H_OTHER;
+    if (hname_is(h, "content-type")) {
+      if (h->ctype_len > 0)
+        return fail(h, 400, "bad_request", "duplicate Content-Type");
+      h->field = H_CTYPE;
+    } else if (hname_is(h, "accept")) {
+      h->field = H_ACCEPT;
+      if (h->accept_len > 0 && append(h, b->accept, &h->accept_len, SRV_MAX_ACCEPT, ", ", 2))
+        return -1;
+    } else if (hname_is(h, "authorization")) {
+      if (h->auth_len > 0)
+        return fail(h, 400, "bad_request", "duplicate Authorization");
+      h->field = H_AUTH;
+    } else if (hname_is(h, "expect")) {
+      h->field = H_EXPECT;
+    }
+  }
+  switch (h->field) {
+  case H_CTYPE:
+    return append(h, b->ctype, &h->ctype_len, SRV_MAX_CTYPE, at, len);
+  case H_ACCEPT:
+    return append(h, b->accept, &h->accept_len, SRV_MAX_ACCEPT, at, len);
+  case H_AUTH:
+    return append(h, b->auth, &h->auth_len, SRV_MAX_AUTH, at, len);
+  case H_EXPECT:
+    if (len == 12 && strncasecmp(at, "100-continue", 12) == 0)
+      h->want_continue = true;
+    else
+      return fail(h, 417, "expectation_failed", "only Expect: 100-continue is supported");
+    return 0;
+  default:
+    return 0;
+  }
+}
+
+static int on_headers_complete(http_parser *p) {
+  srv_http *h = H(p);
+  srv_http_block *b = h->blk;
+  struct http_parser_url u;
+  bool chunked = (p->flags & F_CHUNKED) != 0;
+  bool has_len = (p->flags & F_CONTENTLENGTH) != 0;
+  h->in_headers = false;
+  if (p->http_major != 1)
+    return fail(h, 505, "http_version_not_supported", "only HTTP/1.x is served");
+  b->url[h->url_len] = '\0';
+  b->ctype[h->ctype_len] = '\0';
+  b->accept[h->accept_len] = '\0';
+  b->auth[h->auth_len] = '\0';
+  http_parser_url_init(&u);
+  if (h->url_len == 0 || http_parser_parse_url(b->url, h->url_len, p->method == HTTP_CONNECT, &u) != 0)
+    return fail(h, 400, "bad_request", "malformed request target");
+  if (!(u.field_set & (1 << UF_PATH)))
+    return fail(h, 400, "bad_request", "request target has no path");
+  h->path = b->url + u.field_data[UF_PATH].off;
+  h->path_len = u.field_data[UF_PATH].len;
+  b->url[u.field_data[UF_PATH].off + h->path_len] = '\0';
+  if (has_len && p->content_length > h->lim->max_body)
+    return fail(h, 413, "payload_too_large", "request body exceeds max_body");
+  if (!has_len && !chunked &&
+      (p->method == HTTP_POST || p->method == HTTP_PUT || p->method == HTTP_PATCH))
+    return fail(h, 411, "length_required", "Content-Length required");
+  if (has_len && p->content_length > SRV_BODY_INLINE) {
+    if ((h->body = malloc((size_t)p->content_length)) == NULL)
+      return fail(h, 503, "unavailable", "out of memory");
+    h->body_cap = (size_t)p->content_length;
+  }
+  if (!has_len && !chunked)
+    h->want_continue = false; /* nothing to continue with */
+  return 0;
+}
+
+static int on_body(http_parser *p, const char *at, size_t len) {
+  srv_http *h = H(p);
+  if (len > h->lim->max_body - h->body_len)
+    return fail(h, 413, "payload_too_large", "request body exceeds max_body");
+  if (len > h->body_cap - h->body_len) { /* chunked: grow up to max_body */
+    size_t cap = h->body_cap * 2;
+    uint8_t *nb;
+    if (cap < h->body_len + len)
+      cap = h->body_len + len;
+    if (cap > h->lim->max_body)
+      cap = (size_t)h->lim->max_body;
+    if (h->body == h->blk->body_inline) {
+      if ((nb = malloc(cap)) != NULL)
+        memcpy(nb, h->body, h->body_len);
+    } else {
+      nb = realloc(h->body, cap);
+    }
+    if (nb == NULL)
+      return fail(h, 503, "unavailable", "out of memory");
+    h->body = nb;
+    h->body_cap = cap;
+  }
+  memcpy(h->body + h->body_len, at, len);
+  h->body_len += len;
+  return 0;
+}
+
+static int on_message_complete(http_parser *p) {
+  srv_http *h = H(p);
+  h->keep_alive = http_should_keep_alive(p) && !p->upgrade;
+  h->in_message = false;
+  http_parser_pause(p, 1); /* hand the request over before reading the next */
+  return 0;
+}
+
+static const http_parser_settings settings = {
+    .on_message_begin = on_message_begin,
+    .on_url = on_url,
+    .on_header_field = on_header_field,
+    .on_header_value = on_header_value,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_message_complete = on_message_complete,
+};
+
+static void reset_request(srv_http *h) {
+  h->hdr_bytes = h->nheaders = 0;
+  h->url_len = h->ctype_len = h->accept_len = h->auth_len = 0;
+  h->hname_len = 0;
+  h->field = H_NONE;
+  h->last = 0;
+  h->in_headers = true;
+  h->in_message = false;
+  h->want_continue = false;
+  h->keep_alive = false;
+  h->path = "";
+  h->path_len = 0;
+  h->body_len = 0;
+  h->err_status = 0;
+  h->err_code = h->err_msg = NULL;
+}
+
+void srv_http_init(srv_http *h, const srv_limits *lim) {
+  memset(h, 0, sizeof *h);
+  http_parser_init(&h->p, HTTP_REQUEST);
+  h->p.data = h;
+  h->lim = lim;
+  reset_request(h);
+}
+
+void srv_http_release(srv_http *h) {
+  if (h->body != NULL && (h->blk == NULL || h->body != h->blk->body_inline))
+    free(h->body);
+  h->body = NULL;
+  h->body_cap = 0;
+}
+
+void srv_http_next(srv_http *h) {
+  if (h->body != NULL && (h->blk == NULL || h->body != h->blk->body_inline))
+    srv_http_release(h);
+  reset_request(h);
+  http_parser_pause(&h->p, 0);
+}
+
+bool srv_http_idle(const srv_http *h) { return !h->in_message && h->url_len == 0; }
+
+const char *srv_http_method(const srv_http *h) { return http_method_str((enum http_method)h->p.method); }
+
+int srv_http_feed(srv_http *h, const char *data, size_t len, size_t *used) {
+  size_t n = len, got;
+  enum http_errno e;
+  *used = 0;
+  if (h->body == NULL || h->body_cap == 0) {
+    h->body = h->blk->body_inline;
+    h->body_cap = SRV_BODY_INLINE;
+  }
+  if (h->in_headers) {
+    /* Never hand the parser more header bytes than the limit allows. */
+    size_t room = h->lim->max_header_bytes - h->hdr_bytes;
+    if (h->hdr_bytes >= h->lim->max_header_bytes)
+      room = 0;
+    if (n > room)
+      n = room;
+    if (n == 0 && len > 0) {
+      fail(h, 431, "headers_too_large", "request headers exceed max_header_bytes");
+      return SRV_HTTP_ERROR;
+    }
+  }
+  got = http_parser_execute(&h->p, &settings, data, n);
+  if (h->in_headers)
+    h->hdr_bytes += (uint32_t)got;
+  *used = got;
+  e = HTTP_PARSER_ERRNO(&h->p);
+  if (e == HPE_PAUSED)
+    return SRV_HTTP_REQUEST;
+  if (e != HPE_OK) {
+    if (h->err_status == 0) {
+      if (e == HPE_HEADER_OVERFLOW)
+        fail(h, 431, "headers_too_large", "request headers too large");
+      else
+        fail(h, 400, "bad_request", http_errno_description(e));
+    }
+    return SRV_HTTP_ERROR;
+  }
+  if (h->in_headers && h->hdr_bytes >= h->lim->max_header_bytes && got < len) {
+    fail(h, 431, "headers_too_large", "request headers exceed max_header_bytes");
+    return SRV_HTTP_ERROR;
+  }
+  if (got < n) { /* the parser stopped without an error: treat as malformed */
+    fail(h, 400, "bad_request", "malformed request");
+    return SRV_HTTP_ERROR;
+  }
+  return SRV_HTTP_MORE;
+}
+
+const char *srv_http_reason(int status) {
+  switch (status) {
+  case 100: return "Continue";
+  case 200: return "OK";
+  case 201: return "Created";
+  case 202: return "Accepted";
+  case 204: return "No Content";
+  case 400: return "Bad Request";
+  case 401: return "Unauthorized";
+  case 403: return "Forbidden";
+  case 404: return "Not Found";
+  case 405: return "Method Not Allowed";
+  case 408: return "Request Timeout";
+  case 409: return "Conflict";
+  case 411: return "Length Required";
+  case 413: return "Payload Too Large";
+  case 414: return "URI Too Long";
+  case 415: return "Unsupported Media Type";
+  case 417: return "Expectation Failed";
+  case 429: return "Too Many Requests";
+  case 431: return "Request Header Fields Too Large";
+  case 500: return "Internal Server Error";
+  case 503: return "Service Unavailable";
+  case 505: return "HTTP Version Not Supported";
+  default: return status < 300 ? "OK" : status < 500 ? "Bad Request" : "Server Error";
+  }
+}
+
+const char *srv_http_error_code(int status) {
+  switch (status) {
+  case 400: return "bad_request";
+  case 401: return "unauthorized";
+  case 403: return "forbidden";
+  case 404: return "not_found";
+  case 405: return "method_not_allowed";
+  case 408: return "request_timeout";
+  case 409: return "conflict";
+  case 411: return "length_required";
+  case 413: return "payload_too_large";
+  case 414: return "uri_too_long";
+  case 415: return "unsupported_media_type";
+  case 417: return "expectation_failed";
+  case 429: return "rate_limited";
+  case 431: return "headers_too_large";
+  case 503: return "unavailable";
+  case 505: return "http_version_not_supported";
+  default: return "internal";
+  }
+}
+
+bool srv_http_wants_msgpack(const srv_http *h) {
+  const char *a, *t;
+  if (h->blk == NULL || h->in_headers)
+    return false; /* headers not (all) read: their buffers are not terminated */
+  a = h->blk->accept;
+  t = h->blk->ctype;
+  if (strstr(a, "application/msgpack") || strstr(a, "application/x-msgpack"))
+    return true;
+  if (strstr(a, "application/json"))
+    return false;
+  return strncasecmp(t, "application/msgpack", 19) == 0 ||
+         strncasecmp(t, "application/x-msgpack", 21) == 0;
+}

@@ -1,0 +1,560 @@
+/* server.c - workers (one libuv loop and SO_REUSEPORT listener each), routes,
+ * dispatch, replies now or deferred, built-in /healthz and /metrics, drain. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <signal.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "http/internal.h"
+
+/* --- built-in endpoints ------------------------------------------------------ */
+
+static void h_healthz(srv_req *r) {
+  static const char ok[] = "{\"status\":\"ok\",\"version\":\"" LIC_VERSION "\"}";
+  srv_server *s = r->c->w->s;
+  srv_buf *b = &r->c->w->scratch;
+  char msg[256];
+  for (size_t i = 0; i < s->nhealth; i++) {
+    msg[0] = '\0';
+    if (s->health[i].check(s->health[i].arg, msg, sizeof msg) != 0) {
+      b->len = 0;
+      srv_buf_printf(b, "{\"status\":\"fail\",\"check\":");
+      srv_json_str(b, s->health[i].name);
+      srv_buf_printf(b, ",\"message\":");
+      msg[sizeof msg - 1] = '\0';
+      srv_json_str(b, msg);
+      srv_buf_printf(b, "}");
+      srv_reply(r, 503, "application/json", b->p, b->len);
+      return;
+    }
+  }
+  srv_reply(r, 200, "application/json", ok, sizeof ok - 1);
+}
+
+static void render_routes(srv_buf *b, srv_routes *rt, const char *lis) {
+  static const int codes[] = {
+#define SRV_STATUS_CODE_(c) c,
+      SRV_STATUSES(SRV_STATUS_CODE_)
+#undef SRV_STATUS_CODE_
+  };
+  for (size_t i = 0; i <= rt->n; i++) {
+    srv_route *r = i < rt->n ? &rt->r[i] : &rt->other;
+    for (int k = 0; k < SRV_NSTATUS; k++) {
+      uint64_t v = atomic_load_explicit(&r->count[k], memory_order_relaxed);
+      if (v == 0)
+        continue;
+      if (k < SRV_NSTATUS - 1)
+        srv_buf_printf(b, "licsrv_http_requests_total{listener=\"%s\",endpoint=\"%s\",status=\"%d\"} %llu\n",
+                       lis, r->path, codes[k], (unsigned long long)v);
+      else
+        srv_buf_printf(b, "licsrv_http_requests_total{listener=\"%s\",endpoint=\"%s\",status=\"other\"} %llu\n",
+                       lis, r->path, (unsigned long long)v);
+    }
+  }
+}
+
+static void h_metrics(srv_req *r) {
+  static const char *const le[SRV_NLAT] = {"0.00005", "0.0001", "0.00025", "0.0005",
+                                           "0.001",   "0.0025", "0.005",   "0.01",
+                                           "0.025",   "0.1",    "0.5",     "1"};
+  srv_server *s = r->c->w->s;
+  srv_buf *b = &r->c->w->scratch;
+  uint64_t cum = 0;
+  b->len = 0;
+  srv_buf_printf(b, "# HELP licsrv_http_requests_total HTTP requests by endpoint and status.\n"
+                    "# TYPE licsrv_http_requests_total counter\n");
+  render_routes(b, &s->routes[SRV_PUBLIC], "public");
+  render_routes(b, &s->routes[SRV_ADMIN], "admin");
+  srv_buf_printf(b, "# HELP licsrv_http_request_duration_seconds Time from the first byte of a request to its answer.\n"
+                    "# TYPE licsrv_http_request_duration_seconds histogram\n");
+  for (int i = 0; i <= SRV_NLAT; i++) {
+    cum += atomic_load_explicit(&s->lat[i], memory_order_relaxed);
+    srv_buf_printf(b, "licsrv_http_request_duration_seconds_bucket{le=\"%s\"} %llu\n",
+                   i < SRV_NLAT ? le[i] : "+Inf", (unsigned long long)cum);
+  }
+  srv_buf_printf(b, "licsrv_http_request_duration_seconds_sum %.6f\n"
+                    "licsrv_http_request_duration_seconds_count %llu\n",
+                 (double)atomic_load(&s->lat_sum_us) / 1e6,
+                 (unsigned long long)atomic_load(&s->lat_count));
+  srv_buf_printf(b, "# HELP licsrv_http_connections_open Open client connections.\n"
+                    "# TYPE licsrv_http_connections_open gauge\n"
+                    "licsrv_http_connections_open %lld\n"
+                    "# HELP licsrv_http_connections_rejected_total Connections closed at once because max_connections was reached.\n"
+                    "# TYPE licsrv_http_connections_rejected_total counter\n"
+                    "licsrv_http_connections_rejected_total %llu\n",
+                 (long long)atomic_load(&s->open_conns),
+                 (unsigned long long)atomic_load(&s->rejected_conns));
+  srv_metrics_render(s->metrics, b);
+  if (b->oom) {
+    b->oom = false;
+    srv_reply_error(r, 503, "unavailable", "out of memory");
+    return;
+  }
+  srv_reply(r, 200, "text/plain; version=0.0.4", b->p, b->len);
+}
+
+/* --- setup -------------------------------------------------------------------- */
+
+int srv_server_new(const srv_config *cfg, srv_server **out, char *err, size_t errlen) {
+  srv_server *s = NULL;
+  int r = -1;
+  *out = NULL;
+  if (srv_config_check(cfg, err, errlen) != 0)
+    goto out;
+  if ((s = calloc(1, sizeof *s)) == NULL || (s->metrics = srv_metrics_new()) == NULL) {
+    srv_errf(err, errlen, "out of memory");
+    goto out;
+  }
+  s->cfg = *cfg;
+  s->routes[SRV_PUBLIC].other.path = "other";
+  s->routes[SRV_ADMIN].other.path = "other";
+  if (srv_route_add(s, "GET", "/healthz", h_healthz) != 0 ||
+      srv_route_add(s, "GET", "/metrics", h_metrics) != 0 ||
+      srv_admin_route_add(s, "GET", "/healthz", h_healthz) != 0 ||
+      srv_admin_route_add(s, "GET", "/metrics", h_metrics) != 0) {
+    srv_errf(err, errlen, "out of memory");
+    goto out;
+  }
+  *out = s;
+  s = NULL;
+  r = 0;
+out:
+  srv_server_free(s);
+  return r;
+}
+
+static int route_add(srv_server *s, srv_listener lis, const char *method, const char *path,
+                     srv_handler h) {
+  srv_routes *rt = &s->routes[lis];
+  int m = -1;
+  if (s->started || h == NULL || path == NULL || path[0] != '/' || rt->n >= SRV_MAX_ROUTES)
+    return -1;
+  for (int i = 0; i < 64; i++) {
+    const char *name = http_method_str((enum http_method)i);
+    if (strcmp(name, "<unknown>") == 0)
+      break;
+    if (strcmp(name, method) == 0) {
+      m = i;
+      break;
+    }
+  }
+  if (m < 0)
+    return -1;
+  for (size_t i = 0; i < rt->n; i++)
+    if (rt->r[i].method == m && strcmp(rt->r[i].path, path) == 0)
+      return -1;
+  if ((rt->r[rt->n].path = strdup(path)) == NULL)
+    return -1;
+  rt->r[rt->n].method = m;
+  rt->r[rt->n].fn = h;
+  rt->n++;
+  return 0;
+}
+
+int srv_route_add(srv_server *s, const char *method, const char *path, srv_handler h) {
+  return route_add(s, SRV_PUBLIC, method, path, h);
+}
+
+int srv_admin_route_add(srv_server *s, const char *method, const char *path, srv_handler h) {
+  return route_add(s, SRV_ADMIN, method, path, h);
+}
+
+int srv_on_worker_start(srv_server *s, void (*fn)(srv_worker *w, void *arg), void *arg) {
+  if (s->started || s->nwstart >= SRV_MAX_HOOKS)
+    return -1;
+  s->wstart[s->nwstart++] = (srv_whook){fn, arg};
+  return 0;
+}
+
+int srv_on_worker_stop(srv_server *s, void (*fn)(srv_worker *w, void *arg), void *arg) {
+  if (s->started || s->nwstop >= SRV_MAX_HOOKS)
+    return -1;
+  s->wstop[s->nwstop++] = (srv_whook){fn, arg};
+  return 0;
+}
+
+int srv_on_shutdown(srv_server *s, void (*fn)(void *arg), void *arg) {
+  if (s->started || s->nshutdown >= SRV_MAX_HOOKS)
+    return -1;
+  s->shutdown[s->nshutdown].fn = fn;
+  s->shutdown[s->nshutdown++].arg = arg;
+  return 0;
+}
+
+int srv_health_add(srv_server *s, const char *name,
+                   int (*check)(void *arg, char *msg, size_t msglen), void *arg) {
+  srv_health *h;
+  if (s->started || s->nhealth >= SRV_MAX_HOOKS || check == NULL ||
+      strlen(name) >= sizeof h->name)
+    return -1;
+  for (const char *p = name; *p; p++) /* shown inside JSON unescaped */
+    if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20)
+      return -1;
+  h = &s->health[s->nhealth++];
+  snprintf(h->name, sizeof h->name, "%s", name);
+  h->check = check;
+  h->arg = arg;
+  return 0;
+}
+
+srv_metrics *srv_server_metrics(srv_server *s) { return s->metrics; }
+void srv_server_set_user(srv_server *s, void *user) { s->user = user; }
+void *srv_server_user(const srv_server *s) { return s->user; }
+const srv_config *srv_server_config(const srv_server *s) { return &s->cfg; }
+uint16_t srv_server_port(const srv_server *s) { return s->port[SRV_PUBLIC]; }
+uint16_t srv_server_admin_port(const srv_server *s) { return s->port[SRV_ADMIN]; }
+int srv_worker_id(const srv_worker *w) { return w->id; }
+srv_server *srv_worker_server(const srv_worker *w) { return w->s; }
+void *srv_worker_user(const srv_worker *w) { return w->user; }
+void srv_worker_set_user(srv_worker *w, void *user) { w->user = user; }
+
+/* --- workers ------------------------------------------------------------------ */
+
+static void on_connection(uv_stream_t *lis, int status) {
+  srv_worker *w = lis->data;
+  if (status < 0 || w->draining)
+    return;
+  srv_conn_accept(w, lis == (uv_stream_t *)&w->lis[SRV_ADMIN] ? SRV_ADMIN : SRV_PUBLIC, lis);
+}
+
+static void on_handle_closed(uv_handle_t *h) { (void)h; }
+
+/* Every connection gone while draining: close the loop's own handles. */
+void srv_worker_check_done(srv_worker *w) {
+  srv_deferred *q;
+  if (!w->draining || w->conns != NULL || w->closed)
+    return;
+  uv_mutex_lock(&w->mu);
+  w->closed = true;
+  q = w->q_head;
+  w->q_head = w->q_tail = NULL;
+  uv_mutex_unlock(&w->mu);
+  while (q != NULL) { /* replies for connections already gone */
+    srv_deferred *n = q->qnext;
+    srv_buf_free(&q->data);
+    free(q);
+    q = n;
+  }
+  uv_close((uv_handle_t *)&w->ctl, on_handle_closed);
+  uv_close((uv_handle_t *)&w->replies, on_handle_closed);
+  uv_close((uv_handle_t *)&w->prep, on_handle_closed);
+  uv_close((uv_handle_t *)&w->drain_timer, on_handle_closed);
+}
+
+static void on_drain_timeout(uv_timer_t *t) {
+  srv_worker *w = t->data;
+  while (w->conns != NULL)
+    srv_conn_close(w->conns);
+}
+
+static void worker_drain(srv_worker *w) {
+  srv_conn *c, *n;
+  if (w->draining)
+    return;
+  w->draining = true;
+  for (int i = 0; i < 2; i++)
+    if (w->has_lis[i])
+      uv_close((uv_handle_t *)&w->lis[i], on_handle_closed);
+  for (c = w->conns; c != NULL; c = n) {
+    n = c->next;
+    srv_conn_drain(c);
+  }
+  uv_timer_start(&w->drain_timer, on_drain_timeout, w->lim.shutdown_timeout_ms, 0);
+  srv_worker_check_done(w);
+}
+
+static void on_ctl(uv_async_t *a) {
+  srv_worker *w = a->data;
+  bool stop, reload;
+  uv_mutex_lock(&w->mu);
+  stop = w->stop_req;
+  reload = w->reload_req;
+  w->reload_req = false;
+  if (reload)
+    w->lim = w->new_lim;
+  uv_mutex_unlock(&w->mu);
+  if (stop)
+    worker_drain(w);
+}
+
+static void on_replies(uv_async_t *a) {
+  srv_worker *w = a->data;
+  srv_deferred *q;
+  uv_mutex_lock(&w->mu);
+  q = w->q_head;
+  w->q_head = w->q_tail = NULL;
+  uv_mutex_unlock(&w->mu);
+  while (q != NULL) {
+    srv_deferred *n = q->qnext;
+    srv_log_request(&w->log, q->method, q->route->path, strlen(q->route->path), q->status,
+                    (uv_hrtime() - q->start_ns) / 1000, q->remote);
+    if (q->c == NULL) { /* the client left */
+      srv_buf_free(&q->data);
+      free(q);
+    } else {
+      q->ready = true;
+      srv_conn_slots_ready(q->c);
+    }
+    q = n;
+  }
+}
+
+static void on_prepare(uv_prepare_t *p) {
+  srv_worker *w = p->data;
+  srv_logbuf_flush(&w->log);
+}
+
+static void worker_main(void *arg) {
+  srv_worker *w = arg;
+  for (size_t i = 0; i < w->s->nwstart; i++)
+    w->s->wstart[i].fn(w, w->s->wstart[i].arg);
+  uv_run(&w->loop, UV_RUN_DEFAULT);
+  srv_logbuf_flush(&w->log);
+  for (size_t i = 0; i < w->s->nwstop; i++)
+    w->s->wstop[i].fn(w, w->s->wstop[i].arg);
+}
+
+/* Our own socket so SO_REUSEPORT is set before bind (libuv 1.44 cannot). */
+static int listen_on(srv_worker *w, srv_listener lis, const char *addr, uint16_t port_override,
+                     char *err, size_t errlen) {
+  char host[SRV_MAX_ADDR], portstr[8];
+  uint16_t port;
+  struct addrinfo hints = {.ai_flags = AI_NUMERICHOST | AI_PASSIVE, .ai_socktype = SOCK_STREAM};
+  struct addrinfo *ai = NULL;
+  int fd = -1, one = 1, r = -1, e;
+  struct sockaddr_storage ss;
+  socklen_t sl = sizeof ss;
+  if (srv_addr_split(addr, host, sizeof host, &port) != 0)
+    return srv_errf(err, errlen, "%s: not HOST:PORT", addr);
+  if (port_override != 0)
+    port = port_override;
+  snprintf(portstr, sizeof portstr, "%u", (unsigned)port);
+  if ((e = getaddrinfo(host, portstr, &hints, &ai)) != 0) {
+    srv_errf(err, errlen, "%s: %s (numeric addresses only)", addr, gai_strerror(e));
+    goto out;
+  }
+  /* SO_REUSEPORT would let a second licsrv share the port silently: probe it
+   * without the option first (the workers of this process then join it). */
+  if (port_override == 0 && port != 0) {
+    if ((fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        bind(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+      srv_errf(err, errlen, "%s: %s", addr, strerror(errno));
+      goto out;
+    }
+    close(fd);
+  }
+  if ((fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) < 0 ||
+      setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+      setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0 ||
+      bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, SRV_BACKLOG) != 0 ||
+      getsockname(fd, (struct sockaddr *)&ss, &sl) != 0) {
+    srv_errf(err, errlen, "%s: %s", addr, strerror(errno));
+    goto out;
+  }
+  w->s->port[lis] = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                                   : ((struct sockaddr_in *)&ss)->sin_port);
+  uv_tcp_init(&w->loop, &w->lis[lis]);
+  w->lis[lis].data = w;
+  w->has_lis[lis] = true;
+  if ((e = uv_tcp_open(&w->lis[lis], fd)) != 0 ||
+      (e = uv_listen((uv_stream_t *)&w->lis[lis], SRV_BACKLOG, on_connection)) != 0) {
+    fd = -1; /* the handle owns it now */
+    srv_errf(err, errlen, "%s: %s", addr, uv_strerror(e));
+    goto out;
+  }
+  fd = -1;
+  r = 0;
+out:
+  if (fd >= 0)
+    close(fd);
+  if (ai != NULL)
+    freeaddrinfo(ai);
+  return r;
+}
+
+static int worker_init(srv_server *s, srv_worker *w, int id, char *err, size_t errlen) {
+  w->s = s;
+  w->id = id;
+  w->lim = s->cfg.lim;
+  w->date_sec = -1;
+  if (uv_loop_init(&w->loop) != 0)
+    return srv_errf(err, errlen, "cannot create an event loop");
+  w->loop_init = true;
+  uv_mutex_init(&w->mu);
+  uv_async_init(&w->loop, &w->ctl, on_ctl);
+  uv_async_init(&w->loop, &w->replies, on_replies);
+  uv_prepare_init(&w->loop, &w->prep);
+  uv_prepare_start(&w->prep, on_prepare);
+  uv_timer_init(&w->loop, &w->drain_timer);
+  uv_unref((uv_handle_t *)&w->drain_timer);
+  w->ctl.data = w->replies.data = w->prep.data = w->drain_timer.data = w;
+  if (s->cfg.lim.rate_per_ip > 0 && (w->rate = srv_rate_new()) == NULL)
+    return srv_errf(err, errlen, "out of memory");
+  return 0;
+}
+
+int srv_server_start(srv_server *s, char *err, size_t errlen) {
+  uint32_t n = s->cfg.threads < 1 ? 1 : s->cfg.threads;
+  if (s->started)
+    return srv_errf(err, errlen, "server already started");
+  s->started = true;
+  signal(SIGPIPE, SIG_IGN); /* a peer gone mid-write is an error code, not a death */
+  /* http_parser's own (global) header cap must not be below ours. */
+  if (s->cfg.lim.max_header_bytes > 80 * 1024)
+    http_parser_set_max_header_size(s->cfg.lim.max_header_bytes);
+  if ((s->workers = calloc(n, sizeof *s->workers)) == NULL)
+    return srv_errf(err, errlen, "out of memory");
+  s->nworkers = n;
+  for (uint32_t i = 0; i < n; i++) {
+    srv_worker *w = &s->workers[i];
+    if (worker_init(s, w, (int)i, err, errlen) != 0)
+      goto fail;
+    /* Port 0: worker 0 learns the port, the others join it. */
+    if (listen_on(w, SRV_PUBLIC, s->cfg.listen, i == 0 ? 0 : s->port[SRV_PUBLIC], err, errlen) != 0)
+      goto fail;
+    if (i == 0 && listen_on(w, SRV_ADMIN, s->cfg.admin_listen, 0, err, errlen) != 0)
+      goto fail;
+  }
+  for (uint32_t i = 0; i < n; i++) {
+    if (uv_thread_create(&s->workers[i].thread, worker_main, &s->workers[i]) != 0) {
+      srv_errf(err, errlen, "cannot start worker thread");
+      goto fail;
+    }
+    s->workers[i].thread_started = true;
+  }
+  return 0;
+fail:
+  srv_server_stop(s);
+  /* Workers without a thread drain on this one. */
+  for (uint32_t i = 0; i < n; i++) {
+    srv_worker *w = &s->workers[i];
+    if (w->loop_init && !w->thread_started) {
+      worker_drain(w);
+      uv_run(&w->loop, UV_RUN_DEFAULT);
+    }
+  }
+  srv_server_wait(s);
+  return -1;
+}
+
+/* Ask every running worker to stop (lim NULL) or to take new limits. */
+static void ask_workers(srv_server *s, const srv_limits *lim) {
+  if (s == NULL || s->workers == NULL)
+    return;
+  for (uint32_t i = 0; i < s->nworkers; i++) {
+    srv_worker *w = &s->workers[i];
+    if (!w->loop_init)
+      continue;
+    uv_mutex_lock(&w->mu);
+    if (lim != NULL) {
+      w->new_lim = *lim;
+      w->reload_req = true;
+    } else {
+      w->stop_req = true;
+    }
+    if (!w->closed)
+      uv_async_send(&w->ctl);
+    uv_mutex_unlock(&w->mu);
+  }
+}
+
+void srv_server_stop(srv_server *s) { ask_workers(s, NULL); }
+
+void srv_server_reload(srv_server *s, const srv_limits *lim) { ask_workers(s, lim); }
+
+void srv_server_wait(srv_server *s) {
+  if (s == NULL || s->waited || s->workers == NULL)
+    return;
+  s->waited = true;
+  for (uint32_t i = 0; i < s->nworkers; i++)
+    if (s->workers[i].thread_started)
+      uv_thread_join(&s->workers[i].thread);
+  for (size_t i = 0; i < s->nshutdown; i++)
+    s->shutdown[i].fn(s->shutdown[i].arg);
+}
+
+void srv_server_free(srv_server *s) {
+  if (s == NULL)
+    return;
+  if (s->workers != NULL) {
+    srv_server_stop(s);
+    srv_server_wait(s);
+    for (uint32_t i = 0; i < s->nworkers; i++) {
+      srv_worker *w = &s->workers[i];
+      if (!w->loop_init)
+        continue;
+      uv_run(&w->loop, UV_RUN_NOWAIT); /* close callbacks still pending */
+      uv_loop_close(&w->loop);
+      uv_mutex_destroy(&w->mu);
+      while (w->free_blocks != NULL) {
+        srv_http_block *b = w->free_blocks;
+        w->free_blocks = b->next;
+        free(b);
+      }
+      srv_rate_free(w->rate);
+      srv_buf_free(&w->scratch);
+    }
+    free(s->workers);
+  }
+  for (int l = 0; l < 2; l++)
+    for (size_t i = 0; i < s->routes[l].n; i++)
+      free(s->routes[l].r[i].path);
+  srv_metrics_free(s->metrics);
+  free(s);
+}
+
+/* --- requests ------------------------------------------------------------------ */
+
+void srv_dispatch(srv_conn *c) {
+  srv_worker *w = c->w;
+  srv_routes *rt = &w->s->routes[c->lis];
+  srv_req *r = &c->req;
+  srv_route *hit = NULL;
+  char allow[160];
+  size_t alen = 0;
+  memset(r, 0, sizeof *r);
+  r->c = c;
+  r->start_ns = c->msg_start_ns;
+  r->route = &rt->other;
+  if (c->lis == SRV_PUBLIC && w->lim.rate_per_ip > 0) {
+    if (w->rate == NULL)
+      w->rate = srv_rate_new();
+    if (!srv_rate_allow(w->rate, (struct sockaddr *)&c->peer, w->lim.rate_per_ip,
+                        w->lim.rate_burst, uv_now(&w->loop))) {
+      srv_reply_error_extra(r, 429, "rate_limited", "too many requests", "Retry-After: 1\r\n");
+      return;
+    }
+  }
+  for (size_t i = 0; i < rt->n; i++) {
+    if (strcmp(rt->r[i].path, c->http.path) != 0)
+      continue;
+    if (rt->r[i].method == (int)c->http.p.method) {
+      hit = &rt->r[i];
+      break;
+    }
+    const char *m = http_method_str((enum http_method)rt->r[i].method);
+    if (alen + strlen(m) + 10 < sizeof allow) /* room for ", M" and the CRLF */
+      alen += (size_t)snprintf(allow + alen, sizeof allow - alen, "%s%s",
+                               alen == 0 ? "Allow: " : ", ", m);
+  }
+  if (hit != NULL) {
+    r->route = hit;
+    hit->fn(r);
+    if (!r->replied && !r->deferred)
+      srv_reply_error(r, 500, "internal", "the handler did not answer");
+  } else if (alen > 0) {
+    snprintf(allow + alen, sizeof allow - alen, "\r\n");
+    srv_reply_error_extra(r, 405, "method_not_allowed", "method not allowed for this path", allow);
+  } else {
+    srv_reply_error(r, 404, "not_found", "no such endpoint");
+  }
+}

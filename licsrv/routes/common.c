@@ -1,0 +1,162 @@
+/* routes/common.c - what the routes share: admin bearer auth, JSON replies, the
+ * trust store of DATA/trusted, and durable writes answered by the writer. */
+#include <dirent.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "util/log.h"
+#include "core/tokens.h"
+#include "routes/common.h"
+
+bool route_type_is(const char *ct, const char *want) {
+  size_t n = strlen(want);
+  return strncasecmp(ct, want, n) == 0 && (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
+}
+
+void route_reply_json(srv_req *r, int status, json_t *doc) {
+  char *text = doc != NULL ? json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+  if (text == NULL)
+    srv_reply_error(r, 503, "unavailable", "out of memory");
+  else
+    srv_reply(r, status, "application/json", text, strlen(text));
+  free(text);
+  json_decref(doc);
+}
+
+/* The token's name, or NULL after answering 401. */
+static const char *auth(srv_req *r, app_worker *w, store_token *tok) {
+  const char *h = srv_req_authorization(r);
+  uint8_t hash[STORE_TOKEN_HASH_LEN];
+  if (strncasecmp(h, "Bearer ", 7) != 0 || h[7] == '\0') {
+    srv_reply_error(r, 401, "unauthorized", "send Authorization: Bearer TOKEN (licsrv token add NAME)");
+    return NULL;
+  }
+  licsrv_token_hash(h + 7, strlen(h + 7), hash);
+  int rc = store_reader_begin(w->rd);
+  if (rc == LIC_OK) {
+    rc = store_token_lookup(w->rd, hash, tok);
+    store_reader_end(w->rd);
+  }
+  if (rc != LIC_OK) {
+    srv_reply_error(r, 401, "unauthorized", "unknown or revoked token");
+    return NULL;
+  }
+  return tok->name;
+}
+
+app_worker *route_public_begin(srv_req *r, bool *msgpack_in) {
+  app_worker *w = srv_req_worker_user(r);
+  char why[200];
+  if (w == NULL) {
+    srv_reply_error(r, 503, "unavailable", "server is starting or out of memory");
+    return NULL;
+  }
+  if (!app_machine_ok(w->a, (int64_t)time(NULL), why, sizeof why)) {
+    srv_counter_add(w->a->machine_mismatch, 1);
+    srv_reply_error(r, 503, "machine_mismatch", why);
+    return NULL;
+  }
+  const char *ct = srv_req_content_type(r);
+  if (route_type_is(ct, "application/msgpack") || route_type_is(ct, "application/x-msgpack"))
+    *msgpack_in = true;
+  else if (route_type_is(ct, "application/json"))
+    *msgpack_in = false;
+  else {
+    srv_reply_error(r, 415, "unsupported_media_type", "send application/msgpack or application/json");
+    return NULL;
+  }
+  return w;
+}
+
+app_worker *route_admin_begin(srv_req *r, store_token *tok) {
+  app_worker *w = srv_req_worker_user(r);
+  if (w == NULL) {
+    srv_reply_error(r, 503, "unavailable", "server is starting or out of memory");
+    return NULL;
+  }
+  return auth(r, w, tok) != NULL ? w : NULL;
+}
+
+/* FNV-1a over what says a file changed: name, inode, size, mtime. */
+static uint64_t fnv(uint64_t h, const void *p, size_t n) {
+  const unsigned char *b = p;
+  for (size_t i = 0; i < n; i++)
+    h = (h ^ b[i]) * 1099511628211ULL;
+  return h;
+}
+
+static bool is_pem(const char *name) {
+  size_t n = strlen(name);
+  return n > 4 && strcmp(name + n - 4, ".pem") == 0;
+}
+
+/* A fingerprint of DATA/trusted: 0 when the directory is missing. */
+static uint64_t trust_dir_sig(const char *dir) {
+  char path[SRV_MAX_PATHNAME + 300];
+  struct dirent *de;
+  struct stat st;
+  uint64_t h = 1469598103934665603ULL;
+  DIR *d = opendir(dir);
+  if (d == NULL)
+    return 0;
+  while ((de = readdir(d)) != NULL) {
+    if (!is_pem(de->d_name))
+      continue;
+    snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+    memset(&st, 0, sizeof st);
+    (void)stat(path, &st);
+    int64_t f[4] = {(int64_t)st.st_ino, (int64_t)st.st_size, (int64_t)st.st_mtim.tv_sec,
+                    (int64_t)st.st_mtim.tv_nsec};
+    h = fnv(h, de->d_name, strlen(de->d_name) + 1);
+    h = fnv(h, f, sizeof f);
+  }
+  closedir(d);
+  return h != 0 ? h : 1;
+}
+
+static void trust_load(const char *dir, lic_trust *t) {
+  char path[SRV_MAX_PATHNAME + 300];
+  struct dirent *de;
+  if (lic_trust_builtin(t) != LIC_OK)
+    lic_trust_init(t);
+  DIR *d = opendir(dir);
+  if (d == NULL)
+    return;
+  while ((de = readdir(d)) != NULL) {
+    if (is_pem(de->d_name)) {
+      snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+      if (lic_trust_add_file(t, path) != LIC_OK)
+        srv_log(SRV_LOG_WARN, "trusted key unreadable", "error=\"%s\"", lic_errfull(LIC_KEY));
+    }
+  }
+  closedir(d);
+}
+
+const lic_trust *route_trust(app_worker *w) {
+  char dir[SRV_MAX_PATHNAME + 16];
+  snprintf(dir, sizeof dir, "%s/%s", srv_server_config(w->a->srv)->data, ROUTE_TRUST_DIR);
+  uint64_t sig = trust_dir_sig(dir);
+  if (!w->trust_loaded || sig != w->trust_sig) {
+    trust_load(dir, &w->trust);
+    w->trust_sig = sig;
+    w->trust_loaded = true;
+  }
+  return &w->trust;
+}
+
+bool route_submit(srv_req *r, srv_deferred **slot, store_apply_fn apply, store_done_fn done,
+                  void *op) {
+  if ((*slot = srv_req_defer(r)) == NULL) {
+    srv_reply_error(r, 503, "unavailable", "out of memory");
+    return false;
+  }
+  app *a = srv_server_user(srv_worker_server(srv_req_worker(r)));
+  if (store_submit(a->st, apply, done, op) != LIC_OK)
+    done(op, LIC_IO, "the store is closing");
+  return true;
+}

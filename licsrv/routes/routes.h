@@ -1,0 +1,24 @@
+/* routes.h - every endpoint of licsrv, installed from one table
+ * (routes.c) by the composition root. */
+#ifndef LICSRV_ROUTES_H
+#define LICSRV_ROUTES_H
+
+#include "http/server.h"
+
+/* Add every route of the table to s (before srv_server_start). 0, or -1. */
+int routes_install(srv_server *s);
+
+/* The handlers, one file per endpoint group. */
+void route_verify(srv_req *r);            /* verify.c */
+void route_activation_claim(srv_req *r);  /* activation.c */
+void route_activation_list(srv_req *r);
+void route_activation_release(srv_req *r);
+void route_admin_import(srv_req *r);      /* admin.c */
+void route_admin_list(srv_req *r);
+void route_admin_show(srv_req *r);
+void route_admin_revoke(srv_req *r);
+void route_admin_nodes(srv_req *r);
+void route_admin_failures(srv_req *r);
+void route_admin_audit(srv_req *r);
+
+#endif

@@ -1,0 +1,143 @@
+/* routes/verify.c - POST /v1/verify: decode, decide, hold a seat, sign a verdict. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "core/app.h"
+#include "core/decide.h"
+#include "lic/b64.h"
+#include "core/request.h"
+#include "routes/common.h"
+#include "routes/routes.h"
+
+/* {verdict, chain} as JSON: binary values as base64url strings. */
+static void reply_json(srv_req *r, const msgpack_sbuffer *env, const uint8_t *lic, size_t liclen) {
+  char *v = NULL, *l = NULL, *text = NULL;
+  size_t vn, ln;
+  json_t *chain = json_array(), *doc = NULL;
+  if (lic_b64_encode((const uint8_t *)env->data, env->size, LIC_B64_URL, &v, &vn) != LIC_OK ||
+      (lic != NULL && lic_b64_encode(lic, liclen, LIC_B64_URL, &l, &ln) != LIC_OK))
+    goto fail;
+  if (l != NULL)
+    json_array_append_new(chain, json_string(l));
+  doc = json_pack("{s:s, s:O}", "verdict", v, "chain", chain);
+  if (doc == NULL || (text = json_dumps(doc, JSON_COMPACT)) == NULL)
+    goto fail;
+  srv_reply(r, 200, "application/json", text, strlen(text));
+  goto out;
+fail:
+  srv_reply_error(r, 503, "unavailable", "out of memory");
+out:
+  free(text);
+  json_decref(doc);
+  json_decref(chain);
+  free(v);
+  free(l);
+}
+
+void route_verify(srv_req *r) {
+  app_worker *w;
+  srv_verify_req q;
+  char why[200], reason[LIC_MAX_REASON + 1];
+  const uint8_t *body, *licenv = NULL;
+  size_t blen, liclen = 0;
+  bool revoked = false, msgpack_in;
+  int rc;
+
+  if ((w = route_public_begin(r, &msgpack_in)) == NULL)
+    return;
+  app *a = w->a;
+  int64_t now = (int64_t)time(NULL);
+  body = srv_req_body(r, &blen);
+  rc = msgpack_in ? srv_verify_req_msgpack(body, blen, &q) : srv_verify_req_json(body, blen, &q);
+  if (rc != LIC_OK) {
+    srv_reply_error(r, 400, "bad_request", lic_errdetail()[0] ? lic_errdetail() : lic_strerror(rc));
+    return;
+  }
+  if (q.has_account) {
+    srv_reply_error(r, 400, "bad_request",
+                    "this is a private-mode license server: name a license, not an account");
+    return;
+  }
+
+  const lic_license *lic = app_license(w, q.has_license ? q.license : NULL, &revoked, &licenv,
+                                       &liclen, why, sizeof why);
+  lic_status st = srv_decide(&q, lic, revoked, now, atomic_load(&a->hwm), reason, sizeof reason);
+  if (st == LIC_STATUS_UNKNOWN_LICENSE)
+    snprintf(reason, sizeof reason, "%s", why);
+  int64_t used = 0, max = lic != NULL ? lic->max_nodes : 0;
+  int64_t window = lic != NULL ? 2 * lic->heartbeat : 0;
+  if (st == LIC_STATUS_VALID && !srv_seats_acquire(a->seats, lic->id, q.node, now, window, max, &used)) {
+    st = LIC_STATUS_SEATS_EXHAUSTED;
+    snprintf(reason, sizeof reason, "all %lld node seats are taken", (long long)max);
+  } else if (st != LIC_STATUS_VALID && lic != NULL) {
+    used = srv_seats_used(a->seats, lic->id, now, window);
+  }
+  if (lic != NULL) { /* heartbeat bookkeeping: batched, never a sync per request */
+    if (st == LIC_STATUS_VALID) {
+      store_node_seen(a->st, lic->id, q.node, now);
+    } else {
+      srv_seats_fail(a->seats, lic->id, q.node, now, st, reason);
+      store_node_failure(a->st, lic->id, q.node, now, lic_status_name(st), reason);
+    }
+  }
+  if (st != LIC_STATUS_CLOCK_ROLLBACK)
+    app_clock_note(a, now);
+
+  lic_verdict v;
+  memset(&v, 0, sizeof v);
+  memcpy(v.nonce, q.nonce, q.nonce_len);
+  v.nonce_len = q.nonce_len;
+  v.time = now;
+  if (lic != NULL || q.has_license) {
+    v.has_license = true;
+    memcpy(v.license, lic != NULL ? lic->id : q.license, LIC_ID_LEN);
+  }
+  snprintf(v.node, sizeof v.node, "%s", q.node);
+  v.status = st;
+  snprintf(v.reason, sizeof v.reason, "%s", reason);
+  v.heartbeat = LIC_DEFAULT_HEARTBEAT;
+  v.grace = LIC_DEFAULT_GRACE;
+  if (lic != NULL) { /* borrowed: v is not cleared */
+    v.features = lic->features;
+    v.domains = lic->domains;
+    v.apps = lic->apps;
+    v.ports = lic->ports;
+    v.nports = lic->nports;
+    v.expires = lic->expires;
+    v.heartbeat = lic->heartbeat;
+    v.grace = lic->grace;
+  }
+  v.seats_used = used;
+  v.seats_max = max;
+
+  msgpack_sbuffer_clear(&w->body);
+  msgpack_sbuffer_clear(&w->env);
+  if ((rc = lic_verdict_pack(&v, &w->body)) != LIC_OK ||
+      (rc = lic_signer_seal(w->signer, "verdict", (const uint8_t *)w->body.data, w->body.size,
+                            &w->env)) != LIC_OK) {
+    srv_reply_error(r, 503, "unavailable", lic_errfull(rc));
+    return;
+  }
+  srv_counter_add(a->verdicts[st], 1);
+  if (!srv_req_wants_msgpack(r)) {
+    reply_json(r, &w->env, licenv, liclen);
+    return;
+  }
+  msgpack_packer pk;
+  msgpack_sbuffer_clear(&w->out);
+  msgpack_packer_init(&pk, &w->out, msgpack_sbuffer_write);
+  int bad = msgpack_pack_map(&pk, 2);
+  bad |= lic_mp_pack_cstr(&pk, "verdict") | lic_mp_pack_bin(&pk, w->env.data, w->env.size);
+  bad |= lic_mp_pack_cstr(&pk, "chain") | msgpack_pack_array(&pk, licenv != NULL ? 1 : 0);
+  if (licenv != NULL)
+    bad |= lic_mp_pack_bin(&pk, licenv, liclen);
+  if (bad) {
+    srv_reply_error(r, 503, "unavailable", "out of memory");
+    return;
+  }
+  srv_reply(r, 200, "application/msgpack", w->out.data, w->out.size);
+}

@@ -1,0 +1,281 @@
+/* store/store.h - the interface to licsrv's persistent state (LMDB backend: store/lmdb/, docs/storage.md).
+ *
+ * Reads go through a per-thread reader (one LMDB read transaction reused with
+ * reset/renew); every value handed out is a copy. Writes go through one writer
+ * thread per process: callers submit operations, the thread applies all queued
+ * operations in one transaction (each in a nested transaction so one failure
+ * does not abort the others), commits with one sync, then completes them all.
+ * Heartbeat bookkeeping (node last seen, clock high-water mark) is batched in
+ * memory and flushed at least every STORE_FLUSH_MS and at close. */
+#ifndef LICSRV_STORE_H
+#define LICSRV_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lic/keys.h"
+#include "lic/limits.h"
+#include "lic/util.h"
+
+#define STORE_SCHEMA_VERSION 1
+#define STORE_SUBDIR         "store"          /* the environment: DIR/store/ */
+#define STORE_MAP_SIZE       ((size_t)1 << 30) /* 1 GiB of address space */
+#define STORE_MAX_READERS    256
+#define STORE_FLUSH_MS       2000             /* batched node writes */
+#define STORE_MAX_BATCH      65536            /* pending node entries before a forced flush */
+#define STORE_MAX_TOKEN_NAME 64
+#define STORE_MAX_ACTION     32
+#define STORE_MAX_SUBJECT    160
+#define STORE_MAX_STATUS     32
+#define STORE_MAX_REASON     LIC_MAX_NAME
+#define STORE_MAX_NODE       LIC_MAX_NAME
+#define STORE_TOKEN_HASH_LEN 32
+
+/* store_open flags */
+#define STORE_CREATE 1u /* create DIR/store and the schema when absent */
+#define STORE_RDONLY 2u /* read-only environment, no writer thread */
+
+typedef struct store store;
+typedef struct store_reader store_reader;
+typedef struct store_wtxn store_wtxn; /* a write transaction inside the writer thread */
+
+int store_open(const char *dir, unsigned flags, store **out);
+/* Flushes batched writes, completes queued operations, stops the writer,
+ * syncs and closes the environment. Accepts NULL. */
+void store_close(store *s);
+
+/* ---- readers ---------------------------------------------------------- */
+int store_reader_new(store *s, store_reader **out);
+void store_reader_free(store_reader *rd);
+/* Start (renew) / end (reset) the read snapshot. Begin on an active reader
+ * restarts it on the newest snapshot. */
+int store_reader_begin(store_reader *rd);
+void store_reader_end(store_reader *rd);
+
+/* ---- meta ------------------------------------------------------------- */
+typedef struct {
+  uint32_t schema;
+  char mode[LIC_MAX_MODE + 1];   /* "private" | "public" ("" before init) */
+  bool has_node_key;
+  uint8_t node_kid[LIC_KID_LEN];
+  uint8_t node_pub[LIC_PUBKEY_LEN];
+  uint8_t project_id[LIC_ID_LEN];
+  int64_t created;
+  int64_t clock_hwm;             /* 0 when never set */
+} store_meta;
+
+int store_meta_get(store_reader *rd, store_meta *m);
+/* Whole identity, written once by `licsrv init` (LIC_EXISTS when present). */
+int store_w_meta_init(store_wtxn *w, const char *mode, const uint8_t kid[LIC_KID_LEN],
+                      const uint8_t pub[LIC_PUBKEY_LEN], const uint8_t project_id[LIC_ID_LEN],
+                      int64_t now);
+/* The highest server time seen (clock rollback detection), including a mark
+ * noted but not yet flushed. */
+int store_clock_hwm_get(store_reader *rd, int64_t *t);
+/* Raise the mark (never lowers it); batched, not synced per call. */
+void store_clock_hwm_note(store *s, int64_t now);
+int store_w_clock_hwm_set(store_wtxn *w, int64_t t);
+/* The online-key certificate (public mode): raw envelope. */
+int store_w_cert_put(store_wtxn *w, const uint8_t *env, size_t len);
+int store_cert_get(store_reader *rd, uint8_t **env, size_t *len);
+
+/* ---- licenses --------------------------------------------------------- */
+typedef struct {
+  uint8_t id[LIC_ID_LEN];
+  uint8_t *env;      /* the signed license envelope as imported (malloc'd) */
+  size_t env_len;
+  int64_t imported;
+  bool revoked;
+  int64_t revoked_at;
+} store_license;
+
+void store_license_clear(store_license *l);
+int store_license_get(store_reader *rd, const uint8_t id[LIC_ID_LEN], store_license *out);
+/* The one license when the server holds exactly one (LIC_NOTFOUND for none,
+ * LIC_EXISTS for several: the request must name it). */
+int store_license_only(store_reader *rd, store_license *out);
+/* Visit every license in id order; a non-zero return from cb stops (and is
+ * returned). The record is valid during the call only. */
+typedef int (*store_license_cb)(const store_license *l, void *arg);
+int store_license_each(store_reader *rd, store_license_cb cb, void *arg);
+/* Insert or replace the envelope; a revoked license stays revoked. */
+int store_w_license_put(store_wtxn *w, const uint8_t id[LIC_ID_LEN], const uint8_t *env,
+                        size_t len, int64_t now);
+/* LIC_NOTFOUND when absent; revoking twice keeps the first time. */
+int store_w_license_revoke(store_wtxn *w, const uint8_t id[LIC_ID_LEN], int64_t now);
+
+/* ---- accounts (public mode; parsed by the public-mode code) ------------ */
+typedef struct {
+  uint8_t id[LIC_ID_LEN];
+  uint8_t *env;
+  size_t env_len;
+  int64_t imported;
+} store_account;
+
+void store_account_clear(store_account *a);
+int store_account_get(store_reader *rd, const uint8_t id[LIC_ID_LEN], store_account *out);
+typedef int (*store_account_cb)(const store_account *a, void *arg);
+int store_account_each(store_reader *rd, store_account_cb cb, void *arg);
+int store_w_account_put(store_wtxn *w, const uint8_t id[LIC_ID_LEN], const uint8_t *env,
+                        size_t len, int64_t now);
+int store_w_account_delete(store_wtxn *w, const uint8_t id[LIC_ID_LEN]);
+
+/* ---- registrations (public mode: account + project id) ----------------- */
+typedef struct {
+  uint8_t account[LIC_ID_LEN];
+  uint8_t project_id[LIC_ID_LEN];
+  char project[LIC_MAX_NAME + 1];
+  char domain[LIC_MAX_DOMAIN + 1];
+  int64_t created;
+} store_registration;
+
+int store_registration_get(store_reader *rd, const uint8_t account[LIC_ID_LEN],
+                           const uint8_t project_id[LIC_ID_LEN], store_registration *out);
+typedef int (*store_registration_cb)(const store_registration *r, void *arg);
+int store_registration_each(store_reader *rd, const uint8_t account[LIC_ID_LEN],
+                            store_registration_cb cb, void *arg);
+int store_registration_count(store_reader *rd, const uint8_t account[LIC_ID_LEN], size_t *n);
+int store_w_registration_put(store_wtxn *w, const store_registration *r);
+int store_w_registration_delete(store_wtxn *w, const uint8_t account[LIC_ID_LEN],
+                                const uint8_t project_id[LIC_ID_LEN]);
+
+/* ---- nodes: seats and the failure list --------------------------------- */
+/* owner is the license id (private) or the account id (public). */
+typedef struct {
+  uint8_t owner[LIC_ID_LEN];
+  char node[STORE_MAX_NODE + 1];
+  int64_t last_seen;  /* last valid check, 0 = never */
+  int64_t fail_time;  /* last failure, 0 = none */
+  char fail_status[STORE_MAX_STATUS + 1];
+  char fail_reason[STORE_MAX_REASON + 1];
+} store_node;
+
+/* Batched (not synced per call): a valid check / a failed one. The batch is
+ * visible to readers after its flush (at most STORE_FLUSH_MS later). */
+int store_node_seen(store *s, const uint8_t owner[LIC_ID_LEN], const char *node, int64_t now);
+int store_node_failure(store *s, const uint8_t owner[LIC_ID_LEN], const char *node,
+                       int64_t now, const char *status, const char *reason);
+/* Write the pending batch now (waits for its commit). */
+int store_flush(store *s);
+int store_node_get(store_reader *rd, const uint8_t owner[LIC_ID_LEN], const char *node,
+                   store_node *out);
+typedef int (*store_node_cb)(const store_node *n, void *arg);
+/* Nodes of one owner (NULL: all owners), in key order. */
+int store_node_each(store_reader *rd, const uint8_t *owner, store_node_cb cb, void *arg);
+/* Durable variant for callers already in a write transaction. */
+int store_w_node_put(store_wtxn *w, const store_node *n);
+
+/* ---- designer activations (serial -> machine) --------------------------- */
+typedef struct {
+  uint8_t product;
+  uint32_t serial;
+  char machine_code[LIC_MAX_NAME + 1];
+  int64_t time;
+  uint8_t *receipt; /* signed receipt envelope (malloc'd), may be NULL */
+  size_t receipt_len;
+} store_activation;
+
+void store_activation_clear(store_activation *a);
+int store_activation_get(store_reader *rd, uint8_t product, uint32_t serial,
+                         store_activation *out);
+typedef int (*store_activation_cb)(const store_activation *a, void *arg);
+/* Every claim, in (product, serial) order; a non-zero return stops the walk. */
+int store_activation_each(store_reader *rd, store_activation_cb cb, void *arg);
+/* The claim as this write transaction sees it (LIC_NOTFOUND). */
+int store_w_activation_get(store_wtxn *w, uint8_t product, uint32_t serial,
+                           store_activation *out);
+/* LIC_EXISTS when the serial is already claimed. */
+int store_w_activation_put(store_wtxn *w, const store_activation *a);
+/* Release a claim (the user replaced the machine): LIC_NOTFOUND when none. */
+int store_w_activation_delete(store_wtxn *w, uint8_t product, uint32_t serial);
+
+/* ---- audit log ---------------------------------------------------------- */
+typedef struct {
+  uint64_t seq;
+  int64_t time;
+  char token[STORE_MAX_TOKEN_NAME + 1]; /* token name, "cli" for the command line */
+  char action[STORE_MAX_ACTION + 1];
+  char subject[STORE_MAX_SUBJECT + 1];  /* "license:UUID", "token:NAME" ...: masked values only */
+} store_audit;
+
+int store_w_audit_append(store_wtxn *w, int64_t time, const char *token, const char *action,
+                         const char *subject);
+typedef int (*store_audit_cb)(const store_audit *a, void *arg);
+/* Entries with time >= since in time order; when needle is non-NULL only
+ * those whose subject contains it. */
+int store_audit_each(store_reader *rd, int64_t since, const char *needle, store_audit_cb cb,
+                     void *arg);
+
+/* ---- admin tokens (by SHA-256 of the secret) ----------------------------- */
+typedef struct {
+  uint8_t hash[STORE_TOKEN_HASH_LEN];
+  char name[STORE_MAX_TOKEN_NAME + 1];
+  int64_t created;
+} store_token;
+
+/* Constant-time lookup of the token whose hash is this (LIC_NOTFOUND). */
+int store_token_lookup(store_reader *rd, const uint8_t hash[STORE_TOKEN_HASH_LEN],
+                       store_token *out);
+typedef int (*store_token_cb)(const store_token *t, void *arg);
+int store_token_each(store_reader *rd, store_token_cb cb, void *arg);
+/* LIC_EXISTS when the name is taken. */
+int store_w_token_put(store_wtxn *w, const uint8_t hash[STORE_TOKEN_HASH_LEN],
+                      const char *name, int64_t now);
+/* LIC_NOTFOUND when no token has this name. */
+int store_w_token_revoke(store_wtxn *w, const char *name);
+/* Token name check: 1..STORE_MAX_TOKEN_NAME of [A-Za-z0-9._-]. */
+int store_token_name_check(const char *name);
+
+/* ---- the writer ---------------------------------------------------------- */
+/* An operation of a group commit. It may run twice (its group is rolled back
+ * and replayed, each operation in a nested transaction, when one of them
+ * fails), so it must not accumulate into arg across runs. The writes of an
+ * operation that fails are undone by the writer. */
+typedef int (*store_apply_fn)(store_wtxn *w, void *arg);
+/* Called on the writer thread once the operation's transaction is committed
+ * and synced (rc LIC_OK) or failed (rc: the operation's or the commit's error;
+ * detail: its detail line, "" when none). */
+typedef void (*store_done_fn)(void *arg, int rc, const char *detail);
+
+/* Queue apply(w, arg) for the next group commit; done is called exactly once
+ * when this returns LIC_OK (operations queued before store_close still run).
+ * LIC_INVALID on a read-only or closing store (done is then not called). */
+int store_submit(store *s, store_apply_fn apply, store_done_fn done, void *arg);
+/* Submit and wait: returns after the commit (and sync), with the operation's
+ * detail line set on this thread on failure. Never call it (or store_flush)
+ * from an apply or done callback: those run on the writer thread. */
+int store_write(store *s, store_apply_fn apply, void *arg);
+/* The time the operations of this write transaction are stamped with. */
+int64_t store_wtxn_now(const store_wtxn *w);
+
+typedef struct {
+  uint64_t ops;      /* operations applied (durable + batch flushes) */
+  uint64_t commits;  /* write transactions committed */
+  uint64_t syncs;    /* commits that synced to disk */
+  uint64_t flushes;  /* batch flushes */
+} store_stats;
+
+void store_stats_get(store *s, store_stats *st);
+
+/* ---- maintenance ---------------------------------------------------------- */
+/* Compacting hot copy into dest_dir (created 0700; must hold no data.mdb). */
+int store_backup(store *s, const char *dest_dir);
+typedef struct {
+  size_t nodes, failures, audit, licenses, accounts, registrations;
+} store_counts;
+/* Delete node records (last seen and failure older than the cutoff), clear
+ * failures older than it and delete audit entries older than it. Durable. */
+int store_purge(store *s, int64_t now, int64_t retention_days, store_counts *c);
+/* Delete everything about a license or an account: its record, its nodes,
+ * its registrations, and every audit entry whose subject names it. Durable. */
+typedef enum { STORE_SUBJECT_LICENSE, STORE_SUBJECT_ACCOUNT } store_subject;
+int store_forget(store *s, store_subject kind, const uint8_t id[LIC_ID_LEN], store_counts *c);
+/* Bytes used by the environment (last page * page size) and the map size. */
+int store_size(store *s, uint64_t *used, uint64_t *mapsize);
+
+/* For tests: write raw bytes under a key of a named database ("licenses"...). */
+int store_w_raw_put(store_wtxn *w, const char *db, const void *key, size_t klen,
+                    const void *val, size_t vlen);
+
+#endif

@@ -1,0 +1,264 @@
+/* config.c - licsrv settings: one table of keys shared by the INI file and the flags. */
+#include <errno.h>
+#include <ini.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "util/config.h"
+
+typedef enum { K_STR, K_U32, K_SIZE, K_MS, K_BOOL, K_ADDR } key_type;
+
+typedef struct {
+  const char *name;
+  key_type type;
+  size_t off;  /* offset in srv_config */
+  size_t size; /* K_STR/K_ADDR: buffer size */
+  uint64_t min, max;
+  const char *help;
+} key_def;
+
+#define O(f) offsetof(srv_config, f)
+#define S(f) sizeof(((srv_config *)0)->f)
+static const key_def keys[] = {
+    {"listen", K_ADDR, O(listen), S(listen), 0, 0, "HOST:PORT of the verify API (127.0.0.1:7470)"},
+    {"admin_listen", K_ADDR, O(admin_listen), S(admin_listen), 0, 0,
+     "HOST:PORT of the admin API (127.0.0.1:7471)"},
+    {"threads", K_U32, O(threads), 0, 1, 256, "worker loops (number of cores)"},
+    {"data", K_STR, O(data), S(data), 0, 0, "data directory (/var/lib/licsrv)"},
+    {"max_body", K_SIZE, O(lim.max_body), 0, 1, 64u << 20, "largest request body, bytes (64K)"},
+    {"max_header_bytes", K_SIZE, O(lim.max_header_bytes), 0, 256, 1u << 20,
+     "request line + headers, bytes (8K)"},
+    {"max_headers", K_U32, O(lim.max_headers), 0, 1, 1024, "header fields per request (64)"},
+    {"max_connections", K_U32, O(lim.max_connections), 0, 1, 10000000,
+     "open client connections (20000)"},
+    {"header_timeout_ms", K_MS, O(lim.header_timeout_ms), 0, 1, 3600000,
+     "time to receive a whole request once it started (10000)"},
+    {"idle_timeout_ms", K_MS, O(lim.idle_timeout_ms), 0, 1, 86400000,
+     "keep-alive connection without a request (60000)"},
+    {"write_timeout_ms", K_MS, O(lim.write_timeout_ms), 0, 1, 3600000,
+     "time for one write to the client to complete (10000)"},
+    {"rate_per_ip", K_U32, O(lim.rate_per_ip), 0, 0, 10000000,
+     "requests per second per client address, 0 = off (0)"},
+    {"rate_burst", K_U32, O(lim.rate_burst), 0, 0, 10000000,
+     "burst above rate_per_ip, 0 = rate_per_ip (0)"},
+    {"shutdown_timeout_ms", K_MS, O(lim.shutdown_timeout_ms), 0, 0, 600000,
+     "drain time on SIGTERM before closing the rest (5000)"},
+    {"log_full_ips", K_BOOL, O(lim.log_full_ips), 0, 0, 0,
+     "log whole client addresses instead of /24 and /48 (false)"},
+    {"tls_cert", K_STR, O(tls_cert), S(tls_cert), 0, 0, "TLS certificate (not supported yet)"},
+    {"tls_key", K_STR, O(tls_key), S(tls_key), 0, 0, "TLS private key (not supported yet)"},
+};
+#undef O
+#undef S
+#define NKEYS (sizeof keys / sizeof keys[0])
+
+int srv_errf(char *err, size_t errlen, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  if (err != NULL && errlen > 0)
+    vsnprintf(err, errlen, fmt, ap);
+  va_end(ap);
+  return -1;
+}
+
+void srv_config_defaults(srv_config *cfg) {
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  memset(cfg, 0, sizeof *cfg);
+  snprintf(cfg->listen, sizeof cfg->listen, "127.0.0.1:7470");
+  snprintf(cfg->admin_listen, sizeof cfg->admin_listen, "127.0.0.1:7471");
+  cfg->threads = n < 1 ? 1 : n > 256 ? 256 : (uint32_t)n;
+  snprintf(cfg->data, sizeof cfg->data, "/var/lib/licsrv");
+  cfg->lim.max_body = 64 * 1024;
+  cfg->lim.max_header_bytes = 8 * 1024;
+  cfg->lim.max_headers = 64;
+  cfg->lim.max_connections = 20000;
+  cfg->lim.header_timeout_ms = 10000;
+  cfg->lim.idle_timeout_ms = 60000;
+  cfg->lim.write_timeout_ms = 10000;
+  cfg->lim.rate_per_ip = 0;
+  cfg->lim.rate_burst = 0;
+  cfg->lim.shutdown_timeout_ms = 5000;
+  cfg->lim.log_full_ips = false;
+}
+
+/* "--max-body" and "max_body" name the same key. */
+static const key_def *key_find(const char *name) {
+  for (size_t i = 0; i < NKEYS; i++) {
+    const char *a = keys[i].name, *b = name;
+    while (*a != '\0' && (*a == *b || (*a == '_' && *b == '-')))
+      a++, b++;
+    if (*a == '\0' && *b == '\0')
+      return &keys[i];
+  }
+  return NULL;
+}
+
+bool srv_config_has_key(const char *key) { return key_find(key) != NULL; }
+
+bool srv_config_key_is_bool(const char *key) {
+  const key_def *k = key_find(key);
+  return k != NULL && k->type == K_BOOL;
+}
+
+static int parse_u64(const char *v, bool suffix, uint64_t *out) {
+  char *end = NULL;
+  if (*v < '0' || *v > '9') /* no sign, no blanks */
+    return -1;
+  errno = 0;
+  unsigned long long x = strtoull(v, &end, 10);
+  if (errno != 0 || end == v)
+    return -1;
+  uint64_t mul = 1;
+  if (suffix && (*end == 'k' || *end == 'K'))
+    mul = 1024, end++;
+  else if (suffix && (*end == 'm' || *end == 'M'))
+    mul = 1024 * 1024, end++;
+  if (*end != '\0' || x > UINT64_MAX / mul)
+    return -1;
+  *out = (uint64_t)x * mul;
+  return 0;
+}
+
+int srv_addr_split(const char *addr, char *host, size_t hostlen, uint16_t *port) {
+  const char *colon, *h = addr;
+  size_t hl;
+  uint64_t p;
+  if (addr[0] == '[') {
+    const char *close = strchr(addr, ']');
+    if (close == NULL || close[1] != ':')
+      return -1;
+    h = addr + 1;
+    hl = (size_t)(close - h);
+    colon = close + 1;
+  } else {
+    colon = strrchr(addr, ':');
+    if (colon == NULL)
+      return -1;
+    hl = (size_t)(colon - addr);
+  }
+  if (hl == 0 || hl >= hostlen || parse_u64(colon + 1, false, &p) != 0 || p > 65535)
+    return -1;
+  memcpy(host, h, hl);
+  host[hl] = '\0';
+  *port = (uint16_t)p;
+  return 0;
+}
+
+int srv_config_set(srv_config *cfg, const char *key, const char *value, char *err,
+                   size_t errlen) {
+  const key_def *k = key_find(key);
+  char *dst;
+  uint64_t v = 0;
+  if (k == NULL)
+    return srv_errf(err, errlen, "unknown key '%s'", key);
+  dst = (char *)cfg + k->off;
+  switch (k->type) {
+  case K_ADDR: {
+    char host[SRV_MAX_ADDR];
+    uint16_t port;
+    if (srv_addr_split(value, host, sizeof host, &port) != 0)
+      return srv_errf(err, errlen, "%s: '%s' is not HOST:PORT", k->name, value);
+  }
+  /* fall through */
+  case K_STR:
+    if (strlen(value) >= k->size)
+      return srv_errf(err, errlen, "%s: value too long", k->name);
+    memcpy(dst, value, strlen(value) + 1);
+    return 0;
+  case K_BOOL:
+    if (!strcasecmp(value, "true") || !strcasecmp(value, "yes") || !strcmp(value, "1") ||
+        !strcasecmp(value, "on"))
+      *(bool *)(void *)dst = true;
+    else if (!strcasecmp(value, "false") || !strcasecmp(value, "no") || !strcmp(value, "0") ||
+             !strcasecmp(value, "off"))
+      *(bool *)(void *)dst = false;
+    else
+      return srv_errf(err, errlen, "%s: '%s' is not a boolean (true/false)", k->name, value);
+    return 0;
+  case K_U32:
+  case K_SIZE:
+  case K_MS:
+    if (parse_u64(value, k->type == K_SIZE, &v) != 0)
+      return srv_errf(err, errlen, "%s: '%s' is not a non-negative integer%s", k->name, value,
+                  k->type == K_SIZE ? " (K/M suffix allowed)" : "");
+    if (v < k->min || v > k->max)
+      return srv_errf(err, errlen, "%s: %s is out of range %llu..%llu", k->name, value,
+                  (unsigned long long)k->min, (unsigned long long)k->max);
+    if (k->type == K_MS || (k->type == K_SIZE && k->off == offsetof(srv_config, lim.max_body)))
+      *(uint64_t *)(void *)dst = v;
+    else
+      *(uint32_t *)(void *)dst = (uint32_t)v;
+    return 0;
+  }
+  return srv_errf(err, errlen, "%s: bad key type", k->name);
+}
+
+typedef struct {
+  srv_config *cfg;
+  char msg[256];
+  bool failed;
+} ini_ctx;
+
+static int ini_cb(void *user, const char *section, const char *name, const char *value) {
+  ini_ctx *x = user;
+  if (x->failed)
+    return 0; /* keep the first error; inih reports its line */
+  if (section[0] != '\0' && strcmp(section, "licsrv") != 0) {
+    snprintf(x->msg, sizeof x->msg, "unknown section [%s] (keys go at the top or in [licsrv])",
+             section);
+    x->failed = true;
+    return 0;
+  }
+  if (value == NULL) {
+    snprintf(x->msg, sizeof x->msg, "key '%s' has no value", name);
+    x->failed = true;
+    return 0;
+  }
+  if (srv_config_set(x->cfg, name, value, x->msg, sizeof x->msg) != 0) {
+    x->failed = true;
+    return 0;
+  }
+  return 1;
+}
+
+int srv_config_load(srv_config *cfg, const char *path, char *err, size_t errlen) {
+  ini_ctx x = {.cfg = cfg};
+  int line = ini_parse(path, ini_cb, &x);
+  if (line == -1)
+    return srv_errf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+  if (line == -2)
+    return srv_errf(err, errlen, "%s: out of memory", path);
+  if (line != 0)
+    return srv_errf(err, errlen, "%s:%d: %s", path, line, x.failed ? x.msg : "syntax error");
+  return 0;
+}
+
+int srv_config_check(const srv_config *cfg, char *err, size_t errlen) {
+  if (cfg->tls_cert[0] != '\0' || cfg->tls_key[0] != '\0')
+    return srv_errf(err, errlen,
+                "tls_cert/tls_key are set but TLS is not supported by this build yet; "
+                "unset them (and terminate TLS in front of licsrv) rather than serve plain "
+                "HTTP by surprise");
+  size_t n = strlen(cfg->listen);
+  if (strcmp(cfg->listen, cfg->admin_listen) == 0 && !(n >= 2 && strcmp(cfg->listen + n - 2, ":0") == 0))
+    return srv_errf(err, errlen, "listen and admin_listen must differ (%s)", cfg->listen);
+  if (cfg->lim.max_header_bytes > UINT32_MAX / 2)
+    return srv_errf(err, errlen, "max_header_bytes too large");
+  return 0;
+}
+
+void srv_config_usage(void *file) {
+  FILE *f = file;
+  for (size_t i = 0; i < NKEYS; i++) {
+    char flag[64];
+    size_t j;
+    for (j = 0; keys[i].name[j] != '\0' && j + 1 < sizeof flag; j++)
+      flag[j] = keys[i].name[j] == '_' ? '-' : keys[i].name[j];
+    flag[j] = '\0';
+    fprintf(f, "  --%-22s %s\n", flag, keys[i].help);
+  }
+}

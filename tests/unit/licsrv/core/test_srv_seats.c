@@ -1,0 +1,199 @@
+/* test_srv_seats.c - seat accounting: held while fresh, exhausted, freed, failures kept. */
+#include <pthread.h>
+#include <string.h>
+
+#include "core/seats.h"
+#include "testutil.h"
+
+static const uint8_t LA[LIC_ID_LEN] = {1};
+static const uint8_t LB[LIC_ID_LEN] = {2};
+#define WINDOW 14400 /* 2 x heartbeat 7200 */
+
+static void test_seats_exhausted_and_freed(void **state) {
+  (void)state;
+  srv_seats *s = srv_seats_new();
+  int64_t used, t = 1000000;
+  assert_true(srv_seats_acquire(s, LA, "n1", t, WINDOW, 2, &used));
+  assert_int_equal(used, 1);
+  assert_true(srv_seats_acquire(s, LA, "n2", t + 1, WINDOW, 2, &used));
+  assert_int_equal(used, 2);
+  assert_false(srv_seats_acquire(s, LA, "n3", t + 2, WINDOW, 2, &used));
+  assert_int_equal(used, 2);
+  /* holders keep their seats */
+  assert_true(srv_seats_acquire(s, LA, "n1", t + 3, WINDOW, 2, &used));
+  /* another license has its own seats */
+  assert_true(srv_seats_acquire(s, LB, "n3", t + 3, WINDOW, 1, &used));
+  assert_int_equal(used, 1);
+  /* n2 goes silent for 2 x heartbeat: its seat frees, n3 gets it */
+  assert_true(srv_seats_acquire(s, LA, "n1", t + WINDOW, WINDOW, 2, &used));
+  assert_true(srv_seats_acquire(s, LA, "n3", t + 1 + WINDOW, WINDOW, 2, &used));
+  assert_int_equal(used, 2);
+  assert_int_equal(srv_seats_used(s, LA, t + 1 + WINDOW, WINDOW), 2);
+  srv_seats_free(s);
+}
+
+static void test_unlimited(void **state) {
+  (void)state;
+  srv_seats *s = srv_seats_new();
+  int64_t used;
+  char node[32];
+  for (int i = 0; i < 3000; i++) { /* also exercises table growth */
+    snprintf(node, sizeof node, "node-%d", i);
+    assert_true(srv_seats_acquire(s, LA, node, 5000, WINDOW, 0, &used));
+  }
+  assert_int_equal(used, 3000);
+  srv_seats_free(s);
+}
+
+static void test_failures_and_snapshot(void **state) {
+  (void)state;
+  srv_seats *s = srv_seats_new();
+  srv_node *a;
+  size_t n;
+  int64_t used;
+  srv_seats_fail(s, LA, "bad", 100, LIC_STATUS_DOMAIN_DENIED, "domain 'x' is not licensed");
+  assert_true(srv_seats_acquire(s, LA, "good", 101, WINDOW, 0, &used));
+  assert_int_equal(srv_seats_snapshot(s, LA, false, &a, &n), LIC_OK);
+  assert_int_equal(n, 2);
+  for (size_t i = 0; i < n; i++) {
+    if (strcmp(a[i].node, "bad") == 0) {
+      assert_int_equal(a[i].fail_status, LIC_STATUS_DOMAIN_DENIED);
+      assert_int_equal(a[i].fail_time, 100);
+      assert_int_equal(a[i].last_valid, 0);
+      assert_string_equal(a[i].fail_reason, "domain 'x' is not licensed");
+    } else {
+      assert_string_equal(a[i].node, "good");
+      assert_int_equal(a[i].last_valid, 101);
+    }
+  }
+  free(a);
+  /* dirty snapshot: everything once, then nothing until a change */
+  assert_int_equal(srv_seats_snapshot(s, NULL, true, &a, &n), LIC_OK);
+  assert_int_equal(n, 2);
+  free(a);
+  assert_int_equal(srv_seats_snapshot(s, NULL, true, &a, &n), LIC_OK);
+  assert_int_equal(n, 0);
+  free(a);
+  assert_true(srv_seats_acquire(s, LA, "good", 200, WINDOW, 0, &used));
+  assert_int_equal(srv_seats_snapshot(s, NULL, true, &a, &n), LIC_OK);
+  assert_int_equal(n, 1);
+  free(a);
+  /* forget drops a license's nodes only */
+  assert_true(srv_seats_acquire(s, LB, "other", 200, WINDOW, 0, &used));
+  srv_seats_forget(s, LA);
+  assert_int_equal(srv_seats_snapshot(s, NULL, false, &a, &n), LIC_OK);
+  assert_int_equal(n, 1);
+  assert_string_equal(a[0].node, "other");
+  free(a);
+  /* a loaded node holds its seat */
+  srv_node ln;
+  memset(&ln, 0, sizeof ln);
+  memcpy(ln.license, LA, LIC_ID_LEN);
+  snprintf(ln.node, sizeof ln.node, "restored");
+  ln.last_valid = 300;
+  srv_seats_load(s, &ln);
+  assert_false(srv_seats_acquire(s, LA, "newcomer", 301, WINDOW, 1, &used));
+  srv_seats_free(s);
+}
+
+struct race {
+  srv_seats *s;
+  int id;
+  int won;
+};
+
+static void *racer(void *arg) {
+  struct race *r = arg;
+  char node[32];
+  int64_t used;
+  for (int i = 0; i < 200; i++) {
+    snprintf(node, sizeof node, "t%d-%d", r->id, i);
+    r->won += srv_seats_acquire(r->s, LA, node, 7000, WINDOW, 50, &used);
+  }
+  return NULL;
+}
+
+/* The held count is cached per license: it must always equal a recount from
+ * scratch, through lapses, renewals, clock steps back, window changes, loads
+ * and forgets. A plain model of every node's last valid check is the judge. */
+#define MNODES 24
+static int64_t model_held(const int64_t *lv, int lic, int64_t now, int64_t window) {
+  int64_t n = 0;
+  for (int i = 0; i < MNODES; i++)
+    if (i % 2 == lic && lv[i] > 0 && now - lv[i] < window)
+      n++;
+  return n;
+}
+
+static void test_held_count_matches_model(void **state) {
+  (void)state;
+  srv_seats *s = srv_seats_new();
+  int64_t lv[MNODES] = {0}, now = 1000000, window = 100, used;
+  uint64_t x = 88172645463325252ull; /* xorshift: a fixed, repeatable walk */
+  char node[16];
+  for (int step = 0; step < 20000; step++) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    int i = (int)(x % MNODES), lic = i % 2, op = (int)((x >> 8) % 100);
+    const uint8_t *L = lic ? LB : LA;
+    int64_t max = (int64_t)((x >> 16) % 6); /* 0 = unlimited */
+    snprintf(node, sizeof node, "m%d", i);
+    if (op < 70) { /* time moves on a little, mostly forwards */
+      now += (int64_t)((x >> 24) % 30) - (op < 3 ? 60 : 0);
+      int64_t before = model_held(lv, lic, now, window);
+      bool holding = lv[i] > 0 && now - lv[i] < window;
+      bool want = holding || max == 0 || before < max;
+      assert_int_equal(srv_seats_acquire(s, L, node, now, window, max, &used), want);
+      if (want)
+        lv[i] = now;
+      assert_int_equal(used, model_held(lv, lic, now, window));
+    } else if (op < 85) {
+      assert_int_equal(srv_seats_used(s, L, now, window), model_held(lv, lic, now, window));
+    } else if (op < 90) { /* a reload changes the heartbeat */
+      window = window == 100 ? 60 : 100;
+    } else if (op < 97) { /* a remembered node loaded from the store */
+      srv_node n;
+      memset(&n, 0, sizeof n);
+      memcpy(n.license, L, LIC_ID_LEN);
+      snprintf(n.node, sizeof n.node, "%s", node);
+      n.last_valid = lv[i] = now - (int64_t)((x >> 32) % 150);
+      srv_seats_load(s, &n);
+    } else { /* the license is forgotten */
+      srv_seats_forget(s, L);
+      for (int k = lic; k < MNODES; k += 2)
+        lv[k] = 0;
+    }
+    assert_int_equal(srv_seats_used(s, LA, now, window), model_held(lv, 0, now, window));
+    assert_int_equal(srv_seats_used(s, LB, now, window), model_held(lv, 1, now, window));
+  }
+  srv_seats_free(s);
+}
+
+static void test_concurrent_never_oversubscribes(void **state) {
+  (void)state;
+  struct race rs[4];
+  pthread_t th[4];
+  srv_seats *s = srv_seats_new();
+  for (int i = 0; i < 4; i++) {
+    rs[i] = (struct race){s, i, 0};
+    pthread_create(&th[i], NULL, racer, &rs[i]);
+  }
+  int total = 0;
+  for (int i = 0; i < 4; i++) {
+    pthread_join(th[i], NULL);
+    total += rs[i].won;
+  }
+  assert_int_equal(total, 50);
+  assert_int_equal(srv_seats_used(s, LA, 7000, WINDOW), 50);
+  srv_seats_free(s);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_seats_exhausted_and_freed),
+      cmocka_unit_test(test_unlimited),
+      cmocka_unit_test(test_failures_and_snapshot),
+      cmocka_unit_test(test_held_count_matches_model),
+      cmocka_unit_test(test_concurrent_never_oversubscribes),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
