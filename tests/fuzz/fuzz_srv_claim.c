@@ -8,7 +8,7 @@
 
 #include "lic/err.h"
 #include "lic/receipt.h"
-#include "request.h"
+#include "core/request.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

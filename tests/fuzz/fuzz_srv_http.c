@@ -4,10 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
-#include "config.h"
-#include "http.h"
-#include "srv_internal.h"
+#include "util/buf.h"
+#include "util/config.h"
+#include "http/parser.h"
+#include "http/internal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

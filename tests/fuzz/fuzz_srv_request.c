@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "lic/err.h"
-#include "request.h"
+#include "core/request.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
