@@ -99,7 +99,7 @@ static int meta_read(store *s, MDB_txn *t, store_meta *m) {
 
 /* ---- open / close ----------------------------------------------------------- */
 
-/* Read every license and node record once so their pages are in memory
+/* Read every license, node and token record once so their pages are in memory
  * before the first request (SPEC §7). */
 static int warm(store *s) {
   MDB_txn *t = NULL;

@@ -154,7 +154,6 @@ void *lmdb__writer_main(void *arg) {
 
   pthread_mutex_lock(&s->mu);
   for (;;) {
-    bool batch_due = false;
     while (!s->stopping && s->head == NULL && s->flush_wanted == s->flush_done) {
       bool pending = s->batch.n > 0 || s->hwm_pending > 0;
       if (!pending) {
@@ -162,10 +161,8 @@ void *lmdb__writer_main(void *arg) {
         continue;
       }
       int64_t due = s->batch_since_ms + STORE_FLUSH_MS, now = mono_ms();
-      if (now >= due || s->batch.n >= STORE_MAX_BATCH) {
-        batch_due = true;
+      if (now >= due || s->batch.n >= STORE_MAX_BATCH)
         break;
-      }
       struct timespec ts;
       clock_gettime(CLOCK_REALTIME, &ts);
       int64_t ns = ts.tv_nsec + (due - now) * 1000000;
@@ -173,7 +170,6 @@ void *lmdb__writer_main(void *arg) {
       ts.tv_nsec = (long)(ns % 1000000000);
       pthread_cond_timedwait(&s->work, &s->mu, &ts);
     }
-    (void)batch_due;
     op *ops = s->head;
     s->head = s->tail = NULL;
     /* Whatever is batched rides along with this commit: its sync is paid anyway. */
