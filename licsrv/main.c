@@ -10,6 +10,7 @@ static const cli_command CMDS[] = {
     {"import", licsrv_cmd_import, "import a license, account or certificate"},
     {"init", licsrv_cmd_init, "create the data directory, the store and the node key"},
     {"purge", licsrv_cmd_purge, "delete node, failure and audit records past retention"},
+    {"rekey", licsrv_cmd_rekey, "public mode: a new online key, pending until its certificate is imported"},
     {"rif", licsrv_cmd_rif, "write this server machine's registration information file"},
     {"serve", licsrv_cmd_serve, "run the license server (HTTP verify and admin APIs)"},
     {"status", licsrv_cmd_status, "mode, keys, licenses and store size"},
@@ -17,6 +18,6 @@ static const cli_command CMDS[] = {
 };
 
 int main(int argc, char **argv) {
-  return cli_dispatch("licsrv", "The license server (private mode): data directory, store, keys and the\n"
+  return cli_dispatch("licsrv", "The license server (private and public mode): data directory, store, keys and the\n"
                       "HTTP verify and admin APIs. Every command takes --data DIR.", CMDS, sizeof CMDS / sizeof CMDS[0], argc, argv);
 }

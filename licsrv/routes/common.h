@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "core/app.h"
+#include "core/request.h"
 #include "lic/keys.h"
 #include "http/server.h"
 #include "store/store.h"
@@ -35,5 +36,8 @@ const lic_trust *route_trust(app_worker *w);
  * could not be deferred: then nothing was queued and the caller frees op. */
 bool route_submit(srv_req *r, srv_deferred **slot, store_apply_fn apply, store_done_fn done,
                   void *op);
+
+/* POST /v1/verify on a public-mode server, after the body decoded (public.c). */
+void route_public_verify(srv_req *r, app_worker *w, const srv_verify_req *q);
 
 #endif

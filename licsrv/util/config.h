@@ -31,6 +31,8 @@ typedef struct {
   char data[SRV_MAX_PATHNAME];     /* data directory */
   char tls_cert[SRV_MAX_PATHNAME]; /* not supported yet: refused when set */
   char tls_key[SRV_MAX_PATHNAME];
+  bool behind_tls_proxy;           /* public mode: a proxy terminates TLS */
+  uint32_t registration_ttl_days;  /* public mode: release idle registrations, 0 = never */
   srv_limits lim;
 } srv_config;
 
@@ -48,6 +50,12 @@ bool srv_config_key_is_bool(const char *key);
 int srv_config_load(srv_config *cfg, const char *path, char *err, size_t errlen);
 /* Checks across keys and what the server cannot do yet (TLS). */
 int srv_config_check(const srv_config *cfg, char *err, size_t errlen);
+/* Public mode carries tokens in request bodies: plain HTTP only on a loopback
+ * listener, unless TLS is configured or behind_tls_proxy says a proxy
+ * terminates it. 0, or -1 with the reason. */
+int srv_config_check_public(const srv_config *cfg, char *err, size_t errlen);
+/* 127.0.0.0/8, ::1 or "localhost". */
+bool srv_host_is_loopback(const char *host);
 /* Split "HOST:PORT" or "[V6]:PORT" (host copied NUL-terminated). */
 int srv_addr_split(const char *addr, char *host, size_t hostlen, uint16_t *port);
 /* A one-line reason into err (when given); returns -1. */
