@@ -61,6 +61,7 @@ typedef struct {
   int64_t now;
   int best;
   lic_cert bc;
+  int64_t imported;
   uint8_t *env;
   size_t len;
   bool missing_key; /* a usable cert for a key we do not hold (yet) */
@@ -81,9 +82,16 @@ static int pick_cb(const store_cert *sc, void *arg) {
     k->missing_key = true;
     return 0;
   }
-  if (k->best >= 0 && (c.not_before < k->bc.not_before ||
-                       (c.not_before == k->bc.not_before && c.expires <= k->bc.expires)))
-    return 0;
+  /* Newest first: the later window, then the later import, then the newer
+   * key file (pending over current over previous). */
+  static const int RANK[PUB_MAX_KEYS] = {1, 2, 0};
+  if (k->best >= 0) {
+    int64_t d = c.not_before != k->bc.not_before ? c.not_before - k->bc.not_before
+                : sc->imported != k->imported   ? sc->imported - k->imported
+                                                : RANK[i] - RANK[k->best];
+    if (d <= 0)
+      return 0;
+  }
   uint8_t *copy = malloc(sc->env_len);
   if (copy == NULL)
     return LIC_NOMEM;
@@ -93,6 +101,7 @@ static int pick_cb(const store_cert *sc, void *arg) {
   k->len = sc->env_len;
   k->best = i;
   k->bc = c;
+  k->imported = sc->imported;
   return 0;
 }
 

@@ -396,6 +396,13 @@ static void register_common(srv_req *r, srv_public_kind kind) {
     reply_verdict(r, w, &v);
     return;
   }
+  /* No certified key to sign the answer with: take no slot the client would
+   * never hear about. */
+  if ((rc = app_public_signer(a->pub, &w->psign, now)) != LIC_OK) {
+    srv_reply_error(r, 503, rc == LIC_NOTFOUND ? "no_certificate" : "unavailable",
+                    lic_errfull(rc));
+    return;
+  }
   reg_op *op = calloc(1, sizeof *op);
   if (op == NULL || account_copy(acct, &op->acct) != LIC_OK) {
     if (op != NULL)

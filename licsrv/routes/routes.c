@@ -26,6 +26,15 @@ static const route_entry ROUTES[] = {
     {SRV_ADMIN, "GET", "/v1/admin/failures", route_admin_failures},
     {SRV_ADMIN, "GET", "/v1/admin/audit", route_admin_audit},
     {SRV_ADMIN, "GET", "/v1/admin/activations", route_activation_list},
+    {SRV_ADMIN, "POST", "/v1/admin/accounts", route_admin_account_import},
+    {SRV_ADMIN, "GET", "/v1/admin/accounts", route_admin_account_list},
+    {SRV_ADMIN, "POST", "/v1/admin/accounts/show", route_admin_account_show},
+    {SRV_ADMIN, "POST", "/v1/admin/accounts/revoke", route_admin_account_revoke},
+    {SRV_ADMIN, "POST", "/v1/admin/accounts/delete", route_admin_account_delete},
+    {SRV_ADMIN, "POST", "/v1/admin/accounts/registrations", route_admin_registrations},
+    {SRV_ADMIN, "POST", "/v1/admin/accounts/release", route_admin_registration_release},
+    {SRV_ADMIN, "POST", "/v1/admin/certificates", route_admin_cert_import},
+    {SRV_ADMIN, "GET", "/v1/admin/certificates", route_admin_cert_list},
     {SRV_ADMIN, "POST", "/v1/admin/activations/release", route_activation_release},
 };
 

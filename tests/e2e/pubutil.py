@@ -114,13 +114,14 @@ def exchange(port, path, q, kind="msgpack", timeout=10.0):
     return st, v
 
 
-def register(port, acct, project_id, **kw):
-    return exchange(port, "/v1/register", fields(acct, project_id, **kw), kw.get("kind_", "msgpack"))
+def register(sport, acct, project_id, /, **kw):
+    return exchange(sport, "/v1/register", fields(acct, project_id, **kw))
 
 
-def unregister(port, acct, project_id, token=None):
-    return exchange(port, "/v1/unregister", fields(acct, project_id, token=token, kind="unregister"))
+def unregister(sport, acct, project_id, /, token=None):
+    return exchange(sport, "/v1/unregister", fields(acct, project_id, token=token,
+                                                    kind="unregister"))
 
 
-def verify(port, acct, project_id, **kw):
-    return exchange(port, "/v1/verify", fields(acct, project_id, kind="verify", **kw))
+def verify(sport, acct, project_id, /, **kw):
+    return exchange(sport, "/v1/verify", fields(acct, project_id, kind="verify", **kw))
