@@ -15,6 +15,7 @@ import time
 import pytest
 
 import srvutil
+from conftest import SANITIZER_ENV, SANITIZER_RE
 from srvchain import admin, token_add
 from srvutil import Server
 
@@ -48,7 +49,7 @@ class Agent:
     def start(self):
         self.err = open(self.errpath, "ab")
         self.proc = subprocess.Popen([str(a) for a in self.args], stdout=subprocess.DEVNULL,
-                                     stderr=self.err)
+                                     stderr=self.err, env=dict(os.environ, **SANITIZER_ENV))
         return self
 
     def read(self):
@@ -96,6 +97,7 @@ def agents():
     yield started
     for a in started:
         a.stop()
+        assert not SANITIZER_RE.search(a.log()), a.log()
 
 
 @pytest.fixture
