@@ -35,7 +35,7 @@ static const char USAGE[] =
     "  --major N         licensed major version (default 0 = any)\n"
     "  --expires D       last day is the day before D (UTC), or 'never' (default)\n"
     "  --not-before D    first valid day (default: now)\n"
-    "  --heartbeat S     seconds between checks (default 7200)\n"
+    "  --heartbeat S     seconds between checks (1..2592000, default 7200; warns below 60)\n"
     "  --grace S         seconds a report server stays licensed without a valid check\n"
     "                    (default 86400)\n"
     "  -o, --out FILE    account file to write (for 'licsrv import')\n"

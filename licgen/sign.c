@@ -31,7 +31,7 @@ static const char USAGE[] =
     "  --expires D       last day is the day before D (UTC), or 'never'\n"
     "  --not-before D    first valid day (default: now)\n"
     "  --max-nodes N     private mode: report-server nodes at once (0 = unlimited)\n"
-    "  --heartbeat S     seconds between checks (default 7200)\n"
+    "  --heartbeat S     seconds between checks (1..2592000, default 7200; warns below 60)\n"
     "  --grace S         seconds a report server stays licensed without a valid check\n"
     "                    (default 86400)\n"
     "  -o, --out FILE    license file to write\n"

@@ -65,7 +65,7 @@ int licgen_terms_opt(const char *cmd, licgen_terms *t, int c, const char *arg) {
       return cli_usage(cmd, "--app: at most %d", LIC_MAX_LIST);
     return EXIT_OK;
   case LICGEN_T_HEARTBEAT:
-    return parse_num(cmd, "--heartbeat", arg, 60, 30 * 86400, &t->heartbeat);
+    return parse_num(cmd, "--heartbeat", arg, LIC_MIN_HEARTBEAT, LIC_MAX_HEARTBEAT, &t->heartbeat);
   case LICGEN_T_GRACE:
     return parse_num(cmd, "--grace", arg, 0, 365 * 86400, &t->grace);
   default:
@@ -101,6 +101,14 @@ int licgen_terms_finish(const char *cmd, licgen_terms *t, int64_t now, bool requ
   } else if (t->expires_v <= now) {
     return cli_usage(cmd, "--expires %s is in the past", t->expires);
   }
+  if (t->grace < t->heartbeat)
+    return cli_usage(cmd, "--grace (%lld s) is shorter than --heartbeat (%lld s)",
+                     (long long)t->grace, (long long)t->heartbeat);
+  /* Allowed (tests, demos) but a fleet checking every few seconds loads the
+   * license server for nothing. */
+  if (t->heartbeat < LIC_WARN_HEARTBEAT)
+    fprintf(stderr, "licgen: warning: --heartbeat %lld s is below %d s: meant for tests and demos\n",
+            (long long)t->heartbeat, LIC_WARN_HEARTBEAT);
   t->not_before = now;
   if (t->notbefore != NULL && (rc = lic_date_parse(t->notbefore, &t->not_before)) != LIC_OK)
     return cli_usage(cmd, "--not-before: %s", lic_errfull(rc));

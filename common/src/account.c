@@ -82,7 +82,7 @@ int lic_account_parse(const uint8_t *body, size_t len, lic_account *a) {
       (rc = lic_mp_get_int(&o, "major", 0, INT32_MAX, &a->major)) != LIC_OK ||
       (rc = lic_mp_get_int(&o, "not_before", 0, INT64_MAX, &a->not_before)) != LIC_OK ||
       (rc = lic_mp_get_int(&o, "expires", 0, INT64_MAX, &a->expires)) != LIC_OK ||
-      (rc = lic_mp_get_int(&o, "heartbeat", 60, 30 * 86400, &a->heartbeat)) != LIC_OK ||
+      (rc = lic_mp_get_int(&o, "heartbeat", LIC_MIN_HEARTBEAT, LIC_MAX_HEARTBEAT, &a->heartbeat)) != LIC_OK ||
       (rc = lic_mp_get_int(&o, "grace", 0, 365 * 86400, &a->grace)) != LIC_OK ||
       (rc = lic_mp_get_binx(&o, "token_hash", a->token_hash, LIC_TOKEN_HASH_LEN)) != LIC_OK)
     goto out;
@@ -99,6 +99,12 @@ int lic_account_parse(const uint8_t *body, size_t len, lic_account *a) {
       rc = rc == LIC_INVALID ? LIC_FORMAT : rc;
       goto out;
     }
+  /* As for licenses: a grace shorter than one heartbeat expires between checks. */
+  if (a->grace < a->heartbeat) {
+    rc = lic__fail(LIC_FORMAT, "grace (%lld s) is shorter than heartbeat (%lld s)",
+                   (long long)a->grace, (long long)a->heartbeat);
+    goto out;
+  }
   if (a->expires != 0 && a->expires < a->not_before) {
     rc = lic__fail(LIC_FORMAT, "expires before not_before");
     goto out;

@@ -232,8 +232,8 @@ static void test_parse_missing_keys(void **state) {
 
 static void test_parse_types_and_ranges(void **state) {
   (void)state;
-  static const int64_t one = 1, zero = 0, neg = -1, big = LIC_MAX_CAPACITY + 1, hb59 = 59,
-                       nb = T2027 + 1, p0 = 0, p70000 = 70000;
+  static const int64_t one = 1, zero = 0, neg = -1, big = LIC_MAX_CAPACITY + 1, hb59 = 0,
+                       nb = T2027 + 1, p0 = 0, p70000 = 70000, g7199 = 7199;
   static const uint8_t z[40] = {0};
   static const tu_binarg b15 = {z, 15}, b17 = {z, 17}, b31 = {z, 31}, b33 = {z, 33};
   char n129[130];
@@ -266,6 +266,7 @@ static void test_parse_types_and_ranges(void **state) {
       {"expires", tu_s_int, &zero, LIC_OK},      /* perpetual */
       {"heartbeat", tu_s_int, &hb59, LIC_LIMIT},
       {"grace", tu_s_int, &neg, LIC_LIMIT},
+      {"grace", tu_s_int, &g7199, LIC_FORMAT}, /* shorter than the heartbeat */
       {"token_hash", tu_s_bin, &b31, LIC_FORMAT},
       {"token_hash", tu_s_bin, &b33, LIC_FORMAT},
       {"token_hash", tu_s_str, TOKEN, LIC_FORMAT},
