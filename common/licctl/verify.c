@@ -10,8 +10,9 @@
 #include "lic/verify_client.h"
 
 static const char USAGE[] =
-    "usage: licctl verify URL --domain D --port P --node N [--license ID] [--app A]\n"
-    "         [--version V] [--trust PUB.pem]... [--timeout MS] [--json]\n\n"
+    "usage: licctl verify URL --domain D --port P --node N [--license ID | --account ID\n"
+    "         --token-file F] [--app A] [--version V] [--trust PUB.pem]... [--timeout MS]\n"
+    "         [--json]\n\n"
     "Asks the license server at URL (http://HOST:PORT) for a signed verdict and checks\n"
     "the whole chain: the license is signed by a trusted root key, the verdict by the\n"
     "node key the license certifies; the verdict answers our fresh nonce, names our\n"
@@ -22,15 +23,18 @@ static const char USAGE[] =
     "  --port P        its port\n"
     "  --node N        this report-server instance id (holds a seat)\n"
     "  --license ID    license id (UUID); optional when the server holds one license\n"
+    "  --account ID    public mode: the account (UUID); the project id is the state\n"
+    "                  directory's, the chain is root -> certificate -> verdict\n"
+    "  --token-file F  public mode: the account's token (a 0600 file, never printed)\n"
     "  --app A         application name\n"
     "  --version V     product version, e.g. 11.0.18 (its major number is checked)\n"
     "  --trust FILE    trusted root public key (repeatable; replaces the built-in store)\n"
     "  --timeout MS    whole exchange (default 10000)\n"
     "  --json          print the verdict as JSON\n"
-    "  --state DIR     accepted like every licctl command (verify keeps no state)\n";
+    "  --state DIR     the state directory (public mode: its project id)\n";
 
 enum { O_DOMAIN = 256, O_PORT, O_NODE, O_LICENSE, O_APP, O_VERSION, O_TRUST, O_TIMEOUT, O_JSON,
-       O_STATE };
+       O_STATE, O_ACCOUNT, O_TOKEN_FILE };
 
 static json_t *list_json(const lic_strlist *l) {
   json_t *a = json_array();
@@ -46,12 +50,15 @@ int licctl_verify(int argc, char **argv) {
       {"app", required_argument, NULL, O_APP}, {"version", required_argument, NULL, O_VERSION},
       {"trust", required_argument, NULL, O_TRUST}, {"timeout", required_argument, NULL, O_TIMEOUT},
       {"json", no_argument, NULL, O_JSON}, {"state", required_argument, NULL, O_STATE},
+      {"account", required_argument, NULL, O_ACCOUNT},
+      {"token-file", required_argument, NULL, O_TOKEN_FILE},
       {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
   lic_verify_opts o;
   lic_verify_result res;
   cli_trust ct;
   uint8_t id[LIC_ID_LEN];
-  const char *port = NULL;
+  const char *port = NULL, *account = NULL, *token_file = NULL, *state = NULL;
+  licctl_account cred;
   bool json = false;
   int64_t v;
   int c, r, rc;
@@ -81,7 +88,9 @@ int licctl_verify(int argc, char **argv) {
       o.timeout_ms = (int)v;
       break;
     case O_JSON: json = true; break;
-    case O_STATE: break; /* accepted by every licctl command */
+    case O_STATE: state = optarg; break;
+    case O_ACCOUNT: account = optarg; break;
+    case O_TOKEN_FILE: token_file = optarg; break;
     case 'h': fputs(USAGE, stdout); return EXIT_OK;
     default: return cli_usage("verify", "bad option");
     }
@@ -100,25 +109,41 @@ int licctl_verify(int argc, char **argv) {
   if ((rc = lic_name_check("--node", o.node)) != LIC_OK)
     return cli_usage("verify", "%s", lic_errfull(rc));
   o.trust = &ct.t;
+  memset(&cred, 0, sizeof cred);
+  if (account != NULL && o.license != NULL)
+    return cli_usage("verify", "give --license or --account, not both");
+  if (account == NULL && token_file != NULL)
+    return cli_usage("verify", "--token-file goes with --account");
+  if (account != NULL) {
+    if ((r = licctl_account_opts("verify", state, account, token_file, &cred)) != EXIT_OK)
+      return r;
+    o.account = cred.account;
+    o.token = cred.token;
+    o.project_id = cred.project_id;
+  }
 
-  if ((rc = lic_verify(&o, &res)) != LIC_OK)
+  rc = lic_verify(&o, &res);
+  licctl_account_clear(&cred);
+  if (rc != LIC_OK)
     return cli_lic_error(o.url, rc == LIC_INVALID ? LIC_IO : rc);
   lic_verdict *vd = &res.verdict;
   char lid[LIC_UUID_LEN + 1], ex[11];
-  lic_uuid_format(res.license.id, lid);
+  lic_uuid_format(res.public_mode ? vd->account : res.license.id, lid);
   lic_date_format(vd->expires, ex);
   if (json) {
     cli_json_print(json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:o, s:o, s:I, s:I, s:{s:I, s:I}}",
                              "status", lic_status_name(vd->status), "reason", vd->reason,
-                             "license", lid, "node", vd->node, "time", (json_int_t)vd->time,
+                             res.public_mode ? "account" : "license", lid, "node", vd->node, "time", (json_int_t)vd->time,
                              "expires", vd->expires == 0 ? "never" : ex, "features",
                              list_json(&vd->features), "domains", list_json(&vd->domains),
                              "heartbeat", (json_int_t)vd->heartbeat, "grace",
                              (json_int_t)vd->grace, "seats", "used", (json_int_t)vd->seats_used,
                              "max", (json_int_t)vd->seats_max));
   } else if (vd->status == LIC_STATUS_VALID) {
-    printf("valid: license %s, node %s, seats %lld/%lld, expires %s, next check in %lld s\n", lid,
-           vd->node, (long long)vd->seats_used, (long long)vd->seats_max,
+    printf("valid: %s %s, node %s, %s %lld/%lld, expires %s, next check in %lld s\n",
+           res.public_mode ? "account" : "license", lid,
+           vd->node, res.public_mode ? "registrations" : "seats", (long long)vd->seats_used,
+           (long long)vd->seats_max,
            vd->expires == 0 ? "never" : ex, (long long)vd->heartbeat);
   } else {
     printf("denied: %s: %s\n", lic_status_name(vd->status), vd->reason);

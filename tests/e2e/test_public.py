@@ -481,3 +481,55 @@ def test_bad_requests_are_400(server):
     del q3["account"], q3["token"], q3["project_id"]
     st, out = pubutil.exchange(server.port, "/v1/verify", q3)
     assert st == 400 and b"public-mode" in out
+
+
+def licctl(*args, state):
+    return subprocess.run([srvutil.tool("licctl")] + [str(a) for a in args] + ["--state", state],
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_licctl_register_verify_unregister(server, tmp_path):
+    a = pubutil.account(server.data, 1)
+    tok = tmp_path / "token"
+    fd = os.open(tok, os.O_WRONLY | os.O_CREAT, 0o600)
+    os.write(fd, (a.token + "\n").encode())
+    os.close(fd)
+    url = "http://127.0.0.1:%d" % server.port
+    st1, st2 = tmp_path / "state1", tmp_path / "state2"
+    common = ["--account", a.id, "--token-file", tok, "--trust", pubutil.ROOT_PUB]
+    where = ["--domain", "reports.example.com", "--port", "443", "--node", "rs-1"]
+    p = licctl("register", url, *common, "--project", "Reports", *where, "--json", state=st1)
+    assert p.returncode == 0, p
+    d = json.loads(p.stdout)
+    assert d["status"] == "valid" and d["registrations"] == {"used": 1, "max": 1}
+    pid = (st1 / "project_id").read_text().strip()
+    assert d["project_id"] == pid
+    # the state directory keeps the project id: again, no second slot
+    p = licctl("register", url, *common, "--project", "Reports", *where, state=st1)
+    assert p.returncode == 0 and "1 of 1" in p.stdout, p
+    # another install (state dir) finds the account full
+    p = licctl("register", url, *common, "--project", "Other", *where, state=st2)
+    assert p.returncode == 1 and "capacity_exhausted" in p.stdout, p
+    p = licctl("verify", url, *common, *where, "--json", state=st1)
+    assert p.returncode == 0 and json.loads(p.stdout)["status"] == "valid", p
+    assert json.loads(p.stdout)["account"] == a.id
+    p = licctl("verify", url, *common, *where, state=st2)
+    assert p.returncode == 1 and "not_registered" in p.stdout, p
+    p = licctl("unregister", url, *common, state=st1)
+    assert p.returncode == 0 and "holds no slot" in p.stdout, p
+    p = licctl("register", url, *common, "--project", "Other", *where, state=st2)
+    assert p.returncode == 0, p
+    # the token is never printed, and never taken from a readable file
+    for out in (p.stdout, p.stderr):
+        assert a.token not in out and a.token[4:] not in out
+    os.chmod(tok, 0o644)
+    p = licctl("verify", url, *common, *where, state=st2)
+    assert p.returncode == 1 and "0600" in p.stderr and a.token not in p.stderr, p
+    os.chmod(tok, 0o600)
+    # nor sent over plain HTTP to a non-loopback host (refused before connecting)
+    p = licctl("verify", "http://192.0.2.1:7470", *common, *where, "--timeout", "2000",
+               state=st2)
+    assert p.returncode == 1 and "plain HTTP" in p.stderr, p
+    p = licctl("verify", url, "--account", a.id, *where, state=st2)
+    assert p.returncode == 2 and "--token-file" in p.stderr
+    assert a.token not in server.log()
