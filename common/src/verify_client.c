@@ -4,6 +4,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <arpa/inet.h>
+
 #include "internal.h"
 #include "lic/envelope.h"
 #include "lic/verify_client.h"
@@ -177,15 +179,24 @@ keep:
   return LIC_OK;
 }
 
-/* http://HOST... with HOST 127.x, ::1 or localhost. */
+/* http://HOST... with HOST an IPv4 literal in 127/8, [::1] or localhost
+ * (a name such as 127.0.0.1.example.com is not loopback). */
 static bool url_loopback(const char *url) {
   const char *h = strncmp(url, "http://", 7) == 0 ? url + 7 : NULL;
+  char host[64];
+  struct in_addr a4;
   if (h == NULL)
     return false;
   if (strncmp(h, "[::1]", 5) == 0)
+    return h[5] == '\0' || h[5] == ':' || h[5] == '/';
+  size_t n = strcspn(h, ":/?#");
+  if (n == 0 || n >= sizeof host)
+    return false;
+  memcpy(host, h, n);
+  host[n] = '\0';
+  if (strcmp(host, "localhost") == 0)
     return true;
-  size_t n = strcspn(h, ":/");
-  return (n == 9 && strncmp(h, "localhost", 9) == 0) || strncmp(h, "127.", 4) == 0;
+  return inet_pton(AF_INET, host, &a4) == 1 && (ntohl(a4.s_addr) >> 24) == 127;
 }
 
 static int exchange(const lic_verify_opts *o, req_kind kind, lic_verify_result *res) {
