@@ -533,3 +533,36 @@ def test_licctl_register_verify_unregister(server, tmp_path):
     p = licctl("verify", url, "--account", a.id, *where, state=st2)
     assert p.returncode == 2 and "--token-file" in p.stderr
     assert a.token not in server.log()
+
+
+def test_status_backup_and_purge_in_public_mode(tmp_path):
+    data = tmp_path / "data"
+    s = pubutil.Server(data).start()
+    a = pubutil.account(s.data, 3)
+    pids = [os.urandom(16) for _ in range(2)]
+    for pid in pids:
+        assert register(s.port, a, pid)[1]["status"] == "valid"
+    st = json.loads(pubutil.licsrv("status", "--data", data, "--json").stdout)
+    online = lf.kid_of(lf.raw_public(lf.load_public_pem(os.path.join(data, "online.pub.pem"))))
+    assert st["mode"] == "public" and st["signing_kid"] == online.hex()
+    assert st["accounts"] == 1 and st["registrations"] == 2 and not st["pending_key"]
+    assert st["cert_expires"] > time.time() + 80 * 86400 and st["cert_expires_at"].endswith("Z")
+    pubutil.licsrv("rekey", "--data", data)
+    assert json.loads(pubutil.licsrv("status", "--data", data, "--json").stdout)["pending_key"]
+    out = pubutil.licsrv("status", "--data", data).stdout
+    assert "signing key: %s" % online.hex() in out and "registrations: 2" in out
+    # a hot backup holds the online keys (current and pending)
+    dest = tmp_path / "backup"
+    pubutil.licsrv("backup", "--data", data, dest)
+    for f, mode in (("online.pem", 0o600), ("online.pub.pem", 0o644), ("online.next.pem", 0o600)):
+        assert (dest / f).read_bytes() == (data / f).read_bytes()
+        assert os.stat(dest / f).st_mode & 0o777 == mode
+    s.finish()
+    # licsrv purge releases idle registrations on demand, audited
+    age_registration(data, a, pids[0], 10 * 86400)
+    out = json.loads(pubutil.licsrv("purge", "--data", data, "--registration-ttl-days", "5",
+                                    "--json").stdout)
+    assert out["registrations"] == 1, out
+    ex = json.loads(pubutil.licsrv("export", "--account", a.id, "--data", data).stdout)
+    assert [r["project_id"] for r in ex["registrations"]] == [str(uuid.UUID(bytes=pids[1]))]
+    assert any(e["action"] == "registration.expire" for e in ex["audit"])
