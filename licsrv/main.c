@@ -4,6 +4,7 @@
 #include "serve.h"
 
 static const cli_command CMDS[] = {
+    {"accounts", licsrv_cmd_accounts, "public mode: list, show, revoke, delete accounts; registrations; certificates"},
     {"backup", licsrv_cmd_backup, "hot copy of the store and keys into a new directory"},
     {"export", licsrv_cmd_export, "everything stored about a license or account, as JSON"},
     {"forget", licsrv_cmd_forget, "erase everything about a license or account"},

@@ -10,6 +10,7 @@
 #include "core/tokens.h"
 #include "store/store.h"
 
+int licsrv_cmd_accounts(int argc, char **argv); /* cmd/accounts.c (public mode) */
 int licsrv_cmd_backup(int argc, char **argv);  /* cmd_backup.c */
 int licsrv_cmd_export(int argc, char **argv);  /* cmd_export.c */
 int licsrv_cmd_forget(int argc, char **argv);  /* cmd_forget.c */

@@ -566,3 +566,42 @@ def test_status_backup_and_purge_in_public_mode(tmp_path):
     ex = json.loads(pubutil.licsrv("export", "--account", a.id, "--data", data).stdout)
     assert [r["project_id"] for r in ex["registrations"]] == [str(uuid.UUID(bytes=pids[1]))]
     assert any(e["action"] == "registration.expire" for e in ex["audit"])
+
+
+def test_cli_accounts_while_serving(server):
+    a, b = pubutil.account(server.data, 2), pubutil.account(server.data, 1)
+    pid, pid2 = os.urandom(16), os.urandom(16)
+    assert register(server.port, a, pid)[1]["status"] == "valid"
+    assert register(server.port, a, pid2)[1]["status"] == "valid"
+    d = server.data
+    rows = json.loads(pubutil.licsrv("accounts", "--data", d, "--json").stdout)["accounts"]
+    assert {r["id"]: r["registered"] for r in rows} == {a.id: 2, b.id: 0}
+    out = pubutil.licsrv("accounts", "--data", d).stdout
+    assert a.id in out and "2/2" in out and "active" in out
+    show = json.loads(pubutil.licsrv("accounts", "show", a.id, "--data", d, "--json").stdout)
+    assert show["capacity"] == 2 and show["terms"]["heartbeat"] == 7200
+    regs = json.loads(pubutil.licsrv("accounts", "registrations", a.id, "--data", d,
+                                     "--json").stdout)["registrations"]
+    assert sorted(r["project_id"] for r in regs) == sorted(str(uuid.UUID(bytes=p)) for p in
+                                                           (pid, pid2))
+    pubutil.licsrv("accounts", "release", a.id, str(uuid.UUID(bytes=pid)), "--data", d)
+    assert verify(server.port, a, pid)[1]["status"] == "not_registered"  # seen at once
+    p = subprocess.run([srvutil.licsrv_bin(), "accounts", "release", a.id,
+                        str(uuid.UUID(bytes=pid)), "--data", d], capture_output=True, text=True,
+                       timeout=30)
+    assert p.returncode == 1 and "holds no slot" in p.stderr
+    pubutil.licsrv("accounts", "revoke", a.id, "--data", d)
+    assert verify(server.port, a, pid2)[1]["status"] == "revoked"
+    out = json.loads(pubutil.licsrv("accounts", "delete", a.id, "--data", d, "--json").stdout)
+    assert out["deleted"] and out["registrations_released"] == 1
+    assert verify(server.port, a, pid2)[1]["status"] == "bad_credentials"
+    certs = json.loads(pubutil.licsrv("accounts", "certificates", "--data", d,
+                                      "--json").stdout)["certificates"]
+    assert len(certs) == 1 and certs[0]["usable_now"] and certs[0]["role"] == "verdict"
+    p = subprocess.run([srvutil.licsrv_bin(), "accounts", "frobnicate", "--data", d],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 2
+    tok = admin_token(server)
+    st, doc = srvchain.admin(server, "GET", "/v1/admin/audit", tok)
+    acts = {(e["token"], e["action"]) for e in doc["audit"]}
+    assert {("cli", "revoke"), ("cli", "delete"), ("cli", "registration.release")} <= acts
