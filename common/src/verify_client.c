@@ -123,8 +123,10 @@ int lic_verify_response(const lic_verify_opts *o, const uint8_t *nonce, size_t n
   if ((rc = lic_mp_bin(&chain, &lbytes, &llen)) != LIC_OK)
     return rc;
   if (o->account != NULL) {
-    if ((rc = public_check(o, nonce, nonce_len, now, vbytes, vlen, lbytes, llen, res)) != LIC_OK)
+    if ((rc = public_check(o, nonce, nonce_len, now, vbytes, vlen, lbytes, llen, res)) != LIC_OK) {
+      lic_verify_result_clear(res); /* nothing half-checked is handed out */
       return rc;
+    }
     goto keep;
   }
 
