@@ -53,3 +53,21 @@ void licsrv_expiry_text(const licsrv_terms *t, int64_t now, char *buf, size_t ca
     snprintf(buf, cap, "license %s (%s) expires in %lld day%s (%s)", id, t->customer,
              (long long)days, days == 1 ? "" : "s", date);
 }
+
+bool licsrv_expiry_log_due(licsrv_expiry_log *l, const uint8_t id[LIC_ID_LEN], int64_t now) {
+  size_t oldest = 0;
+  for (size_t i = 0; i < LICSRV_EXPIRY_LOG_SLOTS; i++) {
+    if (l->slot[i].at != 0 && memcmp(l->slot[i].id, id, LIC_ID_LEN) == 0) {
+      /* A clock stepped back counts as due too: better a warning too many. */
+      if (now - l->slot[i].at < LICSRV_EXPIRY_WARN_EVERY && now >= l->slot[i].at)
+        return false;
+      l->slot[i].at = now;
+      return true;
+    }
+    if (l->slot[i].at < l->slot[oldest].at)
+      oldest = i;
+  }
+  memcpy(l->slot[oldest].id, id, LIC_ID_LEN);
+  l->slot[oldest].at = now != 0 ? now : 1;
+  return true;
+}

@@ -39,4 +39,19 @@ bool licsrv_expiry_near(const licsrv_terms *t, int64_t now);
  * days (YYYY-MM-DD)" or "... expired on YYYY-MM-DD". */
 void licsrv_expiry_text(const licsrv_terms *t, int64_t now, char *buf, size_t cap);
 
+/* When the log last warned about each license (the server's memory, not the
+ * store: after a restart it warns again, which is what an operator wants). */
+#define LICSRV_EXPIRY_LOG_SLOTS 64
+typedef struct {
+  struct {
+    uint8_t id[LIC_ID_LEN];
+    int64_t at; /* 0 = free slot */
+  } slot[LICSRV_EXPIRY_LOG_SLOTS];
+} licsrv_expiry_log;
+
+/* Whether to log a warning for license id at now: true the first time and
+ * then once every LICSRV_EXPIRY_WARN_EVERY seconds (and notes it). With all
+ * slots taken the oldest is reused. */
+bool licsrv_expiry_log_due(licsrv_expiry_log *l, const uint8_t id[LIC_ID_LEN], int64_t now);
+
 #endif

@@ -178,6 +178,31 @@ def test_release_activation_seen_by_the_running_server(srv):
     assert st == 200
 
 
+def test_expiry_is_never_a_surprise(srv):
+    """10 days left: /healthz says so (still 200), /metrics has the expiry
+    time, the log warned once at start, `licsrv status` shows the days."""
+    lic = cli_json(srv, "licenses")["licenses"][0]
+    st, body, _ = srv.get("/healthz")
+    doc = json.loads(body)
+    assert st == 200 and doc["status"] == "ok", body
+    [w] = doc["warnings"]
+    assert w["check"] == "expiry"
+    assert w["message"] == "license %s (Ops Customer) expires in %d days (%s)" % (
+        srv.license_id, lic["days_left"], expiry_date())
+    st, body, _ = srv.get("/metrics", port=srv.admin_port)
+    line = 'licsrv_license_expiry_timestamp_seconds{license="%s"} %d' % (srv.license_id, lic["expires"])
+    assert line in body.decode().splitlines(), body
+    assert "# TYPE licsrv_license_expiry_timestamp_seconds gauge" in body.decode()
+    warns = [ln for ln in srv.log().splitlines() if "msg=license expiry" in ln]
+    assert len(warns) == 1, warns  # once a day, not per request
+    assert "level=warn" in warns[0] and "license=" + srv.license_id in warns[0]
+    assert "days_left=%d" % lic["days_left"] in warns[0]
+    out = cli(srv, "status").stdout
+    assert "expires %s (%d days left, renew soon)" % (expiry_date(), lic["days_left"]) in out
+    st = cli_json(srv, "status")
+    assert st["licenses"][0]["days_left"] == lic["days_left"]
+
+
 def test_revoke_seen_by_the_running_server_and_audited(srv):
     time.sleep(1.1)  # --since below must cut between the earlier entries and these
     before = int(time.time())
@@ -195,6 +220,9 @@ def test_revoke_seen_by_the_running_server_and_audited(srv):
     cli(srv, "revoke", code=2)
     lic = cli_json(srv, "licenses")["licenses"][0]
     assert lic["state"] == "revoked"
+    time.sleep(1.1)  # /healthz caches its answer a second
+    st, body, _ = srv.get("/healthz")
+    assert st == 200 and "warnings" not in json.loads(body)  # nothing to renew now
     # The audit log names the operator for every change made here.
     audit = cli_json(srv, "audit")["audit"]
     mine = [(e["action"], e["subject"]) for e in audit if e["actor"] == operator()]
