@@ -89,6 +89,9 @@ bool srv_req_wants_msgpack(const srv_req *r);
 
 /* Replies: body copied into the connection's output. */
 void srv_reply(srv_req *r, int status, const char *content_type, const void *body, size_t len);
+/* The same with extra header lines ("Name: value\r\n" each, or NULL). */
+void srv_reply_extra(srv_req *r, int status, const char *content_type, const void *body, size_t len,
+                     const char *extra);
 /* {error: CODE, message: TEXT} as JSON or MessagePack (srv_req_wants_msgpack). */
 void srv_reply_error(srv_req *r, int status, const char *code, const char *message);
 /* Answer later. The handle stays valid until passed to srv_reply_deferred*,
