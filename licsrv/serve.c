@@ -29,7 +29,8 @@ static void usage(void) {
          "Run the license server. Settings come from the defaults, then the INI file\n"
          "(--config), then these flags. SIGTERM/SIGINT drain and exit 0; SIGHUP reloads\n"
          "the limits from the file (not the addresses or threads).\n\n"
-         "  --config FILE            INI file (keys as below, '_' for '-')\n");
+         "  --config FILE            INI file (keys as below, '_' for '-')\n"
+         "  --print-config           print a config file with every key and its default\n");
   srv_config_usage(stdout);
 }
 
@@ -158,6 +159,9 @@ int licsrv_cmd_serve(int argc, char **argv) {
     if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
       usage();
       return EXIT_OK;
+    } else if (strcmp(argv[i], "--print-config") == 0) {
+      srv_config_print(stdout);
+      return fflush(stdout) == 0 ? EXIT_OK : cli_error(EXIT_FAIL, "stdout", "write failed");
     }
   if ((r = parse_args(argc, argv, &a)) != 0)
     return r;

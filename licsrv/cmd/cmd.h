@@ -66,8 +66,8 @@ int licsrv_write_audited(store *s, store_apply_fn fn, void *arg, const char *act
                          const char *subject);
 
 /* The audit actor of a change made from the shell: "cli:USER", USER the
- * login of the real user (SUDO_USER under sudo, so `sudo licsrv revoke`
- * names the operator, not root). */
+ * login of the real user, or SUDO_USER under sudo (`sudo -u licsrv licsrv
+ * revoke ...` names the operator, not licsrv or root). */
 void licsrv_operator(char *buf, size_t cap);
 
 /* A license's state for people ("active", "expired", "not yet valid",

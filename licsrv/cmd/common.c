@@ -101,10 +101,14 @@ static void name_clean(char *s) {
 }
 
 void licsrv_operator(char *buf, size_t cap) {
-  const char *sudo = getenv("SUDO_USER");
+  const char *sudo = getenv("SUDO_USER"), *sudo_uid = getenv("SUDO_UID");
   struct passwd *pw;
   char name[48];
-  if (geteuid() == 0 && sudo != NULL && sudo[0] != '\0')
+  int64_t su = -1;
+  /* Under sudo (to root, or -u licsrv as the docs say), the person is SUDO_USER. */
+  if (sudo_uid != NULL && lic_parse_int(sudo_uid, 0, INT32_MAX, &su) != LIC_OK)
+    su = -1;
+  if (sudo != NULL && sudo[0] != '\0' && su >= 0 && (geteuid() == 0 || (uid_t)su != getuid()))
     snprintf(name, sizeof name, "%s", sudo);
   else if ((pw = getpwuid(getuid())) != NULL && pw->pw_name != NULL)
     snprintf(name, sizeof name, "%s", pw->pw_name);

@@ -66,7 +66,8 @@ def table(text):
 
 
 def operator():
-    if os.geteuid() == 0 and os.environ.get("SUDO_USER"):
+    su = os.environ.get("SUDO_UID", "")
+    if os.environ.get("SUDO_USER") and su.isdigit() and (os.geteuid() == 0 or int(su) != os.getuid()):
         return "cli:" + os.environ["SUDO_USER"]
     return "cli:" + pwd.getpwuid(os.getuid()).pw_name
 
@@ -176,6 +177,19 @@ def test_release_activation_seen_by_the_running_server(srv):
     cli(srv, "release", "--activation", "7:1", code=1)
     st, _ = claim(srv, codes[0], MACHINE_A)
     assert st == 200
+
+
+def test_actor_under_sudo(srv):
+    """`sudo -u licsrv licsrv ...` (what docs/operations.md says) names the
+    person who ran sudo; run here with the variables sudo sets."""
+    env = dict(srv.env, SUDO_USER="alice", SUDO_UID="4242")
+    (srv.base / "sudo").mkdir()
+    codes = make_codes(srv.base / "sudo", 1, 9)
+    st, _ = claim(srv, codes[0], MACHINE_A)
+    assert st == 200
+    srvutil.run([srvutil.licsrv_bin(), "release", "--activation", "9:1", "--data", srv.data], env)
+    audit = cli_json(srv, "audit")["audit"]
+    assert [e["actor"] for e in audit if e["subject"] == "activation:9/1"][-1] == "cli:alice"
 
 
 def test_expiry_is_never_a_surprise(srv):
