@@ -168,6 +168,8 @@ def test_page_in_a_browser(srv, browser, tmp_path):
     wait.until(lambda dr: srv.license_id in dr.find_element(By.ID, "licenses").text)
     lic_text = d.find_element(By.ID, "licenses").text
     assert "Page Customer" in lic_text and "1 / 3" in lic_text and "active" in lic_text
+    assert "major 11" in lic_text and "domains localhost" in lic_text and "ports 443" in lic_text
+    assert "features export, schedule" in lic_text
     nodes = d.find_element(By.ID, "nodes").text
     assert "rs-page" in nodes and "held" in nodes and "rs-broken" in nodes
     fails = d.find_element(By.ID, "failures").text

@@ -36,7 +36,7 @@ function countdown(expires, now) {
   if (!expires) return el("span", "never expires", "muted");
   const s = expires - now;
   const days = Math.floor(Math.abs(s) / 86400), hours = Math.floor((Math.abs(s) % 86400) / 3600);
-  const text = (days > 0 ? days + " d " : "") + hours + " h";
+  const text = days >= 7 ? days + " days" : (days > 0 ? days + " d " : "") + hours + " h";
   if (s <= 0) return el("span", "expired " + text + " ago", "bad");
   return el("span", "in " + text, days < 30 ? "warn" : "ok");
 }
@@ -75,14 +75,20 @@ class AuthError extends Error {}
 class Missing extends Error {}
 
 // Every API request carries the token; none is made without it.
-async function api(path, token) {
-  const r = await fetch(path, { headers: { "Authorization": "Bearer " + token, "Accept": "application/json" },
-                                cache: "no-store", credentials: "omit", redirect: "error" });
+async function api(path, token, body) {
+  const init = { headers: { "Authorization": "Bearer " + token, "Accept": "application/json" },
+                 cache: "no-store", credentials: "omit", redirect: "error" };
+  if (body !== undefined) { // a read with a JSON body (licenses/show); nothing is changed
+    init.method = "POST";
+    init.headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  const r = await fetch(path, init);
   if (r.status === 401) throw new AuthError("unauthorized");
   if (r.status === 404 || r.status === 405) throw new Missing(path);
-  const body = await r.json();
-  if (!r.ok) throw new Error(path + ": " + (body && body.message ? body.message : r.status));
-  return body;
+  const doc = await r.json();
+  if (!r.ok) throw new Error(path + ": " + (doc && doc.message ? doc.message : r.status));
+  return doc;
 }
 
 // An endpoint that only some servers have (public mode, activations): null when absent.
@@ -102,6 +108,16 @@ function showLogin(message) {
   $("token").focus();
 }
 
+// The terms a person checks first: version, domains, ports, apps, features.
+function termsText(t) {
+  if (!t) return "";
+  const list = (v) => (Array.isArray(v) && v.length ? v.join(", ") : "any");
+  const parts = ["major " + (t.major ? t.major : "any"), "domains " + list(t.domains), "ports " + list(t.ports)];
+  if (Array.isArray(t.apps) && t.apps.length) parts.push("apps " + t.apps.join(", "));
+  if (Array.isArray(t.features) && t.features.length) parts.push("features " + t.features.join(", "));
+  return parts.join(" · ");
+}
+
 function seatsOf(lic, nodes, now) {
   const window = 2 * (lic.heartbeat || 7200);
   return nodes.filter((n) => n.license === lic.id && n.last_valid > 0 && now - n.last_valid < window).length;
@@ -113,7 +129,8 @@ function render(d, now) {
     const seats = el("span", used + " / " + (max ? max : "unlimited"), max && used >= max ? "warn" : "");
     const state = l.revoked ? el("span", "revoked", "bad")
       : l.expires && l.expires <= now ? el("span", "expired", "bad") : el("span", "active", "ok");
-    return [{ text: l.id, cls: "id" }, l.customer, when(l.expires), countdown(l.expires, now), seats, state];
+    return [{ text: l.id, cls: "id" }, l.customer, { text: termsText(d.terms[l.id]), cls: "terms" },
+            when(l.expires), countdown(l.expires, now), seats, state];
   }, "No license imported (licsrv import FILE).");
   fill("nodes", d.nodes, (n) => {
     const f = n.last_failure;
@@ -158,11 +175,14 @@ async function load() {
       optional("/v1/admin/activations", token), optional("/v1/admin/accounts", token),
       fetch("/healthz", { headers: { "Authorization": "Bearer " + token }, cache: "no-store", credentials: "omit" })
         .then((r) => r.json()).catch(() => null)]);
+    const terms = {};
+    await Promise.all((lic.licenses || []).slice(0, 50).map((l) =>
+      api("/v1/admin/licenses/show", token, { id: l.id }).then((x) => { terms[l.id] = x.terms; })));
     $("login").hidden = true;
     $("status").hidden = false;
     $("session").hidden = false;
     render({ licenses: lic.licenses || [], nodes: nodes.nodes || [], failures: failures.failures || [],
-             audit: audit.audit || [], activations, accounts, health }, Math.floor(Date.now() / 1000));
+             audit: audit.audit || [], activations, accounts, health, terms }, Math.floor(Date.now() / 1000));
     if (!timer) timer = setInterval(load, REFRESH_MS);
   } catch (e) {
     if (e instanceof AuthError) {
