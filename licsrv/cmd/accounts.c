@@ -59,7 +59,7 @@ static json_t *account_row(store_reader *rd, const store_account *sa, bool terms
       lic_date_format(a.expires, ex);
     json_object_set_new(o, "customer", json_string(a.customer));
     json_object_set_new(o, "capacity", json_integer(a.capacity));
-    json_object_set_new(o, "registered", json_integer((json_int_t)used));
+    json_object_set_new(o, "registrations", json_integer((json_int_t)used));
     json_object_set_new(o, "expires", json_integer(a.expires));
     json_object_set_new(o, "expires_date", json_string(ex));
     if (terms) {
@@ -96,7 +96,7 @@ static void print_row(json_t *o) {
   printf("%s  %-24s  %3lld/%-3lld projects  expires %-10s  %s\n",
          json_string_value(json_object_get(o, "id")),
          json_string_value(json_object_get(o, "customer")) ? json_string_value(json_object_get(o, "customer")) : "?",
-         (long long)json_integer_value(json_object_get(o, "registered")),
+         (long long)json_integer_value(json_object_get(o, "registrations")),
          (long long)json_integer_value(json_object_get(o, "capacity")),
          json_string_value(json_object_get(o, "expires_date")) ? json_string_value(json_object_get(o, "expires_date")) : "?",
          st);
@@ -300,6 +300,49 @@ int licsrv_cmd_accounts(int argc, char **argv) {
   json_decref(doc);
 out:
   store_reader_free(rd);
+  store_close(s);
+  return ex;
+}
+
+/* The SPEC §5 spellings: `licsrv revoke --account A` (kind 0) and
+ * `licsrv release --project P --account A` (kind 2), called by revoke.c and
+ * release.c when they see those options. */
+int licsrv_account_form(const char *cmd, int kind, int argc, char **argv) {
+  static const struct option opts[] = {
+      {"data", required_argument, NULL, 'd'},    {"config", required_argument, NULL, 'c'},
+      {"account", required_argument, NULL, 'a'}, {"project", required_argument, NULL, 'p'},
+      {"json", no_argument, NULL, 'j'},          {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0}};
+  licsrv_opts o;
+  store *s = NULL;
+  store_meta meta;
+  const char *acct = NULL, *proj = NULL;
+  uint8_t id[LIC_ID_LEN], project[LIC_ID_LEN];
+  int c, ex;
+
+  licsrv_opts_init(&o);
+  while ((c = licsrv_next_opt(cmd, HELP, argc, argv, ":h", opts, &o, &ex)) > 0) {
+    if (c == 'a')
+      acct = optarg;
+    else if (c == 'p')
+      proj = optarg;
+  }
+  if (c < 0)
+    return ex;
+  if (optind != argc)
+    return cli_usage(cmd, "unexpected argument '%s'", argv[optind]);
+  if (acct == NULL || (kind == 2) != (proj != NULL))
+    return cli_usage(cmd, kind == 2 ? "give --project P --account A" : "give --account A");
+  if ((ex = licsrv_parse_id(cmd, "--account", acct, id)) != EXIT_OK ||
+      (kind == 2 && (ex = licsrv_parse_id(cmd, "--project", proj, project)) != EXIT_OK) ||
+      (ex = licsrv_opts_finish(&o, cmd)) != EXIT_OK || (ex = licsrv_open_store(&o, 0, &s)) != EXIT_OK)
+    return ex;
+  if ((ex = licsrv_read_meta(&o, s, true, &meta)) == EXIT_OK) {
+    if (strcmp(meta.mode, "public") != 0)
+      ex = cli_error(EXIT_FAIL, o.data, "accounts are public mode's (this server is %s)", meta.mode);
+    else
+      ex = mutate(&o, s, kind, id, kind == 2 ? project : NULL);
+  }
   store_close(s);
   return ex;
 }

@@ -296,7 +296,7 @@ static json_t *account_json(store_reader *rd, const store_account *sa, bool term
     store_registration_count(rd, sa->id, &used);
     json_object_set_new(o, "customer", json_string(a.customer));
     json_object_set_new(o, "capacity", json_integer(a.capacity));
-    json_object_set_new(o, "registered", json_integer((json_int_t)used));
+    json_object_set_new(o, "registrations", json_integer((json_int_t)used));
     set_time(o, "not_before", a.not_before);
     set_time(o, "expires", a.expires);
     if (terms) { /* the body as signed, token_hash left out: it is not for display */

@@ -31,5 +31,6 @@ void route_admin_registrations(srv_req *r);
 void route_admin_registration_release(srv_req *r);
 void route_admin_cert_import(srv_req *r);
 void route_admin_cert_list(srv_req *r);
+void route_status_page(srv_req *r);       /* status_page.c: GET / and its files */
 
 #endif

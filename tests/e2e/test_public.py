@@ -180,12 +180,12 @@ def test_admin_accounts_and_certificates(server):
     assert st == 401
     st, doc = srvchain.admin(server, "GET", "/v1/admin/accounts", tok)
     row = [r for r in doc["accounts"] if r["id"] == a.id][0]
-    assert row["capacity"] == 4 and row["registered"] == 0 and not row["revoked"]
+    assert row["capacity"] == 4 and row["registrations"] == 0 and not row["revoked"]
     assert row["expires"] == 0 and row["expires_at"] is None and row["imported_at"].endswith("Z")
     pid = os.urandom(16)
     assert register(server.port, a, pid)[1]["status"] == "valid"
     st, doc = srvchain.admin(server, "POST", "/v1/admin/accounts/show", tok, {"id": a.id})
-    assert st == 200 and doc["registered"] == 1 and doc["terms"]["capacity"] == 4
+    assert st == 200 and doc["registrations"] == 1 and doc["terms"]["capacity"] == 4
     assert "token_hash" not in doc["terms"] and a.token not in json.dumps(doc)
     st, doc = srvchain.admin(server, "POST", "/v1/admin/accounts/release", tok,
                              {"id": a.id, "project_id": str(uuid.UUID(bytes=pid))})
@@ -575,7 +575,7 @@ def test_cli_accounts_while_serving(server):
     assert register(server.port, a, pid2)[1]["status"] == "valid"
     d = server.data
     rows = json.loads(pubutil.licsrv("accounts", "--data", d, "--json").stdout)["accounts"]
-    assert {r["id"]: r["registered"] for r in rows} == {a.id: 2, b.id: 0}
+    assert {r["id"]: r["registrations"] for r in rows} == {a.id: 2, b.id: 0}
     out = pubutil.licsrv("accounts", "--data", d).stdout
     assert a.id in out and "2/2" in out and "active" in out
     show = json.loads(pubutil.licsrv("accounts", "show", a.id, "--data", d, "--json").stdout)
@@ -601,7 +601,16 @@ def test_cli_accounts_while_serving(server):
     p = subprocess.run([srvutil.licsrv_bin(), "accounts", "frobnicate", "--data", d],
                        capture_output=True, text=True, timeout=30)
     assert p.returncode == 2
+    # the SPEC §5 spellings: revoke --account, release --project --account
+    c = pubutil.account(server.data, 2)
+    pc = os.urandom(16)
+    assert register(server.port, c, pc)[1]["status"] == "valid"
+    pubutil.licsrv("release", "--project", str(uuid.UUID(bytes=pc)), "--account", c.id,
+                   "--data", d)
+    assert verify(server.port, c, pc)[1]["status"] == "not_registered"
+    pubutil.licsrv("revoke", "--account", c.id, "--data", d)
+    assert verify(server.port, c, pc)[1]["status"] == "revoked"
     tok = admin_token(server)
     st, doc = srvchain.admin(server, "GET", "/v1/admin/audit", tok)
-    acts = {(e["token"], e["action"]) for e in doc["audit"]}
+    acts = {(e["token"].split(":")[0], e["action"]) for e in doc["audit"]}
     assert {("cli", "revoke"), ("cli", "delete"), ("cli", "registration.release")} <= acts
