@@ -344,6 +344,10 @@ def test_export_and_forget_account(server):
     assert verify(server.port, a, pid, node="rs-exp")[1]["status"] == "valid"
     assert register(server.port, other, os.urandom(16))[1]["status"] == "valid"
     server.finish()  # the batched node records are flushed at the drain
+    nodes = json.loads(pubutil.licsrv("nodes", "--account", a.id, "--data", server.data,
+                                      "--json").stdout)["nodes"]
+    assert [(n["account"], n["node"], n["seat"]) for n in nodes] == [(a.id, "rs-exp", False)]
+    assert nodes[0]["last_valid"] > 0
     out = json.loads(pubutil.licsrv("export", "--account", a.id, "--data", server.data).stdout)
     assert out["account"]["id"] == a.id
     assert [r["project_id"] for r in out["registrations"]] == [str(uuid.UUID(bytes=pid))]
