@@ -330,28 +330,28 @@ int app_public_lookup(store_reader *rd, app_pub_cache *c, const srv_verify_req *
   rc = store_account_get(rd, q->account, &sa);
   if (rc == LIC_OK) {
     a = cached_account(c, &sa);
-    if (a != NULL) {
-      ps->revoked = sa.revoked_at != 0;
-      int rr = store_registration_get(rd, q->account, q->project_id, reg);
-      ps->registered = rr == LIC_OK;
-      if (rr != LIC_OK && rr != LIC_NOTFOUND)
-        rc = rr;
-      else
-        rc = store_registration_count(rd, q->account, used);
-    }
   } else if (rc == LIC_NOTFOUND) {
     rc = LIC_OK;
   }
-  store_reader_end(rd);
-  store_account_clear(&sa);
+  /* Compared in constant time, against a dummy when there is no account:
+   * an unknown account and a wrong token cost the same. */
   ps->acct = a;
   ps->token_ok = CRYPTO_memcmp(h, a != NULL ? a->token_hash : NO_ACCOUNT_HASH, sizeof h) == 0 &&
                  a != NULL;
   OPENSSL_cleanse(h, sizeof h);
-  if (!ps->token_ok) { /* nothing about the account is told to a wrong token */
-    ps->registered = false;
-    *used = 0;
+  /* Only a right token looks further: a wrong one learns nothing, and costs
+   * no more than an unknown account. */
+  if (rc == LIC_OK && ps->token_ok) {
+    ps->revoked = sa.revoked_at != 0;
+    int rr = store_registration_get(rd, q->account, q->project_id, reg);
+    ps->registered = rr == LIC_OK;
+    if (rr != LIC_OK && rr != LIC_NOTFOUND)
+      rc = rr;
+    else
+      rc = store_registration_count(rd, q->account, used);
   }
+  store_reader_end(rd);
+  store_account_clear(&sa);
   return rc;
 }
 
