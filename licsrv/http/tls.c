@@ -18,6 +18,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include "http/tls.h"
 
@@ -40,7 +41,7 @@ struct srv_tls_conn {
   SSL *ssl;
   BIO *rbio, *wbio; /* peer -> SSL, SSL -> peer */
   srv_buf out;
-  bool done, counted, got_bytes, shut;
+  bool done, counted, got_bytes, shut, failed;
 };
 
 static int64_t now_s(void) { return (int64_t)time(NULL); }
@@ -177,7 +178,10 @@ static SSL_CTX *ctx_new(srv_tls *t, const char *cert, const char *key, char *err
     goto fail;
   }
   if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
-    ssl_errf(err, errlen, "cannot load the TLS key", key);
+    if (ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH)
+      ssl_errf(err, errlen, "the TLS key does not match the certificate", cert);
+    else
+      ssl_errf(err, errlen, "cannot load the TLS key", key);
     goto fail;
   }
   if (SSL_CTX_check_private_key(ctx) != 1) {
@@ -360,13 +364,15 @@ static int result(srv_tls_conn *tc, int ret) {
   default:
     ERR_clear_error(); /* the queue is per thread: do not leave it to the next connection */
     count_failed(tc);
-    tc->shut = true; /* no close_notify after a fatal error */
+    tc->shut = tc->failed = true; /* no close_notify after a fatal error, nor more reads */
     return SRV_TLS_FAIL;
   }
 }
 
 int srv_tls_read(srv_tls_conn *tc, void *buf, size_t cap) {
   int n;
+  if (tc->failed)
+    return SRV_TLS_FAIL;
   if (!tc->done) {
     n = SSL_do_handshake(tc->ssl);
     if (n != 1)
