@@ -449,3 +449,35 @@ def test_backpressure_through_tls(srv):
         for _ in range(n):
             st, body = next(rd)
             assert st == 200 and b"licsrv_tls_handshakes_total" in body
+
+
+def test_activate_claims_over_https(tmp_path, pki):
+    from test_claim import TEST_PUB, licctl_env, make_codes
+    _, ca, leaf = pki
+    s = tls_server(tmp_path, ca, leaf)
+    trusted = Path(s.data) / "trusted"
+    trusted.mkdir(exist_ok=True)
+    shutil.copy(TEST_PUB, trusted / "test-root.pub.pem")
+    with s:
+        codes = make_codes(tmp_path)
+        env = dict(os.environ, **licctl_env(tmp_path / "A", "0123456789abcdef0123456789abcdef",
+                                           "52:54:00:12:34:56"))
+        url = "https://localhost:%d" % s.port
+        base = [LICCTL, "activate", codes[0], "--server", url, "--product", 1, "--trust", TEST_PUB,
+                "--state", tmp_path / "state"]
+        # Not trusted without the CA: refused, nothing written.
+        line = one_error_line(run(*base, env=env))
+        assert "untrusted certificate" in line, line
+        other = tlsutil.make_cert(tmp_path, "other-key")
+        line = one_error_line(run(*base, "--pin", other.pin, env=env))
+        assert "pin mismatch" in line, line
+        assert not (tmp_path / "state" / "activation").exists()
+        p = run(*base, "--cacert", ca.cert_path, env=env)
+        assert p.returncode == 0 and "claimed online" in p.stdout, p.stderr
+        # The pin of the server's key works instead of the CA.
+        p = run(*base, "--pin", leaf.pin, env=env)
+        assert p.returncode == 0, p.stderr
+        # --cacert without --server is a usage error.
+        p = run(LICCTL, "activation", "--cacert", ca.cert_path, "--state", tmp_path / "state",
+                env=env)
+        assert p.returncode == 2
