@@ -481,3 +481,22 @@ def test_activate_claims_over_https(tmp_path, pki):
         p = run(LICCTL, "activation", "--cacert", ca.cert_path, "--state", tmp_path / "state",
                 env=env)
         assert p.returncode == 2
+
+
+def test_agent_over_https(srv, tmp_path):
+    from test_agent import Agent
+    # Untrusted: the session stays unlicensed and says why; with the CA: licensed.
+    a = Agent(tmp_path / "st-a", ["https://localhost:%d" % srv.port], srv.trust).start()
+    try:
+        st = a.wait(lambda st: st["last_error"] != "", 15)
+        assert st["state"] == "unlicensed" and "untrusted certificate" in st["last_error"], st
+    finally:
+        assert a.stop() == 0
+    b = Agent(tmp_path / "st-b", ["https://localhost:%d" % srv.port], srv.trust,
+              extra=["--cacert", srv.ca.cert_path]).start()
+    try:
+        st = b.wait_state("licensed", 15)
+        assert st["server"] == "https://localhost:%d" % srv.port
+    finally:
+        assert b.stop() == 0
+    assert not SANITIZER_RE.search(a.log() + b.log())

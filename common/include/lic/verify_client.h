@@ -26,7 +26,8 @@ typedef struct {
   const char *node;         /* this report-server instance id */
   int timeout_ms;           /* whole exchange; 0 = 10 s */
   int64_t max_skew;         /* 0 = LIC_VERIFY_DEFAULT_SKEW */
-  const lic_tls_opts *tls;  /* https:// : CA file or pins; NULL = system store */
+  const lic_tls_opts *tls;  /* https:// : CA file or pins; NULL = system store (kept by
+                               a session: it must outlive it) */
 } lic_verify_opts;
 
 typedef struct {
