@@ -514,17 +514,24 @@ def tls_figures(tmp, body_path):
         if want("tls"):
             rounds = []
             for _ in range(ROUNDS):
-                base, _, bad0 = wrk(plain.port, "/v1/verify", script=POST_LUA,
-                                    env={"BENCH_BODY": body_path}, secs=ROUND_SECS)
-                rate, _, bad = wrk(tls.port, "/v1/verify", script=POST_LUA,
-                                   env={"BENCH_BODY": body_path}, secs=ROUND_SECS, scheme="https")
+                (base, _, bad0), pcpu = loaded(plain.proc.pid, lambda: wrk(
+                    plain.port, "/v1/verify", script=POST_LUA, env={"BENCH_BODY": body_path},
+                    secs=ROUND_SECS))
+                (rate, _, bad), tcpu = loaded(tls.proc.pid, lambda: wrk(
+                    tls.port, "/v1/verify", script=POST_LUA, env={"BENCH_BODY": body_path},
+                    secs=ROUND_SECS, scheme="https"))
                 if bad or bad0:
                     raise BenchError("%d verify answers were not 2xx" % (bad + bad0))
-                rounds.append((rate / base, rate, base))
-                log("round: verify over TLS %.0f req/s, plain %.0f req/s" % (rate, base))
-            r, rate, base = median(rounds)
+                rounds.append((rate / base, rate, base, tcpu, pcpu))
+                log("round: verify over TLS %.0f req/s (CPU %.2f), plain %.0f req/s (CPU %.2f)"
+                    % (rate, tcpu, base, pcpu))
+            r, rate, base, tcpu, pcpu = median(rounds)
             report("verify TLS keep-alive / plain", "%.0f req/s vs plain %.0f req/s%s"
                    % (rate, base, spread(rounds)), "%.3f" % r, ">= 0.90", r >= 0.90)
+            per = sorted((x[1] / max(x[3], 1e-3)) / (x[2] / max(x[4], 1e-3)) for x in rounds)
+            report("  same, per server CPU second", "server CPU %.2f vs %.2f (rounds %.2f..%.2f)"
+                   % (tcpu, pcpu, per[0], per[-1]), "%.3f" % per[len(per) // 2], "(information)",
+                   None)
         if want("tlsnew"):
             port = srvutil.free_port()
             ng, worker = nginx_tls_start(tmp, port, cert, key)
