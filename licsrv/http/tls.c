@@ -74,6 +74,12 @@ void srv_tls_rotate_tickets(srv_tls *t) {
   uv_rwlock_wrunlock(&t->klock);
 }
 
+void srv_tls_tickets_backdate(srv_tls *t, int64_t secs) {
+  uv_rwlock_wrlock(&t->klock);
+  t->keys[0].created -= secs;
+  uv_rwlock_wrunlock(&t->klock);
+}
+
 static int hmac_init(EVP_MAC_CTX *hctx, const uint8_t *key) {
   OSSL_PARAM p[2];
   p[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0);

@@ -30,6 +30,9 @@ void srv_tls_free(srv_tls *t);
 bool srv_tls_enabled(const srv_tls *t, int lis);
 /* A new ticket key now (otherwise done every SRV_TLS_TICKET_ROTATE_S). */
 void srv_tls_rotate_tickets(srv_tls *t);
+/* Tests: make the current ticket key secs older (the hourly rotation then
+ * happens at the next ticket issued). */
+void srv_tls_tickets_backdate(srv_tls *t, int64_t secs);
 /* Handshakes since start: completed full, resumed, failed. */
 void srv_tls_counts(const srv_tls *t, uint64_t *full, uint64_t *resumed, uint64_t *failed);
 

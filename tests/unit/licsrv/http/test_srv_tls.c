@@ -366,6 +366,26 @@ static void test_tickets_rotate_previous_key_decrypts(void **state) {
   SSL_CTX_free(ctx);
 }
 
+static void test_tickets_rotate_every_hour(void **state) {
+  fx *f = *state;
+  SSL_CTX *ctx = client_ctx(&f->a);
+  bool was;
+  SSL_SESSION *s0 = full_then_session(f, ctx, TLS1_3_VERSION, &was), *s1;
+  srv_tls_tickets_backdate(f->t, SRV_TLS_TICKET_ROTATE_S - 5); /* not yet an hour */
+  s1 = full_then_session(f, ctx, TLS1_3_VERSION, &was);
+  SSL_SESSION_free(s1);
+  srv_tls_tickets_backdate(f->t, 10); /* now past the hour: the next ticket rotates */
+  s1 = full_then_session(f, ctx, TLS1_3_VERSION, &was);
+  assert_true(resume_with(f, ctx, s0, TLS1_3_VERSION)); /* the previous key still decrypts */
+  srv_tls_tickets_backdate(f->t, SRV_TLS_TICKET_ROTATE_S);
+  SSL_SESSION_free(full_then_session(f, ctx, TLS1_3_VERSION, &was)); /* rotates again */
+  assert_false(resume_with(f, ctx, s0, TLS1_3_VERSION)); /* two hours: gone */
+  assert_true(resume_with(f, ctx, s1, TLS1_3_VERSION));
+  SSL_SESSION_free(s0);
+  SSL_SESSION_free(s1);
+  SSL_CTX_free(ctx);
+}
+
 static void test_reload_new_conns_new_cert_old_keep_theirs(void **state) {
   fx *f = *state;
   SSL_CTX *ctx_a = client_ctx(&f->a), *ctx_b = client_ctx(&f->b);
@@ -557,6 +577,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_one_byte_at_a_time, setup, teardown),
       cmocka_unit_test_setup_teardown(test_partial_records_and_want_write, setup, teardown),
       cmocka_unit_test_setup_teardown(test_tickets_rotate_previous_key_decrypts, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_tickets_rotate_every_hour, setup, teardown),
       cmocka_unit_test_setup_teardown(test_reload_new_conns_new_cert_old_keep_theirs, setup, teardown),
       cmocka_unit_test_setup_teardown(test_garbage_and_truncated_hello, setup, teardown),
       cmocka_unit_test_setup_teardown(test_close_notify, setup, teardown),
