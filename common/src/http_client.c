@@ -365,6 +365,8 @@ int lic__http_post_tls(const char *url, const lic_tls_opts *tls, const char *pat
   *blen = 0;
   if ((rc = parse_url(url, host, sizeof host, port, sizeof port, &is_tls)) != LIC_OK)
     return rc;
+  if (is_tls && tls != NULL && tls->cacert != NULL && access(tls->cacert, R_OK) != 0)
+    return lic__fail(LIC_IO, "cannot read the CA certificates %s: %s", tls->cacert, strerror(errno));
   if ((rc = dial(host, port, l.deadline, &l.fd)) != LIC_OK)
     return rc;
   if (is_tls && (rc = tls_open(&l, host, port, tls)) != LIC_OK)
