@@ -179,6 +179,19 @@ def test_s_client_verifies_and_resumes(srv, tmp_path):
     assert m["full"] >= 2 and m["resumed"] >= 2
 
 
+def test_python_ssl_gets_a_checked_valid_verdict(srv):
+    import srvchain
+    q = srvchain.request_fields(domain="localhost", port=443, node="rs-py", version="11.0.0")
+    body, ctype = srvchain.encode(q, "msgpack")
+    with tls_connect(srv.port, tlsutil.client_ctx(srv.ca.cert_path)) as s:
+        s.sendall(("POST /v1/verify HTTP/1.1\r\nHost: localhost\r\nContent-Type: %s\r\n"
+                   "Content-Length: %d\r\n\r\n" % (ctype, len(body))).encode() + body)
+        st, out = next(responses(s))
+    assert st == 200
+    v = srvchain.check_chain(srvchain.decode_response(out, ctype), q, srvchain.node_pub(srv.data))
+    assert v["status"] == "valid"
+
+
 def test_valid_verdict_and_admin_over_tls(srv):
     p = run(LICCTL, "verify", "https://localhost:%d" % srv.port, "--cacert", srv.ca.cert_path,
             "--trust", srv.trust, "--domain", "localhost", "--port", "443", "--node", "rs-1",
