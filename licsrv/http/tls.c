@@ -394,6 +394,10 @@ int srv_tls_read(srv_tls_conn *tc, void *buf, size_t cap) {
     if (drain(tc) != 0)
       return SRV_TLS_FAIL;
   }
+  /* Nothing buffered: spare the call that could only answer WANT_READ (after
+   * every request of a keep-alive connection). */
+  if (BIO_ctrl_pending(tc->rbio) == 0 && !SSL_has_pending(tc->ssl))
+    return SRV_TLS_AGAIN;
   n = SSL_read(tc->ssl, buf, (int)(cap > INT32_MAX ? INT32_MAX : cap));
   if (n > 0) {
     if (drain(tc) != 0) /* a read may answer (key update, tickets) */
