@@ -513,3 +513,24 @@ def test_agent_over_https(srv, tmp_path):
     finally:
         assert b.stop() == 0
     assert not SANITIZER_RE.search(a.log() + b.log())
+
+
+def test_admin_only_tls_and_no_switch_by_reload(tmp_path, pki):
+    d, ca, leaf = pki
+    cfg = tmp_path / "licsrv.ini"
+    cfg.write_text("admin_tls_cert = %s\nadmin_tls_key = %s\n" % (leaf.cert_path, leaf.key_path))
+    s = srvutil.Server(tmp_path / "data", extra=["--config", str(cfg)])
+    with s:
+        # The public listener stays plain, the admin one is TLS only.
+        assert s.get("/healthz")[0] == 200
+        with tls_connect(s.admin_port, tlsutil.client_ctx(ca.cert_path)) as c:
+            assert http_get(c)[0] == 200
+        assert "tls=off" in s.log() and "admin_tls=on" in s.log()
+        # Turning TLS on for the public listener needs a restart: logged, nothing changes.
+        cfg.write_text(cfg.read_text() + "tls_cert = %s\ntls_key = %s\n"
+                       % (leaf.cert_path, leaf.key_path))
+        s.send_signal(signal.SIGHUP)
+        assert s.wait_log("tls=kept"), s.log()
+        assert "cannot be switched on" in s.log()
+        assert s.get("/healthz")[0] == 200
+        assert s.stop() == 0
