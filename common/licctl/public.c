@@ -57,21 +57,24 @@ void licctl_account_clear(licctl_account *a) {
 static const char REG_USAGE[] =
     "usage: licctl register URL --account ID --token-file F --project NAME --domain D\n"
     "         --port P --node N [--app A] [--version V] [--trust PUB.pem]... [--state DIR]\n"
-    "         [--timeout MS] [--json]\n\n"
+    "         [--cacert FILE | --pin PIN...] [--timeout MS] [--json]\n\n"
     "Public mode: registers this install's project (its id is the state directory's)\n"
     "with the vendor's license server under the account, taking one of its slots.\n"
     "Registering again takes no second slot. The answer is a signed verdict, checked\n"
     "root -> certificate -> verdict; exit 0 only when the project holds a slot.\n"
-    "The token is read from F (mode 0600; never give it on the command line).\n";
+    "The token is read from F (mode 0600; never give it on the command line) and is\n"
+    "sent over https:// (checked against the system store, --cacert or --pin) or\n"
+    "plain HTTP to loopback only.\n";
 
 static const char UNREG_USAGE[] =
     "usage: licctl unregister URL --account ID --token-file F [--node N]\n"
-    "         [--trust PUB.pem]... [--state DIR] [--timeout MS] [--json]\n\n"
+    "         [--trust PUB.pem]... [--state DIR] [--cacert FILE | --pin PIN...]\n"
+    "         [--timeout MS] [--json]\n\n"
     "Public mode: frees this install's project slot (the project id is the state\n"
     "directory's). Exit 0 when the server confirms the slot is free.\n";
 
 enum { O_ACCOUNT = 256, O_TOKEN_FILE, O_PROJECT, O_DOMAIN, O_PORT, O_NODE, O_APP, O_VERSION,
-       O_TRUST, O_TIMEOUT, O_JSON, O_STATE };
+       O_TRUST, O_TIMEOUT, O_JSON, O_STATE, O_CACERT, O_PIN };
 
 static int run(int argc, char **argv, bool reg) {
   static const struct option opts[] = {
@@ -82,6 +85,7 @@ static int run(int argc, char **argv, bool reg) {
       {"app", required_argument, NULL, O_APP}, {"version", required_argument, NULL, O_VERSION},
       {"trust", required_argument, NULL, O_TRUST}, {"timeout", required_argument, NULL, O_TIMEOUT},
       {"json", no_argument, NULL, O_JSON}, {"state", required_argument, NULL, O_STATE},
+      {"cacert", required_argument, NULL, O_CACERT}, {"pin", required_argument, NULL, O_PIN},
       {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
   const char *cmd = reg ? "register" : "unregister";
   const char *account = NULL, *token_file = NULL, *port = NULL, *state = NULL;
@@ -89,6 +93,7 @@ static int run(int argc, char **argv, bool reg) {
   lic_verify_result res;
   licctl_account cred;
   cli_trust ct;
+  cli_tls tls;
   bool json = false;
   int64_t v;
   int c, r, rc;
@@ -96,6 +101,7 @@ static int run(int argc, char **argv, bool reg) {
   memset(&o, 0, sizeof o);
   memset(&cred, 0, sizeof cred);
   cli_trust_init(&ct);
+  cli_tls_init(&tls);
   optind = 1;
   while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
     switch (c) {
@@ -118,6 +124,11 @@ static int run(int argc, char **argv, bool reg) {
       break;
     case O_JSON: json = true; break;
     case O_STATE: state = optarg; break;
+    case O_CACERT: tls.o.cacert = optarg; break;
+    case O_PIN:
+      if ((r = cli_tls_pin_add(&tls, cmd, optarg)) != EXIT_OK)
+        return r;
+      break;
     case 'h': fputs(reg ? REG_USAGE : UNREG_USAGE, stdout); return EXIT_OK;
     default: return cli_usage(cmd, "bad option");
     }
@@ -138,6 +149,9 @@ static int run(int argc, char **argv, bool reg) {
     if ((rc = lic_name_check("--project", o.project)) != LIC_OK)
       return cli_usage(cmd, "%s", lic_errfull(rc));
   }
+  if (tls.o.cacert != NULL && tls.o.npins > 0)
+    return cli_usage(cmd, "give --cacert or --pin, not both");
+  o.tls = &tls.o;
   if (o.node == NULL)
     o.node = "licctl";
   if ((rc = lic_name_check("--node", o.node)) != LIC_OK)

@@ -218,8 +218,9 @@ static int exchange(const lic_verify_opts *o, req_kind kind, lic_verify_result *
     if (o->token == NULL || o->project_id == NULL || (kind == REQ_REGISTER && o->project == NULL))
       return lic__fail(LIC_INVALID, "public mode needs the account, token and project id%s",
                        kind == REQ_REGISTER ? " and the project name" : "");
-    /* The token is the account's secret: never in clear over a network. */
-    if (!url_loopback(o->url))
+    /* The token is the account's secret: never in clear over a network
+     * (https:// is checked by the TLS client; plain HTTP only to loopback). */
+    if (strncmp(o->url, "https://", 8) != 0 && !url_loopback(o->url))
       return lic__fail(LIC_INVALID, "refusing to send the account token over plain HTTP to a "
                        "host other than loopback (use https://, or a local TLS proxy)");
   }
@@ -228,7 +229,8 @@ static int exchange(const lic_verify_opts *o, req_kind kind, lic_verify_result *
   msgpack_sbuffer_init(&sb);
   if ((rc = pack_request(o, kind, nonce, sizeof nonce, &sb)) != LIC_OK)
     goto out;
-  if ((rc = lic__http_post(o->url, PATHS[kind], (const uint8_t *)sb.data, sb.size, o->timeout_ms,
+  if ((rc = lic__http_post_tls(o->url, o->tls, PATHS[kind], (const uint8_t *)sb.data, sb.size,
+                               o->timeout_ms,
                            LIC_VERIFY_MAX_RESPONSE, &status, &body, &blen)) != LIC_OK)
     goto out;
   res->http_status = status;

@@ -618,3 +618,41 @@ def test_cli_accounts_while_serving(server):
     st, doc = srvchain.admin(server, "GET", "/v1/admin/audit", tok)
     acts = {(e["token"].split(":")[0], e["action"]) for e in doc["audit"]}
     assert {("cli", "revoke"), ("cli", "delete"), ("cli", "registration.release")} <= acts
+
+
+def test_public_mode_over_tls(tmp_path):
+    """tls_cert satisfies the public-mode listener rule on a non-loopback
+    address; licctl sends the token over https:// checked with --cacert."""
+    import tlsutil
+    data = tmp_path / "data"
+    pubutil.provision(data)
+    ca = tlsutil.make_ca(tmp_path)
+    leaf = tlsutil.make_cert(tmp_path, "server", ca=ca)
+    s = srvchain.Server(str(data), provisioned=False,
+                        extra=["--tls-cert", leaf.cert_path, "--tls-key", leaf.key_path])
+    s.args[s.args.index("--listen") + 1] = "0.0.0.0:%d" % s.port
+    s.proc = subprocess.Popen(s.args, stdout=subprocess.DEVNULL, stderr=s.logfile, env=s.env)
+    try:
+        deadline = time.monotonic() + 20
+        while not s.wait_log("listening", 0.1):
+            assert s.proc.poll() is None and time.monotonic() < deadline, s.log()
+        a = pubutil.account(s.data, 1)
+        tok = tmp_path / "token"
+        fd = os.open(tok, os.O_WRONLY | os.O_CREAT, 0o600)
+        os.write(fd, (a.token + "\n").encode())
+        os.close(fd)
+        url = "https://localhost:%d" % s.port
+        common = ["--account", a.id, "--token-file", tok, "--trust", pubutil.ROOT_PUB,
+                  "--cacert", ca.cert_path]
+        where = ["--domain", "reports.example.com", "--port", "443", "--node", "rs-1"]
+        p = licctl("register", url, *common, "--project", "Reports", *where, "--json",
+                   state=tmp_path / "st")
+        assert p.returncode == 0 and json.loads(p.stdout)["status"] == "valid", (p, s.log())
+        p = licctl("verify", url, *common, *where, state=tmp_path / "st")
+        assert p.returncode == 0 and "valid" in p.stdout, p
+        # a server the CA does not vouch for gets no token
+        other = tlsutil.make_ca(tmp_path, "other")
+        p = licctl("verify", url, *common[:-1], other.cert_path, *where, state=tmp_path / "st")
+        assert p.returncode == 1, p
+    finally:
+        s.finish()

@@ -185,7 +185,7 @@ static void test_token_never_over_plain_http(void **state) {
   o.project = "P";
   o.timeout_ms = 500;
   const char *urls[] = {"http://192.0.2.1:7470", "http://example.com", "http://127.0.0.1.evil.com:1",
-                        "http://[::2]:1", "http://localhost.evil.com", "https://127.0.0.1:1"};
+                        "http://[::2]:1", "http://localhost.evil.com", "ftp://127.0.0.1:1"};
   for (size_t i = 0; i < sizeof urls / sizeof urls[0]; i++) {
     o.url = urls[i];
     int rc = i % 2 ? lic_verify(&o, &res) : lic_register(&o, &res);
@@ -193,6 +193,11 @@ static void test_token_never_over_plain_http(void **state) {
       fail_msg("%s: %s (%s)", urls[i], lic_errname(rc), lic_errdetail());
     assert_null(strstr(lic_errdetail(), "lsk_secret"));
   }
+  /* https:// carries the token (the TLS client checks the server): not refused
+   * for being plain, it fails to connect here */
+  o.url = "https://127.0.0.1:1";
+  assert_int_not_equal(lic_verify(&o, &res), LIC_OK);
+  assert_null(strstr(lic_errdetail(), "plain HTTP"));
   /* register and unregister are public mode's; register needs a project */
   o.url = "http://127.0.0.1:1";
   o.project = NULL;
