@@ -447,10 +447,19 @@ def test_sign_dry_run_and_json(lic_run, licgen_bin, rif, lic_test_key, tmp_path)
     assert j["id"] == f"{u[:8]}-{u[8:12]}-{u[12:16]}-{u[16:20]}-{u[20:]}"
 
 
-def test_sign_replaces_output_atomically(lic_run, licgen_bin, rif, lic_test_key, tmp_path):
+def test_sign_refuses_existing_output(lic_run, licgen_bin, rif, lic_test_key, tmp_path):
     out = tmp_path / "x.lic"
     out.write_text("old")
     r = lic_run(licgen_bin, *sign_args(rif, lic_test_key.priv, out))
+    assert r.code == 1, r
+    assert r.err == f"licgen: error: {out}: exists; give --force to replace it\n", r
+    assert out.read_text() == "old"
+
+
+def test_sign_replaces_output_atomically(lic_run, licgen_bin, rif, lic_test_key, tmp_path):
+    out = tmp_path / "x.lic"
+    out.write_text("old")
+    r = lic_run(licgen_bin, *sign_args(rif, lic_test_key.priv, out), "--force")
     assert r.code == 0, r
     assert "BEGIN LICSRV LICENSE" in out.read_text()
     assert not [n for n in listing(tmp_path) if ".tmp" in n]
