@@ -74,9 +74,12 @@ int licctl_check(int argc, char **argv) {
   if ((rc = lic_license_load(path, &ct.t, &l, NULL, NULL)) != LIC_OK)
     return cli_lic_error(path, rc);
   if (l.mode != LIC_MODE_LOCAL) {
+    /* The name before the clear: lic_license_clear zeroes the mode, which
+     * read "local" in the message. */
+    const char *mname = lic_mode_name(l.mode);
     lic_license_clear(&l);
     return cli_error(EXIT_FAIL, path, "this is a %s license: report servers check it with "
-                     "'licctl verify' against the license server", lic_mode_name(l.mode));
+                     "'licctl verify' against the license server", mname);
   }
   if ((rc = lic_machine_read(&m)) != LIC_OK) {
     lic_license_clear(&l);

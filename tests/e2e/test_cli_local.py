@@ -251,11 +251,13 @@ def test_check_json(check, lic, machine):
 def test_check_refuses_private_license(lic_run, check, machine, lic_test_key, tmp_path):
     body = lf.license_body(machine.code, [lf.mac_hash(m) for m in machine.physical_macs],
                            mode="private", node_key=os.urandom(32))
-    p = tmp_path / "priv.lic"
+    p = tmp_path / "server.lic"
     p.write_bytes(lf.armor_encode("license", lf.envelope_seal("license", body,
                                                               lic_test_key.private_key())))
     r = check(p, machine)
-    assert r.code == 1 and "private" in r.err, r
+    assert r.code == 1, r
+    assert r.err == (f"licctl: error: {p}: this is a private license: report servers check it"
+                     " with 'licctl verify' against the license server\n"), r
 
 
 @pytest.mark.parametrize("args", [
