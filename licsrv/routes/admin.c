@@ -213,7 +213,7 @@ void route_admin_show(srv_req *r) {
   }
   if (rc != LIC_OK) {
     srv_reply_error(r, rc == LIC_NOTFOUND ? 404 : 500, rc == LIC_NOTFOUND ? "not_found" : "store_error",
-                    lic_errfull(rc));
+                    rc == LIC_NOTFOUND ? "no such license" : lic_errfull(rc));
     return;
   }
   json_t *o = license_json(&sl, true);

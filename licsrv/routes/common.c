@@ -52,6 +52,9 @@ static const char *auth(srv_req *r, app_worker *w, store_token *tok) {
 app_worker *route_public_begin(srv_req *r, bool *msgpack_in) {
   app_worker *w = srv_req_worker_user(r);
   char why[200];
+  /* The error detail is per thread: a call that fails without setting one
+   * would otherwise answer with an earlier request's (lic_errfull). */
+  lic_errdetail_clear();
   if (w == NULL) {
     srv_reply_error(r, 503, "unavailable", "server is starting or out of memory");
     return NULL;
@@ -75,6 +78,7 @@ app_worker *route_public_begin(srv_req *r, bool *msgpack_in) {
 
 app_worker *route_admin_begin(srv_req *r, store_token *tok) {
   app_worker *w = srv_req_worker_user(r);
+  lic_errdetail_clear(); /* as in route_public_begin */
   if (w == NULL) {
     srv_reply_error(r, 503, "unavailable", "server is starting or out of memory");
     return NULL;

@@ -77,9 +77,32 @@ def test_import_list_show(srv):
     assert doc["terms"]["domains"] == ["localhost"]
     st, doc = admin(srv, "POST", "/v1/admin/licenses/show", srv.token, {"id": str(uuid.uuid4())})
     assert st == 404 and doc["error"] == "not_found"
+    assert doc["message"] == "no such license", doc
     for bad in ({"id": "nope"}, {"ID": new}, [new], b"{"):
         st, doc = admin(srv, "POST", "/v1/admin/licenses/show", srv.token, bad)
         assert st == 400 and doc["error"] == "bad_request", (bad, doc)
+
+
+def test_no_stale_error_detail(tmp_path):
+    """An unknown id after a refused import (whose detail said "this is a rif,
+    not a license") says no such license, not the earlier request's detail:
+    one worker thread, so both requests run on it."""
+    with Server(tmp_path / "data", threads=1) as s:
+        tok = token_add(s.data, "ops")
+        rif = srvchain_rif(s)
+        st, doc = admin(s, "POST", "/v1/admin/licenses", tok, rif, "text/plain")
+        assert st == 400 and "this is a rif, not a license" in doc["message"], doc
+        for path in ("/v1/admin/licenses/show", "/v1/admin/licenses/revoke"):
+            st, doc = admin(s, "POST", path, tok, {"id": str(uuid.uuid4())})
+            assert (st, doc) == (404, {"error": "not_found", "message": "no such license"}), \
+                (path, doc)
+        s.finish()
+
+
+def srvchain_rif(s):
+    p = s.data + "-provision/server.rif"
+    with open(p, "rb") as f:
+        return f.read()
 
 
 def test_import_refusals(srv):
