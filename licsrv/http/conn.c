@@ -5,7 +5,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "http/internal.h"
+#include "http/conn.h"
 
 enum { T_NONE, T_IDLE, T_REQUEST, T_WRITE };
 
@@ -13,135 +13,6 @@ static void conn_process(srv_conn *c);
 static void conn_flush(srv_conn *c);
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 static bool conn_must_pause(const srv_conn *c);
-
-int srv_status_index(int status) {
-  int i = 0;
-#define SRV_STATUS_IDX_(code) if (status == (code)) return i; i++;
-  SRV_STATUSES(SRV_STATUS_IDX_)
-#undef SRV_STATUS_IDX_
-  return i;
-}
-
-void srv_mask_addr(const struct sockaddr *sa, bool full, char *out, size_t outlen) {
-  char txt[INET6_ADDRSTRLEN];
-  if (sa->sa_family == AF_INET) {
-    struct in_addr a = ((const struct sockaddr_in *)(const void *)sa)->sin_addr;
-    if (!full)
-      a.s_addr &= htonl(0xffffff00u);
-    inet_ntop(AF_INET, &a, txt, sizeof txt);
-    snprintf(out, outlen, full ? "%s" : "%s/24", txt);
-  } else if (sa->sa_family == AF_INET6) {
-    struct in6_addr a = ((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
-    if (IN6_IS_ADDR_V4MAPPED(&a)) {
-      struct sockaddr_in v4 = {.sin_family = AF_INET};
-      memcpy(&v4.sin_addr, a.s6_addr + 12, 4);
-      srv_mask_addr((const struct sockaddr *)&v4, full, out, outlen);
-      return;
-    }
-    if (!full)
-      memset(a.s6_addr + 6, 0, 10);
-    inet_ntop(AF_INET6, &a, txt, sizeof txt);
-    snprintf(out, outlen, full ? "%s" : "%s/48", txt);
-  } else {
-    snprintf(out, outlen, "unknown");
-  }
-}
-
-static const char *date_header(srv_worker *w, char *tmp, size_t tmplen) {
-  time_t now = time(NULL);
-  struct tm tm;
-  if (w != NULL && (int64_t)now == w->date_sec)
-    return w->date;
-  gmtime_r(&now, &tm);
-  strftime(tmp, tmplen, "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
-  if (w != NULL) {
-    w->date_sec = (int64_t)now;
-    snprintf(w->date, sizeof w->date, "%s", tmp);
-  }
-  return tmp;
-}
-
-void srv_format_response(srv_worker *w, srv_buf *dst, int status, const char *ctype,
-                         const void *body, size_t len, int conn_hdr, const char *extra) {
-  static const char *const conn_line[] = {"", "Connection: close\r\n", "Connection: keep-alive\r\n"};
-  char tmp[64];
-  srv_buf_printf(dst,
-                 "HTTP/1.1 %d %s\r\n%sContent-Type: %s\r\nContent-Length: %zu\r\n%s%s\r\n",
-                 status, srv_http_reason(status), date_header(w, tmp, sizeof tmp),
-                 ctype != NULL ? ctype : "application/octet-stream", len,
-                 conn_line[conn_hdr], extra != NULL ? extra : "");
-  srv_buf_append(dst, body, len);
-}
-
-void srv_json_str(srv_buf *b, const char *s) {
-  static const char hex[] = "0123456789abcdef";
-  srv_buf_append(b, "\"", 1);
-  for (; *s != '\0'; s++) {
-    unsigned char ch = (unsigned char)*s;
-    if (ch == '"' || ch == '\\') {
-      char e[2] = {'\\', (char)ch};
-      srv_buf_append(b, e, 2);
-    } else if (ch < 0x20) {
-      char e[6] = {'\\', 'u', '0', '0', hex[ch >> 4], hex[ch & 15]};
-      srv_buf_append(b, e, 6);
-    } else {
-      srv_buf_append(b, s, 1);
-    }
-  }
-  srv_buf_append(b, "\"", 1);
-}
-
-static void mp_str(srv_buf *b, const char *s) {
-  size_t n = strlen(s);
-  uint8_t h[3];
-  if (n > 0xffff)
-    n = 0xffff;
-  if (n < 32) {
-    h[0] = (uint8_t)(0xa0 | n);
-    srv_buf_append(b, h, 1);
-  } else if (n < 256) {
-    h[0] = 0xd9;
-    h[1] = (uint8_t)n;
-    srv_buf_append(b, h, 2);
-  } else {
-    h[0] = 0xda;
-    h[1] = (uint8_t)(n >> 8);
-    h[2] = (uint8_t)n;
-    srv_buf_append(b, h, 3);
-  }
-  srv_buf_append(b, s, n);
-}
-
-const char *srv_format_error(srv_buf *dst, bool msgpack, const char *code, const char *msg) {
-  if (msgpack) {
-    uint8_t m = 0x82;
-    srv_buf_append(dst, &m, 1);
-    mp_str(dst, "error");
-    mp_str(dst, code);
-    mp_str(dst, "message");
-    mp_str(dst, msg);
-    return "application/msgpack";
-  }
-  srv_buf_append(dst, "{\"error\":", 9);
-  srv_json_str(dst, code);
-  srv_buf_append(dst, ",\"message\":", 11);
-  srv_json_str(dst, msg);
-  srv_buf_append(dst, "}", 1);
-  return "application/json";
-}
-
-void srv_count_request(srv_server *s, srv_route *route, int status, uint64_t start_ns) {
-  static const uint64_t bounds_us[SRV_NLAT] = {50,    100,   250,    500,    1000,   2500,
-                                               5000,  10000, 25000,  100000, 500000, 1000000};
-  uint64_t dur_us = (uv_hrtime() - start_ns) / 1000;
-  int b = 0;
-  atomic_fetch_add_explicit(&route->count[srv_status_index(status)], 1, memory_order_relaxed);
-  while (b < SRV_NLAT && dur_us > bounds_us[b])
-    b++;
-  atomic_fetch_add_explicit(&s->lat[b], 1, memory_order_relaxed);
-  atomic_fetch_add_explicit(&s->lat_sum_us, dur_us, memory_order_relaxed);
-  atomic_fetch_add_explicit(&s->lat_count, 1, memory_order_relaxed);
-}
 
 /* --- request blocks -------------------------------------------------------- */
 
@@ -364,7 +235,7 @@ void srv_conn_slots_ready(srv_conn *c) {
         hdr = SRV_CONN_CLOSE;
         c->close_after = true;
       }
-      srv_format_response(c->w, &c->out, d->status, d->ctype, d->data.p, d->data.len, hdr, NULL);
+      srv_format_response(&c->w->date, &c->out, d->status, d->ctype, d->data.p, d->data.len, hdr, NULL);
     } else {
       srv_buf_append(&c->out, d->data.p, d->data.len);
     }
@@ -388,7 +259,7 @@ static void conn_reply_early(srv_conn *c, int status, const char *code, const ch
   w->scratch.len = 0;
   ctype = srv_format_error(&w->scratch, srv_http_wants_msgpack(&c->http), code, msg);
   if (dst != NULL)
-    srv_format_response(w, dst, status, ctype, w->scratch.p, w->scratch.len, SRV_CONN_CLOSE, NULL);
+    srv_format_response(&w->date, dst, status, ctype, w->scratch.p, w->scratch.len, SRV_CONN_CLOSE, NULL);
   srv_count_request(w->s, other, status, c->http.in_message ? c->msg_start_ns : uv_hrtime());
   srv_log_request(&w->log, method, c->http.in_headers ? "-" : c->http.path,
                   c->http.in_headers ? 1 : c->http.path_len, status,
@@ -513,7 +384,7 @@ void srv_conn_accept(srv_worker *w, srv_listener lis, uv_stream_t *listener) {
     const char *ct;
     w->scratch.len = 0;
     ct = srv_format_error(&w->scratch, false, "unavailable", "too many connections");
-    srv_format_response(w, &busy, 503, ct, w->scratch.p, w->scratch.len, SRV_CONN_CLOSE, NULL);
+    srv_format_response(&w->date, &busy, 503, ct, w->scratch.p, w->scratch.len, SRV_CONN_CLOSE, NULL);
     if (!busy.oom) {
       uv_buf_t b = uv_buf_init(busy.p, (unsigned)busy.len);
       uv_try_write((uv_stream_t *)&c->tcp, &b, 1); /* best effort: we close anyway */

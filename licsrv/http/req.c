@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "http/internal.h"
+#include "http/conn.h"
 
 const char *srv_req_method(const srv_req *r) { return srv_http_method(&r->c->http); }
 const char *srv_req_path(const srv_req *r) { return r->c->http.path; }
@@ -52,7 +52,7 @@ void srv_reply_extra(srv_req *r, int status, const char *ctype, const void *body
     c->close_after = true; /* cannot queue the answer: give up on the connection */
     return;
   }
-  srv_format_response(w, dst, status, ctype, body, len, ka, extra);
+  srv_format_response(&w->date, dst, status, ctype, body, len, ka, extra);
   srv_count_request(w->s, r->route, status, r->start_ns);
   srv_log_request(&w->log, srv_req_method(r), c->http.path, c->http.path_len, status,
                   (uv_hrtime() - r->start_ns) / 1000, c->peer_text);

@@ -7,7 +7,7 @@
 #include "util/buf.h"
 #include "util/config.h"
 #include "http/parser.h"
-#include "http/internal.h"
+#include "http/conn.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -16,7 +16,7 @@
 
 #include "util/log.h"
 #include "http/server.h"
-#include "http/internal.h"
+#include "http/conn.h"
 #include "testutil.h"
 
 /* --- test handlers ------------------------------------------------------------ */
