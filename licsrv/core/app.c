@@ -344,11 +344,14 @@ int app_attach(srv_server *s, const char *data_dir, app **out, char *err, size_t
   }
   pthread_mutex_init(&a->mmu, NULL);
   pthread_mutex_init(&a->hmu, NULL);
+  a->lock = (srv_lock)SRV_LOCK_INIT;
   a->srv = s;
   if ((rc = store_open(data_dir, 0, &a->st)) != LIC_OK) {
     snprintf(err, errlen, "%s", lic_errfull(rc)); /* names the dir and says to run init */
     goto fail;
   }
+  if (srv_lock_data(&a->lock, data_dir, err, errlen) != 0)
+    goto fail;
   if ((rc = store_reader_new(a->st, &rd)) != LIC_OK || (rc = store_reader_begin(rd)) != LIC_OK ||
       (rc = store_meta_get(rd, &a->meta)) != LIC_OK) {
     snprintf(err, errlen, "store: %s", lic_errfull(rc));
@@ -359,6 +362,10 @@ int app_attach(srv_server *s, const char *data_dir, app **out, char *err, size_t
              a->meta.mode);
     goto fail;
   }
+  /* A copy of this directory (same node key) served beside it would count
+   * its own seats: one server per node key on this machine. */
+  if (srv_lock_node(&a->lock, data_dir, a->meta.node_kid, err, errlen) != 0)
+    goto fail;
   a->hwm = a->meta.clock_hwm;
   if ((a->seats = srv_seats_new()) == NULL) {
     snprintf(err, errlen, "out of memory");
@@ -414,6 +421,7 @@ void app_free(app *a) {
   if (a == NULL)
     return;
   store_close(a->st);
+  srv_lock_release(&a->lock);
   lic_key_free(a->node);
   srv_seats_free(a->seats);
   pthread_mutex_destroy(&a->mmu);

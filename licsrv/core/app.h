@@ -14,6 +14,7 @@
 #include "lic/license.h"
 #include "lic/verdict.h"
 #include "util/metrics.h"
+#include "core/lock.h"
 #include "core/seats.h"
 #include "http/server.h"
 #include "store/store.h"
@@ -61,6 +62,7 @@ struct app {
   char license_why[200];
   srv_counter *verdicts[LIC_STATUS_MAX_];
   srv_counter *machine_mismatch;
+  srv_lock lock; /* this data directory and node key are ours alone */
 };
 
 /* Open the data directory's store and node key, register hooks and health

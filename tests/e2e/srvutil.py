@@ -93,7 +93,9 @@ class Server:
         store, provision() it on a fake machine (sysroot) first."""
         data = str(data)
         self.sysroot = sysroot or fake_machine(data.rstrip("/") + "-sysroot")
-        self.env = dict(os.environ, LIC_SYSROOT=self.sysroot)
+        # The per-node-key locks beside the data directory, not in /tmp at large.
+        self.env = dict(os.environ, LIC_SYSROOT=self.sysroot,
+                        LICSRV_RUNTIME_DIR=str(data).rstrip("/") + "-run")
         self.license_id = self.trust = self.license_file = None
         if provisioned and not os.path.isdir(os.path.join(data, "store")):
             self.license_id, self.trust, self.license_file = provision(data, self.sysroot, **terms)

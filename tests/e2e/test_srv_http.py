@@ -179,12 +179,17 @@ def test_tls_settings_refused(tmp_path):
 
 
 def test_port_in_use_is_an_error(tmp_path):
-    with srvutil.Server(tmp_path) as s:
-        r = run("serve", "--data", str(tmp_path), "--listen", "127.0.0.1:%d" % s.port,
-                "--admin-listen", "127.0.0.1:%d" % srvutil.free_port())
-        assert r.returncode == 1
-        assert "Address already in use" in r.stderr
-        r = run("serve", "--data", str(tmp_path), "--listen", "127.0.0.1:%d" % s.port,
+    with srvutil.Server(tmp_path / "a") as s:
+        # Another data directory: the same one is refused by its lock first.
+        other = srvutil.Server(tmp_path / "b")
+        p = subprocess.run([srvutil.licsrv_bin(), "serve", "--data", other.data, "--listen",
+                            "127.0.0.1:%d" % s.port, "--admin-listen",
+                            "127.0.0.1:%d" % srvutil.free_port()],
+                           capture_output=True, text=True, timeout=30, env=other.env)
+        other.close()
+        assert p.returncode == 1, p.stderr
+        assert "Address already in use" in p.stderr, p.stderr
+        r = run("serve", "--data", other.data, "--listen", "127.0.0.1:%d" % s.port,
                 "--admin-listen", "127.0.0.1:%d" % s.port)
         assert r.returncode == 2
         assert s.get("/healthz")[0] == 200
