@@ -75,6 +75,56 @@ static int parse_stored(app *a, const uint8_t *env, size_t len, lic_license *l) 
   return LIC_OK;
 }
 
+/* The ids of the stored licenses that are not revoked (at most 64). */
+typedef struct {
+  uint8_t ids[64][LIC_ID_LEN];
+  size_t n;
+} live_ids;
+
+static int live_cb(const store_license *sl, void *arg) {
+  live_ids *c = arg;
+  if (!sl->revoked && c->n < sizeof c->ids / sizeof c->ids[0])
+    memcpy(c->ids[c->n++], sl->id, LIC_ID_LEN);
+  return 0;
+}
+
+/* No id named and several licenses stored: the one that is neither revoked
+ * nor expired (a renewal keeps the old license beside the new one), or NULL
+ * when none or several are. */
+static const lic_license *current_license(app_worker *w, bool *revoked, const uint8_t **env,
+                                          size_t *len, char *why, size_t cap) {
+  live_ids c;
+  const lic_license *l;
+  uint8_t found[LIC_ID_LEN];
+  size_t current = 0;
+  int64_t now = (int64_t)time(NULL);
+  c.n = 0;
+  int rc = store_reader_begin(w->rd);
+  if (rc == LIC_OK) {
+    rc = store_license_each(w->rd, live_cb, &c);
+    store_reader_end(w->rd);
+  }
+  for (size_t i = 0; rc == LIC_OK && i < c.n; i++) {
+    bool rv;
+    if ((l = app_license(w, c.ids[i], &rv, env, len, why, cap)) == NULL || rv ||
+        (l->expires != 0 && now >= l->expires))
+      continue;
+    if (++current == 1)
+      memcpy(found, l->id, LIC_ID_LEN); /* the slot may be reused by the next lookup */
+  }
+  if (current == 1)
+    return app_license(w, found, revoked, env, len, why, cap);
+  *env = NULL;
+  *len = 0;
+  if (rc != LIC_OK)
+    snprintf(why, cap, "store: %s", lic_errfull(rc));
+  else
+    snprintf(why, cap, "%s", current == 0 ? "this server holds several licenses, none current "
+                                            "(revoked or expired): name one"
+                                          : "this server holds several licenses: name one");
+  return NULL;
+}
+
 const lic_license *app_license(app_worker *w, const uint8_t *id, bool *revoked,
                                const uint8_t **env, size_t *len, char *why, size_t cap) {
   store_license sl;
@@ -90,6 +140,8 @@ const lic_license *app_license(app_worker *w, const uint8_t *id, bool *revoked,
   }
   rc = id != NULL ? store_license_get(w->rd, id, &sl) : store_license_only(w->rd, &sl);
   store_reader_end(w->rd);
+  if (rc == LIC_EXISTS && id == NULL)
+    return current_license(w, revoked, env, len, why, cap);
   if (rc != LIC_OK) {
     snprintf(why, cap, "%s", rc == LIC_EXISTS ? "this server holds several licenses: name one"
                              : rc == LIC_NOTFOUND ? (id != NULL ? "no such license on this server"

@@ -31,6 +31,8 @@ typedef struct {
   int http_status;
   lic_verdict verdict;      /* the server's signed verdict (checked) */
   lic_license license;      /* the license from the chain (checked) */
+  bool unchecked;           /* a denial sent without a chain: its signature could not be
+                             * checked (license is empty); never set for valid */
 } lic_verify_result;
 
 /* One verify exchange. LIC_OK means the chain, the nonce, the clock and the
