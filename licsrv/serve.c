@@ -193,9 +193,16 @@ int licsrv_cmd_serve(int argc, char **argv) {
     app_free(ap);
     return r;
   }
-  srv_log(SRV_LOG_INFO, "listening", "listen=%s port=%u admin_listen=%s admin_port=%u threads=%u data=%s",
-          cfg.listen, srv_server_port(s), cfg.admin_listen, srv_server_admin_port(s), cfg.threads,
-          cfg.data);
+  {
+    char ql[300], qa[300], qd[SRV_MAX_PATHNAME * 4 + 8];
+    srv_log(SRV_LOG_INFO, "listening",
+            "listen=%s port=%u admin_listen=%s admin_port=%u threads=%u data=%s",
+            SRV_LOG_Q(cfg.listen, ql), srv_server_port(s), SRV_LOG_Q(cfg.admin_listen, qa),
+            srv_server_admin_port(s), cfg.threads, SRV_LOG_Q(cfg.data, qd));
+  }
+  /* Our own machine against the licenses: logged once the addresses are
+   * bound, not before a start that fails. */
+  app_machine_recheck(ap);
   if (uv_thread_create(&th, signal_thread, &x) != 0) {
     srv_server_stop(s);
     srv_server_wait(s);

@@ -21,8 +21,9 @@ static void worker_start(srv_worker *sw, void *arg) {
   msgpack_sbuffer_init(&w->env);
   msgpack_sbuffer_init(&w->out);
   if (store_reader_new(a->st, &w->rd) != LIC_OK || lic_signer_new(a->node, &w->signer) != LIC_OK) {
-    srv_log(SRV_LOG_ERROR, "worker state", "worker=%d error=%s", srv_worker_id(sw),
-            lic_errfull(LIC_NOMEM));
+    char q[40];
+    srv_log(SRV_LOG_ERROR, "worker_state", "worker=%d error=%s", srv_worker_id(sw),
+            SRV_LOG_Q(lic_errfull(LIC_NOMEM), q));
     store_reader_free(w->rd);
     lic_signer_free(w->signer);
     free(w);
@@ -52,8 +53,9 @@ static void worker_stop(srv_worker *sw, void *arg) {
 static void on_shutdown(void *arg) {
   app *a = arg;
   int rc = store_flush(a->st); /* batched heartbeats and the clock mark */
+  char q[900];
   if (rc != LIC_OK)
-    srv_log(SRV_LOG_ERROR, "flush at shutdown", "error=\"%s\"", lic_errfull(rc));
+    srv_log(SRV_LOG_ERROR, "flush_at_shutdown", "error=%s", SRV_LOG_Q(lic_errfull(rc), q));
 }
 
 /* Parse an envelope from the store. Its root signature was verified at import
@@ -170,8 +172,9 @@ const lic_license *app_license(app_worker *w, const uint8_t *id, bool *revoked,
   }
   lic_license l;
   if ((rc = parse_stored(w->a, sl.env, sl.env_len, &l)) != LIC_OK) {
+    char q[900];
     snprintf(why, cap, "stored license unusable: %s", lic_errfull(rc));
-    srv_log(SRV_LOG_ERROR, "stored license", "error=\"%s\"", lic_errfull(rc));
+    srv_log(SRV_LOG_ERROR, "stored_license", "error=%s", SRV_LOG_Q(lic_errfull(rc), q));
     store_license_clear(&sl);
     return NULL;
   }
@@ -248,11 +251,12 @@ static int machine_cb(const store_license *sl, void *arg) {
 }
 
 /* One check of our machine against every live license. */
-static bool machine_check(app *a, char *why, size_t cap) {
+static bool machine_check(app *a, int *checked, char *why, size_t cap) {
   lic_machine m;
   store_reader *rd = NULL;
   mcheck c = {a, &m, 0, 0, ""};
   int rc;
+  *checked = 0;
   if ((rc = lic_machine_read(&m)) != LIC_OK) {
     snprintf(why, cap, "cannot read this machine: %s", lic_errfull(rc));
     return false;
@@ -265,6 +269,7 @@ static bool machine_check(app *a, char *why, size_t cap) {
   store_license_each(rd, machine_cb, &c);
   store_reader_end(rd);
   store_reader_free(rd);
+  *checked = c.checked;
   if (c.checked > 0 && c.bound < c.checked) {
     snprintf(why, cap, "%s", c.why);
     return false;
@@ -277,17 +282,22 @@ bool app_machine_ok(app *a, int64_t now, char *why, size_t cap) {
   bool ok;
   pthread_mutex_lock(&a->mmu);
   if (a->machine_checked == 0 || now - a->machine_checked >= APP_MACHINE_CHECK_S) {
-    char w[200];
+    char w[200], q[420];
     bool was = a->machine_ok;
-    a->machine_ok = machine_check(a, w, sizeof w);
+    int n;
+    a->machine_ok = machine_check(a, &n, w, sizeof w);
     snprintf(a->machine_why, sizeof a->machine_why, "%s", w);
     a->machine_checked = now;
-    if (!a->machine_logged || was != a->machine_ok) { /* logged once per change */
-      if (a->machine_ok)
-        srv_log(SRV_LOG_INFO, "machine binding holds", NULL);
+    if (!a->machine_logged || was != a->machine_ok || (n > 0) != a->machine_had) {
+      /* logged once per change; with no license there is nothing to hold */
+      if (!a->machine_ok)
+        srv_log(SRV_LOG_ERROR, "machine_mismatch", "reason=%s", SRV_LOG_Q(a->machine_why, q));
+      else if (n > 0)
+        srv_log(SRV_LOG_INFO, "machine_binding", "result=holds licenses=%d", n);
       else
-        srv_log(SRV_LOG_ERROR, "machine_mismatch", "reason=\"%s\"", a->machine_why);
+        srv_log(SRV_LOG_INFO, "machine_binding", "result=unchecked reason=\"no license imported\"");
       a->machine_logged = true;
+      a->machine_had = n > 0;
     }
   }
   ok = a->machine_ok;
@@ -459,9 +469,7 @@ int app_attach(srv_server *s, const char *data_dir, app **out, char *err, size_t
     snprintf(err, errlen, "cannot register hooks");
     goto fail;
   }
-  char why[200];
-  app_machine_ok(a, (int64_t)time(NULL), why, sizeof why); /* checked (and logged) at start */
-  *out = a;
+  *out = a; /* the machine binding is checked (and logged) once serving: app_machine_recheck */
   return 0;
 fail:
   store_reader_free(rd);

@@ -54,7 +54,7 @@ struct app {
   /* The server's own machine against its licenses (SPEC §4 private mode). */
   pthread_mutex_t mmu;
   int64_t machine_checked;
-  bool machine_ok, machine_logged;
+  bool machine_ok, machine_logged, machine_had; /* had: a license was checked */
   char machine_why[200];
   pthread_mutex_t hmu; /* the license readiness check, cached a second */
   int64_t license_checked;

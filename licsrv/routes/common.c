@@ -135,7 +135,11 @@ static void trust_load(const char *dir, lic_trust *t) {
     if (is_pem(de->d_name)) {
       snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
       if (lic_trust_add_file(t, path) != LIC_OK)
-        srv_log(SRV_LOG_WARN, "trusted key unreadable", "error=\"%s\"", lic_errfull(LIC_KEY));
+      {
+        char qp[sizeof path + 100], q[900];
+        srv_log(SRV_LOG_WARN, "trusted_key_unreadable", "file=%s error=%s", SRV_LOG_Q(path, qp),
+                SRV_LOG_Q(lic_errfull(LIC_KEY), q));
+      }
     }
   }
   closedir(d);

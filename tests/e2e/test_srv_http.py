@@ -189,6 +189,9 @@ def test_port_in_use_is_an_error(tmp_path):
         other.close()
         assert p.returncode == 1, p.stderr
         assert "Address already in use" in p.stderr, p.stderr
+        # A failed start says nothing of the machine binding.
+        assert "machine" not in p.stderr, p.stderr
+        assert s.wait_log("msg=machine_binding result=holds licenses=1"), s.log()
         r = run("serve", "--data", other.data, "--listen", "127.0.0.1:%d" % s.port,
                 "--admin-listen", "127.0.0.1:%d" % s.port)
         assert r.returncode == 2

@@ -760,3 +760,5 @@ def test_licctl_verify_server_without_license(tmp_path):
                             "(unsigned: the server sent no license to check it with)\n"), p
     finally:
         s.finish()
+    assert 'msg=machine_binding result=unchecked reason="no license imported"' in s.log(), s.log()
+    assert "result=holds" not in s.log()
