@@ -35,9 +35,11 @@ deps:
 	  echo "  sudo apt-get install -y $$missing"; exit 1; \
 	fi
 
+# The tools land side by side in $(BUILD)/bin/ (licgen, licctl, licsrv).
 build: deps
 	cmake -S . -B $(BUILD) $(CMAKE_FLAGS) >/dev/null
 	cmake --build $(BUILD) -j $(JOBS)
+	@echo "built: $(BUILD)/bin/licgen $(BUILD)/bin/licctl $(BUILD)/bin/licsrv"
 
 # Unit + end-to-end in the normal tree, again under ASan+UBSan, then every fuzz
 # target for a bounded time, and the banned-function check.

@@ -7,9 +7,9 @@ B=$(cd "$1" && pwd)
 D=$2
 mkdir -p "$D"
 D=$(cd "$D" && pwd)
-LICGEN=$B/licgen
-LICCTL=$B/licctl
-LICSRV=$B/licsrv/licsrv
+LICGEN=$B/bin/licgen
+LICCTL=$B/bin/licctl
+LICSRV=$B/bin/licsrv
 say() { printf '\n== %s\n' "$*"; }
 
 # A machine without a physical network adapter (some containers) cannot be

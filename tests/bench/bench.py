@@ -231,7 +231,7 @@ def make_codes(tmp, count, jobs=None, product=1):
         shutil.copy(TEST_KEY, key)
         os.chmod(key, 0o600)
     out = os.path.join(tmp, "codes-%d.csv" % count)
-    args = [os.path.join(BUILD, "licgen"), "codes", "--key", key, "--product", product,
+    args = [os.path.join(BUILD, "bin", "licgen"), "codes", "--key", key, "--product", product,
             "--count", count, "-o", out, "--ledger", os.path.join(tmp, "ledger-%d" % count)]
     if jobs:
         args += ["--jobs", jobs]

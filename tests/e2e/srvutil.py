@@ -13,7 +13,8 @@ SOURCE_DIR = os.environ.get("LIC_SOURCE_DIR", ".")
 
 
 def tool(name):
-    return os.path.join(BUILD_DIR, name) if name != "licsrv" else licsrv_bin()
+    """licgen, licctl or licsrv: all three in BUILD/bin."""
+    return os.path.join(BUILD_DIR, "bin", name)
 
 
 def fake_machine(root, machine_id="0123456789abcdef0123456789abcdef",
@@ -75,7 +76,7 @@ def provision(data, sysroot, domains=("localhost",), ports=(), apps=(), major=11
 
 
 def licsrv_bin():
-    return os.path.join(BUILD_DIR, "licsrv", "licsrv")
+    return tool("licsrv")
 
 
 def free_port():

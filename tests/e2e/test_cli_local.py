@@ -619,7 +619,7 @@ def subcommands(lic_run, binary):
 
 @pytest.mark.parametrize("tool,srcdir", [("licgen", "licgen"), ("licctl", "common/licctl")])
 def test_help_mentions_every_option(lic_run, lic_source_dir, lic_build_dir, tool, srcdir):
-    binary = lic_build_dir / tool
+    binary = lic_build_dir / "bin" / tool
     cmds = subcommands(lic_run, binary)
     assert cmds, "no commands listed"
     for cmd in cmds:
@@ -636,7 +636,7 @@ def test_help_mentions_every_option(lic_run, lic_source_dir, lic_build_dir, tool
 
 @pytest.mark.parametrize("tool", ["licgen", "licctl"])
 def test_version_and_usage(lic_run, lic_build_dir, tool):
-    binary = lic_build_dir / tool
+    binary = lic_build_dir / "bin" / tool
     r = lic_run(binary, "--version")
     assert r.code == 0 and re.fullmatch(rf"{tool} \d+\.\d+\.\d+\n", r.out), r
     r = lic_run(binary, check_stderr=False)

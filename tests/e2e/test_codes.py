@@ -24,8 +24,8 @@ from cryptography.exceptions import InvalidSignature
 
 SOURCE_DIR = Path(os.environ.get("LIC_SOURCE_DIR", Path(__file__).resolve().parents[2]))
 BUILD_DIR = Path(os.environ.get("LIC_BUILD_DIR", SOURCE_DIR / "build"))
-LICGEN = BUILD_DIR / "licgen"
-LICCTL = BUILD_DIR / "licctl"
+LICGEN = BUILD_DIR / "bin" / "licgen"
+LICCTL = BUILD_DIR / "bin" / "licctl"
 TEST_KEY = SOURCE_DIR / "keys/test/test-root.pem"
 TEST_PUB = SOURCE_DIR / "keys/test/test-root.pub.pem"
 

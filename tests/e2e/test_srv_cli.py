@@ -20,7 +20,7 @@ from srvchain import armor, kid_of, load_pub, load_root, seal, unarmor
 
 SRC = os.environ.get("LIC_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILD = os.environ.get("LIC_BUILD_DIR", os.path.join(SRC, "build"))
-LICSRV = os.path.join(BUILD, "licsrv", "licsrv")
+LICSRV = os.path.join(BUILD, "bin", "licsrv")
 ROOT_KEY = os.path.join(SRC, "keys", "test", "test-root.pem")
 ROOT_PUB = os.path.join(SRC, "keys", "test", "test-root.pub.pem")
 OTHER_NODE_PUB = os.path.join(SRC, "keys", "test", "test-node.pub.pem")
