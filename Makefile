@@ -79,8 +79,11 @@ lint:
 	    | grep -v 'snprintf\|vsnprintf'; then \
 	  echo "lint: banned function (STYLE.md §7)"; exit 1; fi
 
+# make run PORT=8470 ADMIN_PORT=8471 when 7470/7471 are taken.
+PORT       ?= 7470
+ADMIN_PORT ?= 7471
 run: build
-	@sh tests/demo.sh "$(BUILD)" "$(DEMO)"
+	@PORT=$(PORT) ADMIN_PORT=$(ADMIN_PORT) sh tests/demo.sh "$(BUILD)" "$(DEMO)"
 
 bench: build
 	@sh tests/bench/run.sh "$(BUILD)"
