@@ -103,7 +103,7 @@ int licgen_inspect(int argc, char **argv) {
     case O_PUBKEY: pubfile = optarg; break;
     case O_JSON: json = true; break;
     case 'h': fputs(USAGE, stdout); return EXIT_OK;
-    default: return cli_usage("inspect", "bad option");
+    default: return cli_bad_option("inspect", argv, opts);
     }
   }
   if (argc - optind != 1)

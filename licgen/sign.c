@@ -34,7 +34,8 @@ static const char USAGE[] =
     "  --heartbeat S     seconds between checks (default 7200)\n"
     "  --grace S         seconds a report server stays licensed without a valid check\n"
     "                    (default 86400)\n"
-    "  -o, --out FILE    license file to write (never replaces one without --force)\n"
+    "  -o, --out FILE    license file to write, never replaced without --force\n"
+    "                    (--output alike)\n"
     "  --force           replace an existing license file\n"
     "  --passphrase-file F  the key's passphrase (first line of F)\n"
     "  --dry-run         print what would be signed; write nothing\n"
@@ -92,7 +93,7 @@ int licgen_sign(int argc, char **argv) {
       {"passphrase-file", required_argument, NULL, O_PASS},
       {"dry-run", no_argument, NULL, O_DRY}, {"json", no_argument, NULL, O_JSON},
       {"force", no_argument, NULL, O_FORCE},
-      {"out", required_argument, NULL, 'o'}, {"help", no_argument, NULL, 'h'},
+      {"out", required_argument, NULL, 'o'}, {"output", required_argument, NULL, 'o'}, {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
   const char *keyfile = NULL, *mode = NULL, *customer = NULL, *features = NULL, *out = NULL,
              *expires = NULL, *notbefore = NULL, *passfile = NULL, *major = NULL;
@@ -173,7 +174,7 @@ int licgen_sign(int argc, char **argv) {
     case O_FORCE: force = true; break;
     case 'o': out = optarg; break;
     case 'h': fputs(USAGE, stdout); r = EXIT_OK; goto out;
-    default: r = cli_usage("sign", "bad option"); goto out;
+    default: r = cli_bad_option("sign", argv, opts); goto out;
     }
   }
   r = EXIT_USAGE;

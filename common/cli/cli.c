@@ -1,4 +1,5 @@
 /* cli.c - shared plumbing of licgen, licctl and licsrv's command line. */
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +52,25 @@ int cli_usage(const char *cmd, const char *fmt, ...) {
   fprintf(stderr, "%s: error: %s%s%s (see '%s %s%s--help')\n", tool, cmd ? cmd : "",
           cmd ? ": " : "", why, tool, cmd ? cmd : "", cmd ? " " : "");
   return EXIT_USAGE;
+}
+
+int cli_bad_option(const char *cmd, char **argv, const struct option *opts) {
+  const char *arg = optind > 0 ? argv[optind - 1] : NULL;
+  if (arg != NULL && strncmp(arg, "--", 2) == 0) {
+    size_t n = strcspn(arg + 2, "=");
+    for (const struct option *o = opts; o != NULL && o->name != NULL; o++)
+      if (strlen(o->name) == n && strncmp(o->name, arg + 2, n) == 0)
+        return cli_usage(cmd, o->has_arg == no_argument ? "'--%s' takes no value"
+                                                        : "'--%s' needs a value", o->name);
+    return cli_usage(cmd, "unknown option '%.*s'", (int)(n + 2), arg);
+  }
+  /* A short option (getopt's optopt), or a stray word. */
+  for (const struct option *o = opts; optopt != 0 && o != NULL && o->name != NULL; o++)
+    if (o->val == optopt && o->has_arg == required_argument)
+      return cli_usage(cmd, "'-%c' needs a value", optopt);
+  if (optopt > ' ' && optopt < 0x7f)
+    return cli_usage(cmd, "unknown option '-%c'", optopt);
+  return cli_usage(cmd, "unknown option '%s'", arg != NULL ? arg : "?");
 }
 
 void cli_trust_init(cli_trust *ct) {

@@ -24,6 +24,14 @@ int cli_error(int code, const char *what, const char *fmt, ...) __attribute__((f
 int cli_lic_error(const char *what, int rc);
 /* Usage error (exit 2) with a hint to --help of cmd. */
 int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+struct option;
+/* The usage error of getopt_long's '?' or ':' (opterr is 0): names the
+ * option, "unknown option '--bogus'" or "'--key' needs a value". */
+int cli_bad_option(const char *cmd, char **argv, const struct option *opts);
+
+/* "s" unless n is 1: "1 key", "2 keys". CLI_PL for other plurals. */
+#define CLI_S(n)             ((n) == 1 ? "" : "s")
+#define CLI_PL(n, one, many) ((n) == 1 ? (one) : (many))
 
 /* --trust handling: the first --trust replaces the built-in store. */
 typedef struct {

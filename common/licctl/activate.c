@@ -107,7 +107,7 @@ static int parse_common(const char *cmd, int argc, char **argv, const char **pro
       break;
     case O_JSON: *json = true; break;
     case 'h': fputs(usage, stdout); return -1;
-    default: return cli_usage(cmd, "bad option");
+    default: return cli_bad_option(cmd, argv, opts);
     }
   }
   return EXIT_OK;

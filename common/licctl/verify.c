@@ -83,7 +83,7 @@ int licctl_verify(int argc, char **argv) {
     case O_JSON: json = true; break;
     case O_STATE: break; /* accepted by every licctl command */
     case 'h': fputs(USAGE, stdout); return EXIT_OK;
-    default: return cli_usage("verify", "bad option");
+    default: return cli_bad_option("verify", argv, opts);
     }
   }
   if (argc - optind != 1)
@@ -102,7 +102,7 @@ int licctl_verify(int argc, char **argv) {
   o.trust = &ct.t;
 
   if ((rc = lic_verify(&o, &res)) != LIC_OK)
-    return cli_lic_error(o.url, rc == LIC_INVALID ? LIC_IO : rc);
+    return cli_lic_error(o.url, rc); /* LIC_INVALID: a bad URL, a usage error (exit 2) */
   lic_verdict *vd = &res.verdict;
   char lid[LIC_UUID_LEN + 1], ex[11];
   /* An unknown_license or unchecked denial names no license of a chain. */

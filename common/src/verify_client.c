@@ -177,7 +177,12 @@ int lic_verify(const lic_verify_opts *o, lic_verify_result *res) {
     if (lic_mp_obj_parse(body, blen, &eo) == LIC_OK && lic_mp_get_str(&eo, "message", 0, 190, &m) == LIC_OK)
       snprintf(msg, sizeof msg, ": %s", m);
     free(m);
-    rc = lic__fail(LIC_DENIED, "license server answered HTTP %d%s", status, msg);
+    if (status == 404 || status == 405)
+      /* Most often the admin port, or another web server: say what answered. */
+      rc = lic__fail(LIC_NOTFOUND, "no license server's verify API here: it answered HTTP %d%s "
+                     "to POST /v1/verify (the admin port, or another server?)", status, msg);
+    else
+      rc = lic__fail(LIC_DENIED, "license server answered HTTP %d%s", status, msg);
     goto out;
   }
   rc = lic_verify_response(o, nonce, sizeof nonce, (int64_t)time(NULL), body, blen, res);

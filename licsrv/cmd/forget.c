@@ -48,10 +48,11 @@ int licsrv_cmd_forget(int argc, char **argv) {
         "nodes", (json_int_t)cnt.nodes, "failures", (json_int_t)cnt.failures, "audit",
         (json_int_t)cnt.audit));
   else {
-    printf("forgot %s: %zu license, %zu account, %zu registrations, %zu nodes (%zu failures), "
-           "%zu audit entries\n",
-           uuid, cnt.licenses, cnt.accounts, cnt.registrations, cnt.nodes, cnt.failures,
-           cnt.audit);
+    printf("forgot %s: %zu license%s, %zu account%s, %zu registration%s, %zu node%s "
+           "(%zu failure%s), %zu audit %s\n",
+           uuid, cnt.licenses, CLI_S(cnt.licenses), cnt.accounts, CLI_S(cnt.accounts),
+           cnt.registrations, CLI_S(cnt.registrations), cnt.nodes, CLI_S(cnt.nodes),
+           cnt.failures, CLI_S(cnt.failures), cnt.audit, CLI_PL(cnt.audit, "entry", "entries"));
     ex = EXIT_OK;
   }
 out:

@@ -57,8 +57,9 @@ int licsrv_cmd_purge(int argc, char **argv) {
                                   "nodes", (json_int_t)cnt.nodes, "failures",
                                   (json_int_t)cnt.failures, "audit", (json_int_t)cnt.audit));
   else {
-    printf("purged %zu node records, %zu failures, %zu audit entries older than %lld days\n",
-           cnt.nodes, cnt.failures, cnt.audit, (long long)days);
+    printf("purged %zu node record%s, %zu failure%s, %zu audit %s older than %lld day%s\n",
+           cnt.nodes, CLI_S(cnt.nodes), cnt.failures, CLI_S(cnt.failures), cnt.audit,
+           CLI_PL(cnt.audit, "entry", "entries"), (long long)days, CLI_S(days));
     ex = EXIT_OK;
   }
 out:

@@ -80,7 +80,10 @@ void route_verify(srv_req *r) {
   int64_t window = lic != NULL ? 2 * lic->heartbeat : 0;
   if (st == LIC_STATUS_VALID && !srv_seats_acquire(a->seats, lic->id, q.node, now, window, max, &used)) {
     st = LIC_STATUS_SEATS_EXHAUSTED;
-    snprintf(reason, sizeof reason, "all %lld node seats are taken", (long long)max);
+    if (max == 1)
+      snprintf(reason, sizeof reason, "the one node seat is taken");
+    else
+      snprintf(reason, sizeof reason, "all %lld node seats are taken", (long long)max);
   } else if (st != LIC_STATUS_VALID && lic != NULL) {
     used = srv_seats_used(a->seats, lic->id, now, window);
   }
