@@ -561,6 +561,10 @@ int licgen_codes(int argc, char **argv) {
   fprintf(stderr, "licgen: wrote %lld code%s (product %lld, serials %u..%u) to %s\n",
           (long long)count, CLI_S(count), (long long)product, first_serial,
           first_serial + (uint32_t)(count - 1), out);
+  if (lg.empty) /* the first codes of this key: once, not on every run */
+    fputs("licgen: hint: codes hold $ * ~ = (check symbols), which a shell expands inside "
+          "double quotes: users paste a code at the prompt of 'licctl activate --product ID' "
+          "or single-quote it\n", stderr);
   r = EXIT_OK;
 out:
   if (fd >= 0)
