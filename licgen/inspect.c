@@ -183,6 +183,10 @@ int licgen_inspect(int argc, char **argv) {
     }
   }
 
+  if (json)
+    cli_json_time_twins(body); /* the numbers stay, dates beside them */
+  else
+    cli_json_times_as_dates(body);
   if (json) {
     out = json_pack("{s:s, s:s, s:s, s:s, s:b, s:O}", "typ", env.typ, "kid", kid, "signature",
                     sigstate, "checked_with", signer, "ok", ok, "body", body);

@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "lic/err.h"
+#include "lic/util.h"
 
 static const char *tool = "lic";
 static const char *subcmd = NULL;
@@ -72,6 +73,63 @@ int cli_bad_option(const char *cmd, char **argv, const struct option *opts) {
     return cli_usage(cmd, "unknown option '-%c'", optopt);
   return cli_usage(cmd, "unknown option '%s'", arg != NULL ? arg : "?");
 }
+
+static const char *const TIME_KEYS[] = {"issued",     "not_before", "expires",  "imported",
+                                        "time",       "last_valid", "last_seen", "activated",
+                                        "revoked_time", "created",  "claimed"};
+
+static bool is_time_key(const char *k) {
+  for (size_t i = 0; i < sizeof TIME_KEYS / sizeof TIME_KEYS[0]; i++)
+    if (strcmp(k, TIME_KEYS[i]) == 0)
+      return true;
+  return false;
+}
+
+/* twins: add KEY_at beside; else replace the value with its date. */
+static void times_walk(json_t *v, bool twins, int depth) {
+  if (depth > 16)
+    return;
+  if (json_is_array(v)) {
+    size_t i;
+    json_t *e;
+    json_array_foreach(v, i, e) times_walk(e, twins, depth + 1);
+    return;
+  }
+  if (!json_is_object(v))
+    return;
+  const char *k;
+  json_t *e;
+  void *tmp;
+  /* Keys are added while walking: collect first (at most 32 time fields). */
+  const char *found[32];
+  size_t n = 0;
+  json_object_foreach_safe(v, tmp, k, e) {
+    if (json_is_integer(e) && is_time_key(k) && n < 32)
+      found[n++] = k;
+    else
+      times_walk(e, twins, depth + 1);
+  }
+  for (size_t i = 0; i < n; i++) {
+    json_int_t t = json_integer_value(json_object_get(v, found[i]));
+    char date[21], key[64];
+    lic_time_format((int64_t)t, date);
+    json_t *d = t > 0 ? json_string(date) : twins ? json_null() : json_string("never");
+    if (twins) {
+      /* "revoked_time" -> "revoked_at"; "expires" -> "expires_at" */
+      size_t kl = strlen(found[i]);
+      if (kl > 5 && strcmp(found[i] + kl - 5, "_time") == 0)
+        snprintf(key, sizeof key, "%.*s_at", (int)(kl - 5), found[i]);
+      else
+        snprintf(key, sizeof key, "%s_at", found[i]);
+      json_object_set_new(v, key, d);
+    } else {
+      json_object_set_new(v, found[i], d); /* found[i] stays valid: the key is kept */
+    }
+  }
+}
+
+void cli_json_time_twins(json_t *v) { times_walk(v, true, 0); }
+void cli_json_times_as_dates(json_t *v) { times_walk(v, false, 0); }
 
 void cli_trust_init(cli_trust *ct) {
   ct->replaced = false;

@@ -68,6 +68,12 @@ int cli_passphrase(const char *path, char **pass);
 int cli_mp_to_json(lic_mp *r, const char *key, int depth, json_t **out);
 /* Print a JSON object as "key: value" lines (nested keys dotted). */
 void cli_print_flat(json_t *obj, const char *prefix);
+/* Fields of Unix seconds (issued, not_before, expires, imported, time,
+ * last_valid, last_seen, activated, revoked_time ...), anywhere in v: for
+ * JSON, each gets an RFC 3339 UTC twin KEY_at (null when 0: never/none);
+ * for text, each is shown as that date in place ("never" when 0). */
+void cli_json_time_twins(json_t *v);
+void cli_json_times_as_dates(json_t *v);
 /* Split "a,b,c" into a list (empty string: empty list). Exit code. */
 int cli_split_list(const char *opt, const char *s, lic_strlist *out);
 #endif

@@ -157,7 +157,7 @@ static json_t *license_json(const store_license *sl, bool terms) {
   json_t *o;
   lic_uuid_format(sl->id, id);
   o = json_pack("{s:s, s:I, s:b, s:I}", "id", id, "imported", (json_int_t)sl->imported, "revoked",
-                sl->revoked, "revoked_at", (json_int_t)sl->revoked_at);
+                sl->revoked, "revoked_time", (json_int_t)sl->revoked_at);
   if (lic_envelope_decode(sl->env, sl->env_len, &e) == LIC_OK) {
     lic_mp rd = {e.body, e.body_len};
     json_t *b = NULL;
@@ -221,6 +221,14 @@ void route_admin_show(srv_req *r) {
   route_reply_json(r, 200, o);
 }
 
+/* Most recently seen first; then by name, so equal times list stably. */
+static int by_last_seen(const void *x, const void *y) {
+  const srv_node *a = x, *b = y;
+  if (a->last_seen != b->last_seen)
+    return a->last_seen > b->last_seen ? -1 : 1;
+  return strcmp(a->node, b->node);
+}
+
 /* Nodes from the live seat table (fresher than the batched store). */
 static void nodes(srv_req *r, bool failures_only) {
   store_token tok;
@@ -233,6 +241,7 @@ static void nodes(srv_req *r, bool failures_only) {
     srv_reply_error(r, 503, "unavailable", "out of memory");
     return;
   }
+  qsort(ns, n, sizeof *ns, by_last_seen);
   json_t *a = json_array();
   for (size_t i = 0; i < n; i++) {
     if (failures_only && ns[i].fail_time == 0)

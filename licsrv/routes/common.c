@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "cli.h"
 #include "util/log.h"
 #include "core/tokens.h"
 #include "routes/common.h"
@@ -19,6 +20,8 @@ bool route_type_is(const char *ct, const char *want) {
 }
 
 void route_reply_json(srv_req *r, int status, json_t *doc) {
+  /* Admin JSON: every Unix-seconds field gets its RFC 3339 twin (SPEC §4.1). */
+  cli_json_time_twins(doc);
   char *text = doc != NULL ? json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
   if (text == NULL)
     srv_reply_error(r, 503, "unavailable", "out of memory");

@@ -763,3 +763,19 @@ def test_keygen_failure_leaves_no_private_key(lic_run, licgen_bin, tmp_path):
     r = lic_run(licgen_bin, "keygen", "-o", tmp_path / "v.pem")
     assert r.code == 1 and r.err.startswith("licgen: error: "), r
     assert listing(tmp_path) == ["v.pub.pem"]
+
+
+def test_inspect_shows_dates(lic_run, licgen_bin, lic_source_dir):
+    """People see UTC RFC 3339 dates; JSON keeps the seconds and adds KEY_at."""
+    vec = lic_source_dir / "tests/vectors/license-local.lic"
+    trust = lic_source_dir / "keys/test/test-root.pub.pem"
+    r = lic_run(licgen_bin, "inspect", vec, "--trust", trust)
+    assert r.code == 0, r
+    lines = r.out.splitlines()
+    assert "issued           2026-01-01T00:00:00Z" in lines, r.out
+    assert "not_before       2026-01-01T00:00:00Z" in lines, r.out
+    assert "expires          2027-01-01T00:00:00Z" in lines, r.out
+    r = lic_run(licgen_bin, "inspect", vec, "--trust", trust, "--json")
+    body = json.loads(r.out)["body"]
+    assert body["issued"] == 1767225600 and body["issued_at"] == "2026-01-01T00:00:00Z", body
+    assert body["expires"] == 1798761600 and body["expires_at"] == "2027-01-01T00:00:00Z", body

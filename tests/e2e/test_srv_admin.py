@@ -4,6 +4,7 @@ log. Verdicts are checked by the independent Python client (srvchain.py)."""
 import json
 import os
 import shutil
+import time
 import uuid
 
 import pytest
@@ -138,7 +139,8 @@ def test_revoke(srv):
     v = verify(srv.port, node_pub=srv.node_pub, lic=lid, node="rs-rev", **OK)
     assert v["status"] == "revoked" and v["reason"], v
     st, doc = admin(srv, "POST", "/v1/admin/licenses/show", srv.token, {"id": lid})
-    assert doc["revoked"] is True and doc["revoked_at"] > 0
+    assert doc["revoked"] is True and doc["revoked_time"] > 0
+    assert doc["revoked_at"] == rfc3339(doc["revoked_time"]), doc
     # Importing the same license again never un-revokes it.
     with open(srv.tmp / "rev.lic", "rb") as f:
         assert admin(srv, "POST", "/v1/admin/licenses", srv.token, f.read(), "text/plain")[0] == 200
@@ -147,6 +149,44 @@ def test_revoke(srv):
     assert st == 404 and doc["error"] == "not_found", doc
     # The others are untouched.
     assert verify(srv.port, lic=srv.license_id, node="rs-rev", **OK)["status"] == "valid"
+
+
+def rfc3339(t):
+    import datetime
+    return datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_times_have_rfc3339_twins(srv):
+    """Admin JSON keeps Unix seconds and adds KEY_at in UTC RFC 3339 (SPEC §4.1)."""
+    assert verify(srv.port, lic=srv.license_id, node="rs-twins", **OK)["status"] == "valid"
+    st, doc = admin(srv, "GET", "/v1/admin/licenses", srv.token)
+    lic = next(l for l in doc["licenses"] if l["id"] == srv.license_id)
+    assert lic["imported_at"] == rfc3339(lic["imported"]), lic
+    assert lic["expires_at"] == rfc3339(lic["expires"]), lic
+    assert lic["revoked_time"] == 0 and lic["revoked_at"] is None, lic
+    st, doc = admin(srv, "POST", "/v1/admin/licenses/show", srv.token, {"id": srv.license_id})
+    t = doc["terms"]
+    for k in ("issued", "not_before", "expires"):
+        assert t[k + "_at"] == rfc3339(t[k]), t
+    st, doc = admin(srv, "GET", "/v1/admin/nodes", srv.token)
+    n = next(n for n in doc["nodes"] if n["node"] == "rs-twins")
+    assert n["last_seen_at"] == rfc3339(n["last_seen"]) and n["last_valid_at"] == rfc3339(n["last_valid"])
+    st, doc = admin(srv, "GET", "/v1/admin/audit", srv.token)
+    assert doc["audit"] and all(a["time_at"] == rfc3339(a["time"]) for a in doc["audit"]), doc
+
+
+def test_nodes_sorted_by_last_seen(tmp_path):
+    with Server(tmp_path / "data", threads=1) as s:
+        tok = token_add(s.data, "ops")
+        for name in ("rs-c", "rs-a", "rs-b"):
+            assert verify(s.port, lic=s.license_id, node=name, **OK)["status"] == "valid"
+            time.sleep(1.1)  # seconds are the clock's resolution
+        assert verify(s.port, lic=s.license_id, node="rs-c", **OK)["status"] == "valid"
+        st, doc = admin(s, "GET", "/v1/admin/nodes", tok)
+        assert [n["node"] for n in doc["nodes"]] == ["rs-c", "rs-b", "rs-a"], doc
+        seen = [n["last_seen"] for n in doc["nodes"]]
+        assert seen == sorted(seen, reverse=True)
+        s.finish()
 
 
 def test_nodes_and_failures(srv):
