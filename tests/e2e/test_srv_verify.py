@@ -762,3 +762,31 @@ def test_licctl_verify_server_without_license(tmp_path):
         s.finish()
     assert 'msg=machine_binding result=unchecked reason="no license imported"' in s.log(), s.log()
     assert "result=holds" not in s.log()
+
+
+def test_inspect_reads_a_json_verdict(tmp_path):
+    """docs/api.md's curl example: the JSON answer's verdict string, piped to
+    `licgen inspect -`, checks against the node key; its chain entry with the
+    trust store."""
+    with Server(tmp_path / "data", threads=1, domains=("localhost",), ports=(8080,)) as s:
+        body = json.dumps({"nonce": "AAAAAAAAAAAAAAAAAAAAAA", "domain": "localhost",
+                           "port": 8080, "node": "rs-1", "version": "11.0.18"}).encode()
+        st, out, _ = post(s.port, "/v1/verify", body, "application/json", None)
+        assert st == 200, out
+        doc = json.loads(out)
+        lic = srvutil.tool("licgen")
+        p = subprocess.run([lic, "inspect", "-", "--pubkey", os.path.join(s.data, "node.pub.pem")],
+                           input=doc["verdict"] + "\n", capture_output=True, text=True, timeout=30)
+        assert p.returncode == 0, p
+        lines = p.stdout.splitlines()
+        assert "signature        valid (--pubkey)" in lines, p.stdout
+        assert "status           valid" in lines and "node             rs-1" in lines, p.stdout
+        assert any(l.startswith("time             20") and l.endswith("Z") for l in lines)
+        p = subprocess.run([lic, "inspect", "-", "--trust", ROOT_PUB], input=doc["chain"][0],
+                           capture_output=True, text=True, timeout=30)
+        assert p.returncode == 0 and "typ              license" in p.stdout, p
+        # Not base64 at all, or base64 of garbage: one error line, exit 1.
+        p = subprocess.run([lic, "inspect", "-", "--trust", ROOT_PUB], input="QUJDREVGR0g=\n",
+                           capture_output=True, text=True, timeout=30)
+        assert p.returncode == 1 and len(p.stderr.splitlines()) == 1, p
+        s.finish()
