@@ -196,3 +196,22 @@ def test_port_in_use_is_an_error(tmp_path):
                 "--admin-listen", "127.0.0.1:%d" % s.port)
         assert r.returncode == 2
         assert s.get("/healthz")[0] == 200
+
+
+def test_listen_on_a_name(tmp_path):
+    """--listen localhost:PORT resolves at start; the log names the bound address."""
+    from srvchain import Server as CServer
+    s = CServer(tmp_path / "data", threads=1)
+    port = s.port
+    s.args += ["--listen", "localhost:%d" % port]
+    with s:
+        assert s.get("/healthz")[0] == 200
+        assert s.wait_log("msg=listening listen=localhost:%d bound=127.0.0.1:%d port=%d"
+                          % (port, port, port)), s.log()
+        s.finish()
+    r = run("serve", "--data", str(tmp_path / "data"), "--listen", "no-such-host.invalid:1",
+            "--admin-listen", "127.0.0.1:0")
+    assert r.returncode == 1, r
+    assert r.stderr.startswith("licsrv: error: serve: no-such-host.invalid:1: cannot resolve "
+                               "'no-such-host.invalid': "), r.stderr
+    assert len(r.stderr.splitlines()) == 1, r.stderr
