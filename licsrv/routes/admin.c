@@ -39,6 +39,7 @@ typedef struct {
   size_t len;
   int64_t now;
   bool revoke;
+  store_import_outcome outcome;
   char token[STORE_MAX_TOKEN_NAME + 1];
   char subject[STORE_MAX_SUBJECT + 1];
 } admin_op;
@@ -46,7 +47,8 @@ typedef struct {
 static int op_apply(store_wtxn *wt, void *arg) {
   admin_op *op = arg;
   int rc = op->revoke ? store_w_license_revoke(wt, op->id, op->now)
-                      : store_w_license_put(wt, op->id, op->env, op->len, op->now);
+                      : store_w_license_import(wt, op->id, op->env, op->len, op->now,
+                                               &op->outcome);
   if (rc == LIC_OK)
     rc = store_w_audit_append(wt, op->now, op->token, op->revoke ? "revoke" : "import", op->subject);
   return rc;
@@ -55,10 +57,14 @@ static int op_apply(store_wtxn *wt, void *arg) {
 static void op_done(void *arg, int rc, const char *detail) {
   admin_op *op = arg;
   if (rc == LIC_OK) {
-    char id[LIC_UUID_LEN + 1], body[160];
+    char id[LIC_UUID_LEN + 1], body[200];
     lic_uuid_format(op->id, id);
-    int n = snprintf(body, sizeof body, "{\"id\":\"%s\",\"%s\":true}", id,
-                     op->revoke ? "revoked" : "imported");
+    int n = !op->revoke && op->outcome == STORE_IMPORT_REVOKED
+                ? snprintf(body, sizeof body,
+                           "{\"id\":\"%s\",\"imported\":false,\"revoked\":true,"
+                           "\"message\":\"already imported (revoked)\"}", id)
+                : snprintf(body, sizeof body, "{\"id\":\"%s\",\"%s\":true}", id,
+                           op->revoke ? "revoked" : "imported");
     srv_reply_deferred(op->d, 200, "application/json", body, (size_t)n);
   } else {
     srv_reply_deferred_error(op->d, rc == LIC_NOTFOUND ? 404 : 500,

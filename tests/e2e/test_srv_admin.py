@@ -4,6 +4,7 @@ log. Verdicts are checked by the independent Python client (srvchain.py)."""
 import json
 import os
 import shutil
+import subprocess
 import time
 import uuid
 
@@ -226,3 +227,88 @@ def test_audit_names_the_token_never_holds_it(srv):
     # and the revocation of this module are recorded by this token.
     mine = [e for e in entries if e["token"] == "ops-alice"]
     assert [e["action"] for e in mine] == ["import", "import", "revoke", "import"], mine
+
+
+# ---- a revoked license stays revoked: re-import, forget (issue 10 item 6) --------------
+
+def cli(s, *args, stdin=None):
+    return subprocess.run([srvutil.licsrv_bin(), *args, "--data", s.data], capture_output=True,
+                          text=True, timeout=30, env=s.env, input=stdin)
+
+
+def test_revoked_stays_revoked_through_import_and_forget(tmp_path):
+    with Server(tmp_path / "data", threads=1) as s:
+        os.makedirs(os.path.join(s.data, "trusted"))
+        shutil.copy(ROOT_PUB, os.path.join(s.data, "trusted", "test-root.pem"))
+        tok = token_add(s.data, "ops")
+        path = tmp_path / "rev.lic"
+        lid = reseal_license(s.license_file, path, customer="Revoked Co")
+        body = path.read_bytes()
+        assert admin(s, "POST", "/v1/admin/licenses", tok, body, "text/plain") == \
+            (200, {"id": lid, "imported": True})
+        assert admin(s, "POST", "/v1/admin/licenses/revoke", tok, {"id": lid})[0] == 200
+        # Again through the API and the command line: said, not "imported".
+        assert admin(s, "POST", "/v1/admin/licenses", tok, body, "text/plain") == \
+            (200, {"id": lid, "imported": False, "revoked": True,
+                   "message": "already imported (revoked)"})
+        p = cli(s, "import", "--trust", ROOT_PUB, str(path))
+        assert p.returncode == 0, p
+        assert p.stdout.startswith("already imported (revoked): license %s (Revoked Co, " % lid), p
+        # forget asks: from a script it needs --yes, and erases nothing without it.
+        p = cli(s, "forget", "--license", lid)
+        assert p.returncode == 2, p
+        assert p.stderr == ("licsrv: error: forget: erasing cannot be undone: give --yes "
+                            "(standard input is not a terminal to ask on) (see 'licsrv forget "
+                            "--help')\n"), p
+        assert admin(s, "POST", "/v1/admin/licenses/show", tok, {"id": lid})[0] == 200
+        p = cli(s, "forget", "--license", lid, "--yes")
+        assert p.returncode == 0, p
+        assert ("kept a tombstone of the revoked license's id: importing it again leaves it "
+                "revoked") in p.stdout, p
+        assert admin(s, "POST", "/v1/admin/licenses/show", tok, {"id": lid})[0] == 404
+        # Imported again after the forget: still revoked, verdicts say so.
+        p = cli(s, "import", "--trust", ROOT_PUB, str(path))
+        assert p.returncode == 0 and p.stdout.startswith("already imported (revoked): "), p
+        v = verify(s.port, node_pub=node_pub(s.data), lic=lid, node="rs-1", **OK)
+        assert v["status"] == "revoked", v
+        st, doc = admin(s, "POST", "/v1/admin/licenses/show", tok, {"id": lid})
+        assert doc["revoked"] is True and doc["revoked_time"] > 0, doc
+        # A license never revoked leaves nothing behind: it imports as new.
+        other = tmp_path / "other.lic"
+        oid = reseal_license(s.license_file, other)
+        assert cli(s, "import", "--trust", ROOT_PUB, str(other)).returncode == 0
+        p = cli(s, "forget", "--license", oid, "--yes", "--json")
+        assert json.loads(p.stdout)["tombstone"] is False, p
+        p = cli(s, "import", "--trust", ROOT_PUB, str(other))
+        assert p.stdout.startswith("imported license %s" % oid), p
+        s.finish()
+
+
+def test_forget_asks_on_a_terminal(tmp_path):
+    import pty
+    with Server(tmp_path / "data", threads=1) as s:
+        lid = s.license_id
+        for answer, code in ((b"n\n", 1), (b"y\n", 0)):
+            master, slave = pty.openpty()
+            try:
+                p = subprocess.Popen([srvutil.licsrv_bin(), "forget", "--license", lid, "--data",
+                                      s.data], stdin=slave, stdout=subprocess.PIPE,
+                                     stderr=slave, env=s.env)
+                os.close(slave)
+                slave = None
+                seen = b""
+                while b"[y/N] " not in seen:
+                    chunk = os.read(master, 4096)
+                    assert chunk, seen
+                    seen += chunk
+                os.write(master, answer)
+                out, _ = p.communicate(timeout=30)
+                assert p.returncode == code, (out, seen)
+            finally:
+                if slave is not None:
+                    os.close(slave)
+                os.close(master)
+            assert b"forget license %s and everything stored about it? [y/N] " % lid.encode() in seen
+            erased = cli(s, "export", "--license", lid).returncode != 0
+            assert erased == (answer == b"y\n"), answer
+        s.finish()

@@ -298,7 +298,7 @@ def test_export_and_forget(server):
     assert any(a["action"] == "import" and u in a["subject"] for a in ex["audit"])
     assert ex["nodes"] == []
 
-    f = json.loads(run("forget", "--license", u, "--data", server["data"], "--json", check=0).stdout)
+    f = json.loads(run("forget", "--license", u, "--yes", "--data", server["data"], "--json", check=0).stdout)
     assert f["licenses"] == 1 and f["audit"] >= 1
     one_line_error(run("export", "--license", u, "--data", server["data"], check=1))
     st = status(server["data"])
@@ -363,7 +363,7 @@ def test_public_mode_account_and_cert(tmp, server):
                           "not_before": now, "expires": now + 86400}, load_root())
     cpath.write_bytes(armor("cert", other))
     one_line_error(run("import", str(cpath), "--trust", ROOT_PUB, "--data", data, check=1))
-    f = json.loads(run("forget", "--account", u, "--data", data, "--json", check=0).stdout)
+    f = json.loads(run("forget", "--account", u, "--yes", "--data", data, "--json", check=0).stdout)
     assert f["accounts"] == 1 and f["audit"] == 1
     one_line_error(run("export", "--account", u, "--data", data, check=1))
 
