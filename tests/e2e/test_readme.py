@@ -10,7 +10,9 @@ machine (LIC_SYSROOT). Only these substitutions are made, so that runs never
 collide with each other or with a real /tmp:
 
 - `/tmp/` becomes a directory of the test;
-- ports 7470 and 7471 (the defaults the README names) become free ports.
+- ports 7470 and 7471 (the defaults the README names) become free ports;
+- in a sanitizer build tree, a line starting `cc ` links with the same
+  `-fsanitize=` flags (its liblic.a needs their runtime).
 
 A block that cannot run here is skipped only by an explicit marker on the
 line before it, with a reason:
@@ -31,11 +33,8 @@ import pytest
 from conftest import BUILD_DIR, SANITIZER_ENV, SANITIZER_RE, SOURCE_DIR
 import srvutil
 
-# Files whose blocks are not run, with why.
-SKIP_FILES = {
-    "docs/integration.md": "rewritten on the session branch (issue 14); its example needs a "
-                           "report server's own license server",
-}
+# Files whose blocks are not run, with why (none now: blocks are marked one by one).
+SKIP_FILES = {}
 
 MARKER = re.compile(r"^<!--\s*readme-test:\s*skip\s*\((?P<why>[^)]+)\)\s*-->\s*$")
 FENCE = re.compile(r"^```(\w*)\s*$")
@@ -95,10 +94,21 @@ def test_blocks_paste_as_written(doc, tmp_path, lic_machine):
     if "curl " in text and shutil.which("curl") is None:
         pytest.skip("curl is not installed (the blocks use it)")
 
+    # The repository as the reader has it, with build/ the tree under test.
     root = tmp_path / "repo"
     root.mkdir()
+    for entry in SOURCE_DIR.iterdir():
+        if entry.name not in ("build", ".git") and not entry.name.startswith("build-"):
+            (root / entry.name).symlink_to(entry.resolve())
     (root / "build").symlink_to(Path(BUILD_DIR).resolve())
-    (root / "keys").symlink_to((SOURCE_DIR / "keys").resolve())
+    cache = Path(BUILD_DIR) / "CMakeCache.txt"
+    sanitize = []
+    if cache.exists():
+        text_cache = cache.read_text()
+        if re.search(r"^LIC_ASAN:BOOL=ON", text_cache, re.M):
+            sanitize.append("address")
+        if re.search(r"^LIC_UBSAN:BOOL=ON", text_cache, re.M):
+            sanitize.append("undefined")
     tmp = tmp_path / "tmp"
     tmp.mkdir()
     home = tmp_path / "home"
@@ -111,6 +121,8 @@ def test_blocks_paste_as_written(doc, tmp_path, lic_machine):
 
     def adapt(block):
         block = block.replace("/tmp/", f"{tmp}/")
+        if sanitize:
+            block = re.sub(r"^cc ", "cc -fsanitize=%s " % ",".join(sanitize), block, flags=re.M)
         return re.sub(r"\b7471\b", str(p2), re.sub(r"\b7470\b", str(p1), block))
 
     script = ["set -euo pipefail",
