@@ -19,11 +19,13 @@ OK = dict(domain="localhost", port=443, version="11.2.0")
 def refused(s):
     """Start s; it must exit 1 within a few seconds. Returns its stderr."""
     t0 = time.monotonic()
-    with pytest.raises(RuntimeError) as e:
-        s.start(timeout=10)
-    assert time.monotonic() - t0 < 5, "not refused at once"
-    assert s.proc.returncode == 1, s.log()
-    s.close()
+    try:
+        with pytest.raises(RuntimeError) as e:
+            s.start(timeout=10)
+        assert time.monotonic() - t0 < 5, "not refused at once"
+        assert s.proc.returncode == 1, s.log()
+    finally:
+        s.close()  # kills it when it did start
     return str(e.value)
 
 
