@@ -133,6 +133,10 @@ int licctl_activate(int argc, char **argv) {
     return cli_usage("activate", "give one CODE (quote it if it holds spaces)");
   if (product_s == NULL)
     return cli_usage("activate", "--product is required");
+  /* A usage error before any work, as for licctl verify's URL. */
+  if (server != NULL && (strncmp(server, "http://", 7) != 0 || server[7] == '\0'))
+    return cli_usage("activate", "--server: '%.100s' is not a URL this client speaks "
+                     "(http://HOST:PORT)", server);
   if ((rc = lic_parse_int(product_s, 0, 255, &product)) != LIC_OK)
     return cli_usage("activate", "--product: %s", lic_errfull(rc));
   code = argc - optind == 1 ? argv[optind] : NULL;

@@ -104,6 +104,15 @@ def test_verify_bad_url_is_a_usage_error(lic_run, lic_bin_dir, url, why):
     assert r.err == f"licctl: error: {url}: invalid argument: {why}\n", r
 
 
+@pytest.mark.parametrize("url", ["ftp://127.0.0.1:1", "licsrv.example.com", "http://"])
+def test_activate_bad_server_url_is_a_usage_error(lic_run, lic_bin_dir, tmp_path, url):
+    r = lic_run(lic_bin_dir / "licctl", "activate", "AAAA", "--product", "1", "--server", url,
+                "--state", tmp_path / "st")
+    assert r.code == 2, r
+    assert r.err == (f"licctl: error: activate: --server: '{url}' is not a URL this client "
+                     "speaks (http://HOST:PORT) (see 'licctl activate --help')\n"), r
+
+
 def test_sign_with_a_public_key(lic_run, lic_bin_dir, lic_machine, licctl_rif, tmp_path,
                                 lic_vendor_key):
     rif = licctl_rif(lic_machine())
