@@ -12,7 +12,7 @@ from srvchain import ROOT_PUB, Server, node_pub, verify
 
 COMMANDS = {
     "licgen": ["keygen", "sign", "codes", "inspect"],
-    "licctl": ["rif", "check", "verify", "activate", "activation"],
+    "licctl": ["rif", "check", "verify", "activate", "activation", "agent", "status"],
     "licsrv": ["init", "rif", "import", "status", "token", "backup", "export", "forget",
                "purge", "serve"],
 }
