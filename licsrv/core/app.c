@@ -465,7 +465,7 @@ int app_attach(srv_server *s, const char *data_dir, app **out, char *err, size_t
   srv_server_set_user(s, a);
   if (srv_on_worker_start(s, worker_start, a) != 0 || srv_on_worker_stop(s, worker_stop, a) != 0 ||
       srv_on_shutdown(s, on_shutdown, a) != 0 || srv_health_add(s, "license", health_license, a) != 0 ||
-      srv_health_add(s, "machine", health_machine, a) != 0) {
+      srv_health_add(s, "machine", health_machine, a) != 0 || app_expiry_attach(a) != 0) {
     snprintf(err, errlen, "cannot register hooks");
     goto fail;
   }
@@ -486,5 +486,7 @@ void app_free(app *a) {
   srv_seats_free(a->seats);
   pthread_mutex_destroy(&a->mmu);
   pthread_mutex_destroy(&a->hmu);
+  if (a->emu_init)
+    pthread_mutex_destroy(&a->emu);
   free(a);
 }

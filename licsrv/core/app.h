@@ -14,6 +14,7 @@
 #include "lic/license.h"
 #include "lic/verdict.h"
 #include "util/metrics.h"
+#include "core/expiry.h"
 #include "core/lock.h"
 #include "core/seats.h"
 #include "http/server.h"
@@ -60,6 +61,12 @@ struct app {
   int64_t license_checked;
   bool license_ok;
   char license_why[200];
+  /* Expiry (watch.c): the /healthz warning cached a second, the log's memory. */
+  pthread_mutex_t emu;
+  bool emu_init;
+  int64_t expiry_checked;
+  char expiry_why[320];
+  licsrv_expiry_log expiry_log;
   srv_counter *verdicts[LIC_STATUS_MAX_];
   srv_counter *machine_mismatch;
   srv_lock lock; /* this data directory and node key are ours alone */
@@ -84,6 +91,13 @@ int app_certifying_license(app_worker *w, uint8_t **env, size_t *len);
 bool app_machine_ok(app *a, int64_t now, char *why, size_t cap);
 /* Re-check the machine binding now (SIGHUP), logging a change. */
 void app_machine_recheck(app *a);
+/* Expiry (watch.c): register the /healthz check and the /metrics family
+ * (from app_attach); 0 / -1. app_expiry_tick logs a warning for each license
+ * within LICSRV_EXPIRY_WARN_DAYS of expiry, once a day each: call it at start
+ * and then every APP_EXPIRY_TICK_S. */
+#define APP_EXPIRY_TICK_S 600
+int app_expiry_attach(app *a);
+void app_expiry_tick(app *a);
 /* Move the clock high-water mark forward (batched to the store). */
 void app_clock_note(app *a, int64_t now);
 

@@ -56,6 +56,9 @@ int srv_addr_split(const char *addr, char *host, size_t hostlen, uint16_t *port)
 int srv_addr_resolve(const char *addr, char *out, size_t outlen, char *err, size_t errlen);
 /* A one-line reason into err (when given); returns -1. */
 int srv_errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* The default config file: every key commented out with its help line and
+ * default (`licsrv serve --print-config`, installed as licsrv.conf). */
+void srv_config_print(void *file);
 /* Every key with its help line, for --help. */
 void srv_config_usage(void *file);
 

@@ -36,7 +36,7 @@ import srvutil
 # Files whose blocks are not run, with why (none now: blocks are marked one by one).
 SKIP_FILES = {}
 
-MARKER = re.compile(r"^<!--\s*readme-test:\s*skip\s*\((?P<why>[^)]+)\)\s*-->\s*$")
+MARKER = re.compile(r"^<!--\s*readme-test:\s*skip\s*\((?P<why>.+)\)\s*-->\s*$")
 FENCE = re.compile(r"^```(\w*)\s*$")
 
 

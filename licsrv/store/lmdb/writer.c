@@ -71,8 +71,10 @@ static int batch_note(store *s, const uint8_t owner[LIC_ID_LEN], const char *nod
     e->used = true;
     memcpy(e->n.owner, owner, LIC_ID_LEN);
     memcpy(e->n.node, node, nl + 1);
-    if (s->batch.n++ == 0 && s->hwm_pending == 0)
+    if (s->batch.n++ == 0 && s->hwm_pending == 0) {
       s->batch_since_ms = mono_ms();
+      pthread_cond_signal(&s->work); /* an idle writer arms its flush timer */
+    }
   }
   if (status == NULL) {
     e->seen = true;
@@ -105,8 +107,10 @@ void store_clock_hwm_note(store *s, int64_t now) {
     return;
   pthread_mutex_lock(&s->mu);
   if (now > s->hwm_pending) {
-    if (s->hwm_pending == 0 && s->batch.n == 0)
+    if (s->hwm_pending == 0 && s->batch.n == 0) {
       s->batch_since_ms = mono_ms();
+      pthread_cond_signal(&s->work); /* as for the first node of a batch */
+    }
     s->hwm_pending = now;
   }
   pthread_mutex_unlock(&s->mu);
