@@ -38,6 +38,7 @@ SKIP_FILES = {}
 
 MARKER = re.compile(r"^<!--\s*readme-test:\s*skip\s*\((?P<why>.+)\)\s*-->\s*$")
 FENCE = re.compile(r"^```(\w*)\s*$")
+MAKE_CMD = re.compile(r"(^|[;&|(]\s*)(sudo\s+)?(make|cmake)\b", re.M)
 
 
 def sh_blocks(path):
@@ -88,6 +89,11 @@ def test_blocks_paste_as_written(doc, tmp_path, lic_machine):
     if rel in SKIP_FILES:
         pytest.skip(f"{rel}: {SKIP_FILES[rel]}")
     blocks = [b for b in sh_blocks(doc) if b[2] is None]
+    # build/ is the tree under test: a block that runs make (cmake) would
+    # reconfigure it from this temporary root. Such a block must be marked.
+    for line, block, _ in blocks:
+        assert not MAKE_CMD.search(block), \
+            f"{rel}:{line}: runs make: mark it '<!-- readme-test: skip (REASON) -->'"
     if not blocks:
         pytest.skip(f"{rel}: every block is marked skip")
     text = "".join(b[1] for b in blocks)
