@@ -248,7 +248,8 @@ static void nodes(srv_req *r, bool failures_only) {
     srv_reply_error(r, 503, "unavailable", "out of memory");
     return;
   }
-  qsort(ns, n, sizeof *ns, by_last_seen);
+  if (n > 1) /* ns may be NULL when there is no node */
+    qsort(ns, n, sizeof *ns, by_last_seen);
   json_t *a = json_array();
   for (size_t i = 0; i < n; i++) {
     if (failures_only && ns[i].fail_time == 0)

@@ -380,3 +380,12 @@ def test_import_license_for_another_machine_is_refused(server):
     one_line_error(p)
     assert "bound to machine 0000-0000-0000-0000" in p.stderr
     assert status(server["data"])["licenses"] == []
+
+
+def test_lists_of_an_empty_store(server):
+    """No node, no failure: the lists are empty, not undefined behaviour (qsort of
+    NULL was, caught by UBSan through the README's `licsrv failures`)."""
+    for cmd in ("failures", "nodes"):
+        p = run(cmd, "--data", server["data"], "--json", check=0)
+        assert "runtime error" not in p.stderr, p.stderr
+        assert json.loads(p.stdout)[cmd] == [], p.stdout
