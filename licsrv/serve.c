@@ -28,7 +28,8 @@ static void usage(void) {
          "                    [--admin-listen HOST:PORT] [--threads N] [--KEY VALUE ...]\n\n"
          "Run the license server. Settings come from the defaults, then the INI file\n"
          "(--config), then these flags. SIGTERM/SIGINT drain and exit 0; SIGHUP reloads\n"
-         "the limits from the file (not the addresses or threads).\n\n"
+         "the limits from the file (not the addresses or threads) and the TLS certificate\n"
+         "and key files.\n\n"
          "  --config FILE            INI file (keys as below, '_' for '-')\n"
          "  --print-config           print a config file with every key and its default\n");
   srv_config_usage(stdout);
@@ -109,13 +110,20 @@ static void on_signal(uv_signal_t *h, int signum) {
     srv_config cfg;
     char err[512], q[600];
     app_machine_recheck(x->ap); /* a replaced NIC need not wait the hour */
-    if (x->args->config == NULL) {
-      srv_log(SRV_LOG_INFO, "reload", "signal=HUP result=unchanged detail=\"no --config file\"");
-      return;
-    }
     if (build_config(x->args, &cfg, err, sizeof err) != 0) {
       srv_log(SRV_LOG_ERROR, "reload", "signal=HUP result=failed error=%s",
               srv_log_quote(err, strlen(err), q, sizeof q));
+      return;
+    }
+    /* The certificate files are read again even without --config: a renewed
+     * certificate usually lands at the same path. */
+    if (srv_server_reload_tls(x->s, &cfg, err, sizeof err) != 0)
+      srv_log(SRV_LOG_ERROR, "reload", "signal=HUP tls=kept error=%s",
+              srv_log_quote(err, strlen(err), q, sizeof q));
+    else if (srv_server_tls(x->s, SRV_PUBLIC) || srv_server_tls(x->s, SRV_ADMIN))
+      srv_log(SRV_LOG_INFO, "reload", "signal=HUP tls=reloaded");
+    if (x->args->config == NULL) {
+      srv_log(SRV_LOG_INFO, "reload", "signal=HUP result=unchanged detail=\"no --config file\"");
       return;
     }
     srv_server_reload(x->s, &cfg.lim);
@@ -225,10 +233,12 @@ int licsrv_cmd_serve(int argc, char **argv) {
     snprintf(ba, sizeof ba, strchr(host, ':') ? "[%s]:%u" : "%s:%u", host,
              srv_server_admin_port(s));
     srv_log(SRV_LOG_INFO, "listening",
-            "listen=%s bound=%s port=%u admin_listen=%s admin_bound=%s admin_port=%u threads=%u "
-            "data=%s",
-            SRV_LOG_Q(asked[0], ql), bl, srv_server_port(s), SRV_LOG_Q(asked[1], qa), ba,
-            srv_server_admin_port(s), cfg.threads, SRV_LOG_Q(cfg.data, qd));
+            "listen=%s bound=%s port=%u tls=%s admin_listen=%s admin_bound=%s admin_port=%u "
+            "admin_tls=%s threads=%u data=%s",
+            SRV_LOG_Q(asked[0], ql), bl, srv_server_port(s),
+            srv_server_tls(s, SRV_PUBLIC) ? "on" : "off", SRV_LOG_Q(asked[1], qa), ba,
+            srv_server_admin_port(s), srv_server_tls(s, SRV_ADMIN) ? "on" : "off", cfg.threads,
+            SRV_LOG_Q(cfg.data, qd));
   }
   /* Our own machine against the licenses: logged once the addresses are
    * bound, not before a start that fails. */

@@ -1,8 +1,9 @@
 #!/bin/sh
 # demo.sh BUILD DEMO_DIR - what `make run` does: a demo data directory with a
 # development root key and licenses for this machine, then a license server on
-# 127.0.0.1:$PORT (admin $ADMIN_PORT). Re-running reuses the directory: keys,
-# licenses and the admin token are never replaced.
+# 127.0.0.1:$PORT (admin $ADMIN_PORT) serving TLS with a demo CA. Re-running
+# reuses the directory: keys, licenses, the certificate and the admin token are
+# never replaced.
 set -eu
 B=$(cd "$1" && pwd)
 D=$2
@@ -79,6 +80,27 @@ else
   echo "reusing $D/server.lic (delete $D to start over)"
 fi
 
+# A demo CA and a certificate for localhost (ECDSA P-256), made once: what a
+# company CA or ACME gives in real life (docs/server.md, "TLS").
+T=$D/tls
+if [ ! -f "$T/server.pem" ]; then
+  say "demo TLS: a CA and a server certificate for localhost in $T"
+  mkdir -p "$T"
+  chmod 700 "$T"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 \
+    -subj "/CN=licsrv demo CA" -keyout "$T/ca.key" -out "$T/ca.pem" 2>/dev/null
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=localhost" \
+    -keyout "$T/server.key" -out "$T/server.csr" 2>/dev/null
+  printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' > "$T/server.ext"
+  openssl x509 -req -in "$T/server.csr" -CA "$T/ca.pem" -CAkey "$T/ca.key" -CAcreateserial \
+    -days 825 -sha256 -extfile "$T/server.ext" -out "$T/server.pem" 2>/dev/null
+  chmod 600 "$T/ca.key" "$T/server.key"
+  rm -f "$T/server.csr" "$T/server.ext"
+else
+  echo "reusing the demo TLS certificate in $T"
+fi
+
+
 # The demo's admin token: made once, printed that once, kept (0600) beside the
 # data directory so the curl line below works on every run.
 if [ ! -f "$D/admin-token" ]; then
@@ -87,12 +109,15 @@ if [ ! -f "$D/admin-token" ]; then
   cat "$D/admin-token"
 fi
 
-say "serving on http://127.0.0.1:$PORT (admin on 127.0.0.1:$ADMIN_PORT); Ctrl-C stops"
+say "serving TLS on https://localhost:$PORT (admin on https://localhost:$ADMIN_PORT); Ctrl-C stops"
 cat <<TRY
 In another terminal, try:
-  $LICCTL verify http://127.0.0.1:$PORT $TRUST --domain localhost --port 8080 --version 11.0.18 --node demo-1
-  curl -s http://127.0.0.1:$PORT/healthz
-  curl -s http://127.0.0.1:$PORT/metrics | grep licsrv_verdicts
-  curl -s -H "Authorization: Bearer \$(cat $D/admin-token)" http://127.0.0.1:$ADMIN_PORT/v1/admin/nodes
+  $LICCTL verify https://localhost:$PORT --cacert $T/ca.pem $TRUST --domain localhost --port 8080 --version 11.0.18 --node demo-1
+  curl -s --cacert $T/ca.pem https://localhost:$PORT/healthz
+  curl -s --cacert $T/ca.pem https://localhost:$PORT/metrics | grep -E 'licsrv_verdicts|licsrv_tls'
+  curl -s --cacert $T/ca.pem -H "Authorization: Bearer \$(cat $D/admin-token)" https://localhost:$ADMIN_PORT/v1/admin/nodes
+  openssl s_client -connect localhost:$PORT -CAfile $T/ca.pem </dev/null | grep -E 'Verify return|Protocol'
+A new certificate in $T/server.pem/.key is picked up with: kill -HUP <licsrv pid>
 TRY
-exec "$LICSRV" serve --data "$SRV" --listen "127.0.0.1:$PORT" --admin-listen "127.0.0.1:$ADMIN_PORT"
+exec "$LICSRV" serve --data "$SRV" --listen "127.0.0.1:$PORT" --admin-listen "127.0.0.1:$ADMIN_PORT" \
+  --tls-cert "$T/server.pem" --tls-key "$T/server.key"

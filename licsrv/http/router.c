@@ -109,6 +109,16 @@ static void h_metrics(srv_req *r) {
                     "licsrv_http_connections_rejected_total %llu\n",
                  (long long)atomic_load(&s->open_conns),
                  (unsigned long long)atomic_load(&s->rejected_conns));
+  {
+    uint64_t full, resumed, failed;
+    srv_tls_counts(s->tls, &full, &resumed, &failed);
+    srv_buf_printf(b, "# HELP licsrv_tls_handshakes_total TLS handshakes: completed full, resumed (session ticket), failed.\n"
+                      "# TYPE licsrv_tls_handshakes_total counter\n"
+                      "licsrv_tls_handshakes_total{result=\"full\"} %llu\n"
+                      "licsrv_tls_handshakes_total{result=\"resumed\"} %llu\n"
+                      "licsrv_tls_handshakes_total{result=\"failed\"} %llu\n",
+                   (unsigned long long)full, (unsigned long long)resumed, (unsigned long long)failed);
+  }
   srv_metrics_render(s->metrics, b);
   if (b->oom) {
     b->oom = false;

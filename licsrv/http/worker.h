@@ -10,6 +10,7 @@
 
 #include "http/parser.h"
 #include "http/ratelimit.h"
+#include "http/tls.h"
 #include "http/router.h"
 #include "http/server.h"
 #include "http/wire.h"
@@ -59,6 +60,7 @@ struct srv_worker {
   srv_logbuf log;
   srv_date date;
   srv_buf scratch;
+  char *tls_in; /* one socket read of TLS records (SRV_TLS_RECORD_IN), on first TLS accept */
   void *user;
 };
 
@@ -75,6 +77,7 @@ struct srv_server {
   srv_health health[SRV_MAX_HOOKS];
   size_t nhealth;
   srv_metrics *metrics;
+  srv_tls *tls; /* NULL: both listeners plain */
   _Atomic uint64_t lat[SRV_NLAT + 1];
   _Atomic uint64_t lat_sum_us, lat_count;
   _Atomic int64_t open_conns;

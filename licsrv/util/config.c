@@ -53,8 +53,13 @@ static const key_def keys[] = {
      "drain time on SIGTERM before closing the rest (5000)"},
     {"log_full_ips", K_BOOL, O(lim.log_full_ips), 0, 0, 0,
      "log whole client addresses instead of /24 and /48 (false)"},
-    {"tls_cert", K_STR, O(tls_cert), S(tls_cert), 0, 0, "TLS certificate (not supported yet)"},
-    {"tls_key", K_STR, O(tls_key), S(tls_key), 0, 0, "TLS private key (not supported yet)"},
+    {"tls_cert", K_STR, O(tls_cert), S(tls_cert), 0, 0,
+     "PEM certificate (chain) for TLS on both listeners (none: plain HTTP)"},
+    {"tls_key", K_STR, O(tls_key), S(tls_key), 0, 0, "PEM private key of tls_cert"},
+    {"admin_tls_cert", K_STR, O(admin_tls_cert), S(admin_tls_cert), 0, 0,
+     "PEM certificate for the admin listener (default: tls_cert)"},
+    {"admin_tls_key", K_STR, O(admin_tls_key), S(admin_tls_key), 0, 0,
+     "PEM private key of admin_tls_cert"},
 };
 #undef O
 #undef S
@@ -277,11 +282,11 @@ int srv_config_load(srv_config *cfg, const char *path, char *err, size_t errlen)
 }
 
 int srv_config_check(const srv_config *cfg, char *err, size_t errlen) {
-  if (cfg->tls_cert[0] != '\0' || cfg->tls_key[0] != '\0')
+  if ((cfg->tls_cert[0] != '\0') != (cfg->tls_key[0] != '\0'))
+    return srv_errf(err, errlen, "tls_cert and tls_key go together: set both or neither");
+  if ((cfg->admin_tls_cert[0] != '\0') != (cfg->admin_tls_key[0] != '\0'))
     return srv_errf(err, errlen,
-                "tls_cert/tls_key are set but TLS is not supported by this build yet; "
-                "unset them (and terminate TLS in front of licsrv) rather than serve plain "
-                "HTTP by surprise");
+                    "admin_tls_cert and admin_tls_key go together: set both or neither");
   size_t n = strlen(cfg->listen);
   if (strcmp(cfg->listen, cfg->admin_listen) == 0 && !(n >= 2 && strcmp(cfg->listen + n - 2, ":0") == 0))
     return srv_errf(err, errlen, "listen and admin_listen must differ (%s)", cfg->listen);

@@ -66,18 +66,22 @@ def test_demo_twice_keeps_its_files_and_token(tmp_path, lic_machine):
     p, out = start(d, tmp_path, m, port, admin)
     wait_serving(p, out, port)
     first = stop(p, out)
-    assert "serving on http://127.0.0.1:%d (admin on 127.0.0.1:%d)" % (port, admin) in first
+    assert ("serving TLS on https://localhost:%d (admin on https://localhost:%d)" % (port, admin)
+            in first)
     token = (d / "admin-token").read_text().strip()
     assert len(token) > 20 and token in first
     assert (d / "admin-token").stat().st_mode & 0o077 == 0
-    kept = {n: (d / n).read_bytes() for n in ("dev-root.pem", "local.lic", "server.lic")}
+    kept = {n: (d / n).read_bytes() for n in ("dev-root.pem", "local.lic", "server.lic",
+                                                "tls/server.pem")}
 
     port, admin = ports()
     p, out = start(d, tmp_path, m, port, admin)
     wait_serving(p, out, port)
-    # The admin token made on the first run still works.
+    # The admin token made on the first run still works (TLS with the demo CA).
     import http.client
-    c = http.client.HTTPConnection("127.0.0.1", admin, timeout=5)
+    import ssl
+    ctx = ssl.create_default_context(cafile=str(d / "tls" / "ca.pem"))
+    c = http.client.HTTPSConnection("localhost", admin, timeout=5, context=ctx)
     c.request("GET", "/v1/admin/nodes", headers={"Authorization": "Bearer " + token})
     assert c.getresponse().status == 200
     c.close()

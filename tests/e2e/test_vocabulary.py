@@ -93,9 +93,8 @@ def test_trust_store_of_one_key(lic_run, lic_bin_dir, local_lic, lic_vendor_key)
 
 
 @pytest.mark.parametrize("url,why", [
-    ("not a url", "'not a url' is not a URL (http://HOST:PORT)"),
-    ("https://127.0.0.1:1", "only http:// URLs are supported by this client"),
-    ("ftp://127.0.0.1:1", "only http:// URLs are supported by this client"),
+    ("not a url", "'not a url' is not a URL (https://HOST:PORT)"),
+    ("ftp://127.0.0.1:1", "only http:// and https:// URLs are supported"),
 ])
 def test_verify_bad_url_is_a_usage_error(lic_run, lic_bin_dir, url, why):
     r = lic_run(lic_bin_dir / "licctl", "verify", url, "--domain", "a.b", "--port", "1",
@@ -104,13 +103,14 @@ def test_verify_bad_url_is_a_usage_error(lic_run, lic_bin_dir, url, why):
     assert r.err == f"licctl: error: {url}: invalid argument: {why}\n", r
 
 
-@pytest.mark.parametrize("url", ["ftp://127.0.0.1:1", "licsrv.example.com", "http://"])
+@pytest.mark.parametrize("url", ["ftp://127.0.0.1:1", "licsrv.example.com", "http://", "https://"])
 def test_activate_bad_server_url_is_a_usage_error(lic_run, lic_bin_dir, tmp_path, url):
     r = lic_run(lic_bin_dir / "licctl", "activate", "AAAA", "--product", "1", "--server", url,
                 "--state", tmp_path / "st")
     assert r.code == 2, r
     assert r.err == (f"licctl: error: activate: --server: '{url}' is not a URL this client "
-                     "speaks (http://HOST:PORT) (see 'licctl activate --help')\n"), r
+                     "speaks (https://HOST:PORT or http://HOST:PORT) (see 'licctl activate "
+                     "--help')\n"), r
 
 
 def test_sign_with_a_public_key(lic_run, lic_bin_dir, lic_machine, licctl_rif, tmp_path,
