@@ -214,7 +214,7 @@ static int listen_on(srv_worker *w, srv_listener lis, const char *addr, uint16_t
     port = port_override;
   snprintf(portstr, sizeof portstr, "%u", (unsigned)port);
   if ((e = getaddrinfo(host, portstr, &hints, &ai)) != 0) {
-    srv_errf(err, errlen, "%s: %s (numeric addresses only)", addr, gai_strerror(e));
+    srv_errf(err, errlen, "%s: %s", addr, gai_strerror(e)); /* serve resolved names */
     goto out;
   }
   /* SO_REUSEPORT would let a second licsrv share the port silently: probe it
