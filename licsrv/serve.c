@@ -160,7 +160,7 @@ int licsrv_cmd_serve(int argc, char **argv) {
     return cli_error(EXIT_FAIL, "serve", "%s", err);
   /* The license server proper: store, node key, verify and admin routes. */
   app *ap = NULL;
-  if (app_attach(s, cfg.data, &ap, err, sizeof err) != 0) {
+  if (app_attach(s, cfg.data, &cfg.app, &ap, err, sizeof err) != 0) {
     srv_server_free(s);
     return cli_error(EXIT_FAIL, "serve", "%s", err);
   }

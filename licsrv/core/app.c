@@ -331,7 +331,26 @@ static double gauge_store_commits(void *arg) {
   return (double)st.commits;
 }
 
-int app_attach(srv_server *s, const char *data_dir, app **out, char *err, size_t errlen) {
+static double gauge_seat_nodes(void *arg) {
+  srv_seats_stats st;
+  srv_seats_stats_get(((app *)arg)->seats, &st);
+  return (double)st.nodes;
+}
+
+static double gauge_seat_evicted(void *arg) {
+  srv_seats_stats st;
+  srv_seats_stats_get(((app *)arg)->seats, &st);
+  return (double)st.evicted;
+}
+
+static double gauge_failures(void *arg) {
+  srv_seats_stats st;
+  srv_seats_stats_get(((app *)arg)->seats, &st);
+  return (double)st.failures;
+}
+
+int app_attach(srv_server *s, const char *data_dir, const srv_app_settings *set, app **out,
+               char *err, size_t errlen) {
   app *a = calloc(1, sizeof *a);
   char path[4200];
   store_reader *rd = NULL;
@@ -345,6 +364,8 @@ int app_attach(srv_server *s, const char *data_dir, app **out, char *err, size_t
   pthread_mutex_init(&a->mmu, NULL);
   pthread_mutex_init(&a->hmu, NULL);
   a->srv = s;
+  if (set != NULL)
+    a->set = *set;
   if ((rc = store_open(data_dir, 0, &a->st)) != LIC_OK) {
     snprintf(err, errlen, "%s", lic_errfull(rc)); /* names the dir and says to run init */
     goto fail;
@@ -360,7 +381,7 @@ int app_attach(srv_server *s, const char *data_dir, app **out, char *err, size_t
     goto fail;
   }
   a->hwm = a->meta.clock_hwm;
-  if ((a->seats = srv_seats_new()) == NULL) {
+  if ((a->seats = srv_seats_new_with(a->set.failure_list_size, a->set.unlimited_max_nodes)) == NULL) {
     snprintf(err, errlen, "out of memory");
     goto fail;
   }
@@ -393,6 +414,13 @@ int app_attach(srv_server *s, const char *data_dir, app **out, char *err, size_t
   srv_metrics_gauge_fn(m, "licsrv_store_commits", NULL,
                        "Synced LMDB commits since start (one per group of writes)",
                        gauge_store_commits, a);
+  srv_metrics_gauge_fn(m, "licsrv_seat_nodes", NULL,
+                       "Nodes in the seat tables (only nodes that were granted a seat)",
+                       gauge_seat_nodes, a);
+  srv_metrics_gauge_fn(m, "licsrv_seat_evictions", NULL,
+                       "Idle nodes evicted from a full seat table since start", gauge_seat_evicted, a);
+  srv_metrics_gauge_fn(m, "licsrv_failure_list_entries", NULL,
+                       "Entries in the per-license failure lists", gauge_failures, a);
   srv_server_set_user(s, a);
   if (srv_on_worker_start(s, worker_start, a) != 0 || srv_on_worker_stop(s, worker_stop, a) != 0 ||
       srv_on_shutdown(s, on_shutdown, a) != 0 || srv_health_add(s, "license", health_license, a) != 0 ||

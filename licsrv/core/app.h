@@ -13,6 +13,7 @@
 #include "lic/err.h"
 #include "lic/license.h"
 #include "lic/verdict.h"
+#include "util/config.h"
 #include "util/metrics.h"
 #include "core/seats.h"
 #include "http/server.h"
@@ -49,6 +50,7 @@ struct app {
   store_meta meta;
   lic_key *node;
   srv_seats *seats;
+  srv_app_settings set;       /* failure list, node caps, node secret */
   _Atomic int64_t hwm;        /* clock high-water mark */
   /* The server's own machine against its licenses (SPEC §4 private mode). */
   pthread_mutex_t mmu;
@@ -66,7 +68,8 @@ struct app {
 /* Open the data directory's store and node key, register hooks and health
  * checks (the routes are routes/'s: routes_install).
  * 0, or -1 with a one-line reason. */
-int app_attach(srv_server *s, const char *data_dir, app **out, char *err, size_t errlen);
+int app_attach(srv_server *s, const char *data_dir, const srv_app_settings *set, app **out,
+               char *err, size_t errlen);
 void app_free(app *a);
 
 /* The license a request names (or the only one): parsed, from the worker's

@@ -12,7 +12,8 @@
 #include "lic/util.h"
 #include "lic/verdict.h"
 
-#define SRV_MAX_NODES_TOTAL 200000 /* nodes remembered across all licenses */
+#define SRV_FAILURES_KEEP  1000  /* failure_list_size: failures kept per license */
+#define SRV_UNLIMITED_NODES 10000 /* unlimited_max_nodes: seat table of an unlimited license */
 
 typedef struct {
   uint8_t license[LIC_ID_LEN];
@@ -24,8 +25,29 @@ typedef struct {
   char fail_reason[LIC_MAX_REASON + 1];
 } srv_node;
 
+/* One entry of a license's failure list (the most recent failure of a node). */
+typedef struct {
+  uint8_t license[LIC_ID_LEN];
+  char node[LIC_MAX_NAME + 1];
+  int64_t time;
+  lic_status status;
+  char reason[LIC_MAX_REASON + 1];
+} srv_failure;
+
+typedef struct {
+  uint64_t nodes;     /* nodes in the seat tables */
+  uint64_t evicted;   /* idle nodes evicted to make room, since start */
+  uint64_t failures;  /* entries in the failure lists */
+} srv_seats_stats;
+
 typedef struct srv_seats srv_seats;
 
+/* The seat table holds only nodes that were granted a seat: a denial never
+ * creates one. A license's table is bounded by its own max_nodes (unlimited
+ * licenses by unlimited_cap); a new node past the bound evicts the license's
+ * oldest idle node. Failures go to a separate list per license, the most
+ * recent fail_keep nodes, which never evicts or blocks a seat. 0 = defaults. */
+srv_seats *srv_seats_new_with(size_t fail_keep, size_t unlimited_cap);
 srv_seats *srv_seats_new(void);
 void srv_seats_free(srv_seats *s);
 
@@ -37,10 +59,20 @@ bool srv_seats_acquire(srv_seats *s, const uint8_t license[LIC_ID_LEN], const ch
                        int64_t now, int64_t window, int64_t max, int64_t *used);
 /* Seats held now (for verdicts of failed checks). */
 int64_t srv_seats_used(srv_seats *s, const uint8_t license[LIC_ID_LEN], int64_t now, int64_t window);
-/* Record a failed check (the "registration failure list"). */
-void srv_seats_fail(srv_seats *s, const uint8_t license[LIC_ID_LEN], const char *node, int64_t now,
+/* Record a failed check in the license's failure list (the "registration
+ * failure list"); also on the node's seat record when it has one. Returns
+ * whether the node is in the seat table (then the failure is worth storing). */
+bool srv_seats_fail(srv_seats *s, const uint8_t license[LIC_ID_LEN], const char *node, int64_t now,
                     lic_status st, const char *reason);
-/* Load a remembered node (from the store at start). */
+/* Copy out the failure lists (of one license or all), most recent first.
+ * *out is malloc'd. */
+int srv_seats_failures(srv_seats *s, const uint8_t *license, srv_failure **out, size_t *n);
+/* Free a node's seat (admin release): the node leaves the seat table and its
+ * seat is free at once. false when the node has none. */
+bool srv_seats_release(srv_seats *s, const uint8_t license[LIC_ID_LEN], const char *node);
+void srv_seats_stats_get(srv_seats *s, srv_seats_stats *st);
+/* Load a remembered node (from the store at start): one that never held a
+ * seat (last_valid 0) goes to the failure list only. */
 void srv_seats_load(srv_seats *s, const srv_node *n);
 /* Copy out the nodes (of one license, or all when license is NULL), or only
  * those changed since the last call with take_dirty (for batched writes).

@@ -222,7 +222,7 @@ void route_admin_show(srv_req *r) {
 }
 
 /* Nodes from the live seat table (fresher than the batched store). */
-static void nodes(srv_req *r, bool failures_only) {
+void route_admin_nodes(srv_req *r) {
   store_token tok;
   app_worker *w = route_admin_begin(r, &tok);
   srv_node *ns;
@@ -235,8 +235,6 @@ static void nodes(srv_req *r, bool failures_only) {
   }
   json_t *a = json_array();
   for (size_t i = 0; i < n; i++) {
-    if (failures_only && ns[i].fail_time == 0)
-      continue;
     char id[LIC_UUID_LEN + 1];
     lic_uuid_format(ns[i].license, id);
     json_t *o = json_pack("{s:s, s:s, s:I, s:I}", "license", id, "node", ns[i].node, "last_valid",
@@ -248,11 +246,34 @@ static void nodes(srv_req *r, bool failures_only) {
     json_array_append_new(a, o);
   }
   free(ns);
-  route_reply_json(r, 200, json_pack("{s:o}", failures_only ? "failures" : "nodes", a));
+  route_reply_json(r, 200, json_pack("{s:o}", "nodes", a));
 }
 
-void route_admin_nodes(srv_req *r) { nodes(r, false); }
-void route_admin_failures(srv_req *r) { nodes(r, true); }
+/* The failure lists: per license the most recent failing nodes, newest first. */
+void route_admin_failures(srv_req *r) {
+  store_token tok;
+  app_worker *w = route_admin_begin(r, &tok);
+  srv_failure *fs;
+  size_t n;
+  if (w == NULL)
+    return;
+  if (srv_seats_failures(w->a->seats, NULL, &fs, &n) != LIC_OK) {
+    srv_reply_error(r, 503, "unavailable", "out of memory");
+    return;
+  }
+  json_t *a = json_array();
+  for (size_t i = 0; i < n; i++) {
+    char id[LIC_UUID_LEN + 1];
+    lic_uuid_format(fs[i].license, id);
+    json_array_append_new(
+        a, json_pack("{s:s, s:s, s:I, s:{s:I, s:s, s:s}}", "license", id, "node", fs[i].node,
+                     "last_seen", (json_int_t)fs[i].time, "last_failure", "time",
+                     (json_int_t)fs[i].time, "status", lic_status_name(fs[i].status), "reason",
+                     fs[i].reason));
+  }
+  free(fs);
+  route_reply_json(r, 200, json_pack("{s:o}", "failures", a));
+}
 
 static int audit_cb(const store_audit *e, void *arg) {
   json_array_append_new(arg, json_pack("{s:I, s:I, s:s, s:s, s:s}", "seq", (json_int_t)e->seq,

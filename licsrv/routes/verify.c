@@ -80,8 +80,10 @@ void route_verify(srv_req *r) {
     if (st == LIC_STATUS_VALID) {
       store_node_seen(a->st, lic->id, q.node, now);
     } else {
-      srv_seats_fail(a->seats, lic->id, q.node, now, st, reason);
-      store_node_failure(a->st, lic->id, q.node, now, lic_status_name(st), reason);
+      /* Stored only for a node with a seat record: the failure list of
+       * made-up names stays in memory, bounded, and cannot grow the store. */
+      if (srv_seats_fail(a->seats, lic->id, q.node, now, st, reason))
+        store_node_failure(a->st, lic->id, q.node, now, lic_status_name(st), reason);
     }
   }
   if (st != LIC_STATUS_CLOCK_ROLLBACK)

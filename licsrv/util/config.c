@@ -49,6 +49,14 @@ static const key_def keys[] = {
      "drain time on SIGTERM before closing the rest (5000)"},
     {"log_full_ips", K_BOOL, O(lim.log_full_ips), 0, 0, 0,
      "log whole client addresses instead of /24 and /48 (false)"},
+    {"failure_list_size", K_U32, O(app.failure_list_size), 0, 1, 1000000,
+     "failed checks kept per license, the most recent (1000)"},
+    {"unlimited_max_nodes", K_U32, O(app.unlimited_max_nodes), 0, 1, 10000000,
+     "nodes remembered for a license without max_nodes, oldest idle evicted (10000)"},
+    {"new_nodes_per_hour", K_U32, O(app.new_nodes_per_hour), 0, 0, 10000000,
+     "new node names one client address may introduce per hour, 0 = off (1000)"},
+    {"node_secret", K_STR, O(app.node_secret), S(app.node_secret), 0, 0,
+     "shared secret every verify must carry, unset = none (unset)"},
     {"tls_cert", K_STR, O(tls_cert), S(tls_cert), 0, 0, "TLS certificate (not supported yet)"},
     {"tls_key", K_STR, O(tls_key), S(tls_key), 0, 0, "TLS private key (not supported yet)"},
 };
@@ -83,6 +91,9 @@ void srv_config_defaults(srv_config *cfg) {
   cfg->lim.rate_burst = 0;
   cfg->lim.shutdown_timeout_ms = 5000;
   cfg->lim.log_full_ips = false;
+  cfg->app.failure_list_size = 1000;
+  cfg->app.unlimited_max_nodes = 10000;
+  cfg->app.new_nodes_per_hour = 1000;
 }
 
 /* "--max-body" and "max_body" name the same key. */

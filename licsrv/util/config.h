@@ -24,6 +24,15 @@ typedef struct {
   bool log_full_ips;          /* log whole client addresses (default: masked) */
 } srv_limits;
 
+/* The license server's own settings (core/, not the HTTP server's). */
+#define SRV_MAX_SECRET 256
+typedef struct {
+  uint32_t failure_list_size;   /* failures kept per license (most recent) */
+  uint32_t unlimited_max_nodes; /* seat table of a license without max_nodes */
+  uint32_t new_nodes_per_hour;  /* new node names per client address and hour, 0 = off */
+  char node_secret[SRV_MAX_SECRET + 1]; /* "" = verify needs no secret */
+} srv_app_settings;
+
 typedef struct {
   char listen[SRV_MAX_ADDR];       /* HOST:PORT of the verify API */
   char admin_listen[SRV_MAX_ADDR]; /* HOST:PORT of the admin API */
@@ -32,6 +41,7 @@ typedef struct {
   char tls_cert[SRV_MAX_PATHNAME]; /* not supported yet: refused when set */
   char tls_key[SRV_MAX_PATHNAME];
   srv_limits lim;
+  srv_app_settings app;
 } srv_config;
 
 /* Defaults: 127.0.0.1:7470 / :7471, one thread per core, 64 KiB bodies ... */

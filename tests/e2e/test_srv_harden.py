@@ -1,0 +1,114 @@
+"""End-to-end: issue 11, a hostile client on the customer's network. Each test
+reproduces one attack on a real `licsrv serve` (loopback, a few seconds at
+most, stops by itself) and checks the server keeps licensing its own report
+servers. The sanitizer build runs the same tests."""
+import http.client
+import json
+import os
+import resource
+import signal
+import socket
+import subprocess
+import threading
+import time
+import uuid
+
+import msgpack
+import pytest
+
+import srvutil
+from srvchain import Server, admin, node_pub, nonce, token_add, verify
+
+pytestmark = pytest.mark.skipif(not os.path.exists(srvutil.licsrv_bin()), reason="licsrv not built")
+
+OK = dict(domain="localhost", port=443, version="11.2.0")
+
+
+def flood_verify(port, names, fields, threads=4, deadline_s=20.0):
+    """POST /v1/verify once per node name over keep-alive connections; returns
+    the statuses seen (HTTP status -> count). Bounded by deadline_s."""
+    counts = {}
+    lock = threading.Lock()
+    stop_at = time.monotonic() + deadline_s
+
+    def worker(part):
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        local = {}
+        for name in part:
+            if time.monotonic() > stop_at:
+                break
+            q = dict(fields, nonce=nonce(), node=name)
+            body = msgpack.packb(q, use_bin_type=True)
+            try:
+                c.request("POST", "/v1/verify", body=body,
+                          headers={"Content-Type": "application/msgpack"})
+                r = c.getresponse()
+                r.read()
+                local[r.status] = local.get(r.status, 0) + 1
+            except (OSError, http.client.HTTPException):
+                local["error"] = local.get("error", 0) + 1
+                c.close()
+                c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        c.close()
+        with lock:
+            for k, v in local.items():
+                counts[k] = counts.get(k, 0) + v
+
+    ths = [threading.Thread(target=worker, args=(names[i::threads],)) for i in range(threads)]
+    for t in ths:
+        t.start()
+    for t in ths:
+        t.join()
+    return counts
+
+
+def metric(srv, name, port=None):
+    st, body, _ = srv.get("/metrics", port=port)
+    assert st == 200
+    for line in body.decode().splitlines():
+        if line.startswith(name + " ") or line.startswith(name + "{"):
+            return float(line.rsplit(" ", 1)[1])
+    raise AssertionError("no metric %s" % name)
+
+
+# ---- 2. node-table floods ------------------------------------------------------------
+
+def test_failure_flood_creates_no_seats_and_is_bounded(tmp_path):
+    """Verify requests with a new node name each, wrong domain and port and no
+    license field, must not enter the seat table (nor the store), the failure
+    list keeps the most recent failure_list_size, and a legitimate node still
+    gets its seat, also after a restart."""
+    s = Server(tmp_path / "data", threads=2, extra=["--failure-list-size", "50"],
+               domains=("localhost",), ports=(443,), major=11, max_nodes=0)
+    s.start()
+    try:
+        assert verify(s.port, lic=s.license_id, node="rs-legit", **OK)["status"] == "valid"
+        names = ["junk-%d" % i for i in range(3000)]
+        counts = flood_verify(s.port, names, {"domain": "evil.example", "port": 1})
+        assert counts.get(200, 0) >= 2000, counts
+        tok = token_add(s.data, "ops")
+        st, doc = admin(s, "GET", "/v1/admin/nodes", tok)
+        assert st == 200
+        assert [n["node"] for n in doc["nodes"]] == ["rs-legit"], doc["nodes"][:5]
+        st, doc = admin(s, "GET", "/v1/admin/failures", tok)
+        fails = [f for f in doc["failures"] if f["license"] == s.license_id]
+        assert 1 <= len(fails) <= 50
+        assert all(f["node"].startswith("junk-") for f in fails)
+        assert fails[0]["last_failure"]["status"] in ("domain_denied", "version_denied")
+        assert metric(s, "licsrv_seat_nodes") == 1
+        assert metric(s, "licsrv_failure_list_entries") <= 50
+        # A new legitimate node on the unlimited license is not refused.
+        v = verify(s.port, lic=s.license_id, node="rs-new", **OK)
+        assert v["status"] == "valid" and v["seats"]["used"] == 2
+        assert s.finish() == 0
+        # After a restart the seats are as before: the junk was never stored.
+        s2 = Server(s.data, threads=2, extra=["--failure-list-size", "50"])
+        s2.start()
+        try:
+            st, doc = admin(s2, "GET", "/v1/admin/nodes", tok)
+            assert sorted(n["node"] for n in doc["nodes"]) == ["rs-legit", "rs-new"]
+            assert verify(s2.port, lic=s.license_id, node="rs-legit", **OK)["status"] == "valid"
+        finally:
+            s2.finish()
+    finally:
+        s.close()
