@@ -112,3 +112,66 @@ def test_failure_flood_creates_no_seats_and_is_bounded(tmp_path):
             s2.finish()
     finally:
         s.close()
+
+
+# ---- 7. backup includes DATA/trusted/ ------------------------------------------------
+
+def make_codes(tmp_path, n=2):
+    import csv
+    import shutil
+    key = tmp_path / "vendor.pem"
+    shutil.copy(os.path.join(srvutil.SOURCE_DIR, "keys", "test", "test-root.pem"), key)
+    os.chmod(key, 0o600)
+    out = tmp_path / "codes.csv"
+    srvutil.run([srvutil.tool("licgen"), "codes", "--key", key, "--product", 1, "--count", n,
+                 "-o", out])
+    with open(out, newline="") as f:
+        return [row["code"] for row in csv.DictReader(f)]
+
+
+def claim(port, code, machine):
+    body = msgpack.packb({"code": code, "machine": machine}, use_bin_type=True)
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        c.request("POST", "/v1/activations", body=body,
+                  headers={"Content-Type": "application/msgpack"})
+        r = c.getresponse()
+        return r.status, msgpack.unpackb(r.read(), raw=False)
+    finally:
+        c.close()
+
+
+def test_backup_restores_trusted_roots(tmp_path):
+    import shutil
+    s = Server(tmp_path / "data", threads=1)
+    trusted = os.path.join(s.data, "trusted")
+    os.makedirs(trusted)
+    shutil.copy(os.path.join(srvutil.SOURCE_DIR, "keys", "test", "test-root.pub.pem"),
+                os.path.join(trusted, "test-root.pub.pem"))
+    s.start()
+    codes = make_codes(tmp_path)
+    tok = token_add(s.data, "ops")
+    lic = open(s.license_file, "rb").read()
+    try:
+        st, doc = claim(s.port, codes[0], "0000-1111-2222-3333")
+        assert st == 200, doc
+        st, doc = admin(s, "POST", "/v1/admin/licenses", tok, lic, ctype="text/plain")
+        assert st == 200, doc
+        dest = tmp_path / "backup"
+        srvutil.run([srvutil.licsrv_bin(), "backup", str(dest), "--data", s.data])
+        assert sorted(os.listdir(dest / "trusted")) == ["test-root.pub.pem"]
+        assert s.finish() == 0
+    finally:
+        s.close()
+    # The restored server behaves like the original: claims and imports as before.
+    r = Server(dest, threads=1, sysroot=s.sysroot)
+    r.start()
+    try:
+        st, doc = claim(r.port, codes[1], "0000-1111-2222-3333")
+        assert st == 200, doc
+        st, doc = claim(r.port, codes[0], "0000-1111-2222-3333")  # claimed before: same machine
+        assert st == 200, doc
+        st, doc = admin(r, "POST", "/v1/admin/licenses", tok, lic, ctype="text/plain")
+        assert st == 200, doc
+    finally:
+        r.finish()
