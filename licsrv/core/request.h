@@ -31,6 +31,11 @@ typedef struct {
   int64_t major;                  /* -1 when no version was given */
 } srv_verify_req;
 
+/* A node name: 1..LIC_MAX_NAME bytes of UTF-8 without C0/C1 controls, DEL,
+ * U+2028/U+2029 or bidirectional marks/overrides/isolates (U+061C, U+200E,
+ * U+200F, U+202A..U+202E, U+2066..U+2069). LIC_FORMAT/LIC_LIMIT with a detail. */
+int srv_node_name_check(const char *s);
+
 /* LIC_OK, or LIC_FORMAT/LIC_LIMIT/LIC_NOTFOUND with a detail line saying
  * which field is wrong (the caller answers 400 with it). */
 int srv_verify_req_msgpack(const uint8_t *body, size_t len, srv_verify_req *q);

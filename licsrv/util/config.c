@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "util/config.h"
+#include "util/log.h"
 
 typedef enum { K_STR, K_U32, K_SIZE, K_MS, K_BOOL, K_ADDR } key_type;
 
@@ -49,6 +50,8 @@ static const key_def keys[] = {
      "drain time on SIGTERM before closing the rest (5000)"},
     {"log_full_ips", K_BOOL, O(lim.log_full_ips), 0, 0, 0,
      "log whole client addresses instead of /24 and /48 (false)"},
+    {"access_log", K_STR, O(access_log), S(access_log), 0, 0,
+     "per-request log lines: all, errors (status >= 400) or off (all)"},
     {"failure_list_size", K_U32, O(app.failure_list_size), 0, 1, 1000000,
      "failed checks kept per license, the most recent (1000)"},
     {"unlimited_max_nodes", K_U32, O(app.unlimited_max_nodes), 0, 1, 10000000,
@@ -91,6 +94,7 @@ void srv_config_defaults(srv_config *cfg) {
   cfg->lim.rate_burst = 0;
   cfg->lim.shutdown_timeout_ms = 5000;
   cfg->lim.log_full_ips = false;
+  snprintf(cfg->access_log, sizeof cfg->access_log, "all");
   cfg->app.failure_list_size = 1000;
   cfg->app.unlimited_max_nodes = 10000;
   cfg->app.new_nodes_per_hour = 1000;
@@ -254,6 +258,9 @@ int srv_config_check(const srv_config *cfg, char *err, size_t errlen) {
                 "tls_cert/tls_key are set but TLS is not supported by this build yet; "
                 "unset them (and terminate TLS in front of licsrv) rather than serve plain "
                 "HTTP by surprise");
+  srv_access_mode am;
+  if (srv_access_mode_parse(cfg->access_log, &am) != 0)
+    return srv_errf(err, errlen, "access_log: '%s' is not all, errors or off", cfg->access_log);
   size_t n = strlen(cfg->listen);
   if (strcmp(cfg->listen, cfg->admin_listen) == 0 && !(n >= 2 && strcmp(cfg->listen + n - 2, ":0") == 0))
     return srv_errf(err, errlen, "listen and admin_listen must differ (%s)", cfg->listen);

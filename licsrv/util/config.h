@@ -40,6 +40,7 @@ typedef struct {
   char data[SRV_MAX_PATHNAME];     /* data directory */
   char tls_cert[SRV_MAX_PATHNAME]; /* not supported yet: refused when set */
   char tls_key[SRV_MAX_PATHNAME];
+  char access_log[8];              /* "all" | "errors" | "off" (reloaded on SIGHUP) */
   srv_limits lim;
   srv_app_settings app;
 } srv_config;

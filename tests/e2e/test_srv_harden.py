@@ -175,3 +175,67 @@ def test_backup_restores_trusted_roots(tmp_path):
         assert st == 200, doc
     finally:
         r.finish()
+
+
+# ---- 9. node names, error-log floods, access_log -------------------------------------
+
+def raw_verify(port, node, **over):
+    q = dict(nonce=nonce(), domain="localhost", port=443, node=node)
+    q.update(over)
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        c.request("POST", "/v1/verify", body=msgpack.packb(q, use_bin_type=True),
+                  headers={"Content-Type": "application/msgpack"})
+        r = c.getresponse()
+        return r.status, r.read()
+    finally:
+        c.close()
+
+
+def test_node_names_and_bounded_error_log(tmp_path):
+    s = Server(tmp_path / "data", threads=2, domains=("localhost",), ports=(443,), major=11)
+    s.start()
+    try:
+        for bad in ("rs\n1", "\x1b[31mred", "evil\u202etxt.exe", "x\u2066y", "del\x7f", "c1\x85"):
+            st, body = raw_verify(s.port, bad, version="11.0")
+            assert st == 400, (bad, st, body)
+            assert b"node" in body
+        assert verify(s.port, lic=s.license_id, node="Büro Köln 1", **OK)["status"] == "valid"
+        # 3000 bad requests in a couple of seconds: the log stays small.
+        before = len(s.log())
+        flood_verify(s.port, ["bad\n%d" % i for i in range(3000)], {"domain": "localhost", "port": 443})
+        time.sleep(1.1)
+        raw_verify(s.port, "again\n")  # the next second: says what was suppressed
+        assert s.wait_log("msg=log_suppressed")
+        lines = s.log()[before:].splitlines()
+        logged = [l for l in lines if "msg=request" in l and "status=400" in l]
+        suppressed = sum(int(l.split("count=")[1].split()[0]) for l in lines if "msg=log_suppressed" in l)
+        assert len(logged) <= 2 * 10 * 8, len(logged)  # 2 workers x 10/s x a few seconds
+        assert len(logged) + suppressed >= 2900, (len(logged), suppressed)
+    finally:
+        s.finish()
+
+
+def test_access_log_errors_and_off(tmp_path):
+    s = Server(tmp_path / "data", threads=1, extra=["--access-log", "errors"],
+               domains=("localhost",), ports=(443,), major=11)
+    s.start()
+    try:
+        assert verify(s.port, lic=s.license_id, node="rs-1", **OK)["status"] == "valid"
+        assert s.get("/nope")[0] == 404
+        assert s.wait_log("status=404")
+        assert "path=/v1/verify" not in s.log() and "path=/healthz" not in s.log()
+    finally:
+        s.finish()
+    s = Server(s.data, threads=1, extra=["--access-log", "off"])
+    s.start()
+    try:
+        assert s.get("/nope")[0] == 404
+        assert verify(s.port, lic=None, node="rs-1", **OK)["status"] == "valid"
+        time.sleep(0.3)
+        assert "msg=request" not in s.log()
+    finally:
+        s.finish()
+    p = srvutil.run([srvutil.licsrv_bin(), "serve", "--data", s.data, "--access-log", "some"],
+                    check=False)
+    assert p.returncode == 2 and "access_log" in p.stderr
