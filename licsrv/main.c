@@ -10,6 +10,7 @@ static const cli_command CMDS[] = {
     {"import", licsrv_cmd_import, "import a license, account or certificate"},
     {"init", licsrv_cmd_init, "create the data directory, the store and the node key"},
     {"purge", licsrv_cmd_purge, "delete node, failure and audit records past retention"},
+    {"release", licsrv_cmd_release, "free a node's seat (squatted or retired node names)"},
     {"rif", licsrv_cmd_rif, "write this server machine's registration information file"},
     {"serve", licsrv_cmd_serve, "run the license server (HTTP verify and admin APIs)"},
     {"status", licsrv_cmd_status, "mode, keys, licenses and store size"},

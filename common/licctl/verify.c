@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "cli.h"
 #include "licctl.h"
 #include "lic/rif.h"
@@ -11,7 +13,7 @@
 
 static const char USAGE[] =
     "usage: licctl verify URL --domain D --port P --node N [--license ID] [--app A]\n"
-    "         [--version V] [--trust PUB.pem]... [--timeout MS] [--json]\n\n"
+    "         [--version V] [--secret-file F] [--trust PUB.pem]... [--timeout MS] [--json]\n\n"
     "Asks the license server at URL (http://HOST:PORT) for a signed verdict and checks\n"
     "the whole chain: the license is signed by a trusted root key, the verdict by the\n"
     "node key the license certifies; the verdict answers our fresh nonce, names our\n"
@@ -24,13 +26,14 @@ static const char USAGE[] =
     "  --license ID    license id (UUID); optional when the server holds one license\n"
     "  --app A         application name\n"
     "  --version V     product version, e.g. 11.0.18 (its major number is checked)\n"
+    "  --secret-file F the server's node_secret (one line, file mode 0600)\n"
     "  --trust FILE    trusted root public key (repeatable; replaces the built-in store)\n"
     "  --timeout MS    whole exchange (default 10000)\n"
     "  --json          print the verdict as JSON\n"
     "  --state DIR     accepted like every licctl command (verify keeps no state)\n";
 
 enum { O_DOMAIN = 256, O_PORT, O_NODE, O_LICENSE, O_APP, O_VERSION, O_TRUST, O_TIMEOUT, O_JSON,
-       O_STATE };
+       O_STATE, O_SECRET };
 
 static json_t *list_json(const lic_strlist *l) {
   json_t *a = json_array();
@@ -46,12 +49,14 @@ int licctl_verify(int argc, char **argv) {
       {"app", required_argument, NULL, O_APP}, {"version", required_argument, NULL, O_VERSION},
       {"trust", required_argument, NULL, O_TRUST}, {"timeout", required_argument, NULL, O_TIMEOUT},
       {"json", no_argument, NULL, O_JSON}, {"state", required_argument, NULL, O_STATE},
+      {"secret-file", required_argument, NULL, O_SECRET},
       {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
   lic_verify_opts o;
   lic_verify_result res;
   cli_trust ct;
   uint8_t id[LIC_ID_LEN];
-  const char *port = NULL;
+  const char *port = NULL, *secret_file = NULL;
+  char secret[LIC_MAX_NODE_SECRET + 1] = "";
   bool json = false;
   int64_t v;
   int c, r, rc;
@@ -82,6 +87,7 @@ int licctl_verify(int argc, char **argv) {
       break;
     case O_JSON: json = true; break;
     case O_STATE: break; /* accepted by every licctl command */
+    case O_SECRET: secret_file = optarg; break;
     case 'h': fputs(USAGE, stdout); return EXIT_OK;
     default: return cli_usage("verify", "bad option");
     }
@@ -100,8 +106,15 @@ int licctl_verify(int argc, char **argv) {
   if ((rc = lic_name_check("--node", o.node)) != LIC_OK)
     return cli_usage("verify", "%s", lic_errfull(rc));
   o.trust = &ct.t;
+  if (secret_file != NULL) {
+    if ((rc = lic_secret_file_read(secret_file, secret)) != LIC_OK)
+      return cli_lic_error(secret_file, rc);
+    o.secret = secret;
+  }
 
-  if ((rc = lic_verify(&o, &res)) != LIC_OK)
+  rc = lic_verify(&o, &res);
+  OPENSSL_cleanse(secret, sizeof secret);
+  if (rc != LIC_OK)
     return cli_lic_error(o.url, rc == LIC_INVALID ? LIC_IO : rc);
   lic_verdict *vd = &res.verdict;
   char lid[LIC_UUID_LEN + 1], ex[11];

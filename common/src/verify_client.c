@@ -6,6 +6,8 @@
 
 #include "internal.h"
 #include "lic/envelope.h"
+#include "lic/fileio.h"
+#include "lic/keys.h"
 #include "lic/verify_client.h"
 
 void lic_verify_result_clear(lic_verify_result *res) {
@@ -20,7 +22,8 @@ static int pack_request(const lic_verify_opts *o, const uint8_t *nonce, size_t n
                         msgpack_sbuffer *sb) {
   msgpack_packer pk;
   int bad = 0;
-  size_t n = 4 + (o->license != NULL) + (o->app != NULL) + (o->version != NULL);
+  size_t n = 4 + (o->license != NULL) + (o->app != NULL) + (o->version != NULL) +
+             (o->secret != NULL);
   msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
   bad |= msgpack_pack_map(&pk, n);
   bad |= lic_mp_pack_cstr(&pk, "nonce") | lic_mp_pack_bin(&pk, nonce, nlen);
@@ -33,7 +36,37 @@ static int pack_request(const lic_verify_opts *o, const uint8_t *nonce, size_t n
     bad |= lic_mp_pack_cstr(&pk, "app") | lic_mp_pack_cstr(&pk, o->app);
   if (o->version != NULL)
     bad |= lic_mp_pack_cstr(&pk, "version") | lic_mp_pack_cstr(&pk, o->version);
+  if (o->secret != NULL)
+    bad |= lic_mp_pack_cstr(&pk, "secret") | lic_mp_pack_cstr(&pk, o->secret);
   return bad ? LIC_NOMEM : LIC_OK;
+}
+
+int lic_secret_file_read(const char *path, char out[LIC_MAX_NODE_SECRET + 1]) {
+  uint8_t *buf = NULL;
+  size_t len = 0;
+  int rc;
+  out[0] = '\0';
+  if ((rc = lic_file_check_private(path)) != LIC_OK)
+    return rc;
+  if ((rc = lic_file_read(path, LIC_MAX_NODE_SECRET + 2, &buf, &len)) != LIC_OK)
+    return rc == LIC_LIMIT ? lic__fail(LIC_LIMIT, "%s: a node secret is at most %d bytes", path,
+                                       LIC_MAX_NODE_SECRET)
+                           : rc;
+  size_t got = len; /* all of it is wiped */
+  if (len > 0 && buf[len - 1] == '\n')
+    len--;
+  if (len > 0 && buf[len - 1] == '\r')
+    len--;
+  if (len == 0 || len > LIC_MAX_NODE_SECRET || memchr(buf, '\0', len) != NULL ||
+      memchr(buf, '\n', len) != NULL) {
+    lic_secret_free(buf, got);
+    return lic__fail(LIC_FORMAT, "%s: a node secret is one line of 1..%d bytes", path,
+                     LIC_MAX_NODE_SECRET);
+  }
+  memcpy(out, buf, len);
+  out[len] = '\0';
+  lic_secret_free(buf, got);
+  return LIC_OK;
 }
 
 int lic_verify_response(const lic_verify_opts *o, const uint8_t *nonce, size_t nonce_len,

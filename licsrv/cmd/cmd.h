@@ -16,6 +16,7 @@ int licsrv_cmd_forget(int argc, char **argv);  /* cmd_forget.c */
 int licsrv_cmd_import(int argc, char **argv);  /* cmd_import.c */
 int licsrv_cmd_init(int argc, char **argv);    /* cmd_init.c */
 int licsrv_cmd_purge(int argc, char **argv);   /* cmd_purge.c */
+int licsrv_cmd_release(int argc, char **argv); /* cmd_release.c */
 int licsrv_cmd_rif(int argc, char **argv);     /* cmd_rif.c */
 int licsrv_cmd_status(int argc, char **argv);  /* cmd_status.c */
 int licsrv_cmd_token(int argc, char **argv);   /* cmd_token.c */

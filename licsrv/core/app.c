@@ -5,6 +5,9 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+
 #include "core/app.h"
 #include "core/datadir.h"
 #include "lic/envelope.h"
@@ -263,6 +266,56 @@ void app_clock_note(app *a, int64_t now) {
   }
 }
 
+typedef struct {
+  app *a;
+  uint64_t seq;
+  int64_t time;
+} release_walk;
+
+static int release_cb(const store_audit *e, void *arg) {
+  release_walk *rw = arg;
+  uint8_t id[LIC_ID_LEN];
+  if (e->seq <= rw->seq || strcmp(e->action, SRV_RELEASE_ACTION) != 0)
+    return 0;
+  rw->seq = e->seq;
+  rw->time = e->time;
+  const char *s = e->subject + 5; /* "node:" */
+  if (strncmp(e->subject, "node:", 5) == 0 && strlen(s) > LIC_UUID_LEN + 1 &&
+      s[LIC_UUID_LEN] == '/' && lic_uuid_parse(s, LIC_UUID_LEN, id) == LIC_OK &&
+      srv_seats_release(rw->a->seats, id, s + LIC_UUID_LEN + 1))
+    srv_log(SRV_LOG_INFO, "seat released", "by=cli license=%.*s", (int)LIC_UUID_LEN, s);
+  return 0;
+}
+
+void app_release_poll(app_worker *w, int64_t now) {
+  app *a = w->a;
+  int64_t last = atomic_load(&a->release_poll_sec);
+  if (now == last || !atomic_compare_exchange_strong(&a->release_poll_sec, &last, now))
+    return;
+  pthread_mutex_lock(&a->rmu);
+  release_walk rw = {a, a->release_seq, a->release_since};
+  if (store_reader_begin(w->rd) == LIC_OK) {
+    store_audit_each(w->rd, a->release_since, "node:", release_cb, &rw);
+    store_reader_end(w->rd);
+  }
+  a->release_seq = rw.seq;
+  a->release_since = rw.time; /* entries of the same second may still come */
+  pthread_mutex_unlock(&a->rmu);
+}
+
+bool app_secret_ok(const app *a, const char *given) {
+  unsigned char want[SHA256_DIGEST_LENGTH], got[SHA256_DIGEST_LENGTH];
+  if (a->set.node_secret[0] == '\0')
+    return true;
+  /* Hashes first: the comparison takes the same time whatever the lengths. */
+  SHA256((const unsigned char *)a->set.node_secret, strlen(a->set.node_secret), want);
+  SHA256((const unsigned char *)given, strlen(given), got);
+  bool ok = given[0] != '\0' && CRYPTO_memcmp(want, got, sizeof want) == 0;
+  OPENSSL_cleanse(want, sizeof want);
+  OPENSSL_cleanse(got, sizeof got);
+  return ok;
+}
+
 static int health_machine(void *arg, char *msg, size_t len) {
   app *a = arg;
   return app_machine_ok(a, (int64_t)time(NULL), msg, len) ? 0 : -1;
@@ -363,6 +416,8 @@ int app_attach(srv_server *s, const char *data_dir, const srv_app_settings *set,
   }
   pthread_mutex_init(&a->mmu, NULL);
   pthread_mutex_init(&a->hmu, NULL);
+  pthread_mutex_init(&a->rmu, NULL);
+  a->release_since = (int64_t)time(NULL); /* older releases are in the loaded records */
   a->srv = s;
   if (set != NULL)
     a->set = *set;
@@ -381,7 +436,8 @@ int app_attach(srv_server *s, const char *data_dir, const srv_app_settings *set,
     goto fail;
   }
   a->hwm = a->meta.clock_hwm;
-  if ((a->seats = srv_seats_new_with(a->set.failure_list_size, a->set.unlimited_max_nodes)) == NULL) {
+  if ((a->seats = srv_seats_new_with(a->set.failure_list_size, a->set.unlimited_max_nodes)) == NULL ||
+      (a->newnodes = srv_nodelimit_new(a->set.new_nodes_per_hour)) == NULL) {
     snprintf(err, errlen, "out of memory");
     goto fail;
   }
@@ -444,7 +500,10 @@ void app_free(app *a) {
   store_close(a->st);
   lic_key_free(a->node);
   srv_seats_free(a->seats);
+  srv_nodelimit_free(a->newnodes);
+  OPENSSL_cleanse(a->set.node_secret, sizeof a->set.node_secret);
   pthread_mutex_destroy(&a->mmu);
+  pthread_mutex_destroy(&a->rmu);
   pthread_mutex_destroy(&a->hmu);
   free(a);
 }

@@ -15,6 +15,7 @@
 #include "lic/verdict.h"
 #include "util/config.h"
 #include "util/metrics.h"
+#include "core/nodelimit.h"
 #include "core/seats.h"
 #include "http/server.h"
 #include "store/store.h"
@@ -51,6 +52,13 @@ struct app {
   lic_key *node;
   srv_seats *seats;
   srv_app_settings set;       /* failure list, node caps, node secret */
+  srv_nodelimit *newnodes;    /* new node names per client address and hour */
+  /* Seat releases written by `licsrv release` (audit entries "release"),
+   * picked up at most once a second by the first verify of that second. */
+  _Atomic int64_t release_poll_sec;
+  pthread_mutex_t rmu;
+  int64_t release_since;
+  uint64_t release_seq;
   _Atomic int64_t hwm;        /* clock high-water mark */
   /* The server's own machine against its licenses (SPEC §4 private mode). */
   pthread_mutex_t mmu;
@@ -85,6 +93,11 @@ int app_certifying_license(app_worker *w, uint8_t **env, size_t *len);
 bool app_machine_ok(app *a, int64_t now, char *why, size_t cap);
 /* Re-check the machine binding now (SIGHUP), logging a change. */
 void app_machine_recheck(app *a);
+/* Apply the seat releases other processes (`licsrv release`) wrote since the
+ * last look; at most once a second, cheap otherwise. */
+void app_release_poll(app_worker *w, int64_t now);
+/* A verify's secret against node_secret (constant time; true when none is set). */
+bool app_secret_ok(const app *a, const char *given);
 /* Move the clock high-water mark forward (batched to the store). */
 void app_clock_note(app *a, int64_t now);
 

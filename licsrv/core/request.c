@@ -148,7 +148,8 @@ int srv_verify_req_msgpack(const uint8_t *body, size_t len, srv_verify_req *q) {
       (rc = mp_id(&o, "project_id", &q->has_project_id, q->project_id)) != LIC_OK ||
       (rc = mp_opt_str(&o, "token", 1, SRV_MAX_TOKEN, q->token)) != LIC_OK ||
       (rc = mp_opt_str(&o, "app", 1, LIC_MAX_NAME, q->app)) != LIC_OK ||
-      (rc = mp_opt_str(&o, "version", 1, LIC_MAX_NAME, q->version)) != LIC_OK)
+      (rc = mp_opt_str(&o, "version", 1, LIC_MAX_NAME, q->version)) != LIC_OK ||
+      (rc = mp_opt_str(&o, "secret", 1, SRV_MAX_NODE_SECRET, q->secret)) != LIC_OK)
     return rc;
   return finish(q);
 }
@@ -238,7 +239,8 @@ int srv_verify_req_json(const uint8_t *body, size_t len, srv_verify_req *q) {
       (rc = js_id(o, "project_id", &q->has_project_id, q->project_id)) != LIC_OK ||
       (rc = js_str(o, "token", false, 1, SRV_MAX_TOKEN, q->token)) != LIC_OK ||
       (rc = js_str(o, "app", false, 1, LIC_MAX_NAME, q->app)) != LIC_OK ||
-      (rc = js_str(o, "version", false, 1, LIC_MAX_NAME, q->version)) != LIC_OK)
+      (rc = js_str(o, "version", false, 1, LIC_MAX_NAME, q->version)) != LIC_OK ||
+      (rc = js_str(o, "secret", false, 1, SRV_MAX_NODE_SECRET, q->secret)) != LIC_OK)
     goto out;
   rc = finish(q);
 out:

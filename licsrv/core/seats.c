@@ -272,6 +272,13 @@ bool srv_seats_acquire(srv_seats *s, const uint8_t license[LIC_ID_LEN], const ch
   return ok;
 }
 
+bool srv_seats_known(srv_seats *s, const uint8_t license[LIC_ID_LEN], const char *node) {
+  pthread_mutex_lock(&s->mu);
+  bool k = find(s, license, node)->used;
+  pthread_mutex_unlock(&s->mu);
+  return k;
+}
+
 int64_t srv_seats_used(srv_seats *s, const uint8_t license[LIC_ID_LEN], int64_t now, int64_t window) {
   pthread_mutex_lock(&s->mu);
   int64_t n = count_held(s, license, now, window);
@@ -440,4 +447,10 @@ void srv_seats_forget(srv_seats *s, const uint8_t license[LIC_ID_LEN]) {
     free(old);
   }
   pthread_mutex_unlock(&s->mu);
+}
+
+void srv_release_subject(const uint8_t license[LIC_ID_LEN], const char *node, char *buf, size_t cap) {
+  char id[LIC_UUID_LEN + 1];
+  lic_uuid_format(license, id);
+  snprintf(buf, cap, "node:%s/%s", id, node);
 }

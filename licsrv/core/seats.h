@@ -57,6 +57,8 @@ void srv_seats_free(srv_seats *s);
  * unlimited). Records the check; *used is the seats held afterwards. */
 bool srv_seats_acquire(srv_seats *s, const uint8_t license[LIC_ID_LEN], const char *node,
                        int64_t now, int64_t window, int64_t max, int64_t *used);
+/* Whether the node is in the license's seat table (a returning node). */
+bool srv_seats_known(srv_seats *s, const uint8_t license[LIC_ID_LEN], const char *node);
 /* Seats held now (for verdicts of failed checks). */
 int64_t srv_seats_used(srv_seats *s, const uint8_t license[LIC_ID_LEN], int64_t now, int64_t window);
 /* Record a failed check in the license's failure list (the "registration
@@ -71,6 +73,10 @@ int srv_seats_failures(srv_seats *s, const uint8_t *license, srv_failure **out, 
  * seat is free at once. false when the node has none. */
 bool srv_seats_release(srv_seats *s, const uint8_t license[LIC_ID_LEN], const char *node);
 void srv_seats_stats_get(srv_seats *s, srv_seats_stats *st);
+/* A release is audited as action SRV_RELEASE_ACTION, subject "node:UUID/NAME"
+ * (how a running server learns of `licsrv release`). */
+#define SRV_RELEASE_ACTION "release"
+void srv_release_subject(const uint8_t license[LIC_ID_LEN], const char *node, char *buf, size_t cap);
 /* Load a remembered node (from the store at start): one that never held a
  * seat (last_valid 0) goes to the failure list only. */
 void srv_seats_load(srv_seats *s, const srv_node *n);

@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "core/app.h"
+#include "core/request.h"
 #include "cli.h"
 #include "util/log.h"
 #include "lic/envelope.h"
@@ -273,6 +274,102 @@ void route_admin_failures(srv_req *r) {
   }
   free(fs);
   route_reply_json(r, 200, json_pack("{s:o}", "failures", a));
+}
+
+/* POST /v1/admin/nodes/release {"license": UUID, "node": NAME}: the seat is
+ * free at once (memory), and the node's stored record loses its last valid
+ * check so a restart does not give the seat back. */
+typedef struct {
+  srv_deferred *d;
+  app *a;
+  store_node n;
+  char token[STORE_MAX_TOKEN_NAME + 1];
+  bool audited; /* the first run audits; a second run beats a batched heartbeat */
+} release_op;
+
+static int release_apply(store_wtxn *wt, void *arg) {
+  release_op *op = arg;
+  char subject[STORE_MAX_SUBJECT + 1];
+  int rc;
+  if (srv_seats_known(op->a->seats, op->n.owner, op->n.node))
+    return LIC_OK; /* it came back with a valid check meanwhile: that seat is its own */
+  if ((rc = store_w_node_put(wt, &op->n)) != LIC_OK || op->audited)
+    return rc;
+  srv_release_subject(op->n.owner, op->n.node, subject, sizeof subject);
+  return store_w_audit_append(wt, store_wtxn_now(wt), op->token, SRV_RELEASE_ACTION, subject);
+}
+
+static void release_again_done(void *arg, int rc, const char *detail) {
+  (void)rc;
+  (void)detail;
+  free(arg);
+}
+
+static void release_done(void *arg, int rc, const char *detail) {
+  release_op *op = arg;
+  if (rc == LIC_OK) {
+    char id[LIC_UUID_LEN + 1];
+    lic_uuid_format(op->n.owner, id);
+    json_t *o = json_pack("{s:s, s:s, s:b}", "license", id, "node", op->n.node, "released", 1);
+    char *text = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    if (text != NULL)
+      srv_reply_deferred(op->d, 200, "application/json", text, strlen(text));
+    else
+      srv_reply_deferred_error(op->d, 503, "unavailable", "out of memory");
+    free(text);
+    /* A heartbeat of the node batched before the release may be flushed
+     * after it: write the record once more in a later group. */
+    op->audited = true;
+    op->d = NULL;
+    if (store_submit(op->a->st, release_apply, release_again_done, op) == LIC_OK)
+      return;
+  } else {
+    srv_reply_deferred_error(op->d, 500, "store_error",
+                             detail != NULL && *detail ? detail : lic_strerror(rc));
+  }
+  free(op);
+}
+
+void route_admin_release(srv_req *r) {
+  store_token tok;
+  app_worker *w = route_admin_begin(r, &tok);
+  if (w == NULL)
+    return;
+  size_t len;
+  const uint8_t *b = srv_req_body(r, &len);
+  json_error_t e;
+  json_t *doc = json_loadb((const char *)b, len, JSON_REJECT_DUPLICATES, &e);
+  json_t *lv = json_object_get(doc, "license"), *nv = json_object_get(doc, "node");
+  uint8_t id[LIC_ID_LEN];
+  bool ok = json_is_string(lv) && json_is_string(nv) &&
+            lic_uuid_parse(json_string_value(lv), json_string_length(lv), id) == LIC_OK &&
+            json_string_length(nv) == strlen(json_string_value(nv)) &&
+            srv_node_name_check(json_string_value(nv)) == LIC_OK;
+  release_op *op = ok ? calloc(1, sizeof *op) : NULL;
+  if (op != NULL) {
+    memcpy(op->n.owner, id, LIC_ID_LEN);
+    snprintf(op->n.node, sizeof op->n.node, "%s", json_string_value(nv));
+  }
+  json_decref(doc);
+  if (!ok) {
+    srv_reply_error(r, 400, "bad_request",
+                    "send a JSON body {\"license\": \"LICENSE-UUID\", \"node\": \"NODE\"}");
+    return;
+  }
+  if (op == NULL) {
+    srv_reply_error(r, 503, "unavailable", "out of memory");
+    return;
+  }
+  if (!srv_seats_release(w->a->seats, op->n.owner, op->n.node)) {
+    free(op);
+    srv_reply_error(r, 404, "not_found", "no such node holds or held a seat of that license");
+    return;
+  }
+  op->a = w->a;
+  snprintf(op->token, sizeof op->token, "%s", tok.name);
+  if (!route_submit(r, &op->d, release_apply, release_done, op))
+    free(op);
 }
 
 static int audit_cb(const store_audit *e, void *arg) {

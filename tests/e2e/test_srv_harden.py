@@ -17,7 +17,8 @@ import msgpack
 import pytest
 
 import srvutil
-from srvchain import Server, admin, node_pub, nonce, token_add, verify
+from srvchain import (Server, admin, check_chain, decode_response, node_pub, nonce, post,
+                      token_add, verify)
 
 pytestmark = pytest.mark.skipif(not os.path.exists(srvutil.licsrv_bin()), reason="licsrv not built")
 
@@ -239,3 +240,122 @@ def test_access_log_errors_and_off(tmp_path):
     p = srvutil.run([srvutil.licsrv_bin(), "serve", "--data", s.data, "--access-log", "some"],
                     check=False)
     assert p.returncode == 2 and "access_log" in p.stderr
+
+
+# ---- 3. squatted seats: release, node_secret, new names per address ---------------------
+
+def test_release_a_squatted_seat_api_and_cli(tmp_path):
+    """With --max-nodes 2, evil-1/evil-2 lock rs-1 out; an admin frees a seat
+    through the API, or with `licsrv release` while the server runs; a restart
+    does not hand the seat back."""
+    s = Server(tmp_path / "data", threads=2, domains=("localhost",), ports=(443,), major=11,
+               max_nodes=2)
+    s.start()
+    tok = token_add(s.data, "ops")
+    try:
+        for n in ("evil-1", "evil-2"):
+            assert verify(s.port, lic=s.license_id, node=n, **OK)["status"] == "valid"
+        assert verify(s.port, lic=s.license_id, node="rs-1", **OK)["status"] == "seats_exhausted"
+        st, doc = admin(s, "POST", "/v1/admin/nodes/release", tok,
+                        {"license": s.license_id, "node": "evil-1"})
+        assert st == 200 and doc["released"] is True, doc
+        assert verify(s.port, lic=s.license_id, node="rs-1", **OK)["status"] == "valid"
+        st, doc = admin(s, "POST", "/v1/admin/nodes/release", tok,
+                        {"license": s.license_id, "node": "nobody"})
+        assert st == 404
+        st, doc = admin(s, "POST", "/v1/admin/nodes/release", tok, {"license": s.license_id})
+        assert st == 400
+        st, doc = admin(s, "GET", "/v1/admin/audit", tok)
+        assert any(a["action"] == "release" and "evil-1" in a["subject"] for a in doc["audit"])
+        # The CLI, on the data directory of the running server.
+        time.sleep(2.5)  # the batched heartbeat of evil-2 reaches the store
+        p = srvutil.run([srvutil.licsrv_bin(), "release", "--node", "evil-2", "--license",
+                         s.license_id, "--data", s.data])
+        assert "released" in p.stdout
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            v = verify(s.port, lic=s.license_id, node="rs-2", **OK)
+            if v["status"] == "valid":
+                break
+            time.sleep(0.2)
+        assert v["status"] == "valid", v
+        p = srvutil.run([srvutil.licsrv_bin(), "release", "--node", "ghost", "--license",
+                         s.license_id, "--data", s.data], check=False)
+        assert p.returncode == 1 and p.stderr.startswith("licsrv: error: ")
+        p = srvutil.run([srvutil.licsrv_bin(), "release", "--node", "x"], check=False)
+        assert p.returncode == 2
+        assert s.finish() == 0
+    finally:
+        s.close()
+    # After a restart the released names are not holding seats: rs-1, rs-2 are.
+    s2 = Server(s.data, threads=1)
+    s2.start()
+    try:
+        assert verify(s2.port, lic=s.license_id, node="evil-1", **OK)["status"] == "seats_exhausted"
+        assert verify(s2.port, lic=s.license_id, node="rs-1", **OK)["status"] == "valid"
+    finally:
+        s2.finish()
+
+
+def test_node_secret(tmp_path):
+    secret = "s3cret-%s" % uuid.uuid4()
+    conf = tmp_path / "licsrv.ini"
+    conf.write_text("node_secret = %s\n" % secret)
+    os.chmod(conf, 0o600)
+    s = Server(tmp_path / "data", threads=1, extra=["--config", str(conf)],
+               domains=("localhost",), ports=(443,), major=11, max_nodes=1)
+    s.start()
+    try:
+        pub = node_pub(s.data)
+        lic = uuid.UUID(s.license_id).bytes
+
+        def ask(node, sec):
+            q = dict(nonce=nonce(), domain="localhost", port=443, node=node, license=lic,
+                     version="11.2.0")
+            if sec is not None:
+                q["secret"] = sec
+            st, body, ctype = post(s.port, "/v1/verify", msgpack.packb(q, use_bin_type=True),
+                                   "application/msgpack")
+            assert st == 200, body
+            return check_chain(decode_response(body, ctype), q, pub)
+
+        for bad in (None, "wrong", secret + "x", secret[:-1]):
+            v = ask("evil-%s" % bad, bad)
+            assert v["status"] == "bad_credentials", v
+        # No seat was taken: the one seat is still free for the real node.
+        assert ask("rs-1", secret)["status"] == "valid"
+        assert secret not in s.log()
+        # licctl --secret-file: 0600 required.
+        sf = tmp_path / "node.secret"
+        sf.write_text(secret + "\n")
+        os.chmod(sf, 0o644)
+        args = [srvutil.tool("licctl"), "verify", "http://127.0.0.1:%d" % s.port, "--trust",
+                os.path.join(srvutil.SOURCE_DIR, "keys", "test", "test-root.pub.pem"),
+                "--domain", "localhost", "--port", "443", "--node", "rs-1", "--version", "11.2.0",
+                "--secret-file", str(sf)]
+        p = subprocess.run(args, capture_output=True, text=True, timeout=30)
+        assert p.returncode == 1 and "licctl: error: " in p.stderr, p
+        os.chmod(sf, 0o600)
+        p = subprocess.run(args, capture_output=True, text=True, timeout=30)
+        assert p.returncode == 0 and p.stdout.startswith("valid:"), p
+        p = subprocess.run(args[:-2], capture_output=True, text=True, timeout=30)
+        assert p.returncode == 1 and "bad_credentials" in p.stdout, p
+    finally:
+        s.finish()
+
+
+def test_new_node_names_per_address(tmp_path):
+    s = Server(tmp_path / "data", threads=2, extra=["--new-nodes-per-hour", "5"],
+               domains=("localhost",), ports=(443,), major=11)
+    s.start()
+    try:
+        got = [verify(s.port, lic=s.license_id, node="mint-%d" % i, **OK)["status"]
+               for i in range(8)]
+        assert got == ["valid"] * 5 + ["seats_exhausted"] * 3, got
+        # Known names keep their seats.
+        assert verify(s.port, lic=s.license_id, node="mint-0", **OK)["status"] == "valid"
+        # Failing checks do not count.
+        st, _ = raw_verify(s.port, "bad-name\n")
+        assert st == 400
+    finally:
+        s.finish()
