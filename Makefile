@@ -13,7 +13,8 @@ PY        := /usr/bin/python3
 DEB_PKGS := build-essential cmake pkg-config libssl-dev openssl libuv1-dev \
   libmsgpack-dev liblmdb-dev lmdb-utils libhttp-parser-dev libjansson-dev \
   libinih-dev libcmocka-dev clang libclang-rt-14-dev wrk nginx-light \
-  python3 python3-pytest python3-msgpack python3-cryptography
+  python3 python3-pytest python3-msgpack python3-cryptography \
+  postgresql libpq-dev
 
 CMAKE_FLAGS := -DLIC_WERROR=ON
 

@@ -1,12 +1,17 @@
-/* store/store.h - the interface to licsrv's persistent state (LMDB backend: store/lmdb/, docs/storage.md).
+/* store/store.h - the interface to licsrv's persistent state. No backend type
+ * appears here: the handles are opaque. The LMDB backend lives in store/lmdb/
+ * (one file per concern, docs/storage.md "Code layout"); a second backend
+ * would sit beside it in store/<name>/ and define these functions and handle
+ * structs with the semantics below.
  *
- * Reads go through a per-thread reader (one LMDB read transaction reused with
+ * Reads go through a per-thread reader (one read transaction reused with
  * reset/renew); every value handed out is a copy. Writes go through one writer
  * thread per process: callers submit operations, the thread applies all queued
- * operations in one transaction (each in a nested transaction so one failure
- * does not abort the others), commits with one sync, then completes them all.
- * Heartbeat bookkeeping (node last seen, clock high-water mark) is batched in
- * memory and flushed at least every STORE_FLUSH_MS and at close. */
+ * operations in one transaction (when one fails, the group is replayed with
+ * each in its own nested transaction, so one failure does not abort the
+ * others), commits with one sync, then completes them all. Heartbeat
+ * bookkeeping (node last seen, clock high-water mark) is batched in memory and
+ * flushed at least every STORE_FLUSH_MS and at close. */
 #ifndef LICSRV_STORE_H
 #define LICSRV_STORE_H
 

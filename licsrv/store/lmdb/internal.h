@@ -1,0 +1,151 @@
+/* store/lmdb/internal.h - what the files of the LMDB backend share and nothing
+ * outside store/lmdb/ may see: the private structures behind the opaque
+ * handles of store/store.h, the database table, and the helpers more than one
+ * backend file calls (named lmdb__*, not part of the store interface). A
+ * helper used by one file stays static there. docs/storage.md describes the
+ * record layouts these files read and write. */
+#ifndef LICSRV_STORE_LMDB_INTERNAL_H
+#define LICSRV_STORE_LMDB_INTERNAL_H
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <lmdb.h>
+
+#include "store/store.h"
+
+/* One named database per kind of record (docs/storage.md "Databases"). */
+enum { DB_META, DB_LICENSES, DB_ACCOUNTS, DB_REGISTRATIONS, DB_NODES, DB_ACTIVATIONS,
+       DB_AUDIT, DB_TOKENS, DB_COUNT };
+extern const char *const lmdb__db_names[DB_COUNT]; /* env.c */
+
+#define REC_VERSION 1 /* first byte of every record value */
+
+/* ---- the handles ---------------------------------------------------------- */
+
+/* One queued write operation (store_submit), owned by the writer once queued. */
+typedef struct op {
+  store_apply_fn apply;
+  store_done_fn done;
+  void *arg;
+  int rc;
+  char detail[320];
+  struct op *next;
+} op;
+
+/* The heartbeat batch: an open-addressing table keyed by (owner, node). */
+typedef struct {
+  bool used, seen, failed;
+  store_node n;
+} bentry;
+
+typedef struct {
+  bentry *e;
+  size_t cap, n;
+} btable;
+
+struct store {
+  MDB_env *env;
+  MDB_dbi dbi[DB_COUNT];
+  bool rdonly;
+  char dir[PATH_MAX];
+  pthread_t writer;
+  bool writer_started;
+  pthread_mutex_t mu;
+  pthread_cond_t work; /* writer waits for work */
+  pthread_cond_t done; /* callers wait for completions */
+  op *head, *tail;
+  btable batch;
+  int64_t hwm_pending;
+  int64_t batch_since_ms; /* when the oldest pending batch entry arrived */
+  uint64_t flush_wanted, flush_done;
+  bool stopping;
+  store_stats stats;
+};
+
+struct store_reader {
+  store *s;
+  MDB_txn *txn;
+  bool active;
+};
+
+struct store_wtxn {
+  store *s;
+  MDB_txn *txn;
+  int64_t now;
+};
+
+/* ---- codec.c: errors and the record codec ---------------------------------- */
+
+/* Every MDB_* (or errno) code becomes a lic_err here, detail kept. */
+int lmdb__fail(int mrc, const char *what);
+/* A stored record that does not decode: LIC_FORMAT with what and why. */
+int lmdb__corrupt(const char *what, const char *why);
+
+/* Version byte, big-endian ints, u16-length strings, u32-length blobs. A
+ * failed append or read sets bad; the caller checks it once at the end. */
+typedef struct {
+  uint8_t *p;
+  size_t n, cap;
+  bool bad;
+} wbuf;
+
+typedef struct {
+  const uint8_t *p;
+  size_t n;
+  bool bad;
+} rbuf;
+
+void lmdb__be_put(uint8_t *o, uint64_t v, size_t w);
+uint64_t lmdb__be_get(const uint8_t *p, size_t w);
+void lmdb__wb_u8(wbuf *b, uint8_t v);
+void lmdb__wb_i64(wbuf *b, int64_t v);
+void lmdb__wb_str(wbuf *b, const char *s);
+void lmdb__wb_blob(wbuf *b, const uint8_t *d, size_t len);
+void lmdb__rb_begin(rbuf *r, const MDB_val *v); /* checks the version byte */
+uint64_t lmdb__rb_uint(rbuf *r, size_t w);
+int64_t lmdb__rb_i64(rbuf *r);
+void lmdb__rb_str(rbuf *r, char *out, size_t cap);
+void lmdb__rb_blob(rbuf *r, size_t max, uint8_t **out, size_t *outlen);
+bool lmdb__rb_done(const rbuf *r); /* no error and no trailing bytes */
+
+/* ---- records.c: generic record access over one database -------------------- */
+
+MDB_val lmdb__val(const void *p, size_t n);
+int lmdb__put(store_wtxn *w, int db, const void *k, size_t kl, const void *v, size_t vl,
+              unsigned flags);
+/* Puts b's bytes (LIC_NOMEM when b went bad) and frees b. */
+int lmdb__put_wbuf(store_wtxn *w, int db, const void *k, size_t kl, wbuf *b);
+int lmdb__get(store *s, MDB_txn *t, int db, const void *k, size_t kl, MDB_val *v);
+int lmdb__del(store *s, MDB_txn *t, int db, const void *k, size_t kl);
+
+/* Visit the records of db whose key starts with prefix (NULL: all). The
+ * visitor decodes into its own copy; a non-zero return stops the walk. */
+typedef int (*kv_fn)(const MDB_val *k, const MDB_val *v, void *arg);
+int lmdb__walk(store *s, MDB_txn *t, int db, const void *prefix, size_t plen, kv_fn fn,
+               void *arg);
+
+/* ---- env.c: meta and readers ----------------------------------------------- */
+
+int lmdb__meta_get_int(store *s, MDB_txn *t, const char *key, int64_t *out);
+int lmdb__meta_put_int(store *s, MDB_txn *t, const char *key, int64_t val);
+/* The read transaction of a reader inside store_reader_begin/end. */
+int lmdb__rtxn(store_reader *rd, MDB_txn **t);
+
+/* ---- the databases ----------------------------------------------------------- */
+
+int lmdb__node_decode(const MDB_val *k, const MDB_val *v, store_node *n); /* nodes.c */
+void lmdb__node_encode(wbuf *b, const store_node *n);                      /* nodes.c */
+int lmdb__node_get(store *s, MDB_txn *t, const uint8_t owner[LIC_ID_LEN], const char *node,
+                   store_node *out);                                          /* nodes.c */
+int lmdb__audit_decode(const MDB_val *k, const MDB_val *v, store_audit *a); /* audit.c */
+
+/* ---- writer.c ---------------------------------------------------------------- */
+
+/* The writer thread (started by store_open on a writable store). */
+void *lmdb__writer_main(void *arg);
+
+#endif

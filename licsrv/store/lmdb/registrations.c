@@ -1,0 +1,95 @@
+/* store/lmdb/registrations.c - the registrations database: one record per
+ * (account, project), keyed so an account's registrations are one prefix. */
+#include <string.h>
+
+#include "lic/err.h"
+#include "store/lmdb/internal.h"
+
+static int registration_decode(const MDB_val *k, const MDB_val *v, store_registration *g) {
+  rbuf r;
+  memset(g, 0, sizeof *g);
+  if (k->mv_size != 2 * LIC_ID_LEN)
+    return lmdb__corrupt("registration", "key length");
+  memcpy(g->account, k->mv_data, LIC_ID_LEN);
+  memcpy(g->project_id, (const uint8_t *)k->mv_data + LIC_ID_LEN, LIC_ID_LEN);
+  lmdb__rb_begin(&r, v);
+  g->created = lmdb__rb_i64(&r);
+  lmdb__rb_str(&r, g->project, sizeof g->project);
+  lmdb__rb_str(&r, g->domain, sizeof g->domain);
+  return lmdb__rb_done(&r) ? LIC_OK : lmdb__corrupt("registration", "layout");
+}
+
+int store_registration_get(store_reader *rd, const uint8_t account[LIC_ID_LEN],
+                           const uint8_t project_id[LIC_ID_LEN], store_registration *out) {
+  uint8_t key[2 * LIC_ID_LEN];
+  MDB_txn *t;
+  MDB_val k, v;
+  int r;
+  memset(out, 0, sizeof *out);
+  memcpy(key, account, LIC_ID_LEN);
+  memcpy(key + LIC_ID_LEN, project_id, LIC_ID_LEN);
+  k = lmdb__val(key, sizeof key);
+  if ((r = lmdb__rtxn(rd, &t)) != LIC_OK ||
+      (r = lmdb__get(rd->s, t, DB_REGISTRATIONS, key, sizeof key, &v)) != LIC_OK)
+    return r;
+  return registration_decode(&k, &v, out);
+}
+
+typedef struct {
+  store_registration_cb cb;
+  void *arg;
+  size_t n;
+} reg_walk;
+
+static int registration_visit(const MDB_val *k, const MDB_val *v, void *arg) {
+  reg_walk *rw = arg;
+  store_registration g;
+  int r = registration_decode(k, v, &g);
+  if (r != LIC_OK)
+    return r;
+  rw->n++;
+  return rw->cb != NULL ? rw->cb(&g, rw->arg) : 0;
+}
+
+int store_registration_each(store_reader *rd, const uint8_t account[LIC_ID_LEN],
+                            store_registration_cb cb, void *arg) {
+  MDB_txn *t;
+  reg_walk rw = {cb, arg, 0};
+  int r;
+  if ((r = lmdb__rtxn(rd, &t)) != LIC_OK)
+    return r;
+  return lmdb__walk(rd->s, t, DB_REGISTRATIONS, account, LIC_ID_LEN, registration_visit, &rw);
+}
+
+int store_registration_count(store_reader *rd, const uint8_t account[LIC_ID_LEN], size_t *n) {
+  MDB_txn *t;
+  reg_walk rw = {NULL, NULL, 0};
+  int r;
+  *n = 0;
+  if ((r = lmdb__rtxn(rd, &t)) != LIC_OK ||
+      (r = lmdb__walk(rd->s, t, DB_REGISTRATIONS, account, LIC_ID_LEN, registration_visit,
+                      &rw)) != LIC_OK)
+    return r;
+  *n = rw.n;
+  return LIC_OK;
+}
+
+int store_w_registration_put(store_wtxn *w, const store_registration *g) {
+  uint8_t key[2 * LIC_ID_LEN];
+  wbuf b = {0};
+  memcpy(key, g->account, LIC_ID_LEN);
+  memcpy(key + LIC_ID_LEN, g->project_id, LIC_ID_LEN);
+  lmdb__wb_u8(&b, REC_VERSION);
+  lmdb__wb_i64(&b, g->created);
+  lmdb__wb_str(&b, g->project);
+  lmdb__wb_str(&b, g->domain);
+  return lmdb__put_wbuf(w, DB_REGISTRATIONS, key, sizeof key, &b);
+}
+
+int store_w_registration_delete(store_wtxn *w, const uint8_t account[LIC_ID_LEN],
+                                const uint8_t project_id[LIC_ID_LEN]) {
+  uint8_t key[2 * LIC_ID_LEN];
+  memcpy(key, account, LIC_ID_LEN);
+  memcpy(key + LIC_ID_LEN, project_id, LIC_ID_LEN);
+  return lmdb__del(w->s, w->txn, DB_REGISTRATIONS, key, sizeof key);
+}

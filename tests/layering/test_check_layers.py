@@ -1,0 +1,76 @@
+"""The layering check itself: the real licsrv/ passes, and each rule fails on a
+copy of the tree with one deliberately wrong line (run by ctest as `layering`)."""
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+CHECK = HERE / "check_layers.py"
+LICSRV = HERE.parents[1] / "licsrv"
+
+
+def run(root):
+    p = subprocess.run([sys.executable, str(CHECK), str(root), "--graph"],
+                       capture_output=True, text=True, timeout=60)
+    return p.returncode, p.stdout, p.stderr
+
+
+@pytest.fixture
+def tree(tmp_path):
+    dst = tmp_path / "licsrv"
+    shutil.copytree(LICSRV, dst, ignore=shutil.ignore_patterns("*.o"))
+    return dst
+
+
+def add_line(path, line):
+    text = path.read_text()
+    path.write_text(line + "\n" + text)
+
+
+def test_real_tree_passes():
+    code, out, err = run(LICSRV)
+    assert code == 0, err
+    assert "layering: ok" in out
+    # The folder graph as docs/architecture.md draws it: http/ and store/ see
+    # only util/, util/ sees nothing.
+    graph = dict(ln.split(" -> ") for ln in out.splitlines() if " -> " in ln)
+    assert graph["http"] == "util"
+    assert graph.get("store", "util") == "util"
+    assert "util" not in graph
+
+
+@pytest.mark.parametrize("file,line,needle", [
+    ("http/conn.c", '#include "core/app.h"', 'http/ includes "core/app.h"'),
+    ("http/server.h", '#include "routes/routes.h"', 'http/ includes "routes/routes.h"'),
+    ("store/store.h", '#include "core/seats.h"', 'store/ includes "core/seats.h"'),
+    ("util/log.c", '#include "http/server.h"', 'util/ includes "http/server.h"'),
+    ("core/app.c", '#include "serve.h"', "includes the composition root"),
+    ("core/decide.c", '#include <lmdb.h>', "<lmdb.h> belongs to store/lmdb/ only"),
+    ("routes/verify.c", '#include <http_parser.h>', "<http_parser.h> belongs to http/ only"),
+])
+def test_wrong_include_fails(tree, file, line, needle):
+    add_line(tree / file, line)
+    code, _, err = run(tree)
+    assert code == 1
+    assert needle in err
+    assert f"{file}:1:" in err
+
+
+def test_circle_between_folders_fails(tree):
+    # core/ already includes store/ ... routes/ includes core/: close a circle.
+    add_line(tree / "core/decide.h", '#include "routes/common.h"')
+    code, _, err = run(tree)
+    assert code == 1
+    assert "circle of includes between folders" in err
+    assert "core -> routes -> core" in err
+
+
+def test_long_file_fails(tree):
+    p = tree / "core/decide.c"
+    p.write_text(p.read_text() + "\n" * 901)
+    code, _, err = run(tree)
+    assert code == 1
+    assert "core/decide.c:" in err and "lines (at most 900" in err
