@@ -5,6 +5,7 @@
 
 static const cli_command CMDS[] = {
     {"backup", licsrv_cmd_backup, "hot copy of the store and keys into a new directory"},
+    {"clock", licsrv_cmd_clock, "show or reset the clock high-water mark (after a forward jump)"},
     {"export", licsrv_cmd_export, "everything stored about a license or account, as JSON"},
     {"forget", licsrv_cmd_forget, "erase everything about a license or account"},
     {"import", licsrv_cmd_import, "import a license, account or certificate"},

@@ -11,6 +11,7 @@
 #include "store/store.h"
 
 int licsrv_cmd_backup(int argc, char **argv);  /* cmd_backup.c */
+int licsrv_cmd_clock(int argc, char **argv);   /* cmd_clock.c */
 int licsrv_cmd_export(int argc, char **argv);  /* cmd_export.c */
 int licsrv_cmd_forget(int argc, char **argv);  /* cmd_forget.c */
 int licsrv_cmd_import(int argc, char **argv);  /* cmd_import.c */

@@ -10,6 +10,7 @@
 
 #include "core/app.h"
 #include "core/datadir.h"
+#include "core/decide.h"
 #include "lic/envelope.h"
 #include "lic/machine.h"
 #include "util/log.h"
@@ -275,10 +276,20 @@ typedef struct {
 static int release_cb(const store_audit *e, void *arg) {
   release_walk *rw = arg;
   uint8_t id[LIC_ID_LEN];
-  if (e->seq <= rw->seq || strcmp(e->action, SRV_RELEASE_ACTION) != 0)
+  if (e->seq <= rw->seq)
     return 0;
   rw->seq = e->seq;
   rw->time = e->time;
+  if (strcmp(e->action, APP_CLOCK_RESET_ACTION) == 0 && strncmp(e->subject, "clock:", 6) == 0) {
+    int64_t t;
+    if (lic_parse_int(e->subject + 6, 0, INT64_MAX, &t) == LIC_OK) {
+      atomic_store(&rw->a->hwm, t);
+      srv_log(SRV_LOG_WARN, "clock high-water mark reset", "by=cli mark=%lld", (long long)t);
+    }
+    return 0;
+  }
+  if (strcmp(e->action, SRV_RELEASE_ACTION) != 0)
+    return 0;
   const char *s = e->subject + 5; /* "node:" */
   if (strncmp(e->subject, "node:", 5) == 0 && strlen(s) > LIC_UUID_LEN + 1 &&
       s[LIC_UUID_LEN] == '/' && lic_uuid_parse(s, LIC_UUID_LEN, id) == LIC_OK &&
@@ -287,7 +298,7 @@ static int release_cb(const store_audit *e, void *arg) {
   return 0;
 }
 
-void app_release_poll(app_worker *w, int64_t now) {
+void app_audit_poll(app_worker *w, int64_t now) {
   app *a = w->a;
   int64_t last = atomic_load(&a->release_poll_sec);
   if (now == last || !atomic_compare_exchange_strong(&a->release_poll_sec, &last, now))
@@ -295,7 +306,7 @@ void app_release_poll(app_worker *w, int64_t now) {
   pthread_mutex_lock(&a->rmu);
   release_walk rw = {a, a->release_seq, a->release_since};
   if (store_reader_begin(w->rd) == LIC_OK) {
-    store_audit_each(w->rd, a->release_since, "node:", release_cb, &rw);
+    store_audit_each(w->rd, a->release_since, NULL, release_cb, &rw);
     store_reader_end(w->rd);
   }
   a->release_seq = rw.seq;
@@ -315,6 +326,39 @@ bool app_secret_ok(const app *a, const char *given) {
   OPENSSL_cleanse(got, sizeof got);
   return ok;
 }
+
+bool app_clock_rolled_back(app *a, int64_t now, int64_t *behind) {
+  int64_t hw = atomic_load(&a->hwm);
+  *behind = hw > now ? hw - now : 0;
+  return hw > 0 && now < hw - SRV_ROLLBACK_SLACK;
+}
+
+/* Every verify answers clock_rollback while this fails: say so, with the way out. */
+static int health_clock(void *arg, char *msg, size_t len) {
+  int64_t behind;
+  if (!app_clock_rolled_back(arg, (int64_t)time(NULL), &behind)) {
+    msg[0] = '\0';
+    return 0;
+  }
+  snprintf(msg, len,
+           "clock_rollback: the clock is %lld s behind the high-water mark; if the clock is right "
+           "now (the mark came from a forward jump), run 'licsrv clock reset'",
+           (long long)behind);
+  return -1;
+}
+
+static double gauge_clock_rollback(void *arg) {
+  int64_t behind;
+  return app_clock_rolled_back(arg, (int64_t)time(NULL), &behind) ? 1 : 0;
+}
+
+static double gauge_clock_behind(void *arg) {
+  int64_t behind;
+  app_clock_rolled_back(arg, (int64_t)time(NULL), &behind);
+  return (double)behind;
+}
+
+static double gauge_clock_hwm(void *arg) { return (double)atomic_load(&((app *)arg)->hwm); }
 
 static int health_machine(void *arg, char *msg, size_t len) {
   app *a = arg;
@@ -477,10 +521,19 @@ int app_attach(srv_server *s, const char *data_dir, const srv_app_settings *set,
                        "Idle nodes evicted from a full seat table since start", gauge_seat_evicted, a);
   srv_metrics_gauge_fn(m, "licsrv_failure_list_entries", NULL,
                        "Entries in the per-license failure lists", gauge_failures, a);
+  srv_metrics_gauge_fn(m, "licsrv_clock_rollback", NULL,
+                       "1 while the clock is behind the high-water mark (verifies answer clock_rollback)",
+                       gauge_clock_rollback, a);
+  srv_metrics_gauge_fn(m, "licsrv_clock_behind_seconds", NULL,
+                       "Seconds the clock is behind the high-water mark (0 when not)",
+                       gauge_clock_behind, a);
+  srv_metrics_gauge_fn(m, "licsrv_clock_high_water_seconds", NULL,
+                       "The clock high-water mark (Unix time)", gauge_clock_hwm, a);
   srv_server_set_user(s, a);
   if (srv_on_worker_start(s, worker_start, a) != 0 || srv_on_worker_stop(s, worker_stop, a) != 0 ||
       srv_on_shutdown(s, on_shutdown, a) != 0 || srv_health_add(s, "license", health_license, a) != 0 ||
-      srv_health_add(s, "machine", health_machine, a) != 0) {
+      srv_health_add(s, "machine", health_machine, a) != 0 ||
+      srv_health_add(s, "clock", health_clock, a) != 0) {
     snprintf(err, errlen, "cannot register hooks");
     goto fail;
   }

@@ -93,9 +93,15 @@ int app_certifying_license(app_worker *w, uint8_t **env, size_t *len);
 bool app_machine_ok(app *a, int64_t now, char *why, size_t cap);
 /* Re-check the machine binding now (SIGHUP), logging a change. */
 void app_machine_recheck(app *a);
-/* Apply the seat releases other processes (`licsrv release`) wrote since the
- * last look; at most once a second, cheap otherwise. */
-void app_release_poll(app_worker *w, int64_t now);
+/* Apply what other processes wrote to the audit log since the last look:
+ * seat releases (`licsrv release`) and clock resets (`licsrv clock reset`).
+ * At most once a second, cheap otherwise. */
+void app_audit_poll(app_worker *w, int64_t now);
+/* A clock reset is audited as APP_CLOCK_RESET_ACTION, subject "clock:NEW_MARK". */
+#define APP_CLOCK_RESET_ACTION "clock_reset"
+/* Whether the clock is behind the high-water mark by more than the slack
+ * (every verify is then clock_rollback); *behind gets the seconds. */
+bool app_clock_rolled_back(app *a, int64_t now, int64_t *behind);
 /* A verify's secret against node_secret (constant time; true when none is set). */
 bool app_secret_ok(const app *a, const char *given);
 /* Move the clock high-water mark forward (batched to the store). */

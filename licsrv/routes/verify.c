@@ -63,7 +63,7 @@ void route_verify(srv_req *r) {
     return;
   }
 
-  app_release_poll(w, now);
+  app_audit_poll(w, now);
   const lic_license *lic = app_license(w, q.has_license ? q.license : NULL, &revoked, &licenv,
                                        &liclen, why, sizeof why);
   lic_status st;

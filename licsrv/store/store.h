@@ -81,6 +81,9 @@ int store_clock_hwm_get(store_reader *rd, int64_t *t);
 /* Raise the mark (never lowers it); batched, not synced per call. */
 void store_clock_hwm_note(store *s, int64_t now);
 int store_w_clock_hwm_set(store_wtxn *w, int64_t t);
+/* Set the mark to t even when that lowers it (`licsrv clock reset`, after a
+ * forward clock jump poisoned it). */
+int store_w_clock_hwm_reset(store_wtxn *w, int64_t t);
 /* The online-key certificate (public mode): raw envelope. */
 int store_w_cert_put(store_wtxn *w, const uint8_t *env, size_t len);
 int store_cert_get(store_reader *rd, uint8_t **env, size_t *len);

@@ -359,3 +359,61 @@ def test_new_node_names_per_address(tmp_path):
         assert st == 400
     finally:
         s.finish()
+
+
+# ---- 5. a forward clock jump poisons the high-water mark --------------------------------
+
+def test_clock_jump_shown_and_reset(tmp_path):
+    from test_srv_verify import set_clock_hwm
+    s = Server(tmp_path / "data", threads=2, domains=("localhost",), ports=(443,), major=11)
+    s.start()
+    tok = token_add(s.data, "ops")
+    assert verify(s.port, lic=s.license_id, node="rs-1", **OK)["status"] == "valid"
+    assert metric(s, "licsrv_clock_rollback") == 0
+    s.finish()
+    # As if the server had run at +400 days: the clock is right again now.
+    set_clock_hwm(s.data, int(time.time()) + 400 * 86400)
+    s = Server(s.data, threads=2, sysroot=s.sysroot)
+    s.start(healthy=False)
+    try:
+        assert verify(s.port, lic=s.license_id, node="rs-1", **OK)["status"] == "clock_rollback"
+        for port in (s.port, s.admin_port):
+            st, body, _ = s.get("/healthz", port=port)
+            doc = json.loads(body)
+            assert st == 503 and doc["check"] == "clock" and "licsrv clock reset" in doc["message"], doc
+        assert metric(s, "licsrv_clock_rollback") == 1
+        assert metric(s, "licsrv_clock_behind_seconds") > 399 * 86400
+        cli = [srvutil.licsrv_bin(), "clock"]
+        show = json.loads(srvutil.run(cli + ["show", "--json", "--data", s.data]).stdout)
+        assert show["rollback"] is True and show["behind_seconds"] > 399 * 86400
+        # Asked first: anything but yes leaves the mark alone.
+        p = subprocess.run(cli + ["reset", "--data", s.data], input="n\n", capture_output=True,
+                           text=True, timeout=30)
+        assert p.returncode == 1 and "not confirmed" in p.stderr, p
+        assert verify(s.port, lic=s.license_id, node="rs-1", **OK)["status"] == "clock_rollback"
+        p = subprocess.run(cli + ["reset", "--data", s.data], input="yes\n", capture_output=True,
+                           text=True, timeout=30)
+        assert p.returncode == 0, p
+        # The running server applies it within a second.
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            v = verify(s.port, lic=s.license_id, node="rs-1", **OK)
+            if v["status"] == "valid":
+                break
+            time.sleep(0.2)
+        assert v["status"] == "valid", v
+        assert s.get("/healthz")[0] == 200
+        assert metric(s, "licsrv_clock_rollback") == 0
+        st, doc = admin(s, "GET", "/v1/admin/audit", tok)
+        assert any(a["action"] == "clock_reset" and a["token"] == "cli" for a in doc["audit"])
+        assert srvutil.run(cli + ["reset", "--yes", "--data", s.data]).returncode == 0
+        assert srvutil.run(cli + ["frob", "--data", s.data], check=False).returncode == 2
+        assert s.finish() == 0
+    finally:
+        s.close()
+    s = Server(s.data, threads=1, sysroot=s.sysroot)
+    s.start()
+    try:
+        assert verify(s.port, lic=s.license_id, node="rs-1", **OK)["status"] == "valid"
+    finally:
+        s.finish()

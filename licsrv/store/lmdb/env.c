@@ -387,6 +387,10 @@ int store_w_clock_hwm_set(store_wtxn *w, int64_t t) {
   return lmdb__meta_put_int(w->s, w->txn, "clock_hwm", t);
 }
 
+int store_w_clock_hwm_reset(store_wtxn *w, int64_t t) {
+  return lmdb__meta_put_int(w->s, w->txn, "clock_hwm", t);
+}
+
 int store_w_cert_put(store_wtxn *w, const uint8_t *env, size_t len) {
   return meta_put(w->s, w->txn, "cert", env, len);
 }
