@@ -428,6 +428,42 @@ static double gauge_store_commits(void *arg) {
   return (double)st.commits;
 }
 
+/* A full map fails durable writes and holds heartbeats back: not ready. */
+static int health_store(void *arg, char *msg, size_t len) {
+  app *a = arg;
+  store_stats st;
+  uint64_t used = 0, map = 0;
+  store_stats_get(a->st, &st);
+  if (!st.full) {
+    msg[0] = '\0';
+    return 0;
+  }
+  store_size(a->st, &used, &map);
+  snprintf(msg, len,
+           "store map full (%llu of %llu bytes): imports and claims fail, heartbeats wait in "
+           "memory; run 'licsrv purge' or raise store_map_size",
+           (unsigned long long)used, (unsigned long long)map);
+  return -1;
+}
+
+static double gauge_store_full(void *arg) {
+  store_stats st;
+  store_stats_get(((app *)arg)->st, &st);
+  return st.full ? 1 : 0;
+}
+
+static double gauge_store_batch_failures(void *arg) {
+  store_stats st;
+  store_stats_get(((app *)arg)->st, &st);
+  return (double)st.batch_failures;
+}
+
+static double gauge_store_map(void *arg) {
+  uint64_t used = 0, map = 0;
+  store_size(((app *)arg)->st, &used, &map);
+  return (double)map;
+}
+
 static double gauge_seat_nodes(void *arg) {
   srv_seats_stats st;
   srv_seats_stats_get(((app *)arg)->seats, &st);
@@ -465,7 +501,7 @@ int app_attach(srv_server *s, const char *data_dir, const srv_app_settings *set,
   a->srv = s;
   if (set != NULL)
     a->set = *set;
-  if ((rc = store_open(data_dir, 0, &a->st)) != LIC_OK) {
+  if ((rc = store_open_mapped(data_dir, 0, a->set.store_map_size, &a->st)) != LIC_OK) {
     snprintf(err, errlen, "%s", lic_errfull(rc)); /* names the dir and says to run init */
     goto fail;
   }
@@ -514,6 +550,13 @@ int app_attach(srv_server *s, const char *data_dir, const srv_app_settings *set,
   srv_metrics_gauge_fn(m, "licsrv_store_commits", NULL,
                        "Synced LMDB commits since start (one per group of writes)",
                        gauge_store_commits, a);
+  srv_metrics_gauge_fn(m, "licsrv_lmdb_map_bytes", NULL, "Size of the LMDB map", gauge_store_map, a);
+  srv_metrics_gauge_fn(m, "licsrv_store_full", NULL,
+                       "1 while the LMDB map is full (writes fail; heartbeats wait in memory)",
+                       gauge_store_full, a);
+  srv_metrics_gauge_fn(m, "licsrv_store_batch_failures", NULL,
+                       "Heartbeat batches that could not be written (kept for the next try)",
+                       gauge_store_batch_failures, a);
   srv_metrics_gauge_fn(m, "licsrv_seat_nodes", NULL,
                        "Nodes in the seat tables (only nodes that were granted a seat)",
                        gauge_seat_nodes, a);
@@ -533,7 +576,8 @@ int app_attach(srv_server *s, const char *data_dir, const srv_app_settings *set,
   if (srv_on_worker_start(s, worker_start, a) != 0 || srv_on_worker_stop(s, worker_stop, a) != 0 ||
       srv_on_shutdown(s, on_shutdown, a) != 0 || srv_health_add(s, "license", health_license, a) != 0 ||
       srv_health_add(s, "machine", health_machine, a) != 0 ||
-      srv_health_add(s, "clock", health_clock, a) != 0) {
+      srv_health_add(s, "clock", health_clock, a) != 0 ||
+      srv_health_add(s, "store", health_store, a) != 0) {
     snprintf(err, errlen, "cannot register hooks");
     goto fail;
   }

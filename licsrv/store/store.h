@@ -46,6 +46,9 @@ typedef struct store_reader store_reader;
 typedef struct store_wtxn store_wtxn; /* a write transaction inside the writer thread */
 
 int store_open(const char *dir, unsigned flags, store **out);
+/* The same with another map size (bytes; 0 = STORE_MAP_SIZE). A map smaller
+ * than the data file grows to the file's size (LMDB). */
+int store_open_mapped(const char *dir, unsigned flags, size_t map_size, store **out);
 /* Flushes batched writes, completes queued operations, stops the writer,
  * syncs and closes the environment. Accepts NULL. */
 void store_close(store *s);
@@ -262,6 +265,8 @@ typedef struct {
   uint64_t commits;  /* write transactions committed */
   uint64_t syncs;    /* commits that synced to disk */
   uint64_t flushes;  /* batch flushes */
+  uint64_t batch_failures; /* heartbeat batches that could not be written (kept for the next try) */
+  bool full;         /* the last write found the map full (MDB_MAP_FULL) */
 } store_stats;
 
 void store_stats_get(store *s, store_stats *st);

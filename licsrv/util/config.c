@@ -60,6 +60,8 @@ static const key_def keys[] = {
      "new node names one client address may introduce per hour, 0 = off (1000)"},
     {"node_secret", K_STR, O(app.node_secret), S(app.node_secret), 0, 0,
      "shared secret every verify must carry, unset = none (unset)"},
+    {"store_map_size", K_SIZE, O(app.store_map_size), 0, 256u << 10, 4095u << 20,
+     "LMDB map size, bytes (1024M); a full map is said in /healthz and the log"},
     {"tls_cert", K_STR, O(tls_cert), S(tls_cert), 0, 0, "TLS certificate (not supported yet)"},
     {"tls_key", K_STR, O(tls_key), S(tls_key), 0, 0, "TLS private key (not supported yet)"},
 };
@@ -98,6 +100,7 @@ void srv_config_defaults(srv_config *cfg) {
   cfg->app.failure_list_size = 1000;
   cfg->app.unlimited_max_nodes = 10000;
   cfg->app.new_nodes_per_hour = 1000;
+  cfg->app.store_map_size = 1024u << 20;
 }
 
 /* "--max-body" and "max_body" name the same key. */

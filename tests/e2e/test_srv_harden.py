@@ -417,3 +417,53 @@ def test_clock_jump_shown_and_reset(tmp_path):
         assert verify(s.port, lic=s.license_id, node="rs-1", **OK)["status"] == "valid"
     finally:
         s.finish()
+
+
+def test_full_map_is_loud_and_keeps_heartbeats(tmp_path):
+    """A full LMDB map (here a small one) is logged, shown in /healthz and
+    /metrics, and the heartbeat batch that could not be written is kept for
+    the next try rather than dropped without a word."""
+    s = Server(tmp_path / "data", threads=2,
+               extra=["--store-map-size", "512K", "--unlimited-max-nodes", "1000000",
+                      "--new-nodes-per-hour", "0", "--access-log", "errors"],
+               domains=("localhost",), ports=(443,), major=11, max_nodes=0)
+    s.start()
+    try:
+        deadline = time.monotonic() + 20
+        i = 0
+        while time.monotonic() < deadline and "msg=store map full" not in s.log():
+            flood_verify(s.port, ["rs-%06d" % n for n in range(i, i + 3000)],
+                         dict(OK, license=uuid.UUID(s.license_id).bytes), deadline_s=5)
+            i += 3000
+            s.wait_log("store map full", timeout=2.5)
+        assert s.wait_log("store map full"), (i, s.log()[-3000:])
+        assert s.wait_log("store write failed")
+        assert "kept=true" in s.log()
+        st, body, _ = s.get("/healthz")
+        doc = json.loads(body)
+        assert st == 503 and doc["check"] == "store" and "full" in doc["message"], doc
+        assert metric(s, "licsrv_store_full") == 1
+        assert metric(s, "licsrv_store_batch_failures") >= 1
+        # Verifies still answer from memory, the known nodes keep their seats.
+        assert verify(s.port, lic=s.license_id, node="rs-000001", **OK)["status"] == "valid"
+        print("nodes flooded before the map was full: %d" % i)
+    finally:
+        s.finish()
+
+
+def test_idle_heartbeats_reach_the_store(tmp_path):
+    """The heartbeat batch is written within STORE_FLUSH_MS (2 s) even when no
+    durable write comes along: a kill -9 later keeps the node's seat."""
+    s = Server(tmp_path / "data", threads=1, domains=("localhost",), ports=(443,), major=11,
+               max_nodes=1)
+    s.start()
+    assert verify(s.port, lic=s.license_id, node="rs-1", **OK)["status"] == "valid"
+    time.sleep(3)
+    s.kill9()
+    s = Server(s.data, threads=1, sysroot=s.sysroot)
+    s.start()
+    try:
+        v = verify(s.port, lic=s.license_id, node="rs-2", **OK)
+        assert v["status"] == "seats_exhausted", v  # rs-1's seat survived the crash
+    finally:
+        s.finish()
