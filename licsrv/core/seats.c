@@ -419,6 +419,84 @@ int srv_seats_snapshot(srv_seats *s, const uint8_t *license, bool take_dirty, sr
   return LIC_OK;
 }
 
+static int key_cmp(const srv_node *a, const srv_node *b) {
+  int d = memcmp(a->license, b->license, LIC_ID_LEN);
+  return d != 0 ? d : strcmp(a->node, b->node);
+}
+
+/* A max-heap of slot indices by node key: the k smallest seen so far. */
+static void heap_down(const slot *t, size_t *h, size_t n, size_t i) {
+  for (;;) {
+    size_t l = 2 * i + 1, r = l + 1, m = i;
+    if (l < n && key_cmp(&t[h[l]].n, &t[h[m]].n) > 0)
+      m = l;
+    if (r < n && key_cmp(&t[h[r]].n, &t[h[m]].n) > 0)
+      m = r;
+    if (m == i)
+      return;
+    size_t x = h[i];
+    h[i] = h[m];
+    h[m] = x;
+    i = m;
+  }
+}
+
+static void heap_up(const slot *t, size_t *h, size_t i) {
+  while (i > 0) {
+    size_t p = (i - 1) / 2;
+    if (key_cmp(&t[h[p]].n, &t[h[i]].n) >= 0)
+      return;
+    size_t x = h[i];
+    h[i] = h[p];
+    h[p] = x;
+    i = p;
+  }
+}
+
+static int node_cmp(const void *x, const void *y) { return key_cmp(x, y); }
+
+int srv_seats_page(srv_seats *s, const uint8_t *after_license, const char *after_node, size_t limit,
+                   srv_node **out, size_t *n, bool *more) {
+  srv_node cur;
+  *out = NULL;
+  *n = 0;
+  *more = false;
+  if (after_license != NULL) {
+    memcpy(cur.license, after_license, LIC_ID_LEN);
+    snprintf(cur.node, sizeof cur.node, "%s", after_node);
+  }
+  size_t k = limit + 1; /* one more tells whether a next page exists */
+  size_t *h = malloc(k * sizeof *h);
+  srv_node *a = malloc(k * sizeof *a);
+  if (h == NULL || a == NULL) {
+    free(h);
+    free(a);
+    return LIC_NOMEM;
+  }
+  size_t hn = 0;
+  pthread_mutex_lock(&s->mu);
+  for (size_t i = 0; i < s->cap; i++) {
+    if (!s->t[i].used || (after_license != NULL && key_cmp(&s->t[i].n, &cur) <= 0))
+      continue;
+    if (hn < k) {
+      h[hn] = i;
+      heap_up(s->t, h, hn++);
+    } else if (key_cmp(&s->t[i].n, &s->t[h[0]].n) < 0) {
+      h[0] = i;
+      heap_down(s->t, h, hn, 0);
+    }
+  }
+  for (size_t i = 0; i < hn; i++)
+    a[i] = s->t[h[i]].n;
+  pthread_mutex_unlock(&s->mu);
+  free(h);
+  qsort(a, hn, sizeof *a, node_cmp);
+  *more = hn > limit;
+  *n = hn > limit ? limit : hn;
+  *out = a;
+  return LIC_OK;
+}
+
 void srv_seats_forget(srv_seats *s, const uint8_t license[LIC_ID_LEN]) {
   pthread_mutex_lock(&s->mu);
   lic_state *c = state_get(s, license);

@@ -85,6 +85,13 @@ void srv_seats_load(srv_seats *s, const srv_node *n);
  * *out is malloc'd. */
 int srv_seats_snapshot(srv_seats *s, const uint8_t *license, bool take_dirty, srv_node **out,
                        size_t *n);
+/* One page of the nodes in (license, node) order: the first limit after
+ * (after_license, after_node) (from the start when after_license is NULL),
+ * and whether more follow. Picked under the lock in one pass without copying
+ * the whole table, so a large listing holds verifies up for little. *out is
+ * malloc'd. */
+int srv_seats_page(srv_seats *s, const uint8_t *after_license, const char *after_node, size_t limit,
+                   srv_node **out, size_t *n, bool *more);
 /* Forget one license's nodes (license deleted/forgotten). */
 void srv_seats_forget(srv_seats *s, const uint8_t license[LIC_ID_LEN]);
 

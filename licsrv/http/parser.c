@@ -123,6 +123,11 @@ static int on_headers_complete(http_parser *p) {
     return fail(h, 400, "bad_request", "request target has no path");
   h->path = b->url + u.field_data[UF_PATH].off;
   h->path_len = u.field_data[UF_PATH].len;
+  h->query = "";
+  if (u.field_set & (1 << UF_QUERY)) { /* ends at the fragment or the target's end */
+    h->query = b->url + u.field_data[UF_QUERY].off;
+    b->url[u.field_data[UF_QUERY].off + u.field_data[UF_QUERY].len] = '\0';
+  }
   b->url[u.field_data[UF_PATH].off + h->path_len] = '\0';
   if (has_len && p->content_length > h->lim->max_body)
     return fail(h, 413, "payload_too_large", "request body exceeds max_body");
@@ -196,6 +201,7 @@ static void reset_request(srv_http *h) {
   h->keep_alive = false;
   h->path = "";
   h->path_len = 0;
+  h->query = "";
   h->body_len = 0;
   h->err_status = 0;
   h->err_code = h->err_msg = NULL;

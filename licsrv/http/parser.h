@@ -49,6 +49,7 @@ typedef struct {
   bool keep_alive;
   const char *path; /* NUL-terminated, query stripped (in blk->url) */
   size_t path_len;
+  const char *query; /* after '?', NUL-terminated ("" when none; in blk->url) */
   uint8_t *body; /* blk->body_inline or heap */
   size_t body_len, body_cap;
   int err_status;   /* SRV_HTTP_ERROR: 400, 408, 411, 413, 414, 431 */

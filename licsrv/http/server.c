@@ -277,7 +277,10 @@ static int worker_init(srv_server *s, srv_worker *w, int id, char *err, size_t e
 }
 
 int srv_server_start(srv_server *s, char *err, size_t errlen) {
-  uint32_t n = s->cfg.threads < 1 ? 1 : s->cfg.threads;
+  /* threads loops serve the public listener; one more loop of its own
+   * serves the admin listener, so a slow admin call (a long listing, an
+   * import) never makes a verify wait. */
+  uint32_t nth = s->cfg.threads < 1 ? 1 : s->cfg.threads, n = nth + 1;
   if (s->started)
     return srv_errf(err, errlen, "server already started");
   s->started = true;
@@ -293,9 +296,10 @@ int srv_server_start(srv_server *s, char *err, size_t errlen) {
     if (worker_init(s, w, (int)i, err, errlen) != 0)
       goto fail;
     /* Port 0: worker 0 learns the port, the others join it. */
-    if (listen_on(w, SRV_PUBLIC, s->cfg.listen, i == 0 ? 0 : s->port[SRV_PUBLIC], err, errlen) != 0)
+    if (i < nth &&
+        listen_on(w, SRV_PUBLIC, s->cfg.listen, i == 0 ? 0 : s->port[SRV_PUBLIC], err, errlen) != 0)
       goto fail;
-    if (i == 0 && listen_on(w, SRV_ADMIN, s->cfg.admin_listen, 0, err, errlen) != 0)
+    if (i == nth && listen_on(w, SRV_ADMIN, s->cfg.admin_listen, 0, err, errlen) != 0)
       goto fail;
   }
   for (uint32_t i = 0; i < n; i++) {

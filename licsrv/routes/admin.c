@@ -176,28 +176,48 @@ static json_t *license_json(const store_license *sl, bool terms) {
   return o;
 }
 
+typedef struct {
+  json_t *a;
+  const route_page *pg;
+  uint8_t after[LIC_ID_LEN];
+  char next[LIC_UUID_LEN + 1];
+} license_walk;
+
 static int list_cb(const store_license *sl, void *arg) {
-  json_array_append_new(arg, license_json(sl, false));
+  license_walk *lw = arg;
+  if (lw->pg->has_after && memcmp(sl->id, lw->after, LIC_ID_LEN) <= 0)
+    return 0;
+  if (json_array_size(lw->a) >= lw->pg->limit)
+    return 1; /* one more exists: the page has a next */
+  json_array_append_new(lw->a, license_json(sl, false));
+  lic_uuid_format(sl->id, lw->next);
   return 0;
 }
 
 void route_admin_list(srv_req *r) {
   store_token tok;
+  route_page pg;
   app_worker *w = route_admin_begin(r, &tok);
-  if (w == NULL)
+  if (w == NULL || !route_page_args(r, &pg))
     return;
-  json_t *a = json_array();
+  license_walk lw = {json_array(), &pg, {0}, ""};
+  if (pg.has_after && lic_uuid_parse(pg.after, strlen(pg.after), lw.after) != LIC_OK) {
+    json_decref(lw.a);
+    srv_reply_error(r, 400, "bad_request", "after: a license id (UUID)");
+    return;
+  }
   int rc = store_reader_begin(w->rd);
   if (rc == LIC_OK) {
-    rc = store_license_each(w->rd, list_cb, a);
+    rc = store_license_each(w->rd, list_cb, &lw);
     store_reader_end(w->rd);
   }
-  if (rc != LIC_OK) {
-    json_decref(a);
+  if (rc != LIC_OK && rc != 1) {
+    json_decref(lw.a);
     srv_reply_error(r, 500, "store_error", lic_errfull(rc));
     return;
   }
-  route_reply_json(r, 200, json_pack("{s:o}", "licenses", a));
+  route_reply_json(r, 200, json_pack("{s:o, s:o}", "licenses", lw.a, "next",
+                                     rc == 1 ? json_string(lw.next) : json_null()));
 }
 
 void route_admin_show(srv_req *r) {
@@ -222,19 +242,73 @@ void route_admin_show(srv_req *r) {
   route_reply_json(r, 200, o);
 }
 
-/* Nodes from the live seat table (fresher than the batched store). */
+/* Page cursors of the node listings: "UUID/NODE" (nodes) or
+ * "UUID/TIME/NODE" (failures, newest first within a license). */
+typedef struct {
+  uint8_t license[LIC_ID_LEN];
+  int64_t time;
+  char node[LIC_MAX_NAME + 1];
+} node_cursor;
+
+static bool cursor_parse(const char *s, bool with_time, node_cursor *c) {
+  memset(c, 0, sizeof *c);
+  if (strlen(s) < LIC_UUID_LEN + 2 || s[LIC_UUID_LEN] != '/' ||
+      lic_uuid_parse(s, LIC_UUID_LEN, c->license) != LIC_OK)
+    return false;
+  s += LIC_UUID_LEN + 1;
+  if (with_time) {
+    char *e = NULL;
+    if (*s < '0' || *s > '9')
+      return false;
+    c->time = (int64_t)strtoll(s, &e, 10);
+    if (*e != '/')
+      return false;
+    s = e + 1;
+  }
+  return snprintf(c->node, sizeof c->node, "%s", s) < (int)sizeof c->node && c->node[0] != '\0';
+}
+
+static int fail_cmp(const void *x, const void *y) {
+  const srv_failure *a = x, *b = y;
+  int d = memcmp(a->license, b->license, LIC_ID_LEN);
+  if (d != 0)
+    return d;
+  if (a->time != b->time)
+    return a->time > b->time ? -1 : 1; /* newest first */
+  return strcmp(a->node, b->node);
+}
+
+static int fail_after(const srv_failure *f, const node_cursor *c) {
+  srv_failure k;
+  memcpy(k.license, c->license, LIC_ID_LEN);
+  k.time = c->time;
+  snprintf(k.node, sizeof k.node, "%s", c->node);
+  return fail_cmp(f, &k);
+}
+
+/* Nodes from the live seat table (fresher than the batched store), in
+ * (license, node) order, a page at a time (this runs on the admin loop). */
 void route_admin_nodes(srv_req *r) {
   store_token tok;
+  route_page pg;
+  node_cursor cur = {{0}, 0, ""};
   app_worker *w = route_admin_begin(r, &tok);
   srv_node *ns;
   size_t n;
-  if (w == NULL)
+  if (w == NULL || !route_page_args(r, &pg))
     return;
-  if (srv_seats_snapshot(w->a->seats, NULL, false, &ns, &n) != LIC_OK) {
+  if (pg.has_after && !cursor_parse(pg.after, false, &cur)) {
+    srv_reply_error(r, 400, "bad_request", "after: LICENSE-UUID/NODE (a page's next)");
+    return;
+  }
+  bool more;
+  if (srv_seats_page(w->a->seats, pg.has_after ? cur.license : NULL, cur.node, pg.limit, &ns, &n,
+                     &more) != LIC_OK) {
     srv_reply_error(r, 503, "unavailable", "out of memory");
     return;
   }
   json_t *a = json_array();
+  char next[LIC_UUID_LEN + LIC_MAX_NAME + 8] = "";
   for (size_t i = 0; i < n; i++) {
     char id[LIC_UUID_LEN + 1];
     lic_uuid_format(ns[i].license, id);
@@ -245,25 +319,40 @@ void route_admin_nodes(srv_req *r) {
                           json_pack("{s:I, s:s, s:s}", "time", (json_int_t)ns[i].fail_time, "status",
                                     lic_status_name(ns[i].fail_status), "reason", ns[i].fail_reason));
     json_array_append_new(a, o);
+    snprintf(next, sizeof next, "%s/%s", id, ns[i].node);
   }
   free(ns);
-  route_reply_json(r, 200, json_pack("{s:o}", "nodes", a));
+  route_reply_json(r, 200, json_pack("{s:o, s:o}", "nodes", a, "next",
+                                     more ? json_string(next) : json_null()));
 }
 
-/* The failure lists: per license the most recent failing nodes, newest first. */
+/* The failure lists: per license the most recent failing nodes, newest
+ * first, a page at a time. */
 void route_admin_failures(srv_req *r) {
   store_token tok;
+  route_page pg;
+  node_cursor cur;
   app_worker *w = route_admin_begin(r, &tok);
   srv_failure *fs;
   size_t n;
-  if (w == NULL)
+  if (w == NULL || !route_page_args(r, &pg))
     return;
+  if (pg.has_after && !cursor_parse(pg.after, true, &cur)) {
+    srv_reply_error(r, 400, "bad_request", "after: LICENSE-UUID/TIME/NODE (a page's next)");
+    return;
+  }
   if (srv_seats_failures(w->a->seats, NULL, &fs, &n) != LIC_OK) {
     srv_reply_error(r, 503, "unavailable", "out of memory");
     return;
   }
+  qsort(fs, n, sizeof *fs, fail_cmp);
+  size_t i = 0;
+  while (pg.has_after && i < n && fail_after(&fs[i], &cur) <= 0)
+    i++;
   json_t *a = json_array();
-  for (size_t i = 0; i < n; i++) {
+  char next[LIC_UUID_LEN + LIC_MAX_NAME + 32] = "";
+  size_t end = i + pg.limit < n ? i + pg.limit : n;
+  for (; i < end; i++) {
     char id[LIC_UUID_LEN + 1];
     lic_uuid_format(fs[i].license, id);
     json_array_append_new(
@@ -271,9 +360,12 @@ void route_admin_failures(srv_req *r) {
                      "last_seen", (json_int_t)fs[i].time, "last_failure", "time",
                      (json_int_t)fs[i].time, "status", lic_status_name(fs[i].status), "reason",
                      fs[i].reason));
+    snprintf(next, sizeof next, "%s/%lld/%s", id, (long long)fs[i].time, fs[i].node);
   }
+  bool more = end < n;
   free(fs);
-  route_reply_json(r, 200, json_pack("{s:o}", "failures", a));
+  route_reply_json(r, 200, json_pack("{s:o, s:o}", "failures", a, "next",
+                                     more ? json_string(next) : json_null()));
 }
 
 /* POST /v1/admin/nodes/release {"license": UUID, "node": NAME}: the seat is
@@ -372,28 +464,53 @@ void route_admin_release(srv_req *r) {
     free(op);
 }
 
+typedef struct {
+  json_t *a;
+  const route_page *pg;
+  uint64_t after, last;
+} audit_walk;
+
 static int audit_cb(const store_audit *e, void *arg) {
-  json_array_append_new(arg, json_pack("{s:I, s:I, s:s, s:s, s:s}", "seq", (json_int_t)e->seq,
-                                       "time", (json_int_t)e->time, "token", e->token, "action",
-                                       e->action, "subject", e->subject));
-  return json_array_size(arg) >= 10000; /* bounded answer */
+  audit_walk *aw = arg;
+  if (aw->pg->has_after && e->seq <= aw->after)
+    return 0;
+  if (json_array_size(aw->a) >= aw->pg->limit)
+    return 1; /* one more exists */
+  json_array_append_new(aw->a, json_pack("{s:I, s:I, s:s, s:s, s:s}", "seq", (json_int_t)e->seq,
+                                         "time", (json_int_t)e->time, "token", e->token, "action",
+                                         e->action, "subject", e->subject));
+  aw->last = e->seq;
+  return 0;
 }
 
 void route_admin_audit(srv_req *r) {
   store_token tok;
+  route_page pg;
   app_worker *w = route_admin_begin(r, &tok);
-  if (w == NULL)
+  if (w == NULL || !route_page_args(r, &pg))
     return;
-  json_t *a = json_array();
+  audit_walk aw = {json_array(), &pg, 0, 0};
+  if (pg.has_after) {
+    char *e = NULL;
+    aw.after = strtoull(pg.after, &e, 10);
+    if (pg.after[0] < '0' || pg.after[0] > '9' || *e != '\0') {
+      json_decref(aw.a);
+      srv_reply_error(r, 400, "bad_request", "after: an audit seq (a page's next)");
+      return;
+    }
+  }
   int rc = store_reader_begin(w->rd);
   if (rc == LIC_OK) {
-    rc = store_audit_each(w->rd, 0, NULL, audit_cb, a);
+    rc = store_audit_each(w->rd, 0, NULL, audit_cb, &aw);
     store_reader_end(w->rd);
   }
   if (rc != LIC_OK && rc != 1) {
-    json_decref(a);
+    json_decref(aw.a);
     srv_reply_error(r, 500, "store_error", lic_errfull(rc));
     return;
   }
-  route_reply_json(r, 200, json_pack("{s:o}", "audit", a));
+  char next[24];
+  snprintf(next, sizeof next, "%llu", (unsigned long long)aw.last);
+  route_reply_json(r, 200, json_pack("{s:o, s:o}", "audit", aw.a, "next",
+                                     rc == 1 ? json_string(next) : json_null()));
 }

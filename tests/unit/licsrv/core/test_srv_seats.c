@@ -228,6 +228,41 @@ static void test_release(void **state) {
   srv_seats_free(s);
 }
 
+/* Pages of the seat table: every node once, in (license, node) order. */
+static void test_pages(void **state) {
+  (void)state;
+  srv_seats *s = srv_seats_new_with(10, 100000);
+  int64_t used;
+  char node[32];
+  for (int i = 0; i < 5000; i++) {
+    snprintf(node, sizeof node, "p%05d", (i * 7919) % 5000);
+    assert_true(srv_seats_acquire(s, i % 3 ? LA : LB, node, 100, WINDOW, 0, &used));
+  }
+  srv_node *a, last;
+  size_t n, total = 0;
+  bool more = true, first = true;
+  while (more) {
+    assert_int_equal(srv_seats_page(s, first ? NULL : last.license, first ? NULL : last.node, 333,
+                                    &a, &n, &more),
+                     LIC_OK);
+    for (size_t i = 0; i < n; i++) {
+      if (!first || i > 0) {
+        const srv_node *p = i > 0 ? &a[i - 1] : &last;
+        int d = memcmp(p->license, a[i].license, LIC_ID_LEN);
+        assert_true(d < 0 || (d == 0 && strcmp(p->node, a[i].node) < 0));
+      }
+    }
+    if (n > 0)
+      last = a[n - 1];
+    total += n;
+    first = false;
+    free(a);
+    assert_true(n == 333 || !more);
+  }
+  assert_int_equal(total, 5000);
+  srv_seats_free(s);
+}
+
 struct race {
   srv_seats *s;
   int id;
@@ -356,6 +391,7 @@ int main(void) {
       cmocka_unit_test(test_failure_flood_bounded),
       cmocka_unit_test(test_table_bounded_per_license),
       cmocka_unit_test(test_release),
+      cmocka_unit_test(test_pages),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
