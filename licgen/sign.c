@@ -30,7 +30,7 @@ static const char USAGE[] =
     "  --expires D       last day is the day before D (UTC), or 'never'\n"
     "  --not-before D    first valid day (default: now)\n"
     "  --max-nodes N     private mode: report-server nodes at once (0 = unlimited)\n"
-    "  --heartbeat S     seconds between checks (default 7200)\n"
+    "  --heartbeat S     seconds between checks (1..2592000, default 7200; warns below 60)\n"
     "  --grace S         seconds a report server stays licensed without a valid check\n"
     "                    (default 86400)\n"
     "  -o, --out FILE    license file to write\n"
@@ -157,7 +157,8 @@ int licgen_sign(int argc, char **argv) {
       max_nodes_given = true;
       break;
     case O_HEARTBEAT:
-      if ((r = parse_num("--heartbeat", optarg, 60, 30 * 86400, &l.heartbeat)) != EXIT_OK)
+      if ((r = parse_num("--heartbeat", optarg, LIC_MIN_HEARTBEAT, LIC_MAX_HEARTBEAT,
+                         &l.heartbeat)) != EXIT_OK)
         goto out;
       break;
     case O_GRACE:
@@ -219,6 +220,16 @@ int licgen_sign(int argc, char **argv) {
     r = cli_usage("sign", "--expires %s is in the past", expires);
     goto out;
   }
+  if (l.grace < l.heartbeat) {
+    r = cli_usage("sign", "--grace (%lld s) is shorter than --heartbeat (%lld s)",
+                  (long long)l.grace, (long long)l.heartbeat);
+    goto out;
+  }
+  /* Allowed (tests, demos) but a fleet checking every few seconds loads the
+   * license server for nothing. */
+  if (l.heartbeat < LIC_WARN_HEARTBEAT)
+    fprintf(stderr, "licgen: warning: --heartbeat %lld s is below %d s: meant for tests and demos\n",
+            (long long)l.heartbeat, LIC_WARN_HEARTBEAT);
   l.not_before = now;
   if (notbefore != NULL && (rc = lic_date_parse(notbefore, &l.not_before)) != LIC_OK) {
     r = cli_usage("sign", "--not-before: %s", lic_errfull(rc));

@@ -10,6 +10,8 @@ int licctl_check(int argc, char **argv);      /* check.c */
 int licctl_activate(int argc, char **argv);   /* activate.c */
 int licctl_activation(int argc, char **argv); /* activate.c */
 int licctl_verify(int argc, char **argv);     /* verify.c */
+int licctl_agent(int argc, char **argv);      /* agent.c */
+int licctl_status(int argc, char **argv);     /* status.c */
 
 /* The state directory (--state, else $XDG_STATE_HOME/licctl, else
  * ~/.local/state/licctl): the instance key, the project id, the activation. */

@@ -136,7 +136,7 @@ int lic_license_parse(const uint8_t *body, size_t len, lic_license *l) {
       (rc = lic_mp_get_intlist(&o, "ports", LIC_MAX_LIST, 1, 65535, &l->ports, &l->nports)) != LIC_OK ||
       (rc = lic_mp_get_strlist(&o, "apps", LIC_MAX_LIST, 1, LIC_MAX_NAME, &l->apps)) != LIC_OK ||
       (rc = lic_mp_get_int(&o, "max_nodes", 0, INT32_MAX, &l->max_nodes)) != LIC_OK ||
-      (rc = lic_mp_get_int(&o, "heartbeat", 60, 30 * 86400, &l->heartbeat)) != LIC_OK ||
+      (rc = lic_mp_get_int(&o, "heartbeat", LIC_MIN_HEARTBEAT, LIC_MAX_HEARTBEAT, &l->heartbeat)) != LIC_OK ||
       (rc = lic_mp_get_int(&o, "grace", 0, 365 * 86400, &l->grace)) != LIC_OK ||
       (rc = lic_mp_get_binx(&o, "rif", l->rif, 32)) != LIC_OK)
     goto out;
@@ -152,6 +152,13 @@ int lic_license_parse(const uint8_t *body, size_t len, lic_license *l) {
     }
   if (l->expires != 0 && l->expires < l->not_before) {
     rc = lic__fail(LIC_FORMAT, "expires before not_before");
+    goto out;
+  }
+  /* A report server checks every heartbeat and lives on grace between
+   * checks: a grace shorter than one heartbeat would expire between checks. */
+  if (l->grace < l->heartbeat) {
+    rc = lic__fail(LIC_FORMAT, "grace (%lld s) is shorter than heartbeat (%lld s)",
+                   (long long)l->grace, (long long)l->heartbeat);
     goto out;
   }
   if (lic_mp_obj_has(&o, "machine")) {

@@ -15,6 +15,7 @@ void lic_verify_result_clear(lic_verify_result *res) {
     return;
   lic_verdict_clear(&res->verdict);
   lic_license_clear(&res->license);
+  free(res->body);
   memset(res, 0, sizeof *res);
 }
 
@@ -80,6 +81,8 @@ int lic_verify_response(const lic_verify_opts *o, const uint8_t *nonce, size_t n
   int rc;
 
   memset(res, 0, sizeof *res);
+  if (nonce_len > LIC_NONCE_MAX)
+    return lic__fail(LIC_INVALID, "nonce longer than %d bytes", LIC_NONCE_MAX);
   if ((rc = lic_mp_obj_parse(body, len, &doc)) != LIC_OK ||
       (rc = lic_mp_get_bin(&doc, "verdict", 1, LIC_MAX_ENVELOPE, &vbytes, &vlen)) != LIC_OK)
     return rc;
@@ -135,6 +138,13 @@ int lic_verify_response(const lic_verify_opts *o, const uint8_t *nonce, size_t n
       return lic__fail(LIC_MISMATCHED, "server said valid but the license says %s: %s",
                        lic_status_name(st), reason);
   }
+  if ((res->body = malloc(len > 0 ? len : 1)) == NULL)
+    return LIC_NOMEM;
+  memcpy(res->body, body, len);
+  res->body_len = len;
+  memcpy(res->nonce, nonce, nonce_len);
+  res->nonce_len = nonce_len;
+  res->checked_at = now;
   return LIC_OK;
 }
 

@@ -38,7 +38,7 @@ def run(args, env=None, check=True):
 
 
 def provision(data, sysroot, domains=("localhost",), ports=(), apps=(), major=11, max_nodes=0,
-              expires="2099-01-01", customer="Test Customer"):
+              expires="2099-01-01", customer="Test Customer", sign_extra=()):
     """init -> rif -> licgen sign (with the TEST root key) -> import, on a fake
     machine. Returns (license id, path of the trusted root public key)."""
     data = str(data)
@@ -68,6 +68,7 @@ def provision(data, sysroot, domains=("localhost",), ports=(), apps=(), major=11
         args += ["--port", str(p)]
     for a in apps:
         args += ["--app", a]
+    args += list(sign_extra)  # e.g. --heartbeat 2 --grace 6 (test_agent)
     run(args, env)
     out = run([licsrv_bin(), "import", "--data", data, "--trust", pub, "--json", lic], env).stdout
     import json

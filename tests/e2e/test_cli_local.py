@@ -337,7 +337,8 @@ def sign_args(rif, key, out, **over):
     ({}, ["--domain", "bad_domain..com"], 2),
     ({}, ["--domain", "x" * 254], 2),
     ({}, ["--max-nodes", "3"], 2),
-    ({}, ["--heartbeat", "5"], 2),
+    ({}, ["--heartbeat", "0"], 2),
+    ({}, ["--grace", "5"], 2),                    # shorter than the default heartbeat
     ({"--mode": "public"}, [], 2),
     ({"--mode": "cloud"}, [], 2),
     ({"--major": "-3"}, [], 2),

@@ -15,6 +15,11 @@
 
 #define LIC_DEFAULT_HEARTBEAT 7200
 #define LIC_DEFAULT_GRACE     86400
+/* SPEC §3.3: a heartbeat of 1 s is allowed (tests, demos); licgen warns
+ * below LIC_WARN_HEARTBEAT. */
+#define LIC_MIN_HEARTBEAT     1
+#define LIC_MAX_HEARTBEAT     (30 * 86400)
+#define LIC_WARN_HEARTBEAT    60
 
 typedef enum { LIC_MODE_LOCAL, LIC_MODE_PRIVATE, LIC_MODE_PUBLIC } lic_mode;
 

@@ -39,6 +39,14 @@ typedef struct {
   int http_status;
   lic_verdict verdict;      /* the server's signed verdict (checked) */
   lic_license license;      /* the license from the chain (checked) */
+  /* What lic_verify_response checked, kept so the answer can be stored and
+   * checked again later (lic_session persists it): the response body
+   * (malloc'd), our nonce and the local time it was checked at. */
+  uint8_t *body;
+  size_t body_len;
+  uint8_t nonce[LIC_NONCE_MAX];
+  size_t nonce_len;
+  int64_t checked_at;
 } lic_verify_result;
 
 /* One verify exchange. LIC_OK means the chain, the nonce, the clock and the
@@ -50,7 +58,8 @@ LIC_API int lic_verify(const lic_verify_opts *o, lic_verify_result *res);
 LIC_API void lic_verify_result_clear(lic_verify_result *res);
 
 /* The checks on a response body, separated for tests and other transports:
- * body is the MessagePack {verdict, chain} document. */
+ * body is the MessagePack {verdict, chain} document. On LIC_OK res also
+ * holds a copy of body, the nonce and now (see lic_verify_result). */
 LIC_API int lic_verify_response(const lic_verify_opts *o, const uint8_t *nonce, size_t nonce_len,
                                 int64_t now, const uint8_t *body, size_t len,
                                 lic_verify_result *res);

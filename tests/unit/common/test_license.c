@@ -335,7 +335,8 @@ static void test_parse_ranges(void **state) {
   static const intarr a0 = {p0, 1}, a70000 = {p70000, 1}, aneg = {pneg, 1}, amax = {p65535, 2},
                       a65536 = {p65536, 2};
   static const strarr f256 = {"feature", 256}, f257 = {"feature", 257}, d257 = {"h", 257};
-  static const int64_t neg = -1, hb0 = 0, hb59 = 59, hb60 = 60, nb = T2027 + 1, zero = 0,
+  static const int64_t neg = -1, hb0 = 0, hb1 = 1, hb59 = 59, hb60 = 60,
+                       hb_big = 30 * 86400 + 1, nb = T2027 + 1, zero = 0,
                        big_major = (int64_t)INT32_MAX + 1;
   char n128[129], n129[130];
   memset(n128, 'c', 128);
@@ -365,8 +366,11 @@ static void test_parse_ranges(void **state) {
       {"major", tu_s_int, &neg, LIC_LIMIT},
       {"major", tu_s_int, &big_major, LIC_LIMIT},
       {"heartbeat", tu_s_int, &hb0, LIC_LIMIT},
-      {"heartbeat", tu_s_int, &hb59, LIC_LIMIT},
+      {"heartbeat", tu_s_int, &hb1, LIC_OK},
+      {"heartbeat", tu_s_int, &hb59, LIC_OK},
       {"heartbeat", tu_s_int, &hb60, LIC_OK},
+      {"heartbeat", tu_s_int, &hb_big, LIC_LIMIT},
+      {"grace", tu_s_int, &hb59, LIC_FORMAT}, /* shorter than the heartbeat (7200) */
       {"grace", tu_s_int, &neg, LIC_LIMIT},
       {"not_before", tu_s_int, &nb, LIC_FORMAT}, /* expires < not_before */
       {"expires", tu_s_int, &zero, LIC_OK},      /* perpetual */

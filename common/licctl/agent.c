@@ -1,0 +1,240 @@
+/* agent.c - licctl agent: the license session in the foreground (for
+ * systemd), with STATE/status.json for report servers that do not link C. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "licctl.h"
+#include "lic/fileio.h"
+#include "lic/rif.h"
+#include "lic/session.h"
+
+static const char USAGE[] =
+    "usage: licctl agent URL [URL...] --domain D --port P --node N [--license ID]\n"
+    "         [--app A] [--version V] [--trust PUB.pem]... [--timeout MS] [--state DIR]\n\n"
+    "Runs the license session in the foreground: checks with the license servers\n"
+    "(the first URL is the primary, the others standbys; the one that answered last\n"
+    "is asked first) every heartbeat, retries failed checks with backoff, stays in\n"
+    "grace while no server gives a trustworthy answer, and turns unlicensed at once\n"
+    "on a signed denial or when grace runs out. The last valid verdict is kept in\n"
+    "STATE/" LIC_SESSION_FILE " and checked again at start, so a restart during an\n"
+    "outage keeps the original grace deadline. Every change is written atomically to\n"
+    "STATE/status.json (read it, or run 'licctl status'); one log line per state\n"
+    "change on stderr. SIGTERM or SIGINT: exit 0. SIGHUP: check now.\n\n"
+    "  URL             http://HOST:PORT of a license server (up to 16)\n"
+    "  --domain D      the access domain name this report server answers on\n"
+    "  --port P        its port\n"
+    "  --node N        this report-server instance id (holds a seat)\n"
+    "  --license ID    license id (UUID); leave it out when standbys hold other licenses\n"
+    "  --app A         application name\n"
+    "  --version V     product version, e.g. 11.0.18 (its major number is checked)\n"
+    "  --trust FILE    trusted root public key (repeatable; replaces the built-in store)\n"
+    "  --timeout MS    each exchange (default 10000)\n"
+    "  --state DIR     state directory (default $XDG_STATE_HOME/licctl)\n";
+
+enum { O_DOMAIN = 256, O_PORT, O_NODE, O_LICENSE, O_APP, O_VERSION, O_TRUST, O_TIMEOUT,
+       O_STATE };
+
+#define STATUS_FILE "status.json"
+#define CHUNK_S 5 /* longest sleep between ticks: a wall-clock jump is seen within it */
+
+static json_t *time_json(int64_t t) {
+  char buf[21];
+  if (t <= 0)
+    return json_null();
+  lic_time_format(t, buf);
+  return json_string(buf);
+}
+
+/* The status document of SPEC §8 (plus heartbeat, grace, detail, node). */
+static char *status_json(const lic_session_info *in, const char *node) {
+  json_t *feat = json_array();
+  for (size_t i = 0; i < in->features->n; i++)
+    json_array_append_new(feat, json_string(in->features->v[i]));
+  json_t *o = json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:s, s:s, s:o, s:o, s:I, s:I, s:s}",
+                        "state", lic_session_state_name(in->state), "reason", in->reason,
+                        "detail", in->detail, "features", feat, "expires",
+                        in->last_valid == 0 ? json_null()
+                        : in->expires == 0  ? json_string("never")
+                                            : time_json(in->expires),
+                        "grace_until", time_json(in->grace_until), "last_valid",
+                        time_json(in->last_valid), "last_error", in->last_error, "server",
+                        in->server, "checked_at", time_json(in->checked_at), "next_check",
+                        time_json(in->next_check), "heartbeat", (json_int_t)in->heartbeat,
+                        "grace", (json_int_t)in->grace, "node", node);
+  if (o == NULL)
+    return NULL;
+  char *s = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);
+  json_decref(o);
+  return s;
+}
+
+static void log_state(const lic_session_info *in, int64_t now) {
+  char ts[21];
+  lic_time_format(now, ts);
+  fprintf(stderr, "ts=%s level=%s msg=state state=%s reason=%s server=\"%s\"", ts,
+          in->state == LIC_SESSION_LICENSED ? "info" : "warn", lic_session_state_name(in->state),
+          in->reason, in->server);
+  if (in->grace_until > 0) {
+    char gu[21];
+    lic_time_format(in->grace_until, gu);
+    fprintf(stderr, " grace_until=%s", gu);
+  }
+  if (in->detail[0] != '\0')
+    fprintf(stderr, " detail=\"%s\"", in->detail);
+  if (in->last_error[0] != '\0')
+    fprintf(stderr, " error=\"%s\"", in->last_error);
+  fputc('\n', stderr);
+}
+
+static int64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Wait until wall-clock second `wake` (at most CHUNK_S) or a signal.
+ * Returns the signal, or 0 on timeout. */
+static int wait_until(const sigset_t *set, int64_t wake) {
+  int64_t left = wake * 1000000000 - now_ns() + 1000000; /* 1 ms past the second */
+  if (left <= 0)
+    return 0;
+  if (left > (int64_t)CHUNK_S * 1000000000)
+    left = (int64_t)CHUNK_S * 1000000000;
+  struct timespec ts = {(time_t)(left / 1000000000), (long)(left % 1000000000)};
+  int sig = sigtimedwait(set, NULL, &ts);
+  return sig < 0 ? 0 : sig;
+}
+
+int licctl_agent(int argc, char **argv) {
+  static const struct option opts[] = {
+      {"domain", required_argument, NULL, O_DOMAIN}, {"port", required_argument, NULL, O_PORT},
+      {"node", required_argument, NULL, O_NODE}, {"license", required_argument, NULL, O_LICENSE},
+      {"app", required_argument, NULL, O_APP}, {"version", required_argument, NULL, O_VERSION},
+      {"trust", required_argument, NULL, O_TRUST}, {"timeout", required_argument, NULL, O_TIMEOUT},
+      {"state", required_argument, NULL, O_STATE}, {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0}};
+  lic_session_opts so;
+  lic_session *s = NULL;
+  cli_trust ct;
+  uint8_t id[LIC_ID_LEN];
+  const char *port = NULL, *state_opt = NULL;
+  char path[PATH_MAX], *last = NULL;
+  lic_session_state prev_state = LIC_SESSION_UNLICENSED;
+  const char *prev_reason = NULL;
+  sigset_t set;
+  int64_t v;
+  int c, r, rc;
+
+  memset(&so, 0, sizeof so);
+  cli_trust_init(&ct);
+  optind = 1;
+  while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    switch (c) {
+    case O_DOMAIN: so.verify.domain = optarg; break;
+    case O_PORT: port = optarg; break;
+    case O_NODE: so.verify.node = optarg; break;
+    case O_LICENSE:
+      if (lic_uuid_parse(optarg, strlen(optarg), id) != LIC_OK)
+        return cli_usage("agent", "--license: '%.40s' is not a UUID", optarg);
+      so.verify.license = id;
+      break;
+    case O_APP: so.verify.app = optarg; break;
+    case O_VERSION: so.verify.version = optarg; break;
+    case O_TRUST:
+      if ((r = cli_trust_add(&ct, optarg)) != EXIT_OK)
+        return r;
+      break;
+    case O_TIMEOUT:
+      if ((rc = lic_parse_int(optarg, 1, 600000, &v)) != LIC_OK)
+        return cli_usage("agent", "--timeout: %s", lic_errfull(rc));
+      so.verify.timeout_ms = (int)v;
+      break;
+    case O_STATE: state_opt = optarg; break;
+    case 'h': fputs(USAGE, stdout); return EXIT_OK;
+    default: return cli_usage("agent", "bad option");
+    }
+  }
+  if (argc - optind < 1 || argc - optind > LIC_SESSION_MAX_SERVERS)
+    return cli_usage("agent", "give 1 to %d license server URLs", LIC_SESSION_MAX_SERVERS);
+  for (int i = optind; i < argc; i++)
+    if (strncmp(argv[i], "http://", 7) != 0 && strncmp(argv[i], "https://", 8) != 0)
+      return cli_usage("agent", "'%.80s' is not an http:// URL", argv[i]);
+  so.urls = (const char *const *)&argv[optind];
+  so.nurls = (size_t)(argc - optind);
+  const char *missing = so.verify.domain == NULL ? "--domain" : port == NULL ? "--port"
+                      : so.verify.node == NULL ? "--node" : NULL;
+  if (missing != NULL)
+    return cli_usage("agent", "%s is required", missing);
+  if ((rc = lic_parse_int(port, 1, 65535, &so.verify.port)) != LIC_OK)
+    return cli_usage("agent", "--port: %s", lic_errfull(rc));
+  if ((rc = lic_domain_check(so.verify.domain, false)) != LIC_OK)
+    return cli_usage("agent", "--domain: %s", lic_errfull(rc));
+  if ((rc = lic_name_check("--node", so.verify.node)) != LIC_OK)
+    return cli_usage("agent", "%s", lic_errfull(rc));
+  so.verify.trust = &ct.t;
+  so.state_dir = licctl_state_dir(state_opt);
+  if ((r = licctl_state_ensure(so.state_dir)) != EXIT_OK)
+    return r;
+  snprintf(path, sizeof path, "%s/%s", so.state_dir, STATUS_FILE);
+
+  /* Signals are taken synchronously (sigtimedwait): no handler, no race
+   * between checking a flag and going to sleep. */
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
+  sigprocmask(SIG_BLOCK, &set, NULL);
+  setvbuf(stderr, NULL, _IOLBF, 0);
+
+  if ((rc = lic_session_new(&so, (int64_t)time(NULL), &s)) != LIC_OK)
+    return cli_lic_error("agent", rc);
+  r = EXIT_OK;
+  for (;;) {
+    int64_t now = (int64_t)time(NULL);
+    int64_t wake = lic_session_tick(s, now);
+    lic_session_info in;
+    lic_session_info_get(s, &in);
+    if (prev_reason == NULL || in.state != prev_state || strcmp(in.reason, prev_reason) != 0)
+      log_state(&in, now);
+    prev_state = in.state;
+    prev_reason = in.reason; /* a static string of the session */
+    char *doc = status_json(&in, so.verify.node);
+    if (doc == NULL) {
+      r = cli_error(EXIT_FAIL, "agent", "out of memory");
+      break;
+    }
+    if (last == NULL || strcmp(doc, last) != 0) {
+      size_t n = strlen(doc);
+      doc[n] = '\n'; /* json_dumps leaves room: write with a newline, then restore */
+      rc = lic_file_write(path, doc, n + 1, 0644, 0);
+      doc[n] = '\0';
+      if (rc != LIC_OK) { /* logged, and retried on the next change */
+        char ts[21];
+        lic_time_format(now, ts);
+        fprintf(stderr, "ts=%s level=error msg=status_write path=\"%s\" error=\"%s\"\n", ts,
+                path, lic_errfull(rc));
+      }
+      free(last);
+      last = rc == LIC_OK ? doc : NULL;
+      if (rc != LIC_OK)
+        free(doc);
+    } else {
+      free(doc);
+    }
+    int sig = wait_until(&set, wake);
+    if (sig == SIGTERM || sig == SIGINT)
+      break;
+    if (sig == SIGHUP)
+      lic_session_check_now(s);
+  }
+  free(last);
+  lic_session_free(s);
+  return r;
+}

@@ -1,0 +1,461 @@
+/* session.c - the report server's license session (SPEC §8): when to check,
+ * which server to ask, what a failure or a denial does to the state, and the
+ * last valid verdict kept in the state directory across restarts. */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "lic/fileio.h"
+#include "lic/session.h"
+
+#define ERR_CAP 1024
+#define FILE_VERSION 1
+
+struct lic_session {
+  lic_verify_opts vo; /* strings below are our copies */
+  char *domain, *app, *version, *node;
+  uint8_t license_id[LIC_ID_LEN];
+  char *urls[LIC_SESSION_MAX_SERVERS];
+  size_t nurls, preferred;
+  char *path; /* the state file, NULL = not persisted */
+  lic_session_verify_fn transport;
+  void *transport_ctx;
+
+  /* The last valid verdict, and the response that proves it (kept so a
+   * restart can check it again rather than trust a file). */
+  bool have_valid;
+  int64_t last_valid, lv_heartbeat, lv_grace, lv_expires;
+  lic_strlist features;
+  uint8_t *proof;
+  size_t proof_len;
+  uint8_t proof_nonce[LIC_NONCE_MAX];
+  size_t proof_nonce_len;
+  int64_t proof_checked_at;
+
+  /* A trustworthy denial ends the license until a valid verdict. */
+  bool denied;
+  lic_status denial;
+  char denial_reason[LIC_MAX_REASON + 1];
+  unsigned denials;
+
+  int64_t heartbeat, grace; /* terms of the last trustworthy verdict (scheduling) */
+  bool last_failed;
+  unsigned failures;
+  char last_error[ERR_CAP];
+  char server[512];
+  int64_t checked_at, next_check;
+  bool force;
+
+  int64_t hwm, hwm_saved; /* clock high-water mark and the value last written */
+  bool rollback;
+
+  lic_session_state state;
+  const char *reason;
+};
+
+const char *lic_session_state_name(lic_session_state s) {
+  switch (s) {
+  case LIC_SESSION_LICENSED: return "licensed";
+  case LIC_SESSION_GRACE: return "grace";
+  default: return "unlicensed";
+  }
+}
+
+int64_t lic_session_backoff(int64_t heartbeat, unsigned n) {
+  int64_t hb = heartbeat > 0 ? heartbeat : LIC_DEFAULT_HEARTBEAT;
+  int64_t d = hb < LIC_SESSION_BASE_RETRY ? hb : LIC_SESSION_BASE_RETRY;
+  for (unsigned i = 1; i < n && d < hb; i++)
+    d *= 2;
+  return d < hb ? d : hb;
+}
+
+int64_t lic_session_backoff_jitter(int64_t heartbeat, unsigned n) {
+  int64_t d = lic_session_backoff(heartbeat, n);
+  uint8_t b[4] = {0};
+  /* Without randomness, no jitter: the delay itself stays correct. */
+  if (lic_random(b, sizeof b) != LIC_OK)
+    return d;
+  uint32_t u = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+  /* d * (0.9 .. 1.1) in milliseconds, rounded to the nearest second. */
+  int64_t ms = d * 1000;
+  int64_t span = ms / 5; /* 20% of d */
+  int64_t j = ms - ms / 10 + (int64_t)((uint64_t)u * (uint64_t)(span + 1) >> 32);
+  int64_t s = (j + 500) / 1000;
+  return s < 1 ? 1 : s;
+}
+
+static char *dup_or_null(const char *s) { return s == NULL ? NULL : strdup(s); }
+
+static void clear_valid(lic_session *s) {
+  s->have_valid = false;
+  s->last_valid = s->lv_heartbeat = s->lv_grace = s->lv_expires = 0;
+  lic_strlist_free(&s->features);
+  free(s->proof);
+  s->proof = NULL;
+  s->proof_len = s->proof_nonce_len = 0;
+  s->proof_checked_at = 0;
+}
+
+void lic_session_free(lic_session *s) {
+  if (s == NULL)
+    return;
+  clear_valid(s);
+  free(s->domain);
+  free(s->app);
+  free(s->version);
+  free(s->node);
+  for (size_t i = 0; i < s->nurls; i++)
+    free(s->urls[i]);
+  free(s->path);
+  free(s);
+}
+
+/* "state file PATH[ ignored]: WHY" into last_error. */
+static void set_file_error(lic_session *s, const char *what, const char *why) {
+  snprintf(s->last_error, sizeof s->last_error, "state file %s%s: %s", s->path, what, why);
+}
+
+/* The terms a verdict carries, falling back to its license's. */
+static void verdict_terms(const lic_verify_result *res, int64_t *hb, int64_t *grace) {
+  *hb = res->verdict.heartbeat > 0 ? res->verdict.heartbeat : res->license.heartbeat;
+  *grace = res->verdict.grace > 0 ? res->verdict.grace : res->license.grace;
+  if (*hb < LIC_MIN_HEARTBEAT)
+    *hb = LIC_DEFAULT_HEARTBEAT;
+  if (*grace < *hb)
+    *grace = *hb;
+}
+
+/* Take a checked valid verdict as the session's last valid one; res keeps
+ * nothing the session needs afterwards. local_now is our clock when it was
+ * checked: the verdict counts from the earlier of that and its own time, so
+ * no clock difference stretches the grace past time + grace. */
+static int adopt_valid(lic_session *s, lic_verify_result *res, int64_t local_now) {
+  lic_verdict *v = &res->verdict;
+  clear_valid(s);
+  s->have_valid = true;
+  s->last_valid = v->time < local_now ? v->time : local_now;
+  verdict_terms(res, &s->lv_heartbeat, &s->lv_grace);
+  s->lv_expires = v->expires;
+  s->features = v->features; /* transferred */
+  memset(&v->features, 0, sizeof v->features);
+  s->proof = res->body;
+  s->proof_len = res->body_len;
+  res->body = NULL;
+  memcpy(s->proof_nonce, res->nonce, res->nonce_len);
+  s->proof_nonce_len = res->nonce_len;
+  s->proof_checked_at = res->checked_at;
+  s->heartbeat = s->lv_heartbeat;
+  s->grace = s->lv_grace;
+  if (v->time > s->hwm)
+    s->hwm = v->time;
+  return LIC_OK;
+}
+
+/* --- the state file ------------------------------------------------------ */
+
+static int save(lic_session *s) {
+  msgpack_sbuffer sb;
+  msgpack_packer pk;
+  int bad = 0, rc;
+
+  if (s->path == NULL)
+    return LIC_OK;
+  msgpack_sbuffer_init(&sb);
+  msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+  size_t n = 3 + (s->have_valid ? 3 : 0) + (s->denied ? 2 : 0);
+  bad |= msgpack_pack_map(&pk, n);
+  bad |= lic_mp_pack_cstr(&pk, "v") | msgpack_pack_int64(&pk, FILE_VERSION);
+  bad |= lic_mp_pack_cstr(&pk, "hwm") | msgpack_pack_int64(&pk, s->hwm);
+  bad |= lic_mp_pack_cstr(&pk, "server") | lic_mp_pack_cstr(&pk, s->server);
+  if (s->have_valid) {
+    bad |= lic_mp_pack_cstr(&pk, "response") | lic_mp_pack_bin(&pk, s->proof, s->proof_len);
+    bad |= lic_mp_pack_cstr(&pk, "nonce") | lic_mp_pack_bin(&pk, s->proof_nonce, s->proof_nonce_len);
+    bad |= lic_mp_pack_cstr(&pk, "checked_at") | msgpack_pack_int64(&pk, s->proof_checked_at);
+  }
+  if (s->denied) {
+    bad |= lic_mp_pack_cstr(&pk, "denied") | lic_mp_pack_cstr(&pk, lic_status_name(s->denial));
+    bad |= lic_mp_pack_cstr(&pk, "reason") | lic_mp_pack_cstr(&pk, s->denial_reason);
+  }
+  rc = bad ? LIC_NOMEM : lic_file_write(s->path, sb.data, sb.size, 0600, 0);
+  if (rc == LIC_OK)
+    s->hwm_saved = s->hwm;
+  else
+    set_file_error(s, "", lic_errfull(rc));
+  msgpack_sbuffer_destroy(&sb);
+  return rc;
+}
+
+/* Read the state file and check its verdict again exactly as if it had just
+ * arrived (trust store, chain, node, license id, terms), at the time we first
+ * checked it. Nothing in the file is believed that is not signed, except the
+ * high-water mark (which can only make the session stricter) and a denial
+ * (which can only end the license). */
+static int load(lic_session *s) {
+  uint8_t *buf = NULL;
+  size_t len = 0;
+  lic_mp_obj o;
+  lic_verify_result res;
+  int64_t ver, hwm, checked_at;
+  const uint8_t *body, *nonce;
+  size_t blen, nlen;
+  char *server = NULL, *denied = NULL, *reason = NULL;
+  int rc;
+
+  memset(&res, 0, sizeof res);
+  if ((rc = lic_file_read(s->path, LIC_SESSION_MAX_FILE, &buf, &len)) != LIC_OK)
+    goto out;
+  if ((rc = lic_mp_obj_parse(buf, len, &o)) != LIC_OK ||
+      (rc = lic_mp_get_int(&o, "v", FILE_VERSION, FILE_VERSION, &ver)) != LIC_OK ||
+      (rc = lic_mp_get_int(&o, "hwm", 0, INT64_MAX, &hwm)) != LIC_OK ||
+      (rc = lic_mp_get_str(&o, "server", 0, sizeof s->server - 1, &server)) != LIC_OK)
+    goto out;
+  if (hwm > s->hwm)
+    s->hwm = hwm;
+  s->hwm_saved = s->hwm;
+  for (size_t i = 0; i < s->nurls; i++)
+    if (strcmp(s->urls[i], server) == 0)
+      s->preferred = i;
+  if (lic_mp_obj_has(&o, "denied")) {
+    int st;
+    if ((rc = lic_mp_get_str(&o, "denied", 1, 64, &denied)) != LIC_OK ||
+        (rc = lic_mp_get_str(&o, "reason", 0, LIC_MAX_REASON, &reason)) != LIC_OK)
+      goto out;
+    if ((st = lic_status_from_name(denied)) < 0 || st == LIC_STATUS_VALID) {
+      rc = lic__fail(LIC_FORMAT, "'%s' is not a denial", denied);
+      goto out;
+    }
+    s->denied = true;
+    s->denial = (lic_status)st;
+    snprintf(s->denial_reason, sizeof s->denial_reason, "%s", reason);
+    snprintf(s->server, sizeof s->server, "%s", server);
+  }
+  if (lic_mp_obj_has(&o, "response")) {
+    if ((rc = lic_mp_get_bin(&o, "response", 1, LIC_VERIFY_MAX_RESPONSE, &body, &blen)) != LIC_OK ||
+        (rc = lic_mp_get_bin(&o, "nonce", LIC_NONCE_MIN, LIC_NONCE_MAX, &nonce, &nlen)) != LIC_OK ||
+        (rc = lic_mp_get_int(&o, "checked_at", 0, INT64_MAX, &checked_at)) != LIC_OK)
+      goto out;
+    if ((rc = lic_verify_response(&s->vo, nonce, nlen, checked_at, body, blen, &res)) != LIC_OK)
+      goto out;
+    if (res.verdict.status != LIC_STATUS_VALID) {
+      rc = lic__fail(LIC_FORMAT, "the stored verdict is not valid");
+      goto out;
+    }
+    if (!s->denied) {
+      adopt_valid(s, &res, checked_at);
+      snprintf(s->server, sizeof s->server, "%s", server);
+    }
+  }
+out:
+  if (rc != LIC_OK && rc != LIC_NOTFOUND) {
+    set_file_error(s, " ignored", lic_errfull(rc));
+    s->denied = false;
+  }
+  lic_verify_result_clear(&res);
+  free(server);
+  free(denied);
+  free(reason);
+  free(buf);
+  return rc;
+}
+
+/* --- the state machine --------------------------------------------------- */
+
+static int64_t grace_until(const lic_session *s) {
+  int64_t g = s->last_valid + s->lv_grace;
+  if (s->lv_expires != 0 && s->lv_expires < g)
+    g = s->lv_expires;
+  return g;
+}
+
+static void compute(lic_session *s, int64_t now) {
+  if (s->rollback) {
+    s->state = LIC_SESSION_UNLICENSED, s->reason = "clock_rollback";
+  } else if (s->denied) {
+    s->state = LIC_SESSION_UNLICENSED, s->reason = lic_status_name(s->denial);
+  } else if (!s->have_valid) {
+    s->state = LIC_SESSION_UNLICENSED, s->reason = "no_verdict";
+  } else if (now >= grace_until(s)) {
+    s->state = LIC_SESSION_UNLICENSED;
+    s->reason = s->lv_expires != 0 && now >= s->lv_expires ? "expired" : "grace_expired";
+  } else if (now < s->last_valid + s->lv_heartbeat && !s->last_failed) {
+    s->state = LIC_SESSION_LICENSED, s->reason = "valid";
+  } else {
+    s->state = LIC_SESSION_GRACE, s->reason = s->last_failed ? "check_failed" : "stale";
+  }
+}
+
+/* One check round: servers in order, the one that last answered first; the
+ * first trustworthy answer (valid or a denial) ends the round. */
+static void check_round(lic_session *s, int64_t now) {
+  char errs[ERR_CAP] = "";
+  size_t elen = 0;
+  lic_verify_result res;
+
+  s->checked_at = now;
+  for (size_t k = 0; k < s->nurls; k++) {
+    size_t i = k == 0 ? s->preferred : (k <= s->preferred ? k - 1 : k);
+    s->vo.url = s->urls[i];
+    memset(&res, 0, sizeof res);
+    lic_errdetail_clear();
+    int rc = s->transport(s->transport_ctx, &s->vo, &res);
+    if (rc != LIC_OK) {
+      int n = snprintf(errs + elen, sizeof errs - elen, "%s%s: %s", elen > 0 ? "; " : "",
+                       s->urls[i], lic_errfull(rc));
+      if (n > 0)
+        elen = (size_t)n < sizeof errs - elen ? elen + (size_t)n : sizeof errs - 1;
+      lic_verify_result_clear(&res);
+      continue;
+    }
+    /* A trustworthy answer. */
+    s->preferred = i;
+    snprintf(s->server, sizeof s->server, "%s", s->urls[i]);
+    s->last_failed = false;
+    s->failures = 0;
+    s->last_error[0] = '\0';
+    if (res.verdict.status == LIC_STATUS_VALID) {
+      s->denied = false;
+      s->denials = 0;
+      s->rollback = false;
+      /* Our clock agrees with a trusted server's (within the allowed skew):
+       * whatever set the mark higher was wrong, not this clock. */
+      s->hwm = now;
+      adopt_valid(s, &res, now);
+      int64_t due = s->last_valid + s->lv_heartbeat;
+      s->next_check = due > now ? due : now + 1;
+    } else {
+      clear_valid(s);
+      s->denied = true;
+      s->denial = res.verdict.status;
+      snprintf(s->denial_reason, sizeof s->denial_reason, "%s", res.verdict.reason);
+      verdict_terms(&res, &s->heartbeat, &s->grace);
+      s->next_check = now + lic_session_backoff_jitter(s->heartbeat, ++s->denials);
+    }
+    lic_verify_result_clear(&res);
+    save(s);
+    return;
+  }
+  s->last_failed = true;
+  s->failures++;
+  snprintf(s->last_error, sizeof s->last_error, "%s", errs);
+  s->next_check = now + lic_session_backoff_jitter(s->heartbeat, s->failures);
+}
+
+int64_t lic_session_tick(lic_session *s, int64_t now) {
+  /* The clock went back: nothing measured on it can be believed. */
+  if (now + LIC_SESSION_ROLLBACK < s->hwm) {
+    if (!s->rollback)
+      s->next_check = now; /* ask at once: a trusted server can vouch for the clock */
+    s->rollback = true;
+  } else {
+    s->rollback = false;
+    if (now > s->hwm)
+      s->hwm = now;
+  }
+  if (s->force || now >= s->next_check) {
+    s->force = false;
+    check_round(s, now);
+  }
+  if (!s->rollback && s->hwm - s->hwm_saved >= LIC_SESSION_BASE_RETRY)
+    save(s);
+  compute(s, now);
+
+  int64_t wake = s->next_check;
+  if (s->have_valid && !s->denied && !s->rollback) {
+    int64_t hb_end = s->last_valid + s->lv_heartbeat, gu = grace_until(s);
+    if (s->state == LIC_SESSION_LICENSED && hb_end > now && hb_end < wake)
+      wake = hb_end;
+    if (gu > now && gu < wake)
+      wake = gu;
+  }
+  return wake > now ? wake : now + 1;
+}
+
+void lic_session_check_now(lic_session *s) { s->force = true; }
+
+void lic_session_info_get(const lic_session *s, lic_session_info *info) {
+  static const lic_strlist none = {0, NULL};
+  memset(info, 0, sizeof *info);
+  info->state = s->state;
+  info->reason = s->reason != NULL ? s->reason : "no_verdict";
+  info->detail = s->denied ? s->denial_reason : "";
+  info->features = s->have_valid ? &s->features : &none;
+  info->expires = s->have_valid ? s->lv_expires : 0;
+  info->grace_until = s->have_valid ? grace_until(s) : 0;
+  info->last_valid = s->have_valid ? s->last_valid : 0;
+  info->heartbeat = s->heartbeat;
+  info->grace = s->grace;
+  info->last_error = s->last_error;
+  info->server = s->server;
+  info->checked_at = s->checked_at;
+  info->next_check = s->next_check;
+  info->failures = s->failures;
+}
+
+static int default_transport(void *ctx, const lic_verify_opts *o, lic_verify_result *res) {
+  (void)ctx;
+  return lic_verify(o, res);
+}
+
+int lic_session_new(const lic_session_opts *o, int64_t now, lic_session **out) {
+  lic_session *s = NULL;
+  int rc;
+
+  *out = NULL;
+  if (o->nurls < 1 || o->nurls > LIC_SESSION_MAX_SERVERS || o->urls == NULL)
+    return lic__fail(LIC_INVALID, "give 1 to %d server URLs", LIC_SESSION_MAX_SERVERS);
+  if (o->verify.trust == NULL || o->verify.domain == NULL || o->verify.node == NULL)
+    return lic__fail(LIC_INVALID, "trust, domain and node are required");
+  if ((s = calloc(1, sizeof *s)) == NULL)
+    return LIC_NOMEM;
+  s->vo = o->verify;
+  s->vo.url = NULL;
+  s->domain = strdup(o->verify.domain);
+  s->node = strdup(o->verify.node);
+  s->app = dup_or_null(o->verify.app);
+  s->version = dup_or_null(o->verify.version);
+  if (s->domain == NULL || s->node == NULL || (o->verify.app != NULL && s->app == NULL) ||
+      (o->verify.version != NULL && s->version == NULL)) {
+    rc = LIC_NOMEM;
+    goto out;
+  }
+  s->vo.domain = s->domain, s->vo.node = s->node, s->vo.app = s->app, s->vo.version = s->version;
+  if (o->verify.license != NULL) {
+    memcpy(s->license_id, o->verify.license, LIC_ID_LEN);
+    s->vo.license = s->license_id;
+  }
+  for (size_t i = 0; i < o->nurls; i++, s->nurls++)
+    if (o->urls[i] == NULL || (s->urls[i] = strdup(o->urls[i])) == NULL) {
+      rc = o->urls[i] == NULL ? lic__fail(LIC_INVALID, "server URL %zu is NULL", i) : LIC_NOMEM;
+      goto out;
+    }
+  s->transport = o->transport != NULL ? o->transport : default_transport;
+  s->transport_ctx = o->transport_ctx;
+  s->heartbeat = LIC_DEFAULT_HEARTBEAT;
+  s->grace = LIC_DEFAULT_GRACE;
+  s->next_check = now; /* check at once */
+  s->state = LIC_SESSION_UNLICENSED;
+  s->reason = "no_verdict";
+  if (o->state_dir != NULL) {
+    size_t n = strlen(o->state_dir) + sizeof "/" LIC_SESSION_FILE;
+    if ((s->path = malloc(n)) == NULL) {
+      rc = LIC_NOMEM;
+      goto out;
+    }
+    snprintf(s->path, n, "%s/%s", o->state_dir, LIC_SESSION_FILE);
+    if ((rc = lic_mkdirs(o->state_dir, 0700)) != LIC_OK)
+      goto out;
+    load(s); /* a bad file is reported in last_error and otherwise ignored */
+  }
+  /* What holds before the first check (a restart during an outage). */
+  if (now + LIC_SESSION_ROLLBACK < s->hwm)
+    s->rollback = true;
+  compute(s, now);
+  *out = s;
+  s = NULL;
+  rc = LIC_OK;
+out:
+  lic_session_free(s);
+  return rc;
+}

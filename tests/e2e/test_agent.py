@@ -1,0 +1,343 @@
+"""licctl agent and licctl status (SPEC §8) against real licsrv servers with
+licenses of a few seconds' heartbeat and grace: grace and its deadline,
+restarts during an outage, failover to a standby, revocation, status.json
+always whole; the C example on the session and the Java snippet on the
+status file (docs/integration.md)."""
+import calendar
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+
+import pytest
+
+import srvutil
+from conftest import SANITIZER_ENV, SANITIZER_RE
+from srvchain import admin, token_add
+from srvutil import Server
+
+NODE = "rs-e2e"
+
+
+def lic_server(tmp_path, name, heartbeat, grace, sysroot=None):
+    """A running licsrv whose license has the given heartbeat/grace (s), with
+    an admin token in s.token."""
+    s = Server(tmp_path / name, sysroot=sysroot,
+               sign_extra=["--heartbeat", str(heartbeat), "--grace", str(grace)])
+    s.token = token_add(s.data, "ops")
+    return s.start()
+
+
+def ts(text):
+    """RFC 3339 UTC ("...Z") to Unix seconds."""
+    return calendar.timegm(time.strptime(text, "%Y-%m-%dT%H:%M:%SZ"))
+
+
+class Agent:
+    def __init__(self, state, urls, trust, extra=()):
+        self.state = str(state)
+        self.status = os.path.join(self.state, "status.json")
+        self.args = [srvutil.tool("licctl"), "agent", *urls, "--domain", "localhost",
+                     "--port", "8443", "--node", NODE, "--version", "11.0.0",
+                     "--trust", trust, "--timeout", "2000", "--state", self.state, *extra]
+        self.errpath = self.state + "-agent.log"
+        self.proc = None
+
+    def start(self):
+        self.err = open(self.errpath, "ab")
+        self.proc = subprocess.Popen([str(a) for a in self.args], stdout=subprocess.DEVNULL,
+                                     stderr=self.err, env=dict(os.environ, **SANITIZER_ENV))
+        return self
+
+    def read(self):
+        try:
+            with open(self.status, "rb") as f:
+                data = f.read()
+        except FileNotFoundError:
+            return None
+        return json.loads(data)  # a partial file fails here
+
+    def wait(self, pred, timeout, step=0.02):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, "agent exited: %s" % self.log()
+            st = self.read()
+            if st is not None and pred(st):
+                return st
+            time.sleep(step)
+        raise AssertionError("timed out; last status %r; log %s" % (self.read(), self.log()))
+
+    def wait_state(self, state, timeout):
+        return self.wait(lambda st: st["state"] == state, timeout)
+
+    def log(self):
+        with open(self.errpath, "r", errors="replace") as f:
+            return f.read()
+
+    def stop(self):
+        if self.proc is None or self.proc.poll() is not None:
+            return None if self.proc is None else self.proc.returncode
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+            return None
+        finally:
+            self.err.close()
+
+
+@pytest.fixture
+def agents():
+    started = []
+    yield started
+    for a in started:
+        a.stop()
+        assert not SANITIZER_RE.search(a.log()), a.log()
+
+
+@pytest.fixture
+def servers():
+    started = []
+    yield started
+    for s in started:
+        s.close()
+
+
+def status_cmd(state, *extra):
+    return subprocess.run([str(srvutil.tool("licctl")), "status", "--state", str(state), *extra],
+                          capture_output=True, text=True, timeout=30)
+
+
+def test_grace_then_unlicensed_on_time(tmp_path, agents, servers):
+    srv = lic_server(tmp_path, "srv", heartbeat=2, grace=6)
+    servers.append(srv)
+    url = "http://127.0.0.1:%d" % srv.port
+    a = Agent(tmp_path / "state", [url], srv.trust).start()
+    agents.append(a)
+    st = a.wait_state("licensed", 5)
+    assert st["reason"] == "valid" and st["server"] == url and st["node"] == NODE
+    assert st["features"] == ["export", "schedule"] and st["last_error"] == ""
+    assert st["heartbeat"] == 2 and st["grace"] == 6 and st["expires"] == "2099-01-01T00:00:00Z"
+    for k in ("grace_until", "last_valid", "checked_at", "next_check"):
+        ts(st[k])  # RFC 3339 UTC
+    assert ts(st["grace_until"]) == ts(st["last_valid"]) + 6
+    r = status_cmd(a.state)
+    assert r.returncode == 0 and "licensed (valid)" in r.stdout, r
+    r = status_cmd(a.state, "--json")
+    assert r.returncode == 0 and json.loads(r.stdout)["state"] in ("licensed", "grace"), r
+    assert os.stat(os.path.join(a.state, "session.state")).st_mode & 0o777 == 0o600
+
+    # heartbeats pass: still licensed, checked again
+    first = ts(st["checked_at"])
+    st = a.wait(lambda s: ts(s["checked_at"]) >= first + 2, 5)
+    assert st["state"] == "licensed"
+
+    srv.stop()
+    st = a.wait_state("grace", 4)
+    assert st["reason"] == "check_failed" and "127.0.0.1" in st["last_error"]
+    deadline = ts(st["grace_until"])
+    r = status_cmd(a.state)
+    assert r.returncode == 0 and "grace (check_failed)" in r.stdout, r
+    st = a.wait_state("unlicensed", deadline - time.time() + 3)
+    seen = time.time()
+    assert st["reason"] == "grace_expired"
+    assert abs(seen - deadline) <= 1.0, (seen, deadline)
+    r = status_cmd(a.state)
+    assert r.returncode == 1 and "unlicensed (grace_expired)" in r.stdout, r
+
+    assert a.stop() == 0
+    states = [re.search(r" state=(\w+)", ln).group(1) for ln in a.log().splitlines()
+              if "msg=state" in ln]
+    assert states == ["licensed", "grace", "unlicensed"], a.log()
+
+
+def test_restart_during_outage_keeps_the_deadline(tmp_path, agents, servers):
+    srv = lic_server(tmp_path, "srv", heartbeat=2, grace=8)
+    servers.append(srv)
+    url = "http://127.0.0.1:%d" % srv.port
+    a = Agent(tmp_path / "state", [url], srv.trust).start()
+    agents.append(a)
+    st = a.wait_state("licensed", 5)
+    deadline = ts(st["grace_until"])
+    srv.stop()
+    assert a.stop() == 0
+    os.unlink(a.status)  # the restarted agent writes its own
+
+    b = Agent(tmp_path / "state", [url], srv.trust).start()
+    agents.append(b)
+    st = b.wait_state("grace", 4)
+    assert ts(st["grace_until"]) == deadline, (st, deadline)
+    st = b.wait_state("unlicensed", deadline - time.time() + 3)
+    assert abs(time.time() - deadline) <= 1.0
+    assert b.stop() == 0
+
+    # restarted after the deadline: unlicensed at once, nothing extended
+    c = Agent(tmp_path / "state", [url], srv.trust).start()
+    agents.append(c)
+    st = c.wait(lambda s: True, 5)
+    assert st["state"] == "unlicensed" and st["reason"] == "grace_expired", st
+
+
+def test_failover_to_standby_stays_licensed(tmp_path, agents, servers):
+    # Two license servers on one machine, each with its own license.
+    sysroot = srvutil.fake_machine(str(tmp_path / "machine"))
+    primary = lic_server(tmp_path, "primary", heartbeat=1, grace=30, sysroot=sysroot)
+    servers.append(primary)
+    standby = lic_server(tmp_path, "standby", heartbeat=1, grace=30, sysroot=sysroot)
+    servers.append(standby)
+    assert primary.license_id != standby.license_id
+    purl, surl = ("http://127.0.0.1:%d" % s.port for s in (primary, standby))
+    a = Agent(tmp_path / "state", [purl, surl], primary.trust).start()
+    agents.append(a)
+    st = a.wait_state("licensed", 5)
+    assert st["server"] == purl
+    primary.stop()
+    deadline = time.monotonic() + 4
+    moved = False
+    while time.monotonic() < deadline:
+        st = a.read()
+        assert st["state"] == "licensed", st
+        moved = moved or st["server"] == surl
+        time.sleep(0.01)
+    assert moved, a.read()
+    assert "state=grace" not in a.log()
+
+
+def test_revoked_unlicensed_at_next_check(tmp_path, agents, servers):
+    srv = lic_server(tmp_path, "srv", heartbeat=2, grace=60)
+    servers.append(srv)
+    url = "http://127.0.0.1:%d" % srv.port
+    a = Agent(tmp_path / "state", [url], srv.trust).start()
+    agents.append(a)
+    a.wait_state("licensed", 5)
+    st, doc = admin(srv, "POST", "/v1/admin/licenses/revoke", srv.token, {"id": srv.license_id})
+    assert st == 200, doc
+    revoked_at = time.time()
+    st = a.wait_state("unlicensed", 4)
+    assert st["reason"] == "revoked" and st["grace_until"] is None and st["features"] == [], st
+    assert time.time() - revoked_at <= 2 + 1.0
+    # a restart does not bring the old valid verdict back
+    assert a.stop() == 0
+    srv.stop()
+    b = Agent(tmp_path / "state", [url], srv.trust).start()
+    agents.append(b)
+    st = b.wait(lambda s: True, 5)
+    assert st["state"] == "unlicensed" and st["reason"] == "revoked", st
+
+
+def test_status_json_always_whole_and_sighup(tmp_path, agents, servers):
+    srv = lic_server(tmp_path, "srv", heartbeat=1, grace=10)
+    servers.append(srv)
+    url = "http://127.0.0.1:%d" % srv.port
+    a = Agent(tmp_path / "state", [url], srv.trust).start()
+    agents.append(a)
+    a.wait_state("licensed", 5)
+    docs, reads = set(), 0
+    end = time.monotonic() + 3.5
+    while time.monotonic() < end:
+        with open(a.status, "rb") as f:
+            data = f.read()
+        st = json.loads(data)  # never a partial file
+        assert st["state"] == "licensed", st
+        docs.add(data)
+        reads += 1
+    assert len(docs) >= 3 and reads > 100, (len(docs), reads)
+    assert a.stop() == 0
+
+
+def test_sighup_checks_now(tmp_path, agents, servers):
+    srv = lic_server(tmp_path, "srv", heartbeat=120, grace=240)
+    servers.append(srv)
+    url = "http://127.0.0.1:%d" % srv.port
+    a = Agent(tmp_path / "state", [url], srv.trust).start()
+    agents.append(a)
+    st = a.wait_state("licensed", 5)
+    first = ts(st["checked_at"])
+    assert ts(st["next_check"]) >= first + 119
+    time.sleep(1.1)
+    a.proc.send_signal(signal.SIGHUP)
+    st = a.wait(lambda s: ts(s["checked_at"]) > first, 2)
+    assert st["state"] == "licensed"
+    assert a.stop() == 0
+
+
+def test_usage_and_missing_status(tmp_path):
+    licctl = str(srvutil.tool("licctl"))
+    r = subprocess.run([licctl, "agent", "--domain", "localhost"], capture_output=True, text=True)
+    assert r.returncode == 2 and r.stderr.startswith("licctl: error: "), r
+    r = subprocess.run([licctl, "agent", "ftp://x", "--domain", "a.b", "--port", "1", "--node",
+                        "n"], capture_output=True, text=True)
+    assert r.returncode == 2, r
+    r = status_cmd(tmp_path / "nothing")
+    assert r.returncode == 2 and len(r.stderr.splitlines()) == 1, r
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "status.json").write_text("{\"state\": \"lic")
+    r = status_cmd(tmp_path / "bad")
+    assert r.returncode == 1 and r.stderr.startswith("licctl: error: "), r
+    # licensed in the file, but its grace_until has passed: the agent is gone
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "status.json").write_text(json.dumps(
+        {"state": "licensed", "reason": "valid", "grace_until": "2020-01-01T00:00:00Z"}))
+    r = status_cmd(tmp_path / "old")
+    assert r.returncode == 1 and "stale" in r.stdout, r
+
+
+def test_short_heartbeat_warns(tmp_path):
+    srv = Server(tmp_path / "srv", sign_extra=["--heartbeat", "1", "--grace", "1"])
+    srv.close()
+    rif = str(tmp_path / "srv") + "-provision/server.rif"
+    key = str(tmp_path / "srv") + "-provision/root.pem"
+    base = [srvutil.tool("licgen"), "sign", rif, "--key", key, "--mode", "private", "--customer",
+            "C", "--features", "a", "--major", "11", "--expires", "2099-01-01", "--dry-run"]
+    r = srvutil.run(base + ["--heartbeat", "5", "--grace", "10"])
+    assert "warning" in r.stderr and "below 60" in r.stderr, r.stderr
+    r = srvutil.run(base + ["--heartbeat", "60"])
+    assert r.stderr == "", r.stderr
+    r = srvutil.run(base + ["--heartbeat", "10", "--grace", "5"], check=False)
+    assert r.returncode == 2 and "shorter" in r.stderr, r.stderr
+
+
+def test_c_example_on_the_session(tmp_path, servers):
+    srv = lic_server(tmp_path, "srv", heartbeat=60, grace=120)
+    servers.append(srv)
+    exe = os.path.join(srvutil.BUILD_DIR, "tests", "session_check")
+    assert os.access(exe, os.X_OK), exe
+    url = "http://127.0.0.1:%d" % srv.port
+    state = tmp_path / "example-state"
+    r = subprocess.run([exe, "--once", "--trust", srv.trust, str(state), url],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0 and "licensed (valid)" in r.stdout, r
+    srv.stop()
+    # restarted in the outage: still licensed on the stored verdict
+    r = subprocess.run([exe, "--once", "--trust", srv.trust, str(state), url],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0 and "grace (check_failed)" in r.stdout, r
+
+
+def test_java_snippet_reads_status(tmp_path, agents, servers):
+    javac, java = shutil.which("javac"), shutil.which("java")
+    if javac is None or java is None:
+        pytest.skip("javac/java not installed: the Java snippet of docs/integration.md "
+                    "is not compiled (apt-get install default-jdk-headless to run it)")
+    src = os.path.join(srvutil.SOURCE_DIR, "docs", "examples", "StatusCheck.java")
+    out = tmp_path / "classes"
+    subprocess.run([javac, "-d", str(out), src], check=True, timeout=120)
+    srv = lic_server(tmp_path, "srv", heartbeat=2, grace=4)
+    servers.append(srv)
+    url = "http://127.0.0.1:%d" % srv.port
+    a = Agent(tmp_path / "state", [url], srv.trust).start()
+    agents.append(a)
+    a.wait_state("licensed", 5)
+    r = subprocess.run([java, "-cp", str(out), "StatusCheck", a.status], capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 0 and r.stdout.startswith("serve state=licensed"), r
+    srv.stop()
+    a.wait_state("unlicensed", 8)
+    r = subprocess.run([java, "-cp", str(out), "StatusCheck", a.status], capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 1 and "state=unlicensed" in r.stdout, r
