@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "http/conn.h"
+#include "http/connlimit.h"
 
 /* --- setup -------------------------------------------------------------------- */
 
@@ -29,7 +30,7 @@ int srv_server_new(const srv_config *cfg, srv_server **out, char *err, size_t er
     goto out;
   }
   s->cfg = *cfg;
-  if (srv_router_init(s) != 0) {
+  if (srv_router_init(s) != 0 || (s->per_ip = srv_connlimit_new()) == NULL) {
     srv_errf(err, errlen, "out of memory");
     goto out;
   }
@@ -384,6 +385,7 @@ void srv_server_free(srv_server *s) {
     free(s->workers);
   }
   srv_router_free(s);
+  srv_connlimit_free(s->per_ip);
   srv_metrics_free(s->metrics);
   free(s);
 }

@@ -77,8 +77,10 @@ struct srv_server {
   srv_metrics *metrics;
   _Atomic uint64_t lat[SRV_NLAT + 1];
   _Atomic uint64_t lat_sum_us, lat_count;
-  _Atomic int64_t open_conns;
-  _Atomic uint64_t rejected_conns;
+  _Atomic int64_t open_conns[2];      /* per listener: each has its own limit */
+  _Atomic uint64_t rejected_conns[2]; /* closed at once: the listener's limit */
+  _Atomic uint64_t rejected_per_ip;   /* closed at once: max_connections_per_ip */
+  struct srv_connlimit *per_ip;       /* public connections per client address */
   void *user;
   bool started, waited;
 };

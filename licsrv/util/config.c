@@ -35,7 +35,11 @@ static const key_def keys[] = {
      "request line + headers, bytes (8K)"},
     {"max_headers", K_U32, O(lim.max_headers), 0, 1, 1024, "header fields per request (64)"},
     {"max_connections", K_U32, O(lim.max_connections), 0, 1, 10000000,
-     "open client connections (20000)"},
+     "open connections on the public listener (20000)"},
+    {"admin_max_connections", K_U32, O(lim.admin_max_connections), 0, 1, 10000000,
+     "open connections on the admin listener, counted apart (256)"},
+    {"max_connections_per_ip", K_U32, O(lim.max_connections_per_ip), 0, 0, 10000000,
+     "open public connections per client address, 0 = off (1000)"},
     {"header_timeout_ms", K_MS, O(lim.header_timeout_ms), 0, 1, 3600000,
      "time to receive a whole request once it started (10000)"},
     {"idle_timeout_ms", K_MS, O(lim.idle_timeout_ms), 0, 1, 86400000,
@@ -89,6 +93,8 @@ void srv_config_defaults(srv_config *cfg) {
   cfg->lim.max_header_bytes = 8 * 1024;
   cfg->lim.max_headers = 64;
   cfg->lim.max_connections = 20000;
+  cfg->lim.admin_max_connections = 256;
+  cfg->lim.max_connections_per_ip = 1000;
   cfg->lim.header_timeout_ms = 10000;
   cfg->lim.idle_timeout_ms = 60000;
   cfg->lim.write_timeout_ms = 10000;

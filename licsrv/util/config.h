@@ -14,7 +14,9 @@ typedef struct {
   uint64_t max_body;          /* bytes of a request body */
   uint32_t max_header_bytes;  /* request line + headers */
   uint32_t max_headers;       /* header fields per request */
-  uint32_t max_connections;   /* open client connections, all workers */
+  uint32_t max_connections;   /* open client connections, all workers (public listener) */
+  uint32_t admin_max_connections; /* open connections on the admin listener */
+  uint32_t max_connections_per_ip; /* open public connections per client address, 0 = off */
   uint64_t header_timeout_ms; /* first byte of a request -> whole request read */
   uint64_t idle_timeout_ms;   /* keep-alive connection without a request */
   uint64_t write_timeout_ms;  /* one write to the client to complete */

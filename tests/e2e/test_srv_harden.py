@@ -539,3 +539,73 @@ def test_large_admin_listing_does_not_stall_verify(tmp_path):
         assert p99 < 0.3, (p99, lat[-5:])  # main: 1.2-1.5 s (the listing ran on the verify loop)
     finally:
         s.finish()
+
+
+# ---- 4. listener isolation, connections per address ------------------------------------------
+
+def open_idle(port, n):
+    """n connections that sent nothing; returns (open sockets, refused count)."""
+    socks, refused = [], 0
+    for _ in range(n):
+        s = socket.create_connection(("127.0.0.1", port), timeout=5)
+        s.settimeout(0.05)
+        try:
+            data = s.recv(4096)  # a refused one gets 503 and a close at once
+            if data.startswith(b"HTTP/1.1 503"):
+                refused += 1
+                s.close()
+                continue
+        except socket.timeout:
+            pass
+        socks.append(s)
+    return socks, refused
+
+
+def test_public_flood_leaves_admin_alone(tmp_path):
+    s = Server(tmp_path / "data", threads=2,
+               extra=["--max-connections", "40", "--max-connections-per-ip", "0"])
+    s.start()
+    socks = []
+    try:
+        socks, refused = open_idle(s.port, 60)
+        assert refused >= 15, refused
+        st, body, _ = s.get("/healthz", port=s.admin_port)
+        assert st == 200, body  # main: 503 too many connections (one shared counter)
+        assert metric(s, 'licsrv_http_connections_rejected_total{listener="public",reason="max_connections"}',
+                      port=s.admin_port) >= 15
+    finally:
+        for c in socks:
+            c.close()
+        s.finish()
+
+
+def test_connections_per_address(tmp_path):
+    s = Server(tmp_path / "data", threads=2, extra=["--max-connections-per-ip", "10"])
+    s.start()
+    socks = []
+    try:
+        socks, refused = open_idle(s.port, 15)
+        assert len(socks) == 10 and refused == 5, (len(socks), refused)
+        c = socket.create_connection(("127.0.0.1", s.port), timeout=5)
+        c.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert c.recv(4096).startswith(b"HTTP/1.1 503")
+        c.close()
+        assert s.get("/healthz", port=s.admin_port)[0] == 200
+        for c in socks[:5]:
+            c.close()
+        socks = socks[5:]
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:  # the closes reach the server
+            try:
+                if s.get("/healthz")[0] == 200:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.05)
+        assert s.get("/healthz")[0] == 200
+        assert metric(s, 'licsrv_http_connections_rejected_total{listener="public",reason="per_ip"}',
+                      port=s.admin_port) >= 6
+    finally:
+        for c in socks:
+            c.close()
+        s.finish()
