@@ -87,7 +87,10 @@ static void h_metrics(srv_req *r) {
                     "licsrv_http_connections_rejected_total %llu\n"
                     "licsrv_http_connections_rejected_total{listener=\"public\",reason=\"max_connections\"} %llu\n"
                     "licsrv_http_connections_rejected_total{listener=\"public\",reason=\"per_ip\"} %llu\n"
-                    "licsrv_http_connections_rejected_total{listener=\"admin\",reason=\"max_connections\"} %llu\n",
+                    "licsrv_http_connections_rejected_total{listener=\"admin\",reason=\"max_connections\"} %llu\n"
+                    "# HELP licsrv_http_accept_pauses_total Listeners closed for a back-off: out of descriptors (EMFILE/ENFILE).\n"
+                    "# TYPE licsrv_http_accept_pauses_total counter\n"
+                    "licsrv_http_accept_pauses_total %llu\n",
                  (long long)(atomic_load(&s->open_conns[SRV_PUBLIC]) + atomic_load(&s->open_conns[SRV_ADMIN])),
                  (long long)atomic_load(&s->open_conns[SRV_PUBLIC]),
                  (long long)atomic_load(&s->open_conns[SRV_ADMIN]),
@@ -96,7 +99,8 @@ static void h_metrics(srv_req *r) {
                                       atomic_load(&s->rejected_per_ip)),
                  (unsigned long long)atomic_load(&s->rejected_conns[SRV_PUBLIC]),
                  (unsigned long long)atomic_load(&s->rejected_per_ip),
-                 (unsigned long long)atomic_load(&s->rejected_conns[SRV_ADMIN]));
+                 (unsigned long long)atomic_load(&s->rejected_conns[SRV_ADMIN]),
+                 (unsigned long long)atomic_load(&s->emfile_pauses));
   srv_metrics_render(s->metrics, b);
   if (b->oom) {
     b->oom = false;

@@ -2,12 +2,14 @@
 #define _GNU_SOURCE /* strcasestr */
 #include <errno.h>
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -606,6 +608,83 @@ static void test_strict_rfc9112(void **state) {
   healthz_ok();
 }
 
+static int open_fds(void) {
+  int n = 0;
+  DIR *d = opendir("/proc/self/fd");
+  if (d == NULL)
+    return -1;
+  while (readdir(d) != NULL)
+    n++;
+  closedir(d);
+  return n - 3; /* ".", ".." and the DIR's own descriptor */
+}
+
+static double cpu_now(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+         (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+/* Issue 11 item 1: out of descriptors (EMFILE) the loops must not spin in
+ * accept; the server pauses the listener, recovers by itself once the
+ * clients leave, and still stops. The process's own limit is lowered below
+ * what the server planned for, so accept does fail. */
+static void test_emfile_backoff(void **state) {
+  struct rlimit old, low;
+  int fds[64], nfd = 0;
+  (void)state;
+  assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+  int used = open_fds();
+  assert_true(used > 0);
+  low = old;
+  low.rlim_cur = (rlim_t)used + 24;
+  assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+  for (int i = 0; i < 64; i++) { /* connect until our own table is full too */
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+      break;
+    (void)connect(fd, (struct sockaddr *)&a, sizeof a);
+    fds[nfd++] = fd;
+  }
+  double c0 = cpu_now();
+  usleep(500 * 1000);
+  double spent = cpu_now() - c0;
+  for (int i = 0; i < nfd; i++)
+    close(fds[i]);
+  assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+  assert_true(nfd > 10);
+  assert_true(spent < 0.25); /* a spinning loop burns a whole core */
+  /* Back by itself: the paused listener opens again within the back-off. */
+  response r;
+  int st = 0;
+  for (int i = 0; i < 40 && st != 200; i++) {
+    client c;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    c.fd = socket(AF_INET, SOCK_STREAM, 0);
+    c.len = 0;
+    struct timeval tv = {.tv_sec = 2};
+    setsockopt(c.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    if (connect(c.fd, (struct sockaddr *)&a, sizeof a) == 0) {
+      cl_sends(&c, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+      if (cl_response(&c, &r))
+        st = r.status;
+    }
+    cl_close(&c);
+    if (st != 200)
+      usleep(100 * 1000);
+  }
+  assert_int_equal(st, 200);
+  /* Whether libuv's own EMFILE trick (a reserve descriptor) absorbed it or
+   * the listener was paused depends on the race between the loops; the
+   * counter is there either way. */
+  assert_non_null(strstr(r.body, "\nlicsrv_http_accept_pauses_total "));
+  healthz_ok();
+}
+
 static void test_timeout_408(void **state) {
   client c;
   response r;
@@ -908,6 +987,7 @@ int main(void) {
       cmocka_unit_test(test_404_405),          cmocka_unit_test(test_length_errors),
       cmocka_unit_test(test_header_limits),    cmocka_unit_test(test_garbage),
       cmocka_unit_test(test_strict_rfc9112),
+      cmocka_unit_test(test_emfile_backoff),
       cmocka_unit_test(test_timeout_408),      cmocka_unit_test(test_rate_limit),
       cmocka_unit_test(test_max_connections),  cmocka_unit_test(test_slow_reader),
       cmocka_unit_test(test_healthz_metrics),  cmocka_unit_test(test_drain),
