@@ -14,11 +14,17 @@ DEB_PKGS := build-essential cmake pkg-config libssl-dev openssl libuv1-dev \
   libmsgpack-dev liblmdb-dev lmdb-utils libhttp-parser-dev libjansson-dev \
   libinih-dev libcmocka-dev clang libclang-rt-14-dev wrk nginx-light \
   python3 python3-pytest python3-msgpack python3-cryptography \
-  postgresql libpq-dev
+  postgresql libpq-dev \
+  debhelper dpkg-dev help2man systemd chromium chromium-driver python3-selenium
 
 CMAKE_FLAGS := -DLIC_WERROR=ON
 
-.PHONY: all deps build test unit asan fuzz fuzz-long run bench lint clean
+PREFIX    ?= /usr/local
+DESTDIR   ?=
+DEB_OUT   ?= .
+DEB_WORK  ?= $(BUILD)/deb
+
+.PHONY: all deps build test unit asan fuzz fuzz-long run bench lint clean install deb
 
 all: build
 
@@ -77,6 +83,26 @@ lint:
 	    $$(git ls-files '*.c' '*.h' 2>/dev/null || find common licgen licsrv tests -name '*.[ch]') \
 	    | grep -v 'snprintf\|vsnprintf'; then \
 	  echo "lint: banned function (STYLE.md §7)"; exit 1; fi
+
+# CMake's install rules (packaging/install.cmake) under PREFIX, staged in DESTDIR.
+install: build
+	cmake -S . -B $(BUILD) -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
+	cmake --build $(BUILD) -j $(JOBS)
+	DESTDIR="$(DESTDIR)" cmake --install $(BUILD)
+
+# The Debian package, built the Debian way (debian/, debhelper) from a copy of
+# the tree (what git tracks plus new files) so nothing lands beside it;
+# licsrv_VERSION_ARCH.deb is copied to DEB_OUT.
+deb: deps
+	rm -rf $(DEB_WORK) && mkdir -p $(DEB_WORK)/src
+	@if git rev-parse --git-dir >/dev/null 2>&1; then \
+	  git ls-files -co --exclude-standard | while IFS= read -r f; do [ -e "$$f" ] && printf '%s\n' "$$f"; done; \
+	else find . -path './build*' -prune -o -path './var' -prune -o -type f -print; fi \
+	  | tar -cf - -T - | tar -xf - -C $(DEB_WORK)/src
+	cd $(DEB_WORK)/src && DEB_BUILD_OPTIONS="nocheck noddebs parallel=$(JOBS)" \
+	  dpkg-buildpackage -us -uc -b >../build.log 2>&1 || { tail -40 $(DEB_WORK)/build.log; exit 1; }
+	cp $(DEB_WORK)/licsrv_*.deb $(DEB_OUT)/
+	@ls $(DEB_OUT)/licsrv_*.deb
 
 run: build
 	@sh tests/demo.sh "$(BUILD)" "$(DEMO)"

@@ -4,14 +4,19 @@
 #include "serve.h"
 
 static const cli_command CMDS[] = {
+    {"audit", licsrv_cmd_audit, "the audit log: who changed what, when (UTC)"},
     {"backup", licsrv_cmd_backup, "hot copy of the store and keys into a new directory"},
     {"clock", licsrv_cmd_clock, "show or reset the clock high-water mark (after a forward jump)"},
     {"export", licsrv_cmd_export, "everything stored about a license or account, as JSON"},
+    {"failures", licsrv_cmd_failures, "the registration failure list: failed checks, newest first"},
     {"forget", licsrv_cmd_forget, "erase everything about a license or account"},
     {"import", licsrv_cmd_import, "import a license, account or certificate"},
     {"init", licsrv_cmd_init, "create the data directory, the store and the node key"},
+    {"licenses", licsrv_cmd_licenses, "imported licenses, their terms and days to expiry"},
+    {"nodes", licsrv_cmd_nodes, "report-server nodes: seats, last valid check, last failure"},
     {"purge", licsrv_cmd_purge, "delete node, failure and audit records past retention"},
-    {"release", licsrv_cmd_release, "free a node's seat (squatted or retired node names)"},
+    {"release", licsrv_cmd_release, "free a node's seat (--node N --license L) or a designer activation claim"},
+    {"revoke", licsrv_cmd_revoke, "revoke a license (a running server answers revoked at once)"},
     {"rif", licsrv_cmd_rif, "write this server machine's registration information file"},
     {"serve", licsrv_cmd_serve, "run the license server (HTTP verify and admin APIs)"},
     {"status", licsrv_cmd_status, "mode, keys, licenses and store size"},

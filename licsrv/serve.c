@@ -29,7 +29,8 @@ static void usage(void) {
          "Run the license server. Settings come from the defaults, then the INI file\n"
          "(--config), then these flags. SIGTERM/SIGINT drain and exit 0; SIGHUP reloads\n"
          "the limits from the file (not the addresses or threads).\n\n"
-         "  --config FILE            INI file (keys as below, '_' for '-')\n");
+         "  --config FILE            INI file (keys as below, '_' for '-')\n"
+         "  --print-config           print a config file with every key and its default\n");
   srv_config_usage(stdout);
 }
 
@@ -105,6 +106,7 @@ typedef struct {
   uv_loop_t loop;
   uv_signal_t sig[3];
   uv_async_t quit;
+  uv_timer_t expiry; /* the daily expiry warning, checked every APP_EXPIRY_TICK_S */
 } sig_ctx;
 
 static void on_signal(uv_signal_t *h, int signum) {
@@ -138,6 +140,12 @@ static void on_quit(uv_async_t *a) {
   for (int i = 0; i < 3; i++)
     uv_close((uv_handle_t *)&x->sig[i], NULL);
   uv_close((uv_handle_t *)&x->quit, NULL);
+  uv_close((uv_handle_t *)&x->expiry, NULL);
+}
+
+static void on_expiry_tick(uv_timer_t *t) {
+  sig_ctx *x = t->data;
+  app_expiry_tick(x->ap);
 }
 
 static void signal_thread(void *arg) {
@@ -158,6 +166,9 @@ int licsrv_cmd_serve(int argc, char **argv) {
     if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
       usage();
       return EXIT_OK;
+    } else if (strcmp(argv[i], "--print-config") == 0) {
+      srv_config_print(stdout);
+      return fflush(stdout) == 0 ? EXIT_OK : cli_error(EXIT_FAIL, "stdout", "write failed");
     }
   if ((r = parse_args(argc, argv, &a)) != 0)
     return r;
@@ -192,6 +203,8 @@ int licsrv_cmd_serve(int argc, char **argv) {
   }
   uv_async_init(&x.loop, &x.quit, on_quit);
   x.quit.data = &x;
+  uv_timer_init(&x.loop, &x.expiry);
+  x.expiry.data = &x;
   if (srv_server_start(s, err, sizeof err) != 0) {
     r = cli_error(EXIT_FAIL, "serve", "%s", err);
     on_quit(&x.quit);
@@ -204,6 +217,10 @@ int licsrv_cmd_serve(int argc, char **argv) {
   srv_log(SRV_LOG_INFO, "listening", "listen=%s port=%u admin_listen=%s admin_port=%u threads=%u data=%s",
           cfg.listen, srv_server_port(s), cfg.admin_listen, srv_server_admin_port(s), cfg.threads,
           cfg.data);
+  /* At start (an operator restarting the service sees it at once), then on a
+   * timer; each license is named at most once a day. */
+  app_expiry_tick(ap);
+  uv_timer_start(&x.expiry, on_expiry_tick, APP_EXPIRY_TICK_S * 1000ull, APP_EXPIRY_TICK_S * 1000ull);
   if (uv_thread_create(&th, signal_thread, &x) != 0) {
     srv_server_stop(s);
     srv_server_wait(s);

@@ -6,18 +6,27 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "core/datadir.h"
+#include "core/expiry.h"
 #include "core/tokens.h"
 #include "store/store.h"
 
+int licsrv_cmd_audit(int argc, char **argv);    /* audit.c */
 int licsrv_cmd_backup(int argc, char **argv);  /* cmd_backup.c */
 int licsrv_cmd_clock(int argc, char **argv);   /* cmd_clock.c */
 int licsrv_cmd_export(int argc, char **argv);  /* cmd_export.c */
 int licsrv_cmd_forget(int argc, char **argv);  /* cmd_forget.c */
+int licsrv_cmd_failures(int argc, char **argv); /* failures.c */
 int licsrv_cmd_import(int argc, char **argv);  /* cmd_import.c */
 int licsrv_cmd_init(int argc, char **argv);    /* cmd_init.c */
+int licsrv_cmd_licenses(int argc, char **argv); /* licenses.c */
+int licsrv_cmd_nodes(int argc, char **argv);    /* nodes.c */
 int licsrv_cmd_purge(int argc, char **argv);   /* cmd_purge.c */
-int licsrv_cmd_release(int argc, char **argv); /* cmd_release.c */
+int licsrv_cmd_release(int argc, char **argv);  /* release.c */
+int licsrv_cmd_revoke(int argc, char **argv);   /* revoke.c */
+int licsrv_release_node(int argc, char **argv); /* release_node.c: the --node form */
 int licsrv_cmd_rif(int argc, char **argv);     /* cmd_rif.c */
 int licsrv_cmd_status(int argc, char **argv);  /* cmd_status.c */
 int licsrv_cmd_token(int argc, char **argv);   /* cmd_token.c */
@@ -53,10 +62,24 @@ int licsrv_open_store(const licsrv_opts *o, unsigned flags, store **s);
  * `licsrv init`. Exit code. */
 int licsrv_read_meta(const licsrv_opts *o, store *s, bool need_node_key, store_meta *meta);
 
-/* Apply fn and an audit entry (token "cli") in one durable transaction.
- * Returns the lic_err of the write. */
+/* Apply fn and an audit entry in one durable transaction, with the
+ * operator as the actor (licsrv_operator). Returns the lic_err of the write. */
 int licsrv_write_audited(store *s, store_apply_fn fn, void *arg, const char *action,
                          const char *subject);
+
+/* The audit actor of a change made from the shell: "cli:USER", USER the
+ * login of the real user, or SUDO_USER under sudo (`sudo -u licsrv licsrv
+ * revoke ...` names the operator, not licsrv or root). */
+void licsrv_operator(char *buf, size_t cap);
+
+/* A license's state for people ("active", "expired", "not yet valid",
+ * "revoked", "unreadable") and its JSON for scripts (licenses.c; shared
+ * with status). */
+const char *licsrv_license_state(const licsrv_terms *t, int64_t now);
+json_t *licsrv_license_json(const licsrv_terms *t, int64_t now);
+/* Whether a node holds a seat now (last valid check younger than twice its
+ * license's heartbeat; nodes.c). */
+bool licsrv_node_holds_seat(store_reader *rd, const store_node *n, int64_t now);
 
 /* "license:UUID" / "account:UUID" subjects. */
 void licsrv_subject(const char *kind, const uint8_t id[LIC_ID_LEN], char *buf, size_t cap);

@@ -1,8 +1,11 @@
 /* cmd/common.c - what licsrv's data subcommands share: the data directory
  * (--data / `data =` in --config), opening the store, audited writes. */
 #include <getopt.h>
+#include <pwd.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <ini.h>
 
@@ -87,10 +90,39 @@ int licsrv_open_store(const licsrv_opts *o, unsigned flags, store **s) {
   return r == LIC_OK ? EXIT_OK : cli_error(EXIT_FAIL, "store", "%s", lic_errfull(r));
 }
 
+/* A login name as the store keeps token names: [A-Za-z0-9._-], else '_'. */
+static void name_clean(char *s) {
+  for (; *s != '\0'; s++) {
+    char c = *s;
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+          c == '.' || c == '_' || c == '-'))
+      *s = '_';
+  }
+}
+
+void licsrv_operator(char *buf, size_t cap) {
+  const char *sudo = getenv("SUDO_USER"), *sudo_uid = getenv("SUDO_UID");
+  struct passwd *pw;
+  char name[48];
+  int64_t su = -1;
+  /* Under sudo (to root, or -u licsrv as the docs say), the person is SUDO_USER. */
+  if (sudo_uid != NULL && lic_parse_int(sudo_uid, 0, INT32_MAX, &su) != LIC_OK)
+    su = -1;
+  if (sudo != NULL && sudo[0] != '\0' && su >= 0 && (geteuid() == 0 || (uid_t)su != getuid()))
+    snprintf(name, sizeof name, "%s", sudo);
+  else if ((pw = getpwuid(getuid())) != NULL && pw->pw_name != NULL)
+    snprintf(name, sizeof name, "%s", pw->pw_name);
+  else
+    snprintf(name, sizeof name, "uid%lu", (unsigned long)getuid());
+  name_clean(name);
+  snprintf(buf, cap, "cli:%s", name);
+}
+
 typedef struct {
   store_apply_fn fn;
   void *arg;
   const char *action, *subject;
+  char actor[STORE_MAX_TOKEN_NAME + 1];
 } audited;
 
 static int audited_apply(store_wtxn *w, void *arg) {
@@ -98,12 +130,13 @@ static int audited_apply(store_wtxn *w, void *arg) {
   int r;
   if (a->fn != NULL && (r = a->fn(w, a->arg)) != LIC_OK)
     return r;
-  return store_w_audit_append(w, store_wtxn_now(w), "cli", a->action, a->subject);
+  return store_w_audit_append(w, store_wtxn_now(w), a->actor, a->action, a->subject);
 }
 
 int licsrv_write_audited(store *s, store_apply_fn fn, void *arg, const char *action,
                          const char *subject) {
-  audited a = {fn, arg, action, subject};
+  audited a = {fn, arg, action, subject, ""};
+  licsrv_operator(a.actor, sizeof a.actor);
   return store_write(s, audited_apply, &a);
 }
 

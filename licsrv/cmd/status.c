@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli.h"
 #include "cmd/cmd.h"
@@ -14,7 +15,8 @@ static const char HELP[] =
     "usage: licsrv status [--data DIR] [--config FILE] [--json]\n"
     "\n"
     "Show the server mode, the node key id, the project id, the imported\n"
-    "licenses (id, customer, expiry, revoked), the store size and schema version.\n"
+    "licenses (id, customer, expiry and days left, revoked), the store size and\n"
+    "schema version.\n"
     "Read-only; safe while the server runs.\n"
     "\n"
     "  --data DIR     data directory (default " LICSRV_DEFAULT_DATA ")\n"
@@ -24,44 +26,35 @@ static const char HELP[] =
 typedef struct {
   json_t *arr;
   bool json;
+  int64_t now;
 } status_ctx;
 
 static int license_row(const store_license *sl, void *arg) {
   status_ctx *ctx = arg;
-  lic_envelope env;
-  lic_license l;
-  char id[LIC_UUID_LEN + 1], exp[11] = "never";
-  const char *customer = "?";
-  int64_t expires = -1;
-  bool ok = false;
+  licsrv_terms t;
+  char id[LIC_UUID_LEN + 1], exp[11] = "never", left[48] = "";
 
   /* The envelope was verified at import; show its terms. */
-  memset(&l, 0, sizeof l);
-  lic_uuid_format(sl->id, id);
-  if (lic_envelope_decode(sl->env, sl->env_len, &env) == LIC_OK &&
-      lic_license_parse(env.body, env.body_len, &l) == LIC_OK) {
-    ok = true;
-    customer = l.customer;
-    expires = l.expires;
-    if (l.expires != 0)
-      lic_date_format(l.expires, exp);
-  }
+  licsrv_terms_read(sl, &t);
   if (ctx->json) {
-    json_t *o = json_pack("{s:s, s:b, s:I}", "id", id, "revoked", sl->revoked, "imported",
-                          (json_int_t)sl->imported);
-    if (o != NULL && ok) {
-      json_object_set_new(o, "customer", json_string(customer));
-      json_object_set_new(o, "expires", json_integer(expires));
-      json_object_set_new(o, "max_nodes", json_integer(l.max_nodes));
-    }
-    if (o != NULL && !ok)
+    json_t *o = licsrv_license_json(&t, ctx->now);
+    if (o != NULL && !t.readable)
       json_object_set_new(o, "error", json_string("unreadable license envelope"));
     json_array_append_new(ctx->arr, o);
-  } else {
-    printf("license %s  %s  expires %s%s\n", id, customer, ok ? exp : "?",
-           sl->revoked ? "  REVOKED" : "");
+    return 0;
   }
-  lic_license_clear(&l);
+  lic_uuid_format(sl->id, id);
+  if (t.readable && t.expires != 0) {
+    int64_t d = licsrv_days_left(t.expires, ctx->now);
+    lic_date_format(t.expires, exp);
+    if (d >= 0)
+      snprintf(left, sizeof left, " (%lld day%s left%s)", (long long)d, d == 1 ? "" : "s",
+               licsrv_expiry_near(&t, ctx->now) ? ", renew soon" : "");
+    else
+      snprintf(left, sizeof left, " (EXPIRED)");
+  }
+  printf("license %s  %s  expires %s%s%s\n", id, t.readable ? t.customer : "?",
+         t.readable ? exp : "?", left, sl->revoked ? "  REVOKED" : "");
   return 0;
 }
 
@@ -74,7 +67,7 @@ int licsrv_cmd_status(int argc, char **argv) {
   store *s = NULL;
   store_reader *rd = NULL;
   store_meta meta;
-  status_ctx ctx = {NULL, false};
+  status_ctx ctx = {NULL, false, 0};
   uint64_t used = 0, mapsize = 0;
   char kid[2 * LIC_KID_LEN + 1] = "", pid[LIC_UUID_LEN + 1] = "";
   int c, r, ex;
@@ -100,6 +93,7 @@ int licsrv_cmd_status(int argc, char **argv) {
     lic_uuid_format(meta.project_id, pid);
   }
   ctx.json = o.json;
+  ctx.now = (int64_t)time(NULL);
   if (o.json) {
     ctx.arr = json_array();
   } else {

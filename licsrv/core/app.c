@@ -405,7 +405,11 @@ static int seats_load_cb(const store_node *n, void *arg) {
   int st = lic_status_from_name(n->fail_status);
   sn.fail_status = st >= 0 ? (lic_status)st : LIC_STATUS_VALID;
   snprintf(sn.fail_reason, sizeof sn.fail_reason, "%s", n->fail_reason);
-  srv_seats_load(arg, &sn);
+  char evicted[LIC_MAX_NAME + 1];
+  app *a = arg;
+  srv_seats_load(a->seats, &sn, evicted, sizeof evicted);
+  if (evicted[0] != '\0') /* past the bounded failure list (or released): off the store too */
+    store_node_drop(a->st, n->owner, evicted);
   return 0;
 }
 
@@ -521,7 +525,8 @@ int app_attach(srv_server *s, const char *data_dir, const srv_app_settings *set,
     snprintf(err, errlen, "out of memory");
     goto fail;
   }
-  store_node_each(rd, NULL, seats_load_cb, a->seats);
+  store_node_each(rd, NULL, seats_load_cb, a);
+  srv_seats_load_done(a->seats);
   store_reader_end(rd);
   store_reader_free(rd);
   rd = NULL;
@@ -577,7 +582,7 @@ int app_attach(srv_server *s, const char *data_dir, const srv_app_settings *set,
       srv_on_shutdown(s, on_shutdown, a) != 0 || srv_health_add(s, "license", health_license, a) != 0 ||
       srv_health_add(s, "machine", health_machine, a) != 0 ||
       srv_health_add(s, "clock", health_clock, a) != 0 ||
-      srv_health_add(s, "store", health_store, a) != 0) {
+      srv_health_add(s, "store", health_store, a) != 0 || app_expiry_attach(a) != 0) {
     snprintf(err, errlen, "cannot register hooks");
     goto fail;
   }
@@ -602,5 +607,7 @@ void app_free(app *a) {
   pthread_mutex_destroy(&a->mmu);
   pthread_mutex_destroy(&a->rmu);
   pthread_mutex_destroy(&a->hmu);
+  if (a->emu_init)
+    pthread_mutex_destroy(&a->emu);
   free(a);
 }

@@ -16,6 +16,7 @@
 #include "util/config.h"
 #include "util/metrics.h"
 #include "core/nodelimit.h"
+#include "core/expiry.h"
 #include "core/seats.h"
 #include "http/server.h"
 #include "store/store.h"
@@ -69,6 +70,12 @@ struct app {
   int64_t license_checked;
   bool license_ok;
   char license_why[200];
+  /* Expiry (watch.c): the /healthz warning cached a second, the log's memory. */
+  pthread_mutex_t emu;
+  bool emu_init;
+  int64_t expiry_checked;
+  char expiry_why[320];
+  licsrv_expiry_log expiry_log;
   srv_counter *verdicts[LIC_STATUS_MAX_];
   srv_counter *machine_mismatch;
 };
@@ -104,6 +111,13 @@ void app_audit_poll(app_worker *w, int64_t now);
 bool app_clock_rolled_back(app *a, int64_t now, int64_t *behind);
 /* A verify's secret against node_secret (constant time; true when none is set). */
 bool app_secret_ok(const app *a, const char *given);
+/* Expiry (watch.c): register the /healthz check and the /metrics family
+ * (from app_attach); 0 / -1. app_expiry_tick logs a warning for each license
+ * within LICSRV_EXPIRY_WARN_DAYS of expiry, once a day each: call it at start
+ * and then every APP_EXPIRY_TICK_S. */
+#define APP_EXPIRY_TICK_S 600
+int app_expiry_attach(app *a);
+void app_expiry_tick(app *a);
 /* Move the clock high-water mark forward (batched to the store). */
 void app_clock_note(app *a, int64_t now);
 

@@ -286,9 +286,15 @@ int64_t srv_seats_used(srv_seats *s, const uint8_t license[LIC_ID_LEN], int64_t 
   return n;
 }
 
-/* Append to the license's failure ring; an older entry of the same node dies. */
+static slot *find(srv_seats *s, const uint8_t lic[LIC_ID_LEN], const char *node);
+
+/* Append to the license's failure ring; an older entry of the same node dies.
+ * When the oldest entry is pushed out and its node holds no seat record, its
+ * name goes to evicted (when given) so the caller drops its stored record. */
 static void ring_add(srv_seats *s, const uint8_t license[LIC_ID_LEN], const char *node, int64_t now,
-                     lic_status st, const char *reason) {
+                     lic_status st, const char *reason, char *evicted, size_t cap) {
+  if (evicted != NULL && cap > 0)
+    evicted[0] = '\0';
   lic_state *c = state_get(s, license);
   if (c == NULL)
     return;
@@ -300,8 +306,11 @@ static void ring_add(srv_seats *s, const uint8_t license[LIC_ID_LEN], const char
       s->failures--;
     }
   srv_failure *f = &c->ring[c->head];
-  if (c->len == s->fail_keep && f->node[0] != '\0')
+  if (c->len == s->fail_keep && f->node[0] != '\0') {
     s->failures--; /* the oldest goes */
+    if (evicted != NULL && cap > 0 && !find(s, license, f->node)->used)
+      snprintf(evicted, cap, "%s", f->node);
+  }
   memcpy(f->license, license, LIC_ID_LEN);
   snprintf(f->node, sizeof f->node, "%s", node);
   f->time = now;
@@ -313,10 +322,60 @@ static void ring_add(srv_seats *s, const uint8_t license[LIC_ID_LEN], const char
     c->len++;
 }
 
-bool srv_seats_fail(srv_seats *s, const uint8_t license[LIC_ID_LEN], const char *node, int64_t now,
-                    lic_status st, const char *reason) {
+/* At load (records in key order, not time order): keep the fail_keep most
+ * recent; srv_seats_load_done puts each ring in time order afterwards. */
+static void ring_load(srv_seats *s, const srv_node *n, char *evicted, size_t cap) {
+  lic_state *c = state_get(s, n->license);
+  if (c == NULL)
+    return;
+  if (c->ring == NULL && (c->ring = calloc(s->fail_keep, sizeof *c->ring)) == NULL)
+    return;
+  srv_failure *f;
+  if (c->len < s->fail_keep) {
+    f = &c->ring[c->len++];
+    s->failures++;
+  } else {
+    size_t m = 0;
+    for (size_t i = 1; i < c->len; i++)
+      if (c->ring[i].time < c->ring[m].time)
+        m = i;
+    f = &c->ring[m];
+    if (n->fail_time <= f->time) { /* older than all kept: this one goes */
+      if (evicted != NULL && cap > 0)
+        snprintf(evicted, cap, "%s", n->node);
+      return;
+    }
+    if (evicted != NULL && cap > 0 && !find(s, n->license, f->node)->used)
+      snprintf(evicted, cap, "%s", f->node);
+  }
+  memcpy(f->license, n->license, LIC_ID_LEN);
+  snprintf(f->node, sizeof f->node, "%s", n->node);
+  f->time = n->fail_time;
+  f->status = n->fail_status;
+  snprintf(f->reason, sizeof f->reason, "%s", n->fail_reason);
+}
+
+static int fail_time_cmp(const void *x, const void *y) {
+  const srv_failure *a = x, *b = y;
+  return a->time < b->time ? -1 : a->time > b->time;
+}
+
+void srv_seats_load_done(srv_seats *s) {
   pthread_mutex_lock(&s->mu);
-  ring_add(s, license, node, now, st, reason);
+  for (size_t l = 0; l < s->nls; l++) {
+    lic_state *c = &s->ls[l];
+    if (c->ring == NULL)
+      continue;
+    qsort(c->ring, c->len, sizeof *c->ring, fail_time_cmp); /* oldest first */
+    c->head = c->len % s->fail_keep;
+  }
+  pthread_mutex_unlock(&s->mu);
+}
+
+bool srv_seats_fail(srv_seats *s, const uint8_t license[LIC_ID_LEN], const char *node, int64_t now,
+                    lic_status st, const char *reason, char *evicted, size_t cap) {
+  pthread_mutex_lock(&s->mu);
+  ring_add(s, license, node, now, st, reason, evicted, cap);
   slot *e = find(s, license, node);
   bool seated = e->used;
   if (seated) {
@@ -374,11 +433,15 @@ void srv_seats_stats_get(srv_seats *s, srv_seats_stats *st) {
   pthread_mutex_unlock(&s->mu);
 }
 
-void srv_seats_load(srv_seats *s, const srv_node *n) {
+void srv_seats_load(srv_seats *s, const srv_node *n, char *evicted, size_t cap) {
   pthread_mutex_lock(&s->mu);
+  if (evicted != NULL && cap > 0)
+    evicted[0] = '\0';
   if (n->last_valid <= 0) { /* never held a seat: a failure, if anything */
     if (n->fail_time > 0)
-      ring_add(s, n->license, n->node, n->fail_time, n->fail_status, n->fail_reason);
+      ring_load(s, n, evicted, cap);
+    else if (evicted != NULL && cap > 0) /* nothing at all (a released node): drop it */
+      snprintf(evicted, cap, "%s", n->node);
   } else {
     /* Bounded on the next acquire by the license's max_nodes; here only by
      * the unlimited cap, the oldest idle going first. */
@@ -424,29 +487,29 @@ static int key_cmp(const srv_node *a, const srv_node *b) {
   return d != 0 ? d : strcmp(a->node, b->node);
 }
 
-/* A max-heap of slot indices by node key: the k smallest seen so far. */
-static void heap_down(const slot *t, size_t *h, size_t n, size_t i) {
+/* A max-heap of node copies by key: the k smallest seen so far. */
+static void heap_down(srv_node *h, size_t n, size_t i) {
   for (;;) {
     size_t l = 2 * i + 1, r = l + 1, m = i;
-    if (l < n && key_cmp(&t[h[l]].n, &t[h[m]].n) > 0)
+    if (l < n && key_cmp(&h[l], &h[m]) > 0)
       m = l;
-    if (r < n && key_cmp(&t[h[r]].n, &t[h[m]].n) > 0)
+    if (r < n && key_cmp(&h[r], &h[m]) > 0)
       m = r;
     if (m == i)
       return;
-    size_t x = h[i];
+    srv_node x = h[i];
     h[i] = h[m];
     h[m] = x;
     i = m;
   }
 }
 
-static void heap_up(const slot *t, size_t *h, size_t i) {
+static void heap_up(srv_node *h, size_t i) {
   while (i > 0) {
     size_t p = (i - 1) / 2;
-    if (key_cmp(&t[h[p]].n, &t[h[i]].n) >= 0)
+    if (key_cmp(&h[p], &h[i]) >= 0)
       return;
-    size_t x = h[i];
+    srv_node x = h[i];
     h[i] = h[p];
     h[p] = x;
     i = p;
@@ -455,9 +518,22 @@ static void heap_up(const slot *t, size_t *h, size_t i) {
 
 static int node_cmp(const void *x, const void *y) { return key_cmp(x, y); }
 
+/* Offer one node to the page heap. */
+static void page_offer(srv_node *h, size_t *hn, size_t k, const srv_node *n, const srv_node *after) {
+  if (after != NULL && key_cmp(n, after) <= 0)
+    return;
+  if (*hn < k) {
+    h[*hn] = *n;
+    heap_up(h, (*hn)++);
+  } else if (key_cmp(n, &h[0]) < 0) {
+    h[0] = *n;
+    heap_down(h, *hn, 0);
+  }
+}
+
 int srv_seats_page(srv_seats *s, const uint8_t *after_license, const char *after_node, size_t limit,
                    srv_node **out, size_t *n, bool *more) {
-  srv_node cur;
+  srv_node cur, fn;
   *out = NULL;
   *n = 0;
   *more = false;
@@ -465,35 +541,37 @@ int srv_seats_page(srv_seats *s, const uint8_t *after_license, const char *after
     memcpy(cur.license, after_license, LIC_ID_LEN);
     snprintf(cur.node, sizeof cur.node, "%s", after_node);
   }
+  const srv_node *after = after_license != NULL ? &cur : NULL;
   size_t k = limit + 1; /* one more tells whether a next page exists */
-  size_t *h = malloc(k * sizeof *h);
-  srv_node *a = malloc(k * sizeof *a);
-  if (h == NULL || a == NULL) {
-    free(h);
-    free(a);
+  srv_node *h = malloc(k * sizeof *h);
+  if (h == NULL)
     return LIC_NOMEM;
-  }
   size_t hn = 0;
   pthread_mutex_lock(&s->mu);
-  for (size_t i = 0; i < s->cap; i++) {
-    if (!s->t[i].used || (after_license != NULL && key_cmp(&s->t[i].n, &cur) <= 0))
-      continue;
-    if (hn < k) {
-      h[hn] = i;
-      heap_up(s->t, h, hn++);
-    } else if (key_cmp(&s->t[i].n, &s->t[h[0]].n) < 0) {
-      h[0] = i;
-      heap_down(s->t, h, hn, 0);
+  for (size_t i = 0; i < s->cap; i++)
+    if (s->t[i].used)
+      page_offer(h, &hn, k, &s->t[i].n, after);
+  /* Failing nodes without a seat record, from the failure lists. */
+  for (size_t l = 0; l < s->nls; l++) {
+    lic_state *c = &s->ls[l];
+    for (size_t i = 0; c->ring != NULL && i < c->len; i++) {
+      const srv_failure *f = &c->ring[i];
+      if (f->node[0] == '\0' || find(s, f->license, f->node)->used)
+        continue;
+      memset(&fn, 0, sizeof fn);
+      memcpy(fn.license, f->license, LIC_ID_LEN);
+      snprintf(fn.node, sizeof fn.node, "%s", f->node);
+      fn.last_seen = fn.fail_time = f->time;
+      fn.fail_status = f->status;
+      snprintf(fn.fail_reason, sizeof fn.fail_reason, "%s", f->reason);
+      page_offer(h, &hn, k, &fn, after);
     }
   }
-  for (size_t i = 0; i < hn; i++)
-    a[i] = s->t[h[i]].n;
   pthread_mutex_unlock(&s->mu);
-  free(h);
-  qsort(a, hn, sizeof *a, node_cmp);
+  qsort(h, hn, sizeof *h, node_cmp);
   *more = hn > limit;
   *n = hn > limit ? limit : hn;
-  *out = a;
+  *out = h;
   return LIC_OK;
 }
 

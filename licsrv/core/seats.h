@@ -63,9 +63,12 @@ bool srv_seats_known(srv_seats *s, const uint8_t license[LIC_ID_LEN], const char
 int64_t srv_seats_used(srv_seats *s, const uint8_t license[LIC_ID_LEN], int64_t now, int64_t window);
 /* Record a failed check in the license's failure list (the "registration
  * failure list"); also on the node's seat record when it has one. Returns
- * whether the node is in the seat table (then the failure is worth storing). */
+ * whether the node is in the seat table. When the list was full, the node it
+ * pushed out goes to evicted (NUL-terminated, "" when none) if it holds no
+ * seat record: its stored failure record is then to be dropped, so the store
+ * keeps no more failures than the list. */
 bool srv_seats_fail(srv_seats *s, const uint8_t license[LIC_ID_LEN], const char *node, int64_t now,
-                    lic_status st, const char *reason);
+                    lic_status st, const char *reason, char *evicted, size_t cap);
 /* Copy out the failure lists (of one license or all), most recent first.
  * *out is malloc'd. */
 int srv_seats_failures(srv_seats *s, const uint8_t *license, srv_failure **out, size_t *n);
@@ -79,13 +82,16 @@ void srv_seats_stats_get(srv_seats *s, srv_seats_stats *st);
 void srv_release_subject(const uint8_t license[LIC_ID_LEN], const char *node, char *buf, size_t cap);
 /* Load a remembered node (from the store at start): one that never held a
  * seat (last_valid 0) goes to the failure list only. */
-void srv_seats_load(srv_seats *s, const srv_node *n);
+void srv_seats_load(srv_seats *s, const srv_node *n, char *evicted, size_t cap);
+/* After the last load: the failure lists in time order. */
+void srv_seats_load_done(srv_seats *s);
 /* Copy out the nodes (of one license, or all when license is NULL), or only
  * those changed since the last call with take_dirty (for batched writes).
  * *out is malloc'd. */
 int srv_seats_snapshot(srv_seats *s, const uint8_t *license, bool take_dirty, srv_node **out,
                        size_t *n);
-/* One page of the nodes in (license, node) order: the first limit after
+/* One page of the nodes in (license, node) order - the seat table and the
+ * failing nodes without a seat record (last_valid 0) - the first limit after
  * (after_license, after_node) (from the start when after_license is NULL),
  * and whether more follow. Picked under the lock in one pass without copying
  * the whole table, so a large listing holds verifies up for little. *out is

@@ -71,8 +71,6 @@ srv_buf *srv_conn_out_slot(srv_conn *c);
 void srv_conn_slot_push(srv_conn *c, srv_deferred *d);
 
 /* req.c */
-void srv_reply_extra(srv_req *r, int status, const char *ctype, const void *body, size_t len,
-                     const char *extra);
 void srv_reply_error_extra(srv_req *r, int status, const char *code, const char *message,
                            const char *extra);
 

@@ -14,21 +14,46 @@ static void h_healthz(srv_req *r) {
   srv_server *s = r->c->w->s;
   srv_buf *b = &r->c->w->scratch;
   char msg[256];
+  size_t nwarn = 0;
+  b->len = 0;
   for (size_t i = 0; i < s->nhealth; i++) {
     msg[0] = '\0';
-    if (s->health[i].check(s->health[i].arg, msg, sizeof msg) != 0) {
+    int rc = s->health[i].check(s->health[i].arg, msg, sizeof msg);
+    msg[sizeof msg - 1] = '\0';
+    if (rc < 0) {
       b->len = 0;
       srv_buf_printf(b, "{\"status\":\"fail\",\"check\":");
       srv_json_str(b, s->health[i].name);
       srv_buf_printf(b, ",\"message\":");
-      msg[sizeof msg - 1] = '\0';
       srv_json_str(b, msg);
       srv_buf_printf(b, "}");
       srv_reply(r, 503, "application/json", b->p, b->len);
       return;
     }
+    if (rc > 0) { /* ready, with something an operator should act on */
+      srv_buf_printf(b, "%s{\"check\":", nwarn++ == 0 ? "" : ",");
+      srv_json_str(b, s->health[i].name);
+      srv_buf_printf(b, ",\"message\":");
+      srv_json_str(b, msg);
+      srv_buf_printf(b, "}");
+    }
   }
-  srv_reply(r, 200, "application/json", ok, sizeof ok - 1);
+  if (nwarn == 0) {
+    srv_reply(r, 200, "application/json", ok, sizeof ok - 1);
+    return;
+  }
+  /* Warnings were written first; the head goes in front of them. */
+  srv_buf out = {0};
+  srv_buf_printf(&out, "{\"status\":\"ok\",\"version\":\"" LIC_VERSION "\",\"warnings\":[");
+  srv_buf_append(&out, b->p, b->len);
+  srv_buf_printf(&out, "]}");
+  if (out.oom || b->oom) {
+    b->oom = false;
+    srv_reply(r, 200, "application/json", ok, sizeof ok - 1);
+  } else {
+    srv_reply(r, 200, "application/json", out.p, out.len);
+  }
+  srv_buf_free(&out);
 }
 
 static void render_routes(srv_buf *b, srv_routes *rt, const char *lis) {

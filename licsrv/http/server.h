@@ -56,7 +56,9 @@ int srv_on_worker_start(srv_server *s, void (*fn)(srv_worker *w, void *arg), voi
 int srv_on_worker_stop(srv_server *s, void (*fn)(srv_worker *w, void *arg), void *arg);
 int srv_on_shutdown(srv_server *s, void (*fn)(void *arg), void *arg);
 /* A readiness check for GET /healthz: return 0 when ready, otherwise write a
- * short reason into msg; any failing check turns /healthz into 503 naming it.
+ * short reason into msg; any failing check (< 0) turns /healthz into 503
+ * naming it. A check returning > 0 is ready with a warning (a license about
+ * to expire): /healthz stays 200 and lists msg under "warnings".
  * Called on worker threads: be thread-safe and quick. */
 int srv_health_add(srv_server *s, const char *name,
                    int (*check)(void *arg, char *msg, size_t msglen), void *arg);
@@ -88,6 +90,9 @@ bool srv_req_wants_msgpack(const srv_req *r);
 
 /* Replies: body copied into the connection's output. */
 void srv_reply(srv_req *r, int status, const char *content_type, const void *body, size_t len);
+/* The same with extra header lines ("Name: value\r\n" each, or NULL). */
+void srv_reply_extra(srv_req *r, int status, const char *content_type, const void *body, size_t len,
+                     const char *extra);
 /* {error: CODE, message: TEXT} as JSON or MessagePack (srv_req_wants_msgpack). */
 void srv_reply_error(srv_req *r, int status, const char *code, const char *message);
 /* Answer later. The handle stays valid until passed to srv_reply_deferred*,

@@ -169,6 +169,7 @@ static json_t *license_json(const store_license *sl, bool terms) {
         json_object_set(o, "customer", json_object_get(b, "customer"));
         json_object_set(o, "expires", json_object_get(b, "expires"));
         json_object_set(o, "max_nodes", json_object_get(b, "max_nodes"));
+        json_object_set(o, "heartbeat", json_object_get(b, "heartbeat")); /* seats: 2 x heartbeat */
         json_decref(b);
       }
     }

@@ -26,6 +26,10 @@ static const route_entry ROUTES[] = {
     {SRV_ADMIN, "GET", "/v1/admin/audit", route_admin_audit},
     {SRV_ADMIN, "GET", "/v1/admin/activations", route_activation_list},
     {SRV_ADMIN, "POST", "/v1/admin/activations/release", route_activation_release},
+    {SRV_ADMIN, "GET", "/", route_status_page},
+    {SRV_ADMIN, "GET", "/status.css", route_status_page},
+    {SRV_ADMIN, "GET", "/status.js", route_status_page},
+    {SRV_ADMIN, "GET", "/favicon.ico", route_status_page},
 };
 
 int routes_install(srv_server *s) {

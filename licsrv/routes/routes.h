@@ -21,5 +21,6 @@ void route_admin_nodes(srv_req *r);
 void route_admin_failures(srv_req *r);
 void route_admin_release(srv_req *r);
 void route_admin_audit(srv_req *r);
+void route_status_page(srv_req *r);       /* status_page.c: GET / and its files */
 
 #endif

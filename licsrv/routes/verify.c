@@ -100,10 +100,13 @@ void route_verify(srv_req *r) {
     if (st == LIC_STATUS_VALID) {
       store_node_seen(a->st, lic->id, q.node, now);
     } else {
-      /* Stored only for a node with a seat record: the failure list of
-       * made-up names stays in memory, bounded, and cannot grow the store. */
-      if (srv_seats_fail(a->seats, lic->id, q.node, now, st, reason))
-        store_node_failure(a->st, lic->id, q.node, now, lic_status_name(st), reason);
+      /* The store keeps what the bounded failure list keeps: the node it
+       * pushed out loses its stored record (when it never held a seat). */
+      char evicted[LIC_MAX_NAME + 1];
+      srv_seats_fail(a->seats, lic->id, q.node, now, st, reason, evicted, sizeof evicted);
+      store_node_failure(a->st, lic->id, q.node, now, lic_status_name(st), reason);
+      if (evicted[0] != '\0')
+        store_node_drop(a->st, lic->id, evicted);
     }
   }
   if (st != LIC_STATUS_CLOCK_ROLLBACK)

@@ -167,6 +167,10 @@ typedef struct {
 int store_node_seen(store *s, const uint8_t owner[LIC_ID_LEN], const char *node, int64_t now);
 int store_node_failure(store *s, const uint8_t owner[LIC_ID_LEN], const char *node,
                        int64_t now, const char *status, const char *reason);
+/* Batched too: delete the node's record if it never held a seat (last valid
+ * check 0) - a failure that left the bounded failure list. A later note of
+ * the same node in the batch cancels it. */
+int store_node_drop(store *s, const uint8_t owner[LIC_ID_LEN], const char *node);
 /* Write the pending batch now (waits for its commit). */
 int store_flush(store *s);
 int store_node_get(store_reader *rd, const uint8_t owner[LIC_ID_LEN], const char *node,

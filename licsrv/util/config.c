@@ -289,3 +289,56 @@ void srv_config_usage(void *file) {
     fprintf(f, "  --%-22s %s\n", flag, keys[i].help);
   }
 }
+
+/* One key's default as the INI file spells it. */
+static void value_text(const srv_config *d, const key_def *k, char *buf, size_t cap) {
+  const char *p = (const char *)d + k->off;
+  switch (k->type) {
+  case K_STR:
+  case K_ADDR:
+    snprintf(buf, cap, "%s", p);
+    return;
+  case K_BOOL:
+    snprintf(buf, cap, "%s", *(const bool *)(const void *)p ? "true" : "false");
+    return;
+  case K_MS:
+    snprintf(buf, cap, "%llu", (unsigned long long)*(const uint64_t *)(const void *)p);
+    return;
+  case K_SIZE:
+  case K_U32: {
+    uint64_t v = k->type == K_SIZE && k->off == offsetof(srv_config, lim.max_body)
+                     ? *(const uint64_t *)(const void *)p
+                     : *(const uint32_t *)(const void *)p;
+    if (k->type == K_SIZE && v != 0 && v % (1024 * 1024) == 0)
+      snprintf(buf, cap, "%lluM", (unsigned long long)(v / (1024 * 1024)));
+    else if (k->type == K_SIZE && v != 0 && v % 1024 == 0)
+      snprintf(buf, cap, "%lluK", (unsigned long long)(v / 1024));
+    else
+      snprintf(buf, cap, "%llu", (unsigned long long)v);
+    return;
+  }
+  }
+  buf[0] = '\0';
+}
+
+void srv_config_print(void *file) {
+  FILE *f = file;
+  srv_config d;
+  char v[SRV_MAX_PATHNAME];
+  srv_config_defaults(&d);
+  fprintf(f, "# licsrv.conf - settings of `licsrv serve --config FILE` (INI).\n"
+             "# Generated from the server's own key table (licsrv serve --print-config):\n"
+             "# every key, commented out, with its default. Uncomment to change one;\n"
+             "# a --KEY VALUE flag of `licsrv serve` overrides the file. SIGHUP\n"
+             "# (systemctl reload licsrv) re-reads the limits, not the addresses.\n"
+             "\n[licsrv]\n");
+  for (size_t i = 0; i < NKEYS; i++) {
+    const key_def *k = &keys[i];
+    value_text(&d, k, v, sizeof v);
+    fprintf(f, "\n# %s\n", k->help);
+    if (k->off == offsetof(srv_config, threads))
+      fprintf(f, "#%s = 4\n", k->name); /* the default is this machine's core count */
+    else
+      fprintf(f, "#%s = %s\n", k->name, v);
+  }
+}

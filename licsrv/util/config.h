@@ -66,6 +66,9 @@ int srv_config_check(const srv_config *cfg, char *err, size_t errlen);
 int srv_addr_split(const char *addr, char *host, size_t hostlen, uint16_t *port);
 /* A one-line reason into err (when given); returns -1. */
 int srv_errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* The default config file: every key commented out with its help line and
+ * default (`licsrv serve --print-config`, installed as licsrv.conf). */
+void srv_config_print(void *file);
 /* Every key with its help line, for --help. */
 void srv_config_usage(void *file);
 

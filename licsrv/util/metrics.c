@@ -6,7 +6,7 @@
 
 #include "util/metrics.h"
 
-enum { M_COUNTER, M_GAUGE, M_GAUGE_FN };
+enum { M_COUNTER, M_GAUGE, M_GAUGE_FN, M_FAMILY };
 
 struct srv_metric {
   struct srv_metric *next;
@@ -14,6 +14,7 @@ struct srv_metric {
   char *name, *labels, *help;
   _Atomic int64_t v;
   double (*fn)(void *arg);
+  void (*family)(void *arg, srv_buf *out); /* M_FAMILY: writes its own samples */
   void *arg;
 };
 
@@ -121,6 +122,18 @@ srv_gauge *srv_metrics_gauge_fn(srv_metrics *m, const char *name, const char *la
   return x;
 }
 
+int srv_metrics_family(srv_metrics *m, const char *name, const char *help,
+                       void (*fn)(void *arg, srv_buf *out), void *arg) {
+  struct srv_metric *x;
+  if (m == NULL || fn == NULL || (x = metric_add(m, M_FAMILY, name, NULL, help)) == NULL)
+    return -1;
+  uv_mutex_lock(&m->mu);
+  x->family = fn;
+  x->arg = arg;
+  uv_mutex_unlock(&m->mu);
+  return 0;
+}
+
 void srv_counter_add(srv_counter *c, uint64_t n) {
   if (c != NULL)
     atomic_fetch_add_explicit(&c->v, (int64_t)n, memory_order_relaxed);
@@ -147,6 +160,11 @@ void srv_metrics_render(srv_metrics *m, srv_buf *out) {
         srv_buf_printf(out, "# HELP %s %s\n", x->name, x->help);
       srv_buf_printf(out, "# TYPE %s %s\n", x->name, x->kind == M_COUNTER ? "counter" : "gauge");
       prev = x->name;
+    }
+    if (x->kind == M_FAMILY) {
+      if (x->family != NULL)
+        x->family(x->arg, out);
+      continue;
     }
     srv_buf_printf(out, "%s%s%s%s ", x->name, x->labels[0] ? "{" : "", x->labels,
                    x->labels[0] ? "}" : "");

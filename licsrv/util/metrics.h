@@ -26,6 +26,12 @@ srv_gauge *srv_metrics_gauge(srv_metrics *m, const char *name, const char *label
 /* A gauge computed at scrape time (called on a worker thread: be thread-safe). */
 srv_gauge *srv_metrics_gauge_fn(srv_metrics *m, const char *name, const char *labels,
                                 const char *help, double (*fn)(void *arg), void *arg);
+/* A gauge family whose series are known only at scrape time (one per
+ * license ...): HELP/TYPE come from here, fn appends its sample lines
+ * ("NAME{LABELS} VALUE\n", none when it has nothing). fn runs on a worker
+ * thread under the registry's lock: be thread-safe, register nothing. 0 / -1. */
+int srv_metrics_family(srv_metrics *m, const char *name, const char *help,
+                       void (*fn)(void *arg, srv_buf *out), void *arg);
 void srv_counter_add(srv_counter *c, uint64_t n);
 void srv_gauge_set(srv_gauge *g, int64_t v);
 void srv_gauge_add(srv_gauge *g, int64_t delta);

@@ -90,7 +90,9 @@ def test_failure_flood_creates_no_seats_and_is_bounded(tmp_path):
         tok = token_add(s.data, "ops")
         st, doc = admin(s, "GET", "/v1/admin/nodes", tok)
         assert st == 200
-        assert [n["node"] for n in doc["nodes"]] == ["rs-legit"], doc["nodes"][:5]
+        seated = [n["node"] for n in doc["nodes"] if n["last_valid"] > 0]
+        assert seated == ["rs-legit"], doc["nodes"][:5]
+        assert len(doc["nodes"]) <= 51  # rs-legit and the failure list
         st, doc = admin(s, "GET", "/v1/admin/failures", tok)
         fails = [f for f in doc["failures"] if f["license"] == s.license_id]
         assert 1 <= len(fails) <= 50
@@ -102,12 +104,16 @@ def test_failure_flood_creates_no_seats_and_is_bounded(tmp_path):
         v = verify(s.port, lic=s.license_id, node="rs-new", **OK)
         assert v["status"] == "valid" and v["seats"]["used"] == 2
         assert s.finish() == 0
-        # After a restart the seats are as before: the junk was never stored.
+        # After a restart the seats are as before; the store kept no more
+        # failures than the list (3000 junk names, at most 50 records).
+        out = srvutil.run([srvutil.licsrv_bin(), "nodes", "--data", s.data, "--json"]).stdout
+        stored = json.loads(out)["nodes"]
+        assert len(stored) <= 52, len(stored)
         s2 = Server(s.data, threads=2, extra=["--failure-list-size", "50"])
         s2.start()
         try:
             st, doc = admin(s2, "GET", "/v1/admin/nodes", tok)
-            assert sorted(n["node"] for n in doc["nodes"]) == ["rs-legit", "rs-new"]
+            assert sorted(n["node"] for n in doc["nodes"] if n["last_valid"] > 0) == ["rs-legit", "rs-new"]
             assert verify(s2.port, lic=s.license_id, node="rs-legit", **OK)["status"] == "valid"
         finally:
             s2.finish()
@@ -405,7 +411,7 @@ def test_clock_jump_shown_and_reset(tmp_path):
         assert s.get("/healthz")[0] == 200
         assert metric(s, "licsrv_clock_rollback") == 0
         st, doc = admin(s, "GET", "/v1/admin/audit", tok)
-        assert any(a["action"] == "clock_reset" and a["token"] == "cli" for a in doc["audit"])
+        assert any(a["action"] == "clock_reset" and a["token"].startswith("cli") for a in doc["audit"])
         assert srvutil.run(cli + ["reset", "--yes", "--data", s.data]).returncode == 0
         assert srvutil.run(cli + ["frob", "--data", s.data], check=False).returncode == 2
         assert s.finish() == 0

@@ -52,7 +52,7 @@ static int btable_grow(btable *bt) {
 }
 
 static int batch_note(store *s, const uint8_t owner[LIC_ID_LEN], const char *node, int64_t now,
-                      const char *status, const char *reason) {
+                      const char *status, const char *reason, bool drop) {
   size_t nl = strlen(node);
   int r = LIC_OK;
   if (nl == 0 || nl > STORE_MAX_NODE)
@@ -74,16 +74,19 @@ static int batch_note(store *s, const uint8_t owner[LIC_ID_LEN], const char *nod
     memcpy(e->n.node, node, nl + 1);
     if (s->batch.n++ == 0 && s->hwm_pending == 0) {
       s->batch_since_ms = mono_ms();
-      /* An idle writer sleeps without a deadline: tell it a batch is due in
-       * STORE_FLUSH_MS, or it would wait for the next durable write. */
-      pthread_cond_signal(&s->work);
+      pthread_cond_signal(&s->work); /* an idle writer arms its flush timer */
     }
   }
-  if (status == NULL) {
+  if (drop) {
+    e->drop = true;
+    e->seen = e->failed = false;
+  } else if (status == NULL) {
+    e->drop = false;
     e->seen = true;
     if (now > e->n.last_seen)
       e->n.last_seen = now;
   } else if (now >= e->n.fail_time) {
+    e->drop = false;
     e->failed = true;
     e->n.fail_time = now;
     snprintf(e->n.fail_status, sizeof e->n.fail_status, "%s", status);
@@ -97,12 +100,16 @@ out:
 }
 
 int store_node_seen(store *s, const uint8_t owner[LIC_ID_LEN], const char *node, int64_t now) {
-  return batch_note(s, owner, node, now, NULL, NULL);
+  return batch_note(s, owner, node, now, NULL, NULL, false);
+}
+
+int store_node_drop(store *s, const uint8_t owner[LIC_ID_LEN], const char *node) {
+  return batch_note(s, owner, node, 0, NULL, NULL, true);
 }
 
 int store_node_failure(store *s, const uint8_t owner[LIC_ID_LEN], const char *node,
                        int64_t now, const char *status, const char *reason) {
-  return batch_note(s, owner, node, now, status != NULL ? status : "", reason);
+  return batch_note(s, owner, node, now, status != NULL ? status : "", reason, false);
 }
 
 /* A batch that could not be written goes back into the pending one (under
@@ -122,6 +129,8 @@ static void batch_requeue(store *s, btable *bt, int64_t hwm) {
         s->batch_since_ms = mono_ms();
       continue;
     }
+    if (o->drop || e->drop) /* the newer entry, a note or a drop, wins over an old drop */
+      continue;
     if (o->seen && (!e->seen || o->n.last_seen > e->n.last_seen)) {
       e->seen = true;
       e->n.last_seen = o->n.last_seen;
@@ -145,7 +154,7 @@ void store_clock_hwm_note(store *s, int64_t now) {
   if (now > s->hwm_pending) {
     if (s->hwm_pending == 0 && s->batch.n == 0) {
       s->batch_since_ms = mono_ms();
-      pthread_cond_signal(&s->work); /* as in batch_note */
+      pthread_cond_signal(&s->work); /* as for the first node of a batch */
     }
     s->hwm_pending = now;
   }
@@ -163,6 +172,18 @@ static int batch_apply(store_wtxn *w, btable *bt, int64_t hwm) {
     r = lmdb__node_get(w->s, w->txn, e->n.owner, e->n.node, &cur);
     if (r != LIC_OK && r != LIC_NOTFOUND && r != LIC_FORMAT)
       return r;
+    if (e->drop) { /* out of the failure list: gone unless it holds a seat */
+      if (r == LIC_OK && cur.last_seen == 0) {
+        uint8_t key[LIC_ID_LEN + STORE_MAX_NODE];
+        size_t nl = strlen(e->n.node);
+        memcpy(key, e->n.owner, LIC_ID_LEN);
+        memcpy(key + LIC_ID_LEN, e->n.node, nl);
+        if ((r = lmdb__del(w->s, w->txn, DB_NODES, key, LIC_ID_LEN + nl)) != LIC_OK &&
+            r != LIC_NOTFOUND)
+          return r;
+      }
+      continue;
+    }
     if (r != LIC_OK) { /* new, or a corrupt record replaced */
       memset(&cur, 0, sizeof cur);
       memcpy(cur.owner, e->n.owner, LIC_ID_LEN);

@@ -51,7 +51,7 @@ static void test_failures_and_snapshot(void **state) {
   srv_node *a;
   size_t n;
   int64_t used;
-  assert_false(srv_seats_fail(s, LA, "bad", 100, LIC_STATUS_DOMAIN_DENIED, "domain 'x' is not licensed"));
+  assert_false(srv_seats_fail(s, LA, "bad", 100, LIC_STATUS_DOMAIN_DENIED, "domain 'x' is not licensed", NULL, 0));
   assert_true(srv_seats_acquire(s, LA, "good", 101, WINDOW, 0, &used));
   /* a denial never creates a seat record: only "good" is in the table */
   assert_int_equal(srv_seats_snapshot(s, LA, false, &a, &n), LIC_OK);
@@ -68,7 +68,7 @@ static void test_failures_and_snapshot(void **state) {
   assert_string_equal(f[0].reason, "domain 'x' is not licensed");
   free(f);
   /* a seat holder that fails keeps its seat and its record says so */
-  assert_true(srv_seats_fail(s, LA, "good", 102, LIC_STATUS_PORT_DENIED, "port"));
+  assert_true(srv_seats_fail(s, LA, "good", 102, LIC_STATUS_PORT_DENIED, "port", NULL, 0));
   assert_int_equal(srv_seats_snapshot(s, LA, false, &a, &n), LIC_OK);
   assert_int_equal(n, 1);
   assert_int_equal(a[0].fail_time, 102);
@@ -97,7 +97,7 @@ static void test_failures_and_snapshot(void **state) {
   memcpy(ln.license, LA, LIC_ID_LEN);
   snprintf(ln.node, sizeof ln.node, "restored");
   ln.last_valid = 300;
-  srv_seats_load(s, &ln);
+  srv_seats_load(s, &ln, NULL, 0);
   assert_false(srv_seats_acquire(s, LA, "newcomer", 301, WINDOW, 1, &used));
   srv_seats_free(s);
 }
@@ -110,9 +110,15 @@ static void test_failure_flood_bounded(void **state) {
   srv_seats *s = srv_seats_new_with(100, 50);
   int64_t used;
   char node[32];
+  char ev[LIC_MAX_NAME + 1];
   for (int i = 0; i < 300000; i++) {
     snprintf(node, sizeof node, "junk-%d", i);
-    assert_false(srv_seats_fail(s, LA, node, 1000 + i, LIC_STATUS_DOMAIN_DENIED, "no"));
+    assert_false(srv_seats_fail(s, LA, node, 1000 + i, LIC_STATUS_DOMAIN_DENIED, "no", ev, sizeof ev));
+    /* past 100, each new one pushes the oldest out: the caller drops it */
+    char want[32] = "";
+    if (i >= 100)
+      snprintf(want, sizeof want, "junk-%d", i - 100);
+    assert_string_equal(ev, want);
   }
   srv_seats_stats st;
   srv_seats_stats_get(s, &st);
@@ -126,7 +132,7 @@ static void test_failure_flood_bounded(void **state) {
   assert_string_equal(f[99].node, "junk-299900");
   free(f);
   /* the same node failing again is one entry, moved to the front */
-  srv_seats_fail(s, LA, "junk-299950", 400000, LIC_STATUS_PORT_DENIED, "again");
+  srv_seats_fail(s, LA, "junk-299950", 400000, LIC_STATUS_PORT_DENIED, "again", NULL, 0);
   assert_int_equal(srv_seats_failures(s, LA, &f, &n), LIC_OK);
   assert_int_equal(n, 99); /* the last 100 failures, one entry per node */
   assert_string_equal(f[0].node, "junk-299950");
@@ -142,11 +148,21 @@ static void test_failure_flood_bounded(void **state) {
   srv_node ln;
   memset(&ln, 0, sizeof ln);
   memcpy(ln.license, LB, LIC_ID_LEN);
-  for (int i = 0; i < 1000; i++) {
+  int dropped = 0;
+  for (int i = 0; i < 1000; i++) { /* loaded in key order, not time order */
     snprintf(ln.node, sizeof ln.node, "old-%d", i);
-    ln.fail_time = 10 + i;
-    srv_seats_load(s, &ln);
+    ln.fail_time = 10 + (i * 7919) % 1000;
+    srv_seats_load(s, &ln, ev, sizeof ev);
+    dropped += ev[0] != '\0';
   }
+  srv_seats_load_done(s);
+  assert_int_equal(dropped, 900); /* LB keeps its 100 most recent */
+  assert_int_equal(srv_seats_failures(s, LB, &f, &n), LIC_OK);
+  assert_int_equal(n, 100);
+  for (size_t i = 0; i < n; i++)
+    assert_true(f[i].time >= 910);
+  assert_int_equal(f[0].time, 1009); /* newest first */
+  free(f);
   assert_true(srv_seats_acquire(s, LB, "rs-2", 400001, WINDOW, 1, &used));
   srv_seats_stats_get(s, &st);
   assert_int_equal(st.nodes, 2);
@@ -238,6 +254,11 @@ static void test_pages(void **state) {
     snprintf(node, sizeof node, "p%05d", (i * 7919) % 5000);
     assert_true(srv_seats_acquire(s, i % 3 ? LA : LB, node, 100, WINDOW, 0, &used));
   }
+  for (int i = 0; i < 7; i++) { /* failing nodes without a seat are listed too */
+    snprintf(node, sizeof node, "f%d", i);
+    srv_seats_fail(s, LB, node, 200, LIC_STATUS_PORT_DENIED, "port", NULL, 0);
+  }
+  srv_seats_fail(s, LA, "p02919", 200, LIC_STATUS_PORT_DENIED, "port", NULL, 0); /* seated (i = 1): once */
   srv_node *a, last;
   size_t n, total = 0;
   bool more = true, first = true;
@@ -259,7 +280,7 @@ static void test_pages(void **state) {
     free(a);
     assert_true(n == 333 || !more);
   }
-  assert_int_equal(total, 5000);
+  assert_int_equal(total, 5007);
   srv_seats_free(s);
 }
 
@@ -348,7 +369,7 @@ static void test_held_count_matches_model(void **state) {
       snprintf(n.node, sizeof n.node, "%s", node);
       n.last_valid = lv[i] = now - (int64_t)((x >> 32) % 150);
       in[i] = true;
-      srv_seats_load(s, &n);
+      srv_seats_load(s, &n, NULL, 0);
     } else { /* the license is forgotten */
       srv_seats_forget(s, L);
       for (int k = lic; k < MNODES; k += 2) {

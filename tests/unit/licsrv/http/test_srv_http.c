@@ -90,11 +90,32 @@ static void join_jobs(void) {
 static int health_flag;
 static int health_check(void *arg, char *msg, size_t len) {
   (void)arg;
-  if (__atomic_load_n(&health_flag, __ATOMIC_SEQ_CST)) {
+  int f = __atomic_load_n(&health_flag, __ATOMIC_SEQ_CST);
+  if (f == 1) {
     snprintf(msg, len, "store is \"closed\"");
     return -1;
   }
+  if (f == 2) { /* ready, with a warning */
+    snprintf(msg, len, "license expires in 3 days");
+    return 1;
+  }
   return 0;
+}
+
+/* A second check that warns too (two warnings are a list). */
+static int health_flag2;
+static int health_warn2(void *arg, char *msg, size_t len) {
+  (void)arg;
+  if (!__atomic_load_n(&health_flag2, __ATOMIC_SEQ_CST))
+    return 0;
+  snprintf(msg, len, "second");
+  return 1;
+}
+
+/* A family of series known at scrape time. */
+static void family(void *arg, srv_buf *out) {
+  (void)arg;
+  srv_buf_printf(out, "test_expiry_seconds{license=\"a\"} 100\ntest_expiry_seconds{license=\"b\"} 200\n");
 }
 
 static int ids[8];
@@ -136,6 +157,7 @@ static srv_server *start_server(const srv_config *cfg) {
   assert_int_equal(srv_on_worker_start(s, worker_start, NULL), 0);
   assert_int_equal(srv_on_shutdown(s, on_shutdown, NULL), 0);
   assert_int_equal(srv_health_add(s, "store", health_check, NULL), 0);
+  assert_int_equal(srv_health_add(s, "expiry", health_warn2, NULL), 0);
   assert_int_not_equal(srv_health_add(s, "bad\"name", health_check, NULL), 0);
   if (srv_server_start(s, err, sizeof err) != 0)
     fail_msg("start: %s", err);
@@ -177,6 +199,10 @@ static int setup(void **state) {
   assert_null(srv_metrics_gauge(srv_server_metrics(srv), "test_verdicts_total", NULL, NULL));
   assert_non_null(srv_metrics_gauge_fn(srv_server_metrics(srv), "test_lmdb_bytes", NULL,
                                        "Map size.", lmdb_size, NULL));
+  assert_int_equal(srv_metrics_family(srv_server_metrics(srv), "test_expiry_seconds",
+                                      "Expiry.", family, NULL), 0);
+  assert_int_not_equal(srv_metrics_family(srv_server_metrics(srv), "test_verdicts_total",
+                                          "taken by a counter", family, NULL), 0);
   port = srv_server_port(srv);
   admin_port = srv_server_admin_port(srv);
   assert_int_not_equal(port, 0);
@@ -976,8 +1002,23 @@ static void test_healthz_metrics(void **state) {
   assert_int_equal(expect_one(port, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", &r), 503);
   assert_non_null(strstr(r.body, "\"check\":\"store\""));
   assert_non_null(strstr(r.body, "store is \\\"closed\\\""));
+  /* Warnings keep 200 and are listed; a failure still wins over them. */
+  __atomic_store_n(&health_flag, 2, __ATOMIC_SEQ_CST);
+  assert_int_equal(expect_one(port, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", &r), 200);
+  assert_non_null(strstr(r.body, "\"status\":\"ok\""));
+  assert_non_null(strstr(r.body, "\"warnings\":[{\"check\":\"store\",\"message\":\"license expires in 3 days\"}]}"));
+  __atomic_store_n(&health_flag2, 1, __ATOMIC_SEQ_CST);
+  assert_int_equal(expect_one(port, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", &r), 200);
+  assert_non_null(strstr(r.body, "days\"},{\"check\":\"expiry\",\"message\":\"second\"}]}"));
+  __atomic_store_n(&health_flag, 1, __ATOMIC_SEQ_CST);
+  assert_int_equal(expect_one(port, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", &r), 503);
+  assert_null(strstr(r.body, "warnings"));
+  __atomic_store_n(&health_flag2, 0, __ATOMIC_SEQ_CST);
   __atomic_store_n(&health_flag, 0, __ATOMIC_SEQ_CST);
   healthz_ok();
+  assert_int_equal(expect_one(port, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", &r), 200);
+  assert_non_null(strstr(r.body, "# HELP test_expiry_seconds Expiry.\n# TYPE test_expiry_seconds gauge\n"
+                                 "test_expiry_seconds{license=\"a\"} 100\ntest_expiry_seconds{license=\"b\"} 200\n"));
 }
 
 int main(void) {

@@ -460,6 +460,39 @@ static void test_batched_nodes(void **state) {
   store_reader_end(f->rd);
 }
 
+/* The writer asleep with nothing to do must still flush a batch that starts
+ * later: `licsrv nodes` on a running server read no node at all while the
+ * writer waited for a durable write that never came. */
+static void test_batch_flushes_when_idle(void **state) {
+  fx *f = *state;
+  store_node n;
+  store_stats st0, st;
+  usleep(300000); /* the writer is now waiting for work */
+  store_stats_get(f->s, &st0);
+  assert_int_equal(store_node_seen(f->s, ID1, "rs-idle", 1000), LIC_OK);
+  for (int i = 0; i < 2 * STORE_FLUSH_MS / 10; i++) {
+    store_stats_get(f->s, &st);
+    if (st.flushes > st0.flushes)
+      break;
+    usleep(10000);
+  }
+  assert_true(st.flushes > st0.flushes);
+  assert_int_equal(store_reader_begin(f->rd), LIC_OK);
+  assert_int_equal(store_node_get(f->rd, ID1, "rs-idle", &n), LIC_OK);
+  store_reader_end(f->rd);
+  /* The clock mark alone, too. */
+  usleep(300000);
+  store_stats_get(f->s, &st0);
+  store_clock_hwm_note(f->s, 9000);
+  for (int i = 0; i < 2 * STORE_FLUSH_MS / 10; i++) {
+    store_stats_get(f->s, &st);
+    if (st.flushes > st0.flushes)
+      break;
+    usleep(10000);
+  }
+  assert_true(st.flushes > st0.flushes);
+}
+
 static int count_node(const store_node *n, void *arg) {
   (void)n;
   (*(int *)arg)++;
@@ -850,6 +883,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_audit_ordering, setup, teardown),
       cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
       cmocka_unit_test_setup_teardown(test_batched_nodes, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_batch_flushes_when_idle, setup, teardown),
       cmocka_unit_test_setup_teardown(test_purge_by_age, setup, teardown),
       cmocka_unit_test_setup_teardown(test_forget, setup, teardown),
       cmocka_unit_test_setup_teardown(test_backup, setup, teardown),

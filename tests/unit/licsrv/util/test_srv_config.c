@@ -1,4 +1,5 @@
 /* test_srv_config.c - licsrv settings: defaults, INI keys, flags, errors with file:line. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -163,12 +164,77 @@ static void test_addr_split(void **state) {
   assert_int_not_equal(srv_addr_split("host:", host, sizeof host, &port), 0);
 }
 
+/* The printed default file: every key once, commented out; loaded as is it
+ * changes nothing, and uncommented it gives the defaults back (threads is an
+ * example value, the default being the core count). */
+static void test_print_config(void **state) {
+  char *dir = tu_tmpdir(), *text = NULL, err[256];
+  size_t len = 0;
+  srv_config d, c;
+  (void)state;
+  FILE *f = open_memstream(&text, &len);
+  srv_config_print(f);
+  fclose(f);
+  assert_non_null(strstr(text, "\n[licsrv]\n"));
+  assert_non_null(strstr(text, "\n#listen = 127.0.0.1:7470\n"));
+  assert_non_null(strstr(text, "\n#max_body = 64K\n"));
+  assert_non_null(strstr(text, "\n#log_full_ips = false\n"));
+  assert_non_null(strstr(text, "\n#header_timeout_ms = 10000\n"));
+  /* Every key of --help is in the file. */
+  char *usage = NULL;
+  size_t ulen = 0;
+  f = open_memstream(&usage, &ulen);
+  srv_config_usage(f);
+  fclose(f);
+  int n = 0;
+  for (char *p = usage; (p = strstr(p, "  --")) != NULL; p += 4, n++) {
+    char key[64], want[80];
+    size_t k = 0;
+    for (const char *q = p + 4; *q != ' ' && k + 1 < sizeof key; q++)
+      key[k++] = *q == '-' ? '_' : *q;
+    key[k] = '\0';
+    snprintf(want, sizeof want, "\n#%s = ", key);
+    if (strstr(text, want) == NULL)
+      fail_msg("--print-config lacks %s", key);
+  }
+  assert_true(n >= 15);
+  srv_config_defaults(&d);
+  srv_config_defaults(&c);
+  assert_int_equal(srv_config_load(&c, write_ini(dir, text), err, sizeof err), 0);
+  assert_memory_equal(&c, &d, sizeof c);
+  /* Uncommented (but for the empty TLS paths): drop the '#' of "#key = value". */
+  char *live = calloc(1, len + 1), *o = live;
+  for (const char *p = text; *p != '\0';) {
+    const char *eol = strchr(p, '\n');
+    size_t ln = eol != NULL ? (size_t)(eol - p) + 1 : strlen(p);
+    size_t k = 1;
+    while (p[0] == '#' && k < ln && ((p[k] >= 'a' && p[k] <= 'z') || p[k] == '_'))
+      k++;
+    bool setting = p[0] == '#' && k > 1 && strncmp(p + k, " = ", 3) == 0 && strncmp(p, "#tls", 4) != 0;
+    memcpy(o, p + (setting ? 1 : 0), ln - (setting ? 1 : 0));
+    o += ln - (setting ? 1 : 0);
+    p += ln;
+  }
+  free(text);
+  text = live;
+  srv_config_defaults(&c);
+  if (srv_config_load(&c, write_ini(dir, text), err, sizeof err) != 0)
+    fail_msg("uncommented default config: %s", err);
+  assert_int_equal(c.threads, 4);
+  c.threads = d.threads;
+  assert_memory_equal(&c, &d, sizeof c);
+  free(usage);
+  free(text);
+  tu_rmtree(dir);
+  free(dir);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_defaults),         cmocka_unit_test(test_ini_keys),
       cmocka_unit_test(test_flag_overrides),   cmocka_unit_test(test_bad_values),
       cmocka_unit_test(test_file_errors_name_line), cmocka_unit_test(test_tls_refused),
-      cmocka_unit_test(test_addr_split),
+      cmocka_unit_test(test_addr_split),       cmocka_unit_test(test_print_config),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
