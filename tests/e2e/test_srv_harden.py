@@ -121,6 +121,37 @@ def test_failure_flood_creates_no_seats_and_is_bounded(tmp_path):
         s.close()
 
 
+def test_restart_after_a_junk_flood_keeps_seats(tmp_path):
+    """A store that an old server filled with 50,000 junk failure records
+    (issue 11: 200k, and after a restart the seats were refused): at start
+    the failure list keeps the most recent, the rest leave the store, and
+    the seat holders and new nodes are served."""
+    s = Server(tmp_path / "data", threads=1, domains=("localhost",), ports=(443,), major=11,
+               max_nodes=3)
+    s.start()
+    lid = s.license_id
+    assert verify(s.port, lic=lid, node="rs-1", **OK)["status"] == "valid"
+    assert s.finish() == 0
+    now = int(time.time())
+    seed_nodes(s.data, lid, ["junk-%05d" % i for i in range(50000)], 0, now - 60,
+               b"domain_denied")
+    s = Server(s.data, threads=1, sysroot=s.sysroot, extra=["--failure-list-size", "100"])
+    t0 = time.monotonic()
+    s.start(timeout=60)
+    print("start with 50,000 junk records: %.2f s" % (time.monotonic() - t0))
+    try:
+        assert verify(s.port, lic=lid, node="rs-1", **OK)["status"] == "valid"
+        v = verify(s.port, lic=lid, node="rs-2", **OK)
+        assert v["status"] == "valid" and v["seats"]["used"] == 2, v
+        assert metric(s, "licsrv_failure_list_entries") == 100
+        time.sleep(2.5)  # the drops ride the next batch
+        assert s.finish() == 0
+    finally:
+        s.close()
+    out = srvutil.run([srvutil.licsrv_bin(), "nodes", "--data", s.data, "--json"]).stdout
+    assert len(json.loads(out)["nodes"]) <= 102
+
+
 # ---- 7. backup includes DATA/trusted/ ------------------------------------------------
 
 def make_codes(tmp_path, n=2):
@@ -477,7 +508,7 @@ def test_idle_heartbeats_reach_the_store(tmp_path):
 
 # ---- 6. admin listings off the verify loops, paginated ------------------------------------
 
-def seed_nodes(data, lid, names, last_seen):
+def seed_nodes(data, lid, names, last_seen, fail_time=0, status=b""):
     """Write node records into a stopped server's store with mdb_load
     (docs/storage.md: key license id + name; value u8 1, i64 last valid,
     i64 fail time, u16-prefixed status and reason)."""
@@ -485,7 +516,8 @@ def seed_nodes(data, lid, names, last_seen):
     dump = subprocess.run(["mdb_dump", "-s", "nodes", env], capture_output=True, text=True,
                           check=True, timeout=30).stdout.splitlines()
     header = dump[:dump.index("HEADER=END") + 1]
-    val = (b"\x01" + last_seen.to_bytes(8, "big") + bytes(8) + bytes(4)).hex()
+    val = (b"\x01" + last_seen.to_bytes(8, "big") + fail_time.to_bytes(8, "big") +
+           len(status).to_bytes(2, "big") + status + bytes(2)).hex()
     key = uuid.UUID(lid).bytes
     lines = header + [" %s\n %s" % ((key + n.encode()).hex(), val) for n in names] + ["DATA=END"]
     subprocess.run(["mdb_load", "-s", "nodes", env], input="\n".join(lines) + "\n", text=True,
