@@ -28,7 +28,8 @@ static void usage(void) {
          "                    [--admin-listen HOST:PORT] [--threads N] [--KEY VALUE ...]\n\n"
          "Run the license server. Settings come from the defaults, then the INI file\n"
          "(--config), then these flags. SIGTERM/SIGINT drain and exit 0; SIGHUP reloads\n"
-         "the limits from the file (not the addresses or threads).\n\n"
+         "the limits from the file (not the addresses or threads) and the TLS certificate\n"
+         "and key files.\n\n"
          "  --config FILE            INI file (keys as below, '_' for '-')\n"
          "  --print-config           print a config file with every key and its default\n");
   srv_config_usage(stdout);
@@ -115,13 +116,20 @@ static void on_signal(uv_signal_t *h, int signum) {
     srv_config cfg;
     char err[512], q[600];
     app_machine_recheck(x->ap); /* a replaced NIC need not wait the hour */
-    if (x->args->config == NULL) {
-      srv_log(SRV_LOG_INFO, "reload", "signal=HUP result=unchanged detail=\"no --config file\"");
-      return;
-    }
     if (build_config(x->args, &cfg, err, sizeof err) != 0) {
       srv_log(SRV_LOG_ERROR, "reload", "signal=HUP result=failed error=%s",
               srv_log_quote(err, strlen(err), q, sizeof q));
+      return;
+    }
+    /* The certificate files are read again even without --config: a renewed
+     * certificate usually lands at the same path. */
+    if (srv_server_reload_tls(x->s, &cfg, err, sizeof err) != 0)
+      srv_log(SRV_LOG_ERROR, "reload", "signal=HUP tls=kept error=%s",
+              srv_log_quote(err, strlen(err), q, sizeof q));
+    else if (srv_server_tls(x->s, SRV_PUBLIC) || srv_server_tls(x->s, SRV_ADMIN))
+      srv_log(SRV_LOG_INFO, "reload", "signal=HUP tls=reloaded");
+    if (x->args->config == NULL) {
+      srv_log(SRV_LOG_INFO, "reload", "signal=HUP result=unchanged detail=\"no --config file\"");
       return;
     }
     srv_server_reload(x->s, &cfg.lim);
@@ -214,9 +222,11 @@ int licsrv_cmd_serve(int argc, char **argv) {
     app_free(ap);
     return r;
   }
-  srv_log(SRV_LOG_INFO, "listening", "listen=%s port=%u admin_listen=%s admin_port=%u threads=%u data=%s",
-          cfg.listen, srv_server_port(s), cfg.admin_listen, srv_server_admin_port(s), cfg.threads,
-          cfg.data);
+  srv_log(SRV_LOG_INFO, "listening",
+          "listen=%s port=%u tls=%s admin_listen=%s admin_port=%u admin_tls=%s threads=%u data=%s",
+          cfg.listen, srv_server_port(s), srv_server_tls(s, SRV_PUBLIC) ? "on" : "off",
+          cfg.admin_listen, srv_server_admin_port(s), srv_server_tls(s, SRV_ADMIN) ? "on" : "off",
+          cfg.threads, cfg.data);
   /* At start (an operator restarting the service sees it at once), then on a
    * timer; each license is named at most once a day. */
   app_expiry_tick(ap);

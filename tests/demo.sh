@@ -1,7 +1,8 @@
 #!/bin/sh
 # demo.sh BUILD DEMO_DIR - what `make run` does: a demo data directory with a
 # development root key and licenses for this machine, then a license server on
-# 127.0.0.1. Re-running reuses the directory (keys are never replaced).
+# 127.0.0.1 serving TLS with a demo CA. Re-running reuses the directory (keys
+# are never replaced).
 set -eu
 B=$(cd "$1" && pwd)
 D=$2
@@ -61,11 +62,34 @@ else
   echo "reusing $D/server.lic (delete $D to start over)"
 fi
 
-say "serving on http://127.0.0.1:7470 (admin on 127.0.0.1:7471); Ctrl-C stops"
+# A demo CA and a certificate for localhost (ECDSA P-256), made once: what a
+# company CA or ACME gives in real life (docs/server.md, "TLS").
+T=$D/tls
+if [ ! -f "$T/server.pem" ]; then
+  say "demo TLS: a CA and a server certificate for localhost in $T"
+  mkdir -p "$T"
+  chmod 700 "$T"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 \
+    -subj "/CN=licsrv demo CA" -keyout "$T/ca.key" -out "$T/ca.pem" 2>/dev/null
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=localhost" \
+    -keyout "$T/server.key" -out "$T/server.csr" 2>/dev/null
+  printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' > "$T/server.ext"
+  openssl x509 -req -in "$T/server.csr" -CA "$T/ca.pem" -CAkey "$T/ca.key" -CAcreateserial \
+    -days 825 -sha256 -extfile "$T/server.ext" -out "$T/server.pem" 2>/dev/null
+  chmod 600 "$T/ca.key" "$T/server.key"
+  rm -f "$T/server.csr" "$T/server.ext"
+else
+  echo "reusing the demo TLS certificate in $T"
+fi
+
+say "serving TLS on https://localhost:7470 (admin on https://localhost:7471); Ctrl-C stops"
 cat <<TRY
 In another terminal, try:
-  $LICCTL verify http://127.0.0.1:7470 $TRUST --domain localhost --port 8080 --version 11.0.18 --node demo-1
-  curl -s http://127.0.0.1:7470/healthz
-  curl -s http://127.0.0.1:7470/metrics | grep licsrv_verdicts
+  $LICCTL verify https://localhost:7470 --cacert $T/ca.pem $TRUST --domain localhost --port 8080 --version 11.0.18 --node demo-1
+  curl -s --cacert $T/ca.pem https://localhost:7470/healthz
+  curl -s --cacert $T/ca.pem https://localhost:7470/metrics | grep -E 'licsrv_verdicts|licsrv_tls'
+  openssl s_client -connect localhost:7470 -CAfile $T/ca.pem </dev/null | grep -E 'Verify return|Protocol'
+A new certificate in $T/server.pem/.key is picked up with: kill -HUP <licsrv pid>
 TRY
-exec "$LICSRV" serve --data "$SRV" --listen 127.0.0.1:7470 --admin-listen 127.0.0.1:7471
+exec "$LICSRV" serve --data "$SRV" --listen 127.0.0.1:7470 --admin-listen 127.0.0.1:7471 \
+  --tls-cert "$T/server.pem" --tls-key "$T/server.key"

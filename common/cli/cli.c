@@ -68,6 +68,21 @@ int cli_trust_add(cli_trust *ct, const char *path) {
   return rc == LIC_OK ? EXIT_OK : cli_lic_error("--trust", rc);
 }
 
+void cli_tls_init(cli_tls *t) {
+  memset(t, 0, sizeof *t);
+  t->o.pins = t->pins;
+}
+
+int cli_tls_pin_add(cli_tls *t, const char *cmd, const char *pin) {
+  int rc;
+  if (t->o.npins >= LIC_TLS_MAX_PINS)
+    return cli_usage(cmd, "at most %d --pin", LIC_TLS_MAX_PINS);
+  if ((rc = lic_tls_pin_check(pin)) != LIC_OK)
+    return cli_usage(cmd, "--pin: %s", lic_errdetail());
+  t->pins[t->o.npins++] = pin;
+  return EXIT_OK;
+}
+
 int cli_json_print(json_t *v) {
   if (v == NULL)
     return cli_error(EXIT_FAIL, NULL, "out of memory");

@@ -10,6 +10,7 @@
 
 #include "lic/err.h"
 #include "lic/keys.h"
+#include "lic/tls.h"
 
 #define EXIT_OK    0
 #define EXIT_FAIL  1 /* invalid, denied, I/O */
@@ -32,6 +33,21 @@ typedef struct {
 } cli_trust;
 void cli_trust_init(cli_trust *ct);
 int cli_trust_add(cli_trust *ct, const char *path); /* returns exit code */
+
+/* --cacert FILE and --pin sha256/BASE64 (repeatable) for https:// servers. */
+typedef struct {
+  lic_tls_opts o;
+  const char *pins[LIC_TLS_MAX_PINS];
+} cli_tls;
+void cli_tls_init(cli_tls *t);
+/* Exit code: EXIT_USAGE for a malformed pin or too many. */
+int cli_tls_pin_add(cli_tls *t, const char *cmd, const char *pin);
+/* The options' help lines (shared by every command that talks to a server). */
+#define CLI_TLS_HELP \
+  "  --cacert FILE   PEM CA certificate(s) to check an https:// server against\n" \
+  "                  (default: the system store, /etc/ssl/certs)\n" \
+  "  --pin PIN       sha256/BASE64 of the server key's SPKI (repeatable): accept a\n" \
+  "                  server whose key matches, instead of checking a CA\n"
 
 /* Print a JSON value on stdout (sorted keys, indented), then free it. */
 int cli_json_print(json_t *v);

@@ -13,7 +13,7 @@
 
 static const char USAGE_ACTIVATE[] =
     "usage: licctl activate [CODE|-] --product ID [--server URL] [--state DIR]\n"
-    "         [--trust PUB.pem]... [--json]\n\n"
+    "         [--trust PUB.pem]... [--cacert FILE | --pin PIN...] [--json]\n\n"
     "Activates this machine with a designer activation code (offline). The code is\n"
     "checked against the vendor's keys (its check symbols catch typos and name the\n"
     "group that holds one), then bound to this machine: the activation file in the\n"
@@ -24,11 +24,12 @@ static const char USAGE_ACTIVATE[] =
     "  --product ID    the product id of this designer, 0..255 (required: a code for\n"
     "                  another product is refused)\n"
     "  --server URL    also claim the code online at this license server\n"
-    "                  (http://HOST:PORT): one machine per code; the server's signed\n"
+    "                  (https://HOST:PORT or http://): one machine per code; the server's signed\n"
     "                  receipt is kept in the activation file. Refused (nothing\n"
     "                  written) when the code is activated on another machine\n"
     "  --state DIR     state directory (default $XDG_STATE_HOME/licctl)\n"
     "  --trust FILE    trusted root public key (repeatable; replaces the built-in store)\n"
+    CLI_TLS_HELP
     "  --json          print the activation as JSON\n";
 
 static const char USAGE_ACTIVATION[] =
@@ -42,7 +43,7 @@ static const char USAGE_ACTIVATION[] =
     "  --trust FILE    trusted root public key (repeatable; replaces the built-in store)\n"
     "  --json          print serial, product, edition, expires, activated, status\n";
 
-enum { O_PRODUCT = 256, O_STATE, O_TRUST, O_JSON, O_SERVER };
+enum { O_PRODUCT = 256, O_STATE, O_TRUST, O_JSON, O_SERVER, O_CACERT, O_PIN };
 
 /* Short machine-readable status for a lic_designer_check result. */
 static const char *status_name(int rc) {
@@ -80,17 +81,20 @@ static json_t *info_json(const lic_activation_info *a, int rc) {
 
 /* server NULL: the command takes no --server. */
 static int parse_common(const char *cmd, int argc, char **argv, const char **product,
-                        const char **state, const char **server, cli_trust *ct, bool *json,
-                        const char *usage) {
+                        const char **state, const char **server, cli_trust *ct, cli_tls *tls,
+                        bool *json, const char *usage) {
   static const struct option opts[] = {{"product", required_argument, NULL, O_PRODUCT},
                                        {"server", required_argument, NULL, O_SERVER},
                                        {"state", required_argument, NULL, O_STATE},
                                        {"trust", required_argument, NULL, O_TRUST},
                                        {"json", no_argument, NULL, O_JSON},
+                                       {"cacert", required_argument, NULL, O_CACERT},
+                                       {"pin", required_argument, NULL, O_PIN},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
   int c, r;
   cli_trust_init(ct);
+  cli_tls_init(tls);
   optind = 1;
   while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
     switch (c) {
@@ -105,6 +109,15 @@ static int parse_common(const char *cmd, int argc, char **argv, const char **pro
       if ((r = cli_trust_add(ct, optarg)) != EXIT_OK)
         return r;
       break;
+    case O_CACERT:
+    case O_PIN:
+      if (server == NULL)
+        return cli_usage(cmd, "--%s is an option of 'licctl activate'", c == O_PIN ? "pin" : "cacert");
+      if (c == O_CACERT)
+        tls->o.cacert = optarg;
+      else if ((r = cli_tls_pin_add(tls, cmd, optarg)) != EXIT_OK)
+        return r;
+      break;
     case O_JSON: *json = true; break;
     case 'h': fputs(usage, stdout); return -1;
     default: return cli_usage(cmd, "bad option");
@@ -117,19 +130,24 @@ int licctl_activate(int argc, char **argv) {
   const char *product_s = NULL, *state = NULL, *code = NULL, *server = NULL;
   bool json = false;
   cli_trust ct;
+  cli_tls tls;
   lic_activation_info info;
   int64_t product;
   uint8_t *in = NULL;
   size_t inlen;
   int r, rc;
 
-  if ((r = parse_common("activate", argc, argv, &product_s, &state, &server, &ct, &json,
+  if ((r = parse_common("activate", argc, argv, &product_s, &state, &server, &ct, &tls, &json,
                         USAGE_ACTIVATE)) != EXIT_OK)
     return r < 0 ? EXIT_OK : r;
   if (argc - optind > 1)
     return cli_usage("activate", "give one CODE (quote it if it holds spaces)");
   if (product_s == NULL)
     return cli_usage("activate", "--product is required");
+  if ((tls.o.cacert != NULL || tls.o.npins > 0) && server == NULL)
+    return cli_usage("activate", "--cacert and --pin go with --server");
+  if (tls.o.cacert != NULL && tls.o.npins > 0)
+    return cli_usage("activate", "give --cacert or --pin, not both");
   if ((rc = lic_parse_int(product_s, 0, 255, &product)) != LIC_OK)
     return cli_usage("activate", "--product: %s", lic_errfull(rc));
   code = argc - optind == 1 ? argv[optind] : "-";
@@ -145,8 +163,9 @@ int licctl_activate(int argc, char **argv) {
     code = (const char *)in;
   }
   state = licctl_state_dir(state);
-  rc = server != NULL ? lic_designer_activate_online(state, code, &ct.t, (int)product,
-                                                     (int64_t)time(NULL), server, 0, &info)
+  rc = server != NULL ? lic_designer_activate_online_tls(state, code, &ct.t, (int)product,
+                                                         (int64_t)time(NULL), server, &tls.o, 0,
+                                                         &info)
                       : lic_designer_activate(state, code, &ct.t, (int)product,
                                               (int64_t)time(NULL), &info);
   free(in);
@@ -166,11 +185,12 @@ int licctl_activation(int argc, char **argv) {
   const char *product_s = NULL, *state = NULL;
   bool json = false;
   cli_trust ct;
+  cli_tls tls;
   lic_activation_info info;
   int64_t product = -1;
   int r, rc;
 
-  if ((r = parse_common("activation", argc, argv, &product_s, &state, NULL, &ct, &json,
+  if ((r = parse_common("activation", argc, argv, &product_s, &state, NULL, &ct, &tls, &json,
                         USAGE_ACTIVATION)) != EXIT_OK)
     return r < 0 ? EXIT_OK : r;
   if (optind != argc)

@@ -17,7 +17,8 @@
 
 static const char USAGE[] =
     "usage: licctl agent URL [URL...] --domain D --port P --node N [--license ID]\n"
-    "         [--app A] [--version V] [--trust PUB.pem]... [--timeout MS] [--state DIR]\n\n"
+    "         [--app A] [--version V] [--trust PUB.pem]... [--cacert FILE | --pin PIN...]\n"
+    "         [--timeout MS] [--state DIR]\n\n"
     "Runs the license session in the foreground: checks with the license servers\n"
     "(the first URL is the primary, the others standbys; the one that answered last\n"
     "is asked first) every heartbeat, retries failed checks with backoff, stays in\n"
@@ -27,7 +28,7 @@ static const char USAGE[] =
     "outage keeps the original grace deadline. Every change is written atomically to\n"
     "STATE/status.json (read it, or run 'licctl status'); one log line per state\n"
     "change on stderr. SIGTERM or SIGINT: exit 0. SIGHUP: check now.\n\n"
-    "  URL             http://HOST:PORT of a license server (up to 16)\n"
+    "  URL             https://HOST:PORT (or http://) of a license server (up to 16)\n"
     "  --domain D      the access domain name this report server answers on\n"
     "  --port P        its port\n"
     "  --node N        this report-server instance id (holds a seat)\n"
@@ -35,11 +36,12 @@ static const char USAGE[] =
     "  --app A         application name\n"
     "  --version V     product version, e.g. 11.0.18 (its major number is checked)\n"
     "  --trust FILE    trusted root public key (repeatable; replaces the built-in store)\n"
-    "  --timeout MS    each exchange (default 10000)\n"
+    CLI_TLS_HELP
+    "  --timeout MS    each exchange: connect, TLS handshake, answer (default 10000)\n"
     "  --state DIR     state directory (default $XDG_STATE_HOME/licctl)\n";
 
 enum { O_DOMAIN = 256, O_PORT, O_NODE, O_LICENSE, O_APP, O_VERSION, O_TRUST, O_TIMEOUT,
-       O_STATE };
+       O_STATE, O_CACERT, O_PIN };
 
 #define STATUS_FILE "status.json"
 #define CHUNK_S 5 /* longest sleep between ticks: a wall-clock jump is seen within it */
@@ -119,10 +121,12 @@ int licctl_agent(int argc, char **argv) {
       {"app", required_argument, NULL, O_APP}, {"version", required_argument, NULL, O_VERSION},
       {"trust", required_argument, NULL, O_TRUST}, {"timeout", required_argument, NULL, O_TIMEOUT},
       {"state", required_argument, NULL, O_STATE}, {"help", no_argument, NULL, 'h'},
+      {"cacert", required_argument, NULL, O_CACERT}, {"pin", required_argument, NULL, O_PIN},
       {NULL, 0, NULL, 0}};
   lic_session_opts so;
   lic_session *s = NULL;
   cli_trust ct;
+  cli_tls tls;
   uint8_t id[LIC_ID_LEN];
   const char *port = NULL, *state_opt = NULL;
   char path[PATH_MAX], *last = NULL;
@@ -134,6 +138,7 @@ int licctl_agent(int argc, char **argv) {
 
   memset(&so, 0, sizeof so);
   cli_trust_init(&ct);
+  cli_tls_init(&tls);
   optind = 1;
   while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
     switch (c) {
@@ -157,6 +162,11 @@ int licctl_agent(int argc, char **argv) {
       so.verify.timeout_ms = (int)v;
       break;
     case O_STATE: state_opt = optarg; break;
+    case O_CACERT: tls.o.cacert = optarg; break;
+    case O_PIN:
+      if ((r = cli_tls_pin_add(&tls, "agent", optarg)) != EXIT_OK)
+        return r;
+      break;
     case 'h': fputs(USAGE, stdout); return EXIT_OK;
     default: return cli_usage("agent", "bad option");
     }
@@ -165,7 +175,10 @@ int licctl_agent(int argc, char **argv) {
     return cli_usage("agent", "give 1 to %d license server URLs", LIC_SESSION_MAX_SERVERS);
   for (int i = optind; i < argc; i++)
     if (strncmp(argv[i], "http://", 7) != 0 && strncmp(argv[i], "https://", 8) != 0)
-      return cli_usage("agent", "'%.80s' is not an http:// URL", argv[i]);
+      return cli_usage("agent", "'%.80s' is not an http:// or https:// URL", argv[i]);
+  if (tls.o.cacert != NULL && tls.o.npins > 0)
+    return cli_usage("agent", "give --cacert or --pin, not both");
+  so.verify.tls = &tls.o;
   so.urls = (const char *const *)&argv[optind];
   so.nurls = (size_t)(argc - optind);
   const char *missing = so.verify.domain == NULL ? "--domain" : port == NULL ? "--port"

@@ -13,13 +13,15 @@
 
 static const char USAGE[] =
     "usage: licctl verify URL --domain D --port P --node N [--license ID] [--app A]\n"
-    "         [--version V] [--secret-file F] [--trust PUB.pem]... [--timeout MS] [--json]\n\n"
-    "Asks the license server at URL (http://HOST:PORT) for a signed verdict and checks\n"
-    "the whole chain: the license is signed by a trusted root key, the verdict by the\n"
-    "node key the license certifies; the verdict answers our fresh nonce, names our\n"
-    "node and license, its time is within 5 minutes of ours, and a 'valid' verdict\n"
-    "agrees with the license's own terms for our domain and port. Prints the\n"
-    "verdict; exit 0 only on a valid one (1 on a denial or any failed check).\n\n"
+    "         [--version V] [--secret-file F] [--trust PUB.pem]... [--cacert FILE | --pin PIN...]\n"
+    "         [--timeout MS] [--json]\n\n"
+    "Asks the license server at URL (https://HOST:PORT, checked against the system\n"
+    "store, --cacert or --pin; or http://) for a signed verdict and checks the whole\n"
+    "chain: the license is signed by a trusted root key, the verdict by the node key\n"
+    "the license certifies; the verdict answers our fresh nonce, names our node and\n"
+    "license, its time is within 5 minutes of ours, and a 'valid' verdict agrees with\n"
+    "the license's own terms for our domain and port. Prints the verdict; exit 0 only\n"
+    "on a valid one (1 on a denial or any failed check).\n\n"
     "  --domain D      the access domain name this report server answers on\n"
     "  --port P        its port\n"
     "  --node N        this report-server instance id (holds a seat)\n"
@@ -28,12 +30,13 @@ static const char USAGE[] =
     "  --version V     product version, e.g. 11.0.18 (its major number is checked)\n"
     "  --secret-file F the server's node_secret (one line, file mode 0600)\n"
     "  --trust FILE    trusted root public key (repeatable; replaces the built-in store)\n"
-    "  --timeout MS    whole exchange (default 10000)\n"
+    CLI_TLS_HELP
+    "  --timeout MS    whole exchange: connect, TLS handshake, answer (default 10000)\n"
     "  --json          print the verdict as JSON\n"
     "  --state DIR     accepted like every licctl command (verify keeps no state)\n";
 
 enum { O_DOMAIN = 256, O_PORT, O_NODE, O_LICENSE, O_APP, O_VERSION, O_TRUST, O_TIMEOUT, O_JSON,
-       O_STATE, O_SECRET };
+       O_STATE, O_CACERT, O_PIN, O_SECRET };
 
 static json_t *list_json(const lic_strlist *l) {
   json_t *a = json_array();
@@ -49,11 +52,13 @@ int licctl_verify(int argc, char **argv) {
       {"app", required_argument, NULL, O_APP}, {"version", required_argument, NULL, O_VERSION},
       {"trust", required_argument, NULL, O_TRUST}, {"timeout", required_argument, NULL, O_TIMEOUT},
       {"json", no_argument, NULL, O_JSON}, {"state", required_argument, NULL, O_STATE},
+      {"cacert", required_argument, NULL, O_CACERT}, {"pin", required_argument, NULL, O_PIN},
       {"secret-file", required_argument, NULL, O_SECRET},
       {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
   lic_verify_opts o;
   lic_verify_result res;
   cli_trust ct;
+  cli_tls tls;
   uint8_t id[LIC_ID_LEN];
   const char *port = NULL, *secret_file = NULL;
   char secret[LIC_MAX_NODE_SECRET + 1] = "";
@@ -63,6 +68,7 @@ int licctl_verify(int argc, char **argv) {
 
   memset(&o, 0, sizeof o);
   cli_trust_init(&ct);
+  cli_tls_init(&tls);
   optind = 1;
   while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
     switch (c) {
@@ -85,6 +91,11 @@ int licctl_verify(int argc, char **argv) {
         return cli_usage("verify", "--timeout: %s", lic_errfull(rc));
       o.timeout_ms = (int)v;
       break;
+    case O_CACERT: tls.o.cacert = optarg; break;
+    case O_PIN:
+      if ((r = cli_tls_pin_add(&tls, "verify", optarg)) != EXIT_OK)
+        return r;
+      break;
     case O_JSON: json = true; break;
     case O_STATE: break; /* accepted by every licctl command */
     case O_SECRET: secret_file = optarg; break;
@@ -106,6 +117,9 @@ int licctl_verify(int argc, char **argv) {
   if ((rc = lic_name_check("--node", o.node)) != LIC_OK)
     return cli_usage("verify", "%s", lic_errfull(rc));
   o.trust = &ct.t;
+  if (tls.o.cacert != NULL && tls.o.npins > 0)
+    return cli_usage("verify", "give --cacert or --pin, not both");
+  o.tls = &tls.o;
   if (secret_file != NULL) {
     if ((rc = lic_secret_file_read(secret_file, secret)) != LIC_OK)
       return cli_lic_error(secret_file, rc);

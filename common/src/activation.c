@@ -163,7 +163,8 @@ static void info_from_code(const lic_code *c, lic_activation_info *info) {
 
 /* Offline checks, then (url != NULL) the online claim, then the file. */
 static int activate(const char *state_dir, const char *code, const lic_trust *trust, int product,
-                    int64_t now, const char *url, int timeout_ms, lic_activation_info *info) {
+                    int64_t now, const char *url, const lic_tls_opts *tls, int timeout_ms,
+                    lic_activation_info *info) {
   char path[PATH_MAX], *file = NULL;
   size_t flen = 0;
   lic_trust tmp;
@@ -186,7 +187,8 @@ static int activate(const char *state_dir, const char *code, const lic_trust *tr
   }
   /* Claimed before anything is written: a refused claim leaves no file. */
   if (url != NULL &&
-      (r = lic_activation_claim(url, &c, &m, trust_or_builtin(trust, &tmp), timeout_ms, &claim)) !=
+      (r = lic_activation_claim_tls(url, tls, &c, &m, trust_or_builtin(trust, &tmp), timeout_ms,
+                                     &claim)) !=
           LIC_OK)
     goto out;
   if ((r = encode(&c, &m, now, claim.receipt_env, claim.receipt_len, &file, &flen)) != LIC_OK ||
@@ -210,18 +212,26 @@ out:
 
 int lic_designer_activate(const char *state_dir, const char *code, const lic_trust *trust,
                           int product, int64_t now, lic_activation_info *info) {
-  return activate(state_dir, code, trust, product, now, NULL, 0, info);
+  return activate(state_dir, code, trust, product, now, NULL, NULL, 0, info);
 }
 
 int lic_designer_activate_online(const char *state_dir, const char *code, const lic_trust *trust,
                                  int product, int64_t now, const char *server_url, int timeout_ms,
                                  lic_activation_info *info) {
+  return lic_designer_activate_online_tls(state_dir, code, trust, product, now, server_url, NULL,
+                                          timeout_ms, info);
+}
+
+int lic_designer_activate_online_tls(const char *state_dir, const char *code,
+                                     const lic_trust *trust, int product, int64_t now,
+                                     const char *server_url, const lic_tls_opts *tls,
+                                     int timeout_ms, lic_activation_info *info) {
   if (server_url == NULL) {
     if (info != NULL)
       memset(info, 0, sizeof *info);
     return lic__fail(LIC_INVALID, "no license server URL");
   }
-  return activate(state_dir, code, trust, product, now, server_url, timeout_ms, info);
+  return activate(state_dir, code, trust, product, now, server_url, tls, timeout_ms, info);
 }
 
 int lic_designer_check(const char *state_dir, const lic_trust *trust, int product,

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "lic/err.h"
+#include "lic/tls.h"
 
 /* Record a detail line for the current thread and return err (lic_fail). */
 #define lic__fail lic_fail
@@ -19,11 +20,16 @@ struct lic_key;
 struct evp_pkey_st *lic__key_pkey(const struct lic_key *k);
 
 /* POST req (application/msgpack, Accept: application/msgpack) to url + path
- * over plain HTTP (http_client.c): one request, Connection: close, the whole
- * exchange within timeout_ms (0: LIC__HTTP_TIMEOUT_MS). On LIC_OK *status is
- * the HTTP status and *body (malloc'd, at most max_response bytes) the body,
- * whatever the status. */
+ * over HTTP, or TLS for https:// checked as tls says (NULL: the system store,
+ * host name checked) (http_client.c): one request, Connection: close, the
+ * whole exchange (connect, handshake, answer) within timeout_ms (0:
+ * LIC__HTTP_TIMEOUT_MS). On LIC_OK *status is the HTTP status and *body
+ * (malloc'd, at most max_response bytes) the body, whatever the status. */
 #define LIC__HTTP_TIMEOUT_MS 10000
+int lic__http_post_tls(const char *url, const lic_tls_opts *tls, const char *path,
+                       const uint8_t *req, size_t reqlen, int timeout_ms, size_t max_response,
+                       int *status, uint8_t **body, size_t *blen);
+/* The same with tls NULL. */
 int lic__http_post(const char *url, const char *path, const uint8_t *req, size_t reqlen,
                    int timeout_ms, size_t max_response, int *status, uint8_t **body,
                    size_t *blen);

@@ -161,6 +161,12 @@ static int pack_claim(const lic_code *c, const lic_machine *m, msgpack_sbuffer *
 
 int lic_activation_claim(const char *url, const lic_code *c, const lic_machine *m,
                          const lic_trust *trust, int timeout_ms, lic_claim_result *res) {
+  return lic_activation_claim_tls(url, NULL, c, m, trust, timeout_ms, res);
+}
+
+int lic_activation_claim_tls(const char *url, const lic_tls_opts *tls, const lic_code *c,
+                             const lic_machine *m, const lic_trust *trust, int timeout_ms,
+                             lic_claim_result *res) {
   msgpack_sbuffer sb;
   uint8_t *body = NULL;
   size_t blen = 0;
@@ -173,7 +179,7 @@ int lic_activation_claim(const char *url, const lic_code *c, const lic_machine *
     goto out;
   }
   if ((rc = pack_claim(c, m, &sb)) != LIC_OK ||
-      (rc = lic__http_post(url, LIC_CLAIM_PATH, (const uint8_t *)sb.data, sb.size, timeout_ms,
+      (rc = lic__http_post_tls(url, tls, LIC_CLAIM_PATH, (const uint8_t *)sb.data, sb.size, timeout_ms,
                            LIC_CLAIM_MAX_RESPONSE, &status, &body, &blen)) != LIC_OK)
     goto out;
   if (status != 200) {

@@ -162,7 +162,7 @@ int lic_verify(const lic_verify_opts *o, lic_verify_result *res) {
   msgpack_sbuffer_init(&sb);
   if ((rc = pack_request(o, nonce, sizeof nonce, &sb)) != LIC_OK)
     goto out;
-  if ((rc = lic__http_post(o->url, "/v1/verify", (const uint8_t *)sb.data, sb.size, o->timeout_ms,
+  if ((rc = lic__http_post_tls(o->url, o->tls, "/v1/verify", (const uint8_t *)sb.data, sb.size, o->timeout_ms,
                            LIC_VERIFY_MAX_RESPONSE, &status, &body, &blen)) != LIC_OK)
     goto out;
   res->http_status = status;

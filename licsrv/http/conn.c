@@ -14,6 +14,7 @@ static void conn_process(srv_conn *c);
 static void conn_flush(srv_conn *c);
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 static bool conn_must_pause(const srv_conn *c);
+static bool conn_tls_pull(srv_conn *c);
 
 /* --- request blocks -------------------------------------------------------- */
 
@@ -59,6 +60,7 @@ static void on_close(uv_handle_t *h) {
   if (--c->nclose > 0)
     return;
   conn_release_block(c);
+  srv_tls_conn_free(c->tls);
   srv_buf_free(&c->out);
   srv_buf_free(&c->wr);
   free(c);
@@ -90,6 +92,14 @@ void srv_conn_close(srv_conn *c) {
   atomic_fetch_sub(&c->w->s->open_conns[c->lis], 1);
   if (c->ip_counted)
     srv_connlimit_give(c->w->s->per_ip, (const struct sockaddr *)&c->peer);
+  if (c->tls != NULL && !c->writing) { /* close_notify, best effort: we close anyway */
+    srv_buf *o = srv_tls_out(c->tls);
+    srv_tls_shutdown(c->tls);
+    if (o->len > 0) {
+      uv_buf_t b = uv_buf_init(o->p, (unsigned)o->len);
+      uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+    }
+  }
   c->nclose = 2;
   uv_close((uv_handle_t *)&c->tcp, on_close);
   uv_close((uv_handle_t *)&c->timer, on_close);
@@ -99,7 +109,7 @@ void srv_conn_close(srv_conn *c) {
 
 static bool conn_quiet(const srv_conn *c) {
   return !c->writing && c->out.len == 0 && c->slots == NULL && !c->http.in_message &&
-         c->rd_off >= c->rd_len;
+         c->rd_off >= c->rd_len && (c->tls == NULL || srv_tls_out(c->tls)->len == 0);
 }
 
 static void on_timer(uv_timer_t *t);
@@ -113,7 +123,8 @@ static void conn_update_timer(srv_conn *c) {
     phase = T_WRITE, ms = c->w->lim.write_timeout_ms;
   else if (conn_must_pause(c))
     phase = T_NONE; /* held back behind deferred answers */
-  else if (c->http.in_message || c->rd_off < c->rd_len)
+  else if (c->http.in_message || c->rd_off < c->rd_len ||
+           (c->tls != NULL && srv_tls_owes(c->tls))) /* a handshake counts as a request */
     phase = T_REQUEST, ms = c->w->lim.header_timeout_ms;
   else if (c->slots != NULL)
     phase = T_NONE; /* waiting for a deferred answer */
@@ -136,7 +147,7 @@ static void conn_reply_early(srv_conn *c, int status, const char *code, const ch
 
 static void on_timer(uv_timer_t *t) {
   srv_conn *c = t->data;
-  if (c->phase == T_REQUEST && !c->close_after) {
+  if (c->phase == T_REQUEST && !c->close_after && (c->tls == NULL || srv_tls_ready(c->tls))) {
     c->phase = T_NONE;
     conn_reply_early(c, 408, "request_timeout", "request not received in time");
     c->close_after = true;
@@ -164,12 +175,25 @@ static void on_write(uv_write_t *req, int status) {
 }
 
 static void conn_flush(srv_conn *c) {
+  srv_buf *src = &c->out; /* what goes on the wire: the answers, or their records */
   uv_buf_t b;
   int n;
   if (c->closing)
     return;
-  if (!c->writing && c->out.len > 0) {
-    b = uv_buf_init(c->out.p, (unsigned)c->out.len);
+  if (c->tls != NULL) {
+    src = srv_tls_out(c->tls);
+    if (!c->writing && c->out.len > 0) { /* all queued answers in as few records as fit */
+      if (srv_tls_write(c->tls, c->out.p, c->out.len) != 0) {
+        srv_conn_close(c);
+        return;
+      }
+      c->out.len = 0;
+      if (c->out.cap > SRV_BUF_KEEP)
+        srv_buf_free(&c->out);
+    }
+  }
+  if (!c->writing && src->len > 0) {
+    b = uv_buf_init(src->p, (unsigned)src->len);
     n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
     if (n == UV_EAGAIN)
       n = 0;
@@ -177,12 +201,12 @@ static void conn_flush(srv_conn *c) {
       srv_conn_close(c);
       return;
     }
-    if ((size_t)n < c->out.len) { /* the rest goes out when the socket drains */
+    if ((size_t)n < src->len) { /* the rest goes out when the socket drains */
       srv_buf tmp = c->wr;
-      srv_buf_consume(&c->out, (size_t)n);
-      c->wr = c->out;
-      c->out = tmp;
-      c->out.len = 0;
+      srv_buf_consume(src, (size_t)n);
+      c->wr = *src;
+      *src = tmp;
+      src->len = 0;
       b = uv_buf_init(c->wr.p, (unsigned)c->wr.len);
       c->wreq.data = c;
       if (uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, on_write) != 0) {
@@ -192,18 +216,19 @@ static void conn_flush(srv_conn *c) {
       c->writing = true;
       c->phase = T_NONE; /* re-arm the write timeout for this write */
     } else {
-      c->out.len = 0;
-      if (c->out.cap > SRV_BUF_KEEP)
-        srv_buf_free(&c->out);
+      src->len = 0;
+      if (src->cap > SRV_BUF_KEEP)
+        srv_buf_free(src);
     }
   }
-  if (c->close_after && !c->writing && c->out.len == 0 && c->slots == NULL)
+  if (c->close_after && !c->writing && c->out.len == 0 && src->len == 0 && c->slots == NULL)
     srv_conn_close(c);
 }
 
 /* Too much output queued or too many answers held back: stop taking requests. */
 static bool conn_must_pause(const srv_conn *c) {
-  return c->out.len + c->wr.len > SRV_OUT_CAP || c->nslots >= SRV_MAX_PIPELINE;
+  return c->out.len + c->wr.len + (c->tls != NULL ? srv_tls_out(c->tls)->len : 0) > SRV_OUT_CAP ||
+         c->nslots >= SRV_MAX_PIPELINE;
 }
 
 /* Append a finished response in order: straight to the output when nothing
@@ -274,6 +299,10 @@ static void conn_reply_early(srv_conn *c, int status, const char *code, const ch
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   srv_conn *c = h->data;
   (void)suggested;
+  if (c->tls != NULL) { /* records: into the loop's buffer, then into the read BIO */
+    *buf = uv_buf_init(c->w->tls_in, SRV_TLS_RECORD_IN);
+    return;
+  }
   if (c->http.blk == NULL && (c->http.blk = block_get(c->w)) == NULL) {
     *buf = uv_buf_init(NULL, 0); /* libuv reports UV_ENOBUFS */
     return;
@@ -298,7 +327,8 @@ static void conn_process(srv_conn *c) {
     return;
   c->in_process = true;
 again:
-  while (!c->closing && !c->close_after && c->rd_off < c->rd_len && !conn_must_pause(c)) {
+  while (!c->closing && !c->close_after && !conn_must_pause(c) &&
+         (c->rd_off < c->rd_len || (c->tls != NULL && conn_tls_pull(c)))) {
     bool was_idle = !c->http.in_message;
     size_t used = 0;
     int ev = srv_http_feed(&c->http, c->http.blk->in + c->rd_off, c->rd_len - c->rd_off, &used);
@@ -319,13 +349,15 @@ again:
       c->http.want_continue = false;
     }
   }
+  /* Stopped by the output bound: TLS may still hold decrypted bytes. */
+  bool paused = c->tls != NULL && conn_must_pause(c);
   conn_flush(c);
   if (c->closing) {
     c->in_process = false;
     return;
   }
   /* The flush may have made room: go on with what is still buffered. */
-  if (!c->close_after && c->rd_off < c->rd_len && !conn_must_pause(c))
+  if (!c->close_after && (c->rd_off < c->rd_len || paused) && !conn_must_pause(c))
     goto again;
   if (c->rd_off >= c->rd_len)
     c->rd_off = c->rd_len = 0;
@@ -338,7 +370,6 @@ again:
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   srv_conn *c = s->data;
-  (void)buf;
   if (nread < 0) {
     /* EOF: answer what was asked, then close; errors: close now. */
     if (nread == UV_EOF && !c->http.in_message) {
@@ -353,9 +384,36 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     conn_maybe_release(c);
     return;
   }
+  if (c->tls != NULL) {
+    if (srv_tls_feed(c->tls, buf->base, (size_t)nread) != 0) {
+      srv_conn_close(c);
+      return;
+    }
+    conn_process(c); /* conn_tls_pull decrypts into the block */
+    return;
+  }
   c->rd_off = 0;
   c->rd_len = (size_t)nread;
   conn_process(c);
+}
+
+/* TLS: the next decrypted bytes into the request block; false when none
+ * (more records needed, the peer closed, or its bytes were not TLS). */
+static bool conn_tls_pull(srv_conn *c) {
+  int n;
+  if (c->http.blk == NULL && (c->http.blk = block_get(c->w)) == NULL) {
+    srv_conn_close(c);
+    return false;
+  }
+  n = srv_tls_read(c->tls, c->http.blk->in, SRV_INBUF);
+  if (n > 0) {
+    c->rd_off = 0;
+    c->rd_len = (size_t)n;
+    return true;
+  }
+  if (n != SRV_TLS_AGAIN) /* close_notify: answer what was asked; bad input: send the alert */
+    c->close_after = true;
+  return false;
 }
 
 void srv_conn_drain(srv_conn *c) {
@@ -398,7 +456,7 @@ void srv_conn_accept(srv_worker *w, srv_listener lis, uv_stream_t *listener) {
     ct = srv_format_error(&w->scratch, false, "unavailable",
                           per_ip ? "too many connections from this address" : "too many connections");
     srv_format_response(&w->date, &busy, 503, ct, w->scratch.p, w->scratch.len, SRV_CONN_CLOSE, NULL);
-    if (!busy.oom) {
+    if (!busy.oom && !srv_tls_enabled(w->s->tls, lis)) { /* no plain text into a TLS port */
       uv_buf_t b = uv_buf_init(busy.p, (unsigned)busy.len);
       uv_try_write((uv_stream_t *)&c->tcp, &b, 1); /* best effort: we close anyway */
     }
@@ -410,6 +468,12 @@ void srv_conn_accept(srv_worker *w, srv_listener lis, uv_stream_t *listener) {
   uv_tcp_nodelay(&c->tcp, 1);
   srv_mask_addr((struct sockaddr *)&c->peer, w->lim.log_full_ips, c->peer_text,
                 sizeof c->peer_text);
+  if (srv_tls_enabled(w->s->tls, lis) &&
+      ((w->tls_in == NULL && (w->tls_in = malloc(SRV_TLS_RECORD_IN)) == NULL) ||
+       (c->tls = srv_tls_conn_new(w->s->tls, lis)) == NULL)) {
+    srv_conn_close(c);
+    return;
+  }
   srv_http_init(&c->http, &w->lim);
   conn_process(c); /* starts reading and the idle timer */
 }

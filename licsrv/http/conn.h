@@ -5,6 +5,7 @@
 
 #include <sys/socket.h>
 
+#include "http/tls.h"
 #include "http/worker.h"
 
 #define SRV_OUT_CAP      (64 * 1024) /* queued output beyond which we stop reading */
@@ -46,6 +47,7 @@ struct srv_conn {
   srv_http http;
   size_t rd_off, rd_len; /* unparsed bytes in http.blk->in while paused */
   srv_buf out, wr;       /* queued output, and the part being written */
+  srv_tls_conn *tls;     /* NULL on a plain listener: nothing TLS is touched then */
   srv_deferred *slots, *slots_tail;
   unsigned nslots;
   srv_req req;

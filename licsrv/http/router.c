@@ -126,6 +126,16 @@ static void h_metrics(srv_req *r) {
                  (unsigned long long)atomic_load(&s->rejected_per_ip),
                  (unsigned long long)atomic_load(&s->rejected_conns[SRV_ADMIN]),
                  (unsigned long long)atomic_load(&s->emfile_pauses));
+  {
+    uint64_t full, resumed, failed;
+    srv_tls_counts(s->tls, &full, &resumed, &failed);
+    srv_buf_printf(b, "# HELP licsrv_tls_handshakes_total TLS handshakes: completed full, resumed (session ticket), failed.\n"
+                      "# TYPE licsrv_tls_handshakes_total counter\n"
+                      "licsrv_tls_handshakes_total{result=\"full\"} %llu\n"
+                      "licsrv_tls_handshakes_total{result=\"resumed\"} %llu\n"
+                      "licsrv_tls_handshakes_total{result=\"failed\"} %llu\n",
+                   (unsigned long long)full, (unsigned long long)resumed, (unsigned long long)failed);
+  }
   srv_metrics_render(s->metrics, b);
   if (b->oom) {
     b->oom = false;

@@ -31,6 +31,8 @@ int srv_server_new(const srv_config *cfg, srv_server **out, char *err, size_t er
     goto out;
   }
   s->cfg = *cfg;
+  if (srv_tls_new(cfg, &s->tls, err, errlen) != 0)
+    goto out;
   if (srv_router_init(s) != 0 || (s->per_ip = srv_connlimit_new()) == NULL) {
     srv_errf(err, errlen, "out of memory");
     goto out;
@@ -471,6 +473,17 @@ void srv_server_reload(srv_server *s, const srv_limits *lim) {
   ask_workers(s, &l);
 }
 
+int srv_server_reload_tls(srv_server *s, const srv_config *cfg, char *err, size_t errlen) {
+  if (s->tls == NULL) {
+    if (srv_tls_wanted(cfg, SRV_PUBLIC) || srv_tls_wanted(cfg, SRV_ADMIN))
+      return srv_errf(err, errlen, "TLS cannot be switched on by a reload; restart");
+    return 0;
+  }
+  return srv_tls_reload(s->tls, cfg, err, errlen);
+}
+
+bool srv_server_tls(const srv_server *s, srv_listener lis) { return srv_tls_enabled(s->tls, lis); }
+
 void srv_server_wait(srv_server *s) {
   if (s == NULL || s->waited || s->workers == NULL)
     return;
@@ -502,11 +515,13 @@ void srv_server_free(srv_server *s) {
       }
       srv_rate_free(w->rate);
       srv_buf_free(&w->scratch);
+      free(w->tls_in);
     }
     free(s->workers);
   }
   srv_router_free(s);
   srv_connlimit_free(s->per_ip);
   srv_metrics_free(s->metrics);
+  srv_tls_free(s->tls);
   free(s);
 }

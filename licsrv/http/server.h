@@ -43,6 +43,12 @@ void srv_server_stop(srv_server *s);
 void srv_server_wait(srv_server *s);
 /* Apply new limits (not addresses or threads) to every worker; any thread. */
 void srv_server_reload(srv_server *s, const srv_limits *lim);
+/* Load the TLS certificates and keys cfg names again (SIGHUP): new
+ * connections use them, open ones keep the pair they began with. On error
+ * (a missing or broken file) the old pair stays and err says why. */
+int srv_server_reload_tls(srv_server *s, const srv_config *cfg, char *err, size_t errlen);
+/* Whether listener lis speaks TLS. */
+bool srv_server_tls(const srv_server *s, srv_listener lis);
 void srv_server_free(srv_server *s);
 /* A pointer for the embedding modules (the store, keys). */
 void srv_server_set_user(srv_server *s, void *user);

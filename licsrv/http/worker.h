@@ -10,6 +10,7 @@
 
 #include "http/parser.h"
 #include "http/ratelimit.h"
+#include "http/tls.h"
 #include "http/router.h"
 #include "http/server.h"
 #include "http/wire.h"
@@ -69,6 +70,7 @@ struct srv_worker {
   srv_logbuf log;
   srv_date date;
   srv_buf scratch;
+  char *tls_in; /* one socket read of TLS records (SRV_TLS_RECORD_IN), on first TLS accept */
   void *user;
 };
 
@@ -87,6 +89,7 @@ struct srv_server {
   srv_metrics *metrics;
   uint64_t fd_budget; /* descriptors connections may use (RLIMIT_NOFILE less a reserve) */
   _Atomic uint64_t emfile_pauses; /* listener back-offs after EMFILE/ENFILE */
+  srv_tls *tls; /* NULL: both listeners plain */
   _Atomic uint64_t lat[SRV_NLAT + 1];
   _Atomic uint64_t lat_sum_us, lat_count;
   _Atomic int64_t open_conns[2];      /* per listener: each has its own limit */

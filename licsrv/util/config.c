@@ -66,8 +66,6 @@ static const key_def keys[] = {
      "shared secret every verify must carry, unset = none (unset)"},
     {"store_map_size", K_SIZE, O(app.store_map_size), 0, 256u << 10, 4095u << 20,
      "LMDB map size, bytes (1024M); a full map is said in /healthz and the log"},
-    {"tls_cert", K_STR, O(tls_cert), S(tls_cert), 0, 0, "TLS certificate (not supported yet)"},
-    {"tls_key", K_STR, O(tls_key), S(tls_key), 0, 0, "TLS private key (not supported yet)"},
 };
 #undef O
 #undef S
@@ -262,11 +260,11 @@ int srv_config_load(srv_config *cfg, const char *path, char *err, size_t errlen)
 }
 
 int srv_config_check(const srv_config *cfg, char *err, size_t errlen) {
-  if (cfg->tls_cert[0] != '\0' || cfg->tls_key[0] != '\0')
+  if ((cfg->tls_cert[0] != '\0') != (cfg->tls_key[0] != '\0'))
+    return srv_errf(err, errlen, "tls_cert and tls_key go together: set both or neither");
+  if ((cfg->admin_tls_cert[0] != '\0') != (cfg->admin_tls_key[0] != '\0'))
     return srv_errf(err, errlen,
-                "tls_cert/tls_key are set but TLS is not supported by this build yet; "
-                "unset them (and terminate TLS in front of licsrv) rather than serve plain "
-                "HTTP by surprise");
+                    "admin_tls_cert and admin_tls_key go together: set both or neither");
   srv_access_mode am;
   if (srv_access_mode_parse(cfg->access_log, &am) != 0)
     return srv_errf(err, errlen, "access_log: '%s' is not all, errors or off", cfg->access_log);

@@ -41,8 +41,10 @@ typedef struct {
   char admin_listen[SRV_MAX_ADDR]; /* HOST:PORT of the admin API */
   uint32_t threads;                /* worker loops */
   char data[SRV_MAX_PATHNAME];     /* data directory */
-  char tls_cert[SRV_MAX_PATHNAME]; /* not supported yet: refused when set */
-  char tls_key[SRV_MAX_PATHNAME];
+  char tls_cert[SRV_MAX_PATHNAME]; /* PEM certificate (chain) of both listeners: TLS on */
+  char tls_key[SRV_MAX_PATHNAME];  /* its PEM private key */
+  char admin_tls_cert[SRV_MAX_PATHNAME]; /* the admin listener's own pair (default: the above) */
+  char admin_tls_key[SRV_MAX_PATHNAME];
   char access_log[8];              /* "all" | "errors" | "off" (reloaded on SIGHUP) */
   srv_limits lim;
   srv_app_settings app;
@@ -60,7 +62,7 @@ bool srv_config_has_key(const char *key);
 bool srv_config_key_is_bool(const char *key);
 /* Load an INI file over cfg; errors read "FILE:LINE: reason". */
 int srv_config_load(srv_config *cfg, const char *path, char *err, size_t errlen);
-/* Checks across keys and what the server cannot do yet (TLS). */
+/* Checks across keys (a TLS certificate needs its key, ...). */
 int srv_config_check(const srv_config *cfg, char *err, size_t errlen);
 /* Split "HOST:PORT" or "[V6]:PORT" (host copied NUL-terminated). */
 int srv_addr_split(const char *addr, char *host, size_t hostlen, uint16_t *port);

@@ -7,7 +7,7 @@ every run is bounded in time. Environment:
   BENCH_SECS   seconds per wrk run (default 10)
   BENCH_CODES  codes for the licgen figure (default 1000000; 0 skips it)
   BENCH_ONLY   comma list of figures to run (verify,healthz,p99,idle,durable,
-               codes,loops); default all
+               codes,loops,tls,tlsnew); default all
 Exit status 0 when every figure ran (a figure below target is reported, not
 an error: these are goals); 1 when a measurement could not be made.
 """
@@ -79,7 +79,8 @@ def openssl_sign_per_s(cpu=SRV_CPU, secs=3):
     return float(m.group(1))
 
 
-def wrk(port, path="/", conns=64, secs=SECS, script=None, env=None, latency=False, cpus=None):
+def wrk(port, path="/", conns=64, secs=SECS, script=None, env=None, latency=False, cpus=None,
+        scheme="http"):
     """wrk on the load core; returns (req/s, {percentile: seconds}, non-2xx count)."""
     args = ["taskset", "-c", cpus or LOAD_CPU, "wrk", "-t1", "-c%d" % conns, "-d%ds" % secs,
             "--timeout", "5s"]
@@ -87,7 +88,7 @@ def wrk(port, path="/", conns=64, secs=SECS, script=None, env=None, latency=Fals
         args.append("--latency")
     if script:
         args += ["-s", script]
-    args.append("http://127.0.0.1:%d%s" % (port, path))
+    args.append("%s://127.0.0.1:%d%s" % (scheme, port, path))
     out = run(args, timeout=secs + 60, env=dict(os.environ, **(env or {})))
     m = re.search(r"Requests/sec:\s+([\d.]+)", out)
     if not m:
@@ -361,6 +362,8 @@ def main():
                        after <= 100)
             if srv.stop() != 0:
                 raise BenchError("licsrv did not exit 0 on SIGTERM")
+        if want("tls") or want("tlsnew"):
+            tls_figures(tmp, body_path)
         if want("durable"):
             durable(tmp)
         if want("codes") and NCODES > 0:
@@ -389,6 +392,183 @@ def main():
     print("%d figures, %d below target%s" % (len(results), len(below),
                                            (": " + ", ".join(below)) if below else ""), flush=True)
     return 0
+
+
+TLSLOAD = os.path.join(BUILD, "tests", "tlsload")
+
+
+def tls_cert(tmp):
+    """An ECDSA P-256 certificate for 127.0.0.1, made with the openssl CLI."""
+    d = os.path.join(tmp, "tls")
+    os.makedirs(d, exist_ok=True)
+    cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+    run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+         "-nodes", "-days", "2", "-subj", "/CN=localhost",
+         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", key, "-out", cert])
+    return cert, key
+
+
+def cpu_secs(pid):
+    """User + system CPU seconds of a process and its children threads."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def nginx_tls_start(tmp, port, cert, key):
+    d = os.path.join(tmp, "nginx-tls")
+    os.makedirs(d, exist_ok=True)
+    conf = os.path.join(d, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write("""worker_processes 1;
+daemon off;
+pid %(d)s/nginx.pid;
+error_log %(d)s/error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path %(d)s/body;
+  proxy_temp_path %(d)s/proxy;
+  fastcgi_temp_path %(d)s/fastcgi;
+  uwsgi_temp_path %(d)s/uwsgi;
+  scgi_temp_path %(d)s/scgi;
+  server {
+    listen 127.0.0.1:%(port)d ssl;
+    ssl_certificate %(cert)s;
+    ssl_certificate_key %(key)s;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    location / { default_type application/json; return 200 '{"status":"ok"}'; }
+  }
+}
+""" % {"d": d, "port": port, "cert": cert, "key": key})
+    p = subprocess.Popen(["taskset", "-c", SRV_CPU, "nginx", "-c", conf, "-p", d],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            if p.poll() is not None:
+                raise BenchError("nginx exited with %d (see %s/error.log)" % (p.returncode, d))
+            time.sleep(0.05)
+    else:
+        p.kill()
+        raise BenchError("nginx did not listen in 10 s")
+    worker = None
+    for _ in range(100):  # the worker does the handshakes
+        try:
+            with open("/proc/%d/task/%d/children" % (p.pid, p.pid)) as f:
+                kids = f.read().split()
+            if kids:
+                worker = int(kids[0])
+                break
+        except OSError:
+            pass
+        time.sleep(0.05)
+    if worker is None:
+        p.kill()
+        raise BenchError("cannot find nginx's worker process")
+    return p, worker
+
+
+def tlsload(port, secs, conns=16, resume=False, body=None):
+    """New TLS connection per request on the load core: (ok/s, resumed count)."""
+    args = ["taskset", "-c", LOAD_CPU, TLSLOAD, "-p", port, "-c", conns, "-d", secs]
+    if resume:
+        args.append("-r")
+    if body:
+        args += ["-m", "POST", "-u", "/v1/verify", "-b", body]
+    out = run(args, timeout=secs + 60)
+    m = re.search(r"requests (\d+) ok (\d+) errors (\d+) resumed (\d+) secs ([\d.]+) rate ([\d.]+)", out)
+    if not m:
+        raise BenchError("cannot read tlsload output: %r" % out[-300:])
+    if int(m.group(3)):
+        log("tlsload: %s errors of %s" % (m.group(3), m.group(1)))
+    if int(m.group(2)) == 0:
+        raise BenchError("tlsload: no answer was 200")
+    return float(m.group(6)), int(m.group(4))
+
+
+def loaded(pid, fn):
+    """fn()'s result and the CPU share pid used meanwhile (1.0 = one core)."""
+    c0, t0 = cpu_secs(pid), time.monotonic()
+    res = fn()
+    return res, (cpu_secs(pid) - c0) / (time.monotonic() - t0)
+
+
+def tls_figures(tmp, body_path):
+    """Verify over TLS with keep-alive ÷ plain verify, and verify on a new
+    TLS connection per request ÷ nginx's TLS handshakes (same certificate,
+    one worker, `return 200`), both with tlsload; the resumed rate."""
+    cert, key = tls_cert(tmp)
+    plain = Licsrv(os.path.join(tmp, "srv-plain"))
+    tls = Licsrv(os.path.join(tmp, "srv-tls"), extra=["--tls-cert", cert, "--tls-key", key])
+    tls.ssl_ctx = __import__("ssl").create_default_context(cafile=cert)
+    with plain, tls:
+        check_verify(plain.port)
+        out = subprocess.run([os.path.join(BUILD, "licctl"), "verify", "https://127.0.0.1:%d" % tls.port,
+                              "--cacert", cert, "--trust", tls.trust, "--domain", "localhost",
+                              "--port", "8080", "--node", "bench-1", "--version", "11.0.0"],
+                             capture_output=True, text=True, timeout=30)
+        if out.returncode != 0 or not out.stdout.startswith("valid:"):
+            raise BenchError("verify over TLS is not valid: %s%s" % (out.stdout, out.stderr))
+        if want("tls"):
+            rounds = []
+            for _ in range(ROUNDS):
+                (base, _, bad0), pcpu = loaded(plain.proc.pid, lambda: wrk(
+                    plain.port, "/v1/verify", script=POST_LUA, env={"BENCH_BODY": body_path},
+                    secs=ROUND_SECS))
+                (rate, _, bad), tcpu = loaded(tls.proc.pid, lambda: wrk(
+                    tls.port, "/v1/verify", script=POST_LUA, env={"BENCH_BODY": body_path},
+                    secs=ROUND_SECS, scheme="https"))
+                if bad or bad0:
+                    raise BenchError("%d verify answers were not 2xx" % (bad + bad0))
+                rounds.append((rate / base, rate, base, tcpu, pcpu))
+                log("round: verify over TLS %.0f req/s (CPU %.2f), plain %.0f req/s (CPU %.2f)"
+                    % (rate, tcpu, base, pcpu))
+            r, rate, base, tcpu, pcpu = median(rounds)
+            report("verify TLS keep-alive / plain", "%.0f req/s vs plain %.0f req/s%s"
+                   % (rate, base, spread(rounds)), "%.3f" % r, ">= 0.90", r >= 0.90)
+            per = sorted((x[1] / max(x[3], 1e-3)) / (x[2] / max(x[4], 1e-3)) for x in rounds)
+            report("  same, per server CPU second", "server CPU %.2f vs %.2f (rounds %.2f..%.2f)"
+                   % (tcpu, pcpu, per[0], per[-1]), "%.3f" % per[len(per) // 2], "(information)",
+                   None)
+        if want("tlsnew"):
+            port = srvutil.free_port()
+            ng, worker = nginx_tls_start(tmp, port, cert, key)
+            rounds = []
+            try:
+                for _ in range(ROUNDS):
+                    (base, _), ncpu = loaded(worker, lambda: tlsload(port, ROUND_SECS))
+                    (rate, _), lcpu = loaded(tls.proc.pid,
+                                             lambda: tlsload(tls.port, ROUND_SECS, body=body_path))
+                    # Per server CPU second too: on 2 cores the one-core load
+                    # generator (which verifies an ECDSA signature per
+                    # handshake) may saturate before the server does.
+                    rounds.append((rate / base, rate, base, lcpu, ncpu))
+                    log("round: verify per new TLS conn %.0f/s (server CPU %.2f), nginx handshakes "
+                        "%.0f/s (worker CPU %.2f)" % (rate, lcpu, base, ncpu))
+                (rb, nb), _ = loaded(worker, lambda: (tlsload(port, ROUND_SECS, resume=True)))[0], 0
+                (rr, nr), rcpu = loaded(tls.proc.pid, lambda: tlsload(tls.port, ROUND_SECS, resume=True,
+                                                                      body=body_path))
+            finally:
+                ng.send_signal(signal.SIGQUIT)
+                try:
+                    ng.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    ng.kill()
+            r, rate, base, lcpu, ncpu = median(rounds)
+            report("verify new TLS conn / nginx TLS", "%.0f/s vs nginx %.0f handshakes/s%s"
+                   % (rate, base, spread(rounds)), "%.3f" % r, ">= 0.80", r >= 0.80)
+            per = (rate / max(lcpu, 1e-3)) / (base / max(ncpu, 1e-3))
+            report("  same, per server CPU second", "%.0f vs nginx %.0f per CPU s (CPU %.2f vs %.2f)"
+                   % (rate / max(lcpu, 1e-3), base / max(ncpu, 1e-3), lcpu, ncpu),
+                   "%.3f" % per, "(information)", None)
+            report("verify, resumed TLS handshake", "%.0f/s (%d resumed; server CPU %.2f); nginx %.0f/s"
+                   % (rr, nr, rcpu, rb), "%.0f/s" % rr, "(information)", None)
+        plain.stop()
+        tls.stop()
 
 
 def durable(tmp):

@@ -89,10 +89,14 @@ def free_port():
 class Server:
     """`licsrv serve` on loopback with its stderr kept in a file (self.log())."""
 
-    def __init__(self, data, extra=(), threads=2, sysroot=None, provisioned=True, **terms):
+    def __init__(self, data, extra=(), threads=2, sysroot=None, provisioned=True, tls=None,
+                 **terms):
         """A licensed server: unless provisioned=False or data already holds a
-        store, provision() it on a fake machine (sysroot) first."""
+        store, provision() it on a fake machine (sysroot) first. tls: an
+        ssl.SSLContext its own requests (get, start's health check) use: the
+        server then speaks TLS (its --tls-cert/--tls-key in extra)."""
         data = str(data)
+        self.ssl_ctx = tls
         self.sysroot = sysroot or fake_machine(data.rstrip("/") + "-sysroot")
         self.env = dict(os.environ, LIC_SYSROOT=self.sysroot)
         self.license_id = self.trust = self.license_file = None
@@ -127,7 +131,11 @@ class Server:
         raise RuntimeError("licsrv did not answer /healthz in %.0fs: %s" % (timeout, self.log()))
 
     def get(self, path, port=None, headers=None, timeout=5.0):
-        c = http.client.HTTPConnection("127.0.0.1", port or self.port, timeout=timeout)
+        if self.ssl_ctx is not None:
+            c = http.client.HTTPSConnection("127.0.0.1", port or self.port, timeout=timeout,
+                                            context=self.ssl_ctx)
+        else:
+            c = http.client.HTTPConnection("127.0.0.1", port or self.port, timeout=timeout)
         try:
             c.request("GET", path, headers=headers or {})
             r = c.getresponse()

@@ -173,8 +173,13 @@ def test_command_line():
 def test_tls_settings_refused(tmp_path):
     r = run("serve", "--data", str(tmp_path), "--tls-cert", "/nonexistent.pem",
             "--listen", "127.0.0.1:%d" % srvutil.free_port())
-    assert r.returncode != 0
-    assert "TLS is not supported" in r.stderr
+    assert r.returncode == 2
+    assert "tls_cert and tls_key go together" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    r = run("serve", "--data", str(tmp_path), "--tls-cert", "/nonexistent.pem",
+            "--tls-key", "/nonexistent.key", "--listen", "127.0.0.1:%d" % srvutil.free_port())
+    assert r.returncode == 1
+    assert "/nonexistent.pem" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
 
 

@@ -9,6 +9,7 @@
 
 #include "lic/actcode.h"
 #include "lic/api.h"
+#include "lic/tls.h"
 #include "lic/keys.h"
 #include "lic/machine.h"
 
@@ -57,6 +58,11 @@ LIC_API int lic_designer_activate_online(const char *state_dir, const char *code
                                          const lic_trust *trust, int product, int64_t now,
                                          const char *server_url, int timeout_ms,
                                          lic_activation_info *info);
+/* The same, an https:// server checked as tls says (NULL: the system store). */
+LIC_API int lic_designer_activate_online_tls(const char *state_dir, const char *code,
+                                             const lic_trust *trust, int product, int64_t now,
+                                             const char *server_url, const lic_tls_opts *tls,
+                                             int timeout_ms, lic_activation_info *info);
 
 /* The one call a designer makes at start: does the activation in state_dir
  * hold on this machine now? Reads the file, re-verifies the code against the

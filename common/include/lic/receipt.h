@@ -14,6 +14,7 @@
 #include "lic/keys.h"
 #include "lic/license.h"
 #include "lic/machine.h"
+#include "lic/tls.h"
 
 #define LIC_RECEIPT_TYP          "receipt"
 #define LIC_CLAIM_PATH           "/v1/activations"
@@ -59,5 +60,9 @@ LIC_API int lic_claim_response_check(const uint8_t *body, size_t len, const lic_
  * errors, or a response that does not check. timeout_ms 0 = 10 s. */
 LIC_API int lic_activation_claim(const char *url, const lic_code *c, const lic_machine *m,
                                  const lic_trust *trust, int timeout_ms, lic_claim_result *res);
+/* The same, an https:// server checked as tls says (NULL: the system store). */
+LIC_API int lic_activation_claim_tls(const char *url, const lic_tls_opts *tls, const lic_code *c,
+                                     const lic_machine *m, const lic_trust *trust, int timeout_ms,
+                                     lic_claim_result *res);
 
 #endif

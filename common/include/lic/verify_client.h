@@ -9,13 +9,14 @@
 #include "lic/api.h"
 #include "lic/keys.h"
 #include "lic/license.h"
+#include "lic/tls.h"
 #include "lic/verdict.h"
 
 #define LIC_VERIFY_MAX_RESPONSE (256 * 1024)
 #define LIC_VERIFY_DEFAULT_SKEW 300 /* s the server clock may differ from ours */
 
 typedef struct {
-  const char *url;          /* http://HOST:PORT (path /v1/verify is added) */
+  const char *url;          /* https://HOST:PORT or http:// (path /v1/verify is added) */
   const lic_trust *trust;   /* vendor root keys */
   const uint8_t *license;   /* license id, or NULL when the server holds one */
   const char *domain;       /* this report server's access domain name */
@@ -26,6 +27,8 @@ typedef struct {
   int timeout_ms;           /* whole exchange; 0 = 10 s */
   int64_t max_skew;         /* 0 = LIC_VERIFY_DEFAULT_SKEW */
   const char *secret;       /* the server's node_secret, NULL when it has none */
+  const lic_tls_opts *tls;  /* https:// : CA file or pins; NULL = system store (kept by
+                               a session: it must outlive it) */
 } lic_verify_opts;
 
 #define LIC_MAX_NODE_SECRET 256

@@ -144,9 +144,18 @@ static void test_tls_refused(void **state) {
   char err[512];
   (void)state;
   srv_config_defaults(&c);
+  /* A certificate without its key (and the other way round) is an error. */
   assert_int_equal(srv_config_set(&c, "tls_cert", "/etc/licsrv/cert.pem", err, sizeof err), 0);
   assert_int_not_equal(srv_config_check(&c, err, sizeof err), 0);
-  assert_non_null(strstr(err, "TLS is not supported"));
+  assert_non_null(strstr(err, "tls_cert and tls_key go together"));
+  assert_int_equal(srv_config_set(&c, "tls_key", "/etc/licsrv/key.pem", err, sizeof err), 0);
+  assert_int_equal(srv_config_check(&c, err, sizeof err), 0);
+  assert_int_equal(srv_config_set(&c, "admin-tls-key", "/etc/licsrv/akey.pem", err, sizeof err), 0);
+  assert_int_not_equal(srv_config_check(&c, err, sizeof err), 0);
+  assert_non_null(strstr(err, "admin_tls_cert and admin_tls_key"));
+  assert_int_equal(srv_config_set(&c, "admin_tls_cert", "/etc/licsrv/a.pem", err, sizeof err), 0);
+  assert_int_equal(srv_config_check(&c, err, sizeof err), 0);
+  assert_string_equal(c.admin_tls_cert, "/etc/licsrv/a.pem");
 }
 
 static void test_addr_split(void **state) {

@@ -1,0 +1,32 @@
+/* tls.h - how liblic's https:// calls (verify, the activation claim, and
+ * every other call to a license server) check the server: the system store
+ * (/etc/ssl/certs) or a CA file, with the host name checked, or pinned
+ * public keys instead of a CA. http:// URLs ignore these options. */
+#ifndef LIC_TLS_H
+#define LIC_TLS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lic/api.h"
+
+#define LIC_TLS_MAX_PINS 16
+#define LIC_TLS_PIN_PREFIX "sha256/"
+
+typedef struct {
+  /* PEM file of the CAs to trust instead of the system store; NULL: the
+   * system store. */
+  const char *cacert;
+  /* "sha256/BASE64" of the server key's SubjectPublicKeyInfo (what
+   * `openssl x509 -pubkey | openssl pkey -pubin -outform der | openssl dgst
+   * -sha256 -binary | base64` prints). With any pin the certificate chain and
+   * the host name are not checked: the server's key must match one pin. */
+  const char *const *pins;
+  size_t npins;
+} lic_tls_opts;
+
+/* Whether pin is a well-formed "sha256/BASE64" (32 bytes) pin: LIC_OK or
+ * LIC_INVALID with a detail line. */
+LIC_API int lic_tls_pin_check(const char *pin);
+
+#endif
