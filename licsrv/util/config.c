@@ -66,6 +66,13 @@ static const key_def keys[] = {
      "shared secret every verify must carry, unset = none (unset)"},
     {"store_map_size", K_SIZE, O(app.store_map_size), 0, 256u << 10, 4095u << 20,
      "LMDB map size, bytes (1024M); a full map is said in /healthz and the log"},
+    {"tls_cert", K_STR, O(tls_cert), S(tls_cert), 0, 0,
+     "PEM certificate (chain) for TLS on both listeners (none: plain HTTP)"},
+    {"tls_key", K_STR, O(tls_key), S(tls_key), 0, 0, "PEM private key of tls_cert"},
+    {"admin_tls_cert", K_STR, O(admin_tls_cert), S(admin_tls_cert), 0, 0,
+     "PEM certificate for the admin listener (default: tls_cert)"},
+    {"admin_tls_key", K_STR, O(admin_tls_key), S(admin_tls_key), 0, 0,
+     "PEM private key of admin_tls_cert"},
 };
 #undef O
 #undef S
