@@ -8,7 +8,9 @@
 
 #include "cli.h"
 #include "licgen.h"
+#include "lic/account.h"
 #include "lic/actcode.h"
+#include "lic/cert.h"
 #include "lic/envelope.h"
 #include "lic/fileio.h"
 #include "lic/license.h"
@@ -167,7 +169,7 @@ int licgen_inspect(int argc, char **argv) {
     r = cli_error(EXIT_FAIL, path, "body is not a well-formed MessagePack map");
     goto out;
   }
-  char formwhy[400] = "";
+  char formwhy[400] = "", certnote[400] = "";
   if (strcmp(env.typ, "license") == 0) {
     lic_license l;
     if ((rc = lic_license_parse(env.body, env.body_len, &l)) != LIC_OK) {
@@ -175,6 +177,22 @@ int licgen_inspect(int argc, char **argv) {
       ok = false;
     }
     lic_license_clear(&l);
+  } else if (strcmp(env.typ, LIC_ACCOUNT_TYP) == 0) {
+    lic_account a;
+    if ((rc = lic_account_parse(env.body, env.body_len, &a)) != LIC_OK) {
+      snprintf(formwhy, sizeof formwhy, "%s", lic_errfull(rc));
+      ok = false;
+    }
+    lic_account_clear(&a);
+  } else if (strcmp(env.typ, LIC_CERT_TYP) == 0) {
+    lic_cert cb;
+    if ((rc = lic_cert_parse(env.body, env.body_len, &cb)) != LIC_OK) {
+      snprintf(formwhy, sizeof formwhy, "%s", lic_errfull(rc));
+      ok = false;
+    } else if ((rc = lic_cert_usable(&cb, (int64_t)time(NULL))) != LIC_OK) {
+      /* well formed, but not usable now: said, not a failure of the file */
+      snprintf(certnote, sizeof certnote, "%s", lic_errfull(rc));
+    }
   } else {
     lic_mp_obj o;
     if ((rc = lic_envelope_body(&env, &o)) != LIC_OK) {
@@ -190,6 +208,8 @@ int licgen_inspect(int argc, char **argv) {
       json_object_set_new(out, "signature_error", json_string(sigwhy));
     if (formwhy[0] != '\0')
       json_object_set_new(out, "body_error", json_string(formwhy));
+    if (certnote[0] != '\0')
+      json_object_set_new(out, "cert_not_usable_now", json_string(certnote));
     cli_json_print(out);
     out = NULL;
   } else {
@@ -197,6 +217,8 @@ int licgen_inspect(int argc, char **argv) {
            sigstate, signer, sigwhy[0] ? ": " : "", sigwhy);
     if (formwhy[0] != '\0')
       printf("%-16s %s\n", "body error", formwhy);
+    if (certnote[0] != '\0')
+      printf("%-16s %s\n", "not usable now", certnote);
     cli_print_flat(body, "");
     fflush(stdout);
   }

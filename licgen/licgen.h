@@ -6,5 +6,7 @@ int licgen_keygen(int argc, char **argv);   /* keygen.c */
 int licgen_sign(int argc, char **argv);     /* sign.c */
 int licgen_inspect(int argc, char **argv);  /* inspect.c */
 int licgen_codes(int argc, char **argv);    /* codes.c (designer activation codes) */
+int licgen_account(int argc, char **argv);  /* account.c (public-mode accounts) */
+int licgen_certify(int argc, char **argv);  /* certify.c (online-key certificates) */
 
 #endif

@@ -3,6 +3,8 @@
 #include "licgen.h"
 
 static const cli_command CMDS[] = {
+    {"account", licgen_account, "issue a public-mode account and its token"},
+    {"certify", licgen_certify, "certify a public-mode server's online key"},
     {"codes", licgen_codes, "issue designer activation codes (CSV, ledger of serials)"},
     {"inspect", licgen_inspect, "show any envelope or activation code and check its signature"},
     {"keygen", licgen_keygen, "create a vendor root key pair"},
@@ -11,5 +13,5 @@ static const cli_command CMDS[] = {
 
 int main(int argc, char **argv) {
   return cli_dispatch("licgen", "Signs licenses for licsrv from customers' registration information files,\n"
-                      "and issues designer activation codes.", CMDS, sizeof CMDS / sizeof CMDS[0], argc, argv);
+                      "issues designer activation codes, public-mode accounts and online-key certificates.", CMDS, sizeof CMDS / sizeof CMDS[0], argc, argv);
 }

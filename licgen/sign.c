@@ -11,6 +11,7 @@
 #include "lic/fileio.h"
 #include "lic/license.h"
 #include "lic/rif.h"
+#include "terms.h"
 
 static const char USAGE[] =
     "usage: licgen sign RIF --key KEY.pem --mode local|private --customer NAME\n"
@@ -38,15 +39,9 @@ static const char USAGE[] =
     "  --dry-run         print what would be signed; write nothing\n"
     "  --json            print the license terms as JSON\n";
 
-enum { O_KEY = 256, O_MODE, O_CUSTOMER, O_FEATURES, O_DOMAIN, O_PORT, O_APP, O_MAJOR,
-       O_EXPIRES, O_NOTBEFORE, O_MAXNODES, O_HEARTBEAT, O_GRACE, O_PASS, O_DRY, O_JSON };
+enum { O_KEY = 256, O_MODE, O_CUSTOMER, O_MAXNODES, O_PASS, O_DRY, O_JSON };
 
-static json_t *strlist_json(const lic_strlist *l) {
-  json_t *a = json_array();
-  for (size_t i = 0; i < l->n; i++)
-    json_array_append_new(a, json_string(l->v[i]));
-  return a;
-}
+#define strlist_json licgen_strlist_json
 
 static json_t *terms_json(const lic_license *l) {
   char id[LIC_UUID_LEN + 1], pid[LIC_UUID_LEN + 1], nb[11], ex[11];
@@ -75,24 +70,36 @@ static int parse_num(const char *opt, const char *s, int64_t min, int64_t max, i
   return rc == LIC_OK ? EXIT_OK : cli_usage("sign", "%s: %s", opt, lic_errfull(rc));
 }
 
+/* The parsed terms move into the license. */
+static void take_terms(licgen_terms *t, lic_license *l) {
+  l->features = t->feature_list;
+  l->domains = t->domains;
+  l->apps = t->apps;
+  l->ports = t->ports;
+  l->nports = t->nports;
+  l->major = t->major_v;
+  l->not_before = t->not_before;
+  l->expires = t->expires_v;
+  l->heartbeat = t->heartbeat;
+  l->grace = t->grace;
+  memset(&t->feature_list, 0, sizeof t->feature_list);
+  memset(&t->domains, 0, sizeof t->domains);
+  memset(&t->apps, 0, sizeof t->apps);
+  t->ports = NULL;
+  t->nports = 0;
+}
+
 int licgen_sign(int argc, char **argv) {
   static const struct option opts[] = {
       {"key", required_argument, NULL, O_KEY}, {"mode", required_argument, NULL, O_MODE},
-      {"customer", required_argument, NULL, O_CUSTOMER},
-      {"features", required_argument, NULL, O_FEATURES},
-      {"domain", required_argument, NULL, O_DOMAIN}, {"port", required_argument, NULL, O_PORT},
-      {"app", required_argument, NULL, O_APP}, {"major", required_argument, NULL, O_MAJOR},
-      {"expires", required_argument, NULL, O_EXPIRES},
-      {"not-before", required_argument, NULL, O_NOTBEFORE},
+      {"customer", required_argument, NULL, O_CUSTOMER}, LICGEN_TERM_OPTIONS,
       {"max-nodes", required_argument, NULL, O_MAXNODES},
-      {"heartbeat", required_argument, NULL, O_HEARTBEAT},
-      {"grace", required_argument, NULL, O_GRACE},
       {"passphrase-file", required_argument, NULL, O_PASS},
       {"dry-run", no_argument, NULL, O_DRY}, {"json", no_argument, NULL, O_JSON},
       {"out", required_argument, NULL, 'o'}, {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
-  const char *keyfile = NULL, *mode = NULL, *customer = NULL, *features = NULL, *out = NULL,
-             *expires = NULL, *notbefore = NULL, *passfile = NULL, *major = NULL;
+  const char *keyfile = NULL, *mode = NULL, *customer = NULL, *out = NULL, *passfile = NULL;
+  licgen_terms terms;
   bool dry = false, json = false, max_nodes_given = false;
   lic_license l;
   lic_rif rif;
@@ -101,76 +108,32 @@ int licgen_sign(int argc, char **argv) {
   uint8_t *body = NULL, *env = NULL;
   size_t blen = 0, elen = 0, alen = 0;
   int c, r = EXIT_FAIL, rc;
-  int64_t now = (int64_t)time(NULL), v;
+  int64_t now = (int64_t)time(NULL);
 
   memset(&l, 0, sizeof l);
   memset(&rif, 0, sizeof rif);
-  l.heartbeat = LIC_DEFAULT_HEARTBEAT;
-  l.grace = LIC_DEFAULT_GRACE;
+  licgen_terms_init(&terms);
   optind = 1;
   while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
     switch (c) {
     case O_KEY: keyfile = optarg; break;
     case O_MODE: mode = optarg; break;
     case O_CUSTOMER: customer = optarg; break;
-    case O_FEATURES: features = optarg; break;
-    case O_DOMAIN:
-      if ((rc = lic_domain_check(optarg, true)) != LIC_OK) {
-        r = cli_usage("sign", "--domain: %s", lic_errfull(rc));
-        goto out;
-      }
-      if (l.domains.n >= LIC_MAX_LIST || lic_strlist_add(&l.domains, optarg) != LIC_OK) {
-        r = cli_usage("sign", "--domain: at most %d", LIC_MAX_LIST);
-        goto out;
-      }
-      break;
-    case O_PORT: {
-      if ((r = parse_num("--port", optarg, 1, 65535, &v)) != EXIT_OK)
-        goto out;
-      if (l.nports >= LIC_MAX_LIST) {
-        r = cli_usage("sign", "--port: at most %d", LIC_MAX_LIST);
-        goto out;
-      }
-      int64_t *np = realloc(l.ports, (l.nports + 1) * sizeof *np);
-      if (np == NULL)
-        goto out;
-      l.ports = np;
-      l.ports[l.nports++] = v;
-      break;
-    }
-    case O_APP:
-      if ((rc = lic_name_check("--app", optarg)) != LIC_OK) {
-        r = cli_usage("sign", "%s", lic_errfull(rc));
-        goto out;
-      }
-      if (l.apps.n >= LIC_MAX_LIST || lic_strlist_add(&l.apps, optarg) != LIC_OK) {
-        r = cli_usage("sign", "--app: at most %d", LIC_MAX_LIST);
-        goto out;
-      }
-      break;
-    case O_MAJOR: major = optarg; break;
-    case O_EXPIRES: expires = optarg; break;
-    case O_NOTBEFORE: notbefore = optarg; break;
     case O_MAXNODES:
       if ((r = parse_num("--max-nodes", optarg, 0, INT32_MAX, &l.max_nodes)) != EXIT_OK)
         goto out;
       max_nodes_given = true;
-      break;
-    case O_HEARTBEAT:
-      if ((r = parse_num("--heartbeat", optarg, LIC_MIN_HEARTBEAT, LIC_MAX_HEARTBEAT,
-                         &l.heartbeat)) != EXIT_OK)
-        goto out;
-      break;
-    case O_GRACE:
-      if ((r = parse_num("--grace", optarg, 0, 365 * 86400, &l.grace)) != EXIT_OK)
-        goto out;
       break;
     case O_PASS: passfile = optarg; break;
     case O_DRY: dry = true; break;
     case O_JSON: json = true; break;
     case 'o': out = optarg; break;
     case 'h': fputs(USAGE, stdout); r = EXIT_OK; goto out;
-    default: r = cli_usage("sign", "bad option"); goto out;
+    default:
+      if ((r = licgen_terms_opt("sign", &terms, c, optarg)) == -1)
+        r = cli_usage("sign", "bad option");
+      if (r != EXIT_OK)
+        goto out;
     }
   }
   r = EXIT_USAGE;
@@ -179,8 +142,8 @@ int licgen_sign(int argc, char **argv) {
     goto out;
   }
   const char *missing = keyfile == NULL ? "--key" : mode == NULL ? "--mode"
-                      : customer == NULL ? "--customer" : features == NULL ? "--features"
-                      : major == NULL ? "--major" : expires == NULL ? "--expires"
+                      : customer == NULL ? "--customer" : terms.features == NULL ? "--features"
+                      : terms.major == NULL ? "--major" : terms.expires == NULL ? "--expires"
                       : out == NULL && !dry ? "-o" : NULL;
   if (missing != NULL) {
     r = cli_usage("sign", "%s is required", missing);
@@ -196,49 +159,10 @@ int licgen_sign(int argc, char **argv) {
     r = cli_usage("sign", "%s", lic_errfull(rc));
     goto out;
   }
-  if ((r = cli_split_list("--features", features, &l.features)) != EXIT_OK)
+  if ((r = licgen_terms_finish("sign", &terms, now, true)) != EXIT_OK)
     goto out;
-  for (size_t i = 0; i < l.features.n; i++)
-    if ((rc = lic_name_check("--features entry", l.features.v[i])) != LIC_OK) {
-      r = cli_usage("sign", "%s", lic_errfull(rc));
-      goto out;
-    }
+  take_terms(&terms, &l);
   r = EXIT_USAGE;
-  if (l.features.n > LIC_MAX_LIST) {
-    r = cli_usage("sign", "--features: at most %d", LIC_MAX_LIST);
-    goto out;
-  }
-  if ((r = parse_num("--major", major, 0, INT32_MAX, &l.major)) != EXIT_OK)
-    goto out;
-  r = EXIT_USAGE;
-  if (strcmp(expires, "never") == 0) {
-    l.expires = 0;
-  } else if ((rc = lic_date_parse(expires, &l.expires)) != LIC_OK) {
-    r = cli_usage("sign", "--expires: %s", lic_errfull(rc));
-    goto out;
-  } else if (l.expires <= now) {
-    r = cli_usage("sign", "--expires %s is in the past", expires);
-    goto out;
-  }
-  if (l.grace < l.heartbeat) {
-    r = cli_usage("sign", "--grace (%lld s) is shorter than --heartbeat (%lld s)",
-                  (long long)l.grace, (long long)l.heartbeat);
-    goto out;
-  }
-  /* Allowed (tests, demos) but a fleet checking every few seconds loads the
-   * license server for nothing. */
-  if (l.heartbeat < LIC_WARN_HEARTBEAT)
-    fprintf(stderr, "licgen: warning: --heartbeat %lld s is below %d s: meant for tests and demos\n",
-            (long long)l.heartbeat, LIC_WARN_HEARTBEAT);
-  l.not_before = now;
-  if (notbefore != NULL && (rc = lic_date_parse(notbefore, &l.not_before)) != LIC_OK) {
-    r = cli_usage("sign", "--not-before: %s", lic_errfull(rc));
-    goto out;
-  }
-  if (l.expires != 0 && l.expires <= l.not_before) {
-    r = cli_usage("sign", "--expires is not after --not-before");
-    goto out;
-  }
   if (max_nodes_given && l.mode != LIC_MODE_PRIVATE) {
     r = cli_usage("sign", "--max-nodes applies to private licenses only");
     goto out;
@@ -326,6 +250,7 @@ int licgen_sign(int argc, char **argv) {
   r = EXIT_OK;
 out:
   lic_license_clear(&l);
+  licgen_terms_free(&terms);
   lic_rif_clear(&rif);
   lic_key_free(key);
   if (pass != NULL)

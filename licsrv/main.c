@@ -4,6 +4,7 @@
 #include "serve.h"
 
 static const cli_command CMDS[] = {
+    {"accounts", licsrv_cmd_accounts, "public mode: list, show, revoke, delete accounts; registrations; certificates"},
     {"audit", licsrv_cmd_audit, "the audit log: who changed what, when (UTC)"},
     {"backup", licsrv_cmd_backup, "hot copy of the store and keys into a new directory"},
     {"clock", licsrv_cmd_clock, "show or reset the clock high-water mark (after a forward jump)"},
@@ -15,7 +16,8 @@ static const cli_command CMDS[] = {
     {"licenses", licsrv_cmd_licenses, "imported licenses, their terms and days to expiry"},
     {"nodes", licsrv_cmd_nodes, "report-server nodes: seats, last valid check, last failure"},
     {"purge", licsrv_cmd_purge, "delete node, failure and audit records past retention"},
-    {"release", licsrv_cmd_release, "free a node's seat (--node N --license L) or a designer activation claim"},
+    {"rekey", licsrv_cmd_rekey, "public mode: a new online key, pending until its certificate is imported"},
+    {"release", licsrv_cmd_release, "free a node's seat, a designer activation claim or a registration"},
     {"revoke", licsrv_cmd_revoke, "revoke a license (a running server answers revoked at once)"},
     {"rif", licsrv_cmd_rif, "write this server machine's registration information file"},
     {"serve", licsrv_cmd_serve, "run the license server (HTTP verify and admin APIs)"},
@@ -24,6 +26,6 @@ static const cli_command CMDS[] = {
 };
 
 int main(int argc, char **argv) {
-  return cli_dispatch("licsrv", "The license server (private mode): data directory, store, keys and the\n"
+  return cli_dispatch("licsrv", "The license server (private and public mode): data directory, store, keys and the\n"
                       "HTTP verify and admin APIs. Every command takes --data DIR.", CMDS, sizeof CMDS / sizeof CMDS[0], argc, argv);
 }

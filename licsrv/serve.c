@@ -191,6 +191,12 @@ int licsrv_cmd_serve(int argc, char **argv) {
     srv_server_free(s);
     return cli_error(EXIT_FAIL, "serve", "%s", err);
   }
+  /* Tokens travel in request bodies: no plain HTTP beyond loopback. */
+  if (ap->public_mode && srv_config_check_public(&cfg, err, sizeof err) != 0) {
+    srv_server_free(s);
+    app_free(ap);
+    return cli_error(EXIT_FAIL, "serve", "%s", err);
+  }
   if (routes_install(s) != 0) {
     srv_server_free(s);
     app_free(ap);

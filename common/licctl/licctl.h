@@ -2,6 +2,7 @@
 #ifndef LICCTL_H
 #define LICCTL_H
 
+#include "lic/account.h"
 #include "lic/keys.h"
 #include "lic/util.h"
 
@@ -12,6 +13,8 @@ int licctl_activation(int argc, char **argv); /* activate.c */
 int licctl_verify(int argc, char **argv);     /* verify.c */
 int licctl_agent(int argc, char **argv);      /* agent.c */
 int licctl_status(int argc, char **argv);     /* status.c */
+int licctl_register(int argc, char **argv);   /* public.c */
+int licctl_unregister(int argc, char **argv); /* public.c */
 
 /* The state directory (--state, else $XDG_STATE_HOME/licctl, else
  * ~/.local/state/licctl): the instance key, the project id, the activation. */
@@ -22,5 +25,18 @@ int licctl_state_ensure(const char *dir);
 int licctl_instance_key(const char *dir, lic_key **key);
 /* The install's project id, generated once (state/project_id). */
 int licctl_project_id(const char *dir, uint8_t id[LIC_ID_LEN]);
+
+/* Public mode's credentials (public.c): the account, its token from a 0600
+ * file (never the command line) and the state directory's project id. */
+typedef struct {
+  uint8_t account[LIC_ID_LEN];
+  char token[LIC_TOKEN_LEN + 1];
+  uint8_t project_id[LIC_ID_LEN];
+} licctl_account;
+int licctl_token_read(const char *path, char token[LIC_TOKEN_LEN + 1]);
+/* Exit code; out is wiped with licctl_account_clear. */
+int licctl_account_opts(const char *cmd, const char *state, const char *account,
+                        const char *token_file, licctl_account *out);
+void licctl_account_clear(licctl_account *a);
 
 #endif

@@ -7,8 +7,10 @@ static const cli_command CMDS[] = {
     {"activation", licctl_activation, "show the designer activation and check it holds here"},
     {"agent", licctl_agent, "run the license session: heartbeat, grace, status.json (SPEC §8)"},
     {"check", licctl_check, "check a local-mode license on this machine (offline)"},
+    {"register", licctl_register, "public mode: register this install's project under an account"},
     {"rif", licctl_rif, "export this machine's registration information file"},
     {"status", licctl_status, "show the agent's status.json; exit 0 when licensed or in grace"},
+    {"unregister", licctl_unregister, "public mode: free this install's project slot"},
     {"verify", licctl_verify, "ask a license server for a signed verdict and check it"},
 };
 

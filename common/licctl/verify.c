@@ -12,20 +12,24 @@
 #include "lic/verify_client.h"
 
 static const char USAGE[] =
-    "usage: licctl verify URL --domain D --port P --node N [--license ID] [--app A]\n"
-    "         [--version V] [--secret-file F] [--trust PUB.pem]... [--cacert FILE | --pin PIN...]\n"
-    "         [--timeout MS] [--json]\n\n"
+    "usage: licctl verify URL --domain D --port P --node N [--license ID | --account ID\n"
+    "         --token-file F] [--app A] [--version V] [--secret-file F] [--trust PUB.pem]...\n"
+    "         [--cacert FILE | --pin PIN...] [--timeout MS] [--json]\n\n"
     "Asks the license server at URL (https://HOST:PORT, checked against the system\n"
     "store, --cacert or --pin; or http://) for a signed verdict and checks the whole\n"
     "chain: the license is signed by a trusted root key, the verdict by the node key\n"
-    "the license certifies; the verdict answers our fresh nonce, names our node and\n"
-    "license, its time is within 5 minutes of ours, and a 'valid' verdict agrees with\n"
-    "the license's own terms for our domain and port. Prints the verdict; exit 0 only\n"
-    "on a valid one (1 on a denial or any failed check).\n\n"
+    "the license certifies (public mode: the online-key certificate, then the\n"
+    "verdict); the verdict answers our fresh nonce, names our node and license or\n"
+    "account, its time is within 5 minutes of ours, and a 'valid' verdict agrees with\n"
+    "the terms for our domain and port. Prints the verdict; exit 0 only on a valid\n"
+    "one (1 on a denial or any failed check).\n\n"
     "  --domain D      the access domain name this report server answers on\n"
     "  --port P        its port\n"
     "  --node N        this report-server instance id (holds a seat)\n"
     "  --license ID    license id (UUID); optional when the server holds one license\n"
+    "  --account ID    public mode: the account (UUID); the project id is the state\n"
+    "                  directory's, the chain is root -> certificate -> verdict\n"
+    "  --token-file F  public mode: the account's token (a 0600 file, never printed)\n"
     "  --app A         application name\n"
     "  --version V     product version, e.g. 11.0.18 (its major number is checked)\n"
     "  --secret-file F the server's node_secret (one line, file mode 0600)\n"
@@ -33,10 +37,10 @@ static const char USAGE[] =
     CLI_TLS_HELP
     "  --timeout MS    whole exchange: connect, TLS handshake, answer (default 10000)\n"
     "  --json          print the verdict as JSON\n"
-    "  --state DIR     accepted like every licctl command (verify keeps no state)\n";
+    "  --state DIR     the state directory (public mode: its project id)\n";
 
 enum { O_DOMAIN = 256, O_PORT, O_NODE, O_LICENSE, O_APP, O_VERSION, O_TRUST, O_TIMEOUT, O_JSON,
-       O_STATE, O_CACERT, O_PIN, O_SECRET };
+       O_STATE, O_CACERT, O_PIN, O_ACCOUNT, O_TOKEN_FILE, O_SECRET };
 
 static json_t *list_json(const lic_strlist *l) {
   json_t *a = json_array();
@@ -53,6 +57,8 @@ int licctl_verify(int argc, char **argv) {
       {"trust", required_argument, NULL, O_TRUST}, {"timeout", required_argument, NULL, O_TIMEOUT},
       {"json", no_argument, NULL, O_JSON}, {"state", required_argument, NULL, O_STATE},
       {"cacert", required_argument, NULL, O_CACERT}, {"pin", required_argument, NULL, O_PIN},
+      {"account", required_argument, NULL, O_ACCOUNT},
+      {"token-file", required_argument, NULL, O_TOKEN_FILE},
       {"secret-file", required_argument, NULL, O_SECRET},
       {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
   lic_verify_opts o;
@@ -60,8 +66,10 @@ int licctl_verify(int argc, char **argv) {
   cli_trust ct;
   cli_tls tls;
   uint8_t id[LIC_ID_LEN];
-  const char *port = NULL, *secret_file = NULL;
+  const char *port = NULL, *account = NULL, *token_file = NULL, *state = NULL;
+  const char *secret_file = NULL;
   char secret[LIC_MAX_NODE_SECRET + 1] = "";
+  licctl_account cred;
   bool json = false;
   int64_t v;
   int c, r, rc;
@@ -97,7 +105,9 @@ int licctl_verify(int argc, char **argv) {
         return r;
       break;
     case O_JSON: json = true; break;
-    case O_STATE: break; /* accepted by every licctl command */
+    case O_STATE: state = optarg; break;
+    case O_ACCOUNT: account = optarg; break;
+    case O_TOKEN_FILE: token_file = optarg; break;
     case O_SECRET: secret_file = optarg; break;
     case 'h': fputs(USAGE, stdout); return EXIT_OK;
     default: return cli_usage("verify", "bad option");
@@ -120,32 +130,50 @@ int licctl_verify(int argc, char **argv) {
   if (tls.o.cacert != NULL && tls.o.npins > 0)
     return cli_usage("verify", "give --cacert or --pin, not both");
   o.tls = &tls.o;
+  memset(&cred, 0, sizeof cred);
+  if (account != NULL && o.license != NULL)
+    return cli_usage("verify", "give --license or --account, not both");
+  if (account == NULL && token_file != NULL)
+    return cli_usage("verify", "--token-file goes with --account");
+  if (account != NULL) {
+    if ((r = licctl_account_opts("verify", state, account, token_file, &cred)) != EXIT_OK)
+      return r;
+    o.account = cred.account;
+    o.token = cred.token;
+    o.project_id = cred.project_id;
+  }
+
   if (secret_file != NULL) {
-    if ((rc = lic_secret_file_read(secret_file, secret)) != LIC_OK)
+    if ((rc = lic_secret_file_read(secret_file, secret)) != LIC_OK) {
+      licctl_account_clear(&cred);
       return cli_lic_error(secret_file, rc);
+    }
     o.secret = secret;
   }
 
   rc = lic_verify(&o, &res);
+  licctl_account_clear(&cred);
   OPENSSL_cleanse(secret, sizeof secret);
   if (rc != LIC_OK)
     return cli_lic_error(o.url, rc == LIC_INVALID ? LIC_IO : rc);
   lic_verdict *vd = &res.verdict;
   char lid[LIC_UUID_LEN + 1], ex[11];
-  lic_uuid_format(res.license.id, lid);
+  lic_uuid_format(res.public_mode ? vd->account : res.license.id, lid);
   lic_date_format(vd->expires, ex);
   if (json) {
     cli_json_print(json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:o, s:o, s:I, s:I, s:{s:I, s:I}}",
                              "status", lic_status_name(vd->status), "reason", vd->reason,
-                             "license", lid, "node", vd->node, "time", (json_int_t)vd->time,
+                             res.public_mode ? "account" : "license", lid, "node", vd->node, "time", (json_int_t)vd->time,
                              "expires", vd->expires == 0 ? "never" : ex, "features",
                              list_json(&vd->features), "domains", list_json(&vd->domains),
                              "heartbeat", (json_int_t)vd->heartbeat, "grace",
                              (json_int_t)vd->grace, "seats", "used", (json_int_t)vd->seats_used,
                              "max", (json_int_t)vd->seats_max));
   } else if (vd->status == LIC_STATUS_VALID) {
-    printf("valid: license %s, node %s, seats %lld/%lld, expires %s, next check in %lld s\n", lid,
-           vd->node, (long long)vd->seats_used, (long long)vd->seats_max,
+    printf("valid: %s %s, node %s, %s %lld/%lld, expires %s, next check in %lld s\n",
+           res.public_mode ? "account" : "license", lid,
+           vd->node, res.public_mode ? "registrations" : "seats", (long long)vd->seats_used,
+           (long long)vd->seats_max,
            vd->expires == 0 ? "never" : ex, (long long)vd->heartbeat);
   } else {
     printf("denied: %s: %s\n", lic_status_name(vd->status), vd->reason);

@@ -299,53 +299,58 @@ int lic_domain_check(const char *d, bool allow_wildcard) {
   return LIC_OK;
 }
 
-lic_status lic_license_decide(const lic_license *l, const lic_check_req *q, int64_t now,
-                              char *reason, size_t cap) {
+lic_status lic_window_decide(const char *what, int64_t not_before, int64_t expires, int64_t now,
+                             char *reason, size_t cap) {
   char date[11];
-  if (now < l->not_before) {
-    lic_date_format(l->not_before, date);
-    snprintf(reason, cap, "license is valid from %s", date);
+  if (now < not_before) {
+    lic_date_format(not_before, date);
+    snprintf(reason, cap, "%s is valid from %s", what, date);
     return LIC_STATUS_NOT_YET_VALID;
   }
-  if (l->expires != 0 && now >= l->expires) {
-    lic_date_format(l->expires, date);
-    snprintf(reason, cap, "license expired on %s", date);
+  if (expires != 0 && now >= expires) {
+    lic_date_format(expires, date);
+    snprintf(reason, cap, "%s expired on %s", what, date);
     return LIC_STATUS_EXPIRED;
   }
-  /* major 0 in a license means "any version". */
-  if (l->major != 0 && q->major != l->major) {
+  return LIC_STATUS_VALID;
+}
+
+lic_status lic_terms_decide(const char *what, const lic_terms *t, const lic_check_req *q,
+                            char *reason, size_t cap) {
+  /* major 0 means "any version". */
+  if (t->major != 0 && q->major != t->major) {
     if (q->major < 0)
-      snprintf(reason, cap, "version not given; license is for major %lld", (long long)l->major);
+      snprintf(reason, cap, "version not given; %s is for major %lld", what, (long long)t->major);
     else
-      snprintf(reason, cap, "major version %lld is not licensed (license: %lld)",
-               (long long)q->major, (long long)l->major);
+      snprintf(reason, cap, "major version %lld is not licensed (%s: %lld)",
+               (long long)q->major, what, (long long)t->major);
     return LIC_STATUS_VERSION_DENIED;
   }
-  if (l->domains.n > 0) {
+  if (t->domains->n > 0) {
     bool ok = false;
-    for (size_t i = 0; i < l->domains.n && !ok; i++)
-      ok = lic_domain_match(l->domains.v[i], q->domain);
+    for (size_t i = 0; i < t->domains->n && !ok; i++)
+      ok = lic_domain_match(t->domains->v[i], q->domain);
     if (!ok) {
       snprintf(reason, cap, "domain '%.100s' is not licensed", q->domain);
       return LIC_STATUS_DOMAIN_DENIED;
     }
   }
-  if (l->nports > 0) {
+  if (t->nports > 0) {
     bool ok = false;
-    for (size_t i = 0; i < l->nports; i++)
-      ok |= l->ports[i] == q->port;
+    for (size_t i = 0; i < t->nports; i++)
+      ok |= t->ports[i] == q->port;
     if (!ok) {
       snprintf(reason, cap, "port %lld is not licensed", (long long)q->port);
       return LIC_STATUS_PORT_DENIED;
     }
   }
-  if (l->apps.n > 0) {
+  if (t->apps->n > 0) {
     bool ok = false;
-    for (size_t i = 0; i < l->apps.n && q->app != NULL; i++)
-      ok |= strcmp(l->apps.v[i], q->app) == 0;
+    for (size_t i = 0; i < t->apps->n && q->app != NULL; i++)
+      ok |= strcmp(t->apps->v[i], q->app) == 0;
     if (!ok) {
       if (q->app == NULL)
-        snprintf(reason, cap, "application not given; the license restricts applications");
+        snprintf(reason, cap, "application not given; the %s restricts applications", what);
       else
         snprintf(reason, cap, "application '%.100s' is not licensed", q->app);
       return LIC_STATUS_APP_DENIED;
@@ -353,6 +358,15 @@ lic_status lic_license_decide(const lic_license *l, const lic_check_req *q, int6
   }
   snprintf(reason, cap, "%s", lic_status_reason(LIC_STATUS_VALID));
   return LIC_STATUS_VALID;
+}
+
+lic_status lic_license_decide(const lic_license *l, const lic_check_req *q, int64_t now,
+                              char *reason, size_t cap) {
+  lic_status st = lic_window_decide("license", l->not_before, l->expires, now, reason, cap);
+  if (st != LIC_STATUS_VALID)
+    return st;
+  lic_terms t = {l->major, &l->domains, l->ports, l->nports, &l->apps};
+  return lic_terms_decide("license", &t, q, reason, cap);
 }
 
 lic_status lic_license_check_local(const lic_license *l, const lic_machine *m,

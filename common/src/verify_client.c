@@ -4,6 +4,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <arpa/inet.h>
+
 #include "internal.h"
 #include "lic/envelope.h"
 #include "lic/fileio.h"
@@ -19,18 +21,38 @@ void lic_verify_result_clear(lic_verify_result *res) {
   memset(res, 0, sizeof *res);
 }
 
-static int pack_request(const lic_verify_opts *o, const uint8_t *nonce, size_t nlen,
+typedef enum { REQ_VERIFY, REQ_REGISTER, REQ_UNREGISTER } req_kind;
+
+static int pack_request(const lic_verify_opts *o, req_kind kind, const uint8_t *nonce, size_t nlen,
                         msgpack_sbuffer *sb) {
   msgpack_packer pk;
   int bad = 0;
-  size_t n = 4 + (o->license != NULL) + (o->app != NULL) + (o->version != NULL) +
-             (o->secret != NULL);
+  bool pub = o->account != NULL, full = kind != REQ_UNREGISTER;
+  size_t n = 2 + (full ? 2 : 0) + (o->license != NULL && !pub) + (full && o->app != NULL) +
+             (full && o->version != NULL) + (pub ? 3 : 0) + (kind == REQ_REGISTER) +
+             (full && !pub && o->secret != NULL);
   msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
   bad |= msgpack_pack_map(&pk, n);
   bad |= lic_mp_pack_cstr(&pk, "nonce") | lic_mp_pack_bin(&pk, nonce, nlen);
-  bad |= lic_mp_pack_cstr(&pk, "domain") | lic_mp_pack_cstr(&pk, o->domain);
-  bad |= lic_mp_pack_cstr(&pk, "port") | msgpack_pack_int64(&pk, o->port);
+  if (full) {
+    bad |= lic_mp_pack_cstr(&pk, "domain") | lic_mp_pack_cstr(&pk, o->domain);
+    bad |= lic_mp_pack_cstr(&pk, "port") | msgpack_pack_int64(&pk, o->port);
+  }
   bad |= lic_mp_pack_cstr(&pk, "node") | lic_mp_pack_cstr(&pk, o->node);
+  if (pub) {
+    bad |= lic_mp_pack_cstr(&pk, "account") | lic_mp_pack_bin(&pk, o->account, LIC_ID_LEN);
+    bad |= lic_mp_pack_cstr(&pk, "token") | lic_mp_pack_cstr(&pk, o->token);
+    bad |= lic_mp_pack_cstr(&pk, "project_id") | lic_mp_pack_bin(&pk, o->project_id, LIC_ID_LEN);
+    if (kind == REQ_REGISTER)
+      bad |= lic_mp_pack_cstr(&pk, "project") | lic_mp_pack_cstr(&pk, o->project);
+  }
+  if (!full || pub) {
+    if (full && o->app != NULL)
+      bad |= lic_mp_pack_cstr(&pk, "app") | lic_mp_pack_cstr(&pk, o->app);
+    if (full && o->version != NULL)
+      bad |= lic_mp_pack_cstr(&pk, "version") | lic_mp_pack_cstr(&pk, o->version);
+    return bad ? LIC_NOMEM : LIC_OK;
+  }
   if (o->license != NULL)
     bad |= lic_mp_pack_cstr(&pk, "license") | lic_mp_pack_bin(&pk, o->license, LIC_ID_LEN);
   if (o->app != NULL)
@@ -70,6 +92,42 @@ int lic_secret_file_read(const char *path, char out[LIC_MAX_NODE_SECRET + 1]) {
   return LIC_OK;
 }
 
+/* Public mode: root -> cert -> verdict (SPEC §3.7), then the same checks of
+ * the answer as for a license; a "valid" must agree with the verdict's own
+ * terms for our domain, port and app. */
+static int public_check(const lic_verify_opts *o, const uint8_t *nonce, size_t nonce_len,
+                        int64_t now, const uint8_t *vbytes, size_t vlen, const uint8_t *cbytes,
+                        size_t clen, lic_verify_result *res) {
+  int rc;
+  if ((rc = lic_public_chain_check(cbytes, clen, vbytes, vlen, o->trust, &res->cert,
+                                   &res->verdict)) != LIC_OK)
+    return rc;
+  res->public_mode = true;
+  lic_verdict *v = &res->verdict;
+  if (v->nonce_len != nonce_len || memcmp(v->nonce, nonce, nonce_len) != 0)
+    return lic__fail(LIC_MISMATCHED, "the verdict does not answer our nonce (replayed?)");
+  if (!v->has_account || memcmp(v->account, o->account, LIC_ID_LEN) != 0)
+    return lic__fail(LIC_MISMATCHED, "the verdict names another account");
+  if (strcmp(v->node, o->node) != 0)
+    return lic__fail(LIC_MISMATCHED, "the verdict is for another node");
+  int64_t skew = o->max_skew > 0 ? o->max_skew : LIC_VERIFY_DEFAULT_SKEW;
+  if (v->time > now + skew || v->time < now - skew)
+    return lic__fail(LIC_MISMATCHED, "server time differs from ours by %lld s (allowed %lld)",
+                     (long long)(v->time - now), (long long)skew);
+  if (v->status == LIC_STATUS_VALID && o->domain != NULL) {
+    char reason[LIC_MAX_REASON + 1];
+    lic_check_req q = {o->domain, o->port, o->app, -1};
+    lic_terms t = {0, &v->domains, v->ports, v->nports, &v->apps};
+    lic_status st = lic_terms_decide("account", &t, &q, reason, sizeof reason);
+    if (st == LIC_STATUS_VALID && v->expires != 0 && now >= v->expires)
+      st = LIC_STATUS_EXPIRED;
+    if (st != LIC_STATUS_VALID)
+      return lic__fail(LIC_MISMATCHED, "server said valid but the verdict's own terms say %s",
+                       lic_status_name(st));
+  }
+  return LIC_OK;
+}
+
 int lic_verify_response(const lic_verify_opts *o, const uint8_t *nonce, size_t nonce_len,
                         int64_t now, const uint8_t *body, size_t len, lic_verify_result *res) {
   lic_mp_obj doc;
@@ -97,6 +155,13 @@ int lic_verify_response(const lic_verify_opts *o, const uint8_t *nonce, size_t n
     return lic__fail(LIC_FORMAT, "expected a chain of one license, got %u entries", nchain);
   if ((rc = lic_mp_bin(&chain, &lbytes, &llen)) != LIC_OK)
     return rc;
+  if (o->account != NULL) {
+    if ((rc = public_check(o, nonce, nonce_len, now, vbytes, vlen, lbytes, llen, res)) != LIC_OK) {
+      lic_verify_result_clear(res); /* nothing half-checked is handed out */
+      return rc;
+    }
+    goto keep;
+  }
 
   /* root -> license */
   if ((rc = lic_license_open(lbytes, llen, o->trust, &res->license)) != LIC_OK)
@@ -138,6 +203,7 @@ int lic_verify_response(const lic_verify_opts *o, const uint8_t *nonce, size_t n
       return lic__fail(LIC_MISMATCHED, "server said valid but the license says %s: %s",
                        lic_status_name(st), reason);
   }
+keep:
   if ((res->body = malloc(len > 0 ? len : 1)) == NULL)
     return LIC_NOMEM;
   memcpy(res->body, body, len);
@@ -148,21 +214,56 @@ int lic_verify_response(const lic_verify_opts *o, const uint8_t *nonce, size_t n
   return LIC_OK;
 }
 
-int lic_verify(const lic_verify_opts *o, lic_verify_result *res) {
+/* http://HOST... with HOST an IPv4 literal in 127/8, [::1] or localhost
+ * (a name such as 127.0.0.1.example.com is not loopback). */
+static bool url_loopback(const char *url) {
+  const char *h = strncmp(url, "http://", 7) == 0 ? url + 7 : NULL;
+  char host[64];
+  struct in_addr a4;
+  if (h == NULL)
+    return false;
+  if (strncmp(h, "[::1]", 5) == 0)
+    return h[5] == '\0' || h[5] == ':' || h[5] == '/';
+  size_t n = strcspn(h, ":/?#");
+  if (n == 0 || n >= sizeof host)
+    return false;
+  memcpy(host, h, n);
+  host[n] = '\0';
+  if (strcmp(host, "localhost") == 0)
+    return true;
+  return inet_pton(AF_INET, host, &a4) == 1 && (ntohl(a4.s_addr) >> 24) == 127;
+}
+
+static int exchange(const lic_verify_opts *o, req_kind kind, lic_verify_result *res) {
+  static const char *const PATHS[] = {"/v1/verify", "/v1/register", "/v1/unregister"};
   uint8_t nonce[32], *body = NULL;
   size_t blen = 0;
   msgpack_sbuffer sb;
   int rc, status = 0;
 
   memset(res, 0, sizeof *res);
-  if (o->url == NULL || o->trust == NULL || o->domain == NULL || o->node == NULL)
+  if (o->url == NULL || o->trust == NULL || o->node == NULL ||
+      (o->domain == NULL && kind != REQ_UNREGISTER))
     return lic__fail(LIC_INVALID, "url, trust, domain and node are required");
+  if (kind != REQ_VERIFY && o->account == NULL)
+    return lic__fail(LIC_INVALID, "registration is public mode's: give an account");
+  if (o->account != NULL) {
+    if (o->token == NULL || o->project_id == NULL || (kind == REQ_REGISTER && o->project == NULL))
+      return lic__fail(LIC_INVALID, "public mode needs the account, token and project id%s",
+                       kind == REQ_REGISTER ? " and the project name" : "");
+    /* The token is the account's secret: never in clear over a network
+     * (https:// is checked by the TLS client; plain HTTP only to loopback). */
+    if (strncmp(o->url, "https://", 8) != 0 && !url_loopback(o->url))
+      return lic__fail(LIC_INVALID, "refusing to send the account token over plain HTTP to a "
+                       "host other than loopback (use https://, or a local TLS proxy)");
+  }
   if ((rc = lic_random(nonce, sizeof nonce)) != LIC_OK)
     return rc;
   msgpack_sbuffer_init(&sb);
-  if ((rc = pack_request(o, nonce, sizeof nonce, &sb)) != LIC_OK)
+  if ((rc = pack_request(o, kind, nonce, sizeof nonce, &sb)) != LIC_OK)
     goto out;
-  if ((rc = lic__http_post_tls(o->url, o->tls, "/v1/verify", (const uint8_t *)sb.data, sb.size, o->timeout_ms,
+  if ((rc = lic__http_post_tls(o->url, o->tls, PATHS[kind], (const uint8_t *)sb.data, sb.size,
+                               o->timeout_ms,
                            LIC_VERIFY_MAX_RESPONSE, &status, &body, &blen)) != LIC_OK)
     goto out;
   res->http_status = status;
@@ -187,4 +288,16 @@ out:
     res->http_status = hs;
   }
   return rc;
+}
+
+int lic_verify(const lic_verify_opts *o, lic_verify_result *res) {
+  return exchange(o, REQ_VERIFY, res);
+}
+
+int lic_register(const lic_verify_opts *o, lic_verify_result *res) {
+  return exchange(o, REQ_REGISTER, res);
+}
+
+int lic_unregister(const lic_verify_opts *o, lic_verify_result *res) {
+  return exchange(o, REQ_UNREGISTER, res);
 }

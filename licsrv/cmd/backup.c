@@ -94,7 +94,10 @@ static void rm_partial(const char *tmp) {
     rmdir(p);
   }
   static const char *const files[] = {"store/data.mdb", "store/lock.mdb", "store",
-                                      LICSRV_NODE_KEY, LICSRV_NODE_PUB};
+                                      LICSRV_NODE_KEY, LICSRV_NODE_PUB,
+                                      LICSRV_ONLINE_KEY, LICSRV_ONLINE_PUB,
+                                      LICSRV_ONLINE_NEXT, LICSRV_ONLINE_NEXT_PUB,
+                                      LICSRV_ONLINE_PREV, LICSRV_ONLINE_PREV_PUB};
   for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
     snprintf(p, sizeof p, "%s/%s", tmp, files[i]);
     if (unlink(p) != 0)
@@ -141,8 +144,15 @@ int licsrv_cmd_backup(int argc, char **argv) {
     ex = cli_lic_error(dest, r);
     goto out;
   }
+  /* The keys that exist: the node key (private mode) or the online keys. */
   if ((r = copy_file(&o, LICSRV_NODE_KEY, tmp, 0600)) != LIC_OK ||
       (r = copy_file(&o, LICSRV_NODE_PUB, tmp, 0644)) != LIC_OK ||
+      (r = copy_file(&o, LICSRV_ONLINE_KEY, tmp, 0600)) != LIC_OK ||
+      (r = copy_file(&o, LICSRV_ONLINE_PUB, tmp, 0644)) != LIC_OK ||
+      (r = copy_file(&o, LICSRV_ONLINE_NEXT, tmp, 0600)) != LIC_OK ||
+      (r = copy_file(&o, LICSRV_ONLINE_NEXT_PUB, tmp, 0644)) != LIC_OK ||
+      (r = copy_file(&o, LICSRV_ONLINE_PREV, tmp, 0600)) != LIC_OK ||
+      (r = copy_file(&o, LICSRV_ONLINE_PREV_PUB, tmp, 0644)) != LIC_OK ||
       (r = copy_trusted(&o, tmp)) != LIC_OK) {
     ex = cli_lic_error(dest, r);
     goto out;

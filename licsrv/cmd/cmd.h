@@ -13,6 +13,9 @@
 #include "core/tokens.h"
 #include "store/store.h"
 
+int licsrv_cmd_accounts(int argc, char **argv); /* cmd/accounts.c (public mode) */
+/* revoke --account A (kind 0) / release --project P --account A (kind 2). */
+int licsrv_account_form(const char *cmd, int kind, int argc, char **argv);
 int licsrv_cmd_audit(int argc, char **argv);    /* audit.c */
 int licsrv_cmd_backup(int argc, char **argv);  /* cmd_backup.c */
 int licsrv_cmd_clock(int argc, char **argv);   /* cmd_clock.c */
@@ -24,6 +27,7 @@ int licsrv_cmd_init(int argc, char **argv);    /* cmd_init.c */
 int licsrv_cmd_licenses(int argc, char **argv); /* licenses.c */
 int licsrv_cmd_nodes(int argc, char **argv);    /* nodes.c */
 int licsrv_cmd_purge(int argc, char **argv);   /* cmd_purge.c */
+int licsrv_cmd_rekey(int argc, char **argv);   /* cmd/rekey.c (public mode) */
 int licsrv_cmd_release(int argc, char **argv);  /* release.c */
 int licsrv_cmd_revoke(int argc, char **argv);   /* revoke.c */
 int licsrv_release_node(int argc, char **argv); /* release_node.c: the --node form */

@@ -15,6 +15,9 @@
 #include "lic/fileio.h"
 #include "lic/license.h"
 #include "lic/mp.h"
+#include "lic/account.h"
+#include "lic/cert.h"
+#include "core/public.h"
 
 static const char HELP[] =
     "usage: licsrv import FILE [--trust PEM]... [--data DIR] [--config FILE] [--json]\n"
@@ -45,7 +48,7 @@ static int import_apply(store_wtxn *w, void *arg) {
     return store_w_license_put(w, op->id, op->env, op->len, op->now);
   if (strcmp(op->typ, "account") == 0)
     return store_w_account_put(w, op->id, op->env, op->len, op->now);
-  return store_w_cert_put(w, op->env, op->len);
+  return store_w_cert_add(w, op->id, op->env, op->len, op->now);
 }
 
 int licsrv_cmd_import(int argc, char **argv) {
@@ -60,11 +63,12 @@ int licsrv_cmd_import(int argc, char **argv) {
   size_t flen = 0, blen = 0;
   lic_envelope env;
   lic_license lic;
-  lic_mp_obj body;
   store *s = NULL;
   store_meta meta;
   import_op op;
   char subject[80], idtext[LIC_UUID_LEN + 1] = "";
+  int cert_role = -1;
+  uint8_t cert_kid[LIC_KID_LEN] = {0};
   int c, r, ex;
 
   memset(&lic, 0, sizeof lic);
@@ -142,43 +146,60 @@ int licsrv_cmd_import(int argc, char **argv) {
     }
     memcpy(op.id, lic.id, LIC_ID_LEN);
   } else {
-    if ((r = lic_envelope_verify(&env, &ct.t)) != LIC_OK ||
-        (r = lic_envelope_body(&env, &body)) != LIC_OK) {
-      ex = cli_error(EXIT_FAIL, path, "%s", lic_errfull(r));
-      goto out;
-    }
     if (strcmp(meta.mode, "public") != 0) {
       ex = cli_error(EXIT_FAIL, path, "an %s is imported by a public-mode server (this one is %s)",
                      env.typ, meta.mode);
       goto out;
     }
     if (strcmp(env.typ, "account") == 0) {
-      if ((r = lic_mp_get_binx(&body, "id", op.id, LIC_ID_LEN)) != LIC_OK) {
+      lic_account acct;
+      if ((r = lic_account_open(bytes, blen, &ct.t, &acct)) != LIC_OK) {
         ex = cli_error(EXIT_FAIL, path, "%s", lic_errfull(r));
         goto out;
       }
-    } else if (lic_mp_obj_has(&body, "pubkey")) {
-      uint8_t pub[LIC_PUBKEY_LEN];
-      if ((r = lic_mp_get_binx(&body, "pubkey", pub, LIC_PUBKEY_LEN)) != LIC_OK) {
+      memcpy(op.id, acct.id, LIC_ID_LEN);
+      lic_account_clear(&acct);
+    } else {
+      lic_cert cert;
+      if ((r = lic_cert_open(bytes, blen, &ct.t, &cert)) != LIC_OK) {
         ex = cli_error(EXIT_FAIL, path, "%s", lic_errfull(r));
         goto out;
       }
-      if (memcmp(pub, meta.node_pub, LIC_PUBKEY_LEN) != 0) {
-        ex = cli_error(EXIT_FAIL, path, "the certificate is for another online key");
+      if (strcmp(cert.role, LIC_CERT_ROLE) != 0) {
+        ex = cli_error(EXIT_FAIL, path, "the certificate's role is '%s', not %s", cert.role,
+                       LIC_CERT_ROLE);
         goto out;
       }
+      if (cert.expires <= op.now) {
+        ex = cli_error(EXIT_FAIL, path, "the certificate has expired");
+        goto out;
+      }
+      cert_role = pub_key_role(o.data, cert.pubkey);
+      if (cert_role < 0 || cert_role == 2) {
+        ex = cli_error(EXIT_FAIL, path, "the certificate is for another online key than %s/%s "
+                       "or %s/%s", o.data, LICSRV_ONLINE_PUB, o.data, LICSRV_ONLINE_NEXT_PUB);
+        goto out;
+      }
+      memcpy(op.id, cert.id, LIC_ID_LEN);
+      lic_kid_of(cert.pubkey, cert_kid);
     }
   }
   if (strcmp(env.typ, "cert") == 0) {
     char kid[2 * LIC_KID_LEN + 1];
-    lic_kid_hex(meta.node_kid, kid);
+    lic_kid_hex(cert_kid, kid);
     snprintf(subject, sizeof subject, "cert:%s", kid);
+    lic_uuid_format(op.id, idtext);
   } else {
     licsrv_subject(env.typ, op.id, subject, sizeof subject);
     lic_uuid_format(op.id, idtext);
   }
   if ((r = licsrv_write_audited(s, import_apply, &op, "import", subject)) != LIC_OK) {
     ex = cli_lic_error("store", r);
+    goto out;
+  }
+  /* The pending key's certificate is in: it becomes the signing key. */
+  if (cert_role == 1 && (r = pub_promote_next(o.data)) != LIC_OK) {
+    ex = cli_lic_error("rekey", r);
     goto out;
   }
   if (o.json) {
@@ -197,7 +218,8 @@ int licsrv_cmd_import(int argc, char **argv) {
         lic_date_format(lic.expires, exp);
       printf("imported license %s (%s, expires %s)\n", idtext, lic.customer, exp);
     } else {
-      printf("imported %s %s\n", env.typ, idtext[0] != '\0' ? idtext : subject);
+      printf("imported %s %s%s\n", env.typ, idtext[0] != '\0' ? idtext : subject,
+             cert_role == 1 ? " (the pending online key signs from now on)" : "");
     }
     ex = EXIT_OK;
   }

@@ -21,7 +21,8 @@ static const char HELP[] =
     "Create the data directory (mode 0700), its LMDB store and the server's key:\n"
     "the node key (private mode: its public half goes into the RIF and the\n"
     "license) or the online key (public mode: certify it with 'licgen certify').\n"
-    "Writes DIR/node.pem (0600) and DIR/node.pub.pem. Refuses an initialized\n"
+    "Writes DIR/node.pem (0600) and DIR/node.pub.pem, or in public mode\n"
+    "DIR/online.pem (0600) and DIR/online.pub.pem. Refuses an initialized\n"
     "directory and changes nothing there.\n"
     "\n"
     "  --data DIR     data directory (default " LICSRV_DEFAULT_DATA ")\n"
@@ -69,9 +70,19 @@ int licsrv_cmd_init(int argc, char **argv) {
     return cli_usage("init", "--mode must be private or public, not '%s'", mode);
   if ((ex = licsrv_opts_finish(&o, "init")) != EXIT_OK)
     return ex;
-  if ((ex = licsrv_data_path(&o, LICSRV_NODE_KEY, keypath, sizeof keypath)) != EXIT_OK ||
-      (ex = licsrv_data_path(&o, LICSRV_NODE_PUB, pubpath, sizeof pubpath)) != EXIT_OK)
+  bool pub = strcmp(mode, "public") == 0;
+  if ((ex = licsrv_data_path(&o, pub ? LICSRV_ONLINE_KEY : LICSRV_NODE_KEY, keypath,
+                             sizeof keypath)) != EXIT_OK ||
+      (ex = licsrv_data_path(&o, pub ? LICSRV_ONLINE_PUB : LICSRV_NODE_PUB, pubpath,
+                             sizeof pubpath)) != EXIT_OK)
     return ex;
+  char otherpath[4200];
+  if ((ex = licsrv_data_path(&o, pub ? LICSRV_NODE_KEY : LICSRV_ONLINE_KEY, otherpath,
+                             sizeof otherpath)) != EXIT_OK)
+    return ex;
+  if (access(otherpath, F_OK) == 0)
+    return cli_error(EXIT_FAIL, o.data, "already initialized (%s exists); nothing changed",
+                     otherpath);
   /* An existing key means an initialized server: its license is bound to it. */
   if (access(keypath, F_OK) == 0)
     return cli_error(EXIT_FAIL, o.data, "already initialized (%s exists); nothing changed", keypath);
@@ -104,7 +115,7 @@ int licsrv_cmd_init(int argc, char **argv) {
   char kid[2 * LIC_KID_LEN + 1], pid[LIC_UUID_LEN + 1], subj[64];
   lic_kid_hex(lic_key_kid(key), kid);
   lic_uuid_format(project_id, pid);
-  snprintf(subj, sizeof subj, "node_key:%s", kid);
+  snprintf(subj, sizeof subj, "%s:%s", pub ? "online_key" : "node_key", kid);
   if ((r = licsrv_write_audited(s, init_apply, &op, "init", subj)) != LIC_OK) {
     ex = cli_lic_error("store", r);
     goto out;

@@ -11,7 +11,7 @@
 #include "core/expiry.h"
 
 static const char HELP[] =
-    "usage: licsrv nodes [--license ID] [--data DIR] [--config FILE] [--json]\n"
+    "usage: licsrv nodes [--license ID | --account ID] [--data DIR] [--config FILE] [--json]\n"
     "\n"
     "List the report-server nodes that checked in (all licenses, or one): the\n"
     "seat state (held while the last valid check is younger than 2 x heartbeat),\n"
@@ -19,6 +19,8 @@ static const char HELP[] =
     "running server updates in batches (at most a few seconds behind).\n"
     "\n"
     "  --license ID   only the nodes of this license\n"
+    "  --account ID   public mode: only the nodes of this account (no seats: its\n"
+    "                 capacity counts projects)\n"
     "  --data DIR     data directory (default " LICSRV_DEFAULT_DATA ")\n"
     "  --config FILE  read `data =` from this INI file\n"
     "  --json         print {\"nodes\": [...]} (times as Unix seconds and *_at)\n";
@@ -29,6 +31,7 @@ typedef struct {
   json_t *arr;
   int64_t now;
   int err;
+  bool account; /* --account: owners are accounts */
 } ctx;
 
 bool licsrv_node_holds_seat(store_reader *rd, const store_node *n, int64_t now) {
@@ -44,10 +47,11 @@ bool licsrv_node_holds_seat(store_reader *rd, const store_node *n, int64_t now) 
 static int row(const store_node *n, void *arg) {
   ctx *c = arg;
   char lic[LIC_UUID_LEN + 1], seen[40], fail[40];
-  bool seat = licsrv_node_holds_seat(c->rd, n, c->now);
+  bool seat = !c->account && licsrv_node_holds_seat(c->rd, n, c->now);
   lic_uuid_format(n->owner, lic);
   if (c->arr != NULL) {
-    json_t *o = json_pack("{s:s, s:s, s:b}", "license", lic, "node", n->node, "seat", seat);
+    json_t *o = json_pack("{s:s, s:s, s:b}", c->account ? "account" : "license", lic, "node",
+                          n->node, "seat", seat);
     if (o == NULL)
       return c->err = LIC_NOMEM;
     licsrv_json_time(o, "last_valid", n->last_seen);
@@ -64,7 +68,7 @@ static int row(const store_node *n, void *arg) {
   }
   licsrv_time_text(n->last_seen, seen, sizeof seen);
   licsrv_time_text(n->fail_time, fail, sizeof fail);
-  const char *cells[] = {lic, n->node, seat ? "held" : "free", seen, fail,
+  const char *cells[] = {lic, n->node, c->account ? "-" : seat ? "held" : "free", seen, fail,
                          n->fail_time != 0 ? n->fail_status : "-"};
   licsrv_table_row(&c->t, cells);
   return 0;
@@ -74,14 +78,17 @@ int licsrv_cmd_nodes(int argc, char **argv) {
   static const struct option opts[] = {
       {"data", required_argument, NULL, 'd'},    {"config", required_argument, NULL, 'c'},
       {"license", required_argument, NULL, 'l'}, {"json", no_argument, NULL, 'j'},
+      {"account", required_argument, NULL, 'a'},
       {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
   static const char *const head[] = {"LICENSE", "NODE", "SEAT", "LAST VALID", "LAST FAILURE",
                                      "STATUS", NULL};
+  static const char *const head_acct[] = {"ACCOUNT", "NODE", "SEAT", "LAST VALID",
+                                          "LAST FAILURE", "STATUS", NULL};
   licsrv_opts o;
   store *s = NULL;
   ctx c;
   uint8_t id[LIC_ID_LEN];
-  const char *lic_text = NULL;
+  const char *lic_text = NULL, *acct_text = NULL;
   int ch, ex, r;
 
   memset(&c, 0, sizeof c);
@@ -89,17 +96,28 @@ int licsrv_cmd_nodes(int argc, char **argv) {
   while ((ch = licsrv_next_opt("nodes", HELP, argc, argv, ":h", opts, &o, &ex)) > 0)
     if (ch == 'l')
       lic_text = optarg;
+    else if (ch == 'a')
+      acct_text = optarg;
   if (ch < 0)
     return ex;
+  if (lic_text != NULL && acct_text != NULL)
+    return cli_usage("nodes", "give --license or --account, not both");
+  if (acct_text != NULL) {
+    if ((ex = licsrv_parse_id("nodes", "--account", acct_text, id)) != EXIT_OK)
+      return ex;
+    c.account = true;
+    lic_text = acct_text; /* the owner filter below */
+  }
   if (optind != argc)
     return cli_usage("nodes", "unexpected argument '%s'", argv[optind]);
-  if (lic_text != NULL && (ex = licsrv_parse_id("nodes", "--license", lic_text, id)) != EXIT_OK)
+  if (!c.account && lic_text != NULL &&
+      (ex = licsrv_parse_id("nodes", "--license", lic_text, id)) != EXIT_OK)
     return ex;
   if ((ex = licsrv_opts_finish(&o, "nodes")) != EXIT_OK ||
       (ex = licsrv_open_store(&o, STORE_RDONLY, &s)) != EXIT_OK)
     return ex;
   c.now = (int64_t)time(NULL);
-  licsrv_table_init(&c.t, head);
+  licsrv_table_init(&c.t, c.account ? head_acct : head);
   if (o.json && (c.arr = json_array()) == NULL) {
     ex = cli_error(EXIT_FAIL, "output", "out of memory");
     goto out;
@@ -108,7 +126,15 @@ int licsrv_cmd_nodes(int argc, char **argv) {
     ex = cli_lic_error("store", r);
     goto out;
   }
-  if (lic_text != NULL) {
+  if (c.account) {
+    store_account sa;
+    if ((r = store_account_get(c.rd, id, &sa)) != LIC_OK) {
+      ex = r == LIC_NOTFOUND ? cli_error(EXIT_FAIL, lic_text, "no such account on this server")
+                             : cli_lic_error("store", r);
+      goto out;
+    }
+    store_account_clear(&sa);
+  } else if (lic_text != NULL) {
     store_license sl;
     if ((r = store_license_get(c.rd, id, &sl)) != LIC_OK) {
       ex = r == LIC_NOTFOUND ? cli_error(EXIT_FAIL, lic_text, "no such license on this server")

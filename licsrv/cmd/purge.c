@@ -9,13 +9,17 @@
 #include "lic/util.h"
 
 static const char HELP[] =
-    "usage: licsrv purge [--retention-days N] [--data DIR] [--config FILE] [--json]\n"
+    "usage: licsrv purge [--retention-days N] [--registration-ttl-days N] [--data DIR]\n"
+    "                    [--config FILE] [--json]\n"
     "\n"
     "Delete node records, failure entries and audit entries older than the\n"
     "retention period, and report how many were deleted. The server does the\n"
     "same daily. Durable once this command returns.\n"
     "\n"
     "  --retention-days N  keep this many days (default 180)\n"
+    "  --registration-ttl-days N  public mode: also release registrations without a\n"
+    "                      valid verify for N days, each release audited (the server\n"
+    "                      does it daily when registration_ttl_days is set)\n"
     "  --data DIR          data directory (default " LICSRV_DEFAULT_DATA ")\n"
     "  --config FILE       read `data =` from this INI file\n"
     "  --json              print the counts as JSON\n";
@@ -24,9 +28,11 @@ int licsrv_cmd_purge(int argc, char **argv) {
   static const struct option opts[] = {
       {"data", required_argument, NULL, 'd'}, {"config", required_argument, NULL, 'c'},
       {"retention-days", required_argument, NULL, 'r'}, {"json", no_argument, NULL, 'j'},
+      {"registration-ttl-days", required_argument, NULL, 't'},
       {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0}};
   licsrv_opts o;
-  int64_t days = LICSRV_DEFAULT_RETENTION_DAYS;
+  int64_t days = LICSRV_DEFAULT_RETENTION_DAYS, ttl = 0;
+  size_t released = 0;
   store *s = NULL;
   store_counts cnt;
   int c, r, ex;
@@ -38,6 +44,10 @@ int licsrv_cmd_purge(int argc, char **argv) {
       if (lic_parse_int(optarg, 1, 36500, &days) != LIC_OK)
         return cli_usage("purge", "--retention-days must be a whole number of days, 1..36500");
       break;
+    case 't':
+      if (lic_parse_int(optarg, 1, 36500, &ttl) != LIC_OK)
+        return cli_usage("purge", "--registration-ttl-days must be a whole number of days, 1..36500");
+      break;
     }
   }
   if (c < 0)
@@ -48,17 +58,22 @@ int licsrv_cmd_purge(int argc, char **argv) {
     return ex;
   if ((ex = licsrv_open_store(&o, 0, &s)) != EXIT_OK)
     return ex;
-  if ((r = store_purge(s, (int64_t)time(NULL), days, &cnt)) != LIC_OK) {
+  if ((r = store_purge(s, (int64_t)time(NULL), days, &cnt)) != LIC_OK ||
+      (ttl > 0 && (r = store_registration_release_idle(s, (int64_t)time(NULL), ttl, &released)) !=
+                      LIC_OK)) {
     ex = cli_lic_error("purge", r);
     goto out;
   }
   if (o.json)
-    ex = cli_json_print(json_pack("{s:I, s:I, s:I, s:I}", "retention_days", (json_int_t)days,
+    ex = cli_json_print(json_pack("{s:I, s:I, s:I, s:I, s:I}", "retention_days", (json_int_t)days,
                                   "nodes", (json_int_t)cnt.nodes, "failures",
-                                  (json_int_t)cnt.failures, "audit", (json_int_t)cnt.audit));
+                                  (json_int_t)cnt.failures, "audit", (json_int_t)cnt.audit,
+                                  "registrations", (json_int_t)released));
   else {
     printf("purged %zu node records, %zu failures, %zu audit entries older than %lld days\n",
            cnt.nodes, cnt.failures, cnt.audit, (long long)days);
+    if (ttl > 0)
+      printf("released %zu registrations idle for %lld days\n", released, (long long)ttl);
     ex = EXIT_OK;
   }
 out:

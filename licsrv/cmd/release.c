@@ -13,6 +13,8 @@
 static const char HELP[] =
     "usage: licsrv release --node N --license ID [--data DIR] [--config FILE]\n"
     "       licsrv release --activation PRODUCT:SERIAL [--data DIR] [--config FILE] [--json]\n"
+    "       licsrv release --project PROJECT-ID --account ACCOUNT-ID [...] (public mode:\n"
+    "       free a registration; durable, audited, seen by a running server at once)\n"
     "\n"
     "--node: free the seat node N holds on license ID at once (a running server\n"
     "applies it within a second); audited as 'release'.\n"
@@ -120,10 +122,15 @@ typedef struct {
   int (*fn)(int argc, char **argv);
 } release_form;
 
+static int release_registration(int argc, char **argv) {
+  return licsrv_account_form("release", 2, argc, argv);
+}
+
 static const release_form FORMS[] = {
     {"--activation", release_activation},
     {"--node", licsrv_release_node},
     {"--license", licsrv_release_node},
+    {"--project", release_registration},
 };
 
 int licsrv_cmd_release(int argc, char **argv) {
@@ -143,6 +150,7 @@ int licsrv_cmd_release(int argc, char **argv) {
     }
   }
   if (form == NULL)
-    return cli_usage("release", "say what to release: --node N --license ID or --activation PRODUCT:SERIAL");
+    return cli_usage("release", "say what to release: --node N --license ID, --activation "
+                                "PRODUCT:SERIAL or --project P --account A");
   return form->fn(argc, argv);
 }

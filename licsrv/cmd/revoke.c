@@ -11,6 +11,8 @@
 
 static const char HELP[] =
     "usage: licsrv revoke --license ID [--data DIR] [--config FILE] [--json]\n"
+    "       licsrv revoke --account ID [...] (public mode: the account is denied from\n"
+    "       its next request; a re-import keeps it revoked)\n"
     "\n"
     "Revoke a license: every verify naming it is answered `revoked` from the\n"
     "next request on, also by a server that is running now. Durable (synced)\n"
@@ -47,6 +49,9 @@ int licsrv_cmd_revoke(int argc, char **argv) {
   int ch, ex, r;
 
   memset(&sl, 0, sizeof sl);
+  for (int i = 1; i < argc; i++)
+    if (strncmp(argv[i], "--account", 9) == 0 && (argv[i][9] == '\0' || argv[i][9] == '='))
+      return licsrv_account_form("revoke", 0, argc, argv);
   licsrv_opts_init(&o);
   while ((ch = licsrv_next_opt("revoke", HELP, argc, argv, ":h", opts, &o, &ex)) > 0)
     if (ch == 'l')

@@ -10,6 +10,9 @@
 #include "lic/envelope.h"
 #include "lic/err.h"
 #include "lic/license.h"
+#include "core/public.h"
+#include <time.h>
+#include <unistd.h>
 
 static const char HELP[] =
     "usage: licsrv status [--data DIR] [--config FILE] [--json]\n"
@@ -17,6 +20,8 @@ static const char HELP[] =
     "Show the server mode, the node key id, the project id, the imported\n"
     "licenses (id, customer, expiry and days left, revoked), the store size and\n"
     "schema version.\n"
+    "In public mode: the online key that signs now and its certificate's expiry,\n"
+    "a pending key of 'licsrv rekey', the accounts and their registrations.\n"
     "Read-only; safe while the server runs.\n"
     "\n"
     "  --data DIR     data directory (default " LICSRV_DEFAULT_DATA ")\n"
@@ -28,6 +33,59 @@ typedef struct {
   bool json;
   int64_t now;
 } status_ctx;
+
+typedef struct {
+  store_reader *rd;
+  size_t accounts, revoked, registrations;
+} pub_counts;
+
+static int account_count(const store_account *a, void *arg) {
+  pub_counts *c = arg;
+  size_t n = 0;
+  c->accounts++;
+  c->revoked += a->revoked_at != 0;
+  if (store_registration_count(c->rd, a->id, &n) == LIC_OK)
+    c->registrations += n;
+  return 0;
+}
+
+/* Public mode: what signs now (the server's own selection) and the counts. */
+static int public_status(const licsrv_opts *o, store *s, store_reader *rd, json_t *j) {
+  app_public *p = NULL;
+  pub_counts c = {rd, 0, 0, 0};
+  char kid[2 * LIC_KID_LEN + 1] = "", why[320] = "", err[300], exp[21] = "", next[4200];
+  int64_t cert_exp = 0;
+  int r;
+  if ((r = store_account_each(rd, account_count, &c)) != LIC_OK)
+    return cli_lic_error("store", r);
+  if (app_public_new(s, o->data, &p, err, sizeof err) != 0)
+    snprintf(why, sizeof why, "%s", err);
+  else if (app_public_current(p, (int64_t)time(NULL), kid, &cert_exp, why, sizeof why) == LIC_OK)
+    lic_time_format(cert_exp, exp);
+  app_public_free(p);
+  snprintf(next, sizeof next, "%s/%s", o->data, LICSRV_ONLINE_NEXT);
+  bool pending = access(next, F_OK) == 0;
+  if (j != NULL) {
+    json_object_set_new(j, "signing_kid", kid[0] ? json_string(kid) : json_null());
+    json_object_set_new(j, "cert_expires", json_integer(cert_exp));
+    json_object_set_new(j, "cert_expires_at", exp[0] ? json_string(exp) : json_null());
+    if (why[0] != '\0')
+      json_object_set_new(j, "signing_error", json_string(why));
+    json_object_set_new(j, "pending_key", json_boolean(pending));
+    json_object_set_new(j, "accounts", json_integer((json_int_t)c.accounts));
+    json_object_set_new(j, "accounts_revoked", json_integer((json_int_t)c.revoked));
+    json_object_set_new(j, "registrations", json_integer((json_int_t)c.registrations));
+  } else {
+    if (kid[0])
+      printf("signing key: %s (certificate expires %s)\n", kid, exp);
+    else
+      printf("signing key: none: %s\n", why);
+    printf("pending key: %s\naccounts: %zu (%zu revoked)\nregistrations: %zu\n",
+           pending ? LICSRV_ONLINE_NEXT " (import its certificate)" : "none", c.accounts,
+           c.revoked, c.registrations);
+  }
+  return EXIT_OK;
+}
 
 static int license_row(const store_license *sl, void *arg) {
   status_ctx *ctx = arg;
@@ -97,8 +155,9 @@ int licsrv_cmd_status(int argc, char **argv) {
   if (o.json) {
     ctx.arr = json_array();
   } else {
-    printf("data: %s\nmode: %s\nnode key: %s\nproject id: %s\nschema: %u\nstore: %llu bytes used of %llu\n",
-           o.data, meta.mode[0] ? meta.mode : "(not initialized)", kid[0] ? kid : "(none)",
+    printf("data: %s\nmode: %s\n%s key: %s\nproject id: %s\nschema: %u\nstore: %llu bytes used of %llu\n",
+           o.data, meta.mode[0] ? meta.mode : "(not initialized)",
+           strcmp(meta.mode, "public") == 0 ? "first online" : "node", kid[0] ? kid : "(none)",
            pid[0] ? pid : "(none)", meta.schema, (unsigned long long)used,
            (unsigned long long)mapsize);
   }
@@ -112,9 +171,13 @@ int licsrv_cmd_status(int argc, char **argv) {
                           "store_bytes", (json_int_t)used, "map_bytes", (json_int_t)mapsize,
                           "licenses", ctx.arr);
     ctx.arr = NULL;
+    if (strcmp(meta.mode, "public") == 0 && (ex = public_status(&o, s, rd, j)) != EXIT_OK) {
+      json_decref(j);
+      goto out;
+    }
     ex = cli_json_print(j);
   } else {
-    ex = EXIT_OK;
+    ex = strcmp(meta.mode, "public") == 0 ? public_status(&o, s, rd, NULL) : EXIT_OK;
   }
 out:
   json_decref(ctx.arr);

@@ -24,7 +24,8 @@ static void worker_start(srv_worker *sw, void *arg) {
   msgpack_sbuffer_init(&w->body);
   msgpack_sbuffer_init(&w->env);
   msgpack_sbuffer_init(&w->out);
-  if (store_reader_new(a->st, &w->rd) != LIC_OK || lic_signer_new(a->node, &w->signer) != LIC_OK) {
+  if (store_reader_new(a->st, &w->rd) != LIC_OK ||
+      (!a->public_mode && lic_signer_new(a->node, &w->signer) != LIC_OK)) {
     srv_log(SRV_LOG_ERROR, "worker state", "worker=%d error=%s", srv_worker_id(sw),
             lic_errfull(LIC_NOMEM));
     store_reader_free(w->rd);
@@ -49,6 +50,8 @@ static void worker_stop(srv_worker *sw, void *arg) {
   msgpack_sbuffer_destroy(&w->out);
   store_reader_free(w->rd);
   lic_signer_free(w->signer);
+  app_pub_signer_clear(&w->psign);
+  app_pub_cache_clear(&w->pcache);
   free(w);
   srv_worker_set_user(sw, NULL);
 }
@@ -227,6 +230,11 @@ static bool machine_check(app *a, char *why, size_t cap) {
 
 bool app_machine_ok(app *a, int64_t now, char *why, size_t cap) {
   bool ok;
+  if (a->public_mode) { /* no machine information exists in public mode */
+    if (cap > 0)
+      why[0] = '\0';
+    return true;
+  }
   pthread_mutex_lock(&a->mmu);
   if (a->machine_checked == 0 || now - a->machine_checked >= APP_MACHINE_CHECK_S) {
     char w[200];
@@ -371,6 +379,11 @@ static int health_license(void *arg, char *msg, size_t len) {
   app *a = arg;
   int64_t now = (int64_t)time(NULL);
   int r;
+  if (a->public_mode) { /* public mode: a certified online key to sign with */
+    char kid[2 * LIC_KID_LEN + 1];
+    int64_t exp;
+    return app_public_current(a->pub, now, kid, &exp, msg, len) == LIC_OK ? 0 : -1;
+  }
   pthread_mutex_lock(&a->hmu);
   if (now != a->license_checked) {
     store_reader *rd = NULL;
@@ -410,6 +423,44 @@ static int seats_load_cb(const store_node *n, void *arg) {
   srv_seats_load(a->seats, &sn, evicted, sizeof evicted);
   if (evicted[0] != '\0') /* past the bounded failure list (or released): off the store too */
     store_node_drop(a->st, n->owner, evicted);
+  return 0;
+}
+
+/* Public mode: registrations idle for registration_ttl_days are released at
+ * start and then daily (SPEC §4), each release audited by the store. */
+static void *purger_main(void *arg) {
+  app *a = arg;
+  for (;;) {
+    size_t n = 0;
+    int rc = store_registration_release_idle(a->st, (int64_t)time(NULL),
+                                             (int64_t)a->registration_ttl_days, &n);
+    if (rc != LIC_OK)
+      srv_log(SRV_LOG_ERROR, "registration release", "error=\"%s\"", lic_errfull(rc));
+    else if (n > 0)
+      srv_log(SRV_LOG_INFO, "registrations released", "count=%zu ttl_days=%u", n,
+              a->registration_ttl_days);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 86400;
+    pthread_mutex_lock(&a->pmu);
+    while (!a->purger_stop)
+      if (pthread_cond_timedwait(&a->pcv, &a->pmu, &until) != 0)
+        break;
+    bool stop = a->purger_stop;
+    pthread_mutex_unlock(&a->pmu);
+    if (stop)
+      return NULL;
+  }
+}
+
+static int app_purger_start(app *a, char *err, size_t errlen) {
+  if (a->registration_ttl_days == 0)
+    return 0;
+  if (pthread_create(&a->purger, NULL, purger_main, a) != 0) {
+    snprintf(err, errlen, "cannot start the registration purge");
+    return -1;
+  }
+  a->purger_started = true;
   return 0;
 }
 
@@ -502,6 +553,9 @@ int app_attach(srv_server *s, const char *data_dir, const srv_app_settings *set,
   pthread_mutex_init(&a->hmu, NULL);
   pthread_mutex_init(&a->rmu, NULL);
   a->release_since = (int64_t)time(NULL); /* older releases are in the loaded records */
+  pthread_mutex_init(&a->pmu, NULL);
+  pthread_cond_init(&a->pcv, NULL);
+  a->registration_ttl_days = srv_server_config(s)->registration_ttl_days;
   a->srv = s;
   if (set != NULL)
     a->set = *set;
@@ -514,8 +568,9 @@ int app_attach(srv_server *s, const char *data_dir, const srv_app_settings *set,
     snprintf(err, errlen, "store: %s", lic_errfull(rc));
     goto fail;
   }
-  if (strcmp(a->meta.mode, "private") != 0 || !a->meta.has_node_key) {
-    snprintf(err, errlen, "%s: mode '%s': this server serves private mode only", data_dir,
+  a->public_mode = strcmp(a->meta.mode, "public") == 0;
+  if ((!a->public_mode && strcmp(a->meta.mode, "private") != 0) || !a->meta.has_node_key) {
+    snprintf(err, errlen, "%s: mode '%s' is not initialized: run 'licsrv init'", data_dir,
              a->meta.mode);
     goto fail;
   }
@@ -531,11 +586,14 @@ int app_attach(srv_server *s, const char *data_dir, const srv_app_settings *set,
   store_reader_free(rd);
   rd = NULL;
   snprintf(path, sizeof path, "%s/%s", data_dir, LICSRV_NODE_KEY);
-  if ((rc = lic_key_load_private(path, NULL, &a->node)) != LIC_OK) {
+  if (a->public_mode) {
+    if (app_public_new(a->st, data_dir, &a->pub, err, errlen) != 0 ||
+        app_purger_start(a, err, errlen) != 0)
+      goto fail;
+  } else if ((rc = lic_key_load_private(path, NULL, &a->node)) != LIC_OK) {
     snprintf(err, errlen, "node key: %s", lic_errfull(rc));
     goto fail;
-  }
-  if (memcmp(lic_key_raw_public(a->node), a->meta.node_pub, LIC_PUBKEY_LEN) != 0) {
+  } else if (memcmp(lic_key_raw_public(a->node), a->meta.node_pub, LIC_PUBKEY_LEN) != 0) {
     snprintf(err, errlen, "%s does not match the node key recorded by 'licsrv init'", path);
     goto fail;
   }
@@ -599,6 +657,17 @@ fail:
 void app_free(app *a) {
   if (a == NULL)
     return;
+  if (a->purger_started) {
+    pthread_mutex_lock(&a->pmu);
+    a->purger_stop = true;
+    pthread_cond_signal(&a->pcv);
+    pthread_mutex_unlock(&a->pmu);
+    pthread_join(a->purger, NULL);
+  }
+  app_public_free(a->pub);
+  app_pub_signer_clear(&a->wsign);
+  pthread_mutex_destroy(&a->pmu);
+  pthread_cond_destroy(&a->pcv);
   store_close(a->st);
   lic_key_free(a->node);
   srv_seats_free(a->seats);

@@ -16,6 +16,7 @@
 #include "util/config.h"
 #include "util/metrics.h"
 #include "core/nodelimit.h"
+#include "core/public.h"
 #include "core/expiry.h"
 #include "core/seats.h"
 #include "http/server.h"
@@ -44,6 +45,9 @@ typedef struct {
   lic_trust trust;
   uint64_t trust_sig;
   bool trust_loaded;
+  /* Public mode: the signer of the current online key, parsed accounts. */
+  app_pub_signer psign;
+  app_pub_cache pcache;
 } app_worker;
 
 struct app {
@@ -78,6 +82,15 @@ struct app {
   licsrv_expiry_log expiry_log;
   srv_counter *verdicts[LIC_STATUS_MAX_];
   srv_counter *machine_mismatch;
+  /* Public mode (meta.mode "public"): no node key, no machine binding. */
+  bool public_mode;
+  app_public *pub;
+  app_pub_signer wsign;       /* used by writer-thread completions only */
+  uint32_t registration_ttl_days;
+  pthread_t purger;           /* the daily release of idle registrations */
+  bool purger_started, purger_stop;
+  pthread_mutex_t pmu;
+  pthread_cond_t pcv;
 };
 
 /* Open the data directory's store and node key, register hooks and health

@@ -7,5 +7,14 @@
 #define LICSRV_NODE_KEY     "node.pem"     /* in the data directory, 0600 */
 #define LICSRV_NODE_PUB     "node.pub.pem"
 #define LICSRV_DEFAULT_RETENTION_DAYS 180
+/* Public mode: the online key (certified by 'licgen certify'), the pending
+ * one of 'licsrv rekey' until its certificate is imported, and the one it
+ * replaced (kept: verdicts signed with it stay checkable). */
+#define LICSRV_ONLINE_KEY      "online.pem"
+#define LICSRV_ONLINE_PUB      "online.pub.pem"
+#define LICSRV_ONLINE_NEXT     "online.next.pem"
+#define LICSRV_ONLINE_NEXT_PUB "online.next.pub.pem"
+#define LICSRV_ONLINE_PREV     "online.prev.pem"
+#define LICSRV_ONLINE_PREV_PUB "online.prev.pub.pem"
 
 #endif

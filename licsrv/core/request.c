@@ -1,5 +1,6 @@
 /* request.c - strict decoding of verify requests: MessagePack and JSON. */
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,6 +10,7 @@
 #include "lic/err.h"
 #include "lic/license.h"
 #include "lic/mp.h"
+#include "lic/rif.h"
 #include "core/request.h"
 
 static int copy_str(const char *key, const char *s, size_t n, size_t min, size_t max, char *out) {
@@ -243,6 +245,98 @@ int srv_verify_req_json(const uint8_t *body, size_t len, srv_verify_req *q) {
       (rc = js_str(o, "secret", false, 1, SRV_MAX_NODE_SECRET, q->secret)) != LIC_OK)
     goto out;
   rc = finish(q);
+out:
+  json_decref(o);
+  return rc;
+}
+
+/* Register/unregister after the fields are in: the credentials are required. */
+static int public_finish(srv_public_kind k, srv_verify_req *q) {
+  if (!q->has_account)
+    return lic_fail(LIC_NOTFOUND, "missing field 'account'");
+  if (!q->has_project_id)
+    return lic_fail(LIC_NOTFOUND, "missing field 'project_id'");
+  if (q->token[0] == '\0')
+    return lic_fail(LIC_NOTFOUND, "missing field 'token'");
+  if (q->has_license)
+    return lic_fail(LIC_FORMAT, "a public-mode request names an account, not a license");
+  if (k == SRV_PUB_REGISTER)
+    return finish(q);
+  if (q->node[0] == '\0')
+    snprintf(q->node, sizeof q->node, "-");
+  q->major = -1;
+  return LIC_OK;
+}
+
+int srv_public_req_msgpack(const uint8_t *body, size_t len, srv_public_kind k, srv_verify_req *q) {
+  lic_mp_obj o;
+  const uint8_t *nonce;
+  bool reg = k == SRV_PUB_REGISTER;
+  int rc;
+
+  memset(q, 0, sizeof *q);
+  if ((rc = lic_mp_obj_parse(body, len, &o)) != LIC_OK)
+    return rc;
+  if ((rc = lic_mp_get_bin(&o, "nonce", LIC_NONCE_MIN, LIC_NONCE_MAX, &nonce, &q->nonce_len)) != LIC_OK)
+    return rc;
+  memcpy(q->nonce, nonce, q->nonce_len);
+  if ((rc = mp_id(&o, "license", &q->has_license, q->license)) != LIC_OK ||
+      (rc = mp_id(&o, "account", &q->has_account, q->account)) != LIC_OK ||
+      (rc = mp_id(&o, "project_id", &q->has_project_id, q->project_id)) != LIC_OK ||
+      (rc = mp_opt_str(&o, "token", 1, SRV_MAX_TOKEN, q->token)) != LIC_OK ||
+      (rc = mp_opt_str(&o, "node", 1, LIC_MAX_NAME, q->node)) != LIC_OK)
+    return rc;
+  if (reg) {
+    if ((rc = mp_req_str(&o, "project", 1, LIC_MAX_NAME, q->project)) != LIC_OK ||
+        (rc = mp_req_str(&o, "domain", 1, LIC_MAX_DOMAIN, q->domain)) != LIC_OK ||
+        (rc = lic_mp_get_int(&o, "port", 1, 65535, &q->port)) != LIC_OK ||
+        (rc = mp_req_str(&o, "node", 1, LIC_MAX_NAME, q->node)) != LIC_OK ||
+        (rc = mp_opt_str(&o, "app", 1, LIC_MAX_NAME, q->app)) != LIC_OK ||
+        (rc = mp_opt_str(&o, "version", 1, LIC_MAX_NAME, q->version)) != LIC_OK)
+      return rc;
+    if ((rc = lic_name_check("field 'project'", q->project)) != LIC_OK)
+      return rc;
+  }
+  return public_finish(k, q);
+}
+
+int srv_public_req_json(const uint8_t *body, size_t len, srv_public_kind k, srv_verify_req *q) {
+  json_t *o, *v;
+  bool reg = k == SRV_PUB_REGISTER;
+  int rc;
+
+  memset(q, 0, sizeof *q);
+  if ((rc = js_object(body, len, &o)) != LIC_OK)
+    return rc;
+  if ((v = json_object_get(o, "nonce")) == NULL) {
+    rc = lic_fail(LIC_NOTFOUND, "missing field 'nonce'");
+    goto out;
+  }
+  if ((rc = js_bin(v, "nonce", LIC_NONCE_MIN, LIC_NONCE_MAX, q->nonce, &q->nonce_len)) != LIC_OK ||
+      (rc = js_id(o, "license", &q->has_license, q->license)) != LIC_OK ||
+      (rc = js_id(o, "account", &q->has_account, q->account)) != LIC_OK ||
+      (rc = js_id(o, "project_id", &q->has_project_id, q->project_id)) != LIC_OK ||
+      (rc = js_str(o, "token", false, 1, SRV_MAX_TOKEN, q->token)) != LIC_OK ||
+      (rc = js_str(o, "node", reg, 1, LIC_MAX_NAME, q->node)) != LIC_OK)
+    goto out;
+  if (reg) {
+    if ((v = json_object_get(o, "port")) == NULL) {
+      rc = lic_fail(LIC_NOTFOUND, "missing field 'port'");
+      goto out;
+    }
+    if (!json_is_integer(v)) {
+      rc = lic_fail(LIC_FORMAT, "field 'port': expected an integer");
+      goto out;
+    }
+    q->port = json_integer_value(v);
+    if ((rc = js_str(o, "project", true, 1, LIC_MAX_NAME, q->project)) != LIC_OK ||
+        (rc = js_str(o, "domain", true, 1, LIC_MAX_DOMAIN, q->domain)) != LIC_OK ||
+        (rc = js_str(o, "app", false, 1, LIC_MAX_NAME, q->app)) != LIC_OK ||
+        (rc = js_str(o, "version", false, 1, LIC_MAX_NAME, q->version)) != LIC_OK ||
+        (rc = lic_name_check("field 'project'", q->project)) != LIC_OK)
+      goto out;
+  }
+  rc = public_finish(k, q);
 out:
   json_decref(o);
   return rc;

@@ -27,6 +27,7 @@ typedef struct {
   bool has_account, has_project_id;
   uint8_t account[LIC_ID_LEN], project_id[LIC_ID_LEN];
   char token[SRV_MAX_TOKEN + 1];
+  char project[LIC_MAX_NAME + 1]; /* register: the project's name */
   char app[LIC_MAX_NAME + 1];     /* "" when not given */
   char version[LIC_MAX_NAME + 1]; /* "" when not given */
   int64_t major;                  /* -1 when no version was given */
@@ -42,6 +43,14 @@ int srv_node_name_check(const char *s);
  * which field is wrong (the caller answers 400 with it). */
 int srv_verify_req_msgpack(const uint8_t *body, size_t len, srv_verify_req *q);
 int srv_verify_req_json(const uint8_t *body, size_t len, srv_verify_req *q);
+
+/* POST /v1/register: nonce, account, token, project_id, project, domain,
+ * port, node required; app, version as in verify. POST /v1/unregister: nonce,
+ * account, token, project_id required; node optional ("-" when not given),
+ * domain/port ignored. Both into srv_verify_req (has_account set). */
+typedef enum { SRV_PUB_REGISTER, SRV_PUB_UNREGISTER } srv_public_kind;
+int srv_public_req_msgpack(const uint8_t *body, size_t len, srv_public_kind k, srv_verify_req *q);
+int srv_public_req_json(const uint8_t *body, size_t len, srv_public_kind k, srv_verify_req *q);
 
 /* POST /v1/activations: {code: str, machine: str, macs?: [bin16]}. The code
  * is only bounded here (lic_code_parse judges it); the machine code must be

@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "core/app.h"
+#include "core/request.h"
 #include "lic/keys.h"
 #include "http/server.h"
 #include "store/store.h"
@@ -48,5 +49,7 @@ typedef struct {
 } route_page;
 /* false after answering 400 (bad limit, bad escape, unknown parameter). */
 bool route_page_args(srv_req *r, route_page *p);
+/* POST /v1/verify on a public-mode server, after the body decoded (public.c). */
+void route_public_verify(srv_req *r, app_worker *w, const srv_verify_req *q);
 
 #endif

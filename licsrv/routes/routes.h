@@ -21,6 +21,17 @@ void route_admin_nodes(srv_req *r);
 void route_admin_failures(srv_req *r);
 void route_admin_release(srv_req *r);
 void route_admin_audit(srv_req *r);
+void route_register(srv_req *r);          /* public.c */
+void route_unregister(srv_req *r);
+void route_admin_account_import(srv_req *r); /* accounts.c (public mode's admin API) */
+void route_admin_account_list(srv_req *r);
+void route_admin_account_show(srv_req *r);
+void route_admin_account_revoke(srv_req *r);
+void route_admin_account_delete(srv_req *r);
+void route_admin_registrations(srv_req *r);
+void route_admin_registration_release(srv_req *r);
+void route_admin_cert_import(srv_req *r);
+void route_admin_cert_list(srv_req *r);
 void route_status_page(srv_req *r);       /* status_page.c: GET / and its files */
 
 #endif

@@ -57,6 +57,10 @@ void route_verify(srv_req *r) {
     srv_reply_error(r, 400, "bad_request", lic_errdetail()[0] ? lic_errdetail() : lic_strerror(rc));
     return;
   }
+  if (a->public_mode) {
+    route_public_verify(r, w, &q);
+    return;
+  }
   if (q.has_account) {
     srv_reply_error(r, 400, "bad_request",
                     "this is a private-mode license server: name a license, not an account");

@@ -91,6 +91,24 @@ int store_w_clock_hwm_reset(store_wtxn *w, int64_t t);
 int store_w_cert_put(store_wtxn *w, const uint8_t *env, size_t len);
 int store_cert_get(store_reader *rd, uint8_t **env, size_t *len);
 
+/* ---- online-key certificates (public mode), by cert id -------------------- */
+/* Every imported certificate is kept (the server picks the newest usable one
+ * it holds the key of: rotation without a gap). Stored as signed; parsed by
+ * the public-mode code. */
+typedef struct {
+  uint8_t id[LIC_ID_LEN];
+  uint8_t *env;
+  size_t env_len;
+  int64_t imported;
+} store_cert;
+
+void store_cert_clear(store_cert *c);
+/* Insert or replace by id. */
+int store_w_cert_add(store_wtxn *w, const uint8_t id[LIC_ID_LEN], const uint8_t *env, size_t len,
+                     int64_t now);
+typedef int (*store_cert_cb)(const store_cert *c, void *arg);
+int store_cert_each(store_reader *rd, store_cert_cb cb, void *arg);
+
 /* ---- licenses --------------------------------------------------------- */
 typedef struct {
   uint8_t id[LIC_ID_LEN];
@@ -122,15 +140,21 @@ typedef struct {
   uint8_t *env;
   size_t env_len;
   int64_t imported;
+  int64_t revoked_at; /* 0 = not revoked */
 } store_account;
 
 void store_account_clear(store_account *a);
 int store_account_get(store_reader *rd, const uint8_t id[LIC_ID_LEN], store_account *out);
 typedef int (*store_account_cb)(const store_account *a, void *arg);
 int store_account_each(store_reader *rd, store_account_cb cb, void *arg);
+/* Insert or replace the envelope; a revoked account stays revoked. */
 int store_w_account_put(store_wtxn *w, const uint8_t id[LIC_ID_LEN], const uint8_t *env,
                         size_t len, int64_t now);
 int store_w_account_delete(store_wtxn *w, const uint8_t id[LIC_ID_LEN]);
+/* LIC_NOTFOUND when absent; revoking twice keeps the first time. */
+int store_w_account_revoke(store_wtxn *w, const uint8_t id[LIC_ID_LEN], int64_t now);
+/* The account as this write transaction sees it (LIC_NOTFOUND). */
+int store_w_account_get(store_wtxn *w, const uint8_t id[LIC_ID_LEN], store_account *out);
 
 /* ---- registrations (public mode: account + project id) ----------------- */
 typedef struct {
@@ -139,6 +163,7 @@ typedef struct {
   char project[LIC_MAX_NAME + 1];
   char domain[LIC_MAX_DOMAIN + 1];
   int64_t created;
+  int64_t last_valid; /* last valid verify or registration (TTL release) */
 } store_registration;
 
 int store_registration_get(store_reader *rd, const uint8_t account[LIC_ID_LEN],
@@ -150,6 +175,16 @@ int store_registration_count(store_reader *rd, const uint8_t account[LIC_ID_LEN]
 int store_w_registration_put(store_wtxn *w, const store_registration *r);
 int store_w_registration_delete(store_wtxn *w, const uint8_t account[LIC_ID_LEN],
                                 const uint8_t project_id[LIC_ID_LEN]);
+/* As this write transaction sees them: the capacity check of a registration
+ * runs on the writer, so concurrent registrations cannot overshoot. */
+int store_w_registration_get(store_wtxn *w, const uint8_t account[LIC_ID_LEN],
+                             const uint8_t project_id[LIC_ID_LEN], store_registration *out);
+int store_w_registration_count(store_wtxn *w, const uint8_t account[LIC_ID_LEN], size_t *n);
+/* Delete every registration of an account; *n gets how many. */
+int store_w_registration_delete_all(store_wtxn *w, const uint8_t account[LIC_ID_LEN], size_t *n);
+/* Release registrations whose last_valid is older than ttl_days, one audit
+ * entry ("registration.expire") each. Durable. */
+int store_registration_release_idle(store *s, int64_t now, int64_t ttl_days, size_t *n);
 
 /* ---- nodes: seats and the failure list --------------------------------- */
 /* owner is the license id (private) or the account id (public). */

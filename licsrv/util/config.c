@@ -73,6 +73,10 @@ static const key_def keys[] = {
      "PEM certificate for the admin listener (default: tls_cert)"},
     {"admin_tls_key", K_STR, O(admin_tls_key), S(admin_tls_key), 0, 0,
      "PEM private key of admin_tls_cert"},
+    {"behind_tls_proxy", K_BOOL, O(behind_tls_proxy), 0, 0, 0,
+     "public mode: a proxy in front terminates TLS, so plain HTTP may listen beyond loopback (false)"},
+    {"registration_ttl_days", K_U32, O(registration_ttl_days), 0, 0, 36500,
+     "public mode: release a registration without a valid verify for this many days (0 = never)"},
 };
 #undef O
 #undef S
@@ -293,6 +297,26 @@ void srv_config_usage(void *file) {
     flag[j] = '\0';
     fprintf(f, "  --%-22s %s\n", flag, keys[i].help);
   }
+}
+
+bool srv_host_is_loopback(const char *host) {
+  return strcmp(host, "localhost") == 0 || strcmp(host, "::1") == 0 ||
+         strncmp(host, "127.", 4) == 0;
+}
+
+int srv_config_check_public(const srv_config *cfg, char *err, size_t errlen) {
+  char host[SRV_MAX_ADDR];
+  uint16_t port;
+  if (cfg->tls_cert[0] != '\0' || cfg->behind_tls_proxy)
+    return 0;
+  if (srv_addr_split(cfg->listen, host, sizeof host, &port) != 0)
+    return srv_errf(err, errlen, "listen '%s' is not HOST:PORT", cfg->listen);
+  if (!srv_host_is_loopback(host))
+    return srv_errf(err, errlen,
+                    "public mode carries account tokens: plain HTTP on %s is refused (set "
+                    "tls_cert/tls_key, or behind_tls_proxy = true when a proxy terminates TLS)",
+                    cfg->listen);
+  return 0;
 }
 
 /* One key's default as the INI file spells it. */

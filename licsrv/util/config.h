@@ -46,6 +46,8 @@ typedef struct {
   char admin_tls_cert[SRV_MAX_PATHNAME]; /* the admin listener's own pair (default: the above) */
   char admin_tls_key[SRV_MAX_PATHNAME];
   char access_log[8];              /* "all" | "errors" | "off" (reloaded on SIGHUP) */
+  bool behind_tls_proxy;           /* public mode: a proxy terminates TLS */
+  uint32_t registration_ttl_days;  /* public mode: release idle registrations, 0 = never */
   srv_limits lim;
   srv_app_settings app;
 } srv_config;
@@ -64,6 +66,12 @@ bool srv_config_key_is_bool(const char *key);
 int srv_config_load(srv_config *cfg, const char *path, char *err, size_t errlen);
 /* Checks across keys (a TLS certificate needs its key, ...). */
 int srv_config_check(const srv_config *cfg, char *err, size_t errlen);
+/* Public mode carries tokens in request bodies: plain HTTP only on a loopback
+ * listener, unless TLS is configured or behind_tls_proxy says a proxy
+ * terminates it. 0, or -1 with the reason. */
+int srv_config_check_public(const srv_config *cfg, char *err, size_t errlen);
+/* 127.0.0.0/8, ::1 or "localhost". */
+bool srv_host_is_loopback(const char *host);
 /* Split "HOST:PORT" or "[V6]:PORT" (host copied NUL-terminated). */
 int srv_addr_split(const char *addr, char *host, size_t hostlen, uint16_t *port);
 /* A one-line reason into err (when given); returns -1. */

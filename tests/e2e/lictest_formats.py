@@ -288,3 +288,107 @@ def license_body(code, mac_hashes, mode="local", not_before=None, expires=0,
     if node_key is not None:
         b["node_key"] = node_key
     return b
+
+
+# --- public mode: account (§3.4), cert (§3.7), the verdict chain ------------------
+
+TOKEN_RE = re.compile(r"^lsk_[A-Za-z0-9_-]{43}$")
+CERT_MAX_SPAN = 825 * 86400
+
+
+def new_token():
+    """§3.4: 'lsk_' + base64url (no padding) of 32 random bytes."""
+    return "lsk_" + base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("=")
+
+
+def token_hash(token):
+    return hashlib.sha256(token.encode()).digest()
+
+
+def account_body(token, capacity=5, customer="Cloud Corp", features=("reports",),
+                 domains=(), ports=(), apps=(), major=0, not_before=None, expires=0,
+                 heartbeat=7200, grace=86400, account_id=None):
+    """An account body with exactly the keys of §3.4."""
+    now = int(time.time())
+    return {
+        "typ": "account",
+        "id": account_id or os.urandom(16),
+        "customer": customer,
+        "capacity": capacity,
+        "features": list(features),
+        "domains": list(domains),
+        "ports": list(ports),
+        "apps": list(apps),
+        "major": major,
+        "not_before": now - 60 if not_before is None else not_before,
+        "expires": expires,
+        "heartbeat": heartbeat,
+        "grace": grace,
+        "token_hash": token_hash(token),
+    }
+
+
+def cert_body(pubkey, days=90, not_before=None, role="verdict", cert_id=None):
+    """A cert body with exactly the keys of §3.7."""
+    now = int(time.time())
+    nb = now - 60 if not_before is None else not_before
+    return {
+        "typ": "cert",
+        "id": cert_id or os.urandom(16),
+        "pubkey": pubkey,
+        "role": role,
+        "issued": now,
+        "not_before": nb,
+        "expires": nb + days * 86400,
+    }
+
+
+def check_account(body):
+    """§3.4 shape checks an independent reader makes."""
+    keys = {"typ", "id", "customer", "capacity", "features", "domains", "ports", "apps",
+            "major", "not_before", "expires", "heartbeat", "grace", "token_hash"}
+    if not keys <= set(body):
+        raise FormatError(f"account lacks {sorted(keys - set(body))}")
+    if len(body["id"]) != 16 or len(body["token_hash"]) != 32:
+        raise FormatError("account id / token_hash length")
+    if not isinstance(body["capacity"], int) or body["capacity"] < 1:
+        raise FormatError("capacity")
+    return body
+
+
+def check_cert(body, at=None):
+    """§3.7: role verdict, a window of at most 825 days, never open-ended;
+    at (a time) must lie inside it when given."""
+    for k in ("typ", "id", "pubkey", "role", "issued", "not_before", "expires"):
+        if k not in body:
+            raise FormatError(f"cert lacks {k}")
+    if len(body["pubkey"]) != 32 or len(body["id"]) != 16:
+        raise FormatError("cert pubkey / id length")
+    if body["role"] != "verdict":
+        raise FormatError(f"cert role {body['role']!r}")
+    if not 0 < body["expires"] - body["not_before"] <= CERT_MAX_SPAN:
+        raise FormatError("cert window")
+    if at is not None and not body["not_before"] <= at < body["expires"]:
+        raise FormatError("time outside the cert's window")
+    return body
+
+
+def check_public_chain(cert_env_bytes, verdict_env_bytes, root_pubs):
+    """root -> cert -> verdict on its own (§3.7): returns (cert, verdict) bodies."""
+    cenv = envelope_decode(cert_env_bytes)
+    if cenv.typ != "cert":
+        raise FormatError(f"chain holds a {cenv.typ}, not a cert")
+    pub = next((p for p in root_pubs if kid_of(p) == cenv.kid), None)
+    if pub is None:
+        raise FormatError("cert signed by an untrusted key")
+    cenv.verify(pub)
+    cert = check_cert(cenv.body_obj())
+    venv = envelope_decode(verdict_env_bytes)
+    if venv.typ != "verdict":
+        raise FormatError("not a verdict")
+    if venv.kid != kid_of(cert["pubkey"]):
+        raise FormatError("verdict kid is not the cert's key")
+    venv.verify(cert["pubkey"])
+    verdict = venv.body_obj()
+    check_cert(cert, at=verdict["time"])
+    return cert, verdict

@@ -138,6 +138,10 @@ def test_init_public_mode(tmp):
     out = json.loads(run("init", "--data", str(data), "--mode", "public", "--json", check=0).stdout)
     assert out["mode"] == "public"
     assert status(str(data))["mode"] == "public"
+    # public mode's key is the online key (SPEC §5), never a node key
+    assert stat.S_IMODE(os.stat(data / "online.pem").st_mode) == 0o600
+    assert kid_of(load_pub(str(data / "online.pub.pem"))).hex() == out["kid"]
+    assert not (data / "node.pem").exists()
     assert run("init", "--data", str(tmp / "x"), "--mode", "cloud").returncode == 2
 
 
@@ -341,7 +345,8 @@ def test_public_mode_account_and_cert(tmp, server):
     acct = seal("account", {
         "typ": "account", "id": aid, "customer": "Cloud Co", "capacity": 3, "features": [],
         "domains": [], "ports": [], "apps": [], "major": 11, "not_before": now,
-        "expires": 0, "token_hash": hashlib.sha256(b"secret").digest()}, load_root())
+        "expires": 0, "heartbeat": 7200, "grace": 86400,
+        "token_hash": hashlib.sha256(b"secret").digest()}, load_root())
     path = tmp / "acct.acct"
     path.write_bytes(armor("account", acct))
     u = str(uuid.UUID(bytes=aid))
@@ -353,14 +358,15 @@ def test_public_mode_account_and_cert(tmp, server):
     # An account is refused by a private-mode server.
     one_line_error(run("import", str(path), "--trust", ROOT_PUB, "--data", server["data"], check=1))
     # A certificate for this server's online key is stored; one for another key is not.
-    online = load_pub(os.path.join(data, "node.pub.pem"))
-    cert = seal("cert", {"typ": "cert", "pubkey": online, "role": "verdict", "not_before": now,
-                         "expires": now + 86400}, load_root())
+    online = load_pub(os.path.join(data, "online.pub.pem"))
+    cert = seal("cert", {"typ": "cert", "id": os.urandom(16), "pubkey": online, "role": "verdict",
+                         "issued": now, "not_before": now, "expires": now + 86400}, load_root())
     cpath = tmp / "online.cert"
     cpath.write_bytes(armor("cert", cert))
     run("import", str(cpath), "--trust", ROOT_PUB, "--data", data, check=0)
-    other = seal("cert", {"typ": "cert", "pubkey": load_pub(OTHER_NODE_PUB), "role": "verdict",
-                          "not_before": now, "expires": now + 86400}, load_root())
+    other = seal("cert", {"typ": "cert", "id": os.urandom(16), "pubkey": load_pub(OTHER_NODE_PUB),
+                          "role": "verdict", "issued": now, "not_before": now,
+                          "expires": now + 86400}, load_root())
     cpath.write_bytes(armor("cert", other))
     one_line_error(run("import", str(cpath), "--trust", ROOT_PUB, "--data", data, check=1))
     f = json.loads(run("forget", "--account", u, "--data", data, "--json", check=0).stdout)

@@ -1,9 +1,12 @@
-/* fuzz_envelope.c - libFuzzer target for everything that reads a license or
- * RIF file: armor, envelope, body and the two body parsers (STYLE §3). */
+/* fuzz_envelope.c - libFuzzer target for everything that reads a license,
+ * RIF, account or cert file: armor, envelope, body and the body parsers
+ * (STYLE §3). */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "lic/account.h"
+#include "lic/cert.h"
 #include "lic/envelope.h"
 #include "lic/err.h"
 #include "lic/license.h"
@@ -12,10 +15,15 @@
 static void parse_bodies(const uint8_t *p, size_t n) {
   lic_license l;
   lic_rif r;
+  lic_account a;
+  lic_cert c;
   if (lic_license_parse(p, n, &l) == LIC_OK)
     lic_license_clear(&l);
   if (lic_rif_parse(p, n, &r) == LIC_OK)
     lic_rif_clear(&r);
+  if (lic_account_parse(p, n, &a) == LIC_OK)
+    lic_account_clear(&a);
+  (void)lic_cert_parse(p, n, &c);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -68,6 +68,22 @@ typedef struct {
   int64_t major;
 } lic_check_req;
 
+/* The terms licenses and accounts share (SPEC §3.3, §3.4), borrowed. */
+typedef struct {
+  int64_t major;                 /* 0 = any */
+  const lic_strlist *domains;    /* empty = any */
+  const int64_t *ports;
+  size_t nports;                 /* 0 = any */
+  const lic_strlist *apps;       /* empty = any */
+} lic_terms;
+
+/* not_before/expires (0 = perpetual) of "what" (license, account). */
+LIC_API lic_status lic_window_decide(const char *what, int64_t not_before, int64_t expires,
+                                     int64_t now, char *reason, size_t cap);
+/* major version, domain, port, app, in SPEC order. */
+LIC_API lic_status lic_terms_decide(const char *what, const lic_terms *t, const lic_check_req *q,
+                                    char *reason, size_t cap);
+
 /* The pure decision on the license terms, in SPEC order: not_before/expires,
  * major version, domain, port, app. reason gets a short human text. */
 LIC_API lic_status lic_license_decide(const lic_license *l, const lic_check_req *q, int64_t now,

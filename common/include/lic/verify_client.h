@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "lic/api.h"
+#include "lic/cert.h"
 #include "lic/keys.h"
 #include "lic/license.h"
 #include "lic/tls.h"
@@ -29,6 +30,13 @@ typedef struct {
   const char *secret;       /* the server's node_secret, NULL when it has none */
   const lic_tls_opts *tls;  /* https:// : CA file or pins; NULL = system store (kept by
                                a session: it must outlive it) */
+  /* Public mode (instead of license): the account, its token (a secret: never
+   * sent over plain HTTP to a host other than loopback) and this install's
+   * project id; project (its name) for lic_register. */
+  const uint8_t *account;
+  const char *token;
+  const uint8_t *project_id;
+  const char *project;
 } lic_verify_opts;
 
 #define LIC_MAX_NODE_SECRET 256
@@ -50,6 +58,10 @@ typedef struct {
   uint8_t nonce[LIC_NONCE_MAX];
   size_t nonce_len;
   int64_t checked_at;
+  /* Public mode: the chain held this online-key certificate (checked root ->
+   * cert -> verdict) instead of a license. */
+  bool public_mode;
+  lic_cert cert;
 } lic_verify_result;
 
 /* One verify exchange. LIC_OK means the chain, the nonce, the clock and the
@@ -59,6 +71,15 @@ typedef struct {
  * mismatched response), with a detail line. */
 LIC_API int lic_verify(const lic_verify_opts *o, lic_verify_result *res);
 LIC_API void lic_verify_result_clear(lic_verify_result *res);
+
+/* Public mode: POST /v1/register (o->account, token, project_id, project,
+ * domain, port, node; app, version optional) and POST /v1/unregister
+ * (account, token, project_id). LIC_OK means a checked verdict, as for
+ * lic_verify: valid = the project holds a slot (register), not_registered =
+ * the slot is free (unregister); capacity_exhausted, bad_credentials ... are
+ * trustworthy denials. */
+LIC_API int lic_register(const lic_verify_opts *o, lic_verify_result *res);
+LIC_API int lic_unregister(const lic_verify_opts *o, lic_verify_result *res);
 
 /* The checks on a response body, separated for tests and other transports:
  * body is the MessagePack {verdict, chain} document. On LIC_OK res also

@@ -1,5 +1,6 @@
 /* store/lmdb/registrations.c - the registrations database: one record per
  * (account, project), keyed so an account's registrations are one prefix. */
+#include <stdio.h>
 #include <string.h>
 
 #include "lic/err.h"
@@ -16,6 +17,9 @@ static int registration_decode(const MDB_val *k, const MDB_val *v, store_registr
   g->created = lmdb__rb_i64(&r);
   lmdb__rb_str(&r, g->project, sizeof g->project);
   lmdb__rb_str(&r, g->domain, sizeof g->domain);
+  g->last_valid = g->created;
+  if (!r.bad && r.n >= 8) /* written since the TTL release existed */
+    g->last_valid = lmdb__rb_i64(&r);
   return lmdb__rb_done(&r) ? LIC_OK : lmdb__corrupt("registration", "layout");
 }
 
@@ -83,6 +87,7 @@ int store_w_registration_put(store_wtxn *w, const store_registration *g) {
   lmdb__wb_i64(&b, g->created);
   lmdb__wb_str(&b, g->project);
   lmdb__wb_str(&b, g->domain);
+  lmdb__wb_i64(&b, g->last_valid != 0 ? g->last_valid : g->created);
   return lmdb__put_wbuf(w, DB_REGISTRATIONS, key, sizeof key, &b);
 }
 
@@ -92,4 +97,98 @@ int store_w_registration_delete(store_wtxn *w, const uint8_t account[LIC_ID_LEN]
   memcpy(key, account, LIC_ID_LEN);
   memcpy(key + LIC_ID_LEN, project_id, LIC_ID_LEN);
   return lmdb__del(w->s, w->txn, DB_REGISTRATIONS, key, sizeof key);
+}
+
+int store_w_registration_get(store_wtxn *w, const uint8_t account[LIC_ID_LEN],
+                             const uint8_t project_id[LIC_ID_LEN], store_registration *out) {
+  uint8_t key[2 * LIC_ID_LEN];
+  MDB_val k, v;
+  int r;
+  memset(out, 0, sizeof *out);
+  memcpy(key, account, LIC_ID_LEN);
+  memcpy(key + LIC_ID_LEN, project_id, LIC_ID_LEN);
+  k = lmdb__val(key, sizeof key);
+  if ((r = lmdb__get(w->s, w->txn, DB_REGISTRATIONS, key, sizeof key, &v)) != LIC_OK)
+    return r;
+  return registration_decode(&k, &v, out);
+}
+
+int store_w_registration_count(store_wtxn *w, const uint8_t account[LIC_ID_LEN], size_t *n) {
+  reg_walk rw = {NULL, NULL, 0};
+  int r;
+  *n = 0;
+  if ((r = lmdb__walk(w->s, w->txn, DB_REGISTRATIONS, account, LIC_ID_LEN, registration_visit,
+                      &rw)) != LIC_OK)
+    return r;
+  *n = rw.n;
+  return LIC_OK;
+}
+
+int store_w_registration_delete_all(store_wtxn *w, const uint8_t account[LIC_ID_LEN], size_t *n) {
+  MDB_cursor *c = NULL;
+  MDB_val k = lmdb__val(account, LIC_ID_LEN), v;
+  int mrc;
+  *n = 0;
+  if ((mrc = mdb_cursor_open(w->txn, w->s->dbi[DB_REGISTRATIONS], &c)) != 0)
+    return lmdb__fail(mrc, "registrations");
+  mrc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+  while (mrc == 0 && k.mv_size >= LIC_ID_LEN && memcmp(k.mv_data, account, LIC_ID_LEN) == 0) {
+    if ((mrc = mdb_cursor_del(c, 0)) != 0)
+      break;
+    (*n)++;
+    mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT); /* after a delete: the next record */
+  }
+  mdb_cursor_close(c);
+  return mrc != 0 && mrc != MDB_NOTFOUND ? lmdb__fail(mrc, "registrations") : LIC_OK;
+}
+
+typedef struct {
+  int64_t cutoff, days;
+  size_t n;
+} idle_op;
+
+static int idle_apply(store_wtxn *w, void *arg) {
+  idle_op *o = arg;
+  MDB_cursor *c = NULL;
+  MDB_val k, v;
+  int mrc, r = LIC_OK;
+  o->n = 0;
+  if ((mrc = mdb_cursor_open(w->txn, w->s->dbi[DB_REGISTRATIONS], &c)) != 0)
+    return lmdb__fail(mrc, "registrations");
+  mrc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+  while (mrc == 0) {
+    store_registration g;
+    if (registration_decode(&k, &v, &g) == LIC_OK && g.last_valid < o->cutoff) {
+      char acct[LIC_UUID_LEN + 1], proj[LIC_UUID_LEN + 1], subj[STORE_MAX_SUBJECT + 1];
+      if ((mrc = mdb_cursor_del(c, 0)) != 0)
+        break;
+      lic_uuid_format(g.account, acct);
+      lic_uuid_format(g.project_id, proj);
+      snprintf(subj, sizeof subj, "account:%s project:%s ttl:%lldd", acct, proj,
+               (long long)o->days);
+      if ((r = store_w_audit_append(w, w->now, "purge", "registration.expire", subj)) != LIC_OK)
+        goto out;
+      o->n++;
+      mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT); /* after a delete: the next record */
+      continue;
+    }
+    mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+  }
+  if (mrc != 0 && mrc != MDB_NOTFOUND)
+    r = lmdb__fail(mrc, "registrations");
+out:
+  mdb_cursor_close(c);
+  return r;
+}
+
+int store_registration_release_idle(store *s, int64_t now, int64_t ttl_days, size_t *n) {
+  idle_op o = {now - ttl_days * 86400, ttl_days, 0};
+  int r;
+  *n = 0;
+  if (ttl_days < 1 || ttl_days > 36500)
+    return lic_fail(LIC_INVALID, "registration_ttl_days must be 1..36500");
+  if ((r = store_write(s, idle_apply, &o)) != LIC_OK)
+    return r;
+  *n = o.n;
+  return LIC_OK;
 }

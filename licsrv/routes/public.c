@@ -1,0 +1,424 @@
+/* routes/public.c - public mode's endpoints (SPEC §4): POST /v1/register and
+ * /v1/unregister, and POST /v1/verify by account. Registrations are decided
+ * on the writer thread (capacity cannot overshoot) and durable before the
+ * answer; every well-formed request gets a verdict signed by the certified
+ * online key, with that certificate as its chain. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <openssl/crypto.h>
+
+#include "core/app.h"
+#include "core/decide.h"
+#include "core/public.h"
+#include "core/request.h"
+#include "lic/b64.h"
+#include "routes/common.h"
+#include "routes/routes.h"
+#include "util/log.h"
+
+#define PUB_AUDIT_TOKEN "public" /* registrations come from the public listener */
+
+/* {verdict, chain: [cert]} in the asked encoding, malloc'd. */
+static int verdict_body(bool msgpack, const uint8_t *venv, size_t vlen, const uint8_t *cert,
+                        size_t clen, char **out, size_t *outlen) {
+  *out = NULL;
+  *outlen = 0;
+  if (msgpack) {
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    int bad = msgpack_pack_map(&pk, 2);
+    bad |= lic_mp_pack_cstr(&pk, "verdict") | lic_mp_pack_bin(&pk, venv, vlen);
+    bad |= lic_mp_pack_cstr(&pk, "chain") | msgpack_pack_array(&pk, 1);
+    bad |= lic_mp_pack_bin(&pk, cert, clen);
+    if (bad) {
+      msgpack_sbuffer_destroy(&sb);
+      return LIC_NOMEM;
+    }
+    *out = sb.data; /* transferred */
+    *outlen = sb.size;
+    return LIC_OK;
+  }
+  char *v64 = NULL, *c64 = NULL;
+  size_t n;
+  json_t *doc = NULL;
+  int rc = LIC_NOMEM;
+  if (lic_b64_encode(venv, vlen, LIC_B64_URL, &v64, &n) == LIC_OK &&
+      lic_b64_encode(cert, clen, LIC_B64_URL, &c64, &n) == LIC_OK &&
+      (doc = json_pack("{s:s, s:[s]}", "verdict", v64, "chain", c64)) != NULL &&
+      (*out = json_dumps(doc, JSON_COMPACT)) != NULL) {
+    *outlen = strlen(*out);
+    rc = LIC_OK;
+  }
+  json_decref(doc);
+  free(v64);
+  free(c64);
+  return rc;
+}
+
+/* The verdict of a public request: the account's terms when the credentials
+ * held (a wrong token learns nothing about the account). */
+static void verdict_init(lic_verdict *v, const srv_verify_req *q, int64_t now, lic_status st,
+                         const char *reason, const lic_account *a, size_t used) {
+  memset(v, 0, sizeof *v);
+  memcpy(v->nonce, q->nonce, q->nonce_len);
+  v->nonce_len = q->nonce_len;
+  v->time = now;
+  v->has_account = true;
+  memcpy(v->account, q->account, LIC_ID_LEN);
+  snprintf(v->node, sizeof v->node, "%s", q->node);
+  v->status = st;
+  snprintf(v->reason, sizeof v->reason, "%s", reason);
+  v->heartbeat = LIC_DEFAULT_HEARTBEAT;
+  v->grace = LIC_DEFAULT_GRACE;
+  if (a != NULL) {
+    app_public_verdict_terms(v, a);
+    v->seats_used = (int64_t)used;
+    v->seats_max = a->capacity;
+  }
+}
+
+/* Sign v with ps (brought to the current online key) into a reply body. */
+static int sign_body(app *a, app_pub_signer *ps, const lic_verdict *v, bool msgpack, char **out,
+                     size_t *outlen) {
+  msgpack_sbuffer body, env;
+  int rc;
+  msgpack_sbuffer_init(&body);
+  msgpack_sbuffer_init(&env);
+  if ((rc = app_public_signer(a->pub, ps, v->time)) == LIC_OK &&
+      (rc = lic_verdict_pack(v, &body)) == LIC_OK &&
+      (rc = lic_signer_seal(ps->signer, "verdict", (const uint8_t *)body.data, body.size, &env)) ==
+          LIC_OK)
+    rc = verdict_body(msgpack, (const uint8_t *)env.data, env.size, ps->cert, ps->cert_len, out,
+                      outlen);
+  if (rc == LIC_OK)
+    srv_counter_add(a->verdicts[v->status], 1);
+  msgpack_sbuffer_destroy(&body);
+  msgpack_sbuffer_destroy(&env);
+  return rc;
+}
+
+static const char *ctype(bool msgpack) {
+  return msgpack ? "application/msgpack" : "application/json";
+}
+
+static void reply_verdict(srv_req *r, app_worker *w, const lic_verdict *v) {
+  char *out = NULL;
+  size_t len = 0;
+  bool mp = srv_req_wants_msgpack(r);
+  int rc = sign_body(w->a, &w->psign, v, mp, &out, &len);
+  if (rc == LIC_NOTFOUND)
+    srv_reply_error(r, 503, "no_certificate", lic_errdetail());
+  else if (rc != LIC_OK)
+    srv_reply_error(r, 503, "unavailable", lic_errfull(rc));
+  else
+    srv_reply(r, 200, ctype(mp), out, len);
+  free(out);
+}
+
+/* On the writer thread: its own signer (a->wsign), answered through d. */
+static void reply_deferred_verdict(app *a, srv_deferred *d, bool mp, const lic_verdict *v) {
+  char *out = NULL;
+  size_t len = 0;
+  int rc = sign_body(a, &a->wsign, v, mp, &out, &len);
+  if (rc == LIC_NOTFOUND)
+    srv_reply_deferred_error(d, 503, "no_certificate", lic_errdetail());
+  else if (rc != LIC_OK)
+    srv_reply_deferred_error(d, 503, "unavailable", lic_errfull(rc));
+  else
+    srv_reply_deferred(d, 200, ctype(mp), out, len);
+  free(out);
+}
+
+static void subject_of(const uint8_t account[LIC_ID_LEN], const uint8_t project[LIC_ID_LEN],
+                       char *buf, size_t cap) {
+  char a[LIC_UUID_LEN + 1], p[LIC_UUID_LEN + 1];
+  lic_uuid_format(account, a);
+  lic_uuid_format(project, p);
+  snprintf(buf, cap, "account:%s project:%s", a, p);
+}
+
+/* ---- registration last_valid (for registration_ttl_days) ----------------- */
+
+typedef struct {
+  uint8_t account[LIC_ID_LEN], project[LIC_ID_LEN];
+  int64_t now;
+} touch_op;
+
+static int touch_apply(store_wtxn *wt, void *arg) {
+  touch_op *op = arg;
+  store_registration g;
+  int rc = store_w_registration_get(wt, op->account, op->project, &g);
+  if (rc == LIC_NOTFOUND)
+    return LIC_OK; /* released meanwhile */
+  if (rc != LIC_OK || g.last_valid >= op->now)
+    return rc;
+  g.last_valid = op->now;
+  return store_w_registration_put(wt, &g);
+}
+
+static void touch_done(void *arg, int rc, const char *detail) {
+  if (rc != LIC_OK)
+    srv_log(SRV_LOG_WARN, "registration last_valid not stored", "error=\"%s\"",
+            detail != NULL && *detail ? detail : lic_strerror(rc));
+  free(arg);
+}
+
+/* At most hourly per project: a verify must not cost a sync. */
+static void touch(app *a, const srv_verify_req *q, const store_registration *g, int64_t now) {
+  if (now - g->last_valid < PUB_TOUCH_S)
+    return;
+  touch_op *op = calloc(1, sizeof *op);
+  if (op == NULL)
+    return;
+  memcpy(op->account, q->account, LIC_ID_LEN);
+  memcpy(op->project, q->project_id, LIC_ID_LEN);
+  op->now = now;
+  if (store_submit(a->st, touch_apply, touch_done, op) != LIC_OK)
+    free(op);
+}
+
+/* ---- POST /v1/verify by account ------------------------------------------ */
+
+void route_public_verify(srv_req *r, app_worker *w, const srv_verify_req *q) {
+  app *a = w->a;
+  srv_public_state ps;
+  store_registration g;
+  char reason[LIC_MAX_REASON + 1];
+  size_t used = 0;
+  int64_t now = (int64_t)time(NULL);
+  int rc;
+
+  if (!q->has_account) {
+    srv_reply_error(r, 400, "bad_request",
+                    "this is a public-mode license server: give 'account', 'token' and 'project_id'");
+    return;
+  }
+  if ((rc = app_public_lookup(w->rd, &w->pcache, q, &ps, &used, &g)) != LIC_OK) {
+    srv_reply_error(r, 503, "unavailable", lic_errfull(rc));
+    return;
+  }
+  lic_status st = srv_decide_public(q, &ps, now, atomic_load(&a->hwm), reason, sizeof reason);
+  const lic_account *acct = ps.token_ok ? ps.acct : NULL;
+  if (acct != NULL) { /* bookkeeping for a real account only: batched */
+    if (st == LIC_STATUS_VALID) {
+      store_node_seen(a->st, q->account, q->node, now);
+      touch(a, q, &g, now);
+    } else {
+      store_node_failure(a->st, q->account, q->node, now, lic_status_name(st), reason);
+    }
+  }
+  if (st != LIC_STATUS_CLOCK_ROLLBACK)
+    app_clock_note(a, now);
+  lic_verdict v;
+  verdict_init(&v, q, now, st, reason, acct, used);
+  reply_verdict(r, w, &v);
+}
+
+/* ---- POST /v1/register ----------------------------------------------------- */
+
+typedef struct {
+  srv_deferred *d;
+  app *a;
+  bool msgpack, unregister;
+  srv_verify_req q;
+  lic_account acct; /* own copy: the worker's cache may move on */
+  int64_t now;
+  /* set by apply (it may run twice: assigned, never accumulated) */
+  lic_status st;
+  char reason[LIC_MAX_REASON + 1];
+  size_t used;
+} reg_op;
+
+static void reg_op_free(reg_op *op) {
+  lic_account_clear(&op->acct);
+  OPENSSL_cleanse(op->q.token, sizeof op->q.token);
+  free(op);
+}
+
+/* The account may have been revoked or deleted since the worker looked. */
+static int account_still(store_wtxn *wt, reg_op *op, bool *ok) {
+  store_account sa;
+  int rc = store_w_account_get(wt, op->q.account, &sa);
+  *ok = false;
+  if (rc == LIC_NOTFOUND) {
+    op->st = LIC_STATUS_BAD_CREDENTIALS;
+    snprintf(op->reason, sizeof op->reason, "%s", lic_status_reason(op->st));
+    return LIC_OK;
+  }
+  if (rc != LIC_OK)
+    return rc;
+  if (sa.revoked_at != 0) {
+    op->st = LIC_STATUS_REVOKED;
+    snprintf(op->reason, sizeof op->reason, "account was revoked");
+  } else {
+    *ok = true;
+  }
+  store_account_clear(&sa);
+  return LIC_OK;
+}
+
+static int reg_apply(store_wtxn *wt, void *arg) {
+  reg_op *op = arg;
+  store_registration g;
+  char subject[STORE_MAX_SUBJECT + 1];
+  bool ok;
+  int rc;
+
+  op->used = 0;
+  if ((rc = account_still(wt, op, &ok)) != LIC_OK || !ok)
+    return rc;
+  subject_of(op->q.account, op->q.project_id, subject, sizeof subject);
+  if (op->unregister) {
+    rc = store_w_registration_delete(wt, op->q.account, op->q.project_id);
+    if (rc == LIC_OK)
+      rc = store_w_audit_append(wt, op->now, PUB_AUDIT_TOKEN, "registration.remove", subject);
+    else if (rc == LIC_NOTFOUND)
+      rc = LIC_OK;
+    op->st = LIC_STATUS_NOT_REGISTERED;
+    snprintf(op->reason, sizeof op->reason, "project is not registered (its slot is free)");
+    return rc != LIC_OK ? rc : store_w_registration_count(wt, op->q.account, &op->used);
+  }
+  rc = store_w_registration_get(wt, op->q.account, op->q.project_id, &g);
+  if (rc == LIC_OK) { /* idempotent: the same project takes no second slot */
+    op->st = LIC_STATUS_VALID;
+    snprintf(op->reason, sizeof op->reason, "project is registered");
+    return store_w_registration_count(wt, op->q.account, &op->used);
+  }
+  if (rc != LIC_NOTFOUND || (rc = store_w_registration_count(wt, op->q.account, &op->used)) != LIC_OK)
+    return rc;
+  /* Decided here, on the one writer: concurrent registrations see each
+   * other's slots, so capacity cannot overshoot. */
+  if (op->used >= (size_t)op->acct.capacity) {
+    op->st = LIC_STATUS_CAPACITY_EXHAUSTED;
+    snprintf(op->reason, sizeof op->reason, "all %lld registrations of the account are taken",
+             (long long)op->acct.capacity);
+    return LIC_OK;
+  }
+  memset(&g, 0, sizeof g);
+  memcpy(g.account, op->q.account, LIC_ID_LEN);
+  memcpy(g.project_id, op->q.project_id, LIC_ID_LEN);
+  snprintf(g.project, sizeof g.project, "%s", op->q.project);
+  snprintf(g.domain, sizeof g.domain, "%s", op->q.domain);
+  g.created = g.last_valid = op->now;
+  if ((rc = store_w_registration_put(wt, &g)) != LIC_OK ||
+      (rc = store_w_audit_append(wt, op->now, PUB_AUDIT_TOKEN, "registration.add", subject)) !=
+          LIC_OK)
+    return rc;
+  op->used++;
+  op->st = LIC_STATUS_VALID;
+  snprintf(op->reason, sizeof op->reason, "project registered");
+  return LIC_OK;
+}
+
+static void reg_done(void *arg, int rc, const char *detail) {
+  reg_op *op = arg;
+  if (rc == LIC_OK) {
+    lic_verdict v;
+    bool creds = op->st != LIC_STATUS_BAD_CREDENTIALS;
+    verdict_init(&v, &op->q, op->now, op->st, op->reason, creds ? &op->acct : NULL, op->used);
+    reply_deferred_verdict(op->a, op->d, op->msgpack, &v);
+  } else {
+    srv_log(SRV_LOG_ERROR, op->unregister ? "unregistration not stored" : "registration not stored",
+            "error=\"%s\"", detail != NULL && *detail ? detail : lic_strerror(rc));
+    srv_reply_deferred_error(op->d, 500, "store_error",
+                             detail != NULL && *detail ? detail : lic_strerror(rc));
+  }
+  reg_op_free(op);
+}
+
+/* Copy the account for the writer: re-parse from its fields' owner. */
+static int account_copy(const lic_account *src, lic_account *dst) {
+  uint8_t *body = NULL;
+  size_t len = 0;
+  int rc = lic_account_pack(src, &body, &len);
+  if (rc == LIC_OK)
+    rc = lic_account_parse(body, len, dst);
+  free(body);
+  return rc;
+}
+
+static void register_common(srv_req *r, srv_public_kind kind) {
+  app_worker *w;
+  srv_verify_req q;
+  srv_public_state ps;
+  store_registration g;
+  char reason[LIC_MAX_REASON + 1];
+  const uint8_t *body;
+  size_t blen, used = 0;
+  bool msgpack_in;
+  int rc;
+
+  if ((w = route_public_begin(r, &msgpack_in)) == NULL)
+    return;
+  app *a = w->a;
+  if (!a->public_mode) {
+    srv_reply_error(r, 404, "not_found", "registration is public mode's; this server is private");
+    return;
+  }
+  int64_t now = (int64_t)time(NULL);
+  body = srv_req_body(r, &blen);
+  rc = msgpack_in ? srv_public_req_msgpack(body, blen, kind, &q)
+                  : srv_public_req_json(body, blen, kind, &q);
+  if (rc != LIC_OK) {
+    srv_reply_error(r, 400, "bad_request", lic_errdetail()[0] ? lic_errdetail() : lic_strerror(rc));
+    return;
+  }
+  if ((rc = app_public_lookup(w->rd, &w->pcache, &q, &ps, &used, &g)) != LIC_OK) {
+    srv_reply_error(r, 503, "unavailable", lic_errfull(rc));
+    OPENSSL_cleanse(q.token, sizeof q.token);
+    return;
+  }
+  OPENSSL_cleanse(q.token, sizeof q.token); /* hashed; not needed further */
+  lic_status st;
+  if (kind == SRV_PUB_REGISTER) {
+    st = srv_decide_register(&q, &ps, used, now, atomic_load(&a->hwm), reason, sizeof reason);
+  } else {
+    /* Unregister needs the credentials only: freeing a slot is always allowed. */
+    bool creds = ps.acct != NULL && ps.token_ok;
+    st = creds ? LIC_STATUS_VALID : LIC_STATUS_BAD_CREDENTIALS;
+    snprintf(reason, sizeof reason, "%s", lic_status_reason(st));
+  }
+  const lic_account *acct = ps.token_ok ? ps.acct : NULL;
+  /* A refusal, or a project that holds its slot already: no write. */
+  if (st != LIC_STATUS_VALID || (kind == SRV_PUB_REGISTER && ps.registered)) {
+    if (acct != NULL && kind == SRV_PUB_REGISTER && st != LIC_STATUS_VALID)
+      store_node_failure(a->st, q.account, q.node, now, lic_status_name(st), reason);
+    if (acct != NULL && st == LIC_STATUS_VALID)
+      touch(a, &q, &g, now);
+    lic_verdict v;
+    verdict_init(&v, &q, now, st, reason, acct, used);
+    reply_verdict(r, w, &v);
+    return;
+  }
+  /* No certified key to sign the answer with: take no slot the client would
+   * never hear about. */
+  if ((rc = app_public_signer(a->pub, &w->psign, now)) != LIC_OK) {
+    srv_reply_error(r, 503, rc == LIC_NOTFOUND ? "no_certificate" : "unavailable",
+                    lic_errfull(rc));
+    return;
+  }
+  reg_op *op = calloc(1, sizeof *op);
+  if (op == NULL || account_copy(acct, &op->acct) != LIC_OK) {
+    if (op != NULL)
+      reg_op_free(op);
+    srv_reply_error(r, 503, "unavailable", "out of memory");
+    return;
+  }
+  op->a = a;
+  op->q = q;
+  op->now = now;
+  op->unregister = kind == SRV_PUB_UNREGISTER;
+  op->msgpack = srv_req_wants_msgpack(r);
+  if (!route_submit(r, &op->d, reg_apply, reg_done, op))
+    reg_op_free(op);
+}
+
+void route_register(srv_req *r) { register_common(r, SRV_PUB_REGISTER); }
+
+void route_unregister(srv_req *r) { register_common(r, SRV_PUB_UNREGISTER); }
