@@ -182,6 +182,14 @@ int licsrv_cmd_serve(int argc, char **argv) {
     return r;
   if (build_config(&a, &cfg, err, sizeof err) != 0)
     return cli_error(EXIT_USAGE, "serve", "%s", err);
+  /* Names resolved once, here: the workers bind the numeric addresses, and
+   * the log says which were bound. */
+  char asked[2][SRV_MAX_ADDR];
+  snprintf(asked[0], sizeof asked[0], "%s", cfg.listen);
+  snprintf(asked[1], sizeof asked[1], "%s", cfg.admin_listen);
+  if (srv_addr_resolve(asked[0], cfg.listen, sizeof cfg.listen, err, sizeof err) != 0 ||
+      srv_addr_resolve(asked[1], cfg.admin_listen, sizeof cfg.admin_listen, err, sizeof err) != 0)
+    return cli_error(EXIT_FAIL, "serve", "%s", err);
   set_access_log(&cfg);
   if (srv_server_new(&cfg, &s, err, sizeof err) != 0)
     return cli_error(EXIT_FAIL, "serve", "%s", err);
@@ -228,11 +236,27 @@ int licsrv_cmd_serve(int argc, char **argv) {
     app_free(ap);
     return r;
   }
-  srv_log(SRV_LOG_INFO, "listening",
-          "listen=%s port=%u tls=%s admin_listen=%s admin_port=%u admin_tls=%s threads=%u data=%s",
-          cfg.listen, srv_server_port(s), srv_server_tls(s, SRV_PUBLIC) ? "on" : "off",
-          cfg.admin_listen, srv_server_admin_port(s), srv_server_tls(s, SRV_ADMIN) ? "on" : "off",
-          cfg.threads, cfg.data);
+  {
+    char ql[300], qa[300], qd[SRV_MAX_PATHNAME * 4 + 8], bl[SRV_MAX_ADDR + 8],
+        ba[SRV_MAX_ADDR + 8], host[SRV_MAX_ADDR];
+    uint16_t p;
+    /* bound=: the address and the port actually bound (port 0 picks one). */
+    srv_addr_split(cfg.listen, host, sizeof host, &p);
+    snprintf(bl, sizeof bl, strchr(host, ':') ? "[%s]:%u" : "%s:%u", host, srv_server_port(s));
+    srv_addr_split(cfg.admin_listen, host, sizeof host, &p);
+    snprintf(ba, sizeof ba, strchr(host, ':') ? "[%s]:%u" : "%s:%u", host,
+             srv_server_admin_port(s));
+    srv_log(SRV_LOG_INFO, "listening",
+            "listen=%s bound=%s port=%u tls=%s admin_listen=%s admin_bound=%s admin_port=%u "
+            "admin_tls=%s threads=%u data=%s",
+            SRV_LOG_Q(asked[0], ql), bl, srv_server_port(s),
+            srv_server_tls(s, SRV_PUBLIC) ? "on" : "off", SRV_LOG_Q(asked[1], qa), ba,
+            srv_server_admin_port(s), srv_server_tls(s, SRV_ADMIN) ? "on" : "off", cfg.threads,
+            SRV_LOG_Q(cfg.data, qd));
+  }
+  /* Our own machine against the licenses: logged once the addresses are
+   * bound, not before a start that fails. */
+  app_machine_recheck(ap);
   /* At start (an operator restarting the service sees it at once), then on a
    * timer; each license is named at most once a day. */
   app_expiry_tick(ap);

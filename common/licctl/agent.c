@@ -168,7 +168,7 @@ int licctl_agent(int argc, char **argv) {
         return r;
       break;
     case 'h': fputs(USAGE, stdout); return EXIT_OK;
-    default: return cli_usage("agent", "bad option");
+    default: return cli_bad_option("agent", argv, opts);
     }
   }
   if (argc - optind < 1 || argc - optind > LIC_SESSION_MAX_SERVERS)

@@ -110,7 +110,7 @@ int licctl_verify(int argc, char **argv) {
     case O_TOKEN_FILE: token_file = optarg; break;
     case O_SECRET: secret_file = optarg; break;
     case 'h': fputs(USAGE, stdout); return EXIT_OK;
-    default: return cli_usage("verify", "bad option");
+    default: return cli_bad_option("verify", argv, opts);
     }
   }
   if (argc - optind != 1)
@@ -155,15 +155,20 @@ int licctl_verify(int argc, char **argv) {
   licctl_account_clear(&cred);
   OPENSSL_cleanse(secret, sizeof secret);
   if (rc != LIC_OK)
-    return cli_lic_error(o.url, rc == LIC_INVALID ? LIC_IO : rc);
+    return cli_lic_error(o.url, rc); /* LIC_INVALID: a bad URL, a usage error (exit 2) */
   lic_verdict *vd = &res.verdict;
   char lid[LIC_UUID_LEN + 1], ex[11];
-  lic_uuid_format(res.public_mode ? vd->account : res.license.id, lid);
+  /* An unknown_license or unchecked denial names no license of a chain. */
+  bool named = res.public_mode || vd->has_license;
+  lic_uuid_format(res.public_mode ? vd->account : vd->has_license ? vd->license : res.license.id,
+                  lid);
   lic_date_format(vd->expires, ex);
   if (json) {
-    cli_json_print(json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:o, s:o, s:I, s:I, s:{s:I, s:I}}",
+    cli_json_print(json_pack("{s:s, s:s, s:o, s:b, s:s, s:I, s:s, s:o, s:o, s:I, s:I, s:{s:I, s:I}}",
                              "status", lic_status_name(vd->status), "reason", vd->reason,
-                             res.public_mode ? "account" : "license", lid, "node", vd->node, "time", (json_int_t)vd->time,
+                             res.public_mode ? "account" : "license",
+                             named ? json_string(lid) : json_null(), "signed", !res.unchecked,
+                             "node", vd->node, "time", (json_int_t)vd->time,
                              "expires", vd->expires == 0 ? "never" : ex, "features",
                              list_json(&vd->features), "domains", list_json(&vd->domains),
                              "heartbeat", (json_int_t)vd->heartbeat, "grace",
@@ -176,7 +181,8 @@ int licctl_verify(int argc, char **argv) {
            (long long)vd->seats_max,
            vd->expires == 0 ? "never" : ex, (long long)vd->heartbeat);
   } else {
-    printf("denied: %s: %s\n", lic_status_name(vd->status), vd->reason);
+    printf("denied: %s: %s%s\n", lic_status_name(vd->status), vd->reason,
+           res.unchecked ? " (unsigned: the server sent no license to check it with)" : "");
   }
   r = vd->status == LIC_STATUS_VALID ? EXIT_OK : EXIT_FAIL;
   lic_verify_result_clear(&res);

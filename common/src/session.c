@@ -300,6 +300,11 @@ static void check_round(lic_session *s, int64_t now) {
     memset(&res, 0, sizeof res);
     lic_errdetail_clear();
     int rc = s->transport(s->transport_ctx, &s->vo, &res);
+    if (rc == LIC_OK && res.unchecked)
+      /* A denial without a chain is unsigned: anyone on the path could send
+       * one, so it ends no grace; it counts as a failing server. */
+      rc = lic__fail(LIC_DENIED, "%s: %s (unsigned: the server sent no license)",
+                     lic_status_name(res.verdict.status), res.verdict.reason);
     if (rc != LIC_OK) {
       int n = snprintf(errs + elen, sizeof errs - elen, "%s%s: %s", elen > 0 ? "; " : "",
                        s->urls[i], lic_errfull(rc));

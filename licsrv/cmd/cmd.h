@@ -40,6 +40,7 @@ typedef struct {
   const char *data;   /* --data, else `data =` from --config, else the default */
   const char *config; /* --config FILE */
   bool json;
+  bool yes;           /* --yes (forget only): no confirmation asked */
   char data_buf[4096];
 } licsrv_opts;
 

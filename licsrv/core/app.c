@@ -26,8 +26,9 @@ static void worker_start(srv_worker *sw, void *arg) {
   msgpack_sbuffer_init(&w->out);
   if (store_reader_new(a->st, &w->rd) != LIC_OK ||
       (!a->public_mode && lic_signer_new(a->node, &w->signer) != LIC_OK)) {
-    srv_log(SRV_LOG_ERROR, "worker state", "worker=%d error=%s", srv_worker_id(sw),
-            lic_errfull(LIC_NOMEM));
+    char q[40];
+    srv_log(SRV_LOG_ERROR, "worker_state", "worker=%d error=%s", srv_worker_id(sw),
+            SRV_LOG_Q(lic_errfull(LIC_NOMEM), q));
     store_reader_free(w->rd);
     lic_signer_free(w->signer);
     free(w);
@@ -59,8 +60,9 @@ static void worker_stop(srv_worker *sw, void *arg) {
 static void on_shutdown(void *arg) {
   app *a = arg;
   int rc = store_flush(a->st); /* batched heartbeats and the clock mark */
+  char q[900];
   if (rc != LIC_OK)
-    srv_log(SRV_LOG_ERROR, "flush at shutdown", "error=\"%s\"", lic_errfull(rc));
+    srv_log(SRV_LOG_ERROR, "flush_at_shutdown", "error=%s", SRV_LOG_Q(lic_errfull(rc), q));
 }
 
 /* Parse an envelope from the store. Its root signature was verified at import
@@ -82,6 +84,56 @@ static int parse_stored(app *a, const uint8_t *env, size_t len, lic_license *l) 
   return LIC_OK;
 }
 
+/* The ids of the stored licenses that are not revoked (at most 64). */
+typedef struct {
+  uint8_t ids[64][LIC_ID_LEN];
+  size_t n;
+} live_ids;
+
+static int live_cb(const store_license *sl, void *arg) {
+  live_ids *c = arg;
+  if (!sl->revoked && c->n < sizeof c->ids / sizeof c->ids[0])
+    memcpy(c->ids[c->n++], sl->id, LIC_ID_LEN);
+  return 0;
+}
+
+/* No id named and several licenses stored: the one that is neither revoked
+ * nor expired (a renewal keeps the old license beside the new one), or NULL
+ * when none or several are. */
+static const lic_license *current_license(app_worker *w, bool *revoked, const uint8_t **env,
+                                          size_t *len, char *why, size_t cap) {
+  live_ids c;
+  const lic_license *l;
+  uint8_t found[LIC_ID_LEN];
+  size_t current = 0;
+  int64_t now = (int64_t)time(NULL);
+  c.n = 0;
+  int rc = store_reader_begin(w->rd);
+  if (rc == LIC_OK) {
+    rc = store_license_each(w->rd, live_cb, &c);
+    store_reader_end(w->rd);
+  }
+  for (size_t i = 0; rc == LIC_OK && i < c.n; i++) {
+    bool rv;
+    if ((l = app_license(w, c.ids[i], &rv, env, len, why, cap)) == NULL || rv ||
+        (l->expires != 0 && now >= l->expires))
+      continue;
+    if (++current == 1)
+      memcpy(found, l->id, LIC_ID_LEN); /* the slot may be reused by the next lookup */
+  }
+  if (current == 1)
+    return app_license(w, found, revoked, env, len, why, cap);
+  *env = NULL;
+  *len = 0;
+  if (rc != LIC_OK)
+    snprintf(why, cap, "store: %s", lic_errfull(rc));
+  else
+    snprintf(why, cap, "%s", current == 0 ? "this server holds several licenses, none current "
+                                            "(revoked or expired): name one"
+                                          : "this server holds several licenses: name one");
+  return NULL;
+}
+
 const lic_license *app_license(app_worker *w, const uint8_t *id, bool *revoked,
                                const uint8_t **env, size_t *len, char *why, size_t cap) {
   store_license sl;
@@ -97,6 +149,8 @@ const lic_license *app_license(app_worker *w, const uint8_t *id, bool *revoked,
   }
   rc = id != NULL ? store_license_get(w->rd, id, &sl) : store_license_only(w->rd, &sl);
   store_reader_end(w->rd);
+  if (rc == LIC_EXISTS && id == NULL)
+    return current_license(w, revoked, env, len, why, cap);
   if (rc != LIC_OK) {
     snprintf(why, cap, "%s", rc == LIC_EXISTS ? "this server holds several licenses: name one"
                              : rc == LIC_NOTFOUND ? (id != NULL ? "no such license on this server"
@@ -125,8 +179,9 @@ const lic_license *app_license(app_worker *w, const uint8_t *id, bool *revoked,
   }
   lic_license l;
   if ((rc = parse_stored(w->a, sl.env, sl.env_len, &l)) != LIC_OK) {
+    char q[900];
     snprintf(why, cap, "stored license unusable: %s", lic_errfull(rc));
-    srv_log(SRV_LOG_ERROR, "stored license", "error=\"%s\"", lic_errfull(rc));
+    srv_log(SRV_LOG_ERROR, "stored_license", "error=%s", SRV_LOG_Q(lic_errfull(rc), q));
     store_license_clear(&sl);
     return NULL;
   }
@@ -203,11 +258,12 @@ static int machine_cb(const store_license *sl, void *arg) {
 }
 
 /* One check of our machine against every live license. */
-static bool machine_check(app *a, char *why, size_t cap) {
+static bool machine_check(app *a, int *checked, char *why, size_t cap) {
   lic_machine m;
   store_reader *rd = NULL;
   mcheck c = {a, &m, 0, 0, ""};
   int rc;
+  *checked = 0;
   if ((rc = lic_machine_read(&m)) != LIC_OK) {
     snprintf(why, cap, "cannot read this machine: %s", lic_errfull(rc));
     return false;
@@ -220,6 +276,7 @@ static bool machine_check(app *a, char *why, size_t cap) {
   store_license_each(rd, machine_cb, &c);
   store_reader_end(rd);
   store_reader_free(rd);
+  *checked = c.checked;
   if (c.checked > 0 && c.bound < c.checked) {
     snprintf(why, cap, "%s", c.why);
     return false;
@@ -237,17 +294,22 @@ bool app_machine_ok(app *a, int64_t now, char *why, size_t cap) {
   }
   pthread_mutex_lock(&a->mmu);
   if (a->machine_checked == 0 || now - a->machine_checked >= APP_MACHINE_CHECK_S) {
-    char w[200];
+    char w[200], q[420];
     bool was = a->machine_ok;
-    a->machine_ok = machine_check(a, w, sizeof w);
+    int n;
+    a->machine_ok = machine_check(a, &n, w, sizeof w);
     snprintf(a->machine_why, sizeof a->machine_why, "%s", w);
     a->machine_checked = now;
-    if (!a->machine_logged || was != a->machine_ok) { /* logged once per change */
-      if (a->machine_ok)
-        srv_log(SRV_LOG_INFO, "machine binding holds", NULL);
+    if (!a->machine_logged || was != a->machine_ok || (n > 0) != a->machine_had) {
+      /* logged once per change; with no license there is nothing to hold */
+      if (!a->machine_ok)
+        srv_log(SRV_LOG_ERROR, "machine_mismatch", "reason=%s", SRV_LOG_Q(a->machine_why, q));
+      else if (n > 0)
+        srv_log(SRV_LOG_INFO, "machine_binding", "result=holds licenses=%d", n);
       else
-        srv_log(SRV_LOG_ERROR, "machine_mismatch", "reason=\"%s\"", a->machine_why);
+        srv_log(SRV_LOG_INFO, "machine_binding", "result=unchecked reason=\"no license imported\"");
       a->machine_logged = true;
+      a->machine_had = n > 0;
     }
   }
   ok = a->machine_ok;
@@ -292,7 +354,7 @@ static int release_cb(const store_audit *e, void *arg) {
     int64_t t;
     if (lic_parse_int(e->subject + 6, 0, INT64_MAX, &t) == LIC_OK) {
       atomic_store(&rw->a->hwm, t);
-      srv_log(SRV_LOG_WARN, "clock high-water mark reset", "by=cli mark=%lld", (long long)t);
+      srv_log(SRV_LOG_WARN, "clock_mark_reset", "by=cli mark=%lld", (long long)t);
     }
     return 0;
   }
@@ -302,7 +364,7 @@ static int release_cb(const store_audit *e, void *arg) {
   if (strncmp(e->subject, "node:", 5) == 0 && strlen(s) > LIC_UUID_LEN + 1 &&
       s[LIC_UUID_LEN] == '/' && lic_uuid_parse(s, LIC_UUID_LEN, id) == LIC_OK &&
       srv_seats_release(rw->a->seats, id, s + LIC_UUID_LEN + 1))
-    srv_log(SRV_LOG_INFO, "seat released", "by=cli license=%.*s", (int)LIC_UUID_LEN, s);
+    srv_log(SRV_LOG_INFO, "seat_released", "by=cli license=%.*s", (int)LIC_UUID_LEN, s);
   return 0;
 }
 
@@ -434,10 +496,11 @@ static void *purger_main(void *arg) {
     size_t n = 0;
     int rc = store_registration_release_idle(a->st, (int64_t)time(NULL),
                                              (int64_t)a->registration_ttl_days, &n);
+    char q[320];
     if (rc != LIC_OK)
-      srv_log(SRV_LOG_ERROR, "registration release", "error=\"%s\"", lic_errfull(rc));
+      srv_log(SRV_LOG_ERROR, "registration_release", "error=%s", SRV_LOG_Q(lic_errfull(rc), q));
     else if (n > 0)
-      srv_log(SRV_LOG_INFO, "registrations released", "count=%zu ttl_days=%u", n,
+      srv_log(SRV_LOG_INFO, "registrations_released", "count=%zu ttl_days=%u", n,
               a->registration_ttl_days);
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
@@ -556,6 +619,7 @@ int app_attach(srv_server *s, const char *data_dir, const srv_app_settings *set,
   pthread_mutex_init(&a->pmu, NULL);
   pthread_cond_init(&a->pcv, NULL);
   a->registration_ttl_days = srv_server_config(s)->registration_ttl_days;
+  a->lock = (srv_lock)SRV_LOCK_INIT;
   a->srv = s;
   if (set != NULL)
     a->set = *set;
@@ -563,6 +627,8 @@ int app_attach(srv_server *s, const char *data_dir, const srv_app_settings *set,
     snprintf(err, errlen, "%s", lic_errfull(rc)); /* names the dir and says to run init */
     goto fail;
   }
+  if (srv_lock_data(&a->lock, data_dir, err, errlen) != 0)
+    goto fail;
   if ((rc = store_reader_new(a->st, &rd)) != LIC_OK || (rc = store_reader_begin(rd)) != LIC_OK ||
       (rc = store_meta_get(rd, &a->meta)) != LIC_OK) {
     snprintf(err, errlen, "store: %s", lic_errfull(rc));
@@ -574,6 +640,10 @@ int app_attach(srv_server *s, const char *data_dir, const srv_app_settings *set,
              a->meta.mode);
     goto fail;
   }
+  /* A copy of this directory (same node key) served beside it would count
+   * its own seats: one server per node key on this machine. */
+  if (srv_lock_node(&a->lock, data_dir, a->meta.node_kid, err, errlen) != 0)
+    goto fail;
   a->hwm = a->meta.clock_hwm;
   if ((a->seats = srv_seats_new_with(a->set.failure_list_size, a->set.unlimited_max_nodes)) == NULL ||
       (a->newnodes = srv_nodelimit_new(a->set.new_nodes_per_hour)) == NULL) {
@@ -644,9 +714,7 @@ int app_attach(srv_server *s, const char *data_dir, const srv_app_settings *set,
     snprintf(err, errlen, "cannot register hooks");
     goto fail;
   }
-  char why[200];
-  app_machine_ok(a, (int64_t)time(NULL), why, sizeof why); /* checked (and logged) at start */
-  *out = a;
+  *out = a; /* the machine binding is checked (and logged) once serving: app_machine_recheck */
   return 0;
 fail:
   store_reader_free(rd);
@@ -669,6 +737,7 @@ void app_free(app *a) {
   pthread_mutex_destroy(&a->pmu);
   pthread_cond_destroy(&a->pcv);
   store_close(a->st);
+  srv_lock_release(&a->lock);
   lic_key_free(a->node);
   srv_seats_free(a->seats);
   srv_nodelimit_free(a->newnodes);

@@ -18,6 +18,7 @@
 #include "core/nodelimit.h"
 #include "core/public.h"
 #include "core/expiry.h"
+#include "core/lock.h"
 #include "core/seats.h"
 #include "http/server.h"
 #include "store/store.h"
@@ -68,7 +69,7 @@ struct app {
   /* The server's own machine against its licenses (SPEC §4 private mode). */
   pthread_mutex_t mmu;
   int64_t machine_checked;
-  bool machine_ok, machine_logged;
+  bool machine_ok, machine_logged, machine_had; /* had: a license was checked */
   char machine_why[200];
   pthread_mutex_t hmu; /* the license readiness check, cached a second */
   int64_t license_checked;
@@ -91,6 +92,7 @@ struct app {
   bool purger_started, purger_stop;
   pthread_mutex_t pmu;
   pthread_cond_t pcv;
+  srv_lock lock; /* this data directory and node key are ours alone */
 };
 
 /* Open the data directory's store and node key, register hooks and health

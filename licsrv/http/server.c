@@ -130,7 +130,7 @@ static void on_accept_retry(uv_timer_t *t) {
       continue;
     }
     w->lis_paused[i] = false;
-    srv_log(SRV_LOG_INFO, "accepting again", "worker=%d listener=%s", w->id,
+    srv_log(SRV_LOG_INFO, "accept_resumed", "worker=%d listener=%s", w->id,
             i == SRV_ADMIN ? "admin" : "public");
   }
   if (pending) {
@@ -155,7 +155,7 @@ static void pause_accepting(srv_worker *w, srv_listener lis, int status) {
   atomic_fetch_add(&w->s->emfile_pauses, 1);
   if (w->backoff_ms == 0)
     w->backoff_ms = SRV_ACCEPT_BACKOFF_MS;
-  srv_log(SRV_LOG_WARN, "accept paused", "worker=%d listener=%s error=%s backoff_ms=%llu", w->id,
+  srv_log(SRV_LOG_WARN, "accept_paused", "worker=%d listener=%s error=%s backoff_ms=%llu", w->id,
           lis == SRV_ADMIN ? "admin" : "public", uv_err_name(status),
           (unsigned long long)w->backoff_ms);
   if (!uv_is_active((uv_handle_t *)&w->accept_timer))
@@ -288,7 +288,7 @@ static int listen_on(srv_worker *w, srv_listener lis, const char *addr, uint16_t
     port = port_override;
   snprintf(portstr, sizeof portstr, "%u", (unsigned)port);
   if ((e = getaddrinfo(host, portstr, &hints, &ai)) != 0) {
-    srv_errf(err, errlen, "%s: %s (numeric addresses only)", addr, gai_strerror(e));
+    srv_errf(err, errlen, "%s: %s", addr, gai_strerror(e)); /* serve resolved names */
     goto out;
   }
   /* SO_REUSEPORT would let a second licsrv share the port silently: probe it
@@ -413,7 +413,7 @@ static uint64_t fd_budget(uint32_t nloops) {
     struct rlimit want = rl;
     want.rlim_cur = rl.rlim_max;
     if (setrlimit(RLIMIT_NOFILE, &want) == 0) {
-      srv_log(SRV_LOG_INFO, "descriptor limit raised", "from=%llu to=%llu",
+      srv_log(SRV_LOG_INFO, "fd_limit_raised", "from=%llu to=%llu",
               (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max);
       rl.rlim_cur = rl.rlim_max;
     }
@@ -437,7 +437,7 @@ static void cap_limits(const srv_server *s, srv_limits *lim, bool say) {
   if (say)
     srv_log(lim->max_connections < pub || lim->admin_max_connections < admin ? SRV_LOG_WARN
                                                                             : SRV_LOG_INFO,
-            "connection limits", "fd_budget=%llu max_connections=%u admin_max_connections=%u%s",
+            "connection_limits", "fd_budget=%llu max_connections=%u admin_max_connections=%u%s",
             (unsigned long long)b, lim->max_connections, lim->admin_max_connections,
             lim->max_connections < pub || lim->admin_max_connections < admin
                 ? " detail=\"capped to the descriptor limit (RLIMIT_NOFILE)\""

@@ -40,6 +40,7 @@ typedef struct {
   size_t len;
   int64_t now;
   bool revoke;
+  store_import_outcome outcome;
   char token[STORE_MAX_TOKEN_NAME + 1];
   char subject[STORE_MAX_SUBJECT + 1];
 } admin_op;
@@ -47,7 +48,8 @@ typedef struct {
 static int op_apply(store_wtxn *wt, void *arg) {
   admin_op *op = arg;
   int rc = op->revoke ? store_w_license_revoke(wt, op->id, op->now)
-                      : store_w_license_put(wt, op->id, op->env, op->len, op->now);
+                      : store_w_license_import(wt, op->id, op->env, op->len, op->now,
+                                               &op->outcome);
   if (rc == LIC_OK)
     rc = store_w_audit_append(wt, op->now, op->token, op->revoke ? "revoke" : "import", op->subject);
   return rc;
@@ -56,10 +58,14 @@ static int op_apply(store_wtxn *wt, void *arg) {
 static void op_done(void *arg, int rc, const char *detail) {
   admin_op *op = arg;
   if (rc == LIC_OK) {
-    char id[LIC_UUID_LEN + 1], body[160];
+    char id[LIC_UUID_LEN + 1], body[200];
     lic_uuid_format(op->id, id);
-    int n = snprintf(body, sizeof body, "{\"id\":\"%s\",\"%s\":true}", id,
-                     op->revoke ? "revoked" : "imported");
+    int n = !op->revoke && op->outcome == STORE_IMPORT_REVOKED
+                ? snprintf(body, sizeof body,
+                           "{\"id\":\"%s\",\"imported\":false,\"revoked\":true,"
+                           "\"message\":\"already imported (revoked)\"}", id)
+                : snprintf(body, sizeof body, "{\"id\":\"%s\",\"%s\":true}", id,
+                           op->revoke ? "revoked" : "imported");
     srv_reply_deferred(op->d, 200, "application/json", body, (size_t)n);
   } else {
     srv_reply_deferred_error(op->d, rc == LIC_NOTFOUND ? 404 : 500,
@@ -158,7 +164,7 @@ static json_t *license_json(const store_license *sl, bool terms) {
   json_t *o;
   lic_uuid_format(sl->id, id);
   o = json_pack("{s:s, s:I, s:b, s:I}", "id", id, "imported", (json_int_t)sl->imported, "revoked",
-                sl->revoked, "revoked_at", (json_int_t)sl->revoked_at);
+                sl->revoked, "revoked_time", (json_int_t)sl->revoked_at);
   if (lic_envelope_decode(sl->env, sl->env_len, &e) == LIC_OK) {
     lic_mp rd = {e.body, e.body_len};
     json_t *b = NULL;
@@ -235,7 +241,7 @@ void route_admin_show(srv_req *r) {
   }
   if (rc != LIC_OK) {
     srv_reply_error(r, rc == LIC_NOTFOUND ? 404 : 500, rc == LIC_NOTFOUND ? "not_found" : "store_error",
-                    lic_errfull(rc));
+                    rc == LIC_NOTFOUND ? "no such license" : lic_errfull(rc));
     return;
   }
   json_t *o = license_json(&sl, true);
@@ -287,8 +293,16 @@ static int fail_after(const srv_failure *f, const node_cursor *c) {
   return fail_cmp(f, &k);
 }
 
-/* Nodes from the live seat table (fresher than the batched store), in
- * (license, node) order, a page at a time (this runs on the admin loop). */
+/* Most recently seen first; then by name, so equal times list stably. */
+static int by_last_seen(const void *x, const void *y) {
+  const srv_node *a = x, *b = y;
+  if (a->last_seen != b->last_seen)
+    return a->last_seen > b->last_seen ? -1 : 1;
+  return strcmp(a->node, b->node);
+}
+
+/* Nodes from the live seat table (fresher than the batched store), a page at
+ * a time in (license, node) order (this runs on the admin loop). */
 void route_admin_nodes(srv_req *r) {
   store_token tok;
   route_page pg;
@@ -308,8 +322,17 @@ void route_admin_nodes(srv_req *r) {
     srv_reply_error(r, 503, "unavailable", "out of memory");
     return;
   }
-  json_t *a = json_array();
+  /* The page is the next keys in (license, node) order, so the cursor is its
+   * last key; shown most recently seen first. */
   char next[LIC_UUID_LEN + LIC_MAX_NAME + 8] = "";
+  if (n > 0) {
+    char lid[LIC_UUID_LEN + 1];
+    lic_uuid_format(ns[n - 1].license, lid);
+    snprintf(next, sizeof next, "%s/%s", lid, ns[n - 1].node);
+  }
+  if (n > 1) /* ns may be NULL when there is no node */
+    qsort(ns, n, sizeof *ns, by_last_seen);
+  json_t *a = json_array();
   for (size_t i = 0; i < n; i++) {
     char id[LIC_UUID_LEN + 1];
     lic_uuid_format(ns[i].license, id);
@@ -320,7 +343,6 @@ void route_admin_nodes(srv_req *r) {
                           json_pack("{s:I, s:s, s:s}", "time", (json_int_t)ns[i].fail_time, "status",
                                     lic_status_name(ns[i].fail_status), "reason", ns[i].fail_reason));
     json_array_append_new(a, o);
-    snprintf(next, sizeof next, "%s/%s", id, ns[i].node);
   }
   free(ns);
   route_reply_json(r, 200, json_pack("{s:o, s:o}", "nodes", a, "next",

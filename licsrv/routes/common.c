@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "cli.h"
 #include "util/log.h"
 #include "core/tokens.h"
 #include "routes/common.h"
@@ -19,6 +20,8 @@ bool route_type_is(const char *ct, const char *want) {
 }
 
 void route_reply_json(srv_req *r, int status, json_t *doc) {
+  /* Admin JSON: every Unix-seconds field gets its RFC 3339 twin (SPEC §4.1). */
+  cli_json_time_twins(doc);
   char *text = doc != NULL ? json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
   if (text == NULL)
     srv_reply_error(r, 503, "unavailable", "out of memory");
@@ -52,6 +55,9 @@ static const char *auth(srv_req *r, app_worker *w, store_token *tok) {
 app_worker *route_public_begin(srv_req *r, bool *msgpack_in) {
   app_worker *w = srv_req_worker_user(r);
   char why[200];
+  /* The error detail is per thread: a call that fails without setting one
+   * would otherwise answer with an earlier request's (lic_errfull). */
+  lic_errdetail_clear();
   if (w == NULL) {
     srv_reply_error(r, 503, "unavailable", "server is starting or out of memory");
     return NULL;
@@ -75,6 +81,7 @@ app_worker *route_public_begin(srv_req *r, bool *msgpack_in) {
 
 app_worker *route_admin_begin(srv_req *r, store_token *tok) {
   app_worker *w = srv_req_worker_user(r);
+  lic_errdetail_clear(); /* as in route_public_begin */
   if (w == NULL) {
     srv_reply_error(r, 503, "unavailable", "server is starting or out of memory");
     return NULL;
@@ -131,7 +138,11 @@ static void trust_load(const char *dir, lic_trust *t) {
     if (is_pem(de->d_name)) {
       snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
       if (lic_trust_add_file(t, path) != LIC_OK)
-        srv_log(SRV_LOG_WARN, "trusted key unreadable", "error=\"%s\"", lic_errfull(LIC_KEY));
+      {
+        char qp[sizeof path + 100], q[900];
+        srv_log(SRV_LOG_WARN, "trusted_key_unreadable", "file=%s error=%s", SRV_LOG_Q(path, qp),
+                SRV_LOG_Q(lic_errfull(LIC_KEY), q));
+      }
     }
   }
   closedir(d);

@@ -128,9 +128,18 @@ int store_license_only(store_reader *rd, store_license *out);
  * returned). The record is valid during the call only. */
 typedef int (*store_license_cb)(const store_license *l, void *arg);
 int store_license_each(store_reader *rd, store_license_cb cb, void *arg);
-/* Insert or replace the envelope; a revoked license stays revoked. */
+/* Insert or replace the envelope; a revoked license stays revoked, and so
+ * does a revoked license that was forgotten (its tombstone keeps the id). */
 int store_w_license_put(store_wtxn *w, const uint8_t id[LIC_ID_LEN], const uint8_t *env,
                         size_t len, int64_t now);
+typedef enum {
+  STORE_IMPORT_NEW,     /* no record before */
+  STORE_IMPORT_AGAIN,   /* replaced a record that is not revoked */
+  STORE_IMPORT_REVOKED, /* stays revoked (its record, or its tombstone, says so) */
+} store_import_outcome;
+/* store_w_license_put saying what the import did (out may be NULL). */
+int store_w_license_import(store_wtxn *w, const uint8_t id[LIC_ID_LEN], const uint8_t *env,
+                           size_t len, int64_t now, store_import_outcome *out);
 /* LIC_NOTFOUND when absent; revoking twice keeps the first time. */
 int store_w_license_revoke(store_wtxn *w, const uint8_t id[LIC_ID_LEN], int64_t now);
 
@@ -315,12 +324,14 @@ void store_stats_get(store *s, store_stats *st);
 int store_backup(store *s, const char *dest_dir);
 typedef struct {
   size_t nodes, failures, audit, licenses, accounts, registrations;
+  size_t tombstones; /* forget: a revoked license's id kept (it stays revoked) */
 } store_counts;
 /* Delete node records (last seen and failure older than the cutoff), clear
  * failures older than it and delete audit entries older than it. Durable. */
 int store_purge(store *s, int64_t now, int64_t retention_days, store_counts *c);
 /* Delete everything about a license or an account: its record, its nodes,
- * its registrations, and every audit entry whose subject names it. Durable. */
+ * its registrations, and every audit entry whose subject names it. Durable.
+ * A revoked license leaves a tombstone: its id and revocation time only. */
 typedef enum { STORE_SUBJECT_LICENSE, STORE_SUBJECT_ACCOUNT } store_subject;
 int store_forget(store *s, store_subject kind, const uint8_t id[LIC_ID_LEN], store_counts *c);
 /* Bytes used by the environment (last page * page size) and the map size. */

@@ -1,12 +1,16 @@
 /* config.c - licsrv settings: one table of keys shared by the INI file and the flags. */
+#include <arpa/inet.h>
 #include <errno.h>
-#include <ini.h>
+#include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <unistd.h>
+
+#include <ini.h>
 
 #include "util/config.h"
 #include "util/log.h"
@@ -178,6 +182,41 @@ int srv_addr_split(const char *addr, char *host, size_t hostlen, uint16_t *port)
   memcpy(host, h, hl);
   host[hl] = '\0';
   *port = (uint16_t)p;
+  return 0;
+}
+
+int srv_addr_resolve(const char *addr, char *out, size_t outlen, char *err, size_t errlen) {
+  char host[SRV_MAX_ADDR], ip[INET6_ADDRSTRLEN];
+  uint16_t port;
+  struct addrinfo hints = {.ai_flags = AI_NUMERICHOST, .ai_socktype = SOCK_STREAM};
+  struct addrinfo *ai = NULL, *pick;
+  int e;
+  if (srv_addr_split(addr, host, sizeof host, &port) != 0)
+    return srv_errf(err, errlen, "%s: not HOST:PORT", addr);
+  /* Numeric first: no resolver is asked for an address it does not need. */
+  if ((e = getaddrinfo(host, NULL, &hints, &ai)) != 0) {
+    hints.ai_flags = AI_ADDRCONFIG;
+    if ((e = getaddrinfo(host, NULL, &hints, &ai)) != 0)
+      return srv_errf(err, errlen, "%s: cannot resolve '%s': %s", addr, host, gai_strerror(e));
+  }
+  pick = ai;
+  for (struct addrinfo *p = ai; p != NULL; p = p->ai_next)
+    if (p->ai_family == AF_INET) {
+      pick = p;
+      break;
+    }
+  const void *a = pick->ai_family == AF_INET6
+                      ? (const void *)&((struct sockaddr_in6 *)(void *)pick->ai_addr)->sin6_addr
+                      : (const void *)&((struct sockaddr_in *)(void *)pick->ai_addr)->sin_addr;
+  int fam = pick->ai_family;
+  if (inet_ntop(fam, a, ip, sizeof ip) == NULL) {
+    freeaddrinfo(ai);
+    return srv_errf(err, errlen, "%s: %s", addr, strerror(errno));
+  }
+  freeaddrinfo(ai);
+  int n = snprintf(out, outlen, fam == AF_INET6 ? "[%s]:%u" : "%s:%u", ip, (unsigned)port);
+  if (n < 0 || (size_t)n >= outlen)
+    return srv_errf(err, errlen, "%s: address too long", addr);
   return 0;
 }
 

@@ -74,6 +74,10 @@ int srv_config_check_public(const srv_config *cfg, char *err, size_t errlen);
 bool srv_host_is_loopback(const char *host);
 /* Split "HOST:PORT" or "[V6]:PORT" (host copied NUL-terminated). */
 int srv_addr_split(const char *addr, char *host, size_t hostlen, uint16_t *port);
+/* HOST:PORT with HOST a numeric address, or a name resolved now (once, at
+ * start: the workers bind numeric addresses): out is "IP:PORT" ("[IP6]:PORT"),
+ * an IPv4 address preferred when a name has both. 0, or -1 with a reason. */
+int srv_addr_resolve(const char *addr, char *out, size_t outlen, char *err, size_t errlen);
 /* A one-line reason into err (when given); returns -1. */
 int srv_errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* The default config file: every key commented out with its help line and

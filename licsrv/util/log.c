@@ -101,7 +101,7 @@ const char *srv_log_quote(const char *s, size_t len, char *out, size_t out_len) 
 }
 
 void srv_log(srv_log_level level, const char *msg, const char *kvs_fmt, ...) {
-  char line[2048], ts[32];
+  char line[2048], ts[32], qmsg[200];
   struct timespec now;
   va_list ap;
   int n;
@@ -110,7 +110,7 @@ void srv_log(srv_log_level level, const char *msg, const char *kvs_fmt, ...) {
   clock_gettime(CLOCK_REALTIME, &now);
   ts_second((int64_t)now.tv_sec, ts, sizeof ts);
   n = snprintf(line, sizeof line, "ts=%s.%03ldZ level=%s msg=%s", ts, now.tv_nsec / 1000000,
-               level_names[level], msg);
+               level_names[level], SRV_LOG_Q(msg, qmsg));
   if (n < 0)
     return;
   if (kvs_fmt != NULL && kvs_fmt[0] != '\0' && (size_t)n + 2 < sizeof line) {

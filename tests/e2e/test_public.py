@@ -324,7 +324,7 @@ def test_ttl_release_is_audited(tmp_path):
     age_registration(s.data, a, fresh, 1 * 86400)
     s = pubutil.Server(data, extra=["--registration-ttl-days", "2"]).start()
     try:
-        assert s.wait_log("registrations released"), s.log()
+        assert s.wait_log("registrations_released"), s.log()
         assert verify(s.port, a, old)[1]["status"] == "not_registered"
         assert verify(s.port, a, fresh)[1]["status"] == "valid"
         tok = admin_token(s)
@@ -355,7 +355,7 @@ def test_export_and_forget_account(server):
     assert any(e["action"] == "registration.add" for e in out["audit"])
     assert a.token not in json.dumps(out)
     out = json.loads(pubutil.licsrv("forget", "--account", a.id, "--data", server.data,
-                                    "--json").stdout)
+                                    "--json", "--yes").stdout)
     assert out["accounts"] == 1 and out["registrations"] == 1 and out["nodes"] == 1, out
     p = subprocess.run([srvutil.licsrv_bin(), "export", "--account", a.id, "--data",
                         server.data], capture_output=True, text=True, timeout=30)
@@ -533,7 +533,7 @@ def test_licctl_register_verify_unregister(server, tmp_path):
     # nor sent over plain HTTP to a non-loopback host (refused before connecting)
     p = licctl("verify", "http://192.0.2.1:7470", *common, *where, "--timeout", "2000",
                state=st2)
-    assert p.returncode == 1 and "plain HTTP" in p.stderr, p
+    assert p.returncode == 2 and "plain HTTP" in p.stderr, p
     p = licctl("verify", url, "--account", a.id, *where, state=st2)
     assert p.returncode == 2 and "--token-file" in p.stderr
     assert a.token not in server.log()

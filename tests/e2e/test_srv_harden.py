@@ -468,13 +468,13 @@ def test_full_map_is_loud_and_keeps_heartbeats(tmp_path):
     try:
         deadline = time.monotonic() + 20
         i = 0
-        while time.monotonic() < deadline and "msg=store map full" not in s.log():
+        while time.monotonic() < deadline and "msg=store_map_full" not in s.log():
             flood_verify(s.port, ["rs-%06d" % n for n in range(i, i + 3000)],
                          dict(OK, license=uuid.UUID(s.license_id).bytes), deadline_s=5)
             i += 3000
-            s.wait_log("store map full", timeout=2.5)
-        assert s.wait_log("store map full"), (i, s.log()[-3000:])
-        assert s.wait_log("store write failed")
+            s.wait_log("store_map_full", timeout=2.5)
+        assert s.wait_log("store_map_full"), (i, s.log()[-3000:])
+        assert s.wait_log("store_write_failed")
         assert "kept=true" in s.log()
         st, body, _ = s.get("/healthz")
         doc = json.loads(body)
@@ -759,7 +759,7 @@ def test_emfile_after_the_limit_dropped(tmp_path, term_while_held):
                 time.sleep(0.1)
         assert ok, "no recovery in 5 s: " + s.log()[-1500:]
         print("recovered in %.2f s, %s" % (time.monotonic() - t0,
-              "accept paused" if "accept paused" in s.log() else "no pause (libuv's reserve fd)"))
+              "accept_paused" if "accept_paused" in s.log() else "no pause (libuv's reserve fd)"))
         assert s.finish() == 0
     finally:
         for c in socks:

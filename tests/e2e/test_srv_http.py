@@ -184,12 +184,39 @@ def test_tls_settings_refused(tmp_path):
 
 
 def test_port_in_use_is_an_error(tmp_path):
-    with srvutil.Server(tmp_path) as s:
-        r = run("serve", "--data", str(tmp_path), "--listen", "127.0.0.1:%d" % s.port,
-                "--admin-listen", "127.0.0.1:%d" % srvutil.free_port())
-        assert r.returncode == 1
-        assert "Address already in use" in r.stderr
-        r = run("serve", "--data", str(tmp_path), "--listen", "127.0.0.1:%d" % s.port,
+    with srvutil.Server(tmp_path / "a") as s:
+        # Another data directory: the same one is refused by its lock first.
+        other = srvutil.Server(tmp_path / "b")
+        p = subprocess.run([srvutil.licsrv_bin(), "serve", "--data", other.data, "--listen",
+                            "127.0.0.1:%d" % s.port, "--admin-listen",
+                            "127.0.0.1:%d" % srvutil.free_port()],
+                           capture_output=True, text=True, timeout=30, env=other.env)
+        other.close()
+        assert p.returncode == 1, p.stderr
+        assert "Address already in use" in p.stderr, p.stderr
+        # A failed start says nothing of the machine binding.
+        assert "machine" not in p.stderr, p.stderr
+        assert s.wait_log("msg=machine_binding result=holds licenses=1"), s.log()
+        r = run("serve", "--data", other.data, "--listen", "127.0.0.1:%d" % s.port,
                 "--admin-listen", "127.0.0.1:%d" % s.port)
         assert r.returncode == 2
         assert s.get("/healthz")[0] == 200
+
+
+def test_listen_on_a_name(tmp_path):
+    """--listen localhost:PORT resolves at start; the log names the bound address."""
+    from srvchain import Server as CServer
+    s = CServer(tmp_path / "data", threads=1)
+    port = s.port
+    s.args += ["--listen", "localhost:%d" % port]
+    with s:
+        assert s.get("/healthz")[0] == 200
+        assert s.wait_log("msg=listening listen=localhost:%d bound=127.0.0.1:%d port=%d"
+                          % (port, port, port)), s.log()
+        s.finish()
+    r = run("serve", "--data", str(tmp_path / "data"), "--listen", "no-such-host.invalid:1",
+            "--admin-listen", "127.0.0.1:0")
+    assert r.returncode == 1, r
+    assert r.stderr.startswith("licsrv: error: serve: no-such-host.invalid:1: cannot resolve "
+                               "'no-such-host.invalid': "), r.stderr
+    assert len(r.stderr.splitlines()) == 1, r.stderr

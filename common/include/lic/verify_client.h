@@ -50,6 +50,8 @@ typedef struct {
   int http_status;
   lic_verdict verdict;      /* the server's signed verdict (checked) */
   lic_license license;      /* the license from the chain (checked) */
+  bool unchecked;           /* a denial sent without a chain: its signature could not be
+                             * checked (license is empty); never set for valid */
   /* What lic_verify_response checked, kept so the answer can be stored and
    * checked again later (lic_session persists it): the response body
    * (malloc'd), our nonce and the local time it was checked at. */

@@ -358,17 +358,21 @@ void *lmdb__writer_main(void *arg) {
     pthread_mutex_unlock(&s->mu);
     free(bt.e);
     /* Loud: every failed batch, and the map filling or draining. */
-    if (batch_lost)
-      srv_log(SRV_LOG_ERROR, "store write failed",
-              "what=heartbeat_batch nodes=%zu pending=%llu kept=%s error=\"%s\" detail=\"%s\"",
-              bt.n, (unsigned long long)pending, stop ? "false(closing)" : "true",
-              lic_strerror(brc), bdetail);
+    if (batch_lost) {
+      char qe[160], qd[400];
+      const char *es = lic_strerror(brc);
+      srv_log(SRV_LOG_ERROR, "store_write_failed",
+              "what=heartbeat_batch nodes=%zu pending=%llu kept=%s error=%s detail=%s", bt.n,
+              (unsigned long long)pending, stop ? "false(closing)" : "true",
+              srv_log_quote(es, strlen(es), qe, sizeof qe),
+              srv_log_quote(bdetail, strlen(bdetail), qd, sizeof qd));
+    }
     if (now_full && !was_full)
-      srv_log(SRV_LOG_ERROR, "store map full",
+      srv_log(SRV_LOG_ERROR, "store_map_full",
               "dir=%s detail=\"writes fail until space is freed (licsrv purge) or the map is "
               "raised (store_map_size)\"", s->dir);
     else if (was_full && !now_full)
-      srv_log(SRV_LOG_WARN, "store map has room again", "dir=%s", s->dir);
+      srv_log(SRV_LOG_WARN, "store_map_room", "dir=%s", s->dir);
 
     for (op *o = ops, *next; o != NULL; o = next) {
       next = o->next;
