@@ -94,6 +94,12 @@ static int build_config(const serve_args *a, srv_config *cfg, char *err, size_t 
   return srv_config_check(cfg, err, errlen);
 }
 
+static void set_access_log(const srv_config *cfg) {
+  srv_access_mode m = SRV_ACCESS_ALL;
+  (void)srv_access_mode_parse(cfg->access_log, &m); /* checked by srv_config_check */
+  srv_log_set_access(m);
+}
+
 typedef struct {
   srv_server *s;
   app *ap;
@@ -127,6 +133,7 @@ static void on_signal(uv_signal_t *h, int signum) {
       return;
     }
     srv_server_reload(x->s, &cfg.lim);
+    set_access_log(&cfg);
     srv_log(SRV_LOG_INFO, "reload",
             "signal=HUP result=ok max_body=%llu max_connections=%u rate_per_ip=%u",
             (unsigned long long)cfg.lim.max_body, cfg.lim.max_connections, cfg.lim.rate_per_ip);
@@ -183,11 +190,12 @@ int licsrv_cmd_serve(int argc, char **argv) {
   if (srv_addr_resolve(asked[0], cfg.listen, sizeof cfg.listen, err, sizeof err) != 0 ||
       srv_addr_resolve(asked[1], cfg.admin_listen, sizeof cfg.admin_listen, err, sizeof err) != 0)
     return cli_error(EXIT_FAIL, "serve", "%s", err);
+  set_access_log(&cfg);
   if (srv_server_new(&cfg, &s, err, sizeof err) != 0)
     return cli_error(EXIT_FAIL, "serve", "%s", err);
   /* The license server proper: store, node key, verify and admin routes. */
   app *ap = NULL;
-  if (app_attach(s, cfg.data, &ap, err, sizeof err) != 0) {
+  if (app_attach(s, cfg.data, &cfg.app, &ap, err, sizeof err) != 0) {
     srv_server_free(s);
     return cli_error(EXIT_FAIL, "serve", "%s", err);
   }

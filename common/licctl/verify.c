@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "cli.h"
 #include "licctl.h"
 #include "lic/rif.h"
@@ -11,7 +13,7 @@
 
 static const char USAGE[] =
     "usage: licctl verify URL --domain D --port P --node N [--license ID | --account ID\n"
-    "         --token-file F] [--app A] [--version V] [--trust PUB.pem]...\n"
+    "         --token-file F] [--app A] [--version V] [--secret-file F] [--trust PUB.pem]...\n"
     "         [--cacert FILE | --pin PIN...] [--timeout MS] [--json]\n\n"
     "Asks the license server at URL (https://HOST:PORT, checked against the system\n"
     "store, --cacert or --pin; or http://) for a signed verdict and checks the whole\n"
@@ -30,6 +32,7 @@ static const char USAGE[] =
     "  --token-file F  public mode: the account's token (a 0600 file, never printed)\n"
     "  --app A         application name\n"
     "  --version V     product version, e.g. 11.0.18 (its major number is checked)\n"
+    "  --secret-file F the server's node_secret (one line, file mode 0600)\n"
     "  --trust FILE    trusted root public key (repeatable; replaces the built-in store)\n"
     CLI_TLS_HELP
     "  --timeout MS    whole exchange: connect, TLS handshake, answer (default 10000)\n"
@@ -37,7 +40,7 @@ static const char USAGE[] =
     "  --state DIR     the state directory (public mode: its project id)\n";
 
 enum { O_DOMAIN = 256, O_PORT, O_NODE, O_LICENSE, O_APP, O_VERSION, O_TRUST, O_TIMEOUT, O_JSON,
-       O_STATE, O_CACERT, O_PIN, O_ACCOUNT, O_TOKEN_FILE };
+       O_STATE, O_CACERT, O_PIN, O_ACCOUNT, O_TOKEN_FILE, O_SECRET };
 
 static json_t *list_json(const lic_strlist *l) {
   json_t *a = json_array();
@@ -56,6 +59,7 @@ int licctl_verify(int argc, char **argv) {
       {"cacert", required_argument, NULL, O_CACERT}, {"pin", required_argument, NULL, O_PIN},
       {"account", required_argument, NULL, O_ACCOUNT},
       {"token-file", required_argument, NULL, O_TOKEN_FILE},
+      {"secret-file", required_argument, NULL, O_SECRET},
       {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
   lic_verify_opts o;
   lic_verify_result res;
@@ -63,6 +67,8 @@ int licctl_verify(int argc, char **argv) {
   cli_tls tls;
   uint8_t id[LIC_ID_LEN];
   const char *port = NULL, *account = NULL, *token_file = NULL, *state = NULL;
+  const char *secret_file = NULL;
+  char secret[LIC_MAX_NODE_SECRET + 1] = "";
   licctl_account cred;
   bool json = false;
   int64_t v;
@@ -102,6 +108,7 @@ int licctl_verify(int argc, char **argv) {
     case O_STATE: state = optarg; break;
     case O_ACCOUNT: account = optarg; break;
     case O_TOKEN_FILE: token_file = optarg; break;
+    case O_SECRET: secret_file = optarg; break;
     case 'h': fputs(USAGE, stdout); return EXIT_OK;
     default: return cli_bad_option("verify", argv, opts);
     }
@@ -136,8 +143,17 @@ int licctl_verify(int argc, char **argv) {
     o.project_id = cred.project_id;
   }
 
+  if (secret_file != NULL) {
+    if ((rc = lic_secret_file_read(secret_file, secret)) != LIC_OK) {
+      licctl_account_clear(&cred);
+      return cli_lic_error(secret_file, rc);
+    }
+    o.secret = secret;
+  }
+
   rc = lic_verify(&o, &res);
   licctl_account_clear(&cred);
+  OPENSSL_cleanse(secret, sizeof secret);
   if (rc != LIC_OK)
     return cli_lic_error(o.url, rc); /* LIC_INVALID: a bad URL, a usage error (exit 2) */
   lic_verdict *vd = &res.verdict;

@@ -8,6 +8,8 @@
 
 #include "internal.h"
 #include "lic/envelope.h"
+#include "lic/fileio.h"
+#include "lic/keys.h"
 #include "lic/verify_client.h"
 
 void lic_verify_result_clear(lic_verify_result *res) {
@@ -27,7 +29,8 @@ static int pack_request(const lic_verify_opts *o, req_kind kind, const uint8_t *
   int bad = 0;
   bool pub = o->account != NULL, full = kind != REQ_UNREGISTER;
   size_t n = 2 + (full ? 2 : 0) + (o->license != NULL && !pub) + (full && o->app != NULL) +
-             (full && o->version != NULL) + (pub ? 3 : 0) + (kind == REQ_REGISTER);
+             (full && o->version != NULL) + (pub ? 3 : 0) + (kind == REQ_REGISTER) +
+             (full && !pub && o->secret != NULL);
   msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
   bad |= msgpack_pack_map(&pk, n);
   bad |= lic_mp_pack_cstr(&pk, "nonce") | lic_mp_pack_bin(&pk, nonce, nlen);
@@ -56,7 +59,37 @@ static int pack_request(const lic_verify_opts *o, req_kind kind, const uint8_t *
     bad |= lic_mp_pack_cstr(&pk, "app") | lic_mp_pack_cstr(&pk, o->app);
   if (o->version != NULL)
     bad |= lic_mp_pack_cstr(&pk, "version") | lic_mp_pack_cstr(&pk, o->version);
+  if (o->secret != NULL)
+    bad |= lic_mp_pack_cstr(&pk, "secret") | lic_mp_pack_cstr(&pk, o->secret);
   return bad ? LIC_NOMEM : LIC_OK;
+}
+
+int lic_secret_file_read(const char *path, char out[LIC_MAX_NODE_SECRET + 1]) {
+  uint8_t *buf = NULL;
+  size_t len = 0;
+  int rc;
+  out[0] = '\0';
+  if ((rc = lic_file_check_private(path)) != LIC_OK)
+    return rc;
+  if ((rc = lic_file_read(path, LIC_MAX_NODE_SECRET + 2, &buf, &len)) != LIC_OK)
+    return rc == LIC_LIMIT ? lic__fail(LIC_LIMIT, "%s: a node secret is at most %d bytes", path,
+                                       LIC_MAX_NODE_SECRET)
+                           : rc;
+  size_t got = len; /* all of it is wiped */
+  if (len > 0 && buf[len - 1] == '\n')
+    len--;
+  if (len > 0 && buf[len - 1] == '\r')
+    len--;
+  if (len == 0 || len > LIC_MAX_NODE_SECRET || memchr(buf, '\0', len) != NULL ||
+      memchr(buf, '\n', len) != NULL) {
+    lic_secret_free(buf, got);
+    return lic__fail(LIC_FORMAT, "%s: a node secret is one line of 1..%d bytes", path,
+                     LIC_MAX_NODE_SECRET);
+  }
+  memcpy(out, buf, len);
+  out[len] = '\0';
+  lic_secret_free(buf, got);
+  return LIC_OK;
 }
 
 /* Public mode: root -> cert -> verdict (SPEC §3.7), then the same checks of

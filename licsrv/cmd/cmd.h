@@ -18,6 +18,7 @@ int licsrv_cmd_accounts(int argc, char **argv); /* cmd/accounts.c (public mode) 
 int licsrv_account_form(const char *cmd, int kind, int argc, char **argv);
 int licsrv_cmd_audit(int argc, char **argv);    /* audit.c */
 int licsrv_cmd_backup(int argc, char **argv);  /* cmd_backup.c */
+int licsrv_cmd_clock(int argc, char **argv);   /* cmd_clock.c */
 int licsrv_cmd_export(int argc, char **argv);  /* cmd_export.c */
 int licsrv_cmd_forget(int argc, char **argv);  /* cmd_forget.c */
 int licsrv_cmd_failures(int argc, char **argv); /* failures.c */
@@ -29,6 +30,7 @@ int licsrv_cmd_purge(int argc, char **argv);   /* cmd_purge.c */
 int licsrv_cmd_rekey(int argc, char **argv);   /* cmd/rekey.c (public mode) */
 int licsrv_cmd_release(int argc, char **argv);  /* release.c */
 int licsrv_cmd_revoke(int argc, char **argv);   /* revoke.c */
+int licsrv_release_node(int argc, char **argv); /* release_node.c: the --node form */
 int licsrv_cmd_rif(int argc, char **argv);     /* cmd_rif.c */
 int licsrv_cmd_status(int argc, char **argv);  /* cmd_status.c */
 int licsrv_cmd_token(int argc, char **argv);   /* cmd_token.c */

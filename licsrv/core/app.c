@@ -5,8 +5,12 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+
 #include "core/app.h"
 #include "core/datadir.h"
+#include "core/decide.h"
 #include "lic/envelope.h"
 #include "lic/machine.h"
 #include "util/log.h"
@@ -333,6 +337,99 @@ void app_clock_note(app *a, int64_t now) {
   }
 }
 
+typedef struct {
+  app *a;
+  uint64_t seq;
+  int64_t time;
+} release_walk;
+
+static int release_cb(const store_audit *e, void *arg) {
+  release_walk *rw = arg;
+  uint8_t id[LIC_ID_LEN];
+  if (e->seq <= rw->seq)
+    return 0;
+  rw->seq = e->seq;
+  rw->time = e->time;
+  if (strcmp(e->action, APP_CLOCK_RESET_ACTION) == 0 && strncmp(e->subject, "clock:", 6) == 0) {
+    int64_t t;
+    if (lic_parse_int(e->subject + 6, 0, INT64_MAX, &t) == LIC_OK) {
+      atomic_store(&rw->a->hwm, t);
+      srv_log(SRV_LOG_WARN, "clock_mark_reset", "by=cli mark=%lld", (long long)t);
+    }
+    return 0;
+  }
+  if (strcmp(e->action, SRV_RELEASE_ACTION) != 0)
+    return 0;
+  const char *s = e->subject + 5; /* "node:" */
+  if (strncmp(e->subject, "node:", 5) == 0 && strlen(s) > LIC_UUID_LEN + 1 &&
+      s[LIC_UUID_LEN] == '/' && lic_uuid_parse(s, LIC_UUID_LEN, id) == LIC_OK &&
+      srv_seats_release(rw->a->seats, id, s + LIC_UUID_LEN + 1))
+    srv_log(SRV_LOG_INFO, "seat_released", "by=cli license=%.*s", (int)LIC_UUID_LEN, s);
+  return 0;
+}
+
+void app_audit_poll(app_worker *w, int64_t now) {
+  app *a = w->a;
+  int64_t last = atomic_load(&a->release_poll_sec);
+  if (now == last || !atomic_compare_exchange_strong(&a->release_poll_sec, &last, now))
+    return;
+  pthread_mutex_lock(&a->rmu);
+  release_walk rw = {a, a->release_seq, a->release_since};
+  if (store_reader_begin(w->rd) == LIC_OK) {
+    store_audit_each(w->rd, a->release_since, NULL, release_cb, &rw);
+    store_reader_end(w->rd);
+  }
+  a->release_seq = rw.seq;
+  a->release_since = rw.time; /* entries of the same second may still come */
+  pthread_mutex_unlock(&a->rmu);
+}
+
+bool app_secret_ok(const app *a, const char *given) {
+  unsigned char want[SHA256_DIGEST_LENGTH], got[SHA256_DIGEST_LENGTH];
+  if (a->set.node_secret[0] == '\0')
+    return true;
+  /* Hashes first: the comparison takes the same time whatever the lengths. */
+  SHA256((const unsigned char *)a->set.node_secret, strlen(a->set.node_secret), want);
+  SHA256((const unsigned char *)given, strlen(given), got);
+  bool ok = given[0] != '\0' && CRYPTO_memcmp(want, got, sizeof want) == 0;
+  OPENSSL_cleanse(want, sizeof want);
+  OPENSSL_cleanse(got, sizeof got);
+  return ok;
+}
+
+bool app_clock_rolled_back(app *a, int64_t now, int64_t *behind) {
+  int64_t hw = atomic_load(&a->hwm);
+  *behind = hw > now ? hw - now : 0;
+  return hw > 0 && now < hw - SRV_ROLLBACK_SLACK;
+}
+
+/* Every verify answers clock_rollback while this fails: say so, with the way out. */
+static int health_clock(void *arg, char *msg, size_t len) {
+  int64_t behind;
+  if (!app_clock_rolled_back(arg, (int64_t)time(NULL), &behind)) {
+    msg[0] = '\0';
+    return 0;
+  }
+  snprintf(msg, len,
+           "clock_rollback: the clock is %lld s behind the high-water mark; if the clock is right "
+           "now (the mark came from a forward jump), run 'licsrv clock reset'",
+           (long long)behind);
+  return -1;
+}
+
+static double gauge_clock_rollback(void *arg) {
+  int64_t behind;
+  return app_clock_rolled_back(arg, (int64_t)time(NULL), &behind) ? 1 : 0;
+}
+
+static double gauge_clock_behind(void *arg) {
+  int64_t behind;
+  app_clock_rolled_back(arg, (int64_t)time(NULL), &behind);
+  return (double)behind;
+}
+
+static double gauge_clock_hwm(void *arg) { return (double)atomic_load(&((app *)arg)->hwm); }
+
 static int health_machine(void *arg, char *msg, size_t len) {
   app *a = arg;
   return app_machine_ok(a, (int64_t)time(NULL), msg, len) ? 0 : -1;
@@ -383,7 +480,11 @@ static int seats_load_cb(const store_node *n, void *arg) {
   int st = lic_status_from_name(n->fail_status);
   sn.fail_status = st >= 0 ? (lic_status)st : LIC_STATUS_VALID;
   snprintf(sn.fail_reason, sizeof sn.fail_reason, "%s", n->fail_reason);
-  srv_seats_load(arg, &sn);
+  char evicted[LIC_MAX_NAME + 1];
+  app *a = arg;
+  srv_seats_load(a->seats, &sn, evicted, sizeof evicted);
+  if (evicted[0] != '\0') /* past the bounded failure list (or released): off the store too */
+    store_node_drop(a->st, n->owner, evicted);
   return 0;
 }
 
@@ -445,7 +546,62 @@ static double gauge_store_commits(void *arg) {
   return (double)st.commits;
 }
 
-int app_attach(srv_server *s, const char *data_dir, app **out, char *err, size_t errlen) {
+/* A full map fails durable writes and holds heartbeats back: not ready. */
+static int health_store(void *arg, char *msg, size_t len) {
+  app *a = arg;
+  store_stats st;
+  uint64_t used = 0, map = 0;
+  store_stats_get(a->st, &st);
+  if (!st.full) {
+    msg[0] = '\0';
+    return 0;
+  }
+  store_size(a->st, &used, &map);
+  snprintf(msg, len,
+           "store map full (%llu of %llu bytes): imports and claims fail, heartbeats wait in "
+           "memory; run 'licsrv purge' or raise store_map_size",
+           (unsigned long long)used, (unsigned long long)map);
+  return -1;
+}
+
+static double gauge_store_full(void *arg) {
+  store_stats st;
+  store_stats_get(((app *)arg)->st, &st);
+  return st.full ? 1 : 0;
+}
+
+static double gauge_store_batch_failures(void *arg) {
+  store_stats st;
+  store_stats_get(((app *)arg)->st, &st);
+  return (double)st.batch_failures;
+}
+
+static double gauge_store_map(void *arg) {
+  uint64_t used = 0, map = 0;
+  store_size(((app *)arg)->st, &used, &map);
+  return (double)map;
+}
+
+static double gauge_seat_nodes(void *arg) {
+  srv_seats_stats st;
+  srv_seats_stats_get(((app *)arg)->seats, &st);
+  return (double)st.nodes;
+}
+
+static double gauge_seat_evicted(void *arg) {
+  srv_seats_stats st;
+  srv_seats_stats_get(((app *)arg)->seats, &st);
+  return (double)st.evicted;
+}
+
+static double gauge_failures(void *arg) {
+  srv_seats_stats st;
+  srv_seats_stats_get(((app *)arg)->seats, &st);
+  return (double)st.failures;
+}
+
+int app_attach(srv_server *s, const char *data_dir, const srv_app_settings *set, app **out,
+               char *err, size_t errlen) {
   app *a = calloc(1, sizeof *a);
   char path[4200];
   store_reader *rd = NULL;
@@ -458,12 +614,16 @@ int app_attach(srv_server *s, const char *data_dir, app **out, char *err, size_t
   }
   pthread_mutex_init(&a->mmu, NULL);
   pthread_mutex_init(&a->hmu, NULL);
+  pthread_mutex_init(&a->rmu, NULL);
+  a->release_since = (int64_t)time(NULL); /* older releases are in the loaded records */
   pthread_mutex_init(&a->pmu, NULL);
   pthread_cond_init(&a->pcv, NULL);
   a->registration_ttl_days = srv_server_config(s)->registration_ttl_days;
   a->lock = (srv_lock)SRV_LOCK_INIT;
   a->srv = s;
-  if ((rc = store_open(data_dir, 0, &a->st)) != LIC_OK) {
+  if (set != NULL)
+    a->set = *set;
+  if ((rc = store_open_mapped(data_dir, 0, a->set.store_map_size, &a->st)) != LIC_OK) {
     snprintf(err, errlen, "%s", lic_errfull(rc)); /* names the dir and says to run init */
     goto fail;
   }
@@ -485,11 +645,13 @@ int app_attach(srv_server *s, const char *data_dir, app **out, char *err, size_t
   if (srv_lock_node(&a->lock, data_dir, a->meta.node_kid, err, errlen) != 0)
     goto fail;
   a->hwm = a->meta.clock_hwm;
-  if ((a->seats = srv_seats_new()) == NULL) {
+  if ((a->seats = srv_seats_new_with(a->set.failure_list_size, a->set.unlimited_max_nodes)) == NULL ||
+      (a->newnodes = srv_nodelimit_new(a->set.new_nodes_per_hour)) == NULL) {
     snprintf(err, errlen, "out of memory");
     goto fail;
   }
-  store_node_each(rd, NULL, seats_load_cb, a->seats);
+  store_node_each(rd, NULL, seats_load_cb, a);
+  srv_seats_load_done(a->seats);
   store_reader_end(rd);
   store_reader_free(rd);
   rd = NULL;
@@ -521,10 +683,34 @@ int app_attach(srv_server *s, const char *data_dir, app **out, char *err, size_t
   srv_metrics_gauge_fn(m, "licsrv_store_commits", NULL,
                        "Synced LMDB commits since start (one per group of writes)",
                        gauge_store_commits, a);
+  srv_metrics_gauge_fn(m, "licsrv_lmdb_map_bytes", NULL, "Size of the LMDB map", gauge_store_map, a);
+  srv_metrics_gauge_fn(m, "licsrv_store_full", NULL,
+                       "1 while the LMDB map is full (writes fail; heartbeats wait in memory)",
+                       gauge_store_full, a);
+  srv_metrics_gauge_fn(m, "licsrv_store_batch_failures", NULL,
+                       "Heartbeat batches that could not be written (kept for the next try)",
+                       gauge_store_batch_failures, a);
+  srv_metrics_gauge_fn(m, "licsrv_seat_nodes", NULL,
+                       "Nodes in the seat tables (only nodes that were granted a seat)",
+                       gauge_seat_nodes, a);
+  srv_metrics_gauge_fn(m, "licsrv_seat_evictions", NULL,
+                       "Idle nodes evicted from a full seat table since start", gauge_seat_evicted, a);
+  srv_metrics_gauge_fn(m, "licsrv_failure_list_entries", NULL,
+                       "Entries in the per-license failure lists", gauge_failures, a);
+  srv_metrics_gauge_fn(m, "licsrv_clock_rollback", NULL,
+                       "1 while the clock is behind the high-water mark (verifies answer clock_rollback)",
+                       gauge_clock_rollback, a);
+  srv_metrics_gauge_fn(m, "licsrv_clock_behind_seconds", NULL,
+                       "Seconds the clock is behind the high-water mark (0 when not)",
+                       gauge_clock_behind, a);
+  srv_metrics_gauge_fn(m, "licsrv_clock_high_water_seconds", NULL,
+                       "The clock high-water mark (Unix time)", gauge_clock_hwm, a);
   srv_server_set_user(s, a);
   if (srv_on_worker_start(s, worker_start, a) != 0 || srv_on_worker_stop(s, worker_stop, a) != 0 ||
       srv_on_shutdown(s, on_shutdown, a) != 0 || srv_health_add(s, "license", health_license, a) != 0 ||
-      srv_health_add(s, "machine", health_machine, a) != 0 || app_expiry_attach(a) != 0) {
+      srv_health_add(s, "machine", health_machine, a) != 0 ||
+      srv_health_add(s, "clock", health_clock, a) != 0 ||
+      srv_health_add(s, "store", health_store, a) != 0 || app_expiry_attach(a) != 0) {
     snprintf(err, errlen, "cannot register hooks");
     goto fail;
   }
@@ -554,7 +740,10 @@ void app_free(app *a) {
   srv_lock_release(&a->lock);
   lic_key_free(a->node);
   srv_seats_free(a->seats);
+  srv_nodelimit_free(a->newnodes);
+  OPENSSL_cleanse(a->set.node_secret, sizeof a->set.node_secret);
   pthread_mutex_destroy(&a->mmu);
+  pthread_mutex_destroy(&a->rmu);
   pthread_mutex_destroy(&a->hmu);
   if (a->emu_init)
     pthread_mutex_destroy(&a->emu);

@@ -46,6 +46,9 @@ typedef struct store_reader store_reader;
 typedef struct store_wtxn store_wtxn; /* a write transaction inside the writer thread */
 
 int store_open(const char *dir, unsigned flags, store **out);
+/* The same with another map size (bytes; 0 = STORE_MAP_SIZE). A map smaller
+ * than the data file grows to the file's size (LMDB). */
+int store_open_mapped(const char *dir, unsigned flags, size_t map_size, store **out);
 /* Flushes batched writes, completes queued operations, stops the writer,
  * syncs and closes the environment. Accepts NULL. */
 void store_close(store *s);
@@ -81,6 +84,9 @@ int store_clock_hwm_get(store_reader *rd, int64_t *t);
 /* Raise the mark (never lowers it); batched, not synced per call. */
 void store_clock_hwm_note(store *s, int64_t now);
 int store_w_clock_hwm_set(store_wtxn *w, int64_t t);
+/* Set the mark to t even when that lowers it (`licsrv clock reset`, after a
+ * forward clock jump poisoned it). */
+int store_w_clock_hwm_reset(store_wtxn *w, int64_t t);
 /* The online-key certificate (public mode): raw envelope. */
 int store_w_cert_put(store_wtxn *w, const uint8_t *env, size_t len);
 int store_cert_get(store_reader *rd, uint8_t **env, size_t *len);
@@ -205,6 +211,10 @@ typedef struct {
 int store_node_seen(store *s, const uint8_t owner[LIC_ID_LEN], const char *node, int64_t now);
 int store_node_failure(store *s, const uint8_t owner[LIC_ID_LEN], const char *node,
                        int64_t now, const char *status, const char *reason);
+/* Batched too: delete the node's record if it never held a seat (last valid
+ * check 0) - a failure that left the bounded failure list. A later note of
+ * the same node in the batch cancels it. */
+int store_node_drop(store *s, const uint8_t owner[LIC_ID_LEN], const char *node);
 /* Write the pending batch now (waits for its commit). */
 int store_flush(store *s);
 int store_node_get(store_reader *rd, const uint8_t owner[LIC_ID_LEN], const char *node,
@@ -303,6 +313,8 @@ typedef struct {
   uint64_t commits;  /* write transactions committed */
   uint64_t syncs;    /* commits that synced to disk */
   uint64_t flushes;  /* batch flushes */
+  uint64_t batch_failures; /* heartbeat batches that could not be written (kept for the next try) */
+  bool full;         /* the last write found the map full (MDB_MAP_FULL) */
 } store_stats;
 
 void store_stats_get(store *s, store_stats *st);

@@ -24,10 +24,26 @@ const char *srv_log_quote(const char *s, size_t len, char *out, size_t out_len);
 /* srv_log_quote of a C string into the char array buf. */
 #define SRV_LOG_Q(s, buf) srv_log_quote((s), strlen(s), (buf), sizeof(buf))
 
+/* The per-request log (`access_log`): every request, only answers >= 400,
+ * or none. Events (srv_log) are not affected. */
+typedef enum { SRV_ACCESS_ALL, SRV_ACCESS_ERRORS, SRV_ACCESS_OFF } srv_access_mode;
+void srv_log_set_access(srv_access_mode mode);
+/* "all" | "errors" | "off" -> 0, else -1. */
+int srv_access_mode_parse(const char *s, srv_access_mode *out);
+
 /* A per-worker buffer of request lines, written when full or when the loop
  * is about to wait (srv_logbuf_flush), so a busy loop costs one write per
- * turn rather than one per request. */
-#define SRV_LOGBUF_SIZE 8192
+ * turn rather than one per request.
+ *
+ * Error answers (>= 400) from one source (the logged, masked address) are
+ * logged at most SRV_LOG_ERRORS_PER_S a second over all workers; what is held
+ * back is counted and said in one "log_suppressed" line once that second is
+ * over (at the next flush of any worker), so a flood of bad requests cannot
+ * fill the disk. */
+#define SRV_LOGBUF_SIZE       8192
+#define SRV_LOG_ERRORS_PER_S  10
+#define SRV_LOG_SOURCES       256 /* sources tracked (the stalest replaced) */
+
 typedef struct {
   size_t len;
   int64_t sec; /* second of the cached ts prefix */

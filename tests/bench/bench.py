@@ -133,7 +133,9 @@ class Licsrv(srvutil.Server):
     """A provisioned licsrv pinned to CPUS with its log thrown away."""
 
     def __init__(self, data, cpus=SRV_CPU, threads=1, extra=()):
-        super().__init__(data, threads=threads, extra=list(extra),
+        # Load from one loopback address: no per-address connection limit.
+        super().__init__(data, threads=threads,
+                         extra=list(extra) + ["--max-connections-per-ip", "0"],
                          domains=("localhost",), ports=(8080,), major=11, max_nodes=0)
         self.args = ["taskset", "-c", cpus] + self.args
         self.logfile.close()

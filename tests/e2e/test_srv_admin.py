@@ -201,7 +201,8 @@ def test_nodes_and_failures(srv):
     nodes = {(n["license"], n["node"]): n for n in doc["nodes"]}
     fine = nodes[(srv.license_id, "rs-fine")]
     assert fine["last_valid"] > 0 and "last_failure" not in fine
-    assert (srv.license_id, "rs-broken") in nodes
+    assert (srv.license_id, "rs-broken") in nodes  # listed from the failure list, no seat
+    assert nodes[(srv.license_id, "rs-broken")]["last_valid"] == 0
     st, doc = admin(srv, "GET", "/v1/admin/failures", srv.token)
     assert st == 200
     fails = {n["node"]: n for n in doc["failures"] if n["license"] == srv.license_id}

@@ -66,12 +66,12 @@ def status_and_closed(port, data):
 
 @pytest.mark.parametrize("data,status", [
     (b"BLAH\r\n\r\n", 400),
-    (b"POST /healthz HTTP/1.1\r\nContent-Length: -1\r\n\r\n", 400),
-    (b"POST /healthz HTTP/1.1\r\nContent-Length: 1x\r\n\r\n", 400),
+    (b"POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n", 400),
+    (b"POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 1x\r\n\r\n", 400),
     (b"POST /v1/verify HTTP/1.1\r\nHost: x\r\n\r\n", 411),
-    (b"POST /v1/verify HTTP/1.1\r\nContent-Length: 999999999\r\n\r\n", 413),
-    (b"GET /healthz HTTP/1.1\r\nX: " + b"a" * 9000 + b"\r\n\r\n", 431),
-    (b"GET /healthz HTTP/1.1\r\n" + b"".join(b"H%d: v\r\n" % i for i in range(80)) + b"\r\n", 431),
+    (b"POST /v1/verify HTTP/1.1\r\nHost: x\r\nContent-Length: 999999999\r\n\r\n", 413),
+    (b"GET /healthz HTTP/1.1\r\nHost: x\r\nX: " + b"a" * 9000 + b"\r\n\r\n", 431),
+    (b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + b"".join(b"H%d: v\r\n" % i for i in range(80)) + b"\r\n", 431),
 ])
 def test_bad_requests_then_close(server, data, status):
     got, out = status_and_closed(server.port, data)
@@ -101,7 +101,7 @@ def test_log_full_ips_flag(tmp_path):
     with s:
         s.get("/healthz")
         assert s.wait_log("remote=127.0.0.1\n")
-        got, _ = status_and_closed(s.port, b"GET /healthz HTTP/1.1\r\n" + b"H: v\r\n" * 6 + b"\r\n")
+        got, _ = status_and_closed(s.port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + b"H: v\r\n" * 6 + b"\r\n")
         assert got == 431
 
 
@@ -138,7 +138,7 @@ def test_sighup_reloads_limits(tmp_path):
         conf.write_text("max_body = 100\n")
         s.send_signal(signal.SIGHUP)
         assert s.wait_log("msg=reload signal=HUP result=ok max_body=100")
-        got, _ = status_and_closed(s.port, b"POST /x HTTP/1.1\r\nContent-Length: 200\r\n\r\n")
+        got, _ = status_and_closed(s.port, b"POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 200\r\n\r\n")
         assert got == 413
         conf.write_text("max_body = lots\n")
         s.send_signal(signal.SIGHUP)

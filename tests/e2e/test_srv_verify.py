@@ -484,7 +484,9 @@ def test_clock_rollback(tmp_path):
         assert verify(s.port, node_pub=pub, **ok_req(lid))["status"] == "valid"
         s.finish()
         set_clock_hwm(s.data, int(time.time()) + 3 * 3600)  # as if the clock went back 3 h
-        s = Server(s.data, threads=1, sysroot=s.sysroot).start()
+        s = Server(s.data, threads=1, sysroot=s.sysroot).start(healthy=False)
+        st, body, _ = s.get("/healthz")  # says so (issue 11)
+        assert st == 503 and json.loads(body)["check"] == "clock", body
         v = verify(s.port, node_pub=pub, **ok_req(lid))
         assert v["status"] == "clock_rollback", v
         assert verify(s.port, node_pub=pub, **ok_req(lid, node="rs-2"))["status"] == "clock_rollback"

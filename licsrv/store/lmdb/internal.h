@@ -39,6 +39,7 @@ typedef struct op {
 /* The heartbeat batch: an open-addressing table keyed by (owner, node). */
 typedef struct {
   bool used, seen, failed;
+  bool drop; /* store_node_drop: delete the record if it never held a seat */
   store_node n;
 } bentry;
 
