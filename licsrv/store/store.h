@@ -1,8 +1,9 @@
 /* store/store.h - the interface to licsrv's persistent state. No backend type
- * appears here: the handles are opaque. The LMDB backend lives in store/lmdb/
- * (one file per concern, docs/storage.md "Code layout"); a second backend
- * would sit beside it in store/<name>/ and define these functions and handle
- * structs with the semantics below.
+ * appears here: the handles are opaque. store_open picks the backend by the
+ * location: a directory is the LMDB backend (store/lmdb/, one file per
+ * concern, docs/storage.md "Code layout"), a postgresql:// URL the PostgreSQL
+ * backend (store/pg/, public mode only). Every function below is one indirect
+ * call into the backend of its handle (store/backend.h).
  *
  * Reads go through a per-thread reader (one read transaction reused with
  * reset/renew); every value handed out is a copy. Writes go through one writer
@@ -45,7 +46,13 @@ typedef struct store store;
 typedef struct store_reader store_reader;
 typedef struct store_wtxn store_wtxn; /* a write transaction inside the writer thread */
 
-int store_open(const char *dir, unsigned flags, store **out);
+/* where: the data directory (LMDB in where/store/) or a postgresql:// (or
+ * postgres://) libpq URL. */
+int store_open(const char *where, unsigned flags, store **out);
+/* Whether where names a PostgreSQL store rather than a directory. */
+bool store_is_url(const char *where);
+/* "lmdb" or "postgresql". */
+const char *store_backend_name(const store *s);
 /* Flushes batched writes, completes queued operations, stops the writer,
  * syncs and closes the environment. Accepts NULL. */
 void store_close(store *s);
