@@ -106,7 +106,8 @@ typedef struct store_ops {
   const store_ops p##_ops = {.name = label, STORE_OPS(STORE_FILL_X_##p) STORE_VOPS(STORE_FILL_V_##p)}
 
 /* The backends' entry points (store_open picks one by the location). */
-extern const store_ops lmdb_ops;
+extern const store_ops lmdb_ops, pgs_ops;
 int lmdb_open(const char *dir, unsigned flags, store **out);
+int pgs_open(const char *url, unsigned flags, store **out);
 
 #endif

@@ -28,10 +28,8 @@ bool store_is_url(const char *where) {
 }
 
 int store_open(const char *where, unsigned flags, store **out) {
-  if (store_is_url(where)) {
-    *out = NULL;
-    return lic_fail(LIC_INVALID, "%s: no PostgreSQL backend in this build", "store");
-  }
+  if (store_is_url(where))
+    return pgs_open(where, flags, out);
   return lmdb_open(where, flags, out);
 }
 

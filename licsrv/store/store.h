@@ -41,6 +41,7 @@
 /* store_open flags */
 #define STORE_CREATE 1u /* create DIR/store and the schema when absent */
 #define STORE_RDONLY 2u /* read-only environment, no writer thread */
+#define STORE_MIGRATE 4u /* PostgreSQL: upgrade an older schema (licsrv migrate) */
 
 typedef struct store store;
 typedef struct store_reader store_reader;
