@@ -19,6 +19,7 @@ static const char HELP[] =
     "  --license ID   a license id (UUID)\n"
     "  --account ID   an account id (UUID)\n"
     "  --data DIR     data directory (default " LICSRV_DEFAULT_DATA ")\n"
+    "  --store URL    a PostgreSQL store (postgresql://...; default DIR/store)\n"
     "  --config FILE  read `data =` from this INI file\n"
     "  --json         print the counts as JSON\n";
 

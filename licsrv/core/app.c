@@ -399,7 +399,8 @@ int app_attach(srv_server *s, const char *data_dir, app **out, char *err, size_t
   pthread_cond_init(&a->pcv, NULL);
   a->registration_ttl_days = srv_server_config(s)->registration_ttl_days;
   a->srv = s;
-  if ((rc = store_open(data_dir, 0, &a->st)) != LIC_OK) {
+  const char *where = srv_server_config(s)->store[0] != '\0' ? srv_server_config(s)->store : data_dir;
+  if ((rc = store_open(where, 0, &a->st)) != LIC_OK) {
     snprintf(err, errlen, "%s", lic_errfull(rc)); /* names the dir and says to run init */
     goto fail;
   }

@@ -105,6 +105,15 @@ int pgs__run(PGconn *c, const char *sql, const pgs_params *p) {
   return rc;
 }
 
+int pgs__script(PGconn *c, const char *sql) {
+  if (c == NULL)
+    return lic_fail(LIC_UNAVAILABLE, "postgresql: not connected");
+  PGresult *r = PQexec(c, sql); /* the simple protocol: several statements */
+  int rc = r != NULL && PQresultStatus(r) == PGRES_COMMAND_OK ? LIC_OK : from_result(c, r);
+  PQclear(r);
+  return rc;
+}
+
 static uint64_t be(const uint8_t *p, int n) {
   uint64_t v = 0;
   for (int i = 0; i < n; i++)

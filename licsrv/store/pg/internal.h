@@ -101,6 +101,8 @@ void pgs__p_i64(pgs_params *p, int64_t v);
 int pgs__exec(PGconn *c, const char *sql, const pgs_params *p, PGresult **res);
 /* As pgs__exec for a statement whose rows are not wanted. */
 int pgs__run(PGconn *c, const char *sql, const pgs_params *p);
+/* Several statements without parameters (the migrations). */
+int pgs__script(PGconn *c, const char *sql);
 /* Binary result fields (a NULL field reads 0 / empty). */
 int64_t pgs__i64(const PGresult *r, int row, int col);
 int32_t pgs__i32(const PGresult *r, int row, int col);

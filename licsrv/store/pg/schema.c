@@ -94,7 +94,7 @@ int pgs__migrate(PGconn *c, int from) {
   }
   for (; v < PGS_SCHEMA_VERSION; v++) {
     pgs_params p = {0};
-    if ((rc = pgs__run(c, MIGRATIONS[v], NULL)) != LIC_OK)
+    if ((rc = pgs__script(c, MIGRATIONS[v])) != LIC_OK)
       goto out;
     pgs__p_i64(&p, v + 1);
     if ((rc = pgs__run(c, "UPDATE licsrv_meta SET schema = $1::integer", &p)) != LIC_OK)
