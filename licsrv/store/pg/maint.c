@@ -35,7 +35,8 @@ static int idle_apply(store_wtxn *w, void *arg) {
   int rc;
   o->n = 0;
   pgs__p_i64(&p, o->cutoff);
-  if ((rc = pgs__exec(wc(w), "DELETE FROM licsrv_registrations WHERE last_valid < $1::bigint"
+  if ((rc = pgs__exec(wc(w), "DELETE FROM licsrv_registrations WHERE"
+                             " (CASE WHEN last_valid = 0 THEN created ELSE last_valid END) < $1::bigint"
                              " RETURNING account, project_id", &p, &res)) != LIC_OK)
     return rc;
   for (int i = 0; rc == LIC_OK && i < PQntuples(res); i++) {

@@ -243,7 +243,7 @@ int pgs_w_registration_put(store_wtxn *w, const store_registration *g) {
   pgs__p_text(&p, g->project);
   pgs__p_text(&p, g->domain);
   pgs__p_i64(&p, g->created);
-  pgs__p_i64(&p, g->last_valid);
+  pgs__p_i64(&p, g->last_valid != 0 ? g->last_valid : g->created); /* as on LMDB */
   return pgs__run(wc(w),
                   "INSERT INTO licsrv_registrations (" REG_COLS ") VALUES"
                   " ($1, $2, $3, $4, $5::bigint, $6::bigint) ON CONFLICT (account, project_id)"
