@@ -326,7 +326,9 @@ static void reg_done(void *arg, int rc, const char *detail) {
   } else {
     srv_log(SRV_LOG_ERROR, op->unregister ? "unregistration not stored" : "registration not stored",
             "error=\"%s\"", detail != NULL && *detail ? detail : lic_strerror(rc));
-    srv_reply_deferred_error(op->d, 500, "store_error",
+    /* Unreachable store (PostgreSQL down): 503, nothing stored, retry. */
+    bool down = rc == LIC_UNAVAILABLE;
+    srv_reply_deferred_error(op->d, down ? 503 : 500, down ? "store_unavailable" : "store_error",
                              detail != NULL && *detail ? detail : lic_strerror(rc));
   }
   reg_op_free(op);

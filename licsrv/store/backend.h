@@ -78,7 +78,8 @@
   V(reader_free, (store_reader *rd), (rd)) \
   V(reader_end, (store_reader *rd), (rd)) \
   V(clock_hwm_note, (store *s, int64_t now), (s, now)) \
-  V(stats_get, (store *s, store_stats *st), (s, st))
+  V(stats_get, (store *s, store_stats *st), (s, st)) \
+  V(health_get, (store *s, store_health *h), (s, h))
 
 typedef struct store_ops {
   const char *name; /* "lmdb", "postgresql" */

@@ -42,6 +42,10 @@
 #define STORE_CREATE 1u /* create DIR/store and the schema when absent */
 #define STORE_RDONLY 2u /* read-only environment, no writer thread */
 #define STORE_MIGRATE 4u /* PostgreSQL: upgrade an older schema (licsrv migrate) */
+/* PostgreSQL: answer account, registration and certificate reads from a
+ * per-process copy kept fresh by LISTEN/NOTIFY (the serving process; the
+ * copy is filled at open). Ignored by LMDB, whose reads cost no round trip. */
+#define STORE_CACHED 8u
 
 typedef struct store store;
 typedef struct store_reader store_reader;
@@ -305,6 +309,18 @@ typedef struct {
 } store_stats;
 
 void store_stats_get(store *s, store_stats *st);
+
+/* Whether writes can be stored now and how fresh the read copy is (for
+ * /healthz and /metrics). LMDB: always writable, no copy. */
+typedef struct {
+  bool writable;         /* the last write round trip worked (or LMDB) */
+  bool cached;           /* reads come from a per-process copy */
+  bool cache_fresh;      /* the copy's change feed is connected */
+  int64_t cache_age_ms;  /* since its last full reload */
+  int64_t down_since;    /* when the change feed was lost (0: it was not) */
+} store_health;
+
+void store_health_get(store *s, store_health *h);
 
 /* ---- maintenance ---------------------------------------------------------- */
 /* Compacting hot copy into dest_dir (created 0700; must hold no data.mdb). */

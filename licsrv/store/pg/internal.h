@@ -25,6 +25,9 @@ STORE_DECLARE(pgs)
 #define PGS_SCHEMA_VERSION 2 /* store/pg/schema.c: the migrations, in order */
 #define PGS_MAX_PARAMS     12
 #define PGS_NOTIFY_CHANNEL "licsrv_changes"
+#define PGS_CACHE_MAX_AGE_MS 60000 /* a full reload at least this often */
+
+typedef struct pgs_centry pgs_centry; /* cache.c */
 
 /* One queued write operation (store_submit), owned by the writer once queued. */
 typedef struct pgs_op {
@@ -61,6 +64,24 @@ typedef struct {
   bool stopping;
   bool up; /* the writer's connection works (last round trip succeeded) */
   store_stats stats;
+  /* the read copy (STORE_CACHED, cache.c): under clock */
+  bool cached;
+  pthread_rwlock_t clock;
+  pgs_centry **cbuckets;
+  size_t cnb;
+  store_cert *ccerts;
+  size_t nccerts;
+  int64_t cloaded_ms;
+  /* under mu */
+  bool cache_fresh, listener_stop;
+  int64_t cache_down_since;
+  pthread_t listener;
+  bool listener_started;
+  /* the accounts this group changed (writer thread only): reloaded into the
+   * copy after the commit, before the answers */
+  uint8_t (*dirty)[LIC_ID_LEN];
+  size_t ndirty, capdirty;
+  bool certs_dirty;
 } pgs_store;
 
 typedef struct {
@@ -127,6 +148,23 @@ int pgs__schema_get(PGconn *c, int *version);
 int pgs__migrate(PGconn *c, int from);
 
 bool pgs__is_up(pgs_store *s); /* the writer's last round trip worked */
+
+/* ---- cache.c ------------------------------------------------------------------- */
+
+int pgs__cache_load_all(pgs_store *s, PGconn *c);
+int pgs__cache_load_account(pgs_store *s, PGconn *c, const uint8_t id[LIC_ID_LEN]);
+int pgs__cache_load_certs(pgs_store *s, PGconn *c);
+void pgs__cache_free(pgs_store *s);
+int pgs__cache_account(pgs_store *s, const uint8_t id[LIC_ID_LEN], store_account *out);
+/* The registration (out, when non-NULL) and the account's count (when non-NULL). */
+int pgs__cache_registration(pgs_store *s, const uint8_t account[LIC_ID_LEN],
+                            const uint8_t project_id[LIC_ID_LEN], store_registration *out,
+                            size_t *count);
+int pgs__cache_cert_each(pgs_store *s, store_cert_cb cb, void *arg);
+void *pgs__listener_main(void *arg);
+/* Note a change the copy must reload after this group commits. */
+void pgs__dirty(store_wtxn *w, const uint8_t id[LIC_ID_LEN]);
+void pgs__dirty_certs(store_wtxn *w);
 
 /* ---- writer.c ------------------------------------------------------------------ */
 

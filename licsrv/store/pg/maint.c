@@ -45,6 +45,7 @@ static int idle_apply(store_wtxn *w, void *arg) {
     if ((rc = pgs__fixed(res, i, 0, acct, LIC_ID_LEN)) != LIC_OK ||
         (rc = pgs__fixed(res, i, 1, proj, LIC_ID_LEN)) != LIC_OK)
       break;
+    pgs__dirty(w, acct);
     lic_uuid_format(acct, a);
     lic_uuid_format(proj, pr);
     snprintf(subj, sizeof subj, "account:%s project:%s ttl:%lldd", a, pr, (long long)o->days);
@@ -126,6 +127,7 @@ static int forget_apply(store_wtxn *w, void *arg) {
   int rc;
   memset(&m->c, 0, sizeof m->c);
   lic_uuid_format(m->id, uuid);
+  pgs__dirty(w, m->id);
   pgs__p_bytes(&p, m->id, LIC_ID_LEN);
   pgs__p_text(&q, uuid);
   if ((rc = del_count(wc(w), "DELETE FROM licsrv_accounts WHERE id = $1 RETURNING 1", &p,

@@ -42,6 +42,7 @@ int pgs_w_cert_add(store_wtxn *w, const uint8_t id[LIC_ID_LEN], const uint8_t *e
   pgs__p_bytes(&p, id, LIC_ID_LEN);
   pgs__p_bytes(&p, env, len);
   pgs__p_i64(&p, now);
+  pgs__dirty_certs(w);
   return pgs__run(wc(w),
                   "INSERT INTO licsrv_certs (id, env, imported) VALUES ($1, $2, $3::bigint)"
                   " ON CONFLICT (id) DO UPDATE SET env = EXCLUDED.env, imported = EXCLUDED.imported",
@@ -50,6 +51,8 @@ int pgs_w_cert_add(store_wtxn *w, const uint8_t id[LIC_ID_LEN], const uint8_t *e
 
 int pgs_cert_each(store_reader *r, store_cert_cb cb, void *arg) {
   PGresult *res;
+  if (((pgs_reader *)r)->s->cached)
+    return pgs__cache_cert_each(((pgs_reader *)r)->s, cb, arg);
   int rc = rq(r, "SELECT id, env, imported FROM licsrv_certs ORDER BY id", NULL, &res);
   for (int i = 0; rc == LIC_OK && i < PQntuples(res); i++) {
     store_cert c = {0};
@@ -87,6 +90,8 @@ int pgs_account_get(store_reader *r, const uint8_t id[LIC_ID_LEN], store_account
   pgs_params p = {0};
   PGresult *res;
   int rc;
+  if (((pgs_reader *)r)->s->cached)
+    return pgs__cache_account(((pgs_reader *)r)->s, id, out);
   memset(out, 0, sizeof *out);
   pgs__p_bytes(&p, id, LIC_ID_LEN);
   if ((rc = rq(r, "SELECT id, env, imported, revoked_at FROM licsrv_accounts WHERE id = $1", &p,
@@ -132,6 +137,7 @@ int pgs_w_account_put(store_wtxn *w, const uint8_t id[LIC_ID_LEN], const uint8_t
   pgs__p_bytes(&p, id, LIC_ID_LEN);
   pgs__p_bytes(&p, env, len);
   pgs__p_i64(&p, now);
+  pgs__dirty(w, id);
   /* A revoked account stays revoked: revoked_at is not in the update. */
   return pgs__run(wc(w),
                   "INSERT INTO licsrv_accounts (id, env, imported) VALUES ($1, $2, $3::bigint)"
@@ -143,6 +149,7 @@ int pgs_w_account_delete(store_wtxn *w, const uint8_t id[LIC_ID_LEN]) {
   pgs_params p = {0};
   int n = 0, rc;
   pgs__p_bytes(&p, id, LIC_ID_LEN);
+  pgs__dirty(w, id);
   rc = changed(wc(w), "DELETE FROM licsrv_accounts WHERE id = $1", &p, &n);
   return rc != LIC_OK ? rc : n == 1 ? LIC_OK : LIC_NOTFOUND;
 }
@@ -152,6 +159,7 @@ int pgs_w_account_revoke(store_wtxn *w, const uint8_t id[LIC_ID_LEN], int64_t no
   int n = 0, rc;
   pgs__p_bytes(&p, id, LIC_ID_LEN);
   pgs__p_i64(&p, now);
+  pgs__dirty(w, id);
   rc = changed(wc(w), "UPDATE licsrv_accounts SET revoked_at = CASE WHEN revoked_at = 0"
                       " THEN $2::bigint ELSE revoked_at END WHERE id = $1", &p, &n);
   return rc != LIC_OK ? rc : n == 1 ? LIC_OK : LIC_NOTFOUND;
@@ -207,6 +215,8 @@ static int reg_count(PGconn *c, const uint8_t account[LIC_ID_LEN], size_t *n) {
 int pgs_registration_get(store_reader *r, const uint8_t account[LIC_ID_LEN],
                          const uint8_t project_id[LIC_ID_LEN], store_registration *out) {
   PGconn *c;
+  if (((pgs_reader *)r)->s->cached)
+    return pgs__cache_registration(((pgs_reader *)r)->s, account, project_id, out, NULL);
   int rc = pgs__rconn((pgs_reader *)r, &c);
   return rc != LIC_OK ? rc : reg_one(c, account, project_id, out);
 }
@@ -229,6 +239,8 @@ int pgs_registration_each(store_reader *r, const uint8_t account[LIC_ID_LEN],
 
 int pgs_registration_count(store_reader *r, const uint8_t account[LIC_ID_LEN], size_t *n) {
   PGconn *c;
+  if (((pgs_reader *)r)->s->cached)
+    return pgs__cache_registration(((pgs_reader *)r)->s, account, NULL, NULL, n);
   int rc = pgs__rconn((pgs_reader *)r, &c);
   return rc != LIC_OK ? rc : reg_count(c, account, n);
 }
@@ -238,6 +250,7 @@ int pgs_w_registration_put(store_wtxn *w, const store_registration *g) {
   if (g->project[0] == '\0' || strlen(g->project) > LIC_MAX_NAME ||
       strlen(g->domain) > LIC_MAX_DOMAIN)
     return lic_fail(LIC_LIMIT, "registration fields out of range");
+  pgs__dirty(w, g->account);
   pgs__p_bytes(&p, g->account, LIC_ID_LEN);
   pgs__p_bytes(&p, g->project_id, LIC_ID_LEN);
   pgs__p_text(&p, g->project);
@@ -256,6 +269,7 @@ int pgs_w_registration_delete(store_wtxn *w, const uint8_t account[LIC_ID_LEN],
                               const uint8_t project_id[LIC_ID_LEN]) {
   pgs_params p = {0};
   int n = 0, rc;
+  pgs__dirty(w, account);
   pgs__p_bytes(&p, account, LIC_ID_LEN);
   pgs__p_bytes(&p, project_id, LIC_ID_LEN);
   rc = changed(wc(w), "DELETE FROM licsrv_registrations WHERE account = $1 AND project_id = $2",
@@ -275,6 +289,7 @@ int pgs_w_registration_count(store_wtxn *w, const uint8_t account[LIC_ID_LEN], s
 int pgs_w_registration_delete_all(store_wtxn *w, const uint8_t account[LIC_ID_LEN], size_t *n) {
   pgs_params p = {0};
   int k = 0, rc;
+  pgs__dirty(w, account);
   pgs__p_bytes(&p, account, LIC_ID_LEN);
   rc = changed(wc(w), "DELETE FROM licsrv_registrations WHERE account = $1", &p, &k);
   *n = rc == LIC_OK ? (size_t)k : 0;

@@ -122,6 +122,7 @@ int pgs_open(const char *url, unsigned flags, store **out) {
   pthread_mutex_init(&s->mu, NULL);
   pthread_cond_init(&s->work, NULL);
   pthread_cond_init(&s->done, NULL);
+  pthread_rwlock_init(&s->clock, NULL);
   mu = true;
   if ((rc = pgs__connect(url, &s->wconn)) != LIC_OK || (rc = pgs__schema_get(s->wconn, &v)) != LIC_OK)
     goto out;
@@ -149,6 +150,17 @@ int pgs_open(const char *url, unsigned flags, store **out) {
       goto out;
   }
   s->up = true;
+  if ((flags & STORE_CACHED) != 0) {
+    if ((rc = pgs__cache_load_all(s, s->wconn)) != LIC_OK)
+      goto out;
+    s->cached = true;
+    s->cache_fresh = true;
+    if (pthread_create(&s->listener, NULL, pgs__listener_main, s) != 0) {
+      rc = lic_fail(LIC_IO, "cannot start the change listener");
+      goto out;
+    }
+    s->listener_started = true;
+  }
   if (!s->rdonly) {
     if (pthread_create(&s->writer, NULL, pgs__writer_main, s) != 0) {
       rc = lic_fail(LIC_IO, "cannot start the writer thread");
@@ -160,8 +172,16 @@ int pgs_open(const char *url, unsigned flags, store **out) {
   return LIC_OK;
 out:
   if (s != NULL) {
+    if (s->listener_started) {
+      pthread_mutex_lock(&s->mu);
+      s->listener_stop = true;
+      pthread_mutex_unlock(&s->mu);
+      pthread_join(s->listener, NULL);
+    }
     PQfinish(s->wconn);
+    pgs__cache_free(s);
     if (mu) {
+      pthread_rwlock_destroy(&s->clock);
       pthread_mutex_destroy(&s->mu);
       pthread_cond_destroy(&s->work);
       pthread_cond_destroy(&s->done);
@@ -181,7 +201,16 @@ void pgs_close(store *st) {
     pthread_mutex_unlock(&s->mu);
     pthread_join(s->writer, NULL);
   }
+  if (s->listener_started) {
+    pthread_mutex_lock(&s->mu);
+    s->listener_stop = true;
+    pthread_mutex_unlock(&s->mu);
+    pthread_join(s->listener, NULL);
+  }
   PQfinish(s->wconn);
+  pgs__cache_free(s);
+  pthread_rwlock_destroy(&s->clock);
+  free(s->dirty);
   free(s->batch);
   pthread_mutex_destroy(&s->mu);
   pthread_cond_destroy(&s->work);
@@ -216,8 +245,12 @@ void pgs_reader_free(store_reader *r) {
   free(rd);
 }
 
+/* A cached store's verify path must not wait on (or for) the database: its
+ * reads connect on first use instead. */
 int pgs_reader_begin(store_reader *r) {
   PGconn *c;
+  if (((pgs_reader *)r)->s->cached)
+    return LIC_OK;
   return pgs__rconn((pgs_reader *)r, &c);
 }
 

@@ -183,6 +183,54 @@ static int batch_apply(pgs_wtxn *w, pgs_bentry *e, size_t cap, int64_t hwm) {
   return r;
 }
 
+/* ---- the read copy's own writes ----------------------------------------------- */
+
+void pgs__dirty(store_wtxn *wt, const uint8_t id[LIC_ID_LEN]) {
+  pgs_store *s = ((pgs_wtxn *)wt)->s;
+  if (!s->cached)
+    return;
+  for (size_t i = 0; i < s->ndirty; i++)
+    if (memcmp(s->dirty[i], id, LIC_ID_LEN) == 0)
+      return;
+  if (s->ndirty == s->capdirty) {
+    size_t cap = s->capdirty ? s->capdirty * 2 : 16;
+    void *n = realloc(s->dirty, cap * sizeof *s->dirty);
+    if (n == NULL)
+      return; /* the change feed brings it a moment later */
+    s->dirty = n;
+    s->capdirty = cap;
+  }
+  memcpy(s->dirty[s->ndirty++], id, LIC_ID_LEN);
+}
+
+void pgs__dirty_certs(store_wtxn *wt) { ((pgs_wtxn *)wt)->s->certs_dirty = true; }
+
+/* After a commit, before the answers: this process reads its own writes. */
+static void reload_dirty(pgs_store *s) {
+  for (size_t i = 0; i < s->ndirty; i++)
+    pgs__cache_load_account(s, s->wconn, s->dirty[i]);
+  if (s->certs_dirty)
+    pgs__cache_load_certs(s, s->wconn);
+  s->ndirty = 0;
+  s->certs_dirty = false;
+}
+
+void pgs_health_get(store *st, store_health *h) {
+  pgs_store *s = (pgs_store *)st;
+  memset(h, 0, sizeof *h);
+  pthread_mutex_lock(&s->mu);
+  h->writable = s->up;
+  h->cached = s->cached;
+  h->cache_fresh = s->cache_fresh;
+  h->down_since = s->cache_fresh ? 0 : s->cache_down_since;
+  pthread_mutex_unlock(&s->mu);
+  if (s->cached) {
+    pthread_rwlock_rdlock(&s->clock);
+    h->cache_age_ms = pgs__now_ms() - s->cloaded_ms;
+    pthread_rwlock_unlock(&s->clock);
+  }
+}
+
 /* ---- the writer thread ---------------------------------------------------------- */
 
 static void set_up(pgs_store *s, bool up) {
@@ -305,6 +353,8 @@ void *pgs__writer_main(void *arg) {
         lic_errdetail_clear();
         crc = pgs__run(s->wconn, "COMMIT", NULL); /* answered only after this */
         committed = crc == LIC_OK;
+        if (committed)
+          reload_dirty(s);
       }
       if (crc != LIC_OK) {
         snprintf(cdetail, sizeof cdetail, "%s", lic_errdetail());
@@ -316,6 +366,8 @@ void *pgs__writer_main(void *arg) {
       }
     }
     free(be);
+    s->ndirty = 0; /* a failed group changed nothing */
+    s->certs_dirty = false;
 
     pthread_mutex_lock(&s->mu);
     s->stats.ops += nops;
