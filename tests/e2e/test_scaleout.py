@@ -256,3 +256,91 @@ def test_postgresql_stopped_under_load_then_back(two):
             todo = [p for p in todo if verify(s.port, a, p)[1]["status"] != "valid"]
             time.sleep(0.05 if todo else 0)
         assert not todo, (s is s1, len(todo), count_regs(pg, a))
+
+
+REPLICATION_CONF = """
+wal_level = replica
+max_wal_senders = 5
+synchronous_commit = on
+synchronous_standby_names = 'standby1'
+"""
+
+
+def test_failover_to_a_promoted_synchronous_standby(tmp_path):
+    primary = pgutil.PgServer()
+    standby = pgutil.PgServer()
+    servers = []
+    try:
+        primary.start(extra_conf=REPLICATION_CONF)
+        standby.start_standby(primary, name="standby1")
+        t0 = time.monotonic()
+        while primary.psql("SELECT count(*) FROM pg_stat_replication WHERE sync_state = 'sync'") != "1":
+            assert time.monotonic() - t0 < 30, "the standby never became synchronous"
+            time.sleep(0.1)
+        # one URL naming both: libpq picks the one that takes writes
+        url = (f"postgresql://postgres@127.0.0.1:{primary.port},127.0.0.1:{standby.port}"
+               "/postgres?target_session_attrs=read-write&connect_timeout=2")
+        d1, d2 = node(tmp_path, "n1", url), node(tmp_path, "n2", url)
+        servers = [serve(d1, url), serve(d2, url)]
+        a = account(d1, url, 100000, servers)
+        acked, lock, stop = [], threading.Lock(), threading.Event()
+        promoted = threading.Event()
+        after = []
+
+        def hammer(s, tag):
+            i = 0
+            while not stop.is_set():
+                p = os.urandom(16)
+                try:
+                    st, v = register(s.port, a, p, node=f"{tag}-{i}", timeout=15)
+                except OSError:
+                    st, v = None, None
+                if st == 200 and v["status"] == "valid":
+                    with lock:
+                        acked.append(p)
+                        if promoted.is_set():
+                            after.append(p)
+                i += 1
+
+        threads = [threading.Thread(target=hammer, args=(s, f"{k}{j}"))
+                   for k, s in enumerate(servers) for j in range(2)]
+        for t in threads:
+            t.start()
+        time.sleep(1.5)
+        with lock:
+            before_kill = len(acked)
+        primary.kill9()
+        time.sleep(0.5)
+        standby.promote()
+        # The promoted server has no standby of its own: what Patroni does
+        # (synchronous_mode) by hand -- it stops waiting for one, or every
+        # commit would wait forever (docs/scale-out.md).
+        standby.psql("ALTER SYSTEM SET synchronous_standby_names = ''")
+        standby.psql("SELECT pg_reload_conf()")
+        promoted.set()
+        t0 = time.monotonic()
+        while True:  # licsrv writes again, through the promoted standby, without a restart
+            with lock:
+                n_after = len(after)
+            if n_after >= 10:
+                break
+            assert time.monotonic() - t0 < 30, "no registration succeeded after the promotion"
+            time.sleep(0.1)
+        stop.set()
+        for t in threads:
+            t.join(timeout=30)
+        assert before_kill > 10, before_kill
+        stored = set(bytes.fromhex(h) for h in standby.psql(
+            "SELECT encode(project_id, 'hex') FROM licsrv_registrations").split())
+        missing = [p for p in acked if p not in stored]
+        assert not missing, f"{len(missing)} of {len(acked)} acknowledged registrations lost"
+        for s in servers:
+            assert verify(s.port, a, after[-1])[1]["status"] in ("valid", "not_registered")
+    finally:
+        for s in servers:
+            if s.proc is not None and s.proc.poll() is None:
+                s.finish()
+            else:
+                s.close()
+        standby.cleanup()
+        primary.cleanup()

@@ -10,6 +10,16 @@
 
 /* libpq's notices (e.g. "relation already exists, skipping") are not ours to
  * print on stderr. */
+/* libpq's messages span lines (one per host tried): one line, "; " between. */
+static void one_line(char *m) {
+  size_t n = strlen(m);
+  while (n > 0 && (m[n - 1] == '\n' || m[n - 1] == ' '))
+    m[--n] = '\0';
+  for (char *p = m; *p != '\0'; p++)
+    if (*p == '\n')
+      *p = ';';
+}
+
 static void quiet(void *arg, const char *msg) {
   (void)arg;
   (void)msg;
@@ -25,9 +35,9 @@ int pgs__connect(const char *url, PGconn **out) {
   if (c == NULL)
     return lic_fail(LIC_NOMEM, "postgresql: cannot allocate a connection");
   if (PQstatus(c) != CONNECTION_OK) {
-    char msg[256];
+    char msg[512];
     snprintf(msg, sizeof msg, "%s", PQerrorMessage(c));
-    msg[strcspn(msg, "\n")] = '\0';
+    one_line(msg);
     PQfinish(c);
     return lic_fail(LIC_UNAVAILABLE, "postgresql: %s", msg);
   }
@@ -65,11 +75,11 @@ void pgs__p_i64(pgs_params *p, int64_t v) {
 
 static int from_result(PGconn *c, PGresult *res) {
   const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-  char msg[256];
+  char msg[512];
   snprintf(msg, sizeof msg, "%s",
            res != NULL && PQresultErrorMessage(res)[0] != '\0' ? PQresultErrorMessage(res)
                                                               : PQerrorMessage(c));
-  msg[strcspn(msg, "\n")] = '\0';
+  one_line(msg);
   if (!pgs__conn_ok(c) || state == NULL || strncmp(state, "08", 2) == 0 ||
       strncmp(state, "57P", 3) == 0 || strcmp(state, "25006") == 0)
     return lic_fail(LIC_UNAVAILABLE, "postgresql: %s", msg[0] ? msg : "connection lost");
