@@ -42,9 +42,11 @@ deps:
 	  echo "  sudo apt-get install -y $$missing"; exit 1; \
 	fi
 
+# The tools land side by side in $(BUILD)/bin/ (licgen, licctl, licsrv).
 build: deps
 	cmake -S . -B $(BUILD) $(CMAKE_FLAGS) >/dev/null
 	cmake --build $(BUILD) -j $(JOBS)
+	@echo "built: $(BUILD)/bin/licgen $(BUILD)/bin/licctl $(BUILD)/bin/licsrv"
 
 # Unit + end-to-end in the normal tree, again under ASan+UBSan, then every fuzz
 # target for a bounded time, and the banned-function check.
@@ -104,8 +106,11 @@ deb: deps
 	cp $(DEB_WORK)/licsrv_*.deb $(DEB_OUT)/
 	@ls $(DEB_OUT)/licsrv_*.deb
 
+# make run PORT=8470 ADMIN_PORT=8471 when 7470/7471 are taken.
+PORT       ?= 7470
+ADMIN_PORT ?= 7471
 run: build
-	@sh tests/demo.sh "$(BUILD)" "$(DEMO)"
+	@PORT=$(PORT) ADMIN_PORT=$(ADMIN_PORT) sh tests/demo.sh "$(BUILD)" "$(DEMO)"
 
 bench: build
 	@sh tests/bench/run.sh "$(BUILD)"

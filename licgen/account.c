@@ -93,7 +93,7 @@ int licgen_account(int argc, char **argv) {
     case 'h': fputs(USAGE, stdout); r = EXIT_OK; goto out;
     default:
       if ((r = licgen_terms_opt("account", &terms, c, optarg)) == -1)
-        r = cli_usage("account", "bad option");
+        r = cli_bad_option("account", argv, opts);
       if (r != EXIT_OK)
         goto out;
     }

@@ -76,7 +76,7 @@ int licgen_certify(int argc, char **argv) {
     case O_JSON: json = true; break;
     case 'o': out = optarg; break;
     case 'h': fputs(USAGE, stdout); return EXIT_OK;
-    default: return cli_usage("certify", "bad option");
+    default: return cli_bad_option("certify", argv, opts);
     }
   }
   if (argc != optind)

@@ -42,7 +42,7 @@ static const char USAGE[] =
     "  --ledger FILE       issued ranges (default KEY.ledger, next to the key)\n"
     "  --first-serial S    start at serial S instead of after the ledger's highest\n"
     "  --passphrase-file F passphrase of an encrypted key\n"
-    "  -o, --out FILE      the CSV to write\n";
+    "  -o, --out FILE      the CSV to write (--output alike)\n";
 
 enum { O_KEY = 256, O_PRODUCT, O_COUNT, O_EXPIRES, O_EDITION, O_JOBS, O_LEDGER, O_FIRST,
        O_PASS };
@@ -394,7 +394,7 @@ int licgen_codes(int argc, char **argv) {
       {"ledger", required_argument, NULL, O_LEDGER},
       {"first-serial", required_argument, NULL, O_FIRST},
       {"passphrase-file", required_argument, NULL, O_PASS},
-      {"out", required_argument, NULL, 'o'}, {"help", no_argument, NULL, 'h'},
+      {"out", required_argument, NULL, 'o'}, {"output", required_argument, NULL, 'o'}, {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
   const char *keyfile = NULL, *product_s = NULL, *count_s = NULL, *expires_s = NULL,
              *edition_s = NULL, *jobs_s = NULL, *ledger_s = NULL, *first_s = NULL,
@@ -424,7 +424,7 @@ int licgen_codes(int argc, char **argv) {
     case O_PASS: passfile = optarg; break;
     case 'o': out = optarg; break;
     case 'h': fputs(USAGE, stdout); return EXIT_OK;
-    default: return cli_usage("codes", "bad option");
+    default: return cli_bad_option("codes", argv, opts);
     }
   }
   if (optind != argc)
@@ -558,9 +558,13 @@ int licgen_codes(int argc, char **argv) {
   }
   if (lg.empty)
     fsync_dir_of(ledger_path);
-  fprintf(stderr, "licgen: wrote %lld codes (product %lld, serials %u..%u) to %s\n",
-          (long long)count, (long long)product, first_serial,
+  fprintf(stderr, "licgen: wrote %lld code%s (product %lld, serials %u..%u) to %s\n",
+          (long long)count, CLI_S(count), (long long)product, first_serial,
           first_serial + (uint32_t)(count - 1), out);
+  if (lg.empty) /* the first codes of this key: once, not on every run */
+    fputs("licgen: hint: codes hold $ * ~ = (check symbols), which a shell expands inside "
+          "double quotes: users paste a code at the prompt of 'licctl activate --product ID' "
+          "or single-quote it\n", stderr);
   r = EXIT_OK;
 out:
   if (fd >= 0)

@@ -10,6 +10,7 @@
 #include "licgen.h"
 #include "lic/account.h"
 #include "lic/actcode.h"
+#include "lic/b64.h"
 #include "lic/cert.h"
 #include "lic/envelope.h"
 #include "lic/fileio.h"
@@ -25,12 +26,29 @@ static const char USAGE[] =
     "body is well formed.\n"
     "An argument that is not a readable file but reads as a designer activation code\n"
     "is shown as one (product, serial, edition, expiry) and checked against the\n"
-    "trust store (or --pubkey); exit 0 only when it is genuine.\n\n"
+    "trust store (or --pubkey); exit 0 only when it is genuine.\n"
+    "A file (or '-', standard input) holding one base64 or base64url string is\n"
+    "decoded first: the verdict or chain entry of a JSON verify answer.\n\n"
     "  --trust FILE    trusted root public key (repeatable; replaces the built-in store)\n"
     "  --pubkey FILE   check the signature against this public key instead\n"
     "  --json          machine-readable output\n";
 
 enum { O_TRUST = 256, O_PUBKEY, O_JSON };
+
+/* The whole input is one base64 or base64url string (trailing newline
+ * allowed): what a JSON verify answer holds, pasted or piped. */
+static bool b64_text(const uint8_t *b, size_t n) {
+  while (n > 0 && (b[n - 1] == '\n' || b[n - 1] == '\r' || b[n - 1] == ' '))
+    n--;
+  if (n < 8)
+    return false;
+  for (size_t i = 0; i < n; i++)
+    if (!((b[i] >= 'A' && b[i] <= 'Z') || (b[i] >= 'a' && b[i] <= 'z') ||
+          (b[i] >= '0' && b[i] <= '9') || b[i] == '-' || b[i] == '_' || b[i] == '+' ||
+          b[i] == '/' || b[i] == '='))
+      return false;
+  return true;
+}
 
 /* An activation code given on the command line. Exit code. */
 static int inspect_code(const lic_code *c, const lic_trust *t,
@@ -105,7 +123,7 @@ int licgen_inspect(int argc, char **argv) {
     case O_PUBKEY: pubfile = optarg; break;
     case O_JSON: json = true; break;
     case 'h': fputs(USAGE, stdout); return EXIT_OK;
-    default: return cli_usage("inspect", "bad option");
+    default: return cli_bad_option("inspect", argv, opts);
     }
   }
   if (argc - optind != 1)
@@ -133,7 +151,19 @@ int licgen_inspect(int argc, char **argv) {
     r = cli_error(EXIT_FAIL, path, "%s (and not an activation code either)", ferr);
     goto out;
   }
-  if (rc != LIC_OK ||
+  if (rc == LIC_OK && b64_text(file, flen)) {
+    /* One base64(url) string: the verdict or chain entry of a JSON answer. */
+    size_t n = flen;
+    while (n > 0 && (file[n - 1] == '\n' || file[n - 1] == '\r' || file[n - 1] == ' '))
+      n--;
+    rc = lic_b64_decode((const char *)file, n, &bytes, &blen);
+    if (rc == LIC_OK)
+      rc = lic_envelope_decode(bytes, blen, &env);
+    if (rc != LIC_OK) {
+      r = cli_lic_error(path, rc);
+      goto out;
+    }
+  } else if (rc != LIC_OK ||
       (rc = lic_unarmor_any(file, flen, &bytes, &blen)) != LIC_OK ||
       (rc = lic_envelope_decode(bytes, blen, &env)) != LIC_OK) {
     r = cli_lic_error(path, rc);
@@ -201,6 +231,10 @@ int licgen_inspect(int argc, char **argv) {
     }
   }
 
+  if (json)
+    cli_json_time_twins(body); /* the numbers stay, dates beside them */
+  else
+    cli_json_times_as_dates(body);
   if (json) {
     out = json_pack("{s:s, s:s, s:s, s:s, s:b, s:O}", "typ", env.typ, "kid", kid, "signature",
                     sigstate, "checked_with", signer, "ok", ok, "body", body);

@@ -16,7 +16,7 @@ static const char USAGE[] =
     "mode 0600, encrypted when --passphrase-file is given); the public key to\n"
     "KEY.pub.pem (copy that one into keys/trusted/ of the verifiers). Prints the\n"
     "key id. Never replaces an existing key file.\n\n"
-    "  -o, --out FILE            private key file (required)\n"
+    "  -o, --out FILE            private key file (required; --output alike)\n"
     "  --passphrase-file FILE    encrypt the private key with the first line of FILE\n"
     "  --json                    print {kid, private, public} as JSON\n";
 
@@ -30,6 +30,7 @@ static void pub_path(const char *priv, char *out, size_t cap) {
 
 int licgen_keygen(int argc, char **argv) {
   static const struct option opts[] = {{"out", required_argument, NULL, 'o'},
+                                       {"output", required_argument, NULL, 'o'},
                                        {"passphrase-file", required_argument, NULL, 'P'},
                                        {"json", no_argument, NULL, 'j'},
                                        {"help", no_argument, NULL, 'h'},
@@ -47,7 +48,7 @@ int licgen_keygen(int argc, char **argv) {
     case 'P': passfile = optarg; break;
     case 'j': json = true; break;
     case 'h': fputs(USAGE, stdout); return EXIT_OK;
-    default: return cli_usage("keygen", "bad option");
+    default: return cli_bad_option("keygen", argv, opts);
     }
   }
   if (optind != argc)

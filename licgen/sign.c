@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "licgen.h"
@@ -18,7 +19,7 @@ static const char USAGE[] =
     "         --features a,b --major N --expires YYYY-MM-DD|never -o LICENSE\n"
     "         [--domain D]... [--port P]... [--app A]... [--not-before YYYY-MM-DD]\n"
     "         [--max-nodes N] [--heartbeat S] [--grace S] [--passphrase-file F]\n"
-    "         [--dry-run] [--json]\n\n"
+    "         [--force] [--dry-run] [--json]\n\n"
     "Checks the RIF's own signature, then signs a license binding its machine.\n"
     "  --mode local      the report server's own machine checks it offline (licctl check)\n"
     "  --mode private    a license server (licsrv) holds it; needs a RIF from 'licsrv rif'\n"
@@ -34,12 +35,14 @@ static const char USAGE[] =
     "  --heartbeat S     seconds between checks (1..2592000, default 7200; warns below 60)\n"
     "  --grace S         seconds a report server stays licensed without a valid check\n"
     "                    (default 86400)\n"
-    "  -o, --out FILE    license file to write\n"
+    "  -o, --out FILE    license file to write, never replaced without --force\n"
+    "                    (--output alike)\n"
+    "  --force           replace an existing license file\n"
     "  --passphrase-file F  the key's passphrase (first line of F)\n"
     "  --dry-run         print what would be signed; write nothing\n"
     "  --json            print the license terms as JSON\n";
 
-enum { O_KEY = 256, O_MODE, O_CUSTOMER, O_MAXNODES, O_PASS, O_DRY, O_JSON };
+enum { O_KEY = 256, O_MODE, O_CUSTOMER, O_MAXNODES, O_PASS, O_DRY, O_JSON, O_FORCE };
 
 #define strlist_json licgen_strlist_json
 
@@ -96,11 +99,12 @@ int licgen_sign(int argc, char **argv) {
       {"max-nodes", required_argument, NULL, O_MAXNODES},
       {"passphrase-file", required_argument, NULL, O_PASS},
       {"dry-run", no_argument, NULL, O_DRY}, {"json", no_argument, NULL, O_JSON},
-      {"out", required_argument, NULL, 'o'}, {"help", no_argument, NULL, 'h'},
+      {"force", no_argument, NULL, O_FORCE},
+      {"out", required_argument, NULL, 'o'}, {"output", required_argument, NULL, 'o'}, {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
   const char *keyfile = NULL, *mode = NULL, *customer = NULL, *out = NULL, *passfile = NULL;
   licgen_terms terms;
-  bool dry = false, json = false, max_nodes_given = false;
+  bool dry = false, json = false, max_nodes_given = false, force = false;
   lic_license l;
   lic_rif rif;
   lic_key *key = NULL;
@@ -127,11 +131,12 @@ int licgen_sign(int argc, char **argv) {
     case O_PASS: passfile = optarg; break;
     case O_DRY: dry = true; break;
     case O_JSON: json = true; break;
+    case O_FORCE: force = true; break;
     case 'o': out = optarg; break;
     case 'h': fputs(USAGE, stdout); r = EXIT_OK; goto out;
     default:
       if ((r = licgen_terms_opt("sign", &terms, c, optarg)) == -1)
-        r = cli_usage("sign", "bad option");
+        r = cli_bad_option("sign", argv, opts);
       if (r != EXIT_OK)
         goto out;
     }
@@ -147,6 +152,12 @@ int licgen_sign(int argc, char **argv) {
                       : out == NULL && !dry ? "-o" : NULL;
   if (missing != NULL) {
     r = cli_usage("sign", "%s is required", missing);
+    goto out;
+  }
+  /* Refused before any work: a license already sent out must not vanish
+   * under a mistyped -o (keygen, codes and backup refuse the same way). */
+  if (!dry && !force && strcmp(out, "-") != 0 && access(out, F_OK) == 0) {
+    r = cli_error(EXIT_FAIL, out, "exists; give --force to replace it");
     goto out;
   }
   int m = lic_mode_from_name(mode);
@@ -240,7 +251,8 @@ int licgen_sign(int argc, char **argv) {
              id, l.customer, l.product, (long long)l.major, lic_mode_name(l.mode),
              l.expires == 0 ? "never" : ex, kid);
     if ((rc = lic_armor_encode("license", comments, env, elen, &armored, &alen)) != LIC_OK ||
-        (rc = lic_file_write(out, armored, alen, 0644, 0)) != LIC_OK) {
+        (rc = lic_file_write(out, armored, alen, 0644,
+                             force ? 0 : LIC_WRITE_NOREPLACE)) != LIC_OK) {
       r = cli_lic_error(out, rc);
       goto out;
     }

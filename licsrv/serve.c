@@ -94,6 +94,12 @@ static int build_config(const serve_args *a, srv_config *cfg, char *err, size_t 
   return srv_config_check(cfg, err, errlen);
 }
 
+static void set_access_log(const srv_config *cfg) {
+  srv_access_mode m = SRV_ACCESS_ALL;
+  (void)srv_access_mode_parse(cfg->access_log, &m); /* checked by srv_config_check */
+  srv_log_set_access(m);
+}
+
 typedef struct {
   srv_server *s;
   app *ap;
@@ -127,6 +133,7 @@ static void on_signal(uv_signal_t *h, int signum) {
       return;
     }
     srv_server_reload(x->s, &cfg.lim);
+    set_access_log(&cfg);
     srv_log(SRV_LOG_INFO, "reload",
             "signal=HUP result=ok max_body=%llu max_connections=%u rate_per_ip=%u",
             (unsigned long long)cfg.lim.max_body, cfg.lim.max_connections, cfg.lim.rate_per_ip);
@@ -175,11 +182,20 @@ int licsrv_cmd_serve(int argc, char **argv) {
     return r;
   if (build_config(&a, &cfg, err, sizeof err) != 0)
     return cli_error(EXIT_USAGE, "serve", "%s", err);
+  /* Names resolved once, here: the workers bind the numeric addresses, and
+   * the log says which were bound. */
+  char asked[2][SRV_MAX_ADDR];
+  snprintf(asked[0], sizeof asked[0], "%s", cfg.listen);
+  snprintf(asked[1], sizeof asked[1], "%s", cfg.admin_listen);
+  if (srv_addr_resolve(asked[0], cfg.listen, sizeof cfg.listen, err, sizeof err) != 0 ||
+      srv_addr_resolve(asked[1], cfg.admin_listen, sizeof cfg.admin_listen, err, sizeof err) != 0)
+    return cli_error(EXIT_FAIL, "serve", "%s", err);
+  set_access_log(&cfg);
   if (srv_server_new(&cfg, &s, err, sizeof err) != 0)
     return cli_error(EXIT_FAIL, "serve", "%s", err);
   /* The license server proper: store, node key, verify and admin routes. */
   app *ap = NULL;
-  if (app_attach(s, cfg.data, &ap, err, sizeof err) != 0) {
+  if (app_attach(s, cfg.data, &cfg.app, &ap, err, sizeof err) != 0) {
     srv_server_free(s);
     return cli_error(EXIT_FAIL, "serve", "%s", err);
   }
@@ -220,11 +236,27 @@ int licsrv_cmd_serve(int argc, char **argv) {
     app_free(ap);
     return r;
   }
-  srv_log(SRV_LOG_INFO, "listening",
-          "listen=%s port=%u tls=%s admin_listen=%s admin_port=%u admin_tls=%s threads=%u data=%s",
-          cfg.listen, srv_server_port(s), srv_server_tls(s, SRV_PUBLIC) ? "on" : "off",
-          cfg.admin_listen, srv_server_admin_port(s), srv_server_tls(s, SRV_ADMIN) ? "on" : "off",
-          cfg.threads, cfg.data);
+  {
+    char ql[300], qa[300], qd[SRV_MAX_PATHNAME * 4 + 8], bl[SRV_MAX_ADDR + 8],
+        ba[SRV_MAX_ADDR + 8], host[SRV_MAX_ADDR];
+    uint16_t p;
+    /* bound=: the address and the port actually bound (port 0 picks one). */
+    srv_addr_split(cfg.listen, host, sizeof host, &p);
+    snprintf(bl, sizeof bl, strchr(host, ':') ? "[%s]:%u" : "%s:%u", host, srv_server_port(s));
+    srv_addr_split(cfg.admin_listen, host, sizeof host, &p);
+    snprintf(ba, sizeof ba, strchr(host, ':') ? "[%s]:%u" : "%s:%u", host,
+             srv_server_admin_port(s));
+    srv_log(SRV_LOG_INFO, "listening",
+            "listen=%s bound=%s port=%u tls=%s admin_listen=%s admin_bound=%s admin_port=%u "
+            "admin_tls=%s threads=%u data=%s",
+            SRV_LOG_Q(asked[0], ql), bl, srv_server_port(s),
+            srv_server_tls(s, SRV_PUBLIC) ? "on" : "off", SRV_LOG_Q(asked[1], qa), ba,
+            srv_server_admin_port(s), srv_server_tls(s, SRV_ADMIN) ? "on" : "off", cfg.threads,
+            SRV_LOG_Q(cfg.data, qd));
+  }
+  /* Our own machine against the licenses: logged once the addresses are
+   * bound, not before a start that fails. */
+  app_machine_recheck(ap);
   /* At start (an operator restarting the service sees it at once), then on a
    * timer; each license is named at most once a day. */
   app_expiry_tick(ap);

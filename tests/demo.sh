@@ -1,16 +1,30 @@
 #!/bin/sh
 # demo.sh BUILD DEMO_DIR - what `make run` does: a demo data directory with a
 # development root key and licenses for this machine, then a license server on
-# 127.0.0.1 serving TLS with a demo CA. Re-running reuses the directory (keys
-# are never replaced).
+# 127.0.0.1:$PORT (admin $ADMIN_PORT) serving TLS with a demo CA. Re-running
+# reuses the directory: keys, licenses, the certificate and the admin token are
+# never replaced.
 set -eu
 B=$(cd "$1" && pwd)
 D=$2
+PORT=${PORT:-7470}
+ADMIN_PORT=${ADMIN_PORT:-7471}
+
+# A port already taken is said first, not after the banner.
+for p in "$PORT" "$ADMIN_PORT"; do
+  if ! /usr/bin/python3 -c 'import socket, sys
+s = socket.socket()
+s.bind(("127.0.0.1", int(sys.argv[1])))' "$p" 2>/dev/null; then
+    echo "make run: error: port $p on 127.0.0.1 is in use (or not a port): choose others," \
+      "e.g. make run PORT=8470 ADMIN_PORT=8471" >&2
+    exit 1
+  fi
+done
 mkdir -p "$D"
 D=$(cd "$D" && pwd)
-LICGEN=$B/licgen
-LICCTL=$B/licctl
-LICSRV=$B/licsrv/licsrv
+LICGEN=$B/bin/licgen
+LICCTL=$B/bin/licctl
+LICSRV=$B/bin/licsrv
 say() { printf '\n== %s\n' "$*"; }
 
 # A machine without a physical network adapter (some containers) cannot be
@@ -33,10 +47,14 @@ fi
 TRUST="--trust $D/dev-root.pub.pem"
 
 say "local mode: licctl rif -> licgen sign -> licctl check"
-"$LICCTL" rif --state "$D/licctl" --project Demo --product ReportServer --version 11.0.18 -o "$D/local.rif"
-"$LICGEN" sign "$D/local.rif" --key "$D/dev-root.pem" --mode local --customer "Demo Customer" \
-  --features export,schedule --domain localhost --domain '*.demo.test' --port 8080 --port 8443 \
-  --major 11 --expires "$(date -u -d '+1 year' +%Y-%m-%d)" -o "$D/local.lic"
+if [ ! -f "$D/local.lic" ]; then
+  "$LICCTL" rif --state "$D/licctl" --project Demo --product ReportServer --version 11.0.18 -o "$D/local.rif"
+  "$LICGEN" sign "$D/local.rif" --key "$D/dev-root.pem" --mode local --customer "Demo Customer" \
+    --features export,schedule --domain localhost --domain '*.demo.test' --port 8080 --port 8443 \
+    --major 11 --expires "$(date -u -d '+1 year' +%Y-%m-%d)" -o "$D/local.lic"
+else
+  echo "reusing $D/local.lic (delete $D to start over)"
+fi
 "$LICCTL" check "$D/local.lic" $TRUST --domain localhost --port 8080 --major 11
 
 if [ ! -x "$LICSRV" ]; then
@@ -82,14 +100,24 @@ else
   echo "reusing the demo TLS certificate in $T"
 fi
 
-say "serving TLS on https://localhost:7470 (admin on https://localhost:7471); Ctrl-C stops"
+
+# The demo's admin token: made once, printed that once, kept (0600) beside the
+# data directory so the curl line below works on every run.
+if [ ! -f "$D/admin-token" ]; then
+  say "admin API token for the demo (shown only this once; also kept in $D/admin-token, 0600)"
+  (umask 077 && "$LICSRV" token add demo --data "$SRV" > "$D/admin-token")
+  cat "$D/admin-token"
+fi
+
+say "serving TLS on https://localhost:$PORT (admin on https://localhost:$ADMIN_PORT); Ctrl-C stops"
 cat <<TRY
 In another terminal, try:
-  $LICCTL verify https://localhost:7470 --cacert $T/ca.pem $TRUST --domain localhost --port 8080 --version 11.0.18 --node demo-1
-  curl -s --cacert $T/ca.pem https://localhost:7470/healthz
-  curl -s --cacert $T/ca.pem https://localhost:7470/metrics | grep -E 'licsrv_verdicts|licsrv_tls'
-  openssl s_client -connect localhost:7470 -CAfile $T/ca.pem </dev/null | grep -E 'Verify return|Protocol'
+  $LICCTL verify https://localhost:$PORT --cacert $T/ca.pem $TRUST --domain localhost --port 8080 --version 11.0.18 --node demo-1
+  curl -s --cacert $T/ca.pem https://localhost:$PORT/healthz
+  curl -s --cacert $T/ca.pem https://localhost:$PORT/metrics | grep -E 'licsrv_verdicts|licsrv_tls'
+  curl -s --cacert $T/ca.pem -H "Authorization: Bearer \$(cat $D/admin-token)" https://localhost:$ADMIN_PORT/v1/admin/nodes
+  openssl s_client -connect localhost:$PORT -CAfile $T/ca.pem </dev/null | grep -E 'Verify return|Protocol'
 A new certificate in $T/server.pem/.key is picked up with: kill -HUP <licsrv pid>
 TRY
-exec "$LICSRV" serve --data "$SRV" --listen 127.0.0.1:7470 --admin-listen 127.0.0.1:7471 \
+exec "$LICSRV" serve --data "$SRV" --listen "127.0.0.1:$PORT" --admin-listen "127.0.0.1:$ADMIN_PORT" \
   --tls-cert "$T/server.pem" --tls-key "$T/server.key"

@@ -1,4 +1,5 @@
 /* cli.c - shared plumbing of licgen, licctl and licsrv's command line. */
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,6 +8,7 @@
 
 #include "cli.h"
 #include "lic/err.h"
+#include "lic/util.h"
 
 static const char *tool = "lic";
 static const char *subcmd = NULL;
@@ -52,6 +54,82 @@ int cli_usage(const char *cmd, const char *fmt, ...) {
           cmd ? ": " : "", why, tool, cmd ? cmd : "", cmd ? " " : "");
   return EXIT_USAGE;
 }
+
+int cli_bad_option(const char *cmd, char **argv, const struct option *opts) {
+  const char *arg = optind > 0 ? argv[optind - 1] : NULL;
+  if (arg != NULL && strncmp(arg, "--", 2) == 0) {
+    size_t n = strcspn(arg + 2, "=");
+    for (const struct option *o = opts; o != NULL && o->name != NULL; o++)
+      if (strlen(o->name) == n && strncmp(o->name, arg + 2, n) == 0)
+        return cli_usage(cmd, o->has_arg == no_argument ? "'--%s' takes no value"
+                                                        : "'--%s' needs a value", o->name);
+    return cli_usage(cmd, "unknown option '%.*s'", (int)(n + 2), arg);
+  }
+  /* A short option (getopt's optopt), or a stray word. */
+  for (const struct option *o = opts; optopt != 0 && o != NULL && o->name != NULL; o++)
+    if (o->val == optopt && o->has_arg == required_argument)
+      return cli_usage(cmd, "'-%c' needs a value", optopt);
+  if (optopt > ' ' && optopt < 0x7f)
+    return cli_usage(cmd, "unknown option '-%c'", optopt);
+  return cli_usage(cmd, "unknown option '%s'", arg != NULL ? arg : "?");
+}
+
+static const char *const TIME_KEYS[] = {"issued",     "not_before", "expires",  "imported",
+                                        "time",       "last_valid", "last_seen", "activated",
+                                        "revoked_time", "created",  "claimed"};
+
+static bool is_time_key(const char *k) {
+  for (size_t i = 0; i < sizeof TIME_KEYS / sizeof TIME_KEYS[0]; i++)
+    if (strcmp(k, TIME_KEYS[i]) == 0)
+      return true;
+  return false;
+}
+
+/* twins: add KEY_at beside; else replace the value with its date. */
+static void times_walk(json_t *v, bool twins, int depth) {
+  if (depth > 16)
+    return;
+  if (json_is_array(v)) {
+    size_t i;
+    json_t *e;
+    json_array_foreach(v, i, e) times_walk(e, twins, depth + 1);
+    return;
+  }
+  if (!json_is_object(v))
+    return;
+  const char *k;
+  json_t *e;
+  void *tmp;
+  /* Keys are added while walking: collect first (at most 32 time fields). */
+  const char *found[32];
+  size_t n = 0;
+  json_object_foreach_safe(v, tmp, k, e) {
+    if (json_is_integer(e) && is_time_key(k) && n < 32)
+      found[n++] = k;
+    else
+      times_walk(e, twins, depth + 1);
+  }
+  for (size_t i = 0; i < n; i++) {
+    json_int_t t = json_integer_value(json_object_get(v, found[i]));
+    char date[21], key[64];
+    lic_time_format((int64_t)t, date);
+    json_t *d = t > 0 ? json_string(date) : twins ? json_null() : json_string("never");
+    if (twins) {
+      /* "revoked_time" -> "revoked_at"; "expires" -> "expires_at" */
+      size_t kl = strlen(found[i]);
+      if (kl > 5 && strcmp(found[i] + kl - 5, "_time") == 0)
+        snprintf(key, sizeof key, "%.*s_at", (int)(kl - 5), found[i]);
+      else
+        snprintf(key, sizeof key, "%s_at", found[i]);
+      json_object_set_new(v, key, d);
+    } else {
+      json_object_set_new(v, found[i], d); /* found[i] stays valid: the key is kept */
+    }
+  }
+}
+
+void cli_json_time_twins(json_t *v) { times_walk(v, true, 0); }
+void cli_json_times_as_dates(json_t *v) { times_walk(v, false, 0); }
 
 void cli_trust_init(cli_trust *ct) {
   ct->replaced = false;

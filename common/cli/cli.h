@@ -25,6 +25,14 @@ int cli_error(int code, const char *what, const char *fmt, ...) __attribute__((f
 int cli_lic_error(const char *what, int rc);
 /* Usage error (exit 2) with a hint to --help of cmd. */
 int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+struct option;
+/* The usage error of getopt_long's '?' or ':' (opterr is 0): names the
+ * option, "unknown option '--bogus'" or "'--key' needs a value". */
+int cli_bad_option(const char *cmd, char **argv, const struct option *opts);
+
+/* "s" unless n is 1: "1 key", "2 keys". CLI_PL for other plurals. */
+#define CLI_S(n)             ((n) == 1 ? "" : "s")
+#define CLI_PL(n, one, many) ((n) == 1 ? (one) : (many))
 
 /* --trust handling: the first --trust replaces the built-in store. */
 typedef struct {
@@ -76,6 +84,12 @@ int cli_passphrase(const char *path, char **pass);
 int cli_mp_to_json(lic_mp *r, const char *key, int depth, json_t **out);
 /* Print a JSON object as "key: value" lines (nested keys dotted). */
 void cli_print_flat(json_t *obj, const char *prefix);
+/* Fields of Unix seconds (issued, not_before, expires, imported, time,
+ * last_valid, last_seen, activated, revoked_time ...), anywhere in v: for
+ * JSON, each gets an RFC 3339 UTC twin KEY_at (null when 0: never/none);
+ * for text, each is shown as that date in place ("never" when 0). */
+void cli_json_time_twins(json_t *v);
+void cli_json_times_as_dates(json_t *v);
 /* Split "a,b,c" into a list (empty string: empty list). Exit code. */
 int cli_split_list(const char *opt, const char *s, lic_strlist *out);
 #endif

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "cli.h"
@@ -18,9 +19,11 @@ static const char USAGE_ACTIVATE[] =
     "checked against the vendor's keys (its check symbols catch typos and name the\n"
     "group that holds one), then bound to this machine: the activation file in the\n"
     "state directory (mode 0600) records the code, the machine code and the hashed\n"
-    "MAC addresses of the physical network adapters. Without CODE, or with '-', the\n"
-    "code is read from standard input. Case, spaces and dashes do not matter; I and\n"
-    "L read as 1, O as 0.\n\n"
+    "MAC addresses of the physical network adapters. Without CODE on a terminal it\n"
+    "asks 'activation code: ' (paste it there: codes hold $ * ~ =, which a shell\n"
+    "expands inside double quotes; on the command line single-quote it). Without\n"
+    "CODE otherwise, or with '-', the code is read from standard input. Case, spaces\n"
+    "and dashes do not matter; I and L read as 1, O as 0.\n\n"
     "  --product ID    the product id of this designer, 0..255 (required: a code for\n"
     "                  another product is refused)\n"
     "  --server URL    also claim the code online at this license server\n"
@@ -120,7 +123,7 @@ static int parse_common(const char *cmd, int argc, char **argv, const char **pro
       break;
     case O_JSON: *json = true; break;
     case 'h': fputs(usage, stdout); return -1;
-    default: return cli_usage(cmd, "bad option");
+    default: return cli_bad_option(cmd, argv, opts);
     }
   }
   return EXIT_OK;
@@ -144,14 +147,33 @@ int licctl_activate(int argc, char **argv) {
     return cli_usage("activate", "give one CODE (quote it if it holds spaces)");
   if (product_s == NULL)
     return cli_usage("activate", "--product is required");
+  /* A usage error before any work, as for licctl verify's URL. */
+  if (server != NULL && !((strncmp(server, "http://", 7) == 0 && server[7] != '\0') ||
+                          (strncmp(server, "https://", 8) == 0 && server[8] != '\0')))
+    return cli_usage("activate", "--server: '%.100s' is not a URL this client speaks "
+                     "(https://HOST:PORT or http://HOST:PORT)", server);
   if ((tls.o.cacert != NULL || tls.o.npins > 0) && server == NULL)
     return cli_usage("activate", "--cacert and --pin go with --server");
   if (tls.o.cacert != NULL && tls.o.npins > 0)
     return cli_usage("activate", "give --cacert or --pin, not both");
   if ((rc = lic_parse_int(product_s, 0, 255, &product)) != LIC_OK)
     return cli_usage("activate", "--product: %s", lic_errfull(rc));
-  code = argc - optind == 1 ? argv[optind] : "-";
-  if (strcmp(code, "-") == 0) {
+  code = argc - optind == 1 ? argv[optind] : NULL;
+  if (code == NULL && isatty(STDIN_FILENO)) {
+    /* Pasted at a prompt, the code's $ * ~ = never meet a shell. */
+    char line[LIC_CODE_MAX_INPUT + 2];
+    fputs("activation code: ", stderr);
+    fflush(stderr);
+    if (fgets(line, sizeof line, stdin) == NULL)
+      return cli_error(EXIT_FAIL, "activate", "no activation code given");
+    size_t n = strcspn(line, "\r\n");
+    if (line[n] == '\0' && n >= LIC_CODE_MAX_INPUT)
+      return cli_error(EXIT_FAIL, "activate", "standard input: too long for an activation code");
+    line[n] = '\0';
+    if ((in = (uint8_t *)strdup(line)) == NULL)
+      return cli_lic_error("activate", LIC_NOMEM);
+    code = (const char *)in;
+  } else if (code == NULL || strcmp(code, "-") == 0) {
     /* Bounded: anything longer than a code with generous spacing is refused. */
     if ((rc = lic_file_read("-", LIC_CODE_MAX_INPUT, &in, &inlen)) != LIC_OK)
       return cli_error(EXIT_FAIL, "activate", "standard input: %s",

@@ -16,8 +16,9 @@
 #include "lic/session.h"
 
 static const char USAGE[] =
-    "usage: licctl agent URL [URL...] --domain D --port P --node N [--license ID]\n"
-    "         [--app A] [--version V] [--trust PUB.pem]... [--cacert FILE | --pin PIN...]\n"
+    "usage: licctl agent URL [URL...] --domain D --port P --node N\n"
+    "         [--license ID | --account ID --token-file F] [--app A] [--version V]\n"
+    "         [--trust PUB.pem]... [--cacert FILE | --pin PIN...]\n"
     "         [--timeout MS] [--state DIR]\n\n"
     "Runs the license session in the foreground: checks with the license servers\n"
     "(the first URL is the primary, the others standbys; the one that answered last\n"
@@ -33,6 +34,9 @@ static const char USAGE[] =
     "  --port P        its port\n"
     "  --node N        this report-server instance id (holds a seat)\n"
     "  --license ID    license id (UUID); leave it out when standbys hold other licenses\n"
+    "  --account ID    public mode: the account (UUID); the project id is the state\n"
+    "                  directory's (register it first with 'licctl register')\n"
+    "  --token-file F  public mode: the account's token (a 0600 file, never printed)\n"
     "  --app A         application name\n"
     "  --version V     product version, e.g. 11.0.18 (its major number is checked)\n"
     "  --trust FILE    trusted root public key (repeatable; replaces the built-in store)\n"
@@ -41,7 +45,7 @@ static const char USAGE[] =
     "  --state DIR     state directory (default $XDG_STATE_HOME/licctl)\n";
 
 enum { O_DOMAIN = 256, O_PORT, O_NODE, O_LICENSE, O_APP, O_VERSION, O_TRUST, O_TIMEOUT,
-       O_STATE, O_CACERT, O_PIN };
+       O_STATE, O_CACERT, O_PIN, O_ACCOUNT, O_TOKEN_FILE };
 
 #define STATUS_FILE "status.json"
 #define CHUNK_S 5 /* longest sleep between ticks: a wall-clock jump is seen within it */
@@ -122,13 +126,16 @@ int licctl_agent(int argc, char **argv) {
       {"trust", required_argument, NULL, O_TRUST}, {"timeout", required_argument, NULL, O_TIMEOUT},
       {"state", required_argument, NULL, O_STATE}, {"help", no_argument, NULL, 'h'},
       {"cacert", required_argument, NULL, O_CACERT}, {"pin", required_argument, NULL, O_PIN},
+      {"account", required_argument, NULL, O_ACCOUNT},
+      {"token-file", required_argument, NULL, O_TOKEN_FILE},
       {NULL, 0, NULL, 0}};
   lic_session_opts so;
   lic_session *s = NULL;
   cli_trust ct;
   cli_tls tls;
   uint8_t id[LIC_ID_LEN];
-  const char *port = NULL, *state_opt = NULL;
+  const char *port = NULL, *state_opt = NULL, *account = NULL, *token_file = NULL;
+  licctl_account cred;
   char path[PATH_MAX], *last = NULL;
   lic_session_state prev_state = LIC_SESSION_UNLICENSED;
   const char *prev_reason = NULL;
@@ -162,13 +169,15 @@ int licctl_agent(int argc, char **argv) {
       so.verify.timeout_ms = (int)v;
       break;
     case O_STATE: state_opt = optarg; break;
+    case O_ACCOUNT: account = optarg; break;
+    case O_TOKEN_FILE: token_file = optarg; break;
     case O_CACERT: tls.o.cacert = optarg; break;
     case O_PIN:
       if ((r = cli_tls_pin_add(&tls, "agent", optarg)) != EXIT_OK)
         return r;
       break;
     case 'h': fputs(USAGE, stdout); return EXIT_OK;
-    default: return cli_usage("agent", "bad option");
+    default: return cli_bad_option("agent", argv, opts);
     }
   }
   if (argc - optind < 1 || argc - optind > LIC_SESSION_MAX_SERVERS)
@@ -195,6 +204,18 @@ int licctl_agent(int argc, char **argv) {
   so.state_dir = licctl_state_dir(state_opt);
   if ((r = licctl_state_ensure(so.state_dir)) != EXIT_OK)
     return r;
+  memset(&cred, 0, sizeof cred);
+  if (account != NULL && so.verify.license != NULL)
+    return cli_usage("agent", "give --license or --account, not both");
+  if (account == NULL && token_file != NULL)
+    return cli_usage("agent", "--token-file goes with --account");
+  if (account != NULL) {
+    if ((r = licctl_account_opts("agent", state_opt, account, token_file, &cred)) != EXIT_OK)
+      return r;
+    so.verify.account = cred.account;
+    so.verify.token = cred.token;
+    so.verify.project_id = cred.project_id;
+  }
   snprintf(path, sizeof path, "%s/%s", so.state_dir, STATUS_FILE);
 
   /* Signals are taken synchronously (sigtimedwait): no handler, no race
@@ -206,7 +227,9 @@ int licctl_agent(int argc, char **argv) {
   sigprocmask(SIG_BLOCK, &set, NULL);
   setvbuf(stderr, NULL, _IOLBF, 0);
 
-  if ((rc = lic_session_new(&so, (int64_t)time(NULL), &s)) != LIC_OK)
+  rc = lic_session_new(&so, (int64_t)time(NULL), &s);
+  licctl_account_clear(&cred); /* the session keeps its own copy of the token */
+  if (rc != LIC_OK)
     return cli_lic_error("agent", rc);
   r = EXIT_OK;
   for (;;) {

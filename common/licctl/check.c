@@ -10,7 +10,7 @@
 #include "lic/license.h"
 
 static const char USAGE[] =
-    "usage: licctl check LICENSE --domain D --port P [--app A] [--major N]\n"
+    "usage: licctl check LICENSE --domain D --port P [--app A] [--version V | --major N]\n"
     "         [--trust PUB.pem]... [--json]\n\n"
     "Checks a local-mode license offline: its vendor signature (trust store), this\n"
     "machine (machine code and at least one licensed network adapter), the dates,\n"
@@ -18,23 +18,26 @@ static const char USAGE[] =
     "  --domain D      the access domain name the report server answers on\n"
     "  --port P        its port\n"
     "  --app A         application name (required when the license restricts them)\n"
+    "  --version V     product version (11.0.18), as for licctl verify: its leading\n"
+    "                  number is the major version\n"
     "  --major N       product major version (required when the license names one)\n"
     "  --trust FILE    trusted root public key (repeatable; replaces the built-in store)\n"
     "  --json          print the result as JSON\n"
     "  --state DIR     accepted like every licctl command (check keeps no state)\n";
 
-enum { O_DOMAIN = 256, O_PORT, O_APP, O_MAJOR, O_TRUST, O_JSON, O_STATE };
+enum { O_DOMAIN = 256, O_PORT, O_APP, O_MAJOR, O_VERSION, O_TRUST, O_JSON, O_STATE };
 
 int licctl_check(int argc, char **argv) {
   static const struct option opts[] = {
       {"domain", required_argument, NULL, O_DOMAIN}, {"port", required_argument, NULL, O_PORT},
       {"app", required_argument, NULL, O_APP}, {"major", required_argument, NULL, O_MAJOR},
+      {"version", required_argument, NULL, O_VERSION},
       {"trust", required_argument, NULL, O_TRUST}, {"json", no_argument, NULL, O_JSON},
       {"state", required_argument, NULL, O_STATE}, {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
   cli_trust ct;
   lic_check_req q = {NULL, -1, NULL, -1};
-  const char *port = NULL, *major = NULL;
+  const char *port = NULL, *major = NULL, *version = NULL;
   bool json = false;
   lic_license l;
   lic_machine m;
@@ -49,6 +52,7 @@ int licctl_check(int argc, char **argv) {
     case O_PORT: port = optarg; break;
     case O_APP: q.app = optarg; break;
     case O_MAJOR: major = optarg; break;
+    case O_VERSION: version = optarg; break;
     case O_TRUST:
       if ((r = cli_trust_add(&ct, optarg)) != EXIT_OK)
         return r;
@@ -56,7 +60,7 @@ int licctl_check(int argc, char **argv) {
     case O_JSON: json = true; break;
     case O_STATE: break; /* accepted by every licctl command; check keeps no state */
     case 'h': fputs(USAGE, stdout); return EXIT_OK;
-    default: return cli_usage("check", "bad option");
+    default: return cli_bad_option("check", argv, opts);
     }
   }
   if (argc - optind != 1)
@@ -67,16 +71,33 @@ int licctl_check(int argc, char **argv) {
     return cli_usage("check", "--domain: %s", lic_errfull(rc));
   if ((rc = lic_parse_int(port, 1, 65535, &q.port)) != LIC_OK)
     return cli_usage("check", "--port: %s", lic_errfull(rc));
+  if (major != NULL && version != NULL)
+    return cli_usage("check", "give --version or --major, not both");
   if (major != NULL && (rc = lic_parse_int(major, 0, INT32_MAX, &q.major)) != LIC_OK)
     return cli_usage("check", "--major: %s", lic_errfull(rc));
+  if (version != NULL) {
+    /* The leading number, as the license server reads a verify's version. */
+    char lead[16];
+    size_t n = strspn(version, "0123456789");
+    if (n == 0 || n >= sizeof lead || (version[n] != '\0' && version[n] != '.'))
+      return cli_usage("check", "--version: '%.40s' does not start with a major version number",
+                       version);
+    memcpy(lead, version, n);
+    lead[n] = '\0';
+    if ((rc = lic_parse_int(lead, 0, INT32_MAX, &q.major)) != LIC_OK)
+      return cli_usage("check", "--version: %s", lic_errfull(rc));
+  }
 
   const char *path = argv[optind];
   if ((rc = lic_license_load(path, &ct.t, &l, NULL, NULL)) != LIC_OK)
     return cli_lic_error(path, rc);
   if (l.mode != LIC_MODE_LOCAL) {
+    /* The name before the clear: lic_license_clear zeroes the mode, which
+     * read "local" in the message. */
+    const char *mname = lic_mode_name(l.mode);
     lic_license_clear(&l);
     return cli_error(EXIT_FAIL, path, "this is a %s license: report servers check it with "
-                     "'licctl verify' against the license server", lic_mode_name(l.mode));
+                     "'licctl verify' against the license server", mname);
   }
   if ((rc = lic_machine_read(&m)) != LIC_OK) {
     lic_license_clear(&l);

@@ -130,7 +130,7 @@ static int run(int argc, char **argv, bool reg) {
         return r;
       break;
     case 'h': fputs(reg ? REG_USAGE : UNREG_USAGE, stdout); return EXIT_OK;
-    default: return cli_usage(cmd, "bad option");
+    default: return cli_bad_option(cmd, argv, opts);
     }
   }
   if (argc - optind != 1)

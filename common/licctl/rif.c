@@ -20,7 +20,7 @@ static const char USAGE[] =
     "  --project NAME   project name (1..128 bytes)\n"
     "  --product NAME   product name\n"
     "  --version V      product version, e.g. 11.0.18\n"
-    "  -o, --out FILE   output file ('-' for standard output)\n"
+    "  -o, --out FILE   output file ('-' for standard output; --output alike)\n"
     "  --state DIR      state directory\n";
 
 enum { O_PROJECT = 256, O_PRODUCT, O_VERSION, O_STATE };
@@ -30,7 +30,7 @@ int licctl_rif(int argc, char **argv) {
                                        {"product", required_argument, NULL, O_PRODUCT},
                                        {"version", required_argument, NULL, O_VERSION},
                                        {"state", required_argument, NULL, O_STATE},
-                                       {"out", required_argument, NULL, 'o'},
+                                       {"out", required_argument, NULL, 'o'}, {"output", required_argument, NULL, 'o'},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
   const char *project = NULL, *product = NULL, *version = NULL, *out = NULL, *state = NULL;
@@ -50,7 +50,7 @@ int licctl_rif(int argc, char **argv) {
     case O_STATE: state = optarg; break;
     case 'o': out = optarg; break;
     case 'h': fputs(USAGE, stdout); return EXIT_OK;
-    default: return cli_usage("rif", "bad option");
+    default: return cli_bad_option("rif", argv, opts);
     }
   }
   if (optind != argc)
@@ -79,8 +79,8 @@ int licctl_rif(int argc, char **argv) {
     rc = lic_file_write(out, armored, alen, 0644, 0);
   r = rc == LIC_OK ? EXIT_OK : cli_lic_error(out, rc);
   if (r == EXIT_OK && strcmp(out, "-") != 0)
-    fprintf(stderr, "licctl: wrote %s (machine code %s, %zu network adapters)\n", out, m.code,
-            m.nmacs);
+    fprintf(stderr, "licctl: wrote %s (machine code %s, %zu network adapter%s)\n", out, m.code,
+            m.nmacs, m.nmacs == 1 ? "" : "s");
   lic_key_free(key);
   free(armored);
   return r;

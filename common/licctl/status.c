@@ -64,7 +64,7 @@ int licctl_status(int argc, char **argv) {
     case O_JSON: as_json = true; break;
     case O_STATE: state_opt = optarg; break;
     case 'h': fputs(USAGE, stdout); return EXIT_OK;
-    default: return cli_usage("status", "bad option");
+    default: return cli_bad_option("status", argv, opts);
     }
   }
   if (optind != argc)

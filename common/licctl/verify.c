@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "cli.h"
 #include "licctl.h"
 #include "lic/rif.h"
@@ -11,7 +13,7 @@
 
 static const char USAGE[] =
     "usage: licctl verify URL --domain D --port P --node N [--license ID | --account ID\n"
-    "         --token-file F] [--app A] [--version V] [--trust PUB.pem]...\n"
+    "         --token-file F] [--app A] [--version V] [--secret-file F] [--trust PUB.pem]...\n"
     "         [--cacert FILE | --pin PIN...] [--timeout MS] [--json]\n\n"
     "Asks the license server at URL (https://HOST:PORT, checked against the system\n"
     "store, --cacert or --pin; or http://) for a signed verdict and checks the whole\n"
@@ -30,6 +32,7 @@ static const char USAGE[] =
     "  --token-file F  public mode: the account's token (a 0600 file, never printed)\n"
     "  --app A         application name\n"
     "  --version V     product version, e.g. 11.0.18 (its major number is checked)\n"
+    "  --secret-file F the server's node_secret (one line, file mode 0600)\n"
     "  --trust FILE    trusted root public key (repeatable; replaces the built-in store)\n"
     CLI_TLS_HELP
     "  --timeout MS    whole exchange: connect, TLS handshake, answer (default 10000)\n"
@@ -37,7 +40,7 @@ static const char USAGE[] =
     "  --state DIR     the state directory (public mode: its project id)\n";
 
 enum { O_DOMAIN = 256, O_PORT, O_NODE, O_LICENSE, O_APP, O_VERSION, O_TRUST, O_TIMEOUT, O_JSON,
-       O_STATE, O_CACERT, O_PIN, O_ACCOUNT, O_TOKEN_FILE };
+       O_STATE, O_CACERT, O_PIN, O_ACCOUNT, O_TOKEN_FILE, O_SECRET };
 
 static json_t *list_json(const lic_strlist *l) {
   json_t *a = json_array();
@@ -56,6 +59,7 @@ int licctl_verify(int argc, char **argv) {
       {"cacert", required_argument, NULL, O_CACERT}, {"pin", required_argument, NULL, O_PIN},
       {"account", required_argument, NULL, O_ACCOUNT},
       {"token-file", required_argument, NULL, O_TOKEN_FILE},
+      {"secret-file", required_argument, NULL, O_SECRET},
       {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
   lic_verify_opts o;
   lic_verify_result res;
@@ -63,6 +67,8 @@ int licctl_verify(int argc, char **argv) {
   cli_tls tls;
   uint8_t id[LIC_ID_LEN];
   const char *port = NULL, *account = NULL, *token_file = NULL, *state = NULL;
+  const char *secret_file = NULL;
+  char secret[LIC_MAX_NODE_SECRET + 1] = "";
   licctl_account cred;
   bool json = false;
   int64_t v;
@@ -102,8 +108,9 @@ int licctl_verify(int argc, char **argv) {
     case O_STATE: state = optarg; break;
     case O_ACCOUNT: account = optarg; break;
     case O_TOKEN_FILE: token_file = optarg; break;
+    case O_SECRET: secret_file = optarg; break;
     case 'h': fputs(USAGE, stdout); return EXIT_OK;
-    default: return cli_usage("verify", "bad option");
+    default: return cli_bad_option("verify", argv, opts);
     }
   }
   if (argc - optind != 1)
@@ -136,18 +143,32 @@ int licctl_verify(int argc, char **argv) {
     o.project_id = cred.project_id;
   }
 
+  if (secret_file != NULL) {
+    if ((rc = lic_secret_file_read(secret_file, secret)) != LIC_OK) {
+      licctl_account_clear(&cred);
+      return cli_lic_error(secret_file, rc);
+    }
+    o.secret = secret;
+  }
+
   rc = lic_verify(&o, &res);
   licctl_account_clear(&cred);
+  OPENSSL_cleanse(secret, sizeof secret);
   if (rc != LIC_OK)
-    return cli_lic_error(o.url, rc == LIC_INVALID ? LIC_IO : rc);
+    return cli_lic_error(o.url, rc); /* LIC_INVALID: a bad URL, a usage error (exit 2) */
   lic_verdict *vd = &res.verdict;
   char lid[LIC_UUID_LEN + 1], ex[11];
-  lic_uuid_format(res.public_mode ? vd->account : res.license.id, lid);
+  /* An unknown_license or unchecked denial names no license of a chain. */
+  bool named = res.public_mode || vd->has_license;
+  lic_uuid_format(res.public_mode ? vd->account : vd->has_license ? vd->license : res.license.id,
+                  lid);
   lic_date_format(vd->expires, ex);
   if (json) {
-    cli_json_print(json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:o, s:o, s:I, s:I, s:{s:I, s:I}}",
+    cli_json_print(json_pack("{s:s, s:s, s:o, s:b, s:s, s:I, s:s, s:o, s:o, s:I, s:I, s:{s:I, s:I}}",
                              "status", lic_status_name(vd->status), "reason", vd->reason,
-                             res.public_mode ? "account" : "license", lid, "node", vd->node, "time", (json_int_t)vd->time,
+                             res.public_mode ? "account" : "license",
+                             named ? json_string(lid) : json_null(), "signed", !res.unchecked,
+                             "node", vd->node, "time", (json_int_t)vd->time,
                              "expires", vd->expires == 0 ? "never" : ex, "features",
                              list_json(&vd->features), "domains", list_json(&vd->domains),
                              "heartbeat", (json_int_t)vd->heartbeat, "grace",
@@ -160,7 +181,8 @@ int licctl_verify(int argc, char **argv) {
            (long long)vd->seats_max,
            vd->expires == 0 ? "never" : ex, (long long)vd->heartbeat);
   } else {
-    printf("denied: %s: %s\n", lic_status_name(vd->status), vd->reason);
+    printf("denied: %s: %s%s\n", lic_status_name(vd->status), vd->reason,
+           res.unchecked ? " (unsigned: the server sent no license to check it with)" : "");
   }
   r = vd->status == LIC_STATUS_VALID ? EXIT_OK : EXIT_FAIL;
   lic_verify_result_clear(&res);

@@ -107,7 +107,8 @@ int lic_envelope_verify(const lic_envelope *env, const lic_trust *t) {
   if (pub == NULL) {
     char hex[2 * LIC_KID_LEN + 1];
     lic_kid_hex(env->kid, hex);
-    return lic__fail(LIC_UNTRUSTED, "kid %s is not in the trust store (%zu keys%s)", hex, t->n,
+    return lic__fail(LIC_UNTRUSTED, "kid %s is not in the trust store (%zu key%s%s)", hex, t->n,
+                     t->n == 1 ? "" : "s",
                      t->n == 0 ? "; pass --trust VENDOR.pub.pem" : "");
   }
   return lic_envelope_verify_with(env, pub);

@@ -114,16 +114,41 @@ int lic_key_from_private_pem(const uint8_t *pem, size_t len, const char *passphr
   return wrap(pkey, true, out);
 }
 
+/* buf (NUL-terminated by lic_file_read) holds a public key and no private one. */
+static bool is_public_pem(const uint8_t *buf) {
+  return strstr((const char *)buf, "-----BEGIN PUBLIC KEY-----") != NULL &&
+         strstr((const char *)buf, "PRIVATE KEY-----") == NULL;
+}
+
+static int not_private(const char *path) {
+  return lic__fail(LIC_KEY, "%s: this is a public key; give the private key (the file without "
+                   ".pub)", path);
+}
+
 int lic_key_load_private(const char *path, const char *passphrase, lic_key **out) {
   uint8_t *buf = NULL;
   size_t len = 0;
   int rc;
 
   *out = NULL;
-  if ((rc = lic_file_check_private(path)) != LIC_OK)
+  if ((rc = lic_file_check_private(path)) != LIC_OK) {
+    /* A world-readable public key given as --key is a wrong file, not a
+     * permissions problem: say that first (reading it exposes nothing). */
+    if (rc == LIC_INSECURE && lic_file_read(path, 64 * 1024, &buf, &len) == LIC_OK) {
+      bool pub = is_public_pem(buf);
+      lic_secret_free(buf, len);
+      if (pub)
+        return not_private(path);
+      lic_file_check_private(path); /* the detail again */
+    }
     return rc;
+  }
   if ((rc = lic_file_read(path, 64 * 1024, &buf, &len)) != LIC_OK)
     return rc;
+  if (is_public_pem(buf)) {
+    lic_secret_free(buf, len);
+    return not_private(path);
+  }
   rc = lic_key_from_private_pem(buf, len, passphrase, out);
   lic_secret_free(buf, len);
   if (rc != LIC_OK) {

@@ -8,6 +8,7 @@
 
 #include "internal.h"
 #include "lic/fileio.h"
+#include "lic/keys.h"
 #include "lic/session.h"
 
 #define ERR_CAP 1024
@@ -17,6 +18,8 @@ struct lic_session {
   lic_verify_opts vo; /* strings below are our copies */
   char *domain, *app, *version, *node;
   uint8_t license_id[LIC_ID_LEN];
+  uint8_t account[LIC_ID_LEN], project_id[LIC_ID_LEN]; /* public mode */
+  char *token;                                          /* a secret: wiped when freed */
   char *urls[LIC_SESSION_MAX_SERVERS];
   size_t nurls, preferred;
   char *path; /* the state file, NULL = not persisted */
@@ -106,6 +109,7 @@ void lic_session_free(lic_session *s) {
   free(s->app);
   free(s->version);
   free(s->node);
+  lic_secret_free(s->token, s->token != NULL ? strlen(s->token) : 0);
   for (size_t i = 0; i < s->nurls; i++)
     free(s->urls[i]);
   free(s->path);
@@ -300,6 +304,11 @@ static void check_round(lic_session *s, int64_t now) {
     memset(&res, 0, sizeof res);
     lic_errdetail_clear();
     int rc = s->transport(s->transport_ctx, &s->vo, &res);
+    if (rc == LIC_OK && res.unchecked)
+      /* A denial without a chain is unsigned: anyone on the path could send
+       * one, so it ends no grace; it counts as a failing server. */
+      rc = lic__fail(LIC_DENIED, "%s: %s (unsigned: the server sent no license)",
+                     lic_status_name(res.verdict.status), res.verdict.reason);
     if (rc != LIC_OK) {
       int n = snprintf(errs + elen, sizeof errs - elen, "%s%s: %s", elen > 0 ? "; " : "",
                        s->urls[i], lic_errfull(rc));
@@ -424,6 +433,21 @@ int lic_session_new(const lic_session_opts *o, int64_t now, lic_session **out) {
   if (o->verify.license != NULL) {
     memcpy(s->license_id, o->verify.license, LIC_ID_LEN);
     s->vo.license = s->license_id;
+  }
+  if (o->verify.account != NULL) { /* public mode: account + token + project id */
+    if (o->verify.token == NULL || o->verify.project_id == NULL) {
+      rc = lic__fail(LIC_INVALID, "an account needs its token and the project id");
+      goto out;
+    }
+    memcpy(s->account, o->verify.account, LIC_ID_LEN);
+    memcpy(s->project_id, o->verify.project_id, LIC_ID_LEN);
+    if ((s->token = strdup(o->verify.token)) == NULL) {
+      rc = LIC_NOMEM;
+      goto out;
+    }
+    s->vo.account = s->account;
+    s->vo.project_id = s->project_id;
+    s->vo.token = s->token;
   }
   for (size_t i = 0; i < o->nurls; i++, s->nurls++)
     if (o->urls[i] == NULL || (s->urls[i] = strdup(o->urls[i])) == NULL) {

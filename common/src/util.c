@@ -125,8 +125,10 @@ int lic_parse_int(const char *s, int64_t min, int64_t max, int64_t *out) {
   long long v = strtoll(s, &end, 10);
   if (*end != '\0')
     return lic__fail(LIC_INVALID, "'%.40s' is not a whole number", s);
-  if (errno == ERANGE || v < min || v > max)
-    return lic__fail(LIC_LIMIT, "%.40s is outside %lld..%lld", s, (long long)min, (long long)max);
+  if (errno != ERANGE && v < min)
+    return lic__fail(LIC_LIMIT, "%.40s: must be at least %lld", s, (long long)min);
+  if (errno == ERANGE || v > max)
+    return lic__fail(LIC_LIMIT, "%.40s: must be at most %lld", s, (long long)max);
   *out = v;
   return LIC_OK;
 }

@@ -8,6 +8,8 @@
 
 #include "internal.h"
 #include "lic/envelope.h"
+#include "lic/fileio.h"
+#include "lic/keys.h"
 #include "lic/verify_client.h"
 
 void lic_verify_result_clear(lic_verify_result *res) {
@@ -27,7 +29,8 @@ static int pack_request(const lic_verify_opts *o, req_kind kind, const uint8_t *
   int bad = 0;
   bool pub = o->account != NULL, full = kind != REQ_UNREGISTER;
   size_t n = 2 + (full ? 2 : 0) + (o->license != NULL && !pub) + (full && o->app != NULL) +
-             (full && o->version != NULL) + (pub ? 3 : 0) + (kind == REQ_REGISTER);
+             (full && o->version != NULL) + (pub ? 3 : 0) + (kind == REQ_REGISTER) +
+             (full && !pub && o->secret != NULL);
   msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
   bad |= msgpack_pack_map(&pk, n);
   bad |= lic_mp_pack_cstr(&pk, "nonce") | lic_mp_pack_bin(&pk, nonce, nlen);
@@ -56,7 +59,37 @@ static int pack_request(const lic_verify_opts *o, req_kind kind, const uint8_t *
     bad |= lic_mp_pack_cstr(&pk, "app") | lic_mp_pack_cstr(&pk, o->app);
   if (o->version != NULL)
     bad |= lic_mp_pack_cstr(&pk, "version") | lic_mp_pack_cstr(&pk, o->version);
+  if (o->secret != NULL)
+    bad |= lic_mp_pack_cstr(&pk, "secret") | lic_mp_pack_cstr(&pk, o->secret);
   return bad ? LIC_NOMEM : LIC_OK;
+}
+
+int lic_secret_file_read(const char *path, char out[LIC_MAX_NODE_SECRET + 1]) {
+  uint8_t *buf = NULL;
+  size_t len = 0;
+  int rc;
+  out[0] = '\0';
+  if ((rc = lic_file_check_private(path)) != LIC_OK)
+    return rc;
+  if ((rc = lic_file_read(path, LIC_MAX_NODE_SECRET + 2, &buf, &len)) != LIC_OK)
+    return rc == LIC_LIMIT ? lic__fail(LIC_LIMIT, "%s: a node secret is at most %d bytes", path,
+                                       LIC_MAX_NODE_SECRET)
+                           : rc;
+  size_t got = len; /* all of it is wiped */
+  if (len > 0 && buf[len - 1] == '\n')
+    len--;
+  if (len > 0 && buf[len - 1] == '\r')
+    len--;
+  if (len == 0 || len > LIC_MAX_NODE_SECRET || memchr(buf, '\0', len) != NULL ||
+      memchr(buf, '\n', len) != NULL) {
+    lic_secret_free(buf, got);
+    return lic__fail(LIC_FORMAT, "%s: a node secret is one line of 1..%d bytes", path,
+                     LIC_MAX_NODE_SECRET);
+  }
+  memcpy(out, buf, len);
+  out[len] = '\0';
+  lic_secret_free(buf, got);
+  return LIC_OK;
 }
 
 /* Public mode: root -> cert -> verdict (SPEC §3.7), then the same checks of
@@ -95,6 +128,45 @@ static int public_check(const lic_verify_opts *o, const uint8_t *nonce, size_t n
   return LIC_OK;
 }
 
+/* The status of a verdict envelope before its signature is checked: only
+ * to know which chain checks apply (the signature is checked next). */
+static bool verdict_peek_unknown(const uint8_t *vbytes, size_t vlen) {
+  lic_envelope e;
+  lic_verdict v;
+  bool unknown = false;
+  if (lic_envelope_decode(vbytes, vlen, &e) == LIC_OK &&
+      lic_verdict_parse(e.body, e.body_len, &v) == LIC_OK) {
+    unknown = v.status == LIC_STATUS_UNKNOWN_LICENSE;
+    lic_verdict_clear(&v);
+  }
+  return unknown;
+}
+
+/* A response without a license in its chain: the server has none to name
+ * (none imported, none current, an unknown id, or its clock went back). Its
+ * signature cannot be checked, but a denial needs no trust: it only ever
+ * makes us deny. Taken when it answers our nonce and node and is not valid. */
+static int unchecked_denial(const lic_verify_opts *o, const uint8_t *nonce, size_t nonce_len,
+                            const uint8_t *vbytes, size_t vlen, lic_verify_result *res) {
+  lic_envelope venv;
+  int rc;
+  if ((rc = lic_envelope_decode(vbytes, vlen, &venv)) != LIC_OK)
+    return rc;
+  if (strcmp(venv.typ, "verdict") != 0)
+    return lic__fail(LIC_TYPE, "expected a verdict, got a %s", venv.typ);
+  if ((rc = lic_verdict_parse(venv.body, venv.body_len, &res->verdict)) != LIC_OK)
+    return rc;
+  lic_verdict *v = &res->verdict;
+  if (v->status == LIC_STATUS_VALID)
+    return lic__fail(LIC_FORMAT, "a valid verdict without a license in its chain");
+  if (v->nonce_len != nonce_len || memcmp(v->nonce, nonce, nonce_len) != 0)
+    return lic__fail(LIC_MISMATCHED, "the verdict does not answer our nonce (replayed?)");
+  if (strcmp(v->node, o->node) != 0)
+    return lic__fail(LIC_MISMATCHED, "the verdict is for another node");
+  res->unchecked = true;
+  return LIC_OK;
+}
+
 int lic_verify_response(const lic_verify_opts *o, const uint8_t *nonce, size_t nonce_len,
                         int64_t now, const uint8_t *body, size_t len, lic_verify_result *res) {
   lic_mp_obj doc;
@@ -118,6 +190,8 @@ int lic_verify_response(const lic_verify_opts *o, const uint8_t *nonce, size_t n
     return lic__fail(LIC_FORMAT, "response has no chain");
   if ((rc = lic_mp_array(&chain, &nchain)) != LIC_OK)
     return rc;
+  if (nchain == 0)
+    return unchecked_denial(o, nonce, nonce_len, vbytes, vlen, res);
   if (nchain != 1)
     return lic__fail(LIC_FORMAT, "expected a chain of one license, got %u entries", nchain);
   if ((rc = lic_mp_bin(&chain, &lbytes, &llen)) != LIC_OK)
@@ -135,7 +209,10 @@ int lic_verify_response(const lic_verify_opts *o, const uint8_t *nonce, size_t n
     return rc;
   if (res->license.mode != LIC_MODE_PRIVATE || !res->license.has_node_key)
     return lic__fail(LIC_FORMAT, "the chain's license is not a private-mode license");
-  if (o->license != NULL && memcmp(o->license, res->license.id, LIC_ID_LEN) != 0)
+  /* An unknown_license verdict names no license of the chain: the chain's
+   * license only certifies the node key that signed it. */
+  bool unknown = verdict_peek_unknown(vbytes, vlen);
+  if (!unknown && o->license != NULL && memcmp(o->license, res->license.id, LIC_ID_LEN) != 0)
     return lic__fail(LIC_MISMATCHED, "the server answered for another license");
   /* license -> verdict (signed by the node key the license certifies) */
   if ((rc = lic_envelope_decode(vbytes, vlen, &venv)) != LIC_OK)
@@ -149,7 +226,9 @@ int lic_verify_response(const lic_verify_opts *o, const uint8_t *nonce, size_t n
   lic_verdict *v = &res->verdict;
   if (v->nonce_len != nonce_len || memcmp(v->nonce, nonce, nonce_len) != 0)
     return lic__fail(LIC_MISMATCHED, "the verdict does not answer our nonce (replayed?)");
-  if (!v->has_license || memcmp(v->license, res->license.id, LIC_ID_LEN) != 0)
+  if (unknown != (v->status == LIC_STATUS_UNKNOWN_LICENSE))
+    return lic__fail(LIC_FORMAT, "verdict status unreadable");
+  if (!unknown && (!v->has_license || memcmp(v->license, res->license.id, LIC_ID_LEN) != 0))
     return lic__fail(LIC_MISMATCHED, "the verdict names another license than its chain");
   if (strcmp(v->node, o->node) != 0)
     return lic__fail(LIC_MISMATCHED, "the verdict is for another node");
@@ -242,7 +321,12 @@ static int exchange(const lic_verify_opts *o, req_kind kind, lic_verify_result *
     if (lic_mp_obj_parse(body, blen, &eo) == LIC_OK && lic_mp_get_str(&eo, "message", 0, 190, &m) == LIC_OK)
       snprintf(msg, sizeof msg, ": %s", m);
     free(m);
-    rc = lic__fail(LIC_DENIED, "license server answered HTTP %d%s", status, msg);
+    if (status == 404 || status == 405)
+      /* Most often the admin port, or another web server: say what answered. */
+      rc = lic__fail(LIC_NOTFOUND, "no license server's verify API here: it answered HTTP %d%s "
+                     "to POST /v1/verify (the admin port, or another server?)", status, msg);
+    else
+      rc = lic__fail(LIC_DENIED, "license server answered HTTP %d%s", status, msg);
     goto out;
   }
   rc = lic_verify_response(o, nonce, sizeof nonce, (int64_t)time(NULL), body, blen, res);

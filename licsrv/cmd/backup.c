@@ -1,5 +1,6 @@
 /* cmd/backup.c - `licsrv backup DEST`: a hot, compacted copy of the store plus
  * the key files, written into a temporary directory and renamed into place. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -20,8 +21,9 @@ static const char HELP[] =
     "usage: licsrv backup DEST [--data DIR] [--config FILE]\n"
     "\n"
     "Write a consistent, compacted copy of the store (DEST/store/data.mdb) and\n"
-    "the server's key files into the new directory DEST (mode 0700), while the\n"
-    "server keeps serving. DEST is a complete data directory: restore it with\n"
+    "the server's key files and trusted roots (DATA/trusted/) into the new\n"
+    "directory DEST (mode 0700), while the server keeps serving. DEST is a\n"
+    "complete data directory: restore it with\n"
     "'licsrv serve --data DEST'. It holds the node private key: keep it safe.\n"
     "\n"
     "  --data DIR     data directory (default " LICSRV_DEFAULT_DATA ")\n"
@@ -46,8 +48,52 @@ static int copy_file(const licsrv_opts *o, const char *name, const char *dir, mo
   return r;
 }
 
+#define TRUST_DIR "trusted" /* extra roots the admin API and claims trust */
+
+/* DATA/trusted/: the roots imports and claims are checked against. Without
+ * them a restored server answers claims not_genuine and imports untrusted.
+ * Regular files only (a symlink would copy what it points at by surprise). */
+static int copy_trusted(const licsrv_opts *o, const char *dir) {
+  char src[PATH_MAX], dst[PATH_MAX], name[PATH_MAX];
+  struct dirent *de;
+  struct stat st;
+  int r = LIC_OK;
+  if (licsrv_data_path(o, TRUST_DIR, src, sizeof src) != EXIT_OK)
+    return LIC_INVALID;
+  DIR *d = opendir(src);
+  if (d == NULL)
+    return errno == ENOENT ? LIC_OK : lic_fail(LIC_IO, "%s: %s", src, strerror(errno));
+  if ((size_t)snprintf(dst, sizeof dst, "%s/%s", dir, TRUST_DIR) >= sizeof dst ||
+      mkdir(dst, 0700) != 0) {
+    closedir(d);
+    return lic_fail(LIC_IO, "%s: %s", dst, strerror(errno));
+  }
+  while (r == LIC_OK && (de = readdir(d)) != NULL) {
+    if (de->d_name[0] == '.')
+      continue;
+    if ((size_t)snprintf(name, sizeof name, "%s/%s", src, de->d_name) >= sizeof name ||
+        lstat(name, &st) != 0 || !S_ISREG(st.st_mode))
+      continue;
+    snprintf(name, sizeof name, "%s/%s", TRUST_DIR, de->d_name);
+    r = copy_file(o, name, dir, 0644);
+  }
+  closedir(d);
+  return r;
+}
+
 static void rm_partial(const char *tmp) {
   char p[PATH_MAX + 32];
+  snprintf(p, sizeof p, "%s/%s", tmp, TRUST_DIR);
+  DIR *d = opendir(p);
+  if (d != NULL) {
+    struct dirent *de;
+    char f[PATH_MAX + 300];
+    while ((de = readdir(d)) != NULL)
+      if (de->d_name[0] != '.' && (size_t)snprintf(f, sizeof f, "%s/%s", p, de->d_name) < sizeof f)
+        unlink(f);
+    closedir(d);
+    rmdir(p);
+  }
   static const char *const files[] = {"store/data.mdb", "store/lock.mdb", "store",
                                       LICSRV_NODE_KEY, LICSRV_NODE_PUB,
                                       LICSRV_ONLINE_KEY, LICSRV_ONLINE_PUB,
@@ -108,7 +154,8 @@ int licsrv_cmd_backup(int argc, char **argv) {
       (r = copy_file(&o, LICSRV_ONLINE_NEXT, tmp, 0600)) != LIC_OK ||
       (r = copy_file(&o, LICSRV_ONLINE_NEXT_PUB, tmp, 0644)) != LIC_OK ||
       (r = copy_file(&o, LICSRV_ONLINE_PREV, tmp, 0600)) != LIC_OK ||
-      (r = copy_file(&o, LICSRV_ONLINE_PREV_PUB, tmp, 0644)) != LIC_OK) {
+      (r = copy_file(&o, LICSRV_ONLINE_PREV_PUB, tmp, 0644)) != LIC_OK ||
+      (r = copy_trusted(&o, tmp)) != LIC_OK) {
     ex = cli_lic_error(dest, r);
     goto out;
   }

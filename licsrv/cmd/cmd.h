@@ -19,6 +19,7 @@ int licsrv_account_form(const char *cmd, int kind, int argc, char **argv);
 int licsrv_cmd_migrate(int argc, char **argv);  /* migrate.c */
 int licsrv_cmd_audit(int argc, char **argv);    /* audit.c */
 int licsrv_cmd_backup(int argc, char **argv);  /* cmd_backup.c */
+int licsrv_cmd_clock(int argc, char **argv);   /* cmd_clock.c */
 int licsrv_cmd_export(int argc, char **argv);  /* cmd_export.c */
 int licsrv_cmd_forget(int argc, char **argv);  /* cmd_forget.c */
 int licsrv_cmd_failures(int argc, char **argv); /* failures.c */
@@ -30,6 +31,7 @@ int licsrv_cmd_purge(int argc, char **argv);   /* cmd_purge.c */
 int licsrv_cmd_rekey(int argc, char **argv);   /* cmd/rekey.c (public mode) */
 int licsrv_cmd_release(int argc, char **argv);  /* release.c */
 int licsrv_cmd_revoke(int argc, char **argv);   /* revoke.c */
+int licsrv_release_node(int argc, char **argv); /* release_node.c: the --node form */
 int licsrv_cmd_rif(int argc, char **argv);     /* cmd_rif.c */
 int licsrv_cmd_status(int argc, char **argv);  /* cmd_status.c */
 int licsrv_cmd_token(int argc, char **argv);   /* cmd_token.c */
@@ -40,6 +42,7 @@ typedef struct {
   const char *config; /* --config FILE */
   const char *store;  /* --store URL, else `store =` from --config, else NULL (DATA/store) */
   bool json;
+  bool yes;           /* --yes (forget only): no confirmation asked */
   char data_buf[4096];
   char store_buf[4096];
 } licsrv_opts;

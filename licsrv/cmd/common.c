@@ -172,7 +172,7 @@ int licsrv_subject_args(const char *cmd, const char *help_text, int argc, char *
       {"store", required_argument, NULL, 'S'},
       {"license", required_argument, NULL, 'l'}, {"account", required_argument, NULL, 'a'},
       {"json", no_argument, NULL, 'j'},          {"help", no_argument, NULL, 'h'},
-      {NULL, 0, NULL, 0}};
+      {"yes", no_argument, NULL, 'y'},           {NULL, 0, NULL, 0}};
   const char *lic_text = NULL, *acct_text = NULL;
   int c, ex;
 
@@ -183,6 +183,10 @@ int licsrv_subject_args(const char *cmd, const char *help_text, int argc, char *
       lic_text = optarg;
     else if (c == 'a')
       acct_text = optarg;
+    else if (c == 'y' && strcmp(cmd, "forget") == 0) /* only forget asks */
+      o->yes = true;
+    else if (c == 'y')
+      return cli_usage(cmd, "unknown option '--yes'");
   }
   if (c < 0) {
     *help = ex == EXIT_OK;

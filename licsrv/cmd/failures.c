@@ -86,7 +86,8 @@ int licsrv_cmd_failures(int argc, char **argv) {
     ex = cli_lic_error("store", r);
     goto out;
   }
-  qsort(l.v, l.n, sizeof *l.v, newest_first);
+  if (l.n > 1) /* qsort of NULL (no failure at all) is undefined */
+    qsort(l.v, l.n, sizeof *l.v, newest_first);
   if (o.json && (arr = json_array()) == NULL) {
     ex = cli_error(EXIT_FAIL, "output", "out of memory");
     goto out;

@@ -41,12 +41,13 @@ typedef struct {
   const uint8_t *env;
   size_t len;
   int64_t now;
+  store_import_outcome outcome; /* licenses */
 } import_op;
 
 static int import_apply(store_wtxn *w, void *arg) {
   import_op *op = arg;
   if (strcmp(op->typ, "license") == 0)
-    return store_w_license_put(w, op->id, op->env, op->len, op->now);
+    return store_w_license_import(w, op->id, op->env, op->len, op->now, &op->outcome);
   if (strcmp(op->typ, "account") == 0)
     return store_w_account_put(w, op->id, op->env, op->len, op->now);
   return store_w_cert_add(w, op->id, op->env, op->len, op->now);
@@ -211,6 +212,7 @@ int licsrv_cmd_import(int argc, char **argv) {
     if (j != NULL && strcmp(env.typ, "license") == 0) {
       json_object_set_new(j, "customer", json_string(lic.customer));
       json_object_set_new(j, "expires", json_integer(lic.expires));
+      json_object_set_new(j, "revoked", json_boolean(op.outcome == STORE_IMPORT_REVOKED));
     }
     ex = cli_json_print(j);
   } else {
@@ -218,7 +220,10 @@ int licsrv_cmd_import(int argc, char **argv) {
       char exp[11] = "never";
       if (lic.expires != 0)
         lic_date_format(lic.expires, exp);
-      printf("imported license %s (%s, expires %s)\n", idtext, lic.customer, exp);
+      /* A revoked license stays revoked: "imported" would read as usable. */
+      printf("%s license %s (%s, expires %s)\n",
+             op.outcome == STORE_IMPORT_REVOKED ? "already imported (revoked):" : "imported",
+             idtext, lic.customer, exp);
     } else {
       printf("imported %s %s%s\n", env.typ, idtext[0] != '\0' ? idtext : subject,
              cert_role == 1 ? " (the pending online key signs from now on)" : "");

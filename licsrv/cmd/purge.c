@@ -72,10 +72,12 @@ int licsrv_cmd_purge(int argc, char **argv) {
                                   (json_int_t)cnt.failures, "audit", (json_int_t)cnt.audit,
                                   "registrations", (json_int_t)released));
   else {
-    printf("purged %zu node records, %zu failures, %zu audit entries older than %lld days\n",
-           cnt.nodes, cnt.failures, cnt.audit, (long long)days);
+    printf("purged %zu node record%s, %zu failure%s, %zu audit %s older than %lld day%s\n",
+           cnt.nodes, CLI_S(cnt.nodes), cnt.failures, CLI_S(cnt.failures), cnt.audit,
+           CLI_PL(cnt.audit, "entry", "entries"), (long long)days, CLI_S(days));
     if (ttl > 0)
-      printf("released %zu registrations idle for %lld days\n", released, (long long)ttl);
+      printf("released %zu registration%s idle for %lld day%s\n", released, CLI_S(released),
+             (long long)ttl, CLI_S(ttl));
     ex = EXIT_OK;
   }
 out:

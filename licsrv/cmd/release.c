@@ -11,14 +11,19 @@
 #include "cmd/table.h"
 
 static const char HELP[] =
-    "usage: licsrv release --activation PRODUCT:SERIAL [--data DIR] [--config FILE] [--json]\n"
+    "usage: licsrv release --node N --license ID [--data DIR] [--config FILE]\n"
+    "       licsrv release --activation PRODUCT:SERIAL [--data DIR] [--config FILE] [--json]\n"
     "       licsrv release --project PROJECT-ID --account ACCOUNT-ID [...] (public mode:\n"
     "       free a registration; durable, audited, seen by a running server at once)\n"
     "\n"
-    "Release a designer activation claim (the user replaced the machine): the\n"
-    "serial can be claimed again at once, also on a server that is running now.\n"
+    "--node: free the seat node N holds on license ID at once (a running server\n"
+    "applies it within a second); audited as 'release'.\n"
+    "--activation: release a designer activation claim (the user replaced the\n"
+    "machine): the serial can be claimed again at once, also on a server that is\n"
+    "running now.\n"
     "Durable (synced) and written to the audit log with your user name.\n"
     "\n"
+    "  --node N       the report-server node name (with --license ID, its UUID)\n"
     "  --activation PRODUCT:SERIAL  the claim, e.g. 7:1234 (`licgen inspect CODE`\n"
     "                               shows a code's product and serial)\n"
     "  --data DIR     data directory (default " LICSRV_DEFAULT_DATA ")\n"
@@ -125,6 +130,8 @@ static int release_registration(int argc, char **argv) {
 
 static const release_form FORMS[] = {
     {"--activation", release_activation},
+    {"--node", licsrv_release_node},
+    {"--license", licsrv_release_node},
     {"--project", release_registration},
 };
 
@@ -138,14 +145,14 @@ int licsrv_cmd_release(int argc, char **argv) {
     for (size_t k = 0; k < sizeof FORMS / sizeof FORMS[0]; k++) {
       size_t n = strlen(FORMS[k].opt);
       if (strncmp(argv[i], FORMS[k].opt, n) == 0 && (argv[i][n] == '\0' || argv[i][n] == '=')) {
-        if (form != NULL && form != &FORMS[k])
+        if (form != NULL && form->fn != FORMS[k].fn) /* --node and --license: one form */
           return cli_usage("release", "give one of %s and %s, not both", form->opt, FORMS[k].opt);
         form = &FORMS[k];
       }
     }
   }
   if (form == NULL)
-    return cli_usage("release", "say what to release: --activation PRODUCT:SERIAL or "
-                                "--project P --account A");
+    return cli_usage("release", "say what to release: --node N --license ID, --activation "
+                                "PRODUCT:SERIAL or --project P --account A");
   return form->fn(argc, argv);
 }

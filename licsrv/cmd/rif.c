@@ -26,7 +26,7 @@ static const char HELP[] =
     "  --project P    project name\n"
     "  --product X    product name\n"
     "  --version V    product version (e.g. 11.0.18)\n"
-    "  -o, --output RIF  file to write ('-': standard output)\n"
+    "  -o, --out RIF     file to write ('-': standard output; --output alike)\n"
     "  --data DIR     data directory (default " LICSRV_DEFAULT_DATA ")\n"
     "  --store URL    a PostgreSQL store (postgresql://...; default DIR/store)\n"
     "  --config FILE  read `data =` from this INI file\n";
@@ -37,6 +37,7 @@ int licsrv_cmd_rif(int argc, char **argv) {
       {"store", required_argument, NULL, 'S'},
       {"project", required_argument, NULL, 'P'}, {"product", required_argument, NULL, 'X'},
       {"version", required_argument, NULL, 'V'}, {"output", required_argument, NULL, 'o'},
+      {"out", required_argument, NULL, 'o'},
       {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
   licsrv_opts o;
   const char *project = NULL, *product = NULL, *version = NULL, *out_path = NULL;

@@ -5,8 +5,12 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+
 #include "core/app.h"
 #include "core/datadir.h"
+#include "core/decide.h"
 #include "lic/envelope.h"
 #include "lic/machine.h"
 #include "util/log.h"
@@ -22,8 +26,9 @@ static void worker_start(srv_worker *sw, void *arg) {
   msgpack_sbuffer_init(&w->out);
   if (store_reader_new(a->st, &w->rd) != LIC_OK ||
       (!a->public_mode && lic_signer_new(a->node, &w->signer) != LIC_OK)) {
-    srv_log(SRV_LOG_ERROR, "worker state", "worker=%d error=%s", srv_worker_id(sw),
-            lic_errfull(LIC_NOMEM));
+    char q[40];
+    srv_log(SRV_LOG_ERROR, "worker_state", "worker=%d error=%s", srv_worker_id(sw),
+            SRV_LOG_Q(lic_errfull(LIC_NOMEM), q));
     store_reader_free(w->rd);
     lic_signer_free(w->signer);
     free(w);
@@ -55,8 +60,9 @@ static void worker_stop(srv_worker *sw, void *arg) {
 static void on_shutdown(void *arg) {
   app *a = arg;
   int rc = store_flush(a->st); /* batched heartbeats and the clock mark */
+  char q[900];
   if (rc != LIC_OK)
-    srv_log(SRV_LOG_ERROR, "flush at shutdown", "error=\"%s\"", lic_errfull(rc));
+    srv_log(SRV_LOG_ERROR, "flush_at_shutdown", "error=%s", SRV_LOG_Q(lic_errfull(rc), q));
 }
 
 /* Parse an envelope from the store. Its root signature was verified at import
@@ -78,6 +84,56 @@ static int parse_stored(app *a, const uint8_t *env, size_t len, lic_license *l) 
   return LIC_OK;
 }
 
+/* The ids of the stored licenses that are not revoked (at most 64). */
+typedef struct {
+  uint8_t ids[64][LIC_ID_LEN];
+  size_t n;
+} live_ids;
+
+static int live_cb(const store_license *sl, void *arg) {
+  live_ids *c = arg;
+  if (!sl->revoked && c->n < sizeof c->ids / sizeof c->ids[0])
+    memcpy(c->ids[c->n++], sl->id, LIC_ID_LEN);
+  return 0;
+}
+
+/* No id named and several licenses stored: the one that is neither revoked
+ * nor expired (a renewal keeps the old license beside the new one), or NULL
+ * when none or several are. */
+static const lic_license *current_license(app_worker *w, bool *revoked, const uint8_t **env,
+                                          size_t *len, char *why, size_t cap) {
+  live_ids c;
+  const lic_license *l;
+  uint8_t found[LIC_ID_LEN];
+  size_t current = 0;
+  int64_t now = (int64_t)time(NULL);
+  c.n = 0;
+  int rc = store_reader_begin(w->rd);
+  if (rc == LIC_OK) {
+    rc = store_license_each(w->rd, live_cb, &c);
+    store_reader_end(w->rd);
+  }
+  for (size_t i = 0; rc == LIC_OK && i < c.n; i++) {
+    bool rv;
+    if ((l = app_license(w, c.ids[i], &rv, env, len, why, cap)) == NULL || rv ||
+        (l->expires != 0 && now >= l->expires))
+      continue;
+    if (++current == 1)
+      memcpy(found, l->id, LIC_ID_LEN); /* the slot may be reused by the next lookup */
+  }
+  if (current == 1)
+    return app_license(w, found, revoked, env, len, why, cap);
+  *env = NULL;
+  *len = 0;
+  if (rc != LIC_OK)
+    snprintf(why, cap, "store: %s", lic_errfull(rc));
+  else
+    snprintf(why, cap, "%s", current == 0 ? "this server holds several licenses, none current "
+                                            "(revoked or expired): name one"
+                                          : "this server holds several licenses: name one");
+  return NULL;
+}
+
 const lic_license *app_license(app_worker *w, const uint8_t *id, bool *revoked,
                                const uint8_t **env, size_t *len, char *why, size_t cap) {
   store_license sl;
@@ -93,6 +149,8 @@ const lic_license *app_license(app_worker *w, const uint8_t *id, bool *revoked,
   }
   rc = id != NULL ? store_license_get(w->rd, id, &sl) : store_license_only(w->rd, &sl);
   store_reader_end(w->rd);
+  if (rc == LIC_EXISTS && id == NULL)
+    return current_license(w, revoked, env, len, why, cap);
   if (rc != LIC_OK) {
     snprintf(why, cap, "%s", rc == LIC_EXISTS ? "this server holds several licenses: name one"
                              : rc == LIC_NOTFOUND ? (id != NULL ? "no such license on this server"
@@ -121,8 +179,9 @@ const lic_license *app_license(app_worker *w, const uint8_t *id, bool *revoked,
   }
   lic_license l;
   if ((rc = parse_stored(w->a, sl.env, sl.env_len, &l)) != LIC_OK) {
+    char q[900];
     snprintf(why, cap, "stored license unusable: %s", lic_errfull(rc));
-    srv_log(SRV_LOG_ERROR, "stored license", "error=\"%s\"", lic_errfull(rc));
+    srv_log(SRV_LOG_ERROR, "stored_license", "error=%s", SRV_LOG_Q(lic_errfull(rc), q));
     store_license_clear(&sl);
     return NULL;
   }
@@ -199,11 +258,12 @@ static int machine_cb(const store_license *sl, void *arg) {
 }
 
 /* One check of our machine against every live license. */
-static bool machine_check(app *a, char *why, size_t cap) {
+static bool machine_check(app *a, int *checked, char *why, size_t cap) {
   lic_machine m;
   store_reader *rd = NULL;
   mcheck c = {a, &m, 0, 0, ""};
   int rc;
+  *checked = 0;
   if ((rc = lic_machine_read(&m)) != LIC_OK) {
     snprintf(why, cap, "cannot read this machine: %s", lic_errfull(rc));
     return false;
@@ -216,6 +276,7 @@ static bool machine_check(app *a, char *why, size_t cap) {
   store_license_each(rd, machine_cb, &c);
   store_reader_end(rd);
   store_reader_free(rd);
+  *checked = c.checked;
   if (c.checked > 0 && c.bound < c.checked) {
     snprintf(why, cap, "%s", c.why);
     return false;
@@ -233,17 +294,22 @@ bool app_machine_ok(app *a, int64_t now, char *why, size_t cap) {
   }
   pthread_mutex_lock(&a->mmu);
   if (a->machine_checked == 0 || now - a->machine_checked >= APP_MACHINE_CHECK_S) {
-    char w[200];
+    char w[200], q[420];
     bool was = a->machine_ok;
-    a->machine_ok = machine_check(a, w, sizeof w);
+    int n;
+    a->machine_ok = machine_check(a, &n, w, sizeof w);
     snprintf(a->machine_why, sizeof a->machine_why, "%s", w);
     a->machine_checked = now;
-    if (!a->machine_logged || was != a->machine_ok) { /* logged once per change */
-      if (a->machine_ok)
-        srv_log(SRV_LOG_INFO, "machine binding holds", NULL);
+    if (!a->machine_logged || was != a->machine_ok || (n > 0) != a->machine_had) {
+      /* logged once per change; with no license there is nothing to hold */
+      if (!a->machine_ok)
+        srv_log(SRV_LOG_ERROR, "machine_mismatch", "reason=%s", SRV_LOG_Q(a->machine_why, q));
+      else if (n > 0)
+        srv_log(SRV_LOG_INFO, "machine_binding", "result=holds licenses=%d", n);
       else
-        srv_log(SRV_LOG_ERROR, "machine_mismatch", "reason=\"%s\"", a->machine_why);
+        srv_log(SRV_LOG_INFO, "machine_binding", "result=unchecked reason=\"no license imported\"");
       a->machine_logged = true;
+      a->machine_had = n > 0;
     }
   }
   ok = a->machine_ok;
@@ -270,6 +336,99 @@ void app_clock_note(app *a, int64_t now) {
     }
   }
 }
+
+typedef struct {
+  app *a;
+  uint64_t seq;
+  int64_t time;
+} release_walk;
+
+static int release_cb(const store_audit *e, void *arg) {
+  release_walk *rw = arg;
+  uint8_t id[LIC_ID_LEN];
+  if (e->seq <= rw->seq)
+    return 0;
+  rw->seq = e->seq;
+  rw->time = e->time;
+  if (strcmp(e->action, APP_CLOCK_RESET_ACTION) == 0 && strncmp(e->subject, "clock:", 6) == 0) {
+    int64_t t;
+    if (lic_parse_int(e->subject + 6, 0, INT64_MAX, &t) == LIC_OK) {
+      atomic_store(&rw->a->hwm, t);
+      srv_log(SRV_LOG_WARN, "clock_mark_reset", "by=cli mark=%lld", (long long)t);
+    }
+    return 0;
+  }
+  if (strcmp(e->action, SRV_RELEASE_ACTION) != 0)
+    return 0;
+  const char *s = e->subject + 5; /* "node:" */
+  if (strncmp(e->subject, "node:", 5) == 0 && strlen(s) > LIC_UUID_LEN + 1 &&
+      s[LIC_UUID_LEN] == '/' && lic_uuid_parse(s, LIC_UUID_LEN, id) == LIC_OK &&
+      srv_seats_release(rw->a->seats, id, s + LIC_UUID_LEN + 1))
+    srv_log(SRV_LOG_INFO, "seat_released", "by=cli license=%.*s", (int)LIC_UUID_LEN, s);
+  return 0;
+}
+
+void app_audit_poll(app_worker *w, int64_t now) {
+  app *a = w->a;
+  int64_t last = atomic_load(&a->release_poll_sec);
+  if (now == last || !atomic_compare_exchange_strong(&a->release_poll_sec, &last, now))
+    return;
+  pthread_mutex_lock(&a->rmu);
+  release_walk rw = {a, a->release_seq, a->release_since};
+  if (store_reader_begin(w->rd) == LIC_OK) {
+    store_audit_each(w->rd, a->release_since, NULL, release_cb, &rw);
+    store_reader_end(w->rd);
+  }
+  a->release_seq = rw.seq;
+  a->release_since = rw.time; /* entries of the same second may still come */
+  pthread_mutex_unlock(&a->rmu);
+}
+
+bool app_secret_ok(const app *a, const char *given) {
+  unsigned char want[SHA256_DIGEST_LENGTH], got[SHA256_DIGEST_LENGTH];
+  if (a->set.node_secret[0] == '\0')
+    return true;
+  /* Hashes first: the comparison takes the same time whatever the lengths. */
+  SHA256((const unsigned char *)a->set.node_secret, strlen(a->set.node_secret), want);
+  SHA256((const unsigned char *)given, strlen(given), got);
+  bool ok = given[0] != '\0' && CRYPTO_memcmp(want, got, sizeof want) == 0;
+  OPENSSL_cleanse(want, sizeof want);
+  OPENSSL_cleanse(got, sizeof got);
+  return ok;
+}
+
+bool app_clock_rolled_back(app *a, int64_t now, int64_t *behind) {
+  int64_t hw = atomic_load(&a->hwm);
+  *behind = hw > now ? hw - now : 0;
+  return hw > 0 && now < hw - SRV_ROLLBACK_SLACK;
+}
+
+/* Every verify answers clock_rollback while this fails: say so, with the way out. */
+static int health_clock(void *arg, char *msg, size_t len) {
+  int64_t behind;
+  if (!app_clock_rolled_back(arg, (int64_t)time(NULL), &behind)) {
+    msg[0] = '\0';
+    return 0;
+  }
+  snprintf(msg, len,
+           "clock_rollback: the clock is %lld s behind the high-water mark; if the clock is right "
+           "now (the mark came from a forward jump), run 'licsrv clock reset'",
+           (long long)behind);
+  return -1;
+}
+
+static double gauge_clock_rollback(void *arg) {
+  int64_t behind;
+  return app_clock_rolled_back(arg, (int64_t)time(NULL), &behind) ? 1 : 0;
+}
+
+static double gauge_clock_behind(void *arg) {
+  int64_t behind;
+  app_clock_rolled_back(arg, (int64_t)time(NULL), &behind);
+  return (double)behind;
+}
+
+static double gauge_clock_hwm(void *arg) { return (double)atomic_load(&((app *)arg)->hwm); }
 
 static int health_machine(void *arg, char *msg, size_t len) {
   app *a = arg;
@@ -321,7 +480,11 @@ static int seats_load_cb(const store_node *n, void *arg) {
   int st = lic_status_from_name(n->fail_status);
   sn.fail_status = st >= 0 ? (lic_status)st : LIC_STATUS_VALID;
   snprintf(sn.fail_reason, sizeof sn.fail_reason, "%s", n->fail_reason);
-  srv_seats_load(arg, &sn);
+  char evicted[LIC_MAX_NAME + 1];
+  app *a = arg;
+  srv_seats_load(a->seats, &sn, evicted, sizeof evicted);
+  if (evicted[0] != '\0') /* past the bounded failure list (or released): off the store too */
+    store_node_drop(a->st, n->owner, evicted);
   return 0;
 }
 
@@ -333,10 +496,11 @@ static void *purger_main(void *arg) {
     size_t n = 0;
     int rc = store_registration_release_idle(a->st, (int64_t)time(NULL),
                                              (int64_t)a->registration_ttl_days, &n);
+    char q[320];
     if (rc != LIC_OK)
-      srv_log(SRV_LOG_ERROR, "registration release", "error=\"%s\"", lic_errfull(rc));
+      srv_log(SRV_LOG_ERROR, "registration_release", "error=%s", SRV_LOG_Q(lic_errfull(rc), q));
     else if (n > 0)
-      srv_log(SRV_LOG_INFO, "registrations released", "count=%zu ttl_days=%u", n,
+      srv_log(SRV_LOG_INFO, "registrations_released", "count=%zu ttl_days=%u", n,
               a->registration_ttl_days);
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
@@ -385,7 +549,7 @@ static double gauge_store_commits(void *arg) {
 /* The store (PostgreSQL) unreachable: verify still answers from the read
  * copy, so this is a warning (a load balancer keeps the process), naming
  * what fails: writes answer 503 store_unavailable until it is back. */
-static int health_store(void *arg, char *msg, size_t len) {
+static int health_shared_store(void *arg, char *msg, size_t len) {
   store_health h;
   store_health_get(((app *)arg)->st, &h);
   if (h.writable && (!h.cached || h.cache_fresh))
@@ -415,7 +579,62 @@ static double gauge_cache_age(void *arg) {
   return (double)h.cache_age_ms / 1000.0;
 }
 
-int app_attach(srv_server *s, const char *data_dir, app **out, char *err, size_t errlen) {
+/* A full map fails durable writes and holds heartbeats back: not ready. */
+static int health_store(void *arg, char *msg, size_t len) {
+  app *a = arg;
+  store_stats st;
+  uint64_t used = 0, map = 0;
+  store_stats_get(a->st, &st);
+  if (!st.full) {
+    msg[0] = '\0';
+    return 0;
+  }
+  store_size(a->st, &used, &map);
+  snprintf(msg, len,
+           "store map full (%llu of %llu bytes): imports and claims fail, heartbeats wait in "
+           "memory; run 'licsrv purge' or raise store_map_size",
+           (unsigned long long)used, (unsigned long long)map);
+  return -1;
+}
+
+static double gauge_store_full(void *arg) {
+  store_stats st;
+  store_stats_get(((app *)arg)->st, &st);
+  return st.full ? 1 : 0;
+}
+
+static double gauge_store_batch_failures(void *arg) {
+  store_stats st;
+  store_stats_get(((app *)arg)->st, &st);
+  return (double)st.batch_failures;
+}
+
+static double gauge_store_map(void *arg) {
+  uint64_t used = 0, map = 0;
+  store_size(((app *)arg)->st, &used, &map);
+  return (double)map;
+}
+
+static double gauge_seat_nodes(void *arg) {
+  srv_seats_stats st;
+  srv_seats_stats_get(((app *)arg)->seats, &st);
+  return (double)st.nodes;
+}
+
+static double gauge_seat_evicted(void *arg) {
+  srv_seats_stats st;
+  srv_seats_stats_get(((app *)arg)->seats, &st);
+  return (double)st.evicted;
+}
+
+static double gauge_failures(void *arg) {
+  srv_seats_stats st;
+  srv_seats_stats_get(((app *)arg)->seats, &st);
+  return (double)st.failures;
+}
+
+int app_attach(srv_server *s, const char *data_dir, const srv_app_settings *set, app **out,
+               char *err, size_t errlen) {
   app *a = calloc(1, sizeof *a);
   char path[4200];
   store_reader *rd = NULL;
@@ -428,15 +647,23 @@ int app_attach(srv_server *s, const char *data_dir, app **out, char *err, size_t
   }
   pthread_mutex_init(&a->mmu, NULL);
   pthread_mutex_init(&a->hmu, NULL);
+  pthread_mutex_init(&a->rmu, NULL);
+  a->release_since = (int64_t)time(NULL); /* older releases are in the loaded records */
   pthread_mutex_init(&a->pmu, NULL);
   pthread_cond_init(&a->pcv, NULL);
   a->registration_ttl_days = srv_server_config(s)->registration_ttl_days;
+  a->lock = (srv_lock)SRV_LOCK_INIT;
   a->srv = s;
+  if (set != NULL)
+    a->set = *set;
+  /* store = postgresql://...: the shared store, read through its copy */
   const char *where = srv_server_config(s)->store[0] != '\0' ? srv_server_config(s)->store : data_dir;
-  if ((rc = store_open(where, STORE_CACHED, &a->st)) != LIC_OK) {
+  if ((rc = store_open_mapped(where, STORE_CACHED, a->set.store_map_size, &a->st)) != LIC_OK) {
     snprintf(err, errlen, "%s", lic_errfull(rc)); /* names the dir and says to run init */
     goto fail;
   }
+  if (srv_lock_data(&a->lock, data_dir, err, errlen) != 0)
+    goto fail;
   if ((rc = store_reader_new(a->st, &rd)) != LIC_OK || (rc = store_reader_begin(rd)) != LIC_OK ||
       (rc = store_meta_get(rd, &a->meta)) != LIC_OK) {
     snprintf(err, errlen, "store: %s", lic_errfull(rc));
@@ -448,12 +675,18 @@ int app_attach(srv_server *s, const char *data_dir, app **out, char *err, size_t
              a->meta.mode);
     goto fail;
   }
+  /* A copy of this directory (same node key) served beside it would count
+   * its own seats: one server per node key on this machine. */
+  if (srv_lock_node(&a->lock, data_dir, a->meta.node_kid, err, errlen) != 0)
+    goto fail;
   a->hwm = a->meta.clock_hwm;
-  if ((a->seats = srv_seats_new()) == NULL) {
+  if ((a->seats = srv_seats_new_with(a->set.failure_list_size, a->set.unlimited_max_nodes)) == NULL ||
+      (a->newnodes = srv_nodelimit_new(a->set.new_nodes_per_hour)) == NULL) {
     snprintf(err, errlen, "out of memory");
     goto fail;
   }
-  store_node_each(rd, NULL, seats_load_cb, a->seats);
+  store_node_each(rd, NULL, seats_load_cb, a);
+  srv_seats_load_done(a->seats);
   store_reader_end(rd);
   store_reader_free(rd);
   rd = NULL;
@@ -480,6 +713,8 @@ int app_attach(srv_server *s, const char *data_dir, app **out, char *err, size_t
   if (strcmp(store_backend_name(a->st), "lmdb") == 0) {
     srv_metrics_gauge_fn(m, "licsrv_lmdb_used_bytes", NULL, "Bytes in use in the LMDB map",
                          gauge_store_bytes, a);
+    srv_metrics_gauge_fn(m, "licsrv_lmdb_map_bytes", NULL, "Size of the LMDB map",
+                         gauge_store_map, a);
   } else { /* a shared store: say whether it answers and how old the read copy is */
     srv_metrics_gauge_fn(m, "licsrv_store_up", NULL,
                          "1 when the store takes writes, 0 while they answer 503", gauge_store_up,
@@ -496,17 +731,40 @@ int app_attach(srv_server *s, const char *data_dir, app **out, char *err, size_t
   srv_metrics_gauge_fn(m, "licsrv_store_commits", NULL,
                        "Synced LMDB commits since start (one per group of writes)",
                        gauge_store_commits, a);
+  srv_metrics_gauge_fn(m, "licsrv_store_full", NULL,
+                       "1 while the LMDB map is full (writes fail; heartbeats wait in memory)",
+                       gauge_store_full, a);
+  srv_metrics_gauge_fn(m, "licsrv_store_batch_failures", NULL,
+                       "Heartbeat batches that could not be written (kept for the next try)",
+                       gauge_store_batch_failures, a);
+  srv_metrics_gauge_fn(m, "licsrv_seat_nodes", NULL,
+                       "Nodes in the seat tables (only nodes that were granted a seat)",
+                       gauge_seat_nodes, a);
+  srv_metrics_gauge_fn(m, "licsrv_seat_evictions", NULL,
+                       "Idle nodes evicted from a full seat table since start", gauge_seat_evicted, a);
+  srv_metrics_gauge_fn(m, "licsrv_failure_list_entries", NULL,
+                       "Entries in the per-license failure lists", gauge_failures, a);
+  srv_metrics_gauge_fn(m, "licsrv_clock_rollback", NULL,
+                       "1 while the clock is behind the high-water mark (verifies answer clock_rollback)",
+                       gauge_clock_rollback, a);
+  srv_metrics_gauge_fn(m, "licsrv_clock_behind_seconds", NULL,
+                       "Seconds the clock is behind the high-water mark (0 when not)",
+                       gauge_clock_behind, a);
+  srv_metrics_gauge_fn(m, "licsrv_clock_high_water_seconds", NULL,
+                       "The clock high-water mark (Unix time)", gauge_clock_hwm, a);
   srv_server_set_user(s, a);
   if (srv_on_worker_start(s, worker_start, a) != 0 || srv_on_worker_stop(s, worker_stop, a) != 0 ||
       srv_on_shutdown(s, on_shutdown, a) != 0 || srv_health_add(s, "license", health_license, a) != 0 ||
       srv_health_add(s, "machine", health_machine, a) != 0 ||
-      srv_health_add(s, "store", health_store, a) != 0 || app_expiry_attach(a) != 0) {
+      srv_health_add(s, "clock", health_clock, a) != 0 ||
+      srv_health_add(s, "store", health_store, a) != 0 ||
+      (strcmp(store_backend_name(a->st), "lmdb") != 0 &&
+       srv_health_add(s, "postgresql", health_shared_store, a) != 0) ||
+      app_expiry_attach(a) != 0) {
     snprintf(err, errlen, "cannot register hooks");
     goto fail;
   }
-  char why[200];
-  app_machine_ok(a, (int64_t)time(NULL), why, sizeof why); /* checked (and logged) at start */
-  *out = a;
+  *out = a; /* the machine binding is checked (and logged) once serving: app_machine_recheck */
   return 0;
 fail:
   store_reader_free(rd);
@@ -529,9 +787,13 @@ void app_free(app *a) {
   pthread_mutex_destroy(&a->pmu);
   pthread_cond_destroy(&a->pcv);
   store_close(a->st);
+  srv_lock_release(&a->lock);
   lic_key_free(a->node);
   srv_seats_free(a->seats);
+  srv_nodelimit_free(a->newnodes);
+  OPENSSL_cleanse(a->set.node_secret, sizeof a->set.node_secret);
   pthread_mutex_destroy(&a->mmu);
+  pthread_mutex_destroy(&a->rmu);
   pthread_mutex_destroy(&a->hmu);
   if (a->emu_init)
     pthread_mutex_destroy(&a->emu);

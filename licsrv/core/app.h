@@ -13,9 +13,12 @@
 #include "lic/err.h"
 #include "lic/license.h"
 #include "lic/verdict.h"
+#include "util/config.h"
 #include "util/metrics.h"
+#include "core/nodelimit.h"
 #include "core/public.h"
 #include "core/expiry.h"
+#include "core/lock.h"
 #include "core/seats.h"
 #include "http/server.h"
 #include "store/store.h"
@@ -54,11 +57,19 @@ struct app {
   store_meta meta;
   lic_key *node;
   srv_seats *seats;
+  srv_app_settings set;       /* failure list, node caps, node secret */
+  srv_nodelimit *newnodes;    /* new node names per client address and hour */
+  /* Seat releases written by `licsrv release` (audit entries "release"),
+   * picked up at most once a second by the first verify of that second. */
+  _Atomic int64_t release_poll_sec;
+  pthread_mutex_t rmu;
+  int64_t release_since;
+  uint64_t release_seq;
   _Atomic int64_t hwm;        /* clock high-water mark */
   /* The server's own machine against its licenses (SPEC §4 private mode). */
   pthread_mutex_t mmu;
   int64_t machine_checked;
-  bool machine_ok, machine_logged;
+  bool machine_ok, machine_logged, machine_had; /* had: a license was checked */
   char machine_why[200];
   pthread_mutex_t hmu; /* the license readiness check, cached a second */
   int64_t license_checked;
@@ -81,12 +92,14 @@ struct app {
   bool purger_started, purger_stop;
   pthread_mutex_t pmu;
   pthread_cond_t pcv;
+  srv_lock lock; /* this data directory and node key are ours alone */
 };
 
 /* Open the data directory's store and node key, register hooks and health
  * checks (the routes are routes/'s: routes_install).
  * 0, or -1 with a one-line reason. */
-int app_attach(srv_server *s, const char *data_dir, app **out, char *err, size_t errlen);
+int app_attach(srv_server *s, const char *data_dir, const srv_app_settings *set, app **out,
+               char *err, size_t errlen);
 void app_free(app *a);
 
 /* The license a request names (or the only one): parsed, from the worker's
@@ -102,6 +115,17 @@ int app_certifying_license(app_worker *w, uint8_t **env, size_t *len);
 bool app_machine_ok(app *a, int64_t now, char *why, size_t cap);
 /* Re-check the machine binding now (SIGHUP), logging a change. */
 void app_machine_recheck(app *a);
+/* Apply what other processes wrote to the audit log since the last look:
+ * seat releases (`licsrv release`) and clock resets (`licsrv clock reset`).
+ * At most once a second, cheap otherwise. */
+void app_audit_poll(app_worker *w, int64_t now);
+/* A clock reset is audited as APP_CLOCK_RESET_ACTION, subject "clock:NEW_MARK". */
+#define APP_CLOCK_RESET_ACTION "clock_reset"
+/* Whether the clock is behind the high-water mark by more than the slack
+ * (every verify is then clock_rollback); *behind gets the seconds. */
+bool app_clock_rolled_back(app *a, int64_t now, int64_t *behind);
+/* A verify's secret against node_secret (constant time; true when none is set). */
+bool app_secret_ok(const app *a, const char *given);
 /* Expiry (watch.c): register the /healthz check and the /metrics family
  * (from app_attach); 0 / -1. app_expiry_tick logs a warning for each license
  * within LICSRV_EXPIRY_WARN_DAYS of expiry, once a day each: call it at start

@@ -42,8 +42,11 @@ static void load_keys(app_public *p) {
     snprintf(path, sizeof path, "%s/%s", p->dir, KEY_FILES[i]);
     int rc = lic_key_load_private(path, NULL, &k);
     if (rc != LIC_OK && rc != LIC_NOTFOUND)
-      srv_log(SRV_LOG_WARN, "online key unreadable", "file=%s error=\"%s\"", KEY_FILES[i],
-              lic_errfull(rc));
+    {
+      char q[320];
+      srv_log(SRV_LOG_WARN, "online_key_unreadable", "file=%s error=%s", KEY_FILES[i],
+              SRV_LOG_Q(lic_errfull(rc), q));
+    }
     lic_key_free(p->keys[i]);
     p->keys[i] = k;
   }
@@ -155,7 +158,7 @@ static void refresh(app_public *p, int64_t now) {
       memcmp(k.env, p->cert, k.len) != 0) {
     char kid[2 * LIC_KID_LEN + 1];
     lic_kid_hex(lic_key_kid(p->keys[k.best]), kid);
-    srv_log(SRV_LOG_INFO, "signing key", "kid=%s file=%s", kid, KEY_FILES[k.best]);
+    srv_log(SRV_LOG_INFO, "signing_key", "kid=%s file=%s", kid, KEY_FILES[k.best]);
     free(p->cert);
     p->cert = k.env; /* transferred */
     p->cert_len = k.len;
@@ -295,7 +298,9 @@ static const lic_account *cached_account(app_pub_cache *c, store_account *sa) {
   lic_account a;
   if (lic_envelope_decode(sa->env, sa->env_len, &e) != LIC_OK ||
       strcmp(e.typ, LIC_ACCOUNT_TYP) != 0 || lic_account_parse(e.body, e.body_len, &a) != LIC_OK) {
-    srv_log(SRV_LOG_ERROR, "stored account unusable", "error=\"%s\"", lic_errfull(LIC_FORMAT));
+    char q[320];
+    srv_log(SRV_LOG_ERROR, "stored_account_unusable", "error=%s",
+            SRV_LOG_Q(lic_errfull(LIC_FORMAT), q));
     return NULL;
   }
   free(c->slot[slot].env);

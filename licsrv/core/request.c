@@ -36,9 +36,49 @@ static int major_of(const char *v, int64_t *major) {
   return lic_parse_int(num, 0, INT32_MAX, major);
 }
 
+/* Code points a node name may not hold: C0 and C1 controls, DEL, the line
+ * and paragraph separators, and the bidirectional marks, embeddings,
+ * overrides and isolates (a name that reorders or recolours the admin's log
+ * or terminal is an attack, not a name). */
+static bool cp_forbidden(uint32_t c) {
+  return c < 0x20 || (c >= 0x7f && c <= 0x9f) || c == 0x061c || c == 0x200e || c == 0x200f ||
+         c == 0x2028 || c == 0x2029 || (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069);
+}
+
+int srv_node_name_check(const char *s) {
+  size_t n = strlen(s);
+  if (n < 1 || n > LIC_MAX_NAME)
+    return lic_fail(LIC_LIMIT, "field 'node': length %zu outside 1..%d", n, LIC_MAX_NAME);
+  if (!lic_utf8_valid(s, n))
+    return lic_fail(LIC_FORMAT, "field 'node': not a valid UTF-8 string");
+  for (size_t i = 0; i < n;) {
+    const unsigned char *p = (const unsigned char *)s + i;
+    uint32_t c;
+    size_t k = p[0] < 0x80 ? 1 : p[0] < 0xe0 ? 2 : p[0] < 0xf0 ? 3 : 4;
+    if (k == 1)
+      c = p[0];
+    else if (k == 2)
+      c = (uint32_t)(p[0] & 0x1f) << 6 | (p[1] & 0x3f);
+    else if (k == 3)
+      c = (uint32_t)(p[0] & 0x0f) << 12 | (uint32_t)(p[1] & 0x3f) << 6 | (p[2] & 0x3f);
+    else
+      c = (uint32_t)(p[0] & 0x07) << 18 | (uint32_t)(p[1] & 0x3f) << 12 |
+          (uint32_t)(p[2] & 0x3f) << 6 | (p[3] & 0x3f);
+    if (cp_forbidden(c))
+      return lic_fail(LIC_FORMAT,
+                      "field 'node': U+%04X at byte %zu: names are printable text without "
+                      "control or bidirectional-override characters",
+                      (unsigned)c, i);
+    i += k;
+  }
+  return LIC_OK;
+}
+
 /* Checks shared by both encodings, after the fields are in. */
 static int finish(srv_verify_req *q) {
   int rc;
+  if ((rc = srv_node_name_check(q->node)) != LIC_OK)
+    return rc;
   if ((rc = lic_domain_check(q->domain, false)) != LIC_OK)
     return lic_fail(LIC_FORMAT, "field 'domain': not a host name");
   if (q->port < 1 || q->port > 65535)
@@ -110,7 +150,8 @@ int srv_verify_req_msgpack(const uint8_t *body, size_t len, srv_verify_req *q) {
       (rc = mp_id(&o, "project_id", &q->has_project_id, q->project_id)) != LIC_OK ||
       (rc = mp_opt_str(&o, "token", 1, SRV_MAX_TOKEN, q->token)) != LIC_OK ||
       (rc = mp_opt_str(&o, "app", 1, LIC_MAX_NAME, q->app)) != LIC_OK ||
-      (rc = mp_opt_str(&o, "version", 1, LIC_MAX_NAME, q->version)) != LIC_OK)
+      (rc = mp_opt_str(&o, "version", 1, LIC_MAX_NAME, q->version)) != LIC_OK ||
+      (rc = mp_opt_str(&o, "secret", 1, SRV_MAX_NODE_SECRET, q->secret)) != LIC_OK)
     return rc;
   return finish(q);
 }
@@ -200,7 +241,8 @@ int srv_verify_req_json(const uint8_t *body, size_t len, srv_verify_req *q) {
       (rc = js_id(o, "project_id", &q->has_project_id, q->project_id)) != LIC_OK ||
       (rc = js_str(o, "token", false, 1, SRV_MAX_TOKEN, q->token)) != LIC_OK ||
       (rc = js_str(o, "app", false, 1, LIC_MAX_NAME, q->app)) != LIC_OK ||
-      (rc = js_str(o, "version", false, 1, LIC_MAX_NAME, q->version)) != LIC_OK)
+      (rc = js_str(o, "version", false, 1, LIC_MAX_NAME, q->version)) != LIC_OK ||
+      (rc = js_str(o, "secret", false, 1, SRV_MAX_NODE_SECRET, q->secret)) != LIC_OK)
     goto out;
   rc = finish(q);
 out:

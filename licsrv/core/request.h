@@ -14,6 +14,7 @@
 #include "lic/verdict.h"
 
 #define SRV_MAX_TOKEN 256
+#define SRV_MAX_NODE_SECRET 256
 
 typedef struct {
   uint8_t nonce[LIC_NONCE_MAX];
@@ -30,7 +31,13 @@ typedef struct {
   char app[LIC_MAX_NAME + 1];     /* "" when not given */
   char version[LIC_MAX_NAME + 1]; /* "" when not given */
   int64_t major;                  /* -1 when no version was given */
+  char secret[SRV_MAX_NODE_SECRET + 1]; /* node_secret, "" when not given */
 } srv_verify_req;
+
+/* A node name: 1..LIC_MAX_NAME bytes of UTF-8 without C0/C1 controls, DEL,
+ * U+2028/U+2029 or bidirectional marks/overrides/isolates (U+061C, U+200E,
+ * U+200F, U+202A..U+202E, U+2066..U+2069). LIC_FORMAT/LIC_LIMIT with a detail. */
+int srv_node_name_check(const char *s);
 
 /* LIC_OK, or LIC_FORMAT/LIC_LIMIT/LIC_NOTFOUND with a detail line saying
  * which field is wrong (the caller answers 400 with it). */

@@ -1,10 +1,17 @@
 /* seats.c - node seats and the failure list, in memory, shared by all loops.
  *
- * Nodes live in an open-addressing table keyed by (license, node). The seats
- * held per license are counted by a scan of the table, cached per license
- * until the first held seat lapses (or the table changes behind it): a verify
- * must not walk every node, and the scan would push the signing tables out of
- * the cache on every request. */
+ * Nodes live in an open-addressing table keyed by (license, node); only nodes
+ * that were granted a seat enter it, so unauthenticated requests with made-up
+ * node names (wrong domain, no license) cannot fill it. Each license's share
+ * of the table is bounded by its own max_nodes (unlimited licenses by a
+ * configured cap): past it a new node evicts the license's oldest idle node,
+ * never one holding a seat. Failures go to a per-license ring of the most
+ * recent ones, apart from the seats, so they can neither evict nor block one.
+ *
+ * The seats held per license are counted by a scan of the table, cached per
+ * license until the first held seat lapses (or the table changes behind it):
+ * a verify must not walk every node, and the scan would push the signing
+ * tables out of the cache on every request. */
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -20,20 +27,25 @@ typedef struct {
   bool dirty; /* changed since the last batched write */
 } slot;
 
-/* The cached count of one license: held seats, valid while at <= now < until
- * and for the same window. */
+/* Per license: the cached held count (valid while at <= now < until and for
+ * the same window), its node count in the table, and its failure ring. */
 typedef struct {
   uint8_t license[LIC_ID_LEN];
   bool valid;
   int64_t held, at, until, window;
-} held_cache;
+  size_t nodes;
+  srv_failure *ring; /* fail_keep entries, allocated on the first failure */
+  size_t head, len;  /* next write position; entries in use (dead ones included) */
+} lic_state;
 
 struct srv_seats {
   pthread_mutex_t mu;
   slot *t;
   size_t cap, count;
-  held_cache *hc;
-  size_t nhc, caphc;
+  lic_state *ls;
+  size_t nls, capls;
+  size_t fail_keep, unlimited_cap;
+  uint64_t evicted, failures;
 };
 
 static uint64_t hash(const uint8_t lic[LIC_ID_LEN], const char *node) {
@@ -45,7 +57,7 @@ static uint64_t hash(const uint8_t lic[LIC_ID_LEN], const char *node) {
   return h;
 }
 
-srv_seats *srv_seats_new(void) {
+srv_seats *srv_seats_new_with(size_t fail_keep, size_t unlimited_cap) {
   srv_seats *s = calloc(1, sizeof *s);
   if (s == NULL)
     return NULL;
@@ -54,16 +66,22 @@ srv_seats *srv_seats_new(void) {
     free(s);
     return NULL;
   }
+  s->fail_keep = fail_keep ? fail_keep : SRV_FAILURES_KEEP;
+  s->unlimited_cap = unlimited_cap ? unlimited_cap : SRV_UNLIMITED_NODES;
   pthread_mutex_init(&s->mu, NULL);
   return s;
 }
+
+srv_seats *srv_seats_new(void) { return srv_seats_new_with(0, 0); }
 
 void srv_seats_free(srv_seats *s) {
   if (s == NULL)
     return;
   pthread_mutex_destroy(&s->mu);
   free(s->t);
-  free(s->hc);
+  for (size_t i = 0; i < s->nls; i++)
+    free(s->ls[i].ring);
+  free(s->ls);
   free(s);
 }
 
@@ -92,54 +110,110 @@ static bool grow(srv_seats *s) {
   return true;
 }
 
-/* Find or create; NULL when the table is full or memory is short. */
-static slot *get(srv_seats *s, const uint8_t lic[LIC_ID_LEN], const char *node) {
-  slot *e = find(s, lic, node);
-  if (e->used)
-    return e;
-  if (s->count >= SRV_MAX_NODES_TOTAL)
-    return NULL;
-  if ((s->count + 1) * 2 > s->cap) {
-    if (!grow(s))
-      return NULL;
-    e = find(s, lic, node);
-  }
-  memset(e, 0, sizeof *e);
-  e->used = true;
-  memcpy(e->n.license, lic, LIC_ID_LEN);
-  snprintf(e->n.node, sizeof e->n.node, "%s", node);
-  s->count++;
-  return e;
-}
-
-/* The license's cache entry, created invalid; NULL when memory is short. */
-static held_cache *cache_get(srv_seats *s, const uint8_t lic[LIC_ID_LEN]) {
-  for (size_t i = 0; i < s->nhc; i++)
-    if (memcmp(s->hc[i].license, lic, LIC_ID_LEN) == 0)
-      return &s->hc[i];
-  if (s->nhc == s->caphc) {
-    size_t ncap = s->caphc ? s->caphc * 2 : 8;
-    held_cache *n = realloc(s->hc, ncap * sizeof *n);
+/* The license's state, created empty; NULL when memory is short. */
+static lic_state *state_get(srv_seats *s, const uint8_t lic[LIC_ID_LEN]) {
+  for (size_t i = 0; i < s->nls; i++)
+    if (memcmp(s->ls[i].license, lic, LIC_ID_LEN) == 0)
+      return &s->ls[i];
+  if (s->nls == s->capls) {
+    size_t ncap = s->capls ? s->capls * 2 : 8;
+    lic_state *n = realloc(s->ls, ncap * sizeof *n);
     if (n == NULL)
       return NULL;
-    s->hc = n;
-    s->caphc = ncap;
+    s->ls = n;
+    s->capls = ncap;
   }
-  held_cache *c = &s->hc[s->nhc++];
+  lic_state *c = &s->ls[s->nls++];
   memset(c, 0, sizeof *c);
   memcpy(c->license, lic, LIC_ID_LEN);
   return c;
 }
 
-static void cache_drop(srv_seats *s, const uint8_t lic[LIC_ID_LEN]) {
-  for (size_t i = 0; i < s->nhc; i++)
-    if (memcmp(s->hc[i].license, lic, LIC_ID_LEN) == 0)
-      s->hc[i].valid = false;
+/* Remove slot i (linear probing without tombstones: shift the cluster back). */
+static void remove_at(srv_seats *s, size_t i) {
+  size_t mask = s->cap - 1, j = i;
+  lic_state *c = state_get(s, s->t[i].n.license);
+  if (c != NULL) {
+    c->valid = false;
+    if (c->nodes > 0)
+      c->nodes--;
+  }
+  s->t[i].used = false;
+  for (;;) {
+    j = (j + 1) & mask;
+    if (!s->t[j].used)
+      break;
+    size_t k = (size_t)hash(s->t[j].n.license, s->t[j].n.node) & mask;
+    bool stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);
+    if (stays)
+      continue;
+    s->t[i] = s->t[j];
+    s->t[j].used = false;
+    i = j;
+  }
+  s->count--;
+}
+
+/* Evict the license's least recently valid node that holds no seat at now
+ * (any node when every one holds a seat and evict_holders). */
+static bool evict_one(srv_seats *s, const uint8_t lic[LIC_ID_LEN], int64_t now, int64_t window,
+                      bool evict_holders) {
+  size_t best = SIZE_MAX;
+  int64_t oldest = INT64_MAX;
+  bool best_holds = true;
+  for (size_t i = 0; i < s->cap; i++) {
+    const srv_node *n = &s->t[i].n;
+    if (!s->t[i].used || memcmp(n->license, lic, LIC_ID_LEN) != 0)
+      continue;
+    bool holds = n->last_valid > 0 && now - n->last_valid < window;
+    if (holds && !evict_holders)
+      continue;
+    /* idle ones first, then the oldest (ties by name: the same victim
+     * whatever the table's layout) */
+    if (best == SIZE_MAX || (best_holds && !holds) ||
+        (best_holds == holds &&
+         (n->last_valid < oldest ||
+          (n->last_valid == oldest && strcmp(n->node, s->t[best].n.node) < 0)))) {
+      best = i;
+      oldest = n->last_valid;
+      best_holds = holds;
+    }
+  }
+  if (best == SIZE_MAX)
+    return false;
+  remove_at(s, best);
+  s->evicted++;
+  return true;
+}
+
+/* Find or create; NULL when the license's table is full of seat holders
+ * (limited license) or memory is short. bound: the license's table size. */
+static slot *get(srv_seats *s, const uint8_t lic[LIC_ID_LEN], const char *node, size_t bound,
+                 int64_t now, int64_t window, bool evict_holders) {
+  slot *e = find(s, lic, node);
+  if (e->used)
+    return e;
+  lic_state *c = state_get(s, lic);
+  if (c == NULL)
+    return NULL;
+  while (bound > 0 && c->nodes >= bound)
+    if (!evict_one(s, lic, now, window, evict_holders))
+      return NULL;
+  if ((s->count + 1) * 2 > s->cap && !grow(s))
+    return NULL;
+  e = find(s, lic, node);
+  memset(e, 0, sizeof *e);
+  e->used = true;
+  memcpy(e->n.license, lic, LIC_ID_LEN);
+  snprintf(e->n.node, sizeof e->n.node, "%s", node);
+  s->count++;
+  c->nodes++;
+  return e;
 }
 
 /* Seats of lic held at now: a node holds one while now < last_valid + window. */
 static int64_t count_held(srv_seats *s, const uint8_t lic[LIC_ID_LEN], int64_t now, int64_t window) {
-  held_cache *c = cache_get(s, lic);
+  lic_state *c = state_get(s, lic);
   if (c != NULL && c->valid && c->window == window && now >= c->at && now < c->until)
     return c->held;
   int64_t held = 0, until = INT64_MAX;
@@ -165,17 +239,26 @@ static int64_t count_held(srv_seats *s, const uint8_t lic[LIC_ID_LEN], int64_t n
 bool srv_seats_acquire(srv_seats *s, const uint8_t license[LIC_ID_LEN], const char *node,
                        int64_t now, int64_t window, int64_t max, int64_t *used) {
   pthread_mutex_lock(&s->mu);
-  slot *e = get(s, license, node);
-  bool holding = e != NULL && e->n.last_valid > 0 && now - e->n.last_valid < window;
+  slot *e = find(s, license, node);
+  bool holding = e->used && e->n.last_valid > 0 && now - e->n.last_valid < window;
   int64_t held = count_held(s, license, now, window);
-  bool ok = e != NULL && (holding || max == 0 || held < max);
+  bool ok = holding || max == 0 || held < max;
+  if (ok && !e->used) {
+    /* A limited license has room for max nodes; an unlimited one for the
+     * cap, where the oldest node goes even when it still holds a seat. */
+    size_t bound = max > 0 ? (size_t)max : s->unlimited_cap;
+    e = get(s, license, node, bound, now, window, max == 0);
+    ok = e != NULL;
+    if (ok)
+      held = count_held(s, license, now, window); /* an eviction may have freed one */
+  }
   if (ok) {
     e->n.last_valid = now;
     e->n.last_seen = now;
     e->dirty = true;
     /* The seat now lapses at now + window: earlier than before when the
      * clock stepped back, so the cache's horizon follows it either way. */
-    held_cache *c = cache_get(s, license);
+    lic_state *c = state_get(s, license);
     if (!holding)
       held++;
     if (c != NULL && c->valid) {
@@ -189,6 +272,13 @@ bool srv_seats_acquire(srv_seats *s, const uint8_t license[LIC_ID_LEN], const ch
   return ok;
 }
 
+bool srv_seats_known(srv_seats *s, const uint8_t license[LIC_ID_LEN], const char *node) {
+  pthread_mutex_lock(&s->mu);
+  bool k = find(s, license, node)->used;
+  pthread_mutex_unlock(&s->mu);
+  return k;
+}
+
 int64_t srv_seats_used(srv_seats *s, const uint8_t license[LIC_ID_LEN], int64_t now, int64_t window) {
   pthread_mutex_lock(&s->mu);
   int64_t n = count_held(s, license, now, window);
@@ -196,11 +286,99 @@ int64_t srv_seats_used(srv_seats *s, const uint8_t license[LIC_ID_LEN], int64_t 
   return n;
 }
 
-void srv_seats_fail(srv_seats *s, const uint8_t license[LIC_ID_LEN], const char *node, int64_t now,
-                    lic_status st, const char *reason) {
+static slot *find(srv_seats *s, const uint8_t lic[LIC_ID_LEN], const char *node);
+
+/* Append to the license's failure ring; an older entry of the same node dies.
+ * When the oldest entry is pushed out and its node holds no seat record, its
+ * name goes to evicted (when given) so the caller drops its stored record. */
+static void ring_add(srv_seats *s, const uint8_t license[LIC_ID_LEN], const char *node, int64_t now,
+                     lic_status st, const char *reason, char *evicted, size_t cap) {
+  if (evicted != NULL && cap > 0)
+    evicted[0] = '\0';
+  lic_state *c = state_get(s, license);
+  if (c == NULL)
+    return;
+  if (c->ring == NULL && (c->ring = calloc(s->fail_keep, sizeof *c->ring)) == NULL)
+    return;
+  for (size_t i = 0; i < c->len; i++)
+    if (c->ring[i].node[0] != '\0' && strcmp(c->ring[i].node, node) == 0) {
+      c->ring[i].node[0] = '\0';
+      s->failures--;
+    }
+  srv_failure *f = &c->ring[c->head];
+  if (c->len == s->fail_keep && f->node[0] != '\0') {
+    s->failures--; /* the oldest goes */
+    if (evicted != NULL && cap > 0 && !find(s, license, f->node)->used)
+      snprintf(evicted, cap, "%s", f->node);
+  }
+  memcpy(f->license, license, LIC_ID_LEN);
+  snprintf(f->node, sizeof f->node, "%s", node);
+  f->time = now;
+  f->status = st;
+  snprintf(f->reason, sizeof f->reason, "%s", reason);
+  s->failures++;
+  c->head = (c->head + 1) % s->fail_keep;
+  if (c->len < s->fail_keep)
+    c->len++;
+}
+
+/* At load (records in key order, not time order): keep the fail_keep most
+ * recent; srv_seats_load_done puts each ring in time order afterwards. */
+static void ring_load(srv_seats *s, const srv_node *n, char *evicted, size_t cap) {
+  lic_state *c = state_get(s, n->license);
+  if (c == NULL)
+    return;
+  if (c->ring == NULL && (c->ring = calloc(s->fail_keep, sizeof *c->ring)) == NULL)
+    return;
+  srv_failure *f;
+  if (c->len < s->fail_keep) {
+    f = &c->ring[c->len++];
+    s->failures++;
+  } else {
+    size_t m = 0;
+    for (size_t i = 1; i < c->len; i++)
+      if (c->ring[i].time < c->ring[m].time)
+        m = i;
+    f = &c->ring[m];
+    if (n->fail_time <= f->time) { /* older than all kept: this one goes */
+      if (evicted != NULL && cap > 0)
+        snprintf(evicted, cap, "%s", n->node);
+      return;
+    }
+    if (evicted != NULL && cap > 0 && !find(s, n->license, f->node)->used)
+      snprintf(evicted, cap, "%s", f->node);
+  }
+  memcpy(f->license, n->license, LIC_ID_LEN);
+  snprintf(f->node, sizeof f->node, "%s", n->node);
+  f->time = n->fail_time;
+  f->status = n->fail_status;
+  snprintf(f->reason, sizeof f->reason, "%s", n->fail_reason);
+}
+
+static int fail_time_cmp(const void *x, const void *y) {
+  const srv_failure *a = x, *b = y;
+  return a->time < b->time ? -1 : a->time > b->time;
+}
+
+void srv_seats_load_done(srv_seats *s) {
   pthread_mutex_lock(&s->mu);
-  slot *e = get(s, license, node);
-  if (e != NULL) {
+  for (size_t l = 0; l < s->nls; l++) {
+    lic_state *c = &s->ls[l];
+    if (c->ring == NULL)
+      continue;
+    qsort(c->ring, c->len, sizeof *c->ring, fail_time_cmp); /* oldest first */
+    c->head = c->len % s->fail_keep;
+  }
+  pthread_mutex_unlock(&s->mu);
+}
+
+bool srv_seats_fail(srv_seats *s, const uint8_t license[LIC_ID_LEN], const char *node, int64_t now,
+                    lic_status st, const char *reason, char *evicted, size_t cap) {
+  pthread_mutex_lock(&s->mu);
+  ring_add(s, license, node, now, st, reason, evicted, cap);
+  slot *e = find(s, license, node);
+  bool seated = e->used;
+  if (seated) {
     e->n.last_seen = now;
     e->n.fail_time = now;
     e->n.fail_status = st;
@@ -208,14 +386,72 @@ void srv_seats_fail(srv_seats *s, const uint8_t license[LIC_ID_LEN], const char 
     e->dirty = true;
   }
   pthread_mutex_unlock(&s->mu);
+  return seated;
 }
 
-void srv_seats_load(srv_seats *s, const srv_node *n) {
+int srv_seats_failures(srv_seats *s, const uint8_t *license, srv_failure **out, size_t *n) {
+  *out = NULL;
+  *n = 0;
   pthread_mutex_lock(&s->mu);
-  slot *e = get(s, n->license, n->node);
-  if (e != NULL)
-    e->n = *n;
-  cache_drop(s, n->license);
+  srv_failure *a = malloc((s->failures + 1) * sizeof *a);
+  if (a == NULL) {
+    pthread_mutex_unlock(&s->mu);
+    return LIC_NOMEM;
+  }
+  size_t k = 0;
+  for (size_t l = 0; l < s->nls; l++) {
+    lic_state *c = &s->ls[l];
+    if (c->ring == NULL || (license != NULL && memcmp(c->license, license, LIC_ID_LEN) != 0))
+      continue;
+    for (size_t i = 0; i < c->len && k < s->failures; i++) {
+      size_t at = (c->head + s->fail_keep - 1 - i) % s->fail_keep; /* newest first */
+      if (c->ring[at].node[0] != '\0')
+        a[k++] = c->ring[at];
+    }
+  }
+  pthread_mutex_unlock(&s->mu);
+  *out = a;
+  *n = k;
+  return LIC_OK;
+}
+
+bool srv_seats_release(srv_seats *s, const uint8_t license[LIC_ID_LEN], const char *node) {
+  pthread_mutex_lock(&s->mu);
+  slot *e = find(s, license, node);
+  bool found = e->used;
+  if (found)
+    remove_at(s, (size_t)(e - s->t));
+  pthread_mutex_unlock(&s->mu);
+  return found;
+}
+
+void srv_seats_stats_get(srv_seats *s, srv_seats_stats *st) {
+  pthread_mutex_lock(&s->mu);
+  st->nodes = s->count;
+  st->evicted = s->evicted;
+  st->failures = s->failures;
+  pthread_mutex_unlock(&s->mu);
+}
+
+void srv_seats_load(srv_seats *s, const srv_node *n, char *evicted, size_t cap) {
+  pthread_mutex_lock(&s->mu);
+  if (evicted != NULL && cap > 0)
+    evicted[0] = '\0';
+  if (n->last_valid <= 0) { /* never held a seat: a failure, if anything */
+    if (n->fail_time > 0)
+      ring_load(s, n, evicted, cap);
+    else if (evicted != NULL && cap > 0) /* nothing at all (a released node): drop it */
+      snprintf(evicted, cap, "%s", n->node);
+  } else {
+    /* Bounded on the next acquire by the license's max_nodes; here only by
+     * the unlimited cap, the oldest idle going first. */
+    slot *e = get(s, n->license, n->node, s->unlimited_cap, n->last_valid, 0, true);
+    if (e != NULL)
+      e->n = *n;
+    lic_state *c = state_get(s, n->license);
+    if (c != NULL)
+      c->valid = false;
+  }
   pthread_mutex_unlock(&s->mu);
 }
 
@@ -246,9 +482,112 @@ int srv_seats_snapshot(srv_seats *s, const uint8_t *license, bool take_dirty, sr
   return LIC_OK;
 }
 
+static int key_cmp(const srv_node *a, const srv_node *b) {
+  int d = memcmp(a->license, b->license, LIC_ID_LEN);
+  return d != 0 ? d : strcmp(a->node, b->node);
+}
+
+/* A max-heap of node copies by key: the k smallest seen so far. */
+static void heap_down(srv_node *h, size_t n, size_t i) {
+  for (;;) {
+    size_t l = 2 * i + 1, r = l + 1, m = i;
+    if (l < n && key_cmp(&h[l], &h[m]) > 0)
+      m = l;
+    if (r < n && key_cmp(&h[r], &h[m]) > 0)
+      m = r;
+    if (m == i)
+      return;
+    srv_node x = h[i];
+    h[i] = h[m];
+    h[m] = x;
+    i = m;
+  }
+}
+
+static void heap_up(srv_node *h, size_t i) {
+  while (i > 0) {
+    size_t p = (i - 1) / 2;
+    if (key_cmp(&h[p], &h[i]) >= 0)
+      return;
+    srv_node x = h[i];
+    h[i] = h[p];
+    h[p] = x;
+    i = p;
+  }
+}
+
+static int node_cmp(const void *x, const void *y) { return key_cmp(x, y); }
+
+/* Offer one node to the page heap. */
+static void page_offer(srv_node *h, size_t *hn, size_t k, const srv_node *n, const srv_node *after) {
+  if (after != NULL && key_cmp(n, after) <= 0)
+    return;
+  if (*hn < k) {
+    h[*hn] = *n;
+    heap_up(h, (*hn)++);
+  } else if (key_cmp(n, &h[0]) < 0) {
+    h[0] = *n;
+    heap_down(h, *hn, 0);
+  }
+}
+
+int srv_seats_page(srv_seats *s, const uint8_t *after_license, const char *after_node, size_t limit,
+                   srv_node **out, size_t *n, bool *more) {
+  srv_node cur, fn;
+  *out = NULL;
+  *n = 0;
+  *more = false;
+  if (after_license != NULL) {
+    memcpy(cur.license, after_license, LIC_ID_LEN);
+    snprintf(cur.node, sizeof cur.node, "%s", after_node);
+  }
+  const srv_node *after = after_license != NULL ? &cur : NULL;
+  size_t k = limit + 1; /* one more tells whether a next page exists */
+  srv_node *h = malloc(k * sizeof *h);
+  if (h == NULL)
+    return LIC_NOMEM;
+  size_t hn = 0;
+  pthread_mutex_lock(&s->mu);
+  for (size_t i = 0; i < s->cap; i++)
+    if (s->t[i].used)
+      page_offer(h, &hn, k, &s->t[i].n, after);
+  /* Failing nodes without a seat record, from the failure lists. */
+  for (size_t l = 0; l < s->nls; l++) {
+    lic_state *c = &s->ls[l];
+    for (size_t i = 0; c->ring != NULL && i < c->len; i++) {
+      const srv_failure *f = &c->ring[i];
+      if (f->node[0] == '\0' || find(s, f->license, f->node)->used)
+        continue;
+      memset(&fn, 0, sizeof fn);
+      memcpy(fn.license, f->license, LIC_ID_LEN);
+      snprintf(fn.node, sizeof fn.node, "%s", f->node);
+      fn.last_seen = fn.fail_time = f->time;
+      fn.fail_status = f->status;
+      snprintf(fn.fail_reason, sizeof fn.fail_reason, "%s", f->reason);
+      page_offer(h, &hn, k, &fn, after);
+    }
+  }
+  pthread_mutex_unlock(&s->mu);
+  qsort(h, hn, sizeof *h, node_cmp);
+  *more = hn > limit;
+  *n = hn > limit ? limit : hn;
+  *out = h;
+  return LIC_OK;
+}
+
 void srv_seats_forget(srv_seats *s, const uint8_t license[LIC_ID_LEN]) {
   pthread_mutex_lock(&s->mu);
-  cache_drop(s, license);
+  lic_state *c = state_get(s, license);
+  if (c != NULL) {
+    c->valid = false;
+    c->nodes = 0;
+    for (size_t i = 0; i < c->len; i++)
+      if (c->ring[i].node[0] != '\0')
+        s->failures--;
+    free(c->ring);
+    c->ring = NULL;
+    c->head = c->len = 0;
+  }
   /* Rebuild without the license's nodes (open addressing has no tombstones). */
   slot *old = s->t;
   size_t cap = s->cap;
@@ -264,4 +603,10 @@ void srv_seats_forget(srv_seats *s, const uint8_t license[LIC_ID_LEN]) {
     free(old);
   }
   pthread_mutex_unlock(&s->mu);
+}
+
+void srv_release_subject(const uint8_t license[LIC_ID_LEN], const char *node, char *buf, size_t cap) {
+  char id[LIC_UUID_LEN + 1];
+  lic_uuid_format(license, id);
+  snprintf(buf, cap, "node:%s/%s", id, node);
 }

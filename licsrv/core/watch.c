@@ -108,7 +108,7 @@ static int log_row(const licsrv_terms *t, void *arg) {
     return 0;
   licsrv_expiry_text(t, now, text, sizeof text);
   lic_uuid_format(t->id, id);
-  srv_log(SRV_LOG_WARN, "license expiry", "license=%s days_left=%lld detail=%s", id,
+  srv_log(SRV_LOG_WARN, "license_expiry", "license=%s days_left=%lld detail=%s", id,
           (long long)licsrv_days_left(t->expires, now), srv_log_quote(text, strlen(text), q, sizeof q));
   return 0;
 }
@@ -117,8 +117,10 @@ void app_expiry_tick(app *a) {
   pthread_mutex_lock(&a->emu);
   int rc = terms_each(a, log_row, a);
   pthread_mutex_unlock(&a->emu);
-  if (rc != LIC_OK)
-    srv_log(SRV_LOG_ERROR, "license expiry check", "error=\"%s\"", lic_errfull(rc));
+  if (rc != LIC_OK) {
+    char q[900];
+    srv_log(SRV_LOG_ERROR, "license_expiry_check", "error=%s", SRV_LOG_Q(lic_errfull(rc), q));
+  }
 }
 
 int app_expiry_attach(app *a) {

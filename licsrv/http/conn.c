@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "http/conn.h"
+#include "http/connlimit.h"
 
 enum { T_NONE, T_IDLE, T_REQUEST, T_WRITE };
 
@@ -88,7 +89,9 @@ void srv_conn_close(srv_conn *c) {
     c->w->conns = c->next;
   if (c->next != NULL)
     c->next->prev = c->prev;
-  atomic_fetch_sub(&c->w->s->open_conns, 1);
+  atomic_fetch_sub(&c->w->s->open_conns[c->lis], 1);
+  if (c->ip_counted)
+    srv_connlimit_give(c->w->s->per_ip, (const struct sockaddr *)&c->peer);
   if (c->tls != NULL && !c->writing) { /* close_notify, best effort: we close anyway */
     srv_buf *o = srv_tls_out(c->tls);
     srv_tls_shutdown(c->tls);
@@ -432,29 +435,37 @@ void srv_conn_accept(srv_worker *w, srv_listener lis, uv_stream_t *listener) {
   if (w->conns != NULL)
     w->conns->prev = c;
   w->conns = c;
-  atomic_fetch_add(&w->s->open_conns, 1);
+  atomic_fetch_add(&w->s->open_conns[lis], 1);
   if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0) {
     srv_conn_close(c);
     return;
   }
-  if ((uint64_t)atomic_load(&w->s->open_conns) > w->lim.max_connections) {
+  if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&c->peer, &len) != 0)
+    c->peer.ss_family = AF_UNSPEC;
+  /* Each listener its own limit (a public flood must not lock the admin API
+   * out), and on the public one a limit per client address. */
+  uint32_t max = lis == SRV_ADMIN ? w->lim.admin_max_connections : w->lim.max_connections;
+  bool full = (uint64_t)atomic_load(&w->s->open_conns[lis]) > max;
+  bool per_ip = !full && lis == SRV_PUBLIC &&
+                !srv_connlimit_take(w->s->per_ip, (const struct sockaddr *)&c->peer,
+                                    w->lim.max_connections_per_ip, &c->ip_counted);
+  if (full || per_ip) {
     srv_buf busy = {0};
     const char *ct;
     w->scratch.len = 0;
-    ct = srv_format_error(&w->scratch, false, "unavailable", "too many connections");
+    ct = srv_format_error(&w->scratch, false, "unavailable",
+                          per_ip ? "too many connections from this address" : "too many connections");
     srv_format_response(&w->date, &busy, 503, ct, w->scratch.p, w->scratch.len, SRV_CONN_CLOSE, NULL);
     if (!busy.oom && !srv_tls_enabled(w->s->tls, lis)) { /* no plain text into a TLS port */
       uv_buf_t b = uv_buf_init(busy.p, (unsigned)busy.len);
       uv_try_write((uv_stream_t *)&c->tcp, &b, 1); /* best effort: we close anyway */
     }
     srv_buf_free(&busy);
-    atomic_fetch_add(&w->s->rejected_conns, 1);
+    atomic_fetch_add(per_ip ? &w->s->rejected_per_ip : &w->s->rejected_conns[lis], 1);
     srv_conn_close(c);
     return;
   }
   uv_tcp_nodelay(&c->tcp, 1);
-  if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&c->peer, &len) != 0)
-    c->peer.ss_family = AF_UNSPEC;
   srv_mask_addr((struct sockaddr *)&c->peer, w->lim.log_full_ips, c->peer_text,
                 sizeof c->peer_text);
   if (srv_tls_enabled(w->s->tls, lis) &&

@@ -57,6 +57,7 @@ struct srv_conn {
   uint8_t phase;
   int nclose;
   bool writing, reading, closing, close_after, in_process;
+  bool ip_counted; /* holds one of its address's max_connections_per_ip */
 };
 
 /* conn.c */

@@ -7,6 +7,16 @@
 #include "http/parser.h"
 
 enum { H_NONE, H_CTYPE, H_ACCEPT, H_AUTH, H_EXPECT, H_OTHER };
+/* The obs-fold scan: inside a line, at the start of one, after a CR that
+ * began a line (the empty line?), done (the header section ended). */
+enum { FOLD_IN_LINE, FOLD_LINE_START, FOLD_LINE_CR, FOLD_DONE };
+
+/* RFC 9110 tchar: the bytes a field name may hold (no whitespace: a space
+ * before the colon is a smuggling vector behind a proxy, RFC 9112 §5.1). */
+static bool is_tchar(unsigned char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+         (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
 
 #define H(p) ((srv_http *)(p)->data)
 
@@ -49,6 +59,9 @@ static int on_header_field(http_parser *p, const char *at, size_t len) {
     h->field = H_NONE;
   }
   h->last = 1;
+  for (size_t i = 0; i < len; i++)
+    if (!is_tchar((unsigned char)at[i]))
+      return fail(h, 400, "bad_request", "invalid character in a header field name");
   if (len > sizeof h->hname - h->hname_len) {
     h->hname_len = sizeof h->hname; /* too long to be one we read */
     return 0;
@@ -70,17 +83,22 @@ static int on_header_value(http_parser *p, const char *at, size_t len) {
     h->last = 2;
     h->field = H_OTHER;
     if (hname_is(h, "content-type")) {
-      if (h->ctype_len > 0)
+      if (h->seen_ctype)
         return fail(h, 400, "bad_request", "duplicate Content-Type");
+      h->seen_ctype = true;
       h->field = H_CTYPE;
     } else if (hname_is(h, "accept")) {
       h->field = H_ACCEPT;
       if (h->accept_len > 0 && append(h, b->accept, &h->accept_len, SRV_MAX_ACCEPT, ", ", 2))
         return -1;
     } else if (hname_is(h, "authorization")) {
-      if (h->auth_len > 0)
+      if (h->seen_auth)
         return fail(h, 400, "bad_request", "duplicate Authorization");
+      h->seen_auth = true;
       h->field = H_AUTH;
+    } else if (hname_is(h, "host")) {
+      if (++h->nhost > 1)
+        return fail(h, 400, "bad_request", "more than one Host header");
     } else if (hname_is(h, "expect")) {
       h->field = H_EXPECT;
     }
@@ -112,6 +130,8 @@ static int on_headers_complete(http_parser *p) {
   h->in_headers = false;
   if (p->http_major != 1)
     return fail(h, 505, "http_version_not_supported", "only HTTP/1.x is served");
+  if (p->http_minor >= 1 && h->nhost == 0) /* RFC 9112 §3.2 */
+    return fail(h, 400, "bad_request", "HTTP/1.1 request without a Host header");
   b->url[h->url_len] = '\0';
   b->ctype[h->ctype_len] = '\0';
   b->accept[h->accept_len] = '\0';
@@ -123,6 +143,11 @@ static int on_headers_complete(http_parser *p) {
     return fail(h, 400, "bad_request", "request target has no path");
   h->path = b->url + u.field_data[UF_PATH].off;
   h->path_len = u.field_data[UF_PATH].len;
+  h->query = "";
+  if (u.field_set & (1 << UF_QUERY)) { /* ends at the fragment or the target's end */
+    h->query = b->url + u.field_data[UF_QUERY].off;
+    b->url[u.field_data[UF_QUERY].off + u.field_data[UF_QUERY].len] = '\0';
+  }
   b->url[u.field_data[UF_PATH].off + h->path_len] = '\0';
   if (has_len && p->content_length > h->lim->max_body)
     return fail(h, 413, "payload_too_large", "request body exceeds max_body");
@@ -139,8 +164,26 @@ static int on_headers_complete(http_parser *p) {
   return 0;
 }
 
+/* A chunk's data must be followed by CRLF (RFC 9112 §7.1); lenient
+ * http_parser would take any byte there and wait. Called with the bytes from
+ * next on, up to the end of this feed; *left: CRLF bytes still to see. */
+static int check_chunk_crlf(srv_http *h, const char *next, const char *end) {
+  while (h->chunk_crlf > 0 && next < end) {
+    char want = h->chunk_crlf == 2 ? '\r' : '\n';
+    if (*next++ != want)
+      return fail(h, 400, "bad_request", "chunk data not followed by CRLF");
+    h->chunk_crlf--;
+  }
+  return 0;
+}
+
 static int on_body(http_parser *p, const char *at, size_t len) {
   srv_http *h = H(p);
+  if ((p->flags & F_CHUNKED) && p->content_length == 0) { /* the chunk's data ends here */
+    h->chunk_crlf = 2;
+    if (check_chunk_crlf(h, at + len, h->feed_end) != 0)
+      return -1;
+  }
   if (len > h->lim->max_body - h->body_len)
     return fail(h, 413, "payload_too_large", "request body exceeds max_body");
   if (len > h->body_cap - h->body_len) { /* chunked: grow up to max_body */
@@ -196,6 +239,12 @@ static void reset_request(srv_http *h) {
   h->keep_alive = false;
   h->path = "";
   h->path_len = 0;
+  h->query = "";
+  h->nhost = 0;
+  h->seen_ctype = h->seen_auth = false;
+  h->fold = FOLD_IN_LINE;
+  h->fold_started = false;
+  h->chunk_crlf = 0;
   h->body_len = 0;
   h->err_status = 0;
   h->err_code = h->err_msg = NULL;
@@ -247,6 +296,29 @@ int srv_http_feed(srv_http *h, const char *data, size_t len, size_t *used) {
       return SRV_HTTP_ERROR;
     }
   }
+  /* obs-fold (a header line starting with SP or HT) is rejected outright
+   * (RFC 9112 §5.2): scanned in the header section only, across feeds. */
+  for (size_t i = 0; i < n && h->fold != FOLD_DONE && h->in_headers; i++) {
+    char c = data[i];
+    if (!h->fold_started) {
+      h->fold_started = c != '\r' && c != '\n'; /* CRLFs before the request line */
+      continue;
+    }
+    if (h->fold == FOLD_LINE_START && (c == ' ' || c == '\t')) {
+      fail(h, 400, "bad_request", "obsolete line folding (obs-fold) in the header section");
+      return SRV_HTTP_ERROR;
+    }
+    if (c == '\n')
+      h->fold = h->fold == FOLD_LINE_CR || h->fold == FOLD_LINE_START ? FOLD_DONE : FOLD_LINE_START;
+    else if (c == '\r')
+      h->fold = h->fold == FOLD_LINE_START ? FOLD_LINE_CR : FOLD_IN_LINE;
+    else
+      h->fold = FOLD_IN_LINE;
+  }
+  /* The closing CRLF of a chunk that ended with the previous feed. */
+  h->feed_end = data + n;
+  if (h->chunk_crlf > 0 && !h->in_headers && check_chunk_crlf(h, data, data + n) != 0)
+    return SRV_HTTP_ERROR;
   got = http_parser_execute(&h->p, &settings, data, n);
   if (h->in_headers)
     h->hdr_bytes += (uint32_t)got;

@@ -49,6 +49,14 @@ typedef struct {
   bool keep_alive;
   const char *path; /* NUL-terminated, query stripped (in blk->url) */
   size_t path_len;
+  const char *query; /* after '?', NUL-terminated ("" when none; in blk->url) */
+  /* RFC 9112 strictness http_parser (built lenient) does not give us: */
+  uint8_t nhost;      /* Host fields seen */
+  bool seen_ctype, seen_auth; /* also when empty: a second one is a duplicate */
+  uint8_t fold;       /* header-section scan for obs-fold: SRV_FOLD_* */
+  bool fold_started;  /* the request line has begun */
+  uint8_t chunk_crlf; /* bytes of a chunk's closing CRLF still to check (2, 1, 0) */
+  const char *feed_end; /* end of the bytes of the current srv_http_feed */
   uint8_t *body; /* blk->body_inline or heap */
   size_t body_len, body_cap;
   int err_status;   /* SRV_HTTP_ERROR: 400, 408, 411, 413, 414, 431 */

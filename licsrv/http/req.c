@@ -7,6 +7,7 @@
 
 const char *srv_req_method(const srv_req *r) { return srv_http_method(&r->c->http); }
 const char *srv_req_path(const srv_req *r) { return r->c->http.path; }
+const char *srv_req_query(const srv_req *r) { return r->c->http.query; }
 const char *srv_req_content_type(const srv_req *r) { return r->c->http.blk->ctype; }
 const char *srv_req_accept(const srv_req *r) { return r->c->http.blk->accept; }
 const char *srv_req_authorization(const srv_req *r) { return r->c->http.blk->auth; }

@@ -104,11 +104,28 @@ static void h_metrics(srv_req *r) {
   srv_buf_printf(b, "# HELP licsrv_http_connections_open Open client connections.\n"
                     "# TYPE licsrv_http_connections_open gauge\n"
                     "licsrv_http_connections_open %lld\n"
-                    "# HELP licsrv_http_connections_rejected_total Connections closed at once because max_connections was reached.\n"
+                    "licsrv_http_connections_open{listener=\"public\"} %lld\n"
+                    "licsrv_http_connections_open{listener=\"admin\"} %lld\n"
+                    "# HELP licsrv_http_connections_rejected_total Connections closed at once: the listener's limit "
+                    "(max_connections, admin_max_connections) or max_connections_per_ip.\n"
                     "# TYPE licsrv_http_connections_rejected_total counter\n"
-                    "licsrv_http_connections_rejected_total %llu\n",
-                 (long long)atomic_load(&s->open_conns),
-                 (unsigned long long)atomic_load(&s->rejected_conns));
+                    "licsrv_http_connections_rejected_total %llu\n"
+                    "licsrv_http_connections_rejected_total{listener=\"public\",reason=\"max_connections\"} %llu\n"
+                    "licsrv_http_connections_rejected_total{listener=\"public\",reason=\"per_ip\"} %llu\n"
+                    "licsrv_http_connections_rejected_total{listener=\"admin\",reason=\"max_connections\"} %llu\n"
+                    "# HELP licsrv_http_accept_pauses_total Listeners closed for a back-off: out of descriptors (EMFILE/ENFILE).\n"
+                    "# TYPE licsrv_http_accept_pauses_total counter\n"
+                    "licsrv_http_accept_pauses_total %llu\n",
+                 (long long)(atomic_load(&s->open_conns[SRV_PUBLIC]) + atomic_load(&s->open_conns[SRV_ADMIN])),
+                 (long long)atomic_load(&s->open_conns[SRV_PUBLIC]),
+                 (long long)atomic_load(&s->open_conns[SRV_ADMIN]),
+                 (unsigned long long)(atomic_load(&s->rejected_conns[SRV_PUBLIC]) +
+                                      atomic_load(&s->rejected_conns[SRV_ADMIN]) +
+                                      atomic_load(&s->rejected_per_ip)),
+                 (unsigned long long)atomic_load(&s->rejected_conns[SRV_PUBLIC]),
+                 (unsigned long long)atomic_load(&s->rejected_per_ip),
+                 (unsigned long long)atomic_load(&s->rejected_conns[SRV_ADMIN]),
+                 (unsigned long long)atomic_load(&s->emfile_pauses));
   {
     uint64_t full, resumed, failed;
     srv_tls_counts(s->tls, &full, &resumed, &failed);

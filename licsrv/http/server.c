@@ -10,11 +10,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "http/conn.h"
+#include "http/connlimit.h"
 
 /* --- setup -------------------------------------------------------------------- */
 
@@ -31,7 +33,7 @@ int srv_server_new(const srv_config *cfg, srv_server **out, char *err, size_t er
   s->cfg = *cfg;
   if (srv_tls_new(cfg, &s->tls, err, errlen) != 0)
     goto out;
-  if (srv_router_init(s) != 0) {
+  if (srv_router_init(s) != 0 || (s->per_ip = srv_connlimit_new()) == NULL) {
     srv_errf(err, errlen, "out of memory");
     goto out;
   }
@@ -94,14 +96,84 @@ void srv_worker_set_user(srv_worker *w, void *user) { w->user = user; }
 
 /* --- workers ------------------------------------------------------------------ */
 
-static void on_connection(uv_stream_t *lis, int status) {
-  srv_worker *w = lis->data;
-  if (status < 0 || w->draining)
-    return;
-  srv_conn_accept(w, lis == (uv_stream_t *)&w->lis[SRV_ADMIN] ? SRV_ADMIN : SRV_PUBLIC, lis);
+static void on_handle_closed(uv_handle_t *h) { (void)h; }
+
+static int listen_on(srv_worker *w, srv_listener lis, const char *addr, uint16_t port_override,
+                     char *err, size_t errlen);
+static uint64_t fd_budget(uint32_t nloops);
+static void cap_limits(const srv_server *s, srv_limits *lim, bool say);
+
+static void on_listener_closed(uv_handle_t *h) {
+  srv_worker *w = h->data;
+  w->lis_closing[h == (uv_handle_t *)&w->lis[SRV_ADMIN] ? SRV_ADMIN : SRV_PUBLIC] = false;
 }
 
-static void on_handle_closed(uv_handle_t *h) { (void)h; }
+/* Open the paused listeners again; what still fails waits a longer back-off. */
+static void on_accept_retry(uv_timer_t *t) {
+  srv_worker *w = t->data;
+  char err[300];
+  bool pending = false;
+  if (w->draining)
+    return;
+  for (int i = 0; i < 2; i++) {
+    if (!w->lis_paused[i])
+      continue;
+    if (w->lis_closing[i] ||
+        listen_on(w, (srv_listener)i, i == SRV_ADMIN ? w->s->cfg.admin_listen : w->s->cfg.listen,
+                  w->s->port[i], err, sizeof err) != 0) {
+      if (w->has_lis[i]) { /* failed after the handle was made: close it first */
+        w->has_lis[i] = false;
+        w->lis_closing[i] = true;
+        uv_close((uv_handle_t *)&w->lis[i], on_listener_closed);
+      }
+      pending = true;
+      continue;
+    }
+    w->lis_paused[i] = false;
+    srv_log(SRV_LOG_INFO, "accept_resumed", "worker=%d listener=%s", w->id,
+            i == SRV_ADMIN ? "admin" : "public");
+  }
+  if (pending) {
+    w->backoff_ms = w->backoff_ms * 2 > SRV_ACCEPT_BACKOFF_MAX_MS ? SRV_ACCEPT_BACKOFF_MAX_MS
+                                                                 : w->backoff_ms * 2;
+    uv_timer_start(&w->accept_timer, on_accept_retry, w->backoff_ms, 0);
+  } else {
+    w->backoff_ms = 0;
+  }
+}
+
+/* EMFILE/ENFILE on accept: libuv would call accept again at once, forever,
+ * inside one callback (the loop spins and no signal gets through). Closing
+ * the listener ends that; other workers' sockets on the port keep taking
+ * connections, and this one is opened again after a back-off. */
+static void pause_accepting(srv_worker *w, srv_listener lis, int status) {
+  if (w->lis_paused[lis] || !w->has_lis[lis])
+    return;
+  w->lis_paused[lis] = w->lis_closing[lis] = true;
+  w->has_lis[lis] = false;
+  uv_close((uv_handle_t *)&w->lis[lis], on_listener_closed);
+  atomic_fetch_add(&w->s->emfile_pauses, 1);
+  if (w->backoff_ms == 0)
+    w->backoff_ms = SRV_ACCEPT_BACKOFF_MS;
+  srv_log(SRV_LOG_WARN, "accept_paused", "worker=%d listener=%s error=%s backoff_ms=%llu", w->id,
+          lis == SRV_ADMIN ? "admin" : "public", uv_err_name(status),
+          (unsigned long long)w->backoff_ms);
+  if (!uv_is_active((uv_handle_t *)&w->accept_timer))
+    uv_timer_start(&w->accept_timer, on_accept_retry, w->backoff_ms, 0);
+}
+
+static void on_connection(uv_stream_t *lis, int status) {
+  srv_worker *w = lis->data;
+  srv_listener which = lis == (uv_stream_t *)&w->lis[SRV_ADMIN] ? SRV_ADMIN : SRV_PUBLIC;
+  if (status == UV_EMFILE || status == UV_ENFILE || status == UV_ENOBUFS || status == UV_ENOMEM) {
+    if (!w->draining)
+      pause_accepting(w, which, status);
+    return;
+  }
+  if (status < 0 || w->draining)
+    return;
+  srv_conn_accept(w, which, lis);
+}
 
 /* Every connection gone while draining: close the loop's own handles. */
 void srv_worker_check_done(srv_worker *w) {
@@ -123,6 +195,7 @@ void srv_worker_check_done(srv_worker *w) {
   uv_close((uv_handle_t *)&w->replies, on_handle_closed);
   uv_close((uv_handle_t *)&w->prep, on_handle_closed);
   uv_close((uv_handle_t *)&w->drain_timer, on_handle_closed);
+  uv_close((uv_handle_t *)&w->accept_timer, on_handle_closed);
 }
 
 static void on_drain_timeout(uv_timer_t *t) {
@@ -136,6 +209,7 @@ static void worker_drain(srv_worker *w) {
   if (w->draining)
     return;
   w->draining = true;
+  uv_timer_stop(&w->accept_timer);
   for (int i = 0; i < 2; i++)
     if (w->has_lis[i])
       uv_close((uv_handle_t *)&w->lis[i], on_handle_closed);
@@ -214,7 +288,7 @@ static int listen_on(srv_worker *w, srv_listener lis, const char *addr, uint16_t
     port = port_override;
   snprintf(portstr, sizeof portstr, "%u", (unsigned)port);
   if ((e = getaddrinfo(host, portstr, &hints, &ai)) != 0) {
-    srv_errf(err, errlen, "%s: %s (numeric addresses only)", addr, gai_strerror(e));
+    srv_errf(err, errlen, "%s: %s", addr, gai_strerror(e)); /* serve resolved names */
     goto out;
   }
   /* SO_REUSEPORT would let a second licsrv share the port silently: probe it
@@ -272,14 +346,18 @@ static int worker_init(srv_server *s, srv_worker *w, int id, char *err, size_t e
   uv_prepare_start(&w->prep, on_prepare);
   uv_timer_init(&w->loop, &w->drain_timer);
   uv_unref((uv_handle_t *)&w->drain_timer);
-  w->ctl.data = w->replies.data = w->prep.data = w->drain_timer.data = w;
+  uv_timer_init(&w->loop, &w->accept_timer);
+  w->ctl.data = w->replies.data = w->prep.data = w->drain_timer.data = w->accept_timer.data = w;
   if (s->cfg.lim.rate_per_ip > 0 && (w->rate = srv_rate_new()) == NULL)
     return srv_errf(err, errlen, "out of memory");
   return 0;
 }
 
 int srv_server_start(srv_server *s, char *err, size_t errlen) {
-  uint32_t n = s->cfg.threads < 1 ? 1 : s->cfg.threads;
+  /* threads loops serve the public listener; one more loop of its own
+   * serves the admin listener, so a slow admin call (a long listing, an
+   * import) never makes a verify wait. */
+  uint32_t nth = s->cfg.threads < 1 ? 1 : s->cfg.threads, n = nth + 1;
   if (s->started)
     return srv_errf(err, errlen, "server already started");
   s->started = true;
@@ -287,6 +365,8 @@ int srv_server_start(srv_server *s, char *err, size_t errlen) {
   /* http_parser's own (global) header cap must not be below ours. */
   if (s->cfg.lim.max_header_bytes > 80 * 1024)
     http_parser_set_max_header_size(s->cfg.lim.max_header_bytes);
+  s->fd_budget = fd_budget(n + 1); /* the workers and the signal loop */
+  cap_limits(s, &s->cfg.lim, true);
   if ((s->workers = calloc(n, sizeof *s->workers)) == NULL)
     return srv_errf(err, errlen, "out of memory");
   s->nworkers = n;
@@ -295,9 +375,10 @@ int srv_server_start(srv_server *s, char *err, size_t errlen) {
     if (worker_init(s, w, (int)i, err, errlen) != 0)
       goto fail;
     /* Port 0: worker 0 learns the port, the others join it. */
-    if (listen_on(w, SRV_PUBLIC, s->cfg.listen, i == 0 ? 0 : s->port[SRV_PUBLIC], err, errlen) != 0)
+    if (i < nth &&
+        listen_on(w, SRV_PUBLIC, s->cfg.listen, i == 0 ? 0 : s->port[SRV_PUBLIC], err, errlen) != 0)
       goto fail;
-    if (i == 0 && listen_on(w, SRV_ADMIN, s->cfg.admin_listen, 0, err, errlen) != 0)
+    if (i == nth && listen_on(w, SRV_ADMIN, s->cfg.admin_listen, 0, err, errlen) != 0)
       goto fail;
   }
   for (uint32_t i = 0; i < n; i++) {
@@ -320,6 +401,47 @@ fail:
   }
   srv_server_wait(s);
   return -1;
+}
+
+/* RLIMIT_NOFILE: the soft limit raised to the hard one, then what
+ * connections may use of it (less a reserve for the store, logs and loops). */
+static uint64_t fd_budget(uint32_t nloops) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+    return UINT64_MAX;
+  if (rl.rlim_cur < rl.rlim_max) {
+    struct rlimit want = rl;
+    want.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &want) == 0) {
+      srv_log(SRV_LOG_INFO, "fd_limit_raised", "from=%llu to=%llu",
+              (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max);
+      rl.rlim_cur = rl.rlim_max;
+    }
+  }
+  uint64_t reserve = SRV_FD_RESERVE + (uint64_t)SRV_FD_PER_LOOP * nloops;
+  if (rl.rlim_cur == RLIM_INFINITY)
+    return UINT64_MAX;
+  return rl.rlim_cur > reserve + 2 ? rl.rlim_cur - reserve : 2;
+}
+
+/* Connection limits that fit the descriptor budget: the admin listener at
+ * most a quarter of it, the public one the rest. */
+static void cap_limits(const srv_server *s, srv_limits *lim, bool say) {
+  uint64_t b = s->fd_budget, admin = lim->admin_max_connections, pub = lim->max_connections;
+  if (b == UINT64_MAX)
+    return;
+  if (admin > b / 4)
+    lim->admin_max_connections = (uint32_t)(b / 4 > 0 ? b / 4 : 1);
+  if (pub + lim->admin_max_connections > b)
+    lim->max_connections = (uint32_t)(b - lim->admin_max_connections);
+  if (say)
+    srv_log(lim->max_connections < pub || lim->admin_max_connections < admin ? SRV_LOG_WARN
+                                                                            : SRV_LOG_INFO,
+            "connection_limits", "fd_budget=%llu max_connections=%u admin_max_connections=%u%s",
+            (unsigned long long)b, lim->max_connections, lim->admin_max_connections,
+            lim->max_connections < pub || lim->admin_max_connections < admin
+                ? " detail=\"capped to the descriptor limit (RLIMIT_NOFILE)\""
+                : "");
 }
 
 /* Ask every running worker to stop (lim NULL) or to take new limits. */
@@ -345,7 +467,11 @@ static void ask_workers(srv_server *s, const srv_limits *lim) {
 
 void srv_server_stop(srv_server *s) { ask_workers(s, NULL); }
 
-void srv_server_reload(srv_server *s, const srv_limits *lim) { ask_workers(s, lim); }
+void srv_server_reload(srv_server *s, const srv_limits *lim) {
+  srv_limits l = *lim;
+  cap_limits(s, &l, true);
+  ask_workers(s, &l);
+}
 
 int srv_server_reload_tls(srv_server *s, const srv_config *cfg, char *err, size_t errlen) {
   if (s->tls == NULL) {
@@ -394,6 +520,7 @@ void srv_server_free(srv_server *s) {
     free(s->workers);
   }
   srv_router_free(s);
+  srv_connlimit_free(s->per_ip);
   srv_metrics_free(s->metrics);
   srv_tls_free(s->tls);
   free(s);

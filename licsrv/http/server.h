@@ -80,6 +80,7 @@ void srv_worker_set_user(srv_worker *w, void *user);
 /* The request. Header values are "" when absent. */
 const char *srv_req_method(const srv_req *r);
 const char *srv_req_path(const srv_req *r);
+const char *srv_req_query(const srv_req *r); /* raw text after '?', "" when none */
 const char *srv_req_content_type(const srv_req *r);
 const char *srv_req_accept(const srv_req *r);
 const char *srv_req_authorization(const srv_req *r); /* never log it */

@@ -20,6 +20,10 @@
 #define SRV_MAX_HOOKS    16
 #define SRV_FREE_BLOCKS  64          /* request blocks a worker keeps for reuse */
 #define SRV_BACKLOG      1024
+#define SRV_ACCEPT_BACKOFF_MS     50   /* first pause of accepting after EMFILE */
+#define SRV_ACCEPT_BACKOFF_MAX_MS 1000
+#define SRV_FD_RESERVE   32  /* descriptors kept for the store, logs, loops ... */
+#define SRV_FD_PER_LOOP  8   /* and per loop (epoll, eventfd, listeners, trusted/ scans) */
 
 typedef struct {
   void (*fn)(srv_worker *w, void *arg);
@@ -46,6 +50,12 @@ struct srv_worker {
   uv_async_t replies; /* deferred replies from other threads */
   uv_prepare_t prep;  /* flush the request log before the loop waits */
   uv_timer_t drain_timer;
+  /* Out of descriptors (EMFILE/ENFILE): a listener is closed for a back-off
+   * and opened again (libuv would retry accept in a loop that never ends). */
+  uv_timer_t accept_timer;
+  bool lis_paused[2];   /* closed for the back-off */
+  bool lis_closing[2];  /* its close callback has not run yet */
+  uint64_t backoff_ms;  /* the current back-off, doubling to SRV_ACCEPT_BACKOFF_MAX_MS */
   uv_mutex_t mu; /* guards the fields up to 'closed' */
   bool stop_req, reload_req;
   srv_limits new_lim;
@@ -77,11 +87,15 @@ struct srv_server {
   srv_health health[SRV_MAX_HOOKS];
   size_t nhealth;
   srv_metrics *metrics;
+  uint64_t fd_budget; /* descriptors connections may use (RLIMIT_NOFILE less a reserve) */
+  _Atomic uint64_t emfile_pauses; /* listener back-offs after EMFILE/ENFILE */
   srv_tls *tls; /* NULL: both listeners plain */
   _Atomic uint64_t lat[SRV_NLAT + 1];
   _Atomic uint64_t lat_sum_us, lat_count;
-  _Atomic int64_t open_conns;
-  _Atomic uint64_t rejected_conns;
+  _Atomic int64_t open_conns[2];      /* per listener: each has its own limit */
+  _Atomic uint64_t rejected_conns[2]; /* closed at once: the listener's limit */
+  _Atomic uint64_t rejected_per_ip;   /* closed at once: max_connections_per_ip */
+  struct srv_connlimit *per_ip;       /* public connections per client address */
   void *user;
   bool started, waited;
 };

@@ -126,8 +126,9 @@ static void claim_done(void *arg, int rc, const char *detail) {
     already_message(msg, sizeof msg, op->act.product, op->act.serial);
     srv_reply_deferred_error(op->d, 409, "already_activated", msg);
   } else {
-    srv_log(SRV_LOG_ERROR, "activation claim not stored", "error=\"%s\"",
-            detail != NULL && *detail ? detail : lic_strerror(rc));
+    char q[900];
+    srv_log(SRV_LOG_ERROR, "activation_claim_not_stored", "error=%s",
+            SRV_LOG_Q(detail != NULL && *detail ? detail : lic_strerror(rc), q));
     srv_reply_deferred_error(op->d, 500, "store_error",
                              detail != NULL && *detail ? detail : lic_strerror(rc));
   }

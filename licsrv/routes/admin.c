@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "core/app.h"
+#include "core/request.h"
 #include "cli.h"
 #include "util/log.h"
 #include "lic/envelope.h"
@@ -39,6 +40,7 @@ typedef struct {
   size_t len;
   int64_t now;
   bool revoke;
+  store_import_outcome outcome;
   char token[STORE_MAX_TOKEN_NAME + 1];
   char subject[STORE_MAX_SUBJECT + 1];
 } admin_op;
@@ -46,7 +48,8 @@ typedef struct {
 static int op_apply(store_wtxn *wt, void *arg) {
   admin_op *op = arg;
   int rc = op->revoke ? store_w_license_revoke(wt, op->id, op->now)
-                      : store_w_license_put(wt, op->id, op->env, op->len, op->now);
+                      : store_w_license_import(wt, op->id, op->env, op->len, op->now,
+                                               &op->outcome);
   if (rc == LIC_OK)
     rc = store_w_audit_append(wt, op->now, op->token, op->revoke ? "revoke" : "import", op->subject);
   return rc;
@@ -55,10 +58,14 @@ static int op_apply(store_wtxn *wt, void *arg) {
 static void op_done(void *arg, int rc, const char *detail) {
   admin_op *op = arg;
   if (rc == LIC_OK) {
-    char id[LIC_UUID_LEN + 1], body[160];
+    char id[LIC_UUID_LEN + 1], body[200];
     lic_uuid_format(op->id, id);
-    int n = snprintf(body, sizeof body, "{\"id\":\"%s\",\"%s\":true}", id,
-                     op->revoke ? "revoked" : "imported");
+    int n = !op->revoke && op->outcome == STORE_IMPORT_REVOKED
+                ? snprintf(body, sizeof body,
+                           "{\"id\":\"%s\",\"imported\":false,\"revoked\":true,"
+                           "\"message\":\"already imported (revoked)\"}", id)
+                : snprintf(body, sizeof body, "{\"id\":\"%s\",\"%s\":true}", id,
+                           op->revoke ? "revoked" : "imported");
     srv_reply_deferred(op->d, 200, "application/json", body, (size_t)n);
   } else {
     srv_reply_deferred_error(op->d, rc == LIC_NOTFOUND ? 404 : rc == LIC_UNAVAILABLE ? 503 : 500,
@@ -159,7 +166,7 @@ static json_t *license_json(const store_license *sl, bool terms) {
   json_t *o;
   lic_uuid_format(sl->id, id);
   o = json_pack("{s:s, s:I, s:b, s:I}", "id", id, "imported", (json_int_t)sl->imported, "revoked",
-                sl->revoked, "revoked_at", (json_int_t)sl->revoked_at);
+                sl->revoked, "revoked_time", (json_int_t)sl->revoked_at);
   if (lic_envelope_decode(sl->env, sl->env_len, &e) == LIC_OK) {
     lic_mp rd = {e.body, e.body_len};
     json_t *b = NULL;
@@ -178,28 +185,48 @@ static json_t *license_json(const store_license *sl, bool terms) {
   return o;
 }
 
+typedef struct {
+  json_t *a;
+  const route_page *pg;
+  uint8_t after[LIC_ID_LEN];
+  char next[LIC_UUID_LEN + 1];
+} license_walk;
+
 static int list_cb(const store_license *sl, void *arg) {
-  json_array_append_new(arg, license_json(sl, false));
+  license_walk *lw = arg;
+  if (lw->pg->has_after && memcmp(sl->id, lw->after, LIC_ID_LEN) <= 0)
+    return 0;
+  if (json_array_size(lw->a) >= lw->pg->limit)
+    return 1; /* one more exists: the page has a next */
+  json_array_append_new(lw->a, license_json(sl, false));
+  lic_uuid_format(sl->id, lw->next);
   return 0;
 }
 
 void route_admin_list(srv_req *r) {
   store_token tok;
+  route_page pg;
   app_worker *w = route_admin_begin(r, &tok);
-  if (w == NULL)
+  if (w == NULL || !route_page_args(r, &pg))
     return;
-  json_t *a = json_array();
+  license_walk lw = {json_array(), &pg, {0}, ""};
+  if (pg.has_after && lic_uuid_parse(pg.after, strlen(pg.after), lw.after) != LIC_OK) {
+    json_decref(lw.a);
+    srv_reply_error(r, 400, "bad_request", "after: a license id (UUID)");
+    return;
+  }
   int rc = store_reader_begin(w->rd);
   if (rc == LIC_OK) {
-    rc = store_license_each(w->rd, list_cb, a);
+    rc = store_license_each(w->rd, list_cb, &lw);
     store_reader_end(w->rd);
   }
-  if (rc != LIC_OK) {
-    json_decref(a);
+  if (rc != LIC_OK && rc != 1) {
+    json_decref(lw.a);
     srv_reply_error(r, 500, "store_error", lic_errfull(rc));
     return;
   }
-  route_reply_json(r, 200, json_pack("{s:o}", "licenses", a));
+  route_reply_json(r, 200, json_pack("{s:o, s:o}", "licenses", lw.a, "next",
+                                     rc == 1 ? json_string(lw.next) : json_null()));
 }
 
 void route_admin_show(srv_req *r) {
@@ -216,7 +243,7 @@ void route_admin_show(srv_req *r) {
   }
   if (rc != LIC_OK) {
     srv_reply_error(r, rc == LIC_NOTFOUND ? 404 : 500, rc == LIC_NOTFOUND ? "not_found" : "store_error",
-                    lic_errfull(rc));
+                    rc == LIC_NOTFOUND ? "no such license" : lic_errfull(rc));
     return;
   }
   json_t *o = license_json(&sl, true);
@@ -224,22 +251,91 @@ void route_admin_show(srv_req *r) {
   route_reply_json(r, 200, o);
 }
 
-/* Nodes from the live seat table (fresher than the batched store). */
-static void nodes(srv_req *r, bool failures_only) {
+/* Page cursors of the node listings: "UUID/NODE" (nodes) or
+ * "UUID/TIME/NODE" (failures, newest first within a license). */
+typedef struct {
+  uint8_t license[LIC_ID_LEN];
+  int64_t time;
+  char node[LIC_MAX_NAME + 1];
+} node_cursor;
+
+static bool cursor_parse(const char *s, bool with_time, node_cursor *c) {
+  memset(c, 0, sizeof *c);
+  if (strlen(s) < LIC_UUID_LEN + 2 || s[LIC_UUID_LEN] != '/' ||
+      lic_uuid_parse(s, LIC_UUID_LEN, c->license) != LIC_OK)
+    return false;
+  s += LIC_UUID_LEN + 1;
+  if (with_time) {
+    char *e = NULL;
+    if (*s < '0' || *s > '9')
+      return false;
+    c->time = (int64_t)strtoll(s, &e, 10);
+    if (*e != '/')
+      return false;
+    s = e + 1;
+  }
+  return snprintf(c->node, sizeof c->node, "%s", s) < (int)sizeof c->node && c->node[0] != '\0';
+}
+
+static int fail_cmp(const void *x, const void *y) {
+  const srv_failure *a = x, *b = y;
+  int d = memcmp(a->license, b->license, LIC_ID_LEN);
+  if (d != 0)
+    return d;
+  if (a->time != b->time)
+    return a->time > b->time ? -1 : 1; /* newest first */
+  return strcmp(a->node, b->node);
+}
+
+static int fail_after(const srv_failure *f, const node_cursor *c) {
+  srv_failure k;
+  memcpy(k.license, c->license, LIC_ID_LEN);
+  k.time = c->time;
+  snprintf(k.node, sizeof k.node, "%s", c->node);
+  return fail_cmp(f, &k);
+}
+
+/* Most recently seen first; then by name, so equal times list stably. */
+static int by_last_seen(const void *x, const void *y) {
+  const srv_node *a = x, *b = y;
+  if (a->last_seen != b->last_seen)
+    return a->last_seen > b->last_seen ? -1 : 1;
+  return strcmp(a->node, b->node);
+}
+
+/* Nodes from the live seat table (fresher than the batched store), a page at
+ * a time in (license, node) order (this runs on the admin loop). */
+void route_admin_nodes(srv_req *r) {
   store_token tok;
+  route_page pg;
+  node_cursor cur = {{0}, 0, ""};
   app_worker *w = route_admin_begin(r, &tok);
   srv_node *ns;
   size_t n;
-  if (w == NULL)
+  if (w == NULL || !route_page_args(r, &pg))
     return;
-  if (srv_seats_snapshot(w->a->seats, NULL, false, &ns, &n) != LIC_OK) {
+  if (pg.has_after && !cursor_parse(pg.after, false, &cur)) {
+    srv_reply_error(r, 400, "bad_request", "after: LICENSE-UUID/NODE (a page's next)");
+    return;
+  }
+  bool more;
+  if (srv_seats_page(w->a->seats, pg.has_after ? cur.license : NULL, cur.node, pg.limit, &ns, &n,
+                     &more) != LIC_OK) {
     srv_reply_error(r, 503, "unavailable", "out of memory");
     return;
   }
+  /* The page is the next keys in (license, node) order, so the cursor is its
+   * last key; shown most recently seen first. */
+  char next[LIC_UUID_LEN + LIC_MAX_NAME + 8] = "";
+  if (n > 0) {
+    char lid[LIC_UUID_LEN + 1];
+    lic_uuid_format(ns[n - 1].license, lid);
+    snprintf(next, sizeof next, "%s/%s", lid, ns[n - 1].node);
+  }
+  if (n > 1) /* ns may be NULL when there is no node */
+    qsort(ns, n, sizeof *ns, by_last_seen);
   json_t *a = json_array();
   for (size_t i = 0; i < n; i++) {
-    if (failures_only && ns[i].fail_time == 0)
-      continue;
     char id[LIC_UUID_LEN + 1];
     lic_uuid_format(ns[i].license, id);
     json_t *o = json_pack("{s:s, s:s, s:I, s:I}", "license", id, "node", ns[i].node, "last_valid",
@@ -251,34 +347,195 @@ static void nodes(srv_req *r, bool failures_only) {
     json_array_append_new(a, o);
   }
   free(ns);
-  route_reply_json(r, 200, json_pack("{s:o}", failures_only ? "failures" : "nodes", a));
+  route_reply_json(r, 200, json_pack("{s:o, s:o}", "nodes", a, "next",
+                                     more ? json_string(next) : json_null()));
 }
 
-void route_admin_nodes(srv_req *r) { nodes(r, false); }
-void route_admin_failures(srv_req *r) { nodes(r, true); }
-
-static int audit_cb(const store_audit *e, void *arg) {
-  json_array_append_new(arg, json_pack("{s:I, s:I, s:s, s:s, s:s}", "seq", (json_int_t)e->seq,
-                                       "time", (json_int_t)e->time, "token", e->token, "action",
-                                       e->action, "subject", e->subject));
-  return json_array_size(arg) >= 10000; /* bounded answer */
+/* The failure lists: per license the most recent failing nodes, newest
+ * first, a page at a time. */
+void route_admin_failures(srv_req *r) {
+  store_token tok;
+  route_page pg;
+  node_cursor cur;
+  app_worker *w = route_admin_begin(r, &tok);
+  srv_failure *fs;
+  size_t n;
+  if (w == NULL || !route_page_args(r, &pg))
+    return;
+  if (pg.has_after && !cursor_parse(pg.after, true, &cur)) {
+    srv_reply_error(r, 400, "bad_request", "after: LICENSE-UUID/TIME/NODE (a page's next)");
+    return;
+  }
+  if (srv_seats_failures(w->a->seats, NULL, &fs, &n) != LIC_OK) {
+    srv_reply_error(r, 503, "unavailable", "out of memory");
+    return;
+  }
+  qsort(fs, n, sizeof *fs, fail_cmp);
+  size_t i = 0;
+  while (pg.has_after && i < n && fail_after(&fs[i], &cur) <= 0)
+    i++;
+  json_t *a = json_array();
+  char next[LIC_UUID_LEN + LIC_MAX_NAME + 32] = "";
+  size_t end = i + pg.limit < n ? i + pg.limit : n;
+  for (; i < end; i++) {
+    char id[LIC_UUID_LEN + 1];
+    lic_uuid_format(fs[i].license, id);
+    json_array_append_new(
+        a, json_pack("{s:s, s:s, s:I, s:{s:I, s:s, s:s}}", "license", id, "node", fs[i].node,
+                     "last_seen", (json_int_t)fs[i].time, "last_failure", "time",
+                     (json_int_t)fs[i].time, "status", lic_status_name(fs[i].status), "reason",
+                     fs[i].reason));
+    snprintf(next, sizeof next, "%s/%lld/%s", id, (long long)fs[i].time, fs[i].node);
+  }
+  bool more = end < n;
+  free(fs);
+  route_reply_json(r, 200, json_pack("{s:o, s:o}", "failures", a, "next",
+                                     more ? json_string(next) : json_null()));
 }
 
-void route_admin_audit(srv_req *r) {
+/* POST /v1/admin/nodes/release {"license": UUID, "node": NAME}: the seat is
+ * free at once (memory), and the node's stored record loses its last valid
+ * check so a restart does not give the seat back. */
+typedef struct {
+  srv_deferred *d;
+  app *a;
+  store_node n;
+  char token[STORE_MAX_TOKEN_NAME + 1];
+  bool audited; /* the first run audits; a second run beats a batched heartbeat */
+} release_op;
+
+static int release_apply(store_wtxn *wt, void *arg) {
+  release_op *op = arg;
+  char subject[STORE_MAX_SUBJECT + 1];
+  int rc;
+  if (srv_seats_known(op->a->seats, op->n.owner, op->n.node))
+    return LIC_OK; /* it came back with a valid check meanwhile: that seat is its own */
+  if ((rc = store_w_node_put(wt, &op->n)) != LIC_OK || op->audited)
+    return rc;
+  srv_release_subject(op->n.owner, op->n.node, subject, sizeof subject);
+  return store_w_audit_append(wt, store_wtxn_now(wt), op->token, SRV_RELEASE_ACTION, subject);
+}
+
+static void release_again_done(void *arg, int rc, const char *detail) {
+  (void)rc;
+  (void)detail;
+  free(arg);
+}
+
+static void release_done(void *arg, int rc, const char *detail) {
+  release_op *op = arg;
+  if (rc == LIC_OK) {
+    char id[LIC_UUID_LEN + 1];
+    lic_uuid_format(op->n.owner, id);
+    json_t *o = json_pack("{s:s, s:s, s:b}", "license", id, "node", op->n.node, "released", 1);
+    char *text = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    if (text != NULL)
+      srv_reply_deferred(op->d, 200, "application/json", text, strlen(text));
+    else
+      srv_reply_deferred_error(op->d, 503, "unavailable", "out of memory");
+    free(text);
+    /* A heartbeat of the node batched before the release may be flushed
+     * after it: write the record once more in a later group. */
+    op->audited = true;
+    op->d = NULL;
+    if (store_submit(op->a->st, release_apply, release_again_done, op) == LIC_OK)
+      return;
+  } else {
+    srv_reply_deferred_error(op->d, 500, "store_error",
+                             detail != NULL && *detail ? detail : lic_strerror(rc));
+  }
+  free(op);
+}
+
+void route_admin_release(srv_req *r) {
   store_token tok;
   app_worker *w = route_admin_begin(r, &tok);
   if (w == NULL)
     return;
-  json_t *a = json_array();
+  size_t len;
+  const uint8_t *b = srv_req_body(r, &len);
+  json_error_t e;
+  json_t *doc = json_loadb((const char *)b, len, JSON_REJECT_DUPLICATES, &e);
+  json_t *lv = json_object_get(doc, "license"), *nv = json_object_get(doc, "node");
+  uint8_t id[LIC_ID_LEN];
+  bool ok = json_is_string(lv) && json_is_string(nv) &&
+            lic_uuid_parse(json_string_value(lv), json_string_length(lv), id) == LIC_OK &&
+            json_string_length(nv) == strlen(json_string_value(nv)) &&
+            srv_node_name_check(json_string_value(nv)) == LIC_OK;
+  release_op *op = ok ? calloc(1, sizeof *op) : NULL;
+  if (op != NULL) {
+    memcpy(op->n.owner, id, LIC_ID_LEN);
+    snprintf(op->n.node, sizeof op->n.node, "%s", json_string_value(nv));
+  }
+  json_decref(doc);
+  if (!ok) {
+    srv_reply_error(r, 400, "bad_request",
+                    "send a JSON body {\"license\": \"LICENSE-UUID\", \"node\": \"NODE\"}");
+    return;
+  }
+  if (op == NULL) {
+    srv_reply_error(r, 503, "unavailable", "out of memory");
+    return;
+  }
+  if (!srv_seats_release(w->a->seats, op->n.owner, op->n.node)) {
+    free(op);
+    srv_reply_error(r, 404, "not_found", "no such node holds or held a seat of that license");
+    return;
+  }
+  op->a = w->a;
+  snprintf(op->token, sizeof op->token, "%s", tok.name);
+  if (!route_submit(r, &op->d, release_apply, release_done, op))
+    free(op);
+}
+
+typedef struct {
+  json_t *a;
+  const route_page *pg;
+  uint64_t after, last;
+} audit_walk;
+
+static int audit_cb(const store_audit *e, void *arg) {
+  audit_walk *aw = arg;
+  if (aw->pg->has_after && e->seq <= aw->after)
+    return 0;
+  if (json_array_size(aw->a) >= aw->pg->limit)
+    return 1; /* one more exists */
+  json_array_append_new(aw->a, json_pack("{s:I, s:I, s:s, s:s, s:s}", "seq", (json_int_t)e->seq,
+                                         "time", (json_int_t)e->time, "token", e->token, "action",
+                                         e->action, "subject", e->subject));
+  aw->last = e->seq;
+  return 0;
+}
+
+void route_admin_audit(srv_req *r) {
+  store_token tok;
+  route_page pg;
+  app_worker *w = route_admin_begin(r, &tok);
+  if (w == NULL || !route_page_args(r, &pg))
+    return;
+  audit_walk aw = {json_array(), &pg, 0, 0};
+  if (pg.has_after) {
+    char *e = NULL;
+    aw.after = strtoull(pg.after, &e, 10);
+    if (pg.after[0] < '0' || pg.after[0] > '9' || *e != '\0') {
+      json_decref(aw.a);
+      srv_reply_error(r, 400, "bad_request", "after: an audit seq (a page's next)");
+      return;
+    }
+  }
   int rc = store_reader_begin(w->rd);
   if (rc == LIC_OK) {
-    rc = store_audit_each(w->rd, 0, NULL, audit_cb, a);
+    rc = store_audit_each(w->rd, 0, NULL, audit_cb, &aw);
     store_reader_end(w->rd);
   }
   if (rc != LIC_OK && rc != 1) {
-    json_decref(a);
+    json_decref(aw.a);
     srv_reply_error(r, 500, "store_error", lic_errfull(rc));
     return;
   }
-  route_reply_json(r, 200, json_pack("{s:o}", "audit", a));
+  char next[24];
+  snprintf(next, sizeof next, "%llu", (unsigned long long)aw.last);
+  route_reply_json(r, 200, json_pack("{s:o, s:o}", "audit", aw.a, "next",
+                                     rc == 1 ? json_string(next) : json_null()));
 }

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "cli.h"
 #include "util/log.h"
 #include "core/tokens.h"
 #include "routes/common.h"
@@ -19,6 +20,8 @@ bool route_type_is(const char *ct, const char *want) {
 }
 
 void route_reply_json(srv_req *r, int status, json_t *doc) {
+  /* Admin JSON: every Unix-seconds field gets its RFC 3339 twin (SPEC §4.1). */
+  cli_json_time_twins(doc);
   char *text = doc != NULL ? json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
   if (text == NULL)
     srv_reply_error(r, 503, "unavailable", "out of memory");
@@ -52,6 +55,9 @@ static const char *auth(srv_req *r, app_worker *w, store_token *tok) {
 app_worker *route_public_begin(srv_req *r, bool *msgpack_in) {
   app_worker *w = srv_req_worker_user(r);
   char why[200];
+  /* The error detail is per thread: a call that fails without setting one
+   * would otherwise answer with an earlier request's (lic_errfull). */
+  lic_errdetail_clear();
   if (w == NULL) {
     srv_reply_error(r, 503, "unavailable", "server is starting or out of memory");
     return NULL;
@@ -75,6 +81,7 @@ app_worker *route_public_begin(srv_req *r, bool *msgpack_in) {
 
 app_worker *route_admin_begin(srv_req *r, store_token *tok) {
   app_worker *w = srv_req_worker_user(r);
+  lic_errdetail_clear(); /* as in route_public_begin */
   if (w == NULL) {
     srv_reply_error(r, 503, "unavailable", "server is starting or out of memory");
     return NULL;
@@ -131,7 +138,11 @@ static void trust_load(const char *dir, lic_trust *t) {
     if (is_pem(de->d_name)) {
       snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
       if (lic_trust_add_file(t, path) != LIC_OK)
-        srv_log(SRV_LOG_WARN, "trusted key unreadable", "error=\"%s\"", lic_errfull(LIC_KEY));
+      {
+        char qp[sizeof path + 100], q[900];
+        srv_log(SRV_LOG_WARN, "trusted_key_unreadable", "file=%s error=%s", SRV_LOG_Q(path, qp),
+                SRV_LOG_Q(lic_errfull(LIC_KEY), q));
+      }
     }
   }
   closedir(d);
@@ -159,4 +170,73 @@ bool route_submit(srv_req *r, srv_deferred **slot, store_apply_fn apply, store_d
   if (store_submit(a->st, apply, done, op) != LIC_OK)
     done(op, LIC_IO, "the store is closing");
   return true;
+}
+
+static int hexval(char c) {
+  return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+       : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* Percent-decode [s, s+n) into out (cap bytes with the NUL); false on a bad
+ * escape, an embedded NUL or no room. */
+static bool unescape(const char *s, size_t n, char *out, size_t cap) {
+  size_t o = 0;
+  for (size_t i = 0; i < n; i++) {
+    int c = (unsigned char)s[i];
+    if (c == '%') {
+      int hi, lo;
+      if (i + 2 >= n || (hi = hexval(s[i + 1])) < 0 || (lo = hexval(s[i + 2])) < 0)
+        return false;
+      c = hi * 16 + lo;
+      i += 2;
+    } else if (c == '+') {
+      c = ' ';
+    }
+    if (c == 0 || o + 1 >= cap)
+      return false;
+    out[o++] = (char)c;
+  }
+  out[o] = '\0';
+  return true;
+}
+
+bool route_page_args(srv_req *r, route_page *p) {
+  const char *q = srv_req_query(r);
+  p->limit = ROUTE_PAGE_DEFAULT;
+  p->has_after = false;
+  p->after[0] = '\0';
+  while (*q != '\0') {
+    const char *amp = strchr(q, '&'), *end = amp != NULL ? amp : q + strlen(q);
+    const char *eq = memchr(q, '=', (size_t)(end - q));
+    size_t kl = eq != NULL ? (size_t)(eq - q) : (size_t)(end - q);
+    const char *v = eq != NULL ? eq + 1 : end;
+    size_t vl = (size_t)(end - v);
+    char num[16];
+    if (kl == 5 && memcmp(q, "limit", 5) == 0) {
+      char *e = NULL;
+      unsigned long long n = 0;
+      if (vl == 0 || vl >= sizeof num)
+        goto bad;
+      memcpy(num, v, vl);
+      num[vl] = '\0';
+      if (num[0] < '0' || num[0] > '9')
+        goto bad;
+      n = strtoull(num, &e, 10);
+      if (*e != '\0' || n < 1 || n > ROUTE_PAGE_MAX)
+        goto bad;
+      p->limit = (size_t)n;
+    } else if (kl == 5 && memcmp(q, "after", 5) == 0) {
+      if (!unescape(v, vl, p->after, sizeof p->after))
+        goto bad;
+      p->has_after = true;
+    } else if (kl > 0) {
+      goto bad;
+    }
+    q = amp != NULL ? amp + 1 : end;
+  }
+  return true;
+bad:
+  srv_reply_error(r, 400, "bad_request",
+                  "query: limit=1..10000 and after=CURSOR (the previous page's next) only");
+  return false;
 }

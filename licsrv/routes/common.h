@@ -37,6 +37,18 @@ const lic_trust *route_trust(app_worker *w);
 bool route_submit(srv_req *r, srv_deferred **slot, store_apply_fn apply, store_done_fn done,
                   void *op);
 
+/* Admin listings come in pages: ?limit=N (1..ROUTE_PAGE_MAX, default
+ * ROUTE_PAGE_DEFAULT) and ?after=CURSOR (percent-decoded), the cursor being
+ * the "next" of the previous page. */
+#define ROUTE_PAGE_DEFAULT 1000
+#define ROUTE_PAGE_MAX     10000
+typedef struct {
+  size_t limit;
+  bool has_after;
+  char after[400];
+} route_page;
+/* false after answering 400 (bad limit, bad escape, unknown parameter). */
+bool route_page_args(srv_req *r, route_page *p);
 /* POST /v1/verify on a public-mode server, after the body decoded (public.c). */
 void route_public_verify(srv_req *r, app_worker *w, const srv_verify_req *q);
 

@@ -163,9 +163,11 @@ static int touch_apply(store_wtxn *wt, void *arg) {
 }
 
 static void touch_done(void *arg, int rc, const char *detail) {
-  if (rc != LIC_OK)
-    srv_log(SRV_LOG_WARN, "registration last_valid not stored", "error=\"%s\"",
-            detail != NULL && *detail ? detail : lic_strerror(rc));
+  if (rc != LIC_OK) {
+    char q[400];
+    srv_log(SRV_LOG_WARN, "registration_touch_failed", "error=%s",
+            SRV_LOG_Q(detail != NULL && *detail ? detail : lic_strerror(rc), q));
+  }
   free(arg);
 }
 
@@ -324,8 +326,9 @@ static void reg_done(void *arg, int rc, const char *detail) {
     verdict_init(&v, &op->q, op->now, op->st, op->reason, creds ? &op->acct : NULL, op->used);
     reply_deferred_verdict(op->a, op->d, op->msgpack, &v);
   } else {
-    srv_log(SRV_LOG_ERROR, op->unregister ? "unregistration not stored" : "registration not stored",
-            "error=\"%s\"", detail != NULL && *detail ? detail : lic_strerror(rc));
+    char q[400];
+    srv_log(SRV_LOG_ERROR, op->unregister ? "unregistration_failed" : "registration_failed",
+            "error=%s", SRV_LOG_Q(detail != NULL && *detail ? detail : lic_strerror(rc), q));
     /* Unreachable store (PostgreSQL down): 503, nothing stored, retry. */
     bool down = rc == LIC_UNAVAILABLE;
     srv_reply_deferred_error(op->d, down ? 503 : 500, down ? "store_unavailable" : "store_error",

@@ -23,6 +23,7 @@ static const route_entry ROUTES[] = {
     {SRV_ADMIN, "POST", "/v1/admin/licenses/show", route_admin_show},
     {SRV_ADMIN, "POST", "/v1/admin/licenses/revoke", route_admin_revoke},
     {SRV_ADMIN, "GET", "/v1/admin/nodes", route_admin_nodes},
+    {SRV_ADMIN, "POST", "/v1/admin/nodes/release", route_admin_release},
     {SRV_ADMIN, "GET", "/v1/admin/failures", route_admin_failures},
     {SRV_ADMIN, "GET", "/v1/admin/audit", route_admin_audit},
     {SRV_ADMIN, "GET", "/v1/admin/activations", route_activation_list},

@@ -19,6 +19,7 @@ void route_admin_show(srv_req *r);
 void route_admin_revoke(srv_req *r);
 void route_admin_nodes(srv_req *r);
 void route_admin_failures(srv_req *r);
+void route_admin_release(srv_req *r);
 void route_admin_audit(srv_req *r);
 void route_register(srv_req *r);          /* public.c */
 void route_unregister(srv_req *r);

@@ -67,25 +67,59 @@ void route_verify(srv_req *r) {
     return;
   }
 
+  app_audit_poll(w, now);
   const lic_license *lic = app_license(w, q.has_license ? q.license : NULL, &revoked, &licenv,
                                        &liclen, why, sizeof why);
-  lic_status st = srv_decide(&q, lic, revoked, now, atomic_load(&a->hwm), reason, sizeof reason);
-  if (st == LIC_STATUS_UNKNOWN_LICENSE)
+  lic_status st;
+  uint8_t *certenv = NULL; /* malloc'd chain license of an unknown_license verdict */
+  if (!app_secret_ok(a, q.secret)) { /* private-mode node_secret: no seat without it */
+    st = LIC_STATUS_BAD_CREDENTIALS;
+    snprintf(reason, sizeof reason, "%s", q.secret[0] == '\0' ? "this server needs the node secret"
+                                                              : "wrong node secret");
+  } else if ((st = srv_decide(&q, lic, revoked, now, atomic_load(&a->hwm), reason,
+                              sizeof reason)) == LIC_STATUS_UNKNOWN_LICENSE) {
     snprintf(reason, sizeof reason, "%s", why);
+    /* Any license certifying our node key lets the client check this denial's
+     * signature (it names no license); without one the chain stays empty. */
+    if (app_certifying_license(w, &certenv, &liclen) == LIC_OK)
+      licenv = certenv;
+    else
+      liclen = 0;
+  }
   int64_t used = 0, max = lic != NULL ? lic->max_nodes : 0;
   int64_t window = lic != NULL ? 2 * lic->heartbeat : 0;
-  if (st == LIC_STATUS_VALID && !srv_seats_acquire(a->seats, lic->id, q.node, now, window, max, &used)) {
+  /* A name this server has not seen is a new seat: one address may bring at
+   * most new_nodes_per_hour of them. */
+  bool fresh = st == LIC_STATUS_VALID && !srv_seats_known(a->seats, lic->id, q.node);
+  if (fresh && !srv_nodelimit_allow(a->newnodes, srv_req_remote(r), now)) {
     st = LIC_STATUS_SEATS_EXHAUSTED;
-    snprintf(reason, sizeof reason, "all %lld node seats are taken", (long long)max);
+    snprintf(reason, sizeof reason,
+             "this address brought %u new node names within the hour (new_nodes_per_hour)",
+             a->set.new_nodes_per_hour);
+    used = srv_seats_used(a->seats, lic->id, now, window);
+  } else if (st == LIC_STATUS_VALID &&
+             !srv_seats_acquire(a->seats, lic->id, q.node, now, window, max, &used)) {
+    st = LIC_STATUS_SEATS_EXHAUSTED;
+    if (max == 1)
+      snprintf(reason, sizeof reason, "the one node seat is taken");
+    else
+      snprintf(reason, sizeof reason, "all %lld node seats are taken", (long long)max);
   } else if (st != LIC_STATUS_VALID && lic != NULL) {
     used = srv_seats_used(a->seats, lic->id, now, window);
+  } else if (fresh) {
+    srv_nodelimit_note(a->newnodes, srv_req_remote(r), now);
   }
   if (lic != NULL) { /* heartbeat bookkeeping: batched, never a sync per request */
     if (st == LIC_STATUS_VALID) {
       store_node_seen(a->st, lic->id, q.node, now);
     } else {
-      srv_seats_fail(a->seats, lic->id, q.node, now, st, reason);
+      /* The store keeps what the bounded failure list keeps: the node it
+       * pushed out loses its stored record (when it never held a seat). */
+      char evicted[LIC_MAX_NAME + 1];
+      srv_seats_fail(a->seats, lic->id, q.node, now, st, reason, evicted, sizeof evicted);
       store_node_failure(a->st, lic->id, q.node, now, lic_status_name(st), reason);
+      if (evicted[0] != '\0')
+        store_node_drop(a->st, lic->id, evicted);
     }
   }
   if (st != LIC_STATUS_CLOCK_ROLLBACK)
@@ -124,12 +158,12 @@ void route_verify(srv_req *r) {
       (rc = lic_signer_seal(w->signer, "verdict", (const uint8_t *)w->body.data, w->body.size,
                             &w->env)) != LIC_OK) {
     srv_reply_error(r, 503, "unavailable", lic_errfull(rc));
-    return;
+    goto out;
   }
   srv_counter_add(a->verdicts[st], 1);
   if (!srv_req_wants_msgpack(r)) {
     reply_json(r, &w->env, licenv, liclen);
-    return;
+    goto out;
   }
   msgpack_packer pk;
   msgpack_sbuffer_clear(&w->out);
@@ -139,9 +173,10 @@ void route_verify(srv_req *r) {
   bad |= lic_mp_pack_cstr(&pk, "chain") | msgpack_pack_array(&pk, licenv != NULL ? 1 : 0);
   if (licenv != NULL)
     bad |= lic_mp_pack_bin(&pk, licenv, liclen);
-  if (bad) {
+  if (bad)
     srv_reply_error(r, 503, "unavailable", "out of memory");
-    return;
-  }
-  srv_reply(r, 200, "application/msgpack", w->out.data, w->out.size);
+  else
+    srv_reply(r, 200, "application/msgpack", w->out.data, w->out.size);
+out:
+  free(certenv);
 }

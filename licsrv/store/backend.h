@@ -21,6 +21,7 @@
   X(int, w_meta_init, (store_wtxn *w, const char *mode, const uint8_t kid[LIC_KID_LEN], const uint8_t pub[LIC_PUBKEY_LEN], const uint8_t project_id[LIC_ID_LEN], int64_t now), (w, mode, kid, pub, project_id, now)) \
   X(int, clock_hwm_get, (store_reader *rd, int64_t *t), (rd, t)) \
   X(int, w_clock_hwm_set, (store_wtxn *w, int64_t t), (w, t)) \
+  X(int, w_clock_hwm_reset, (store_wtxn *w, int64_t t), (w, t)) \
   X(int, w_cert_put, (store_wtxn *w, const uint8_t *env, size_t len), (w, env, len)) \
   X(int, cert_get, (store_reader *rd, uint8_t **env, size_t *len), (rd, env, len)) \
   X(int, w_cert_add, (store_wtxn *w, const uint8_t id[LIC_ID_LEN], const uint8_t *env, size_t len, int64_t now), (w, id, env, len, now)) \
@@ -29,6 +30,7 @@
   X(int, license_only, (store_reader *rd, store_license *out), (rd, out)) \
   X(int, license_each, (store_reader *rd, store_license_cb cb, void *arg), (rd, cb, arg)) \
   X(int, w_license_put, (store_wtxn *w, const uint8_t id[LIC_ID_LEN], const uint8_t *env, size_t len, int64_t now), (w, id, env, len, now)) \
+  X(int, w_license_import, (store_wtxn *w, const uint8_t id[LIC_ID_LEN], const uint8_t *env, size_t len, int64_t now, store_import_outcome *out), (w, id, env, len, now, out)) \
   X(int, w_license_revoke, (store_wtxn *w, const uint8_t id[LIC_ID_LEN], int64_t now), (w, id, now)) \
   X(int, account_get, (store_reader *rd, const uint8_t id[LIC_ID_LEN], store_account *out), (rd, id, out)) \
   X(int, account_each, (store_reader *rd, store_account_cb cb, void *arg), (rd, cb, arg)) \
@@ -47,6 +49,7 @@
   X(int, registration_release_idle, (store *s, int64_t now, int64_t ttl_days, size_t *n), (s, now, ttl_days, n)) \
   X(int, node_seen, (store *s, const uint8_t owner[LIC_ID_LEN], const char *node, int64_t now), (s, owner, node, now)) \
   X(int, node_failure, (store *s, const uint8_t owner[LIC_ID_LEN], const char *node, int64_t now, const char *status, const char *reason), (s, owner, node, now, status, reason)) \
+  X(int, node_drop, (store *s, const uint8_t owner[LIC_ID_LEN], const char *node), (s, owner, node)) \
   X(int, flush, (store *s), (s)) \
   X(int, node_get, (store_reader *rd, const uint8_t owner[LIC_ID_LEN], const char *node, store_node *out), (rd, owner, node, out)) \
   X(int, node_each, (store_reader *rd, const uint8_t *owner, store_node_cb cb, void *arg), (rd, owner, cb, arg)) \
@@ -109,6 +112,7 @@ typedef struct store_ops {
 /* The backends' entry points (store_open picks one by the location). */
 extern const store_ops lmdb_ops, pgs_ops;
 int lmdb_open(const char *dir, unsigned flags, store **out);
+int lmdb_open_mapped(const char *dir, unsigned flags, size_t map_size, store **out);
 int pgs_open(const char *url, unsigned flags, store **out);
 
 #endif

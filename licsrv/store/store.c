@@ -28,9 +28,13 @@ bool store_is_url(const char *where) {
 }
 
 int store_open(const char *where, unsigned flags, store **out) {
+  return store_open_mapped(where, flags, 0, out);
+}
+
+int store_open_mapped(const char *where, unsigned flags, size_t map_size, store **out) {
   if (store_is_url(where))
     return pgs_open(where, flags, out);
-  return lmdb_open(where, flags, out);
+  return lmdb_open_mapped(where, flags, map_size, out);
 }
 
 const char *store_backend_name(const store *s) { return OPS(s)->name; }

@@ -58,6 +58,9 @@ int store_open(const char *where, unsigned flags, store **out);
 bool store_is_url(const char *where);
 /* "lmdb" or "postgresql". */
 const char *store_backend_name(const store *s);
+/* The same with another LMDB map size (bytes; 0 = STORE_MAP_SIZE). A map
+ * smaller than the data file grows to the file's size. A URL ignores it. */
+int store_open_mapped(const char *where, unsigned flags, size_t map_size, store **out);
 /* Flushes batched writes, completes queued operations, stops the writer,
  * syncs and closes the environment. Accepts NULL. */
 void store_close(store *s);
@@ -93,6 +96,9 @@ int store_clock_hwm_get(store_reader *rd, int64_t *t);
 /* Raise the mark (never lowers it); batched, not synced per call. */
 void store_clock_hwm_note(store *s, int64_t now);
 int store_w_clock_hwm_set(store_wtxn *w, int64_t t);
+/* Set the mark to t even when that lowers it (`licsrv clock reset`, after a
+ * forward clock jump poisoned it). */
+int store_w_clock_hwm_reset(store_wtxn *w, int64_t t);
 /* The online-key certificate (public mode): raw envelope. */
 int store_w_cert_put(store_wtxn *w, const uint8_t *env, size_t len);
 int store_cert_get(store_reader *rd, uint8_t **env, size_t *len);
@@ -134,9 +140,18 @@ int store_license_only(store_reader *rd, store_license *out);
  * returned). The record is valid during the call only. */
 typedef int (*store_license_cb)(const store_license *l, void *arg);
 int store_license_each(store_reader *rd, store_license_cb cb, void *arg);
-/* Insert or replace the envelope; a revoked license stays revoked. */
+/* Insert or replace the envelope; a revoked license stays revoked, and so
+ * does a revoked license that was forgotten (its tombstone keeps the id). */
 int store_w_license_put(store_wtxn *w, const uint8_t id[LIC_ID_LEN], const uint8_t *env,
                         size_t len, int64_t now);
+typedef enum {
+  STORE_IMPORT_NEW,     /* no record before */
+  STORE_IMPORT_AGAIN,   /* replaced a record that is not revoked */
+  STORE_IMPORT_REVOKED, /* stays revoked (its record, or its tombstone, says so) */
+} store_import_outcome;
+/* store_w_license_put saying what the import did (out may be NULL). */
+int store_w_license_import(store_wtxn *w, const uint8_t id[LIC_ID_LEN], const uint8_t *env,
+                           size_t len, int64_t now, store_import_outcome *out);
 /* LIC_NOTFOUND when absent; revoking twice keeps the first time. */
 int store_w_license_revoke(store_wtxn *w, const uint8_t id[LIC_ID_LEN], int64_t now);
 
@@ -208,6 +223,10 @@ typedef struct {
 int store_node_seen(store *s, const uint8_t owner[LIC_ID_LEN], const char *node, int64_t now);
 int store_node_failure(store *s, const uint8_t owner[LIC_ID_LEN], const char *node,
                        int64_t now, const char *status, const char *reason);
+/* Batched too: delete the node's record if it never held a seat (last valid
+ * check 0) - a failure that left the bounded failure list. A later note of
+ * the same node in the batch cancels it. */
+int store_node_drop(store *s, const uint8_t owner[LIC_ID_LEN], const char *node);
 /* Write the pending batch now (waits for its commit). */
 int store_flush(store *s);
 int store_node_get(store_reader *rd, const uint8_t owner[LIC_ID_LEN], const char *node,
@@ -306,6 +325,8 @@ typedef struct {
   uint64_t commits;  /* write transactions committed */
   uint64_t syncs;    /* commits that synced to disk */
   uint64_t flushes;  /* batch flushes */
+  uint64_t batch_failures; /* heartbeat batches that could not be written (kept for the next try) */
+  bool full;         /* the last write found the map full (MDB_MAP_FULL) */
 } store_stats;
 
 void store_stats_get(store *s, store_stats *st);
@@ -327,12 +348,14 @@ void store_health_get(store *s, store_health *h);
 int store_backup(store *s, const char *dest_dir);
 typedef struct {
   size_t nodes, failures, audit, licenses, accounts, registrations;
+  size_t tombstones; /* forget: a revoked license's id kept (it stays revoked) */
 } store_counts;
 /* Delete node records (last seen and failure older than the cutoff), clear
  * failures older than it and delete audit entries older than it. Durable. */
 int store_purge(store *s, int64_t now, int64_t retention_days, store_counts *c);
 /* Delete everything about a license or an account: its record, its nodes,
- * its registrations, and every audit entry whose subject names it. Durable. */
+ * its registrations, and every audit entry whose subject names it. Durable.
+ * A revoked license leaves a tombstone: its id and revocation time only. */
 typedef enum { STORE_SUBJECT_LICENSE, STORE_SUBJECT_ACCOUNT } store_subject;
 int store_forget(store *s, store_subject kind, const uint8_t id[LIC_ID_LEN], store_counts *c);
 /* Bytes used by the environment (last page * page size) and the map size. */

@@ -1,14 +1,19 @@
 /* config.c - licsrv settings: one table of keys shared by the INI file and the flags. */
+#include <arpa/inet.h>
 #include <errno.h>
-#include <ini.h>
+#include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include <ini.h>
+
 #include "util/config.h"
+#include "util/log.h"
 
 typedef enum { K_STR, K_U32, K_SIZE, K_MS, K_BOOL, K_ADDR } key_type;
 
@@ -36,7 +41,11 @@ static const key_def keys[] = {
      "request line + headers, bytes (8K)"},
     {"max_headers", K_U32, O(lim.max_headers), 0, 1, 1024, "header fields per request (64)"},
     {"max_connections", K_U32, O(lim.max_connections), 0, 1, 10000000,
-     "open client connections (20000)"},
+     "open connections on the public listener (20000)"},
+    {"admin_max_connections", K_U32, O(lim.admin_max_connections), 0, 1, 10000000,
+     "open connections on the admin listener, counted apart (256)"},
+    {"max_connections_per_ip", K_U32, O(lim.max_connections_per_ip), 0, 0, 10000000,
+     "open public connections per client address, 0 = off (1000)"},
     {"header_timeout_ms", K_MS, O(lim.header_timeout_ms), 0, 1, 3600000,
      "time to receive a whole request once it started (10000)"},
     {"idle_timeout_ms", K_MS, O(lim.idle_timeout_ms), 0, 1, 86400000,
@@ -51,6 +60,18 @@ static const key_def keys[] = {
      "drain time on SIGTERM before closing the rest (5000)"},
     {"log_full_ips", K_BOOL, O(lim.log_full_ips), 0, 0, 0,
      "log whole client addresses instead of /24 and /48 (false)"},
+    {"access_log", K_STR, O(access_log), S(access_log), 0, 0,
+     "per-request log lines: all, errors (status >= 400) or off (all)"},
+    {"failure_list_size", K_U32, O(app.failure_list_size), 0, 1, 1000000,
+     "failed checks kept per license, the most recent (1000)"},
+    {"unlimited_max_nodes", K_U32, O(app.unlimited_max_nodes), 0, 1, 10000000,
+     "nodes remembered for a license without max_nodes, oldest idle evicted (10000)"},
+    {"new_nodes_per_hour", K_U32, O(app.new_nodes_per_hour), 0, 0, 10000000,
+     "new node names one client address may introduce per hour, 0 = off (1000)"},
+    {"node_secret", K_STR, O(app.node_secret), S(app.node_secret), 0, 0,
+     "shared secret every verify must carry, unset = none (unset)"},
+    {"store_map_size", K_SIZE, O(app.store_map_size), 0, 256u << 10, 4095u << 20,
+     "LMDB map size, bytes (1024M); a full map is said in /healthz and the log"},
     {"tls_cert", K_STR, O(tls_cert), S(tls_cert), 0, 0,
      "PEM certificate (chain) for TLS on both listeners (none: plain HTTP)"},
     {"tls_key", K_STR, O(tls_key), S(tls_key), 0, 0, "PEM private key of tls_cert"},
@@ -87,6 +108,8 @@ void srv_config_defaults(srv_config *cfg) {
   cfg->lim.max_header_bytes = 8 * 1024;
   cfg->lim.max_headers = 64;
   cfg->lim.max_connections = 20000;
+  cfg->lim.admin_max_connections = 256;
+  cfg->lim.max_connections_per_ip = 1000;
   cfg->lim.header_timeout_ms = 10000;
   cfg->lim.idle_timeout_ms = 60000;
   cfg->lim.write_timeout_ms = 10000;
@@ -94,6 +117,11 @@ void srv_config_defaults(srv_config *cfg) {
   cfg->lim.rate_burst = 0;
   cfg->lim.shutdown_timeout_ms = 5000;
   cfg->lim.log_full_ips = false;
+  snprintf(cfg->access_log, sizeof cfg->access_log, "all");
+  cfg->app.failure_list_size = 1000;
+  cfg->app.unlimited_max_nodes = 10000;
+  cfg->app.new_nodes_per_hour = 1000;
+  cfg->app.store_map_size = 1024u << 20;
 }
 
 /* "--max-body" and "max_body" name the same key. */
@@ -156,6 +184,41 @@ int srv_addr_split(const char *addr, char *host, size_t hostlen, uint16_t *port)
   memcpy(host, h, hl);
   host[hl] = '\0';
   *port = (uint16_t)p;
+  return 0;
+}
+
+int srv_addr_resolve(const char *addr, char *out, size_t outlen, char *err, size_t errlen) {
+  char host[SRV_MAX_ADDR], ip[INET6_ADDRSTRLEN];
+  uint16_t port;
+  struct addrinfo hints = {.ai_flags = AI_NUMERICHOST, .ai_socktype = SOCK_STREAM};
+  struct addrinfo *ai = NULL, *pick;
+  int e;
+  if (srv_addr_split(addr, host, sizeof host, &port) != 0)
+    return srv_errf(err, errlen, "%s: not HOST:PORT", addr);
+  /* Numeric first: no resolver is asked for an address it does not need. */
+  if ((e = getaddrinfo(host, NULL, &hints, &ai)) != 0) {
+    hints.ai_flags = AI_ADDRCONFIG;
+    if ((e = getaddrinfo(host, NULL, &hints, &ai)) != 0)
+      return srv_errf(err, errlen, "%s: cannot resolve '%s': %s", addr, host, gai_strerror(e));
+  }
+  pick = ai;
+  for (struct addrinfo *p = ai; p != NULL; p = p->ai_next)
+    if (p->ai_family == AF_INET) {
+      pick = p;
+      break;
+    }
+  const void *a = pick->ai_family == AF_INET6
+                      ? (const void *)&((struct sockaddr_in6 *)(void *)pick->ai_addr)->sin6_addr
+                      : (const void *)&((struct sockaddr_in *)(void *)pick->ai_addr)->sin_addr;
+  int fam = pick->ai_family;
+  if (inet_ntop(fam, a, ip, sizeof ip) == NULL) {
+    freeaddrinfo(ai);
+    return srv_errf(err, errlen, "%s: %s", addr, strerror(errno));
+  }
+  freeaddrinfo(ai);
+  int n = snprintf(out, outlen, fam == AF_INET6 ? "[%s]:%u" : "%s:%u", ip, (unsigned)port);
+  if (n < 0 || (size_t)n >= outlen)
+    return srv_errf(err, errlen, "%s: address too long", addr);
   return 0;
 }
 
@@ -254,6 +317,9 @@ int srv_config_check(const srv_config *cfg, char *err, size_t errlen) {
   if ((cfg->admin_tls_cert[0] != '\0') != (cfg->admin_tls_key[0] != '\0'))
     return srv_errf(err, errlen,
                     "admin_tls_cert and admin_tls_key go together: set both or neither");
+  srv_access_mode am;
+  if (srv_access_mode_parse(cfg->access_log, &am) != 0)
+    return srv_errf(err, errlen, "access_log: '%s' is not all, errors or off", cfg->access_log);
   size_t n = strlen(cfg->listen);
   if (strcmp(cfg->listen, cfg->admin_listen) == 0 && !(n >= 2 && strcmp(cfg->listen + n - 2, ":0") == 0))
     return srv_errf(err, errlen, "listen and admin_listen must differ (%s)", cfg->listen);

@@ -14,7 +14,9 @@ typedef struct {
   uint64_t max_body;          /* bytes of a request body */
   uint32_t max_header_bytes;  /* request line + headers */
   uint32_t max_headers;       /* header fields per request */
-  uint32_t max_connections;   /* open client connections, all workers */
+  uint32_t max_connections;   /* open client connections, all workers (public listener) */
+  uint32_t admin_max_connections; /* open connections on the admin listener */
+  uint32_t max_connections_per_ip; /* open public connections per client address, 0 = off */
   uint64_t header_timeout_ms; /* first byte of a request -> whole request read */
   uint64_t idle_timeout_ms;   /* keep-alive connection without a request */
   uint64_t write_timeout_ms;  /* one write to the client to complete */
@@ -23,6 +25,16 @@ typedef struct {
   uint64_t shutdown_timeout_ms; /* drain on SIGTERM before closing the rest */
   bool log_full_ips;          /* log whole client addresses (default: masked) */
 } srv_limits;
+
+/* The license server's own settings (core/, not the HTTP server's). */
+#define SRV_MAX_SECRET 256
+typedef struct {
+  uint32_t failure_list_size;   /* failures kept per license (most recent) */
+  uint32_t unlimited_max_nodes; /* seat table of a license without max_nodes */
+  uint32_t new_nodes_per_hour;  /* new node names per client address and hour, 0 = off */
+  char node_secret[SRV_MAX_SECRET + 1]; /* "" = verify needs no secret */
+  uint32_t store_map_size;      /* bytes of LMDB map (address space) */
+} srv_app_settings;
 
 typedef struct {
   char listen[SRV_MAX_ADDR];       /* HOST:PORT of the verify API */
@@ -34,9 +46,11 @@ typedef struct {
   char tls_key[SRV_MAX_PATHNAME];  /* its PEM private key */
   char admin_tls_cert[SRV_MAX_PATHNAME]; /* the admin listener's own pair (default: the above) */
   char admin_tls_key[SRV_MAX_PATHNAME];
+  char access_log[8];              /* "all" | "errors" | "off" (reloaded on SIGHUP) */
   bool behind_tls_proxy;           /* public mode: a proxy terminates TLS */
   uint32_t registration_ttl_days;  /* public mode: release idle registrations, 0 = never */
   srv_limits lim;
+  srv_app_settings app;
 } srv_config;
 
 /* Defaults: 127.0.0.1:7470 / :7471, one thread per core, 64 KiB bodies ... */
@@ -61,6 +75,10 @@ int srv_config_check_public(const srv_config *cfg, char *err, size_t errlen);
 bool srv_host_is_loopback(const char *host);
 /* Split "HOST:PORT" or "[V6]:PORT" (host copied NUL-terminated). */
 int srv_addr_split(const char *addr, char *host, size_t hostlen, uint16_t *port);
+/* HOST:PORT with HOST a numeric address, or a name resolved now (once, at
+ * start: the workers bind numeric addresses): out is "IP:PORT" ("[IP6]:PORT"),
+ * an IPv4 address preferred when a name has both. 0, or -1 with a reason. */
+int srv_addr_resolve(const char *addr, char *out, size_t outlen, char *err, size_t errlen);
 /* A one-line reason into err (when given); returns -1. */
 int srv_errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* The default config file: every key commented out with its help line and

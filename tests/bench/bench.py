@@ -133,7 +133,9 @@ class Licsrv(srvutil.Server):
     """A provisioned licsrv pinned to CPUS with its log thrown away."""
 
     def __init__(self, data, cpus=SRV_CPU, threads=1, extra=()):
-        super().__init__(data, threads=threads, extra=list(extra),
+        # Load from one loopback address: no per-address connection limit.
+        super().__init__(data, threads=threads,
+                         extra=list(extra) + ["--max-connections-per-ip", "0"],
                          domains=("localhost",), ports=(8080,), major=11, max_nodes=0)
         self.args = ["taskset", "-c", cpus] + self.args
         self.logfile.close()
@@ -232,7 +234,7 @@ def make_codes(tmp, count, jobs=None, product=1):
         shutil.copy(TEST_KEY, key)
         os.chmod(key, 0o600)
     out = os.path.join(tmp, "codes-%d.csv" % count)
-    args = [os.path.join(BUILD, "licgen"), "codes", "--key", key, "--product", product,
+    args = [os.path.join(BUILD, "bin", "licgen"), "codes", "--key", key, "--product", product,
             "--count", count, "-o", out, "--ledger", os.path.join(tmp, "ledger-%d" % count)]
     if jobs:
         args += ["--jobs", jobs]
@@ -505,7 +507,7 @@ def tls_figures(tmp, body_path):
     tls.ssl_ctx = __import__("ssl").create_default_context(cafile=cert)
     with plain, tls:
         check_verify(plain.port)
-        out = subprocess.run([os.path.join(BUILD, "licctl"), "verify", "https://127.0.0.1:%d" % tls.port,
+        out = subprocess.run([os.path.join(BUILD, "bin", "licctl"), "verify", "https://127.0.0.1:%d" % tls.port,
                               "--cacert", cert, "--trust", tls.trust, "--domain", "localhost",
                               "--port", "8080", "--node", "bench-1", "--version", "11.0.0"],
                              capture_output=True, text=True, timeout=30)

@@ -54,8 +54,11 @@ class Result:
                 f"  stdout={self.out[-2000:]!r},\n  stderr={self.err[-2000:]!r})")
 
 
+BIN_DIR = BUILD_DIR / "bin"  # licgen, licctl, licsrv side by side
+
+
 def _bin(name):
-    p = BUILD_DIR / name
+    p = BIN_DIR / name
     if not (p.is_file() and os.access(p, os.X_OK)):
         pytest.fail(f"{p} is not built (LIC_BUILD_DIR={BUILD_DIR})")
     return p
@@ -69,6 +72,12 @@ def lic_source_dir():
 @pytest.fixture(scope="session")
 def lic_build_dir():
     return BUILD_DIR
+
+
+@pytest.fixture(scope="session")
+def lic_bin_dir():
+    """build/bin: the three tools."""
+    return BIN_DIR
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,8 @@ SOURCE_DIR = os.environ.get("LIC_SOURCE_DIR", ".")
 
 
 def tool(name):
-    return os.path.join(BUILD_DIR, name) if name != "licsrv" else licsrv_bin()
+    """licgen, licctl or licsrv: all three in BUILD/bin."""
+    return os.path.join(BUILD_DIR, "bin", name)
 
 
 def fake_machine(root, machine_id="0123456789abcdef0123456789abcdef",
@@ -76,7 +77,7 @@ def provision(data, sysroot, domains=("localhost",), ports=(), apps=(), major=11
 
 
 def licsrv_bin():
-    return os.path.join(BUILD_DIR, "licsrv", "licsrv")
+    return tool("licsrv")
 
 
 def free_port():
@@ -98,7 +99,9 @@ class Server:
         data = str(data)
         self.ssl_ctx = tls
         self.sysroot = sysroot or fake_machine(data.rstrip("/") + "-sysroot")
-        self.env = dict(os.environ, LIC_SYSROOT=self.sysroot)
+        # The per-node-key locks beside the data directory, not in /tmp at large.
+        self.env = dict(os.environ, LIC_SYSROOT=self.sysroot,
+                        LICSRV_RUNTIME_DIR=str(data).rstrip("/") + "-run")
         self.license_id = self.trust = self.license_file = None
         if provisioned and not os.path.isdir(os.path.join(data, "store")):
             self.license_id, self.trust, self.license_file = provision(data, self.sysroot, **terms)

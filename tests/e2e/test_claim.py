@@ -21,8 +21,8 @@ import srvutil
 
 BUILD_DIR = Path(srvutil.BUILD_DIR)
 SOURCE_DIR = Path(srvutil.SOURCE_DIR)
-LICGEN = BUILD_DIR / "licgen"
-LICCTL = BUILD_DIR / "licctl"
+LICGEN = BUILD_DIR / "bin" / "licgen"
+LICCTL = BUILD_DIR / "bin" / "licctl"
 TEST_KEY = SOURCE_DIR / "keys/test/test-root.pem"
 TEST_PUB = SOURCE_DIR / "keys/test/test-root.pub.pem"
 SANITIZER_RE = re.compile(r"ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:")

@@ -251,11 +251,13 @@ def test_check_json(check, lic, machine):
 def test_check_refuses_private_license(lic_run, check, machine, lic_test_key, tmp_path):
     body = lf.license_body(machine.code, [lf.mac_hash(m) for m in machine.physical_macs],
                            mode="private", node_key=os.urandom(32))
-    p = tmp_path / "priv.lic"
+    p = tmp_path / "server.lic"
     p.write_bytes(lf.armor_encode("license", lf.envelope_seal("license", body,
                                                               lic_test_key.private_key())))
     r = check(p, machine)
-    assert r.code == 1 and "private" in r.err, r
+    assert r.code == 1, r
+    assert r.err == (f"licctl: error: {p}: this is a private license: report servers check it"
+                     " with 'licctl verify' against the license server\n"), r
 
 
 @pytest.mark.parametrize("args", [
@@ -448,10 +450,19 @@ def test_sign_dry_run_and_json(lic_run, licgen_bin, rif, lic_test_key, tmp_path)
     assert j["id"] == f"{u[:8]}-{u[8:12]}-{u[12:16]}-{u[16:20]}-{u[20:]}"
 
 
-def test_sign_replaces_output_atomically(lic_run, licgen_bin, rif, lic_test_key, tmp_path):
+def test_sign_refuses_existing_output(lic_run, licgen_bin, rif, lic_test_key, tmp_path):
     out = tmp_path / "x.lic"
     out.write_text("old")
     r = lic_run(licgen_bin, *sign_args(rif, lic_test_key.priv, out))
+    assert r.code == 1, r
+    assert r.err == f"licgen: error: {out}: exists; give --force to replace it\n", r
+    assert out.read_text() == "old"
+
+
+def test_sign_replaces_output_atomically(lic_run, licgen_bin, rif, lic_test_key, tmp_path):
+    out = tmp_path / "x.lic"
+    out.write_text("old")
+    r = lic_run(licgen_bin, *sign_args(rif, lic_test_key.priv, out), "--force")
     assert r.code == 0, r
     assert "BEGIN LICSRV LICENSE" in out.read_text()
     assert not [n for n in listing(tmp_path) if ".tmp" in n]
@@ -609,7 +620,7 @@ def subcommands(lic_run, binary):
 
 @pytest.mark.parametrize("tool,srcdir", [("licgen", "licgen"), ("licctl", "common/licctl")])
 def test_help_mentions_every_option(lic_run, lic_source_dir, lic_build_dir, tool, srcdir):
-    binary = lic_build_dir / tool
+    binary = lic_build_dir / "bin" / tool
     cmds = subcommands(lic_run, binary)
     assert cmds, "no commands listed"
     for cmd in cmds:
@@ -626,7 +637,7 @@ def test_help_mentions_every_option(lic_run, lic_source_dir, lic_build_dir, tool
 
 @pytest.mark.parametrize("tool", ["licgen", "licctl"])
 def test_version_and_usage(lic_run, lic_build_dir, tool):
-    binary = lic_build_dir / tool
+    binary = lic_build_dir / "bin" / tool
     r = lic_run(binary, "--version")
     assert r.code == 0 and re.fullmatch(rf"{tool} \d+\.\d+\.\d+\n", r.out), r
     r = lic_run(binary, check_stderr=False)
@@ -753,3 +764,19 @@ def test_keygen_failure_leaves_no_private_key(lic_run, licgen_bin, tmp_path):
     r = lic_run(licgen_bin, "keygen", "-o", tmp_path / "v.pem")
     assert r.code == 1 and r.err.startswith("licgen: error: "), r
     assert listing(tmp_path) == ["v.pub.pem"]
+
+
+def test_inspect_shows_dates(lic_run, licgen_bin, lic_source_dir):
+    """People see UTC RFC 3339 dates; JSON keeps the seconds and adds KEY_at."""
+    vec = lic_source_dir / "tests/vectors/license-local.lic"
+    trust = lic_source_dir / "keys/test/test-root.pub.pem"
+    r = lic_run(licgen_bin, "inspect", vec, "--trust", trust)
+    assert r.code == 0, r
+    lines = r.out.splitlines()
+    assert "issued           2026-01-01T00:00:00Z" in lines, r.out
+    assert "not_before       2026-01-01T00:00:00Z" in lines, r.out
+    assert "expires          2027-01-01T00:00:00Z" in lines, r.out
+    r = lic_run(licgen_bin, "inspect", vec, "--trust", trust, "--json")
+    body = json.loads(r.out)["body"]
+    assert body["issued"] == 1767225600 and body["issued_at"] == "2026-01-01T00:00:00Z", body
+    assert body["expires"] == 1798761600 and body["expires_at"] == "2027-01-01T00:00:00Z", body

@@ -24,8 +24,8 @@ from cryptography.exceptions import InvalidSignature
 
 SOURCE_DIR = Path(os.environ.get("LIC_SOURCE_DIR", Path(__file__).resolve().parents[2]))
 BUILD_DIR = Path(os.environ.get("LIC_BUILD_DIR", SOURCE_DIR / "build"))
-LICGEN = BUILD_DIR / "licgen"
-LICCTL = BUILD_DIR / "licctl"
+LICGEN = BUILD_DIR / "bin" / "licgen"
+LICCTL = BUILD_DIR / "bin" / "licctl"
 TEST_KEY = SOURCE_DIR / "keys/test/test-root.pem"
 TEST_PUB = SOURCE_DIR / "keys/test/test-root.pub.pem"
 
@@ -463,3 +463,46 @@ def test_garbage_never_crashes(tmp_path, machine_a):
         code, _, err = activation(state, machine_a)
         assert code == 1, err
         one_error_line(err)
+
+
+# ---- codes hold $ * ~ = : a prompt and a hint (issue 10 item 10) ----------------
+
+def test_codes_hint_the_first_time_only(key, tmp_path):
+    hint = ("licgen: hint: codes hold $ * ~ = (check symbols), which a shell expands inside "
+            "double quotes: users paste a code at the prompt of 'licctl activate --product ID' "
+            "or single-quote it")
+    code, _, err = codes(key, tmp_path / "a.csv", "--product", "5", "--count", "2")
+    assert code == 0 and err.splitlines()[-1] == hint, err
+    code, _, err = codes(key, tmp_path / "b.csv", "--product", "5", "--count", "2")
+    assert code == 0 and hint not in err, err
+
+
+def test_activate_prompts_on_a_terminal(priv, tmp_path, machine_a):
+    """No CODE and stdin a terminal: 'activation code: ' on stderr, one line read.
+    The code is one with a check symbol a shell would expand in double quotes."""
+    import pty
+    serial = next(s for s in range(1, 500)
+                  if any(c in make_code(priv, 42, s) for c in "$*~="))
+    text = make_code(priv, 42, serial)
+    master, slave = pty.openpty()
+    e = dict(os.environ, **machine_a)
+    try:
+        p = subprocess.Popen([str(LICCTL), "activate", "--product", "42", "--state",
+                              str(tmp_path / "st"), "--trust", str(TEST_PUB)],
+                             stdin=slave, stdout=subprocess.PIPE, stderr=slave, env=e)
+        os.close(slave)
+        slave = None
+        seen = b""
+        while b"activation code: " not in seen:
+            chunk = os.read(master, 4096)
+            assert chunk, seen
+            seen += chunk
+        os.write(master, text.encode() + b"\n")
+        out, _ = p.communicate(timeout=60)
+        assert p.returncode == 0, (out, seen)
+    finally:
+        if slave is not None:
+            os.close(slave)
+        os.close(master)
+    assert seen.decode().endswith("activation code: "), seen
+    assert out.decode().startswith("activated: product 42, serial %d," % serial), out

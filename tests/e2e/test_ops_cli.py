@@ -207,7 +207,7 @@ def test_expiry_is_never_a_surprise(srv):
     line = 'licsrv_license_expiry_timestamp_seconds{license="%s"} %d' % (srv.license_id, lic["expires"])
     assert line in body.decode().splitlines(), body
     assert "# TYPE licsrv_license_expiry_timestamp_seconds gauge" in body.decode()
-    warns = [ln for ln in srv.log().splitlines() if "msg=license expiry" in ln]
+    warns = [ln for ln in srv.log().splitlines() if "msg=license_expiry" in ln]
     assert len(warns) == 1, warns  # once a day, not per request
     assert "level=warn" in warns[0] and "license=" + srv.license_id in warns[0]
     assert "days_left=%d" % lic["days_left"] in warns[0]

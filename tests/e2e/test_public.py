@@ -324,7 +324,7 @@ def test_ttl_release_is_audited(tmp_path):
     age_registration(s.data, a, fresh, 1 * 86400)
     s = pubutil.Server(data, extra=["--registration-ttl-days", "2"]).start()
     try:
-        assert s.wait_log("registrations released"), s.log()
+        assert s.wait_log("registrations_released"), s.log()
         assert verify(s.port, a, old)[1]["status"] == "not_registered"
         assert verify(s.port, a, fresh)[1]["status"] == "valid"
         tok = admin_token(s)
@@ -355,7 +355,7 @@ def test_export_and_forget_account(server):
     assert any(e["action"] == "registration.add" for e in out["audit"])
     assert a.token not in json.dumps(out)
     out = json.loads(pubutil.licsrv("forget", "--account", a.id, "--data", server.data,
-                                    "--json").stdout)
+                                    "--json", "--yes").stdout)
     assert out["accounts"] == 1 and out["registrations"] == 1 and out["nodes"] == 1, out
     p = subprocess.run([srvutil.licsrv_bin(), "export", "--account", a.id, "--data",
                         server.data], capture_output=True, text=True, timeout=30)
@@ -533,7 +533,7 @@ def test_licctl_register_verify_unregister(server, tmp_path):
     # nor sent over plain HTTP to a non-loopback host (refused before connecting)
     p = licctl("verify", "http://192.0.2.1:7470", *common, *where, "--timeout", "2000",
                state=st2)
-    assert p.returncode == 1 and "plain HTTP" in p.stderr, p
+    assert p.returncode == 2 and "plain HTTP" in p.stderr, p
     p = licctl("verify", url, "--account", a.id, *where, state=st2)
     assert p.returncode == 2 and "--token-file" in p.stderr
     assert a.token not in server.log()
@@ -656,3 +656,39 @@ def test_public_mode_over_tls(tmp_path):
         assert p.returncode == 1, p
     finally:
         s.finish()
+
+
+def test_agent_with_an_account(server, tmp_path):
+    """licctl agent in public mode: licensed on the account's verdicts, the
+    token read from its 0600 file and never logged; a revoke through the
+    admin API makes it unlicensed at its next check (heartbeat 2 s)."""
+    from test_agent import Agent
+    a = pubutil.account(server.data, 1, "--heartbeat", "2", "--grace", "6")
+    tok = tmp_path / "token"
+    fd = os.open(tok, os.O_WRONLY | os.O_CREAT, 0o600)
+    os.write(fd, (a.token + "\n").encode())
+    os.close(fd)
+    url = "http://127.0.0.1:%d" % server.port
+    st = tmp_path / "state"
+    common = ["--account", a.id, "--token-file", tok]
+    p = licctl("register", url, *common, "--trust", pubutil.ROOT_PUB, "--project", "Reports",
+               "--domain", "localhost", "--port", "8443", "--node", "rs-agent", state=st)
+    assert p.returncode == 0, p
+    ag = Agent(st, [url], pubutil.ROOT_PUB, extra=common)
+    ag.start()
+    try:
+        s = ag.wait_state("licensed", 10)
+        assert s["reason"] == "valid" and s["heartbeat"] == 2 and s["grace"] == 6, s
+        assert s["features"] == [] and s["server"] == url, s
+        # --license and --account exclude each other; a token file others can read is refused
+        p = licctl("agent", url, *common, "--license", a.id, "--domain", "localhost", "--port",
+                   "8443", "--node", "x", state=tmp_path / "st2")
+        assert p.returncode == 2 and "--license or --account" in p.stderr, p
+        tok = admin_token(server)
+        code, doc = srvchain.admin(server, "POST", "/v1/admin/accounts/revoke", tok, {"id": a.id})
+        assert code == 200 and doc["revoked"], doc
+        s = ag.wait_state("unlicensed", 8)
+        assert s["reason"] == "revoked", s
+    finally:
+        assert ag.stop() == 0
+    assert a.token not in ag.log() and a.token[4:] not in ag.log()

@@ -20,7 +20,7 @@ from srvchain import armor, kid_of, load_pub, load_root, seal, unarmor
 
 SRC = os.environ.get("LIC_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILD = os.environ.get("LIC_BUILD_DIR", os.path.join(SRC, "build"))
-LICSRV = os.path.join(BUILD, "licsrv", "licsrv")
+LICSRV = os.path.join(BUILD, "bin", "licsrv")
 ROOT_KEY = os.path.join(SRC, "keys", "test", "test-root.pem")
 ROOT_PUB = os.path.join(SRC, "keys", "test", "test-root.pub.pem")
 OTHER_NODE_PUB = os.path.join(SRC, "keys", "test", "test-node.pub.pem")
@@ -302,7 +302,7 @@ def test_export_and_forget(server):
     assert any(a["action"] == "import" and u in a["subject"] for a in ex["audit"])
     assert ex["nodes"] == []
 
-    f = json.loads(run("forget", "--license", u, "--data", server["data"], "--json", check=0).stdout)
+    f = json.loads(run("forget", "--license", u, "--yes", "--data", server["data"], "--json", check=0).stdout)
     assert f["licenses"] == 1 and f["audit"] >= 1
     one_line_error(run("export", "--license", u, "--data", server["data"], check=1))
     st = status(server["data"])
@@ -369,7 +369,7 @@ def test_public_mode_account_and_cert(tmp, server):
                           "expires": now + 86400}, load_root())
     cpath.write_bytes(armor("cert", other))
     one_line_error(run("import", str(cpath), "--trust", ROOT_PUB, "--data", data, check=1))
-    f = json.loads(run("forget", "--account", u, "--data", data, "--json", check=0).stdout)
+    f = json.loads(run("forget", "--account", u, "--yes", "--data", data, "--json", check=0).stdout)
     assert f["accounts"] == 1 and f["audit"] == 1
     one_line_error(run("export", "--account", u, "--data", data, check=1))
 
@@ -386,3 +386,12 @@ def test_import_license_for_another_machine_is_refused(server):
     one_line_error(p)
     assert "bound to machine 0000-0000-0000-0000" in p.stderr
     assert status(server["data"])["licenses"] == []
+
+
+def test_lists_of_an_empty_store(server):
+    """No node, no failure: the lists are empty, not undefined behaviour (qsort of
+    NULL was, caught by UBSan through the README's `licsrv failures`)."""
+    for cmd in ("failures", "nodes"):
+        p = run(cmd, "--data", server["data"], "--json", check=0)
+        assert "runtime error" not in p.stderr, p.stderr
+        assert json.loads(p.stdout)[cmd] == [], p.stdout

@@ -66,12 +66,12 @@ def status_and_closed(port, data):
 
 @pytest.mark.parametrize("data,status", [
     (b"BLAH\r\n\r\n", 400),
-    (b"POST /healthz HTTP/1.1\r\nContent-Length: -1\r\n\r\n", 400),
-    (b"POST /healthz HTTP/1.1\r\nContent-Length: 1x\r\n\r\n", 400),
+    (b"POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n", 400),
+    (b"POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 1x\r\n\r\n", 400),
     (b"POST /v1/verify HTTP/1.1\r\nHost: x\r\n\r\n", 411),
-    (b"POST /v1/verify HTTP/1.1\r\nContent-Length: 999999999\r\n\r\n", 413),
-    (b"GET /healthz HTTP/1.1\r\nX: " + b"a" * 9000 + b"\r\n\r\n", 431),
-    (b"GET /healthz HTTP/1.1\r\n" + b"".join(b"H%d: v\r\n" % i for i in range(80)) + b"\r\n", 431),
+    (b"POST /v1/verify HTTP/1.1\r\nHost: x\r\nContent-Length: 999999999\r\n\r\n", 413),
+    (b"GET /healthz HTTP/1.1\r\nHost: x\r\nX: " + b"a" * 9000 + b"\r\n\r\n", 431),
+    (b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + b"".join(b"H%d: v\r\n" % i for i in range(80)) + b"\r\n", 431),
 ])
 def test_bad_requests_then_close(server, data, status):
     got, out = status_and_closed(server.port, data)
@@ -101,7 +101,7 @@ def test_log_full_ips_flag(tmp_path):
     with s:
         s.get("/healthz")
         assert s.wait_log("remote=127.0.0.1\n")
-        got, _ = status_and_closed(s.port, b"GET /healthz HTTP/1.1\r\n" + b"H: v\r\n" * 6 + b"\r\n")
+        got, _ = status_and_closed(s.port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + b"H: v\r\n" * 6 + b"\r\n")
         assert got == 431
 
 
@@ -138,7 +138,7 @@ def test_sighup_reloads_limits(tmp_path):
         conf.write_text("max_body = 100\n")
         s.send_signal(signal.SIGHUP)
         assert s.wait_log("msg=reload signal=HUP result=ok max_body=100")
-        got, _ = status_and_closed(s.port, b"POST /x HTTP/1.1\r\nContent-Length: 200\r\n\r\n")
+        got, _ = status_and_closed(s.port, b"POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 200\r\n\r\n")
         assert got == 413
         conf.write_text("max_body = lots\n")
         s.send_signal(signal.SIGHUP)
@@ -184,12 +184,39 @@ def test_tls_settings_refused(tmp_path):
 
 
 def test_port_in_use_is_an_error(tmp_path):
-    with srvutil.Server(tmp_path) as s:
-        r = run("serve", "--data", str(tmp_path), "--listen", "127.0.0.1:%d" % s.port,
-                "--admin-listen", "127.0.0.1:%d" % srvutil.free_port())
-        assert r.returncode == 1
-        assert "Address already in use" in r.stderr
-        r = run("serve", "--data", str(tmp_path), "--listen", "127.0.0.1:%d" % s.port,
+    with srvutil.Server(tmp_path / "a") as s:
+        # Another data directory: the same one is refused by its lock first.
+        other = srvutil.Server(tmp_path / "b")
+        p = subprocess.run([srvutil.licsrv_bin(), "serve", "--data", other.data, "--listen",
+                            "127.0.0.1:%d" % s.port, "--admin-listen",
+                            "127.0.0.1:%d" % srvutil.free_port()],
+                           capture_output=True, text=True, timeout=30, env=other.env)
+        other.close()
+        assert p.returncode == 1, p.stderr
+        assert "Address already in use" in p.stderr, p.stderr
+        # A failed start says nothing of the machine binding.
+        assert "machine" not in p.stderr, p.stderr
+        assert s.wait_log("msg=machine_binding result=holds licenses=1"), s.log()
+        r = run("serve", "--data", other.data, "--listen", "127.0.0.1:%d" % s.port,
                 "--admin-listen", "127.0.0.1:%d" % s.port)
         assert r.returncode == 2
         assert s.get("/healthz")[0] == 200
+
+
+def test_listen_on_a_name(tmp_path):
+    """--listen localhost:PORT resolves at start; the log names the bound address."""
+    from srvchain import Server as CServer
+    s = CServer(tmp_path / "data", threads=1)
+    port = s.port
+    s.args += ["--listen", "localhost:%d" % port]
+    with s:
+        assert s.get("/healthz")[0] == 200
+        assert s.wait_log("msg=listening listen=localhost:%d bound=127.0.0.1:%d port=%d"
+                          % (port, port, port)), s.log()
+        s.finish()
+    r = run("serve", "--data", str(tmp_path / "data"), "--listen", "no-such-host.invalid:1",
+            "--admin-listen", "127.0.0.1:0")
+    assert r.returncode == 1, r
+    assert r.stderr.startswith("licsrv: error: serve: no-such-host.invalid:1: cannot resolve "
+                               "'no-such-host.invalid': "), r.stderr
+    assert len(r.stderr.splitlines()) == 1, r.stderr

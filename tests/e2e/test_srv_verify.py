@@ -316,7 +316,7 @@ def licctl(*args):
     ({"--port": "80"}, "port_denied"),
     ({"--app": "other"}, "app_denied"),
     ({"--version": "12.1.0"}, "version_denied"),
-    ({"--license": "00000000-0000-4000-8000-000000000000"}, None),
+    ({"--license": "00000000-0000-4000-8000-000000000000"}, "unknown_license"),
 ])
 def test_licctl_verify(srv, kw, status):
     opts = {"--trust": ROOT_PUB, "--domain": "a.example.com", "--port": "8443",
@@ -331,10 +331,10 @@ def test_licctl_verify(srv, kw, status):
     assert len(out) == 1, p
     if status == "valid":
         assert p.returncode == 0 and out[0].startswith("valid: license " + srv.license_id), p
-    elif status is not None:
+    else:  # a checked denial, unknown_license included, is a denial, not an error
         assert p.returncode == 1 and out[0].startswith("denied: %s: " % status), p
-    else:  # unknown license: no chain to check it against, an error
-        assert p.returncode == 1 and out[0].startswith("licctl: error: "), p
+    if status == "unknown_license":
+        assert out[0] == "denied: unknown_license: no such license on this server", p
 
 
 def test_licctl_verify_nothing_listening():
@@ -484,7 +484,9 @@ def test_clock_rollback(tmp_path):
         assert verify(s.port, node_pub=pub, **ok_req(lid))["status"] == "valid"
         s.finish()
         set_clock_hwm(s.data, int(time.time()) + 3 * 3600)  # as if the clock went back 3 h
-        s = Server(s.data, threads=1, sysroot=s.sysroot).start()
+        s = Server(s.data, threads=1, sysroot=s.sysroot).start(healthy=False)
+        st, body, _ = s.get("/healthz")  # says so (issue 11)
+        assert st == 503 and json.loads(body)["check"] == "clock", body
         v = verify(s.port, node_pub=pub, **ok_req(lid))
         assert v["status"] == "clock_rollback", v
         assert verify(s.port, node_pub=pub, **ok_req(lid, node="rs-2"))["status"] == "clock_rollback"
@@ -698,4 +700,95 @@ def test_backup_while_serving_under_load(tmp_path):
             b.finish()
     finally:
         stop.set()
+        s.finish()
+
+
+# ---- licctl verify without --license (issue 10 item 2) ---------------------------------
+
+def verify_nameless(s):
+    return licctl("http://127.0.0.1:%d" % s.port, "--trust", ROOT_PUB, "--domain", "localhost",
+                  "--port", "443", "--node", "rs-x", "--version", "11.0.18")
+
+
+def import_file(s, path):
+    p = subprocess.run([srvutil.licsrv_bin(), "import", "--data", s.data, "--trust", ROOT_PUB,
+                        str(path)], capture_output=True, text=True, timeout=30, env=s.env)
+    assert p.returncode == 0, p.stderr
+
+
+def revoke(s, lid):
+    tok = token_add(s.data, "ops-%s" % lid[:8])
+    st, doc = admin(s, "POST", "/v1/admin/licenses/revoke", tok, {"id": lid})
+    assert st == 200, doc
+
+
+def test_licctl_verify_picks_the_one_current_license(tmp_path):
+    """A renewal: the old license revoked, another expired, the new one current.
+    Without --license the server answers for the current one."""
+    with Server(tmp_path / "data", threads=1, domains=("localhost",)) as s:
+        old = s.license_id
+        expired = reseal_license(s.license_file, tmp_path / "expired.lic",
+                                 not_before=int(time.time()) - 7200,
+                                 expires=int(time.time()) - 3600)
+        import_file(s, tmp_path / "expired.lic")
+        new = reseal_license(s.license_file, tmp_path / "new.lic", customer="Renewed")
+        import_file(s, tmp_path / "new.lic")
+        # Two current licenses: ambiguous, and the client prints the signed denial.
+        p = verify_nameless(s)
+        assert (p.returncode, p.stderr) == (1, ""), p
+        assert p.stdout == "denied: unknown_license: this server holds several licenses: name one\n"
+        revoke(s, old)
+        p = verify_nameless(s)
+        assert p.returncode == 0 and p.stdout.startswith("valid: license %s, node rs-x," % new), p
+        revoke(s, new)
+        p = verify_nameless(s)
+        assert (p.returncode, p.stderr) == (1, ""), p
+        assert p.stdout == ("denied: unknown_license: this server holds several licenses, none "
+                            "current (revoked or expired): name one\n"), p
+        assert expired
+        s.finish()
+
+
+def test_licctl_verify_server_without_license(tmp_path):
+    data = tmp_path / "bare"
+    subprocess.run([srvutil.licsrv_bin(), "init", "--data", str(data)], check=True,
+                   capture_output=True, timeout=30)
+    s = Server(data, threads=1, provisioned=False)
+    s.start(healthy=False)
+    try:
+        p = verify_nameless(s)
+        assert (p.returncode, p.stderr) == (1, ""), p
+        assert p.stdout == ("denied: unknown_license: no license imported on this server "
+                            "(unsigned: the server sent no license to check it with)\n"), p
+    finally:
+        s.finish()
+    assert 'msg=machine_binding result=unchecked reason="no license imported"' in s.log(), s.log()
+    assert "result=holds" not in s.log()
+
+
+def test_inspect_reads_a_json_verdict(tmp_path):
+    """docs/api.md's curl example: the JSON answer's verdict string, piped to
+    `licgen inspect -`, checks against the node key; its chain entry with the
+    trust store."""
+    with Server(tmp_path / "data", threads=1, domains=("localhost",), ports=(8080,)) as s:
+        body = json.dumps({"nonce": "AAAAAAAAAAAAAAAAAAAAAA", "domain": "localhost",
+                           "port": 8080, "node": "rs-1", "version": "11.0.18"}).encode()
+        st, out, _ = post(s.port, "/v1/verify", body, "application/json", None)
+        assert st == 200, out
+        doc = json.loads(out)
+        lic = srvutil.tool("licgen")
+        p = subprocess.run([lic, "inspect", "-", "--pubkey", os.path.join(s.data, "node.pub.pem")],
+                           input=doc["verdict"] + "\n", capture_output=True, text=True, timeout=30)
+        assert p.returncode == 0, p
+        lines = p.stdout.splitlines()
+        assert "signature        valid (--pubkey)" in lines, p.stdout
+        assert "status           valid" in lines and "node             rs-1" in lines, p.stdout
+        assert any(l.startswith("time             20") and l.endswith("Z") for l in lines)
+        p = subprocess.run([lic, "inspect", "-", "--trust", ROOT_PUB], input=doc["chain"][0],
+                           capture_output=True, text=True, timeout=30)
+        assert p.returncode == 0 and "typ              license" in p.stdout, p
+        # Not base64 at all, or base64 of garbage: one error line, exit 1.
+        p = subprocess.run([lic, "inspect", "-", "--trust", ROOT_PUB], input="QUJDREVGR0g=\n",
+                           capture_output=True, text=True, timeout=30)
+        assert p.returncode == 1 and len(p.stderr.splitlines()) == 1, p
         s.finish()

@@ -22,7 +22,7 @@ import srvutil
 import tlsutil
 from conftest import SANITIZER_RE
 
-LICCTL = os.path.join(srvutil.BUILD_DIR, "licctl")
+LICCTL = srvutil.tool("licctl")  # BUILD/bin
 
 
 def run(*args, timeout=60, **kw):

@@ -27,6 +27,7 @@ typedef struct {
   const char *node;         /* this report-server instance id */
   int timeout_ms;           /* whole exchange; 0 = 10 s */
   int64_t max_skew;         /* 0 = LIC_VERIFY_DEFAULT_SKEW */
+  const char *secret;       /* the server's node_secret, NULL when it has none */
   const lic_tls_opts *tls;  /* https:// : CA file or pins; NULL = system store (kept by
                                a session: it must outlive it) */
   /* Public mode (instead of license): the account, its token (a secret: never
@@ -38,10 +39,19 @@ typedef struct {
   const char *project;
 } lic_verify_opts;
 
+#define LIC_MAX_NODE_SECRET 256
+
+/* Read a node secret file: at most LIC_MAX_NODE_SECRET bytes of text (one
+ * trailing newline dropped), mode 0600 or stricter (LIC_INSECURE otherwise).
+ * out gets the NUL-terminated secret; wipe it after use. */
+LIC_API int lic_secret_file_read(const char *path, char out[LIC_MAX_NODE_SECRET + 1]);
+
 typedef struct {
   int http_status;
   lic_verdict verdict;      /* the server's signed verdict (checked) */
   lic_license license;      /* the license from the chain (checked) */
+  bool unchecked;           /* a denial sent without a chain: its signature could not be
+                             * checked (license is empty); never set for valid */
   /* What lic_verify_response checked, kept so the answer can be stored and
    * checked again later (lic_session persists it): the response body
    * (malloc'd), our nonce and the local time it was checked at. */

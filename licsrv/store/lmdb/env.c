@@ -184,6 +184,10 @@ out:
 }
 
 int lmdb_open(const char *dir, unsigned flags, store **out) {
+  return lmdb_open_mapped(dir, flags, 0, out);
+}
+
+int lmdb_open_mapped(const char *dir, unsigned flags, size_t map_size, store **out) {
   store *s = NULL;
   char path[PATH_MAX + 16];
   struct stat st;
@@ -225,7 +229,7 @@ int lmdb_open(const char *dir, unsigned flags, store **out) {
   if ((mrc = mdb_env_create(&s->env)) != 0 ||
       (mrc = mdb_env_set_maxdbs(s->env, DB_COUNT + 2)) != 0 ||
       (mrc = mdb_env_set_maxreaders(s->env, STORE_MAX_READERS)) != 0 ||
-      (mrc = mdb_env_set_mapsize(s->env, STORE_MAP_SIZE)) != 0) {
+      (mrc = mdb_env_set_mapsize(s->env, map_size ? map_size : STORE_MAP_SIZE)) != 0) {
     r = lmdb__fail(mrc, "environment");
     goto out;
   }
@@ -386,6 +390,10 @@ int lmdb_w_clock_hwm_set(store_wtxn *w, int64_t t) {
     return r;
   if (r == LIC_OK && cur >= t)
     return LIC_OK;
+  return lmdb__meta_put_int(w->s, w->txn, "clock_hwm", t);
+}
+
+int lmdb_w_clock_hwm_reset(store_wtxn *w, int64_t t) {
   return lmdb__meta_put_int(w->s, w->txn, "clock_hwm", t);
 }
 

@@ -41,6 +41,7 @@ typedef struct op {
 /* The heartbeat batch: an open-addressing table keyed by (owner, node). */
 typedef struct {
   bool used, seen, failed;
+  bool drop; /* store_node_drop: delete the record if it never held a seat */
   store_node n;
 } bentry;
 
@@ -137,6 +138,10 @@ int lmdb__walk(store *s, MDB_txn *t, int db, const void *prefix, size_t plen, kv
 
 int lmdb__meta_get_int(store *s, MDB_txn *t, const char *key, int64_t *out);
 int lmdb__meta_put_int(store *s, MDB_txn *t, const char *key, int64_t val);
+/* The meta key of a forgotten revoked license: "forgotten-revoked:" + hex id
+ * (the id alone, no personal data; value: i64 revocation time). */
+#define LMDB_TOMBSTONE_KEY (18 + 2 * LIC_ID_LEN + 1)
+void lmdb__tombstone_key(const uint8_t id[LIC_ID_LEN], char key[LMDB_TOMBSTONE_KEY]);
 /* The read transaction of a reader inside store_reader_begin/end. */
 int lmdb__rtxn(store_reader *rd, MDB_txn **t);
 

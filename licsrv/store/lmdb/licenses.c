@@ -110,10 +110,29 @@ int lmdb_license_each(store_reader *rd, store_license_cb cb, void *arg) {
   return lmdb__walk(rd->s, t, DB_LICENSES, NULL, 0, license_visit, &lw);
 }
 
+void lmdb__tombstone_key(const uint8_t id[LIC_ID_LEN], char key[LMDB_TOMBSTONE_KEY]) {
+  static const char hex[] = "0123456789abcdef";
+  memcpy(key, "forgotten-revoked:", 18);
+  for (size_t i = 0; i < LIC_ID_LEN; i++) {
+    key[18 + 2 * i] = hex[id[i] >> 4];
+    key[19 + 2 * i] = hex[id[i] & 15];
+  }
+  key[18 + 2 * LIC_ID_LEN] = '\0';
+}
+
 int lmdb_w_license_put(store_wtxn *w, const uint8_t id[LIC_ID_LEN], const uint8_t *env,
                         size_t len, int64_t now) {
+  return lmdb_w_license_import(w, id, env, len, now, NULL);
+}
+
+int lmdb_w_license_import(store_wtxn *w, const uint8_t id[LIC_ID_LEN], const uint8_t *env,
+                           size_t len, int64_t now, store_import_outcome *out) {
   store_license old, l;
+  char tomb[LMDB_TOMBSTONE_KEY];
+  int64_t revoked_at;
   int r;
+  if (out != NULL)
+    *out = STORE_IMPORT_NEW;
   if (len == 0 || len > LIC_MAX_ENVELOPE)
     return lic_fail(LIC_LIMIT, "license envelope of %zu bytes", len);
   memset(&l, 0, sizeof l);
@@ -129,6 +148,18 @@ int lmdb_w_license_put(store_wtxn *w, const uint8_t id[LIC_ID_LEN], const uint8_
   } else if (r != LIC_NOTFOUND && r != LIC_FORMAT) {
     return r; /* a corrupt old record is replaced */
   }
+  if (r == LIC_OK && out != NULL)
+    *out = STORE_IMPORT_AGAIN;
+  /* Revoked, then forgotten: the tombstone brings the revocation back. */
+  lmdb__tombstone_key(id, tomb);
+  if (!l.revoked && (r = lmdb__meta_get_int(w->s, w->txn, tomb, &revoked_at)) != LIC_NOTFOUND) {
+    if (r != LIC_OK)
+      return r;
+    l.revoked = true;
+    l.revoked_at = revoked_at;
+  }
+  if (l.revoked && out != NULL)
+    *out = STORE_IMPORT_REVOKED;
   return license_encode_put(w, &l);
 }
 

@@ -153,6 +153,20 @@ static int forget_apply(store_wtxn *w, void *arg) {
   memset(&m->c, 0, sizeof m->c);
   lic_uuid_format(m->id, uuid);
   if (m->kind == STORE_SUBJECT_LICENSE) {
+    /* A revoked license leaves its id behind, so that importing it again
+     * cannot make it valid (store_w_license_import). */
+    MDB_val v;
+    r = lmdb__get(w->s, w->txn, DB_LICENSES, m->id, LIC_ID_LEN, &v);
+    if (r == LIC_OK && v.mv_size >= 2 + 8 + 8 && (((const uint8_t *)v.mv_data)[1] & 1u) != 0) {
+      char tomb[LMDB_TOMBSTONE_KEY];
+      lmdb__tombstone_key(m->id, tomb);
+      int64_t at = (int64_t)lmdb__be_get((const uint8_t *)v.mv_data + 10, 8);
+      if ((r = lmdb__meta_put_int(w->s, w->txn, tomb, at)) != LIC_OK)
+        return r;
+      m->c.tombstones++;
+    } else if (r != LIC_OK && r != LIC_NOTFOUND) {
+      return r;
+    }
     r = lmdb__del(w->s, w->txn, DB_LICENSES, m->id, LIC_ID_LEN);
     if (r == LIC_OK)
       m->c.licenses++;

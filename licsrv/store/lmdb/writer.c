@@ -9,6 +9,7 @@
 
 #include "lic/err.h"
 #include "store/lmdb/internal.h"
+#include "util/log.h"
 
 static int64_t mono_ms(void) {
   struct timespec ts;
@@ -51,7 +52,7 @@ static int btable_grow(btable *bt) {
 }
 
 static int batch_note(store *s, const uint8_t owner[LIC_ID_LEN], const char *node, int64_t now,
-                      const char *status, const char *reason) {
+                      const char *status, const char *reason, bool drop) {
   size_t nl = strlen(node);
   int r = LIC_OK;
   if (nl == 0 || nl > STORE_MAX_NODE)
@@ -76,11 +77,16 @@ static int batch_note(store *s, const uint8_t owner[LIC_ID_LEN], const char *nod
       pthread_cond_signal(&s->work); /* an idle writer arms its flush timer */
     }
   }
-  if (status == NULL) {
+  if (drop) {
+    e->drop = true;
+    e->seen = e->failed = false;
+  } else if (status == NULL) {
+    e->drop = false;
     e->seen = true;
     if (now > e->n.last_seen)
       e->n.last_seen = now;
   } else if (now >= e->n.fail_time) {
+    e->drop = false;
     e->failed = true;
     e->n.fail_time = now;
     snprintf(e->n.fail_status, sizeof e->n.fail_status, "%s", status);
@@ -94,12 +100,51 @@ out:
 }
 
 int lmdb_node_seen(store *s, const uint8_t owner[LIC_ID_LEN], const char *node, int64_t now) {
-  return batch_note(s, owner, node, now, NULL, NULL);
+  return batch_note(s, owner, node, now, NULL, NULL, false);
+}
+
+int lmdb_node_drop(store *s, const uint8_t owner[LIC_ID_LEN], const char *node) {
+  return batch_note(s, owner, node, 0, NULL, NULL, true);
 }
 
 int lmdb_node_failure(store *s, const uint8_t owner[LIC_ID_LEN], const char *node,
                        int64_t now, const char *status, const char *reason) {
-  return batch_note(s, owner, node, now, status != NULL ? status : "", reason);
+  return batch_note(s, owner, node, now, status != NULL ? status : "", reason, false);
+}
+
+/* A batch that could not be written goes back into the pending one (under
+ * s->mu), newer notes winning: heartbeats are never dropped silently, they
+ * wait for the next commit that can take them. */
+static void batch_requeue(store *s, btable *bt, int64_t hwm) {
+  for (size_t i = 0; i < bt->cap; i++) {
+    bentry *o = &bt->e[i];
+    if (!o->used)
+      continue;
+    if ((s->batch.n + 1) * 2 > s->batch.cap && btable_grow(&s->batch) != LIC_OK)
+      break; /* out of memory: what is left is lost, and said so by the caller */
+    bentry *e = btable_slot(&s->batch, o->n.owner, o->n.node);
+    if (!e->used) {
+      *e = *o;
+      if (s->batch.n++ == 0)
+        s->batch_since_ms = mono_ms();
+      continue;
+    }
+    if (o->drop || e->drop) /* the newer entry, a note or a drop, wins over an old drop */
+      continue;
+    if (o->seen && (!e->seen || o->n.last_seen > e->n.last_seen)) {
+      e->seen = true;
+      e->n.last_seen = o->n.last_seen;
+    }
+    if (o->failed && (!e->failed || o->n.fail_time > e->n.fail_time)) {
+      e->failed = true;
+      e->n.fail_time = o->n.fail_time;
+      memcpy(e->n.fail_status, o->n.fail_status, sizeof e->n.fail_status);
+      memcpy(e->n.fail_reason, o->n.fail_reason, sizeof e->n.fail_reason);
+    }
+  }
+  if (hwm > s->hwm_pending)
+    s->hwm_pending = hwm;
+  s->batch_since_ms = mono_ms(); /* the next try a flush interval later, not at once */
 }
 
 void lmdb_clock_hwm_note(store *s, int64_t now) {
@@ -127,6 +172,18 @@ static int batch_apply(store_wtxn *w, btable *bt, int64_t hwm) {
     r = lmdb__node_get(w->s, w->txn, e->n.owner, e->n.node, &cur);
     if (r != LIC_OK && r != LIC_NOTFOUND && r != LIC_FORMAT)
       return r;
+    if (e->drop) { /* out of the failure list: gone unless it holds a seat */
+      if (r == LIC_OK && cur.last_seen == 0) {
+        uint8_t key[LIC_ID_LEN + STORE_MAX_NODE];
+        size_t nl = strlen(e->n.node);
+        memcpy(key, e->n.owner, LIC_ID_LEN);
+        memcpy(key + LIC_ID_LEN, e->n.node, nl);
+        if ((r = lmdb__del(w->s, w->txn, DB_NODES, key, LIC_ID_LEN + nl)) != LIC_OK &&
+            r != LIC_NOTFOUND)
+          return r;
+      }
+      continue;
+    }
     if (r != LIC_OK) { /* new, or a corrupt record replaced */
       memset(&cur, 0, sizeof cur);
       memcpy(cur.owner, e->n.owner, LIC_ID_LEN);
@@ -241,16 +298,25 @@ void *lmdb__writer_main(void *arg) {
       parent = NULL;
       isolate = true;
     }
+    int brc = LIC_OK; /* the batch's fate */
+    char bdetail[320] = "";
+    bool batch_in = false;
     if (parent != NULL) {
       if (bt.n > 0 || hwm > 0) {
         MDB_txn *child = NULL;
-        if (mdb_txn_begin(s->env, parent, 0, &child) == 0) {
+        lic_errdetail_clear();
+        if ((mrc = mdb_txn_begin(s->env, parent, 0, &child)) != 0) {
+          brc = lmdb__fail(mrc, "batch transaction");
+        } else {
           w.txn = child;
-          if (batch_apply(&w, &bt, hwm) == LIC_OK)
-            mdb_txn_commit(child);
-          else
-            mdb_txn_abort(child); /* bookkeeping only: dropped, never blocks durable ops */
+          if ((brc = batch_apply(&w, &bt, hwm)) == LIC_OK && (mrc = mdb_txn_commit(child)) != 0)
+            brc = lmdb__fail(mrc, "batch commit");
+          else if (brc != LIC_OK)
+            mdb_txn_abort(child); /* bookkeeping only: never blocks durable ops */
         }
+        if (brc != LIC_OK)
+          snprintf(bdetail, sizeof bdetail, "%s", lic_errdetail());
+        batch_in = brc == LIC_OK;
         nops++;
       }
       lic_errdetail_clear();
@@ -258,10 +324,16 @@ void *lmdb__writer_main(void *arg) {
         crc = lmdb__fail(mrc, "commit");
         snprintf(cdetail, sizeof cdetail, "%s", lic_errdetail());
       }
+    } else if (bt.n > 0 || hwm > 0) {
+      brc = crc;
     }
     if (crc != LIC_OK && cdetail[0] == '\0')
       snprintf(cdetail, sizeof cdetail, "%s", lic_errdetail());
-    free(bt.e);
+    bool batch_lost = (bt.n > 0 || hwm > 0) && (!batch_in || crc != LIC_OK);
+    if (batch_lost && brc == LIC_OK) {
+      brc = crc;
+      snprintf(bdetail, sizeof bdetail, "%s", cdetail);
+    }
 
     pthread_mutex_lock(&s->mu);
     s->stats.ops += nops;
@@ -271,7 +343,36 @@ void *lmdb__writer_main(void *arg) {
       if (ops == NULL)
         s->stats.flushes++;
     }
+    bool was_full = s->stats.full;
+    if (batch_lost) {
+      s->stats.batch_failures++;
+      if (!stop) /* at close there is no next try: said below */
+        batch_requeue(s, &bt, hwm);
+    }
+    if (crc == LIC_LIMIT || brc == LIC_LIMIT)
+      s->stats.full = true;
+    else if (crc == LIC_OK && (batch_in || (bt.n == 0 && hwm == 0)))
+      s->stats.full = false;
+    bool now_full = s->stats.full;
+    uint64_t pending = s->batch.n;
     pthread_mutex_unlock(&s->mu);
+    free(bt.e);
+    /* Loud: every failed batch, and the map filling or draining. */
+    if (batch_lost) {
+      char qe[160], qd[400];
+      const char *es = lic_strerror(brc);
+      srv_log(SRV_LOG_ERROR, "store_write_failed",
+              "what=heartbeat_batch nodes=%zu pending=%llu kept=%s error=%s detail=%s", bt.n,
+              (unsigned long long)pending, stop ? "false(closing)" : "true",
+              srv_log_quote(es, strlen(es), qe, sizeof qe),
+              srv_log_quote(bdetail, strlen(bdetail), qd, sizeof qd));
+    }
+    if (now_full && !was_full)
+      srv_log(SRV_LOG_ERROR, "store_map_full",
+              "dir=%s detail=\"writes fail until space is freed (licsrv purge) or the map is "
+              "raised (store_map_size)\"", s->dir);
+    else if (was_full && !now_full)
+      srv_log(SRV_LOG_WARN, "store_map_room", "dir=%s", s->dir);
 
     for (op *o = ops, *next; o != NULL; o = next) {
       next = o->next;

@@ -347,6 +347,13 @@ int pgs_w_clock_hwm_set(store_wtxn *wt, int64_t t) {
                   "UPDATE licsrv_meta SET clock_hwm = GREATEST(clock_hwm, $1::bigint)", &p);
 }
 
+/* `licsrv clock --reset`: the mark set down on purpose. */
+int pgs_w_clock_hwm_reset(store_wtxn *wt, int64_t t) {
+  pgs_params p = {0};
+  pgs__p_i64(&p, t);
+  return pgs__run(((pgs_wtxn *)wt)->c, "UPDATE licsrv_meta SET clock_hwm = $1::bigint", &p);
+}
+
 int pgs_w_cert_put(store_wtxn *wt, const uint8_t *env, size_t len) {
   pgs_params p = {0};
   pgs__p_bytes(&p, env, len);

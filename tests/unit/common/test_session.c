@@ -13,7 +13,7 @@ static const int64_t T0 = 1800000000;
 #define HB 100
 #define GRACE 1000
 
-enum { UP, DOWN, DENY, FORGED, BAD_NONCE, GARBAGE };
+enum { UP, DOWN, DENY, FORGED, BAD_NONCE, GARBAGE, UNSIGNED_DENY };
 
 typedef struct {
   int mode;
@@ -128,7 +128,7 @@ static int fake_verify(void *ctx, const lic_verify_opts *o, lic_verify_result *r
   v.has_license = true;
   memset(v.license, sv->lic == 0 ? 0x11 : 0x22, LIC_ID_LEN);
   snprintf(v.node, sizeof v.node, "%s", o->node);
-  v.status = sv->mode == DENY ? sv->deny : LIC_STATUS_VALID;
+  v.status = sv->mode == DENY || sv->mode == UNSIGNED_DENY ? sv->deny : LIC_STATUS_VALID;
   snprintf(v.reason, sizeof v.reason, "%s", lic_status_reason(v.status));
   lic_strlist_add(&v.features, "export");
   v.expires = f->expires;
@@ -150,8 +150,10 @@ static int fake_verify(void *ctx, const lic_verify_opts *o, lic_verify_result *r
   lic_mp_pack_cstr(&pk, "verdict");
   lic_mp_pack_bin(&pk, env.data, env.size);
   lic_mp_pack_cstr(&pk, "chain");
-  msgpack_pack_array(&pk, 1);
-  lic_mp_pack_bin(&pk, f->env[sv->lic], f->env_len[sv->lic]);
+  /* UNSIGNED_DENY: no license in the chain, so nothing to check it with */
+  msgpack_pack_array(&pk, sv->mode == UNSIGNED_DENY ? 0 : 1);
+  if (sv->mode != UNSIGNED_DENY)
+    lic_mp_pack_bin(&pk, f->env[sv->lic], f->env_len[sv->lic]);
   rc = lic_verify_response(o, nonce, sizeof nonce, f->now, (uint8_t *)out.data, out.size, res);
   msgpack_sbuffer_destroy(&body);
   msgpack_sbuffer_destroy(&env);
@@ -300,6 +302,15 @@ static void test_failures_count_against_grace(void **state) {
   tick(f, s, T0);
   f->srv[0].mode = FORGED;
   f->srv[0].deny = LIC_STATUS_REVOKED;
+  tick(f, s, T0 + HB);
+  assert_state(s, LIC_SESSION_GRACE, "check_failed");
+  lic_session_free(s);
+  /* nor is an unsigned one (a chainless denial anyone on the path could send) */
+  reset(f);
+  s = open_session(f, 1, "rs-1", false, T0);
+  tick(f, s, T0);
+  f->srv[0].mode = UNSIGNED_DENY;
+  f->srv[0].deny = LIC_STATUS_UNKNOWN_LICENSE;
   tick(f, s, T0 + HB);
   assert_state(s, LIC_SESSION_GRACE, "check_failed");
   lic_session_free(s);

@@ -159,6 +159,30 @@ static void test_chain_checks(void **state) {
   assert_int_equal(check(f, &k, "reports.acme.com"), LIC_FORMAT);
   k = good(f), k.chain_len = 2;
   assert_int_equal(check(f, &k, "reports.acme.com"), LIC_FORMAT);
+  /* A denial without a chain (no license to name): taken, marked unchecked,
+   * but still for our nonce and node. */
+  k = good(f), k.chain_len = 0, k.status = LIC_STATUS_UNKNOWN_LICENSE;
+  assert_int_equal(check(f, &k, "reports.acme.com"), LIC_OK);
+  k.nonce = other;
+  assert_int_equal(check(f, &k, "reports.acme.com"), LIC_MISMATCHED);
+  k = good(f), k.chain_len = 0, k.status = LIC_STATUS_UNKNOWN_LICENSE, k.node = "someone-else";
+  assert_int_equal(check(f, &k, "reports.acme.com"), LIC_MISMATCHED);
+  {
+    lic_verify_opts o = {.trust = &f->trust, .domain = "reports.acme.com", .port = 8443,
+                         .node = "rs-1"};
+    lic_verify_result res;
+    k = good(f), k.chain_len = 0, k.status = LIC_STATUS_REVOKED;
+    msgpack_sbuffer sb = response(f, &k);
+    assert_int_equal(lic_verify_response(&o, NONCE, sizeof NONCE, NOW, (uint8_t *)sb.data,
+                                         sb.size, &res), LIC_OK);
+    assert_true(res.unchecked);
+    lic_verify_result_clear(&res);
+    msgpack_sbuffer_destroy(&sb);
+  }
+  /* unknown_license with a chain: the license only certifies the node key,
+   * so the verdict may name another id (the one asked for). */
+  k = good(f), k.status = LIC_STATUS_UNKNOWN_LICENSE, k.other_license = true;
+  assert_int_equal(check(f, &k, "reports.acme.com"), LIC_OK);
   /* "valid" for a domain the license does not cover: the client refuses it */
   k = good(f);
   assert_int_equal(check(f, &k, "evil.example"), LIC_MISMATCHED);

@@ -314,6 +314,39 @@ static void test_claim_json(void **state) {
   free(q);
 }
 
+/* Issue 11 item 9: node names are printable text (control and bidi-override
+ * characters would forge or reorder log lines and admin views). */
+static void test_node_names(void **state) {
+  (void)state;
+  static const char *const good[] = {"rs-1", "Report Server 2", "büro-köln", "東京-1", "a",
+                                     "x.y_z~(1)"};
+  static const char *const bad[] = {"rs\n1", "\x1b[31mred", "evil\xe2\x80\xaetxt.exe",
+                                    "tab\there", "del\x7f", "c1\xc2\x85", "iso\xe2\x81\xa6x",
+                                    "lrm\xe2\x80\x8e", "ls\xe2\x80\xa8", "alm\xd8\x9c",
+                                    "bad\xff", ""};
+  for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+    assert_int_equal(srv_node_name_check(good[i]), LIC_OK);
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+    assert_int_not_equal(srv_node_name_check(bad[i]), LIC_OK);
+  /* and through the decoders: a 400, not a verdict */
+  for (size_t i = 0; i < 3; i++) {
+    mp_buf b;
+    srv_verify_req q;
+    mp_begin(&b, 4);
+    kv_bin(&b, "nonce", 16);
+    kv_str(&b, "domain", "localhost");
+    kv_int(&b, "port", 443);
+    kv_str(&b, "node", bad[i]);
+    assert_int_equal(decode(&b, &q), LIC_FORMAT);
+    assert_non_null(strstr(lic_errdetail(), "node"));
+  }
+  srv_verify_req q;
+  const char *js = "{\"nonce\":\"q6urq6urq6urq6urq6urqw\",\"domain\":\"localhost\",\"port\":443,"
+                   "\"node\":\"a\\u202eb\"}";
+  assert_int_equal(srv_verify_req_json((const uint8_t *)js, strlen(js), &q), LIC_FORMAT);
+  assert_non_null(strstr(lic_errdetail(), "node"));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_msgpack_valid),
@@ -321,6 +354,7 @@ int main(void) {
       cmocka_unit_test(test_json),
       cmocka_unit_test(test_claim_msgpack),
       cmocka_unit_test(test_claim_json),
+      cmocka_unit_test(test_node_names),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -173,6 +173,21 @@ static void test_addr_split(void **state) {
   assert_int_not_equal(srv_addr_split("host:", host, sizeof host, &port), 0);
 }
 
+static void test_addr_resolve(void **state) {
+  char out[64], err[256];
+  (void)state;
+  assert_int_equal(srv_addr_resolve("127.0.0.1:7470", out, sizeof out, err, sizeof err), 0);
+  assert_string_equal(out, "127.0.0.1:7470");
+  assert_int_equal(srv_addr_resolve("[::1]:80", out, sizeof out, err, sizeof err), 0);
+  assert_string_equal(out, "[::1]:80");
+  /* a name: resolved once, IPv4 preferred */
+  assert_int_equal(srv_addr_resolve("localhost:7470", out, sizeof out, err, sizeof err), 0);
+  assert_string_equal(out, "127.0.0.1:7470");
+  assert_int_equal(srv_addr_resolve("no-such-host.invalid:1", out, sizeof out, err, sizeof err), -1);
+  assert_non_null(strstr(err, "cannot resolve 'no-such-host.invalid'"));
+  assert_int_equal(srv_addr_resolve("localhost", out, sizeof out, err, sizeof err), -1);
+}
+
 /* The printed default file: every key once, commented out; loaded as is it
  * changes nothing, and uncommented it gives the defaults back (threads is an
  * example value, the default being the core count). */
@@ -240,6 +255,7 @@ static void test_print_config(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_addr_resolve),
       cmocka_unit_test(test_defaults),         cmocka_unit_test(test_ini_keys),
       cmocka_unit_test(test_flag_overrides),   cmocka_unit_test(test_bad_values),
       cmocka_unit_test(test_file_errors_name_line), cmocka_unit_test(test_tls_refused),

@@ -1,0 +1,91 @@
+/* cmd/release_node.c - `licsrv release --node N --license L` (a form of
+ * release.c): free a node's seat (a squatted name, a retired report server).
+ * Durable and audited; a running server applies it within a second (it
+ * watches the audit log for releases). */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "cmd/cmd.h"
+#include "core/request.h"
+#include "core/seats.h"
+#include "lic/err.h"
+#include "lic/util.h"
+
+static const char HELP_NODE[] =
+    "usage: licsrv release --node N --license ID [--data DIR] [--config FILE]\n"
+    "\n"
+    "Free the seat node N holds on license ID at once (also on a running\n"
+    "server, within a second). The node gets a seat again with its next valid\n"
+    "check if one is free. Audited as 'release'.\n"
+    "\n"
+    "  --node N       the report-server node name\n"
+    "  --license ID   the license id (UUID)\n"
+    "  --data DIR     data directory (default " LICSRV_DEFAULT_DATA ")\n"
+    "  --config FILE  read `data =` from this INI file\n";
+
+static int release_apply(store_wtxn *w, void *arg) { return store_w_node_put(w, arg); }
+
+int licsrv_release_node(int argc, char **argv) {
+  static const struct option opts[] = {
+      {"data", required_argument, NULL, 'd'}, {"config", required_argument, NULL, 'c'},
+      {"node", required_argument, NULL, 'n'}, {"license", required_argument, NULL, 'l'},
+      {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0}};
+  licsrv_opts o;
+  store *s = NULL;
+  store_reader *rd = NULL;
+  store_node n;
+  const char *node = NULL, *lic = NULL;
+  char subject[STORE_MAX_SUBJECT + 1];
+  int c, r, ex;
+
+  licsrv_opts_init(&o);
+  while ((c = licsrv_next_opt("release", HELP_NODE, argc, argv, ":h", opts, &o, &ex)) > 0) {
+    if (c == 'n')
+      node = optarg;
+    else if (c == 'l')
+      lic = optarg;
+  }
+  if (c < 0)
+    return ex;
+  if (optind != argc)
+    return cli_usage("release", "unexpected argument '%s'", argv[optind]);
+  if (node == NULL || lic == NULL)
+    return cli_usage("release", "give --node N and --license ID");
+  memset(&n, 0, sizeof n);
+  if ((ex = licsrv_parse_id("release", "--license", lic, n.owner)) != EXIT_OK)
+    return ex;
+  if (srv_node_name_check(node) != LIC_OK)
+    return cli_usage("release", "--node: %s", lic_errdetail());
+  if ((ex = licsrv_opts_finish(&o, "release")) != EXIT_OK)
+    return ex;
+  if ((ex = licsrv_open_store(&o, 0, &s)) != EXIT_OK)
+    return ex;
+  store_node cur;
+  if ((r = store_reader_new(s, &rd)) == LIC_OK && (r = store_reader_begin(rd)) == LIC_OK) {
+    r = store_node_get(rd, n.owner, node, &cur);
+    store_reader_end(rd);
+  }
+  store_reader_free(rd);
+  if (r == LIC_NOTFOUND || (r == LIC_OK && cur.last_seen == 0)) {
+    ex = cli_error(EXIT_FAIL, "release", "node '%s' holds no seat of license %s", node, lic);
+    goto out;
+  }
+  if (r != LIC_OK) {
+    ex = cli_lic_error("release", r);
+    goto out;
+  }
+  n = cur;
+  n.last_seen = 0; /* no valid check on record: no seat, also after a restart */
+  srv_release_subject(n.owner, n.node, subject, sizeof subject);
+  if ((r = licsrv_write_audited(s, release_apply, &n, SRV_RELEASE_ACTION, subject)) != LIC_OK) {
+    ex = cli_lic_error("release", r);
+    goto out;
+  }
+  printf("released node %s of license %s\n", node, lic);
+  ex = EXIT_OK;
+out:
+  store_close(s);
+  return ex;
+}

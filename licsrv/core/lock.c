@@ -1,0 +1,121 @@
+/* lock.c - exclusive locks of `licsrv serve`: flock(2) on DATA/serve.lock and
+ * on a file named by the node key's kid in a runtime directory. flock locks
+ * go away with the process (no stale lock after a crash); the files keep the
+ * holder's PID only so the next one can name it. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/lock.h"
+
+int srv_lock_runtime_dir(char *buf, size_t cap) {
+  const char *e = getenv("LICSRV_RUNTIME_DIR"), *x = getenv("XDG_RUNTIME_DIR"),
+             *t = getenv("TMPDIR");
+  int n;
+  if (e != NULL && *e != '\0')
+    n = snprintf(buf, cap, "%s", e);
+  else if (geteuid() == 0)
+    n = snprintf(buf, cap, "/run/licsrv");
+  else if (x != NULL && *x == '/')
+    n = snprintf(buf, cap, "%s/licsrv", x);
+  else
+    n = snprintf(buf, cap, "%s/licsrv-%u", t != NULL && *t == '/' ? t : "/tmp",
+                 (unsigned)geteuid());
+  return n > 0 && (size_t)n < cap ? 0 : -1;
+}
+
+/* The holder's line ("pid 123" or "pid 123, data /x"), NUL-terminated. */
+static void holder(int fd, char *out, size_t cap) {
+  ssize_t n = pread(fd, out, cap - 1, 0);
+  out[n > 0 ? (size_t)n : 0] = '\0';
+  out[strcspn(out, "\n")] = '\0';
+}
+
+/* Open (create) path and flock it exclusively without waiting. 0 locked (fd
+ * kept, our line written), 1 held by another (*who filled), -1 error. */
+static int take(const char *path, const char *line, int *fdp, char *who, size_t cap) {
+  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0)
+    return -1;
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    int e = errno;
+    if (e == EWOULDBLOCK)
+      holder(fd, who, cap);
+    close(fd);
+    errno = e;
+    return e == EWOULDBLOCK ? 1 : -1;
+  }
+  if (ftruncate(fd, 0) != 0 || pwrite(fd, line, strlen(line), 0) != (ssize_t)strlen(line)) {
+    int e = errno;
+    close(fd);
+    errno = e;
+    return -1;
+  }
+  *fdp = fd;
+  return 0;
+}
+
+int srv_lock_data(srv_lock *l, const char *data_dir, char *err, size_t errlen) {
+  char path[PATH_MAX], line[64], who[PATH_MAX + 64];
+  if ((size_t)snprintf(path, sizeof path, "%s/%s", data_dir, SRV_LOCK_FILE) >= sizeof path) {
+    snprintf(err, errlen, "%s: path too long", data_dir);
+    return -1;
+  }
+  snprintf(line, sizeof line, "pid %ld\n", (long)getpid());
+  int r = take(path, line, &l->dir_fd, who, sizeof who);
+  if (r == 1)
+    snprintf(err, errlen, "%s: another licsrv serve (%s) is serving this data directory",
+             data_dir, *who ? who : "pid unknown");
+  else if (r < 0)
+    snprintf(err, errlen, "%s: cannot lock: %s", path, strerror(errno));
+  return r == 0 ? 0 : -1;
+}
+
+int srv_lock_node(srv_lock *l, const char *data_dir, const uint8_t kid[LIC_KID_LEN], char *err,
+                  size_t errlen) {
+  char dir[PATH_MAX - 64], path[PATH_MAX], kh[2 * LIC_KID_LEN + 1], line[PATH_MAX + 64],
+      who[PATH_MAX + 64], abs[PATH_MAX];
+  struct stat st;
+  if (srv_lock_runtime_dir(dir, sizeof dir) != 0) {
+    snprintf(err, errlen, "runtime directory: path too long");
+    return -1;
+  }
+  /* Created for us alone; an existing one must be ours and not writable by
+   * others, or anyone could hold our lock or plant a symlink. */
+  if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+    snprintf(err, errlen, "%s: cannot create the lock directory: %s", dir, strerror(errno));
+    return -1;
+  }
+  if (lstat(dir, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
+      (st.st_mode & 0022) != 0) {
+    snprintf(err, errlen, "%s: the lock directory must be a directory of this user, not "
+             "writable by others", dir);
+    return -1;
+  }
+  lic_kid_hex(kid, kh);
+  snprintf(path, sizeof path, "%s/node-%s.lock", dir, kh);
+  snprintf(line, sizeof line, "pid %ld, data %s\n", (long)getpid(),
+           realpath(data_dir, abs) != NULL ? abs : data_dir);
+  int r = take(path, line, &l->kid_fd, who, sizeof who);
+  if (r == 1)
+    snprintf(err, errlen, "node key %s is already served on this machine (%s): a copy of a "
+             "data directory must not be served beside the original", kh,
+             *who ? who : "pid unknown");
+  else if (r < 0)
+    snprintf(err, errlen, "%s: cannot lock: %s", path, strerror(errno));
+  return r == 0 ? 0 : -1;
+}
+
+void srv_lock_release(srv_lock *l) {
+  if (l->kid_fd >= 0)
+    close(l->kid_fd);
+  if (l->dir_fd >= 0)
+    close(l->dir_fd);
+  l->kid_fd = l->dir_fd = -1;
+}

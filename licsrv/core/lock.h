@@ -1,0 +1,36 @@
+/* lock.h - one `licsrv serve` per data directory and per node key (SPEC §4.3):
+ * two servers enforcing one seat limit each on their own would hand out
+ * twice the seats. */
+#ifndef LICSRV_LOCK_H
+#define LICSRV_LOCK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lic/keys.h"
+
+typedef struct {
+  int dir_fd; /* DATA/serve.lock, flock'd */
+  int kid_fd; /* RUNTIME/node-KID.lock, flock'd */
+} srv_lock;
+
+#define SRV_LOCK_INIT {-1, -1}
+#define SRV_LOCK_FILE "serve.lock"
+
+/* The directory of the per-node-key locks: $LICSRV_RUNTIME_DIR, else
+ * /run/licsrv for root, else $XDG_RUNTIME_DIR/licsrv, else
+ * ${TMPDIR:-/tmp}/licsrv-UID. Written into buf (0, or -1 when too long). */
+int srv_lock_runtime_dir(char *buf, size_t cap);
+
+/* Take DATA/serve.lock: 0, or -1 with a one-line reason naming the process
+ * that holds it when its PID is known. */
+int srv_lock_data(srv_lock *l, const char *data_dir, char *err, size_t errlen);
+/* Take the lock of the node key kid (a copy of the data directory holds the
+ * same key): 0, or -1 with a reason naming the other process and its data
+ * directory. */
+int srv_lock_node(srv_lock *l, const char *data_dir, const uint8_t kid[LIC_KID_LEN], char *err,
+                  size_t errlen);
+/* Release both (closing the files releases the locks). */
+void srv_lock_release(srv_lock *l);
+
+#endif

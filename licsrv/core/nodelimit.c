@@ -1,0 +1,100 @@
+/* nodelimit.c - new node names per client address and hour: a fixed window
+ * per address (reset an hour after its first new name), in a table of
+ * SRV_NODELIMIT_SLOTS addresses probed linearly; a full probe run replaces
+ * its stalest entry, so a flood of addresses never grows it. */
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/nodelimit.h"
+
+#define PROBE 8
+
+typedef struct {
+  uint8_t key[17]; /* family byte + address (4 or 16) */
+  bool used;
+  int64_t start;   /* window start */
+  uint32_t n;      /* new names in the window */
+} entry;
+
+struct srv_nodelimit {
+  pthread_mutex_t mu;
+  uint32_t per_hour;
+  entry t[SRV_NODELIMIT_SLOTS];
+};
+
+srv_nodelimit *srv_nodelimit_new(uint32_t per_hour) {
+  srv_nodelimit *l = calloc(1, sizeof *l);
+  if (l == NULL)
+    return NULL;
+  l->per_hour = per_hour;
+  pthread_mutex_init(&l->mu, NULL);
+  return l;
+}
+
+void srv_nodelimit_free(srv_nodelimit *l) {
+  if (l == NULL)
+    return;
+  pthread_mutex_destroy(&l->mu);
+  free(l);
+}
+
+static void key_of(const struct sockaddr *a, uint8_t key[17]) {
+  memset(key, 0, 17);
+  if (a == NULL)
+    return;
+  key[0] = (uint8_t)a->sa_family;
+  if (a->sa_family == AF_INET)
+    memcpy(key + 1, &((const struct sockaddr_in *)(const void *)a)->sin_addr, 4);
+  else if (a->sa_family == AF_INET6)
+    memcpy(key + 1, &((const struct sockaddr_in6 *)(const void *)a)->sin6_addr, 16);
+}
+
+/* The address's entry, its window current at now; NULL never. */
+static entry *lookup(srv_nodelimit *l, const struct sockaddr *a, int64_t now) {
+  uint8_t key[17];
+  uint64_t h = 1469598103934665603ull;
+  key_of(a, key);
+  for (int i = 0; i < 17; i++)
+    h = (h ^ key[i]) * 1099511628211ull;
+  entry *stale = NULL;
+  for (int p = 0; p < PROBE; p++) {
+    entry *e = &l->t[(h + (uint64_t)p) % SRV_NODELIMIT_SLOTS];
+    if (e->used && memcmp(e->key, key, sizeof key) == 0) {
+      if (now - e->start >= SRV_NODELIMIT_WINDOW || now < e->start) {
+        e->start = now;
+        e->n = 0;
+      }
+      return e;
+    }
+    if (!e->used) { /* the first free slot, else the stalest used one */
+      if (stale == NULL || stale->used)
+        stale = e;
+    } else if (stale == NULL || (stale->used && e->start < stale->start)) {
+      stale = e;
+    }
+  }
+  memset(stale, 0, sizeof *stale);
+  stale->used = true;
+  memcpy(stale->key, key, sizeof key);
+  stale->start = now;
+  return stale;
+}
+
+bool srv_nodelimit_allow(srv_nodelimit *l, const struct sockaddr *addr, int64_t now) {
+  if (l == NULL || l->per_hour == 0)
+    return true;
+  pthread_mutex_lock(&l->mu);
+  bool ok = lookup(l, addr, now)->n < l->per_hour;
+  pthread_mutex_unlock(&l->mu);
+  return ok;
+}
+
+void srv_nodelimit_note(srv_nodelimit *l, const struct sockaddr *addr, int64_t now) {
+  if (l == NULL || l->per_hour == 0)
+    return;
+  pthread_mutex_lock(&l->mu);
+  lookup(l, addr, now)->n++;
+  pthread_mutex_unlock(&l->mu);
+}
