@@ -21,7 +21,7 @@ BUILD = Path(srvutil.BUILD_DIR).resolve()
 TEST_KEY = SRC / "keys/test/test-root.pem"
 TEST_PUB = SRC / "keys/test/test-root.pub.pem"
 
-pytestmark = pytest.mark.skipif(not (BUILD / "licsrv" / "licsrv").exists(), reason="licsrv not built")
+pytestmark = pytest.mark.skipif(not (BUILD / "bin" / "licsrv").exists(), reason="licsrv not built")
 
 
 def cache(name):
@@ -84,10 +84,10 @@ def test_install_tree_file_by_file(staged):
     # The config: the server's own --print-config, every key commented out,
     # and uncommented it is a config the server accepts.
     conf = (root / "etc/licsrv/licsrv.conf").read_text()
-    assert conf == sh([BUILD / "licsrv/licsrv", "serve", "--print-config"]).stdout
+    assert conf == sh([BUILD / "bin/licsrv", "serve", "--print-config"]).stdout
     setting = re.compile(r"^#([a-z_]+) = ")
     keys = [setting.match(ln).group(1) for ln in conf.splitlines() if setting.match(ln)]
-    usage = sh([BUILD / "licsrv/licsrv", "serve", "--help"]).stdout
+    usage = sh([BUILD / "bin/licsrv", "serve", "--help"]).stdout
     flags = [w[2:].replace("-", "_") for w in usage.split() if w.startswith("--") and w != "--config"
              and w not in ("--help", "--print-config", "--KEY")]
     assert set(flags) <= set(keys) and len(keys) >= 15, (flags, keys)
@@ -95,7 +95,7 @@ def test_install_tree_file_by_file(staged):
     live = staged / "live.conf"
     live.write_text("\n".join(ln[1:] if setting.match(ln) and not ln.startswith("#tls")
                               else ln for ln in conf.splitlines()) + "\n")
-    p = sh([BUILD / "licsrv/licsrv", "serve", "--config", live, "--data", staged / "nodata"], check=False)
+    p = sh([BUILD / "bin/licsrv", "serve", "--config", live, "--data", staged / "nodata"], check=False)
     assert p.returncode == 1 and "not a licsrv data directory" in p.stderr, p.stderr  # the file parsed
     # Man pages: every subcommand's --help is in the page.
     if shutil.which("help2man"):
@@ -125,11 +125,11 @@ def test_pkg_config_builds_the_designer_example(staged, tmp_path):
     key = tmp_path / "vendor.pem"
     shutil.copy(TEST_KEY, key)
     os.chmod(key, 0o600)
-    sh([BUILD / "licgen", "codes", "--key", key, "--product", "42", "--count", "1", "-o",
+    sh([BUILD / "bin/licgen", "codes", "--key", key, "--product", "42", "--count", "1", "-o",
         tmp_path / "codes.csv"])
     with open(tmp_path / "codes.csv", newline="") as f:
         code = next(csv.DictReader(f))["code"]
-    sh([BUILD / "licctl", "activate", code, "--product", "42", "--state", state, "--trust", TEST_PUB],
+    sh([BUILD / "bin/licctl", "activate", code, "--product", "42", "--state", state, "--trust", TEST_PUB],
        env=renv)
     p = sh([exe, state, TEST_PUB], env=renv, check=False)
     assert p.returncode == 0, (p.stdout, p.stderr)

@@ -348,10 +348,14 @@ def test_failover_to_a_promoted_synchronous_standby(tmp_path):
         for s in servers:
             assert verify(s.port, a, after[-1])[1]["status"] in ("valid", "not_registered")
     finally:
-        for s in servers:
-            if s.proc is not None and s.proc.poll() is None:
-                s.finish()
-            else:
-                s.close()
-        standby.cleanup()
-        primary.cleanup()
+        try:
+            for s in servers:
+                if s.proc is not None and s.proc.poll() is None:
+                    s.finish()
+                else:
+                    s.close()
+        finally:  # the servers stop even when a licsrv did not
+            for s in servers:
+                s.kill()
+            standby.cleanup()
+            primary.cleanup()
