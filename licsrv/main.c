@@ -14,6 +14,7 @@ static const cli_command CMDS[] = {
     {"import", licsrv_cmd_import, "import a license, account or certificate"},
     {"init", licsrv_cmd_init, "create the data directory, the store and the node key"},
     {"licenses", licsrv_cmd_licenses, "imported licenses, their terms and days to expiry"},
+    {"migrate", licsrv_cmd_migrate, "upgrade a PostgreSQL store's schema to this version"},
     {"nodes", licsrv_cmd_nodes, "report-server nodes: seats, last valid check, last failure"},
     {"purge", licsrv_cmd_purge, "delete node, failure and audit records past retention"},
     {"rekey", licsrv_cmd_rekey, "public mode: a new online key, pending until its certificate is imported"},

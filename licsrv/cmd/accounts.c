@@ -33,6 +33,7 @@ static const char HELP[] =
     "Mutations are committed, synced and audited before this command returns.\n"
     "\n"
     "  --data DIR     data directory (default " LICSRV_DEFAULT_DATA ")\n"
+    "  --store URL    a PostgreSQL store (postgresql://...; default DIR/store)\n"
     "  --config FILE  read `data =` from this INI file\n"
     "  --json         print as JSON\n";
 
@@ -198,6 +199,7 @@ static int mutate(const licsrv_opts *o, store *s, int kind, const uint8_t id[LIC
 int licsrv_cmd_accounts(int argc, char **argv) {
   static const struct option opts[] = {
       {"data", required_argument, NULL, 'd'}, {"config", required_argument, NULL, 'c'},
+      {"store", required_argument, NULL, 'S'},
       {"json", no_argument, NULL, 'j'},       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
   licsrv_opts o;
@@ -310,6 +312,7 @@ out:
 int licsrv_account_form(const char *cmd, int kind, int argc, char **argv) {
   static const struct option opts[] = {
       {"data", required_argument, NULL, 'd'},    {"config", required_argument, NULL, 'c'},
+      {"store", required_argument, NULL, 'S'},
       {"account", required_argument, NULL, 'a'}, {"project", required_argument, NULL, 'p'},
       {"json", no_argument, NULL, 'j'},          {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};

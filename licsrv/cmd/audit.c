@@ -17,6 +17,7 @@ static const char HELP[] =
     "  --since DATE   only entries from DATE on: YYYY-MM-DD (UTC midnight) or\n"
     "                 YYYY-MM-DDTHH:MM:SSZ\n"
     "  --data DIR     data directory (default " LICSRV_DEFAULT_DATA ")\n"
+    "  --store URL    a PostgreSQL store (postgresql://...; default DIR/store)\n"
     "  --config FILE  read `data =` from this INI file\n"
     "  --json         print {\"audit\": [...]} (times as Unix seconds and *_at)\n";
 
@@ -66,6 +67,7 @@ static int row(const store_audit *a, void *arg) {
 int licsrv_cmd_audit(int argc, char **argv) {
   static const struct option opts[] = {
       {"data", required_argument, NULL, 'd'},  {"config", required_argument, NULL, 'c'},
+      {"store", required_argument, NULL, 'S'},
       {"since", required_argument, NULL, 's'}, {"json", no_argument, NULL, 'j'},
       {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0}};
   static const char *const head[] = {"TIME", "ACTOR", "ACTION", "SUBJECT", NULL};

@@ -27,6 +27,7 @@ static const char HELP[] =
     "'licsrv serve --data DEST'. It holds the node private key: keep it safe.\n"
     "\n"
     "  --data DIR     data directory (default " LICSRV_DEFAULT_DATA ")\n"
+    "  --store URL    a PostgreSQL store (postgresql://...; default DIR/store)\n"
     "  --config FILE  read `data =` from this INI file\n";
 
 static int copy_file(const licsrv_opts *o, const char *name, const char *dir, mode_t mode) {
@@ -109,6 +110,7 @@ static void rm_partial(const char *tmp) {
 int licsrv_cmd_backup(int argc, char **argv) {
   static const struct option opts[] = {
       {"data", required_argument, NULL, 'd'}, {"config", required_argument, NULL, 'c'},
+      {"store", required_argument, NULL, 'S'},
       {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0}};
   licsrv_opts o;
   store *s = NULL;

@@ -26,6 +26,7 @@ static const char HELP[] =
     "\n"
     "  --yes          do not ask\n"
     "  --data DIR     data directory (default " LICSRV_DEFAULT_DATA ")\n"
+    "  --store URL    a PostgreSQL store (postgresql://...; default DIR/store)\n"
     "  --config FILE  read `data =` from this INI file\n"
     "  --json         (show) print as JSON\n";
 
@@ -46,6 +47,7 @@ static void fmt_time(int64_t t, char *buf, size_t cap) {
 int licsrv_cmd_clock(int argc, char **argv) {
   static const struct option opts[] = {
       {"data", required_argument, NULL, 'd'}, {"config", required_argument, NULL, 'c'},
+      {"store", required_argument, NULL, 'S'},
       {"yes", no_argument, NULL, 'y'},        {"json", no_argument, NULL, 'j'},
       {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0}};
   licsrv_opts o;

@@ -16,6 +16,7 @@
 int licsrv_cmd_accounts(int argc, char **argv); /* cmd/accounts.c (public mode) */
 /* revoke --account A (kind 0) / release --project P --account A (kind 2). */
 int licsrv_account_form(const char *cmd, int kind, int argc, char **argv);
+int licsrv_cmd_migrate(int argc, char **argv);  /* migrate.c */
 int licsrv_cmd_audit(int argc, char **argv);    /* audit.c */
 int licsrv_cmd_backup(int argc, char **argv);  /* cmd_backup.c */
 int licsrv_cmd_clock(int argc, char **argv);   /* cmd_clock.c */
@@ -39,9 +40,11 @@ int licsrv_cmd_token(int argc, char **argv);   /* cmd_token.c */
 typedef struct {
   const char *data;   /* --data, else `data =` from --config, else the default */
   const char *config; /* --config FILE */
+  const char *store;  /* --store URL, else `store =` from --config, else NULL (DATA/store) */
   bool json;
   bool yes;           /* --yes (forget only): no confirmation asked */
   char data_buf[4096];
+  char store_buf[4096];
 } licsrv_opts;
 
 void licsrv_opts_init(licsrv_opts *o); /* also restarts getopt */

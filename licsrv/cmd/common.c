@@ -40,6 +40,7 @@ int licsrv_next_opt(const char *cmd, const char *help, int argc, char **argv,
     switch (c) {
     case 'd': o->data = optarg; break;
     case 'c': o->config = optarg; break;
+    case 'S': o->store = optarg; break;
     case 'j': o->json = true; break;
     case 'h': fputs(help, stdout); *ex = EXIT_OK; return -1;
     case ':': *ex = cli_usage(cmd, "%s needs a value", argv[optind - 1]); return -1;
@@ -50,7 +51,7 @@ int licsrv_next_opt(const char *cmd, const char *help, int argc, char **argv,
   return 0;
 }
 
-/* Only `data` (at the top or in [licsrv], as `licsrv serve` reads it) is used
+/* Only `data` and `store` (at the top or in [licsrv], as `licsrv serve` reads them) are used
  * here; the server's config module owns and validates the rest. */
 static int ini_data(void *user, const char *section, const char *name, const char *value) {
   licsrv_opts *o = user;
@@ -60,18 +61,29 @@ static int ini_data(void *user, const char *section, const char *name, const cha
     if ((size_t)snprintf(o->data_buf, sizeof o->data_buf, "%s", value) >= sizeof o->data_buf)
       return 0;
     o->data = o->data_buf;
+  } else if (strcmp(name, "store") == 0 && value[0] != '\0') {
+    if ((size_t)snprintf(o->store_buf, sizeof o->store_buf, "%s", value) >= sizeof o->store_buf)
+      return 0;
+    o->store = o->store_buf;
   }
   return 1;
 }
 
 int licsrv_opts_finish(licsrv_opts *o, const char *cmd) {
-  if (o->data == NULL && o->config != NULL) {
+  if ((o->data == NULL || o->store == NULL) && o->config != NULL) {
+    const char *data = o->data, *st = o->store; /* the flags win over the file */
     int r = ini_parse(o->config, ini_data, o);
     if (r < 0)
       return cli_error(EXIT_FAIL, o->config, "cannot read the config file");
     if (r > 0)
       return cli_error(EXIT_FAIL, o->config, "syntax error on line %d", r);
+    if (data != NULL)
+      o->data = data;
+    if (st != NULL)
+      o->store = st;
   }
+  if (o->store != NULL && !store_is_url(o->store))
+    return cli_usage(cmd, "--store takes a postgresql:// URL (the LMDB store is DATA/store)");
   if (o->data == NULL)
     o->data = LICSRV_DEFAULT_DATA;
   if (o->data[0] == '\0')
@@ -86,7 +98,7 @@ int licsrv_data_path(const licsrv_opts *o, const char *name, char *buf, size_t c
 }
 
 int licsrv_open_store(const licsrv_opts *o, unsigned flags, store **s) {
-  int r = store_open(o->data, flags, s);
+  int r = store_open(o->store != NULL ? o->store : o->data, flags, s);
   return r == LIC_OK ? EXIT_OK : cli_error(EXIT_FAIL, "store", "%s", lic_errfull(r));
 }
 
@@ -157,6 +169,7 @@ int licsrv_subject_args(const char *cmd, const char *help_text, int argc, char *
                         char uuid[LIC_UUID_LEN + 1], bool *help) {
   static const struct option opts[] = {
       {"data", required_argument, NULL, 'd'},    {"config", required_argument, NULL, 'c'},
+      {"store", required_argument, NULL, 'S'},
       {"license", required_argument, NULL, 'l'}, {"account", required_argument, NULL, 'a'},
       {"json", no_argument, NULL, 'j'},          {"help", no_argument, NULL, 'h'},
       {"yes", no_argument, NULL, 'y'},           {NULL, 0, NULL, 0}};

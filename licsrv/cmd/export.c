@@ -23,6 +23,7 @@ static const char HELP[] =
     "  --license ID   a license id\n"
     "  --account ID   an account id\n"
     "  --data DIR     data directory (default " LICSRV_DEFAULT_DATA ")\n"
+    "  --store URL    a PostgreSQL store (postgresql://...; default DIR/store)\n"
     "  --config FILE  read `data =` from this INI file\n"
     "  --json         accepted (the output is always JSON)\n";
 

@@ -20,6 +20,7 @@ static const char HELP[] =
     "\n"
     "  --license ID   only the failures of this license's nodes\n"
     "  --data DIR     data directory (default " LICSRV_DEFAULT_DATA ")\n"
+    "  --store URL    a PostgreSQL store (postgresql://...; default DIR/store)\n"
     "  --config FILE  read `data =` from this INI file\n"
     "  --json         print {\"failures\": [...]} (times as Unix seconds and *_at)\n";
 
@@ -52,6 +53,7 @@ static int newest_first(const void *a, const void *b) {
 int licsrv_cmd_failures(int argc, char **argv) {
   static const struct option opts[] = {
       {"data", required_argument, NULL, 'd'},    {"config", required_argument, NULL, 'c'},
+      {"store", required_argument, NULL, 'S'},
       {"license", required_argument, NULL, 'l'}, {"json", no_argument, NULL, 'j'},
       {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
   static const char *const head[] = {"TIME", "LICENSE", "NODE", "STATUS", "REASON", NULL};

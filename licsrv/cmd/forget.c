@@ -25,6 +25,7 @@ static const char HELP[] =
     "  --account ID   an account id (UUID)\n"
     "  --yes          do not ask (required when standard input is not a terminal)\n"
     "  --data DIR     data directory (default " LICSRV_DEFAULT_DATA ")\n"
+    "  --store URL    a PostgreSQL store (postgresql://...; default DIR/store)\n"
     "  --config FILE  read `data =` from this INI file\n"
     "  --json         print the counts as JSON\n";
 

@@ -31,6 +31,7 @@ static const char HELP[] =
     "\n"
     "  --trust PEM    trusted vendor root public key (repeatable; replaces the built-in store)\n"
     "  --data DIR     data directory (default " LICSRV_DEFAULT_DATA ")\n"
+    "  --store URL    a PostgreSQL store (postgresql://...; default DIR/store)\n"
     "  --config FILE  read `data =` from this INI file\n"
     "  --json         print the result as JSON\n";
 
@@ -55,6 +56,7 @@ static int import_apply(store_wtxn *w, void *arg) {
 int licsrv_cmd_import(int argc, char **argv) {
   static const struct option opts[] = {
       {"data", required_argument, NULL, 'd'}, {"config", required_argument, NULL, 'c'},
+      {"store", required_argument, NULL, 'S'},
       {"trust", required_argument, NULL, 't'}, {"json", no_argument, NULL, 'j'},
       {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0}};
   licsrv_opts o;

@@ -16,16 +16,19 @@
 #include "lic/util.h"
 
 static const char HELP[] =
-    "usage: licsrv init [--data DIR] [--config FILE] [--mode private|public] [--json]\n"
+    "usage: licsrv init [--data DIR] [--store URL] [--config FILE] [--mode private|public] [--json]\n"
     "\n"
     "Create the data directory (mode 0700), its LMDB store and the server's key:\n"
     "the node key (private mode: its public half goes into the RIF and the\n"
     "license) or the online key (public mode: certify it with 'licgen certify').\n"
     "Writes DIR/node.pem (0600) and DIR/node.pub.pem, or in public mode\n"
     "DIR/online.pem (0600) and DIR/online.pub.pem. Refuses an initialized\n"
-    "directory and changes nothing there.\n"
+    "directory and changes nothing there. With --store URL (public mode) the state\n"
+    "lives in that PostgreSQL database: its schema is created when absent, and a\n"
+    "store another licsrv initialized is joined (this server gets its own key).\n"
     "\n"
     "  --data DIR     data directory (default " LICSRV_DEFAULT_DATA ")\n"
+    "  --store URL    a PostgreSQL store (postgresql://...; default DIR/store)\n"
     "  --config FILE  read `data =` from this INI file (other keys: licsrv serve)\n"
     "  --mode MODE    private (default) or public\n"
     "  --json         print the result as JSON\n";
@@ -34,16 +37,18 @@ typedef struct {
   const char *mode;
   const uint8_t *kid, *pub, *project_id;
   int64_t now;
+  bool joined; /* the shared store's identity stays; only the audit entry */
 } init_op;
 
 static int init_apply(store_wtxn *w, void *arg) {
   init_op *o = arg;
-  return store_w_meta_init(w, o->mode, o->kid, o->pub, o->project_id, o->now);
+  return o->joined ? LIC_OK : store_w_meta_init(w, o->mode, o->kid, o->pub, o->project_id, o->now);
 }
 
 int licsrv_cmd_init(int argc, char **argv) {
   static const struct option opts[] = {
       {"data", required_argument, NULL, 'd'}, {"config", required_argument, NULL, 'c'},
+      {"store", required_argument, NULL, 'S'},
       {"mode", required_argument, NULL, 'm'}, {"json", no_argument, NULL, 'j'},
       {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0}};
   licsrv_opts o;
@@ -71,6 +76,8 @@ int licsrv_cmd_init(int argc, char **argv) {
   if ((ex = licsrv_opts_finish(&o, "init")) != EXIT_OK)
     return ex;
   bool pub = strcmp(mode, "public") == 0;
+  if (o.store != NULL && !pub)
+    return cli_usage("init", "--store is for public mode (private mode is LMDB only)");
   if ((ex = licsrv_data_path(&o, pub ? LICSRV_ONLINE_KEY : LICSRV_NODE_KEY, keypath,
                              sizeof keypath)) != EXIT_OK ||
       (ex = licsrv_data_path(&o, pub ? LICSRV_ONLINE_PUB : LICSRV_NODE_PUB, pubpath,
@@ -94,7 +101,10 @@ int licsrv_cmd_init(int argc, char **argv) {
     return ex;
   if ((ex = licsrv_read_meta(&o, s, false, &meta)) != EXIT_OK)
     goto out;
-  if (meta.has_node_key) {
+  /* A shared store initialized by another licsrv: this one brings its own
+   * online key (its certificate is imported into the shared store). */
+  bool joined = o.store != NULL && meta.has_node_key && strcmp(meta.mode, "public") == 0;
+  if (meta.has_node_key && !joined) {
     ex = cli_error(EXIT_FAIL, o.data, "already initialized (the store holds a node key); nothing changed");
     goto out;
   }
@@ -102,6 +112,8 @@ int licsrv_cmd_init(int argc, char **argv) {
     ex = cli_lic_error("key", r);
     goto out;
   }
+  if (joined)
+    memcpy(project_id, meta.project_id, LIC_ID_LEN);
   if ((r = lic_key_save_private(key, keypath, NULL)) != LIC_OK) {
     ex = cli_lic_error(keypath, r);
     goto out;
@@ -111,7 +123,8 @@ int licsrv_cmd_init(int argc, char **argv) {
     ex = cli_lic_error(pubpath, r);
     goto out;
   }
-  init_op op = {mode, lic_key_kid(key), lic_key_raw_public(key), project_id, (int64_t)time(NULL)};
+  init_op op = {mode, lic_key_kid(key), lic_key_raw_public(key), project_id, (int64_t)time(NULL),
+                joined};
   char kid[2 * LIC_KID_LEN + 1], pid[LIC_UUID_LEN + 1], subj[64];
   lic_kid_hex(lic_key_kid(key), kid);
   lic_uuid_format(project_id, pid);

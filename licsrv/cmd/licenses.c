@@ -18,6 +18,7 @@ static const char HELP[] =
     "Read-only; safe while the server runs.\n"
     "\n"
     "  --data DIR     data directory (default " LICSRV_DEFAULT_DATA ")\n"
+    "  --store URL    a PostgreSQL store (postgresql://...; default DIR/store)\n"
     "  --config FILE  read `data =` from this INI file\n"
     "  --json         print {\"licenses\": [...]} (times as Unix seconds and *_at)\n";
 
@@ -92,6 +93,7 @@ static int row(const store_license *sl, void *arg) {
 int licsrv_cmd_licenses(int argc, char **argv) {
   static const struct option opts[] = {
       {"data", required_argument, NULL, 'd'}, {"config", required_argument, NULL, 'c'},
+      {"store", required_argument, NULL, 'S'},
       {"json", no_argument, NULL, 'j'},       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
   static const char *const head[] = {"ID", "CUSTOMER", "EXPIRES", "DAYS LEFT", "MAX NODES",

@@ -22,6 +22,7 @@ static const char HELP[] =
     "  --account ID   public mode: only the nodes of this account (no seats: its\n"
     "                 capacity counts projects)\n"
     "  --data DIR     data directory (default " LICSRV_DEFAULT_DATA ")\n"
+    "  --store URL    a PostgreSQL store (postgresql://...; default DIR/store)\n"
     "  --config FILE  read `data =` from this INI file\n"
     "  --json         print {\"nodes\": [...]} (times as Unix seconds and *_at)\n";
 
@@ -77,6 +78,7 @@ static int row(const store_node *n, void *arg) {
 int licsrv_cmd_nodes(int argc, char **argv) {
   static const struct option opts[] = {
       {"data", required_argument, NULL, 'd'},    {"config", required_argument, NULL, 'c'},
+      {"store", required_argument, NULL, 'S'},
       {"license", required_argument, NULL, 'l'}, {"json", no_argument, NULL, 'j'},
       {"account", required_argument, NULL, 'a'},
       {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};

@@ -21,12 +21,14 @@ static const char HELP[] =
     "                      valid verify for N days, each release audited (the server\n"
     "                      does it daily when registration_ttl_days is set)\n"
     "  --data DIR          data directory (default " LICSRV_DEFAULT_DATA ")\n"
+    "  --store URL         a PostgreSQL store (postgresql://...; default DIR/store)\n"
     "  --config FILE       read `data =` from this INI file\n"
     "  --json              print the counts as JSON\n";
 
 int licsrv_cmd_purge(int argc, char **argv) {
   static const struct option opts[] = {
       {"data", required_argument, NULL, 'd'}, {"config", required_argument, NULL, 'c'},
+      {"store", required_argument, NULL, 'S'},
       {"retention-days", required_argument, NULL, 'r'}, {"json", no_argument, NULL, 'j'},
       {"registration-ttl-days", required_argument, NULL, 't'},
       {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0}};

@@ -23,12 +23,14 @@ static const char HELP[] =
     "Refuses while a pending key exists. Works while 'licsrv serve' runs.\n"
     "\n"
     "  --data DIR     data directory (default " LICSRV_DEFAULT_DATA ")\n"
+    "  --store URL    a PostgreSQL store (postgresql://...; default DIR/store)\n"
     "  --config FILE  read `data =` from this INI file\n"
     "  --json         print the result as JSON\n";
 
 int licsrv_cmd_rekey(int argc, char **argv) {
   static const struct option opts[] = {
       {"data", required_argument, NULL, 'd'}, {"config", required_argument, NULL, 'c'},
+      {"store", required_argument, NULL, 'S'},
       {"json", no_argument, NULL, 'j'},       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
   licsrv_opts o;

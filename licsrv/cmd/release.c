@@ -27,6 +27,7 @@ static const char HELP[] =
     "  --activation PRODUCT:SERIAL  the claim, e.g. 7:1234 (`licgen inspect CODE`\n"
     "                               shows a code's product and serial)\n"
     "  --data DIR     data directory (default " LICSRV_DEFAULT_DATA ")\n"
+    "  --store URL    a PostgreSQL store (postgresql://...; default DIR/store)\n"
     "  --config FILE  read `data =` from this INI file\n"
     "  --json         print {\"product\", \"serial\", \"machine\", \"released\"}\n";
 
@@ -60,6 +61,7 @@ static int parse_activation(const char *s, act_arg *a) {
 static int release_activation(int argc, char **argv) {
   static const struct option opts[] = {
       {"data", required_argument, NULL, 'd'},       {"config", required_argument, NULL, 'c'},
+      {"store", required_argument, NULL, 'S'},
       {"activation", required_argument, NULL, 'a'}, {"json", no_argument, NULL, 'j'},
       {"help", no_argument, NULL, 'h'},             {NULL, 0, NULL, 0}};
   licsrv_opts o;

@@ -21,6 +21,7 @@ static const char HELP[] =
     "\n"
     "  --license ID   the license to revoke\n"
     "  --data DIR     data directory (default " LICSRV_DEFAULT_DATA ")\n"
+    "  --store URL    a PostgreSQL store (postgresql://...; default DIR/store)\n"
     "  --config FILE  read `data =` from this INI file\n"
     "  --json         print {\"id\", \"revoked\", \"revoked_at\", \"already\"}\n";
 
@@ -36,6 +37,7 @@ static int apply(store_wtxn *w, void *arg) {
 int licsrv_cmd_revoke(int argc, char **argv) {
   static const struct option opts[] = {
       {"data", required_argument, NULL, 'd'},    {"config", required_argument, NULL, 'c'},
+      {"store", required_argument, NULL, 'S'},
       {"license", required_argument, NULL, 'l'}, {"json", no_argument, NULL, 'j'},
       {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
   licsrv_opts o;

@@ -28,11 +28,13 @@ static const char HELP[] =
     "  --version V    product version (e.g. 11.0.18)\n"
     "  -o, --out RIF     file to write ('-': standard output; --output alike)\n"
     "  --data DIR     data directory (default " LICSRV_DEFAULT_DATA ")\n"
+    "  --store URL    a PostgreSQL store (postgresql://...; default DIR/store)\n"
     "  --config FILE  read `data =` from this INI file\n";
 
 int licsrv_cmd_rif(int argc, char **argv) {
   static const struct option opts[] = {
       {"data", required_argument, NULL, 'd'},    {"config", required_argument, NULL, 'c'},
+      {"store", required_argument, NULL, 'S'},
       {"project", required_argument, NULL, 'P'}, {"product", required_argument, NULL, 'X'},
       {"version", required_argument, NULL, 'V'}, {"output", required_argument, NULL, 'o'},
       {"out", required_argument, NULL, 'o'},

@@ -25,6 +25,7 @@ static const char HELP[] =
     "Read-only; safe while the server runs.\n"
     "\n"
     "  --data DIR     data directory (default " LICSRV_DEFAULT_DATA ")\n"
+    "  --store URL    a PostgreSQL store (postgresql://...; default DIR/store)\n"
     "  --config FILE  read `data =` from this INI file\n"
     "  --json         print as JSON\n";
 
@@ -119,6 +120,7 @@ static int license_row(const store_license *sl, void *arg) {
 int licsrv_cmd_status(int argc, char **argv) {
   static const struct option opts[] = {
       {"data", required_argument, NULL, 'd'}, {"config", required_argument, NULL, 'c'},
+      {"store", required_argument, NULL, 'S'},
       {"json", no_argument, NULL, 'j'},       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
   licsrv_opts o;

@@ -22,6 +22,7 @@ static const char HELP[] =
     "deletes the token with that name. Names: letters, digits, '.', '_', '-'.\n"
     "\n"
     "  --data DIR     data directory (default " LICSRV_DEFAULT_DATA ")\n"
+    "  --store URL    a PostgreSQL store (postgresql://...; default DIR/store)\n"
     "  --config FILE  read `data =` from this INI file\n"
     "  --json         print as JSON\n";
 
@@ -62,6 +63,7 @@ static int list_row(const store_token *t, void *arg) {
 int licsrv_cmd_token(int argc, char **argv) {
   static const struct option opts[] = {
       {"data", required_argument, NULL, 'd'}, {"config", required_argument, NULL, 'c'},
+      {"store", required_argument, NULL, 'S'},
       {"json", no_argument, NULL, 'j'},       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
   licsrv_opts o;

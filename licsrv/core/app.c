@@ -546,6 +546,39 @@ static double gauge_store_commits(void *arg) {
   return (double)st.commits;
 }
 
+/* The store (PostgreSQL) unreachable: verify still answers from the read
+ * copy, so this is a warning (a load balancer keeps the process), naming
+ * what fails: writes answer 503 store_unavailable until it is back. */
+static int health_shared_store(void *arg, char *msg, size_t len) {
+  store_health h;
+  store_health_get(((app *)arg)->st, &h);
+  if (h.writable && (!h.cached || h.cache_fresh))
+    return 0;
+  snprintf(msg, len, "%s store unreachable: %s; verify answers from a copy %lld s old%s",
+           store_backend_name(((app *)arg)->st),
+           h.writable ? "writes work" : "writes answer 503 store_unavailable",
+           (long long)(h.cache_age_ms / 1000), h.cache_fresh ? "" : " (change feed lost)");
+  return 1;
+}
+
+static double gauge_store_up(void *arg) {
+  store_health h;
+  store_health_get(((app *)arg)->st, &h);
+  return h.writable ? 1 : 0;
+}
+
+static double gauge_cache_fresh(void *arg) {
+  store_health h;
+  store_health_get(((app *)arg)->st, &h);
+  return h.cache_fresh ? 1 : 0;
+}
+
+static double gauge_cache_age(void *arg) {
+  store_health h;
+  store_health_get(((app *)arg)->st, &h);
+  return (double)h.cache_age_ms / 1000.0;
+}
+
 /* A full map fails durable writes and holds heartbeats back: not ready. */
 static int health_store(void *arg, char *msg, size_t len) {
   app *a = arg;
@@ -623,7 +656,9 @@ int app_attach(srv_server *s, const char *data_dir, const srv_app_settings *set,
   a->srv = s;
   if (set != NULL)
     a->set = *set;
-  if ((rc = store_open_mapped(data_dir, 0, a->set.store_map_size, &a->st)) != LIC_OK) {
+  /* store = postgresql://...: the shared store, read through its copy */
+  const char *where = srv_server_config(s)->store[0] != '\0' ? srv_server_config(s)->store : data_dir;
+  if ((rc = store_open_mapped(where, STORE_CACHED, a->set.store_map_size, &a->st)) != LIC_OK) {
     snprintf(err, errlen, "%s", lic_errfull(rc)); /* names the dir and says to run init */
     goto fail;
   }
@@ -675,15 +710,27 @@ int app_attach(srv_server *s, const char *data_dir, const srv_app_settings *set,
   }
   a->machine_mismatch = srv_metrics_counter(m, "licsrv_machine_mismatch_total", NULL,
                                             "Verify requests refused: this machine is not the licensed one");
-  srv_metrics_gauge_fn(m, "licsrv_lmdb_used_bytes", NULL, "Bytes in use in the LMDB map",
-                       gauge_store_bytes, a);
+  if (strcmp(store_backend_name(a->st), "lmdb") == 0) {
+    srv_metrics_gauge_fn(m, "licsrv_lmdb_used_bytes", NULL, "Bytes in use in the LMDB map",
+                         gauge_store_bytes, a);
+    srv_metrics_gauge_fn(m, "licsrv_lmdb_map_bytes", NULL, "Size of the LMDB map",
+                         gauge_store_map, a);
+  } else { /* a shared store: say whether it answers and how old the read copy is */
+    srv_metrics_gauge_fn(m, "licsrv_store_up", NULL,
+                         "1 when the store takes writes, 0 while they answer 503", gauge_store_up,
+                         a);
+    srv_metrics_gauge_fn(m, "licsrv_store_cache_fresh", NULL,
+                         "1 when the read copy's change feed (LISTEN) is connected",
+                         gauge_cache_fresh, a);
+    srv_metrics_gauge_fn(m, "licsrv_store_cache_age_seconds", NULL,
+                         "Seconds since the read copy was last reloaded whole", gauge_cache_age, a);
+  }
   srv_metrics_gauge_fn(m, "licsrv_store_operations", NULL,
                        "Writes applied since start (durable operations and batch flushes)",
                        gauge_store_ops, a);
   srv_metrics_gauge_fn(m, "licsrv_store_commits", NULL,
                        "Synced LMDB commits since start (one per group of writes)",
                        gauge_store_commits, a);
-  srv_metrics_gauge_fn(m, "licsrv_lmdb_map_bytes", NULL, "Size of the LMDB map", gauge_store_map, a);
   srv_metrics_gauge_fn(m, "licsrv_store_full", NULL,
                        "1 while the LMDB map is full (writes fail; heartbeats wait in memory)",
                        gauge_store_full, a);
@@ -710,7 +757,10 @@ int app_attach(srv_server *s, const char *data_dir, const srv_app_settings *set,
       srv_on_shutdown(s, on_shutdown, a) != 0 || srv_health_add(s, "license", health_license, a) != 0 ||
       srv_health_add(s, "machine", health_machine, a) != 0 ||
       srv_health_add(s, "clock", health_clock, a) != 0 ||
-      srv_health_add(s, "store", health_store, a) != 0 || app_expiry_attach(a) != 0) {
+      srv_health_add(s, "store", health_store, a) != 0 ||
+      (strcmp(store_backend_name(a->st), "lmdb") != 0 &&
+       srv_health_add(s, "postgresql", health_shared_store, a) != 0) ||
+      app_expiry_attach(a) != 0) {
     snprintf(err, errlen, "cannot register hooks");
     goto fail;
   }

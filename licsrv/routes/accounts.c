@@ -100,8 +100,10 @@ static void op_done(void *arg, int rc, const char *detail) {
       srv_reply_deferred_error(op->d, 503, "unavailable", "out of memory");
     free(text);
   } else {
-    srv_reply_deferred_error(op->d, rc == LIC_NOTFOUND ? 404 : 500,
-                             rc == LIC_NOTFOUND ? "not_found" : "store_error",
+    srv_reply_deferred_error(op->d, rc == LIC_NOTFOUND ? 404 : rc == LIC_UNAVAILABLE ? 503 : 500,
+                             rc == LIC_NOTFOUND      ? "not_found"
+                             : rc == LIC_UNAVAILABLE ? "store_unavailable"
+                                                     : "store_error",
                              detail != NULL && *detail ? detail : lic_strerror(rc));
   }
   op_free(op);

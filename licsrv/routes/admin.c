@@ -68,8 +68,10 @@ static void op_done(void *arg, int rc, const char *detail) {
                            op->revoke ? "revoked" : "imported");
     srv_reply_deferred(op->d, 200, "application/json", body, (size_t)n);
   } else {
-    srv_reply_deferred_error(op->d, rc == LIC_NOTFOUND ? 404 : 500,
-                             rc == LIC_NOTFOUND ? "not_found" : "store_error",
+    srv_reply_deferred_error(op->d, rc == LIC_NOTFOUND ? 404 : rc == LIC_UNAVAILABLE ? 503 : 500,
+                             rc == LIC_NOTFOUND      ? "not_found"
+                             : rc == LIC_UNAVAILABLE ? "store_unavailable"
+                                                     : "store_error",
                              detail != NULL && *detail ? detail : lic_strerror(rc));
   }
   free(op->env);

@@ -290,7 +290,9 @@ static void reg_done(void *arg, int rc, const char *detail) {
     char q[400];
     srv_log(SRV_LOG_ERROR, op->unregister ? "unregistration_failed" : "registration_failed",
             "error=%s", SRV_LOG_Q(detail != NULL && *detail ? detail : lic_strerror(rc), q));
-    srv_reply_deferred_error(op->d, 500, "store_error",
+    /* Unreachable store (PostgreSQL down): 503, nothing stored, retry. */
+    bool down = rc == LIC_UNAVAILABLE;
+    srv_reply_deferred_error(op->d, down ? 503 : 500, down ? "store_unavailable" : "store_error",
                              detail != NULL && *detail ? detail : lic_strerror(rc));
   }
   reg_op_free(op);

@@ -1,8 +1,9 @@
 /* store/store.h - the interface to licsrv's persistent state. No backend type
- * appears here: the handles are opaque. The LMDB backend lives in store/lmdb/
- * (one file per concern, docs/storage.md "Code layout"); a second backend
- * would sit beside it in store/<name>/ and define these functions and handle
- * structs with the semantics below.
+ * appears here: the handles are opaque. store_open picks the backend by the
+ * location: a directory is the LMDB backend (store/lmdb/, one file per
+ * concern, docs/storage.md "Code layout"), a postgresql:// URL the PostgreSQL
+ * backend (store/pg/, public mode only). Every function below is one indirect
+ * call into the backend of its handle (store/backend.h).
  *
  * Reads go through a per-thread reader (one read transaction reused with
  * reset/renew); every value handed out is a copy. Writes go through one writer
@@ -40,15 +41,26 @@
 /* store_open flags */
 #define STORE_CREATE 1u /* create DIR/store and the schema when absent */
 #define STORE_RDONLY 2u /* read-only environment, no writer thread */
+#define STORE_MIGRATE 4u /* PostgreSQL: upgrade an older schema (licsrv migrate) */
+/* PostgreSQL: answer account, registration and certificate reads from a
+ * per-process copy kept fresh by LISTEN/NOTIFY (the serving process; the
+ * copy is filled at open). Ignored by LMDB, whose reads cost no round trip. */
+#define STORE_CACHED 8u
 
 typedef struct store store;
 typedef struct store_reader store_reader;
 typedef struct store_wtxn store_wtxn; /* a write transaction inside the writer thread */
 
-int store_open(const char *dir, unsigned flags, store **out);
-/* The same with another map size (bytes; 0 = STORE_MAP_SIZE). A map smaller
- * than the data file grows to the file's size (LMDB). */
-int store_open_mapped(const char *dir, unsigned flags, size_t map_size, store **out);
+/* where: the data directory (LMDB in where/store/) or a postgresql:// (or
+ * postgres://) libpq URL. */
+int store_open(const char *where, unsigned flags, store **out);
+/* Whether where names a PostgreSQL store rather than a directory. */
+bool store_is_url(const char *where);
+/* "lmdb" or "postgresql". */
+const char *store_backend_name(const store *s);
+/* The same with another LMDB map size (bytes; 0 = STORE_MAP_SIZE). A map
+ * smaller than the data file grows to the file's size. A URL ignores it. */
+int store_open_mapped(const char *where, unsigned flags, size_t map_size, store **out);
 /* Flushes batched writes, completes queued operations, stops the writer,
  * syncs and closes the environment. Accepts NULL. */
 void store_close(store *s);
@@ -318,6 +330,18 @@ typedef struct {
 } store_stats;
 
 void store_stats_get(store *s, store_stats *st);
+
+/* Whether writes can be stored now and how fresh the read copy is (for
+ * /healthz and /metrics). LMDB: always writable, no copy. */
+typedef struct {
+  bool writable;         /* the last write round trip worked (or LMDB) */
+  bool cached;           /* reads come from a per-process copy */
+  bool cache_fresh;      /* the copy's change feed is connected */
+  int64_t cache_age_ms;  /* since its last full reload */
+  int64_t down_since;    /* when the change feed was lost (0: it was not) */
+} store_health;
+
+void store_health_get(store *s, store_health *h);
 
 /* ---- maintenance ---------------------------------------------------------- */
 /* Compacting hot copy into dest_dir (created 0700; must hold no data.mdb). */

@@ -34,6 +34,8 @@ static const key_def keys[] = {
      "HOST:PORT of the admin API (127.0.0.1:7471)"},
     {"threads", K_U32, O(threads), 0, 1, 256, "worker loops (number of cores)"},
     {"data", K_STR, O(data), S(data), 0, 0, "data directory (/var/lib/licsrv)"},
+    {"store", K_STR, O(store), S(store), 0, 0,
+     "a postgresql:// URL for a shared public-mode store (empty: DATA/store)"},
     {"max_body", K_SIZE, O(lim.max_body), 0, 1, 64u << 20, "largest request body, bytes (64K)"},
     {"max_header_bytes", K_SIZE, O(lim.max_header_bytes), 0, 256, 1u << 20,
      "request line + headers, bytes (8K)"},
@@ -323,6 +325,9 @@ int srv_config_check(const srv_config *cfg, char *err, size_t errlen) {
     return srv_errf(err, errlen, "listen and admin_listen must differ (%s)", cfg->listen);
   if (cfg->lim.max_header_bytes > UINT32_MAX / 2)
     return srv_errf(err, errlen, "max_header_bytes too large");
+  if (cfg->store[0] != '\0' && strncmp(cfg->store, "postgresql://", 13) != 0 &&
+      strncmp(cfg->store, "postgres://", 11) != 0)
+    return srv_errf(err, errlen, "store must be a postgresql:// URL (or empty for DATA/store)");
   return 0;
 }
 

@@ -41,6 +41,7 @@ typedef struct {
   char admin_listen[SRV_MAX_ADDR]; /* HOST:PORT of the admin API */
   uint32_t threads;                /* worker loops */
   char data[SRV_MAX_PATHNAME];     /* data directory */
+  char store[SRV_MAX_PATHNAME];    /* "" (DATA/store) or a postgresql:// URL */
   char tls_cert[SRV_MAX_PATHNAME]; /* PEM certificate (chain) of both listeners: TLS on */
   char tls_key[SRV_MAX_PATHNAME];  /* its PEM private key */
   char admin_tls_cert[SRV_MAX_PATHNAME]; /* the admin listener's own pair (default: the above) */

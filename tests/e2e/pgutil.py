@@ -52,6 +52,7 @@ class PgServer:
     libpq connection string for the superuser, database `postgres`."""
 
     def __init__(self, base=None, port=None):
+        self.name = None
         self.port = port or free_port()
         self.base = base
         self.dir = None
@@ -87,10 +88,61 @@ class PgServer:
 
     def _ctl_start(self):
         opts = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=on"
+        if getattr(self, "name", None):
+            opts += f" -c cluster_name={self.name}"  # the standby's application_name
         p = self._as_owner([f"{PG_BIN}/pg_ctl", "-D", self.data, "-o", opts, "-w", "-t", "30",
                             "-l", os.path.join(self.dir, "log"), "start"])
         if p.returncode != 0:
             raise RuntimeError(f"pg_ctl start failed: {p.stderr.strip()} {self.log_tail()}")
+
+    def start_standby(self, primary, name="standby1"):
+        """A streaming standby of primary (started with replication settings):
+        pg_basebackup -R into a fresh directory, then start it on its own port.
+        Its cluster_name is its application_name on the primary (for
+        synchronous_standby_names)."""
+        self.name = name
+        if self.base is None:
+            self.base = tempfile.mkdtemp(prefix="licsrv-pg-")
+            self._made_base = True
+        os.chmod(self.base, 0o755)
+        self.dir = os.path.join(self.base, f"pg{self.port}")
+        os.makedirs(self.dir, mode=0o755, exist_ok=True)
+        if os.geteuid() == 0:
+            pw = pwd.getpwnam(PG_USER)
+            os.chown(self.dir, pw.pw_uid, pw.pw_gid)
+        self.data = os.path.join(self.dir, "data")
+        p = self._as_owner([f"{PG_BIN}/pg_basebackup", "-D", self.data, "-h", "127.0.0.1",
+                            "-p", str(primary.port), "-U", "postgres", "-R", "-X", "stream",
+                            "--no-sync"], timeout=120)
+        if p.returncode != 0:
+            raise RuntimeError(f"pg_basebackup failed: {p.stderr.strip()}")
+        self._ctl_start()
+        return self
+
+    def promote(self):
+        p = self._as_owner([f"{PG_BIN}/pg_ctl", "-D", self.data, "-w", "-t", "30", "promote"])
+        if p.returncode != 0:
+            raise RuntimeError(f"pg_ctl promote failed: {p.stderr.strip()}")
+
+    def kill9(self):
+        """The primary dies at once (SIGKILL to the postmaster; its backends
+        exit when they notice), as a crashed machine would."""
+        pid = self.pid()
+        if pid is None:
+            return
+        os.kill(pid, 9)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and _alive(pid):
+            time.sleep(0.05)
+        # the backends notice the postmaster's death within moments
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    pass
+            except OSError:
+                break
+            time.sleep(0.05)
 
     def log_tail(self, n=20):
         try:

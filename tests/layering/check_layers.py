@@ -9,6 +9,7 @@ Reads the #include lines of every .c and .h under licsrv/ and fails when:
   serve.c may include anything; nothing includes them);
 - the folders' include graph has a circle;
 - a library header leaves its room (<lmdb.h> only in store/lmdb/,
+  <libpq-fe.h> only in store/pg/,
   <http_parser.h> only in http/);
 - a file is longer than MAX_LINES.
 
@@ -27,7 +28,7 @@ ALLOWED = {
     "store": {"util"},
 }
 # A system header -> the path prefix (under licsrv/) that owns it.
-OWNED = {"lmdb.h": "store/lmdb/", "http_parser.h": "http/"}
+OWNED = {"lmdb.h": "store/lmdb/", "libpq-fe.h": "store/pg/", "http_parser.h": "http/"}
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]')
 
 

@@ -49,6 +49,8 @@ def test_real_tree_passes():
     ("util/log.c", '#include "http/server.h"', 'util/ includes "http/server.h"'),
     ("core/app.c", '#include "serve.h"', "includes the composition root"),
     ("core/decide.c", '#include <lmdb.h>', "<lmdb.h> belongs to store/lmdb/ only"),
+    ("store/lmdb/env.c", '#include <libpq-fe.h>', "<libpq-fe.h> belongs to store/pg/ only"),
+    ("core/app.c", '#include <libpq-fe.h>', "<libpq-fe.h> belongs to store/pg/ only"),
     ("routes/verify.c", '#include <http_parser.h>', "<http_parser.h> belongs to http/ only"),
 ])
 def test_wrong_include_fails(tree, file, line, needle):

@@ -26,7 +26,8 @@
   X(EXPIRED,    "expired") \
   X(PRODUCT,    "for another product") \
   X(DENIED,     "denied") \
-  X(MISMATCHED, "response does not match the request")
+  X(MISMATCHED, "response does not match the request") \
+  X(UNAVAILABLE, "service unavailable")
 
 typedef enum {
 #define LIC_ERR_ENUM_(name, msg) LIC_##name,

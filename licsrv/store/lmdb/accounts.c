@@ -7,13 +7,6 @@
 #include "lic/err.h"
 #include "store/lmdb/internal.h"
 
-void store_account_clear(store_account *a) {
-  if (a == NULL)
-    return;
-  free(a->env);
-  memset(a, 0, sizeof *a);
-}
-
 static int account_decode(const MDB_val *k, const MDB_val *v, store_account *a) {
   rbuf r;
   memset(a, 0, sizeof *a);
@@ -32,7 +25,7 @@ static int account_decode(const MDB_val *k, const MDB_val *v, store_account *a) 
   return LIC_OK;
 }
 
-int store_account_get(store_reader *rd, const uint8_t id[LIC_ID_LEN], store_account *out) {
+int lmdb_account_get(store_reader *rd, const uint8_t id[LIC_ID_LEN], store_account *out) {
   MDB_txn *t;
   MDB_val k = lmdb__val(id, LIC_ID_LEN), v;
   int r;
@@ -59,7 +52,7 @@ static int account_visit(const MDB_val *k, const MDB_val *v, void *arg) {
   return r;
 }
 
-int store_account_each(store_reader *rd, store_account_cb cb, void *arg) {
+int lmdb_account_each(store_reader *rd, store_account_cb cb, void *arg) {
   MDB_txn *t;
   account_walk aw = {cb, arg};
   int r;
@@ -80,7 +73,7 @@ static int account_write(store_wtxn *w, const uint8_t id[LIC_ID_LEN], const uint
   return lmdb__put_wbuf(w, DB_ACCOUNTS, id, LIC_ID_LEN, &b);
 }
 
-int store_w_account_get(store_wtxn *w, const uint8_t id[LIC_ID_LEN], store_account *out) {
+int lmdb_w_account_get(store_wtxn *w, const uint8_t id[LIC_ID_LEN], store_account *out) {
   MDB_val k = lmdb__val(id, LIC_ID_LEN), v;
   int r;
   memset(out, 0, sizeof *out);
@@ -89,11 +82,11 @@ int store_w_account_get(store_wtxn *w, const uint8_t id[LIC_ID_LEN], store_accou
   return account_decode(&k, &v, out);
 }
 
-int store_w_account_put(store_wtxn *w, const uint8_t id[LIC_ID_LEN], const uint8_t *env,
+int lmdb_w_account_put(store_wtxn *w, const uint8_t id[LIC_ID_LEN], const uint8_t *env,
                         size_t len, int64_t now) {
   store_account cur;
   int64_t revoked_at = 0;
-  int r = store_w_account_get(w, id, &cur);
+  int r = lmdb_w_account_get(w, id, &cur);
   if (r == LIC_OK)
     revoked_at = cur.revoked_at;
   else if (r != LIC_NOTFOUND)
@@ -102,9 +95,9 @@ int store_w_account_put(store_wtxn *w, const uint8_t id[LIC_ID_LEN], const uint8
   return account_write(w, id, env, len, now, revoked_at);
 }
 
-int store_w_account_revoke(store_wtxn *w, const uint8_t id[LIC_ID_LEN], int64_t now) {
+int lmdb_w_account_revoke(store_wtxn *w, const uint8_t id[LIC_ID_LEN], int64_t now) {
   store_account cur;
-  int r = store_w_account_get(w, id, &cur);
+  int r = lmdb_w_account_get(w, id, &cur);
   if (r != LIC_OK)
     return r;
   if (cur.revoked_at == 0)
@@ -113,6 +106,6 @@ int store_w_account_revoke(store_wtxn *w, const uint8_t id[LIC_ID_LEN], int64_t 
   return r;
 }
 
-int store_w_account_delete(store_wtxn *w, const uint8_t id[LIC_ID_LEN]) {
+int lmdb_w_account_delete(store_wtxn *w, const uint8_t id[LIC_ID_LEN]) {
   return lmdb__del(w->s, w->txn, DB_ACCOUNTS, id, LIC_ID_LEN);
 }

@@ -7,13 +7,6 @@
 #include "lic/err.h"
 #include "store/lmdb/internal.h"
 
-void store_activation_clear(store_activation *a) {
-  if (a == NULL)
-    return;
-  free(a->receipt);
-  memset(a, 0, sizeof *a);
-}
-
 static void activation_key(uint8_t product, uint32_t serial, uint8_t key[5]) {
   key[0] = product;
   lmdb__be_put(key + 1, serial, 4);
@@ -50,7 +43,7 @@ static int activation_get_t(store *s, MDB_txn *t, uint8_t product, uint32_t seri
   return activation_decode(&k, &v, out);
 }
 
-int store_activation_get(store_reader *rd, uint8_t product, uint32_t serial,
+int lmdb_activation_get(store_reader *rd, uint8_t product, uint32_t serial,
                          store_activation *out) {
   MDB_txn *t;
   int rc;
@@ -60,7 +53,7 @@ int store_activation_get(store_reader *rd, uint8_t product, uint32_t serial,
   return activation_get_t(rd->s, t, product, serial, out);
 }
 
-int store_w_activation_get(store_wtxn *w, uint8_t product, uint32_t serial,
+int lmdb_w_activation_get(store_wtxn *w, uint8_t product, uint32_t serial,
                            store_activation *out) {
   return activation_get_t(w->s, w->txn, product, serial, out);
 }
@@ -81,7 +74,7 @@ static int activation_visit(const MDB_val *k, const MDB_val *v, void *arg) {
   return r;
 }
 
-int store_activation_each(store_reader *rd, store_activation_cb cb, void *arg) {
+int lmdb_activation_each(store_reader *rd, store_activation_cb cb, void *arg) {
   MDB_txn *t;
   activation_walk aw = {cb, arg};
   int r;
@@ -90,7 +83,7 @@ int store_activation_each(store_reader *rd, store_activation_cb cb, void *arg) {
   return lmdb__walk(rd->s, t, DB_ACTIVATIONS, NULL, 0, activation_visit, &aw);
 }
 
-int store_w_activation_delete(store_wtxn *w, uint8_t product, uint32_t serial) {
+int lmdb_w_activation_delete(store_wtxn *w, uint8_t product, uint32_t serial) {
   uint8_t key[5];
   activation_key(product, serial, key);
   int r = lmdb__del(w->s, w->txn, DB_ACTIVATIONS, key, 5);
@@ -99,7 +92,7 @@ int store_w_activation_delete(store_wtxn *w, uint8_t product, uint32_t serial) {
                            : r;
 }
 
-int store_w_activation_put(store_wtxn *w, const store_activation *a) {
+int lmdb_w_activation_put(store_wtxn *w, const store_activation *a) {
   uint8_t key[5];
   wbuf b = {0};
   int r;

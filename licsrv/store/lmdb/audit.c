@@ -26,7 +26,7 @@ static int bounded(const char *what, const char *s, size_t max) {
   return LIC_OK;
 }
 
-int store_w_audit_append(store_wtxn *w, int64_t time, const char *token, const char *action,
+int lmdb_w_audit_append(store_wtxn *w, int64_t time, const char *token, const char *action,
                          const char *subject) {
   uint8_t key[16];
   uint64_t seq;
@@ -74,7 +74,7 @@ static int audit_visit(const MDB_val *k, const MDB_val *v, void *arg) {
   return aw->cb(&a, aw->arg);
 }
 
-int store_audit_each(store_reader *rd, int64_t since, const char *needle, store_audit_cb cb,
+int lmdb_audit_each(store_reader *rd, int64_t since, const char *needle, store_audit_cb cb,
                      void *arg) {
   MDB_txn *t;
   MDB_cursor *c = NULL;

@@ -10,7 +10,7 @@
 #include "lic/err.h"
 #include "store/lmdb/internal.h"
 
-int store_backup(store *s, const char *dest_dir) {
+int lmdb_backup(store *s, const char *dest_dir) {
   char path[PATH_MAX + 16];
   struct stat st;
   int mrc;
@@ -30,7 +30,7 @@ int store_backup(store *s, const char *dest_dir) {
   return LIC_OK;
 }
 
-int store_size(store *s, uint64_t *used, uint64_t *mapsize) {
+int lmdb_size(store *s, uint64_t *used, uint64_t *mapsize) {
   MDB_envinfo info;
   MDB_stat st;
   int mrc;

@@ -11,14 +11,7 @@
 #define CERT_PREFIX     "cert:"
 #define CERT_PREFIX_LEN 5
 
-void store_cert_clear(store_cert *c) {
-  if (c == NULL)
-    return;
-  free(c->env);
-  memset(c, 0, sizeof *c);
-}
-
-int store_w_cert_add(store_wtxn *w, const uint8_t id[LIC_ID_LEN], const uint8_t *env, size_t len,
+int lmdb_w_cert_add(store_wtxn *w, const uint8_t id[LIC_ID_LEN], const uint8_t *env, size_t len,
                      int64_t now) {
   uint8_t key[CERT_PREFIX_LEN + LIC_ID_LEN];
   wbuf b = {0};
@@ -57,7 +50,7 @@ static int cert_visit(const MDB_val *k, const MDB_val *v, void *arg) {
   return rc;
 }
 
-int store_cert_each(store_reader *rd, store_cert_cb cb, void *arg) {
+int lmdb_cert_each(store_reader *rd, store_cert_cb cb, void *arg) {
   MDB_txn *t;
   cert_walk cw = {cb, arg};
   int r;

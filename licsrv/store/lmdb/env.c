@@ -183,11 +183,11 @@ out:
   return r;
 }
 
-int store_open(const char *dir, unsigned flags, store **out) {
-  return store_open_mapped(dir, flags, 0, out);
+int lmdb_open(const char *dir, unsigned flags, store **out) {
+  return lmdb_open_mapped(dir, flags, 0, out);
 }
 
-int store_open_mapped(const char *dir, unsigned flags, size_t map_size, store **out) {
+int lmdb_open_mapped(const char *dir, unsigned flags, size_t map_size, store **out) {
   store *s = NULL;
   char path[PATH_MAX + 16];
   struct stat st;
@@ -197,6 +197,7 @@ int store_open_mapped(const char *dir, unsigned flags, size_t map_size, store **
   *out = NULL;
   if ((s = calloc(1, sizeof *s)) == NULL)
     return LIC_NOMEM;
+  s->ops = &lmdb_ops;
   s->rdonly = (flags & STORE_RDONLY) != 0;
   if ((size_t)snprintf(s->dir, sizeof s->dir, "%s/%s", dir, STORE_SUBDIR) >= sizeof s->dir) {
     r = lic_fail(LIC_INVALID, "%s: path too long", dir);
@@ -264,7 +265,7 @@ out:
   return r;
 }
 
-void store_close(store *s) {
+void lmdb_close(store *s) {
   if (s == NULL)
     return;
   if (s->writer_started) {
@@ -286,17 +287,18 @@ void store_close(store *s) {
 
 /* ---- readers ---------------------------------------------------------------- */
 
-int store_reader_new(store *s, store_reader **out) {
+int lmdb_reader_new(store *s, store_reader **out) {
   *out = NULL;
   store_reader *rd = calloc(1, sizeof *rd);
   if (rd == NULL)
     return LIC_NOMEM;
+  rd->ops = &lmdb_ops;
   rd->s = s;
   *out = rd;
   return LIC_OK;
 }
 
-void store_reader_free(store_reader *rd) {
+void lmdb_reader_free(store_reader *rd) {
   if (rd == NULL)
     return;
   if (rd->txn != NULL)
@@ -304,7 +306,7 @@ void store_reader_free(store_reader *rd) {
   free(rd);
 }
 
-int store_reader_begin(store_reader *rd) {
+int lmdb_reader_begin(store_reader *rd) {
   int mrc;
   if (rd->txn == NULL) {
     if ((mrc = mdb_txn_begin(rd->s->env, NULL, MDB_RDONLY, &rd->txn)) != 0) {
@@ -322,7 +324,7 @@ int store_reader_begin(store_reader *rd) {
   return LIC_OK;
 }
 
-void store_reader_end(store_reader *rd) {
+void lmdb_reader_end(store_reader *rd) {
   if (rd != NULL && rd->txn != NULL && rd->active) {
     mdb_txn_reset(rd->txn);
     rd->active = false;
@@ -337,7 +339,7 @@ int lmdb__rtxn(store_reader *rd, MDB_txn **t) {
   return LIC_OK;
 }
 
-int store_meta_get(store_reader *rd, store_meta *m) {
+int lmdb_meta_get(store_reader *rd, store_meta *m) {
   MDB_txn *t;
   int r;
   memset(m, 0, sizeof *m);
@@ -346,7 +348,7 @@ int store_meta_get(store_reader *rd, store_meta *m) {
   return meta_read(rd->s, t, m);
 }
 
-int store_w_meta_init(store_wtxn *w, const char *mode, const uint8_t kid[LIC_KID_LEN],
+int lmdb_w_meta_init(store_wtxn *w, const char *mode, const uint8_t kid[LIC_KID_LEN],
                       const uint8_t pub[LIC_PUBKEY_LEN], const uint8_t project_id[LIC_ID_LEN],
                       int64_t now) {
   MDB_val v;
@@ -364,7 +366,7 @@ int store_w_meta_init(store_wtxn *w, const char *mode, const uint8_t kid[LIC_KID
   return LIC_OK;
 }
 
-int store_clock_hwm_get(store_reader *rd, int64_t *out) {
+int lmdb_clock_hwm_get(store_reader *rd, int64_t *out) {
   MDB_txn *t;
   int r;
   *out = 0;
@@ -381,7 +383,7 @@ int store_clock_hwm_get(store_reader *rd, int64_t *out) {
   return LIC_OK;
 }
 
-int store_w_clock_hwm_set(store_wtxn *w, int64_t t) {
+int lmdb_w_clock_hwm_set(store_wtxn *w, int64_t t) {
   int64_t cur = 0;
   int r = lmdb__meta_get_int(w->s, w->txn, "clock_hwm", &cur);
   if (r != LIC_OK && r != LIC_NOTFOUND)
@@ -391,15 +393,15 @@ int store_w_clock_hwm_set(store_wtxn *w, int64_t t) {
   return lmdb__meta_put_int(w->s, w->txn, "clock_hwm", t);
 }
 
-int store_w_clock_hwm_reset(store_wtxn *w, int64_t t) {
+int lmdb_w_clock_hwm_reset(store_wtxn *w, int64_t t) {
   return lmdb__meta_put_int(w->s, w->txn, "clock_hwm", t);
 }
 
-int store_w_cert_put(store_wtxn *w, const uint8_t *env, size_t len) {
+int lmdb_w_cert_put(store_wtxn *w, const uint8_t *env, size_t len) {
   return meta_put(w->s, w->txn, "cert", env, len);
 }
 
-int store_cert_get(store_reader *rd, uint8_t **env, size_t *len) {
+int lmdb_cert_get(store_reader *rd, uint8_t **env, size_t *len) {
   MDB_txn *t;
   MDB_val v;
   int r;
@@ -415,3 +417,5 @@ int store_cert_get(store_reader *rd, uint8_t **env, size_t *len) {
   *len = v.mv_size;
   return LIC_OK;
 }
+
+STORE_TABLE(lmdb, "lmdb");

@@ -15,7 +15,9 @@
 
 #include <lmdb.h>
 
-#include "store/store.h"
+#include "store/backend.h"
+
+STORE_DECLARE(lmdb)
 
 /* One named database per kind of record (docs/storage.md "Databases"). */
 enum { DB_META, DB_LICENSES, DB_ACCOUNTS, DB_REGISTRATIONS, DB_NODES, DB_ACTIVATIONS,
@@ -49,6 +51,7 @@ typedef struct {
 } btable;
 
 struct store {
+  const store_ops *ops; /* first: the dispatcher reads it (store/backend.h) */
   MDB_env *env;
   MDB_dbi dbi[DB_COUNT];
   bool rdonly;
@@ -68,12 +71,14 @@ struct store {
 };
 
 struct store_reader {
+  const store_ops *ops;
   store *s;
   MDB_txn *txn;
   bool active;
 };
 
 struct store_wtxn {
+  const store_ops *ops;
   store *s;
   MDB_txn *txn;
   int64_t now;

@@ -7,13 +7,6 @@
 #include "lic/err.h"
 #include "store/lmdb/internal.h"
 
-void store_license_clear(store_license *l) {
-  if (l == NULL)
-    return;
-  free(l->env);
-  memset(l, 0, sizeof *l);
-}
-
 static int license_decode(const MDB_val *k, const MDB_val *v, store_license *l) {
   rbuf r;
   memset(l, 0, sizeof *l);
@@ -52,7 +45,7 @@ static int license_get_t(store *s, MDB_txn *t, const uint8_t id[LIC_ID_LEN], sto
   return license_decode(&k, &v, out);
 }
 
-int store_license_get(store_reader *rd, const uint8_t id[LIC_ID_LEN], store_license *out) {
+int lmdb_license_get(store_reader *rd, const uint8_t id[LIC_ID_LEN], store_license *out) {
   MDB_txn *t;
   int r;
   memset(out, 0, sizeof *out);
@@ -61,7 +54,7 @@ int store_license_get(store_reader *rd, const uint8_t id[LIC_ID_LEN], store_lice
   return license_get_t(rd->s, t, id, out);
 }
 
-int store_license_only(store_reader *rd, store_license *out) {
+int lmdb_license_only(store_reader *rd, store_license *out) {
   MDB_txn *t;
   MDB_cursor *c = NULL;
   MDB_val k, v;
@@ -108,7 +101,7 @@ static int license_visit(const MDB_val *k, const MDB_val *v, void *arg) {
   return r;
 }
 
-int store_license_each(store_reader *rd, store_license_cb cb, void *arg) {
+int lmdb_license_each(store_reader *rd, store_license_cb cb, void *arg) {
   MDB_txn *t;
   license_walk lw = {cb, arg};
   int r;
@@ -127,12 +120,12 @@ void lmdb__tombstone_key(const uint8_t id[LIC_ID_LEN], char key[LMDB_TOMBSTONE_K
   key[18 + 2 * LIC_ID_LEN] = '\0';
 }
 
-int store_w_license_put(store_wtxn *w, const uint8_t id[LIC_ID_LEN], const uint8_t *env,
+int lmdb_w_license_put(store_wtxn *w, const uint8_t id[LIC_ID_LEN], const uint8_t *env,
                         size_t len, int64_t now) {
-  return store_w_license_import(w, id, env, len, now, NULL);
+  return lmdb_w_license_import(w, id, env, len, now, NULL);
 }
 
-int store_w_license_import(store_wtxn *w, const uint8_t id[LIC_ID_LEN], const uint8_t *env,
+int lmdb_w_license_import(store_wtxn *w, const uint8_t id[LIC_ID_LEN], const uint8_t *env,
                            size_t len, int64_t now, store_import_outcome *out) {
   store_license old, l;
   char tomb[LMDB_TOMBSTONE_KEY];
@@ -170,7 +163,7 @@ int store_w_license_import(store_wtxn *w, const uint8_t id[LIC_ID_LEN], const ui
   return license_encode_put(w, &l);
 }
 
-int store_w_license_revoke(store_wtxn *w, const uint8_t id[LIC_ID_LEN], int64_t now) {
+int lmdb_w_license_revoke(store_wtxn *w, const uint8_t id[LIC_ID_LEN], int64_t now) {
   store_license l;
   int r;
   if ((r = license_get_t(w->s, w->txn, id, &l)) != LIC_OK)

@@ -40,7 +40,7 @@ void lmdb__node_encode(wbuf *b, const store_node *n) {
   lmdb__wb_str(b, n->fail_reason);
 }
 
-int store_w_node_put(store_wtxn *w, const store_node *n) {
+int lmdb_w_node_put(store_wtxn *w, const store_node *n) {
   uint8_t key[LIC_ID_LEN + STORE_MAX_NODE];
   size_t kl;
   wbuf b = {0};
@@ -65,7 +65,7 @@ int lmdb__node_get(store *s, MDB_txn *t, const uint8_t owner[LIC_ID_LEN], const 
   return lmdb__node_decode(&k, &v, out);
 }
 
-int store_node_get(store_reader *rd, const uint8_t owner[LIC_ID_LEN], const char *node,
+int lmdb_node_get(store_reader *rd, const uint8_t owner[LIC_ID_LEN], const char *node,
                    store_node *out) {
   MDB_txn *t;
   int r;
@@ -87,7 +87,7 @@ static int node_visit(const MDB_val *k, const MDB_val *v, void *arg) {
   return r != LIC_OK ? r : nw->cb(&n, nw->arg);
 }
 
-int store_node_each(store_reader *rd, const uint8_t *owner, store_node_cb cb, void *arg) {
+int lmdb_node_each(store_reader *rd, const uint8_t *owner, store_node_cb cb, void *arg) {
   MDB_txn *t;
   node_walk nw = {cb, arg};
   int r;

@@ -45,7 +45,7 @@ int lmdb__del(store *s, MDB_txn *t, int db, const void *k, size_t kl) {
   return mrc == 0 ? LIC_OK : lmdb__fail(mrc, lmdb__db_names[db]);
 }
 
-int store_w_raw_put(store_wtxn *w, const char *db, const void *key, size_t klen, const void *val,
+int lmdb_w_raw_put(store_wtxn *w, const char *db, const void *key, size_t klen, const void *val,
                     size_t vlen) {
   for (int i = 0; i < DB_COUNT; i++)
     if (strcmp(db, lmdb__db_names[i]) == 0)

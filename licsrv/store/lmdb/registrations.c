@@ -23,7 +23,7 @@ static int registration_decode(const MDB_val *k, const MDB_val *v, store_registr
   return lmdb__rb_done(&r) ? LIC_OK : lmdb__corrupt("registration", "layout");
 }
 
-int store_registration_get(store_reader *rd, const uint8_t account[LIC_ID_LEN],
+int lmdb_registration_get(store_reader *rd, const uint8_t account[LIC_ID_LEN],
                            const uint8_t project_id[LIC_ID_LEN], store_registration *out) {
   uint8_t key[2 * LIC_ID_LEN];
   MDB_txn *t;
@@ -55,7 +55,7 @@ static int registration_visit(const MDB_val *k, const MDB_val *v, void *arg) {
   return rw->cb != NULL ? rw->cb(&g, rw->arg) : 0;
 }
 
-int store_registration_each(store_reader *rd, const uint8_t account[LIC_ID_LEN],
+int lmdb_registration_each(store_reader *rd, const uint8_t account[LIC_ID_LEN],
                             store_registration_cb cb, void *arg) {
   MDB_txn *t;
   reg_walk rw = {cb, arg, 0};
@@ -65,7 +65,7 @@ int store_registration_each(store_reader *rd, const uint8_t account[LIC_ID_LEN],
   return lmdb__walk(rd->s, t, DB_REGISTRATIONS, account, LIC_ID_LEN, registration_visit, &rw);
 }
 
-int store_registration_count(store_reader *rd, const uint8_t account[LIC_ID_LEN], size_t *n) {
+int lmdb_registration_count(store_reader *rd, const uint8_t account[LIC_ID_LEN], size_t *n) {
   MDB_txn *t;
   reg_walk rw = {NULL, NULL, 0};
   int r;
@@ -78,7 +78,7 @@ int store_registration_count(store_reader *rd, const uint8_t account[LIC_ID_LEN]
   return LIC_OK;
 }
 
-int store_w_registration_put(store_wtxn *w, const store_registration *g) {
+int lmdb_w_registration_put(store_wtxn *w, const store_registration *g) {
   uint8_t key[2 * LIC_ID_LEN];
   wbuf b = {0};
   memcpy(key, g->account, LIC_ID_LEN);
@@ -91,7 +91,7 @@ int store_w_registration_put(store_wtxn *w, const store_registration *g) {
   return lmdb__put_wbuf(w, DB_REGISTRATIONS, key, sizeof key, &b);
 }
 
-int store_w_registration_delete(store_wtxn *w, const uint8_t account[LIC_ID_LEN],
+int lmdb_w_registration_delete(store_wtxn *w, const uint8_t account[LIC_ID_LEN],
                                 const uint8_t project_id[LIC_ID_LEN]) {
   uint8_t key[2 * LIC_ID_LEN];
   memcpy(key, account, LIC_ID_LEN);
@@ -99,7 +99,7 @@ int store_w_registration_delete(store_wtxn *w, const uint8_t account[LIC_ID_LEN]
   return lmdb__del(w->s, w->txn, DB_REGISTRATIONS, key, sizeof key);
 }
 
-int store_w_registration_get(store_wtxn *w, const uint8_t account[LIC_ID_LEN],
+int lmdb_w_registration_get(store_wtxn *w, const uint8_t account[LIC_ID_LEN],
                              const uint8_t project_id[LIC_ID_LEN], store_registration *out) {
   uint8_t key[2 * LIC_ID_LEN];
   MDB_val k, v;
@@ -113,7 +113,7 @@ int store_w_registration_get(store_wtxn *w, const uint8_t account[LIC_ID_LEN],
   return registration_decode(&k, &v, out);
 }
 
-int store_w_registration_count(store_wtxn *w, const uint8_t account[LIC_ID_LEN], size_t *n) {
+int lmdb_w_registration_count(store_wtxn *w, const uint8_t account[LIC_ID_LEN], size_t *n) {
   reg_walk rw = {NULL, NULL, 0};
   int r;
   *n = 0;
@@ -124,7 +124,7 @@ int store_w_registration_count(store_wtxn *w, const uint8_t account[LIC_ID_LEN],
   return LIC_OK;
 }
 
-int store_w_registration_delete_all(store_wtxn *w, const uint8_t account[LIC_ID_LEN], size_t *n) {
+int lmdb_w_registration_delete_all(store_wtxn *w, const uint8_t account[LIC_ID_LEN], size_t *n) {
   MDB_cursor *c = NULL;
   MDB_val k = lmdb__val(account, LIC_ID_LEN), v;
   int mrc;
@@ -166,7 +166,7 @@ static int idle_apply(store_wtxn *w, void *arg) {
       lic_uuid_format(g.project_id, proj);
       snprintf(subj, sizeof subj, "account:%s project:%s ttl:%lldd", acct, proj,
                (long long)o->days);
-      if ((r = store_w_audit_append(w, w->now, "purge", "registration.expire", subj)) != LIC_OK)
+      if ((r = lmdb_w_audit_append(w, w->now, "purge", "registration.expire", subj)) != LIC_OK)
         goto out;
       o->n++;
       mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT); /* after a delete: the next record */
@@ -181,13 +181,13 @@ out:
   return r;
 }
 
-int store_registration_release_idle(store *s, int64_t now, int64_t ttl_days, size_t *n) {
+int lmdb_registration_release_idle(store *s, int64_t now, int64_t ttl_days, size_t *n) {
   idle_op o = {now - ttl_days * 86400, ttl_days, 0};
   int r;
   *n = 0;
   if (ttl_days < 1 || ttl_days > 36500)
     return lic_fail(LIC_INVALID, "registration_ttl_days must be 1..36500");
-  if ((r = store_write(s, idle_apply, &o)) != LIC_OK)
+  if ((r = lmdb_write(s, idle_apply, &o)) != LIC_OK)
     return r;
   *n = o.n;
   return LIC_OK;

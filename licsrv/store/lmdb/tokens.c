@@ -8,19 +8,6 @@
 #include "lic/err.h"
 #include "store/lmdb/internal.h"
 
-int store_token_name_check(const char *name) {
-  size_t n = strlen(name);
-  if (n == 0 || n > STORE_MAX_TOKEN_NAME)
-    return lic_fail(LIC_INVALID, "token name must be 1..%d characters", STORE_MAX_TOKEN_NAME);
-  for (size_t i = 0; i < n; i++) {
-    char c = name[i];
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-          c == '.' || c == '_' || c == '-'))
-      return lic_fail(LIC_INVALID, "token name may hold only letters, digits, '.', '_', '-'");
-  }
-  return LIC_OK;
-}
-
 static int token_decode(const MDB_val *k, const MDB_val *v, store_token *tk) {
   rbuf r;
   memset(tk, 0, sizeof *tk);
@@ -45,7 +32,7 @@ static int token_visit(const MDB_val *k, const MDB_val *v, void *arg) {
   return r != LIC_OK ? r : tw->cb(&tk, tw->arg);
 }
 
-int store_token_each(store_reader *rd, store_token_cb cb, void *arg) {
+int lmdb_token_each(store_reader *rd, store_token_cb cb, void *arg) {
   MDB_txn *t;
   token_walk tw = {cb, arg};
   int r;
@@ -71,14 +58,14 @@ static int token_find_cb(const store_token *t, void *arg) {
   return 0;
 }
 
-int store_token_lookup(store_reader *rd, const uint8_t hash[STORE_TOKEN_HASH_LEN],
+int lmdb_token_lookup(store_reader *rd, const uint8_t hash[STORE_TOKEN_HASH_LEN],
                        store_token *out) {
   token_find tf;
   int r;
   memset(out, 0, sizeof *out);
   memset(&tf, 0, sizeof tf);
   tf.hash = hash;
-  if ((r = store_token_each(rd, token_find_cb, &tf)) != LIC_OK)
+  if ((r = lmdb_token_each(rd, token_find_cb, &tf)) != LIC_OK)
     return r;
   if (!tf.hit)
     return LIC_NOTFOUND;
@@ -114,7 +101,7 @@ static int token_by_name(store_wtxn *w, const char *name, token_byname *tb) {
   return r == 1 ? LIC_OK : r;
 }
 
-int store_w_token_put(store_wtxn *w, const uint8_t hash[STORE_TOKEN_HASH_LEN], const char *name,
+int lmdb_w_token_put(store_wtxn *w, const uint8_t hash[STORE_TOKEN_HASH_LEN], const char *name,
                       int64_t now) {
   token_byname tb;
   wbuf b = {0};
@@ -132,7 +119,7 @@ int store_w_token_put(store_wtxn *w, const uint8_t hash[STORE_TOKEN_HASH_LEN], c
   return r == LIC_EXISTS ? lic_fail(LIC_EXISTS, "token already stored") : r;
 }
 
-int store_w_token_revoke(store_wtxn *w, const char *name) {
+int lmdb_w_token_revoke(store_wtxn *w, const char *name) {
   token_byname tb;
   int r;
   if ((r = token_by_name(w, name, &tb)) != LIC_OK)

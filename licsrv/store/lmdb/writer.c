@@ -99,15 +99,15 @@ out:
   return r;
 }
 
-int store_node_seen(store *s, const uint8_t owner[LIC_ID_LEN], const char *node, int64_t now) {
+int lmdb_node_seen(store *s, const uint8_t owner[LIC_ID_LEN], const char *node, int64_t now) {
   return batch_note(s, owner, node, now, NULL, NULL, false);
 }
 
-int store_node_drop(store *s, const uint8_t owner[LIC_ID_LEN], const char *node) {
+int lmdb_node_drop(store *s, const uint8_t owner[LIC_ID_LEN], const char *node) {
   return batch_note(s, owner, node, 0, NULL, NULL, true);
 }
 
-int store_node_failure(store *s, const uint8_t owner[LIC_ID_LEN], const char *node,
+int lmdb_node_failure(store *s, const uint8_t owner[LIC_ID_LEN], const char *node,
                        int64_t now, const char *status, const char *reason) {
   return batch_note(s, owner, node, now, status != NULL ? status : "", reason, false);
 }
@@ -147,7 +147,7 @@ static void batch_requeue(store *s, btable *bt, int64_t hwm) {
   s->batch_since_ms = mono_ms(); /* the next try a flush interval later, not at once */
 }
 
-void store_clock_hwm_note(store *s, int64_t now) {
+void lmdb_clock_hwm_note(store *s, int64_t now) {
   if (s == NULL || s->rdonly)
     return;
   pthread_mutex_lock(&s->mu);
@@ -196,11 +196,11 @@ static int batch_apply(store_wtxn *w, btable *bt, int64_t hwm) {
       memcpy(cur.fail_status, e->n.fail_status, sizeof cur.fail_status);
       memcpy(cur.fail_reason, e->n.fail_reason, sizeof cur.fail_reason);
     }
-    if ((r = store_w_node_put(w, &cur)) != LIC_OK)
+    if ((r = lmdb_w_node_put(w, &cur)) != LIC_OK)
       return r;
   }
   if (hwm > 0)
-    return store_w_clock_hwm_set(w, hwm);
+    return lmdb_w_clock_hwm_set(w, hwm);
   return LIC_OK;
 }
 
@@ -251,7 +251,7 @@ void *lmdb__writer_main(void *arg) {
       continue;
     }
 
-    store_wtxn w = {s, NULL, (int64_t)time(NULL)};
+    store_wtxn w = {&lmdb_ops, s, NULL, (int64_t)time(NULL)};
     MDB_txn *parent = NULL;
     uint64_t nops = 0;
     int crc = LIC_OK, mrc;
@@ -394,7 +394,7 @@ void *lmdb__writer_main(void *arg) {
   return NULL;
 }
 
-int store_submit(store *s, store_apply_fn apply, store_done_fn done, void *arg) {
+int lmdb_submit(store *s, store_apply_fn apply, store_done_fn done, void *arg) {
   op *o;
   if (s->rdonly)
     return lic_fail(LIC_INVALID, "store is read-only");
@@ -443,14 +443,14 @@ static int sync_apply(store_wtxn *w, void *arg) {
   return sw->apply(w, sw->arg);
 }
 
-int store_write(store *s, store_apply_fn apply, void *arg) {
+int lmdb_write(store *s, store_apply_fn apply, void *arg) {
   sync_wait sw;
   int r;
   memset(&sw, 0, sizeof sw);
   sw.s = s;
   sw.apply = apply;
   sw.arg = arg;
-  if ((r = store_submit(s, sync_apply, sync_done, &sw)) != LIC_OK)
+  if ((r = lmdb_submit(s, sync_apply, sync_done, &sw)) != LIC_OK)
     return r;
   pthread_mutex_lock(&s->mu);
   while (!sw.finished)
@@ -463,9 +463,9 @@ int store_write(store *s, store_apply_fn apply, void *arg) {
   return sw.rc;
 }
 
-int64_t store_wtxn_now(const store_wtxn *w) { return w->now; }
+int64_t lmdb_wtxn_now(const store_wtxn *w) { return w->now; }
 
-int store_flush(store *s) {
+int lmdb_flush(store *s) {
   if (s->rdonly)
     return LIC_OK;
   pthread_mutex_lock(&s->mu);
@@ -477,9 +477,14 @@ int store_flush(store *s) {
   return LIC_OK;
 }
 
-void store_stats_get(store *s, store_stats *st) {
+void lmdb_stats_get(store *s, store_stats *st) {
   pthread_mutex_lock(&s->mu);
   *st = s->stats;
   pthread_mutex_unlock(&s->mu);
 }
 
+void lmdb_health_get(store *s, store_health *h) {
+  (void)s;
+  memset(h, 0, sizeof *h);
+  h->writable = true;
+}

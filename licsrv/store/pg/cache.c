@@ -1,0 +1,417 @@
+/* store/pg/cache.c - the per-process copy of what the verify path reads
+ * (accounts, their registrations, certificates) for a store opened with
+ * STORE_CACHED, so that a verify costs no database round trip and keeps
+ * answering while PostgreSQL is unreachable.
+ *
+ * Filled at open; then a listener thread with its own connection LISTENs on
+ * PGS_NOTIFY_CHANNEL (the schema's triggers announce every change at commit)
+ * and reloads what changed; a full reload every PGS_CACHE_MAX_AGE_MS bounds
+ * the age of anything a lost notification left behind. On a lost connection
+ * it keeps the copy, reconnects with backoff, LISTENs again, then reloads
+ * everything (changes made meanwhile were announced to nobody). This
+ * process's own writes are reloaded by the writer after their commit, before
+ * they are answered, so a client reads its own registration at once. */
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "lic/err.h"
+#include "store/pg/internal.h"
+
+struct pgs_centry {
+  uint8_t id[LIC_ID_LEN];
+  uint8_t *env;
+  size_t env_len;
+  int64_t imported, revoked_at;
+  store_registration *regs;
+  size_t nregs;
+  struct pgs_centry *next;
+};
+
+static size_t bucket_of(const uint8_t id[LIC_ID_LEN], size_t nb) {
+  uint64_t h = 1469598103934665603ull;
+  for (size_t i = 0; i < LIC_ID_LEN; i++)
+    h = (h ^ id[i]) * 1099511628211ull;
+  return (size_t)h & (nb - 1);
+}
+
+static void entry_free(pgs_centry *e) {
+  if (e == NULL)
+    return;
+  free(e->env);
+  free(e->regs);
+  free(e);
+}
+
+static void table_free(pgs_centry **b, size_t nb) {
+  if (b == NULL)
+    return;
+  for (size_t i = 0; i < nb; i++)
+    for (pgs_centry *e = b[i], *n; e != NULL; e = n) {
+      n = e->next;
+      entry_free(e);
+    }
+  free(b);
+}
+
+static void certs_free(store_cert *c, size_t n) {
+  if (c == NULL)
+    return;
+  for (size_t i = 0; i < n; i++)
+    store_cert_clear(&c[i]);
+  free(c);
+}
+
+static pgs_centry *find(pgs_centry **b, size_t nb, const uint8_t id[LIC_ID_LEN]) {
+  for (pgs_centry *e = b[bucket_of(id, nb)]; e != NULL; e = e->next)
+    if (memcmp(e->id, id, LIC_ID_LEN) == 0)
+      return e;
+  return NULL;
+}
+
+/* ---- loading (on the listener's or the writer's connection) ---------------- */
+
+static int load_regs(PGresult *res, int from, int to, pgs_centry *e) {
+  e->nregs = 0;
+  if (to <= from)
+    return LIC_OK;
+  if ((e->regs = calloc((size_t)(to - from), sizeof *e->regs)) == NULL)
+    return LIC_NOMEM;
+  for (int i = from; i < to; i++) {
+    store_registration *g = &e->regs[e->nregs];
+    if (pgs__fixed(res, i, 0, g->account, LIC_ID_LEN) != LIC_OK ||
+        pgs__fixed(res, i, 1, g->project_id, LIC_ID_LEN) != LIC_OK ||
+        pgs__text(res, i, 2, g->project, sizeof g->project) != LIC_OK ||
+        pgs__text(res, i, 3, g->domain, sizeof g->domain) != LIC_OK)
+      continue; /* an unreadable row is no registration */
+    g->created = pgs__i64(res, i, 4);
+    g->last_valid = pgs__i64(res, i, 5);
+    e->nregs++;
+  }
+  return LIC_OK;
+}
+
+static int entry_from(PGresult *acc, int i, pgs_centry **out) {
+  pgs_centry *e = calloc(1, sizeof *e);
+  int rc;
+  *out = NULL;
+  if (e == NULL)
+    return LIC_NOMEM;
+  if ((rc = pgs__fixed(acc, i, 0, e->id, LIC_ID_LEN)) != LIC_OK ||
+      (rc = pgs__blob(acc, i, 1, &e->env, &e->env_len)) != LIC_OK) {
+    entry_free(e);
+    return rc;
+  }
+  e->imported = pgs__i64(acc, i, 2);
+  e->revoked_at = pgs__i64(acc, i, 3);
+  *out = e;
+  return LIC_OK;
+}
+
+#define ACC_SQL "SELECT id, env, imported, revoked_at FROM licsrv_accounts"
+#define REG_SQL                                                                           \
+  "SELECT account, project_id, project, domain, created, last_valid FROM licsrv_registrations"
+
+static int load_certs(PGconn *c, store_cert **out, size_t *n) {
+  PGresult *res;
+  int rc = pgs__exec(c, "SELECT id, env, imported FROM licsrv_certs ORDER BY id", NULL, &res);
+  *out = NULL;
+  *n = 0;
+  if (rc != LIC_OK)
+    return rc;
+  int rows = PQntuples(res);
+  store_cert *cs = calloc(rows > 0 ? (size_t)rows : 1, sizeof *cs);
+  if (cs == NULL) {
+    PQclear(res);
+    return LIC_NOMEM;
+  }
+  for (int i = 0; i < rows; i++) {
+    if (pgs__fixed(res, i, 0, cs[*n].id, LIC_ID_LEN) != LIC_OK ||
+        pgs__blob(res, i, 1, &cs[*n].env, &cs[*n].env_len) != LIC_OK)
+      continue;
+    cs[*n].imported = pgs__i64(res, i, 2);
+    (*n)++;
+  }
+  PQclear(res);
+  *out = cs;
+  return LIC_OK;
+}
+
+int pgs__cache_load_all(pgs_store *s, PGconn *c) {
+  PGresult *acc = NULL, *regs = NULL;
+  pgs_centry **b = NULL;
+  store_cert *certs = NULL;
+  size_t nb = 64, ncerts = 0;
+  int rc;
+
+  /* One snapshot for the three reads: registrations match their accounts. */
+  if ((rc = pgs__run(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", NULL)) != LIC_OK)
+    return rc;
+  if ((rc = pgs__exec(c, ACC_SQL, NULL, &acc)) != LIC_OK ||
+      (rc = pgs__exec(c, REG_SQL " ORDER BY account", NULL, &regs)) != LIC_OK ||
+      (rc = load_certs(c, &certs, &ncerts)) != LIC_OK)
+    goto out;
+  while (nb < (size_t)PQntuples(acc) * 2)
+    nb *= 2;
+  if ((b = calloc(nb, sizeof *b)) == NULL) {
+    rc = LIC_NOMEM;
+    goto out;
+  }
+  for (int i = 0; i < PQntuples(acc); i++) {
+    pgs_centry *e;
+    if (entry_from(acc, i, &e) != LIC_OK)
+      continue;
+    size_t k = bucket_of(e->id, nb);
+    e->next = b[k];
+    b[k] = e;
+  }
+  for (int i = 0, n = PQntuples(regs); i < n;) {
+    uint8_t id[LIC_ID_LEN];
+    int j = i + 1;
+    if (pgs__fixed(regs, i, 0, id, LIC_ID_LEN) != LIC_OK) {
+      i++;
+      continue;
+    }
+    while (j < n && PQgetlength(regs, j, 0) == LIC_ID_LEN &&
+           memcmp(PQgetvalue(regs, j, 0), id, LIC_ID_LEN) == 0)
+      j++;
+    pgs_centry *e = find(b, nb, id);
+    if (e != NULL && (rc = load_regs(regs, i, j, e)) != LIC_OK)
+      goto out;
+    i = j;
+  }
+  pgs__run(c, "COMMIT", NULL);
+  pthread_rwlock_wrlock(&s->clock);
+  pgs_centry **ob = s->cbuckets;
+  size_t onb = s->cnb;
+  store_cert *oc = s->ccerts;
+  size_t onc = s->nccerts;
+  s->cbuckets = b;
+  s->cnb = nb;
+  s->ccerts = certs;
+  s->nccerts = ncerts;
+  s->cloaded_ms = pgs__now_ms();
+  pthread_rwlock_unlock(&s->clock);
+  table_free(ob, onb);
+  certs_free(oc, onc);
+  b = NULL;
+  certs = NULL;
+out:
+  if (rc != LIC_OK && pgs__conn_ok(c))
+    pgs__run(c, "ROLLBACK", NULL);
+  PQclear(acc);
+  PQclear(regs);
+  table_free(b, nb);
+  certs_free(certs, ncerts);
+  return rc;
+}
+
+int pgs__cache_load_account(pgs_store *s, PGconn *c, const uint8_t id[LIC_ID_LEN]) {
+  pgs_params p = {0};
+  PGresult *acc = NULL, *regs = NULL;
+  pgs_centry *e = NULL;
+  int rc;
+  pgs__p_bytes(&p, id, LIC_ID_LEN);
+  if ((rc = pgs__exec(c, ACC_SQL " WHERE id = $1", &p, &acc)) != LIC_OK ||
+      (rc = pgs__exec(c, REG_SQL " WHERE account = $1", &p, &regs)) != LIC_OK)
+    goto out;
+  if (PQntuples(acc) == 1 && (rc = entry_from(acc, 0, &e)) == LIC_OK)
+    rc = load_regs(regs, 0, PQntuples(regs), e);
+  if (rc != LIC_OK)
+    goto out;
+  pthread_rwlock_wrlock(&s->clock);
+  size_t k = bucket_of(id, s->cnb);
+  pgs_centry **pp = &s->cbuckets[k], *old = NULL;
+  for (; *pp != NULL; pp = &(*pp)->next)
+    if (memcmp((*pp)->id, id, LIC_ID_LEN) == 0) {
+      old = *pp;
+      *pp = old->next;
+      break;
+    }
+  if (e != NULL) {
+    e->next = s->cbuckets[k];
+    s->cbuckets[k] = e;
+    e = NULL;
+  }
+  pthread_rwlock_unlock(&s->clock);
+  entry_free(old);
+out:
+  entry_free(e);
+  PQclear(acc);
+  PQclear(regs);
+  return rc;
+}
+
+int pgs__cache_load_certs(pgs_store *s, PGconn *c) {
+  store_cert *certs;
+  size_t n;
+  int rc = load_certs(c, &certs, &n);
+  if (rc != LIC_OK)
+    return rc;
+  pthread_rwlock_wrlock(&s->clock);
+  store_cert *oc = s->ccerts;
+  size_t onc = s->nccerts;
+  s->ccerts = certs;
+  s->nccerts = n;
+  pthread_rwlock_unlock(&s->clock);
+  certs_free(oc, onc);
+  return LIC_OK;
+}
+
+void pgs__cache_free(pgs_store *s) {
+  table_free(s->cbuckets, s->cnb);
+  certs_free(s->ccerts, s->nccerts);
+  s->cbuckets = NULL;
+  s->ccerts = NULL;
+}
+
+/* ---- reads ----------------------------------------------------------------------- */
+
+int pgs__cache_account(pgs_store *s, const uint8_t id[LIC_ID_LEN], store_account *out) {
+  int rc = LIC_NOTFOUND;
+  memset(out, 0, sizeof *out);
+  pthread_rwlock_rdlock(&s->clock);
+  pgs_centry *e = find(s->cbuckets, s->cnb, id);
+  if (e != NULL) {
+    if ((out->env = malloc(e->env_len > 0 ? e->env_len : 1)) == NULL) {
+      rc = LIC_NOMEM;
+    } else {
+      memcpy(out->id, e->id, LIC_ID_LEN);
+      memcpy(out->env, e->env, e->env_len);
+      out->env_len = e->env_len;
+      out->imported = e->imported;
+      out->revoked_at = e->revoked_at;
+      rc = LIC_OK;
+    }
+  }
+  pthread_rwlock_unlock(&s->clock);
+  return rc;
+}
+
+int pgs__cache_registration(pgs_store *s, const uint8_t account[LIC_ID_LEN],
+                            const uint8_t project_id[LIC_ID_LEN], store_registration *out,
+                            size_t *count) {
+  int rc = LIC_NOTFOUND;
+  if (out != NULL)
+    memset(out, 0, sizeof *out);
+  if (count != NULL)
+    *count = 0;
+  pthread_rwlock_rdlock(&s->clock);
+  pgs_centry *e = find(s->cbuckets, s->cnb, account);
+  if (e != NULL) {
+    if (count != NULL) {
+      *count = e->nregs;
+      rc = LIC_OK;
+    }
+    for (size_t i = 0; out != NULL && i < e->nregs; i++)
+      if (memcmp(e->regs[i].project_id, project_id, LIC_ID_LEN) == 0) {
+        *out = e->regs[i];
+        rc = LIC_OK;
+        break;
+      }
+  } else if (count != NULL) {
+    rc = LIC_OK; /* no account: no registrations */
+  }
+  pthread_rwlock_unlock(&s->clock);
+  return rc;
+}
+
+int pgs__cache_cert_each(pgs_store *s, store_cert_cb cb, void *arg) {
+  int rc = LIC_OK;
+  pthread_rwlock_rdlock(&s->clock);
+  for (size_t i = 0; rc == LIC_OK && i < s->nccerts; i++)
+    rc = cb(&s->ccerts[i], arg);
+  pthread_rwlock_unlock(&s->clock);
+  return rc;
+}
+
+/* ---- the listener thread --------------------------------------------------------- */
+
+static int hexval(char c) {
+  return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* "a HEX" / "r HEX" -> the account id; "c" -> certificates; else ignored. */
+static void on_notify(pgs_store *s, PGconn *c, const char *payload) {
+  uint8_t id[LIC_ID_LEN];
+  if (payload[0] == 'c') {
+    pgs__cache_load_certs(s, c);
+    return;
+  }
+  if ((payload[0] != 'a' && payload[0] != 'r') || payload[1] != ' ' ||
+      strlen(payload + 2) != 2 * LIC_ID_LEN)
+    return;
+  for (size_t i = 0; i < LIC_ID_LEN; i++) {
+    int hi = hexval(payload[2 + 2 * i]), lo = hexval(payload[3 + 2 * i]);
+    if (hi < 0 || lo < 0)
+      return;
+    id[i] = (uint8_t)(hi << 4 | lo);
+  }
+  pgs__cache_load_account(s, c, id);
+}
+
+static void set_fresh(pgs_store *s, bool fresh) {
+  pthread_mutex_lock(&s->mu);
+  if (!fresh && s->cache_fresh)
+    s->cache_down_since = (int64_t)time(NULL);
+  s->cache_fresh = fresh;
+  pthread_mutex_unlock(&s->mu);
+}
+
+static bool listener_stopping(pgs_store *s) {
+  pthread_mutex_lock(&s->mu);
+  bool stop = s->listener_stop;
+  pthread_mutex_unlock(&s->mu);
+  return stop;
+}
+
+void *pgs__listener_main(void *arg) {
+  pgs_store *s = arg;
+  PGconn *c = NULL;
+  int64_t backoff = 100, next_try = 0;
+
+  while (!listener_stopping(s)) {
+    if (!pgs__conn_ok(c)) {
+      PQfinish(c);
+      c = NULL;
+      set_fresh(s, false);
+      if (pgs__now_ms() < next_try) {
+        struct timespec ts = {0, 50 * 1000000};
+        nanosleep(&ts, NULL);
+        continue;
+      }
+      /* LISTEN before the reload: nothing committed after it is missed. */
+      if (pgs__connect(s->url, &c) != LIC_OK ||
+          pgs__run(c, "LISTEN " PGS_NOTIFY_CHANNEL, NULL) != LIC_OK ||
+          pgs__cache_load_all(s, c) != LIC_OK) {
+        next_try = pgs__now_ms() + backoff;
+        backoff = backoff * 2 > 2000 ? 2000 : backoff * 2;
+        continue;
+      }
+      backoff = 100;
+      set_fresh(s, true);
+    }
+    struct pollfd pfd = {PQsocket(c), POLLIN, 0};
+    int pr = poll(&pfd, 1, 200); /* also the stop flag's latency */
+    if (pr > 0 && PQconsumeInput(c) == 0) {
+      PQfinish(c);
+      c = NULL;
+      continue;
+    }
+    PGnotify *n;
+    while ((n = PQnotifies(c)) != NULL) {
+      on_notify(s, c, n->extra);
+      PQfreemem(n);
+    }
+    pthread_rwlock_rdlock(&s->clock);
+    int64_t loaded = s->cloaded_ms;
+    pthread_rwlock_unlock(&s->clock);
+    if (pgs__now_ms() - loaded >= PGS_CACHE_MAX_AGE_MS && pgs__cache_load_all(s, c) != LIC_OK &&
+        !pgs__conn_ok(c))
+      continue;
+  }
+  PQfinish(c);
+  return NULL;
+}

@@ -1,0 +1,177 @@
+/* store/pg/internal.h - what the files of the PostgreSQL backend share and
+ * nothing outside store/pg/ may see: the handles behind store/store.h, the
+ * query helpers (named pgs__*) and the schema version.
+ *
+ * The backend holds public mode's state (meta, certificates, accounts,
+ * registrations, nodes, audit, admin tokens) in one PostgreSQL database that
+ * several licsrv processes share; private-mode records (licenses, activations)
+ * answer LIC_INVALID (private mode is LMDB only). Each reader owns one
+ * connection (readers are per thread); the writer thread owns another and runs
+ * the LMDB writer's group commit on it. Queries use binary results. */
+#ifndef LICSRV_STORE_PG_INTERNAL_H
+#define LICSRV_STORE_PG_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+#include "store/backend.h"
+
+STORE_DECLARE(pgs)
+
+#define PGS_SCHEMA_VERSION 2 /* store/pg/schema.c: the migrations, in order */
+#define PGS_MAX_PARAMS     12
+#define PGS_NOTIFY_CHANNEL "licsrv_changes"
+#define PGS_CACHE_MAX_AGE_MS 60000 /* a full reload at least this often */
+
+typedef struct pgs_centry pgs_centry; /* cache.c */
+
+/* One queued write operation (store_submit), owned by the writer once queued. */
+typedef struct pgs_op {
+  store_apply_fn apply;
+  store_done_fn done;
+  void *arg;
+  int rc;
+  char detail[320];
+  struct pgs_op *next;
+} pgs_op;
+
+/* A pending node record of the heartbeat batch (an open-addressing table keyed
+ * by (owner, node), as in the LMDB writer). */
+typedef struct {
+  bool used, seen, failed;
+  store_node n;
+} pgs_bentry;
+
+typedef struct {
+  const store_ops *ops; /* first: the dispatcher reads it */
+  char *url;
+  bool rdonly;
+  PGconn *wconn; /* the writer thread's (or the opener's before it starts) */
+  pthread_t writer;
+  bool writer_started;
+  pthread_mutex_t mu;
+  pthread_cond_t work, done;
+  pgs_op *head, *tail;
+  pgs_bentry *batch;
+  size_t batch_cap, batch_n;
+  int64_t hwm_pending;
+  int64_t batch_since_ms;
+  uint64_t flush_wanted, flush_done;
+  bool stopping;
+  bool up; /* the writer's connection works (last round trip succeeded) */
+  store_stats stats;
+  /* the read copy (STORE_CACHED, cache.c): under clock */
+  bool cached;
+  pthread_rwlock_t clock;
+  pgs_centry **cbuckets;
+  size_t cnb;
+  store_cert *ccerts;
+  size_t nccerts;
+  int64_t cloaded_ms;
+  /* under mu */
+  bool cache_fresh, listener_stop;
+  int64_t cache_down_since;
+  pthread_t listener;
+  bool listener_started;
+  /* the accounts this group changed (writer thread only): reloaded into the
+   * copy after the commit, before the answers */
+  uint8_t (*dirty)[LIC_ID_LEN];
+  size_t ndirty, capdirty;
+  bool certs_dirty;
+} pgs_store;
+
+typedef struct {
+  const store_ops *ops;
+  pgs_store *s;
+  PGconn *c; /* connected on first use, again after a failure */
+} pgs_reader;
+
+typedef struct {
+  const store_ops *ops;
+  pgs_store *s;
+  PGconn *c;
+  int64_t now;
+} pgs_wtxn;
+
+/* ---- conn.c: connections and queries ---------------------------------------- */
+
+/* Connect (bounded by connect_timeout in the URL or 5 s). LIC_UNAVAILABLE-like
+ * failures are LIC_IO with the server's message as detail. */
+int pgs__connect(const char *url, PGconn **out);
+
+/* Parameters of one query: bytes are sent binary, integers and text as text. */
+typedef struct {
+  const char *v[PGS_MAX_PARAMS];
+  int len[PGS_MAX_PARAMS];
+  int fmt[PGS_MAX_PARAMS];
+  char ibuf[PGS_MAX_PARAMS][24];
+  int n;
+} pgs_params;
+
+void pgs__p_bytes(pgs_params *p, const void *d, size_t n);
+void pgs__p_text(pgs_params *p, const char *s);
+void pgs__p_i64(pgs_params *p, int64_t v);
+
+/* Run sql with params, binary results. *res is set on LIC_OK (PQclear it). A
+ * failure becomes a lic_err with the server's message as detail: a unique
+ * violation LIC_EXISTS, a lost connection LIC_IO. */
+int pgs__exec(PGconn *c, const char *sql, const pgs_params *p, PGresult **res);
+/* As pgs__exec for a statement whose rows are not wanted. */
+int pgs__run(PGconn *c, const char *sql, const pgs_params *p);
+/* Several statements without parameters (the migrations). */
+int pgs__script(PGconn *c, const char *sql);
+/* Binary result fields (a NULL field reads 0 / empty). */
+int64_t pgs__i64(const PGresult *r, int row, int col);
+int32_t pgs__i32(const PGresult *r, int row, int col);
+/* Copy a text field into out (LIC_FORMAT when it does not fit). */
+int pgs__text(const PGresult *r, int row, int col, char *out, size_t cap);
+/* Copy a bytea field of exactly n bytes (LIC_FORMAT otherwise). */
+int pgs__fixed(const PGresult *r, int row, int col, uint8_t *out, size_t n);
+/* A malloc'd copy of a bytea field. */
+int pgs__blob(const PGresult *r, int row, int col, uint8_t **out, size_t *n);
+/* Whether the connection is still usable after a failure. */
+bool pgs__conn_ok(PGconn *c);
+
+/* The reader's connection, (re)connected when absent or broken. */
+int pgs__rconn(pgs_reader *rd, PGconn **c);
+
+/* ---- schema.c ------------------------------------------------------------------ */
+
+/* The schema version recorded in the database (0: no licsrv schema). */
+int pgs__schema_get(PGconn *c, int *version);
+/* Apply the migrations from version `from` up to PGS_SCHEMA_VERSION, in one
+ * transaction. */
+int pgs__migrate(PGconn *c, int from);
+
+bool pgs__is_up(pgs_store *s); /* the writer's last round trip worked */
+
+/* ---- cache.c ------------------------------------------------------------------- */
+
+int pgs__cache_load_all(pgs_store *s, PGconn *c);
+int pgs__cache_load_account(pgs_store *s, PGconn *c, const uint8_t id[LIC_ID_LEN]);
+int pgs__cache_load_certs(pgs_store *s, PGconn *c);
+void pgs__cache_free(pgs_store *s);
+int pgs__cache_account(pgs_store *s, const uint8_t id[LIC_ID_LEN], store_account *out);
+/* The registration (out, when non-NULL) and the account's count (when non-NULL). */
+int pgs__cache_registration(pgs_store *s, const uint8_t account[LIC_ID_LEN],
+                            const uint8_t project_id[LIC_ID_LEN], store_registration *out,
+                            size_t *count);
+int pgs__cache_cert_each(pgs_store *s, store_cert_cb cb, void *arg);
+void *pgs__listener_main(void *arg);
+/* Note a change the copy must reload after this group commits. */
+void pgs__dirty(store_wtxn *w, const uint8_t id[LIC_ID_LEN]);
+void pgs__dirty_certs(store_wtxn *w);
+
+/* ---- writer.c ------------------------------------------------------------------ */
+
+void *pgs__writer_main(void *arg);
+int64_t pgs__now_ms(void);
+
+/* Private-mode operations on this backend. */
+int pgs__private_only(const char *what);
+
+#endif

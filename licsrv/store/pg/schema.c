@@ -1,0 +1,378 @@
+/* store/pg/schema.c - the versioned schema (one migration per version, applied
+ * in order in one transaction under an advisory lock, so two processes that
+ * init or migrate at once do it once), opening and closing the store, the
+ * readers, and the meta row (identity, clock high-water mark). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lic/err.h"
+#include "store/pg/internal.h"
+
+/* Version 1: the tables public mode keeps. The row lock a registration takes
+ * on its account (pgs_w_account_get: SELECT ... FOR UPDATE) serializes the
+ * capacity check across processes; the primary key of registrations is the
+ * unique (account, project). */
+static const char MIGRATION_1[] =
+    "CREATE TABLE licsrv_meta (one boolean PRIMARY KEY DEFAULT true CHECK (one),"
+    " schema integer NOT NULL, mode text NOT NULL DEFAULT '', node_kid bytea, node_pub bytea,"
+    " project_id bytea, created bigint NOT NULL DEFAULT 0, clock_hwm bigint NOT NULL DEFAULT 0,"
+    " cert bytea);"
+    "INSERT INTO licsrv_meta (schema) VALUES (1);"
+    "CREATE TABLE licsrv_certs (id bytea PRIMARY KEY, env bytea NOT NULL,"
+    " imported bigint NOT NULL);"
+    "CREATE TABLE licsrv_accounts (id bytea PRIMARY KEY, env bytea NOT NULL,"
+    " imported bigint NOT NULL, revoked_at bigint NOT NULL DEFAULT 0);"
+    "CREATE TABLE licsrv_registrations (account bytea NOT NULL, project_id bytea NOT NULL,"
+    " project text NOT NULL, domain text NOT NULL, created bigint NOT NULL,"
+    " last_valid bigint NOT NULL, PRIMARY KEY (account, project_id));"
+    "CREATE TABLE licsrv_nodes (owner bytea NOT NULL, node text NOT NULL,"
+    " last_seen bigint NOT NULL DEFAULT 0, fail_time bigint NOT NULL DEFAULT 0,"
+    " fail_status text NOT NULL DEFAULT '', fail_reason text NOT NULL DEFAULT '',"
+    " PRIMARY KEY (owner, node));"
+    "CREATE TABLE licsrv_audit (seq bigserial PRIMARY KEY, time bigint NOT NULL,"
+    " token text NOT NULL, action text NOT NULL, subject text NOT NULL);"
+    "CREATE INDEX licsrv_audit_time ON licsrv_audit (time);"
+    "CREATE TABLE licsrv_tokens (hash bytea PRIMARY KEY, name text NOT NULL UNIQUE,"
+    " created bigint NOT NULL);";
+
+/* Version 2: every change to what the verify path caches is announced on
+ * PGS_NOTIFY_CHANNEL ("a HEX" account, "r HEX" an account's registrations,
+ * "c" certificates, "t" tokens), delivered at commit. */
+static const char MIGRATION_2[] =
+    "CREATE FUNCTION licsrv_notify() RETURNS trigger LANGUAGE plpgsql AS $f$"
+    " DECLARE k text; BEGIN"
+    "  IF TG_NARGS > 1 THEN"
+    "   k := (CASE WHEN TG_OP = 'DELETE' THEN to_jsonb(OLD) ELSE to_jsonb(NEW) END) ->> TG_ARGV[1];"
+    "  END IF;"
+    "  PERFORM pg_notify('" PGS_NOTIFY_CHANNEL "', TG_ARGV[0] || ' ' || COALESCE(substr(k, 3), ''));"
+    "  RETURN NULL; END $f$;"
+    "CREATE TRIGGER licsrv_accounts_notify AFTER INSERT OR UPDATE OR DELETE ON licsrv_accounts"
+    " FOR EACH ROW EXECUTE FUNCTION licsrv_notify('a', 'id');"
+    "CREATE TRIGGER licsrv_registrations_notify AFTER INSERT OR UPDATE OR DELETE"
+    " ON licsrv_registrations FOR EACH ROW EXECUTE FUNCTION licsrv_notify('r', 'account');"
+    "CREATE TRIGGER licsrv_certs_notify AFTER INSERT OR UPDATE OR DELETE ON licsrv_certs"
+    " FOR EACH ROW EXECUTE FUNCTION licsrv_notify('c');"
+    "CREATE TRIGGER licsrv_tokens_notify AFTER INSERT OR UPDATE OR DELETE ON licsrv_tokens"
+    " FOR EACH ROW EXECUTE FUNCTION licsrv_notify('t');";
+
+static const char *const MIGRATIONS[PGS_SCHEMA_VERSION] = {MIGRATION_1, MIGRATION_2};
+
+int pgs__schema_get(PGconn *c, int *version) {
+  PGresult *r = NULL;
+  int rc = pgs__exec(c, "SELECT to_regclass('licsrv_meta') IS NOT NULL", NULL, &r);
+  *version = 0;
+  if (rc != LIC_OK)
+    return rc;
+  bool present = PQntuples(r) == 1 && PQgetvalue(r, 0, 0)[0] == 1;
+  PQclear(r);
+  if (!present)
+    return LIC_OK;
+  if ((rc = pgs__exec(c, "SELECT schema FROM licsrv_meta", NULL, &r)) != LIC_OK)
+    return rc;
+  if (PQntuples(r) != 1)
+    rc = lic_fail(LIC_FORMAT, "postgresql: licsrv_meta holds %d rows, not one", PQntuples(r));
+  else
+    *version = pgs__i32(r, 0, 0);
+  PQclear(r);
+  return rc;
+}
+
+int pgs__migrate(PGconn *c, int from) {
+  int rc, v;
+  (void)from;
+  if ((rc = pgs__run(c, "BEGIN", NULL)) != LIC_OK)
+    return rc;
+  /* Another process may be migrating: wait for it, then read again. */
+  if ((rc = pgs__run(c, "SELECT pg_advisory_xact_lock(7470)", NULL)) != LIC_OK ||
+      (rc = pgs__schema_get(c, &v)) != LIC_OK)
+    goto out;
+  if (v > PGS_SCHEMA_VERSION) {
+    rc = lic_fail(LIC_FORMAT, "postgresql: schema version %d is newer than this licsrv's (%d)", v,
+                  PGS_SCHEMA_VERSION);
+    goto out;
+  }
+  for (; v < PGS_SCHEMA_VERSION; v++) {
+    pgs_params p = {0};
+    if ((rc = pgs__script(c, MIGRATIONS[v])) != LIC_OK)
+      goto out;
+    pgs__p_i64(&p, v + 1);
+    if ((rc = pgs__run(c, "UPDATE licsrv_meta SET schema = $1::integer", &p)) != LIC_OK)
+      goto out;
+  }
+  rc = pgs__run(c, "COMMIT", NULL);
+out:
+  if (rc != LIC_OK && pgs__conn_ok(c))
+    pgs__run(c, "ROLLBACK", NULL);
+  return rc;
+}
+
+int pgs_open(const char *url, unsigned flags, store **out) {
+  pgs_store *s = calloc(1, sizeof *s);
+  int rc, v = 0;
+  bool mu = false;
+
+  *out = NULL;
+  if (s == NULL || (s->url = strdup(url)) == NULL) {
+    rc = LIC_NOMEM;
+    goto out;
+  }
+  s->ops = &pgs_ops;
+  s->rdonly = (flags & STORE_RDONLY) != 0;
+  pthread_mutex_init(&s->mu, NULL);
+  pthread_cond_init(&s->work, NULL);
+  pthread_cond_init(&s->done, NULL);
+  pthread_rwlock_init(&s->clock, NULL);
+  mu = true;
+  if ((rc = pgs__connect(url, &s->wconn)) != LIC_OK || (rc = pgs__schema_get(s->wconn, &v)) != LIC_OK)
+    goto out;
+  if (v == 0 && (flags & STORE_CREATE) == 0) {
+    rc = lic_fail(LIC_NOTFOUND, "postgresql: no licsrv schema in this database "
+                                "(run 'licsrv init --mode public --store URL')");
+    goto out;
+  }
+  if (v > PGS_SCHEMA_VERSION) {
+    rc = lic_fail(LIC_FORMAT, "postgresql: schema version %d is newer than this licsrv's (%d)", v,
+                  PGS_SCHEMA_VERSION);
+    goto out;
+  }
+  if (v < PGS_SCHEMA_VERSION) {
+    if (v > 0 && (flags & STORE_MIGRATE) == 0) {
+      rc = lic_fail(LIC_FORMAT, "postgresql: schema version %d, this licsrv needs %d "
+                                "(run 'licsrv migrate')", v, PGS_SCHEMA_VERSION);
+      goto out;
+    }
+    if (s->rdonly) {
+      rc = lic_fail(LIC_INVALID, "postgresql: cannot create or migrate a read-only store");
+      goto out;
+    }
+    if ((rc = pgs__migrate(s->wconn, v)) != LIC_OK)
+      goto out;
+  }
+  s->up = true;
+  if ((flags & STORE_CACHED) != 0) {
+    if ((rc = pgs__cache_load_all(s, s->wconn)) != LIC_OK)
+      goto out;
+    s->cached = true;
+    s->cache_fresh = true;
+    if (pthread_create(&s->listener, NULL, pgs__listener_main, s) != 0) {
+      rc = lic_fail(LIC_IO, "cannot start the change listener");
+      goto out;
+    }
+    s->listener_started = true;
+  }
+  if (!s->rdonly) {
+    if (pthread_create(&s->writer, NULL, pgs__writer_main, s) != 0) {
+      rc = lic_fail(LIC_IO, "cannot start the writer thread");
+      goto out;
+    }
+    s->writer_started = true;
+  }
+  *out = (store *)s;
+  return LIC_OK;
+out:
+  if (s != NULL) {
+    if (s->listener_started) {
+      pthread_mutex_lock(&s->mu);
+      s->listener_stop = true;
+      pthread_mutex_unlock(&s->mu);
+      pthread_join(s->listener, NULL);
+    }
+    PQfinish(s->wconn);
+    pgs__cache_free(s);
+    if (mu) {
+      pthread_rwlock_destroy(&s->clock);
+      pthread_mutex_destroy(&s->mu);
+      pthread_cond_destroy(&s->work);
+      pthread_cond_destroy(&s->done);
+    }
+    free(s->url);
+    free(s);
+  }
+  return rc;
+}
+
+void pgs_close(store *st) {
+  pgs_store *s = (pgs_store *)st;
+  if (s->writer_started) {
+    pthread_mutex_lock(&s->mu);
+    s->stopping = true;
+    pthread_cond_signal(&s->work);
+    pthread_mutex_unlock(&s->mu);
+    pthread_join(s->writer, NULL);
+  }
+  if (s->listener_started) {
+    pthread_mutex_lock(&s->mu);
+    s->listener_stop = true;
+    pthread_mutex_unlock(&s->mu);
+    pthread_join(s->listener, NULL);
+  }
+  PQfinish(s->wconn);
+  pgs__cache_free(s);
+  pthread_rwlock_destroy(&s->clock);
+  free(s->dirty);
+  free(s->batch);
+  pthread_mutex_destroy(&s->mu);
+  pthread_cond_destroy(&s->work);
+  pthread_cond_destroy(&s->done);
+  free(s->url);
+  free(s);
+}
+
+bool pgs__is_up(pgs_store *s) {
+  pthread_mutex_lock(&s->mu);
+  bool up = s->up;
+  pthread_mutex_unlock(&s->mu);
+  return up;
+}
+
+/* ---- readers: one connection each, no snapshot (every query reads the
+ * newest committed state) ---------------------------------------------------- */
+
+int pgs_reader_new(store *st, store_reader **out) {
+  pgs_reader *rd = calloc(1, sizeof *rd);
+  if (rd == NULL)
+    return LIC_NOMEM;
+  rd->ops = &pgs_ops;
+  rd->s = (pgs_store *)st;
+  *out = (store_reader *)rd;
+  return LIC_OK;
+}
+
+void pgs_reader_free(store_reader *r) {
+  pgs_reader *rd = (pgs_reader *)r;
+  PQfinish(rd->c);
+  free(rd);
+}
+
+/* A cached store's verify path must not wait on (or for) the database: its
+ * reads connect on first use instead. */
+int pgs_reader_begin(store_reader *r) {
+  PGconn *c;
+  if (((pgs_reader *)r)->s->cached)
+    return LIC_OK;
+  return pgs__rconn((pgs_reader *)r, &c);
+}
+
+void pgs_reader_end(store_reader *r) { (void)r; }
+
+/* ---- meta -------------------------------------------------------------------- */
+
+static int64_t hwm_pending(pgs_store *s) {
+  pthread_mutex_lock(&s->mu);
+  int64_t t = s->hwm_pending;
+  pthread_mutex_unlock(&s->mu);
+  return t;
+}
+
+int pgs_meta_get(store_reader *r, store_meta *m) {
+  pgs_reader *rd = (pgs_reader *)r;
+  PGconn *c;
+  PGresult *res = NULL;
+  int rc;
+  memset(m, 0, sizeof *m);
+  if ((rc = pgs__rconn(rd, &c)) != LIC_OK ||
+      (rc = pgs__exec(c, "SELECT schema, mode, node_kid, node_pub, project_id, created, clock_hwm"
+                         " FROM licsrv_meta", NULL, &res)) != LIC_OK)
+    return rc;
+  if (PQntuples(res) != 1) {
+    rc = lic_fail(LIC_FORMAT, "postgresql: licsrv_meta holds %d rows, not one", PQntuples(res));
+    goto out;
+  }
+  m->schema = (uint32_t)pgs__i32(res, 0, 0);
+  if ((rc = pgs__text(res, 0, 1, m->mode, sizeof m->mode)) != LIC_OK)
+    goto out;
+  if (!PQgetisnull(res, 0, 2)) {
+    if ((rc = pgs__fixed(res, 0, 2, m->node_kid, LIC_KID_LEN)) != LIC_OK ||
+        (rc = pgs__fixed(res, 0, 3, m->node_pub, LIC_PUBKEY_LEN)) != LIC_OK ||
+        (rc = pgs__fixed(res, 0, 4, m->project_id, LIC_ID_LEN)) != LIC_OK)
+      goto out;
+    m->has_node_key = true;
+  }
+  m->created = pgs__i64(res, 0, 5);
+  m->clock_hwm = pgs__i64(res, 0, 6);
+  int64_t p = hwm_pending(rd->s);
+  if (p > m->clock_hwm)
+    m->clock_hwm = p;
+out:
+  PQclear(res);
+  return rc;
+}
+
+int pgs_w_meta_init(store_wtxn *wt, const char *mode, const uint8_t kid[LIC_KID_LEN],
+                    const uint8_t pub[LIC_PUBKEY_LEN], const uint8_t project_id[LIC_ID_LEN],
+                    int64_t now) {
+  pgs_wtxn *w = (pgs_wtxn *)wt;
+  pgs_params p = {0};
+  PGresult *res;
+  int rc;
+  if (strcmp(mode, "public") != 0)
+    return pgs__private_only("licsrv init --mode private");
+  pgs__p_text(&p, mode);
+  pgs__p_bytes(&p, kid, LIC_KID_LEN);
+  pgs__p_bytes(&p, pub, LIC_PUBKEY_LEN);
+  pgs__p_bytes(&p, project_id, LIC_ID_LEN);
+  pgs__p_i64(&p, now);
+  if ((rc = pgs__exec(w->c, "UPDATE licsrv_meta SET mode = $1, node_kid = $2, node_pub = $3,"
+                            " project_id = $4, created = $5::bigint WHERE mode = ''",
+                      &p, &res)) != LIC_OK)
+    return rc;
+  bool hit = strcmp(PQcmdTuples(res), "1") == 0;
+  PQclear(res);
+  return hit ? LIC_OK : lic_fail(LIC_EXISTS, "the store is already initialized");
+}
+
+int pgs_clock_hwm_get(store_reader *r, int64_t *t) {
+  pgs_reader *rd = (pgs_reader *)r;
+  PGconn *c;
+  PGresult *res;
+  int rc;
+  *t = 0;
+  if ((rc = pgs__rconn(rd, &c)) != LIC_OK ||
+      (rc = pgs__exec(c, "SELECT clock_hwm FROM licsrv_meta", NULL, &res)) != LIC_OK)
+    return rc;
+  if (PQntuples(res) == 1)
+    *t = pgs__i64(res, 0, 0);
+  PQclear(res);
+  int64_t p = hwm_pending(rd->s);
+  if (p > *t)
+    *t = p;
+  return LIC_OK;
+}
+
+int pgs_w_clock_hwm_set(store_wtxn *wt, int64_t t) {
+  pgs_params p = {0};
+  pgs__p_i64(&p, t);
+  return pgs__run(((pgs_wtxn *)wt)->c,
+                  "UPDATE licsrv_meta SET clock_hwm = GREATEST(clock_hwm, $1::bigint)", &p);
+}
+
+/* `licsrv clock --reset`: the mark set down on purpose. */
+int pgs_w_clock_hwm_reset(store_wtxn *wt, int64_t t) {
+  pgs_params p = {0};
+  pgs__p_i64(&p, t);
+  return pgs__run(((pgs_wtxn *)wt)->c, "UPDATE licsrv_meta SET clock_hwm = $1::bigint", &p);
+}
+
+int pgs_w_cert_put(store_wtxn *wt, const uint8_t *env, size_t len) {
+  pgs_params p = {0};
+  pgs__p_bytes(&p, env, len);
+  return pgs__run(((pgs_wtxn *)wt)->c, "UPDATE licsrv_meta SET cert = $1", &p);
+}
+
+int pgs_cert_get(store_reader *r, uint8_t **env, size_t *len) {
+  PGconn *c;
+  PGresult *res;
+  int rc;
+  *env = NULL;
+  *len = 0;
+  if ((rc = pgs__rconn((pgs_reader *)r, &c)) != LIC_OK ||
+      (rc = pgs__exec(c, "SELECT cert FROM licsrv_meta WHERE cert IS NOT NULL", NULL, &res)) !=
+          LIC_OK)
+    return rc;
+  rc = PQntuples(res) == 1 ? pgs__blob(res, 0, 0, env, len) : LIC_NOTFOUND;
+  PQclear(res);
+  return rc;
+}
+
+STORE_TABLE(pgs, "postgresql");

@@ -1,0 +1,493 @@
+/* store/pg/writer.c - the writer thread of the PostgreSQL backend: the LMDB
+ * writer's group commit on one connection (every queued operation in one
+ * transaction, answered only after its COMMIT returned; when one fails the
+ * group is rolled back and replayed with a savepoint around each), the node
+ * heartbeat batch written as one statement per batch, and the reconnect with
+ * backoff: while PostgreSQL is unreachable every operation completes at once
+ * with LIC_UNAVAILABLE, never queued to be lost. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "lic/err.h"
+#include "lic/util.h"
+#include "store/pg/internal.h"
+
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 2000
+
+int64_t pgs__now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- the heartbeat batch (as in store/lmdb/writer.c) ------------------------ */
+
+static uint64_t bhash(const uint8_t owner[LIC_ID_LEN], const char *node) {
+  uint64_t h = 1469598103934665603ull;
+  for (size_t i = 0; i < LIC_ID_LEN; i++)
+    h = (h ^ owner[i]) * 1099511628211ull;
+  for (const char *p = node; *p != '\0'; p++)
+    h = (h ^ (uint8_t)*p) * 1099511628211ull;
+  return h;
+}
+
+static pgs_bentry *bslot(pgs_bentry *e, size_t cap, const uint8_t owner[LIC_ID_LEN],
+                         const char *node) {
+  size_t mask = cap - 1, i = (size_t)bhash(owner, node) & mask;
+  while (e[i].used &&
+         (memcmp(e[i].n.owner, owner, LIC_ID_LEN) != 0 || strcmp(e[i].n.node, node) != 0))
+    i = (i + 1) & mask;
+  return &e[i];
+}
+
+static int bgrow(pgs_store *s) {
+  size_t cap = s->batch_cap ? s->batch_cap * 2 : 64;
+  pgs_bentry *ne = calloc(cap, sizeof *ne);
+  if (ne == NULL)
+    return LIC_NOMEM;
+  for (size_t i = 0; i < s->batch_cap; i++)
+    if (s->batch[i].used)
+      *bslot(ne, cap, s->batch[i].n.owner, s->batch[i].n.node) = s->batch[i];
+  free(s->batch);
+  s->batch = ne;
+  s->batch_cap = cap;
+  return LIC_OK;
+}
+
+static int batch_note(pgs_store *s, const uint8_t owner[LIC_ID_LEN], const char *node,
+                      int64_t now, const char *status, const char *reason) {
+  size_t nl = strlen(node);
+  int r = LIC_OK;
+  if (nl == 0 || nl > STORE_MAX_NODE)
+    return lic_fail(LIC_LIMIT, "node name must be 1..%d bytes", STORE_MAX_NODE);
+  if (s->rdonly)
+    return lic_fail(LIC_INVALID, "store is read-only");
+  pthread_mutex_lock(&s->mu);
+  if (s->stopping) {
+    r = lic_fail(LIC_INVALID, "store is closing");
+    goto out;
+  }
+  if ((s->batch_n + 1) * 2 > s->batch_cap && (r = bgrow(s)) != LIC_OK)
+    goto out;
+  pgs_bentry *e = bslot(s->batch, s->batch_cap, owner, node);
+  if (!e->used) {
+    memset(e, 0, sizeof *e);
+    e->used = true;
+    memcpy(e->n.owner, owner, LIC_ID_LEN);
+    memcpy(e->n.node, node, nl + 1);
+    if (s->batch_n++ == 0 && s->hwm_pending == 0) {
+      s->batch_since_ms = pgs__now_ms();
+      pthread_cond_signal(&s->work);
+    }
+  }
+  if (status == NULL) {
+    e->seen = true;
+    if (now > e->n.last_seen)
+      e->n.last_seen = now;
+  } else if (now >= e->n.fail_time) {
+    e->failed = true;
+    e->n.fail_time = now;
+    snprintf(e->n.fail_status, sizeof e->n.fail_status, "%s", status);
+    snprintf(e->n.fail_reason, sizeof e->n.fail_reason, "%s", reason != NULL ? reason : "");
+  }
+  if (s->batch_n >= STORE_MAX_BATCH)
+    pthread_cond_signal(&s->work);
+out:
+  pthread_mutex_unlock(&s->mu);
+  return r;
+}
+
+int pgs_node_seen(store *st, const uint8_t owner[LIC_ID_LEN], const char *node, int64_t now) {
+  return batch_note((pgs_store *)st, owner, node, now, NULL, NULL);
+}
+
+int pgs_node_failure(store *st, const uint8_t owner[LIC_ID_LEN], const char *node, int64_t now,
+                     const char *status, const char *reason) {
+  return batch_note((pgs_store *)st, owner, node, now, status != NULL ? status : "", reason);
+}
+
+void pgs_clock_hwm_note(store *st, int64_t now) {
+  pgs_store *s = (pgs_store *)st;
+  if (s->rdonly)
+    return;
+  pthread_mutex_lock(&s->mu);
+  if (now > s->hwm_pending) {
+    if (s->hwm_pending == 0 && s->batch_n == 0) {
+      s->batch_since_ms = pgs__now_ms();
+      pthread_cond_signal(&s->work);
+    }
+    s->hwm_pending = now;
+  }
+  pthread_mutex_unlock(&s->mu);
+}
+
+/* The whole batch as one statement: a JSON array of rows, merged so a later
+ * seen or failure time wins over the stored one. */
+static const char SQL_NODES[] =
+    "INSERT INTO licsrv_nodes (owner, node, last_seen, fail_time, fail_status, fail_reason) "
+    "SELECT decode(x.o, 'hex'), x.n, x.s, x.f, x.fs, x.fr FROM json_to_recordset($1::json) "
+    "AS x(o text, n text, s bigint, f bigint, fs text, fr text) "
+    "ON CONFLICT (owner, node) DO UPDATE SET "
+    "last_seen = GREATEST(licsrv_nodes.last_seen, EXCLUDED.last_seen), "
+    "fail_status = CASE WHEN EXCLUDED.fail_time > 0 AND EXCLUDED.fail_time >= licsrv_nodes.fail_time "
+    "THEN EXCLUDED.fail_status ELSE licsrv_nodes.fail_status END, "
+    "fail_reason = CASE WHEN EXCLUDED.fail_time > 0 AND EXCLUDED.fail_time >= licsrv_nodes.fail_time "
+    "THEN EXCLUDED.fail_reason ELSE licsrv_nodes.fail_reason END, "
+    "fail_time = GREATEST(licsrv_nodes.fail_time, EXCLUDED.fail_time)";
+
+static void hexenc(const uint8_t *d, size_t n, char *out) {
+  static const char digits[] = "0123456789abcdef";
+  for (size_t i = 0; i < n; i++) {
+    out[2 * i] = digits[d[i] >> 4];
+    out[2 * i + 1] = digits[d[i] & 15];
+  }
+  out[2 * n] = '\0';
+}
+
+static int batch_apply(pgs_wtxn *w, pgs_bentry *e, size_t cap, int64_t hwm) {
+  json_t *rows = json_array();
+  int r = LIC_OK;
+  if (rows == NULL)
+    return LIC_NOMEM;
+  for (size_t i = 0; i < cap; i++) {
+    char hex[2 * LIC_ID_LEN + 1];
+    if (!e[i].used)
+      continue;
+    hexenc(e[i].n.owner, LIC_ID_LEN, hex);
+    json_t *row = json_pack("{s:s, s:s, s:I, s:I, s:s, s:s}", "o", hex, "n", e[i].n.node, "s",
+                            (json_int_t)(e[i].seen ? e[i].n.last_seen : 0), "f",
+                            (json_int_t)(e[i].failed ? e[i].n.fail_time : 0), "fs",
+                            e[i].n.fail_status, "fr", e[i].n.fail_reason);
+    if (row != NULL) /* NULL: not UTF-8, which PostgreSQL's text would refuse too */
+      json_array_append_new(rows, row);
+  }
+  if (json_array_size(rows) > 0) {
+    char *text = json_dumps(rows, JSON_COMPACT);
+    pgs_params p = {0};
+    if (text == NULL) {
+      json_decref(rows);
+      return LIC_NOMEM;
+    }
+    pgs__p_text(&p, text);
+    r = pgs__run(w->c, SQL_NODES, &p);
+    free(text);
+  }
+  json_decref(rows);
+  if (r == LIC_OK && hwm > 0)
+    r = pgs_w_clock_hwm_set((store_wtxn *)w, hwm);
+  return r;
+}
+
+/* ---- the read copy's own writes ----------------------------------------------- */
+
+void pgs__dirty(store_wtxn *wt, const uint8_t id[LIC_ID_LEN]) {
+  pgs_store *s = ((pgs_wtxn *)wt)->s;
+  if (!s->cached)
+    return;
+  for (size_t i = 0; i < s->ndirty; i++)
+    if (memcmp(s->dirty[i], id, LIC_ID_LEN) == 0)
+      return;
+  if (s->ndirty == s->capdirty) {
+    size_t cap = s->capdirty ? s->capdirty * 2 : 16;
+    void *n = realloc(s->dirty, cap * sizeof *s->dirty);
+    if (n == NULL)
+      return; /* the change feed brings it a moment later */
+    s->dirty = n;
+    s->capdirty = cap;
+  }
+  memcpy(s->dirty[s->ndirty++], id, LIC_ID_LEN);
+}
+
+void pgs__dirty_certs(store_wtxn *wt) { ((pgs_wtxn *)wt)->s->certs_dirty = true; }
+
+/* After a commit, before the answers: this process reads its own writes. */
+static void reload_dirty(pgs_store *s) {
+  for (size_t i = 0; i < s->ndirty; i++)
+    pgs__cache_load_account(s, s->wconn, s->dirty[i]);
+  if (s->certs_dirty)
+    pgs__cache_load_certs(s, s->wconn);
+  s->ndirty = 0;
+  s->certs_dirty = false;
+}
+
+void pgs_health_get(store *st, store_health *h) {
+  pgs_store *s = (pgs_store *)st;
+  memset(h, 0, sizeof *h);
+  pthread_mutex_lock(&s->mu);
+  h->writable = s->up;
+  h->cached = s->cached;
+  h->cache_fresh = s->cache_fresh;
+  h->down_since = s->cache_fresh ? 0 : s->cache_down_since;
+  pthread_mutex_unlock(&s->mu);
+  if (s->cached) {
+    pthread_rwlock_rdlock(&s->clock);
+    h->cache_age_ms = pgs__now_ms() - s->cloaded_ms;
+    pthread_rwlock_unlock(&s->clock);
+  }
+}
+
+/* ---- the writer thread ---------------------------------------------------------- */
+
+static void set_up(pgs_store *s, bool up) {
+  pthread_mutex_lock(&s->mu);
+  s->up = up;
+  pthread_mutex_unlock(&s->mu);
+}
+
+/* The writer's connection, reconnecting at most once per backoff step. */
+static int writer_conn(pgs_store *s, int64_t *next_try, int64_t *backoff) {
+  if (pgs__conn_ok(s->wconn))
+    return LIC_OK;
+  if (pgs__now_ms() < *next_try)
+    return lic_fail(LIC_UNAVAILABLE, "postgresql: unreachable (reconnecting)");
+  PQfinish(s->wconn);
+  s->wconn = NULL;
+  int rc = pgs__connect(s->url, &s->wconn);
+  if (rc != LIC_OK) {
+    *next_try = pgs__now_ms() + *backoff;
+    *backoff = *backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : *backoff * 2;
+    set_up(s, false);
+    return rc;
+  }
+  *backoff = BACKOFF_MIN_MS;
+  set_up(s, true);
+  return LIC_OK;
+}
+
+static int savepoint(PGconn *c, const char *verb) {
+  char sql[64];
+  snprintf(sql, sizeof sql, "%s SAVEPOINT licsrv_op", verb);
+  return pgs__run(c, sql, NULL);
+}
+
+/* One pass over the group in one transaction; *failed when an operation did. */
+static int group_pass(pgs_store *s, pgs_op *ops, bool isolate, bool *failed, uint64_t *nops) {
+  pgs_wtxn w = {&pgs_ops, s, s->wconn, (int64_t)time(NULL)};
+  int rc = pgs__run(s->wconn, "BEGIN", NULL);
+  *failed = false;
+  *nops = 0;
+  if (rc != LIC_OK)
+    return rc;
+  for (pgs_op *o = ops; o != NULL && !*failed; o = o->next) {
+    lic_errdetail_clear();
+    o->detail[0] = '\0';
+    if (isolate && (rc = savepoint(s->wconn, "")) != LIC_OK)
+      return rc;
+    o->rc = o->apply((store_wtxn *)&w, o->arg);
+    if (!pgs__conn_ok(s->wconn))
+      return lic_fail(LIC_UNAVAILABLE, "postgresql: connection lost");
+    if (o->rc != LIC_OK)
+      snprintf(o->detail, sizeof o->detail, "%s", lic_errdetail());
+    if (isolate && (rc = savepoint(s->wconn, o->rc == LIC_OK ? "RELEASE" : "ROLLBACK TO")) != LIC_OK)
+      return rc;
+    if (!isolate && o->rc != LIC_OK)
+      *failed = true;
+    (*nops)++;
+  }
+  return LIC_OK;
+}
+
+void *pgs__writer_main(void *arg) {
+  pgs_store *s = arg;
+  int64_t next_try = 0, backoff = BACKOFF_MIN_MS;
+
+  pthread_mutex_lock(&s->mu);
+  for (;;) {
+    while (!s->stopping && s->head == NULL && s->flush_wanted == s->flush_done) {
+      if (s->batch_n == 0 && s->hwm_pending == 0) {
+        pthread_cond_wait(&s->work, &s->mu);
+        continue;
+      }
+      int64_t due = s->batch_since_ms + STORE_FLUSH_MS, now = pgs__now_ms();
+      if (now >= due || s->batch_n >= STORE_MAX_BATCH)
+        break;
+      struct timespec ts;
+      clock_gettime(CLOCK_REALTIME, &ts);
+      int64_t ns = ts.tv_nsec + (due - now) * 1000000;
+      ts.tv_sec += (time_t)(ns / 1000000000);
+      ts.tv_nsec = (long)(ns % 1000000000);
+      pthread_cond_timedwait(&s->work, &s->mu, &ts);
+    }
+    pgs_op *ops = s->head;
+    s->head = s->tail = NULL;
+    pgs_bentry *be = s->batch;
+    size_t bcap = s->batch_cap, bn = s->batch_n;
+    int64_t hwm = s->hwm_pending;
+    s->batch = NULL;
+    s->batch_cap = s->batch_n = 0;
+    s->hwm_pending = 0;
+    uint64_t flush_target = s->flush_wanted;
+    bool stop = s->stopping;
+    pthread_mutex_unlock(&s->mu);
+
+    uint64_t nops = 0;
+    int crc = LIC_OK;
+    char cdetail[320] = "";
+    bool committed = false;
+    if (ops != NULL || bn > 0 || hwm > 0) {
+      lic_errdetail_clear();
+      crc = writer_conn(s, &next_try, &backoff);
+      for (int pass = 0; pass < 2 && crc == LIC_OK; pass++) {
+        bool failed;
+        crc = group_pass(s, ops, pass == 1, &failed, &nops);
+        if (crc == LIC_OK && !failed)
+          break;
+        pgs__run(s->wconn, "ROLLBACK", NULL);
+        if (crc == LIC_OK && pass == 1)
+          break;
+      }
+      if (crc == LIC_OK) {
+        if (bn > 0 || hwm > 0) { /* bookkeeping rides along; dropped on failure */
+          pgs_wtxn w = {&pgs_ops, s, s->wconn, (int64_t)time(NULL)};
+          if (savepoint(s->wconn, "") == LIC_OK) {
+            int br = batch_apply(&w, be, bcap, hwm);
+            savepoint(s->wconn, br == LIC_OK ? "RELEASE" : "ROLLBACK TO");
+          }
+          nops++;
+        }
+        lic_errdetail_clear();
+        crc = pgs__run(s->wconn, "COMMIT", NULL); /* answered only after this */
+        committed = crc == LIC_OK;
+        if (committed)
+          reload_dirty(s);
+      }
+      if (crc != LIC_OK) {
+        snprintf(cdetail, sizeof cdetail, "%s", lic_errdetail());
+        if (!pgs__conn_ok(s->wconn)) {
+          crc = LIC_UNAVAILABLE;
+          set_up(s, false);
+          next_try = 0; /* the next group tries a reconnect at once */
+        }
+      }
+    }
+    free(be);
+    s->ndirty = 0; /* a failed group changed nothing */
+    s->certs_dirty = false;
+
+    pthread_mutex_lock(&s->mu);
+    s->stats.ops += nops;
+    if (committed) {
+      s->stats.commits++;
+      s->stats.syncs++;
+      if (ops == NULL)
+        s->stats.flushes++;
+    }
+    pthread_mutex_unlock(&s->mu);
+
+    for (pgs_op *o = ops, *next; o != NULL; o = next) {
+      next = o->next;
+      if (crc != LIC_OK) {
+        o->rc = crc;
+        snprintf(o->detail, sizeof o->detail, "%s", cdetail);
+      }
+      o->done(o->arg, o->rc, o->detail);
+      free(o);
+    }
+
+    pthread_mutex_lock(&s->mu);
+    s->flush_done = flush_target;
+    pthread_cond_broadcast(&s->done);
+    if (stop && s->head == NULL && (s->batch_n == 0 && s->hwm_pending == 0))
+      break;
+  }
+  pthread_mutex_unlock(&s->mu);
+  return NULL;
+}
+
+int pgs_submit(store *st, store_apply_fn apply, store_done_fn done, void *arg) {
+  pgs_store *s = (pgs_store *)st;
+  pgs_op *o;
+  if (s->rdonly)
+    return lic_fail(LIC_INVALID, "store is read-only");
+  if ((o = calloc(1, sizeof *o)) == NULL)
+    return LIC_NOMEM;
+  o->apply = apply;
+  o->done = done;
+  o->arg = arg;
+  pthread_mutex_lock(&s->mu);
+  if (s->stopping) {
+    pthread_mutex_unlock(&s->mu);
+    free(o);
+    return lic_fail(LIC_INVALID, "store is closing");
+  }
+  if (s->tail != NULL)
+    s->tail->next = o;
+  else
+    s->head = o;
+  s->tail = o;
+  pthread_cond_signal(&s->work);
+  pthread_mutex_unlock(&s->mu);
+  return LIC_OK;
+}
+
+typedef struct {
+  pgs_store *s;
+  store_apply_fn apply;
+  void *arg;
+  bool finished;
+  int rc;
+  char detail[320];
+} sync_wait;
+
+static void sync_done(void *arg, int rc, const char *detail) {
+  sync_wait *sw = arg;
+  pthread_mutex_lock(&sw->s->mu);
+  sw->rc = rc;
+  snprintf(sw->detail, sizeof sw->detail, "%s", detail);
+  sw->finished = true;
+  pthread_cond_broadcast(&sw->s->done);
+  pthread_mutex_unlock(&sw->s->mu);
+}
+
+static int sync_apply(store_wtxn *w, void *arg) {
+  sync_wait *sw = arg;
+  return sw->apply(w, sw->arg);
+}
+
+int pgs_write(store *st, store_apply_fn apply, void *arg) {
+  pgs_store *s = (pgs_store *)st;
+  sync_wait sw;
+  int r;
+  memset(&sw, 0, sizeof sw);
+  sw.s = s;
+  sw.apply = apply;
+  sw.arg = arg;
+  if ((r = pgs_submit(st, sync_apply, sync_done, &sw)) != LIC_OK)
+    return r;
+  pthread_mutex_lock(&s->mu);
+  while (!sw.finished)
+    pthread_cond_wait(&s->done, &s->mu);
+  pthread_mutex_unlock(&s->mu);
+  if (sw.rc != LIC_OK && sw.detail[0] != '\0')
+    return lic_fail(sw.rc, "%s", sw.detail);
+  if (sw.rc != LIC_OK)
+    lic_errdetail_clear();
+  return sw.rc;
+}
+
+int64_t pgs_wtxn_now(const store_wtxn *w) { return ((const pgs_wtxn *)w)->now; }
+
+int pgs_flush(store *st) {
+  pgs_store *s = (pgs_store *)st;
+  if (s->rdonly)
+    return LIC_OK;
+  pthread_mutex_lock(&s->mu);
+  uint64_t target = ++s->flush_wanted;
+  pthread_cond_signal(&s->work);
+  while (s->flush_done < target)
+    pthread_cond_wait(&s->done, &s->mu);
+  pthread_mutex_unlock(&s->mu);
+  return LIC_OK;
+}
+
+void pgs_stats_get(store *st, store_stats *out) {
+  pgs_store *s = (pgs_store *)st;
+  pthread_mutex_lock(&s->mu);
+  *out = s->stats;
+  pthread_mutex_unlock(&s->mu);
+}

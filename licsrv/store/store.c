@@ -1,0 +1,81 @@
+/* store/store.c - the store interface as one indirect call per operation
+ * (store/backend.h), the choice of backend at open time, and the record
+ * helpers that hold for every backend. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "lic/err.h"
+#include "store/backend.h"
+
+/* Every handle starts with its backend's table (store/backend.h). */
+#define OPS(h) (*(const store_ops *const *)(const void *)(h))
+#define FIRST_(a, ...) a
+#define FIRST(args) FIRST_ args
+
+#define STORE_DISPATCH(ret, name, params, args) \
+  ret store_##name params { return OPS(FIRST(args))->name args; }
+#define STORE_VDISPATCH(name, params, args) \
+  void store_##name params {                \
+    if (FIRST(args) != NULL)                \
+      OPS(FIRST(args))->name args;          \
+  }
+STORE_OPS(STORE_DISPATCH)
+STORE_VOPS(STORE_VDISPATCH)
+
+bool store_is_url(const char *where) {
+  return where != NULL &&
+         (strncmp(where, "postgresql://", 13) == 0 || strncmp(where, "postgres://", 11) == 0);
+}
+
+int store_open(const char *where, unsigned flags, store **out) {
+  return store_open_mapped(where, flags, 0, out);
+}
+
+int store_open_mapped(const char *where, unsigned flags, size_t map_size, store **out) {
+  if (store_is_url(where))
+    return pgs_open(where, flags, out);
+  return lmdb_open_mapped(where, flags, map_size, out);
+}
+
+const char *store_backend_name(const store *s) { return OPS(s)->name; }
+
+void store_account_clear(store_account *a) {
+  if (a == NULL)
+    return;
+  free(a->env);
+  memset(a, 0, sizeof *a);
+}
+
+void store_activation_clear(store_activation *a) {
+  if (a == NULL)
+    return;
+  free(a->receipt);
+  memset(a, 0, sizeof *a);
+}
+
+void store_cert_clear(store_cert *c) {
+  if (c == NULL)
+    return;
+  free(c->env);
+  memset(c, 0, sizeof *c);
+}
+
+void store_license_clear(store_license *l) {
+  if (l == NULL)
+    return;
+  free(l->env);
+  memset(l, 0, sizeof *l);
+}
+
+int store_token_name_check(const char *name) {
+  size_t n = strlen(name);
+  if (n == 0 || n > STORE_MAX_TOKEN_NAME)
+    return lic_fail(LIC_INVALID, "token name must be 1..%d characters", STORE_MAX_TOKEN_NAME);
+  for (size_t i = 0; i < n; i++) {
+    char c = name[i];
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+          c == '.' || c == '_' || c == '-'))
+      return lic_fail(LIC_INVALID, "token name may hold only letters, digits, '.', '_', '-'");
+  }
+  return LIC_OK;
+}
