@@ -10,6 +10,7 @@ import pwd
 import re
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -34,6 +35,18 @@ def cache(name):
 
 def sanitized():
     return cache("LIC_ASAN") == "ON" or cache("LIC_UBSAN") == "ON"
+
+
+def dpkg(*args):
+    """dpkg ARGS, waiting (at most 120 s) while another dpkg or apt holds its
+    lock (another build's package test, unattended upgrades)."""
+    deadline = time.monotonic() + 120
+    while True:
+        p = sh(["dpkg", *args], check=False)
+        if p.returncode == 0 or "lock" not in p.stderr or time.monotonic() > deadline:
+            assert p.returncode == 0, (args, p.returncode, p.stdout[-3000:], p.stderr[-3000:])
+            return p
+        time.sleep(1)
 
 
 def sh(args, cwd=SRC, env=None, timeout=300, check=True):
@@ -156,7 +169,7 @@ def test_deb_installs_runs_and_removes(tmp_path):
         "DEB_WORK=" + str(tmp_path / "work")], timeout=600)
     [deb] = list(tmp_path.glob("licsrv_*.deb"))
     try:
-        sh(["dpkg", "-i", deb])
+        dpkg("-i", deb)
         assert installed("licsrv")
         assert sh(["/usr/bin/licsrv", "--version"]).stdout.strip().startswith("licsrv ")
         assert sh(["/usr/bin/licgen", "--version"]).returncode == 0
@@ -173,13 +186,13 @@ def test_deb_installs_runs_and_removes(tmp_path):
                   "/etc/licsrv/licsrv.conf"]).stdout
         assert "mode: private" in out
         assert os.path.exists("/usr/share/man/man1/licsrv.1.gz")
-        sh(["dpkg", "-r", "licsrv"])
+        dpkg("-r", "licsrv")
         assert not installed("licsrv")
         for f in ("/usr/bin/licsrv", "/usr/bin/licgen", "/usr/bin/licctl", unit,
                   "/usr/lib/x86_64-linux-gnu/liblic.a", "/usr/include/lic/license.h"):
             assert not os.path.exists(f), f
         assert os.path.exists("/etc/licsrv/licsrv.conf")  # a conffile stays until purge
-        sh(["dpkg", "-P", "licsrv"])
+        dpkg("-P", "licsrv")
         assert not os.path.exists("/etc/licsrv")
         p = subprocess.run(["dpkg-query", "-W", "licsrv"], capture_output=True, text=True)
         assert p.returncode != 0 or p.stdout.strip() in ("", "licsrv\t")
