@@ -739,25 +739,35 @@ def durable(tmp):
                              timeout=60))
             order = ["sync", "nosync"] if i % 2 == 0 else ["nosync", "sync"]
             got = {k: {} for k in figures}
+            cpu = {k: {} for k in figures}
             for ns in order:
-                got["registrations"][ns], start[ns] = registrations_rate(
-                    pub[ns], lines, start[ns], m, secs)
-                got["imports"][ns] = imports_rate(priv[ns], secs)
-                got["claims"][ns], stored[ns] = claims_rate(priv[ns], priv[ns].token, bodies,
-                                                            stored[ns], n, secs)
+                # With the server's CPU share (1.0 = its core) meanwhile.
+                (got["registrations"][ns], start[ns]), cpu["registrations"][ns] = loaded(
+                    pub[ns].proc.pid, lambda: registrations_rate(pub[ns], lines, start[ns], m, secs))
+                got["imports"][ns], cpu["imports"][ns] = loaded(
+                    priv[ns].proc.pid, lambda: imports_rate(priv[ns], secs))
+                (got["claims"][ns], stored[ns]), cpu["claims"][ns] = loaded(
+                    priv[ns].proc.pid, lambda: claims_rate(priv[ns], priv[ns].token, bodies,
+                                                           stored[ns], n, secs))
             for k in figures:
                 figures[k].append((got[k]["sync"] / got[k]["nosync"], got[k]["sync"],
-                                   got[k]["nosync"], base))
+                                   got[k]["nosync"], base, cpu[k]["sync"], cpu[k]["nosync"]))
             log("round: synced/no-sync: %s; lmdb_sync %.0f commits/s"
-                % (", ".join("%s %.0f/%.0f" % (k, got[k]["sync"], got[k]["nosync"])
-                             for k in figures), base))
+                % (", ".join("%s %.0f/%.0f (CPU %.2f/%.2f)"
+                             % (k, got[k]["sync"], got[k]["nosync"], cpu[k]["sync"],
+                                cpu[k]["nosync"]) for k in figures), base))
         for srv in list(priv.values()) + list(pub.values()):
             srv.stop()
     for k in ("registrations", "imports", "claims"):
         rounds = figures[k]
-        r, writes, nos, base = median(rounds)
+        r, writes, nos, base, c_s, c_n = median(rounds)
         report("durable %s / no-sync" % k, "%.0f/s vs no-sync %.0f/s%s"
                % (writes, nos, spread(rounds)), "%.3f" % r, ">= 0.80", r >= 0.80)
+        # Server CPU seconds per write: does the sync cost CPU, or idle time?
+        report("  server CPU ms per write", "synced %.3f, no-sync %.3f (CPU %.2f vs %.2f)"
+               % (1e3 * c_s / max(writes, 1e-3), 1e3 * c_n / max(nos, 1e-3), c_s, c_n),
+               "%.2f" % ((c_s / max(writes, 1e-3)) / max(c_n / max(nos, 1e-3), 1e-9)),
+               "(information)", None)
         old = sorted(x[1] / x[3] for x in rounds)
         report("  same / synced LMDB commits", "%.0f/s vs %.0f commits/s (rounds %.1f..%.1f)"
                % (writes, base, old[0], old[-1]), "%.1f" % old[len(old) // 2], "(information)",
