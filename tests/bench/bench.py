@@ -768,10 +768,10 @@ def durable(tmp):
                % (1e3 * c_s / max(writes, 1e-3), 1e3 * c_n / max(nos, 1e-3), c_s, c_n),
                "%.2f" % ((c_s / max(writes, 1e-3)) / max(c_n / max(nos, 1e-3), 1e-9)),
                "(information)", None)
-        old = sorted(x[1] / x[3] for x in rounds)
+        old = sorted((x[1] / x[3], x[1], x[3]) for x in rounds)
+        o, w, b = median(old)
         report("  same / synced LMDB commits", "%.0f/s vs %.0f commits/s (rounds %.1f..%.1f)"
-               % (writes, base, old[0], old[-1]), "%.1f" % old[len(old) // 2], "(information)",
-               None)
+               % (w, b, old[0][0], old[-1][0]), "%.1f" % o, "(information)", None)
 
 
 if __name__ == "__main__":
