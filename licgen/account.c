@@ -71,7 +71,7 @@ int licgen_account(int argc, char **argv) {
   licgen_terms terms;
   lic_account a;
   lic_key *key = NULL;
-  char token[LIC_TOKEN_LEN + 1] = "", *pass = NULL, *armored = NULL;
+  char token[LIC_TOKEN_LEN + 1] = "", *armored = NULL;
   uint8_t *body = NULL, *env = NULL;
   size_t blen = 0, elen = 0, alen = 0;
   int c, r = EXIT_FAIL, rc;
@@ -157,13 +157,9 @@ int licgen_account(int argc, char **argv) {
     goto out;
   }
 
-  if ((r = cli_passphrase(passfile, &pass)) != EXIT_OK)
+  if ((r = licgen_key_load(keyfile, passfile, &key)) != EXIT_OK)
     goto out;
   r = EXIT_FAIL;
-  if ((rc = lic_key_load_private(keyfile, pass, &key)) != LIC_OK) {
-    r = cli_lic_error("--key", rc);
-    goto out;
-  }
   if ((rc = lic_token_generate(token)) != LIC_OK) {
     r = cli_lic_error("token", rc);
     goto out;
@@ -227,8 +223,6 @@ out:
   lic_account_clear(&a);
   licgen_terms_free(&terms);
   lic_key_free(key);
-  if (pass != NULL)
-    lic_secret_free(pass, strlen(pass));
   free(body);
   free(env);
   free(armored);

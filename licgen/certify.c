@@ -56,7 +56,7 @@ int licgen_certify(int argc, char **argv) {
   bool dry = false, json = false;
   lic_cert cert;
   lic_key *key = NULL, *pub = NULL;
-  char *pass = NULL, *armored = NULL;
+  char *armored = NULL;
   uint8_t *body = NULL, *env = NULL;
   size_t blen = 0, elen = 0, alen = 0;
   int c, r = EXIT_FAIL, rc;
@@ -121,13 +121,9 @@ int licgen_certify(int argc, char **argv) {
       goto out;
     }
   }
-  if ((r = cli_passphrase(passfile, &pass)) != EXIT_OK)
+  if ((r = licgen_key_load(keyfile, passfile, &key)) != EXIT_OK)
     goto out;
   r = EXIT_FAIL;
-  if ((rc = lic_key_load_private(keyfile, pass, &key)) != LIC_OK) {
-    r = cli_lic_error("--key", rc);
-    goto out;
-  }
   /* A root key certifying itself would let its holder skip the online key. */
   if (memcmp(lic_key_raw_public(key), cert.pubkey, LIC_PUBKEY_LEN) == 0) {
     r = cli_error(EXIT_USAGE, "--pubkey", "is the public half of --key: certify an online key");
@@ -163,8 +159,6 @@ int licgen_certify(int argc, char **argv) {
 out:
   lic_key_free(key);
   lic_key_free(pub);
-  if (pass != NULL)
-    lic_secret_free(pass, strlen(pass));
   free(body);
   free(env);
   free(armored);

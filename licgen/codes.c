@@ -399,7 +399,7 @@ int licgen_codes(int argc, char **argv) {
   const char *keyfile = NULL, *product_s = NULL, *count_s = NULL, *expires_s = NULL,
              *edition_s = NULL, *jobs_s = NULL, *ledger_s = NULL, *first_s = NULL,
              *passfile = NULL, *out = NULL;
-  char ledger_path[PATH_MAX], tmp[PATH_MAX] = "", *pass = NULL;
+  char ledger_path[PATH_MAX], tmp[PATH_MAX] = "";
   int64_t product, count, edition = 0, jobs, first = 0, exp_t = 0;
   uint32_t first_serial = 0;
   uint16_t day = 0;
@@ -478,13 +478,9 @@ int licgen_codes(int argc, char **argv) {
   sigaction(SIGTERM, &sa, &old_term);
   sigaction(SIGHUP, &sa, &old_hup);
 
-  if ((r = cli_passphrase(passfile, &pass)) != EXIT_OK)
+  if ((r = licgen_key_load(keyfile, passfile, &key)) != EXIT_OK)
     goto out;
   r = EXIT_FAIL;
-  if ((rc = lic_key_load_private(keyfile, pass, &key)) != LIC_OK) {
-    r = cli_lic_error("--key", rc);
-    goto out;
-  }
   first_serial = (uint32_t)first;
   if ((r = ledger_open(ledger_path, (int)product, (uint32_t)count, first_s != NULL,
                        &first_serial, &lg)) != EXIT_OK)
@@ -579,8 +575,6 @@ out:
   free(g.len);
   free(g.ready);
   lic_key_free(key);
-  if (pass != NULL)
-    lic_secret_free(pass, strlen(pass));
   sigaction(SIGINT, &old_int, NULL);
   sigaction(SIGTERM, &old_term, NULL);
   sigaction(SIGHUP, &old_hup, NULL);

@@ -9,4 +9,10 @@ int licgen_codes(int argc, char **argv);    /* codes.c (designer activation code
 int licgen_account(int argc, char **argv);  /* account.c (public-mode accounts) */
 int licgen_certify(int argc, char **argv);  /* certify.c (online-key certificates) */
 
+/* What the signing subcommands share (common.c). */
+struct lic_key;
+/* The root key of --key, decrypted with --passphrase-file when given (the
+ * passphrase wiped at once). Exit code; a one-line error said. */
+int licgen_key_load(const char *keyfile, const char *passfile, struct lic_key **key);
+
 #endif

@@ -108,7 +108,7 @@ int licgen_sign(int argc, char **argv) {
   lic_license l;
   lic_rif rif;
   lic_key *key = NULL;
-  char *pass = NULL, *armored = NULL;
+  char *armored = NULL;
   uint8_t *body = NULL, *env = NULL;
   size_t blen = 0, elen = 0, alen = 0;
   int c, r = EXIT_FAIL, rc;
@@ -228,13 +228,9 @@ int licgen_sign(int argc, char **argv) {
     }
   }
 
-  if ((r = cli_passphrase(passfile, &pass)) != EXIT_OK)
+  if ((r = licgen_key_load(keyfile, passfile, &key)) != EXIT_OK)
     goto out;
   r = EXIT_FAIL;
-  if ((rc = lic_key_load_private(keyfile, pass, &key)) != LIC_OK) {
-    r = cli_lic_error("--key", rc);
-    goto out;
-  }
   if ((rc = lic_license_pack(&l, &body, &blen)) != LIC_OK ||
       (rc = lic_envelope_seal("license", body, blen, key, &env, &elen)) != LIC_OK) {
     r = cli_lic_error("sign", rc);
@@ -265,8 +261,6 @@ out:
   licgen_terms_free(&terms);
   lic_rif_clear(&rif);
   lic_key_free(key);
-  if (pass != NULL)
-    lic_secret_free(pass, strlen(pass));
   free(body);
   free(env);
   free(armored);

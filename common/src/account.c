@@ -120,39 +120,19 @@ int lic_account_open(const uint8_t *buf, size_t len, const lic_trust *t, lic_acc
   lic_envelope env;
   int rc;
   memset(a, 0, sizeof *a);
-  if ((rc = lic_envelope_decode(buf, len, &env)) != LIC_OK)
-    return rc;
-  if (strcmp(env.typ, LIC_ACCOUNT_TYP) != 0)
-    return lic__fail(LIC_TYPE, "this is a %s, not an account", env.typ);
-  if ((rc = lic_envelope_verify(&env, t)) != LIC_OK)
+  if ((rc = lic__envelope_open(buf, len, LIC_ACCOUNT_TYP, "an account", t, &env)) != LIC_OK)
     return rc;
   return lic_account_parse(env.body, env.body_len, a);
 }
 
+static int open_account(const uint8_t *buf, size_t len, const lic_trust *t, void *out) {
+  return lic_account_open(buf, len, t, out);
+}
+
 int lic_account_load(const char *path, const lic_trust *t, lic_account *a, uint8_t **env_out,
                      size_t *env_len) {
-  uint8_t *file = NULL, *bytes = NULL;
-  size_t flen, blen;
-  int rc;
-
   memset(a, 0, sizeof *a);
-  if (env_out != NULL) {
-    *env_out = NULL;
-    *env_len = 0;
-  }
-  if ((rc = lic_file_read(path, LIC_MAX_FILE, &file, &flen)) != LIC_OK)
-    return rc;
-  rc = lic_unarmor_any(file, flen, &bytes, &blen);
-  free(file);
-  if (rc != LIC_OK)
-    return rc;
-  if ((rc = lic_account_open(bytes, blen, t, a)) == LIC_OK && env_out != NULL) {
-    *env_out = bytes;
-    *env_len = blen;
-    bytes = NULL;
-  }
-  free(bytes);
-  return rc;
+  return lic__signed_load(path, t, open_account, a, env_out, env_len);
 }
 
 int lic_token_generate(char out[LIC_TOKEN_LEN + 1]) {

@@ -81,39 +81,19 @@ int lic_cert_open(const uint8_t *buf, size_t len, const lic_trust *t, lic_cert *
   lic_envelope env;
   int rc;
   memset(c, 0, sizeof *c);
-  if ((rc = lic_envelope_decode(buf, len, &env)) != LIC_OK)
-    return rc;
-  if (strcmp(env.typ, LIC_CERT_TYP) != 0)
-    return lic__fail(LIC_TYPE, "this is a %s, not a cert", env.typ);
-  if ((rc = lic_envelope_verify(&env, t)) != LIC_OK)
+  if ((rc = lic__envelope_open(buf, len, LIC_CERT_TYP, "a cert", t, &env)) != LIC_OK)
     return rc;
   return lic_cert_parse(env.body, env.body_len, c);
 }
 
+static int open_cert(const uint8_t *buf, size_t len, const lic_trust *t, void *out) {
+  return lic_cert_open(buf, len, t, out);
+}
+
 int lic_cert_load(const char *path, const lic_trust *t, lic_cert *c, uint8_t **env_out,
                   size_t *env_len) {
-  uint8_t *file = NULL, *bytes = NULL;
-  size_t flen, blen;
-  int rc;
-
   memset(c, 0, sizeof *c);
-  if (env_out != NULL) {
-    *env_out = NULL;
-    *env_len = 0;
-  }
-  if ((rc = lic_file_read(path, LIC_MAX_FILE, &file, &flen)) != LIC_OK)
-    return rc;
-  rc = lic_unarmor_any(file, flen, &bytes, &blen);
-  free(file);
-  if (rc != LIC_OK)
-    return rc;
-  if ((rc = lic_cert_open(bytes, blen, t, c)) == LIC_OK && env_out != NULL) {
-    *env_out = bytes;
-    *env_len = blen;
-    bytes = NULL;
-  }
-  free(bytes);
-  return rc;
+  return lic__signed_load(path, t, open_cert, c, env_out, env_len);
 }
 
 int lic_cert_usable(const lic_cert *c, int64_t t) {

@@ -154,3 +154,38 @@ out:
   free(bytes);
   return rc;
 }
+
+int lic__envelope_open(const uint8_t *buf, size_t len, const char *typ, const char *noun,
+                       const lic_trust *t, lic_envelope *env) {
+  int rc;
+  if ((rc = lic_envelope_decode(buf, len, env)) != LIC_OK)
+    return rc;
+  if (strcmp(env->typ, typ) != 0)
+    return lic__fail(LIC_TYPE, "this is a %s, not %s", env->typ, noun);
+  return lic_envelope_verify(env, t);
+}
+
+int lic__signed_load(const char *path, const lic_trust *t, lic__open_fn open, void *out,
+                     uint8_t **env_out, size_t *env_len) {
+  uint8_t *file = NULL, *bytes = NULL;
+  size_t flen, blen;
+  int rc;
+
+  if (env_out != NULL) {
+    *env_out = NULL;
+    *env_len = 0;
+  }
+  if ((rc = lic_file_read(path, LIC_MAX_FILE, &file, &flen)) != LIC_OK)
+    return rc;
+  rc = lic_unarmor_any(file, flen, &bytes, &blen);
+  free(file);
+  if (rc != LIC_OK)
+    return rc;
+  if ((rc = open(bytes, blen, t, out)) == LIC_OK && env_out != NULL) {
+    *env_out = bytes; /* transferred */
+    *env_len = blen;
+    bytes = NULL;
+  }
+  free(bytes);
+  return rc;
+}

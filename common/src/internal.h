@@ -6,13 +6,27 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lic/envelope.h"
 #include "lic/err.h"
+#include "lic/keys.h"
 #include "lic/tls.h"
 
 /* Record a detail line for the current thread and return err (lic_fail). */
 #define lic__fail lic_fail
 /* Same, appending the OpenSSL error queue's first entry (and clearing it). */
 int lic__fail_ssl(int err, const char *what);
+
+/* A root-signed envelope of one type out of buf: decoded, its typ checked
+ * (noun names it in the error: "an account"), its signature checked against
+ * the trust store (envelope.c). */
+int lic__envelope_open(const uint8_t *buf, size_t len, const char *typ, const char *noun,
+                       const lic_trust *t, lic_envelope *env);
+/* Read a file of one signed object (armored or raw), open it with open(buf,
+ * len, t, out), and on success hand out its envelope bytes when env_out is
+ * set (the *_load functions of license, account and cert). */
+typedef int (*lic__open_fn)(const uint8_t *buf, size_t len, const lic_trust *t, void *out);
+int lic__signed_load(const char *path, const lic_trust *t, lic__open_fn open, void *out,
+                     uint8_t **env_out, size_t *env_len);
 
 /* The OpenSSL key inside a lic_key (actcode.c keeps its own signing context). */
 struct evp_pkey_st;

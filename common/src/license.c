@@ -201,39 +201,19 @@ int lic_license_open(const uint8_t *buf, size_t len, const lic_trust *t, lic_lic
   lic_envelope env;
   int rc;
   memset(l, 0, sizeof *l);
-  if ((rc = lic_envelope_decode(buf, len, &env)) != LIC_OK)
-    return rc;
-  if (strcmp(env.typ, "license") != 0)
-    return lic__fail(LIC_TYPE, "this is a %s, not a license", env.typ);
-  if ((rc = lic_envelope_verify(&env, t)) != LIC_OK)
+  if ((rc = lic__envelope_open(buf, len, "license", "a license", t, &env)) != LIC_OK)
     return rc;
   return lic_license_parse(env.body, env.body_len, l);
 }
 
+static int open_license(const uint8_t *buf, size_t len, const lic_trust *t, void *out) {
+  return lic_license_open(buf, len, t, out);
+}
+
 int lic_license_load(const char *path, const lic_trust *t, lic_license *l, uint8_t **env_out,
                      size_t *env_len) {
-  uint8_t *file = NULL, *bytes = NULL;
-  size_t flen, blen;
-  int rc;
-
   memset(l, 0, sizeof *l);
-  if (env_out != NULL) {
-    *env_out = NULL;
-    *env_len = 0;
-  }
-  if ((rc = lic_file_read(path, LIC_MAX_FILE, &file, &flen)) != LIC_OK)
-    return rc;
-  rc = lic_unarmor_any(file, flen, &bytes, &blen);
-  free(file);
-  if (rc != LIC_OK)
-    return rc;
-  if ((rc = lic_license_open(bytes, blen, t, l)) == LIC_OK && env_out != NULL) {
-    *env_out = bytes;
-    *env_len = blen;
-    bytes = NULL;
-  }
-  free(bytes);
-  return rc;
+  return lic__signed_load(path, t, open_license, l, env_out, env_len);
 }
 
 /* Host name without a trailing dot, as (ptr, len). */

@@ -20,46 +20,6 @@
 #define CLAIM_AUDIT_TOKEN "public"     /* claims come from the public listener */
 #define CLAIM_LIST_MAX    100000       /* claims in one admin listing */
 
-/* The 200 body {receipt, chain: [license]} in the asked encoding; *out is
- * malloc'd. */
-static int claim_body(bool msgpack, const uint8_t *rec, size_t rlen, const uint8_t *lic,
-                      size_t llen, char **out, size_t *outlen) {
-  *out = NULL;
-  *outlen = 0;
-  if (msgpack) {
-    msgpack_sbuffer sb;
-    msgpack_packer pk;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    int bad = msgpack_pack_map(&pk, 2);
-    bad |= lic_mp_pack_cstr(&pk, "receipt") | lic_mp_pack_bin(&pk, rec, rlen);
-    bad |= lic_mp_pack_cstr(&pk, "chain") | msgpack_pack_array(&pk, 1);
-    bad |= lic_mp_pack_bin(&pk, lic, llen);
-    if (bad) {
-      msgpack_sbuffer_destroy(&sb);
-      return LIC_NOMEM;
-    }
-    *out = sb.data; /* transferred */
-    *outlen = sb.size;
-    return LIC_OK;
-  }
-  char *r64 = NULL, *l64 = NULL;
-  size_t n;
-  json_t *doc = NULL;
-  int rc = LIC_NOMEM;
-  if (lic_b64_encode(rec, rlen, LIC_B64_URL, &r64, &n) == LIC_OK &&
-      lic_b64_encode(lic, llen, LIC_B64_URL, &l64, &n) == LIC_OK &&
-      (doc = json_pack("{s:s, s:[s]}", "receipt", r64, "chain", l64)) != NULL &&
-      (*out = json_dumps(doc, JSON_COMPACT)) != NULL) {
-    *outlen = strlen(*out);
-    rc = LIC_OK;
-  }
-  json_decref(doc);
-  free(r64);
-  free(l64);
-  return rc;
-}
-
 static const char *ctype(bool msgpack) {
   return msgpack ? "application/msgpack" : "application/json";
 }
@@ -117,7 +77,7 @@ static void claim_done(void *arg, int rc, const char *detail) {
   char *body = NULL, msg[200];
   size_t len = 0;
   if (rc == LIC_OK) {
-    if (claim_body(op->msgpack, op->act.receipt, op->act.receipt_len, op->chain, op->chain_len,
+    if (route_signed_body(op->msgpack, "receipt", op->act.receipt, op->act.receipt_len, op->chain, op->chain_len,
                    &body, &len) == LIC_OK)
       srv_reply_deferred(op->d, 200, ctype(op->msgpack), body, len);
     else
@@ -200,7 +160,7 @@ void route_activation_claim(srv_req *r) {
     } else {
       char *out = NULL;
       size_t olen = 0;
-      if (claim_body(op->msgpack, cur.receipt, cur.receipt_len, op->chain, op->chain_len, &out,
+      if (route_signed_body(op->msgpack, "receipt", cur.receipt, cur.receipt_len, op->chain, op->chain_len, &out,
                      &olen) == LIC_OK)
         srv_reply(r, 200, ctype(op->msgpack), out, olen);
       else

@@ -10,6 +10,8 @@
 #include <time.h>
 
 #include "cli.h"
+#include "lic/b64.h"
+#include "lic/mp.h"
 #include "util/log.h"
 #include "core/tokens.h"
 #include "routes/common.h"
@@ -239,4 +241,42 @@ bad:
   srv_reply_error(r, 400, "bad_request",
                   "query: limit=1..10000 and after=CURSOR (the previous page's next) only");
   return false;
+}
+
+int route_signed_body(bool msgpack, const char *key, const uint8_t *rec, size_t rlen,
+                      const uint8_t *lic, size_t llen, char **out, size_t *outlen) {
+  *out = NULL;
+  *outlen = 0;
+  if (msgpack) {
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    int bad = msgpack_pack_map(&pk, 2);
+    bad |= lic_mp_pack_cstr(&pk, key) | lic_mp_pack_bin(&pk, rec, rlen);
+    bad |= lic_mp_pack_cstr(&pk, "chain") | msgpack_pack_array(&pk, 1);
+    bad |= lic_mp_pack_bin(&pk, lic, llen);
+    if (bad) {
+      msgpack_sbuffer_destroy(&sb);
+      return LIC_NOMEM;
+    }
+    *out = sb.data; /* transferred */
+    *outlen = sb.size;
+    return LIC_OK;
+  }
+  char *r64 = NULL, *l64 = NULL;
+  size_t n;
+  json_t *doc = NULL;
+  int rc = LIC_NOMEM;
+  if (lic_b64_encode(rec, rlen, LIC_B64_URL, &r64, &n) == LIC_OK &&
+      lic_b64_encode(lic, llen, LIC_B64_URL, &l64, &n) == LIC_OK &&
+      (doc = json_pack("{s:s, s:[s]}", key, r64, "chain", l64)) != NULL &&
+      (*out = json_dumps(doc, JSON_COMPACT)) != NULL) {
+    *outlen = strlen(*out);
+    rc = LIC_OK;
+  }
+  json_decref(doc);
+  free(r64);
+  free(l64);
+  return rc;
 }

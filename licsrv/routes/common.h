@@ -52,4 +52,9 @@ bool route_page_args(srv_req *r, route_page *p);
 /* POST /v1/verify on a public-mode server, after the body decoded (public.c). */
 void route_public_verify(srv_req *r, app_worker *w, const srv_verify_req *q);
 
+/* {KEY: envelope, chain: [one envelope]} in the asked encoding (a claim's
+ * receipt, a public-mode verdict); *out is malloc'd. LIC_OK or LIC_NOMEM. */
+int route_signed_body(bool msgpack, const char *key, const uint8_t *env, size_t elen,
+                      const uint8_t *chain, size_t clen, char **out, size_t *outlen);
+
 #endif

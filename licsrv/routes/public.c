@@ -22,45 +22,6 @@
 
 #define PUB_AUDIT_TOKEN "public" /* registrations come from the public listener */
 
-/* {verdict, chain: [cert]} in the asked encoding, malloc'd. */
-static int verdict_body(bool msgpack, const uint8_t *venv, size_t vlen, const uint8_t *cert,
-                        size_t clen, char **out, size_t *outlen) {
-  *out = NULL;
-  *outlen = 0;
-  if (msgpack) {
-    msgpack_sbuffer sb;
-    msgpack_packer pk;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    int bad = msgpack_pack_map(&pk, 2);
-    bad |= lic_mp_pack_cstr(&pk, "verdict") | lic_mp_pack_bin(&pk, venv, vlen);
-    bad |= lic_mp_pack_cstr(&pk, "chain") | msgpack_pack_array(&pk, 1);
-    bad |= lic_mp_pack_bin(&pk, cert, clen);
-    if (bad) {
-      msgpack_sbuffer_destroy(&sb);
-      return LIC_NOMEM;
-    }
-    *out = sb.data; /* transferred */
-    *outlen = sb.size;
-    return LIC_OK;
-  }
-  char *v64 = NULL, *c64 = NULL;
-  size_t n;
-  json_t *doc = NULL;
-  int rc = LIC_NOMEM;
-  if (lic_b64_encode(venv, vlen, LIC_B64_URL, &v64, &n) == LIC_OK &&
-      lic_b64_encode(cert, clen, LIC_B64_URL, &c64, &n) == LIC_OK &&
-      (doc = json_pack("{s:s, s:[s]}", "verdict", v64, "chain", c64)) != NULL &&
-      (*out = json_dumps(doc, JSON_COMPACT)) != NULL) {
-    *outlen = strlen(*out);
-    rc = LIC_OK;
-  }
-  json_decref(doc);
-  free(v64);
-  free(c64);
-  return rc;
-}
-
 /* The verdict of a public request: the account's terms when the credentials
  * held (a wrong token learns nothing about the account). */
 static void verdict_init(lic_verdict *v, const srv_verify_req *q, int64_t now, lic_status st,
@@ -94,7 +55,7 @@ static int sign_body(app *a, app_pub_signer *ps, const lic_verdict *v, bool msgp
       (rc = lic_verdict_pack(v, &body)) == LIC_OK &&
       (rc = lic_signer_seal(ps->signer, "verdict", (const uint8_t *)body.data, body.size, &env)) ==
           LIC_OK)
-    rc = verdict_body(msgpack, (const uint8_t *)env.data, env.size, ps->cert, ps->cert_len, out,
+    rc = route_signed_body(msgpack, "verdict", (const uint8_t *)env.data, env.size, ps->cert, ps->cert_len, out,
                       outlen);
   if (rc == LIC_OK)
     srv_counter_add(a->verdicts[v->status], 1);
