@@ -11,6 +11,7 @@
 #include "util/config.h"
 #include "util/log.h"
 #include "core/app.h"
+#include "store/store.h"
 #include "serve.h"
 #include "http/server.h"
 #include "routes/routes.h"
@@ -253,6 +254,19 @@ int licsrv_cmd_serve(int argc, char **argv) {
             srv_server_tls(s, SRV_PUBLIC) ? "on" : "off", SRV_LOG_Q(asked[1], qa), ba,
             srv_server_admin_port(s), srv_server_tls(s, SRV_ADMIN) ? "on" : "off", cfg.threads,
             SRV_LOG_Q(cfg.data, qd));
+  }
+  {
+    /* Loud, on stderr and in the log: a bench-only setting that must never
+     * be on in production (store.h). */
+    store_stats sst;
+    store_stats_get(ap->st, &sst);
+    if (sst.nosync) {
+      srv_log(SRV_LOG_WARN, "durability",
+              "sync=off detail=\"" STORE_BENCH_NOSYNC_ENV "=1: LMDB does not sync, a crash "
+              "loses acknowledged writes; for benchmarks only, never in production\"");
+      fprintf(stderr, "licsrv: warning: " STORE_BENCH_NOSYNC_ENV
+                      "=1: durability is OFF (benchmarks only, never in production)\n");
+    }
   }
   /* Our own machine against the licenses: logged once the addresses are
    * bound, not before a start that fails. */

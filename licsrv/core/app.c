@@ -579,6 +579,13 @@ static double gauge_cache_age(void *arg) {
   return (double)h.cache_age_ms / 1000.0;
 }
 
+/* 0 while commits go on: LICSRV_BENCH_NOSYNC=1 (benchmarks only) is set. */
+static double gauge_store_syncs(void *arg) {
+  store_stats st;
+  store_stats_get(((app *)arg)->st, &st);
+  return (double)st.syncs;
+}
+
 /* A full map fails durable writes and holds heartbeats back: not ready. */
 static int health_store(void *arg, char *msg, size_t len) {
   app *a = arg;
@@ -731,6 +738,10 @@ int app_attach(srv_server *s, const char *data_dir, const srv_app_settings *set,
   srv_metrics_gauge_fn(m, "licsrv_store_commits", NULL,
                        "Synced LMDB commits since start (one per group of writes)",
                        gauge_store_commits, a);
+  srv_metrics_gauge_fn(m, "licsrv_store_syncs", NULL,
+                       "LMDB commits synced to disk since start (0 under the bench-only "
+                       "LICSRV_BENCH_NOSYNC=1)",
+                       gauge_store_syncs, a);
   srv_metrics_gauge_fn(m, "licsrv_store_full", NULL,
                        "1 while the LMDB map is full (writes fail; heartbeats wait in memory)",
                        gauge_store_full, a);

@@ -51,6 +51,13 @@ typedef struct store store;
 typedef struct store_reader store_reader;
 typedef struct store_wtxn store_wtxn; /* a write transaction inside the writer thread */
 
+/* Benchmarks only: with the environment variable LICSRV_BENCH_NOSYNC set to
+ * exactly "1" at open, a writable store's LMDB environment is opened with
+ * MDB_NOSYNC|MDB_NOMETASYNC, so a commit is answered before it is on disk (a
+ * crash loses it). `make bench` uses it as the baseline of the durable-write
+ * figure; store_stats.nosync says it is on, and serve logs it at start. */
+#define STORE_BENCH_NOSYNC_ENV "LICSRV_BENCH_NOSYNC"
+
 /* where: the data directory (LMDB in where/store/) or a postgresql:// (or
  * postgres://) libpq URL. */
 int store_open(const char *where, unsigned flags, store **out);
@@ -327,6 +334,7 @@ typedef struct {
   uint64_t flushes;  /* batch flushes */
   uint64_t batch_failures; /* heartbeat batches that could not be written (kept for the next try) */
   bool full;         /* the last write found the map full (MDB_MAP_FULL) */
+  bool nosync;       /* syncing is off (LICSRV_BENCH_NOSYNC=1): not durable */
 } store_stats;
 
 void store_stats_get(store *s, store_stats *st);

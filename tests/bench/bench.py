@@ -7,11 +7,12 @@ every run is bounded in time. Environment:
   BENCH_SECS   seconds per wrk run (default 10)
   BENCH_CODES  codes for the licgen figure (default 1000000; 0 skips it)
   BENCH_ONLY   comma list of figures to run (verify,healthz,p99,idle,durable,
-               codes,loops,tls,tlsnew); default all
+               codes,loops,tls,tlsnew,public); default all
 Exit status 0 when every figure ran (a figure below target is reported, not
 an error: these are goals); 1 when a measurement could not be made.
 """
 import csv
+import json
 import os
 import re
 import resource
@@ -23,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE_DIR = os.path.dirname(os.path.dirname(HERE))
@@ -34,6 +36,8 @@ BUILD = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "build")
 os.environ["LIC_BUILD_DIR"] = BUILD
 os.environ["LIC_SOURCE_DIR"] = SOURCE_DIR
 import srvutil  # noqa: E402
+import pubutil  # noqa: E402
+import srvchain  # noqa: E402
 
 SECS = int(os.environ.get("BENCH_SECS", "10"))
 ROUNDS = max(1, int(os.environ.get("BENCH_ROUNDS", "3")))
@@ -46,8 +50,10 @@ TEST_KEY = os.path.join(SOURCE_DIR, "keys", "test", "test-root.pem")
 TEST_PUB = os.path.join(SOURCE_DIR, "keys", "test", "test-root.pub.pem")
 POST_LUA = os.path.join(HERE, "post.lua")
 LINES_LUA = os.path.join(HERE, "lines.lua")
+NOSYNC_ENV = "LICSRV_BENCH_NOSYNC"  # bench-only: LMDB without syncs (docs/bench.md)
 
 results = []  # (figure, measured text, ratio or value, target text, ok or None)
+last_wrk = {"requests": 0}  # completed requests of the last wrk run
 
 
 class BenchError(Exception):
@@ -94,6 +100,8 @@ def wrk(port, path="/", conns=64, secs=SECS, script=None, env=None, latency=Fals
     if not m:
         raise BenchError("cannot read wrk output: %r" % out[-300:])
     bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    n = re.search(r"(\d+) requests in", out)
+    last_wrk["requests"] = int(n.group(1)) if n else 0
     errs = re.search(r"Socket errors:.*", out)
     pct = {}
     for p, v, unit in re.findall(r"^\s+(\d+)%\s+([\d.]+)(us|ms|s)\s*$", out, re.M):
@@ -132,15 +140,38 @@ def rss_mb(pid):
 class Licsrv(srvutil.Server):
     """A provisioned licsrv pinned to CPUS with its log thrown away."""
 
-    def __init__(self, data, cpus=SRV_CPU, threads=1, extra=()):
+    def __init__(self, data, cpus=SRV_CPU, threads=1, extra=(), public=False, nosync=False):
+        """public: init --mode public with the online key certified (no
+        license; accounts are imported by the caller). nosync: the
+        bench-only LICSRV_BENCH_NOSYNC=1 (LMDB does not sync)."""
+        if public and not os.path.isdir(os.path.join(str(data), "store")):
+            pubutil.provision(data)
         # Load from one loopback address: no per-address connection limit.
         super().__init__(data, threads=threads,
                          extra=list(extra) + ["--max-connections-per-ip", "0"],
+                         provisioned=not public,
                          domains=("localhost",), ports=(8080,), major=11, max_nodes=0)
         self.args = ["taskset", "-c", cpus] + self.args
+        self.nosync = nosync
         self.logfile.close()
         os.unlink(self.logfile.name)
-        self.logfile = open(os.devnull, "w")
+        if nosync:
+            self.env[NOSYNC_ENV] = "1"
+            # Kept, to check the server says durability is off.
+            self.logfile = open(os.path.join(os.path.dirname(str(data)),
+                                             os.path.basename(str(data)) + ".log"), "w")
+        else:
+            self.env.pop(NOSYNC_ENV, None)
+            self.logfile = open(os.devnull, "w")
+
+    def start(self, timeout=10.0):
+        super().start(timeout)
+        if self.nosync:
+            with open(self.logfile.name, errors="replace") as f:
+                if "sync=off" not in f.read(65536):
+                    self.kill()
+                    raise BenchError("the no-sync server did not log that syncing is off")
+        return self
 
     def log(self):
         return "(log discarded by the benchmark)"
@@ -364,6 +395,8 @@ def main():
                 raise BenchError("licsrv did not exit 0 on SIGTERM")
         if want("tls") or want("tlsnew"):
             tls_figures(tmp, body_path)
+        if want("public"):
+            public_verify(tmp, body_path)
         if want("durable"):
             durable(tmp)
         if want("codes") and NCODES > 0:
@@ -571,11 +604,96 @@ def tls_figures(tmp, body_path):
         tls.stop()
 
 
+def public_verify(tmp, body_path):
+    """Public-mode verify (account + token + project_id) ÷ private-mode
+    verify, both one loop on the server core, rounds alternating."""
+    priv = Licsrv(os.path.join(tmp, "srv-priv"))
+    pub = Licsrv(os.path.join(tmp, "srv-pub"), public=True)
+    acct = pubutil.account(pub.data, 5)
+    pid = uuid.uuid4().bytes
+    pub_body = os.path.join(tmp, "verify-public.msgpack")
+    with open(pub_body, "wb") as f:
+        f.write(msgpack.packb(pubutil.fields(acct, pid, kind="verify"), use_bin_type=True))
+    rounds = []
+    with priv, pub:
+        check_verify(priv.port)
+        st, v = pubutil.register(pub.port, acct, pid)
+        if st != 200:
+            raise BenchError("public register answered %d: %r" % (st, v))
+        st, v = pubutil.verify(pub.port, acct, pid)  # checked root -> cert -> verdict
+        if st != 200 or v.get("status") != "valid":
+            raise BenchError("public verify is not valid: %d %r" % (st, v))
+        for i in range(ROUNDS):
+            order = [(priv, body_path), (pub, pub_body)]
+            if i % 2:
+                order.reverse()
+            got = {}
+            for srv, body in order:
+                rate, _, bad = wrk(srv.port, "/v1/verify", script=POST_LUA,
+                                   env={"BENCH_BODY": body}, secs=ROUND_SECS)
+                if bad:
+                    raise BenchError("%d verify answers were not 2xx" % bad)
+                got[srv] = rate
+            rounds.append((got[pub] / got[priv], got[pub], got[priv]))
+            log("round: public verify %.0f req/s, private %.0f req/s" % (got[pub], got[priv]))
+        priv.stop()
+        pub.stop()
+    r, rate, base = median(rounds)
+    report("public verify / private verify", "%.0f req/s vs private %.0f req/s%s"
+           % (rate, base, spread(rounds)), "%.3f" % r, ">= 0.90", r >= 0.90)
+
+
+def claims_rate(srv, token, bodies, stored, n, secs):
+    """Claims of fresh codes per second, counted in the store (the admin
+    activations list); returns (rate, claims stored now)."""
+    _, _, bad = wrk(srv.port, "/v1/activations", script=LINES_LUA, secs=secs,
+                    env={"BENCH_LINES": bodies, "BENCH_START": str(stored + 1)})
+    if bad:
+        raise BenchError("%d claims were refused" % bad)
+    st, lst = admin_get(srv, srv.token, "/v1/admin/activations")
+    if st != 200:
+        raise BenchError("the admin activations list answered %d" % st)
+    if lst.get("truncated"):
+        raise BenchError("the activations list is truncated: cannot count claims")
+    now = len(lst["activations"])
+    if now >= n:
+        raise BenchError("ran out of fresh codes (%d): raise n in durable()" % n)
+    return (now - stored) / float(secs), now
+
+
+def imports_rate(srv, secs):
+    """The admin import of the server's license, again and again: each one a
+    license write and an audit entry, synced before its 200."""
+    rate, _, bad = wrk(srv.admin_port, "/v1/admin/licenses", script=POST_LUA, secs=secs,
+                       env={"BENCH_BODY": srv.license_file, "BENCH_PATH": "/v1/admin/licenses",
+                            "BENCH_CTYPE": "application/octet-stream", "BENCH_TOKEN": srv.token})
+    if bad:
+        raise BenchError("%d imports were refused" % bad)
+    return rate
+
+
+def registrations_rate(srv, lines, start, n, secs):
+    """Public-mode registrations, a fresh project id each (one line of
+    `lines` per request, none sent twice); returns (rate, next start)."""
+    rate, _, bad = wrk(srv.port, "/v1/register", script=LINES_LUA, secs=secs,
+                       env={"BENCH_LINES": lines, "BENCH_START": str(start),
+                            "BENCH_PATH": "/v1/register"})
+    if bad:
+        raise BenchError("%d registrations were refused" % bad)
+    # wrk may have sent up to a connection's worth more than it counted.
+    nxt = start + last_wrk["requests"] + 128
+    if nxt >= n:
+        raise BenchError("ran out of fresh project ids (%d): raise m in durable()" % n)
+    return rate, nxt
+
+
 def durable(tmp):
-    """Durable writes per second (admin imports; claims of fresh activation
-    codes), each committed and synced before its answer, ÷ single-record
-    synced LMDB commits per second on the same filesystem, alternating in
-    rounds."""
+    """Durable writes per second (public registrations of fresh project ids,
+    admin imports, claims of fresh activation codes), each committed and
+    synced before its answer, ÷ the same writes on a second server with the
+    bench-only LICSRV_BENCH_NOSYNC=1 (no syncs), rounds alternating; ÷
+    single-record synced LMDB commits per second on the same filesystem for
+    information."""
     base_dir = os.path.join(tmp, "lmdb-sync")
     os.makedirs(base_dir)
     n = 60000 * ROUNDS
@@ -586,51 +704,74 @@ def durable(tmp):
             m = "%016X" % i
             out.write('{"code":"%s","machine":"%s-%s-%s-%s"}\n'
                       % (row["code"], m[0:4], m[4:8], m[8:12], m[12:16]))
-    srv = Licsrv(os.path.join(tmp, "srvd"))
-    os.makedirs(os.path.join(srv.data, "trusted"), exist_ok=True)
-    shutil.copy(TEST_PUB, os.path.join(srv.data, "trusted", "test-root.pub.pem"))
-    rounds = []
-    with srv:
-        token = run([srvutil.licsrv_bin(), "token", "add", "bench", "--data", srv.data],
-                    env=srv.env).strip()
-        secs = max(1, min(ROUND_SECS, 3))
-        stored = 0
-        imports = []
-        for _ in range(ROUNDS):
+    priv = {ns: Licsrv(os.path.join(tmp, "srvd-" + ns), nosync=(ns == "nosync"))
+            for ns in ("sync", "nosync")}
+    pub = {ns: Licsrv(os.path.join(tmp, "srvp-" + ns), public=True, nosync=(ns == "nosync"))
+           for ns in ("sync", "nosync")}
+    for srv in priv.values():
+        os.makedirs(os.path.join(srv.data, "trusted"), exist_ok=True)
+        shutil.copy(TEST_PUB, os.path.join(srv.data, "trusted", "test-root.pub.pem"))
+    acct = pubutil.account(pub["sync"].data, 1000000)
+    pubutil.licsrv("import", "--data", pub["nosync"].data, "--trust", pubutil.ROOT_PUB, acct.path)
+    m = 50000 * ROUNDS
+    lines = os.path.join(tmp, "register.jsonl")
+    with open(lines, "w") as out:
+        for _ in range(m):
+            q = pubutil.fields(acct, uuid.uuid4().bytes)
+            body, _ = srvchain.encode(q, "json")
+            j = json.loads(body)
+            j["account"] = acct.id
+            j["project_id"] = str(uuid.UUID(bytes=q["project_id"]))
+            out.write(json.dumps(j) + "\n")
+    figures = {"registrations": [], "imports": [], "claims": []}
+    stored = {"sync": 0, "nosync": 0}
+    start = {"sync": 1, "nosync": 1}
+    secs = max(1, min(ROUND_SECS, 3))
+    with priv["sync"], priv["nosync"], pub["sync"], pub["nosync"]:
+        for srv in priv.values():
+            srv.token = run([srvutil.licsrv_bin(), "token", "add", "bench", "--data", srv.data],
+                            env=srv.env).strip()
+        st, v = pubutil.register(pub["sync"].port, acct, uuid.uuid4().bytes)
+        if st != 200:  # one register checked root -> cert -> verdict
+            raise BenchError("public register answered %d: %r" % (st, v))
+        for i in range(ROUNDS):
             base = float(run([os.path.join(BUILD, "tests", "lmdb_sync"), base_dir, secs],
                              timeout=60))
-            _, _, bad = wrk(srv.port, "/v1/activations", script=LINES_LUA, secs=secs,
-                            env={"BENCH_LINES": bodies, "BENCH_START": str(stored + 1)})
-            if bad:
-                raise BenchError("%d claims were refused" % bad)
-            st, lst = admin_get(srv, token, "/v1/admin/activations")
-            if st != 200:
-                raise BenchError("the admin activations list answered %d" % st)
-            now = len(lst["activations"])
-            if lst.get("truncated"):
-                raise BenchError("the activations list is truncated: cannot count claims")
-            if now >= n:
-                raise BenchError("ran out of fresh codes (%d): raise n in durable()" % n)
-            writes = (now - stored) / float(secs)
-            stored = now
-            rounds.append((writes / base, writes, base))
-            # The admin import of the server's license, again and again: each
-            # one a license write and an audit entry, synced before its 200.
-            rate, _, bad = wrk(srv.admin_port, "/v1/admin/licenses", script=POST_LUA, secs=secs,
-                               env={"BENCH_BODY": srv.license_file, "BENCH_PATH": "/v1/admin/licenses",
-                                    "BENCH_CTYPE": "application/octet-stream", "BENCH_TOKEN": token})
-            if bad:
-                raise BenchError("%d imports were refused" % bad)
-            imports.append((rate / base, rate, base))
-            log("round: %.0f claims/s, %.0f imports/s, lmdb_sync %.0f commits/s"
-                % (writes, rate, base))
-        srv.stop()
-    r, writes, base = median(imports)
-    report("durable imports / synced LMDB", "%.0f imports/s vs %.0f commits/s%s"
-           % (writes, base, spread(imports)), "%.1f" % r, ">= 3", r >= 3)
-    r, writes, base = median(rounds)
-    report("durable claims / synced LMDB", "%.0f claims/s vs %.0f commits/s%s"
-           % (writes, base, spread(rounds)), "%.1f" % r, ">= 3", r >= 3)
+            order = ["sync", "nosync"] if i % 2 == 0 else ["nosync", "sync"]
+            got = {k: {} for k in figures}
+            cpu = {k: {} for k in figures}
+            for ns in order:
+                # With the server's CPU share (1.0 = its core) meanwhile.
+                (got["registrations"][ns], start[ns]), cpu["registrations"][ns] = loaded(
+                    pub[ns].proc.pid, lambda: registrations_rate(pub[ns], lines, start[ns], m, secs))
+                got["imports"][ns], cpu["imports"][ns] = loaded(
+                    priv[ns].proc.pid, lambda: imports_rate(priv[ns], secs))
+                (got["claims"][ns], stored[ns]), cpu["claims"][ns] = loaded(
+                    priv[ns].proc.pid, lambda: claims_rate(priv[ns], priv[ns].token, bodies,
+                                                           stored[ns], n, secs))
+            for k in figures:
+                figures[k].append((got[k]["sync"] / got[k]["nosync"], got[k]["sync"],
+                                   got[k]["nosync"], base, cpu[k]["sync"], cpu[k]["nosync"]))
+            log("round: synced/no-sync: %s; lmdb_sync %.0f commits/s"
+                % (", ".join("%s %.0f/%.0f (CPU %.2f/%.2f)"
+                             % (k, got[k]["sync"], got[k]["nosync"], cpu[k]["sync"],
+                                cpu[k]["nosync"]) for k in figures), base))
+        for srv in list(priv.values()) + list(pub.values()):
+            srv.stop()
+    for k in ("registrations", "imports", "claims"):
+        rounds = figures[k]
+        r, writes, nos, base, c_s, c_n = median(rounds)
+        report("durable %s / no-sync" % k, "%.0f/s vs no-sync %.0f/s%s"
+               % (writes, nos, spread(rounds)), "%.3f" % r, ">= 0.80", r >= 0.80)
+        # Server CPU seconds per write: does the sync cost CPU, or idle time?
+        report("  server CPU ms per write", "synced %.3f, no-sync %.3f (CPU %.2f vs %.2f)"
+               % (1e3 * c_s / max(writes, 1e-3), 1e3 * c_n / max(nos, 1e-3), c_s, c_n),
+               "%.2f" % ((c_s / max(writes, 1e-3)) / max(c_n / max(nos, 1e-3), 1e-9)),
+               "(information)", None)
+        old = sorted((x[1] / x[3], x[1], x[3]) for x in rounds)
+        o, w, b = median(old)
+        report("  same / synced LMDB commits", "%.0f/s vs %.0f commits/s (rounds %.1f..%.1f)"
+               % (w, b, old[0][0], old[-1][0]), "%.1f" % o, "(information)", None)
 
 
 if __name__ == "__main__":

@@ -234,10 +234,20 @@ int lmdb_open_mapped(const char *dir, unsigned flags, size_t map_size, store **o
     goto out;
   }
   /* MDB_NOTLS: a reader slot belongs to a store_reader, not to a thread. */
-  if ((mrc = mdb_env_open(s->env, s->dir, MDB_NOTLS | (s->rdonly ? MDB_RDONLY : 0u), 0600)) != 0) {
+  unsigned envflags = MDB_NOTLS | (s->rdonly ? MDB_RDONLY : 0u);
+  /* Benchmarks only (store.h): exactly "1", so that no "0" or "false" left
+   * in an environment switches durability off. */
+  const char *nosync = getenv(STORE_BENCH_NOSYNC_ENV);
+  if (!s->rdonly && nosync != NULL && strcmp(nosync, "1") == 0)
+    envflags |= MDB_NOSYNC | MDB_NOMETASYNC;
+  if ((mrc = mdb_env_open(s->env, s->dir, envflags, 0600)) != 0) {
     r = lmdb__fail(mrc, s->dir);
     goto out;
   }
+  /* Said by LMDB itself, not by our reading of the variable. */
+  unsigned got = 0;
+  if (mdb_env_get_flags(s->env, &got) == 0)
+    s->nosync = (got & MDB_NOSYNC) != 0;
   mdb_reader_check(s->env, &dead); /* slots of processes killed while reading */
   if ((r = open_dbs(s, flags)) != LIC_OK || (r = warm(s)) != LIC_OK)
     goto out;

@@ -55,6 +55,7 @@ struct store {
   MDB_env *env;
   MDB_dbi dbi[DB_COUNT];
   bool rdonly;
+  bool nosync; /* LICSRV_BENCH_NOSYNC=1: LMDB opened without syncs (benchmarks only) */
   char dir[PATH_MAX];
   pthread_t writer;
   bool writer_started;

@@ -339,7 +339,8 @@ void *lmdb__writer_main(void *arg) {
     s->stats.ops += nops;
     if (crc == LIC_OK) {
       s->stats.commits++;
-      s->stats.syncs++;
+      if (!s->nosync)
+        s->stats.syncs++;
       if (ops == NULL)
         s->stats.flushes++;
     }
@@ -481,6 +482,7 @@ void lmdb_stats_get(store *s, store_stats *st) {
   pthread_mutex_lock(&s->mu);
   *st = s->stats;
   pthread_mutex_unlock(&s->mu);
+  st->nosync = s->nosync;
 }
 
 void lmdb_health_get(store *s, store_health *h) {

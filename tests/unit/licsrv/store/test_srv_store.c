@@ -460,6 +460,67 @@ static void test_group_commit(void **state) {
   assert_int_equal(n, GC_THREADS * GC_WRITES);
 }
 
+/* LICSRV_BENCH_NOSYNC=1 (benchmarks only) opens LMDB without syncs: commits
+ * still happen, none of them syncs; any other value, or none, keeps syncing. */
+static uint64_t commits_syncs(const char *dir, const char *env, uint64_t *syncs, bool *nosync) {
+  store *s = NULL;
+  store_stats st;
+  if (env != NULL)
+    assert_int_equal(setenv(STORE_BENCH_NOSYNC_ENV, env, 1), 0);
+  else
+    unsetenv(STORE_BENCH_NOSYNC_ENV);
+  assert_int_equal(store_open(dir, STORE_CREATE, &s), LIC_OK);
+  unsetenv(STORE_BENCH_NOSYNC_ENV);
+  for (int i = 0; i < 5; i++)
+    assert_int_equal(store_write(s, op_audit_dummy_ok, NULL), LIC_OK);
+  store_stats_get(s, &st);
+  store_close(s);
+  *syncs = st.syncs;
+  *nosync = st.nosync;
+  return st.commits;
+}
+
+static void test_bench_nosync(void **state) {
+  fx *f = *state;
+  static const char *const values[] = {NULL, "1", "0", "true", "yes", ""};
+  for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
+    char *dir = tu_tmpdir();
+    uint64_t syncs = 0;
+    bool nosync = false;
+    uint64_t commits = commits_syncs(dir, values[i], &syncs, &nosync);
+    bool off = values[i] != NULL && strcmp(values[i], "1") == 0;
+    assert_true(commits >= 5);
+    assert_int_equal(nosync, off);
+    assert_int_equal(syncs, off ? 0 : commits);
+    /* The writes of a no-sync store are still there after a clean close. */
+    store *s = NULL;
+    store_reader *rd = NULL;
+    int n = 0;
+    assert_int_equal(store_open(dir, 0, &s), LIC_OK);
+    assert_int_equal(store_reader_new(s, &rd), LIC_OK);
+    assert_int_equal(store_reader_begin(rd), LIC_OK);
+    assert_int_equal(store_audit_each(rd, 0, "group", count_audit, &n), LIC_OK);
+    store_reader_end(rd);
+    store_reader_free(rd);
+    store_close(s);
+    assert_int_equal(n, 5);
+    tu_rmtree(dir);
+    free(dir);
+  }
+  /* A read-only open never takes the setting (it has no writer). */
+  store *s = NULL;
+  store_stats st;
+  assert_int_equal(setenv(STORE_BENCH_NOSYNC_ENV, "1", 1), 0);
+  assert_int_equal(store_open(f->dir, STORE_RDONLY, &s), LIC_OK);
+  unsetenv(STORE_BENCH_NOSYNC_ENV);
+  store_stats_get(s, &st);
+  assert_false(st.nosync);
+  store_close(s);
+  /* Nor does the fixture's store, opened without it. */
+  store_stats_get(f->s, &st);
+  assert_false(st.nosync);
+}
+
 static void test_batched_nodes(void **state) {
   fx *f = *state;
   store_node n;
@@ -943,6 +1004,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_tokens_by_hash, setup, teardown),
       cmocka_unit_test_setup_teardown(test_audit_ordering, setup, teardown),
       cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_bench_nosync, setup, teardown),
       cmocka_unit_test_setup_teardown(test_batched_nodes, setup, teardown),
       cmocka_unit_test_setup_teardown(test_batch_flushes_when_idle, setup, teardown),
       cmocka_unit_test_setup_teardown(test_purge_by_age, setup, teardown),
