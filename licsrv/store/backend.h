@@ -66,7 +66,6 @@
   X(int, w_token_put, (store_wtxn *w, const uint8_t hash[STORE_TOKEN_HASH_LEN], const char *name, int64_t now), (w, hash, name, now)) \
   X(int, w_token_revoke, (store_wtxn *w, const char *name), (w, name)) \
   X(int, submit, (store *s, store_apply_fn apply, store_done_fn done, void *arg), (s, apply, done, arg)) \
-  X(int, write, (store *s, store_apply_fn apply, void *arg), (s, apply, arg)) \
   X(int64_t, wtxn_now, (const store_wtxn *w), (w)) \
   X(int, backup, (store *s, const char *dest_dir), (s, dest_dir)) \
   X(int, purge, (store *s, int64_t now, int64_t retention_days, store_counts *c), (s, now, retention_days, c)) \

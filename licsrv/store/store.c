@@ -1,6 +1,9 @@
 /* store/store.c - the store interface as one indirect call per operation
  * (store/backend.h), the choice of backend at open time, and the record
  * helpers that hold for every backend. */
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,6 +28,56 @@ STORE_VOPS(STORE_VDISPATCH)
 bool store_is_url(const char *where) {
   return where != NULL &&
          (strncmp(where, "postgresql://", 13) == 0 || strncmp(where, "postgres://", 11) == 0);
+}
+
+/* store_write: store_submit and wait, the same on every backend. */
+typedef struct {
+  store_apply_fn apply;
+  void *arg;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  bool finished;
+  int rc;
+  char detail[320];
+} sync_wait;
+
+static void sync_done(void *arg, int rc, const char *detail) {
+  sync_wait *sw = arg;
+  pthread_mutex_lock(&sw->mu);
+  sw->rc = rc;
+  snprintf(sw->detail, sizeof sw->detail, "%s", detail != NULL ? detail : "");
+  sw->finished = true;
+  pthread_cond_signal(&sw->cv);
+  pthread_mutex_unlock(&sw->mu);
+}
+
+static int sync_apply(store_wtxn *w, void *arg) {
+  sync_wait *sw = arg;
+  return sw->apply(w, sw->arg);
+}
+
+int store_write(store *s, store_apply_fn apply, void *arg) {
+  sync_wait sw;
+  int r;
+  memset(&sw, 0, sizeof sw);
+  sw.apply = apply;
+  sw.arg = arg;
+  pthread_mutex_init(&sw.mu, NULL);
+  pthread_cond_init(&sw.cv, NULL);
+  if ((r = store_submit(s, sync_apply, sync_done, &sw)) == LIC_OK) {
+    pthread_mutex_lock(&sw.mu);
+    while (!sw.finished)
+      pthread_cond_wait(&sw.cv, &sw.mu);
+    pthread_mutex_unlock(&sw.mu);
+    r = sw.rc;
+    if (r != LIC_OK && sw.detail[0] != '\0')
+      r = lic_fail(r, "%s", sw.detail);
+    else if (r != LIC_OK)
+      lic_errdetail_clear();
+  }
+  pthread_cond_destroy(&sw.cv);
+  pthread_mutex_destroy(&sw.mu);
+  return r;
 }
 
 int store_open(const char *where, unsigned flags, store **out) {

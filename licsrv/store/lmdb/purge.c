@@ -140,7 +140,7 @@ int lmdb_purge(store *s, int64_t now, int64_t retention_days, store_counts *c) {
     return lic_fail(LIC_INVALID, "retention must be 1..36500 days");
   m.cutoff = now - retention_days * 86400;
   m.days = retention_days;
-  if ((r = lmdb_write(s, purge_apply, &m)) != LIC_OK)
+  if ((r = store_write(s, purge_apply, &m)) != LIC_OK)
     return r;
   *c = m.c;
   return LIC_OK;
@@ -209,7 +209,7 @@ int lmdb_forget(store *s, store_subject kind, const uint8_t id[LIC_ID_LEN], stor
   memset(&m, 0, sizeof m);
   m.kind = kind;
   memcpy(m.id, id, LIC_ID_LEN);
-  if ((r = lmdb_write(s, forget_apply, &m)) != LIC_OK)
+  if ((r = store_write(s, forget_apply, &m)) != LIC_OK)
     return r;
   *c = m.c;
   return LIC_OK;

@@ -187,7 +187,7 @@ int lmdb_registration_release_idle(store *s, int64_t now, int64_t ttl_days, size
   *n = 0;
   if (ttl_days < 1 || ttl_days > 36500)
     return lic_fail(LIC_INVALID, "registration_ttl_days must be 1..36500");
-  if ((r = lmdb_write(s, idle_apply, &o)) != LIC_OK)
+  if ((r = store_write(s, idle_apply, &o)) != LIC_OK)
     return r;
   *n = o.n;
   return LIC_OK;

@@ -420,50 +420,6 @@ int lmdb_submit(store *s, store_apply_fn apply, store_done_fn done, void *arg) {
   return LIC_OK;
 }
 
-typedef struct {
-  store *s;
-  store_apply_fn apply;
-  void *arg;
-  bool finished;
-  int rc;
-  char detail[320];
-} sync_wait;
-
-static void sync_done(void *arg, int rc, const char *detail) {
-  sync_wait *sw = arg;
-  pthread_mutex_lock(&sw->s->mu);
-  sw->rc = rc;
-  snprintf(sw->detail, sizeof sw->detail, "%s", detail);
-  sw->finished = true;
-  pthread_cond_broadcast(&sw->s->done);
-  pthread_mutex_unlock(&sw->s->mu);
-}
-
-static int sync_apply(store_wtxn *w, void *arg) {
-  sync_wait *sw = arg;
-  return sw->apply(w, sw->arg);
-}
-
-int lmdb_write(store *s, store_apply_fn apply, void *arg) {
-  sync_wait sw;
-  int r;
-  memset(&sw, 0, sizeof sw);
-  sw.s = s;
-  sw.apply = apply;
-  sw.arg = arg;
-  if ((r = lmdb_submit(s, sync_apply, sync_done, &sw)) != LIC_OK)
-    return r;
-  pthread_mutex_lock(&s->mu);
-  while (!sw.finished)
-    pthread_cond_wait(&s->done, &s->mu);
-  pthread_mutex_unlock(&s->mu);
-  if (sw.rc != LIC_OK && sw.detail[0] != '\0')
-    return lic_fail(sw.rc, "%s", sw.detail);
-  if (sw.rc != LIC_OK)
-    lic_errdetail_clear();
-  return sw.rc;
-}
-
 int64_t lmdb_wtxn_now(const store_wtxn *w) { return w->now; }
 
 int lmdb_flush(store *s) {

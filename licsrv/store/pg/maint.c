@@ -63,7 +63,7 @@ int pgs_registration_release_idle(store *s, int64_t now, int64_t ttl_days, size_
   *n = 0;
   if (ttl_days < 1 || ttl_days > 36500)
     return lic_fail(LIC_INVALID, "registration_ttl_days must be 1..36500");
-  if ((r = pgs_write(s, idle_apply, &o)) != LIC_OK)
+  if ((r = store_write(s, idle_apply, &o)) != LIC_OK)
     return r;
   *n = o.n;
   return LIC_OK;
@@ -113,7 +113,7 @@ int pgs_purge(store *s, int64_t now, int64_t retention_days, store_counts *c) {
     return lic_fail(LIC_INVALID, "retention must be 1..36500 days");
   m.cutoff = now - retention_days * 86400;
   m.days = retention_days;
-  if ((r = pgs_write(s, purge_apply, &m)) != LIC_OK)
+  if ((r = store_write(s, purge_apply, &m)) != LIC_OK)
     return r;
   *c = m.c;
   return LIC_OK;
@@ -153,7 +153,7 @@ int pgs_forget(store *s, store_subject kind, const uint8_t id[LIC_ID_LEN], store
     return pgs__private_only("licsrv forget --license");
   memset(&m, 0, sizeof m);
   memcpy(m.id, id, LIC_ID_LEN);
-  if ((r = pgs_write(s, forget_apply, &m)) != LIC_OK)
+  if ((r = store_write(s, forget_apply, &m)) != LIC_OK)
     return r;
   *c = m.c;
   return LIC_OK;
