@@ -100,8 +100,8 @@ static void import_prep(route_call *c, srv_req *r, app_worker *w) {
       (rc = lic_license_open(env, envlen, route_trust(w), &l)) != LIC_OK) {
     free(env);
     route_call_error(c, rc == LIC_UNTRUSTED || rc == LIC_SIGNATURE ? 422 : 400,
-                    rc == LIC_UNTRUSTED || rc == LIC_SIGNATURE ? "untrusted" : "bad_request",
-                    lic_errfull(rc));
+                     rc == LIC_UNTRUSTED || rc == LIC_SIGNATURE ? "untrusted" : "bad_request",
+                     lic_errfull(rc));
     return;
   }
   /* A license for this node key but another machine would turn the whole

@@ -340,7 +340,7 @@ bool route_page_args(srv_req *r, route_call *c, route_page *p) {
   return true;
 bad:
   route_call_error(c, 400, "bad_request",
-                  "query: limit=1..10000 and after=CURSOR (the previous page's next) only");
+                   "query: limit=1..10000 and after=CURSOR (the previous page's next) only");
   return false;
 }
 

@@ -183,3 +183,44 @@ def test_admin_auth_on_an_unreachable_database_answers_503(tmp_path, pg):
         assert st == 401
     finally:
         s.finish()
+
+
+def test_admin_reads_waiting_on_a_hung_database_are_bounded(tmp_path, pg):
+    """At most STORE_READQ_MAX (64) admin reads wait behind a hung one; the
+    next answer 503 store_unavailable at once, and the waiting ones are
+    answered once PostgreSQL runs again."""
+    s, a, project, tok = one_server(tmp_path, pg)
+    extra = 6
+    try:
+        assert srvchain.admin(s, "GET", "/v1/admin/audit", tok)[0] == 200  # connected
+        pids = cluster_pids(pg)
+        signal_all(pids, signal.SIGSTOP)
+        try:
+            first, fbox = in_background(
+                lambda: srvchain.admin(s, "GET", "/v1/admin/audit", tok, timeout=60))
+            time.sleep(0.3)  # the reader thread hangs in its query
+            assert first.is_alive(), fbox
+            started = [in_background(lambda: srvchain.admin(s, "GET", "/v1/admin/accounts", tok,
+                                                            timeout=60))
+                       for _ in range(64 + extra)]
+            t0 = time.monotonic()
+            while sum(1 for t, _ in started if not t.is_alive()) < extra:
+                assert time.monotonic() - t0 < 5, [b for _, b in started if b]
+                time.sleep(0.05)
+            time.sleep(0.3)
+            refused = [b["r"] for t, b in started if not t.is_alive()]
+            assert len(refused) == extra, refused
+            for st, doc in refused:
+                assert st == 503 and doc["error"] == "store_unavailable", (st, doc)
+                assert "waiting for the database" in doc["message"], doc
+            n, slow = check_loops_answer(s, a, project, first, 1.0)
+            assert n >= 2 and not slow, (n, slow)
+        finally:
+            signal_all(pids, signal.SIGCONT)
+        for t, _ in [(first, fbox)] + started:
+            t.join(timeout=30)
+        assert fbox["r"][0] == 200, fbox
+        answered = [b["r"][0] for _, b in started]
+        assert answered.count(200) == 64 and answered.count(503) == extra, answered
+    finally:
+        s.finish()
