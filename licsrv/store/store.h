@@ -350,7 +350,8 @@ int store_read_submit(store *s, store_reader *rd, store_read_fn read, store_read
 /* Refuse new reads (LIC_UNAVAILABLE), answer the queued ones with
  * LIC_UNAVAILABLE, and wait for the one running: after this no done callback
  * of store_read_submit runs (call it before the HTTP server is freed;
- * store_close does it too). LMDB: nothing to do. */
+ * store_close does it too; never from a read or done callback). LMDB:
+ * nothing to do. */
 void store_read_quiesce(store *s);
 
 typedef struct {

@@ -27,7 +27,8 @@ typedef struct pgs_readq {
   rjob *head, *tail;
   size_t n;
   bool closing;
-  bool started, joined;
+  bool started, joining, joined; /* joined: the thread has ended */
+  pthread_cond_t ended;
   pthread_t th;
 } pgs_readq;
 
@@ -37,6 +38,7 @@ static pgs_readq *queue_of(pgs_store *s) {
   if (s->readq == NULL && (s->readq = calloc(1, sizeof *s->readq)) != NULL) {
     pthread_mutex_init(&s->readq->mu, NULL);
     pthread_cond_init(&s->readq->work, NULL);
+    pthread_cond_init(&s->readq->ended, NULL);
   }
   pgs_readq *q = s->readq;
   pthread_mutex_unlock(&s->mu);
@@ -127,8 +129,8 @@ void pgs_read_quiesce(store *st) {
   left = q->head; /* not started: answered here, the thread takes no more */
   q->head = q->tail = NULL;
   q->n = 0;
-  join = q->started && !q->joined;
-  q->joined = q->joined || join;
+  join = q->started && !q->joining;
+  q->joining = q->joining || join;
   pthread_cond_signal(&q->work);
   pthread_mutex_unlock(&q->mu);
   while (left != NULL) {
@@ -139,6 +141,14 @@ void pgs_read_quiesce(store *st) {
   }
   if (join) /* the read it is running ends first (a hung database holds it) */
     pthread_join(q->th, NULL);
+  pthread_mutex_lock(&q->mu);
+  if (join) {
+    q->joined = true;
+    pthread_cond_broadcast(&q->ended);
+  }
+  while (q->started && !q->joined) /* another caller joins it: wait for that too */
+    pthread_cond_wait(&q->ended, &q->mu);
+  pthread_mutex_unlock(&q->mu);
 }
 
 void pgs__readq_free(pgs_store *s) {
@@ -146,6 +156,7 @@ void pgs__readq_free(pgs_store *s) {
     return;
   pgs_read_quiesce((store *)s);
   pthread_cond_destroy(&s->readq->work);
+  pthread_cond_destroy(&s->readq->ended);
   pthread_mutex_destroy(&s->readq->mu);
   free(s->readq);
   s->readq = NULL;

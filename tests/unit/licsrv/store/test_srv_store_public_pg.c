@@ -9,6 +9,7 @@
  * versions and migrate, private mode refused, and capacity checked through
  * two store handles (two processes) at once without overshooting. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -771,10 +772,13 @@ static void test_read_submit(void **state) {
 
 typedef struct {
   store *s;
+  atomic_int returned;
 } quiesce_arg;
 
 static void *quiesce_main(void *arg) {
-  store_read_quiesce(((quiesce_arg *)arg)->s);
+  quiesce_arg *qa = arg;
+  store_read_quiesce(qa->s);
+  atomic_fetch_add(&qa->returned, 1);
   return NULL;
 }
 
@@ -785,8 +789,8 @@ static void test_pg_read_queue_full_and_closing(void **state) {
   fx *f = *state;
   static rjob q[STORE_READQ_MAX];
   rjob hold = RJOB_INIT, extra = RJOB_INIT, late = RJOB_INIT;
-  pthread_t th;
-  quiesce_arg qa = {f->s};
+  pthread_t th, th2;
+  quiesce_arg qa = {f->s, 0};
   hold.gate_wait = true;
   assert_int_equal(store_read_submit(f->s, f->rd, rj_read, rj_done, &hold), LIC_OK);
   pthread_mutex_lock(&hold.mu);
@@ -802,6 +806,7 @@ static void test_pg_read_queue_full_and_closing(void **state) {
   assert_int_equal(store_read_submit(f->s, f->rd, rj_read, rj_done, &extra), LIC_UNAVAILABLE);
   assert_non_null(strstr(lic_errdetail(), "waiting"));
   assert_int_equal(pthread_create(&th, NULL, quiesce_main, &qa), 0);
+  assert_int_equal(pthread_create(&th2, NULL, quiesce_main, &qa), 0); /* two at once */
   for (int i = 0; i < STORE_READQ_MAX; i++) { /* answered without running */
     rj_wait(&q[i]);
     assert_int_equal(q[i].rc, LIC_UNAVAILABLE);
@@ -809,13 +814,16 @@ static void test_pg_read_queue_full_and_closing(void **state) {
     assert_int_equal(q[i].reads, 0);
   }
   usleep(50000);
-  assert_int_equal(hold.dones, 0); /* still running: quiesce waits for it */
+  assert_int_equal(hold.dones, 0); /* still running: both quiesce calls wait for it */
+  assert_int_equal(atomic_load(&qa.returned), 0);
   pthread_mutex_lock(&hold.mu);
   hold.gate_open = true;
   pthread_cond_broadcast(&hold.cv);
   pthread_mutex_unlock(&hold.mu);
   assert_int_equal(pthread_join(th, NULL), 0);
+  assert_int_equal(pthread_join(th2, NULL), 0);
   assert_int_equal(hold.dones, 1); /* before quiesce returned */
+  assert_int_equal(atomic_load(&qa.returned), 2);
   assert_int_equal(hold.rc, LIC_OK);
   assert_int_equal(store_read_submit(f->s, f->rd, rj_read, rj_done, &late), LIC_UNAVAILABLE);
   assert_non_null(strstr(lic_errdetail(), "closing"));
