@@ -82,6 +82,7 @@ typedef struct {
   uint8_t (*dirty)[LIC_ID_LEN];
   size_t ndirty, capdirty;
   bool certs_dirty;
+  struct pgs_readq *readq; /* readq.c: made on first use, under mu */
 } pgs_store;
 
 typedef struct {
@@ -165,6 +166,11 @@ void *pgs__listener_main(void *arg);
 /* Note a change the copy must reload after this group commits. */
 void pgs__dirty(store_wtxn *w, const uint8_t id[LIC_ID_LEN]);
 void pgs__dirty_certs(store_wtxn *w);
+
+/* ---- readq.c ------------------------------------------------------------------- */
+
+/* Stop the reader thread (store_read_quiesce) and free the queue: pgs_close. */
+void pgs__readq_free(pgs_store *s);
 
 /* ---- writer.c ------------------------------------------------------------------ */
 
