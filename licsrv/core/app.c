@@ -508,8 +508,10 @@ int app_attach(srv_server *s, const char *data_dir, const srv_app_settings *set,
     goto fail;
   }
   /* A copy of this directory (same node key) served beside it would count
-   * its own seats: one server per node key on this machine. */
-  if (srv_lock_node(&a->lock, data_dir, a->meta.node_kid, err, errlen) != 0)
+   * its own seats: one server per node key on this machine. Not with a
+   * shared store: it counts there, and its meta names the key of the first
+   * process that joined, not ours (two licsrv on one machine were refused). */
+  if (where == data_dir && srv_lock_node(&a->lock, data_dir, a->meta.node_kid, err, errlen) != 0)
     goto fail;
   a->hwm = a->meta.clock_hwm;
   if ((a->seats = srv_seats_new_with(a->set.failure_list_size, a->set.unlimited_max_nodes)) == NULL ||
