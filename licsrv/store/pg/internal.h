@@ -19,6 +19,7 @@
 #include <libpq-fe.h>
 
 #include "store/backend.h"
+#include "store/opq.h"
 
 STORE_DECLARE(pgs)
 
@@ -28,16 +29,6 @@ STORE_DECLARE(pgs)
 #define PGS_CACHE_MAX_AGE_MS 60000 /* a full reload at least this often */
 
 typedef struct pgs_centry pgs_centry; /* cache.c */
-
-/* One queued write operation (store_submit), owned by the writer once queued. */
-typedef struct pgs_op {
-  store_apply_fn apply;
-  store_done_fn done;
-  void *arg;
-  int rc;
-  char detail[320];
-  struct pgs_op *next;
-} pgs_op;
 
 /* A pending node record of the heartbeat batch (an open-addressing table keyed
  * by (owner, node), as in the LMDB writer). */
@@ -53,9 +44,9 @@ typedef struct {
   PGconn *wconn; /* the writer thread's (or the opener's before it starts) */
   pthread_t writer;
   bool writer_started;
+  opq q; /* store_submit's operations (store/opq.h) */
   pthread_mutex_t mu;
-  pthread_cond_t work, done;
-  pgs_op *head, *tail;
+  pthread_cond_t done; /* flush waiters */
   pgs_bentry *batch;
   size_t batch_cap, batch_n;
   int64_t hwm_pending;

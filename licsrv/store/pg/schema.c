@@ -119,8 +119,11 @@ int pgs_open(const char *url, unsigned flags, store **out) {
   }
   s->ops = &pgs_ops;
   s->rdonly = (flags & STORE_RDONLY) != 0;
+  if (opq_init(&s->q) != LIC_OK) {
+    rc = lic_fail(LIC_NOMEM, "store: cannot create locks");
+    goto out;
+  }
   pthread_mutex_init(&s->mu, NULL);
-  pthread_cond_init(&s->work, NULL);
   pthread_cond_init(&s->done, NULL);
   pthread_rwlock_init(&s->clock, NULL);
   mu = true;
@@ -181,9 +184,9 @@ out:
     PQfinish(s->wconn);
     pgs__cache_free(s);
     if (mu) {
+      opq_destroy(&s->q);
       pthread_rwlock_destroy(&s->clock);
       pthread_mutex_destroy(&s->mu);
-      pthread_cond_destroy(&s->work);
       pthread_cond_destroy(&s->done);
     }
     free(s->url);
@@ -196,9 +199,9 @@ void pgs_close(store *st) {
   pgs_store *s = (pgs_store *)st;
   if (s->writer_started) {
     pthread_mutex_lock(&s->mu);
-    s->stopping = true;
-    pthread_cond_signal(&s->work);
+    s->stopping = true; /* before the queue closes: the writer's last drain takes the batch */
     pthread_mutex_unlock(&s->mu);
+    opq_close(&s->q);
     pthread_join(s->writer, NULL);
   }
   if (s->listener_started) {
@@ -212,8 +215,8 @@ void pgs_close(store *st) {
   pthread_rwlock_destroy(&s->clock);
   free(s->dirty);
   free(s->batch);
+  opq_destroy(&s->q);
   pthread_mutex_destroy(&s->mu);
-  pthread_cond_destroy(&s->work);
   pthread_cond_destroy(&s->done);
   free(s->url);
   free(s);

@@ -82,7 +82,7 @@ static int batch_note(pgs_store *s, const uint8_t owner[LIC_ID_LEN], const char 
     memcpy(e->n.node, node, nl + 1);
     if (s->batch_n++ == 0 && s->hwm_pending == 0) {
       s->batch_since_ms = pgs__now_ms();
-      pthread_cond_signal(&s->work);
+      opq_kick(&s->q); /* an idle writer arms its flush timer */
     }
   }
   if (status == NULL) {
@@ -96,7 +96,7 @@ static int batch_note(pgs_store *s, const uint8_t owner[LIC_ID_LEN], const char 
     snprintf(e->n.fail_reason, sizeof e->n.fail_reason, "%s", reason != NULL ? reason : "");
   }
   if (s->batch_n >= STORE_MAX_BATCH)
-    pthread_cond_signal(&s->work);
+    opq_kick(&s->q);
 out:
   pthread_mutex_unlock(&s->mu);
   return r;
@@ -119,7 +119,7 @@ void pgs_clock_hwm_note(store *st, int64_t now) {
   if (now > s->hwm_pending) {
     if (s->hwm_pending == 0 && s->batch_n == 0) {
       s->batch_since_ms = pgs__now_ms();
-      pthread_cond_signal(&s->work);
+      opq_kick(&s->q);
     }
     s->hwm_pending = now;
   }
@@ -266,14 +266,14 @@ static int savepoint(PGconn *c, const char *verb) {
 }
 
 /* One pass over the group in one transaction; *failed when an operation did. */
-static int group_pass(pgs_store *s, pgs_op *ops, bool isolate, bool *failed, uint64_t *nops) {
+static int group_pass(pgs_store *s, opq_op *ops, bool isolate, bool *failed, uint64_t *nops) {
   pgs_wtxn w = {&pgs_ops, s, s->wconn, (int64_t)time(NULL)};
   int rc = pgs__run(s->wconn, "BEGIN", NULL);
   *failed = false;
   *nops = 0;
   if (rc != LIC_OK)
     return rc;
-  for (pgs_op *o = ops; o != NULL && !*failed; o = o->next) {
+  for (opq_op *o = ops; o != NULL && !*failed; o = o->next) {
     lic_errdetail_clear();
     o->detail[0] = '\0';
     if (isolate && (rc = savepoint(s->wconn, "")) != LIC_OK)
@@ -292,29 +292,32 @@ static int group_pass(pgs_store *s, pgs_op *ops, bool isolate, bool *failed, uin
   return LIC_OK;
 }
 
+/* Sleep until there is work (as in store/lmdb/writer.c). */
+static void wait_work(pgs_store *s) {
+  for (;;) {
+    pthread_mutex_lock(&s->mu);
+    bool flush = s->flush_wanted != s->flush_done;
+    int64_t wait = -1;
+    if (s->batch_n > 0 || s->hwm_pending > 0) {
+      wait = s->batch_since_ms + STORE_FLUSH_MS - pgs__now_ms();
+      if (wait < 0 || s->batch_n >= STORE_MAX_BATCH)
+        wait = 0;
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (flush || wait == 0 || opq_wait(&s->q, wait))
+      return;
+  }
+}
+
 void *pgs__writer_main(void *arg) {
   pgs_store *s = arg;
   int64_t next_try = 0, backoff = BACKOFF_MIN_MS;
 
-  pthread_mutex_lock(&s->mu);
   for (;;) {
-    while (!s->stopping && s->head == NULL && s->flush_wanted == s->flush_done) {
-      if (s->batch_n == 0 && s->hwm_pending == 0) {
-        pthread_cond_wait(&s->work, &s->mu);
-        continue;
-      }
-      int64_t due = s->batch_since_ms + STORE_FLUSH_MS, now = pgs__now_ms();
-      if (now >= due || s->batch_n >= STORE_MAX_BATCH)
-        break;
-      struct timespec ts;
-      clock_gettime(CLOCK_REALTIME, &ts);
-      int64_t ns = ts.tv_nsec + (due - now) * 1000000;
-      ts.tv_sec += (time_t)(ns / 1000000000);
-      ts.tv_nsec = (long)(ns % 1000000000);
-      pthread_cond_timedwait(&s->work, &s->mu, &ts);
-    }
-    pgs_op *ops = s->head;
-    s->head = s->tail = NULL;
+    bool stop;
+    wait_work(s);
+    opq_op *ops = opq_drain(&s->q, &stop);
+    pthread_mutex_lock(&s->mu);
     pgs_bentry *be = s->batch;
     size_t bcap = s->batch_cap, bn = s->batch_n;
     int64_t hwm = s->hwm_pending;
@@ -322,7 +325,6 @@ void *pgs__writer_main(void *arg) {
     s->batch_cap = s->batch_n = 0;
     s->hwm_pending = 0;
     uint64_t flush_target = s->flush_wanted;
-    bool stop = s->stopping;
     pthread_mutex_unlock(&s->mu);
 
     uint64_t nops = 0;
@@ -379,50 +381,24 @@ void *pgs__writer_main(void *arg) {
     }
     pthread_mutex_unlock(&s->mu);
 
-    for (pgs_op *o = ops, *next; o != NULL; o = next) {
-      next = o->next;
-      if (crc != LIC_OK) {
-        o->rc = crc;
-        snprintf(o->detail, sizeof o->detail, "%s", cdetail);
-      }
-      o->done(o->arg, o->rc, o->detail);
-      free(o);
-    }
+    opq_complete(ops, crc, cdetail);
 
     pthread_mutex_lock(&s->mu);
     s->flush_done = flush_target;
     pthread_cond_broadcast(&s->done);
-    if (stop && s->head == NULL && (s->batch_n == 0 && s->hwm_pending == 0))
+    bool last = stop && s->batch_n == 0 && s->hwm_pending == 0;
+    pthread_mutex_unlock(&s->mu);
+    if (last)
       break;
   }
-  pthread_mutex_unlock(&s->mu);
   return NULL;
 }
 
 int pgs_submit(store *st, store_apply_fn apply, store_done_fn done, void *arg) {
   pgs_store *s = (pgs_store *)st;
-  pgs_op *o;
   if (s->rdonly)
     return lic_fail(LIC_INVALID, "store is read-only");
-  if ((o = calloc(1, sizeof *o)) == NULL)
-    return LIC_NOMEM;
-  o->apply = apply;
-  o->done = done;
-  o->arg = arg;
-  pthread_mutex_lock(&s->mu);
-  if (s->stopping) {
-    pthread_mutex_unlock(&s->mu);
-    free(o);
-    return lic_fail(LIC_INVALID, "store is closing");
-  }
-  if (s->tail != NULL)
-    s->tail->next = o;
-  else
-    s->head = o;
-  s->tail = o;
-  pthread_cond_signal(&s->work);
-  pthread_mutex_unlock(&s->mu);
-  return LIC_OK;
+  return opq_push(&s->q, apply, done, arg);
 }
 
 int64_t pgs_wtxn_now(const store_wtxn *w) { return ((const pgs_wtxn *)w)->now; }
@@ -433,7 +409,7 @@ int pgs_flush(store *st) {
     return LIC_OK;
   pthread_mutex_lock(&s->mu);
   uint64_t target = ++s->flush_wanted;
-  pthread_cond_signal(&s->work);
+  opq_kick(&s->q);
   while (s->flush_done < target)
     pthread_cond_wait(&s->done, &s->mu);
   pthread_mutex_unlock(&s->mu);
