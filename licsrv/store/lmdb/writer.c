@@ -421,3 +421,6 @@ void lmdb_health_get(store *s, store_health *h) {
   memset(h, 0, sizeof *h);
   h->writable = true;
 }
+
+/* LMDB writes wait on the local disk only: nothing to bound at stop. */
+void lmdb_stop_begin(store *s, uint64_t grace_ms) { (void)s, (void)grace_ms; }

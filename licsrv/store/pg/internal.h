@@ -73,6 +73,20 @@ typedef struct {
   uint8_t (*dirty)[LIC_ID_LEN];
   size_t ndirty, capdirty;
   bool certs_dirty;
+  /* the bound on a write in flight at stop (stop.c): under mu */
+  PGcancel *wcancel;     /* the writer connection's cancel handle */
+  bool busy;             /* the writer runs a group's statements */
+  int64_t busy_since_ms;
+  int64_t stop_at_ms;    /* when store_stop_begin was called (0: not yet) */
+  uint64_t stop_grace_ms;
+  bool canceled;         /* a group was canceled: nothing more is written */
+  bool writer_exited;
+  pthread_t watchdog;
+  bool watchdog_started;
+  /* writer thread only: the first WARNING PostgreSQL sent on wconn since
+   * the writer cleared it (a COMMIT whose synchronous-replication wait was
+   * canceled says so by a WARNING, and still reports success) */
+  char wwarn[256];
 } pgs_store;
 
 typedef struct {
@@ -156,6 +170,21 @@ void *pgs__listener_main(void *arg);
 /* Note a change the copy must reload after this group commits. */
 void pgs__dirty(store_wtxn *w, const uint8_t id[LIC_ID_LEN]);
 void pgs__dirty_certs(store_wtxn *w);
+
+/* ---- stop.c: the bound on a write in flight at stop ------------------------------ */
+
+/* The writer's new connection: its cancel handle and the notice receiver
+ * that notes warnings into wwarn (writer thread). */
+void pgs__wconn_attach(pgs_store *s);
+/* Before a group's statements: false when writes were canceled (the group
+ * must not touch the database); otherwise the group is busy from now. */
+bool pgs__group_begin(pgs_store *s);
+/* After them: true when the stop bound canceled this group. */
+bool pgs__group_end(pgs_store *s);
+/* Whether writes were canceled (the writer checks between passes). */
+bool pgs__canceled(pgs_store *s);
+/* pgs_close: the watchdog's end, the cancel handle freed (writer joined). */
+void pgs__stop_end(pgs_store *s);
 
 /* ---- writer.c ------------------------------------------------------------------ */
 

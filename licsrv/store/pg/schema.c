@@ -204,6 +204,7 @@ void pgs_close(store *st) {
     opq_close(&s->q);
     pthread_join(s->writer, NULL);
   }
+  pgs__stop_end(s);
   if (s->listener_started) {
     pthread_mutex_lock(&s->mu);
     s->listener_stop = true;

@@ -15,6 +15,7 @@
 #include "lic/err.h"
 #include "lic/util.h"
 #include "store/pg/internal.h"
+#include "util/log.h"
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 2000
@@ -248,6 +249,7 @@ static int writer_conn(pgs_store *s, int64_t *next_try, int64_t *backoff) {
   PQfinish(s->wconn);
   s->wconn = NULL;
   int rc = pgs__connect(s->url, &s->wconn);
+  pgs__wconn_attach(s); /* the new connection's cancel handle (none when it failed) */
   if (rc != LIC_OK) {
     *next_try = pgs__now_ms() + *backoff;
     *backoff = *backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : *backoff * 2;
@@ -281,6 +283,8 @@ static int group_pass(pgs_store *s, opq_op *ops, bool isolate, bool *failed, uin
     o->rc = o->apply((store_wtxn *)&w, o->arg);
     if (!pgs__conn_ok(s->wconn))
       return lic_fail(LIC_UNAVAILABLE, "postgresql: connection lost");
+    if (o->rc == LIC_UNAVAILABLE) /* canceled or timed out: not this operation's fault */
+      return o->rc;
     if (o->rc != LIC_OK)
       snprintf(o->detail, sizeof o->detail, "%s", lic_errdetail());
     if (isolate && (rc = savepoint(s->wconn, o->rc == LIC_OK ? "RELEASE" : "ROLLBACK TO")) != LIC_OK)
@@ -313,6 +317,8 @@ void *pgs__writer_main(void *arg) {
   pgs_store *s = arg;
   int64_t next_try = 0, backoff = BACKOFF_MIN_MS;
 
+  pgs__wconn_attach(s); /* the opener's connection, now the writer's */
+
   for (;;) {
     bool stop;
     wait_work(s);
@@ -331,7 +337,14 @@ void *pgs__writer_main(void *arg) {
     int crc = LIC_OK;
     char cdetail[320] = "";
     bool committed = false;
-    if (ops != NULL || bn > 0 || hwm > 0) {
+    if ((ops != NULL || bn > 0 || hwm > 0) && !pgs__group_begin(s)) {
+      /* A group was canceled at stop: nothing more goes to PostgreSQL. */
+      crc = LIC_UNAVAILABLE;
+      snprintf(cdetail, sizeof cdetail, "postgresql: writes canceled, licsrv is stopping");
+      if (bn > 0 || hwm > 0)
+        srv_log(SRV_LOG_WARN, "store_write_failed",
+                "what=heartbeat_batch nodes=%zu kept=false(canceled at stop)", bn);
+    } else if (ops != NULL || bn > 0 || hwm > 0) {
       lic_errdetail_clear();
       crc = writer_conn(s, &next_try, &backoff);
       for (int pass = 0; pass < 2 && crc == LIC_OK; pass++) {
@@ -340,10 +353,13 @@ void *pgs__writer_main(void *arg) {
         if (crc == LIC_OK && !failed)
           break;
         pgs__run(s->wconn, "ROLLBACK", NULL);
-        if (crc == LIC_OK && pass == 1)
-          break;
+        if (crc == LIC_OK && (pass == 1 || pgs__canceled(s)))
+          break; /* no replay of a group the stop canceled */
       }
-      if (crc == LIC_OK) {
+      if (crc == LIC_OK && pgs__canceled(s)) {
+        pgs__run(s->wconn, "ROLLBACK", NULL);
+        crc = LIC_UNAVAILABLE;
+      } else if (crc == LIC_OK) {
         if (bn > 0 || hwm > 0) { /* bookkeeping rides along; dropped on failure */
           pgs_wtxn w = {&pgs_ops, s, s->wconn, (int64_t)time(NULL)};
           if (savepoint(s->wconn, "") == LIC_OK) {
@@ -353,12 +369,34 @@ void *pgs__writer_main(void *arg) {
           nops++;
         }
         lic_errdetail_clear();
+        s->wwarn[0] = '\0';
         crc = pgs__run(s->wconn, "COMMIT", NULL); /* answered only after this */
         committed = crc == LIC_OK;
         if (committed)
-          reload_dirty(s);
+          reload_dirty(s); /* on the primary, whatever the answer below */
       }
-      if (crc != LIC_OK) {
+      bool canceled = pgs__group_end(s);
+      if (canceled || (committed && s->wwarn[0] != '\0')) {
+        /* Never "valid": a canceled synchronous-replication wait (our stop
+         * bound, statement_timeout, pg_cancel_backend) leaves the commit on
+         * the primary only, which a failover may lose (stop.c). */
+        char qw[300];
+        crc = LIC_UNAVAILABLE;
+        snprintf(cdetail, sizeof cdetail, "postgresql: %s",
+                 committed ? "COMMIT canceled while waiting for the synchronous standby: "
+                             "committed on the primary, maybe not replicated"
+                           : "write canceled, rolled back");
+        size_t nq = 0;
+        for (opq_op *o = ops; o != NULL; o = o->next)
+          nq++;
+        srv_log(SRV_LOG_ERROR, "store_write_canceled",
+                "ops=%zu committed=%s cause=%s warning=%s detail=\"%s\"", nq,
+                committed ? "primary_only" : "no", canceled ? "stop" : "postgresql_warning",
+                SRV_LOG_Q(s->wwarn, qw),
+                committed ? "answered 503 store_unavailable, not valid: PostgreSQL committed it "
+                            "locally but it may not be replicated to the synchronous standby"
+                          : "answered 503 store_unavailable: rolled back");
+      } else if (crc != LIC_OK) {
         snprintf(cdetail, sizeof cdetail, "%s", lic_errdetail());
         if (!pgs__conn_ok(s->wconn)) {
           crc = LIC_UNAVAILABLE;
