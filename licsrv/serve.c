@@ -110,7 +110,7 @@ typedef struct {
   uv_signal_t sig[3];
   uv_async_t quit;
   uv_timer_t expiry; /* the daily expiry warning, checked every APP_EXPIRY_TICK_S */
-  uint64_t stop_grace_ms; /* what a write still running at SIGTERM gets (stop_grace) */
+  uint64_t stop_grace_ms; /* the time a write still running at SIGTERM is given: stop_grace() */
 } sig_ctx;
 
 /* A write in flight at SIGTERM gets three quarters of shutdown_timeout_ms,
