@@ -7,6 +7,8 @@ a standby that never answers.
   store_unavailable -- never valid: PostgreSQL committed it on the primary
   only -- says so in its log, and exits within a bound. Before the bound it
   waited for its writer thread forever.
+- The same when the cancel cannot end the statement (the backend does not
+  run: SIGSTOP): licsrv shuts its connection 2 s after the cancel, and exits.
 - While serving nothing bounds such a COMMIT (statement_timeout is disarmed
   before the wait); an operator's pg_cancel_backend ends it, PostgreSQL
   reports it committed with a WARNING, and licsrv answers 503, not valid."""
@@ -104,6 +106,36 @@ def test_sigterm_with_a_commit_stuck_on_a_vanished_standby(stuck):
     # The registration is on the primary only: why it was not answered valid.
     assert primary.psql("SELECT count(*) FROM licsrv_registrations WHERE project_id = "
                         f"decode('{project.hex()}', 'hex')") == "1"
+
+
+def test_sigterm_when_the_cancel_does_not_end_the_statement(stuck):
+    primary, s, a = stuck
+    got = []
+    t = hung_register(s.port, a, os.urandom(16), got)
+    wait_syncrep(primary)
+    pid = int(primary.psql("SELECT pid FROM pg_stat_activity WHERE wait_event = 'SyncRep'"))
+    os.kill(pid, signal.SIGSTOP)  # the cancel reaches a backend that does not run
+    try:
+        t0 = time.monotonic()
+        s.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = s.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            rc = None
+        took = time.monotonic() - t0
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    assert rc == 0, f"licsrv did not exit within 15 s of SIGTERM (rc {rc}): {s.log()[-3000:]}"
+    assert 5.0 <= took < 12.0, took  # the grace, then 2 s for the cancel
+    t.join(timeout=10)
+    assert got, "the client thread did not finish"
+    if isinstance(got[0], tuple):  # never valid
+        assert got[0][0] == 503, got
+    log = s.log()
+    assert any((srvchain.logfmt(l) or {}).get("action") == "connection_closed"
+               for l in log.splitlines() if "store_write_cancel " in l), log[-3000:]
+    assert any(c.get("committed") == "unknown" and c.get("cause") == "stop"
+               for c in canceled_lines(s)), log[-3000:]
 
 
 def test_a_sync_wait_canceled_by_postgresql_is_answered_503_not_valid(stuck):

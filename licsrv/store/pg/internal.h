@@ -73,8 +73,11 @@ typedef struct {
   uint8_t (*dirty)[LIC_ID_LEN];
   size_t ndirty, capdirty;
   bool certs_dirty;
-  /* the bound on a write in flight at stop (stop.c): under mu */
+  /* the bound on a write in flight at stop (stop.c) */
+  pthread_mutex_t cmu;   /* wcancel and wsock: held while a cancel is sent */
   PGcancel *wcancel;     /* the writer connection's cancel handle */
+  int wsock;             /* its socket (-1: none) */
+  /* under mu */
   bool busy;             /* the writer runs a group's statements */
   int64_t busy_since_ms;
   int64_t stop_at_ms;    /* when store_stop_begin was called (0: not yet) */
@@ -174,8 +177,11 @@ void pgs__dirty_certs(store_wtxn *w);
 /* ---- stop.c: the bound on a write in flight at stop ------------------------------ */
 
 /* The writer's new connection: its cancel handle and the notice receiver
- * that notes warnings into wwarn (writer thread). */
+ * that notes warnings into wwarn (writer thread). Detach before PQfinish. */
 void pgs__wconn_attach(pgs_store *s);
+void pgs__wconn_detach(pgs_store *s);
+/* pgs_open: the stop state's lock. */
+void pgs__stop_init(pgs_store *s);
 /* Before a group's statements: false when writes were canceled (the group
  * must not touch the database); otherwise the group is busy from now. */
 bool pgs__group_begin(pgs_store *s);

@@ -126,6 +126,7 @@ int pgs_open(const char *url, unsigned flags, store **out) {
   pthread_mutex_init(&s->mu, NULL);
   pthread_cond_init(&s->done, NULL);
   pthread_rwlock_init(&s->clock, NULL);
+  pgs__stop_init(s);
   mu = true;
   if ((rc = pgs__connect(url, &s->wconn)) != LIC_OK || (rc = pgs__schema_get(s->wconn, &v)) != LIC_OK)
     goto out;
@@ -184,6 +185,7 @@ out:
     PQfinish(s->wconn);
     pgs__cache_free(s);
     if (mu) {
+      pgs__stop_end(s);
       opq_destroy(&s->q);
       pthread_rwlock_destroy(&s->clock);
       pthread_mutex_destroy(&s->mu);

@@ -8,7 +8,9 @@
  * stop began (or after it started, if later) is canceled through libpq's
  * cancel request (PQcancel, the documented way to stop a statement from
  * another thread), and from then on the store writes nothing more: every
- * operation is answered LIC_UNAVAILABLE (503 store_unavailable).
+ * operation is answered LIC_UNAVAILABLE (503 store_unavailable). A cancel
+ * that does not end the statement within HARD_STOP_MS (the server itself is
+ * unreachable) is followed by shutting the writer's socket.
  *
  * Never "valid" for a canceled group: a canceled synchronous-replication wait
  * leaves the transaction committed on the primary but perhaps not on the
@@ -19,12 +21,15 @@
 #include <string.h>
 #include <time.h>
 
+#include <sys/socket.h>
+
 #include "lic/err.h"
 #include "store/pg/internal.h"
 #include "util/log.h"
 
 #define WATCH_TICK_MS    50
 #define CANCEL_RETRY_MS  500 /* a cancel that came before the statement started is sent again */
+#define HARD_STOP_MS     2000 /* after the first cancel: the connection is shut */
 
 static void writer_notice(void *arg, const PGresult *res) {
   pgs_store *s = arg;
@@ -40,16 +45,30 @@ static void writer_notice(void *arg, const PGresult *res) {
       *p = ' ';
 }
 
+void pgs__stop_init(pgs_store *s) {
+  pthread_mutex_init(&s->cmu, NULL);
+  s->wsock = -1;
+}
+
 void pgs__wconn_attach(pgs_store *s) {
   PGcancel *c = NULL;
   if (s->wconn != NULL) {
     PQsetNoticeReceiver(s->wconn, writer_notice, s);
     c = PQgetCancel(s->wconn);
   }
-  pthread_mutex_lock(&s->mu);
+  pthread_mutex_lock(&s->cmu);
   PQfreeCancel(s->wcancel);
   s->wcancel = c;
-  pthread_mutex_unlock(&s->mu);
+  s->wsock = s->wconn != NULL ? PQsocket(s->wconn) : -1;
+  pthread_mutex_unlock(&s->cmu);
+}
+
+void pgs__wconn_detach(pgs_store *s) {
+  pthread_mutex_lock(&s->cmu);
+  PQfreeCancel(s->wcancel);
+  s->wcancel = NULL;
+  s->wsock = -1; /* the descriptor is closed next and may be reused */
+  pthread_mutex_unlock(&s->cmu);
 }
 
 bool pgs__group_begin(pgs_store *s) {
@@ -78,32 +97,59 @@ bool pgs__canceled(pgs_store *s) {
   return c;
 }
 
+/* Outside mu: PQcancel opens its own connection to the server (PostgreSQL
+ * 15's libpq gives it no timeout), and nothing else may wait on that. */
+static bool send_cancel(pgs_store *s, char *err, size_t errlen) {
+  pthread_mutex_lock(&s->cmu);
+  bool sent = s->wcancel != NULL && PQcancel(s->wcancel, err, (int)errlen) == 1;
+  pthread_mutex_unlock(&s->cmu);
+  return sent;
+}
+
+/* The last resort when a cancel does not end the statement (the server is
+ * unreachable, not just waiting): the writer's socket is shut, so its
+ * PQexec returns "connection lost" at once. The store writes nothing more
+ * anyway. */
+static void shut_socket(pgs_store *s) {
+  pthread_mutex_lock(&s->cmu);
+  if (s->wsock >= 0)
+    shutdown(s->wsock, SHUT_RDWR);
+  pthread_mutex_unlock(&s->cmu);
+}
+
 static void *watchdog_main(void *arg) {
   pgs_store *s = arg;
-  int64_t last_cancel = 0;
+  int64_t first_cancel = 0, last_cancel = 0;
+  bool shut = false;
   pthread_mutex_lock(&s->mu);
   while (!s->writer_exited) {
     int64_t now = pgs__now_ms();
     int64_t from = s->busy_since_ms > s->stop_at_ms ? s->busy_since_ms : s->stop_at_ms;
-    if (s->busy && now - from >= (int64_t)s->stop_grace_ms &&
-        now - last_cancel >= CANCEL_RETRY_MS) {
-      char err[256] = "";
-      bool first = !s->canceled;
-      s->canceled = true;
-      /* Under mu: the writer cannot swap the handle meanwhile. PQcancel
-       * opens its own short connection to the server. */
-      bool sent = s->wcancel != NULL && PQcancel(s->wcancel, err, (int)sizeof err) == 1;
-      last_cancel = now;
-      if (first) {
-        char q[300];
+    bool cancel = s->busy && now - from >= (int64_t)s->stop_grace_ms &&
+                  now - last_cancel >= CANCEL_RETRY_MS;
+    bool hard = s->busy && first_cancel != 0 && !shut && now - first_cancel >= HARD_STOP_MS;
+    int64_t busy_ms = now - s->busy_since_ms;
+    if (cancel)
+      s->canceled = true; /* before the cancel: the writer reads it when PQexec returns */
+    pthread_mutex_unlock(&s->mu);
+    if (cancel) {
+      char err[256] = "", q[300];
+      bool sent = send_cancel(s, err, sizeof err);
+      if (first_cancel == 0)
         srv_log(SRV_LOG_ERROR, "store_write_cancel",
                 "busy_ms=%lld grace_ms=%llu cancel=%s error=%s detail=\"a write still running "
                 "at stop is canceled and answered 503; nothing more is written\"",
-                (long long)(now - s->busy_since_ms), (unsigned long long)s->stop_grace_ms,
+                (long long)busy_ms, (unsigned long long)s->stop_grace_ms,
                 sent ? "sent" : "failed", SRV_LOG_Q(err, q));
-      }
+      last_cancel = pgs__now_ms();
+      if (first_cancel == 0)
+        first_cancel = last_cancel;
+    } else if (hard) {
+      srv_log(SRV_LOG_ERROR, "store_write_cancel",
+              "busy_ms=%lld cancel=no_effect action=connection_closed", (long long)busy_ms);
+      shut_socket(s);
+      shut = true;
     }
-    pthread_mutex_unlock(&s->mu);
     struct timespec ts = {0, WATCH_TICK_MS * 1000000L};
     nanosleep(&ts, NULL);
     pthread_mutex_lock(&s->mu);
@@ -132,6 +178,6 @@ void pgs__stop_end(pgs_store *s) {
   pthread_mutex_unlock(&s->mu);
   if (join)
     pthread_join(s->watchdog, NULL);
-  PQfreeCancel(s->wcancel);
-  s->wcancel = NULL;
+  pgs__wconn_detach(s);
+  pthread_mutex_destroy(&s->cmu);
 }

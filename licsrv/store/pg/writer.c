@@ -246,6 +246,7 @@ static int writer_conn(pgs_store *s, int64_t *next_try, int64_t *backoff) {
     return LIC_OK;
   if (pgs__now_ms() < *next_try)
     return lic_fail(LIC_UNAVAILABLE, "postgresql: unreachable (reconnecting)");
+  pgs__wconn_detach(s);
   PQfinish(s->wconn);
   s->wconn = NULL;
   int rc = pgs__connect(s->url, &s->wconn);
@@ -336,7 +337,7 @@ void *pgs__writer_main(void *arg) {
     uint64_t nops = 0;
     int crc = LIC_OK;
     char cdetail[320] = "";
-    bool committed = false;
+    bool committed = false, commit_sent = false;
     if ((ops != NULL || bn > 0 || hwm > 0) && !pgs__group_begin(s)) {
       /* A group was canceled at stop: nothing more goes to PostgreSQL. */
       crc = LIC_UNAVAILABLE;
@@ -370,6 +371,7 @@ void *pgs__writer_main(void *arg) {
         }
         lic_errdetail_clear();
         s->wwarn[0] = '\0';
+        commit_sent = true;
         crc = pgs__run(s->wconn, "COMMIT", NULL); /* answered only after this */
         committed = crc == LIC_OK;
         if (committed)
@@ -378,24 +380,29 @@ void *pgs__writer_main(void *arg) {
       bool canceled = pgs__group_end(s);
       if (canceled || (committed && s->wwarn[0] != '\0')) {
         /* Never "valid": a canceled synchronous-replication wait (our stop
-         * bound, statement_timeout, pg_cancel_backend) leaves the commit on
-         * the primary only, which a failover may lose (stop.c). */
+         * bound, an operator's pg_cancel_backend) leaves the commit on the
+         * primary only, which a failover may lose (stop.c). */
         char qw[300];
         crc = LIC_UNAVAILABLE;
+        /* The COMMIT sent and its answer lost (the connection shut at stop):
+         * PostgreSQL may have committed it or not. */
+        const char *fate = committed ? "primary_only" : commit_sent ? "unknown" : "no";
         snprintf(cdetail, sizeof cdetail, "postgresql: %s",
                  committed ? "COMMIT canceled while waiting for the synchronous standby: "
                              "committed on the primary, maybe not replicated"
-                           : "write canceled, rolled back");
+                 : commit_sent ? "COMMIT canceled, its outcome unknown"
+                               : "write canceled, rolled back");
         size_t nq = 0;
         for (opq_op *o = ops; o != NULL; o = o->next)
           nq++;
         srv_log(SRV_LOG_ERROR, "store_write_canceled",
-                "ops=%zu committed=%s cause=%s warning=%s detail=\"%s\"", nq,
-                committed ? "primary_only" : "no", canceled ? "stop" : "postgresql_warning",
-                SRV_LOG_Q(s->wwarn, qw),
+                "ops=%zu committed=%s cause=%s warning=%s detail=\"%s\"", nq, fate,
+                canceled ? "stop" : "postgresql_warning", SRV_LOG_Q(s->wwarn, qw),
                 committed ? "answered 503 store_unavailable, not valid: PostgreSQL committed it "
                             "locally but it may not be replicated to the synchronous standby"
-                          : "answered 503 store_unavailable: rolled back");
+                : commit_sent ? "answered 503 store_unavailable: the COMMIT was sent, whether "
+                                "PostgreSQL committed it is unknown"
+                              : "answered 503 store_unavailable: rolled back");
       } else if (crc != LIC_OK) {
         snprintf(cdetail, sizeof cdetail, "%s", lic_errdetail());
         if (!pgs__conn_ok(s->wconn)) {
