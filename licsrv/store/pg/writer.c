@@ -395,14 +395,17 @@ void *pgs__writer_main(void *arg) {
         size_t nq = 0;
         for (opq_op *o = ops; o != NULL; o = o->next)
           nq++;
+        const char *why =
+            committed ? "answered 503 store_unavailable, not valid: PostgreSQL committed it "
+                        "locally but it may not be replicated to the synchronous standby"
+            : commit_sent ? "answered 503 store_unavailable: the COMMIT was sent, whether "
+                            "PostgreSQL committed it is unknown"
+                          : "answered 503 store_unavailable: rolled back";
+        char qd[300];
         srv_log(SRV_LOG_ERROR, "store_write_canceled",
-                "ops=%zu committed=%s cause=%s warning=%s detail=\"%s\"", nq, fate,
+                "ops=%zu committed=%s cause=%s warning=%s detail=%s", nq, fate,
                 canceled ? "stop" : "postgresql_warning", SRV_LOG_Q(s->wwarn, qw),
-                committed ? "answered 503 store_unavailable, not valid: PostgreSQL committed it "
-                            "locally but it may not be replicated to the synchronous standby"
-                : commit_sent ? "answered 503 store_unavailable: the COMMIT was sent, whether "
-                                "PostgreSQL committed it is unknown"
-                              : "answered 503 store_unavailable: rolled back");
+                SRV_LOG_Q(why, qd));
       } else if (crc != LIC_OK) {
         snprintf(cdetail, sizeof cdetail, "%s", lic_errdetail());
         if (!pgs__conn_ok(s->wconn)) {
