@@ -72,6 +72,17 @@ def hung_register(port, acct, project, out):
     return t
 
 
+def sigterm(s, bound=15):
+    """SIGTERM; (exit code or None when still running after bound s, seconds)."""
+    t0 = time.monotonic()
+    s.proc.send_signal(signal.SIGTERM)
+    try:
+        rc = s.proc.wait(timeout=bound)
+    except subprocess.TimeoutExpired:
+        rc = None
+    return rc, time.monotonic() - t0
+
+
 def canceled_lines(s):
     return [srvchain.logfmt(l) or {} for l in s.log().splitlines() if "store_write_canceled" in l]
 
@@ -84,13 +95,7 @@ def test_sigterm_with_a_commit_stuck_on_a_vanished_standby(stuck):
     time.sleep(0.3)
     assert not got, f"answered while the standby is gone: {got}"
 
-    t0 = time.monotonic()
-    s.proc.send_signal(signal.SIGTERM)
-    try:
-        rc = s.proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        rc = None
-    took = time.monotonic() - t0
+    rc, took = sigterm(s)
     assert rc == 0, f"licsrv did not exit within 15 s of SIGTERM (rc {rc}): {s.log()[-3000:]}"
     s.close()  # the log kept; a sanitizer report (leaks show at exit) fails
     assert s.sanitizer_report() is None, s.sanitizer_report()
@@ -118,13 +123,7 @@ def test_sigterm_when_the_cancel_does_not_end_the_statement(stuck):
     pid = int(primary.psql("SELECT pid FROM pg_stat_activity WHERE wait_event = 'SyncRep'"))
     os.kill(pid, signal.SIGSTOP)  # the cancel reaches a backend that does not run
     try:
-        t0 = time.monotonic()
-        s.proc.send_signal(signal.SIGTERM)
-        try:
-            rc = s.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            rc = None
-        took = time.monotonic() - t0
+        rc, took = sigterm(s)
     finally:
         os.kill(pid, signal.SIGCONT)
     assert rc == 0, f"licsrv did not exit within 15 s of SIGTERM (rc {rc}): {s.log()[-3000:]}"

@@ -337,7 +337,7 @@ void *pgs__writer_main(void *arg) {
     uint64_t nops = 0;
     int crc = LIC_OK;
     char cdetail[320] = "";
-    bool committed = false, commit_sent = false;
+    bool committed = false, commit_sent = false, warned = false;
     if ((ops != NULL || bn > 0 || hwm > 0) && !pgs__group_begin(s)) {
       /* A group was canceled at stop: nothing more goes to PostgreSQL. */
       crc = LIC_UNAVAILABLE;
@@ -374,11 +374,12 @@ void *pgs__writer_main(void *arg) {
         commit_sent = true;
         crc = pgs__run(s->wconn, "COMMIT", NULL); /* answered only after this */
         committed = crc == LIC_OK;
+        warned = s->wwarn[0] != '\0'; /* the COMMIT's own, not the reload's below */
         if (committed)
           reload_dirty(s); /* on the primary, whatever the answer below */
       }
       bool canceled = pgs__group_end(s);
-      if (canceled || (committed && s->wwarn[0] != '\0')) {
+      if (canceled || (committed && warned)) {
         /* Never "valid": a canceled synchronous-replication wait (our stop
          * bound, an operator's pg_cancel_backend) leaves the commit on the
          * primary only, which a failover may lose (stop.c). */
