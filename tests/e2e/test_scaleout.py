@@ -277,6 +277,18 @@ synchronous_standby_names = 'standby1'
 """
 
 
+def test_first_write_after_a_database_restart_while_idle_succeeds(two):
+    """A restart of PostgreSQL while licsrv is idle leaves its writer holding a
+    dead connection that still says OK; the next registration must reconnect
+    and succeed, not be the one answered 503 to find out."""
+    pg, url, s1, s2 = two
+    a = account(s1.data, url, 5, servers=(s1, s2))
+    assert register(s1.port, a, os.urandom(16))[1]["status"] == "valid"
+    pg.restart()
+    st, doc = register(s1.port, a, os.urandom(16))
+    assert st == 200 and doc["status"] == "valid", (st, doc)
+
+
 def sync_pair(primary, standby):
     """Start primary with a synchronous streaming standby (pg_basebackup)."""
     primary.start(extra_conf=REPLICATION_CONF)

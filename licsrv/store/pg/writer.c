@@ -268,10 +268,25 @@ static int savepoint(PGconn *c, const char *verb) {
   return pgs__run(c, sql, NULL);
 }
 
-/* One pass over the group in one transaction; *failed when an operation did. */
-static int group_pass(pgs_store *s, opq_op *ops, bool isolate, bool *failed, uint64_t *nops) {
-  pgs_wtxn w = {&pgs_ops, s, s->wconn, (int64_t)time(NULL)};
+/* BEGIN the group's transaction. A connection that died while idle (the
+ * server restarted, the old primary of a failover gone) still says OK until
+ * this first statement fails on it; nothing of the group was sent then, so
+ * reconnect at once and begin again rather than answer the group 503. */
+static int group_begin(pgs_store *s, int64_t *next_try, int64_t *backoff) {
   int rc = pgs__run(s->wconn, "BEGIN", NULL);
+  if (rc != LIC_OK && !pgs__conn_ok(s->wconn)) {
+    *next_try = 0;
+    if ((rc = writer_conn(s, next_try, backoff)) == LIC_OK)
+      rc = pgs__run(s->wconn, "BEGIN", NULL);
+  }
+  return rc;
+}
+
+/* One pass over the group in one transaction; *failed when an operation did. */
+static int group_pass(pgs_store *s, opq_op *ops, bool isolate, bool *failed, uint64_t *nops,
+                      int64_t *next_try, int64_t *backoff) {
+  int rc = group_begin(s, next_try, backoff);
+  pgs_wtxn w = {&pgs_ops, s, s->wconn, (int64_t)time(NULL)};
   *failed = false;
   *nops = 0;
   if (rc != LIC_OK)
@@ -350,7 +365,7 @@ void *pgs__writer_main(void *arg) {
       crc = writer_conn(s, &next_try, &backoff);
       for (int pass = 0; pass < 2 && crc == LIC_OK; pass++) {
         bool failed;
-        crc = group_pass(s, ops, pass == 1, &failed, &nops);
+        crc = group_pass(s, ops, pass == 1, &failed, &nops, &next_try, &backoff);
         if (crc == LIC_OK && !failed)
           break;
         pgs__run(s->wconn, "ROLLBACK", NULL);
