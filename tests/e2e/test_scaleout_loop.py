@@ -224,3 +224,18 @@ def test_admin_reads_waiting_on_a_hung_database_are_bounded(tmp_path, pg):
         assert answered.count(200) == 64 and answered.count(503) == extra, answered
     finally:
         s.finish()
+
+
+def test_admin_read_after_a_database_restart_while_idle_succeeds(tmp_path, pg):
+    """The reader thread's connection dies with a restart while idle and still
+    says OK: the next admin read must run on a new one, not answer 503."""
+    s, a, project, tok = one_server(tmp_path, pg)
+    try:
+        st, doc = srvchain.admin(s, "GET", "/v1/admin/accounts", tok)
+        assert st == 200, doc
+        pg.restart()
+        time.sleep(1.2)  # idle past the reader's liveness check
+        st, doc = srvchain.admin(s, "GET", "/v1/admin/accounts", tok)
+        assert st == 200 and [r["id"] for r in doc["accounts"]] == [a.id], (st, doc)
+    finally:
+        s.finish()

@@ -45,11 +45,25 @@ static pgs_readq *queue_of(pgs_store *s) {
   return q;
 }
 
+/* A connection idle for a second or more may have died with its server (a
+ * restart, a failover) and still say OK until it is used: one round trip
+ * first, so that the read runs on a new connection (pgs__rconn reconnects a
+ * broken one) rather than failing on the dead one. */
+#define IDLE_CHECK_MS 1000
+
+static void check_idle(pgs_reader *rd, int64_t last_ms) {
+  if (rd->c == NULL || pgs__now_ms() - last_ms < IDLE_CHECK_MS)
+    return;
+  pgs__run(rd->c, "SELECT 1", NULL);
+  lic_errdetail_clear(); /* a dead connection's error is not the read's */
+}
+
 static void *reader_main(void *arg) {
   pgs_store *s = arg;
   pgs_readq *q = s->readq;
   store_reader *rd = NULL;
   int nrc = pgs_reader_new((store *)s, &rd); /* connects on its first read */
+  int64_t last_ms = pgs__now_ms();
   pthread_mutex_lock(&q->mu);
   for (;;) {
     while (q->head == NULL && !q->closing)
@@ -63,11 +77,14 @@ static void *reader_main(void *arg) {
     q->n--;
     pthread_mutex_unlock(&q->mu);
     int rc = nrc;
+    if (rc == LIC_OK)
+      check_idle((pgs_reader *)rd, last_ms);
     lic_errdetail_clear(); /* per thread: not an earlier read's */
     if (rc == LIC_OK && (rc = pgs_reader_begin(rd)) == LIC_OK) {
       rc = j->read(rd, j->arg);
       pgs_reader_end(rd);
     }
+    last_ms = pgs__now_ms();
     j->done(j->arg, rc, rc != LIC_OK ? lic_errdetail() : "");
     free(j);
     pthread_mutex_lock(&q->mu);
