@@ -977,6 +977,7 @@ def terminated(signum, _frame):
     """SIGTERM (make interrupted, a timeout) unwinds like an error: every
     `with` and `finally` above stops what it started (licsrv, nginx,
     PostgreSQL; subprocess.run kills a running wrk or pgbench)."""
+    log("terminated by signal %d: stopping what the benchmark started" % signum)
     raise SystemExit(128 + signum)
 
 
