@@ -304,6 +304,11 @@ def main():
     for t in ("wrk", "nginx", "taskset", "openssl"):
         if shutil.which(t) is None and not os.path.exists("/usr/sbin/" + t):
             raise BenchError("%s is missing: run `make deps`" % t)
+    if want("pgverify") or want("pgreg"):
+        try:  # a wrong setting fails before any figure ran, not after
+            pgload.sync_commit()
+        except ValueError as e:
+            raise BenchError(str(e))
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     want_fds = 12000
     if soft < want_fds:
