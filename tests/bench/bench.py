@@ -684,7 +684,8 @@ def pg_figures(tmp):
     pg = pgutil.PgServer()
     try:
         try:
-            pg.start(extra_conf="synchronous_commit = %s\nmax_connections = 200\n" % sync)
+            pg.start(extra_conf="synchronous_commit = %s\nmax_connections = 200\n%s"
+                     % (sync, pgload.STATEMENTS_CONF))
         except RuntimeError as e:
             raise BenchError(str(e))
         pgload.pin(pg.pid(), {int(SRV_CPU)})
@@ -770,13 +771,14 @@ def pg_registrations(tmp, pg, sync):
         pubutil.licsrv("import", "--data", srv.data, "--store", url, "--trust", pubutil.ROOT_PUB,
                        a.path)
     pg.psql(pgload.table_sql(), db=db)
+    pg.psql("CREATE EXTENSION pg_stat_statements", db=db)
     script = pgload.write_script(tmp, PG_ACCOUNTS)
     m = 30000 * ROUNDS
     lines = os.path.join(tmp, "register-pg.jsonl")
     pids = register_lines(lines, accts, m)
     secs = ROUND_SECS
     rows = lambda: int(pg.psql("SELECT count(*) FROM licsrv_registrations", db=db))  # noqa: E731
-    rounds, sent, start = [], [], 1
+    rounds, sent, start, stmts = [], [], 1, []
     with srv:
         st, v = pubutil.register(srv.port, accts[0], uuid.uuid4().bytes)
         if st != 200 or v.get("status") != "valid":  # checked root -> cert -> verdict
@@ -795,8 +797,10 @@ def pg_registrations(tmp, pg, sync):
                     cpu[who] = (0.0, pgload.cpu_secs(pg.pid()) - p0)
                 else:
                     n0, c0 = rows(), cpu_secs(srv.proc.pid)
+                    pg.psql(pgload.STATEMENTS_RESET, db=db)
                     got[who], nxt = registrations_rate(srv, lines, start, m, secs, conns=PG_CONNS)
                     cpu[who] = (cpu_secs(srv.proc.pid) - c0, pgload.cpu_secs(pg.pid()) - p0)
+                    stmts.append((int(pg.psql(pgload.STATEMENTS_SQL, db=db)), last_wrk["requests"]))
                     answered = last_wrk["requests"]
                     stored = rows() - n0
                     # Each answer a new row (none refused, none a repeat); a
@@ -830,6 +834,10 @@ def pg_registrations(tmp, pg, sync):
            % (1e3 * lc[0] / max(rate, 1e-3), 1e3 * lc[1] / max(rate, 1e-3),
               1e3 * bc[1] / max(base, 1e-3)),
            "%.2f" % ((lc[0] + lc[1]) / max(rate, 1e-3) / max(bc[1] / max(base, 1e-3), 1e-9)),
+           "(information)", None)
+    calls, regs = sum(c for c, _ in stmts), sum(n for _, n in stmts)
+    report("  statements per registration", "%d for %d registrations; pgbench: 1 per INSERT"
+           % (calls, regs), "%.1f" % (calls / max(regs, 1)),
            "(information)", None)
     report("  synchronous_commit, rows", "%s (fsync on); %d registrations in %d accounts at the end"
            % (sync, total, PG_ACCOUNTS), sync, "(information)", None)
