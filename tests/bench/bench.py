@@ -731,12 +731,13 @@ def pg_verify(tmp, pg):
                 raise BenchError("public verify is not valid: %d %r" % (st, v))
         for i in range(ROUNDS):
             order = [lm, pq] if i % 2 == 0 else [pq, lm]
-            got = {}
+            got, cpu = {}, {}
             for srv in order:
                 if srv is pq:
                     x0 = pg_xacts(pg)
-                rate, _, bad = wrk(srv.port, "/v1/verify", script=POST_LUA,
-                                   env={"BENCH_BODY": body}, secs=ROUND_SECS)
+                (rate, _, bad), cpu[srv] = loaded(srv.proc.pid, lambda: wrk(
+                    srv.port, "/v1/verify", script=POST_LUA, env={"BENCH_BODY": body},
+                    secs=ROUND_SECS))
                 if bad:
                     raise BenchError("%d verify answers were not 2xx" % bad)
                 got[srv] = rate
@@ -744,14 +745,18 @@ def pg_verify(tmp, pg):
                     verifies += last_wrk["requests"]
                     time.sleep(1.1)  # backends report their counts at most once a second
                     xacts += pg_xacts(pg) - x0 - 1
-            rounds.append((got[pq] / got[lm], got[pq], got[lm]))
-            log("round: public verify on PostgreSQL %.0f req/s, on LMDB %.0f req/s"
-                % (got[pq], got[lm]))
+            rounds.append((got[pq] / got[lm], got[pq], got[lm], cpu[pq], cpu[lm]))
+            log("round: public verify on PostgreSQL %.0f req/s (CPU %.2f), on LMDB %.0f req/s "
+                "(CPU %.2f)" % (got[pq], cpu[pq], got[lm], cpu[lm]))
         lm.stop()
         pq.stop()
-    r, rate, base = median(rounds)
+    r, rate, base, pcpu, lcpu = median(rounds)
     report("public verify PG store / LMDB", "%.0f req/s vs LMDB %.0f req/s%s"
            % (rate, base, spread(rounds)), "%.3f" % r, ">= 0.90", r >= 0.90)
+    # Per server CPU second: steadier while other jobs take the server's core.
+    per = sorted((x[1] / max(x[3], 1e-3)) / (x[2] / max(x[4], 1e-3)) for x in rounds)
+    report("  same, per server CPU second", "server CPU %.2f vs %.2f (rounds %.2f..%.2f)"
+           % (pcpu, lcpu, per[0], per[-1]), "%.3f" % per[len(per) // 2], "(information)", None)
     report("  database transactions per verify", "%d during %d verifies on PostgreSQL"
            % (xacts, verifies), "%.4f" % (xacts / max(verifies, 1)), "(information)", None)
 
