@@ -73,6 +73,12 @@ static pgs_centry *find(pgs_centry **b, size_t nb, const uint8_t id[LIC_ID_LEN])
 
 /* ---- loading (on the listener's or the writer's connection) ---------------- */
 
+pgs_cache_hook_fn pgs__cache_hook;
+
+static int hook(pgs_store *s, int what, const uint8_t *id) {
+  return pgs__cache_hook != NULL ? pgs__cache_hook(s, what, id) : LIC_OK;
+}
+
 static int load_regs(PGresult *res, int from, int to, pgs_centry *e) {
   e->nregs = 0;
   if (to <= from)
@@ -183,6 +189,8 @@ int pgs__cache_load_all(pgs_store *s, PGconn *c) {
     i = j;
   }
   pgs__run(c, "COMMIT", NULL);
+  if ((rc = hook(s, PGS_HOOK_FULL, NULL)) != LIC_OK)
+    goto out;
   pthread_rwlock_wrlock(&s->clock);
   pgs_centry **ob = s->cbuckets;
   size_t onb = s->cnb;
@@ -219,7 +227,7 @@ int pgs__cache_load_account(pgs_store *s, PGconn *c, const uint8_t id[LIC_ID_LEN
     goto out;
   if (PQntuples(acc) == 1 && (rc = entry_from(acc, 0, &e)) == LIC_OK)
     rc = load_regs(regs, 0, PQntuples(regs), e);
-  if (rc != LIC_OK)
+  if (rc != LIC_OK || (rc = hook(s, PGS_HOOK_ACCOUNT, id)) != LIC_OK)
     goto out;
   pthread_rwlock_wrlock(&s->clock);
   size_t k = bucket_of(id, s->cnb);

@@ -162,6 +162,12 @@ int pgs__cache_registration(pgs_store *s, const uint8_t account[LIC_ID_LEN],
                             size_t *count);
 int pgs__cache_cert_each(pgs_store *s, store_cert_cb cb, void *arg);
 void *pgs__listener_main(void *arg);
+/* Tests only (tests/unit/licsrv/store/test_srv_store_cache_pg.c): called by a
+ * reload between its read and its swap, so a test can put another reload in
+ * between; NULL (never set) in the server. A failure fails the reload. */
+enum { PGS_HOOK_FULL, PGS_HOOK_ACCOUNT };
+typedef int (*pgs_cache_hook_fn)(pgs_store *s, int what, const uint8_t *id);
+extern pgs_cache_hook_fn pgs__cache_hook;
 /* Note a change the copy must reload after this group commits. */
 void pgs__dirty(store_wtxn *w, const uint8_t id[LIC_ID_LEN]);
 void pgs__dirty_certs(store_wtxn *w);
