@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <libpq-fe.h>
 
@@ -293,7 +294,107 @@ static void test_reloads_follow_the_database(void **state) {
   assert_int_equal(acct_rc(A1), LIC_OK);
 }
 
+/* ---- with the change listener running ----------------------------------------- */
+
+static int setup_live(void **state) {
+  fx *f = calloc(1, sizeof *f);
+  const char *url = getenv("LIC_TEST_PG_URL");
+  PGconn *c = conn();
+  sql(c, "DROP SCHEMA public CASCADE; CREATE SCHEMA public");
+  PQfinish(c);
+  assert_int_equal(store_open(url, STORE_CREATE, &f->other), LIC_OK);
+  assert_int_equal(store_open(url, STORE_CACHED, &f->s), LIC_OK);
+  assert_int_equal(store_reader_new(f->s, &f->rd), LIC_OK);
+  f->c = conn();
+  f->side = conn();
+  F = f;
+  *state = f;
+  return 0;
+}
+
+static int64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Polls until the copy reads want (a second at most, SPEC section 4.5). */
+#define WITHIN_1S(expr, want)                                                              \
+  do {                                                                                     \
+    int64_t t0_ = now_ms();                                                                \
+    while ((expr) != (want) && now_ms() - t0_ < 1000) {                                    \
+      struct timespec ts_ = {0, 10 * 1000000};                                             \
+      nanosleep(&ts_, NULL);                                                               \
+    }                                                                                      \
+    assert_int_equal((expr), (want));                                                      \
+  } while (0)
+
+static bool fresh(void) {
+  store_health h;
+  store_health_get(F->s, &h);
+  return h.cache_fresh;
+}
+
+/* Another process's changes arrive through the real trigger's payloads. */
+static void test_feed_brings_another_process_changes(void **state) {
+  (void)state;
+  write_on(F->other, W_ACCT_PUT, A1, 0);
+  WITHIN_1S(acct_rc(A1), LIC_OK);
+  write_on(F->other, W_REG_PUT, A1, 1);
+  WITHIN_1S(reg_rc(A1, 1), LIC_OK);
+  write_on(F->other, W_CERT_ADD, C1, 0);
+  WITHIN_1S(certs(), 1);
+  write_on(F->other, W_ACCT_DELETE, A1, 0);
+  WITHIN_1S(acct_rc(A1), LIC_NOTFOUND);
+}
+
+/* A payload that does not parse names a change the copy cannot place: the
+ * listener reloads everything (it used to drop it, stale for a minute). */
+static void test_garbled_payload_reloads_everything(void **state) {
+  (void)state;
+  sql(F->side, "ALTER TABLE licsrv_accounts DISABLE TRIGGER licsrv_accounts_notify");
+  write_on(F->other, W_ACCT_PUT, A2, 0); /* announced to nobody */
+  struct timespec ts = {0, 300 * 1000000};
+  nanosleep(&ts, NULL);
+  assert_int_equal(acct_rc(A2), LIC_NOTFOUND);
+  sql(F->side, "NOTIFY " PGS_NOTIFY_CHANNEL ", 'a not-an-id'");
+  WITHIN_1S(acct_rc(A2), LIC_OK);
+}
+
+/* The listener's reload after a reconnect fails once: it must not stay
+ * LISTENing without the reload (stale and not fresh until the age bound). */
+static int fail_listener_full_once(pgs_store *s, int what, const uint8_t *id) {
+  (void)s;
+  (void)id;
+  if (what != PGS_HOOK_FULL || hook_fired)
+    return LIC_OK;
+  hook_fired = 1;
+  return lic_fail(LIC_IO, "test: the reload fails once");
+}
+
+static void test_listener_retries_a_failed_reload(void **state) {
+  (void)state;
+  WITHIN_1S(fresh(), true);
+  sql(F->side, "ALTER TABLE licsrv_accounts DISABLE TRIGGER licsrv_accounts_notify");
+  write_on(F->other, W_ACCT_PUT, A2, 0); /* announced to nobody: only a reload brings it */
+  assert_int_equal(acct_rc(A2), LIC_NOTFOUND);
+  hook_fired = 0;
+  pgs__cache_hook = fail_listener_full_once;
+  /* end the listener's connection (the writers' too: they reconnect) */
+  sql(F->side, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+               " WHERE application_name = 'licsrv' AND pid <> pg_backend_pid()");
+  int64_t t0 = now_ms();
+  while (acct_rc(A2) != LIC_OK && now_ms() - t0 < 2000) {
+    struct timespec ts = {0, 10 * 1000000};
+    nanosleep(&ts, NULL);
+  }
+  assert_true(hook_fired);
+  assert_int_equal(acct_rc(A2), LIC_OK);
+  assert_true(fresh());
+}
+
 #define T(t) cmocka_unit_test_setup_teardown(t, setup, teardown)
+#define LIVE(t) cmocka_unit_test_setup_teardown(t, setup_live, teardown)
 
 int main(void) {
   const struct CMUnitTest tests[] = {
@@ -304,6 +405,9 @@ int main(void) {
       T(test_account_reload_does_not_replace_a_newer_one),
       T(test_account_reload_does_not_replace_a_newer_full_reload),
       T(test_reloads_follow_the_database),
+      LIVE(test_feed_brings_another_process_changes),
+      LIVE(test_garbled_payload_reloads_everything),
+      LIVE(test_listener_retries_a_failed_reload),
   };
   if (getenv("LIC_TEST_PG_URL") == NULL || getenv("LIC_TEST_PG_URL")[0] == '\0') {
     printf("SKIPPED: the read copy's tests need PostgreSQL (LIC_TEST_PG_URL is not set; "
