@@ -6,11 +6,14 @@
  * Filled at open; then a listener thread with its own connection LISTENs on
  * PGS_NOTIFY_CHANNEL (the schema's triggers announce every change at commit)
  * and reloads what changed; a full reload every PGS_CACHE_MAX_AGE_MS bounds
- * the age of anything a lost notification left behind. On a lost connection
- * it keeps the copy, reconnects with backoff, LISTENs again, then reloads
- * everything (changes made meanwhile were announced to nobody). This
- * process's own writes are reloaded by the writer after their commit, before
- * they are answered, so a client reads its own registration at once. */
+ * the age of anything a lost notification left behind (store/pg/notify.c
+ * reads the payloads; one that does not parse asks for a full reload). On a
+ * lost connection it keeps the copy, reconnects (every 250 ms at most),
+ * LISTENs again, then reloads everything (changes made meanwhile were
+ * announced to nobody). This process's own writes are reloaded by the writer
+ * after their commit, before they are answered, so a client reads its own
+ * registration at once. Reloads overlap; each read's sequence number decides
+ * which one an account keeps (see "loading" below). */
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
