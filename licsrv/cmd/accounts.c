@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "cmd/cmd.h"
+#include "cmd/table.h"
 #include "lic/account.h"
 #include "lic/cert.h"
 #include "lic/envelope.h"
@@ -50,9 +51,9 @@ static json_t *account_row(store_reader *rd, const store_account *sa, bool terms
   lic_account a;
   size_t used = 0;
   lic_uuid_format(sa->id, id);
-  json_t *o = json_pack("{s:s, s:b, s:I, s:I}", "id", id, "revoked", sa->revoked_at != 0,
-                        "revoked_at", (json_int_t)sa->revoked_at, "imported",
-                        (json_int_t)sa->imported);
+  json_t *o = json_pack("{s:s, s:b, s:I}", "id", id, "revoked", sa->revoked_at != 0,
+                        "revoked_at", (json_int_t)sa->revoked_at);
+  licsrv_json_time(o, "imported", sa->imported);
   if (lic_envelope_decode(sa->env, sa->env_len, &e) == LIC_OK &&
       lic_account_parse(e.body, e.body_len, &a) == LIC_OK) {
     store_registration_count(rd, sa->id, &used);
@@ -61,7 +62,7 @@ static json_t *account_row(store_reader *rd, const store_account *sa, bool terms
     json_object_set_new(o, "customer", json_string(a.customer));
     json_object_set_new(o, "capacity", json_integer(a.capacity));
     json_object_set_new(o, "registrations", json_integer((json_int_t)used));
-    json_object_set_new(o, "expires", json_integer(a.expires));
+    licsrv_json_time(o, "expires", a.expires);
     json_object_set_new(o, "expires_date", json_string(ex));
     if (terms) {
       json_t *t = json_object();
@@ -82,7 +83,7 @@ static json_t *account_row(store_reader *rd, const store_account *sa, bool terms
         json_array_append_new(ap, json_string(a.apps.v[i]));
       json_object_set_new(t, "apps", ap);
       json_object_set_new(t, "major", json_integer(a.major));
-      json_object_set_new(t, "not_before", json_integer(a.not_before));
+      licsrv_json_time(t, "not_before", a.not_before);
       json_object_set_new(t, "heartbeat", json_integer(a.heartbeat));
       json_object_set_new(t, "grace", json_integer(a.grace));
       json_object_set_new(o, "terms", t);
@@ -110,14 +111,13 @@ static int list_cb(const store_account *sa, void *arg) {
 }
 
 static int reg_cb(const store_registration *g, void *arg) {
-  char p[LIC_UUID_LEN + 1], c[11], lv[11];
+  char p[LIC_UUID_LEN + 1];
   lic_uuid_format(g->project_id, p);
-  lic_date_format(g->created, c);
-  lic_date_format(g->last_valid, lv);
-  json_array_append_new(arg, json_pack("{s:s, s:s, s:s, s:I, s:I}", "project_id", p, "project",
-                                       g->project, "domain", g->domain, "created",
-                                       (json_int_t)g->created, "last_valid",
-                                       (json_int_t)g->last_valid));
+  json_t *o = json_pack("{s:s, s:s, s:s}", "project_id", p, "project", g->project, "domain",
+                        g->domain);
+  licsrv_json_time(o, "created", g->created);
+  licsrv_json_time(o, "last_valid", g->last_valid);
+  json_array_append_new(arg, o);
   return 0;
 }
 
@@ -132,10 +132,11 @@ static int cert_cb(const store_cert *sc, void *arg) {
   lic_uuid_format(c.id, id);
   lic_kid_of(c.pubkey, kid);
   lic_kid_hex(kid, kh);
-  json_array_append_new(arg, json_pack("{s:s, s:s, s:s, s:I, s:I, s:b}", "id", id, "role", c.role,
-                                       "pubkey_kid", kh, "not_before", (json_int_t)c.not_before,
-                                       "expires", (json_int_t)c.expires, "usable_now",
-                                       lic_cert_usable(&c, (int64_t)time(NULL)) == LIC_OK));
+  json_t *o = json_pack("{s:s, s:s, s:s, s:b}", "id", id, "role", c.role, "pubkey_kid", kh,
+                        "usable_now", lic_cert_usable(&c, (int64_t)time(NULL)) == LIC_OK);
+  licsrv_json_time(o, "not_before", c.not_before);
+  licsrv_json_time(o, "expires", c.expires);
+  json_array_append_new(arg, o);
   return 0;
 }
 

@@ -1,5 +1,6 @@
 /* app.c - the license server proper: store, node key, seats, machine binding,
- * per-worker state, health checks; wires the routes into the HTTP server. */
+ * per-worker state; wires itself into the HTTP server (health checks and
+ * metrics: health.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,9 @@ static void worker_stop(srv_worker *sw, void *arg) {
 
 static void on_shutdown(void *arg) {
   app *a = arg;
+  /* Admin reads still queued are answered now, while the server they answer
+   * through exists (and before the flush: their writes go in it). */
+  store_read_quiesce(a->st);
   int rc = store_flush(a->st); /* batched heartbeats and the clock mark */
   char q[900];
   if (rc != LIC_OK)
@@ -403,72 +407,6 @@ bool app_clock_rolled_back(app *a, int64_t now, int64_t *behind) {
   return hw > 0 && now < hw - SRV_ROLLBACK_SLACK;
 }
 
-/* Every verify answers clock_rollback while this fails: say so, with the way out. */
-static int health_clock(void *arg, char *msg, size_t len) {
-  int64_t behind;
-  if (!app_clock_rolled_back(arg, (int64_t)time(NULL), &behind)) {
-    msg[0] = '\0';
-    return 0;
-  }
-  snprintf(msg, len,
-           "clock_rollback: the clock is %lld s behind the high-water mark; if the clock is right "
-           "now (the mark came from a forward jump), run 'licsrv clock reset'",
-           (long long)behind);
-  return -1;
-}
-
-static double gauge_clock_rollback(void *arg) {
-  int64_t behind;
-  return app_clock_rolled_back(arg, (int64_t)time(NULL), &behind) ? 1 : 0;
-}
-
-static double gauge_clock_behind(void *arg) {
-  int64_t behind;
-  app_clock_rolled_back(arg, (int64_t)time(NULL), &behind);
-  return (double)behind;
-}
-
-static double gauge_clock_hwm(void *arg) { return (double)atomic_load(&((app *)arg)->hwm); }
-
-static int health_machine(void *arg, char *msg, size_t len) {
-  app *a = arg;
-  return app_machine_ok(a, (int64_t)time(NULL), msg, len) ? 0 : -1;
-}
-
-/* /healthz is polled hard (load balancers, benchmarks): the store is asked
- * at most once a second. */
-static int health_license(void *arg, char *msg, size_t len) {
-  app *a = arg;
-  int64_t now = (int64_t)time(NULL);
-  int r;
-  if (a->public_mode) { /* public mode: a certified online key to sign with */
-    char kid[2 * LIC_KID_LEN + 1];
-    int64_t exp;
-    return app_public_current(a->pub, now, kid, &exp, msg, len) == LIC_OK ? 0 : -1;
-  }
-  pthread_mutex_lock(&a->hmu);
-  if (now != a->license_checked) {
-    store_reader *rd = NULL;
-    store_license sl;
-    int rc = store_reader_new(a->st, &rd);
-    if (rc == LIC_OK && (rc = store_reader_begin(rd)) == LIC_OK) {
-      rc = store_license_only(rd, &sl);
-      if (rc == LIC_OK)
-        store_license_clear(&sl);
-      store_reader_end(rd);
-    }
-    store_reader_free(rd);
-    a->license_ok = rc == LIC_OK || rc == LIC_EXISTS;
-    snprintf(a->license_why, sizeof a->license_why, "%s",
-             a->license_ok ? "" : rc == LIC_NOTFOUND ? "no license imported" : lic_errfull(rc));
-    a->license_checked = now;
-  }
-  r = a->license_ok ? 0 : -1;
-  snprintf(msg, len, "%s", a->license_why);
-  pthread_mutex_unlock(&a->hmu);
-  return r;
-}
-
 static int seats_load_cb(const store_node *n, void *arg) {
   srv_node sn;
   memset(&sn, 0, sizeof sn);
@@ -527,119 +465,6 @@ static int app_purger_start(app *a, char *err, size_t errlen) {
   return 0;
 }
 
-static double gauge_store_bytes(void *arg) {
-  uint64_t used = 0, map = 0;
-  store_size(((app *)arg)->st, &used, &map);
-  return (double)used;
-}
-
-/* The writer's counts since start (group commit at work: operations per commit). */
-static double gauge_store_ops(void *arg) {
-  store_stats st;
-  store_stats_get(((app *)arg)->st, &st);
-  return (double)st.ops;
-}
-
-static double gauge_store_commits(void *arg) {
-  store_stats st;
-  store_stats_get(((app *)arg)->st, &st);
-  return (double)st.commits;
-}
-
-/* The store (PostgreSQL) unreachable: verify still answers from the read
- * copy, so this is a warning (a load balancer keeps the process), naming
- * what fails: writes answer 503 store_unavailable until it is back. */
-static int health_shared_store(void *arg, char *msg, size_t len) {
-  store_health h;
-  store_health_get(((app *)arg)->st, &h);
-  if (h.writable && (!h.cached || h.cache_fresh))
-    return 0;
-  snprintf(msg, len, "%s store unreachable: %s; verify answers from a copy %lld s old%s",
-           store_backend_name(((app *)arg)->st),
-           h.writable ? "writes work" : "writes answer 503 store_unavailable",
-           (long long)(h.cache_age_ms / 1000), h.cache_fresh ? "" : " (change feed lost)");
-  return 1;
-}
-
-static double gauge_store_up(void *arg) {
-  store_health h;
-  store_health_get(((app *)arg)->st, &h);
-  return h.writable ? 1 : 0;
-}
-
-static double gauge_cache_fresh(void *arg) {
-  store_health h;
-  store_health_get(((app *)arg)->st, &h);
-  return h.cache_fresh ? 1 : 0;
-}
-
-static double gauge_cache_age(void *arg) {
-  store_health h;
-  store_health_get(((app *)arg)->st, &h);
-  return (double)h.cache_age_ms / 1000.0;
-}
-
-/* 0 while commits go on: LICSRV_BENCH_NOSYNC=1 (benchmarks only) is set. */
-static double gauge_store_syncs(void *arg) {
-  store_stats st;
-  store_stats_get(((app *)arg)->st, &st);
-  return (double)st.syncs;
-}
-
-/* A full map fails durable writes and holds heartbeats back: not ready. */
-static int health_store(void *arg, char *msg, size_t len) {
-  app *a = arg;
-  store_stats st;
-  uint64_t used = 0, map = 0;
-  store_stats_get(a->st, &st);
-  if (!st.full) {
-    msg[0] = '\0';
-    return 0;
-  }
-  store_size(a->st, &used, &map);
-  snprintf(msg, len,
-           "store map full (%llu of %llu bytes): imports and claims fail, heartbeats wait in "
-           "memory; run 'licsrv purge' or raise store_map_size",
-           (unsigned long long)used, (unsigned long long)map);
-  return -1;
-}
-
-static double gauge_store_full(void *arg) {
-  store_stats st;
-  store_stats_get(((app *)arg)->st, &st);
-  return st.full ? 1 : 0;
-}
-
-static double gauge_store_batch_failures(void *arg) {
-  store_stats st;
-  store_stats_get(((app *)arg)->st, &st);
-  return (double)st.batch_failures;
-}
-
-static double gauge_store_map(void *arg) {
-  uint64_t used = 0, map = 0;
-  store_size(((app *)arg)->st, &used, &map);
-  return (double)map;
-}
-
-static double gauge_seat_nodes(void *arg) {
-  srv_seats_stats st;
-  srv_seats_stats_get(((app *)arg)->seats, &st);
-  return (double)st.nodes;
-}
-
-static double gauge_seat_evicted(void *arg) {
-  srv_seats_stats st;
-  srv_seats_stats_get(((app *)arg)->seats, &st);
-  return (double)st.evicted;
-}
-
-static double gauge_failures(void *arg) {
-  srv_seats_stats st;
-  srv_seats_stats_get(((app *)arg)->seats, &st);
-  return (double)st.failures;
-}
-
 int app_attach(srv_server *s, const char *data_dir, const srv_app_settings *set, app **out,
                char *err, size_t errlen) {
   app *a = calloc(1, sizeof *a);
@@ -683,8 +508,10 @@ int app_attach(srv_server *s, const char *data_dir, const srv_app_settings *set,
     goto fail;
   }
   /* A copy of this directory (same node key) served beside it would count
-   * its own seats: one server per node key on this machine. */
-  if (srv_lock_node(&a->lock, data_dir, a->meta.node_kid, err, errlen) != 0)
+   * its own seats: one server per node key on this machine. Not with a
+   * shared store: it counts there, and its meta names the key of the first
+   * process that joined, not ours (two licsrv on one machine were refused). */
+  if (where == data_dir && srv_lock_node(&a->lock, data_dir, a->meta.node_kid, err, errlen) != 0)
     goto fail;
   a->hwm = a->meta.clock_hwm;
   if ((a->seats = srv_seats_new_with(a->set.failure_list_size, a->set.unlimited_max_nodes)) == NULL ||
@@ -709,68 +536,9 @@ int app_attach(srv_server *s, const char *data_dir, const srv_app_settings *set,
     snprintf(err, errlen, "%s does not match the node key recorded by 'licsrv init'", path);
     goto fail;
   }
-  srv_metrics *m = srv_server_metrics(s);
-  for (int i = 0; i < LIC_STATUS_MAX_; i++) {
-    char labels[64];
-    snprintf(labels, sizeof labels, "status=\"%s\"", lic_status_name((lic_status)i));
-    a->verdicts[i] = srv_metrics_counter(m, "licsrv_verdicts_total", labels, "Signed verdicts by status");
-  }
-  a->machine_mismatch = srv_metrics_counter(m, "licsrv_machine_mismatch_total", NULL,
-                                            "Verify requests refused: this machine is not the licensed one");
-  if (strcmp(store_backend_name(a->st), "lmdb") == 0) {
-    srv_metrics_gauge_fn(m, "licsrv_lmdb_used_bytes", NULL, "Bytes in use in the LMDB map",
-                         gauge_store_bytes, a);
-    srv_metrics_gauge_fn(m, "licsrv_lmdb_map_bytes", NULL, "Size of the LMDB map",
-                         gauge_store_map, a);
-  } else { /* a shared store: say whether it answers and how old the read copy is */
-    srv_metrics_gauge_fn(m, "licsrv_store_up", NULL,
-                         "1 when the store takes writes, 0 while they answer 503", gauge_store_up,
-                         a);
-    srv_metrics_gauge_fn(m, "licsrv_store_cache_fresh", NULL,
-                         "1 when the read copy's change feed (LISTEN) is connected",
-                         gauge_cache_fresh, a);
-    srv_metrics_gauge_fn(m, "licsrv_store_cache_age_seconds", NULL,
-                         "Seconds since the read copy was last reloaded whole", gauge_cache_age, a);
-  }
-  srv_metrics_gauge_fn(m, "licsrv_store_operations", NULL,
-                       "Writes applied since start (durable operations and batch flushes)",
-                       gauge_store_ops, a);
-  srv_metrics_gauge_fn(m, "licsrv_store_commits", NULL,
-                       "Synced LMDB commits since start (one per group of writes)",
-                       gauge_store_commits, a);
-  srv_metrics_gauge_fn(m, "licsrv_store_syncs", NULL,
-                       "LMDB commits synced to disk since start (0 under the bench-only "
-                       "LICSRV_BENCH_NOSYNC=1)",
-                       gauge_store_syncs, a);
-  srv_metrics_gauge_fn(m, "licsrv_store_full", NULL,
-                       "1 while the LMDB map is full (writes fail; heartbeats wait in memory)",
-                       gauge_store_full, a);
-  srv_metrics_gauge_fn(m, "licsrv_store_batch_failures", NULL,
-                       "Heartbeat batches that could not be written (kept for the next try)",
-                       gauge_store_batch_failures, a);
-  srv_metrics_gauge_fn(m, "licsrv_seat_nodes", NULL,
-                       "Nodes in the seat tables (only nodes that were granted a seat)",
-                       gauge_seat_nodes, a);
-  srv_metrics_gauge_fn(m, "licsrv_seat_evictions", NULL,
-                       "Idle nodes evicted from a full seat table since start", gauge_seat_evicted, a);
-  srv_metrics_gauge_fn(m, "licsrv_failure_list_entries", NULL,
-                       "Entries in the per-license failure lists", gauge_failures, a);
-  srv_metrics_gauge_fn(m, "licsrv_clock_rollback", NULL,
-                       "1 while the clock is behind the high-water mark (verifies answer clock_rollback)",
-                       gauge_clock_rollback, a);
-  srv_metrics_gauge_fn(m, "licsrv_clock_behind_seconds", NULL,
-                       "Seconds the clock is behind the high-water mark (0 when not)",
-                       gauge_clock_behind, a);
-  srv_metrics_gauge_fn(m, "licsrv_clock_high_water_seconds", NULL,
-                       "The clock high-water mark (Unix time)", gauge_clock_hwm, a);
   srv_server_set_user(s, a);
   if (srv_on_worker_start(s, worker_start, a) != 0 || srv_on_worker_stop(s, worker_stop, a) != 0 ||
-      srv_on_shutdown(s, on_shutdown, a) != 0 || srv_health_add(s, "license", health_license, a) != 0 ||
-      srv_health_add(s, "machine", health_machine, a) != 0 ||
-      srv_health_add(s, "clock", health_clock, a) != 0 ||
-      srv_health_add(s, "store", health_store, a) != 0 ||
-      (strcmp(store_backend_name(a->st), "lmdb") != 0 &&
-       srv_health_add(s, "postgresql", health_shared_store, a) != 0) ||
+      srv_on_shutdown(s, on_shutdown, a) != 0 || app_health_attach(a) != 0 ||
       app_expiry_attach(a) != 0) {
     snprintf(err, errlen, "cannot register hooks");
     goto fail;

@@ -28,6 +28,18 @@
 
 typedef struct app app;
 
+/* The /metrics gauges (health.c: their names, help and values). */
+enum {
+  APP_G_LMDB_USED, APP_G_LMDB_MAP, APP_G_STORE_UP, APP_G_CACHE_FRESH, APP_G_CACHE_AGE,
+  APP_G_STORE_OPS, APP_G_STORE_COMMITS, APP_G_STORE_SYNCS, APP_G_STORE_FULL,
+  APP_G_STORE_BATCH_FAILURES, APP_G_SEAT_NODES, APP_G_SEAT_EVICTIONS, APP_G_FAILURES,
+  APP_G_CLOCK_ROLLBACK, APP_G_CLOCK_BEHIND, APP_G_CLOCK_HWM, APP_GAUGE_MAX_
+};
+typedef struct {
+  app *a;
+  int id;
+} app_gauge;
+
 /* Per worker loop: nothing here is shared between threads. */
 typedef struct {
   app *a;
@@ -83,6 +95,7 @@ struct app {
   licsrv_expiry_log expiry_log;
   srv_counter *verdicts[LIC_STATUS_MAX_];
   srv_counter *machine_mismatch;
+  app_gauge gauges[APP_GAUGE_MAX_]; /* each gauge's argument */
   /* Public mode (meta.mode "public"): no node key, no machine binding. */
   bool public_mode;
   app_public *pub;
@@ -133,6 +146,9 @@ bool app_secret_ok(const app *a, const char *given);
 #define APP_EXPIRY_TICK_S 600
 int app_expiry_attach(app *a);
 void app_expiry_tick(app *a);
+/* The /healthz checks and the /metrics counters and gauges (health.c, from
+ * app_attach); 0 / -1. */
+int app_health_attach(app *a);
 /* Move the clock high-water mark forward (batched to the store). */
 void app_clock_note(app *a, int64_t now);
 

@@ -71,6 +71,14 @@ int store_open_mapped(const char *where, unsigned flags, size_t map_size, store 
 /* Flushes batched writes, completes queued operations, stops the writer,
  * syncs and closes the environment. Accepts NULL. */
 void store_close(store *s);
+/* The process is stopping (serve, on SIGTERM): a write still running
+ * grace_ms from now (or grace_ms after it started, if later) is canceled and
+ * answered LIC_UNAVAILABLE, and from then on nothing more is written (every
+ * later write LIC_UNAVAILABLE, batched heartbeats dropped; said in the log).
+ * PostgreSQL only: a COMMIT waiting for a vanished synchronous standby never
+ * returns by itself. LMDB writes wait on no network: nothing to do. Call it
+ * once; returns at once. */
+void store_stop_begin(store *s, uint64_t grace_ms);
 
 /* ---- readers ---------------------------------------------------------- */
 int store_reader_new(store *s, store_reader **out);
@@ -326,6 +334,33 @@ int store_submit(store *s, store_apply_fn apply, store_done_fn done, void *arg);
 int store_write(store *s, store_apply_fn apply, void *arg);
 /* The time the operations of this write transaction are stamped with. */
 int64_t store_wtxn_now(const store_wtxn *w);
+
+/* ---- reads where waiting is allowed ---------------------------------------- */
+/* A read that may wait on the database (an admin listing, a token lookup):
+ * on a store whose reads can block (PostgreSQL) it must not run on an event
+ * loop, whose every other request (verify first of all) would wait with it.
+ * read runs on a started reader (begin before, end after) and returns LIC_OK
+ * or an error; done(arg, rc, detail) then gets read's return (or the begin's
+ * error, read not called), detail its detail line ("" when none).
+ *
+ * LMDB, whose reads never wait: both run at once on the caller's thread, on
+ * rd (the caller's own reader; NULL: a temporary one), and done has run when
+ * this returns. PostgreSQL: rd is not used; the read is queued for the
+ * store's reader thread (its own connection), which calls done; at most
+ * STORE_READQ_MAX wait at once. Returns LIC_OK when done will be called
+ * exactly once; otherwise done is not called: LIC_UNAVAILABLE when the queue
+ * is full or the store is closing (answer 503 store_unavailable), LIC_NOMEM. */
+#define STORE_READQ_MAX 64
+typedef int (*store_read_fn)(store_reader *rd, void *arg);
+typedef void (*store_read_done_fn)(void *arg, int rc, const char *detail);
+int store_read_submit(store *s, store_reader *rd, store_read_fn read, store_read_done_fn done,
+                      void *arg);
+/* Refuse new reads (LIC_UNAVAILABLE), answer the queued ones with
+ * LIC_UNAVAILABLE, and wait for the one running: after this no done callback
+ * of store_read_submit runs (call it before the HTTP server is freed;
+ * store_close does it too; never from a read or done callback). LMDB:
+ * nothing to do. */
+void store_read_quiesce(store *s);
 
 typedef struct {
   uint64_t ops;      /* operations applied (durable + batch flushes) */

@@ -7,6 +7,7 @@ verdict by lictest_formats (Python alone)."""
 import concurrent.futures
 import json
 import os
+import re
 import subprocess
 import threading
 import time
@@ -588,6 +589,12 @@ def test_cli_accounts_while_serving(server):
                                      "--json").stdout)["registrations"]
     assert sorted(r["project_id"] for r in regs) == sorted(str(uuid.UUID(bytes=p)) for p in
                                                            (pid, pid2))
+    # times for people too: each Unix time has its RFC 3339 twin (SPEC §5: dates in UTC)
+    for r in regs:
+        for k in ("created", "last_valid"):
+            assert r[k + "_at"] == time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(r[k])), r
+    out = pubutil.licsrv("accounts", "registrations", a.id, "--data", d).stdout
+    assert re.search(r"^created_at +" + re.escape(regs[0]["created_at"]) + "$", out, re.M), out
     pubutil.licsrv("accounts", "release", a.id, str(uuid.UUID(bytes=pid)), "--data", d)
     assert verify(server.port, a, pid)[1]["status"] == "not_registered"  # seen at once
     p = subprocess.run([srvutil.licsrv_bin(), "accounts", "release", a.id,
@@ -602,6 +609,11 @@ def test_cli_accounts_while_serving(server):
     certs = json.loads(pubutil.licsrv("accounts", "certificates", "--data", d,
                                       "--json").stdout)["certificates"]
     assert len(certs) == 1 and certs[0]["usable_now"] and certs[0]["role"] == "verdict"
+    for k in ("not_before", "expires"):
+        assert certs[0][k + "_at"] == time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                                    time.gmtime(certs[0][k])), certs[0]
+    out = pubutil.licsrv("accounts", "certificates", "--data", d).stdout
+    assert re.search(r"^expires_at +" + re.escape(certs[0]["expires_at"]) + "$", out, re.M), out
     p = subprocess.run([srvutil.licsrv_bin(), "accounts", "frobnicate", "--data", d],
                        capture_output=True, text=True, timeout=30)
     assert p.returncode == 2

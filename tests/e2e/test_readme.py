@@ -76,6 +76,21 @@ def test_markers_are_well_formed():
                 assert MARKER.match(line), f"{f}:{n}: malformed marker {line!r}"
 
 
+NAMED_TEST = re.compile(r"\b(tests/e2e/test_\w+\.py)(?:::(\w+))?")
+
+
+def test_markers_name_tests_that_exist():
+    """A marker that says another test runs its block names a test file (and
+    function) that exists: a stale name would skip the block for nothing."""
+    for f in [SOURCE_DIR / "README.md"] + sorted((SOURCE_DIR / "docs").glob("*.md")):
+        for n, _, why in sh_blocks(f):
+            for path, func in NAMED_TEST.findall(why or ""):
+                assert (SOURCE_DIR / path).is_file(), f"{f}:{n}: the marker names {path}"
+                if func:
+                    assert re.search(rf"^def {func}\(", (SOURCE_DIR / path).read_text(), re.M), \
+                        f"{f}:{n}: the marker names {path}::{func}"
+
+
 def test_harness_finds_the_blocks():
     """The README's walkthroughs are found and most of them run."""
     blocks = sh_blocks(SOURCE_DIR / "README.md")
@@ -95,7 +110,8 @@ def test_blocks_paste_as_written(doc, tmp_path, lic_machine):
         assert not MAKE_CMD.search(block), \
             f"{rel}:{line}: runs make: mark it '<!-- readme-test: skip (REASON) -->'"
     if not blocks:
-        pytest.skip(f"{rel}: every block is marked skip")
+        why = sorted({b[2] for b in sh_blocks(doc)})
+        pytest.skip(f"{rel}: every block is marked skip: {'; '.join(why)}")
     text = "".join(b[1] for b in blocks)
     if "curl " in text and shutil.which("curl") is None:
         pytest.skip("curl is not installed (the blocks use it)")

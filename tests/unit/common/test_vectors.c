@@ -9,8 +9,6 @@
 #include <sys/stat.h>
 #include <cmocka.h>
 
-#include <openssl/evp.h>
-#include <openssl/pem.h>
 #include <openssl/sha.h>
 
 #include "lic/envelope.h"
@@ -19,6 +17,7 @@
 #include "lic/license.h"
 #include "lic/rif.h"
 #include "testutil.h"
+#include "vecutil.h"
 
 /* ---- the fixed inputs (documented in tests/vectors/README.md) ---- */
 
@@ -36,11 +35,6 @@
 static const uint8_t V_MACS[2][6] = {{0x52, 0x54, 0x00, 0x12, 0x34, 0x3f},
                                      {0x00, 0x1b, 0x21, 0xab, 0xcd, 0xef}};
 
-typedef struct {
-  uint8_t *p;
-  size_t n;
-} blob;
-
 enum {
   RIF_BODY, RIF_ENV, RIF_ARM,
   LOC_BODY, LOC_ENV, LOC_ARM,
@@ -57,19 +51,9 @@ static const char *const FILES[NBLOBS] = {
 typedef struct {
   lic_key *root, *node;
   lic_machine m;
-  blob b[NBLOBS];
+  tu_blob b[NBLOBS];
   lic_trust trust;
 } fx;
-
-static lic_key *load_key(const char *rel) {
-  lic_key *k = NULL;
-  const char *p = tu_src(rel);
-  chmod(p, 0600);
-  int rc = lic_key_load_private(p, NULL, &k);
-  if (rc != LIC_OK)
-    fail_msg("%s: %s", rel, lic_errfull(rc));
-  return k;
-}
 
 static void uuid(const char *s, uint8_t id[16]) {
   assert_int_equal(lic_uuid_parse(s, strlen(s), id), LIC_OK);
@@ -121,8 +105,8 @@ static void fixed_license(lic_license *l, lic_mode mode, const fx *f, const uint
   memcpy(l->rif, rif_sha, 32);
 }
 
-static void build_license(fx *f, lic_mode mode, const uint8_t rif_sha[32], blob *body, blob *env,
-                          blob *arm) {
+static void build_license(fx *f, lic_mode mode, const uint8_t rif_sha[32], tu_blob *body, tu_blob *env,
+                          tu_blob *arm) {
   lic_license l;
   char *a = NULL, comments[256];
   size_t alen = 0;
@@ -175,34 +159,17 @@ static void build_all(fx *f) {
   build_license(f, LIC_MODE_PRIVATE, sha, &f->b[PRV_BODY], &f->b[PRV_ENV], &f->b[PRV_ARM]);
 }
 
-static const char *vpath(const char *name) {
-  static char b[2][4096];
-  static int slot;
-  char *p = b[slot++ % 2];
-  snprintf(p, 4096, "%s", tu_src("tests/vectors/"));
-  snprintf(p + strlen(p), 4096 - strlen(p), "%s", name);
-  return p;
-}
-
 static int setup(void **state) {
   fx *f = calloc(1, sizeof *f);
-  f->root = load_key("keys/test/test-root.pem");
-  f->node = load_key("keys/test/test-node.pem");
+  f->root = tu_vec_key("keys/test/test-root.pem");
+  f->node = tu_vec_key("keys/test/test-node.pem");
   fixed_machine(&f->m);
   lic_trust_init(&f->trust);
   if (lic_trust_add_file(&f->trust, tu_src("keys/test/test-root.pub.pem")) != LIC_OK)
     return -1;
   build_all(f);
-  const char *regen = getenv("LIC_REGEN_VECTORS");
-  if (regen != NULL && strcmp(regen, "1") == 0) {
-    assert_int_equal(lic_mkdirs(tu_src("tests/vectors"), 0755), LIC_OK);
-    for (int i = 0; i < NBLOBS; i++) {
-      int rc = lic_file_write(vpath(FILES[i]), f->b[i].p, f->b[i].n, 0644, 0);
-      if (rc != LIC_OK)
-        return -1;
-      fprintf(stderr, "wrote %s (%zu bytes)\n", vpath(FILES[i]), f->b[i].n);
-    }
-  }
+  if (tu_vec_regen(FILES, f->b, NBLOBS) != 0)
+    return -1;
   *state = f;
   return 0;
 }
@@ -217,22 +184,7 @@ static int teardown(void **state) {
   return 0;
 }
 
-static blob stored(const char *name) {
-  blob b = {NULL, 0};
-  int rc = lic_file_read(vpath(name), LIC_MAX_FILE, &b.p, &b.n);
-  if (rc != LIC_OK)
-    fail_msg("%s: %s (regenerate with LIC_REGEN_VECTORS=1, see tests/vectors/README.md)",
-             vpath(name), lic_errfull(rc));
-  return b;
-}
-
-static void compare(const fx *f, int which) {
-  blob s = stored(FILES[which]);
-  if (s.n != f->b[which].n || memcmp(s.p, f->b[which].p, s.n) != 0)
-    fail_msg("%s differs from what the fixed inputs give now (%zu vs %zu bytes)", FILES[which], s.n,
-             f->b[which].n);
-  free(s.p);
-}
+static void compare(const fx *f, int which) { tu_vec_compare(FILES[which], &f->b[which]); }
 
 static void test_rif_bytes(void **state) {
   fx *f = *state;
@@ -255,61 +207,25 @@ static void test_license_private_bytes(void **state) {
   compare(f, PRV_ARM);
 }
 
-/* OpenSSL alone: the stored envelope's sig verifies over DOMAIN typ \n body,
- * and its body is the stored body file. */
-static void openssl_check(const char *envfile, const char *bodyfile, const char *typ,
-                          const char *pubpem) {
-  blob e = stored(envfile), b = stored(bodyfile);
-  lic_envelope env;
-  assert_int_equal(lic_envelope_decode(e.p, e.n, &env), LIC_OK);
-  assert_string_equal(env.typ, typ);
-  assert_int_equal(env.body_len, b.n);
-  assert_memory_equal(env.body, b.p, b.n);
-  FILE *fp = fopen(tu_src(pubpem), "r");
-  assert_non_null(fp);
-  EVP_PKEY *pk = PEM_read_PUBKEY(fp, NULL, NULL, NULL);
-  fclose(fp);
-  assert_non_null(pk);
-  uint8_t raw[32], h[32];
-  size_t rl = 32;
-  assert_int_equal(EVP_PKEY_get_raw_public_key(pk, raw, &rl), 1);
-  SHA256(raw, 32, h);
-  assert_memory_equal(env.kid, h, 8);
-  size_t tl = strlen(typ), ml = 9 + tl + b.n;
-  uint8_t *m = malloc(ml);
-  memcpy(m, "LICSRV1 ", 8);
-  memcpy(m + 8, typ, tl);
-  m[8 + tl] = '\n';
-  memcpy(m + 9 + tl, b.p, b.n);
-  EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-  assert_int_equal(EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, pk), 1);
-  assert_int_equal(EVP_DigestVerify(ctx, env.sig, 64, m, ml), 1);
-  EVP_MD_CTX_free(ctx);
-  EVP_PKEY_free(pk);
-  free(m);
-  free(e.p);
-  free(b.p);
-}
-
 static void test_stored_signatures_openssl(void **state) {
   (void)state;
-  openssl_check("rif.msgpack", "rif.body.msgpack", "rif", "keys/test/test-node.pub.pem");
-  openssl_check("license-local.msgpack", "license-local.body.msgpack", "license",
-                "keys/test/test-root.pub.pem");
-  openssl_check("license-private.msgpack", "license-private.body.msgpack", "license",
-                "keys/test/test-root.pub.pem");
+  tu_vec_openssl_check("rif.msgpack", "rif.body.msgpack", "rif", "keys/test/test-node.pub.pem");
+  tu_vec_openssl_check("license-local.msgpack", "license-local.body.msgpack", "license",
+                       "keys/test/test-root.pub.pem");
+  tu_vec_openssl_check("license-private.msgpack", "license-private.body.msgpack", "license",
+                       "keys/test/test-root.pub.pem");
 }
 
 static void test_stored_rif_fields(void **state) {
   fx *f = *state;
   static const char *const files[] = {"rif.rif", "rif.msgpack"};
-  blob body = stored("rif.body.msgpack");
+  tu_blob body = tu_vec_stored("rif.body.msgpack");
   uint8_t expect_sha[32];
   SHA256(body.p, body.n, expect_sha);
   for (int i = 0; i < 2; i++) {
     lic_rif r;
     uint8_t sha[32], pid[16];
-    assert_int_equal(lic_rif_load(vpath(files[i]), &r, sha), LIC_OK);
+    assert_int_equal(lic_rif_load(tu_vec_path(files[i]), &r, sha), LIC_OK);
     assert_memory_equal(sha, expect_sha, 32);
     assert_int_equal(r.created, V_CREATED);
     assert_string_equal(r.product, V_PRODUCT);
@@ -341,7 +257,7 @@ static void test_stored_license_fields(void **state) {
   fx *f = *state;
   static const char *const files[] = {"license-local.lic", "license-local.msgpack",
                                       "license-private.lic", "license-private.msgpack"};
-  blob rbody = stored("rif.body.msgpack");
+  tu_blob rbody = tu_vec_stored("rif.body.msgpack");
   uint8_t rif_sha[32];
   SHA256(rbody.p, rbody.n, rif_sha);
   free(rbody.p);
@@ -349,7 +265,7 @@ static void test_stored_license_fields(void **state) {
     lic_license l;
     uint8_t id[16], pid[16];
     bool priv = i >= 2;
-    assert_int_equal(lic_license_load(vpath(files[i]), &f->trust, &l, NULL, NULL), LIC_OK);
+    assert_int_equal(lic_license_load(tu_vec_path(files[i]), &f->trust, &l, NULL, NULL), LIC_OK);
     uuid(priv ? V_PRIV_ID : V_LOCAL_ID, id);
     uuid(V_PROJECT_ID, pid);
     assert_memory_equal(l.id, id, 16);
@@ -393,10 +309,10 @@ static void test_stored_license_fields(void **state) {
   lic_trust empty;
   lic_trust_init(&empty);
   lic_license l;
-  assert_int_equal(lic_license_load(vpath("license-local.lic"), &empty, &l, NULL, NULL),
+  assert_int_equal(lic_license_load(tu_vec_path("license-local.lic"), &empty, &l, NULL, NULL),
                    LIC_UNTRUSTED);
   assert_int_equal(lic_trust_builtin(&empty), LIC_OK);
-  assert_int_equal(lic_license_load(vpath("license-local.lic"), &empty, &l, NULL, NULL),
+  assert_int_equal(lic_license_load(tu_vec_path("license-local.lic"), &empty, &l, NULL, NULL),
                    LIC_UNTRUSTED);
 }
 
@@ -404,7 +320,7 @@ static void test_armored_text_shape(void **state) {
   (void)state;
   static const char *const arms[] = {"rif.rif", "license-local.lic", "license-private.lic"};
   for (int i = 0; i < 3; i++) {
-    blob a = stored(arms[i]);
+    tu_blob a = tu_vec_stored(arms[i]);
     const char *t = (const char *)a.p;
     assert_true(t[0] == '#');
     assert_non_null(strstr(t, i == 0 ? "-----BEGIN LICSRV RIF-----\n" : "-----BEGIN LICSRV LICENSE-----\n"));

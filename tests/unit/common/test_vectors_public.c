@@ -7,19 +7,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <cmocka.h>
 
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/sha.h>
 
 #include "lic/account.h"
 #include "lic/cert.h"
 #include "lic/envelope.h"
 #include "lic/err.h"
-#include "lic/fileio.h"
 #include "testutil.h"
+#include "vecutil.h"
 
 /* ---- the fixed inputs (documented in tests/vectors/README.md) ---- */
 #define V_ISSUED     1767225600 /* 2026-01-01T00:00:00Z */
@@ -31,11 +27,6 @@
 /* "lsk_" + base64url of the bytes 0x00..0x1f: a fixed TEST token. */
 #define V_TOKEN      "lsk_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8"
 
-typedef struct {
-  uint8_t *p;
-  size_t n;
-} blob;
-
 enum { ACC_BODY, ACC_ENV, ACC_ARM, CRT_BODY, CRT_ENV, CRT_ARM, VRD_ENV, NBLOBS };
 
 static const char *const FILES[NBLOBS] = {
@@ -46,25 +37,15 @@ static const char *const FILES[NBLOBS] = {
 
 typedef struct {
   lic_key *root, *online;
-  blob b[NBLOBS];
+  tu_blob b[NBLOBS];
   lic_trust trust;
 } fx;
-
-static lic_key *load_key(const char *rel) {
-  lic_key *k = NULL;
-  const char *p = tu_src(rel);
-  chmod(p, 0600);
-  int rc = lic_key_load_private(p, NULL, &k);
-  if (rc != LIC_OK)
-    fail_msg("%s: %s", rel, lic_errfull(rc));
-  return k;
-}
 
 static void uuid(const char *s, uint8_t id[16]) {
   assert_int_equal(lic_uuid_parse(s, strlen(s), id), LIC_OK);
 }
 
-static void armor(const char *typ, const char *what, const blob *env, blob *arm) {
+static void armor(const char *typ, const char *what, const tu_blob *env, tu_blob *arm) {
   char comments[256], *a = NULL;
   size_t alen = 0;
   snprintf(comments, sizeof comments,
@@ -141,29 +122,16 @@ static void build_all(fx *f) {
   msgpack_sbuffer_destroy(&body);
 }
 
-static const char *vpath(const char *name) {
-  static char b[2][4096];
-  static int slot;
-  char *p = b[slot++ % 2];
-  snprintf(p, 4096, "%s%s", tu_src("tests/vectors/"), name);
-  return p;
-}
-
 static int setup(void **state) {
   fx *f = calloc(1, sizeof *f);
-  f->root = load_key("keys/test/test-root.pem");
-  f->online = load_key("keys/test/test-node.pem");
+  f->root = tu_vec_key("keys/test/test-root.pem");
+  f->online = tu_vec_key("keys/test/test-node.pem");
   lic_trust_init(&f->trust);
   if (lic_trust_add_file(&f->trust, tu_src("keys/test/test-root.pub.pem")) != LIC_OK)
     return -1;
   build_all(f);
-  const char *regen = getenv("LIC_REGEN_VECTORS");
-  if (regen != NULL && strcmp(regen, "1") == 0)
-    for (int i = 0; i < NBLOBS; i++) {
-      if (lic_file_write(vpath(FILES[i]), f->b[i].p, f->b[i].n, 0644, 0) != LIC_OK)
-        return -1;
-      fprintf(stderr, "wrote %s (%zu bytes)\n", vpath(FILES[i]), f->b[i].n);
-    }
+  if (tu_vec_regen(FILES, f->b, NBLOBS) != 0)
+    return -1;
   *state = f;
   return 0;
 }
@@ -178,65 +146,17 @@ static int teardown(void **state) {
   return 0;
 }
 
-static blob stored(const char *name) {
-  blob b = {NULL, 0};
-  int rc = lic_file_read(vpath(name), LIC_MAX_FILE, &b.p, &b.n);
-  if (rc != LIC_OK)
-    fail_msg("%s: %s (regenerate with LIC_REGEN_VECTORS=1, see tests/vectors/README.md)",
-             vpath(name), lic_errfull(rc));
-  return b;
-}
-
 static void test_bytes(void **state) {
   fx *f = *state;
-  for (int i = 0; i < NBLOBS; i++) {
-    blob s = stored(FILES[i]);
-    if (s.n != f->b[i].n || memcmp(s.p, f->b[i].p, s.n) != 0)
-      fail_msg("%s differs from what the fixed inputs give now (%zu vs %zu bytes)", FILES[i], s.n,
-               f->b[i].n);
-    free(s.p);
-  }
-}
-
-/* OpenSSL alone checks the stored signature over DOMAIN typ \n body. */
-static void openssl_check(const char *envfile, const char *bodyfile, const char *typ,
-                          const char *pubpem) {
-  blob e = stored(envfile), b = stored(bodyfile);
-  lic_envelope env;
-  assert_int_equal(lic_envelope_decode(e.p, e.n, &env), LIC_OK);
-  assert_string_equal(env.typ, typ);
-  assert_int_equal(env.body_len, b.n);
-  assert_memory_equal(env.body, b.p, b.n);
-  FILE *fp = fopen(tu_src(pubpem), "r");
-  assert_non_null(fp);
-  EVP_PKEY *pk = PEM_read_PUBKEY(fp, NULL, NULL, NULL);
-  fclose(fp);
-  assert_non_null(pk);
-  uint8_t raw[32], h[32];
-  size_t rl = 32;
-  assert_int_equal(EVP_PKEY_get_raw_public_key(pk, raw, &rl), 1);
-  SHA256(raw, 32, h);
-  assert_memory_equal(env.kid, h, 8);
-  size_t tl = strlen(typ), ml = 9 + tl + b.n;
-  uint8_t *m = malloc(ml);
-  memcpy(m, "LICSRV1 ", 8);
-  memcpy(m + 8, typ, tl);
-  m[8 + tl] = '\n';
-  memcpy(m + 9 + tl, b.p, b.n);
-  EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-  assert_int_equal(EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, pk), 1);
-  assert_int_equal(EVP_DigestVerify(ctx, env.sig, 64, m, ml), 1);
-  EVP_MD_CTX_free(ctx);
-  EVP_PKEY_free(pk);
-  free(m);
-  free(e.p);
-  free(b.p);
+  for (int i = 0; i < NBLOBS; i++)
+    tu_vec_compare(FILES[i], &f->b[i]);
 }
 
 static void test_stored_signatures_openssl(void **state) {
   (void)state;
-  openssl_check("account.msgpack", "account.body.msgpack", "account", "keys/test/test-root.pub.pem");
-  openssl_check("cert.msgpack", "cert.body.msgpack", "cert", "keys/test/test-root.pub.pem");
+  tu_vec_openssl_check("account.msgpack", "account.body.msgpack", "account",
+                       "keys/test/test-root.pub.pem");
+  tu_vec_openssl_check("cert.msgpack", "cert.body.msgpack", "cert", "keys/test/test-root.pub.pem");
 }
 
 static void test_stored_fields_and_chain(void **state) {
@@ -245,18 +165,18 @@ static void test_stored_fields_and_chain(void **state) {
   lic_cert c;
   lic_verdict v;
   uint8_t id[16];
-  assert_int_equal(lic_account_load(vpath("account.acct"), &f->trust, &a, NULL, NULL), LIC_OK);
+  assert_int_equal(lic_account_load(tu_vec_path("account.acct"), &f->trust, &a, NULL, NULL), LIC_OK);
   uuid(V_ACCOUNT_ID, id);
   assert_memory_equal(a.id, id, 16);
   assert_string_equal(a.customer, V_CUSTOMER);
   assert_int_equal(a.capacity, 5);
   assert_true(lic_account_token_ok(&a, V_TOKEN, strlen(V_TOKEN)));
   lic_account_clear(&a);
-  assert_int_equal(lic_cert_load(vpath("cert.cert"), &f->trust, &c, NULL, NULL), LIC_OK);
+  assert_int_equal(lic_cert_load(tu_vec_path("cert.cert"), &f->trust, &c, NULL, NULL), LIC_OK);
   assert_string_equal(c.role, "verdict");
   assert_int_equal(c.expires - c.not_before, 825 * 86400);
   assert_memory_equal(c.pubkey, lic_key_raw_public(f->online), 32);
-  blob ce = stored("cert.msgpack"), ve = stored("verdict-public.msgpack");
+  tu_blob ce = tu_vec_stored("cert.msgpack"), ve = tu_vec_stored("verdict-public.msgpack");
   assert_int_equal(lic_public_chain_check(ce.p, ce.n, ve.p, ve.n, &f->trust, NULL, &v), LIC_OK);
   assert_true(v.has_account);
   assert_memory_equal(v.account, id, 16);
