@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "licctl.h"
@@ -48,6 +49,7 @@ enum { O_DOMAIN = 256, O_PORT, O_NODE, O_LICENSE, O_APP, O_VERSION, O_TRUST, O_T
        O_STATE, O_CACERT, O_PIN, O_ACCOUNT, O_TOKEN_FILE };
 
 #define STATUS_FILE "status.json"
+#define AGENT_LOCK_FILE "agent.lock" /* held while the agent runs */
 #define CHUNK_S 5 /* longest sleep between ticks: a wall-clock jump is seen within it */
 
 static json_t *time_json(int64_t t) {
@@ -204,6 +206,19 @@ int licctl_agent(int argc, char **argv) {
   so.state_dir = licctl_state_dir(state_opt);
   if ((r = licctl_state_ensure(so.state_dir)) != EXIT_OK)
     return r;
+  /* Two agents on one state directory would overwrite each other's status
+   * and session state: the second one refuses to start (the lock dies with
+   * the process, so a crash leaves none behind). */
+  char lockpath[PATH_MAX + 16], line[48], who[128];
+  int lockfd;
+  snprintf(lockpath, sizeof lockpath, "%s/%s", so.state_dir, AGENT_LOCK_FILE);
+  snprintf(line, sizeof line, "pid %ld\n", (long)getpid());
+  if ((rc = lic_file_lock(lockpath, line, &lockfd, who, sizeof who)) == LIC_EXISTS)
+    return cli_error(EXIT_FAIL, so.state_dir, "another licctl agent (%s) runs with this state "
+                     "directory: stop it, or give this one its own --state",
+                     *who ? who : "pid unknown");
+  if (rc != LIC_OK)
+    return cli_lic_error("agent", rc);
   memset(&cred, 0, sizeof cred);
   if (account != NULL && so.verify.license != NULL)
     return cli_usage("agent", "give --license or --account, not both");

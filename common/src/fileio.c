@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -167,5 +168,37 @@ int lic_mkdirs(const char *path, mode_t mode) {
         break;
     }
   }
+  return LIC_OK;
+}
+
+/* The holder's first line, NUL-terminated. */
+static void lock_holder(int fd, char *out, size_t cap) {
+  ssize_t n = pread(fd, out, cap - 1, 0);
+  out[n > 0 ? (size_t)n : 0] = '\0';
+  out[strcspn(out, "\n")] = '\0';
+}
+
+int lic_file_lock(const char *path, const char *line, int *fdp, char *who, size_t cap) {
+  size_t n = strlen(line);
+  *fdp = -1;
+  if (cap > 0)
+    who[0] = '\0';
+  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0)
+    return lic_fail(LIC_IO, "%s: cannot open the lock file: %s", path, strerror(errno));
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    int e = errno;
+    if (e == EWOULDBLOCK && cap > 0)
+      lock_holder(fd, who, cap);
+    close(fd);
+    return e == EWOULDBLOCK ? lic_fail(LIC_EXISTS, "%s: locked by another process", path)
+                            : lic_fail(LIC_IO, "%s: cannot lock: %s", path, strerror(e));
+  }
+  if (ftruncate(fd, 0) != 0 || pwrite(fd, line, n, 0) != (ssize_t)n) {
+    int e = errno;
+    close(fd);
+    return lic_fail(LIC_IO, "%s: cannot write the lock file: %s", path, strerror(e));
+  }
+  *fdp = fd;
   return LIC_OK;
 }

@@ -1,18 +1,18 @@
-/* lock.c - exclusive locks of `licsrv serve`: flock(2) on DATA/serve.lock and
- * on a file named by the node key's kid in a runtime directory. flock locks
+/* lock.c - exclusive locks of `licsrv serve` (lic_file_lock): DATA/serve.lock and
+ * a file named by the node key's kid in a runtime directory. flock locks
  * go away with the process (no stale lock after a crash); the files keep the
  * holder's PID only so the next one can name it. */
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/lock.h"
+#include "lic/err.h"
+#include "lic/fileio.h"
 
 int srv_lock_runtime_dir(char *buf, size_t cap) {
   const char *e = getenv("LICSRV_RUNTIME_DIR"), *x = getenv("XDG_RUNTIME_DIR"),
@@ -30,35 +30,11 @@ int srv_lock_runtime_dir(char *buf, size_t cap) {
   return n > 0 && (size_t)n < cap ? 0 : -1;
 }
 
-/* The holder's line ("pid 123" or "pid 123, data /x"), NUL-terminated. */
-static void holder(int fd, char *out, size_t cap) {
-  ssize_t n = pread(fd, out, cap - 1, 0);
-  out[n > 0 ? (size_t)n : 0] = '\0';
-  out[strcspn(out, "\n")] = '\0';
-}
-
-/* Open (create) path and flock it exclusively without waiting. 0 locked (fd
- * kept, our line written), 1 held by another (*who filled), -1 error. */
+/* 0 locked (fd kept, our line written), 1 held by another (*who filled), -1
+ * error (errno). */
 static int take(const char *path, const char *line, int *fdp, char *who, size_t cap) {
-  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0)
-    return -1;
-  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    int e = errno;
-    if (e == EWOULDBLOCK)
-      holder(fd, who, cap);
-    close(fd);
-    errno = e;
-    return e == EWOULDBLOCK ? 1 : -1;
-  }
-  if (ftruncate(fd, 0) != 0 || pwrite(fd, line, strlen(line), 0) != (ssize_t)strlen(line)) {
-    int e = errno;
-    close(fd);
-    errno = e;
-    return -1;
-  }
-  *fdp = fd;
-  return 0;
+  int rc = lic_file_lock(path, line, fdp, who, cap);
+  return rc == LIC_OK ? 0 : rc == LIC_EXISTS ? 1 : -1;
 }
 
 int srv_lock_data(srv_lock *l, const char *data_dir, char *err, size_t errlen) {
@@ -73,7 +49,7 @@ int srv_lock_data(srv_lock *l, const char *data_dir, char *err, size_t errlen) {
     snprintf(err, errlen, "%s: another licsrv serve (%s) is serving this data directory",
              data_dir, *who ? who : "pid unknown");
   else if (r < 0)
-    snprintf(err, errlen, "%s: cannot lock: %s", path, strerror(errno));
+    snprintf(err, errlen, "%s", lic_errdetail()); /* names the file and the cause */
   return r == 0 ? 0 : -1;
 }
 
@@ -108,7 +84,7 @@ int srv_lock_node(srv_lock *l, const char *data_dir, const uint8_t kid[LIC_KID_L
              "data directory must not be served beside the original", kh,
              *who ? who : "pid unknown");
   else if (r < 0)
-    snprintf(err, errlen, "%s: cannot lock: %s", path, strerror(errno));
+    snprintf(err, errlen, "%s", lic_errdetail()); /* names the file and the cause */
   return r == 0 ? 0 : -1;
 }
 

@@ -183,6 +183,31 @@ def test_restart_during_outage_keeps_the_deadline(tmp_path, agents, servers):
     assert st["state"] == "unlicensed" and st["reason"] == "grace_expired", st
 
 
+def test_second_agent_on_one_state_directory_refuses(tmp_path, agents, servers):
+    """Two agents on one state directory would overwrite each other's status
+    and session state: the second refuses, naming the first; once the first
+    is gone (even killed), a new one starts."""
+    srv = lic_server(tmp_path, "srv", heartbeat=60, grace=600)
+    servers.append(srv)
+    url = "http://127.0.0.1:%d" % srv.port
+    a = Agent(tmp_path / "state", [url], srv.trust).start()
+    agents.append(a)
+    a.wait_state("licensed", 5)
+    b = subprocess.run([str(x) for x in Agent(tmp_path / "state", [url], srv.trust).args],
+                       capture_output=True, text=True, timeout=30)
+    assert b.returncode == 1, b
+    assert "another licctl agent (pid %d) runs with this state directory" % a.proc.pid in \
+        b.stderr, b.stderr
+    assert a.read()["state"] == "licensed" and a.proc.poll() is None
+    a.proc.kill()  # no clean exit: the lock dies with the process
+    a.proc.wait(timeout=10)
+    os.unlink(a.status)  # the new agent writes its own
+    c = Agent(tmp_path / "state", [url], srv.trust).start()
+    agents.append(c)
+    c.wait_state("licensed", 5)
+    assert c.stop() == 0
+
+
 def test_failover_to_standby_stays_licensed(tmp_path, agents, servers):
     # Two license servers on one machine, each with its own license.
     sysroot = srvutil.fake_machine(str(tmp_path / "machine"))

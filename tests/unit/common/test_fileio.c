@@ -216,6 +216,36 @@ static void test_mkdirs(void **state) {
   assert_int_not_equal(lic_mkdirs(P(state, "file/sub"), 0700), LIC_OK);
 }
 
+/* One holder at a time; the second is told who holds it; the lock goes with
+ * its descriptor; a symlink is not followed; a missing directory is LIC_IO. */
+static void test_lock(void **state) {
+  char who[64];
+  int a = -1, b = -1;
+  struct stat st;
+  assert_int_equal(lic_file_lock(P(state, "l"), "pid 1\n", &a, who, sizeof who), LIC_OK);
+  assert_true(a >= 0);
+  assert_int_equal(stat(P(state, "l"), &st), 0);
+  assert_int_equal(st.st_mode & 0777, 0600);
+  assert_int_equal(lic_file_lock(P(state, "l"), "pid 2\n", &b, who, sizeof who), LIC_EXISTS);
+  assert_int_equal(b, -1);
+  assert_string_equal(who, "pid 1");
+  close(a);
+  assert_int_equal(lic_file_lock(P(state, "l"), "pid 3 and more\n", &b, who, sizeof who), LIC_OK);
+  close(b);
+  /* the holder's line is replaced, not overwritten in place */
+  assert_int_equal(lic_file_lock(P(state, "l"), "pid 4\n", &a, who, sizeof who), LIC_OK);
+  assert_int_equal(lic_file_lock(P(state, "l"), "x\n", &b, who, 3), LIC_EXISTS);
+  assert_string_equal(who, "pi"); /* bounded by cap */
+  assert_int_equal(lic_file_lock(P(state, "l"), "x\n", &b, who, sizeof who), LIC_EXISTS);
+  assert_string_equal(who, "pid 4");
+  close(a);
+  assert_int_equal(symlink(P(state, "target"), P(state, "sym")), 0);
+  assert_int_equal(lic_file_lock(P(state, "sym"), "x\n", &a, who, sizeof who), LIC_IO);
+  assert_int_not_equal(access(P(state, "target"), F_OK), 0); /* nothing made through it */
+  assert_int_equal(lic_file_lock(P(state, "none/l"), "x\n", &a, who, sizeof who), LIC_IO);
+  assert_int_equal(a, -1);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_write_content_and_mode, setup, teardown),
@@ -226,6 +256,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_read_errors, setup, teardown),
       cmocka_unit_test_setup_teardown(test_check_private, setup, teardown),
       cmocka_unit_test_setup_teardown(test_mkdirs, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_lock, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
