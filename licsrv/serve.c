@@ -30,8 +30,8 @@ static void usage(void) {
          "Run the license server. Settings come from the defaults, then the INI file\n"
          "(--config), then these flags. SIGTERM/SIGINT drain and exit 0 (a store write\n"
          "still running after 3/4 of shutdown_timeout_ms is canceled and answered 503);\n"
-         "SIGHUP reloads the limits from the file (not the addresses or threads) and the\n"
-         "TLS certificate and key files.\n\n"
+         "SIGHUP reloads the limits, node_secret and new_nodes_per_hour from the file (not\n"
+         "the addresses or threads) and the TLS certificate and key files.\n\n"
          "  --config FILE            INI file (keys as below, '_' for '-')\n"
          "  --print-config           print a config file with every key and its default\n");
   srv_config_usage(stdout);
@@ -141,6 +141,7 @@ static void on_signal(uv_signal_t *h, int signum) {
       return;
     }
     srv_server_reload(x->s, &cfg.lim);
+    app_reload(x->ap, &cfg.app);
     x->stop_grace_ms = stop_grace(&cfg);
     set_access_log(&cfg);
     srv_log(SRV_LOG_INFO, "reload",

@@ -388,17 +388,57 @@ void app_audit_poll(app_worker *w, int64_t now) {
   pthread_mutex_unlock(&a->rmu);
 }
 
-bool app_secret_ok(const app *a, const char *given) {
+/* node_secret is kept as its SHA-256 only, replaced whole on SIGHUP. */
+static void secret_set(app *a, const char *secret) {
+  uint8_t h[SHA256_DIGEST_LENGTH];
+  bool set = secret[0] != '\0';
+  if (set)
+    SHA256((const unsigned char *)secret, strlen(secret), h);
+  pthread_mutex_lock(&a->smu);
+  a->secret_set = set;
+  memcpy(a->secret_hash, set ? h : (uint8_t[SHA256_DIGEST_LENGTH]){0}, sizeof a->secret_hash);
+  pthread_mutex_unlock(&a->smu);
+  OPENSSL_cleanse(h, sizeof h);
+}
+
+bool app_secret_ok(app *a, const char *given) {
   unsigned char want[SHA256_DIGEST_LENGTH], got[SHA256_DIGEST_LENGTH];
-  if (a->set.node_secret[0] == '\0')
+  pthread_mutex_lock(&a->smu);
+  bool set = a->secret_set;
+  memcpy(want, a->secret_hash, sizeof want);
+  pthread_mutex_unlock(&a->smu);
+  if (!set)
     return true;
-  /* Hashes first: the comparison takes the same time whatever the lengths. */
-  SHA256((const unsigned char *)a->set.node_secret, strlen(a->set.node_secret), want);
+  /* Hashes: the comparison takes the same time whatever the lengths. */
   SHA256((const unsigned char *)given, strlen(given), got);
   bool ok = given[0] != '\0' && CRYPTO_memcmp(want, got, sizeof want) == 0;
   OPENSSL_cleanse(want, sizeof want);
   OPENSSL_cleanse(got, sizeof got);
   return ok;
+}
+
+void app_reload(app *a, const srv_app_settings *set) {
+  bool secret_changed = strcmp(set->node_secret, a->set.node_secret) != 0;
+  uint32_t per_hour = srv_nodelimit_get(a->newnodes);
+  if (secret_changed) {
+    secret_set(a, set->node_secret);
+    OPENSSL_cleanse(a->set.node_secret, sizeof a->set.node_secret);
+    snprintf(a->set.node_secret, sizeof a->set.node_secret, "%s", set->node_secret);
+  }
+  if (set->new_nodes_per_hour != per_hour) {
+    srv_nodelimit_set(a->newnodes, set->new_nodes_per_hour);
+    a->set.new_nodes_per_hour = set->new_nodes_per_hour;
+  }
+  /* Never the secret itself in the log: whether it is set, and that it changed. */
+  srv_log(SRV_LOG_INFO, "reload", "app=ok node_secret=%s%s new_nodes_per_hour=%u%s",
+          set->node_secret[0] != '\0' ? "set" : "none", secret_changed ? "(changed)" : "",
+          set->new_nodes_per_hour, set->new_nodes_per_hour != per_hour ? "(changed)" : "");
+  if (set->failure_list_size != a->set.failure_list_size ||
+      set->unlimited_max_nodes != a->set.unlimited_max_nodes ||
+      set->store_map_size != a->set.store_map_size)
+    srv_log(SRV_LOG_WARN, "reload",
+            "app=partial detail=\"failure_list_size, unlimited_max_nodes and store_map_size "
+            "take effect at the next start\"");
 }
 
 bool app_clock_rolled_back(app *a, int64_t now, int64_t *behind) {
@@ -480,6 +520,7 @@ int app_attach(srv_server *s, const char *data_dir, const srv_app_settings *set,
   pthread_mutex_init(&a->mmu, NULL);
   pthread_mutex_init(&a->hmu, NULL);
   pthread_mutex_init(&a->rmu, NULL);
+  pthread_mutex_init(&a->smu, NULL);
   a->release_since = (int64_t)time(NULL); /* older releases are in the loaded records */
   pthread_mutex_init(&a->pmu, NULL);
   pthread_cond_init(&a->pcv, NULL);
@@ -488,6 +529,7 @@ int app_attach(srv_server *s, const char *data_dir, const srv_app_settings *set,
   a->srv = s;
   if (set != NULL)
     a->set = *set;
+  secret_set(a, a->set.node_secret);
   /* store = postgresql://...: the shared store, read through its copy */
   const char *where = srv_server_config(s)->store[0] != '\0' ? srv_server_config(s)->store : data_dir;
   if ((rc = store_open_mapped(where, STORE_CACHED, a->set.store_map_size, &a->st)) != LIC_OK) {
@@ -573,6 +615,7 @@ void app_free(app *a) {
   OPENSSL_cleanse(a->set.node_secret, sizeof a->set.node_secret);
   pthread_mutex_destroy(&a->mmu);
   pthread_mutex_destroy(&a->rmu);
+  pthread_mutex_destroy(&a->smu);
   pthread_mutex_destroy(&a->hmu);
   if (a->emu_init)
     pthread_mutex_destroy(&a->emu);

@@ -70,6 +70,9 @@ struct app {
   lic_key *node;
   srv_seats *seats;
   srv_app_settings set;       /* failure list, node caps, node secret */
+  pthread_mutex_t smu;        /* node_secret's hash: replaced whole on SIGHUP */
+  bool secret_set;
+  uint8_t secret_hash[32];
   srv_nodelimit *newnodes;    /* new node names per client address and hour */
   /* Seat releases written by `licsrv release` (audit entries "release"),
    * picked up at most once a second by the first verify of that second. */
@@ -138,7 +141,11 @@ void app_audit_poll(app_worker *w, int64_t now);
  * (every verify is then clock_rollback); *behind gets the seconds. */
 bool app_clock_rolled_back(app *a, int64_t now, int64_t *behind);
 /* A verify's secret against node_secret (constant time; true when none is set). */
-bool app_secret_ok(const app *a, const char *given);
+bool app_secret_ok(app *a, const char *given);
+/* SIGHUP: node_secret and new_nodes_per_hour from a reloaded configuration
+ * apply at once; the others (seat table sizes, the map size) are logged as
+ * waiting for the next start. */
+void app_reload(app *a, const srv_app_settings *set);
 /* Expiry (watch.c): register the /healthz check and the /metrics family
  * (from app_attach); 0 / -1. app_expiry_tick logs a warning for each license
  * within LICSRV_EXPIRY_WARN_DAYS of expiry, once a day each: call it at start

@@ -4,6 +4,7 @@
  * its stalest entry, so a flood of addresses never grows it. */
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,7 +21,7 @@ typedef struct {
 
 struct srv_nodelimit {
   pthread_mutex_t mu;
-  uint32_t per_hour;
+  _Atomic uint32_t per_hour; /* read without mu: 0 skips the table */
   entry t[SRV_NODELIMIT_SLOTS];
 };
 
@@ -31,6 +32,13 @@ srv_nodelimit *srv_nodelimit_new(uint32_t per_hour) {
   l->per_hour = per_hour;
   pthread_mutex_init(&l->mu, NULL);
   return l;
+}
+
+uint32_t srv_nodelimit_get(srv_nodelimit *l) { return l != NULL ? atomic_load(&l->per_hour) : 0; }
+
+void srv_nodelimit_set(srv_nodelimit *l, uint32_t per_hour) {
+  if (l != NULL)
+    atomic_store(&l->per_hour, per_hour);
 }
 
 void srv_nodelimit_free(srv_nodelimit *l) {
@@ -83,16 +91,17 @@ static entry *lookup(srv_nodelimit *l, const struct sockaddr *a, int64_t now) {
 }
 
 bool srv_nodelimit_allow(srv_nodelimit *l, const struct sockaddr *addr, int64_t now) {
-  if (l == NULL || l->per_hour == 0)
+  uint32_t per_hour = srv_nodelimit_get(l);
+  if (per_hour == 0)
     return true;
   pthread_mutex_lock(&l->mu);
-  bool ok = lookup(l, addr, now)->n < l->per_hour;
+  bool ok = lookup(l, addr, now)->n < per_hour;
   pthread_mutex_unlock(&l->mu);
   return ok;
 }
 
 void srv_nodelimit_note(srv_nodelimit *l, const struct sockaddr *addr, int64_t now) {
-  if (l == NULL || l->per_hour == 0)
+  if (srv_nodelimit_get(l) == 0)
     return;
   pthread_mutex_lock(&l->mu);
   lookup(l, addr, now)->n++;

@@ -15,6 +15,9 @@ typedef struct srv_nodelimit srv_nodelimit;
 
 srv_nodelimit *srv_nodelimit_new(uint32_t per_hour); /* 0 = no limit */
 void srv_nodelimit_free(srv_nodelimit *l);
+/* The limit now, and a new one (SIGHUP): the addresses' counts are kept. */
+uint32_t srv_nodelimit_get(srv_nodelimit *l);
+void srv_nodelimit_set(srv_nodelimit *l, uint32_t per_hour);
 /* Whether addr may introduce one more new node name at now (no charge). */
 bool srv_nodelimit_allow(srv_nodelimit *l, const struct sockaddr *addr, int64_t now);
 /* Charge one new node name to addr. */

@@ -95,7 +95,7 @@ void route_verify(srv_req *r) {
     st = LIC_STATUS_SEATS_EXHAUSTED;
     snprintf(reason, sizeof reason,
              "this address brought %u new node names within the hour (new_nodes_per_hour)",
-             a->set.new_nodes_per_hour);
+             srv_nodelimit_get(a->newnodes));
     used = srv_seats_used(a->seats, lic->id, now, window);
   } else if (st == LIC_STATUS_VALID &&
              !srv_seats_acquire(a->seats, lic->id, q.node, now, window, max, &used)) {

@@ -111,8 +111,10 @@ def nonce():
 
 
 def request_fields(lic=None, domain="localhost", port=443, node="rs-1", app=None, version=None,
-                   n=None):
+                   n=None, secret=None):
     q = {"nonce": n or nonce(), "domain": domain, "port": port, "node": node}
+    if secret is not None:
+        q["secret"] = secret
     if lic is not None:
         q["license"] = uuid.UUID(lic).bytes
     if app is not None:

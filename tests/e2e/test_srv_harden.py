@@ -381,6 +381,46 @@ def test_node_secret(tmp_path):
         s.finish()
 
 
+def test_sighup_applies_node_secret_and_new_node_limit(tmp_path):
+    """An operator rotates node_secret or changes new_nodes_per_hour in the
+    file and sends SIGHUP: the running server applies both at once (the old
+    secret is refused from then on), and the log says what changed without
+    the secret."""
+    old, new = "old-%s" % uuid.uuid4(), "new-%s" % uuid.uuid4()
+    conf = tmp_path / "licsrv.ini"
+    conf.write_text("node_secret = %s\n" % old)
+    os.chmod(conf, 0o600)
+    s = Server(tmp_path / "data", threads=2, extra=["--config", str(conf)],
+               domains=("localhost",), ports=(443,), major=11, max_nodes=20)
+    s.start()
+    try:
+        def status(node, sec):
+            v = verify(s.port, lic=s.license_id, node=node, secret=sec, **OK)
+            return v["status"] if v["status"] != "seats_exhausted" else v["status"] + ":" + v["reason"]
+
+        assert status("rs-1", old) == "valid"
+        assert status("rs-1", new) == "bad_credentials"
+        conf.write_text("node_secret = %s\nnew_nodes_per_hour = 2\n" % new)  # was 1000
+        s.send_signal(signal.SIGHUP)
+        assert s.wait_log("msg=reload app=ok node_secret=set(changed) "
+                          "new_nodes_per_hour=2(changed)")
+        # rs-1 was this address's first new name (the default limit is 1000):
+        # the count is kept, so one more fits under the new limit of 2
+        got = [status("mint-%d" % i, new) for i in range(3)]
+        assert got[0] == "valid" and all(g.startswith("seats_exhausted:") and
+                                         "new_nodes_per_hour" in g for g in got[1:]), got
+        assert status("rs-1", old) == "bad_credentials"
+        assert status("rs-1", new) == "valid"
+        conf.write_text("new_nodes_per_hour = 0\nfailure_list_size = 7\n")
+        s.send_signal(signal.SIGHUP)
+        assert s.wait_log("node_secret=none(changed) new_nodes_per_hour=0(changed)")
+        assert s.wait_log("app=partial")
+        assert status("mint-9", None) == "valid"  # no secret and no limit now
+        assert old not in s.log() and new not in s.log()
+    finally:
+        s.finish()
+
+
 def test_new_node_names_per_address(tmp_path):
     s = Server(tmp_path / "data", threads=2, extra=["--new-nodes-per-hour", "5"],
                domains=("localhost",), ports=(443,), major=11)
