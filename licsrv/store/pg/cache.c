@@ -20,8 +20,13 @@
 #include "lic/err.h"
 #include "store/pg/internal.h"
 
+/* An account as one read found it (seq: that read's number). A gone entry
+ * says a read found the account absent: kept until a newer full reload, so
+ * an older read still in flight cannot bring the account back. */
 struct pgs_centry {
   uint8_t id[LIC_ID_LEN];
+  uint64_t seq;
+  bool gone;
   uint8_t *env;
   size_t env_len;
   int64_t imported, revoked_at;
@@ -71,7 +76,39 @@ static pgs_centry *find(pgs_centry **b, size_t nb, const uint8_t id[LIC_ID_LEN])
   return NULL;
 }
 
-/* ---- loading (on the listener's or the writer's connection) ---------------- */
+/* What a verify may read: an account some read found present. */
+static pgs_centry *find_live(pgs_centry **b, size_t nb, const uint8_t id[LIC_ID_LEN]) {
+  pgs_centry *e = find(b, nb, id);
+  return e != NULL && !e->gone ? e : NULL;
+}
+
+static pgs_centry **slot_of(pgs_centry **b, size_t nb, const uint8_t id[LIC_ID_LEN]) {
+  pgs_centry **pp = &b[bucket_of(id, nb)];
+  while (*pp != NULL && memcmp((*pp)->id, id, LIC_ID_LEN) != 0)
+    pp = &(*pp)->next;
+  return pp;
+}
+
+/* ---- loading (on the listener's or the writer's connection) ---------------- *
+ *
+ * The listener's full reload (a snapshot, swapped in whole) and the account
+ * reloads (the writer's after its commit, the listener's after a NOTIFY) run
+ * at once on different connections, and whichever swaps last used to win:
+ * a snapshot taken before a commit replaced the writer's reload of that
+ * commit, and the acknowledged registration vanished from the copy until the
+ * next change of its account or the age bound. Now every read takes a number
+ * (next_seq) before it reads, so a read with a greater number saw everything
+ * committed before the smaller one was taken; a swap keeps, account by
+ * account, whichever read is newer. */
+
+pgs_cache_hook_fn pgs__cache_hook;
+
+static int hook(pgs_store *s, int what, const uint8_t *id) {
+  return pgs__cache_hook != NULL ? pgs__cache_hook(s, what, id) : LIC_OK;
+}
+
+/* Taken before the read's first statement (its snapshot). */
+static uint64_t next_seq(pgs_store *s) { return atomic_fetch_add(&s->cseq, 1) + 1; }
 
 static int load_regs(PGresult *res, int from, int to, pgs_centry *e) {
   e->nregs = 0;
@@ -139,11 +176,31 @@ static int load_certs(PGconn *c, store_cert **out, size_t *n) {
   return LIC_OK;
 }
 
+/* Under clock: the entries of the table in use that a newer read than this
+ * full reload (seq) put there replace the snapshot's (gone ones included);
+ * the others are freed with the old table. */
+static void keep_newer(pgs_store *s, pgs_centry **b, size_t nb, uint64_t seq) {
+  for (size_t i = 0; i < s->cnb; i++)
+    for (pgs_centry **pp = &s->cbuckets[i]; *pp != NULL;) {
+      pgs_centry *e = *pp;
+      if (e->seq <= seq) {
+        pp = &e->next;
+        continue;
+      }
+      *pp = e->next; /* out of the old table, into the new one */
+      pgs_centry **np = slot_of(b, nb, e->id), *stale = *np;
+      e->next = stale != NULL ? stale->next : NULL;
+      *np = e;
+      entry_free(stale);
+    }
+}
+
 int pgs__cache_load_all(pgs_store *s, PGconn *c) {
   PGresult *acc = NULL, *regs = NULL;
   pgs_centry **b = NULL;
   store_cert *certs = NULL;
   size_t nb = 64, ncerts = 0;
+  uint64_t seq = next_seq(s);
   int rc;
 
   /* One snapshot for the three reads: registrations match their accounts. */
@@ -163,6 +220,7 @@ int pgs__cache_load_all(pgs_store *s, PGconn *c) {
     pgs_centry *e;
     if (entry_from(acc, i, &e) != LIC_OK)
       continue;
+    e->seq = seq;
     size_t k = bucket_of(e->id, nb);
     e->next = b[k];
     b[k] = e;
@@ -183,21 +241,32 @@ int pgs__cache_load_all(pgs_store *s, PGconn *c) {
     i = j;
   }
   pgs__run(c, "COMMIT", NULL);
+  if ((rc = hook(s, PGS_HOOK_FULL, NULL)) != LIC_OK)
+    goto out;
   pthread_rwlock_wrlock(&s->clock);
+  if (seq < s->cfull_seq) { /* a newer full reload is in: this one adds nothing */
+    pthread_rwlock_unlock(&s->clock);
+    goto out;
+  }
+  keep_newer(s, b, nb, seq);
   pgs_centry **ob = s->cbuckets;
   size_t onb = s->cnb;
-  store_cert *oc = s->ccerts;
-  size_t onc = s->nccerts;
   s->cbuckets = b;
   s->cnb = nb;
-  s->ccerts = certs;
-  s->nccerts = ncerts;
+  s->cfull_seq = seq;
+  if (seq > s->ccerts_seq) {
+    store_cert *oc = s->ccerts;
+    size_t onc = s->nccerts;
+    s->ccerts = certs;
+    s->nccerts = ncerts;
+    s->ccerts_seq = seq;
+    certs = oc;
+    ncerts = onc;
+  }
   s->cloaded_ms = pgs__now_ms();
   pthread_rwlock_unlock(&s->clock);
   table_free(ob, onb);
-  certs_free(oc, onc);
   b = NULL;
-  certs = NULL;
 out:
   if (rc != LIC_OK && pgs__conn_ok(c))
     pgs__run(c, "ROLLBACK", NULL);
@@ -212,33 +281,35 @@ int pgs__cache_load_account(pgs_store *s, PGconn *c, const uint8_t id[LIC_ID_LEN
   pgs_params p = {0};
   PGresult *acc = NULL, *regs = NULL;
   pgs_centry *e = NULL;
+  uint64_t seq = next_seq(s);
   int rc;
   pgs__p_bytes(&p, id, LIC_ID_LEN);
   if ((rc = pgs__exec(c, ACC_SQL " WHERE id = $1", &p, &acc)) != LIC_OK ||
       (rc = pgs__exec(c, REG_SQL " WHERE account = $1", &p, &regs)) != LIC_OK)
     goto out;
-  if (PQntuples(acc) == 1 && (rc = entry_from(acc, 0, &e)) == LIC_OK)
-    rc = load_regs(regs, 0, PQntuples(regs), e);
-  if (rc != LIC_OK)
+  if (PQntuples(acc) == 1) {
+    if ((rc = entry_from(acc, 0, &e)) == LIC_OK)
+      rc = load_regs(regs, 0, PQntuples(regs), e);
+  } else if ((e = calloc(1, sizeof *e)) == NULL) {
+    rc = LIC_NOMEM;
+  } else { /* absent: remembered as gone, at this read's age */
+    memcpy(e->id, id, LIC_ID_LEN);
+    e->gone = true;
+  }
+  if (rc != LIC_OK || (rc = hook(s, PGS_HOOK_ACCOUNT, id)) != LIC_OK)
     goto out;
+  e->seq = seq;
   pthread_rwlock_wrlock(&s->clock);
-  size_t k = bucket_of(id, s->cnb);
-  pgs_centry **pp = &s->cbuckets[k], *old = NULL;
-  for (; *pp != NULL; pp = &(*pp)->next)
-    if (memcmp((*pp)->id, id, LIC_ID_LEN) == 0) {
-      old = *pp;
-      *pp = old->next;
-      break;
-    }
-  if (e != NULL) {
-    e->next = s->cbuckets[k];
-    s->cbuckets[k] = e;
-    e = NULL;
+  pgs_centry **pp = slot_of(s->cbuckets, s->cnb, id), *old = *pp;
+  /* no entry: as old as the last full reload, which did not find it */
+  if (seq > (old != NULL ? old->seq : s->cfull_seq)) {
+    e->next = old != NULL ? old->next : NULL;
+    *pp = e;
+    e = old;
   }
   pthread_rwlock_unlock(&s->clock);
-  entry_free(old);
 out:
-  entry_free(e);
+  entry_free(e); /* the replaced entry, or this read when it lost */
   PQclear(acc);
   PQclear(regs);
   return rc;
@@ -247,16 +318,22 @@ out:
 int pgs__cache_load_certs(pgs_store *s, PGconn *c) {
   store_cert *certs;
   size_t n;
+  uint64_t seq = next_seq(s);
   int rc = load_certs(c, &certs, &n);
   if (rc != LIC_OK)
     return rc;
   pthread_rwlock_wrlock(&s->clock);
-  store_cert *oc = s->ccerts;
-  size_t onc = s->nccerts;
-  s->ccerts = certs;
-  s->nccerts = n;
+  if (seq > s->ccerts_seq) {
+    store_cert *oc = s->ccerts;
+    size_t onc = s->nccerts;
+    s->ccerts = certs;
+    s->nccerts = n;
+    s->ccerts_seq = seq;
+    certs = oc;
+    n = onc;
+  }
   pthread_rwlock_unlock(&s->clock);
-  certs_free(oc, onc);
+  certs_free(certs, n);
   return LIC_OK;
 }
 
@@ -273,7 +350,7 @@ int pgs__cache_account(pgs_store *s, const uint8_t id[LIC_ID_LEN], store_account
   int rc = LIC_NOTFOUND;
   memset(out, 0, sizeof *out);
   pthread_rwlock_rdlock(&s->clock);
-  pgs_centry *e = find(s->cbuckets, s->cnb, id);
+  pgs_centry *e = find_live(s->cbuckets, s->cnb, id);
   if (e != NULL) {
     if ((out->env = malloc(e->env_len > 0 ? e->env_len : 1)) == NULL) {
       rc = LIC_NOMEM;
@@ -299,7 +376,7 @@ int pgs__cache_registration(pgs_store *s, const uint8_t account[LIC_ID_LEN],
   if (count != NULL)
     *count = 0;
   pthread_rwlock_rdlock(&s->clock);
-  pgs_centry *e = find(s->cbuckets, s->cnb, account);
+  pgs_centry *e = find_live(s->cbuckets, s->cnb, account);
   if (e != NULL) {
     if (count != NULL) {
       *count = e->nregs;
@@ -329,28 +406,29 @@ int pgs__cache_cert_each(pgs_store *s, store_cert_cb cb, void *arg) {
 
 /* ---- the listener thread --------------------------------------------------------- */
 
-static int hexval(char c) {
-  return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+/* One notification: reload what it names. A payload that does not parse
+ * names a change the copy cannot place: *full asks for a full reload. */
+static int on_notify(pgs_store *s, PGconn *c, const char *payload, bool *full) {
+  pgs_notify n;
+  if (pgs__notify_parse(payload, strlen(payload), &n) != LIC_OK) {
+    *full = true;
+    return LIC_OK;
+  }
+  switch (n.kind) {
+  case PGS_NOTIFY_CERTS: return pgs__cache_load_certs(s, c);
+  case PGS_NOTIFY_ACCOUNT:
+  case PGS_NOTIFY_REGS: return pgs__cache_load_account(s, c, n.id);
+  default: return LIC_OK; /* tokens: not in the copy */
+  }
 }
 
-/* "a HEX" / "r HEX" -> the account id; "c" -> certificates; else ignored. */
-static void on_notify(pgs_store *s, PGconn *c, const char *payload) {
-  uint8_t id[LIC_ID_LEN];
-  if (payload[0] == 'c') {
-    pgs__cache_load_certs(s, c);
-    return;
-  }
-  if ((payload[0] != 'a' && payload[0] != 'r') || payload[1] != ' ' ||
-      strlen(payload + 2) != 2 * LIC_ID_LEN)
-    return;
-  for (size_t i = 0; i < LIC_ID_LEN; i++) {
-    int hi = hexval(payload[2 + 2 * i]), lo = hexval(payload[3 + 2 * i]);
-    if (hi < 0 || lo < 0)
-      return;
-    id[i] = (uint8_t)(hi << 4 | lo);
-  }
-  pgs__cache_load_account(s, c, id);
-}
+/* The listener's reconnect backoff is shorter than the writer's (2 s): when
+ * PostgreSQL is back, another process's writer may acknowledge a change at
+ * once, and this copy sees none until its listener LISTENs again; with the
+ * writer's 2 s it stayed blind to them that long. A refused connection
+ * costs next to nothing. */
+#define LISTEN_BACKOFF_MIN_MS 50
+#define LISTEN_BACKOFF_MAX_MS 250
 
 static void set_fresh(pgs_store *s, bool fresh) {
   pthread_mutex_lock(&s->mu);
@@ -370,7 +448,8 @@ static bool listener_stopping(pgs_store *s) {
 void *pgs__listener_main(void *arg) {
   pgs_store *s = arg;
   PGconn *c = NULL;
-  int64_t backoff = 100, next_try = 0;
+  int64_t backoff = LISTEN_BACKOFF_MIN_MS, next_try = 0;
+  bool full = false; /* a full reload is owed */
 
   while (!listener_stopping(s)) {
     if (!pgs__conn_ok(c)) {
@@ -382,15 +461,20 @@ void *pgs__listener_main(void *arg) {
         nanosleep(&ts, NULL);
         continue;
       }
-      /* LISTEN before the reload: nothing committed after it is missed. */
+      /* LISTEN before the reload: nothing committed after it is missed. A
+       * reload that fails drops the connection too, so the next try does
+       * both again (kept, it would LISTEN without the reload ever coming). */
       if (pgs__connect(s->url, &c) != LIC_OK ||
           pgs__run(c, "LISTEN " PGS_NOTIFY_CHANNEL, NULL) != LIC_OK ||
           pgs__cache_load_all(s, c) != LIC_OK) {
+        PQfinish(c);
+        c = NULL;
         next_try = pgs__now_ms() + backoff;
-        backoff = backoff * 2 > 2000 ? 2000 : backoff * 2;
+        backoff = backoff * 2 > LISTEN_BACKOFF_MAX_MS ? LISTEN_BACKOFF_MAX_MS : backoff * 2;
         continue;
       }
-      backoff = 100;
+      backoff = LISTEN_BACKOFF_MIN_MS;
+      full = false;
       set_fresh(s, true);
     }
     struct pollfd pfd = {PQsocket(c), POLLIN, 0};
@@ -400,17 +484,22 @@ void *pgs__listener_main(void *arg) {
       c = NULL;
       continue;
     }
+    /* A reload that failed on a working connection (or a payload that did
+     * not parse) leaves a change unapplied: the full reload brings it. */
     PGnotify *n;
     while ((n = PQnotifies(c)) != NULL) {
-      on_notify(s, c, n->extra);
+      if (on_notify(s, c, n->extra, &full) != LIC_OK)
+        full = true;
       PQfreemem(n);
     }
+    if (!pgs__conn_ok(c))
+      continue; /* reconnect, LISTEN, reload */
     pthread_rwlock_rdlock(&s->clock);
     int64_t loaded = s->cloaded_ms;
     pthread_rwlock_unlock(&s->clock);
-    if (pgs__now_ms() - loaded >= PGS_CACHE_MAX_AGE_MS && pgs__cache_load_all(s, c) != LIC_OK &&
-        !pgs__conn_ok(c))
-      continue;
+    if ((full || pgs__now_ms() - loaded >= PGS_CACHE_MAX_AGE_MS) &&
+        pgs__cache_load_all(s, c) == LIC_OK)
+      full = false;
   }
   PQfinish(c);
   return NULL;

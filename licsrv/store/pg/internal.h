@@ -12,6 +12,7 @@
 #define LICSRV_STORE_PG_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -72,6 +73,12 @@ typedef struct {
   store_cert *ccerts;
   size_t nccerts;
   int64_t cloaded_ms;
+  /* Reloads overlap (the listener's, the writer's): each takes a sequence
+   * number before its read, and what it read replaces only what an older read
+   * put there (cache.c). cseq is the last one taken; under clock: the last
+   * full reload's (the age of an account that has no entry) and the certs'. */
+  atomic_uint_fast64_t cseq;
+  uint64_t cfull_seq, ccerts_seq;
   /* under mu */
   bool cache_fresh, listener_stop;
   int64_t cache_down_since;
@@ -162,9 +169,35 @@ int pgs__cache_registration(pgs_store *s, const uint8_t account[LIC_ID_LEN],
                             size_t *count);
 int pgs__cache_cert_each(pgs_store *s, store_cert_cb cb, void *arg);
 void *pgs__listener_main(void *arg);
+/* Tests only (tests/unit/licsrv/store/test_srv_store_cache_pg.c): called by a
+ * reload between its read and its swap, so a test can put another reload in
+ * between; NULL (never set) in the server. A failure fails the reload. */
+enum { PGS_HOOK_FULL, PGS_HOOK_ACCOUNT };
+typedef int (*pgs_cache_hook_fn)(pgs_store *s, int what, const uint8_t *id);
+extern pgs_cache_hook_fn pgs__cache_hook;
 /* Note a change the copy must reload after this group commits. */
 void pgs__dirty(store_wtxn *w, const uint8_t id[LIC_ID_LEN]);
 void pgs__dirty_certs(store_wtxn *w);
+
+/* ---- notify.c: a change notification's payload -------------------------------- */
+
+#define PGS_NOTIFY_MAX 64 /* longer than any payload the trigger sends */
+
+typedef enum {
+  PGS_NOTIFY_ACCOUNT = 1, /* an account (id) */
+  PGS_NOTIFY_REGS,        /* an account's (id) registrations */
+  PGS_NOTIFY_CERTS,
+  PGS_NOTIFY_TOKENS, /* not in the read copy */
+} pgs_notify_kind;
+
+typedef struct {
+  pgs_notify_kind kind;
+  uint8_t id[LIC_ID_LEN]; /* ACCOUNT and REGS */
+} pgs_notify;
+
+/* Parse len bytes of payload (no NUL needed); LIC_FORMAT for anything the
+ * trigger does not send, *out zeroed then. */
+int pgs__notify_parse(const char *payload, size_t len, pgs_notify *out);
 
 /* ---- writer.c ------------------------------------------------------------------ */
 

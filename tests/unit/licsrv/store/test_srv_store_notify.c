@@ -1,0 +1,123 @@
+/* test_srv_store_notify.c - the change notification's payload parser
+ * (store/pg/notify.c): what the schema's trigger sends parses to the account
+ * or kind it names; garbage, truncated, oversized, wrong-prefix and bad-hex
+ * payloads are LIC_FORMAT with *out zeroed. No PostgreSQL needed. */
+#include <stdio.h>
+#include <string.h>
+
+#include "lic/err.h"
+#include "store/pg/internal.h"
+#include "testutil.h"
+
+static const char HEX[] = "00112233445566778899aabbccddeeff";
+static const uint8_t ID[LIC_ID_LEN] = {0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77,
+                                       0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff};
+
+static int parse(const char *p, pgs_notify *n) { return pgs__notify_parse(p, strlen(p), n); }
+
+static void bad(const char *p) {
+  pgs_notify n;
+  memset(&n, 0x5a, sizeof n);
+  assert_int_equal(parse(p, &n), LIC_FORMAT);
+  static const pgs_notify zero;
+  assert_memory_equal(&n, &zero, sizeof n);
+}
+
+static void test_what_the_trigger_sends(void **state) {
+  (void)state;
+  char p[64];
+  pgs_notify n;
+  snprintf(p, sizeof p, "a %s", HEX);
+  assert_int_equal(parse(p, &n), LIC_OK);
+  assert_int_equal(n.kind, PGS_NOTIFY_ACCOUNT);
+  assert_memory_equal(n.id, ID, LIC_ID_LEN);
+  snprintf(p, sizeof p, "r %s", HEX);
+  assert_int_equal(parse(p, &n), LIC_OK);
+  assert_int_equal(n.kind, PGS_NOTIFY_REGS);
+  assert_memory_equal(n.id, ID, LIC_ID_LEN);
+  assert_int_equal(parse("c ", &n), LIC_OK); /* the trigger's "c " || '' */
+  assert_int_equal(n.kind, PGS_NOTIFY_CERTS);
+  assert_int_equal(parse("c", &n), LIC_OK);
+  assert_int_equal(n.kind, PGS_NOTIFY_CERTS);
+  assert_int_equal(parse("t ", &n), LIC_OK);
+  assert_int_equal(n.kind, PGS_NOTIFY_TOKENS);
+}
+
+static void test_empty_and_garbage(void **state) {
+  (void)state;
+  pgs_notify n;
+  bad("");
+  assert_int_equal(pgs__notify_parse(NULL, 0, &n), LIC_FORMAT);
+  bad(" ");
+  bad("x");
+  bad("\xff\xfe");
+  bad("hello world");
+  bad("c x");
+  bad("cc");
+  bad("t  ");
+  assert_string_equal(lic_errdetail(), "notify: 't' takes no argument");
+}
+
+static void test_wrong_prefix(void **state) {
+  (void)state;
+  char p[64];
+  const char *prefixes[] = {"A ", "R ", "x ", "a\t", "a_", "aa", " a", "n "};
+  for (size_t i = 0; i < sizeof prefixes / sizeof *prefixes; i++) {
+    snprintf(p, sizeof p, "%s%s", prefixes[i], HEX);
+    bad(p);
+  }
+  snprintf(p, sizeof p, "c %s", HEX); /* certs take no id */
+  bad(p);
+}
+
+static void test_truncated_and_oversized(void **state) {
+  (void)state;
+  char p[2 * PGS_NOTIFY_MAX];
+  bad("a");
+  bad("a ");
+  for (size_t cut = 2; cut < 2 + 2 * LIC_ID_LEN; cut++) { /* every shorter length */
+    snprintf(p, sizeof p, "a %s", HEX);
+    p[cut] = '\0';
+    bad(p);
+  }
+  snprintf(p, sizeof p, "a %s0", HEX); /* a digit too many */
+  bad(p);
+  snprintf(p, sizeof p, "r %s ", HEX);
+  bad(p);
+  memset(p, 'a', sizeof p - 1); /* over the bound: refused before reading */
+  p[sizeof p - 1] = '\0';
+  bad(p);
+  assert_non_null(strstr(lic_errdetail(), "at most"));
+  /* the length given is what counts, not a NUL: a NUL inside is a bad digit */
+  char z[2 + 2 * LIC_ID_LEN];
+  memcpy(z, "a ", 2);
+  memcpy(z + 2, HEX, 2 * LIC_ID_LEN);
+  pgs_notify n;
+  assert_int_equal(pgs__notify_parse(z, sizeof z, &n), LIC_OK);
+  z[9] = '\0';
+  assert_int_equal(pgs__notify_parse(z, sizeof z, &n), LIC_FORMAT);
+}
+
+static void test_bad_hex(void **state) {
+  (void)state;
+  char p[64];
+  const char subst[] = {'g', 'G', 'A', 'F', ' ', '-', 'x', '\n', '\x80'};
+  for (size_t pos = 0; pos < 2 * LIC_ID_LEN; pos++)
+    for (size_t k = 0; k < sizeof subst; k++) {
+      snprintf(p, sizeof p, "a %s", HEX);
+      p[2 + pos] = subst[k];
+      bad(p);
+    }
+  /* a uuid's dashes or the \x of bytea's text form are not the trigger's */
+  bad("a 00112233-4455-6677-8899-aabbccddeeff");
+  bad("a \\x00112233445566778899aabbccddeeff");
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_what_the_trigger_sends), cmocka_unit_test(test_empty_and_garbage),
+      cmocka_unit_test(test_wrong_prefix),           cmocka_unit_test(test_truncated_and_oversized),
+      cmocka_unit_test(test_bad_hex),
+  };
+  return cmocka_run_group_tests_name("store_pg_notify", tests, NULL, NULL);
+}
