@@ -7,7 +7,9 @@ every run is bounded in time. Environment:
   BENCH_SECS   seconds per wrk run (default 10)
   BENCH_CODES  codes for the licgen figure (default 1000000; 0 skips it)
   BENCH_ONLY   comma list of figures to run (verify,healthz,p99,idle,durable,
-               codes,loops,tls,tlsnew,public); default all
+               codes,loops,tls,tlsnew,public,pgverify,pgreg); default all
+  BENCH_PG_SYNCHRONOUS_COMMIT  on (default), off or local: the PostgreSQL
+               cluster of pgverify and pgreg (tests/bench/pgload.py)
 Exit status 0 when every figure ran (a figure below target is reported, not
 an error: these are goals); 1 when a measurement could not be made.
 """
@@ -38,6 +40,8 @@ os.environ["LIC_SOURCE_DIR"] = SOURCE_DIR
 import srvutil  # noqa: E402
 import pubutil  # noqa: E402
 import srvchain  # noqa: E402
+import pgutil  # noqa: E402
+import pgload  # noqa: E402  (tests/bench/pgload.py)
 
 SECS = int(os.environ.get("BENCH_SECS", "10"))
 ROUNDS = max(1, int(os.environ.get("BENCH_ROUNDS", "3")))
@@ -140,11 +144,21 @@ def rss_mb(pid):
 class Licsrv(srvutil.Server):
     """A provisioned licsrv pinned to CPUS with its log thrown away."""
 
-    def __init__(self, data, cpus=SRV_CPU, threads=1, extra=(), public=False, nosync=False):
+    def __init__(self, data, cpus=SRV_CPU, threads=1, extra=(), public=False, nosync=False,
+                 store=None):
         """public: init --mode public with the online key certified (no
         license; accounts are imported by the caller). nosync: the
-        bench-only LICSRV_BENCH_NOSYNC=1 (LMDB does not sync)."""
-        if public and not os.path.isdir(os.path.join(str(data), "store")):
+        bench-only LICSRV_BENCH_NOSYNC=1 (LMDB does not sync). store: a
+        postgresql:// URL (public mode): the data directory joins that store
+        (init --store, its certificate imported there) and serves from it."""
+        if store is not None:
+            public = True
+            if not os.path.exists(os.path.join(str(data), "online.pem")):
+                pubutil.licsrv("init", "--mode", "public", "--data", data, "--store", store)
+                pubutil.licsrv("import", "--data", data, "--store", store, "--trust",
+                               pubutil.ROOT_PUB, pubutil.certify(data))
+            extra = list(extra) + ["--store", store]
+        elif public and not os.path.isdir(os.path.join(str(data), "store")):
             pubutil.provision(data)
         # Load from one loopback address: no per-address connection limit.
         super().__init__(data, threads=threads,
@@ -290,6 +304,11 @@ def main():
     for t in ("wrk", "nginx", "taskset", "openssl"):
         if shutil.which(t) is None and not os.path.exists("/usr/sbin/" + t):
             raise BenchError("%s is missing: run `make deps`" % t)
+    if want("pgverify") or want("pgreg"):
+        try:  # a wrong setting fails before any figure ran, not after
+            pgload.sync_commit()
+        except ValueError as e:
+            raise BenchError(str(e))
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     want_fds = 12000
     if soft < want_fds:
@@ -399,6 +418,8 @@ def main():
             public_verify(tmp, body_path)
         if want("durable"):
             durable(tmp)
+        if want("pgverify") or want("pgreg"):
+            pg_figures(tmp)
         if want("codes") and NCODES > 0:
             sign = sorted(signs)[len(signs) // 2]
             jobs = NCPU
@@ -643,6 +664,177 @@ def public_verify(tmp, body_path):
            % (rate, base, spread(rounds)), "%.3f" % r, ">= 0.90", r >= 0.90)
 
 
+PG_CONNS = 64     # wrk's connections and pgbench's clients for the pgreg figure
+PG_ACCOUNTS = 64  # accounts the registrations are spread over (customers, each a few projects)
+
+
+def pg_figures(tmp):
+    """pgverify and pgreg on one throw-away PostgreSQL 15 (tests/e2e/pgutil.py:
+    initdb, fsync on, synchronous_commit from $BENCH_PG_SYNCHRONOUS_COMMIT,
+    default on), pinned to the server core beside licsrv: the server side on
+    one core, the load generators on the other. Stopped and deleted at the
+    end, whatever happened."""
+    why = pgutil.available()
+    if why is not None:
+        raise BenchError("no PostgreSQL: %s" % why)
+    try:
+        sync = pgload.sync_commit()
+    except ValueError as e:
+        raise BenchError(str(e))
+    pg = pgutil.PgServer()
+    try:
+        try:
+            pg.start(extra_conf="synchronous_commit = %s\nmax_connections = 200\n" % sync)
+        except RuntimeError as e:
+            raise BenchError(str(e))
+        pgload.pin(pg.pid(), {int(SRV_CPU)})
+        log("PostgreSQL 15 on port %d, core %s, fsync on, synchronous_commit = %s"
+            % (pg.port, SRV_CPU, sync))
+        if want("pgverify"):
+            pg_verify(tmp, pg)
+        if want("pgreg"):
+            pg_registrations(tmp, pg, sync)
+    finally:
+        pg.cleanup()
+
+
+def pg_xacts(pg):
+    """Transactions the cluster has committed or rolled back so far (each
+    psql call here adds its own one, counted by the next call)."""
+    return int(pg.psql("SELECT sum(xact_commit + xact_rollback) FROM pg_stat_database"))
+
+
+def pg_verify(tmp, pg):
+    """Public-mode verify with the PostgreSQL store ÷ the same with LMDB: the
+    same account and project on both, one loop each on the server core,
+    rounds alternating. The cluster's transactions during the PostgreSQL
+    server's load are counted: the verify path reads the process's cache."""
+    url = pg.url()
+    lm = Licsrv(os.path.join(tmp, "srv-pub-lmdb"), public=True)
+    pq = Licsrv(os.path.join(tmp, "srv-pub-pg"), store=url)
+    acct = pubutil.account(lm.data, 5)
+    pubutil.licsrv("import", "--data", pq.data, "--store", url, "--trust", pubutil.ROOT_PUB,
+                   acct.path)
+    pid = uuid.uuid4().bytes
+    body = os.path.join(tmp, "verify-public-pg.msgpack")
+    with open(body, "wb") as f:
+        f.write(msgpack.packb(pubutil.fields(acct, pid, kind="verify"), use_bin_type=True))
+    rounds, xacts, verifies = [], 0, 0
+    with lm, pq:
+        for srv in (lm, pq):
+            st, v = pubutil.register(srv.port, acct, pid)
+            if st != 200 or v.get("status") != "valid":
+                raise BenchError("public register answered %d: %r" % (st, v))
+            st, v = pubutil.verify(srv.port, acct, pid)  # checked root -> cert -> verdict
+            if st != 200 or v.get("status") != "valid":
+                raise BenchError("public verify is not valid: %d %r" % (st, v))
+        for i in range(ROUNDS):
+            order = [lm, pq] if i % 2 == 0 else [pq, lm]
+            got = {}
+            for srv in order:
+                if srv is pq:
+                    x0 = pg_xacts(pg)
+                rate, _, bad = wrk(srv.port, "/v1/verify", script=POST_LUA,
+                                   env={"BENCH_BODY": body}, secs=ROUND_SECS)
+                if bad:
+                    raise BenchError("%d verify answers were not 2xx" % bad)
+                got[srv] = rate
+                if srv is pq:
+                    verifies += last_wrk["requests"]
+                    time.sleep(1.1)  # backends report their counts at most once a second
+                    xacts += pg_xacts(pg) - x0 - 1
+            rounds.append((got[pq] / got[lm], got[pq], got[lm]))
+            log("round: public verify on PostgreSQL %.0f req/s, on LMDB %.0f req/s"
+                % (got[pq], got[lm]))
+        lm.stop()
+        pq.stop()
+    r, rate, base = median(rounds)
+    report("public verify PG store / LMDB", "%.0f req/s vs LMDB %.0f req/s%s"
+           % (rate, base, spread(rounds)), "%.3f" % r, ">= 0.90", r >= 0.90)
+    report("  database transactions per verify", "%d during %d verifies on PostgreSQL"
+           % (xacts, verifies), "%.4f" % (xacts / max(verifies, 1)), "(information)", None)
+
+
+def pg_registrations(tmp, pg, sync):
+    """Registrations per second through licsrv on PostgreSQL ÷ pgbench's
+    one-row INSERT transactions per second (a table shaped like licsrv's
+    registrations), the same client count, the same server and
+    synchronous_commit, rounds alternating. Every registration answered is
+    checked to be a new row; a sample is verified valid afterwards."""
+    db = "licsrv_reg"
+    pg.psql("CREATE DATABASE " + db)
+    url = pg.url(db)
+    srv = Licsrv(os.path.join(tmp, "srv-reg-pg"), store=url)
+    accts = [pubutil.account(srv.data, 1000000, import_it=False) for _ in range(PG_ACCOUNTS)]
+    for a in accts:
+        pubutil.licsrv("import", "--data", srv.data, "--store", url, "--trust", pubutil.ROOT_PUB,
+                       a.path)
+    pg.psql(pgload.table_sql(), db=db)
+    script = pgload.write_script(tmp, PG_ACCOUNTS)
+    m = 30000 * ROUNDS
+    lines = os.path.join(tmp, "register-pg.jsonl")
+    pids = register_lines(lines, accts, m)
+    secs = ROUND_SECS
+    rows = lambda: int(pg.psql("SELECT count(*) FROM licsrv_registrations", db=db))  # noqa: E731
+    rounds, sent, start = [], [], 1
+    with srv:
+        st, v = pubutil.register(srv.port, accts[0], uuid.uuid4().bytes)
+        if st != 200 or v.get("status") != "valid":  # checked root -> cert -> verdict
+            raise BenchError("public register on PostgreSQL answered %d: %r" % (st, v))
+        for i in range(ROUNDS):
+            got, cpu = {}, {}
+            for who in (["pgbench", "licsrv"] if i % 2 == 0 else ["licsrv", "pgbench"]):
+                p0 = pgload.cpu_secs(pg.pid())
+                t0 = time.monotonic()
+                if who == "pgbench":
+                    try:
+                        got[who], _ = pgload.run(pg.port, script, PG_CONNS, secs, db=db,
+                                                 cpus=LOAD_CPU)
+                    except (RuntimeError, ValueError) as e:
+                        raise BenchError(str(e))
+                    cpu[who] = (0.0, pgload.cpu_secs(pg.pid()) - p0)
+                else:
+                    n0, c0 = rows(), cpu_secs(srv.proc.pid)
+                    got[who], nxt = registrations_rate(srv, lines, start, m, secs, conns=PG_CONNS)
+                    cpu[who] = (cpu_secs(srv.proc.pid) - c0, pgload.cpu_secs(pg.pid()) - p0)
+                    answered = last_wrk["requests"]
+                    stored = rows() - n0
+                    # Each answer a new row (none refused, none a repeat); a
+                    # connection's worth may have been stored after wrk stopped.
+                    if not answered <= stored <= answered + PG_CONNS:
+                        raise BenchError("%d registrations answered, %d rows stored"
+                                         % (answered, stored))
+                    sent.append((start, answered))
+                    start = nxt
+                wall = time.monotonic() - t0
+                cpu[who] = tuple(c / wall for c in cpu[who])
+            rounds.append((got["licsrv"] / got["pgbench"], got["licsrv"], got["pgbench"],
+                           cpu["licsrv"], cpu["pgbench"]))
+            log("round: registrations on PostgreSQL %.0f/s (licsrv CPU %.2f, PostgreSQL %.2f), "
+                "pgbench INSERTs %.0f tps (PostgreSQL CPU %.2f)"
+                % (got["licsrv"], cpu["licsrv"][0], cpu["licsrv"][1], got["pgbench"],
+                   cpu["pgbench"][1]))
+        # A sample of what was answered: valid verifies, checked root -> cert -> verdict.
+        rng = __import__("random").Random(1)
+        for first, n in sent:
+            for k in rng.sample(range(first - 1, first - 1 + n), min(5, n)):
+                st, v = pubutil.verify(srv.port, accts[k % len(accts)], pids[k])
+                if st != 200 or v.get("status") != "valid":
+                    raise BenchError("registered project %d verifies %d %r" % (k, st, v))
+        total = rows()
+        srv.stop()
+    r, rate, base, lc, bc = median(rounds)
+    report("registrations PG / pgbench INSERT", "%.0f/s vs pgbench %.0f tps, %d clients%s"
+           % (rate, base, PG_CONNS, spread(rounds)), "%.3f" % r, ">= 0.70", r >= 0.70)
+    report("  server CPU ms per write", "licsrv %.3f + PostgreSQL %.3f; INSERT: PostgreSQL %.3f"
+           % (1e3 * lc[0] / max(rate, 1e-3), 1e3 * lc[1] / max(rate, 1e-3),
+              1e3 * bc[1] / max(base, 1e-3)),
+           "%.2f" % ((lc[0] + lc[1]) / max(rate, 1e-3) / max(bc[1] / max(base, 1e-3), 1e-9)),
+           "(information)", None)
+    report("  synchronous_commit, rows", "%s (fsync on); %d registrations in %d accounts at the end"
+           % (sync, total, PG_ACCOUNTS), sync, "(information)", None)
+
+
 def claims_rate(srv, token, bodies, stored, n, secs):
     """Claims of fresh codes per second, counted in the store (the admin
     activations list); returns (rate, claims stored now)."""
@@ -672,18 +864,37 @@ def imports_rate(srv, secs):
     return rate
 
 
-def registrations_rate(srv, lines, start, n, secs):
+def register_lines(path, accts, m):
+    """m JSON register bodies, one a line, each a fresh project id, the
+    accounts taken in turn (line i, from 0, on accts[i % len(accts)]);
+    returns the project ids in line order."""
+    pids = []
+    with open(path, "w") as out:
+        for i in range(m):
+            acct = accts[i % len(accts)]
+            q = pubutil.fields(acct, uuid.uuid4().bytes)
+            body, _ = srvchain.encode(q, "json")
+            j = json.loads(body)
+            j["account"] = acct.id
+            j["project_id"] = str(uuid.UUID(bytes=q["project_id"]))
+            out.write(json.dumps(j) + "\n")
+            pids.append(q["project_id"])
+    return pids
+
+
+def registrations_rate(srv, lines, start, n, secs, conns=64):
     """Public-mode registrations, a fresh project id each (one line of
     `lines` per request, none sent twice); returns (rate, next start)."""
-    rate, _, bad = wrk(srv.port, "/v1/register", script=LINES_LUA, secs=secs,
+    rate, _, bad = wrk(srv.port, "/v1/register", script=LINES_LUA, secs=secs, conns=conns,
                        env={"BENCH_LINES": lines, "BENCH_START": str(start),
                             "BENCH_PATH": "/v1/register"})
     if bad:
         raise BenchError("%d registrations were refused" % bad)
     # wrk may have sent up to a connection's worth more than it counted.
-    nxt = start + last_wrk["requests"] + 128
+    nxt = start + last_wrk["requests"] + 2 * conns
     if nxt >= n:
-        raise BenchError("ran out of fresh project ids (%d): raise m in durable()" % n)
+        raise BenchError("ran out of fresh project ids (%d): raise m in durable() or "
+                         "pg_registrations()" % n)
     return rate, nxt
 
 
@@ -715,14 +926,7 @@ def durable(tmp):
     pubutil.licsrv("import", "--data", pub["nosync"].data, "--trust", pubutil.ROOT_PUB, acct.path)
     m = 50000 * ROUNDS
     lines = os.path.join(tmp, "register.jsonl")
-    with open(lines, "w") as out:
-        for _ in range(m):
-            q = pubutil.fields(acct, uuid.uuid4().bytes)
-            body, _ = srvchain.encode(q, "json")
-            j = json.loads(body)
-            j["account"] = acct.id
-            j["project_id"] = str(uuid.UUID(bytes=q["project_id"]))
-            out.write(json.dumps(j) + "\n")
+    register_lines(lines, [acct], m)
     figures = {"registrations": [], "imports": [], "claims": []}
     stored = {"sync": 0, "nosync": 0}
     start = {"sync": 1, "nosync": 1}
@@ -774,7 +978,16 @@ def durable(tmp):
                % (w, b, old[0][0], old[-1][0]), "%.1f" % o, "(information)", None)
 
 
+def terminated(signum, _frame):
+    """SIGTERM (make interrupted, a timeout) unwinds like an error: every
+    `with` and `finally` above stops what it started (licsrv, nginx,
+    PostgreSQL; subprocess.run kills a running wrk or pgbench)."""
+    log("terminated by signal %d: stopping what the benchmark started" % signum)
+    raise SystemExit(128 + signum)
+
+
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, terminated)
     try:
         sys.exit(main())
     except BenchError as e:
