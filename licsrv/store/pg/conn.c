@@ -108,6 +108,60 @@ int pgs__exec(PGconn *c, const char *sql, const pgs_params *p, PGresult **res) {
   return LIC_OK;
 }
 
+/* The writer's hot statements, each prepared once per connection (parsed and
+ * planned once instead of at every registration). */
+int pgs__wexec(store_wtxn *wt, pgs_stmt id, const char *sql, const pgs_params *p,
+               PGresult **res) {
+  static const pgs_params none;
+  pgs_wtxn *w = (pgs_wtxn *)wt;
+  pgs_store *s = w->s;
+  char name[32];
+  if (p == NULL)
+    p = &none;
+  *res = NULL;
+  if (w->c == NULL)
+    return lic_fail(LIC_UNAVAILABLE, "postgresql: not connected");
+  if (w->c != s->wconn || id >= PGS_STMT_COUNT) /* not the writer's: plain */
+    return pgs__exec(w->c, sql, p, res);
+  snprintf(name, sizeof name, "licsrv_%d", (int)id);
+  PGresult *r;
+  if ((s->wprepared & (1u << id)) == 0) {
+    r = PQprepare(w->c, name, sql, p->n, NULL);
+    if (r == NULL || PQresultStatus(r) != PGRES_COMMAND_OK) {
+      int rc = from_result(w->c, r);
+      PQclear(r);
+      return rc;
+    }
+    PQclear(r);
+    s->wprepared |= 1u << id;
+  }
+  r = PQexecPrepared(w->c, name, p->n, p->v, p->len, p->fmt, 1);
+  ExecStatusType st = r != NULL ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+  if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+    int rc = from_result(w->c, r);
+    PQclear(r);
+    return rc;
+  }
+  *res = r;
+  return LIC_OK;
+}
+
+int pgs__wrun(store_wtxn *w, pgs_stmt id, const char *sql, const pgs_params *p) {
+  PGresult *r;
+  int rc = pgs__wexec(w, id, sql, p, &r);
+  PQclear(r);
+  return rc;
+}
+
+/* A new writer connection: nothing prepared on it yet, and its session tells
+ * the triggers this process's origin (the listener skips what it sent). */
+int pgs__writer_session(pgs_store *s) {
+  pgs_params p = {0};
+  s->wprepared = 0;
+  pgs__p_text(&p, s->origin_hex);
+  return pgs__run(s->wconn, "SELECT set_config('licsrv.origin', $1, false)", &p);
+}
+
 int pgs__run(PGconn *c, const char *sql, const pgs_params *p) {
   PGresult *r;
   int rc = pgs__exec(c, sql, p, &r);

@@ -23,12 +23,21 @@
 
 STORE_DECLARE(pgs)
 
-#define PGS_SCHEMA_VERSION 2 /* store/pg/schema.c: the migrations, in order */
+#define PGS_SCHEMA_VERSION 3 /* store/pg/schema.c: the migrations, in order */
 #define PGS_MAX_PARAMS     12
 #define PGS_NOTIFY_CHANNEL "licsrv_changes"
 #define PGS_CACHE_MAX_AGE_MS 60000 /* a full reload at least this often */
+#define PGS_ORIGIN_LEN 8 /* a process's writer origin: random bytes (16 hex) */
 
 typedef struct pgs_centry pgs_centry; /* cache.c */
+
+/* A registration change of the writer's group, put in the copy after the
+ * commit (cache.c): the row written, deleted, or all the account's deleted. */
+enum { PGS_DELTA_PUT = 1, PGS_DELTA_DELETE, PGS_DELTA_DELETE_ALL };
+typedef struct {
+  int op;
+  store_registration g; /* DELETE: account and project_id; DELETE_ALL: account */
+} pgs_delta;
 
 /* One queued write operation (store_submit), owned by the writer once queued. */
 typedef struct pgs_op {
@@ -89,6 +98,19 @@ typedef struct {
   uint8_t (*dirty)[LIC_ID_LEN];
   size_t ndirty, capdirty;
   bool certs_dirty;
+  /* the group's registration changes (writer thread only), cache.c */
+  pgs_delta *delta;
+  size_t ndelta, capdelta;
+  /* this process's writer, as its session tells the triggers (licsrv.origin) */
+  uint8_t origin[PGS_ORIGIN_LEN];
+  char origin_hex[2 * PGS_ORIGIN_LEN + 1];
+  /* under clock: accounts to reload whole (cache.c), a full reload owed */
+  uint8_t (*stale)[LIC_ID_LEN];
+  size_t nstale, capstale;
+  bool full_owed;
+  /* the writer connection's prepared statements (bit i: PGS_STMT i), cleared
+   * when it reconnects */
+  uint32_t wprepared;
 } pgs_store;
 
 typedef struct {
@@ -102,6 +124,11 @@ typedef struct {
   pgs_store *s;
   PGconn *c;
   int64_t now;
+  /* the account's registration count read with its row lock (records.c),
+   * good until the operation ends or writes a registration */
+  bool count_ok;
+  uint8_t count_id[LIC_ID_LEN];
+  size_t count;
 } pgs_wtxn;
 
 /* ---- conn.c: connections and queries ---------------------------------------- */
@@ -129,6 +156,24 @@ void pgs__p_i64(pgs_params *p, int64_t v);
 int pgs__exec(PGconn *c, const char *sql, const pgs_params *p, PGresult **res);
 /* As pgs__exec for a statement whose rows are not wanted. */
 int pgs__run(PGconn *c, const char *sql, const pgs_params *p);
+/* The writer's hot statements (pgs__wexec prepares each once per connection). */
+typedef enum {
+  PGS_STMT_ACCOUNT_LOCK,
+  PGS_STMT_REG_GET,
+  PGS_STMT_REG_COUNT,
+  PGS_STMT_REG_PUT,
+  PGS_STMT_REG_DELETE,
+  PGS_STMT_AUDIT,
+  PGS_STMT_CLAIM,
+  PGS_STMT_COUNT
+} pgs_stmt;
+/* As pgs__exec on the writer transaction's connection, the statement
+ * prepared there the first time. */
+int pgs__wexec(store_wtxn *w, pgs_stmt id, const char *sql, const pgs_params *p,
+               PGresult **res);
+int pgs__wrun(store_wtxn *w, pgs_stmt id, const char *sql, const pgs_params *p);
+/* Set up a new writer connection (s->wconn): origin, no statement prepared. */
+int pgs__writer_session(pgs_store *s);
 /* Several statements without parameters (the migrations). */
 int pgs__script(PGconn *c, const char *sql);
 /* Binary result fields (a NULL field reads 0 / empty). */
@@ -177,22 +222,35 @@ typedef int (*pgs_cache_hook_fn)(pgs_store *s, int what, const uint8_t *id);
 extern pgs_cache_hook_fn pgs__cache_hook;
 /* Note a change the copy must reload after this group commits. */
 void pgs__dirty(store_wtxn *w, const uint8_t id[LIC_ID_LEN]);
+void pgs__dirty_id(pgs_store *s, const uint8_t id[LIC_ID_LEN]);
 void pgs__dirty_certs(store_wtxn *w);
+/* Note a registration change (PGS_DELTA_*) the copy takes after the commit. */
+void pgs__delta(store_wtxn *w, int op, const store_registration *g);
+/* A number to take just before COMMIT: reads put in the copy after it may
+ * hold a newer state than the commit (cache.c). */
+uint64_t pgs__cache_mark(pgs_store *s);
+/* After the group's COMMIT, before its answers: its deltas and dirty
+ * accounts into the copy (since: pgs__cache_mark before the COMMIT). */
+int pgs__cache_apply_own(pgs_store *s, PGconn *c, uint64_t since);
 
 /* ---- notify.c: a change notification's payload -------------------------------- */
 
-#define PGS_NOTIFY_MAX 64 /* longer than any payload the trigger sends */
+#define PGS_NOTIFY_MAX 96 /* longer than any payload the triggers send (84) */
 
 typedef enum {
   PGS_NOTIFY_ACCOUNT = 1, /* an account (id) */
-  PGS_NOTIFY_REGS,        /* an account's (id) registrations */
+  PGS_NOTIFY_REGS,        /* an account's (id) registrations: schema version 2 */
   PGS_NOTIFY_CERTS,
   PGS_NOTIFY_TOKENS, /* not in the read copy */
+  PGS_NOTIFY_REG,    /* one registration (id, project) */
 } pgs_notify_kind;
 
 typedef struct {
   pgs_notify_kind kind;
-  uint8_t id[LIC_ID_LEN]; /* ACCOUNT and REGS */
+  uint8_t id[LIC_ID_LEN];      /* ACCOUNT, REGS, REG: the account */
+  uint8_t project[LIC_ID_LEN]; /* REG */
+  bool has_origin;             /* the writer that made the change said who it was */
+  uint8_t origin[PGS_ORIGIN_LEN];
 } pgs_notify;
 
 /* Parse len bytes of payload (no NUL needed); LIC_FORMAT for anything the
