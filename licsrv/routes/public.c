@@ -196,6 +196,8 @@ typedef struct {
   lic_status st;
   char reason[LIC_MAX_REASON + 1];
   size_t used;
+  bool claimed; /* a registration: the verdict comes from claim, in done */
+  store_claim claim;
 } reg_op;
 
 static void reg_op_free(reg_op *op) {
@@ -229,12 +231,12 @@ static int account_still(store_wtxn *wt, reg_op *op, bool *ok) {
 static int reg_apply(store_wtxn *wt, void *arg) {
   reg_op *op = arg;
   store_registration g;
-  store_claim cl;
   char subject[STORE_MAX_SUBJECT + 1];
   bool ok;
   int rc;
 
   op->used = 0;
+  op->claimed = false;
   subject_of(op->q.account, op->q.project_id, subject, sizeof subject);
   if (op->unregister) {
     if ((rc = account_still(wt, op, &ok)) != LIC_OK || !ok)
@@ -258,11 +260,16 @@ static int reg_apply(store_wtxn *wt, void *arg) {
    * concurrent registrations, through any process, see each other's slots,
    * so capacity cannot overshoot. The account may have been revoked or
    * deleted since the worker looked. */
-  if ((rc = store_w_registration_claim(wt, &g, op->acct.capacity, PUB_AUDIT_TOKEN,
-                                       "registration.add", subject, &cl)) != LIC_OK)
-    return rc;
-  op->used = cl.used;
-  switch (cl.outcome) {
+  op->claimed = true; /* its outcome is read after the commit (store.h) */
+  return store_w_registration_claim(wt, &g, op->acct.capacity, PUB_AUDIT_TOKEN,
+                                    "registration.add", subject, &op->claim);
+}
+
+/* The claim's outcome as a verdict (in done: the store may fill it in only
+ * when the group commits). */
+static void claim_verdict(reg_op *op) {
+  op->used = op->claim.used;
+  switch (op->claim.outcome) {
   case STORE_CLAIM_NO_ACCOUNT:
     op->st = LIC_STATUS_BAD_CREDENTIALS;
     snprintf(op->reason, sizeof op->reason, "%s", lic_status_reason(op->st));
@@ -284,11 +291,12 @@ static int reg_apply(store_wtxn *wt, void *arg) {
     op->st = LIC_STATUS_VALID;
     snprintf(op->reason, sizeof op->reason, "project registered");
   }
-  return LIC_OK;
 }
 
 static void reg_done(void *arg, int rc, const char *detail) {
   reg_op *op = arg;
+  if (rc == LIC_OK && op->claimed)
+    claim_verdict(op);
   if (rc == LIC_OK) {
     lic_verdict v;
     bool creds = op->st != LIC_STATUS_BAD_CREDENTIALS;

@@ -215,7 +215,10 @@ int store_w_registration_count(store_wtxn *w, const uint8_t account[LIC_ID_LEN],
  * (audit_token, audit_action, audit_subject, at r->created) appended. Only
  * STORE_CLAIM_NEW writes. used: the account's registrations after it (0 for
  * NO_ACCOUNT and REVOKED). LMDB runs the steps one by one (account,
- * registration, count, put, audit); PostgreSQL in one statement. */
+ * registration, count, put, audit); PostgreSQL in one statement, sent ahead
+ * without waiting for its answer: *out is filled in by the time the write
+ * commits, so read it in the done callback (or after store_write), never in
+ * the apply function. */
 typedef enum {
   STORE_CLAIM_NO_ACCOUNT,
   STORE_CLAIM_REVOKED,

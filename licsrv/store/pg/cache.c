@@ -458,14 +458,17 @@ static int load_reg(pgs_store *s, PGconn *c, const uint8_t account[LIC_ID_LEN],
 /* ---- the writer's own changes, after their commit -------------------------------- */
 
 void pgs__delta(store_wtxn *wt, int op, const store_registration *g) {
-  pgs_store *s = ((pgs_wtxn *)wt)->s;
+  pgs__delta_own(((pgs_wtxn *)wt)->s, op, g);
+}
+
+void pgs__delta_own(pgs_store *s, int op, const store_registration *g) {
   if (!s->cached)
     return;
   if (s->ndelta == s->capdelta) {
     size_t cap = s->capdelta ? s->capdelta * 2 : 64;
     void *n = realloc(s->delta, cap * sizeof *s->delta);
     if (n == NULL) { /* its account reloaded whole instead */
-      pgs__dirty(wt, g->account);
+      pgs__dirty_id(s, g->account);
       return;
     }
     s->delta = n;

@@ -31,6 +31,12 @@ STORE_DECLARE(pgs)
 
 typedef struct pgs_centry pgs_centry; /* cache.c */
 
+/* A claim sent ahead (pipe.c): where its answer goes, the row it writes. */
+typedef struct {
+  store_claim *out;
+  store_registration d;
+} pgs_pending;
+
 /* A registration change of the writer's group, put in the copy after the
  * commit (cache.c): the row written, deleted, or all the account's deleted. */
 enum { PGS_DELTA_PUT = 1, PGS_DELTA_DELETE, PGS_DELTA_DELETE_ALL };
@@ -111,6 +117,13 @@ typedef struct {
   /* the writer connection's prepared statements (bit i: PGS_STMT i), cleared
    * when it reconnects */
   uint32_t wprepared;
+  /* claims sent ahead in one pipeline (pipe.c, writer thread only): allowed
+   * in a group's first pass; their answers read before any other statement
+   * on the connection, and at the pass's end */
+  bool pipe_ok;
+  int pipe_rc; /* the first failure among them, this pass */
+  pgs_pending *pend;
+  size_t npend, cappend;
 } pgs_store;
 
 typedef struct {
@@ -172,6 +185,12 @@ typedef enum {
 int pgs__wexec(store_wtxn *w, pgs_stmt id, const char *sql, const pgs_params *p,
                PGresult **res);
 int pgs__wrun(store_wtxn *w, pgs_stmt id, const char *sql, const pgs_params *p);
+/* Prepare statement id on the writer connection unless it is; its name into
+ * name. */
+int pgs__wprepare(pgs_store *s, pgs_stmt id, const char *sql, int nparams, char *name,
+                  size_t cap);
+/* A failed result (or connection) as a lic_err code with the server's words. */
+int pgs__error_of(PGconn *c, PGresult *res);
 /* Set up a new writer connection (s->wconn): origin, no statement prepared. */
 int pgs__writer_session(pgs_store *s);
 /* Several statements without parameters (the migrations). */
@@ -190,6 +209,24 @@ bool pgs__conn_ok(PGconn *c);
 
 /* The reader's connection, (re)connected when absent or broken. */
 int pgs__rconn(pgs_reader *rd, PGconn **c);
+
+/* ---- pipe.c: claims without a wait each ------------------------------------------ */
+
+/* Send the claim (PGS_STMT_CLAIM with p) ahead; *out is filled when its
+ * answer is read (pgs__pipe_collect), d goes into the read copy if new. */
+int pgs__pipe_claim(pgs_store *s, const pgs_params *p, store_claim *out,
+                    const store_registration *d);
+/* Read every answer sent ahead (and leave pipeline mode): s->pipe_rc, the
+ * first failure. */
+int pgs__pipe_collect(pgs_store *s);
+/* licsrv_claim()'s answer (one row: outcome, used) into out. */
+int pgs__claim_answer(const PGresult *res, store_claim *out);
+#define PGS_CLAIM_SQL                                                                      \
+  "SELECT outcome, used FROM licsrv_claim($1, $2, $3, $4, $5::bigint, $6::bigint,"         \
+  " $7::bigint, $8, $9, $10)"
+/* Before a statement that waits on c: the answers ahead of it, when c is a
+ * writer connection with claims in flight. */
+void pgs__pipe_settle(PGconn *c);
 
 /* ---- schema.c ------------------------------------------------------------------ */
 
@@ -226,6 +263,7 @@ void pgs__dirty_id(pgs_store *s, const uint8_t id[LIC_ID_LEN]);
 void pgs__dirty_certs(store_wtxn *w);
 /* Note a registration change (PGS_DELTA_*) the copy takes after the commit. */
 void pgs__delta(store_wtxn *w, int op, const store_registration *g);
+void pgs__delta_own(pgs_store *s, int op, const store_registration *g);
 /* A number to take just before COMMIT: reads put in the copy after it may
  * hold a newer state than the commit (cache.c). */
 uint64_t pgs__cache_mark(pgs_store *s);

@@ -355,16 +355,15 @@ int pgs_w_registration_claim(store_wtxn *w, const store_registration *r, int64_t
   pgs__p_text(&p, audit_token);
   pgs__p_text(&p, audit_action);
   pgs__p_text(&p, audit_subject);
-  if ((rc = pgs__wexec(w, PGS_STMT_CLAIM, "SELECT outcome, used FROM licsrv_claim($1, $2, $3,"
-                       " $4, $5::bigint, $6::bigint, $7::bigint, $8, $9, $10)", &p, &res)) != LIC_OK)
+  pgs_store *s = ((pgs_wtxn *)w)->s;
+  if (s->pipe_ok && wc(w) == s->wconn) /* sent ahead: answered by the pass's end */
+    return pgs__pipe_claim(s, &p, out, &d);
+  if ((rc = pgs__wexec(w, PGS_STMT_CLAIM, PGS_CLAIM_SQL, &p, &res)) != LIC_OK)
     return rc;
-  int32_t outcome = PQntuples(res) == 1 ? pgs__i32(res, 0, 0) : -1;
-  int64_t used = PQntuples(res) == 1 ? pgs__i64(res, 0, 1) : 0;
+  rc = pgs__claim_answer(res, out);
   PQclear(res);
-  if (outcome < STORE_CLAIM_NO_ACCOUNT || outcome > STORE_CLAIM_NEW)
-    return lic_fail(LIC_FORMAT, "postgresql: licsrv_claim answered outcome %d", (int)outcome);
-  out->outcome = (store_claim_outcome)outcome;
-  out->used = used > 0 ? (size_t)used : 0;
+  if (rc != LIC_OK)
+    return rc;
   if (out->outcome == STORE_CLAIM_NEW)
     pgs__delta(w, PGS_DELTA_PUT, &d);
   return LIC_OK;

@@ -278,6 +278,8 @@ static int group_pass(pgs_store *s, pgs_op *ops, bool isolate, bool *failed, uin
   *failed = false;
   *nops = 0;
   s->ndelta = 0; /* a pass starts from nothing */
+  s->pipe_ok = !isolate; /* claims sent ahead (pipe.c) in the first pass */
+  s->pipe_rc = LIC_OK;
   if (rc != LIC_OK)
     return rc;
   for (pgs_op *o = ops; o != NULL && !*failed; o = o->next) {
@@ -300,6 +302,11 @@ static int group_pass(pgs_store *s, pgs_op *ops, bool isolate, bool *failed, uin
       *failed = true;
     (*nops)++;
   }
+  s->pipe_ok = false;
+  if (pgs__pipe_collect(s) != LIC_OK) /* a claim sent ahead failed */
+    *failed = true;
+  if (!pgs__conn_ok(s->wconn))
+    return lic_fail(LIC_UNAVAILABLE, "postgresql: connection lost");
   return LIC_OK;
 }
 

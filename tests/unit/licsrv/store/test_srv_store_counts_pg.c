@@ -10,6 +10,7 @@
  * process's arrive row by row within a second. Runs against the server
  * tests/unit/with_pg.py starts (LIC_TEST_PG_URL); without it the PostgreSQL
  * group is skipped, saying so. */
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -269,6 +270,88 @@ static void test_claim_outcomes(void **state) {
   counts(f, A1, 2);
 }
 
+/* A group of claims (PostgreSQL sends them ahead without waiting for each):
+ * one fails in the database; the others still count and are in, the failed
+ * one alone answers its error, and the count matches the rows. */
+typedef struct {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int done;
+} waiter;
+
+typedef struct {
+  waiter *w;
+  op o;
+  int rc;
+} gop;
+
+static int gapply(store_wtxn *w, void *arg) { return apply(w, &((gop *)arg)->o); }
+
+static void gdone(void *arg, int rc, const char *detail) {
+  gop *g = arg;
+  (void)detail;
+  g->rc = rc;
+  pthread_mutex_lock(&g->w->mu);
+  g->w->done++;
+  pthread_cond_broadcast(&g->w->cv);
+  pthread_mutex_unlock(&g->w->mu);
+}
+
+#define NGROUP 12
+
+static void run_group(fx *f, gop *g, int n) {
+  waiter w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+  for (int i = 0; i < n; i++) {
+    g[i].w = &w;
+    assert_int_equal(store_submit(f->s, gapply, gdone, &g[i]), LIC_OK);
+  }
+  pthread_mutex_lock(&w.mu);
+  while (w.done < n)
+    pthread_cond_wait(&w.cv, &w.mu);
+  pthread_mutex_unlock(&w.mu);
+}
+
+static void test_claims_in_one_group(void **state) {
+  fx *f = *state;
+  gop g[NGROUP];
+  write_on(f->s, W_ACCT_PUT, A1, 0, 0);
+  write_on(f->s, W_ACCT_PUT, A2, 0, 0);
+  if (f->backend == BK_PG) /* project 5 fails in the database, after its count */
+    pg_sql("CREATE FUNCTION fail5() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN"
+           " IF NEW.project = 'P5' THEN RAISE EXCEPTION 'test: P5 refused'; END IF;"
+           " RETURN NEW; END $f$;"
+           "CREATE TRIGGER fail5 BEFORE INSERT ON licsrv_registrations"
+           " FOR EACH ROW EXECUTE FUNCTION fail5()");
+  memset(g, 0, sizeof g);
+  for (int i = 0; i < NGROUP; i++) {
+    g[i].o.what = W_CLAIM;
+    g[i].o.id = i % 2 ? A2 : A1;
+    g[i].o.project = (uint8_t)(i + 1);
+    g[i].o.when = 100;
+    g[i].o.capacity = 4;
+  }
+  g[NGROUP - 1].o.project = 1; /* A2's project 1 is not A1's: new */
+  run_group(f, g, NGROUP);
+  int news = 0, full = 0;
+  for (int i = 0; i < NGROUP; i++) {
+    if (f->backend == BK_PG && g[i].o.project == 5) {
+      assert_int_not_equal(g[i].rc, LIC_OK);
+      continue;
+    }
+    assert_int_equal(g[i].rc, LIC_OK);
+    news += g[i].o.claim.outcome == STORE_CLAIM_NEW;
+    full += g[i].o.claim.outcome == STORE_CLAIM_FULL;
+    assert_true(g[i].o.claim.outcome == STORE_CLAIM_NEW ||
+                g[i].o.claim.outcome == STORE_CLAIM_FULL);
+  }
+  assert_int_equal(news, 8); /* 4 each: capacity, never more */
+  assert_int_equal(full, f->backend == BK_PG ? NGROUP - 8 - 1 : NGROUP - 8);
+  counts(f, A1, 4);
+  counts(f, A2, 4);
+  if (f->backend == BK_PG)
+    assert_int_equal(pg_long("SELECT count(*) FROM licsrv_registrations"), 8);
+}
+
 /* Registrations may outlive their account (a plain delete leaves them): the
  * count is of the registrations, with or without the account's row. */
 static void test_counts_without_the_account(void **state) {
@@ -466,6 +549,7 @@ int main(void) {
       BOTH(test_counts_follow_every_change),
       BOTH(test_counts_without_the_account),
       BOTH(test_claim_outcomes),
+      BOTH(test_claims_in_one_group),
   };
 #undef BACKEND
 #define BACKEND BACKEND_PG
@@ -473,6 +557,7 @@ int main(void) {
       BOTH(test_counts_follow_every_change),
       BOTH(test_counts_without_the_account),
       BOTH(test_claim_outcomes),
+      BOTH(test_claims_in_one_group),
       BOTH(test_pg_migrate_v2_counts),
       BOTH(test_pg_cached_own_and_other_changes),
   };
