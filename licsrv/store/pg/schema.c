@@ -310,6 +310,7 @@ void pgs_close(store *st) {
   free(s->dirty);
   free(s->delta);
   free(s->stale);
+  free(s->pend);
   free(s->batch);
   pthread_mutex_destroy(&s->mu);
   pthread_cond_destroy(&s->work);
