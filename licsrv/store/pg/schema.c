@@ -107,29 +107,45 @@ static const char MIGRATION_3[] =
     "  RETURN NULL; END $f$;"
     "DROP TRIGGER licsrv_registrations_notify ON licsrv_registrations;"
     "CREATE TRIGGER licsrv_registrations_change AFTER INSERT OR UPDATE OR DELETE"
-    " ON licsrv_registrations FOR EACH ROW EXECUTE FUNCTION licsrv_reg_change();"
+    " ON licsrv_registrations FOR EACH ROW"
+    " WHEN (current_setting('licsrv.claim', true) IS DISTINCT FROM 'on')"
+    " EXECUTE FUNCTION licsrv_reg_change();"
     "CREATE FUNCTION licsrv_account_nregs() RETURNS trigger LANGUAGE plpgsql AS $f$"
     " BEGIN NEW.nregs := (SELECT count(*) FROM licsrv_registrations WHERE account = NEW.id);"
     "  RETURN NEW; END $f$;"
     "CREATE TRIGGER licsrv_accounts_nregs BEFORE INSERT ON licsrv_accounts"
     " FOR EACH ROW EXECUTE FUNCTION licsrv_account_nregs();"
     /* a registration's claim in one round trip (store_w_registration_claim):
-     * outcome 0 no account, 1 revoked, 2 registered already, 3 full, 4 new */
+     * outcome 0 no account, 1 revoked, 2 registered already, 3 full, 4 new.
+     * The slot is taken first, as one update under the account's row lock
+     * (SPEC 4.5: a second process's claim waits for the lock and then sees
+     * this count); the insert's trigger is told (licsrv.claim, for this
+     * statement only) that the claim keeps the count and announces the row
+     * itself: the trigger's own update and notice cost more than the rest
+     * of the claim together. */
     "CREATE FUNCTION licsrv_claim(a bytea, p bytea, proj text, dom text, t bigint, lv bigint,"
     " cap bigint, tok text, act text, subj text, OUT outcome integer, OUT used bigint)"
     " LANGUAGE plpgsql AS $f$ DECLARE rv bigint; BEGIN"
-    "  SELECT revoked_at, nregs INTO rv, used FROM licsrv_accounts WHERE id = a FOR UPDATE;"
-    "  IF NOT FOUND THEN outcome := 0; used := 0; RETURN; END IF;"
-    "  IF rv <> 0 THEN outcome := 1; used := 0; RETURN; END IF;"
-    "  IF used < cap THEN"
+    "  UPDATE licsrv_accounts SET nregs = nregs + 1 WHERE id = a AND revoked_at = 0"
+    "   AND nregs < cap RETURNING nregs INTO used;"
+    "  IF FOUND THEN"
+    "   PERFORM set_config('licsrv.claim', 'on', true);"
     "   INSERT INTO licsrv_registrations (account, project_id, project, domain, created,"
     "    last_valid) VALUES (a, p, proj, dom, t, lv) ON CONFLICT (account, project_id) DO NOTHING;"
     "   IF FOUND THEN"
+    "    PERFORM set_config('licsrv.claim', '', true);"
     "    INSERT INTO licsrv_audit (time, token, action, subject) VALUES (t, tok, act, subj);"
-    "    outcome := 4; used := used + 1; RETURN;"
+    "    PERFORM pg_notify('" PGS_NOTIFY_CHANNEL "', 'r ' || encode(a, 'hex') || ' '"
+    "     || encode(p, 'hex') || licsrv_origin());"
+    "    outcome := 4; RETURN;"
     "   END IF;"
+    "   PERFORM set_config('licsrv.claim', '', true);"
+    "   UPDATE licsrv_accounts SET nregs = nregs - 1 WHERE id = a RETURNING nregs INTO used;"
     "   outcome := 2; RETURN;"
     "  END IF;"
+    "  SELECT revoked_at, nregs INTO rv, used FROM licsrv_accounts WHERE id = a FOR UPDATE;"
+    "  IF NOT FOUND THEN outcome := 0; used := 0; RETURN; END IF;"
+    "  IF rv <> 0 THEN outcome := 1; used := 0; RETURN; END IF;"
     "  PERFORM 1 FROM licsrv_registrations WHERE account = a AND project_id = p;"
     "  outcome := CASE WHEN FOUND THEN 2 ELSE 3 END;"
     " END $f$;"
