@@ -39,8 +39,31 @@ struct pgs_centry {
   int64_t imported, revoked_at;
   store_registration *regs;
   size_t nregs, capregs;
+  /* regs by project id: open addressing, each slot an index + 1 (0: empty),
+   * at most half full; NULL (out of memory): regs are scanned instead */
+  uint32_t *ix;
+  size_t ixcap;
   struct pgs_centry *next;
 };
+
+/* ---- an account's registrations by project id ---------------------------------- *
+ * A verify looks its project up in the account's registrations, and the
+ * writer each registration it applies: with thousands on an account a scan
+ * was a good part of both. */
+
+static size_t pid_hash(const uint8_t p[LIC_ID_LEN]) {
+  uint64_t h = 1469598103934665603ull;
+  for (size_t i = 0; i < LIC_ID_LEN; i++)
+    h = (h ^ p[i]) * 1099511628211ull;
+  return (size_t)(h ^ (h >> 29));
+}
+
+static void ix_put(uint32_t *ix, size_t cap, const store_registration *regs, size_t i) {
+  size_t k = pid_hash(regs[i].project_id) & (cap - 1);
+  while (ix[k] != 0)
+    k = (k + 1) & (cap - 1);
+  ix[k] = (uint32_t)(i + 1);
+}
 
 static size_t bucket_of(const uint8_t id[LIC_ID_LEN], size_t nb) {
   uint64_t h = 1469598103934665603ull;
@@ -54,6 +77,7 @@ static void entry_free(pgs_centry *e) {
     return;
   free(e->env);
   free(e->regs);
+  free(e->ix);
   free(e);
 }
 
@@ -94,6 +118,19 @@ static pgs_centry **slot_of(pgs_centry **b, size_t nb, const uint8_t id[LIC_ID_L
   while (*pp != NULL && memcmp((*pp)->id, id, LIC_ID_LEN) != 0)
     pp = &(*pp)->next;
   return pp;
+}
+
+static void ix_build(pgs_centry *e) {
+  size_t cap = 16;
+  while (cap < 2 * (e->nregs + 1))
+    cap *= 2;
+  free(e->ix);
+  e->ixcap = 0;
+  if (e->nregs >= UINT32_MAX || (e->ix = calloc(cap, sizeof *e->ix)) == NULL)
+    return; /* scanned instead */
+  e->ixcap = cap;
+  for (size_t i = 0; i < e->nregs; i++)
+    ix_put(e->ix, cap, e->regs, i);
 }
 
 /* ---- loading (on the listener's or the writer's connection) ---------------- *
@@ -170,6 +207,7 @@ static int load_regs(PGresult *res, int from, int to, pgs_centry *e) {
     g->last_valid = pgs__i64(res, i, 5);
     e->nregs++;
   }
+  ix_build(e);
   return LIC_OK;
 }
 
@@ -384,9 +422,18 @@ int pgs__cache_load_account(pgs_store *s, PGconn *c, const uint8_t id[LIC_ID_LEN
 /* ---- parts: one registration --------------------------------------------------- */
 
 static store_registration *reg_find(pgs_centry *e, const uint8_t project_id[LIC_ID_LEN]) {
-  for (size_t i = 0; i < e->nregs; i++)
-    if (memcmp(e->regs[i].project_id, project_id, LIC_ID_LEN) == 0)
-      return &e->regs[i];
+  if (e->ix == NULL) {
+    for (size_t i = 0; i < e->nregs; i++)
+      if (memcmp(e->regs[i].project_id, project_id, LIC_ID_LEN) == 0)
+        return &e->regs[i];
+    return NULL;
+  }
+  for (size_t k = pid_hash(project_id) & (e->ixcap - 1); e->ix[k] != 0;
+       k = (k + 1) & (e->ixcap - 1)) {
+    store_registration *g = &e->regs[e->ix[k] - 1];
+    if (memcmp(g->project_id, project_id, LIC_ID_LEN) == 0)
+      return g;
+  }
   return NULL;
 }
 
@@ -402,6 +449,12 @@ static int reg_upsert(pgs_centry *e, const store_registration *g) {
       e->capregs = cap;
     }
     at = &e->regs[e->nregs++];
+    *at = *g;
+    if (e->ix == NULL || 2 * e->nregs > e->ixcap)
+      ix_build(e);
+    else
+      ix_put(e->ix, e->ixcap, e->regs, e->nregs - 1);
+    return LIC_OK;
   }
   *at = *g;
   return LIC_OK;
@@ -409,8 +462,10 @@ static int reg_upsert(pgs_centry *e, const store_registration *g) {
 
 static void reg_remove(pgs_centry *e, const uint8_t project_id[LIC_ID_LEN]) {
   store_registration *at = reg_find(e, project_id);
-  if (at != NULL)
+  if (at != NULL) {
     *at = e->regs[--e->nregs]; /* order is no part of the copy */
+    ix_build(e);               /* an unregistration: rarer than a verify */
+  }
 }
 
 /* Another process's change of one registration: that row read again. */
@@ -496,8 +551,10 @@ int pgs__cache_apply_own(pgs_store *s, PGconn *c, uint64_t since) {
       r = reg_upsert(e, &d->g);
     else if (d->op == PGS_DELTA_DELETE)
       reg_remove(e, d->g.project_id);
-    else
+    else {
       e->nregs = 0;
+      ix_build(e);
+    }
     e->pseq = seq;
     if (r != LIC_OK || e->rsw > since) /* a read came in during the commit */
       mark_stale(s, e);
@@ -622,12 +679,11 @@ int pgs__cache_registration(pgs_store *s, const uint8_t account[LIC_ID_LEN],
       *count = e->nregs;
       rc = LIC_OK;
     }
-    for (size_t i = 0; out != NULL && i < e->nregs; i++)
-      if (memcmp(e->regs[i].project_id, project_id, LIC_ID_LEN) == 0) {
-        *out = e->regs[i];
-        rc = LIC_OK;
-        break;
-      }
+    store_registration *g = out != NULL ? reg_find(e, project_id) : NULL;
+    if (g != NULL) {
+      *out = *g;
+      rc = LIC_OK;
+    }
   } else if (count != NULL) {
     rc = LIC_OK; /* no account: no registrations */
   }

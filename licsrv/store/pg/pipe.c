@@ -56,8 +56,11 @@ int pgs__pipe_claim(pgs_store *s, const pgs_params *p, store_claim *out,
     piped = s;
   }
   memset(out, 0, sizeof *out);
-  if (PQsendQueryPrepared(s->wconn, name, p->n, p->v, p->len, p->fmt, 1) != 1 ||
-      PQflush(s->wconn) != 0)
+  /* not flushed: the lot goes with the sync (pgs__pipe_collect), one send
+   * and one wake-up of the backend for the group instead of one per claim
+   * (they share the machine's cores; the backend gains nothing by starting
+   * early while the writer still prepares the next claim) */
+  if (PQsendQueryPrepared(s->wconn, name, p->n, p->v, p->len, p->fmt, 1) != 1)
     return pgs__error_of(s->wconn, NULL);
   s->pend[s->npend].out = out;
   s->pend[s->npend].d = *d;

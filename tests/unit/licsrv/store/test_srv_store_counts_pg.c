@@ -541,6 +541,40 @@ static void test_pg_cached_own_and_other_changes(void **state) {
   store_close(srv);
 }
 
+/* Many registrations on one account: the copy's lookups by project (an
+ * index) after puts, deletions (every third), and a put again. */
+static void test_pg_cached_many(void **state) {
+  fx *f = *state;
+  store *srv = NULL;
+  store_reader *rd = NULL;
+  write_on(f->s, W_ACCT_PUT, A1, 0, 0);
+  assert_int_equal(store_open(f->where, STORE_CACHED, &srv), LIC_OK);
+  assert_int_equal(store_reader_new(srv, &rd), LIC_OK);
+  for (int p = 1; p <= 200; p++)
+    write_on(srv, W_REG_PUT, A1, (uint8_t)p, 100);
+  for (int p = 3; p <= 200; p += 3)
+    write_on(srv, W_REG_DELETE, A1, (uint8_t)p, 0);
+  write_on(srv, W_REG_PUT, A1, 99, 100); /* 99 was deleted: back */
+  size_t live = 0;
+  for (int p = 1; p <= 255; p++) {
+    bool want = p <= 200 && (p % 3 != 0 || p == 99);
+    assert_int_equal(reg_rc(rd, A1, (uint8_t)p), want ? LIC_OK : LIC_NOTFOUND);
+    live += want;
+  }
+  assert_int_equal(rcount(rd, A1), live);
+  assert_int_equal(wcount(srv, A1), live);
+  store_reader_free(rd);
+  store_close(srv);
+  /* a fresh copy (loaded whole) indexes the same */
+  assert_int_equal(store_open(f->where, STORE_CACHED, &srv), LIC_OK);
+  assert_int_equal(store_reader_new(srv, &rd), LIC_OK);
+  for (int p = 1; p <= 255; p++)
+    assert_int_equal(reg_rc(rd, A1, (uint8_t)p),
+                     p <= 200 && (p % 3 != 0 || p == 99) ? LIC_OK : LIC_NOTFOUND);
+  store_reader_free(rd);
+  store_close(srv);
+}
+
 #define BOTH(t) cmocka_unit_test_prestate_setup_teardown(t, setup, teardown, (void *)&BACKEND)
 
 int main(void) {
@@ -560,6 +594,7 @@ int main(void) {
       BOTH(test_claims_in_one_group),
       BOTH(test_pg_migrate_v2_counts),
       BOTH(test_pg_cached_own_and_other_changes),
+      BOTH(test_pg_cached_many),
   };
 #undef BACKEND
   int failed = _cmocka_run_group_tests("store_counts_lmdb", lmdb, sizeof lmdb / sizeof lmdb[0],
