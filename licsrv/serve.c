@@ -28,9 +28,10 @@ static void usage(void) {
   printf("usage: licsrv serve [--config FILE] [--data DIR] [--listen HOST:PORT]\n"
          "                    [--admin-listen HOST:PORT] [--threads N] [--KEY VALUE ...]\n\n"
          "Run the license server. Settings come from the defaults, then the INI file\n"
-         "(--config), then these flags. SIGTERM/SIGINT drain and exit 0; SIGHUP reloads\n"
-         "the limits from the file (not the addresses or threads) and the TLS certificate\n"
-         "and key files.\n\n"
+         "(--config), then these flags. SIGTERM/SIGINT drain and exit 0 (a store write\n"
+         "still running after 3/4 of shutdown_timeout_ms is canceled and answered 503);\n"
+         "SIGHUP reloads the limits from the file (not the addresses or threads) and the\n"
+         "TLS certificate and key files.\n\n"
          "  --config FILE            INI file (keys as below, '_' for '-')\n"
          "  --print-config           print a config file with every key and its default\n");
   srv_config_usage(stdout);
@@ -109,7 +110,13 @@ typedef struct {
   uv_signal_t sig[3];
   uv_async_t quit;
   uv_timer_t expiry; /* the daily expiry warning, checked every APP_EXPIRY_TICK_S */
+  uint64_t stop_grace_ms; /* the time a write still running at SIGTERM is given: stop_grace() */
 } sig_ctx;
+
+/* A write in flight at SIGTERM gets three quarters of shutdown_timeout_ms,
+ * then is canceled and answered 503 (store_stop_begin): the answer leaves
+ * before the drain closes the connections at shutdown_timeout_ms. */
+static uint64_t stop_grace(const srv_config *cfg) { return cfg->lim.shutdown_timeout_ms / 4 * 3; }
 
 static void on_signal(uv_signal_t *h, int signum) {
   sig_ctx *x = h->data;
@@ -134,13 +141,16 @@ static void on_signal(uv_signal_t *h, int signum) {
       return;
     }
     srv_server_reload(x->s, &cfg.lim);
+    x->stop_grace_ms = stop_grace(&cfg);
     set_access_log(&cfg);
     srv_log(SRV_LOG_INFO, "reload",
             "signal=HUP result=ok max_body=%llu max_connections=%u rate_per_ip=%u",
             (unsigned long long)cfg.lim.max_body, cfg.lim.max_connections, cfg.lim.rate_per_ip);
     return;
   }
-  srv_log(SRV_LOG_INFO, "shutdown", "signal=%s", signum == SIGTERM ? "TERM" : "INT");
+  srv_log(SRV_LOG_INFO, "shutdown", "signal=%s stop_grace_ms=%llu",
+          signum == SIGTERM ? "TERM" : "INT", (unsigned long long)x->stop_grace_ms);
+  store_stop_begin(x->ap->st, x->stop_grace_ms); /* a COMMIT that never returns is bounded */
   srv_server_stop(x->s);
 }
 
@@ -215,6 +225,7 @@ int licsrv_cmd_serve(int argc, char **argv) {
   x.s = s;
   x.ap = ap;
   x.args = &a;
+  x.stop_grace_ms = stop_grace(&cfg);
   if (uv_loop_init(&x.loop) != 0) {
     srv_server_free(s);
     return cli_error(EXIT_FAIL, "serve", "cannot create an event loop");

@@ -11,7 +11,7 @@
 #include "cmd/table.h"
 
 static const char HELP[] =
-    "usage: licsrv release --node N --license ID [--data DIR] [--config FILE]\n"
+    "usage: licsrv release --node N --license ID [--data DIR] [--store URL] [--config FILE]\n"
     "       licsrv release --activation PRODUCT:SERIAL [--data DIR] [--config FILE] [--json]\n"
     "       licsrv release --project PROJECT-ID --account ACCOUNT-ID [...] (public mode:\n"
     "       free a registration; durable, audited, seen by a running server at once)\n"

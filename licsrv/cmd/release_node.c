@@ -14,22 +14,25 @@
 #include "lic/util.h"
 
 static const char HELP_NODE[] =
-    "usage: licsrv release --node N --license ID [--data DIR] [--config FILE]\n"
+    "usage: licsrv release --node N --license ID [--data DIR] [--store URL] [--config FILE]\n"
     "\n"
     "Free the seat node N holds on license ID at once (also on a running\n"
     "server, within a second). The node gets a seat again with its next valid\n"
     "check if one is free. Audited as 'release'.\n"
     "\n"
     "  --node N       the report-server node name\n"
-    "  --license ID   the license id (UUID)\n"
+    "  --license ID   the license id (UUID; in public mode the account id, which\n"
+    "                 owns the nodes that check through it)\n"
     "  --data DIR     data directory (default " LICSRV_DEFAULT_DATA ")\n"
-    "  --config FILE  read `data =` from this INI file\n";
+    "  --store URL    a PostgreSQL store (postgresql://...; default DIR/store)\n"
+    "  --config FILE  read `data =` and `store =` from this INI file\n";
 
 static int release_apply(store_wtxn *w, void *arg) { return store_w_node_put(w, arg); }
 
 int licsrv_release_node(int argc, char **argv) {
   static const struct option opts[] = {
       {"data", required_argument, NULL, 'd'}, {"config", required_argument, NULL, 'c'},
+      {"store", required_argument, NULL, 'S'},
       {"node", required_argument, NULL, 'n'}, {"license", required_argument, NULL, 'l'},
       {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0}};
   licsrv_opts o;

@@ -19,7 +19,8 @@ static const char HELP[] =
     "\n"
     "Show the server mode, the node key id, the project id, the imported\n"
     "licenses (id, customer, expiry and days left, revoked), the store size and\n"
-    "schema version.\n"
+    "schema version (LMDB: bytes used of the map; PostgreSQL: the database's size,\n"
+    "pg_database_size).\n"
     "In public mode: the online key that signs now and its certificate's expiry,\n"
     "a pending key of 'licsrv rekey', the accounts and their registrations.\n"
     "Read-only; safe while the server runs.\n"
@@ -154,23 +155,31 @@ int licsrv_cmd_status(int argc, char **argv) {
   }
   ctx.json = o.json;
   ctx.now = (int64_t)time(NULL);
+  bool pg = strcmp(store_backend_name(s), "lmdb") != 0;
   if (o.json) {
     ctx.arr = json_array();
   } else {
-    printf("data: %s\nmode: %s\n%s key: %s\nproject id: %s\nschema: %u\nstore: %llu bytes used of %llu\n",
-           o.data, meta.mode[0] ? meta.mode : "(not initialized)",
+    char size[96];
+    if (pg) /* no map: what the database takes on disk (pg_database_size) */
+      snprintf(size, sizeof size, "postgresql, database size %llu bytes (%.1f MiB)",
+               (unsigned long long)used, (double)used / (1024.0 * 1024.0));
+    else
+      snprintf(size, sizeof size, "%llu bytes used of %llu", (unsigned long long)used,
+               (unsigned long long)mapsize);
+    printf("data: %s\nmode: %s\n%s key: %s\nproject id: %s\nschema: %u\nstore: %s\n", o.data,
+           meta.mode[0] ? meta.mode : "(not initialized)",
            strcmp(meta.mode, "public") == 0 ? "first online" : "node", kid[0] ? kid : "(none)",
-           pid[0] ? pid : "(none)", meta.schema, (unsigned long long)used,
-           (unsigned long long)mapsize);
+           pid[0] ? pid : "(none)", meta.schema, size);
   }
   if ((r = store_license_each(rd, license_row, &ctx)) != LIC_OK) {
     ex = cli_lic_error("store", r);
     goto out;
   }
   if (o.json) {
-    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:i, s:I, s:I, s:o}", "data", o.data, "mode",
+    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:I, s:o, s:o}", "data", o.data, "mode",
                           meta.mode, "node_kid", kid, "project_id", pid, "schema", (int)meta.schema,
-                          "store_bytes", (json_int_t)used, "map_bytes", (json_int_t)mapsize,
+                          "store_backend", store_backend_name(s), "store_bytes", (json_int_t)used,
+                          "map_bytes", pg ? json_null() : json_integer((json_int_t)mapsize),
                           "licenses", ctx.arr);
     ctx.arr = NULL;
     if (strcmp(meta.mode, "public") == 0 && (ex = public_status(&o, s, rd, j)) != EXIT_OK) {

@@ -82,7 +82,8 @@
   V(reader_end, (store_reader *rd), (rd)) \
   V(clock_hwm_note, (store *s, int64_t now), (s, now)) \
   V(stats_get, (store *s, store_stats *st), (s, st)) \
-  V(health_get, (store *s, store_health *h), (s, h))
+  V(health_get, (store *s, store_health *h), (s, h)) \
+  V(stop_begin, (store *s, uint64_t grace_ms), (s, grace_ms))
 
 typedef struct store_ops {
   const char *name; /* "lmdb", "postgresql" */

@@ -71,6 +71,14 @@ int store_open_mapped(const char *where, unsigned flags, size_t map_size, store 
 /* Flushes batched writes, completes queued operations, stops the writer,
  * syncs and closes the environment. Accepts NULL. */
 void store_close(store *s);
+/* The process is stopping (serve, on SIGTERM): a write still running
+ * grace_ms from now (or grace_ms after it started, if later) is canceled and
+ * answered LIC_UNAVAILABLE, and from then on nothing more is written (every
+ * later write LIC_UNAVAILABLE, batched heartbeats dropped; said in the log).
+ * PostgreSQL only: a COMMIT waiting for a vanished synchronous standby never
+ * returns by itself. LMDB writes wait on no network: nothing to do. Call it
+ * once; returns at once. */
+void store_stop_begin(store *s, uint64_t grace_ms);
 
 /* ---- readers ---------------------------------------------------------- */
 int store_reader_new(store *s, store_reader **out);

@@ -277,17 +277,22 @@ synchronous_standby_names = 'standby1'
 """
 
 
+def sync_pair(primary, standby):
+    """Start primary with a synchronous streaming standby (pg_basebackup)."""
+    primary.start(extra_conf=REPLICATION_CONF)
+    standby.start_standby(primary, name="standby1")
+    t0 = time.monotonic()
+    while primary.psql("SELECT count(*) FROM pg_stat_replication WHERE sync_state = 'sync'") != "1":
+        assert time.monotonic() - t0 < 30, "the standby never became synchronous"
+        time.sleep(0.1)
+
+
 def test_failover_to_a_promoted_synchronous_standby(tmp_path):
     primary = pgutil.PgServer()
     standby = pgutil.PgServer()
     servers = []
     try:
-        primary.start(extra_conf=REPLICATION_CONF)
-        standby.start_standby(primary, name="standby1")
-        t0 = time.monotonic()
-        while primary.psql("SELECT count(*) FROM pg_stat_replication WHERE sync_state = 'sync'") != "1":
-            assert time.monotonic() - t0 < 30, "the standby never became synchronous"
-            time.sleep(0.1)
+        sync_pair(primary, standby)
         # one URL naming both: libpq picks the one that takes writes
         url = (f"postgresql://postgres@127.0.0.1:{primary.port},127.0.0.1:{standby.port}"
                "/postgres?target_session_attrs=read-write&connect_timeout=2")

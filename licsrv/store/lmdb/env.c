@@ -220,8 +220,18 @@ int lmdb_open_mapped(const char *dir, unsigned flags, size_t map_size, store **o
       goto out;
     }
   }
-  if (pthread_mutex_init(&s->mu, NULL) != 0 || pthread_cond_init(&s->work, NULL) != 0 ||
-      pthread_cond_init(&s->done, NULL) != 0) {
+  if (pthread_mutex_init(&s->mu, NULL) != 0) {
+    r = lic_fail(LIC_NOMEM, "store: cannot create locks");
+    goto out;
+  }
+  if (pthread_cond_init(&s->done, NULL) != 0) {
+    pthread_mutex_destroy(&s->mu);
+    r = lic_fail(LIC_NOMEM, "store: cannot create locks");
+    goto out;
+  }
+  if (opq_init(&s->q) != LIC_OK) {
+    pthread_cond_destroy(&s->done);
+    pthread_mutex_destroy(&s->mu);
     r = lic_fail(LIC_NOMEM, "store: cannot create locks");
     goto out;
   }
@@ -266,8 +276,8 @@ out:
     if (s->env != NULL)
       mdb_env_close(s->env);
     if (mu_init) {
+      opq_destroy(&s->q);
       pthread_mutex_destroy(&s->mu);
-      pthread_cond_destroy(&s->work);
       pthread_cond_destroy(&s->done);
     }
     free(s);
@@ -280,17 +290,17 @@ void lmdb_close(store *s) {
     return;
   if (s->writer_started) {
     pthread_mutex_lock(&s->mu);
-    s->stopping = true;
-    pthread_cond_signal(&s->work);
+    s->stopping = true; /* before the queue closes: the writer's last drain takes the batch */
     pthread_mutex_unlock(&s->mu);
+    opq_close(&s->q);
     pthread_join(s->writer, NULL);
   }
   if (!s->rdonly)
     mdb_env_sync(s->env, 1);
   mdb_env_close(s->env);
   free(s->batch.e);
+  opq_destroy(&s->q);
   pthread_mutex_destroy(&s->mu);
-  pthread_cond_destroy(&s->work);
   pthread_cond_destroy(&s->done);
   free(s);
 }

@@ -16,6 +16,7 @@
 #include <lmdb.h>
 
 #include "store/backend.h"
+#include "store/opq.h"
 
 STORE_DECLARE(lmdb)
 
@@ -27,16 +28,6 @@ extern const char *const lmdb__db_names[DB_COUNT]; /* env.c */
 #define REC_VERSION 1 /* first byte of every record value */
 
 /* ---- the handles ---------------------------------------------------------- */
-
-/* One queued write operation (store_submit), owned by the writer once queued. */
-typedef struct op {
-  store_apply_fn apply;
-  store_done_fn done;
-  void *arg;
-  int rc;
-  char detail[320];
-  struct op *next;
-} op;
 
 /* The heartbeat batch: an open-addressing table keyed by (owner, node). */
 typedef struct {
@@ -59,15 +50,14 @@ struct store {
   char dir[PATH_MAX];
   pthread_t writer;
   bool writer_started;
-  pthread_mutex_t mu;
-  pthread_cond_t work; /* writer waits for work */
+  opq q;              /* store_submit's operations (store/opq.h) */
+  pthread_mutex_t mu; /* the batch, the flush counters, stopping, stats */
   pthread_cond_t done; /* callers wait for completions */
-  op *head, *tail;
   btable batch;
   int64_t hwm_pending;
   int64_t batch_since_ms; /* when the oldest pending batch entry arrived */
   uint64_t flush_wanted, flush_done;
-  bool stopping;
+  bool stopping; /* closing: the batch takes no more notes */
   store_stats stats;
 };
 

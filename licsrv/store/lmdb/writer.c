@@ -74,7 +74,7 @@ static int batch_note(store *s, const uint8_t owner[LIC_ID_LEN], const char *nod
     memcpy(e->n.node, node, nl + 1);
     if (s->batch.n++ == 0 && s->hwm_pending == 0) {
       s->batch_since_ms = mono_ms();
-      pthread_cond_signal(&s->work); /* an idle writer arms its flush timer */
+      opq_kick(&s->q); /* an idle writer arms its flush timer */
     }
   }
   if (drop) {
@@ -93,7 +93,7 @@ static int batch_note(store *s, const uint8_t owner[LIC_ID_LEN], const char *nod
     snprintf(e->n.fail_reason, sizeof e->n.fail_reason, "%s", reason != NULL ? reason : "");
   }
   if (s->batch.n >= STORE_MAX_BATCH)
-    pthread_cond_signal(&s->work);
+    opq_kick(&s->q);
 out:
   pthread_mutex_unlock(&s->mu);
   return r;
@@ -154,7 +154,7 @@ void lmdb_clock_hwm_note(store *s, int64_t now) {
   if (now > s->hwm_pending) {
     if (s->hwm_pending == 0 && s->batch.n == 0) {
       s->batch_since_ms = mono_ms();
-      pthread_cond_signal(&s->work); /* as for the first node of a batch */
+      opq_kick(&s->q); /* as for the first node of a batch */
     }
     s->hwm_pending = now;
   }
@@ -206,47 +206,48 @@ static int batch_apply(store_wtxn *w, btable *bt, int64_t hwm) {
 
 /* ---- the writer thread: group commit --------------------------------------------------------- */
 
-static void complete(op *o) {
-  o->done(o->arg, o->rc, o->detail);
+/* Sleep until there is work: queued operations, the queue closed, a flush
+ * asked for, or the batch due (its age, or its size). */
+static void wait_work(store *s) {
+  for (;;) {
+    pthread_mutex_lock(&s->mu);
+    bool flush = s->flush_wanted != s->flush_done;
+    int64_t wait = -1; /* nothing batched: no timer */
+    if (s->batch.n > 0 || s->hwm_pending > 0) {
+      wait = s->batch_since_ms + STORE_FLUSH_MS - mono_ms();
+      if (wait < 0 || s->batch.n >= STORE_MAX_BATCH)
+        wait = 0;
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (flush || wait == 0 || opq_wait(&s->q, wait))
+      return;
+  }
 }
 
 void *lmdb__writer_main(void *arg) {
   store *s = arg;
 
-  pthread_mutex_lock(&s->mu);
   for (;;) {
-    while (!s->stopping && s->head == NULL && s->flush_wanted == s->flush_done) {
-      bool pending = s->batch.n > 0 || s->hwm_pending > 0;
-      if (!pending) {
-        pthread_cond_wait(&s->work, &s->mu);
-        continue;
-      }
-      int64_t due = s->batch_since_ms + STORE_FLUSH_MS, now = mono_ms();
-      if (now >= due || s->batch.n >= STORE_MAX_BATCH)
-        break;
-      struct timespec ts;
-      clock_gettime(CLOCK_REALTIME, &ts);
-      int64_t ns = ts.tv_nsec + (due - now) * 1000000;
-      ts.tv_sec += (time_t)(ns / 1000000000);
-      ts.tv_nsec = (long)(ns % 1000000000);
-      pthread_cond_timedwait(&s->work, &s->mu, &ts);
-    }
-    op *ops = s->head;
-    s->head = s->tail = NULL;
-    /* Whatever is batched rides along with this commit: its sync is paid anyway. */
+    bool stop;
+    wait_work(s);
+    opq_op *ops = opq_drain(&s->q, &stop);
+    pthread_mutex_lock(&s->mu);
+    /* Whatever is batched rides along with this commit: its sync is paid
+     * anyway. Taken after the drain: once the drain saw the queue closed, no
+     * note can follow (stopping is set before the close). */
     btable bt = s->batch;
     int64_t hwm = s->hwm_pending;
     memset(&s->batch, 0, sizeof s->batch);
     s->hwm_pending = 0;
     uint64_t flush_target = s->flush_wanted;
-    bool stop = s->stopping;
     pthread_mutex_unlock(&s->mu);
 
     if (ops == NULL && bt.n == 0 && hwm == 0) {
       pthread_mutex_lock(&s->mu);
       s->flush_done = flush_target;
       pthread_cond_broadcast(&s->done);
-      if (stop && s->head == NULL)
+      pthread_mutex_unlock(&s->mu);
+      if (stop)
         break;
       continue;
     }
@@ -270,7 +271,7 @@ void *lmdb__writer_main(void *arg) {
         crc = lmdb__fail(mrc, "write transaction");
         break;
       }
-      for (op *o = ops; o != NULL && !failed; o = o->next) {
+      for (opq_op *o = ops; o != NULL && !failed; o = o->next) {
         MDB_txn *child = NULL;
         lic_errdetail_clear();
         o->detail[0] = '\0';
@@ -375,49 +376,23 @@ void *lmdb__writer_main(void *arg) {
     else if (was_full && !now_full)
       srv_log(SRV_LOG_WARN, "store_map_room", "dir=%s", s->dir);
 
-    for (op *o = ops, *next; o != NULL; o = next) {
-      next = o->next;
-      if (crc != LIC_OK) {
-        o->rc = crc;
-        snprintf(o->detail, sizeof o->detail, "%s", cdetail);
-      }
-      complete(o);
-      free(o);
-    }
+    opq_complete(ops, crc, cdetail);
 
     pthread_mutex_lock(&s->mu);
     s->flush_done = flush_target;
     pthread_cond_broadcast(&s->done);
-    if (stop && s->head == NULL && s->batch.n == 0 && s->hwm_pending == 0)
+    bool last = stop && s->batch.n == 0 && s->hwm_pending == 0;
+    pthread_mutex_unlock(&s->mu);
+    if (last)
       break;
   }
-  pthread_mutex_unlock(&s->mu);
   return NULL;
 }
 
 int lmdb_submit(store *s, store_apply_fn apply, store_done_fn done, void *arg) {
-  op *o;
   if (s->rdonly)
     return lic_fail(LIC_INVALID, "store is read-only");
-  if ((o = calloc(1, sizeof *o)) == NULL)
-    return LIC_NOMEM;
-  o->apply = apply;
-  o->done = done;
-  o->arg = arg;
-  pthread_mutex_lock(&s->mu);
-  if (s->stopping) {
-    pthread_mutex_unlock(&s->mu);
-    free(o);
-    return lic_fail(LIC_INVALID, "store is closing");
-  }
-  if (s->tail != NULL)
-    s->tail->next = o;
-  else
-    s->head = o;
-  s->tail = o;
-  pthread_cond_signal(&s->work);
-  pthread_mutex_unlock(&s->mu);
-  return LIC_OK;
+  return opq_push(&s->q, apply, done, arg);
 }
 
 int64_t lmdb_wtxn_now(const store_wtxn *w) { return w->now; }
@@ -427,7 +402,7 @@ int lmdb_flush(store *s) {
     return LIC_OK;
   pthread_mutex_lock(&s->mu);
   uint64_t target = ++s->flush_wanted;
-  pthread_cond_signal(&s->work);
+  opq_kick(&s->q);
   while (s->flush_done < target)
     pthread_cond_wait(&s->done, &s->mu);
   pthread_mutex_unlock(&s->mu);
@@ -446,3 +421,6 @@ void lmdb_health_get(store *s, store_health *h) {
   memset(h, 0, sizeof *h);
   h->writable = true;
 }
+
+/* LMDB writes wait on the local disk only: nothing to bound at stop. */
+void lmdb_stop_begin(store *s, uint64_t grace_ms) { (void)s, (void)grace_ms; }

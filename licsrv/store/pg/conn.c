@@ -81,7 +81,8 @@ int pgs__error_of(PGconn *c, PGresult *res) {
                                                               : PQerrorMessage(c));
   one_line(msg);
   if (!pgs__conn_ok(c) || state == NULL || strncmp(state, "08", 2) == 0 ||
-      strncmp(state, "57P", 3) == 0 || strcmp(state, "25006") == 0)
+      strncmp(state, "57P", 3) == 0 || strcmp(state, "57014") == 0 ||
+      strcmp(state, "25006") == 0) /* 57014: canceled (statement_timeout, a cancel request) */
     return lic_fail(LIC_UNAVAILABLE, "postgresql: %s", msg[0] ? msg : "connection lost");
   if (strcmp(state, "23505") == 0)
     return lic_fail(LIC_EXISTS, "postgresql: %s", msg);

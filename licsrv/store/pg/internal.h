@@ -20,6 +20,7 @@
 #include <libpq-fe.h>
 
 #include "store/backend.h"
+#include "store/opq.h"
 
 STORE_DECLARE(pgs)
 
@@ -45,16 +46,6 @@ typedef struct {
   store_registration g; /* DELETE: account and project_id; DELETE_ALL: account */
 } pgs_delta;
 
-/* One queued write operation (store_submit), owned by the writer once queued. */
-typedef struct pgs_op {
-  store_apply_fn apply;
-  store_done_fn done;
-  void *arg;
-  int rc;
-  char detail[320];
-  struct pgs_op *next;
-} pgs_op;
-
 /* A pending node record of the heartbeat batch (an open-addressing table keyed
  * by (owner, node), as in the LMDB writer). */
 typedef struct {
@@ -69,9 +60,9 @@ typedef struct {
   PGconn *wconn; /* the writer thread's (or the opener's before it starts) */
   pthread_t writer;
   bool writer_started;
+  opq q; /* store_submit's operations (store/opq.h) */
   pthread_mutex_t mu;
-  pthread_cond_t work, done;
-  pgs_op *head, *tail;
+  pthread_cond_t done; /* flush waiters */
   pgs_bentry *batch;
   size_t batch_cap, batch_n;
   int64_t hwm_pending;
@@ -124,6 +115,23 @@ typedef struct {
   int pipe_rc; /* the first failure among them, this pass */
   pgs_pending *pend;
   size_t npend, cappend;
+  /* the bound on a write in flight at stop (stop.c) */
+  pthread_mutex_t cmu;   /* wcancel and wsock: held while a cancel is sent */
+  PGcancel *wcancel;     /* the writer connection's cancel handle */
+  int wsock;             /* its socket (-1: none) */
+  /* under mu */
+  bool busy;             /* the writer runs a group's statements */
+  int64_t busy_since_ms;
+  int64_t stop_at_ms;    /* when store_stop_begin was called (0: not yet) */
+  uint64_t stop_grace_ms;
+  bool canceled;         /* a group was canceled: nothing more is written */
+  bool writer_exited;
+  pthread_t watchdog;
+  bool watchdog_started;
+  /* writer thread only: the first WARNING PostgreSQL sent on wconn since
+   * the writer cleared it (a COMMIT whose synchronous-replication wait was
+   * canceled says so by a WARNING, and still reports success) */
+  char wwarn[256];
 } pgs_store;
 
 typedef struct {
@@ -294,6 +302,24 @@ typedef struct {
 /* Parse len bytes of payload (no NUL needed); LIC_FORMAT for anything the
  * trigger does not send, *out zeroed then. */
 int pgs__notify_parse(const char *payload, size_t len, pgs_notify *out);
+
+/* ---- stop.c: the bound on a write in flight at stop ------------------------------ */
+
+/* The writer's new connection: its cancel handle and the notice receiver
+ * that notes warnings into wwarn (writer thread). Detach before PQfinish. */
+void pgs__wconn_attach(pgs_store *s);
+void pgs__wconn_detach(pgs_store *s);
+/* pgs_open: the stop state's lock. */
+void pgs__stop_init(pgs_store *s);
+/* Before a group's statements: false when writes were canceled (the group
+ * must not touch the database); otherwise the group is busy from now. */
+bool pgs__group_begin(pgs_store *s);
+/* After them: true when the stop bound canceled this group. */
+bool pgs__group_end(pgs_store *s);
+/* Whether writes were canceled (the writer checks between passes). */
+bool pgs__canceled(pgs_store *s);
+/* pgs_close: the watchdog's end, the cancel handle freed (writer joined). */
+void pgs__stop_end(pgs_store *s);
 
 /* ---- writer.c ------------------------------------------------------------------ */
 

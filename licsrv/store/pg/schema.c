@@ -223,10 +223,14 @@ int pgs_open(const char *url, unsigned flags, store **out) {
   }
   s->ops = &pgs_ops;
   s->rdonly = (flags & STORE_RDONLY) != 0;
+  if (opq_init(&s->q) != LIC_OK) {
+    rc = lic_fail(LIC_NOMEM, "store: cannot create locks");
+    goto out;
+  }
   pthread_mutex_init(&s->mu, NULL);
-  pthread_cond_init(&s->work, NULL);
   pthread_cond_init(&s->done, NULL);
   pthread_rwlock_init(&s->clock, NULL);
+  pgs__stop_init(s);
   mu = true;
   if ((rc = pgs__connect(url, &s->wconn)) != LIC_OK || (rc = pgs__schema_get(s->wconn, &v)) != LIC_OK)
     goto out;
@@ -294,9 +298,10 @@ out:
     pgs__cache_free(s);
     free(s->stale);
     if (mu) {
+      pgs__stop_end(s);
+      opq_destroy(&s->q);
       pthread_rwlock_destroy(&s->clock);
       pthread_mutex_destroy(&s->mu);
-      pthread_cond_destroy(&s->work);
       pthread_cond_destroy(&s->done);
     }
     free(s->url);
@@ -309,11 +314,12 @@ void pgs_close(store *st) {
   pgs_store *s = (pgs_store *)st;
   if (s->writer_started) {
     pthread_mutex_lock(&s->mu);
-    s->stopping = true;
-    pthread_cond_signal(&s->work);
+    s->stopping = true; /* before the queue closes: the writer's last drain takes the batch */
     pthread_mutex_unlock(&s->mu);
+    opq_close(&s->q);
     pthread_join(s->writer, NULL);
   }
+  pgs__stop_end(s);
   if (s->listener_started) {
     pthread_mutex_lock(&s->mu);
     s->listener_stop = true;
@@ -328,8 +334,8 @@ void pgs_close(store *st) {
   free(s->stale);
   free(s->pend);
   free(s->batch);
+  opq_destroy(&s->q);
   pthread_mutex_destroy(&s->mu);
-  pthread_cond_destroy(&s->work);
   pthread_cond_destroy(&s->done);
   free(s->url);
   free(s);

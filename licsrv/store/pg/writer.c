@@ -15,6 +15,7 @@
 #include "lic/err.h"
 #include "lic/util.h"
 #include "store/pg/internal.h"
+#include "util/log.h"
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 2000
@@ -82,7 +83,7 @@ static int batch_note(pgs_store *s, const uint8_t owner[LIC_ID_LEN], const char 
     memcpy(e->n.node, node, nl + 1);
     if (s->batch_n++ == 0 && s->hwm_pending == 0) {
       s->batch_since_ms = pgs__now_ms();
-      pthread_cond_signal(&s->work);
+      opq_kick(&s->q); /* an idle writer arms its flush timer */
     }
   }
   if (status == NULL) {
@@ -96,7 +97,7 @@ static int batch_note(pgs_store *s, const uint8_t owner[LIC_ID_LEN], const char 
     snprintf(e->n.fail_reason, sizeof e->n.fail_reason, "%s", reason != NULL ? reason : "");
   }
   if (s->batch_n >= STORE_MAX_BATCH)
-    pthread_cond_signal(&s->work);
+    opq_kick(&s->q);
 out:
   pthread_mutex_unlock(&s->mu);
   return r;
@@ -119,7 +120,7 @@ void pgs_clock_hwm_note(store *st, int64_t now) {
   if (now > s->hwm_pending) {
     if (s->hwm_pending == 0 && s->batch_n == 0) {
       s->batch_since_ms = pgs__now_ms();
-      pthread_cond_signal(&s->work);
+      opq_kick(&s->q);
     }
     s->hwm_pending = now;
   }
@@ -249,9 +250,11 @@ static int writer_conn(pgs_store *s, int64_t *next_try, int64_t *backoff) {
     return LIC_OK;
   if (pgs__now_ms() < *next_try)
     return lic_fail(LIC_UNAVAILABLE, "postgresql: unreachable (reconnecting)");
+  pgs__wconn_detach(s);
   PQfinish(s->wconn);
   s->wconn = NULL;
   int rc = pgs__connect(s->url, &s->wconn);
+  pgs__wconn_attach(s); /* the new connection's cancel handle (none when it failed) */
   if (rc != LIC_OK) {
     *next_try = pgs__now_ms() + *backoff;
     *backoff = *backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : *backoff * 2;
@@ -272,7 +275,7 @@ static int savepoint(PGconn *c, const char *verb) {
 }
 
 /* One pass over the group in one transaction; *failed when an operation did. */
-static int group_pass(pgs_store *s, pgs_op *ops, bool isolate, bool *failed, uint64_t *nops) {
+static int group_pass(pgs_store *s, opq_op *ops, bool isolate, bool *failed, uint64_t *nops) {
   pgs_wtxn w = {.ops = &pgs_ops, .s = s, .c = s->wconn, .now = (int64_t)time(NULL)};
   int rc = pgs__run(s->wconn, "BEGIN", NULL);
   *failed = false;
@@ -282,7 +285,7 @@ static int group_pass(pgs_store *s, pgs_op *ops, bool isolate, bool *failed, uin
   s->pipe_rc = LIC_OK;
   if (rc != LIC_OK)
     return rc;
-  for (pgs_op *o = ops; o != NULL && !*failed; o = o->next) {
+  for (opq_op *o = ops; o != NULL && !*failed; o = o->next) {
     lic_errdetail_clear();
     o->detail[0] = '\0';
     if (isolate && (rc = savepoint(s->wconn, "")) != LIC_OK)
@@ -294,6 +297,8 @@ static int group_pass(pgs_store *s, pgs_op *ops, bool isolate, bool *failed, uin
       s->ndelta = ndelta; /* rolled back (to its savepoint, or all of it) */
     if (!pgs__conn_ok(s->wconn))
       return lic_fail(LIC_UNAVAILABLE, "postgresql: connection lost");
+    if (o->rc == LIC_UNAVAILABLE) /* canceled or timed out: not this operation's fault */
+      return o->rc;
     if (o->rc != LIC_OK)
       snprintf(o->detail, sizeof o->detail, "%s", lic_errdetail());
     if (isolate && (rc = savepoint(s->wconn, o->rc == LIC_OK ? "RELEASE" : "ROLLBACK TO")) != LIC_OK)
@@ -310,29 +315,34 @@ static int group_pass(pgs_store *s, pgs_op *ops, bool isolate, bool *failed, uin
   return LIC_OK;
 }
 
+/* Sleep until there is work (as in store/lmdb/writer.c). */
+static void wait_work(pgs_store *s) {
+  for (;;) {
+    pthread_mutex_lock(&s->mu);
+    bool flush = s->flush_wanted != s->flush_done;
+    int64_t wait = -1;
+    if (s->batch_n > 0 || s->hwm_pending > 0) {
+      wait = s->batch_since_ms + STORE_FLUSH_MS - pgs__now_ms();
+      if (wait < 0 || s->batch_n >= STORE_MAX_BATCH)
+        wait = 0;
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (flush || wait == 0 || opq_wait(&s->q, wait))
+      return;
+  }
+}
+
 void *pgs__writer_main(void *arg) {
   pgs_store *s = arg;
   int64_t next_try = 0, backoff = BACKOFF_MIN_MS;
 
-  pthread_mutex_lock(&s->mu);
+  pgs__wconn_attach(s); /* the opener's connection, now the writer's */
+
   for (;;) {
-    while (!s->stopping && s->head == NULL && s->flush_wanted == s->flush_done) {
-      if (s->batch_n == 0 && s->hwm_pending == 0) {
-        pthread_cond_wait(&s->work, &s->mu);
-        continue;
-      }
-      int64_t due = s->batch_since_ms + STORE_FLUSH_MS, now = pgs__now_ms();
-      if (now >= due || s->batch_n >= STORE_MAX_BATCH)
-        break;
-      struct timespec ts;
-      clock_gettime(CLOCK_REALTIME, &ts);
-      int64_t ns = ts.tv_nsec + (due - now) * 1000000;
-      ts.tv_sec += (time_t)(ns / 1000000000);
-      ts.tv_nsec = (long)(ns % 1000000000);
-      pthread_cond_timedwait(&s->work, &s->mu, &ts);
-    }
-    pgs_op *ops = s->head;
-    s->head = s->tail = NULL;
+    bool stop;
+    wait_work(s);
+    opq_op *ops = opq_drain(&s->q, &stop);
+    pthread_mutex_lock(&s->mu);
     pgs_bentry *be = s->batch;
     size_t bcap = s->batch_cap, bn = s->batch_n;
     int64_t hwm = s->hwm_pending;
@@ -340,14 +350,20 @@ void *pgs__writer_main(void *arg) {
     s->batch_cap = s->batch_n = 0;
     s->hwm_pending = 0;
     uint64_t flush_target = s->flush_wanted;
-    bool stop = s->stopping;
     pthread_mutex_unlock(&s->mu);
 
     uint64_t nops = 0;
     int crc = LIC_OK;
     char cdetail[320] = "";
-    bool committed = false;
-    if (ops != NULL || bn > 0 || hwm > 0) {
+    bool committed = false, commit_sent = false, warned = false;
+    if ((ops != NULL || bn > 0 || hwm > 0) && !pgs__group_begin(s)) {
+      /* A group was canceled at stop: nothing more goes to PostgreSQL. */
+      crc = LIC_UNAVAILABLE;
+      snprintf(cdetail, sizeof cdetail, "postgresql: writes canceled, licsrv is stopping");
+      if (bn > 0 || hwm > 0)
+        srv_log(SRV_LOG_WARN, "store_write_failed",
+                "what=heartbeat_batch nodes=%zu kept=false(canceled at stop)", bn);
+    } else if (ops != NULL || bn > 0 || hwm > 0) {
       lic_errdetail_clear();
       crc = writer_conn(s, &next_try, &backoff);
       for (int pass = 0; pass < 2 && crc == LIC_OK; pass++) {
@@ -356,10 +372,13 @@ void *pgs__writer_main(void *arg) {
         if (crc == LIC_OK && !failed)
           break;
         pgs__run(s->wconn, "ROLLBACK", NULL);
-        if (crc == LIC_OK && pass == 1)
-          break;
+        if (crc == LIC_OK && (pass == 1 || pgs__canceled(s)))
+          break; /* no replay of a group the stop canceled */
       }
-      if (crc == LIC_OK) {
+      if (crc == LIC_OK && pgs__canceled(s)) {
+        pgs__run(s->wconn, "ROLLBACK", NULL);
+        crc = LIC_UNAVAILABLE;
+      } else if (crc == LIC_OK) {
         if (bn > 0 || hwm > 0) { /* bookkeeping rides along; dropped on failure */
           pgs_wtxn w = {.ops = &pgs_ops, .s = s, .c = s->wconn, .now = (int64_t)time(NULL)};
           if (savepoint(s->wconn, "") == LIC_OK) {
@@ -370,12 +389,44 @@ void *pgs__writer_main(void *arg) {
         }
         lic_errdetail_clear();
         uint64_t since = pgs__cache_mark(s);
+        s->wwarn[0] = '\0';
+        commit_sent = true;
         crc = pgs__run(s->wconn, "COMMIT", NULL); /* answered only after this */
         committed = crc == LIC_OK;
+        warned = s->wwarn[0] != '\0'; /* the COMMIT's own, not the reload's below */
         if (committed)
-          reload_dirty(s, since);
+          reload_dirty(s, since); /* on the primary, whatever the answer below */
       }
-      if (crc != LIC_OK) {
+      bool canceled = pgs__group_end(s);
+      if (canceled || (committed && warned)) {
+        /* Never "valid": a canceled synchronous-replication wait (our stop
+         * bound, an operator's pg_cancel_backend) leaves the commit on the
+         * primary only, which a failover may lose (stop.c). */
+        char qw[300];
+        crc = LIC_UNAVAILABLE;
+        /* The COMMIT sent and its answer lost (the connection shut at stop):
+         * PostgreSQL may have committed it or not. */
+        const char *fate = committed ? "primary_only" : commit_sent ? "unknown" : "no";
+        snprintf(cdetail, sizeof cdetail, "postgresql: %s",
+                 committed ? "COMMIT canceled while waiting for the synchronous standby: "
+                             "committed on the primary, maybe not replicated"
+                 : commit_sent ? "COMMIT canceled, its outcome unknown"
+                               : "write canceled, rolled back");
+        size_t nq = 0;
+        for (opq_op *o = ops; o != NULL; o = o->next)
+          nq++;
+        const char *why =
+            committed ? "answered 503 store_unavailable, not valid: PostgreSQL committed it "
+                        "locally but it may not be replicated to the synchronous standby"
+            : commit_sent ? "answered 503 store_unavailable: the COMMIT was sent, whether "
+                            "PostgreSQL committed it is unknown"
+                          : "answered 503 store_unavailable: rolled back";
+        char qd[300];
+        srv_log(SRV_LOG_ERROR, "store_write_canceled",
+                "ops=%zu committed=%s cause=%s warning=%s detail=%s", nq, fate,
+                canceled ? "stop" : "postgresql_warning", SRV_LOG_Q(s->wwarn, qw),
+                SRV_LOG_Q(why, qd));
+      } else if (crc != LIC_OK) {
         snprintf(cdetail, sizeof cdetail, "%s", lic_errdetail());
         if (!pgs__conn_ok(s->wconn)) {
           crc = LIC_UNAVAILABLE;
@@ -398,50 +449,24 @@ void *pgs__writer_main(void *arg) {
     }
     pthread_mutex_unlock(&s->mu);
 
-    for (pgs_op *o = ops, *next; o != NULL; o = next) {
-      next = o->next;
-      if (crc != LIC_OK) {
-        o->rc = crc;
-        snprintf(o->detail, sizeof o->detail, "%s", cdetail);
-      }
-      o->done(o->arg, o->rc, o->detail);
-      free(o);
-    }
+    opq_complete(ops, crc, cdetail);
 
     pthread_mutex_lock(&s->mu);
     s->flush_done = flush_target;
     pthread_cond_broadcast(&s->done);
-    if (stop && s->head == NULL && (s->batch_n == 0 && s->hwm_pending == 0))
+    bool last = stop && s->batch_n == 0 && s->hwm_pending == 0;
+    pthread_mutex_unlock(&s->mu);
+    if (last)
       break;
   }
-  pthread_mutex_unlock(&s->mu);
   return NULL;
 }
 
 int pgs_submit(store *st, store_apply_fn apply, store_done_fn done, void *arg) {
   pgs_store *s = (pgs_store *)st;
-  pgs_op *o;
   if (s->rdonly)
     return lic_fail(LIC_INVALID, "store is read-only");
-  if ((o = calloc(1, sizeof *o)) == NULL)
-    return LIC_NOMEM;
-  o->apply = apply;
-  o->done = done;
-  o->arg = arg;
-  pthread_mutex_lock(&s->mu);
-  if (s->stopping) {
-    pthread_mutex_unlock(&s->mu);
-    free(o);
-    return lic_fail(LIC_INVALID, "store is closing");
-  }
-  if (s->tail != NULL)
-    s->tail->next = o;
-  else
-    s->head = o;
-  s->tail = o;
-  pthread_cond_signal(&s->work);
-  pthread_mutex_unlock(&s->mu);
-  return LIC_OK;
+  return opq_push(&s->q, apply, done, arg);
 }
 
 int64_t pgs_wtxn_now(const store_wtxn *w) { return ((const pgs_wtxn *)w)->now; }
@@ -452,7 +477,7 @@ int pgs_flush(store *st) {
     return LIC_OK;
   pthread_mutex_lock(&s->mu);
   uint64_t target = ++s->flush_wanted;
-  pthread_cond_signal(&s->work);
+  opq_kick(&s->q);
   while (s->flush_done < target)
     pthread_cond_wait(&s->done, &s->mu);
   pthread_mutex_unlock(&s->mu);
