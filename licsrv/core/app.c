@@ -60,6 +60,9 @@ static void worker_stop(srv_worker *sw, void *arg) {
 
 static void on_shutdown(void *arg) {
   app *a = arg;
+  /* Admin reads still queued are answered now, while the server they answer
+   * through exists (and before the flush: their writes go in it). */
+  store_read_quiesce(a->st);
   int rc = store_flush(a->st); /* batched heartbeats and the clock mark */
   char q[900];
   if (rc != LIC_OK)

@@ -37,7 +37,8 @@ typedef struct {
   char subject[STORE_MAX_SUBJECT + 1];
 } acct_op;
 
-static void op_free(acct_op *op) {
+static void op_free(void *arg) {
+  acct_op *op = arg;
   free(op->env);
   free(op);
 }
@@ -109,36 +110,34 @@ static void op_done(void *arg, int rc, const char *detail) {
   op_free(op);
 }
 
-static acct_op *op_new(srv_req *r, app_worker *w, const store_token *tok, acct_kind kind) {
+static acct_op *op_new(route_call *c, app_worker *w, acct_kind kind) {
   acct_op *op = calloc(1, sizeof *op);
   if (op == NULL) {
-    srv_reply_error(r, 503, "unavailable", "out of memory");
+    route_call_error(c, 503, "unavailable", "out of memory");
     return NULL;
   }
   op->a = w->a;
   op->kind = kind;
   op->now = (int64_t)time(NULL);
-  snprintf(op->token, sizeof op->token, "%s", tok->name);
   return op;
 }
 
-static void submit(srv_req *r, acct_op *op) {
-  if (!route_submit(r, &op->d, op_apply, op_done, op))
-    op_free(op);
+/* The token's name is filled in once it was found (route_call_write). */
+static void submit(route_call *c, acct_op *op) {
+  route_call_write(c, &op->d, op->token, op_apply, op_done, op, op_free);
 }
 
-/* The admin begin of a public-mode route. */
-static app_worker *begin(srv_req *r, store_token *tok) {
-  app_worker *w = route_admin_begin(r, tok);
-  if (w != NULL && !w->a->public_mode) {
-    srv_reply_error(r, 404, "not_found", "accounts and certificates are public mode's");
-    return NULL;
-  }
-  return w;
+/* Whether this is a public-mode server (else c answers 404, once the token
+ * was found). */
+static bool begin(route_call *c) {
+  if (c->a->public_mode)
+    return true;
+  route_call_error(c, 404, "not_found", "accounts and certificates are public mode's");
+  return false;
 }
 
 /* {"id": UUID[, "project_id": UUID]} from a JSON body. */
-static bool body_ids(srv_req *r, uint8_t id[LIC_ID_LEN], uint8_t *project) {
+static bool body_ids(srv_req *r, route_call *c, uint8_t id[LIC_ID_LEN], uint8_t *project) {
   size_t len;
   const uint8_t *b = srv_req_body(r, &len);
   json_error_t e;
@@ -151,8 +150,8 @@ static bool body_ids(srv_req *r, uint8_t id[LIC_ID_LEN], uint8_t *project) {
          lic_uuid_parse(json_string_value(p), json_string_length(p), project) == LIC_OK;
   json_decref(doc);
   if (!ok)
-    srv_reply_error(r, 400, "bad_request",
-                    project != NULL ? "send a JSON body {\"id\": \"ACCOUNT-UUID\", \"project_id\": \"UUID\"}"
+    route_call_error(c, 400, "bad_request",
+                     project != NULL ? "send a JSON body {\"id\": \"ACCOUNT-UUID\", \"project_id\": \"UUID\"}"
                                     : "send a JSON body {\"id\": \"ACCOUNT-UUID\"}");
   return ok;
 }
@@ -169,10 +168,8 @@ static void subject(const char *kind, const uint8_t id[LIC_ID_LEN], const uint8_
   }
 }
 
-void route_admin_account_import(srv_req *r) {
-  store_token tok;
-  app_worker *w = begin(r, &tok);
-  if (w == NULL)
+static void account_import_prep(route_call *c, srv_req *r, app_worker *w) {
+  if (!begin(c))
     return;
   size_t len, envlen;
   const uint8_t *b = srv_req_body(r, &len);
@@ -183,10 +180,10 @@ void route_admin_account_import(srv_req *r) {
       (rc = lic_account_open(env, envlen, route_trust(w), &acct)) != LIC_OK) {
     free(env);
     bool trust = rc == LIC_UNTRUSTED || rc == LIC_SIGNATURE;
-    srv_reply_error(r, trust ? 422 : 400, trust ? "untrusted" : "bad_request", lic_errfull(rc));
+    route_call_error(c, trust ? 422 : 400, trust ? "untrusted" : "bad_request", lic_errfull(rc));
     return;
   }
-  acct_op *op = op_new(r, w, &tok, A_IMPORT);
+  acct_op *op = op_new(c, w, A_IMPORT);
   if (op == NULL) {
     lic_account_clear(&acct);
     free(env);
@@ -197,13 +194,13 @@ void route_admin_account_import(srv_req *r) {
   op->env = env;
   op->len = envlen;
   subject("account", op->id, NULL, op->subject, sizeof op->subject);
-  submit(r, op);
+  submit(c, op);
 }
 
-void route_admin_cert_import(srv_req *r) {
-  store_token tok;
-  app_worker *w = begin(r, &tok);
-  if (w == NULL)
+void route_admin_account_import(srv_req *r) { route_admin_call(r, account_import_prep, NULL); }
+
+static void cert_import_prep(route_call *call, srv_req *r, app_worker *w) {
+  if (!begin(call))
     return;
   size_t len, envlen;
   const uint8_t *b = srv_req_body(r, &len);
@@ -214,7 +211,7 @@ void route_admin_cert_import(srv_req *r) {
       (rc = lic_cert_open(env, envlen, route_trust(w), &c)) != LIC_OK) {
     free(env);
     bool trust = rc == LIC_UNTRUSTED || rc == LIC_SIGNATURE;
-    srv_reply_error(r, trust ? 422 : 400, trust ? "untrusted" : "bad_request", lic_errfull(rc));
+    route_call_error(call, trust ? 422 : 400, trust ? "untrusted" : "bad_request", lic_errfull(rc));
     return;
   }
   int role = pub_key_role(srv_server_config(w->a->srv)->data, c.pubkey);
@@ -225,10 +222,10 @@ void route_admin_cert_import(srv_req *r) {
                            : NULL;
   if (refuse != NULL) {
     free(env);
-    srv_reply_error(r, 422, "wrong_certificate", refuse);
+    route_call_error(call, 422, "wrong_certificate", refuse);
     return;
   }
-  acct_op *op = op_new(r, w, &tok, A_CERT);
+  acct_op *op = op_new(call, w, A_CERT);
   if (op == NULL) {
     free(env);
     return;
@@ -242,27 +239,30 @@ void route_admin_cert_import(srv_req *r) {
   lic_kid_of(c.pubkey, kid);
   lic_kid_hex(kid, kh);
   snprintf(op->subject, sizeof op->subject, "cert:%s", kh);
-  submit(r, op);
+  submit(call, op);
 }
 
-static void mutate(srv_req *r, acct_kind kind) {
-  store_token tok;
-  app_worker *w = begin(r, &tok);
+void route_admin_cert_import(srv_req *r) { route_admin_call(r, cert_import_prep, NULL); }
+
+static void mutate(route_call *c, srv_req *r, app_worker *w, acct_kind kind) {
   uint8_t id[LIC_ID_LEN], project[LIC_ID_LEN];
-  if (w == NULL || !body_ids(r, id, kind == A_RELEASE ? project : NULL))
+  if (!begin(c) || !body_ids(r, c, id, kind == A_RELEASE ? project : NULL))
     return;
-  acct_op *op = op_new(r, w, &tok, kind);
+  acct_op *op = op_new(c, w, kind);
   if (op == NULL)
     return;
   memcpy(op->id, id, LIC_ID_LEN);
   memcpy(op->project, project, kind == A_RELEASE ? LIC_ID_LEN : 0);
   subject("account", id, kind == A_RELEASE ? project : NULL, op->subject, sizeof op->subject);
-  submit(r, op);
+  submit(c, op);
 }
 
-void route_admin_account_revoke(srv_req *r) { mutate(r, A_REVOKE); }
-void route_admin_account_delete(srv_req *r) { mutate(r, A_DELETE); }
-void route_admin_registration_release(srv_req *r) { mutate(r, A_RELEASE); }
+static void revoke_prep(route_call *c, srv_req *r, app_worker *w) { mutate(c, r, w, A_REVOKE); }
+static void delete_prep(route_call *c, srv_req *r, app_worker *w) { mutate(c, r, w, A_DELETE); }
+static void release_prep(route_call *c, srv_req *r, app_worker *w) { mutate(c, r, w, A_RELEASE); }
+void route_admin_account_revoke(srv_req *r) { route_admin_call(r, revoke_prep, NULL); }
+void route_admin_account_delete(srv_req *r) { route_admin_call(r, delete_prep, NULL); }
+void route_admin_registration_release(srv_req *r) { route_admin_call(r, release_prep, NULL); }
 
 /* Unix seconds and their RFC 3339 twin (SPEC §4.1). */
 static void set_time(json_t *o, const char *key, int64_t t) {
@@ -320,48 +320,51 @@ static int acct_cb(const store_account *sa, void *arg) {
   return json_array_size(aw->rows) >= ACCT_LIST_MAX;
 }
 
-void route_admin_account_list(srv_req *r) {
-  store_token tok;
-  app_worker *w = begin(r, &tok);
-  if (w == NULL)
-    return;
-  acct_walk aw = {w->rd, json_array(), false};
-  int rc = store_reader_begin(w->rd);
-  if (rc == LIC_OK) {
-    rc = store_account_each(w->rd, acct_cb, &aw);
-    store_reader_end(w->rd);
-  }
-  if (rc != LIC_OK && rc != 1) {
-    json_decref(aw.rows);
-    srv_reply_error(r, 500, "store_error", lic_errfull(rc));
-    return;
-  }
-  route_reply_json(r, 200, json_pack("{s:o}", "accounts", aw.rows));
+static void public_prep(route_call *c, srv_req *r, app_worker *w) {
+  (void)r, (void)w;
+  begin(c);
 }
 
-void route_admin_account_show(srv_req *r) {
-  store_token tok;
-  app_worker *w = begin(r, &tok);
-  uint8_t id[LIC_ID_LEN];
-  store_account sa;
-  if (w == NULL || !body_ids(r, id, NULL))
-    return;
-  json_t *o = NULL;
-  int rc = store_reader_begin(w->rd);
-  if (rc == LIC_OK) {
-    if ((rc = store_account_get(w->rd, id, &sa)) == LIC_OK) {
-      o = account_json(w->rd, &sa, true);
-      store_account_clear(&sa);
-    }
-    store_reader_end(w->rd);
-  }
-  if (rc != LIC_OK) {
-    srv_reply_error(r, rc == LIC_NOTFOUND ? 404 : 500, rc == LIC_NOTFOUND ? "not_found" : "store_error",
-                    lic_errfull(rc));
+/* The listing reads the database (every account, each one's count): off the
+ * loop on PostgreSQL. */
+static void account_list_run(route_call *c, store_reader *rd) {
+  acct_walk aw = {rd, json_array(), false};
+  int rc = store_account_each(rd, acct_cb, &aw);
+  if (rc != LIC_OK && rc != 1) {
+    json_decref(aw.rows);
+    route_call_store_error(c, rc);
     return;
   }
-  route_reply_json(r, 200, o);
+  route_call_json(c, 200, json_pack("{s:o}", "accounts", aw.rows));
 }
+
+void route_admin_account_list(srv_req *r) { route_admin_call(r, public_prep, account_list_run); }
+
+/* The id of a body {"id": UUID} into c->arg. */
+static void id_prep(route_call *c, srv_req *r, app_worker *w) {
+  (void)w;
+  if (!begin(c))
+    return;
+  if ((c->arg = malloc(LIC_ID_LEN)) == NULL) {
+    route_call_error(c, 503, "unavailable", "out of memory");
+    return;
+  }
+  body_ids(r, c, c->arg, NULL);
+}
+
+static void account_show_run(route_call *c, store_reader *rd) {
+  store_account sa;
+  int rc = store_account_get(rd, c->arg, &sa);
+  if (rc != LIC_OK) {
+    route_call_store_error(c, rc);
+    return;
+  }
+  json_t *o = account_json(rd, &sa, true);
+  store_account_clear(&sa);
+  route_call_json(c, 200, o);
+}
+
+void route_admin_account_show(srv_req *r) { route_admin_call(r, id_prep, account_show_run); }
 
 static int reg_cb(const store_registration *g, void *arg) {
   char p[LIC_UUID_LEN + 1];
@@ -374,27 +377,21 @@ static int reg_cb(const store_registration *g, void *arg) {
   return json_array_size(arg) >= ACCT_LIST_MAX;
 }
 
-void route_admin_registrations(srv_req *r) {
-  store_token tok;
-  app_worker *w = begin(r, &tok);
-  uint8_t id[LIC_ID_LEN];
-  if (w == NULL || !body_ids(r, id, NULL))
-    return;
+static void registrations_run(route_call *c, store_reader *rd) {
+  const uint8_t *id = c->arg;
   json_t *rows = json_array();
-  int rc = store_reader_begin(w->rd);
-  if (rc == LIC_OK) {
-    rc = store_registration_each(w->rd, id, reg_cb, rows);
-    store_reader_end(w->rd);
-  }
+  int rc = store_registration_each(rd, id, reg_cb, rows);
   if (rc != LIC_OK && rc != 1) {
     json_decref(rows);
-    srv_reply_error(r, 500, "store_error", lic_errfull(rc));
+    route_call_store_error(c, rc);
     return;
   }
   char u[LIC_UUID_LEN + 1];
   lic_uuid_format(id, u);
-  route_reply_json(r, 200, json_pack("{s:s, s:o}", "account", u, "registrations", rows));
+  route_call_json(c, 200, json_pack("{s:s, s:o}", "account", u, "registrations", rows));
 }
+
+void route_admin_registrations(srv_req *r) { route_admin_call(r, id_prep, registrations_run); }
 
 static int cert_cb(const store_cert *sc, void *arg) {
   lic_envelope e;
@@ -416,28 +413,22 @@ static int cert_cb(const store_cert *sc, void *arg) {
   return 0;
 }
 
-void route_admin_cert_list(srv_req *r) {
-  store_token tok;
-  app_worker *w = begin(r, &tok);
-  if (w == NULL)
-    return;
+static void cert_list_run(route_call *c, store_reader *rd) {
   json_t *rows = json_array();
-  int rc = store_reader_begin(w->rd);
-  if (rc == LIC_OK) {
-    rc = store_cert_each(w->rd, cert_cb, rows);
-    store_reader_end(w->rd);
-  }
+  int rc = store_cert_each(rd, cert_cb, rows);
   if (rc != LIC_OK) {
     json_decref(rows);
-    srv_reply_error(r, 500, "store_error", lic_errfull(rc));
+    route_call_store_error(c, rc);
     return;
   }
   char kid[2 * LIC_KID_LEN + 1], why[200];
   int64_t exp = 0;
   json_t *o = json_pack("{s:o}", "certificates", rows);
-  if (app_public_current(w->a->pub, (int64_t)time(NULL), kid, &exp, why, sizeof why) == LIC_OK)
+  if (app_public_current(c->a->pub, (int64_t)time(NULL), kid, &exp, why, sizeof why) == LIC_OK)
     json_object_set_new(o, "signing_kid", json_string(kid));
   else
     json_object_set_new(o, "signing_error", json_string(why));
-  route_reply_json(r, 200, o);
+  route_call_json(c, 200, o);
 }
+
+void route_admin_cert_list(srv_req *r) { route_admin_call(r, public_prep, cert_list_run); }

@@ -215,24 +215,18 @@ static int list_cb(const store_activation *act, void *arg) {
   return json_array_size(arg) >= CLAIM_LIST_MAX; /* bounded answer */
 }
 
-void route_activation_list(srv_req *r) {
-  store_token tok;
-  app_worker *w = route_admin_begin(r, &tok);
-  if (w == NULL)
-    return;
+static void list_run(route_call *c, store_reader *rd) {
   json_t *arr = json_array();
-  int rc = store_reader_begin(w->rd);
-  if (rc == LIC_OK) {
-    rc = store_activation_each(w->rd, list_cb, arr);
-    store_reader_end(w->rd);
-  }
+  int rc = store_activation_each(rd, list_cb, arr);
   if (rc != LIC_OK && rc != 1) {
     json_decref(arr);
-    srv_reply_error(r, 500, "store_error", lic_errfull(rc));
+    route_call_store_error(c, rc);
     return;
   }
-  route_reply_json(r, 200, json_pack("{s:o, s:b}", "activations", arr, "truncated", rc == 1));
+  route_call_json(c, 200, json_pack("{s:o, s:b}", "activations", arr, "truncated", rc == 1));
 }
+
+void route_activation_list(srv_req *r) { route_admin_call(r, NULL, list_run); }
 
 typedef struct {
   srv_deferred *d;
@@ -267,12 +261,9 @@ static void release_done(void *arg, int rc, const char *detail) {
   free(op);
 }
 
-void route_activation_release(srv_req *r) {
-  store_token tok;
-  app_worker *w = route_admin_begin(r, &tok);
-  if (w == NULL)
-    return;
+static void release_prep(route_call *c, srv_req *r, app_worker *w) {
   size_t len;
+  (void)w;
   const uint8_t *b = srv_req_body(r, &len);
   json_error_t e;
   json_t *doc = json_loadb((const char *)b, len, JSON_REJECT_DUPLICATES, &e);
@@ -287,16 +278,16 @@ void route_activation_release(srv_req *r) {
   }
   json_decref(doc);
   if (!ok) {
-    srv_reply_error(r, 400, "bad_request",
-                    "send a JSON body {\"product\": 0..255, \"serial\": 0..4294967295}");
+    route_call_error(c, 400, "bad_request",
+                     "send a JSON body {\"product\": 0..255, \"serial\": 0..4294967295}");
     return;
   }
   if (op == NULL) {
-    srv_reply_error(r, 503, "unavailable", "out of memory");
+    route_call_error(c, 503, "unavailable", "out of memory");
     return;
   }
   op->now = (int64_t)time(NULL);
-  snprintf(op->token, sizeof op->token, "%s", tok.name);
-  if (!route_submit(r, &op->d, release_apply, release_done, op))
-    free(op);
+  route_call_write(c, &op->d, op->token, release_apply, release_done, op, free);
 }
+
+void route_activation_release(srv_req *r) { route_admin_call(r, release_prep, NULL); }

@@ -18,7 +18,7 @@
 #include "routes/routes.h"
 
 /* {"id": "UUID"} from a JSON body. */
-static bool body_id(srv_req *r, uint8_t id[LIC_ID_LEN]) {
+static bool body_id(srv_req *r, route_call *c, uint8_t id[LIC_ID_LEN]) {
   size_t len;
   const uint8_t *b = srv_req_body(r, &len);
   json_error_t e;
@@ -28,7 +28,7 @@ static bool body_id(srv_req *r, uint8_t id[LIC_ID_LEN]) {
             lic_uuid_parse(json_string_value(v), json_string_length(v), id) == LIC_OK;
   json_decref(doc);
   if (!ok)
-    srv_reply_error(r, 400, "bad_request", "send a JSON body {\"id\": \"LICENSE-UUID\"}");
+    route_call_error(c, 400, "bad_request", "send a JSON body {\"id\": \"LICENSE-UUID\"}");
   return ok;
 }
 
@@ -44,6 +44,8 @@ typedef struct {
   char token[STORE_MAX_TOKEN_NAME + 1];
   char subject[STORE_MAX_SUBJECT + 1];
 } admin_op;
+
+static void op_free(void *arg);
 
 static int op_apply(store_wtxn *wt, void *arg) {
   admin_op *op = arg;
@@ -74,22 +76,20 @@ static void op_done(void *arg, int rc, const char *detail) {
                                                      : "store_error",
                              detail != NULL && *detail ? detail : lic_strerror(rc));
   }
+  op_free(op);
+}
+
+static void op_free(void *arg) {
+  admin_op *op = arg;
   free(op->env);
   free(op);
 }
 
-static void submit(srv_req *r, admin_op *op) {
-  if (!route_submit(r, &op->d, op_apply, op_done, op)) {
-    free(op->env);
-    free(op);
-  }
+static void submit(route_call *c, admin_op *op) {
+  route_call_write(c, &op->d, op->token, op_apply, op_done, op, op_free);
 }
 
-void route_admin_import(srv_req *r) {
-  store_token tok;
-  app_worker *w = route_admin_begin(r, &tok);
-  if (w == NULL)
-    return;
+static void import_prep(route_call *c, srv_req *r, app_worker *w) {
   app *a = w->a;
   size_t len, envlen;
   const uint8_t *b = srv_req_body(r, &len);
@@ -99,9 +99,9 @@ void route_admin_import(srv_req *r) {
   if ((rc = lic_unarmor_any(b, len, &env, &envlen)) != LIC_OK ||
       (rc = lic_license_open(env, envlen, route_trust(w), &l)) != LIC_OK) {
     free(env);
-    srv_reply_error(r, rc == LIC_UNTRUSTED || rc == LIC_SIGNATURE ? 422 : 400,
-                    rc == LIC_UNTRUSTED || rc == LIC_SIGNATURE ? "untrusted" : "bad_request",
-                    lic_errfull(rc));
+    route_call_error(c, rc == LIC_UNTRUSTED || rc == LIC_SIGNATURE ? 422 : 400,
+                     rc == LIC_UNTRUSTED || rc == LIC_SIGNATURE ? "untrusted" : "bad_request",
+                     lic_errfull(rc));
     return;
   }
   /* A license for this node key but another machine would turn the whole
@@ -117,14 +117,14 @@ void route_admin_import(srv_req *r) {
   if (refuse != NULL) {
     lic_license_clear(&l);
     free(env);
-    srv_reply_error(r, 422, "wrong_license", refuse);
+    route_call_error(c, 422, "wrong_license", refuse);
     return;
   }
   admin_op *op = calloc(1, sizeof *op);
   if (op == NULL) {
     lic_license_clear(&l);
     free(env);
-    srv_reply_error(r, 503, "unavailable", "out of memory");
+    route_call_error(c, 503, "unavailable", "out of memory");
     return;
   }
   memcpy(op->id, l.id, LIC_ID_LEN);
@@ -132,33 +132,34 @@ void route_admin_import(srv_req *r) {
   op->env = env;
   op->len = envlen;
   op->now = (int64_t)time(NULL);
-  snprintf(op->token, sizeof op->token, "%s", tok.name);
   char id[LIC_UUID_LEN + 1];
   lic_uuid_format(op->id, id);
   snprintf(op->subject, sizeof op->subject, "license:%s", id);
-  submit(r, op);
+  submit(c, op);
 }
 
-void route_admin_revoke(srv_req *r) {
-  store_token tok;
-  app_worker *w = route_admin_begin(r, &tok);
+void route_admin_import(srv_req *r) { route_admin_call(r, import_prep, NULL); }
+
+static void revoke_prep(route_call *c, srv_req *r, app_worker *w) {
   uint8_t id[LIC_ID_LEN];
-  if (w == NULL || !body_id(r, id))
+  (void)w;
+  if (!body_id(r, c, id))
     return;
   admin_op *op = calloc(1, sizeof *op);
   if (op == NULL) {
-    srv_reply_error(r, 503, "unavailable", "out of memory");
+    route_call_error(c, 503, "unavailable", "out of memory");
     return;
   }
   memcpy(op->id, id, LIC_ID_LEN);
   op->revoke = true;
   op->now = (int64_t)time(NULL);
-  snprintf(op->token, sizeof op->token, "%s", tok.name);
   char u[LIC_UUID_LEN + 1];
   lic_uuid_format(id, u);
   snprintf(op->subject, sizeof op->subject, "license:%s", u);
-  submit(r, op);
+  submit(c, op);
 }
+
+void route_admin_revoke(srv_req *r) { route_admin_call(r, revoke_prep, NULL); }
 
 static json_t *license_json(const store_license *sl, bool terms) {
   char id[LIC_UUID_LEN + 1];
@@ -187,69 +188,89 @@ static json_t *license_json(const store_license *sl, bool terms) {
 
 typedef struct {
   json_t *a;
-  const route_page *pg;
+  route_page pg;
   uint8_t after[LIC_ID_LEN];
   char next[LIC_UUID_LEN + 1];
 } license_walk;
 
 static int list_cb(const store_license *sl, void *arg) {
   license_walk *lw = arg;
-  if (lw->pg->has_after && memcmp(sl->id, lw->after, LIC_ID_LEN) <= 0)
+  if (lw->pg.has_after && memcmp(sl->id, lw->after, LIC_ID_LEN) <= 0)
     return 0;
-  if (json_array_size(lw->a) >= lw->pg->limit)
+  if (json_array_size(lw->a) >= lw->pg.limit)
     return 1; /* one more exists: the page has a next */
   json_array_append_new(lw->a, license_json(sl, false));
   lic_uuid_format(sl->id, lw->next);
   return 0;
 }
 
-void route_admin_list(srv_req *r) {
-  store_token tok;
-  route_page pg;
-  app_worker *w = route_admin_begin(r, &tok);
-  if (w == NULL || !route_page_args(r, &pg))
-    return;
-  license_walk lw = {json_array(), &pg, {0}, ""};
-  if (pg.has_after && lic_uuid_parse(pg.after, strlen(pg.after), lw.after) != LIC_OK) {
-    json_decref(lw.a);
-    srv_reply_error(r, 400, "bad_request", "after: a license id (UUID)");
-    return;
-  }
-  int rc = store_reader_begin(w->rd);
-  if (rc == LIC_OK) {
-    rc = store_license_each(w->rd, list_cb, &lw);
-    store_reader_end(w->rd);
-  }
-  if (rc != LIC_OK && rc != 1) {
-    json_decref(lw.a);
-    srv_reply_error(r, 500, "store_error", lic_errfull(rc));
-    return;
-  }
-  route_reply_json(r, 200, json_pack("{s:o, s:o}", "licenses", lw.a, "next",
-                                     rc == 1 ? json_string(lw.next) : json_null()));
+static void walk_free(void *arg) {
+  license_walk *lw = arg;
+  json_decref(lw->a);
+  free(lw);
 }
 
-void route_admin_show(srv_req *r) {
-  store_token tok;
-  app_worker *w = route_admin_begin(r, &tok);
-  uint8_t id[LIC_ID_LEN];
-  store_license sl;
-  if (w == NULL || !body_id(r, id))
+static void list_prep(route_call *c, srv_req *r, app_worker *w) {
+  license_walk *lw = calloc(1, sizeof *lw);
+  (void)w;
+  if (lw == NULL) {
+    route_call_error(c, 503, "unavailable", "out of memory");
     return;
-  int rc = store_reader_begin(w->rd);
-  if (rc == LIC_OK) {
-    rc = store_license_get(w->rd, id, &sl);
-    store_reader_end(w->rd);
+  }
+  c->arg = lw;
+  c->arg_free = walk_free;
+  if (!route_page_args(r, c, &lw->pg))
+    return;
+  if (lw->pg.has_after && lic_uuid_parse(lw->pg.after, strlen(lw->pg.after), lw->after) != LIC_OK)
+    route_call_error(c, 400, "bad_request", "after: a license id (UUID)");
+}
+
+static void list_run(route_call *c, store_reader *rd) {
+  license_walk *lw = c->arg;
+  if ((lw->a = json_array()) == NULL) {
+    route_call_error(c, 503, "unavailable", "out of memory");
+    return;
+  }
+  int rc = store_license_each(rd, list_cb, lw);
+  if (rc != LIC_OK && rc != 1) {
+    route_call_store_error(c, rc);
+    return;
+  }
+  json_t *doc = json_pack("{s:O, s:o}", "licenses", lw->a, "next",
+                          rc == 1 ? json_string(lw->next) : json_null());
+  route_call_json(c, 200, doc);
+}
+
+void route_admin_list(srv_req *r) { route_admin_call(r, list_prep, list_run); }
+
+static void show_prep(route_call *c, srv_req *r, app_worker *w) {
+  uint8_t *id = malloc(LIC_ID_LEN);
+  (void)w;
+  if (id == NULL) {
+    route_call_error(c, 503, "unavailable", "out of memory");
+    return;
+  }
+  c->arg = id;
+  body_id(r, c, id);
+}
+
+static void show_run(route_call *c, store_reader *rd) {
+  store_license sl;
+  int rc = store_license_get(rd, c->arg, &sl);
+  if (rc == LIC_NOTFOUND) {
+    route_call_error(c, 404, "not_found", "no such license");
+    return;
   }
   if (rc != LIC_OK) {
-    srv_reply_error(r, rc == LIC_NOTFOUND ? 404 : 500, rc == LIC_NOTFOUND ? "not_found" : "store_error",
-                    rc == LIC_NOTFOUND ? "no such license" : lic_errfull(rc));
+    route_call_store_error(c, rc);
     return;
   }
   json_t *o = license_json(&sl, true);
   store_license_clear(&sl);
-  route_reply_json(r, 200, o);
+  route_call_json(c, 200, o);
 }
+
+void route_admin_show(srv_req *r) { route_admin_call(r, show_prep, show_run); }
 
 /* Page cursors of the node listings: "UUID/NODE" (nodes) or
  * "UUID/TIME/NODE" (failures, newest first within a license). */
@@ -305,23 +326,21 @@ static int by_last_seen(const void *x, const void *y) {
 
 /* Nodes from the live seat table (fresher than the batched store), a page at
  * a time in (license, node) order (this runs on the admin loop). */
-void route_admin_nodes(srv_req *r) {
-  store_token tok;
+static void nodes_prep(route_call *c, srv_req *r, app_worker *w) {
   route_page pg;
   node_cursor cur = {{0}, 0, ""};
-  app_worker *w = route_admin_begin(r, &tok);
   srv_node *ns;
   size_t n;
-  if (w == NULL || !route_page_args(r, &pg))
+  if (!route_page_args(r, c, &pg))
     return;
   if (pg.has_after && !cursor_parse(pg.after, false, &cur)) {
-    srv_reply_error(r, 400, "bad_request", "after: LICENSE-UUID/NODE (a page's next)");
+    route_call_error(c, 400, "bad_request", "after: LICENSE-UUID/NODE (a page's next)");
     return;
   }
   bool more;
   if (srv_seats_page(w->a->seats, pg.has_after ? cur.license : NULL, cur.node, pg.limit, &ns, &n,
                      &more) != LIC_OK) {
-    srv_reply_error(r, 503, "unavailable", "out of memory");
+    route_call_error(c, 503, "unavailable", "out of memory");
     return;
   }
   /* The page is the next keys in (license, node) order, so the cursor is its
@@ -347,27 +366,28 @@ void route_admin_nodes(srv_req *r) {
     json_array_append_new(a, o);
   }
   free(ns);
-  route_reply_json(r, 200, json_pack("{s:o, s:o}", "nodes", a, "next",
-                                     more ? json_string(next) : json_null()));
+  route_call_json(c, 200, json_pack("{s:o, s:o}", "nodes", a, "next",
+                                    more ? json_string(next) : json_null()));
 }
+
+/* The seat table is memory: built on the loop, sent once the token is found. */
+void route_admin_nodes(srv_req *r) { route_admin_call(r, nodes_prep, NULL); }
 
 /* The failure lists: per license the most recent failing nodes, newest
  * first, a page at a time. */
-void route_admin_failures(srv_req *r) {
-  store_token tok;
+static void failures_prep(route_call *c, srv_req *r, app_worker *w) {
   route_page pg;
   node_cursor cur;
-  app_worker *w = route_admin_begin(r, &tok);
   srv_failure *fs;
   size_t n;
-  if (w == NULL || !route_page_args(r, &pg))
+  if (!route_page_args(r, c, &pg))
     return;
   if (pg.has_after && !cursor_parse(pg.after, true, &cur)) {
-    srv_reply_error(r, 400, "bad_request", "after: LICENSE-UUID/TIME/NODE (a page's next)");
+    route_call_error(c, 400, "bad_request", "after: LICENSE-UUID/TIME/NODE (a page's next)");
     return;
   }
   if (srv_seats_failures(w->a->seats, NULL, &fs, &n) != LIC_OK) {
-    srv_reply_error(r, 503, "unavailable", "out of memory");
+    route_call_error(c, 503, "unavailable", "out of memory");
     return;
   }
   qsort(fs, n, sizeof *fs, fail_cmp);
@@ -389,9 +409,11 @@ void route_admin_failures(srv_req *r) {
   }
   bool more = end < n;
   free(fs);
-  route_reply_json(r, 200, json_pack("{s:o, s:o}", "failures", a, "next",
-                                     more ? json_string(next) : json_null()));
+  route_call_json(c, 200, json_pack("{s:o, s:o}", "failures", a, "next",
+                                    more ? json_string(next) : json_null()));
 }
+
+void route_admin_failures(srv_req *r) { route_admin_call(r, failures_prep, NULL); }
 
 /* POST /v1/admin/nodes/release {"license": UUID, "node": NAME}: the seat is
  * free at once (memory), and the node's stored record loses its last valid
@@ -448,11 +470,7 @@ static void release_done(void *arg, int rc, const char *detail) {
   free(op);
 }
 
-void route_admin_release(srv_req *r) {
-  store_token tok;
-  app_worker *w = route_admin_begin(r, &tok);
-  if (w == NULL)
-    return;
+static void release_prep(route_call *c, srv_req *r, app_worker *w) {
   size_t len;
   const uint8_t *b = srv_req_body(r, &len);
   json_error_t e;
@@ -470,36 +488,43 @@ void route_admin_release(srv_req *r) {
   }
   json_decref(doc);
   if (!ok) {
-    srv_reply_error(r, 400, "bad_request",
-                    "send a JSON body {\"license\": \"LICENSE-UUID\", \"node\": \"NODE\"}");
+    route_call_error(c, 400, "bad_request",
+                     "send a JSON body {\"license\": \"LICENSE-UUID\", \"node\": \"NODE\"}");
     return;
   }
   if (op == NULL) {
-    srv_reply_error(r, 503, "unavailable", "out of memory");
-    return;
-  }
-  if (!srv_seats_release(w->a->seats, op->n.owner, op->n.node)) {
-    free(op);
-    srv_reply_error(r, 404, "not_found", "no such node holds or held a seat of that license");
+    route_call_error(c, 503, "unavailable", "out of memory");
     return;
   }
   op->a = w->a;
-  snprintf(op->token, sizeof op->token, "%s", tok.name);
-  if (!route_submit(r, &op->d, release_apply, release_done, op))
-    free(op);
+  c->arg = op;
 }
+
+/* After the token was found: the seat is freed only for a known caller. */
+static void release_run(route_call *c, store_reader *rd) {
+  release_op *op = c->arg;
+  (void)rd;
+  if (!srv_seats_release(op->a->seats, op->n.owner, op->n.node)) {
+    route_call_error(c, 404, "not_found", "no such node holds or held a seat of that license");
+    return;
+  }
+  c->arg = NULL; /* the write's now */
+  route_call_write(c, &op->d, op->token, release_apply, release_done, op, free);
+}
+
+void route_admin_release(srv_req *r) { route_admin_call(r, release_prep, release_run); }
 
 typedef struct {
   json_t *a;
-  const route_page *pg;
+  route_page pg;
   uint64_t after, last;
 } audit_walk;
 
 static int audit_cb(const store_audit *e, void *arg) {
   audit_walk *aw = arg;
-  if (aw->pg->has_after && e->seq <= aw->after)
+  if (aw->pg.has_after && e->seq <= aw->after)
     return 0;
-  if (json_array_size(aw->a) >= aw->pg->limit)
+  if (json_array_size(aw->a) >= aw->pg.limit)
     return 1; /* one more exists */
   json_array_append_new(aw->a, json_pack("{s:I, s:I, s:s, s:s, s:s}", "seq", (json_int_t)e->seq,
                                          "time", (json_int_t)e->time, "token", e->token, "action",
@@ -508,34 +533,44 @@ static int audit_cb(const store_audit *e, void *arg) {
   return 0;
 }
 
-void route_admin_audit(srv_req *r) {
-  store_token tok;
-  route_page pg;
-  app_worker *w = route_admin_begin(r, &tok);
-  if (w == NULL || !route_page_args(r, &pg))
+static void audit_free(void *arg) {
+  audit_walk *aw = arg;
+  json_decref(aw->a);
+  free(aw);
+}
+
+static void audit_prep(route_call *c, srv_req *r, app_worker *w) {
+  audit_walk *aw = calloc(1, sizeof *aw);
+  (void)w;
+  if (aw == NULL) {
+    route_call_error(c, 503, "unavailable", "out of memory");
     return;
-  audit_walk aw = {json_array(), &pg, 0, 0};
-  if (pg.has_after) {
-    char *e = NULL;
-    aw.after = strtoull(pg.after, &e, 10);
-    if (pg.after[0] < '0' || pg.after[0] > '9' || *e != '\0') {
-      json_decref(aw.a);
-      srv_reply_error(r, 400, "bad_request", "after: an audit seq (a page's next)");
-      return;
-    }
   }
-  int rc = store_reader_begin(w->rd);
-  if (rc == LIC_OK) {
-    rc = store_audit_each(w->rd, 0, NULL, audit_cb, &aw);
-    store_reader_end(w->rd);
+  c->arg = aw;
+  c->arg_free = audit_free;
+  if (!route_page_args(r, c, &aw->pg) || !aw->pg.has_after)
+    return;
+  char *e = NULL;
+  aw->after = strtoull(aw->pg.after, &e, 10);
+  if (aw->pg.after[0] < '0' || aw->pg.after[0] > '9' || *e != '\0')
+    route_call_error(c, 400, "bad_request", "after: an audit seq (a page's next)");
+}
+
+static void audit_run(route_call *c, store_reader *rd) {
+  audit_walk *aw = c->arg;
+  if ((aw->a = json_array()) == NULL) {
+    route_call_error(c, 503, "unavailable", "out of memory");
+    return;
   }
+  int rc = store_audit_each(rd, 0, NULL, audit_cb, aw);
   if (rc != LIC_OK && rc != 1) {
-    json_decref(aw.a);
-    srv_reply_error(r, 500, "store_error", lic_errfull(rc));
+    route_call_store_error(c, rc);
     return;
   }
   char next[24];
-  snprintf(next, sizeof next, "%llu", (unsigned long long)aw.last);
-  route_reply_json(r, 200, json_pack("{s:o, s:o}", "audit", aw.a, "next",
-                                     rc == 1 ? json_string(next) : json_null()));
+  snprintf(next, sizeof next, "%llu", (unsigned long long)aw->last);
+  route_call_json(c, 200, json_pack("{s:O, s:o}", "audit", aw->a, "next",
+                                    rc == 1 ? json_string(next) : json_null()));
 }
+
+void route_admin_audit(srv_req *r) { route_admin_call(r, audit_prep, audit_run); }

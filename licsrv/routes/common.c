@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include <openssl/crypto.h>
+
 #include "cli.h"
 #include "lic/b64.h"
 #include "lic/mp.h"
@@ -19,39 +21,6 @@
 bool route_type_is(const char *ct, const char *want) {
   size_t n = strlen(want);
   return strncasecmp(ct, want, n) == 0 && (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
-}
-
-void route_reply_json(srv_req *r, int status, json_t *doc) {
-  /* Admin JSON: every Unix-seconds field gets its RFC 3339 twin (SPEC §4.1). */
-  cli_json_time_twins(doc);
-  char *text = doc != NULL ? json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-  if (text == NULL)
-    srv_reply_error(r, 503, "unavailable", "out of memory");
-  else
-    srv_reply(r, status, "application/json", text, strlen(text));
-  free(text);
-  json_decref(doc);
-}
-
-/* The token's name, or NULL after answering 401. */
-static const char *auth(srv_req *r, app_worker *w, store_token *tok) {
-  const char *h = srv_req_authorization(r);
-  uint8_t hash[STORE_TOKEN_HASH_LEN];
-  if (strncasecmp(h, "Bearer ", 7) != 0 || h[7] == '\0') {
-    srv_reply_error(r, 401, "unauthorized", "send Authorization: Bearer TOKEN (licsrv token add NAME)");
-    return NULL;
-  }
-  licsrv_token_hash(h + 7, strlen(h + 7), hash);
-  int rc = store_reader_begin(w->rd);
-  if (rc == LIC_OK) {
-    rc = store_token_lookup(w->rd, hash, tok);
-    store_reader_end(w->rd);
-  }
-  if (rc != LIC_OK) {
-    srv_reply_error(r, 401, "unauthorized", "unknown or revoked token");
-    return NULL;
-  }
-  return tok->name;
 }
 
 app_worker *route_public_begin(srv_req *r, bool *msgpack_in) {
@@ -79,16 +48,6 @@ app_worker *route_public_begin(srv_req *r, bool *msgpack_in) {
     return NULL;
   }
   return w;
-}
-
-app_worker *route_admin_begin(srv_req *r, store_token *tok) {
-  app_worker *w = srv_req_worker_user(r);
-  lic_errdetail_clear(); /* as in route_public_begin */
-  if (w == NULL) {
-    srv_reply_error(r, 503, "unavailable", "server is starting or out of memory");
-    return NULL;
-  }
-  return auth(r, w, tok) != NULL ? w : NULL;
 }
 
 /* FNV-1a over what says a file changed: name, inode, size, mtime. */
@@ -174,6 +133,148 @@ bool route_submit(srv_req *r, srv_deferred **slot, store_apply_fn apply, store_d
   return true;
 }
 
+/* ---- admin requests (common.h): auth and reads off the loop ---------------- */
+
+void route_call_json(route_call *c, int status, json_t *doc) {
+  if (c->status != 0) {
+    json_decref(doc);
+    return;
+  }
+  /* Admin JSON: every Unix-seconds field gets its RFC 3339 twin (SPEC §4.1). */
+  cli_json_time_twins(doc);
+  c->text = doc != NULL ? json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+  json_decref(doc);
+  if (c->text == NULL)
+    route_call_error(c, 503, "unavailable", "out of memory");
+  else
+    c->status = status;
+}
+
+void route_call_error(route_call *c, int status, const char *code, const char *message) {
+  if (c->status != 0)
+    return;
+  c->status = status;
+  snprintf(c->code, sizeof c->code, "%s", code);
+  c->message = strdup(message != NULL ? message : "");
+}
+
+void route_call_store_error(route_call *c, int rc) {
+  route_call_error(c, rc == LIC_NOTFOUND ? 404 : rc == LIC_UNAVAILABLE ? 503 : 500,
+                   rc == LIC_NOTFOUND      ? "not_found"
+                   : rc == LIC_UNAVAILABLE ? "store_unavailable"
+                                           : "store_error",
+                   lic_errfull(rc));
+}
+
+void route_call_write(route_call *c, srv_deferred **slot, char *token, store_apply_fn apply,
+                      store_done_fn done, void *op, void (*op_free)(void *)) {
+  if (c->wop != NULL && c->wfree != NULL)
+    c->wfree(c->wop); /* one write per request: a second one replaces it */
+  c->wop = op;
+  c->wslot = slot;
+  c->wtoken = token;
+  c->wapply = apply;
+  c->wdone = done;
+  c->wfree = op_free;
+}
+
+static void call_clear(route_call *c) {
+  c->status = 0;
+  free(c->text);
+  c->text = NULL;
+  free(c->message);
+  c->message = NULL;
+}
+
+static void call_free(route_call *c) {
+  if (c->wop != NULL && c->wfree != NULL)
+    c->wfree(c->wop);
+  if (c->arg != NULL)
+    (c->arg_free != NULL ? c->arg_free : free)(c->arg);
+  free(c->text);
+  free(c->message);
+  OPENSSL_cleanse(c->hash, sizeof c->hash);
+  free(c);
+}
+
+/* On a started reader where waiting is allowed: the token, then run. */
+static int call_read(store_reader *rd, void *arg) {
+  route_call *c = arg;
+  int rc = store_token_lookup(rd, c->hash, &c->tok);
+  if (rc == LIC_NOTFOUND) {
+    call_clear(c); /* an answer prep set is not for an unknown caller */
+    route_call_error(c, 401, "unauthorized", "unknown or revoked token");
+    return LIC_OK;
+  }
+  if (rc != LIC_OK)
+    return rc;
+  if (c->status == 0 && c->run != NULL)
+    c->run(c, rd);
+  return LIC_OK;
+}
+
+/* Answer, or hand the answer to the write (any thread). */
+static void call_done(void *arg, int rc, const char *detail) {
+  route_call *c = arg;
+  if (rc != LIC_OK) {
+    call_clear(c);
+    route_call_error(c, rc == LIC_UNAVAILABLE ? 503 : 500,
+                     rc == LIC_UNAVAILABLE ? "store_unavailable" : "store_error",
+                     detail != NULL && *detail ? detail : lic_strerror(rc));
+  }
+  if (c->status == 0 && c->wop != NULL) {
+    void *op = c->wop;
+    store_done_fn done = c->wdone;
+    snprintf(c->wtoken, STORE_MAX_TOKEN_NAME + 1, "%s", c->tok.name);
+    *c->wslot = c->d;
+    c->d = NULL;
+    c->wop = NULL; /* the write's now: done frees it */
+    if (store_submit(c->a->st, c->wapply, done, op) != LIC_OK)
+      done(op, LIC_IO, "the store is closing");
+  } else if (c->status == 0) {
+    srv_reply_deferred_error(c->d, 500, "store_error", "the request set no answer");
+  } else if (c->text != NULL) {
+    srv_reply_deferred(c->d, c->status, "application/json", c->text, strlen(c->text));
+  } else {
+    srv_reply_deferred_error(c->d, c->status, c->code,
+                             c->message != NULL ? c->message : "out of memory");
+  }
+  call_free(c);
+}
+
+void route_admin_call(srv_req *r, route_prep_fn prep, route_run_fn run) {
+  app_worker *w = srv_req_worker_user(r);
+  const char *h = srv_req_authorization(r);
+  route_call *c;
+  lic_errdetail_clear(); /* as in route_public_begin */
+  if (w == NULL) {
+    srv_reply_error(r, 503, "unavailable", "server is starting or out of memory");
+    return;
+  }
+  /* No token at all needs no store: answered here, on the loop. */
+  if (strncasecmp(h, "Bearer ", 7) != 0 || h[7] == '\0') {
+    srv_reply_error(r, 401, "unauthorized", "send Authorization: Bearer TOKEN (licsrv token add NAME)");
+    return;
+  }
+  if ((c = calloc(1, sizeof *c)) == NULL) {
+    srv_reply_error(r, 503, "unavailable", "out of memory");
+    return;
+  }
+  c->a = w->a;
+  c->run = run;
+  licsrv_token_hash(h + 7, strlen(h + 7), c->hash);
+  if (prep != NULL)
+    prep(c, r, w);
+  if ((c->d = srv_req_defer(r)) == NULL) {
+    call_free(c);
+    srv_reply_error(r, 503, "unavailable", "out of memory");
+    return;
+  }
+  int rc = store_read_submit(c->a->st, w->rd, call_read, call_done, c);
+  if (rc != LIC_OK) /* done was not called: answer as it would have */
+    call_done(c, rc == LIC_NOMEM ? LIC_NOMEM : LIC_UNAVAILABLE, lic_errdetail());
+}
+
 static int hexval(char c) {
   return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
        : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
@@ -202,7 +303,7 @@ static bool unescape(const char *s, size_t n, char *out, size_t cap) {
   return true;
 }
 
-bool route_page_args(srv_req *r, route_page *p) {
+bool route_page_args(srv_req *r, route_call *c, route_page *p) {
   const char *q = srv_req_query(r);
   p->limit = ROUTE_PAGE_DEFAULT;
   p->has_after = false;
@@ -238,8 +339,8 @@ bool route_page_args(srv_req *r, route_page *p) {
   }
   return true;
 bad:
-  srv_reply_error(r, 400, "bad_request",
-                  "query: limit=1..10000 and after=CURSOR (the previous page's next) only");
+  route_call_error(c, 400, "bad_request",
+                   "query: limit=1..10000 and after=CURSOR (the previous page's next) only");
   return false;
 }
 

@@ -67,6 +67,7 @@
   X(int, w_token_put, (store_wtxn *w, const uint8_t hash[STORE_TOKEN_HASH_LEN], const char *name, int64_t now), (w, hash, name, now)) \
   X(int, w_token_revoke, (store_wtxn *w, const char *name), (w, name)) \
   X(int, submit, (store *s, store_apply_fn apply, store_done_fn done, void *arg), (s, apply, done, arg)) \
+  X(int, read_submit, (store *s, store_reader *rd, store_read_fn read, store_read_done_fn done, void *arg), (s, rd, read, done, arg)) \
   X(int64_t, wtxn_now, (const store_wtxn *w), (w)) \
   X(int, backup, (store *s, const char *dest_dir), (s, dest_dir)) \
   X(int, purge, (store *s, int64_t now, int64_t retention_days, store_counts *c), (s, now, retention_days, c)) \
@@ -81,6 +82,7 @@
   V(reader_free, (store_reader *rd), (rd)) \
   V(reader_end, (store_reader *rd), (rd)) \
   V(clock_hwm_note, (store *s, int64_t now), (s, now)) \
+  V(read_quiesce, (store *s), (s)) \
   V(stats_get, (store *s, store_stats *st), (s, st)) \
   V(health_get, (store *s, store_health *h), (s, h)) \
   V(stop_begin, (store *s, uint64_t grace_ms), (s, grace_ms))

@@ -364,6 +364,33 @@ int store_write(store *s, store_apply_fn apply, void *arg);
 /* The time the operations of this write transaction are stamped with. */
 int64_t store_wtxn_now(const store_wtxn *w);
 
+/* ---- reads where waiting is allowed ---------------------------------------- */
+/* A read that may wait on the database (an admin listing, a token lookup):
+ * on a store whose reads can block (PostgreSQL) it must not run on an event
+ * loop, whose every other request (verify first of all) would wait with it.
+ * read runs on a started reader (begin before, end after) and returns LIC_OK
+ * or an error; done(arg, rc, detail) then gets read's return (or the begin's
+ * error, read not called), detail its detail line ("" when none).
+ *
+ * LMDB, whose reads never wait: both run at once on the caller's thread, on
+ * rd (the caller's own reader; NULL: a temporary one), and done has run when
+ * this returns. PostgreSQL: rd is not used; the read is queued for the
+ * store's reader thread (its own connection), which calls done; at most
+ * STORE_READQ_MAX wait at once. Returns LIC_OK when done will be called
+ * exactly once; otherwise done is not called: LIC_UNAVAILABLE when the queue
+ * is full or the store is closing (answer 503 store_unavailable), LIC_NOMEM. */
+#define STORE_READQ_MAX 64
+typedef int (*store_read_fn)(store_reader *rd, void *arg);
+typedef void (*store_read_done_fn)(void *arg, int rc, const char *detail);
+int store_read_submit(store *s, store_reader *rd, store_read_fn read, store_read_done_fn done,
+                      void *arg);
+/* Refuse new reads (LIC_UNAVAILABLE), answer the queued ones with
+ * LIC_UNAVAILABLE, and wait for the one running: after this no done callback
+ * of store_read_submit runs (call it before the HTTP server is freed;
+ * store_close does it too; never from a read or done callback). LMDB:
+ * nothing to do. */
+void store_read_quiesce(store *s);
+
 typedef struct {
   uint64_t ops;      /* operations applied (durable + batch flushes) */
   uint64_t commits;  /* write transactions committed */

@@ -132,6 +132,7 @@ typedef struct {
    * the writer cleared it (a COMMIT whose synchronous-replication wait was
    * canceled says so by a WARNING, and still reports success) */
   char wwarn[256];
+  struct pgs_readq *readq; /* readq.c: made on first use, under mu */
 } pgs_store;
 
 typedef struct {
@@ -320,6 +321,11 @@ bool pgs__group_end(pgs_store *s);
 bool pgs__canceled(pgs_store *s);
 /* pgs_close: the watchdog's end, the cancel handle freed (writer joined). */
 void pgs__stop_end(pgs_store *s);
+
+/* ---- readq.c ------------------------------------------------------------------- */
+
+/* Stop the reader thread (store_read_quiesce) and free the queue: pgs_close. */
+void pgs__readq_free(pgs_store *s);
 
 /* ---- writer.c ------------------------------------------------------------------ */
 

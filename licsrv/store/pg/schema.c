@@ -312,6 +312,7 @@ out:
 
 void pgs_close(store *st) {
   pgs_store *s = (pgs_store *)st;
+  pgs__readq_free(s); /* its done callbacks may still write: before the writer stops */
   if (s->writer_started) {
     pthread_mutex_lock(&s->mu);
     s->stopping = true; /* before the queue closes: the writer's last drain takes the batch */

@@ -9,9 +9,11 @@
  * versions and migrate, private mode refused, and capacity checked through
  * two store handles (two processes) at once without overshooting. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <libpq-fe.h>
 
@@ -676,6 +678,174 @@ static void test_pg_capacity_across_two_handles(void **state) {
   store_close(other);
 }
 
+/* ---- store_read_submit: reads off the caller's thread ---------------------- */
+
+typedef struct {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  const uint8_t *hash; /* the token to look up */
+  bool gate_wait;      /* read: wait until gate_open */
+  bool gate_open, in_read;
+  int reads, dones, rc;
+  char name[STORE_MAX_TOKEN_NAME + 1];
+  char detail[320];
+  pthread_t read_thread, done_thread;
+  size_t regs;
+} rjob;
+
+#define RJOB_INIT {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER}
+
+static int rj_read(store_reader *rd, void *arg) {
+  rjob *j = arg;
+  store_token t;
+  pthread_mutex_lock(&j->mu);
+  j->reads++;
+  j->in_read = true;
+  j->read_thread = pthread_self();
+  pthread_cond_broadcast(&j->cv);
+  while (j->gate_wait && !j->gate_open)
+    pthread_cond_wait(&j->cv, &j->mu);
+  pthread_mutex_unlock(&j->mu);
+  if (j->hash == NULL)
+    return LIC_OK;
+  /* The reader works: a database read (tokens) and a cached one (count). */
+  int rc = store_token_lookup(rd, j->hash, &t);
+  if (rc == LIC_OK) {
+    snprintf(j->name, sizeof j->name, "%s", t.name);
+    rc = store_registration_count(rd, A1, &j->regs);
+  }
+  return rc;
+}
+
+static void rj_done(void *arg, int rc, const char *detail) {
+  rjob *j = arg;
+  pthread_mutex_lock(&j->mu);
+  j->dones++;
+  j->rc = rc;
+  j->done_thread = pthread_self();
+  snprintf(j->detail, sizeof j->detail, "%s", detail != NULL ? detail : "(null)");
+  pthread_cond_broadcast(&j->cv);
+  pthread_mutex_unlock(&j->mu);
+}
+
+static void rj_wait(rjob *j) {
+  pthread_mutex_lock(&j->mu);
+  while (j->dones == 0)
+    pthread_cond_wait(&j->cv, &j->mu);
+  pthread_mutex_unlock(&j->mu);
+}
+
+static void test_read_submit(void **state) {
+  fx *f = *state;
+  op2 put = {.what = W_TOKEN_PUT, .name = "ops", .hash = {0x11}, .now = 7};
+  const uint8_t other[STORE_TOKEN_HASH_LEN] = {0x99};
+  assert_int_equal(run2(f, &put), LIC_OK);
+  reg(f, A1, 1, 100, 100);
+  reg(f, A1, 2, 100, 100);
+  for (int k = 0; k < 3; k++) {
+    /* the caller's reader (LMDB reads on it), none, and a miss */
+    rjob j = RJOB_INIT;
+    j.hash = k < 2 ? put.hash : other;
+    assert_int_equal(store_read_submit(f->s, k == 1 ? NULL : f->rd, rj_read, rj_done, &j), LIC_OK);
+    if (f->backend == BK_LMDB) { /* at once, on this thread */
+      assert_int_equal(j.dones, 1);
+      assert_true(pthread_equal(j.read_thread, pthread_self()));
+      assert_true(pthread_equal(j.done_thread, pthread_self()));
+    }
+    rj_wait(&j);
+    if (f->backend == BK_PG) { /* on the store's reader thread, read then done */
+      assert_false(pthread_equal(j.read_thread, pthread_self()));
+      assert_true(pthread_equal(j.done_thread, j.read_thread));
+    }
+    usleep(20000); /* a second done would come now */
+    assert_int_equal(j.reads, 1);
+    assert_int_equal(j.dones, 1);
+    if (k < 2) {
+      assert_int_equal(j.rc, LIC_OK);
+      assert_string_equal(j.name, "ops");
+      assert_int_equal(j.regs, 2);
+      assert_string_equal(j.detail, "");
+    } else {
+      assert_int_equal(j.rc, LIC_NOTFOUND); /* read's own return */
+    }
+  }
+  /* The caller's reader is left usable. */
+  assert_int_equal(count(f, A1), 2);
+}
+
+typedef struct {
+  store *s;
+  atomic_int returned;
+} quiesce_arg;
+
+static void *quiesce_main(void *arg) {
+  quiesce_arg *qa = arg;
+  store_read_quiesce(qa->s);
+  atomic_fetch_add(&qa->returned, 1);
+  return NULL;
+}
+
+/* One read holds the reader thread; STORE_READQ_MAX more wait; the next is
+ * refused at once. Quiescing answers the waiting ones LIC_UNAVAILABLE, waits
+ * for the running one, and refuses later ones. Each done runs exactly once. */
+static void test_pg_read_queue_full_and_closing(void **state) {
+  fx *f = *state;
+  static rjob q[STORE_READQ_MAX];
+  rjob hold = RJOB_INIT, extra = RJOB_INIT, late = RJOB_INIT;
+  pthread_t th, th2;
+  quiesce_arg qa = {f->s, 0};
+  hold.gate_wait = true;
+  assert_int_equal(store_read_submit(f->s, f->rd, rj_read, rj_done, &hold), LIC_OK);
+  pthread_mutex_lock(&hold.mu);
+  while (!hold.in_read)
+    pthread_cond_wait(&hold.cv, &hold.mu);
+  pthread_mutex_unlock(&hold.mu);
+  for (int i = 0; i < STORE_READQ_MAX; i++) {
+    rjob z = RJOB_INIT;
+    q[i] = z;
+    assert_int_equal(store_read_submit(f->s, f->rd, rj_read, rj_done, &q[i]), LIC_OK);
+  }
+  lic_errdetail_clear();
+  assert_int_equal(store_read_submit(f->s, f->rd, rj_read, rj_done, &extra), LIC_UNAVAILABLE);
+  assert_non_null(strstr(lic_errdetail(), "waiting"));
+  assert_int_equal(pthread_create(&th, NULL, quiesce_main, &qa), 0);
+  assert_int_equal(pthread_create(&th2, NULL, quiesce_main, &qa), 0); /* two at once */
+  for (int i = 0; i < STORE_READQ_MAX; i++) { /* answered without running */
+    rj_wait(&q[i]);
+    assert_int_equal(q[i].rc, LIC_UNAVAILABLE);
+    assert_non_null(strstr(q[i].detail, "closing"));
+    assert_int_equal(q[i].reads, 0);
+  }
+  usleep(50000);
+  assert_int_equal(hold.dones, 0); /* still running: both quiesce calls wait for it */
+  assert_int_equal(atomic_load(&qa.returned), 0);
+  pthread_mutex_lock(&hold.mu);
+  hold.gate_open = true;
+  pthread_cond_broadcast(&hold.cv);
+  pthread_mutex_unlock(&hold.mu);
+  assert_int_equal(pthread_join(th, NULL), 0);
+  assert_int_equal(pthread_join(th2, NULL), 0);
+  assert_int_equal(hold.dones, 1); /* before quiesce returned */
+  assert_int_equal(atomic_load(&qa.returned), 2);
+  assert_int_equal(hold.rc, LIC_OK);
+  assert_int_equal(store_read_submit(f->s, f->rd, rj_read, rj_done, &late), LIC_UNAVAILABLE);
+  assert_non_null(strstr(lic_errdetail(), "closing"));
+  usleep(20000);
+  assert_int_equal(extra.dones + late.dones, 0);
+  for (int i = 0; i < STORE_READQ_MAX; i++)
+    assert_int_equal(q[i].dones, 1);
+}
+
+/* LMDB: no queue, nothing to quiesce; reads keep working. */
+static void test_lmdb_quiesce_is_a_no_op(void **state) {
+  fx *f = *state;
+  rjob j = RJOB_INIT;
+  store_read_quiesce(f->s);
+  assert_int_equal(store_read_submit(f->s, NULL, rj_read, rj_done, &j), LIC_OK);
+  assert_int_equal(j.dones, 1);
+  assert_int_equal(j.rc, LIC_OK);
+}
+
 #define BOTH(t)                                                                  \
   cmocka_unit_test_prestate_setup_teardown(t, setup, teardown, (void *)&BACKEND)
 
@@ -687,6 +857,7 @@ int main(void) {
       BOTH(test_meta_once_and_clock_mark),         BOTH(test_tokens),
       BOTH(test_node_batch_and_purge),             BOTH(test_forget_account),
       BOTH(test_failing_op_in_a_group),            BOTH(test_records_before_the_new_fields),
+      BOTH(test_read_submit),                      BOTH(test_lmdb_quiesce_is_a_no_op),
   };
 #undef BACKEND
 #define BACKEND BACKEND_PG
@@ -697,6 +868,7 @@ int main(void) {
       BOTH(test_node_batch_and_purge),             BOTH(test_forget_account),
       BOTH(test_failing_op_in_a_group),            BOTH(test_pg_private_mode_refused),
       BOTH(test_pg_schema_versions),               BOTH(test_pg_capacity_across_two_handles),
+      BOTH(test_read_submit),                      BOTH(test_pg_read_queue_full_and_closing),
   };
 #undef BACKEND
   int failed = _cmocka_run_group_tests("store_lmdb", lmdb, sizeof lmdb / sizeof lmdb[0], NULL, NULL);
