@@ -458,6 +458,16 @@ static int reg_rc(store_reader *rd, const uint8_t *id, uint8_t project) {
   return rc;
 }
 
+static int64_t reg_last_valid(store_reader *rd, const uint8_t *id, uint8_t project) {
+  store_registration g = {0};
+  uint8_t pid[LIC_ID_LEN] = {0};
+  pid[0] = project;
+  assert_int_equal(store_reader_begin(rd), LIC_OK);
+  int rc = store_registration_get(rd, id, pid, &g);
+  store_reader_end(rd);
+  return rc == LIC_OK ? g.last_valid : -1;
+}
+
 #define WITHIN_1S(expr, want)                                                              \
   do {                                                                                     \
     int64_t t0_ = now_ms();                                                                \
@@ -504,6 +514,8 @@ static void test_pg_cached_own_and_other_changes(void **state) {
   write_on(f->s, W_REG_PUT, A1, 20, 100);
   WITHIN_1S(reg_rc(rd, A1, 20), LIC_OK);
   assert_int_equal(rcount(rd, A1), 6);
+  write_on(f->s, W_REG_PUT, A1, 20, 4000); /* a touch (last_valid) of another process */
+  WITHIN_1S(reg_last_valid(rd, A1, 20), 4000);
   write_on(f->s, W_REG_DELETE, A1, 3, 0);
   WITHIN_1S(reg_rc(rd, A1, 3), LIC_NOTFOUND);
   assert_int_equal(rcount(rd, A1), 5);
