@@ -122,7 +122,9 @@ int pgs__pipe_collect(pgs_store *s) {
                      PQerrorMessage(c)));
     /* a connection left in pipeline mode takes no further statement: start
      * it again (the writer's session with it) */
+    pgs__wconn_detach(s); /* the cancel handle names the old backend (stop.c) */
     PQreset(c);
+    pgs__wconn_attach(s);
     if (pgs__conn_ok(c))
       pgs__writer_session(s);
   }
