@@ -125,6 +125,7 @@ static void ix_build(pgs_centry *e) {
   while (cap < 2 * (e->nregs + 1))
     cap *= 2;
   free(e->ix);
+  e->ix = NULL;
   e->ixcap = 0;
   if (e->nregs >= UINT32_MAX || (e->ix = calloc(cap, sizeof *e->ix)) == NULL)
     return; /* scanned instead */
