@@ -123,3 +123,13 @@ def cpu_secs(postmaster):
         except OSError:
             pass  # exited meanwhile: counted in cutime once reaped
     return ticks / os.sysconf("SC_CLK_TCK")
+
+
+# The statements licsrv sends per registration (pg_stat_statements, in
+# Debian's postgresql-15): round trips and parse/plan work are what a
+# registration costs PostgreSQL beyond pgbench's one INSERT.
+STATEMENTS_CONF = "shared_preload_libraries = 'pg_stat_statements'\n"
+STATEMENTS_RESET = "SELECT pg_stat_statements_reset()"
+STATEMENTS_SQL = ("SELECT coalesce(sum(calls), 0) FROM pg_stat_statements"
+                  " WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
+                  " AND query NOT LIKE '%pg_stat_statements%'")

@@ -3,8 +3,8 @@
 baseline table has licsrv's registrations columns and key, pgbench's
 one-row INSERT script stores exactly one fresh row per transaction it
 counts, a failing transaction fails the run instead of being counted, the
-cluster is pinned and its CPU time read, and BENCH_PG_SYNCHRONOUS_COMMIT
-takes only what it documents."""
+cluster is pinned and its CPU time and statements read, and
+BENCH_PG_SYNCHRONOUS_COMMIT takes only what it documents."""
 import os
 import sys
 
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.skipif(why is not None, reason=why or "")
 
 @pytest.fixture
 def pg():
-    srv = pgutil.PgServer().start()
+    srv = pgutil.PgServer().start(extra_conf=pgload.STATEMENTS_CONF)
     try:
         yield srv
     finally:
@@ -70,10 +70,14 @@ def test_insert_script_one_fresh_row_per_transaction(pg, tmp_path):
     for pid in [pg.pid()] + pgload.children(pg.pid()):
         assert os.sched_getaffinity(pid) == {0}
     script = pgload.write_script(str(tmp_path), 3)
+    pg.psql("CREATE EXTENSION pg_stat_statements")
+    pg.psql(pgload.STATEMENTS_RESET)
     c0 = pgload.cpu_secs(pg.pid())
     tps, n = pgload.run(pg.port, script, clients=4, secs=1)
     assert tps > 0 and n > 0
     assert pgload.cpu_secs(pg.pid()) > c0
+    # one statement per transaction: what the figure's "1 per INSERT" says
+    assert n <= int(pg.psql(pgload.STATEMENTS_SQL)) <= n + 4
     rows, ids, accts = (int(x) for x in pg.psql(
         f"SELECT count(*), count(DISTINCT project_id), count(DISTINCT account) FROM {pgload.TABLE}"
     ).split("|"))
