@@ -196,6 +196,8 @@ typedef struct {
   lic_status st;
   char reason[LIC_MAX_REASON + 1];
   size_t used;
+  bool claimed; /* a registration: the verdict comes from claim, in done */
+  store_claim claim;
 } reg_op;
 
 static void reg_op_free(reg_op *op) {
@@ -234,10 +236,11 @@ static int reg_apply(store_wtxn *wt, void *arg) {
   int rc;
 
   op->used = 0;
-  if ((rc = account_still(wt, op, &ok)) != LIC_OK || !ok)
-    return rc;
+  op->claimed = false;
   subject_of(op->q.account, op->q.project_id, subject, sizeof subject);
   if (op->unregister) {
+    if ((rc = account_still(wt, op, &ok)) != LIC_OK || !ok)
+      return rc;
     rc = store_w_registration_delete(wt, op->q.account, op->q.project_id);
     if (rc == LIC_OK)
       rc = store_w_audit_append(wt, op->now, PUB_AUDIT_TOKEN, "registration.remove", subject);
@@ -247,40 +250,53 @@ static int reg_apply(store_wtxn *wt, void *arg) {
     snprintf(op->reason, sizeof op->reason, "project is not registered (its slot is free)");
     return rc != LIC_OK ? rc : store_w_registration_count(wt, op->q.account, &op->used);
   }
-  rc = store_w_registration_get(wt, op->q.account, op->q.project_id, &g);
-  if (rc == LIC_OK) { /* idempotent: the same project takes no second slot */
-    op->st = LIC_STATUS_VALID;
-    snprintf(op->reason, sizeof op->reason, "project is registered");
-    return store_w_registration_count(wt, op->q.account, &op->used);
-  }
-  if (rc != LIC_NOTFOUND || (rc = store_w_registration_count(wt, op->q.account, &op->used)) != LIC_OK)
-    return rc;
-  /* Decided here, on the one writer: concurrent registrations see each
-   * other's slots, so capacity cannot overshoot. */
-  if (op->used >= (size_t)op->acct.capacity) {
-    op->st = LIC_STATUS_CAPACITY_EXHAUSTED;
-    snprintf(op->reason, sizeof op->reason, "all %lld registrations of the account are taken",
-             (long long)op->acct.capacity);
-    return LIC_OK;
-  }
   memset(&g, 0, sizeof g);
   memcpy(g.account, op->q.account, LIC_ID_LEN);
   memcpy(g.project_id, op->q.project_id, LIC_ID_LEN);
   snprintf(g.project, sizeof g.project, "%s", op->q.project);
   snprintf(g.domain, sizeof g.domain, "%s", op->q.domain);
   g.created = g.last_valid = op->now;
-  if ((rc = store_w_registration_put(wt, &g)) != LIC_OK ||
-      (rc = store_w_audit_append(wt, op->now, PUB_AUDIT_TOKEN, "registration.add", subject)) !=
-          LIC_OK)
-    return rc;
-  op->used++;
-  op->st = LIC_STATUS_VALID;
-  snprintf(op->reason, sizeof op->reason, "project registered");
-  return LIC_OK;
+  /* Decided on the one writer, under the account's lock (the store's claim):
+   * concurrent registrations, through any process, see each other's slots,
+   * so capacity cannot overshoot. The account may have been revoked or
+   * deleted since the worker looked. */
+  op->claimed = true; /* its outcome is read after the commit (store.h) */
+  return store_w_registration_claim(wt, &g, op->acct.capacity, PUB_AUDIT_TOKEN,
+                                    "registration.add", subject, &op->claim);
+}
+
+/* The claim's outcome as a verdict (in done: the store may fill it in only
+ * when the group commits). */
+static void claim_verdict(reg_op *op) {
+  op->used = op->claim.used;
+  switch (op->claim.outcome) {
+  case STORE_CLAIM_NO_ACCOUNT:
+    op->st = LIC_STATUS_BAD_CREDENTIALS;
+    snprintf(op->reason, sizeof op->reason, "%s", lic_status_reason(op->st));
+    break;
+  case STORE_CLAIM_REVOKED:
+    op->st = LIC_STATUS_REVOKED;
+    snprintf(op->reason, sizeof op->reason, "account was revoked");
+    break;
+  case STORE_CLAIM_EXISTS: /* idempotent: the same project takes no second slot */
+    op->st = LIC_STATUS_VALID;
+    snprintf(op->reason, sizeof op->reason, "project is registered");
+    break;
+  case STORE_CLAIM_FULL:
+    op->st = LIC_STATUS_CAPACITY_EXHAUSTED;
+    snprintf(op->reason, sizeof op->reason, "all %lld registrations of the account are taken",
+             (long long)op->acct.capacity);
+    break;
+  default:
+    op->st = LIC_STATUS_VALID;
+    snprintf(op->reason, sizeof op->reason, "project registered");
+  }
 }
 
 static void reg_done(void *arg, int rc, const char *detail) {
   reg_op *op = arg;
+  if (rc == LIC_OK && op->claimed)
+    claim_verdict(op);
   if (rc == LIC_OK) {
     lic_verdict v;
     bool creds = op->st != LIC_STATUS_BAD_CREDENTIALS;

@@ -132,3 +132,41 @@ int store_token_name_check(const char *name) {
   }
   return LIC_OK;
 }
+
+int store_claim_steps(store_wtxn *w, const store_registration *r, int64_t capacity,
+                      const char *audit_token, const char *audit_action,
+                      const char *audit_subject, store_claim *out) {
+  store_account a;
+  store_registration g;
+  int rc;
+  memset(out, 0, sizeof *out);
+  if ((rc = store_w_account_get(w, r->account, &a)) == LIC_NOTFOUND) {
+    out->outcome = STORE_CLAIM_NO_ACCOUNT;
+    return LIC_OK;
+  }
+  if (rc != LIC_OK)
+    return rc;
+  bool revoked = a.revoked_at != 0;
+  store_account_clear(&a);
+  if (revoked) {
+    out->outcome = STORE_CLAIM_REVOKED;
+    return LIC_OK;
+  }
+  rc = store_w_registration_get(w, r->account, r->project_id, &g);
+  if (rc != LIC_OK && rc != LIC_NOTFOUND)
+    return rc;
+  bool exists = rc == LIC_OK;
+  if ((rc = store_w_registration_count(w, r->account, &out->used)) != LIC_OK)
+    return rc;
+  if (exists || out->used >= (size_t)(capacity > 0 ? capacity : 0)) {
+    out->outcome = exists ? STORE_CLAIM_EXISTS : STORE_CLAIM_FULL;
+    return LIC_OK;
+  }
+  if ((rc = store_w_registration_put(w, r)) != LIC_OK ||
+      (rc = store_w_audit_append(w, r->created, audit_token, audit_action, audit_subject)) !=
+          LIC_OK)
+    return rc;
+  out->used++;
+  out->outcome = STORE_CLAIM_NEW;
+  return LIC_OK;
+}

@@ -216,6 +216,35 @@ int store_w_registration_delete(store_wtxn *w, const uint8_t account[LIC_ID_LEN]
 int store_w_registration_get(store_wtxn *w, const uint8_t account[LIC_ID_LEN],
                              const uint8_t project_id[LIC_ID_LEN], store_registration *out);
 int store_w_registration_count(store_wtxn *w, const uint8_t account[LIC_ID_LEN], size_t *n);
+/* A registration's whole claim in one call, on the writer (capacity cannot
+ * overshoot, across processes either: the account's row is locked first):
+ * the account present and not revoked, the project not registered yet,
+ * fewer than capacity registrations; then r is stored and one audit entry
+ * (audit_token, audit_action, audit_subject, at r->created) appended. Only
+ * STORE_CLAIM_NEW writes. used: the account's registrations after it (0 for
+ * NO_ACCOUNT and REVOKED). LMDB runs the steps one by one (account,
+ * registration, count, put, audit); PostgreSQL in one statement, sent ahead
+ * without waiting for its answer: *out is filled in by the time the write
+ * commits, so read it in the done callback (or after store_write), never in
+ * the apply function. */
+typedef enum {
+  STORE_CLAIM_NO_ACCOUNT,
+  STORE_CLAIM_REVOKED,
+  STORE_CLAIM_EXISTS, /* idempotent: the project holds its slot already */
+  STORE_CLAIM_FULL,
+  STORE_CLAIM_NEW,
+} store_claim_outcome;
+typedef struct {
+  store_claim_outcome outcome;
+  size_t used;
+} store_claim;
+int store_w_registration_claim(store_wtxn *w, const store_registration *r, int64_t capacity,
+                               const char *audit_token, const char *audit_action,
+                               const char *audit_subject, store_claim *out);
+/* The claim as the interface's single steps (what LMDB's claim is). */
+int store_claim_steps(store_wtxn *w, const store_registration *r, int64_t capacity,
+                      const char *audit_token, const char *audit_action,
+                      const char *audit_subject, store_claim *out);
 /* Delete every registration of an account; *n gets how many. */
 int store_w_registration_delete_all(store_wtxn *w, const uint8_t account[LIC_ID_LEN], size_t *n);
 /* Release registrations whose last_valid is older than ttl_days, one audit

@@ -2,7 +2,7 @@
  * parser (store/pg/notify.c), which reads what arrives on the listener's
  * connection: any bytes, any length, parse or LIC_FORMAT with *out zeroed, and
  * a parsed payload prints back to the same bytes (the grammar has one
- * spelling per meaning). */
+ * spelling per meaning: id, project and origin in lower-case hex). */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -26,15 +26,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (rc == LIC_OK) {
     char back[PGS_NOTIFY_MAX + 1];
     int len;
-    if (n.kind == PGS_NOTIFY_ACCOUNT || n.kind == PGS_NOTIFY_REGS) {
+    if (n.kind == PGS_NOTIFY_ACCOUNT || n.kind == PGS_NOTIFY_REGS || n.kind == PGS_NOTIFY_REG) {
       len = snprintf(back, sizeof back, "%c ", n.kind == PGS_NOTIFY_ACCOUNT ? 'a' : 'r');
       for (size_t i = 0; i < LIC_ID_LEN; i++)
         len += snprintf(back + len, sizeof back - (size_t)len, "%02x", n.id[i]);
+      if (n.kind == PGS_NOTIFY_REG) {
+        len += snprintf(back + len, sizeof back - (size_t)len, " ");
+        for (size_t i = 0; i < LIC_ID_LEN; i++)
+          len += snprintf(back + len, sizeof back - (size_t)len, "%02x", n.project[i]);
+      } else if (n.kind == PGS_NOTIFY_REGS && n.has_origin) {
+        abort(); /* version 2's form carries no origin */
+      }
     } else if (n.kind == PGS_NOTIFY_CERTS || n.kind == PGS_NOTIFY_TOKENS) {
       len = snprintf(back, sizeof back, "%c%s", n.kind == PGS_NOTIFY_CERTS ? 'c' : 't',
                      size == 2 ? " " : "");
     } else {
       abort(); /* LIC_OK with no kind */
+    }
+    if (n.has_origin) {
+      len += snprintf(back + len, sizeof back - (size_t)len, " ");
+      for (size_t i = 0; i < PGS_ORIGIN_LEN; i++)
+        len += snprintf(back + len, sizeof back - (size_t)len, "%02x", n.origin[i]);
     }
     if ((size_t)len != size || memcmp(back, p, size) != 0)
       abort();

@@ -124,6 +124,14 @@ int lmdb_w_registration_count(store_wtxn *w, const uint8_t account[LIC_ID_LEN], 
   return LIC_OK;
 }
 
+/* The steps one by one: every read is this write transaction's, and LMDB has
+ * one writer, so nothing comes between them. */
+int lmdb_w_registration_claim(store_wtxn *w, const store_registration *r, int64_t capacity,
+                              const char *audit_token, const char *audit_action,
+                              const char *audit_subject, store_claim *out) {
+  return store_claim_steps(w, r, capacity, audit_token, audit_action, audit_subject, out);
+}
+
 int lmdb_w_registration_delete_all(store_wtxn *w, const uint8_t account[LIC_ID_LEN], size_t *n) {
   MDB_cursor *c = NULL;
   MDB_val k = lmdb__val(account, LIC_ID_LEN), v;

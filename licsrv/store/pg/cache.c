@@ -10,10 +10,14 @@
  * reads the payloads; one that does not parse asks for a full reload). On a
  * lost connection it keeps the copy, reconnects (every 250 ms at most),
  * LISTENs again, then reloads everything (changes made meanwhile were
- * announced to nobody). This process's own writes are reloaded by the writer
- * after their commit, before they are answered, so a client reads its own
- * registration at once. Reloads overlap; each read's sequence number decides
- * which one an account keeps (see "loading" below). */
+ * announced to nobody). This process's own writes are put in the copy by the
+ * writer after their commit, before they are answered, so a client reads its
+ * own registration at once: a registration written or deleted is applied as
+ * that one change (a delta), anything else reloads its account; the listener
+ * skips the notifications that carry this process's origin (the writer's
+ * session setting the triggers copy, schema version 3). Another process's
+ * registration change reloads that one row. Reloads overlap; each read's
+ * sequence number decides which one an account keeps (see "loading" below). */
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,15 +32,40 @@
  * an older read still in flight cannot bring the account back. */
 struct pgs_centry {
   uint8_t id[LIC_ID_LEN];
-  uint64_t seq;
-  bool gone;
+  uint64_t seq;  /* the whole read that filled it (its number) */
+  uint64_t pseq; /* the newest part applied since: a delta's or a row read's number */
+  uint64_t rsw;  /* when (a number) the last read's result was put in */
+  bool gone, stale;
   uint8_t *env;
   size_t env_len;
   int64_t imported, revoked_at;
   store_registration *regs;
-  size_t nregs;
+  size_t nregs, capregs;
+  /* regs by project id: open addressing, each slot an index + 1 (0: empty),
+   * at most half full; NULL (out of memory): regs are scanned instead */
+  uint32_t *ix;
+  size_t ixcap;
   struct pgs_centry *next;
 };
+
+/* ---- an account's registrations by project id ---------------------------------- *
+ * A verify looks its project up in the account's registrations, and the
+ * writer each registration it applies: with thousands on an account a scan
+ * was a good part of both. */
+
+static size_t pid_hash(const uint8_t p[LIC_ID_LEN]) {
+  uint64_t h = 1469598103934665603ull;
+  for (size_t i = 0; i < LIC_ID_LEN; i++)
+    h = (h ^ p[i]) * 1099511628211ull;
+  return (size_t)(h ^ (h >> 29));
+}
+
+static void ix_put(uint32_t *ix, size_t cap, const store_registration *regs, size_t i) {
+  size_t k = pid_hash(regs[i].project_id) & (cap - 1);
+  while (ix[k] != 0)
+    k = (k + 1) & (cap - 1);
+  ix[k] = (uint32_t)(i + 1);
+}
 
 static size_t bucket_of(const uint8_t id[LIC_ID_LEN], size_t nb) {
   uint64_t h = 1469598103934665603ull;
@@ -50,6 +79,7 @@ static void entry_free(pgs_centry *e) {
     return;
   free(e->env);
   free(e->regs);
+  free(e->ix);
   free(e);
 }
 
@@ -92,6 +122,20 @@ static pgs_centry **slot_of(pgs_centry **b, size_t nb, const uint8_t id[LIC_ID_L
   return pp;
 }
 
+static void ix_build(pgs_centry *e) {
+  size_t cap = 16;
+  while (cap < 2 * (e->nregs + 1))
+    cap *= 2;
+  free(e->ix);
+  e->ix = NULL;
+  e->ixcap = 0;
+  if (e->nregs >= UINT32_MAX || (e->ix = calloc(cap, sizeof *e->ix)) == NULL)
+    return; /* scanned instead */
+  e->ixcap = cap;
+  for (size_t i = 0; i < e->nregs; i++)
+    ix_put(e->ix, cap, e->regs, i);
+}
+
 /* ---- loading (on the listener's or the writer's connection) ---------------- *
  *
  * The listener's full reload (a snapshot, swapped in whole) and the account
@@ -102,7 +146,16 @@ static pgs_centry **slot_of(pgs_centry **b, size_t nb, const uint8_t id[LIC_ID_L
  * next change of its account or the age bound. Now every read takes a number
  * (next_seq) before it reads, so a read with a greater number saw everything
  * committed before the smaller one was taken; a swap keeps, account by
- * account, whichever read is newer. */
+ * account, whichever read is newer.
+ *
+ * Parts (pseq) follow the same order with one more case: a whole read that
+ * began before a part applied since (seq < its number <= pseq) may lack the
+ * part, and the part alone lacks what the read brought; neither replaces the
+ * other, the entry is marked stale and reloaded whole a moment later by the
+ * listener (a new number, newer than both). A delta is this process's own
+ * committed change: always applied (the client reads its own write), and
+ * stale too when a read came in during that commit (rsw past its start: the
+ * read may hold a newer state of the same row another process wrote). */
 
 pgs_cache_hook_fn pgs__cache_hook;
 
@@ -113,12 +166,39 @@ static int hook(pgs_store *s, int what, const uint8_t *id) {
 /* Taken before the read's first statement (its snapshot). */
 static uint64_t next_seq(pgs_store *s) { return atomic_fetch_add(&s->cseq, 1) + 1; }
 
+uint64_t pgs__cache_mark(pgs_store *s) { return next_seq(s); }
+
+/* Under clock (write): the account is to be reloaded whole soon. */
+static void stale_id(pgs_store *s, const uint8_t id[LIC_ID_LEN]) {
+  if (s->nstale == s->capstale) {
+    size_t cap = s->capstale ? s->capstale * 2 : 16;
+    void *n = realloc(s->stale, cap * sizeof *s->stale);
+    if (n == NULL) {
+      s->full_owed = true; /* the full reload covers it */
+      return;
+    }
+    s->stale = n;
+    s->capstale = cap;
+  }
+  memcpy(s->stale[s->nstale++], id, LIC_ID_LEN);
+}
+
+static void mark_stale(pgs_store *s, pgs_centry *e) {
+  if (!e->stale) {
+    e->stale = true;
+    stale_id(s, e->id);
+  }
+}
+
+static uint64_t newest(const pgs_centry *e) { return e->seq > e->pseq ? e->seq : e->pseq; }
+
 static int load_regs(PGresult *res, int from, int to, pgs_centry *e) {
   e->nregs = 0;
   if (to <= from)
     return LIC_OK;
   if ((e->regs = calloc((size_t)(to - from), sizeof *e->regs)) == NULL)
     return LIC_NOMEM;
+  e->capregs = (size_t)(to - from);
   for (int i = from; i < to; i++) {
     store_registration *g = &e->regs[e->nregs];
     if (pgs__fixed(res, i, 0, g->account, LIC_ID_LEN) != LIC_OK ||
@@ -130,6 +210,7 @@ static int load_regs(PGresult *res, int from, int to, pgs_centry *e) {
     g->last_valid = pgs__i64(res, i, 5);
     e->nregs++;
   }
+  ix_build(e);
   return LIC_OK;
 }
 
@@ -186,10 +267,12 @@ static void keep_newer(pgs_store *s, pgs_centry **b, size_t nb, uint64_t seq) {
   for (size_t i = 0; i < s->cnb; i++)
     for (pgs_centry **pp = &s->cbuckets[i]; *pp != NULL;) {
       pgs_centry *e = *pp;
-      if (e->seq <= seq) {
+      if (newest(e) <= seq) {
         pp = &e->next;
         continue;
       }
+      if (e->seq < seq) /* a part is newer, the snapshot's rest may be too */
+        mark_stale(s, e);
       *pp = e->next; /* out of the old table, into the new one */
       pgs_centry **np = slot_of(b, nb, e->id), *stale = *np;
       e->next = stale != NULL ? stale->next : NULL;
@@ -251,6 +334,10 @@ int pgs__cache_load_all(pgs_store *s, PGconn *c) {
     pthread_rwlock_unlock(&s->clock);
     goto out;
   }
+  uint64_t sw = next_seq(s);
+  for (size_t i = 0; i < nb; i++)
+    for (pgs_centry *e = b[i]; e != NULL; e = e->next)
+      e->rsw = sw;
   keep_newer(s, b, nb, seq);
   pgs_centry **ob = s->cbuckets;
   size_t onb = s->cnb;
@@ -280,7 +367,7 @@ out:
   return rc;
 }
 
-int pgs__cache_load_account(pgs_store *s, PGconn *c, const uint8_t id[LIC_ID_LEN]) {
+static int load_account(pgs_store *s, PGconn *c, const uint8_t id[LIC_ID_LEN], bool own) {
   pgs_params p = {0};
   PGresult *acc = NULL, *regs = NULL;
   pgs_centry *e = NULL;
@@ -303,18 +390,228 @@ int pgs__cache_load_account(pgs_store *s, PGconn *c, const uint8_t id[LIC_ID_LEN
     goto out;
   e->seq = seq;
   pthread_rwlock_wrlock(&s->clock);
+  e->rsw = next_seq(s);
   pgs_centry **pp = slot_of(s->cbuckets, s->cnb, id), *old = *pp;
   /* no entry: as old as the last full reload, which did not find it */
-  if (seq > (old != NULL ? old->seq : s->cfull_seq)) {
-    e->next = old != NULL ? old->next : NULL;
-    *pp = e;
-    e = old;
+  uint64_t base = old != NULL ? old->seq : s->cfull_seq;
+  if (seq > base) {
+    bool part_newer = old != NULL && old->pseq >= seq;
+    if (part_newer && !own) { /* neither holds all: reload soon */
+      mark_stale(s, old);
+    } else {
+      /* this process's own write is in this read: it goes in first (and the
+       * part it lacks comes with the stale reload) */
+      if (part_newer) {
+        e->pseq = old->pseq;
+        mark_stale(s, e);
+      }
+      e->next = old != NULL ? old->next : NULL;
+      *pp = e;
+      e = old;
+    }
   }
   pthread_rwlock_unlock(&s->clock);
 out:
   entry_free(e); /* the replaced entry, or this read when it lost */
   PQclear(acc);
   PQclear(regs);
+  return rc;
+}
+
+int pgs__cache_load_account(pgs_store *s, PGconn *c, const uint8_t id[LIC_ID_LEN]) {
+  return load_account(s, c, id, false);
+}
+
+/* ---- parts: one registration --------------------------------------------------- */
+
+static store_registration *reg_find(pgs_centry *e, const uint8_t project_id[LIC_ID_LEN]) {
+  if (e->ix == NULL) {
+    for (size_t i = 0; i < e->nregs; i++)
+      if (memcmp(e->regs[i].project_id, project_id, LIC_ID_LEN) == 0)
+        return &e->regs[i];
+    return NULL;
+  }
+  for (size_t k = pid_hash(project_id) & (e->ixcap - 1); e->ix[k] != 0;
+       k = (k + 1) & (e->ixcap - 1)) {
+    store_registration *g = &e->regs[e->ix[k] - 1];
+    if (memcmp(g->project_id, project_id, LIC_ID_LEN) == 0)
+      return g;
+  }
+  return NULL;
+}
+
+static int reg_upsert(pgs_centry *e, const store_registration *g) {
+  store_registration *at = reg_find(e, g->project_id);
+  if (at == NULL) {
+    if (e->nregs == e->capregs) {
+      size_t cap = e->capregs ? e->capregs * 2 : 8;
+      void *n = realloc(e->regs, cap * sizeof *e->regs);
+      if (n == NULL)
+        return LIC_NOMEM;
+      e->regs = n;
+      e->capregs = cap;
+    }
+    at = &e->regs[e->nregs++];
+    *at = *g;
+    if (e->ix == NULL || 2 * e->nregs > e->ixcap)
+      ix_build(e);
+    else
+      ix_put(e->ix, e->ixcap, e->regs, e->nregs - 1);
+    return LIC_OK;
+  }
+  *at = *g;
+  return LIC_OK;
+}
+
+static void reg_remove(pgs_centry *e, const uint8_t project_id[LIC_ID_LEN]) {
+  store_registration *at = reg_find(e, project_id);
+  if (at != NULL) {
+    *at = e->regs[--e->nregs]; /* order is no part of the copy */
+    ix_build(e);               /* an unregistration: rarer than a verify */
+  }
+}
+
+/* Another process's change of one registration: that row read again. */
+static int load_reg(pgs_store *s, PGconn *c, const uint8_t account[LIC_ID_LEN],
+                    const uint8_t project_id[LIC_ID_LEN]) {
+  pgs_params p = {0};
+  PGresult *res = NULL;
+  store_registration g;
+  bool whole = false;
+  uint64_t seq = next_seq(s);
+  pgs__p_bytes(&p, account, LIC_ID_LEN);
+  pgs__p_bytes(&p, project_id, LIC_ID_LEN);
+  int rc = pgs__exec(c, REG_SQL " WHERE account = $1 AND project_id = $2", &p, &res);
+  if (rc != LIC_OK)
+    return rc;
+  bool present = PQntuples(res) == 1;
+  memset(&g, 0, sizeof g);
+  if (present) {
+    if (pgs__fixed(res, 0, 0, g.account, LIC_ID_LEN) != LIC_OK ||
+        pgs__fixed(res, 0, 1, g.project_id, LIC_ID_LEN) != LIC_OK ||
+        pgs__text(res, 0, 2, g.project, sizeof g.project) != LIC_OK ||
+        pgs__text(res, 0, 3, g.domain, sizeof g.domain) != LIC_OK)
+      present = false; /* an unreadable row is no registration */
+    g.created = pgs__i64(res, 0, 4);
+    g.last_valid = pgs__i64(res, 0, 5);
+  }
+  PQclear(res);
+  pthread_rwlock_wrlock(&s->clock);
+  pgs_centry *e = find_live(s->cbuckets, s->cnb, account);
+  if (e == NULL) {
+    whole = true; /* an account this copy does not hold: read it whole */
+  } else if (seq > newest(e)) {
+    rc = present ? reg_upsert(e, &g) : (reg_remove(e, project_id), LIC_OK);
+    e->pseq = seq;
+    e->rsw = next_seq(s);
+    if (rc != LIC_OK)
+      mark_stale(s, e);
+  } else if (seq > e->seq) {
+    mark_stale(s, e);
+  }
+  pthread_rwlock_unlock(&s->clock);
+  return whole ? load_account(s, c, account, false) : LIC_OK;
+}
+
+/* ---- the writer's own changes, after their commit -------------------------------- */
+
+void pgs__delta(store_wtxn *wt, int op, const store_registration *g) {
+  pgs__delta_own(((pgs_wtxn *)wt)->s, op, g);
+}
+
+void pgs__delta_own(pgs_store *s, int op, const store_registration *g) {
+  if (!s->cached)
+    return;
+  if (s->ndelta == s->capdelta) {
+    size_t cap = s->capdelta ? s->capdelta * 2 : 64;
+    void *n = realloc(s->delta, cap * sizeof *s->delta);
+    if (n == NULL) { /* its account reloaded whole instead */
+      pgs__dirty_id(s, g->account);
+      return;
+    }
+    s->delta = n;
+    s->capdelta = cap;
+  }
+  s->delta[s->ndelta].op = op;
+  s->delta[s->ndelta].g = *g;
+  s->ndelta++;
+}
+
+int pgs__cache_apply_own(pgs_store *s, PGconn *c, uint64_t since) {
+  int rc = LIC_OK;
+  size_t nwhole = 0;
+  pthread_rwlock_wrlock(&s->clock);
+  uint64_t seq = next_seq(s);
+  for (size_t i = 0; i < s->ndelta; i++) {
+    pgs_delta *d = &s->delta[i];
+    pgs_centry *e = find_live(s->cbuckets, s->cnb, d->g.account);
+    int r = LIC_OK;
+    if (e == NULL) { /* not in the copy (or gone there): read it whole */
+      s->delta[nwhole++] = *d;
+      continue;
+    }
+    if (d->op == PGS_DELTA_PUT)
+      r = reg_upsert(e, &d->g);
+    else if (d->op == PGS_DELTA_DELETE)
+      reg_remove(e, d->g.project_id);
+    else {
+      e->nregs = 0;
+      ix_build(e);
+    }
+    e->pseq = seq;
+    if (r != LIC_OK || e->rsw > since) /* a read came in during the commit */
+      mark_stale(s, e);
+  }
+  pthread_rwlock_unlock(&s->clock);
+  for (size_t i = 0; i < nwhole; i++) {
+    bool dup = false;
+    for (size_t j = 0; j < i && !dup; j++)
+      dup = memcmp(s->delta[j].g.account, s->delta[i].g.account, LIC_ID_LEN) == 0;
+    if (!dup)
+      pgs__dirty_id(s, s->delta[i].g.account);
+  }
+  s->ndelta = 0;
+  for (size_t i = 0; i < s->ndirty; i++) {
+    int r = load_account(s, c, s->dirty[i], true);
+    if (r != LIC_OK) { /* the listener reads it (it skips this process's notices) */
+      pthread_rwlock_wrlock(&s->clock);
+      stale_id(s, s->dirty[i]);
+      pthread_rwlock_unlock(&s->clock);
+      rc = r;
+    }
+  }
+  s->ndirty = 0;
+  return rc;
+}
+
+/* The stale entries, reloaded whole (the listener, each turn). */
+static int reload_stale(pgs_store *s, PGconn *c) {
+  uint8_t (*ids)[LIC_ID_LEN];
+  size_t n;
+  int rc = LIC_OK;
+  pthread_rwlock_wrlock(&s->clock);
+  ids = s->stale;
+  n = s->nstale;
+  s->stale = NULL;
+  s->nstale = s->capstale = 0;
+  for (size_t i = 0; i < n; i++) {
+    pgs_centry *e = find(s->cbuckets, s->cnb, ids[i]);
+    if (e != NULL)
+      e->stale = false;
+  }
+  pthread_rwlock_unlock(&s->clock);
+  for (size_t i = 0; i < n; i++) {
+    int r = load_account(s, c, ids[i], false);
+    if (r != LIC_OK) {
+      pthread_rwlock_wrlock(&s->clock);
+      for (size_t j = i; j < n; j++) /* again next turn */
+        stale_id(s, ids[j]);
+      pthread_rwlock_unlock(&s->clock);
+      rc = r;
+      break;
+    }
+  }
+  free(ids);
   return rc;
 }
 
@@ -385,12 +682,11 @@ int pgs__cache_registration(pgs_store *s, const uint8_t account[LIC_ID_LEN],
       *count = e->nregs;
       rc = LIC_OK;
     }
-    for (size_t i = 0; out != NULL && i < e->nregs; i++)
-      if (memcmp(e->regs[i].project_id, project_id, LIC_ID_LEN) == 0) {
-        *out = e->regs[i];
-        rc = LIC_OK;
-        break;
-      }
+    store_registration *g = out != NULL ? reg_find(e, project_id) : NULL;
+    if (g != NULL) {
+      *out = *g;
+      rc = LIC_OK;
+    }
   } else if (count != NULL) {
     rc = LIC_OK; /* no account: no registrations */
   }
@@ -417,10 +713,14 @@ static int on_notify(pgs_store *s, PGconn *c, const char *payload, bool *full) {
     *full = true;
     return LIC_OK;
   }
+  /* this process's writer put its change in the copy after its commit */
+  if (n.has_origin && memcmp(n.origin, s->origin, PGS_ORIGIN_LEN) == 0)
+    return LIC_OK;
   switch (n.kind) {
   case PGS_NOTIFY_CERTS: return pgs__cache_load_certs(s, c);
   case PGS_NOTIFY_ACCOUNT:
   case PGS_NOTIFY_REGS: return pgs__cache_load_account(s, c, n.id);
+  case PGS_NOTIFY_REG: return load_reg(s, c, n.id, n.project);
   default: return LIC_OK; /* tokens: not in the copy */
   }
 }
@@ -499,7 +799,16 @@ void *pgs__listener_main(void *arg) {
       continue; /* reconnect, LISTEN, reload */
     pthread_rwlock_rdlock(&s->clock);
     int64_t loaded = s->cloaded_ms;
+    bool stale = s->nstale > 0, owed = s->full_owed;
     pthread_rwlock_unlock(&s->clock);
+    if (owed) {
+      pthread_rwlock_wrlock(&s->clock);
+      s->full_owed = false;
+      pthread_rwlock_unlock(&s->clock);
+      full = true;
+    }
+    if (stale && !full && reload_stale(s, c) != LIC_OK)
+      full = true;
     if ((full || pgs__now_ms() - loaded >= PGS_CACHE_MAX_AGE_MS) &&
         pgs__cache_load_all(s, c) == LIC_OK)
       full = false;

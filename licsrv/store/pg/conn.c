@@ -73,7 +73,7 @@ void pgs__p_i64(pgs_params *p, int64_t v) {
   pgs__p_text(p, p->ibuf[p->n]);
 }
 
-static int from_result(PGconn *c, PGresult *res) {
+int pgs__error_of(PGconn *c, PGresult *res) {
   const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
   char msg[512];
   snprintf(msg, sizeof msg, "%s",
@@ -98,15 +98,80 @@ int pgs__exec(PGconn *c, const char *sql, const pgs_params *p, PGresult **res) {
   *res = NULL;
   if (c == NULL)
     return lic_fail(LIC_UNAVAILABLE, "postgresql: not connected");
+  pgs__pipe_settle(c); /* the claims sent ahead are answered first */
   PGresult *r = PQexecParams(c, sql, p->n, NULL, p->v, p->len, p->fmt, 1);
   ExecStatusType st = r != NULL ? PQresultStatus(r) : PGRES_FATAL_ERROR;
   if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-    int rc = from_result(c, r);
+    int rc = pgs__error_of(c, r);
     PQclear(r);
     return rc;
   }
   *res = r;
   return LIC_OK;
+}
+
+/* The writer's hot statements, each prepared once per connection (parsed and
+ * planned once instead of at every registration). */
+int pgs__wexec(store_wtxn *wt, pgs_stmt id, const char *sql, const pgs_params *p,
+               PGresult **res) {
+  static const pgs_params none;
+  pgs_wtxn *w = (pgs_wtxn *)wt;
+  pgs_store *s = w->s;
+  char name[32];
+  if (p == NULL)
+    p = &none;
+  *res = NULL;
+  if (w->c == NULL)
+    return lic_fail(LIC_UNAVAILABLE, "postgresql: not connected");
+  if (w->c != s->wconn || id >= PGS_STMT_COUNT) /* not the writer's: plain */
+    return pgs__exec(w->c, sql, p, res);
+  int rc = pgs__wprepare(s, id, sql, p->n, name, sizeof name);
+  if (rc != LIC_OK)
+    return rc;
+  pgs__pipe_settle(w->c);
+  PGresult *r = PQexecPrepared(w->c, name, p->n, p->v, p->len, p->fmt, 1);
+  ExecStatusType st = r != NULL ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+  if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+    rc = pgs__error_of(w->c, r);
+    PQclear(r);
+    return rc;
+  }
+  *res = r;
+  return LIC_OK;
+}
+
+int pgs__wrun(store_wtxn *w, pgs_stmt id, const char *sql, const pgs_params *p) {
+  PGresult *r;
+  int rc = pgs__wexec(w, id, sql, p, &r);
+  PQclear(r);
+  return rc;
+}
+
+int pgs__wprepare(pgs_store *s, pgs_stmt id, const char *sql, int nparams, char *name,
+                  size_t cap) {
+  snprintf(name, cap, "licsrv_%d", (int)id);
+  if ((s->wprepared & (1u << id)) != 0)
+    return LIC_OK;
+  pgs__pipe_settle(s->wconn); /* PQprepare waits: not inside a pipeline */
+  PGresult *r = PQprepare(s->wconn, name, sql, nparams, NULL);
+  if (r == NULL || PQresultStatus(r) != PGRES_COMMAND_OK) {
+    int rc = pgs__error_of(s->wconn, r);
+    PQclear(r);
+    return rc;
+  }
+  PQclear(r);
+  s->wprepared |= 1u << id;
+  return LIC_OK;
+}
+
+/* A new writer connection: nothing prepared on it yet, and its session tells
+ * the triggers this process's origin (the listener skips what it sent). */
+int pgs__writer_session(pgs_store *s) {
+  pgs_params p = {0};
+  s->wprepared = 0;
+  s->npend = 0;
+  pgs__p_text(&p, s->origin_hex);
+  return pgs__run(s->wconn, "SELECT set_config('licsrv.origin', $1, false)", &p);
 }
 
 int pgs__run(PGconn *c, const char *sql, const pgs_params *p) {
@@ -119,8 +184,9 @@ int pgs__run(PGconn *c, const char *sql, const pgs_params *p) {
 int pgs__script(PGconn *c, const char *sql) {
   if (c == NULL)
     return lic_fail(LIC_UNAVAILABLE, "postgresql: not connected");
+  pgs__pipe_settle(c);
   PGresult *r = PQexec(c, sql); /* the simple protocol: several statements */
-  int rc = r != NULL && PQresultStatus(r) == PGRES_COMMAND_OK ? LIC_OK : from_result(c, r);
+  int rc = r != NULL && PQresultStatus(r) == PGRES_COMMAND_OK ? LIC_OK : pgs__error_of(c, r);
   PQclear(r);
   return rc;
 }

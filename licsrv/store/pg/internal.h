@@ -24,12 +24,27 @@
 
 STORE_DECLARE(pgs)
 
-#define PGS_SCHEMA_VERSION 2 /* store/pg/schema.c: the migrations, in order */
+#define PGS_SCHEMA_VERSION 3 /* store/pg/schema.c: the migrations, in order */
 #define PGS_MAX_PARAMS     12
 #define PGS_NOTIFY_CHANNEL "licsrv_changes"
 #define PGS_CACHE_MAX_AGE_MS 60000 /* a full reload at least this often */
+#define PGS_ORIGIN_LEN 8 /* a process's writer origin: random bytes (16 hex) */
 
 typedef struct pgs_centry pgs_centry; /* cache.c */
+
+/* A claim sent ahead (pipe.c): where its answer goes, the row it writes. */
+typedef struct {
+  store_claim *out;
+  store_registration d;
+} pgs_pending;
+
+/* A registration change of the writer's group, put in the copy after the
+ * commit (cache.c): the row written, deleted, or all the account's deleted. */
+enum { PGS_DELTA_PUT = 1, PGS_DELTA_DELETE, PGS_DELTA_DELETE_ALL };
+typedef struct {
+  int op;
+  store_registration g; /* DELETE: account and project_id; DELETE_ALL: account */
+} pgs_delta;
 
 /* A pending node record of the heartbeat batch (an open-addressing table keyed
  * by (owner, node), as in the LMDB writer). */
@@ -80,7 +95,26 @@ typedef struct {
   uint8_t (*dirty)[LIC_ID_LEN];
   size_t ndirty, capdirty;
   bool certs_dirty;
-  struct pgs_readq *readq; /* readq.c: made on first use, under mu */
+  /* the group's registration changes (writer thread only), cache.c */
+  pgs_delta *delta;
+  size_t ndelta, capdelta;
+  /* this process's writer, as its session tells the triggers (licsrv.origin) */
+  uint8_t origin[PGS_ORIGIN_LEN];
+  char origin_hex[2 * PGS_ORIGIN_LEN + 1];
+  /* under clock: accounts to reload whole (cache.c), a full reload owed */
+  uint8_t (*stale)[LIC_ID_LEN];
+  size_t nstale, capstale;
+  bool full_owed;
+  /* the writer connection's prepared statements (bit i: PGS_STMT i), cleared
+   * when it reconnects */
+  uint32_t wprepared;
+  /* claims sent ahead in one pipeline (pipe.c, writer thread only): allowed
+   * in a group's first pass; their answers read before any other statement
+   * on the connection, and at the pass's end */
+  bool pipe_ok;
+  int pipe_rc; /* the first failure among them, this pass */
+  pgs_pending *pend;
+  size_t npend, cappend;
   /* the bound on a write in flight at stop (stop.c) */
   pthread_mutex_t cmu;   /* wcancel and wsock: held while a cancel is sent */
   PGcancel *wcancel;     /* the writer connection's cancel handle */
@@ -98,6 +132,7 @@ typedef struct {
    * the writer cleared it (a COMMIT whose synchronous-replication wait was
    * canceled says so by a WARNING, and still reports success) */
   char wwarn[256];
+  struct pgs_readq *readq; /* readq.c: made on first use, under mu */
 } pgs_store;
 
 typedef struct {
@@ -111,6 +146,11 @@ typedef struct {
   pgs_store *s;
   PGconn *c;
   int64_t now;
+  /* the account's registration count read with its row lock (records.c),
+   * good until the operation ends or writes a registration */
+  bool count_ok;
+  uint8_t count_id[LIC_ID_LEN];
+  size_t count;
 } pgs_wtxn;
 
 /* ---- conn.c: connections and queries ---------------------------------------- */
@@ -138,6 +178,30 @@ void pgs__p_i64(pgs_params *p, int64_t v);
 int pgs__exec(PGconn *c, const char *sql, const pgs_params *p, PGresult **res);
 /* As pgs__exec for a statement whose rows are not wanted. */
 int pgs__run(PGconn *c, const char *sql, const pgs_params *p);
+/* The writer's hot statements (pgs__wexec prepares each once per connection). */
+typedef enum {
+  PGS_STMT_ACCOUNT_LOCK,
+  PGS_STMT_REG_GET,
+  PGS_STMT_REG_COUNT,
+  PGS_STMT_REG_PUT,
+  PGS_STMT_REG_DELETE,
+  PGS_STMT_AUDIT,
+  PGS_STMT_CLAIM,
+  PGS_STMT_COUNT
+} pgs_stmt;
+/* As pgs__exec on the writer transaction's connection, the statement
+ * prepared there the first time. */
+int pgs__wexec(store_wtxn *w, pgs_stmt id, const char *sql, const pgs_params *p,
+               PGresult **res);
+int pgs__wrun(store_wtxn *w, pgs_stmt id, const char *sql, const pgs_params *p);
+/* Prepare statement id on the writer connection unless it is; its name into
+ * name. */
+int pgs__wprepare(pgs_store *s, pgs_stmt id, const char *sql, int nparams, char *name,
+                  size_t cap);
+/* A failed result (or connection) as a lic_err code with the server's words. */
+int pgs__error_of(PGconn *c, PGresult *res);
+/* Set up a new writer connection (s->wconn): origin, no statement prepared. */
+int pgs__writer_session(pgs_store *s);
 /* Several statements without parameters (the migrations). */
 int pgs__script(PGconn *c, const char *sql);
 /* Binary result fields (a NULL field reads 0 / empty). */
@@ -154,6 +218,24 @@ bool pgs__conn_ok(PGconn *c);
 
 /* The reader's connection, (re)connected when absent or broken. */
 int pgs__rconn(pgs_reader *rd, PGconn **c);
+
+/* ---- pipe.c: claims without a wait each ------------------------------------------ */
+
+/* Send the claim (PGS_STMT_CLAIM with p) ahead; *out is filled when its
+ * answer is read (pgs__pipe_collect), d goes into the read copy if new. */
+int pgs__pipe_claim(pgs_store *s, const pgs_params *p, store_claim *out,
+                    const store_registration *d);
+/* Read every answer sent ahead (and leave pipeline mode): s->pipe_rc, the
+ * first failure. */
+int pgs__pipe_collect(pgs_store *s);
+/* licsrv_claim()'s answer (one row: outcome, used) into out. */
+int pgs__claim_answer(const PGresult *res, store_claim *out);
+#define PGS_CLAIM_SQL                                                                      \
+  "SELECT outcome, used FROM licsrv_claim($1, $2, $3, $4, $5::bigint, $6::bigint,"         \
+  " $7::bigint, $8, $9, $10)"
+/* Before a statement that waits on c: the answers ahead of it, when c is a
+ * writer connection with claims in flight. */
+void pgs__pipe_settle(PGconn *c);
 
 /* ---- schema.c ------------------------------------------------------------------ */
 
@@ -186,32 +268,42 @@ typedef int (*pgs_cache_hook_fn)(pgs_store *s, int what, const uint8_t *id);
 extern pgs_cache_hook_fn pgs__cache_hook;
 /* Note a change the copy must reload after this group commits. */
 void pgs__dirty(store_wtxn *w, const uint8_t id[LIC_ID_LEN]);
+void pgs__dirty_id(pgs_store *s, const uint8_t id[LIC_ID_LEN]);
 void pgs__dirty_certs(store_wtxn *w);
+/* Note a registration change (PGS_DELTA_*) the copy takes after the commit. */
+void pgs__delta(store_wtxn *w, int op, const store_registration *g);
+void pgs__delta_own(pgs_store *s, int op, const store_registration *g);
+/* A number to take just before COMMIT: reads put in the copy after it may
+ * hold a newer state than the commit (cache.c). */
+uint64_t pgs__cache_mark(pgs_store *s);
+/* After the group's COMMIT, before its answers: its deltas and dirty
+ * accounts into the copy (since: pgs__cache_mark before the COMMIT). */
+int pgs__cache_apply_own(pgs_store *s, PGconn *c, uint64_t since);
 
 /* ---- notify.c: a change notification's payload -------------------------------- */
 
-#define PGS_NOTIFY_MAX 64 /* longer than any payload the trigger sends */
+#define PGS_NOTIFY_MAX 96 /* longer than any payload the triggers send (84) */
 
 typedef enum {
   PGS_NOTIFY_ACCOUNT = 1, /* an account (id) */
-  PGS_NOTIFY_REGS,        /* an account's (id) registrations */
+  PGS_NOTIFY_REGS,        /* an account's (id) registrations: schema version 2 */
   PGS_NOTIFY_CERTS,
   PGS_NOTIFY_TOKENS, /* not in the read copy */
+  PGS_NOTIFY_REG,    /* one registration (id, project) */
 } pgs_notify_kind;
 
 typedef struct {
   pgs_notify_kind kind;
-  uint8_t id[LIC_ID_LEN]; /* ACCOUNT and REGS */
+  uint8_t id[LIC_ID_LEN];      /* ACCOUNT, REGS, REG: the account */
+  uint8_t project[LIC_ID_LEN]; /* REG */
+  bool has_origin;             /* the writer that made the change said who it was */
+  uint8_t origin[PGS_ORIGIN_LEN];
 } pgs_notify;
 
 /* Parse len bytes of payload (no NUL needed); LIC_FORMAT for anything the
  * trigger does not send, *out zeroed then. */
 int pgs__notify_parse(const char *payload, size_t len, pgs_notify *out);
 
-/* ---- readq.c ------------------------------------------------------------------- */
-
-/* Stop the reader thread (store_read_quiesce) and free the queue: pgs_close. */
-void pgs__readq_free(pgs_store *s);
 /* ---- stop.c: the bound on a write in flight at stop ------------------------------ */
 
 /* The writer's new connection: its cancel handle and the notice receiver
@@ -229,6 +321,11 @@ bool pgs__group_end(pgs_store *s);
 bool pgs__canceled(pgs_store *s);
 /* pgs_close: the watchdog's end, the cancel handle freed (writer joined). */
 void pgs__stop_end(pgs_store *s);
+
+/* ---- readq.c ------------------------------------------------------------------- */
+
+/* Stop the reader thread (store_read_quiesce) and free the queue: pgs_close. */
+void pgs__readq_free(pgs_store *s);
 
 /* ---- writer.c ------------------------------------------------------------------ */
 

@@ -1,13 +1,18 @@
 /* store/pg/notify.c - the payload of a change notification on
- * PGS_NOTIFY_CHANNEL (the schema's licsrv_notify() trigger, store/pg/schema.c)
- * read into what the read copy must reload. Pure: no connection, no
- * allocation, so the fuzz target (tests/fuzz/fuzz_srv_notify.c) and the unit
- * tests call it as the listener does. The grammar is exactly the trigger's:
+ * PGS_NOTIFY_CHANNEL (the schema's triggers, store/pg/schema.c) read into
+ * what the read copy must reload. Pure: no connection, no allocation, so the
+ * fuzz target (tests/fuzz/fuzz_srv_notify.c) and the unit tests call it as
+ * the listener does. The grammar is exactly the triggers' (HEX32: an id,
+ * HEX16: the writer's origin, lower-case hex):
  *
- *   "a " HEX32   an account changed (its id, lower-case hex)
- *   "r " HEX32   the registrations of that account changed
- *   "c" [" "]    certificates changed
- *   "t" [" "]    admin tokens changed (not in the copy)
+ *   "a " HEX32 [" " HEX16]           an account changed
+ *   "r " HEX32 " " HEX32 [" " HEX16] one registration (account, project)
+ *   "c" [" " HEX16]                  certificates changed
+ *   "t" [" " HEX16]                  admin tokens changed (not in the copy)
+ *
+ * and, still accepted (schema version 2's trigger; notifications sent before
+ * a `licsrv migrate` may arrive after it): "r " HEX32 (an account's
+ * registrations), "c " and "t ".
  *
  * Anything else is LIC_FORMAT: the listener then reloads everything rather
  * than guess which account a garbled payload meant. */
@@ -20,6 +25,35 @@ static int hexval(char c) {
   return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
+/* " " and n bytes of hex at p (len bytes left) into out. */
+static bool hex_field(const char *p, size_t len, uint8_t *out, size_t n) {
+  if (len != 1 + 2 * n || p[0] != ' ')
+    return false;
+  for (size_t i = 0; i < n; i++) {
+    int hi = hexval(p[1 + 2 * i]), lo = hexval(p[2 + 2 * i]);
+    if (hi < 0 || lo < 0)
+      return false;
+    out[i] = (uint8_t)(hi << 4 | lo);
+  }
+  return true;
+}
+
+#define ID_FIELD     (1 + 2 * LIC_ID_LEN)
+#define ORIGIN_FIELD (1 + 2 * PGS_ORIGIN_LEN)
+
+/* The optional origin at the end: rest is "" or " " HEX16. */
+static bool origin_tail(const char *p, size_t len, pgs_notify *out) {
+  if (len == 0)
+    return true;
+  out->has_origin = hex_field(p, len, out->origin, PGS_ORIGIN_LEN);
+  return out->has_origin;
+}
+
+static int fail(pgs_notify *out, const char *why) {
+  memset(out, 0, sizeof *out);
+  return lic_fail(LIC_FORMAT, "notify: %s", why);
+}
+
 int pgs__notify_parse(const char *payload, size_t len, pgs_notify *out) {
   memset(out, 0, sizeof *out);
   if (payload == NULL || len == 0)
@@ -27,25 +61,36 @@ int pgs__notify_parse(const char *payload, size_t len, pgs_notify *out) {
   if (len > PGS_NOTIFY_MAX)
     return lic_fail(LIC_FORMAT, "notify: payload of %zu bytes (at most %d)", len, PGS_NOTIFY_MAX);
   char kind = payload[0];
+  const char *p = payload + 1;
+  size_t rest = len - 1;
   if (kind == 'c' || kind == 't') {
-    if (len > 2 || (len == 2 && payload[1] != ' '))
-      return lic_fail(LIC_FORMAT, "notify: '%c' takes no argument", kind);
     out->kind = kind == 'c' ? PGS_NOTIFY_CERTS : PGS_NOTIFY_TOKENS;
+    if (rest == 1 && p[0] == ' ')
+      return LIC_OK; /* version 2's "c " */
+    if (!origin_tail(p, rest, out))
+      return kind == 'c' ? fail(out, "'c' takes no argument but an origin")
+                         : fail(out, "'t' takes no argument but an origin");
     return LIC_OK;
   }
   if (kind != 'a' && kind != 'r')
-    return lic_fail(LIC_FORMAT, "notify: unknown kind (not a, r, c or t)");
-  if (len != 2 + 2 * LIC_ID_LEN || payload[1] != ' ')
-    return lic_fail(LIC_FORMAT, "notify: '%c' wants a space and %d hex digits", kind,
-                    2 * LIC_ID_LEN);
-  for (size_t i = 0; i < LIC_ID_LEN; i++) {
-    int hi = hexval(payload[2 + 2 * i]), lo = hexval(payload[3 + 2 * i]);
-    if (hi < 0 || lo < 0) {
-      memset(out, 0, sizeof *out);
-      return lic_fail(LIC_FORMAT, "notify: account id is not lower-case hex");
-    }
-    out->id[i] = (uint8_t)(hi << 4 | lo);
+    return fail(out, "unknown kind (not a, r, c or t)");
+  if (rest < ID_FIELD || !hex_field(p, ID_FIELD, out->id, LIC_ID_LEN))
+    return fail(out, kind == 'a' ? "'a' wants a space and 32 hex digits"
+                                 : "'r' wants a space and 32 hex digits");
+  p += ID_FIELD;
+  rest -= ID_FIELD;
+  if (kind == 'a') {
+    out->kind = PGS_NOTIFY_ACCOUNT;
+    return origin_tail(p, rest, out) ? LIC_OK : fail(out, "'a' takes an id and an origin");
   }
-  out->kind = kind == 'a' ? PGS_NOTIFY_ACCOUNT : PGS_NOTIFY_REGS;
-  return LIC_OK;
+  if (rest == 0) {
+    out->kind = PGS_NOTIFY_REGS; /* version 2: the account's registrations */
+    return LIC_OK;
+  }
+  if (rest < ID_FIELD || !hex_field(p, ID_FIELD, out->project, LIC_ID_LEN))
+    return fail(out, "'r' wants an account, a project (32 hex digits each) and an origin");
+  out->kind = PGS_NOTIFY_REG;
+  return origin_tail(p + ID_FIELD, rest - ID_FIELD, out)
+             ? LIC_OK
+             : fail(out, "'r' wants an account, a project (32 hex digits each) and an origin");
 }

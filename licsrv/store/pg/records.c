@@ -118,14 +118,21 @@ int pgs_account_each(store_reader *r, store_account_cb cb, void *arg) {
  * check first of all) holds it until its group commits, so two processes
  * registering on one account take turns and each counts the other's rows. */
 int pgs_w_account_get(store_wtxn *w, const uint8_t id[LIC_ID_LEN], store_account *out) {
+  pgs_wtxn *t = (pgs_wtxn *)w;
   pgs_params p = {0};
   PGresult *res;
   int rc;
   memset(out, 0, sizeof *out);
+  t->count_ok = false;
   pgs__p_bytes(&p, id, LIC_ID_LEN);
-  if ((rc = pgs__exec(wc(w), "SELECT id, env, imported, revoked_at FROM licsrv_accounts"
-                             " WHERE id = $1 FOR UPDATE", &p, &res)) != LIC_OK)
+  if ((rc = pgs__wexec(w, PGS_STMT_ACCOUNT_LOCK, "SELECT id, env, imported, revoked_at, nregs"
+                       " FROM licsrv_accounts WHERE id = $1 FOR UPDATE", &p, &res)) != LIC_OK)
     return rc;
+  if (PQntuples(res) == 1) { /* the count comes with the lock: the check reads no more */
+    memcpy(t->count_id, id, LIC_ID_LEN);
+    t->count = (size_t)pgs__i64(res, 0, 4);
+    t->count_ok = true;
+  }
   return account_one(res, out);
 }
 
@@ -182,7 +189,15 @@ static int reg_row(const PGresult *res, int i, store_registration *g) {
   return LIC_OK;
 }
 
-static int reg_one(PGconn *c, const uint8_t account[LIC_ID_LEN],
+#define REG_ONE_SQL "SELECT " REG_COLS " FROM licsrv_registrations WHERE account = $1 AND project_id = $2"
+/* The count kept with the account (schema version 3) when the account row is
+ * there; counted when it is not (registrations can outlive their account). */
+#define REG_COUNT_SQL                                                                      \
+  "SELECT COALESCE((SELECT nregs FROM licsrv_accounts WHERE id = $1),"                     \
+  " (SELECT count(*) FROM licsrv_registrations WHERE account = $1))"
+
+/* On a writer transaction (w) the statement is prepared, else c's plain. */
+static int reg_one(PGconn *c, store_wtxn *w, const uint8_t account[LIC_ID_LEN],
                    const uint8_t project_id[LIC_ID_LEN], store_registration *out) {
   pgs_params p = {0};
   PGresult *res;
@@ -190,22 +205,22 @@ static int reg_one(PGconn *c, const uint8_t account[LIC_ID_LEN],
   memset(out, 0, sizeof *out);
   pgs__p_bytes(&p, account, LIC_ID_LEN);
   pgs__p_bytes(&p, project_id, LIC_ID_LEN);
-  if ((rc = pgs__exec(c, "SELECT " REG_COLS " FROM licsrv_registrations"
-                         " WHERE account = $1 AND project_id = $2", &p, &res)) != LIC_OK)
+  if ((rc = w != NULL ? pgs__wexec(w, PGS_STMT_REG_GET, REG_ONE_SQL, &p, &res)
+                      : pgs__exec(c, REG_ONE_SQL, &p, &res)) != LIC_OK)
     return rc;
   rc = PQntuples(res) == 1 ? reg_row(res, 0, out) : LIC_NOTFOUND;
   PQclear(res);
   return rc;
 }
 
-static int reg_count(PGconn *c, const uint8_t account[LIC_ID_LEN], size_t *n) {
+static int reg_count(PGconn *c, store_wtxn *w, const uint8_t account[LIC_ID_LEN], size_t *n) {
   pgs_params p = {0};
   PGresult *res;
   int rc;
   *n = 0;
   pgs__p_bytes(&p, account, LIC_ID_LEN);
-  if ((rc = pgs__exec(c, "SELECT count(*) FROM licsrv_registrations WHERE account = $1", &p,
-                      &res)) != LIC_OK)
+  if ((rc = w != NULL ? pgs__wexec(w, PGS_STMT_REG_COUNT, REG_COUNT_SQL, &p, &res)
+                      : pgs__exec(c, REG_COUNT_SQL, &p, &res)) != LIC_OK)
     return rc;
   *n = (size_t)pgs__i64(res, 0, 0);
   PQclear(res);
@@ -218,7 +233,7 @@ int pgs_registration_get(store_reader *r, const uint8_t account[LIC_ID_LEN],
   if (((pgs_reader *)r)->s->cached)
     return pgs__cache_registration(((pgs_reader *)r)->s, account, project_id, out, NULL);
   int rc = pgs__rconn((pgs_reader *)r, &c);
-  return rc != LIC_OK ? rc : reg_one(c, account, project_id, out);
+  return rc != LIC_OK ? rc : reg_one(c, NULL, account, project_id, out);
 }
 
 int pgs_registration_each(store_reader *r, const uint8_t account[LIC_ID_LEN],
@@ -242,54 +257,125 @@ int pgs_registration_count(store_reader *r, const uint8_t account[LIC_ID_LEN], s
   if (((pgs_reader *)r)->s->cached)
     return pgs__cache_registration(((pgs_reader *)r)->s, account, NULL, NULL, n);
   int rc = pgs__rconn((pgs_reader *)r, &c);
-  return rc != LIC_OK ? rc : reg_count(c, account, n);
+  return rc != LIC_OK ? rc : reg_count(c, NULL, account, n);
 }
 
+/* A registration written or deleted goes into the read copy as that change
+ * (pgs__delta), not as a reload of its account; the count read with the
+ * account's lock no longer holds. */
 int pgs_w_registration_put(store_wtxn *w, const store_registration *g) {
   pgs_params p = {0};
+  store_registration d = *g;
+  int rc;
   if (g->project[0] == '\0' || strlen(g->project) > LIC_MAX_NAME ||
       strlen(g->domain) > LIC_MAX_DOMAIN)
     return lic_fail(LIC_LIMIT, "registration fields out of range");
-  pgs__dirty(w, g->account);
-  pgs__p_bytes(&p, g->account, LIC_ID_LEN);
-  pgs__p_bytes(&p, g->project_id, LIC_ID_LEN);
-  pgs__p_text(&p, g->project);
-  pgs__p_text(&p, g->domain);
-  pgs__p_i64(&p, g->created);
-  pgs__p_i64(&p, g->last_valid != 0 ? g->last_valid : g->created); /* as on LMDB */
-  return pgs__run(wc(w),
-                  "INSERT INTO licsrv_registrations (" REG_COLS ") VALUES"
-                  " ($1, $2, $3, $4, $5::bigint, $6::bigint) ON CONFLICT (account, project_id)"
-                  " DO UPDATE SET project = EXCLUDED.project, domain = EXCLUDED.domain,"
-                  " created = EXCLUDED.created, last_valid = EXCLUDED.last_valid",
-                  &p);
+  ((pgs_wtxn *)w)->count_ok = false;
+  if (d.last_valid == 0)
+    d.last_valid = d.created; /* as on LMDB */
+  pgs__p_bytes(&p, d.account, LIC_ID_LEN);
+  pgs__p_bytes(&p, d.project_id, LIC_ID_LEN);
+  pgs__p_text(&p, d.project);
+  pgs__p_text(&p, d.domain);
+  pgs__p_i64(&p, d.created);
+  pgs__p_i64(&p, d.last_valid);
+  rc = pgs__wrun(w, PGS_STMT_REG_PUT,
+                 "INSERT INTO licsrv_registrations (" REG_COLS ") VALUES"
+                 " ($1, $2, $3, $4, $5::bigint, $6::bigint) ON CONFLICT (account, project_id)"
+                 " DO UPDATE SET project = EXCLUDED.project, domain = EXCLUDED.domain,"
+                 " created = EXCLUDED.created, last_valid = EXCLUDED.last_valid",
+                 &p);
+  if (rc == LIC_OK)
+    pgs__delta(w, PGS_DELTA_PUT, &d);
+  return rc;
 }
 
 int pgs_w_registration_delete(store_wtxn *w, const uint8_t account[LIC_ID_LEN],
                               const uint8_t project_id[LIC_ID_LEN]) {
   pgs_params p = {0};
-  int n = 0, rc;
-  pgs__dirty(w, account);
+  store_registration d = {0};
+  PGresult *res;
+  int rc;
+  ((pgs_wtxn *)w)->count_ok = false;
   pgs__p_bytes(&p, account, LIC_ID_LEN);
   pgs__p_bytes(&p, project_id, LIC_ID_LEN);
-  rc = changed(wc(w), "DELETE FROM licsrv_registrations WHERE account = $1 AND project_id = $2",
-               &p, &n);
-  return rc != LIC_OK ? rc : n == 1 ? LIC_OK : LIC_NOTFOUND;
+  if ((rc = pgs__wexec(w, PGS_STMT_REG_DELETE, "DELETE FROM licsrv_registrations"
+                       " WHERE account = $1 AND project_id = $2", &p, &res)) != LIC_OK)
+    return rc;
+  bool hit = strcmp(PQcmdTuples(res), "1") == 0;
+  PQclear(res);
+  if (!hit)
+    return LIC_NOTFOUND;
+  memcpy(d.account, account, LIC_ID_LEN);
+  memcpy(d.project_id, project_id, LIC_ID_LEN);
+  pgs__delta(w, PGS_DELTA_DELETE, &d);
+  return LIC_OK;
 }
 
 int pgs_w_registration_get(store_wtxn *w, const uint8_t account[LIC_ID_LEN],
                            const uint8_t project_id[LIC_ID_LEN], store_registration *out) {
-  return reg_one(wc(w), account, project_id, out);
+  return reg_one(wc(w), w, account, project_id, out);
 }
 
 int pgs_w_registration_count(store_wtxn *w, const uint8_t account[LIC_ID_LEN], size_t *n) {
-  return reg_count(wc(w), account, n);
+  pgs_wtxn *t = (pgs_wtxn *)w;
+  if (t->count_ok && memcmp(t->count_id, account, LIC_ID_LEN) == 0) {
+    *n = t->count;
+    return LIC_OK;
+  }
+  return reg_count(wc(w), w, account, n);
+}
+
+/* One round trip: licsrv_claim() (schema version 3) runs the steps of
+ * store_claim_steps in the database, under the account's row lock. */
+int pgs_w_registration_claim(store_wtxn *w, const store_registration *r, int64_t capacity,
+                             const char *audit_token, const char *audit_action,
+                             const char *audit_subject, store_claim *out) {
+  pgs_params p = {0};
+  PGresult *res;
+  store_registration d = *r;
+  int rc;
+  memset(out, 0, sizeof *out);
+  if (r->project[0] == '\0' || strlen(r->project) > LIC_MAX_NAME ||
+      strlen(r->domain) > LIC_MAX_DOMAIN)
+    return lic_fail(LIC_LIMIT, "registration fields out of range");
+  if (strlen(audit_token) > STORE_MAX_TOKEN_NAME || strlen(audit_action) > STORE_MAX_ACTION ||
+      strlen(audit_subject) > STORE_MAX_SUBJECT)
+    return lic_fail(LIC_LIMIT, "audit entry fields too long");
+  ((pgs_wtxn *)w)->count_ok = false;
+  if (d.last_valid == 0)
+    d.last_valid = d.created;
+  pgs__p_bytes(&p, d.account, LIC_ID_LEN);
+  pgs__p_bytes(&p, d.project_id, LIC_ID_LEN);
+  pgs__p_text(&p, d.project);
+  pgs__p_text(&p, d.domain);
+  pgs__p_i64(&p, d.created);
+  pgs__p_i64(&p, d.last_valid);
+  pgs__p_i64(&p, capacity);
+  pgs__p_text(&p, audit_token);
+  pgs__p_text(&p, audit_action);
+  pgs__p_text(&p, audit_subject);
+  pgs_store *s = ((pgs_wtxn *)w)->s;
+  if (s->pipe_ok && wc(w) == s->wconn) /* sent ahead: answered by the pass's end */
+    return pgs__pipe_claim(s, &p, out, &d);
+  if ((rc = pgs__wexec(w, PGS_STMT_CLAIM, PGS_CLAIM_SQL, &p, &res)) != LIC_OK)
+    return rc;
+  rc = pgs__claim_answer(res, out);
+  PQclear(res);
+  if (rc != LIC_OK)
+    return rc;
+  if (out->outcome == STORE_CLAIM_NEW)
+    pgs__delta(w, PGS_DELTA_PUT, &d);
+  return LIC_OK;
 }
 
 int pgs_w_registration_delete_all(store_wtxn *w, const uint8_t account[LIC_ID_LEN], size_t *n) {
   pgs_params p = {0};
+  store_registration d = {0};
   int k = 0, rc;
-  pgs__dirty(w, account);
+  ((pgs_wtxn *)w)->count_ok = false;
+  memcpy(d.account, account, LIC_ID_LEN);
+  pgs__delta(w, PGS_DELTA_DELETE_ALL, &d);
   pgs__p_bytes(&p, account, LIC_ID_LEN);
   rc = changed(wc(w), "DELETE FROM licsrv_registrations WHERE account = $1", &p, &k);
   *n = rc == LIC_OK ? (size_t)k : 0;
@@ -377,8 +463,8 @@ int pgs_w_audit_append(store_wtxn *w, int64_t time, const char *token, const cha
   pgs__p_text(&p, token);
   pgs__p_text(&p, action);
   pgs__p_text(&p, subject);
-  return pgs__run(wc(w), "INSERT INTO licsrv_audit (time, token, action, subject)"
-                         " VALUES ($1::bigint, $2, $3, $4)", &p);
+  return pgs__wrun(w, PGS_STMT_AUDIT, "INSERT INTO licsrv_audit (time, token, action, subject)"
+                                      " VALUES ($1::bigint, $2, $3, $4)", &p);
 }
 
 int pgs_audit_each(store_reader *r, int64_t since, const char *needle, store_audit_cb cb,

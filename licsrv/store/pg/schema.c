@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/rand.h>
+
 #include "lic/err.h"
 #include "store/pg/internal.h"
 
@@ -56,7 +58,108 @@ static const char MIGRATION_2[] =
     "CREATE TRIGGER licsrv_tokens_notify AFTER INSERT OR UPDATE OR DELETE ON licsrv_tokens"
     " FOR EACH ROW EXECUTE FUNCTION licsrv_notify('t');";
 
-static const char *const MIGRATIONS[PGS_SCHEMA_VERSION] = {MIGRATION_1, MIGRATION_2};
+/* Version 3: registrations cheap to take.
+ * - licsrv_accounts.nregs, the account's registration count, kept by the
+ *   registrations' trigger in the writing transaction (under the account's
+ *   row lock the capacity check holds anyway), so the check reads one row
+ *   instead of counting the account's registrations; set from the table when
+ *   an account row is inserted (registrations may outlive their account:
+ *   `forget` deletes both, a plain account delete only the account) and
+ *   backfilled here.
+ * - A registration's notification names the row ("r ACCOUNT PROJECT"), so
+ *   another process reloads one row, not the whole account; every
+ *   notification ends with the writer's origin (" ORIGIN": the
+ *   licsrv.origin setting of the session, 16 hex digits, when set), so a
+ *   process skips its own changes (its writer put them in its copy already).
+ *   An nregs-only update of an account announces nothing.
+ * The payloads of version 2 stay readable (store/pg/notify.c). */
+static const char MIGRATION_3[] =
+    "ALTER TABLE licsrv_accounts ADD COLUMN nregs bigint NOT NULL DEFAULT 0;"
+    "CREATE FUNCTION licsrv_origin() RETURNS text LANGUAGE sql STABLE AS $f$"
+    " SELECT CASE WHEN COALESCE(current_setting('licsrv.origin', true), '') = '' THEN ''"
+    " ELSE ' ' || current_setting('licsrv.origin', true) END $f$;"
+    "CREATE OR REPLACE FUNCTION licsrv_notify() RETURNS trigger LANGUAGE plpgsql AS $f$"
+    " DECLARE k text := ''; BEGIN"
+    "  IF TG_NARGS > 1 THEN"
+    "   k := ' ' || COALESCE(substr((CASE WHEN TG_OP = 'DELETE' THEN to_jsonb(OLD)"
+    "    ELSE to_jsonb(NEW) END) ->> TG_ARGV[1], 3), '');"
+    "  END IF;"
+    "  PERFORM pg_notify('" PGS_NOTIFY_CHANNEL "', TG_ARGV[0] || k || licsrv_origin());"
+    "  RETURN NULL; END $f$;"
+    "CREATE FUNCTION licsrv_reg_change() RETURNS trigger LANGUAGE plpgsql AS $f$"
+    " BEGIN"
+    "  IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND (OLD.account <> NEW.account"
+    "   OR OLD.project_id <> NEW.project_id)) THEN"
+    "   IF TG_OP = 'DELETE' OR OLD.account <> NEW.account THEN"
+    "    UPDATE licsrv_accounts SET nregs = nregs - 1 WHERE id = OLD.account;"
+    "   END IF;"
+    "   PERFORM pg_notify('" PGS_NOTIFY_CHANNEL "', 'r ' || encode(OLD.account, 'hex') || ' '"
+    "    || encode(OLD.project_id, 'hex') || licsrv_origin());"
+    "  END IF;"
+    "  IF TG_OP <> 'DELETE' THEN"
+    "   IF TG_OP = 'INSERT' OR OLD.account <> NEW.account THEN"
+    "    UPDATE licsrv_accounts SET nregs = nregs + 1 WHERE id = NEW.account;"
+    "   END IF;"
+    "   PERFORM pg_notify('" PGS_NOTIFY_CHANNEL "', 'r ' || encode(NEW.account, 'hex') || ' '"
+    "    || encode(NEW.project_id, 'hex') || licsrv_origin());"
+    "  END IF;"
+    "  RETURN NULL; END $f$;"
+    "DROP TRIGGER licsrv_registrations_notify ON licsrv_registrations;"
+    "CREATE TRIGGER licsrv_registrations_change AFTER INSERT OR UPDATE OR DELETE"
+    " ON licsrv_registrations FOR EACH ROW"
+    " WHEN (current_setting('licsrv.claim', true) IS DISTINCT FROM 'on')"
+    " EXECUTE FUNCTION licsrv_reg_change();"
+    "CREATE FUNCTION licsrv_account_nregs() RETURNS trigger LANGUAGE plpgsql AS $f$"
+    " BEGIN NEW.nregs := (SELECT count(*) FROM licsrv_registrations WHERE account = NEW.id);"
+    "  RETURN NEW; END $f$;"
+    "CREATE TRIGGER licsrv_accounts_nregs BEFORE INSERT ON licsrv_accounts"
+    " FOR EACH ROW EXECUTE FUNCTION licsrv_account_nregs();"
+    /* a registration's claim in one round trip (store_w_registration_claim):
+     * outcome 0 no account, 1 revoked, 2 registered already, 3 full, 4 new.
+     * The slot is taken first, as one update under the account's row lock
+     * (SPEC 4.5: a second process's claim waits for the lock and then sees
+     * this count); the insert's trigger is told (licsrv.claim, for this
+     * statement only) that the claim keeps the count and announces the row
+     * itself: the trigger's own update and notice cost more than the rest
+     * of the claim together. */
+    "CREATE FUNCTION licsrv_claim(a bytea, p bytea, proj text, dom text, t bigint, lv bigint,"
+    " cap bigint, tok text, act text, subj text, OUT outcome integer, OUT used bigint)"
+    " LANGUAGE plpgsql AS $f$ DECLARE rv bigint; BEGIN"
+    "  UPDATE licsrv_accounts SET nregs = nregs + 1 WHERE id = a AND revoked_at = 0"
+    "   AND nregs < cap RETURNING nregs INTO used;"
+    "  IF FOUND THEN"
+    "   PERFORM set_config('licsrv.claim', 'on', true);"
+    "   INSERT INTO licsrv_registrations (account, project_id, project, domain, created,"
+    "    last_valid) VALUES (a, p, proj, dom, t, lv) ON CONFLICT (account, project_id) DO NOTHING;"
+    "   IF FOUND THEN"
+    "    PERFORM set_config('licsrv.claim', '', true);"
+    "    INSERT INTO licsrv_audit (time, token, action, subject) VALUES (t, tok, act, subj);"
+    "    PERFORM pg_notify('" PGS_NOTIFY_CHANNEL "', 'r ' || encode(a, 'hex') || ' '"
+    "     || encode(p, 'hex') || licsrv_origin());"
+    "    outcome := 4; RETURN;"
+    "   END IF;"
+    "   PERFORM set_config('licsrv.claim', '', true);"
+    "   UPDATE licsrv_accounts SET nregs = nregs - 1 WHERE id = a RETURNING nregs INTO used;"
+    "   outcome := 2; RETURN;"
+    "  END IF;"
+    "  SELECT revoked_at, nregs INTO rv, used FROM licsrv_accounts WHERE id = a FOR UPDATE;"
+    "  IF NOT FOUND THEN outcome := 0; used := 0; RETURN; END IF;"
+    "  IF rv <> 0 THEN outcome := 1; used := 0; RETURN; END IF;"
+    "  PERFORM 1 FROM licsrv_registrations WHERE account = a AND project_id = p;"
+    "  outcome := CASE WHEN FOUND THEN 2 ELSE 3 END;"
+    " END $f$;"
+    "DROP TRIGGER licsrv_accounts_notify ON licsrv_accounts;"
+    "CREATE TRIGGER licsrv_accounts_notify AFTER INSERT OR DELETE ON licsrv_accounts"
+    " FOR EACH ROW EXECUTE FUNCTION licsrv_notify('a', 'id');"
+    "CREATE TRIGGER licsrv_accounts_notify_update AFTER UPDATE ON licsrv_accounts"
+    " FOR EACH ROW WHEN (OLD.env IS DISTINCT FROM NEW.env OR OLD.imported IS DISTINCT FROM"
+    " NEW.imported OR OLD.revoked_at IS DISTINCT FROM NEW.revoked_at OR OLD.id <> NEW.id)"
+    " EXECUTE FUNCTION licsrv_notify('a', 'id');"
+    /* after the triggers: the backfill announces nothing */
+    "UPDATE licsrv_accounts a SET nregs = (SELECT count(*) FROM licsrv_registrations r"
+    " WHERE r.account = a.id)";
+
+static const char *const MIGRATIONS[PGS_SCHEMA_VERSION] = {MIGRATION_1, MIGRATION_2, MIGRATION_3};
 
 int pgs__schema_get(PGconn *c, int *version) {
   PGresult *r = NULL;
@@ -153,6 +256,14 @@ int pgs_open(const char *url, unsigned flags, store **out) {
     if ((rc = pgs__migrate(s->wconn, v)) != LIC_OK)
       goto out;
   }
+  if (RAND_bytes(s->origin, sizeof s->origin) != 1) {
+    rc = lic_fail(LIC_IO, "cannot draw this process's origin (random bytes)");
+    goto out;
+  }
+  for (size_t i = 0; i < sizeof s->origin; i++)
+    snprintf(s->origin_hex + 2 * i, 3, "%02x", s->origin[i]);
+  if ((rc = pgs__writer_session(s)) != LIC_OK)
+    goto out;
   s->up = true;
   if ((flags & STORE_CACHED) != 0) {
     if ((rc = pgs__cache_load_all(s, s->wconn)) != LIC_OK)
@@ -184,6 +295,7 @@ out:
     }
     PQfinish(s->wconn);
     pgs__cache_free(s);
+    free(s->stale);
     if (mu) {
       pgs__stop_end(s);
       opq_destroy(&s->q);
@@ -218,6 +330,9 @@ void pgs_close(store *st) {
   pgs__cache_free(s);
   pthread_rwlock_destroy(&s->clock);
   free(s->dirty);
+  free(s->delta);
+  free(s->stale);
+  free(s->pend);
   free(s->batch);
   opq_destroy(&s->q);
   pthread_mutex_destroy(&s->mu);

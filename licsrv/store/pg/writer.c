@@ -187,7 +187,10 @@ static int batch_apply(pgs_wtxn *w, pgs_bentry *e, size_t cap, int64_t hwm) {
 /* ---- the read copy's own writes ----------------------------------------------- */
 
 void pgs__dirty(store_wtxn *wt, const uint8_t id[LIC_ID_LEN]) {
-  pgs_store *s = ((pgs_wtxn *)wt)->s;
+  pgs__dirty_id(((pgs_wtxn *)wt)->s, id);
+}
+
+void pgs__dirty_id(pgs_store *s, const uint8_t id[LIC_ID_LEN]) {
   if (!s->cached)
     return;
   for (size_t i = 0; i < s->ndirty; i++)
@@ -206,10 +209,11 @@ void pgs__dirty(store_wtxn *wt, const uint8_t id[LIC_ID_LEN]) {
 
 void pgs__dirty_certs(store_wtxn *wt) { ((pgs_wtxn *)wt)->s->certs_dirty = true; }
 
-/* After a commit, before the answers: this process reads its own writes. */
-static void reload_dirty(pgs_store *s) {
-  for (size_t i = 0; i < s->ndirty; i++)
-    pgs__cache_load_account(s, s->wconn, s->dirty[i]);
+/* After a commit, before the answers: this process reads its own writes
+ * (since: pgs__cache_mark before the COMMIT). */
+static void reload_dirty(pgs_store *s, uint64_t since) {
+  if (s->cached)
+    pgs__cache_apply_own(s, s->wconn, since);
   if (s->certs_dirty)
     pgs__cache_load_certs(s, s->wconn);
   s->ndirty = 0;
@@ -258,6 +262,8 @@ static int writer_conn(pgs_store *s, int64_t *next_try, int64_t *backoff) {
     return rc;
   }
   *backoff = BACKOFF_MIN_MS;
+  if ((rc = pgs__writer_session(s)) != LIC_OK)
+    return rc;
   set_up(s, true);
   return LIC_OK;
 }
@@ -285,10 +291,13 @@ static int group_begin(pgs_store *s, int64_t *next_try, int64_t *backoff) {
 /* One pass over the group in one transaction; *failed when an operation did. */
 static int group_pass(pgs_store *s, opq_op *ops, bool isolate, bool *failed, uint64_t *nops,
                       int64_t *next_try, int64_t *backoff) {
-  int rc = group_begin(s, next_try, backoff);
-  pgs_wtxn w = {&pgs_ops, s, s->wconn, (int64_t)time(NULL)};
+  int rc = group_begin(s, next_try, backoff); /* may reconnect: w takes the connection after */
+  pgs_wtxn w = {.ops = &pgs_ops, .s = s, .c = s->wconn, .now = (int64_t)time(NULL)};
   *failed = false;
   *nops = 0;
+  s->ndelta = 0; /* a pass starts from nothing */
+  s->pipe_ok = !isolate; /* claims sent ahead (pipe.c) in the first pass */
+  s->pipe_rc = LIC_OK;
   if (rc != LIC_OK)
     return rc;
   for (opq_op *o = ops; o != NULL && !*failed; o = o->next) {
@@ -296,7 +305,11 @@ static int group_pass(pgs_store *s, opq_op *ops, bool isolate, bool *failed, uin
     o->detail[0] = '\0';
     if (isolate && (rc = savepoint(s->wconn, "")) != LIC_OK)
       return rc;
+    size_t ndelta = s->ndelta;
     o->rc = o->apply((store_wtxn *)&w, o->arg);
+    w.count_ok = false; /* a count read in one operation is that one's */
+    if (o->rc != LIC_OK)
+      s->ndelta = ndelta; /* rolled back (to its savepoint, or all of it) */
     if (!pgs__conn_ok(s->wconn))
       return lic_fail(LIC_UNAVAILABLE, "postgresql: connection lost");
     if (o->rc == LIC_UNAVAILABLE) /* canceled or timed out: not this operation's fault */
@@ -309,6 +322,11 @@ static int group_pass(pgs_store *s, opq_op *ops, bool isolate, bool *failed, uin
       *failed = true;
     (*nops)++;
   }
+  s->pipe_ok = false;
+  if (pgs__pipe_collect(s) != LIC_OK) /* a claim sent ahead failed */
+    *failed = true;
+  if (!pgs__conn_ok(s->wconn))
+    return lic_fail(LIC_UNAVAILABLE, "postgresql: connection lost");
   return LIC_OK;
 }
 
@@ -377,7 +395,7 @@ void *pgs__writer_main(void *arg) {
         crc = LIC_UNAVAILABLE;
       } else if (crc == LIC_OK) {
         if (bn > 0 || hwm > 0) { /* bookkeeping rides along; dropped on failure */
-          pgs_wtxn w = {&pgs_ops, s, s->wconn, (int64_t)time(NULL)};
+          pgs_wtxn w = {.ops = &pgs_ops, .s = s, .c = s->wconn, .now = (int64_t)time(NULL)};
           if (savepoint(s->wconn, "") == LIC_OK) {
             int br = batch_apply(&w, be, bcap, hwm);
             savepoint(s->wconn, br == LIC_OK ? "RELEASE" : "ROLLBACK TO");
@@ -385,13 +403,14 @@ void *pgs__writer_main(void *arg) {
           nops++;
         }
         lic_errdetail_clear();
+        uint64_t since = pgs__cache_mark(s);
         s->wwarn[0] = '\0';
         commit_sent = true;
         crc = pgs__run(s->wconn, "COMMIT", NULL); /* answered only after this */
         committed = crc == LIC_OK;
         warned = s->wwarn[0] != '\0'; /* the COMMIT's own, not the reload's below */
         if (committed)
-          reload_dirty(s); /* on the primary, whatever the answer below */
+          reload_dirty(s, since); /* on the primary, whatever the answer below */
       }
       bool canceled = pgs__group_end(s);
       if (canceled || (committed && warned)) {
@@ -432,7 +451,7 @@ void *pgs__writer_main(void *arg) {
       }
     }
     free(be);
-    s->ndirty = 0; /* a failed group changed nothing */
+    s->ndirty = s->ndelta = 0; /* a failed group changed nothing */
     s->certs_dirty = false;
 
     pthread_mutex_lock(&s->mu);

@@ -1,7 +1,9 @@
 /* test_srv_store_notify.c - the change notification's payload parser
- * (store/pg/notify.c): what the schema's trigger sends parses to the account
- * or kind it names; garbage, truncated, oversized, wrong-prefix and bad-hex
- * payloads are LIC_FORMAT with *out zeroed. No PostgreSQL needed. */
+ * (store/pg/notify.c): what the schema's triggers send (version 3: with the
+ * registration's project and the writer's origin; version 2's still
+ * accepted) parses to the account, project, origin or kind it names;
+ * garbage, truncated, oversized, wrong-prefix and bad-hex payloads are
+ * LIC_FORMAT with *out zeroed. No PostgreSQL needed. */
 #include <stdio.h>
 #include <string.h>
 
@@ -10,6 +12,11 @@
 #include "testutil.h"
 
 static const char HEX[] = "00112233445566778899aabbccddeeff";
+static const char PHEX[] = "ffeeddccbbaa99887766554433221100";
+static const char OHEX[] = "0123456789abcdef";
+static const uint8_t OR[PGS_ORIGIN_LEN] = {0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef};
+static const uint8_t PR[LIC_ID_LEN] = {0xff, 0xee, 0xdd, 0xcc, 0xbb, 0xaa, 0x99, 0x88,
+                                       0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11, 0x00};
 static const uint8_t ID[LIC_ID_LEN] = {0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77,
                                        0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff};
 
@@ -43,6 +50,85 @@ static void test_what_the_trigger_sends(void **state) {
   assert_int_equal(n.kind, PGS_NOTIFY_TOKENS);
 }
 
+/* Version 3: the registration's project, the writer's origin on every kind. */
+static void test_what_version_3_sends(void **state) {
+  (void)state;
+  char p[PGS_NOTIFY_MAX + 1];
+  pgs_notify n;
+  snprintf(p, sizeof p, "r %s %s", HEX, PHEX); /* a writer that set no origin */
+  assert_int_equal(parse(p, &n), LIC_OK);
+  assert_int_equal(n.kind, PGS_NOTIFY_REG);
+  assert_memory_equal(n.id, ID, LIC_ID_LEN);
+  assert_memory_equal(n.project, PR, LIC_ID_LEN);
+  assert_false(n.has_origin);
+  snprintf(p, sizeof p, "r %s %s %s", HEX, PHEX, OHEX);
+  assert_int_equal(strlen(p), 84); /* the longest payload */
+  assert_true(strlen(p) <= PGS_NOTIFY_MAX);
+  assert_int_equal(parse(p, &n), LIC_OK);
+  assert_int_equal(n.kind, PGS_NOTIFY_REG);
+  assert_memory_equal(n.project, PR, LIC_ID_LEN);
+  assert_true(n.has_origin);
+  assert_memory_equal(n.origin, OR, PGS_ORIGIN_LEN);
+  snprintf(p, sizeof p, "a %s %s", HEX, OHEX);
+  assert_int_equal(parse(p, &n), LIC_OK);
+  assert_int_equal(n.kind, PGS_NOTIFY_ACCOUNT);
+  assert_memory_equal(n.id, ID, LIC_ID_LEN);
+  assert_true(n.has_origin);
+  assert_memory_equal(n.origin, OR, PGS_ORIGIN_LEN);
+  snprintf(p, sizeof p, "c %s", OHEX);
+  assert_int_equal(parse(p, &n), LIC_OK);
+  assert_int_equal(n.kind, PGS_NOTIFY_CERTS);
+  assert_true(n.has_origin);
+  snprintf(p, sizeof p, "t %s", OHEX);
+  assert_int_equal(parse(p, &n), LIC_OK);
+  assert_int_equal(n.kind, PGS_NOTIFY_TOKENS);
+  assert_memory_equal(n.origin, OR, PGS_ORIGIN_LEN);
+  assert_int_equal(parse("t", &n), LIC_OK);
+  assert_false(n.has_origin);
+  /* the old "r ACCOUNT" stays the whole account's registrations, no origin */
+  snprintf(p, sizeof p, "r %s", HEX);
+  assert_int_equal(parse(p, &n), LIC_OK);
+  assert_int_equal(n.kind, PGS_NOTIFY_REGS);
+  assert_false(n.has_origin);
+}
+
+static void test_version_3_malformed(void **state) {
+  (void)state;
+  char p[2 * PGS_NOTIFY_MAX];
+  snprintf(p, sizeof p, "r %s %s", HEX, OHEX); /* an origin where the project goes */
+  bad(p);
+  snprintf(p, sizeof p, "r %s %s %s %s", HEX, PHEX, OHEX, OHEX); /* two origins */
+  bad(p);
+  snprintf(p, sizeof p, "a %s %s", HEX, PHEX); /* a project on an account */
+  bad(p);
+  snprintf(p, sizeof p, "r %s %s ", HEX, PHEX); /* a space and no origin */
+  bad(p);
+  snprintf(p, sizeof p, "r %s  %s", HEX, PHEX);
+  bad(p);
+  snprintf(p, sizeof p, "r %s-%s", HEX, PHEX);
+  bad(p);
+  snprintf(p, sizeof p, "a %s %s", HEX, OHEX);
+  for (size_t cut = 2 + 2 * LIC_ID_LEN + 1; cut < strlen(p); cut++) { /* a cut origin */
+    char q[2 * PGS_NOTIFY_MAX];
+    snprintf(q, sizeof q, "%.*s", (int)cut, p);
+    bad(q);
+  }
+  const char subst[] = {'g', 'A', ' ', '\0', '\x80'};
+  for (size_t pos = 0; pos < 2 * LIC_ID_LEN + 1 + 2 * PGS_ORIGIN_LEN; pos++)
+    for (size_t k = 0; k < sizeof subst; k++) { /* bad digits in project and origin */
+      size_t len = (size_t)snprintf(p, sizeof p, "r %s %s %s", HEX, PHEX, OHEX);
+      size_t at = 2 + 2 * LIC_ID_LEN + 1 + pos;
+      if (p[at] == ' ')
+        continue;
+      p[at] = subst[k]; /* a NUL too: the length given is what counts */
+      pgs_notify n;
+      static const pgs_notify zero;
+      memset(&n, 0x5a, sizeof n);
+      assert_int_equal(pgs__notify_parse(p, len, &n), LIC_FORMAT);
+      assert_memory_equal(&n, &zero, sizeof n);
+    }
+}
+
 static void test_empty_and_garbage(void **state) {
   (void)state;
   pgs_notify n;
@@ -55,7 +141,10 @@ static void test_empty_and_garbage(void **state) {
   bad("c x");
   bad("cc");
   bad("t  ");
-  assert_string_equal(lic_errdetail(), "notify: 't' takes no argument");
+  assert_string_equal(lic_errdetail(), "notify: 't' takes no argument but an origin");
+  bad("c 0123456789abcde");   /* an origin a digit short */
+  bad("t 0123456789abcdef0"); /* a digit long */
+  bad("c  0123456789abcdef");
 }
 
 static void test_wrong_prefix(void **state) {
@@ -118,6 +207,7 @@ int main(void) {
       cmocka_unit_test(test_what_the_trigger_sends), cmocka_unit_test(test_empty_and_garbage),
       cmocka_unit_test(test_wrong_prefix),           cmocka_unit_test(test_truncated_and_oversized),
       cmocka_unit_test(test_bad_hex),
+      cmocka_unit_test(test_what_version_3_sends),   cmocka_unit_test(test_version_3_malformed),
   };
   return cmocka_run_group_tests_name("store_pg_notify", tests, NULL, NULL);
 }

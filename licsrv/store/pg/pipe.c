@@ -1,0 +1,137 @@
+/* store/pg/pipe.c - a group's registration claims sent without waiting for
+ * each answer (libpq's pipeline mode), so a group of N registrations costs
+ * the writer about one round trip instead of N: on a busy machine each round
+ * trip waits for two scheduler turns (the writer's and its backend's), which
+ * bounded registrations far below what either side's CPU allows.
+ *
+ * Only claims go ahead, and only in a group's first pass: their outcomes are
+ * needed by nobody before the commit (store.h: read in the done callback).
+ * Any other statement on the connection first reads every answer ahead of it
+ * (pgs__pipe_settle, from conn.c), so the transaction's statements keep
+ * their order and every synchronous read sees the claims before it. A
+ * failed claim makes the pass fail (s->pipe_rc); the second pass, one
+ * savepoint per operation, runs claims one by one and pins the failure on
+ * its own operation. Writer thread only. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lic/err.h"
+#include "store/pg/internal.h"
+
+#define CLAIM_SQL PGS_CLAIM_SQL
+
+/* The writer whose connection is in pipeline mode, if any (one writer thread
+ * per store; this thread's). */
+static _Thread_local pgs_store *piped;
+
+int pgs__claim_answer(const PGresult *res, store_claim *out) {
+  int32_t outcome = PQntuples(res) == 1 ? pgs__i32(res, 0, 0) : -1;
+  int64_t used = PQntuples(res) == 1 ? pgs__i64(res, 0, 1) : 0;
+  memset(out, 0, sizeof *out);
+  if (outcome < STORE_CLAIM_NO_ACCOUNT || outcome > STORE_CLAIM_NEW)
+    return lic_fail(LIC_FORMAT, "postgresql: licsrv_claim answered outcome %d", (int)outcome);
+  out->outcome = (store_claim_outcome)outcome;
+  out->used = used > 0 ? (size_t)used : 0;
+  return LIC_OK;
+}
+
+int pgs__pipe_claim(pgs_store *s, const pgs_params *p, store_claim *out,
+                    const store_registration *d) {
+  char name[32];
+  int rc;
+  if ((rc = pgs__wprepare(s, PGS_STMT_CLAIM, CLAIM_SQL, p->n, name, sizeof name)) != LIC_OK)
+    return rc;
+  if (s->npend == s->cappend) {
+    size_t cap = s->cappend ? s->cappend * 2 : 64;
+    void *n = realloc(s->pend, cap * sizeof *s->pend);
+    if (n == NULL)
+      return LIC_NOMEM;
+    s->pend = n;
+    s->cappend = cap;
+  }
+  if (PQpipelineStatus(s->wconn) == PQ_PIPELINE_OFF) {
+    if (PQenterPipelineMode(s->wconn) != 1)
+      return pgs__error_of(s->wconn, NULL);
+    piped = s;
+  }
+  memset(out, 0, sizeof *out);
+  /* not flushed: the lot goes with the sync (pgs__pipe_collect), one send
+   * and one wake-up of the backend for the group instead of one per claim
+   * (they share the machine's cores; the backend gains nothing by starting
+   * early while the writer still prepares the next claim) */
+  if (PQsendQueryPrepared(s->wconn, name, p->n, p->v, p->len, p->fmt, 1) != 1)
+    return pgs__error_of(s->wconn, NULL);
+  s->pend[s->npend].out = out;
+  s->pend[s->npend].d = *d;
+  s->npend++;
+  return LIC_OK;
+}
+
+static void note(pgs_store *s, int rc) {
+  if (s->pipe_rc == LIC_OK)
+    s->pipe_rc = rc;
+}
+
+int pgs__pipe_collect(pgs_store *s) {
+  PGconn *c = s->wconn;
+  if (c == NULL || PQpipelineStatus(c) == PQ_PIPELINE_OFF) {
+    s->npend = 0;
+    return s->pipe_rc;
+  }
+  if (PQpipelineSync(c) != 1)
+    note(s, pgs__error_of(c, NULL));
+  /* each query's results end with a NULL; the sync point ends the lot. A
+   * broken connection answers NULL for ever: bounded by what was sent. */
+  size_t i = 0, nulls = 0;
+  for (bool synced = false; !synced && pgs__conn_ok(c) && nulls <= s->npend + 1;) {
+    PGresult *r = PQgetResult(c);
+    if (r == NULL) {
+      nulls++;
+      continue;
+    }
+    switch (PQresultStatus(r)) {
+    case PGRES_TUPLES_OK:
+      if (i < s->npend) {
+        int rc = pgs__claim_answer(r, s->pend[i].out);
+        if (rc != LIC_OK)
+          note(s, rc);
+        else if (s->pend[i].out->outcome == STORE_CLAIM_NEW)
+          pgs__delta_own(s, PGS_DELTA_PUT, &s->pend[i].d);
+      }
+      i++;
+      break;
+    case PGRES_PIPELINE_SYNC: synced = true; break;
+    case PGRES_PIPELINE_ABORTED:
+      note(s, lic_fail(LIC_IO, "postgresql: a claim before this one failed"));
+      i++;
+      break;
+    default: /* the failed one */
+      note(s, pgs__error_of(c, r));
+      i++;
+      break;
+    }
+    PQclear(r);
+  }
+  if (i < s->npend)
+    note(s, lic_fail(LIC_UNAVAILABLE, "postgresql: %zu claim answers missing", s->npend - i));
+  s->npend = 0;
+  piped = NULL;
+  if (PQexitPipelineMode(c) != 1) {
+    note(s, lic_fail(LIC_UNAVAILABLE, "postgresql: cannot leave pipeline mode: %s",
+                     PQerrorMessage(c)));
+    /* a connection left in pipeline mode takes no further statement: start
+     * it again (the writer's session with it) */
+    pgs__wconn_detach(s); /* the cancel handle names the old backend (stop.c) */
+    PQreset(c);
+    pgs__wconn_attach(s);
+    if (pgs__conn_ok(c))
+      pgs__writer_session(s);
+  }
+  return s->pipe_rc;
+}
+
+void pgs__pipe_settle(PGconn *c) {
+  if (piped != NULL && piped->wconn == c && PQpipelineStatus(c) != PQ_PIPELINE_OFF)
+    pgs__pipe_collect(piped);
+}
