@@ -260,25 +260,34 @@ int pgs_registration_count(store_reader *r, const uint8_t account[LIC_ID_LEN], s
   return rc != LIC_OK ? rc : reg_count(c, NULL, account, n);
 }
 
+/* A registration's checks and its six parameters, in REG_COLS order (the
+ * put and the claim send the same row). */
+static int reg_params(const store_registration *g, store_registration *d, pgs_params *p) {
+  if (g->project[0] == '\0' || strlen(g->project) > LIC_MAX_NAME ||
+      strlen(g->domain) > LIC_MAX_DOMAIN)
+    return lic_fail(LIC_LIMIT, "registration fields out of range");
+  *d = *g;
+  if (d->last_valid == 0)
+    d->last_valid = d->created; /* as on LMDB */
+  pgs__p_bytes(p, d->account, LIC_ID_LEN);
+  pgs__p_bytes(p, d->project_id, LIC_ID_LEN);
+  pgs__p_text(p, d->project);
+  pgs__p_text(p, d->domain);
+  pgs__p_i64(p, d->created);
+  pgs__p_i64(p, d->last_valid);
+  return LIC_OK;
+}
+
 /* A registration written or deleted goes into the read copy as that change
  * (pgs__delta), not as a reload of its account; the count read with the
  * account's lock no longer holds. */
 int pgs_w_registration_put(store_wtxn *w, const store_registration *g) {
   pgs_params p = {0};
-  store_registration d = *g;
+  store_registration d;
   int rc;
-  if (g->project[0] == '\0' || strlen(g->project) > LIC_MAX_NAME ||
-      strlen(g->domain) > LIC_MAX_DOMAIN)
-    return lic_fail(LIC_LIMIT, "registration fields out of range");
+  if ((rc = reg_params(g, &d, &p)) != LIC_OK)
+    return rc;
   ((pgs_wtxn *)w)->count_ok = false;
-  if (d.last_valid == 0)
-    d.last_valid = d.created; /* as on LMDB */
-  pgs__p_bytes(&p, d.account, LIC_ID_LEN);
-  pgs__p_bytes(&p, d.project_id, LIC_ID_LEN);
-  pgs__p_text(&p, d.project);
-  pgs__p_text(&p, d.domain);
-  pgs__p_i64(&p, d.created);
-  pgs__p_i64(&p, d.last_valid);
   rc = pgs__wrun(w, PGS_STMT_REG_PUT,
                  "INSERT INTO licsrv_registrations (" REG_COLS ") VALUES"
                  " ($1, $2, $3, $4, $5::bigint, $6::bigint) ON CONFLICT (account, project_id)"
@@ -333,24 +342,15 @@ int pgs_w_registration_claim(store_wtxn *w, const store_registration *r, int64_t
                              const char *audit_subject, store_claim *out) {
   pgs_params p = {0};
   PGresult *res;
-  store_registration d = *r;
+  store_registration d;
   int rc;
   memset(out, 0, sizeof *out);
-  if (r->project[0] == '\0' || strlen(r->project) > LIC_MAX_NAME ||
-      strlen(r->domain) > LIC_MAX_DOMAIN)
-    return lic_fail(LIC_LIMIT, "registration fields out of range");
   if (strlen(audit_token) > STORE_MAX_TOKEN_NAME || strlen(audit_action) > STORE_MAX_ACTION ||
       strlen(audit_subject) > STORE_MAX_SUBJECT)
     return lic_fail(LIC_LIMIT, "audit entry fields too long");
+  if ((rc = reg_params(r, &d, &p)) != LIC_OK)
+    return rc;
   ((pgs_wtxn *)w)->count_ok = false;
-  if (d.last_valid == 0)
-    d.last_valid = d.created;
-  pgs__p_bytes(&p, d.account, LIC_ID_LEN);
-  pgs__p_bytes(&p, d.project_id, LIC_ID_LEN);
-  pgs__p_text(&p, d.project);
-  pgs__p_text(&p, d.domain);
-  pgs__p_i64(&p, d.created);
-  pgs__p_i64(&p, d.last_valid);
   pgs__p_i64(&p, capacity);
   pgs__p_text(&p, audit_token);
   pgs__p_text(&p, audit_action);
