@@ -2,7 +2,7 @@
  * delete accounts, list and release their registrations, list the online-key
  * certificates; on the data directory, while the server runs (a running
  * server sees a change at its next request). Mutations are durable and
- * audited (token "cli"). */
+ * audited as the operator ("cli:USER", licsrv_operator). */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>

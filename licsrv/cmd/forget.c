@@ -55,7 +55,9 @@ int licsrv_cmd_forget(int argc, char **argv) {
   }
   if ((ex = licsrv_open_store(&o, 0, &s)) != EXIT_OK)
     return ex;
-  r = store_forget(s, is_license ? STORE_SUBJECT_LICENSE : STORE_SUBJECT_ACCOUNT, id, &cnt);
+  char actor[STORE_MAX_TOKEN_NAME + 1];
+  licsrv_operator(actor, sizeof actor); /* audited as the person, like the other commands */
+  r = store_forget(s, is_license ? STORE_SUBJECT_LICENSE : STORE_SUBJECT_ACCOUNT, id, actor, &cnt);
   if (r != LIC_OK) {
     ex = cli_lic_error("forget", r);
     goto out;

@@ -60,7 +60,9 @@ int licsrv_cmd_purge(int argc, char **argv) {
     return ex;
   if ((ex = licsrv_open_store(&o, 0, &s)) != EXIT_OK)
     return ex;
-  if ((r = store_purge(s, (int64_t)time(NULL), days, &cnt)) != LIC_OK ||
+  char actor[STORE_MAX_TOKEN_NAME + 1];
+  licsrv_operator(actor, sizeof actor); /* audited as the person, like the other commands */
+  if ((r = store_purge(s, (int64_t)time(NULL), days, actor, &cnt)) != LIC_OK ||
       (ttl > 0 && (r = store_registration_release_idle(s, (int64_t)time(NULL), ttl, &released)) !=
                       LIC_OK)) {
     ex = cli_lic_error("purge", r);

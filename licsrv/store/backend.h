@@ -70,8 +70,8 @@
   X(int, read_submit, (store *s, store_reader *rd, store_read_fn read, store_read_done_fn done, void *arg), (s, rd, read, done, arg)) \
   X(int64_t, wtxn_now, (const store_wtxn *w), (w)) \
   X(int, backup, (store *s, const char *dest_dir), (s, dest_dir)) \
-  X(int, purge, (store *s, int64_t now, int64_t retention_days, store_counts *c), (s, now, retention_days, c)) \
-  X(int, forget, (store *s, store_subject kind, const uint8_t id[LIC_ID_LEN], store_counts *c), (s, kind, id, c)) \
+  X(int, purge, (store *s, int64_t now, int64_t retention_days, const char *actor, store_counts *c), (s, now, retention_days, actor, c)) \
+  X(int, forget, (store *s, store_subject kind, const uint8_t id[LIC_ID_LEN], const char *actor, store_counts *c), (s, kind, id, actor, c)) \
   X(int, size, (store *s, uint64_t *used, uint64_t *mapsize), (s, used, mapsize)) \
   X(int, w_raw_put, (store_wtxn *w, const char *db, const void *key, size_t klen, const void *val, size_t vlen), (w, db, key, klen, val, vlen))
 

@@ -423,13 +423,17 @@ typedef struct {
   size_t tombstones; /* forget: a revoked license's id kept (it stays revoked) */
 } store_counts;
 /* Delete node records (last seen and failure older than the cutoff), clear
- * failures older than it and delete audit entries older than it. Durable. */
-int store_purge(store *s, int64_t now, int64_t retention_days, store_counts *c);
+ * failures older than it and delete audit entries older than it. Durable.
+ * Audited (when anything went) with actor as the token name: who ran it
+ * ("cli:USER", at most STORE_MAX_TOKEN_NAME bytes). */
+int store_purge(store *s, int64_t now, int64_t retention_days, const char *actor,
+                store_counts *c);
 /* Delete everything about a license or an account: its record, its nodes,
  * its registrations, and every audit entry whose subject names it. Durable.
  * A revoked license leaves a tombstone: its id and revocation time only. */
 typedef enum { STORE_SUBJECT_LICENSE, STORE_SUBJECT_ACCOUNT } store_subject;
-int store_forget(store *s, store_subject kind, const uint8_t id[LIC_ID_LEN], store_counts *c);
+int store_forget(store *s, store_subject kind, const uint8_t id[LIC_ID_LEN], const char *actor,
+                 store_counts *c);
 /* Bytes used by the environment (last page * page size) and the map size. */
 int store_size(store *s, uint64_t *used, uint64_t *mapsize);
 

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import json
 import os
+import pwd
 import shutil
 import stat
 import subprocess
@@ -304,6 +305,12 @@ def test_export_and_forget(server):
 
     f = json.loads(run("forget", "--license", u, "--yes", "--data", server["data"], "--json", check=0).stdout)
     assert f["licenses"] == 1 and f["audit"] >= 1
+    # the erasure is audited as the person who ran it, like every other command
+    audit = json.loads(run("audit", "--data", server["data"], "--json", check=0).stdout)["audit"]
+    me = pwd.getpwuid(os.getuid()).pw_name
+    if os.environ.get("SUDO_USER") and os.environ.get("SUDO_UID", "").isdigit():
+        me = os.environ["SUDO_USER"]
+    assert [e["actor"] for e in audit if e["action"] == "forget"][-1] == "cli:" + me, audit
     one_line_error(run("export", "--license", u, "--data", server["data"], check=1))
     st = status(server["data"])
     assert [l["id"] for l in st["licenses"]] == [str(uuid.UUID(bytes=other))]

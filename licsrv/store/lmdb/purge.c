@@ -13,6 +13,7 @@ typedef struct {
   int64_t cutoff;
   int64_t days;
   store_counts c;
+  const char *actor; /* the audit entry's token name */
   store_subject kind;
   uint8_t id[LIC_ID_LEN];
 } maint;
@@ -126,12 +127,13 @@ static int purge_apply(store_wtxn *w, void *arg) {
   if (m->c.nodes + m->c.failures + m->c.audit > 0) {
     char subj[64];
     snprintf(subj, sizeof subj, "retention:%lldd", (long long)m->days);
-    return lmdb_w_audit_append(w, w->now, "cli", "purge", subj);
+    return lmdb_w_audit_append(w, w->now, m->actor, "purge", subj);
   }
   return LIC_OK;
 }
 
-int lmdb_purge(store *s, int64_t now, int64_t retention_days, store_counts *c) {
+int lmdb_purge(store *s, int64_t now, int64_t retention_days, const char *actor,
+              store_counts *c) {
   maint m;
   int r;
   memset(c, 0, sizeof *c);
@@ -140,6 +142,7 @@ int lmdb_purge(store *s, int64_t now, int64_t retention_days, store_counts *c) {
     return lic_fail(LIC_INVALID, "retention must be 1..36500 days");
   m.cutoff = now - retention_days * 86400;
   m.days = retention_days;
+  m.actor = actor;
   if ((r = store_write(s, purge_apply, &m)) != LIC_OK)
     return r;
   *c = m.c;
@@ -197,17 +200,19 @@ static int forget_apply(store_wtxn *w, void *arg) {
   if ((r = purge_nodes(w, m, m->id)) != LIC_OK || (r = purge_audit(w, m, uuid)) != LIC_OK)
     return r;
   /* The erasure itself is audited without naming the subject. */
-  return lmdb_w_audit_append(w, w->now, "cli", "forget",
+  return lmdb_w_audit_append(w, w->now, m->actor, "forget",
                               m->kind == STORE_SUBJECT_LICENSE ? "license:(erased)"
                                                                : "account:(erased)");
 }
 
-int lmdb_forget(store *s, store_subject kind, const uint8_t id[LIC_ID_LEN], store_counts *c) {
+int lmdb_forget(store *s, store_subject kind, const uint8_t id[LIC_ID_LEN], const char *actor,
+               store_counts *c) {
   maint m;
   int r;
   memset(c, 0, sizeof *c);
   memset(&m, 0, sizeof m);
   m.kind = kind;
+  m.actor = actor;
   memcpy(m.id, id, LIC_ID_LEN);
   if ((r = store_write(s, forget_apply, &m)) != LIC_OK)
     return r;

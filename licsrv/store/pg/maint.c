@@ -72,6 +72,7 @@ int pgs_registration_release_idle(store *s, int64_t now, int64_t ttl_days, size_
 typedef struct {
   int64_t cutoff, days;
   store_counts c;
+  const char *actor; /* the audit entry's token name */
   uint8_t id[LIC_ID_LEN];
 } maint;
 
@@ -99,12 +100,13 @@ static int purge_apply(store_wtxn *w, void *arg) {
   if (m->c.nodes + m->c.failures + m->c.audit > 0) {
     char subj[64];
     snprintf(subj, sizeof subj, "retention:%lldd", (long long)m->days);
-    return pgs_w_audit_append(w, pgs_wtxn_now(w), "cli", "purge", subj);
+    return pgs_w_audit_append(w, pgs_wtxn_now(w), m->actor, "purge", subj);
   }
   return LIC_OK;
 }
 
-int pgs_purge(store *s, int64_t now, int64_t retention_days, store_counts *c) {
+int pgs_purge(store *s, int64_t now, int64_t retention_days, const char *actor,
+             store_counts *c) {
   maint m;
   int r;
   memset(c, 0, sizeof *c);
@@ -113,6 +115,7 @@ int pgs_purge(store *s, int64_t now, int64_t retention_days, store_counts *c) {
     return lic_fail(LIC_INVALID, "retention must be 1..36500 days");
   m.cutoff = now - retention_days * 86400;
   m.days = retention_days;
+  m.actor = actor;
   if ((r = store_write(s, purge_apply, &m)) != LIC_OK)
     return r;
   *c = m.c;
@@ -142,16 +145,18 @@ static int forget_apply(store_wtxn *w, void *arg) {
                       &q, &m->c.audit)) != LIC_OK)
     return rc;
   m->c.failures = failures;
-  return pgs_w_audit_append(w, pgs_wtxn_now(w), "cli", "forget", "account:(erased)");
+  return pgs_w_audit_append(w, pgs_wtxn_now(w), m->actor, "forget", "account:(erased)");
 }
 
-int pgs_forget(store *s, store_subject kind, const uint8_t id[LIC_ID_LEN], store_counts *c) {
+int pgs_forget(store *s, store_subject kind, const uint8_t id[LIC_ID_LEN], const char *actor,
+              store_counts *c) {
   maint m;
   int r;
   memset(c, 0, sizeof *c);
   if (kind == STORE_SUBJECT_LICENSE)
     return pgs__private_only("licsrv forget --license");
   memset(&m, 0, sizeof m);
+  m.actor = actor;
   memcpy(m.id, id, LIC_ID_LEN);
   if ((r = store_write(s, forget_apply, &m)) != LIC_OK)
     return r;

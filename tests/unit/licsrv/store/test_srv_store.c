@@ -123,7 +123,7 @@ static void test_import_outcome_and_tombstone(void **state) {
   assert_int_equal(store_write(f->s, op_license_import, &i), LIC_OK);
   assert_int_equal(i.out, STORE_IMPORT_REVOKED);
   /* forget: the record goes, a tombstone stays; a re-import is revoked */
-  assert_int_equal(store_forget(f->s, STORE_SUBJECT_LICENSE, ID1, &c), LIC_OK);
+  assert_int_equal(store_forget(f->s, STORE_SUBJECT_LICENSE, ID1, "cli:test", &c), LIC_OK);
   assert_int_equal(c.licenses, 1);
   assert_int_equal(c.tombstones, 1);
   assert_int_equal(store_reader_begin(f->rd), LIC_OK);
@@ -143,7 +143,7 @@ static void test_import_outcome_and_tombstone(void **state) {
   /* a license never revoked leaves no tombstone */
   lic_import j = {{ID2, "env-two", 100}, STORE_IMPORT_AGAIN};
   assert_int_equal(store_write(f->s, op_license_import, &j), LIC_OK);
-  assert_int_equal(store_forget(f->s, STORE_SUBJECT_LICENSE, ID2, &c), LIC_OK);
+  assert_int_equal(store_forget(f->s, STORE_SUBJECT_LICENSE, ID2, "cli:test", &c), LIC_OK);
   assert_int_equal(c.tombstones, 0);
   assert_int_equal(store_write(f->s, op_license_import, &j), LIC_OK);
   assert_int_equal(j.out, STORE_IMPORT_NEW);
@@ -630,8 +630,8 @@ static void test_purge_by_age(void **state) {
   audit(f, now - 181 * day, "import", "license:old2");
   audit(f, now - 10 * day, "import", "license:new");
 
-  assert_int_equal(store_purge(f->s, now, 0, &c), LIC_INVALID);
-  assert_int_equal(store_purge(f->s, now, 180, &c), LIC_OK);
+  assert_int_equal(store_purge(f->s, now, 0, "cli:test", &c), LIC_INVALID);
+  assert_int_equal(store_purge(f->s, now, 180, "cli:test", &c), LIC_OK);
   assert_int_equal(c.nodes, 1);
   assert_int_equal(c.failures, 2);
   assert_int_equal(c.audit, 2);
@@ -649,7 +649,7 @@ static void test_purge_by_age(void **state) {
   assert_string_equal(seen.subjects[0], "license:new");
   store_reader_end(f->rd);
   /* Nothing left to purge: zero counts. */
-  assert_int_equal(store_purge(f->s, now, 180, &c), LIC_OK);
+  assert_int_equal(store_purge(f->s, now, 180, "cli:test", &c), LIC_OK);
   assert_int_equal(c.nodes + c.failures + c.audit, 0);
 }
 
@@ -675,7 +675,7 @@ static void test_forget(void **state) {
   snprintf(subj, sizeof subj, "license:%s", u2);
   audit(f, 7, "import", subj);
 
-  assert_int_equal(store_forget(f->s, STORE_SUBJECT_LICENSE, ID1, &c), LIC_OK);
+  assert_int_equal(store_forget(f->s, STORE_SUBJECT_LICENSE, ID1, "cli:test", &c), LIC_OK);
   assert_int_equal(c.licenses, 1);
   assert_int_equal(c.nodes, 2);
   assert_int_equal(c.failures, 1);
@@ -697,7 +697,7 @@ static void test_forget(void **state) {
   assert_int_equal(seen.n, 1);
   store_reader_end(f->rd);
   /* Forgetting what is not there reports zeros. */
-  assert_int_equal(store_forget(f->s, STORE_SUBJECT_ACCOUNT, ID1, &c), LIC_OK);
+  assert_int_equal(store_forget(f->s, STORE_SUBJECT_ACCOUNT, ID1, "cli:test", &c), LIC_OK);
   assert_int_equal(c.accounts + c.nodes + c.audit + c.registrations, 0);
 }
 
@@ -960,7 +960,7 @@ static void test_accounts_registrations_activations(void **state) {
 
   o.which = 3;
   assert_int_equal(store_write(f->s, op_public, &o), LIC_OK);
-  assert_int_equal(store_forget(f->s, STORE_SUBJECT_ACCOUNT, ID1, &c), LIC_OK);
+  assert_int_equal(store_forget(f->s, STORE_SUBJECT_ACCOUNT, ID1, "cli:test", &c), LIC_OK);
   assert_int_equal(c.accounts, 1);
   assert_int_equal(c.registrations, 2);
   assert_int_equal(c.nodes, 1);

@@ -195,7 +195,7 @@ static void test_counts_follow_every_change(void **state) {
   counts(f, A1, 1);
   counts(f, A2, 1);
   /* purge keeps registrations */
-  assert_int_equal(store_purge(f->s, now, 1, &c), LIC_OK);
+  assert_int_equal(store_purge(f->s, now, 1, "cli:test", &c), LIC_OK);
   counts(f, A1, 1);
   op all = {.what = W_REG_DELALL, .id = A1};
   assert_int_equal(store_write(f->s, apply, &all), LIC_OK);
@@ -206,7 +206,7 @@ static void test_counts_follow_every_change(void **state) {
   write_on(f->s, W_REG_PUT, A1, 7, now);
   write_on(f->s, W_REG_PUT, A1, 8, now);
   counts(f, A1, 2);
-  assert_int_equal(store_forget(f->s, STORE_SUBJECT_ACCOUNT, A1, &c), LIC_OK);
+  assert_int_equal(store_forget(f->s, STORE_SUBJECT_ACCOUNT, A1, "cli:test", &c), LIC_OK);
   assert_int_equal(c.registrations, 2);
   counts(f, A1, 0);
   write_on(f->s, W_ACCT_PUT, A1, 0, 0); /* imported again: starts empty */

@@ -444,8 +444,8 @@ static void test_node_batch_and_purge(void **state) {
   store_reader_end(f->rd);
   op2 old = {.what = W_AUDIT, .name = "old", .now = now - 500 * DAY};
   assert_int_equal(run2(f, &old), LIC_OK);
-  assert_int_equal(store_purge(f->s, now, 0, &c), LIC_INVALID);
-  assert_int_equal(store_purge(f->s, now, 180, &c), LIC_OK);
+  assert_int_equal(store_purge(f->s, now, 0, "cli:test", &c), LIC_INVALID);
+  assert_int_equal(store_purge(f->s, now, 180, "cli:test", &c), LIC_OK);
   assert_int_equal(c.nodes, 2);    /* "old" and "oldfail" */
   assert_int_equal(c.failures, 1); /* "oldfail" */
   assert_int_equal(c.audit, 1);
@@ -478,7 +478,7 @@ static void test_forget_account(void **state) {
   snprintf(subj, sizeof subj, "account:%s", uuid);
   op2 au = {.what = W_AUDIT, .name = subj, .now = 100};
   assert_int_equal(run2(f, &au), LIC_OK);
-  assert_int_equal(store_forget(f->s, STORE_SUBJECT_ACCOUNT, A1, &c), LIC_OK);
+  assert_int_equal(store_forget(f->s, STORE_SUBJECT_ACCOUNT, A1, "cli:test", &c), LIC_OK);
   assert_int_equal(c.accounts, 1);
   assert_int_equal(c.registrations, 2);
   assert_int_equal(c.nodes, 1);
