@@ -281,6 +281,20 @@ static void keep_newer(pgs_store *s, pgs_centry **b, size_t nb, uint64_t seq) {
     }
 }
 
+/* Under clock (written): the certificates read at seq replace the copy's
+ * unless a newer read put them there; *certs then holds what to free. */
+static void certs_swap(pgs_store *s, store_cert **certs, size_t *n, uint64_t seq) {
+  if (seq <= s->ccerts_seq)
+    return;
+  store_cert *oc = s->ccerts;
+  size_t onc = s->nccerts;
+  s->ccerts = *certs;
+  s->nccerts = *n;
+  s->ccerts_seq = seq;
+  *certs = oc;
+  *n = onc;
+}
+
 int pgs__cache_load_all(pgs_store *s, PGconn *c) {
   PGresult *acc = NULL, *regs = NULL;
   pgs_centry **b = NULL;
@@ -344,15 +358,7 @@ int pgs__cache_load_all(pgs_store *s, PGconn *c) {
   s->cbuckets = b;
   s->cnb = nb;
   s->cfull_seq = seq;
-  if (seq > s->ccerts_seq) {
-    store_cert *oc = s->ccerts;
-    size_t onc = s->nccerts;
-    s->ccerts = certs;
-    s->nccerts = ncerts;
-    s->ccerts_seq = seq;
-    certs = oc;
-    ncerts = onc;
-  }
+  certs_swap(s, &certs, &ncerts, seq);
   s->cloaded_ms = pgs__now_ms();
   pthread_rwlock_unlock(&s->clock);
   table_free(ob, onb);
@@ -623,15 +629,7 @@ int pgs__cache_load_certs(pgs_store *s, PGconn *c) {
   if (rc != LIC_OK)
     return rc;
   pthread_rwlock_wrlock(&s->clock);
-  if (seq > s->ccerts_seq) {
-    store_cert *oc = s->ccerts;
-    size_t onc = s->nccerts;
-    s->ccerts = certs;
-    s->nccerts = n;
-    s->ccerts_seq = seq;
-    certs = oc;
-    n = onc;
-  }
+  certs_swap(s, &certs, &n, seq);
   pthread_rwlock_unlock(&s->clock);
   certs_free(certs, n);
   return LIC_OK;
