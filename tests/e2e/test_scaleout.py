@@ -262,11 +262,11 @@ def test_postgresql_stopped_under_load_then_back(two):
             time.sleep(0.1)
         # every acknowledged registration is seen valid by every process (the
         # copy converges through the feed within a few seconds of the restart)
-        todo, t0 = list(acked + before), time.monotonic()
-        while todo and time.monotonic() - t0 < 3:
-            todo = [p for p in todo if verify(s.port, a, p)[1]["status"] != "valid"]
-            time.sleep(0.05 if todo else 0)
-        assert not todo, (s is s1, len(todo), count_regs(pg, a))
+        unseen, t0 = list(acked + before), time.monotonic()
+        while unseen and time.monotonic() - t0 < 3:
+            unseen = [p for p in unseen if verify(s.port, a, p)[1]["status"] != "valid"]
+            time.sleep(0.05 if unseen else 0)
+        assert not unseen, (s is s1, len(unseen), count_regs(pg, a))
 
 
 REPLICATION_CONF = """

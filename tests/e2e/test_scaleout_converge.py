@@ -106,8 +106,8 @@ def test_other_process_sees_every_acknowledged_registration_across_restarts(two)
     def check(port):
         while not done.is_set() or pending[port]:
             with lock:
-                todo = list(pending[port])
-            for a, p, t_ack in todo:
+                unseen = list(pending[port])
+            for a, p, t_ack in unseen:
                 now = time.monotonic()  # asked at: what the answer tells of
                 got = verify(port, a, p)[1]
                 ok = got["status"] == "valid"
@@ -122,7 +122,7 @@ def test_other_process_sees_every_acknowledged_registration_across_restarts(two)
                         pending[port].remove((a, p, t_ack))
                         late.append((port, round(now - t_ack, 2), round(now - d, 2),
                                      got["status"], round(t_ack - t0, 2)))
-            if not todo:
+            if not unseen:
                 time.sleep(0.01)
             if done.is_set() and time.monotonic() > stop_at[0] + 10:
                 return  # bounded even if something never converges (reported as late)
