@@ -42,8 +42,9 @@ int lic_license_pack(const lic_license *l, uint8_t **body, size_t *len) {
   msgpack_sbuffer sb;
   msgpack_packer pk;
   int bad = 0;
-  /* 19 keys always (SPEC §3.3), machine and node_key when present */
-  size_t nkeys = 19 + (l->has_machine ? 1 : 0) + (l->has_node_key ? 1 : 0);
+  /* 19 keys always (SPEC §3.3), machine, node_key and supersedes when present */
+  size_t nkeys = 19 + (l->has_machine ? 1 : 0) + (l->has_node_key ? 1 : 0) +
+                 (l->has_supersedes ? 1 : 0);
 
   *body = NULL;
   *len = 0;
@@ -80,6 +81,8 @@ int lic_license_pack(const lic_license *l, uint8_t **body, size_t *len) {
   bad |= lic_mp_pack_cstr(&pk, "heartbeat") | msgpack_pack_int64(&pk, l->heartbeat);
   bad |= lic_mp_pack_cstr(&pk, "grace") | msgpack_pack_int64(&pk, l->grace);
   bad |= lic_mp_pack_cstr(&pk, "rif") | lic_mp_pack_bin(&pk, l->rif, 32);
+  if (l->has_supersedes)
+    bad |= lic_mp_pack_cstr(&pk, "supersedes") | lic_mp_pack_bin(&pk, l->supersedes, LIC_ID_LEN);
   if (bad) {
     msgpack_sbuffer_destroy(&sb);
     return LIC_NOMEM;
@@ -190,11 +193,49 @@ int lic_license_parse(const uint8_t *body, size_t len, lic_license *l) {
     rc = lic__fail(LIC_FORMAT, "a private license must carry node_key");
     goto out;
   }
+  if (lic_mp_obj_has(&o, "supersedes")) {
+    if ((rc = lic_mp_get_binx(&o, "supersedes", l->supersedes, LIC_ID_LEN)) != LIC_OK)
+      goto out;
+    if (memcmp(l->supersedes, l->id, LIC_ID_LEN) == 0) {
+      rc = lic__fail(LIC_FORMAT, "a license cannot supersede itself");
+      goto out;
+    }
+    l->has_supersedes = true;
+  }
 out:
   free(s);
   if (rc != LIC_OK)
     lic_license_clear(l);
   return rc;
+}
+
+static bool str_eq(const char *a, const char *b) {
+  return (a == NULL || b == NULL) ? a == b : strcmp(a, b) == 0;
+}
+
+const char *lic_license_binding_diff(const lic_license *prev, const lic_license *next) {
+  if (prev->mode != next->mode)
+    return "mode";
+  if (prev->has_machine != next->has_machine ||
+      (prev->has_machine && strcmp(prev->machine_code, next->machine_code) != 0))
+    return "machine code";
+  if (prev->nmacs != next->nmacs ||
+      (prev->nmacs > 0 && memcmp(prev->macs, next->macs, prev->nmacs * LIC_MAC_HASH_LEN) != 0))
+    return "machine MACs";
+  if (prev->has_node_key != next->has_node_key ||
+      (prev->has_node_key && memcmp(prev->node_key, next->node_key, LIC_PUBKEY_LEN) != 0))
+    return "node_key";
+  if (!str_eq(prev->customer, next->customer))
+    return "customer";
+  if (!str_eq(prev->project, next->project))
+    return "project";
+  if (memcmp(prev->project_id, next->project_id, LIC_ID_LEN) != 0)
+    return "project_id";
+  if (!str_eq(prev->product, next->product))
+    return "product";
+  if (memcmp(prev->rif, next->rif, sizeof prev->rif) != 0)
+    return "rif";
+  return NULL;
 }
 
 int lic_license_open(const uint8_t *buf, size_t len, const lic_trust *t, lic_license *l) {

@@ -212,7 +212,10 @@ int lic_verify_response(const lic_verify_opts *o, const uint8_t *nonce, size_t n
   /* An unknown_license verdict names no license of the chain: the chain's
    * license only certifies the node key that signed it. */
   bool unknown = verdict_peek_unknown(vbytes, vlen);
-  if (!unknown && o->license != NULL && memcmp(o->license, res->license.id, LIC_ID_LEN) != 0)
+  /* A renewal answers for the license we named (docs/operations.md,
+   * "Renewing and upgrading"): the chain's license is then a successor. */
+  if (!unknown && o->license != NULL && memcmp(o->license, res->license.id, LIC_ID_LEN) != 0 &&
+      !res->license.has_supersedes)
     return lic__fail(LIC_MISMATCHED, "the server answered for another license");
   /* license -> verdict (signed by the node key the license certifies) */
   if ((rc = lic_envelope_decode(vbytes, vlen, &venv)) != LIC_OK)

@@ -260,7 +260,8 @@ def license_body(code, mac_hashes, mode="local", not_before=None, expires=0,
                  customer="Example Corp", project="proj", product="reportsrv",
                  major=11, features=("reports", "export"), domains=(), ports=(),
                  apps=(), max_nodes=0, node_key=None, heartbeat=7200, grace=86400,
-                 rif_sha256=None, issued=None, project_id=None, license_id=None):
+                 rif_sha256=None, issued=None, project_id=None, license_id=None,
+                 supersedes=None):
     """A license body with the keys lic_license_pack writes (common/src/license.c)."""
     now = int(time.time())
     b = {
@@ -287,7 +288,20 @@ def license_body(code, mac_hashes, mode="local", not_before=None, expires=0,
     }
     if node_key is not None:
         b["node_key"] = node_key
+    if supersedes is not None:
+        b["supersedes"] = supersedes
     return b
+
+
+BINDING = ("mode", "machine", "node_key", "customer", "project", "project_id", "product", "rif")
+
+
+def binding_diff(prev, nxt):
+    """The first field of a license's binding a successor changed, or None (§4.6)."""
+    for k in BINDING:
+        if prev.get(k) != nxt.get(k):
+            return k
+    return None
 
 
 # --- public mode: account (§3.4), cert (§3.7), the verdict chain ------------------

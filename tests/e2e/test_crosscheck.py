@@ -158,6 +158,29 @@ def test_license_envelope(machine, rif_path, lic_test_key, licgen_sign):
     assert f"# signed by: {lic_test_key.kid.hex()}" in lic.read_text()
 
 
+def test_renewal_vector_lineage(lic_source_dir, lic_test_key):
+    """The renewal vector, in Python alone: signed by the root, names the private
+    license it supersedes, keeps its binding, and takes over at its end."""
+    v = lic_source_dir / "tests/vectors"
+    prev_env = lf.read_envelope(v / "license-private.lic")
+    next_env = lf.read_envelope(v / "license-renewal.lic")
+    for e in (prev_env, next_env):
+        assert e.kid == lic_test_key.kid
+        e.verify(lic_test_key.pub_raw)
+    prev, nxt = prev_env.body_obj(), next_env.body_obj()
+    assert "supersedes" not in prev
+    assert nxt["supersedes"] == prev["id"] and nxt["id"] != prev["id"]
+    assert lf.binding_diff(prev, nxt) is None
+    assert nxt["not_before"] == prev["expires"] and nxt["issued"] > prev["issued"]
+    assert set(nxt["features"]) > set(prev["features"])
+    assert (v / "license-renewal.msgpack").read_bytes() == lf.unarmor_any(
+        (v / "license-renewal.lic").read_bytes())
+    # the raw body file is the signed body
+    assert (v / "license-renewal.body.msgpack").read_bytes() == next_env.body
+    # a changed binding is told by name
+    assert lf.binding_diff(prev, dict(nxt, customer="Someone Else")) == "customer"
+
+
 def test_license_other_key_does_not_verify(rif_path, lic_test_key, lic_vendor_key, licgen_sign):
     env = lf.read_envelope(licgen_sign(rif_path, lic_vendor_key))
     assert env.kid == lic_vendor_key.kid != lic_test_key.kid

@@ -46,6 +46,8 @@ typedef struct {
   uint8_t node_key[LIC_PUBKEY_LEN];
   int64_t heartbeat, grace;
   uint8_t rif[32];
+  bool has_supersedes;                 /* a renewal or upgrade (docs/formats.md) */
+  uint8_t supersedes[LIC_ID_LEN];      /* the license this one renews */
 } lic_license;
 
 LIC_API void lic_license_clear(lic_license *l);
@@ -59,6 +61,11 @@ LIC_API int lic_license_load(const char *path, const lic_trust *t, lic_license *
                              uint8_t **env_out, size_t *env_len);
 /* Same, from envelope bytes in memory. */
 LIC_API int lic_license_open(const uint8_t *env, size_t len, const lic_trust *t, lic_license *l);
+
+/* A successor keeps its predecessor's binding: mode, machine, node_key,
+ * customer, project, project_id, product, rif. Returns NULL when next keeps
+ * prev's binding, else the name of the first field that differs. */
+LIC_API const char *lic_license_binding_diff(const lic_license *prev, const lic_license *next);
 
 /* What a report server asks for. app NULL / major < 0 mean "not given". */
 typedef struct {

@@ -318,6 +318,10 @@ static void test_parse_wrong_types(void **state) {
       {"machine.code", tu_s_str, "0123-4567-89ab-cdef", LIC_FORMAT},
       {"machine.code", tu_s_str, "0123456789ABCDEF", LIC_LIMIT},
       {"machine.macs", tu_s_bin, &b15, LIC_FORMAT},
+      {"supersedes", tu_s_bin, &b15, LIC_FORMAT},
+      {"supersedes", tu_s_bin, &b17, LIC_FORMAT},
+      {"supersedes", tu_s_str, "01020304-0506-0708-090a-0b0c0d0e0f10", LIC_FORMAT},
+      {"supersedes", tu_s_int, &one, LIC_FORMAT},
   };
   run_cases(LIC_MODE_PRIVATE, c, sizeof c / sizeof c[0]);
   /* features entry of the wrong type */
@@ -666,6 +670,86 @@ static void test_domain_check(void **state) {
   assert_int_not_equal(lic_domain_check(d, false), LIC_OK);
 }
 
+/* ---- lineage: supersedes and the binding a successor keeps ---- */
+
+static void test_supersedes_round_trip(void **state) {
+  (void)state;
+  lic_license l, out;
+  uint8_t *body = NULL;
+  size_t blen = 0;
+  mk_license(&l, LIC_MODE_PRIVATE);
+  pack(&l, &body, &blen);
+  assert_int_equal(lic_license_parse(body, blen, &out), LIC_OK);
+  assert_false(out.has_supersedes); /* optional: absent in a first license */
+  lic_license_clear(&out);
+  free(body);
+  l.has_supersedes = true;
+  memset(l.supersedes, 0x77, LIC_ID_LEN);
+  pack(&l, &body, &blen);
+  assert_int_equal(lic_license_parse(body, blen, &out), LIC_OK);
+  assert_same(&l, &out);
+  assert_true(out.has_supersedes);
+  assert_memory_equal(out.supersedes, l.supersedes, LIC_ID_LEN);
+  lic_license_clear(&out);
+  free(body);
+  /* a license naming itself would make a lineage a loop */
+  memcpy(l.supersedes, l.id, LIC_ID_LEN);
+  pack(&l, &body, &blen);
+  assert_int_equal(lic_license_parse(body, blen, &out), LIC_FORMAT);
+  assert_non_null(strstr(lic_errdetail(), "supersede itself"));
+  free(body);
+  lic_license_clear(&l);
+}
+
+static void test_binding_diff(void **state) {
+  (void)state;
+  lic_license a, b;
+  mk_license(&a, LIC_MODE_PRIVATE);
+  mk_license(&b, LIC_MODE_PRIVATE);
+  assert_null(lic_license_binding_diff(&a, &b));
+  /* new terms keep the binding */
+  b.expires = T2027 + 365 * 86400;
+  b.max_nodes = 10;
+  b.major = 12;
+  add(&b.features, "charts");
+  b.id[0] ^= 1;
+  assert_null(lic_license_binding_diff(&a, &b));
+  /* each bound field, one at a time, is named */
+  b.macs[3] ^= 1;
+  assert_string_equal(lic_license_binding_diff(&a, &b), "machine MACs");
+  b.macs[3] ^= 1;
+  b.machine_code[0] = '1';
+  assert_string_equal(lic_license_binding_diff(&a, &b), "machine code");
+  b.machine_code[0] = '0';
+  b.node_key[5] ^= 1;
+  assert_string_equal(lic_license_binding_diff(&a, &b), "node_key");
+  b.node_key[5] ^= 1;
+  free(b.customer);
+  b.customer = strdup("Other Customer");
+  assert_string_equal(lic_license_binding_diff(&a, &b), "customer");
+  free(b.customer);
+  b.customer = strdup(a.customer);
+  b.project_id[0] ^= 1;
+  assert_string_equal(lic_license_binding_diff(&a, &b), "project_id");
+  b.project_id[0] ^= 1;
+  free(b.product);
+  b.product = strdup("licsrv-designer");
+  assert_string_equal(lic_license_binding_diff(&a, &b), "product");
+  free(b.product);
+  b.product = strdup(a.product);
+  b.rif[0] ^= 1;
+  assert_string_equal(lic_license_binding_diff(&a, &b), "rif");
+  b.rif[0] ^= 1;
+  b.mode = LIC_MODE_LOCAL;
+  assert_string_equal(lic_license_binding_diff(&a, &b), "mode");
+  b.mode = LIC_MODE_PRIVATE;
+  free(b.project);
+  b.project = strdup("Project Y");
+  assert_string_equal(lic_license_binding_diff(&a, &b), "project");
+  lic_license_clear(&a);
+  lic_license_clear(&b);
+}
+
 static void test_mode_names(void **state) {
   (void)state;
   assert_string_equal(lic_mode_name(LIC_MODE_LOCAL), "local");
@@ -705,6 +789,8 @@ int main(void) {
       cmocka_unit_test(test_check_local),
       cmocka_unit_test(test_domain_match),
       cmocka_unit_test(test_domain_check),
+      cmocka_unit_test(test_supersedes_round_trip),
+      cmocka_unit_test(test_binding_diff),
       cmocka_unit_test(test_mode_names),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

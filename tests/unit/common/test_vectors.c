@@ -31,6 +31,11 @@
 #define V_PROJECT_ID "00112233-4455-6677-8899-aabbccddeeff"
 #define V_LOCAL_ID   "10111213-1415-1617-1819-1a1b1c1d1e1f"
 #define V_PRIV_ID    "20212223-2425-2627-2829-2a2b2c2d2e2f"
+/* The private license's renewal: signed a month before the old one ends,
+ * in force from that end for a year, one more feature and two more nodes. */
+#define V_RENEW_ID      "50515253-5455-5657-5859-5a5b5c5d5e5f"
+#define V_RENEW_ISSUED  1796083200 /* 2026-12-01T00:00:00Z */
+#define V_RENEW_EXPIRES 1830297600 /* 2028-01-01T00:00:00Z */
 
 static const uint8_t V_MACS[2][6] = {{0x52, 0x54, 0x00, 0x12, 0x34, 0x3f},
                                      {0x00, 0x1b, 0x21, 0xab, 0xcd, 0xef}};
@@ -39,6 +44,7 @@ enum {
   RIF_BODY, RIF_ENV, RIF_ARM,
   LOC_BODY, LOC_ENV, LOC_ARM,
   PRV_BODY, PRV_ENV, PRV_ARM,
+  REN_BODY, REN_ENV, REN_ARM,
   NBLOBS
 };
 
@@ -46,6 +52,7 @@ static const char *const FILES[NBLOBS] = {
     "rif.body.msgpack",           "rif.msgpack",             "rif.rif",
     "license-local.body.msgpack", "license-local.msgpack",   "license-local.lic",
     "license-private.body.msgpack", "license-private.msgpack", "license-private.lic",
+    "license-renewal.body.msgpack", "license-renewal.msgpack", "license-renewal.lic",
 };
 
 typedef struct {
@@ -105,18 +112,32 @@ static void fixed_license(lic_license *l, lic_mode mode, const fx *f, const uint
   memcpy(l->rif, rif_sha, 32);
 }
 
-static void build_license(fx *f, lic_mode mode, const uint8_t rif_sha[32], tu_blob *body, tu_blob *env,
-                          tu_blob *arm) {
+/* The private license renewed: its binding, new terms, supersedes it. */
+static void renewal_terms(lic_license *l) {
+  uuid(V_PRIV_ID, l->supersedes);
+  l->has_supersedes = true;
+  uuid(V_RENEW_ID, l->id);
+  l->issued = V_RENEW_ISSUED;
+  l->not_before = V_EXPIRES;
+  l->expires = V_RENEW_EXPIRES;
+  assert_int_equal(lic_strlist_add(&l->features, "charts"), LIC_OK);
+  l->max_nodes = 5;
+}
+
+static void build_license(fx *f, lic_mode mode, bool renewal, const uint8_t rif_sha[32],
+                          tu_blob *body, tu_blob *env, tu_blob *arm) {
   lic_license l;
   char *a = NULL, comments[256];
   size_t alen = 0;
   fixed_license(&l, mode, f, rif_sha);
+  if (renewal)
+    renewal_terms(&l);
   assert_int_equal(lic_license_pack(&l, &body->p, &body->n), LIC_OK);
   assert_int_equal(lic_envelope_seal("license", body->p, body->n, f->root, &env->p, &env->n), LIC_OK);
   snprintf(comments, sizeof comments,
            "licsrv test vector: license-%s\n"
            "signed by the TEST root key (keys/test/test-root.pem): not a real license",
-           lic_mode_name(mode));
+           renewal ? "renewal" : lic_mode_name(mode));
   assert_int_equal(lic_armor_encode("license", comments, env->p, env->n, &a, &alen), LIC_OK);
   arm->p = (uint8_t *)a;
   arm->n = alen;
@@ -155,8 +176,9 @@ static void build_all(fx *f) {
   assert_int_equal(lic_unarmor_any((uint8_t *)arm, alen, &f->b[RIF_ENV].p, &f->b[RIF_ENV].n), LIC_OK);
 
   SHA256(f->b[RIF_BODY].p, f->b[RIF_BODY].n, sha);
-  build_license(f, LIC_MODE_LOCAL, sha, &f->b[LOC_BODY], &f->b[LOC_ENV], &f->b[LOC_ARM]);
-  build_license(f, LIC_MODE_PRIVATE, sha, &f->b[PRV_BODY], &f->b[PRV_ENV], &f->b[PRV_ARM]);
+  build_license(f, LIC_MODE_LOCAL, false, sha, &f->b[LOC_BODY], &f->b[LOC_ENV], &f->b[LOC_ARM]);
+  build_license(f, LIC_MODE_PRIVATE, false, sha, &f->b[PRV_BODY], &f->b[PRV_ENV], &f->b[PRV_ARM]);
+  build_license(f, LIC_MODE_PRIVATE, true, sha, &f->b[REN_BODY], &f->b[REN_ENV], &f->b[REN_ARM]);
 }
 
 static int setup(void **state) {
@@ -214,6 +236,40 @@ static void test_stored_signatures_openssl(void **state) {
                        "keys/test/test-root.pub.pem");
   tu_vec_openssl_check("license-private.msgpack", "license-private.body.msgpack", "license",
                        "keys/test/test-root.pub.pem");
+  tu_vec_openssl_check("license-renewal.msgpack", "license-renewal.body.msgpack", "license",
+                       "keys/test/test-root.pub.pem");
+}
+
+static void test_license_renewal_bytes(void **state) {
+  fx *f = *state;
+  compare(f, REN_BODY);
+  compare(f, REN_ENV);
+  compare(f, REN_ARM);
+}
+
+/* The renewal names its predecessor, keeps its binding, carries new terms. */
+static void test_stored_renewal_fields(void **state) {
+  fx *f = *state;
+  lic_license prev, next;
+  uint8_t id[16];
+  assert_int_equal(lic_license_load(tu_vec_path("license-private.lic"), &f->trust, &prev, NULL, NULL),
+                   LIC_OK);
+  assert_false(prev.has_supersedes);
+  assert_int_equal(lic_license_load(tu_vec_path("license-renewal.lic"), &f->trust, &next, NULL, NULL),
+                   LIC_OK);
+  assert_true(next.has_supersedes);
+  assert_memory_equal(next.supersedes, prev.id, 16);
+  uuid(V_RENEW_ID, id);
+  assert_memory_equal(next.id, id, 16);
+  assert_null(lic_license_binding_diff(&prev, &next));
+  assert_int_equal(next.issued, V_RENEW_ISSUED);
+  assert_int_equal(next.not_before, prev.expires);
+  assert_int_equal(next.expires, V_RENEW_EXPIRES);
+  assert_int_equal(next.features.n, 3);
+  assert_string_equal(next.features.v[2], "charts");
+  assert_int_equal(next.max_nodes, 5);
+  lic_license_clear(&prev);
+  lic_license_clear(&next);
 }
 
 static void test_stored_rif_fields(void **state) {
@@ -341,6 +397,8 @@ int main(void) {
       cmocka_unit_test(test_rif_bytes),
       cmocka_unit_test(test_license_local_bytes),
       cmocka_unit_test(test_license_private_bytes),
+      cmocka_unit_test(test_license_renewal_bytes),
+      cmocka_unit_test(test_stored_renewal_fields),
       cmocka_unit_test(test_stored_signatures_openssl),
       cmocka_unit_test(test_stored_rif_fields),
       cmocka_unit_test(test_stored_license_fields),
