@@ -19,6 +19,8 @@
 
 static const char USAGE[] =
     "usage: licgen account --key KEY.pem --customer NAME --capacity N -o ACCOUNT\n"
+    "       licgen account --renew OLD.acct --key KEY.pem -o ACCOUNT [--capacity N]\n"
+    "         [--customer NAME] [--new-token] [terms as below] [--trust PUB.pem]...\n"
     "         [--features a,b] [--domain D]... [--port P]... [--app A]... [--major N]\n"
     "         [--expires YYYY-MM-DD|never] [--not-before YYYY-MM-DD] [--heartbeat S]\n"
     "         [--grace S] [--token-out FILE] [--passphrase-file F] [--dry-run] [--json]\n\n"
@@ -41,10 +43,48 @@ static const char USAGE[] =
     "  -o, --out FILE    account file to write (for 'licsrv import')\n"
     "  --token-out FILE  write the token to FILE (a new file, mode 0600) instead of stdout\n"
     "  --passphrase-file F  the key's passphrase (first line of F)\n"
+    "  --renew OLD.acct  renew or upgrade an account in place: the same id and token,\n"
+    "                    every term not given copied from OLD; 'licsrv import' of the\n"
+    "                    result replaces the old terms and keeps every registration\n"
+    "                    (docs/operations.md, \"Renewing and upgrading\")\n"
+    "  --new-token       with --renew: issue a new token (the old one stops working)\n"
+    "  --trust FILE      with --renew: trusted root key that signed OLD, when another\n"
+    "                    root key than --key did (repeatable)\n"
+    "  --force           with --renew: renew an account another root key signed\n"
     "  --dry-run         print what would be signed; write nothing, make no token\n"
     "  --json            {\"account\": ID, \"token\": TOKEN} (or \"token_file\")\n";
 
-enum { O_KEY = 256, O_CUSTOMER, O_CAPACITY, O_TOKEN_OUT, O_PASS, O_DRY, O_JSON };
+enum { O_KEY = 256, O_CUSTOMER, O_CAPACITY, O_TOKEN_OUT, O_PASS, O_DRY, O_JSON, O_RENEW,
+       O_NEW_TOKEN, O_TRUST, O_FORCE };
+
+static const char *const SIDE_KEYS[] = {"id",     "customer", "capacity", "features",
+                                        "domains", "ports",   "apps",     "major",
+                                        "not_before", "expires", "heartbeat", "grace",
+                                        "token"};
+
+/* The old account's terms, for the side-by-side of a renewal. */
+static json_t *old_account_json(const lic_account *a) {
+  licgen_terms t;
+  licgen_terms_init(&t);
+  t.feature_list = a->features;
+  t.domains = a->domains;
+  t.apps = a->apps;
+  t.ports = a->ports;
+  t.nports = a->nports;
+  t.major_v = a->major;
+  t.not_before = a->not_before;
+  t.expires_v = a->expires;
+  t.heartbeat = a->heartbeat;
+  t.grace = a->grace;
+  char id[LIC_UUID_LEN + 1];
+  lic_uuid_format(a->id, id);
+  json_t *o = licgen_terms_json(&t); /* borrows the lists: t is not freed */
+  json_object_set_new(o, "id", json_string(id));
+  json_object_set_new(o, "customer", json_string(a->customer));
+  json_object_set_new(o, "capacity", json_integer(a->capacity));
+  json_object_set_new(o, "token", json_string("kept"));
+  return o;
+}
 
 static json_t *account_json(const lic_account *a, const licgen_terms *t) {
   char id[LIC_UUID_LEN + 1];
@@ -63,13 +103,19 @@ int licgen_account(int argc, char **argv) {
       {"token-out", required_argument, NULL, O_TOKEN_OUT},
       {"passphrase-file", required_argument, NULL, O_PASS},
       {"dry-run", no_argument, NULL, O_DRY}, {"json", no_argument, NULL, O_JSON},
+      {"renew", required_argument, NULL, O_RENEW}, {"new-token", no_argument, NULL, O_NEW_TOKEN},
+      {"trust", required_argument, NULL, O_TRUST}, {"force", no_argument, NULL, O_FORCE},
       {"out", required_argument, NULL, 'o'}, {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
   const char *keyfile = NULL, *customer = NULL, *capacity = NULL, *out = NULL,
-             *tokenout = NULL, *passfile = NULL;
-  bool dry = false, json = false, token_written = false;
+             *tokenout = NULL, *passfile = NULL, *renew = NULL;
+  bool dry = false, json = false, token_written = false, new_token = false, force = false;
+  bool make_token = true;
   licgen_terms terms;
-  lic_account a;
+  cli_trust trust;
+  lic_account a, old;
+  uint8_t *oldenv = NULL;
+  size_t oldlen = 0;
   lic_key *key = NULL;
   char token[LIC_TOKEN_LEN + 1] = "", *armored = NULL;
   uint8_t *body = NULL, *env = NULL;
@@ -78,7 +124,9 @@ int licgen_account(int argc, char **argv) {
   int64_t now = (int64_t)time(NULL);
 
   memset(&a, 0, sizeof a);
+  memset(&old, 0, sizeof old);
   licgen_terms_init(&terms);
+  cli_trust_init(&trust);
   optind = 1;
   while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
     switch (c) {
@@ -89,6 +137,13 @@ int licgen_account(int argc, char **argv) {
     case O_PASS: passfile = optarg; break;
     case O_DRY: dry = true; break;
     case O_JSON: json = true; break;
+    case O_RENEW: renew = optarg; break;
+    case O_NEW_TOKEN: new_token = true; break;
+    case O_FORCE: force = true; break;
+    case O_TRUST:
+      if ((r = cli_trust_add(&trust, optarg)) != EXIT_OK)
+        goto out;
+      break;
     case 'o': out = optarg; break;
     case 'h': fputs(USAGE, stdout); r = EXIT_OK; goto out;
     default:
@@ -103,23 +158,64 @@ int licgen_account(int argc, char **argv) {
     r = cli_usage("account", "unexpected argument '%s'", argv[optind]);
     goto out;
   }
-  const char *missing = keyfile == NULL ? "--key" : customer == NULL ? "--customer"
-                      : capacity == NULL ? "--capacity" : out == NULL && !dry ? "-o" : NULL;
+  if (renew == NULL && (new_token || force)) {
+    r = cli_usage("account", "%s goes with --renew", new_token ? "--new-token" : "--force");
+    goto out;
+  }
+  const char *missing = keyfile == NULL ? "--key"
+                      : renew == NULL && customer == NULL ? "--customer"
+                      : renew == NULL && capacity == NULL ? "--capacity"
+                      : out == NULL && !dry ? "-o" : NULL;
   if (missing != NULL) {
     r = cli_usage("account", "%s is required", missing);
     goto out;
   }
-  if ((rc = lic_name_check("--customer", customer)) != LIC_OK) {
+  if (customer != NULL && (rc = lic_name_check("--customer", customer)) != LIC_OK) {
     r = cli_usage("account", "%s", lic_errfull(rc));
     goto out;
   }
-  if ((rc = lic_parse_int(capacity, 1, LIC_MAX_CAPACITY, &a.capacity)) != LIC_OK) {
+  if (capacity != NULL &&
+      (rc = lic_parse_int(capacity, 1, LIC_MAX_CAPACITY, &a.capacity)) != LIC_OK) {
     r = cli_usage("account", "--capacity: %s", lic_errfull(rc));
     goto out;
   }
-  if ((r = licgen_terms_finish("account", &terms, now, false)) != EXIT_OK)
-    goto out;
+  if (renew != NULL) {
+    /* The key first: it tells whether the same root signed the old account. */
+    if ((r = licgen_key_load(keyfile, passfile, &key)) != EXIT_OK ||
+        (r = licgen_load_predecessor(renew, LIC_ACCOUNT_TYP, key, &trust.t, force, &oldenv,
+                                     &oldlen)) != EXIT_OK)
+      goto out;
+    lic_envelope e;
+    if ((rc = lic_envelope_decode(oldenv, oldlen, &e)) != LIC_OK ||
+        (rc = lic_account_parse(e.body, e.body_len, &old)) != LIC_OK) {
+      r = cli_lic_error(renew, rc);
+      goto out;
+    }
+    licgen_terms_base base = {&old.features, &old.domains, &old.apps, old.ports, old.nports,
+                              old.major, old.not_before, old.expires, old.heartbeat,
+                              old.grace};
+    if ((r = licgen_terms_finish_from("account", &terms, now, &base)) != EXIT_OK)
+      goto out;
+    memcpy(a.id, old.id, LIC_ID_LEN);
+    if (capacity == NULL)
+      a.capacity = old.capacity;
+    if (customer == NULL)
+      customer = old.customer;
+    /* issued orders the envelopes of one id: the renewal is the newer */
+    a.issued = now > old.issued ? now : old.issued + 1;
+    make_token = new_token;
+    if (!make_token)
+      memcpy(a.token_hash, old.token_hash, LIC_TOKEN_HASH_LEN);
+  } else {
+    if ((r = licgen_terms_finish("account", &terms, now, false)) != EXIT_OK)
+      goto out;
+    a.issued = now;
+  }
   r = EXIT_USAGE;
+  if (tokenout != NULL && !make_token) {
+    r = cli_usage("account", "--token-out: a renewal keeps the token (give --new-token for a new one)");
+    goto out;
+  }
   if (tokenout != NULL && out != NULL && strcmp(tokenout, out) == 0) {
     r = cli_usage("account", "--token-out and -o name the same file");
     goto out;
@@ -130,7 +226,7 @@ int licgen_account(int argc, char **argv) {
   }
   r = EXIT_FAIL;
   if ((a.customer = strdup(customer)) == NULL ||
-      (rc = lic_random(a.id, LIC_ID_LEN)) != LIC_OK)
+      (renew == NULL && (rc = lic_random(a.id, LIC_ID_LEN)) != LIC_OK))
     goto out;
   a.major = terms.major_v;
   a.not_before = terms.not_before;
@@ -144,6 +240,19 @@ int licgen_account(int argc, char **argv) {
   a.ports = terms.ports;
   a.nports = terms.nports;
 
+  if (dry && renew != NULL) {
+    json_t *o = old_account_json(&old), *n = account_json(&a, &terms);
+    json_object_set_new(n, "token", json_string(make_token ? "new" : "kept"));
+    if (json) {
+      cli_json_print(json_pack("{s:o, s:o, s:b}", "old", o, "new", n, "dry_run", true));
+    } else {
+      licgen_print_side_by_side(o, n, SIDE_KEYS, sizeof SIDE_KEYS / sizeof SIDE_KEYS[0]);
+      json_decref(o);
+      json_decref(n);
+    }
+    r = EXIT_OK;
+    goto out;
+  }
   if (dry) {
     json_t *t = account_json(&a, &terms);
     if (json) {
@@ -157,14 +266,16 @@ int licgen_account(int argc, char **argv) {
     goto out;
   }
 
-  if ((r = licgen_key_load(keyfile, passfile, &key)) != EXIT_OK)
+  if (key == NULL && (r = licgen_key_load(keyfile, passfile, &key)) != EXIT_OK)
     goto out;
   r = EXIT_FAIL;
-  if ((rc = lic_token_generate(token)) != LIC_OK) {
-    r = cli_lic_error("token", rc);
-    goto out;
+  if (make_token) {
+    if ((rc = lic_token_generate(token)) != LIC_OK) {
+      r = cli_lic_error("token", rc);
+      goto out;
+    }
+    lic_token_hash(token, strlen(token), a.token_hash);
   }
-  lic_token_hash(token, strlen(token), a.token_hash);
   if ((rc = lic_account_pack(&a, &body, &blen)) != LIC_OK ||
       (rc = lic_envelope_seal(LIC_ACCOUNT_TYP, body, blen, key, &env, &elen)) != LIC_OK) {
     r = cli_lic_error("sign", rc);
@@ -184,14 +295,14 @@ int licgen_account(int argc, char **argv) {
     token_written = true;
   }
   {
-    char id[LIC_UUID_LEN + 1], ex[11], kid[2 * LIC_KID_LEN + 1], comments[1024];
+    char id[LIC_UUID_LEN + 1], until[LIC_UNTIL_LEN], kid[2 * LIC_KID_LEN + 1], comments[1024];
     lic_uuid_format(a.id, id);
-    lic_date_format(a.expires, ex);
+    lic_until_format(a.expires, until);
     lic_kid_hex(lic_key_kid(key), kid);
     snprintf(comments, sizeof comments,
-             "licsrv account %s\ncustomer: %.128s\ncapacity: %lld projects\nexpires: %s\n"
+             "licsrv account %s%s\ncustomer: %.128s\ncapacity: %lld projects\n%s\n"
              "signed by: %s",
-             id, a.customer, (long long)a.capacity, a.expires == 0 ? "never" : ex, kid);
+             id, renew != NULL ? " (renewed)" : "", a.customer, (long long)a.capacity, until, kid);
     if ((rc = lic_armor_encode(LIC_ACCOUNT_TYP, comments, env, elen, &armored, &alen)) != LIC_OK ||
         (rc = lic_file_write(out, armored, alen, 0644, 0)) != LIC_OK) {
       r = cli_lic_error(out, rc);
@@ -200,16 +311,18 @@ int licgen_account(int argc, char **argv) {
       goto out;
     }
     if (json) {
-      json_t *o = tokenout != NULL ? json_pack("{s:s, s:s}", "account", id, "token_file", tokenout)
-                                   : json_pack("{s:s, s:s}", "account", id, "token", token);
+      json_t *o = !make_token ? json_pack("{s:s, s:b}", "account", id, "token_kept", true)
+                  : tokenout != NULL ? json_pack("{s:s, s:s}", "account", id, "token_file", tokenout)
+                                     : json_pack("{s:s, s:s}", "account", id, "token", token);
       cli_json_print(o);
     } else {
       printf("account %s\n", id);
-      if (tokenout == NULL)
+      if (make_token && tokenout == NULL)
         printf("token %s\n", token);
       fflush(stdout);
-      fprintf(stderr, "licgen: wrote account %s to %s%s%s\n", id, out,
-              tokenout != NULL ? ", its token to " : "", tokenout != NULL ? tokenout : "");
+      fprintf(stderr, "licgen: wrote %saccount %s to %s%s%s%s\n", renew != NULL ? "renewed " : "",
+              id, out, tokenout != NULL ? ", its token to " : "", tokenout != NULL ? tokenout : "",
+              renew != NULL && !make_token ? " (its token is unchanged)" : "");
     }
   }
   r = EXIT_OK;
@@ -221,6 +334,8 @@ out:
   memset(&a.apps, 0, sizeof a.apps);
   a.ports = NULL;
   lic_account_clear(&a);
+  lic_account_clear(&old);
+  free(oldenv);
   licgen_terms_free(&terms);
   lic_key_free(key);
   free(body);

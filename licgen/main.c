@@ -8,6 +8,7 @@ static const cli_command CMDS[] = {
     {"codes", licgen_codes, "issue designer activation codes (CSV, ledger of serials)"},
     {"inspect", licgen_inspect, "show any envelope or activation code and check its signature"},
     {"keygen", licgen_keygen, "create a vendor root key pair"},
+    {"renew", licgen_renew, "sign a license's successor: a renewal or an upgrade, no RIF needed"},
     {"sign", licgen_sign, "sign a registration information file into a license"},
 };
 

@@ -44,30 +44,6 @@ static const char USAGE[] =
 
 enum { O_KEY = 256, O_MODE, O_CUSTOMER, O_MAXNODES, O_PASS, O_DRY, O_JSON, O_FORCE };
 
-#define strlist_json licgen_strlist_json
-
-static json_t *terms_json(const lic_license *l) {
-  char id[LIC_UUID_LEN + 1], pid[LIC_UUID_LEN + 1], nb[11], ex[11];
-  lic_uuid_format(l->id, id);
-  lic_uuid_format(l->project_id, pid);
-  lic_date_format(l->not_before, nb);
-  lic_date_format(l->expires, ex);
-  json_t *ports = json_array();
-  for (size_t i = 0; i < l->nports; i++)
-    json_array_append_new(ports, json_integer(l->ports[i]));
-  json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:o, s:o, s:o, s:o, s:s, s:s,"
-                        " s:I, s:I, s:I, s:s}",
-                        "id", id, "mode", lic_mode_name(l->mode), "customer", l->customer,
-                        "project", l->project, "project_id", pid, "product", l->product,
-                        "major", (json_int_t)l->major, "features", strlist_json(&l->features),
-                        "domains", strlist_json(&l->domains), "ports", ports, "apps",
-                        strlist_json(&l->apps), "not_before", nb, "expires",
-                        l->expires == 0 ? "never" : ex, "max_nodes", (json_int_t)l->max_nodes,
-                        "heartbeat", (json_int_t)l->heartbeat, "grace", (json_int_t)l->grace,
-                        "machine_code", l->machine_code);
-  return o;
-}
-
 static int parse_num(const char *opt, const char *s, int64_t min, int64_t max, int64_t *v) {
   int rc = lic_parse_int(s, min, max, v);
   return rc == LIC_OK ? EXIT_OK : cli_usage("sign", "%s: %s", opt, lic_errfull(rc));
@@ -214,7 +190,7 @@ int licgen_sign(int argc, char **argv) {
   }
 
   if (dry || json) {
-    json_t *t = terms_json(&l);
+    json_t *t = licgen_license_json(&l);
     if (json)
       cli_json_print(t);
     else {
@@ -237,15 +213,9 @@ int licgen_sign(int argc, char **argv) {
     goto out;
   }
   {
-    char id[LIC_UUID_LEN + 1], ex[11], kid[2 * LIC_KID_LEN + 1], comments[1024];
+    char id[LIC_UUID_LEN + 1], comments[1024];
     lic_uuid_format(l.id, id);
-    lic_date_format(l.expires, ex);
-    lic_kid_hex(lic_key_kid(key), kid);
-    snprintf(comments, sizeof comments,
-             "licsrv license %s\ncustomer: %.128s\nproduct: %.128s (major %lld)\n"
-             "mode: %s\nexpires: %s\nsigned by: %s",
-             id, l.customer, l.product, (long long)l.major, lic_mode_name(l.mode),
-             l.expires == 0 ? "never" : ex, kid);
+    licgen_license_comments(&l, key, comments, sizeof comments);
     if ((rc = lic_armor_encode("license", comments, env, elen, &armored, &alen)) != LIC_OK ||
         (rc = lic_file_write(out, armored, alen, 0644,
                              force ? 0 : LIC_WRITE_NOREPLACE)) != LIC_OK) {

@@ -65,22 +65,27 @@ int licgen_terms_opt(const char *cmd, licgen_terms *t, int c, const char *arg) {
       return cli_usage(cmd, "--app: at most %d", LIC_MAX_LIST);
     return EXIT_OK;
   case LICGEN_T_HEARTBEAT:
+    t->has_heartbeat = true;
     return parse_num(cmd, "--heartbeat", arg, LIC_MIN_HEARTBEAT, LIC_MAX_HEARTBEAT, &t->heartbeat);
   case LICGEN_T_GRACE:
+    t->has_grace = true;
     return parse_num(cmd, "--grace", arg, 0, 365 * 86400, &t->grace);
   default:
     return -1;
   }
 }
 
-int licgen_terms_finish(const char *cmd, licgen_terms *t, int64_t now, bool required) {
+static int copy_list(const char *cmd, const lic_strlist *from, lic_strlist *to) {
+  for (size_t i = 0; from != NULL && i < from->n; i++)
+    if (lic_strlist_add(to, from->v[i]) != LIC_OK)
+      return cli_error(EXIT_FAIL, cmd, "out of memory");
+  return EXIT_OK;
+}
+
+/* The options given, parsed; the rest from base (a renewal) or the defaults
+ * (base NULL: any, never, now), then the checks every term set passes. */
+static int finish(const char *cmd, licgen_terms *t, int64_t now, const licgen_terms_base *base) {
   int r, rc;
-  if (required) {
-    const char *missing = t->features == NULL ? "--features" : t->major == NULL ? "--major"
-                        : t->expires == NULL ? "--expires" : NULL;
-    if (missing != NULL)
-      return cli_usage(cmd, "%s is required", missing);
-  }
   if (t->features != NULL) {
     if ((r = cli_split_list("--features", t->features, &t->feature_list)) != EXIT_OK)
       return r;
@@ -89,14 +94,36 @@ int licgen_terms_finish(const char *cmd, licgen_terms *t, int64_t now, bool requ
         return cli_usage(cmd, "%s", lic_errfull(rc));
     if (t->feature_list.n > LIC_MAX_LIST)
       return cli_usage(cmd, "--features: at most %d", LIC_MAX_LIST);
+  } else if (base != NULL && (r = copy_list(cmd, base->features, &t->feature_list)) != EXIT_OK) {
+    return r;
   }
-  t->major_v = 0;
+  if (base != NULL && t->domains.n == 0 && (r = copy_list(cmd, base->domains, &t->domains)) != EXIT_OK)
+    return r;
+  if (base != NULL && t->apps.n == 0 && (r = copy_list(cmd, base->apps, &t->apps)) != EXIT_OK)
+    return r;
+  if (base != NULL && t->nports == 0 && base->nports > 0) {
+    if ((t->ports = malloc(base->nports * sizeof *t->ports)) == NULL)
+      return cli_error(EXIT_FAIL, cmd, "out of memory");
+    memcpy(t->ports, base->ports, base->nports * sizeof *t->ports);
+    t->nports = base->nports;
+  }
+  t->major_v = base != NULL ? base->major : 0;
   if (t->major != NULL && (r = parse_num(cmd, "--major", t->major, 0, INT32_MAX, &t->major_v)) != EXIT_OK)
     return r;
-  t->expires_v = 0;
-  if (t->expires == NULL || strcmp(t->expires, "never") == 0) {
+  if (base != NULL && !t->has_heartbeat)
+    t->heartbeat = base->heartbeat;
+  if (base != NULL && !t->has_grace)
+    t->grace = base->grace;
+  t->expires_v = base != NULL ? base->expires : 0;
+  if (t->expires == NULL) {
+    if (base != NULL && t->expires_v != 0 && t->expires_v <= now) {
+      char until[LIC_UNTIL_LEN];
+      lic_until_format(t->expires_v, until);
+      return cli_usage(cmd, "the old terms ended (%s): give --expires", until);
+    }
+  } else if (strcmp(t->expires, "never") == 0) {
     t->expires_v = 0;
-  } else if ((rc = lic_date_parse(t->expires, &t->expires_v)) != LIC_OK) {
+  } else if ((rc = lic_time_parse(t->expires, &t->expires_v)) != LIC_OK) {
     return cli_usage(cmd, "--expires: %s", lic_errfull(rc));
   } else if (t->expires_v <= now) {
     return cli_usage(cmd, "--expires %s is in the past", t->expires);
@@ -109,12 +136,27 @@ int licgen_terms_finish(const char *cmd, licgen_terms *t, int64_t now, bool requ
   if (t->heartbeat < LIC_WARN_HEARTBEAT)
     fprintf(stderr, "licgen: warning: --heartbeat %lld s is below %d s: meant for tests and demos\n",
             (long long)t->heartbeat, LIC_WARN_HEARTBEAT);
-  t->not_before = now;
-  if (t->notbefore != NULL && (rc = lic_date_parse(t->notbefore, &t->not_before)) != LIC_OK)
+  t->not_before = base != NULL ? base->not_before : now;
+  if (t->notbefore != NULL && (rc = lic_time_parse(t->notbefore, &t->not_before)) != LIC_OK)
     return cli_usage(cmd, "--not-before: %s", lic_errfull(rc));
   if (t->expires_v != 0 && t->expires_v <= t->not_before)
     return cli_usage(cmd, "--expires is not after --not-before");
   return EXIT_OK;
+}
+
+int licgen_terms_finish(const char *cmd, licgen_terms *t, int64_t now, bool required) {
+  if (required) {
+    const char *missing = t->features == NULL ? "--features" : t->major == NULL ? "--major"
+                        : t->expires == NULL ? "--expires" : NULL;
+    if (missing != NULL)
+      return cli_usage(cmd, "%s is required", missing);
+  }
+  return finish(cmd, t, now, NULL);
+}
+
+int licgen_terms_finish_from(const char *cmd, licgen_terms *t, int64_t now,
+                             const licgen_terms_base *base) {
+  return finish(cmd, t, now, base);
 }
 
 json_t *licgen_strlist_json(const lic_strlist *l) {

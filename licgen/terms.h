@@ -29,6 +29,7 @@ enum { LICGEN_T_FEATURES = 1000, LICGEN_T_DOMAIN, LICGEN_T_PORT, LICGEN_T_APP, L
 typedef struct {
   /* as given (NULL: not given) */
   const char *features, *major, *expires, *notbefore;
+  bool has_heartbeat, has_grace;          /* given on the command line */
   /* parsed; lists owned until taken */
   lic_strlist feature_list, domains, apps;
   int64_t *ports;
@@ -45,6 +46,19 @@ int licgen_terms_opt(const char *cmd, licgen_terms *t, int c, const char *arg);
  * when required is true; otherwise none, none-given meaning any/never), dates
  * in order and in the future, lists bounded. Exit code. */
 int licgen_terms_finish(const char *cmd, licgen_terms *t, int64_t now, bool required);
+/* The terms of the license or account being renewed (borrowed): every term
+ * not given on the command line is copied from it (licgen renew, account
+ * --renew). */
+typedef struct {
+  const lic_strlist *features, *domains, *apps;
+  const int64_t *ports;
+  size_t nports;
+  int64_t major, not_before, expires, heartbeat, grace;
+} licgen_terms_base;
+/* licgen_terms_finish for a renewal: no term is required; the ones not given
+ * come from base. A copied end already past is refused (give --expires). */
+int licgen_terms_finish_from(const char *cmd, licgen_terms *t, int64_t now,
+                             const licgen_terms_base *base);
 /* features, domains, ports, apps, major, not_before, expires, heartbeat, grace. */
 json_t *licgen_terms_json(const licgen_terms *t);
 json_t *licgen_strlist_json(const lic_strlist *l);

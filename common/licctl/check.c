@@ -104,9 +104,10 @@ int licctl_check(int argc, char **argv) {
     return cli_lic_error("machine", rc);
   }
   lic_status st = lic_license_check_local(&l, &m, &q, (int64_t)time(NULL), reason, sizeof reason);
-  char id[LIC_UUID_LEN + 1], ex[11];
+  char id[LIC_UUID_LEN + 1], ex[11], until[LIC_UNTIL_LEN];
   lic_uuid_format(l.id, id);
   lic_date_format(l.expires, ex);
+  lic_until_format(l.expires, until);
   if (json) {
     json_t *feat = json_array();
     for (size_t i = 0; i < l.features.n; i++)
@@ -115,8 +116,7 @@ int licctl_check(int argc, char **argv) {
                              "reason", reason, "license", id, "customer", l.customer, "expires",
                              l.expires == 0 ? "never" : ex, "features", feat));
   } else if (st == LIC_STATUS_VALID) {
-    printf("valid: license %s for %s, expires %s, features:", id, l.customer,
-           l.expires == 0 ? "never" : ex);
+    printf("valid: license %s for %s, %s, features:", id, l.customer, until);
     for (size_t i = 0; i < l.features.n; i++)
       printf("%s%s", i ? "," : " ", l.features.v[i]);
     printf("\n");

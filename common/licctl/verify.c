@@ -157,12 +157,13 @@ int licctl_verify(int argc, char **argv) {
   if (rc != LIC_OK)
     return cli_lic_error(o.url, rc); /* LIC_INVALID: a bad URL, a usage error (exit 2) */
   lic_verdict *vd = &res.verdict;
-  char lid[LIC_UUID_LEN + 1], ex[11];
+  char lid[LIC_UUID_LEN + 1], ex[11], until[LIC_UNTIL_LEN];
   /* An unknown_license or unchecked denial names no license of a chain. */
   bool named = res.public_mode || vd->has_license;
   lic_uuid_format(res.public_mode ? vd->account : vd->has_license ? vd->license : res.license.id,
                   lid);
   lic_date_format(vd->expires, ex);
+  lic_until_format(vd->expires, until);
   if (json) {
     cli_json_print(json_pack("{s:s, s:s, s:o, s:b, s:s, s:I, s:s, s:o, s:o, s:I, s:I, s:{s:I, s:I}}",
                              "status", lic_status_name(vd->status), "reason", vd->reason,
@@ -175,11 +176,10 @@ int licctl_verify(int argc, char **argv) {
                              (json_int_t)vd->grace, "seats", "used", (json_int_t)vd->seats_used,
                              "max", (json_int_t)vd->seats_max));
   } else if (vd->status == LIC_STATUS_VALID) {
-    printf("valid: %s %s, node %s, %s %lld/%lld, expires %s, next check in %lld s\n",
+    printf("valid: %s %s, node %s, %s %lld/%lld, %s, next check in %lld s\n",
            res.public_mode ? "account" : "license", lid,
            vd->node, res.public_mode ? "registrations" : "seats", (long long)vd->seats_used,
-           (long long)vd->seats_max,
-           vd->expires == 0 ? "never" : ex, (long long)vd->heartbeat);
+           (long long)vd->seats_max, until, (long long)vd->heartbeat);
   } else {
     printf("denied: %s: %s%s\n", lic_status_name(vd->status), vd->reason,
            res.unchecked ? " (unsigned: the server sent no license to check it with)" : "");

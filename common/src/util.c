@@ -98,6 +98,44 @@ int lic_date_parse(const char *s, int64_t *t) {
   return LIC_OK;
 }
 
+int lic_time_parse(const char *s, int64_t *t) {
+  char day[11];
+  unsigned hh, mm, ss;
+  int rc;
+  if (strlen(s) == 10)
+    return lic_date_parse(s, t);
+  /* YYYY-MM-DDTHH:MM:SSZ: the one RFC 3339 form every tool prints */
+  if (strlen(s) != 20 || (s[10] != 'T' && s[10] != 't') || s[13] != ':' || s[16] != ':' ||
+      (s[19] != 'Z' && s[19] != 'z'))
+    return lic__fail(LIC_FORMAT, "'%.24s' is not a date (YYYY-MM-DD) or a UTC time "
+                                 "(YYYY-MM-DDTHH:MM:SSZ)", s);
+  for (int i = 11; i < 19; i++)
+    if (i != 13 && i != 16 && !isdigit((unsigned char)s[i]))
+      return lic__fail(LIC_FORMAT, "'%.24s' is not a UTC time (YYYY-MM-DDTHH:MM:SSZ)", s);
+  memcpy(day, s, 10);
+  day[10] = '\0';
+  if ((rc = lic_date_parse(day, t)) != LIC_OK)
+    return rc;
+  hh = (unsigned)((s[11] - '0') * 10 + (s[12] - '0'));
+  mm = (unsigned)((s[14] - '0') * 10 + (s[15] - '0'));
+  ss = (unsigned)((s[17] - '0') * 10 + (s[18] - '0'));
+  if (hh > 23 || mm > 59 || ss > 59)
+    return lic__fail(LIC_FORMAT, "'%s' is not a valid time of day", s);
+  *t += (int64_t)hh * 3600 + (int64_t)mm * 60 + (int64_t)ss;
+  return LIC_OK;
+}
+
+void lic_until_format(int64_t t, char out[LIC_UNTIL_LEN]) {
+  char at[21], last[11];
+  if (t == 0) {
+    snprintf(out, LIC_UNTIL_LEN, "never (perpetual)");
+    return;
+  }
+  lic_time_format(t, at);
+  lic_date_format(t - 1, last); /* the end is exclusive: the last second is t - 1 */
+  snprintf(out, LIC_UNTIL_LEN, "valid until %s, last day %s", at, last);
+}
+
 void lic_date_format(int64_t t, char out[11]) {
   int64_t y;
   unsigned m, d;

@@ -321,10 +321,11 @@ def token_hash(token):
 
 def account_body(token, capacity=5, customer="Cloud Corp", features=("reports",),
                  domains=(), ports=(), apps=(), major=0, not_before=None, expires=0,
-                 heartbeat=7200, grace=86400, account_id=None):
-    """An account body with exactly the keys of §3.4."""
+                 heartbeat=7200, grace=86400, account_id=None, issued=None):
+    """An account body with exactly the keys of §3.4 (issued: a renewal's order,
+    carried when given)."""
     now = int(time.time())
-    return {
+    b = {
         "typ": "account",
         "id": account_id or os.urandom(16),
         "customer": customer,
@@ -340,6 +341,9 @@ def account_body(token, capacity=5, customer="Cloud Corp", features=("reports",)
         "grace": grace,
         "token_hash": token_hash(token),
     }
+    if issued is not None:
+        b["issued"] = issued
+    return b
 
 
 def cert_body(pubkey, days=90, not_before=None, role="verdict", cert_id=None):

@@ -45,7 +45,8 @@ def test_account_prints_id_and_token_once(lic_run, licgen_bin, lic_test_key, tmp
     assert abs(body["not_before"] - time.time()) < 120
     assert set(body) == {"typ", "id", "customer", "capacity", "features", "domains", "ports",
                          "apps", "major", "not_before", "expires", "heartbeat", "grace",
-                         "token_hash"}
+                         "token_hash", "issued"}
+    assert abs(body["issued"] - time.time()) < 120
     # the token never shows in stderr
     assert token not in r.err
 

@@ -32,6 +32,10 @@ typedef struct {
   int64_t not_before, expires;         /* expires 0 = perpetual */
   int64_t heartbeat, grace;
   uint8_t token_hash[LIC_TOKEN_HASH_LEN];
+  /* When it was signed: orders the envelopes of one account id (a renewal
+   * replaces an older one on import). 0 = not carried (an account signed
+   * before renewals existed): older than any that carries one. */
+  int64_t issued;
 } lic_account;
 
 LIC_API void lic_account_clear(lic_account *a);

@@ -17,6 +17,13 @@ LIC_API int lic_uuid_parse(const char *s, size_t len, uint8_t id[LIC_ID_LEN]);
 LIC_API int lic_random(uint8_t *buf, size_t len);
 /* "YYYY-MM-DD" (UTC midnight) to Unix seconds; checks the calendar. */
 LIC_API int lic_date_parse(const char *s, int64_t *t);
+/* lic_date_parse, or "YYYY-MM-DDTHH:MM:SSZ" to the second (a renewal that
+ * takes over at the exact end of the license it renews). */
+LIC_API int lic_time_parse(const char *s, int64_t *t);
+/* An end (expires, exclusive; 0 = perpetual) as people read it, the same in
+ * every tool: "valid until 2027-12-31T00:00:00Z, last day 2027-12-30". */
+#define LIC_UNTIL_LEN 64
+LIC_API void lic_until_format(int64_t t, char out[LIC_UNTIL_LEN]);
 /* Unix seconds to "YYYY-MM-DD" (UTC). */
 LIC_API void lic_date_format(int64_t t, char out[11]);
 /* Unix seconds to "YYYY-MM-DDTHH:MM:SSZ". */

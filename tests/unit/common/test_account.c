@@ -73,6 +73,7 @@ static void assert_same(const lic_account *a, const lic_account *b) {
   assert_int_equal(a->heartbeat, b->heartbeat);
   assert_int_equal(a->grace, b->grace);
   assert_memory_equal(a->token_hash, b->token_hash, 32);
+  assert_int_equal(a->issued, b->issued);
 }
 
 static void seal(const lic_account *a, const char *typ, lic_key *k, uint8_t **env, size_t *elen) {
@@ -105,6 +106,19 @@ static void test_pack_seal_open(void **state) {
   assert_int_equal(msgpack_unpack_next(&u, (const char *)body, blen, &off), MSGPACK_UNPACK_SUCCESS);
   assert_int_equal(off, blen);
   assert_int_equal(u.data.via.map.size, 14);
+  msgpack_unpacked_destroy(&u);
+
+  /* issued (what orders a renewal) is the fifteenth when set */
+  a.issued = T2026 - 86400;
+  free(body);
+  pack(&a, &body, &blen);
+  assert_int_equal(lic_account_parse(body, blen, &out), LIC_OK);
+  assert_same(&a, &out);
+  lic_account_clear(&out);
+  msgpack_unpacked_init(&u);
+  off = 0;
+  assert_int_equal(msgpack_unpack_next(&u, (const char *)body, blen, &off), MSGPACK_UNPACK_SUCCESS);
+  assert_int_equal(u.data.via.map.size, 15);
   msgpack_unpacked_destroy(&u);
 
   seal(&a, "account", root, &env, &elen);
@@ -271,6 +285,10 @@ static void test_parse_types_and_ranges(void **state) {
       {"token_hash", tu_s_bin, &b33, LIC_FORMAT},
       {"token_hash", tu_s_str, TOKEN, LIC_FORMAT},
       {"newfield", tu_s_str, "unknown keys are ignored", LIC_OK},
+      {"issued", tu_s_int, &one, LIC_OK},
+      {"issued", tu_s_int, &zero, LIC_LIMIT},
+      {"issued", tu_s_int, &neg, LIC_LIMIT},
+      {"issued", tu_s_str, "2026-01-01", LIC_FORMAT},
   };
   run_cases(c, sizeof c / sizeof c[0]);
 }

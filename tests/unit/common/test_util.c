@@ -157,6 +157,41 @@ static void test_date_time_format(void **state) {
   assert_string_equal(d, "2024-03-01");
 }
 
+static void test_time_parse(void **state) {
+  (void)state;
+  int64_t t = 0;
+  assert_int_equal(lic_time_parse("2027-01-01", &t), LIC_OK);
+  assert_int_equal(t, 1798761600);
+  assert_int_equal(lic_time_parse("2027-01-01T00:00:00Z", &t), LIC_OK);
+  assert_int_equal(t, 1798761600);
+  assert_int_equal(lic_time_parse("2027-01-01t23:59:59z", &t), LIC_OK);
+  assert_int_equal(t, 1798761600 + 86399);
+  /* what lic_time_format prints reads back */
+  char out[21];
+  lic_time_format(1796099999, out);
+  assert_int_equal(lic_time_parse(out, &t), LIC_OK);
+  assert_int_equal(t, 1796099999);
+  static const char *const bad[] = {"2027-01-01T24:00:00Z", "2027-01-01T00:60:00Z",
+                                    "2027-01-01T00:00:60Z", "2027-01-01T00:00:00",
+                                    "2027-01-01 00:00:00Z", "2027-01-01T00:00:00+01:00",
+                                    "2027-02-29T00:00:00Z", "2027-01-01T0a:00:00Z", "", "now"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+    if (lic_time_parse(bad[i], &t) != LIC_FORMAT)
+      fail_msg("'%s' accepted", bad[i]);
+}
+
+/* One meaning of an end in every tool: exclusive, and the last day before it. */
+static void test_until_format(void **state) {
+  (void)state;
+  char out[LIC_UNTIL_LEN];
+  lic_until_format(1830211200, out); /* 2027-12-31T00:00:00Z */
+  assert_string_equal(out, "valid until 2027-12-31T00:00:00Z, last day 2027-12-30");
+  lic_until_format(1830211200 + 3600, out);
+  assert_string_equal(out, "valid until 2027-12-31T01:00:00Z, last day 2027-12-31");
+  lic_until_format(0, out);
+  assert_string_equal(out, "never (perpetual)");
+}
+
 static void test_civil_days(void **state) {
   (void)state;
   assert_int_equal(lic_days_from_civil(1970, 1, 1), 0);
@@ -249,6 +284,8 @@ int main(void) {
       cmocka_unit_test(test_uuid_parse),
       cmocka_unit_test(test_date_parse),
       cmocka_unit_test(test_date_time_format),
+      cmocka_unit_test(test_time_parse),
+      cmocka_unit_test(test_until_format),
       cmocka_unit_test(test_civil_days),
       cmocka_unit_test(test_parse_int),
       cmocka_unit_test(test_random),
