@@ -208,6 +208,54 @@ static void test_chain_checks(void **state) {
   msgpack_sbuffer_destroy(&sb);
 }
 
+/* A renewal (docs/operations.md): a report server that named the old license
+ * accepts a verdict for its successor, and only for a successor. */
+static void test_successor_accepted(void **state) {
+  fixture *f = *state;
+  uint8_t named[LIC_ID_LEN];
+  memset(named, 0x33, LIC_ID_LEN); /* the id the report server was set up with */
+  lic_verify_opts o = {.trust = &f->trust, .domain = "reports.acme.com", .port = 8443,
+                       .node = "rs-1", .version = "11.0.18", .license = named};
+  lic_verify_result res;
+  knobs k = good(f);
+  /* the chain's license (0x11) is not a successor: another license answered */
+  msgpack_sbuffer sb = response(f, &k);
+  memset(&res, 0, sizeof res);
+  assert_int_equal(lic_verify_response(&o, NONCE, sizeof NONCE, NOW, (uint8_t *)sb.data, sb.size,
+                                       &res), LIC_MISMATCHED);
+  lic_verify_result_clear(&res);
+  msgpack_sbuffer_destroy(&sb);
+  /* the same license renewing 0x33: accepted, and the result names the new id */
+  uint8_t *saved = f->lic_env, *body = NULL;
+  size_t saved_len = f->lic_len, blen = 0;
+  f->lic.has_supersedes = true;
+  memcpy(f->lic.supersedes, named, LIC_ID_LEN);
+  assert_int_equal(lic_license_pack(&f->lic, &body, &blen), LIC_OK);
+  assert_int_equal(lic_envelope_seal("license", body, blen, f->root, &f->lic_env, &f->lic_len),
+                   LIC_OK);
+  free(body);
+  sb = response(f, &k);
+  memset(&res, 0, sizeof res);
+  assert_int_equal(lic_verify_response(&o, NONCE, sizeof NONCE, NOW, (uint8_t *)sb.data, sb.size,
+                                       &res), LIC_OK);
+  assert_memory_equal(res.license.id, f->lic.id, LIC_ID_LEN);
+  assert_true(res.license.has_supersedes);
+  lic_verify_result_clear(&res);
+  msgpack_sbuffer_destroy(&sb);
+  /* a successor still has to allow our terms */
+  o.domain = "evil.example";
+  sb = response(f, &k);
+  memset(&res, 0, sizeof res);
+  assert_int_equal(lic_verify_response(&o, NONCE, sizeof NONCE, NOW, (uint8_t *)sb.data, sb.size,
+                                       &res), LIC_MISMATCHED);
+  lic_verify_result_clear(&res);
+  msgpack_sbuffer_destroy(&sb);
+  free(f->lic_env);
+  f->lic_env = saved;
+  f->lic_len = saved_len;
+  f->lic.has_supersedes = false;
+}
+
 /* A one-shot fake HTTP server: answers the first connection with a script. */
 typedef struct {
   int lfd;
@@ -283,6 +331,7 @@ static void test_http_failures(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_successor_accepted),
       cmocka_unit_test(test_chain_checks),
       cmocka_unit_test(test_http_failures),
   };
