@@ -111,6 +111,17 @@ size_t srv_lineage_pick(const srv_lineage *g, size_t k, int64_t now, bool *in_fo
   return force != SRV_LIN_NONE ? force : started != SRV_LIN_NONE ? started : first;
 }
 
+/* Whether lineage k holds a live license: neither revoked nor expired (one
+ * not yet valid counts). */
+static bool lineage_live(const srv_lineage *g, size_t k, int64_t now) {
+  for (size_t i = 0; i < g->n; i++) {
+    const lic_license *l = g->e[i].lic;
+    if (g->key[i] == k && !g->e[i].revoked && (l->expires == 0 || now < l->expires))
+      return true;
+  }
+  return false;
+}
+
 /* At most max bytes of s, not cutting a UTF-8 sequence. */
 static int utf8_prefix(const char *s, int max) {
   int n = (int)strnlen(s, (size_t)max + 1);
@@ -122,7 +133,8 @@ static int utf8_prefix(const char *s, int max) {
   return n;
 }
 
-/* "HEAD: ID (customer/project); ID (...)", as many as fit, then "; +N more". */
+/* "HEAD: ID (customer/project); ID (...)", as many as fit, then "; +N more";
+ * the lineages with a live license first. */
 static void list_lineages(const srv_lineage *g, int64_t now, const char *head, char *why,
                           size_t cap) {
   int h = snprintf(why, cap, "%s", head);
@@ -130,23 +142,24 @@ static void list_lineages(const srv_lineage *g, int64_t now, const char *head, c
   const size_t more = 12; /* room kept for "; +NNNN more" */
   if (len >= cap)
     return;
-  for (size_t k = 0; k < g->n; k++) {
-    if (g->key[k] != k)
-      continue;
-    const lic_license *l = g->e[srv_lineage_pick(g, k, now, NULL)].lic;
-    char id[LIC_UUID_LEN + 1], item[LIC_UUID_LEN + 48];
-    lic_uuid_format(l->id, id);
-    const char *cu = l->customer ? l->customer : "", *pr = l->project ? l->project : "";
-    int n = snprintf(item, sizeof item, "%s%s (%.*s/%.*s)", shown == 0 ? ": " : "; ", id,
-                     utf8_prefix(cu, 16), cu, utf8_prefix(pr, 16), pr);
-    if (left == 0 && n > 0 && len + (size_t)n + more < cap) {
-      memcpy(why + len, item, (size_t)n + 1);
-      len += (size_t)n;
-      shown++;
-    } else {
-      left++;
+  for (int pass = 0; pass < 2; pass++)
+    for (size_t k = 0; k < g->n; k++) {
+      if (g->key[k] != k || lineage_live(g, k, now) != (pass == 0))
+        continue;
+      const lic_license *l = g->e[srv_lineage_pick(g, k, now, NULL)].lic;
+      char id[LIC_UUID_LEN + 1], item[LIC_UUID_LEN + 48];
+      lic_uuid_format(l->id, id);
+      const char *cu = l->customer ? l->customer : "", *pr = l->project ? l->project : "";
+      int n = snprintf(item, sizeof item, "%s%s (%.*s/%.*s)", shown == 0 ? ": " : "; ", id,
+                       utf8_prefix(cu, 16), cu, utf8_prefix(pr, 16), pr);
+      if (left == 0 && n > 0 && len + (size_t)n + more < cap) {
+        memcpy(why + len, item, (size_t)n + 1);
+        len += (size_t)n;
+        shown++;
+      } else {
+        left++;
+      }
     }
-  }
   if (left > 0)
     snprintf(why + len, cap - len, "; +%zu more", left);
 }
@@ -161,17 +174,21 @@ size_t srv_lineage_resolve(const srv_lineage *g, const uint8_t *id, int64_t now,
     }
     return srv_lineage_pick(g, g->key[i], now, NULL);
   }
-  size_t lineages = 0, forced = 0, only = SRV_LIN_NONE, only_force = SRV_LIN_NONE;
+  /* Several lineages (licenses of different projects, or a new license
+   * imported without `supersedes`): the only lineage with a live license
+   * (neither revoked nor expired; not yet valid counts) answers, as before
+   * lineages existed; else the request must name one, and the reason lists
+   * them. */
+  size_t lineages = 0, live = 0, only = SRV_LIN_NONE, only_live = SRV_LIN_NONE;
   for (size_t k = 0; k < g->n; k++) {
     if (g->key[k] != k)
       continue;
-    bool f;
-    size_t p = srv_lineage_pick(g, k, now, &f);
+    size_t p = srv_lineage_pick(g, k, now, NULL);
     lineages++;
     only = p;
-    if (f) {
-      forced++;
-      only_force = p;
+    if (lineage_live(g, k, now)) {
+      live++;
+      only_live = p;
     }
   }
   if (lineages == 1)
@@ -180,15 +197,12 @@ size_t srv_lineage_resolve(const srv_lineage *g, const uint8_t *id, int64_t now,
     snprintf(why, cap, "no license imported on this server");
     return SRV_LIN_NONE;
   }
-  /* Several lineages (licenses of different projects, or a new license
-   * imported without `supersedes`): the only one in force answers; else
-   * the request must name one, and the reason says which there are. */
-  if (forced == 1)
-    return only_force;
+  if (live == 1)
+    return only_live;
   list_lineages(g, now,
-                forced == 0 ? "this server holds several licenses, none current (revoked or "
-                              "expired): name one"
-                            : "this server holds several licenses: name one",
+                live == 0 ? "this server holds several licenses, none current (revoked or "
+                            "expired): name one"
+                          : "this server holds several licenses: name one",
                 why, cap);
   return SRV_LIN_NONE;
 }

@@ -47,7 +47,8 @@ size_t srv_lineage_pick(const srv_lineage *g, size_t k, int64_t now, bool *in_fo
 
 /* Which entry answers a request naming id (NULL: none named): the pick of
  * the lineage holding id; with none named the pick of the only lineage, or,
- * of several, of the only one with a license in force. SRV_LIN_NONE with a
+ * of several, of the only one with a live license (neither revoked nor
+ * expired: one not yet valid counts). SRV_LIN_NONE with a
  * reason in why otherwise (several lineages: the reason lists each by the id
  * it would answer for, customer and project). */
 size_t srv_lineage_resolve(const srv_lineage *g, const uint8_t *id, int64_t now, char *why,

@@ -101,9 +101,15 @@ static void test_several_lineages_need_a_name(void **state) {
   assert_int_equal(answer(&f, 9, NOW, why, sizeof why), -1);
   assert_string_equal(why, "no such license on this server");
   assert_int_equal(key_tag(&f, 3), 3);
-  /* Only one lineage in force: it answers without a name. */
+  /* Only one lineage live: it answers without a name. */
   f.e[2].revoked = true;
   assert_int_equal(answer(&f, 0, NOW, why, sizeof why), 2);
+  /* A lineage not yet valid is live: still two to choose from. */
+  f.e[2].revoked = false;
+  f.l[2].not_before = NOW + DAY;
+  assert_int_equal(answer(&f, 0, NOW, why, sizeof why), -1);
+  assert_non_null(strstr(why, "03000000-0000-0000-0000-000000000000 (Globex/Reports)"));
+  f.e[2].revoked = true;
   f.e[1].revoked = true;
   f.e[0].revoked = true;
   assert_int_equal(answer(&f, 0, NOW, why, sizeof why), -1);
