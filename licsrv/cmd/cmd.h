@@ -85,9 +85,6 @@ void licsrv_operator(char *buf, size_t cap);
  * with status). */
 const char *licsrv_license_state(const licsrv_terms *t, int64_t now);
 json_t *licsrv_license_json(const licsrv_terms *t, int64_t now);
-/* Whether a node holds a seat now (last valid check younger than twice its
- * license's heartbeat; nodes.c). */
-bool licsrv_node_holds_seat(store_reader *rd, const store_node *n, int64_t now);
 
 /* "license:UUID" / "account:UUID" subjects. */
 void licsrv_subject(const char *kind, const uint8_t id[LIC_ID_LEN], char *buf, size_t cap);

@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "cmd/cmd.h"
 #include "cmd/table.h"
+#include "core/lineage_store.h"
 
 #define FAILURES_MAX 200000 /* as many nodes as the server remembers */
 
@@ -16,9 +17,12 @@ static const char HELP[] =
     "\n"
     "The registration failure list: every node whose last check failed, newest\n"
     "first, with the time (UTC), the verdict status and the reason. Read from\n"
-    "the store, which the running server updates in batches.\n"
+    "the store, which the running server updates in batches. A license's\n"
+    "renewals share its list, under the lineage's first license; a check that\n"
+    "named no license the server holds is listed under license '-'\n"
+    "(docs/server.md).\n"
     "\n"
-    "  --license ID   only the failures of this license's nodes\n"
+    "  --license ID   only the failures of this license's lineage (any id of it)\n"
     "  --data DIR     data directory (default " LICSRV_DEFAULT_DATA ")\n"
     "  --store URL    a PostgreSQL store (postgresql://...; default DIR/store)\n"
     "  --config FILE  read `data =` from this INI file\n"
@@ -81,8 +85,20 @@ int licsrv_cmd_failures(int argc, char **argv) {
   if ((ex = licsrv_opts_finish(&o, "failures")) != EXIT_OK ||
       (ex = licsrv_open_store(&o, STORE_RDONLY, &s)) != EXIT_OK)
     return ex;
-  if ((r = store_reader_new(s, &rd)) != LIC_OK || (r = store_reader_begin(rd)) != LIC_OK ||
-      (r = store_node_each(rd, lic_text != NULL ? id : NULL, collect, &l)) != LIC_OK) {
+  if ((r = store_reader_new(s, &rd)) != LIC_OK || (r = store_reader_begin(rd)) != LIC_OK) {
+    ex = cli_lic_error("store", r);
+    goto out;
+  }
+  if (lic_text != NULL) { /* the lineage's list */
+    srv_lineages lin;
+    if ((r = srv_lineages_read(rd, &lin)) != LIC_OK) {
+      ex = cli_lic_error("store", r);
+      goto out;
+    }
+    srv_lineages_key(&lin, id, id);
+    srv_lineages_clear(&lin);
+  }
+  if ((r = store_node_each(rd, lic_text != NULL ? id : NULL, collect, &l)) != LIC_OK) {
     ex = cli_lic_error("store", r);
     goto out;
   }
@@ -93,10 +109,16 @@ int licsrv_cmd_failures(int argc, char **argv) {
     goto out;
   }
   for (size_t i = 0; i < l.n; i++) {
+    static const uint8_t no_license[LIC_ID_LEN]; /* the check resolved none */
     char lic[LIC_UUID_LEN + 1], when[40];
-    lic_uuid_format(l.v[i].owner, lic);
+    bool none = memcmp(l.v[i].owner, no_license, LIC_ID_LEN) == 0;
+    if (none)
+      snprintf(lic, sizeof lic, "-");
+    else
+      lic_uuid_format(l.v[i].owner, lic);
     if (arr != NULL) {
-      json_t *e = json_pack("{s:s, s:s, s:s, s:s}", "license", lic, "node", l.v[i].node, "status",
+      json_t *e = json_pack("{s:o, s:s, s:s, s:s}", "license",
+                            none ? json_null() : json_string(lic), "node", l.v[i].node, "status",
                             l.v[i].fail_status, "reason", l.v[i].fail_reason);
       if (e != NULL)
         licsrv_json_time(e, "time", l.v[i].fail_time);

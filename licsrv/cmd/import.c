@@ -17,6 +17,7 @@
 #include "lic/mp.h"
 #include "lic/account.h"
 #include "lic/cert.h"
+#include "core/lineage_store.h"
 #include "core/public.h"
 
 static const char HELP[] =
@@ -24,7 +25,11 @@ static const char HELP[] =
     "\n"
     "Import a signed license (private mode: it must name this server's node key),\n"
     "an account or an online-key certificate (public mode). The signature is\n"
-    "checked against the trust store first. The import is committed and synced\n"
+    "checked against the trust store first. A renewal (a license that supersedes\n"
+    "another) must keep the binding of the license it renews when that one is\n"
+    "imported here: customer, project, machine, node key ... (docs/server.md);\n"
+    "once its not_before is reached it answers for the lineage. The import is\n"
+    "committed and synced\n"
     "before this command returns, and works while 'licsrv serve' runs.\n"
     "Accounts and certificates are stored as signed; the public-mode server\n"
     "parses their terms when it uses them.\n"
@@ -145,6 +150,18 @@ int licsrv_cmd_import(int argc, char **argv) {
     if (!lic_machine_matches(&m, lic.machine_code, lic.macs, lic.nmacs)) {
       ex = cli_error(EXIT_FAIL, path, "the license is bound to machine %s, this is %s",
                      lic.machine_code, m.code);
+      goto out;
+    }
+    /* A renewal keeps the binding of the license it renews (SPEC §4.6). */
+    store_reader *rd = NULL;
+    char why[300];
+    if ((r = store_reader_new(s, &rd)) == LIC_OK && (r = store_reader_begin(rd)) == LIC_OK) {
+      r = srv_lineage_import_check(rd, &lic, why, sizeof why);
+      store_reader_end(rd);
+    }
+    store_reader_free(rd);
+    if (r != LIC_OK) {
+      ex = r == LIC_INVALID ? cli_error(EXIT_FAIL, path, "%s", why) : cli_lic_error("store", r);
       goto out;
     }
     memcpy(op.id, lic.id, LIC_ID_LEN);

@@ -8,7 +8,7 @@
 #include "cli.h"
 #include "cmd/cmd.h"
 #include "cmd/table.h"
-#include "core/expiry.h"
+#include "core/lineage_store.h"
 
 static const char HELP[] =
     "usage: licsrv nodes [--license ID | --account ID] [--data DIR] [--config FILE] [--json]\n"
@@ -16,9 +16,12 @@ static const char HELP[] =
     "List the report-server nodes that checked in (all licenses, or one): the\n"
     "seat state (held while the last valid check is younger than 2 x heartbeat),\n"
     "last valid check and last failure (UTC). Read from the store, which the\n"
-    "running server updates in batches (at most a few seconds behind).\n"
+    "running server updates in batches (at most a few seconds behind). Seats\n"
+    "belong to a license's lineage (its renewals): its nodes are listed under\n"
+    "the lineage's first license (docs/server.md). A check that named no\n"
+    "license the server holds is listed under license '-'.\n"
     "\n"
-    "  --license ID   only the nodes of this license\n"
+    "  --license ID   only the nodes of this license's lineage (any id of it)\n"
     "  --account ID   public mode: only the nodes of this account (no seats: its\n"
     "                 capacity counts projects)\n"
     "  --data DIR     data directory (default " LICSRV_DEFAULT_DATA ")\n"
@@ -33,26 +36,30 @@ typedef struct {
   int64_t now;
   int err;
   bool account; /* --account: owners are accounts */
+  srv_lineages lin;
 } ctx;
 
-bool licsrv_node_holds_seat(store_reader *rd, const store_node *n, int64_t now) {
-  store_license sl;
-  licsrv_terms t;
-  if (n->last_seen == 0 || store_license_get(rd, n->owner, &sl) != LIC_OK)
-    return false;
-  licsrv_terms_read(&sl, &t);
-  store_license_clear(&sl);
-  return t.readable && now - n->last_seen < 2 * t.heartbeat;
+/* Whether a node holds a seat now: its last valid check is younger than
+ * twice the heartbeat of the license its lineage answers for. */
+static bool holds_seat(const ctx *c, const store_node *n) {
+  const lic_license *l = srv_lineages_answer(&c->lin, n->owner, c->now);
+  return n->last_seen != 0 && l != NULL && c->now - n->last_seen < 2 * l->heartbeat;
 }
+
+static const uint8_t NO_LICENSE[LIC_ID_LEN]; /* a check that resolved none */
 
 static int row(const store_node *n, void *arg) {
   ctx *c = arg;
   char lic[LIC_UUID_LEN + 1], seen[40], fail[40];
-  bool seat = !c->account && licsrv_node_holds_seat(c->rd, n, c->now);
-  lic_uuid_format(n->owner, lic);
+  bool seat = !c->account && holds_seat(c, n);
+  if (memcmp(n->owner, NO_LICENSE, LIC_ID_LEN) == 0)
+    snprintf(lic, sizeof lic, "-");
+  else
+    lic_uuid_format(n->owner, lic);
   if (c->arr != NULL) {
-    json_t *o = json_pack("{s:s, s:s, s:b}", c->account ? "account" : "license", lic, "node",
-                          n->node, "seat", seat);
+    json_t *o = json_pack("{s:o, s:s, s:b}", c->account ? "account" : "license",
+                          strcmp(lic, "-") == 0 ? json_null() : json_string(lic), "node", n->node,
+                          "seat", seat);
     if (o == NULL)
       return c->err = LIC_NOMEM;
     licsrv_json_time(o, "last_valid", n->last_seen);
@@ -145,6 +152,12 @@ int licsrv_cmd_nodes(int argc, char **argv) {
     }
     store_license_clear(&sl);
   }
+  if (!c.account && (r = srv_lineages_read(c.rd, &c.lin)) != LIC_OK) {
+    ex = cli_lic_error("store", r);
+    goto out;
+  }
+  if (!c.account && lic_text != NULL)
+    srv_lineages_key(&c.lin, id, id); /* the lineage's nodes */
   if ((r = store_node_each(c.rd, lic_text != NULL ? id : NULL, row, &c)) != LIC_OK ||
       (r = c.err) != LIC_OK) {
     ex = cli_lic_error("store", r);
@@ -153,6 +166,7 @@ int licsrv_cmd_nodes(int argc, char **argv) {
   ex = o.json ? cli_json_print(json_pack("{s:O}", "nodes", c.arr)) : licsrv_table_print(&c.t, stdout);
 out:
   json_decref(c.arr);
+  srv_lineages_clear(&c.lin);
   licsrv_table_free(&c.t);
   store_reader_free(c.rd);
   store_close(s);

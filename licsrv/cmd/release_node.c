@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "cmd/cmd.h"
+#include "core/lineage_store.h"
 #include "core/request.h"
 #include "core/seats.h"
 #include "lic/err.h"
@@ -67,7 +68,12 @@ int licsrv_release_node(int argc, char **argv) {
     return ex;
   store_node cur;
   if ((r = store_reader_new(s, &rd)) == LIC_OK && (r = store_reader_begin(rd)) == LIC_OK) {
-    r = store_node_get(rd, n.owner, node, &cur);
+    srv_lineages lin; /* seats belong to the license's lineage */
+    if ((r = srv_lineages_read(rd, &lin)) == LIC_OK) {
+      srv_lineages_key(&lin, n.owner, n.owner);
+      srv_lineages_clear(&lin);
+      r = store_node_get(rd, n.owner, node, &cur);
+    }
     store_reader_end(rd);
   }
   store_reader_free(rd);

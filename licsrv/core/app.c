@@ -38,15 +38,14 @@ static void worker_start(srv_worker *sw, void *arg) {
   srv_worker_set_user(sw, w);
 }
 
+static void lin_free(app_lineages *c);
+
 static void worker_stop(srv_worker *sw, void *arg) {
   app_worker *w = srv_worker_user(sw);
   (void)arg;
   if (w == NULL)
     return;
-  for (int i = 0; i < APP_LICENSE_CACHE; i++) {
-    free(w->cache[i].env);
-    lic_license_clear(&w->cache[i].lic);
-  }
+  lin_free(&w->lin);
   msgpack_sbuffer_destroy(&w->body);
   msgpack_sbuffer_destroy(&w->env);
   msgpack_sbuffer_destroy(&w->out);
@@ -88,117 +87,147 @@ static int parse_stored(app *a, const uint8_t *env, size_t len, lic_license *l) 
   return LIC_OK;
 }
 
-/* The ids of the stored licenses that are not revoked (at most 64). */
-typedef struct {
-  uint8_t ids[64][LIC_ID_LEN];
-  size_t n;
-} live_ids;
+static void lin_free(app_lineages *c) {
+  for (size_t i = 0; i < c->n; i++) {
+    free(c->v[i].env);
+    lic_license_clear(&c->v[i].lic);
+  }
+  free(c->v);
+  free(c->e);
+  free(c->ix);
+  srv_lineage_clear(&c->g);
+  memset(c, 0, sizeof *c);
+}
 
-static int live_cb(const store_license *sl, void *arg) {
-  live_ids *c = arg;
-  if (!sl->revoked && c->n < sizeof c->ids / sizeof c->ids[0])
-    memcpy(c->ids[c->n++], sl->id, LIC_ID_LEN);
+/* Whether the store still holds what the worker parsed: the same ids,
+ * revocations and envelope bytes, in the same (id) order. */
+typedef struct {
+  const app_lineages *c;
+  size_t i;
+  bool differ;
+} lin_cmp;
+
+static int lin_cmp_cb(const store_license *sl, void *arg) {
+  lin_cmp *k = arg;
+  const app_stored *s = k->i < k->c->n ? &k->c->v[k->i] : NULL;
+  k->i++;
+  if (s == NULL || memcmp(s->id, sl->id, LIC_ID_LEN) != 0 || s->revoked != sl->revoked ||
+      s->len != sl->env_len || memcmp(s->env, sl->env, sl->env_len) != 0) {
+    k->differ = true;
+    return 1; /* stop */
+  }
   return 0;
 }
 
-/* No id named and several licenses stored: the one that is neither revoked
- * nor expired (a renewal keeps the old license beside the new one), or NULL
- * when none or several are. */
-static const lic_license *current_license(app_worker *w, bool *revoked, const uint8_t **env,
-                                          size_t *len, char *why, size_t cap) {
-  live_ids c;
-  const lic_license *l;
-  uint8_t found[LIC_ID_LEN];
-  size_t current = 0;
-  int64_t now = (int64_t)time(NULL);
-  c.n = 0;
-  int rc = store_reader_begin(w->rd);
-  if (rc == LIC_OK) {
-    rc = store_license_each(w->rd, live_cb, &c);
-    store_reader_end(w->rd);
+typedef struct {
+  app *a;
+  app_stored *v;
+  size_t n, cap;
+} lin_load;
+
+static int lin_load_cb(const store_license *sl, void *arg) {
+  lin_load *L = arg;
+  if (L->n == L->cap) {
+    size_t ncap = L->cap ? 2 * L->cap : 8;
+    app_stored *nv = realloc(L->v, ncap * sizeof *nv);
+    if (nv == NULL)
+      return LIC_NOMEM;
+    L->v = nv;
+    L->cap = ncap;
   }
-  for (size_t i = 0; rc == LIC_OK && i < c.n; i++) {
-    bool rv;
-    if ((l = app_license(w, c.ids[i], &rv, env, len, why, cap)) == NULL || rv ||
-        (l->expires != 0 && now >= l->expires))
-      continue;
-    if (++current == 1)
-      memcpy(found, l->id, LIC_ID_LEN); /* the slot may be reused by the next lookup */
+  app_stored *s = &L->v[L->n];
+  memset(s, 0, sizeof *s);
+  if ((s->env = malloc(sl->env_len)) == NULL)
+    return LIC_NOMEM;
+  memcpy(s->env, sl->env, sl->env_len);
+  memcpy(s->id, sl->id, LIC_ID_LEN);
+  s->len = sl->env_len;
+  s->revoked = sl->revoked;
+  L->n++;
+  int rc = parse_stored(L->a, s->env, s->len, &s->lic);
+  s->usable = rc == LIC_OK;
+  if (!s->usable) {
+    char id[LIC_UUID_LEN + 1], q[400];
+    lic_uuid_format(sl->id, id);
+    snprintf(s->why, sizeof s->why, "stored license unusable: %s", lic_errfull(rc));
+    srv_log(SRV_LOG_ERROR, "stored_license", "license=%s error=%s", id,
+            SRV_LOG_Q(lic_errfull(rc), q));
   }
-  if (current == 1)
-    return app_license(w, found, revoked, env, len, why, cap);
-  *env = NULL;
-  *len = 0;
-  if (rc != LIC_OK)
-    snprintf(why, cap, "store: %s", lic_errfull(rc));
-  else
-    snprintf(why, cap, "%s", current == 0 ? "this server holds several licenses, none current "
-                                            "(revoked or expired): name one"
-                                          : "this server holds several licenses: name one");
-  return NULL;
+  return 0;
 }
 
-const lic_license *app_license(app_worker *w, const uint8_t *id, bool *revoked,
-                               const uint8_t **env, size_t *len, char *why, size_t cap) {
-  store_license sl;
+/* Bring the worker's copy of the stored licenses up to date (reader begun):
+ * a walk comparing bytes at every lookup; parsed and grouped again only
+ * when the licenses changed (an import, a revocation). */
+static int lin_refresh(app_worker *w) {
+  app_lineages *c = &w->lin, nc;
   int rc;
-
-  *revoked = false;
-  *env = NULL;
-  *len = 0;
-  memset(&sl, 0, sizeof sl);
-  if ((rc = store_reader_begin(w->rd)) != LIC_OK) {
-    snprintf(why, cap, "store: %s", lic_errfull(rc));
-    return NULL;
+  if (c->loaded) {
+    lin_cmp k = {c, 0, false};
+    rc = store_license_each(w->rd, lin_cmp_cb, &k);
+    if (!k.differ && rc != LIC_OK)
+      return rc;
+    if (!k.differ && k.i == c->n)
+      return LIC_OK;
   }
-  rc = id != NULL ? store_license_get(w->rd, id, &sl) : store_license_only(w->rd, &sl);
-  store_reader_end(w->rd);
-  if (rc == LIC_EXISTS && id == NULL)
-    return current_license(w, revoked, env, len, why, cap);
+  lin_load L = {w->a, NULL, 0, 0};
+  memset(&nc, 0, sizeof nc);
+  rc = store_license_each(w->rd, lin_load_cb, &L);
+  nc.v = L.v;
+  nc.n = L.n;
+  if (rc == LIC_OK) {
+    size_t m = 0;
+    nc.e = calloc(L.n + 1, sizeof *nc.e);
+    nc.ix = calloc(L.n + 1, sizeof *nc.ix);
+    if (nc.e == NULL || nc.ix == NULL)
+      rc = LIC_NOMEM;
+    for (size_t i = 0; rc == LIC_OK && i < L.n; i++)
+      if (L.v[i].usable) {
+        nc.e[m].lic = &L.v[i].lic;
+        nc.e[m].revoked = L.v[i].revoked;
+        nc.ix[m++] = i;
+      }
+    if (rc == LIC_OK)
+      rc = srv_lineage_build(&nc.g, nc.e, m);
+  }
   if (rc != LIC_OK) {
-    snprintf(why, cap, "%s", rc == LIC_EXISTS ? "this server holds several licenses: name one"
-                             : rc == LIC_NOTFOUND ? (id != NULL ? "no such license on this server"
-                                                                : "no license imported on this server")
-                                                  : lic_errfull(rc));
-    return NULL;
+    lin_free(&nc);
+    return rc;
   }
-  *revoked = sl.revoked;
-  /* Cached parse when the bytes are the same; else parse and cache. */
-  int slot = -1;
-  uint64_t oldest = UINT64_MAX;
-  for (int i = 0; i < APP_LICENSE_CACHE; i++) {
-    if (w->cache[i].used && w->cache[i].len == sl.env_len &&
-        memcmp(w->cache[i].env, sl.env, sl.env_len) == 0) {
-      w->cache[i].tick = ++w->tick;
-      store_license_clear(&sl);
-      *env = w->cache[i].env;
-      *len = w->cache[i].len;
-      return &w->cache[i].lic;
-    }
-    uint64_t t = w->cache[i].used ? w->cache[i].tick : 0;
-    if (t < oldest) {
-      oldest = t;
-      slot = i;
-    }
+  lin_free(c);
+  *c = nc;
+  c->loaded = true;
+  return LIC_OK;
+}
+
+bool app_license(app_worker *w, const uint8_t *id, int64_t now, app_answer *out, char *why,
+                 size_t cap) {
+  int rc;
+  memset(out, 0, sizeof *out);
+  if ((rc = store_reader_begin(w->rd)) == LIC_OK) {
+    rc = lin_refresh(w);
+    store_reader_end(w->rd);
   }
-  lic_license l;
-  if ((rc = parse_stored(w->a, sl.env, sl.env_len, &l)) != LIC_OK) {
-    char q[900];
-    snprintf(why, cap, "stored license unusable: %s", lic_errfull(rc));
-    srv_log(SRV_LOG_ERROR, "stored_license", "error=%s", SRV_LOG_Q(lic_errfull(rc), q));
-    store_license_clear(&sl);
-    return NULL;
+  if (rc != LIC_OK) {
+    snprintf(why, cap, "store: %s", lic_errfull(rc));
+    return false;
   }
-  free(w->cache[slot].env);
-  lic_license_clear(&w->cache[slot].lic);
-  w->cache[slot].used = true;
-  w->cache[slot].env = sl.env; /* transferred */
-  w->cache[slot].len = sl.env_len;
-  w->cache[slot].lic = l;
-  w->cache[slot].tick = ++w->tick;
-  *env = sl.env;
-  *len = sl.env_len;
-  return &w->cache[slot].lic;
+  app_lineages *c = &w->lin;
+  size_t i = srv_lineage_resolve(&c->g, id, now, why, cap);
+  if (i == SRV_LIN_NONE) {
+    for (size_t j = 0; id != NULL && j < c->n; j++)
+      if (!c->v[j].usable && memcmp(c->v[j].id, id, LIC_ID_LEN) == 0)
+        snprintf(why, cap, "%s", c->v[j].why);
+    return false;
+  }
+  const app_stored *s = &c->v[c->ix[i]];
+  out->lic = &s->lic;
+  out->revoked = s->revoked;
+  out->in_force = srv_lineage_in_force(&c->e[i], now);
+  out->env = s->env;
+  out->len = s->len;
+  memcpy(out->key, c->e[c->g.key[i]].lic->id, LIC_ID_LEN);
+  return true;
 }
 
 typedef struct {

@@ -18,15 +18,49 @@
 #include "core/nodelimit.h"
 #include "core/public.h"
 #include "core/expiry.h"
+#include "core/lineage.h"
 #include "core/lock.h"
 #include "core/seats.h"
 #include "http/server.h"
 #include "store/store.h"
 
 #define APP_MACHINE_CHECK_S 3600 /* re-check our own machine binding hourly */
-#define APP_LICENSE_CACHE   8    /* parsed licenses kept per worker */
 
 typedef struct app app;
+
+/* One stored license as a worker keeps it (app_lineages). */
+typedef struct {
+  uint8_t id[LIC_ID_LEN];
+  uint8_t *env; /* envelope bytes the parse came from */
+  size_t len;
+  bool revoked;
+  bool usable;  /* parsed, and certifies our node key */
+  lic_license lic;
+  char why[160]; /* why not usable */
+} app_stored;
+
+/* A worker's copy of the stored licenses and their lineages, rebuilt when
+ * the store's licenses change (compared at every lookup: same ids, bytes and
+ * revocations; parsed again only then). */
+typedef struct {
+  bool loaded;
+  app_stored *v;
+  size_t n;
+  srv_lin_entry *e; /* the usable ones */
+  size_t *ix;       /* e[j] is v[ix[j]] */
+  srv_lineage g;
+} app_lineages;
+
+/* What a verify is answered for (app_license): valid until the worker's
+ * next lookup. */
+typedef struct {
+  const lic_license *lic; /* in force, else the one giving the denial; NULL: none */
+  bool revoked;
+  bool in_force;
+  const uint8_t *env;     /* its envelope, for the verdict's chain */
+  size_t len;
+  uint8_t key[LIC_ID_LEN]; /* its lineage's key: the id node seats are kept under */
+} app_answer;
 
 /* The /metrics gauges (health.c: their names, help and values). */
 enum {
@@ -46,14 +80,7 @@ typedef struct {
   store_reader *rd;
   lic_signer *signer;
   msgpack_sbuffer body, env, out;
-  struct {
-    bool used;
-    uint8_t *env; /* envelope bytes the parse came from */
-    size_t len;
-    lic_license lic;
-    uint64_t tick;
-  } cache[APP_LICENSE_CACHE];
-  uint64_t tick;
+  app_lineages lin; /* the stored licenses, parsed, while their bytes stay the same */
   /* The trust store of route_trust(), rebuilt when DATA/trusted changes. */
   lic_trust trust;
   uint64_t trust_sig;
@@ -118,11 +145,12 @@ int app_attach(srv_server *s, const char *data_dir, const srv_app_settings *set,
                char *err, size_t errlen);
 void app_free(app *a);
 
-/* The license a request names (or the only one): parsed, from the worker's
- * cache when its bytes did not change. NULL when unknown; *revoked set. *env
- * and *len give the envelope for the verdict's chain. */
-const lic_license *app_license(app_worker *w, const uint8_t *id, bool *revoked,
-                               const uint8_t **env, size_t *len, char *why, size_t cap);
+/* The license a request is answered for (SPEC §4.6, docs/server.md): the
+ * license in force now of the lineage holding id (any id of it), or with id
+ * NULL of the only lineage (of several: the only one in force). false with a
+ * reason in why when none resolves (out->lic NULL). */
+bool app_license(app_worker *w, const uint8_t *id, int64_t now, app_answer *out, char *why,
+                 size_t cap);
 /* A license certifying our node key, for the chain of a claim receipt: the
  * first one that is not revoked (a malloc'd copy of its envelope). LIC_NOTFOUND
  * when there is none. */

@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "core/app.h"
+#include "core/lineage_store.h"
 #include "core/request.h"
 #include "cli.h"
 #include "util/log.h"
@@ -41,6 +42,7 @@ typedef struct {
   int64_t now;
   bool revoke;
   store_import_outcome outcome;
+  lic_license lic; /* an import's license, for the binding check */
   char token[STORE_MAX_TOKEN_NAME + 1];
   char subject[STORE_MAX_SUBJECT + 1];
 } admin_op;
@@ -81,6 +83,7 @@ static void op_done(void *arg, int rc, const char *detail) {
 
 static void op_free(void *arg) {
   admin_op *op = arg;
+  lic_license_clear(&op->lic);
   free(op->env);
   free(op);
 }
@@ -128,17 +131,37 @@ static void import_prep(route_call *c, srv_req *r, app_worker *w) {
     return;
   }
   memcpy(op->id, l.id, LIC_ID_LEN);
-  lic_license_clear(&l);
+  op->lic = l; /* transferred */
   op->env = env;
   op->len = envlen;
   op->now = (int64_t)time(NULL);
   char id[LIC_UUID_LEN + 1];
   lic_uuid_format(op->id, id);
   snprintf(op->subject, sizeof op->subject, "license:%s", id);
+  c->arg = op;
+  c->arg_free = op_free;
+}
+
+/* With the stored licenses at hand: a renewal keeps the binding of the
+ * license it renews (SPEC §4.6), else 422 naming the field. */
+static void import_run(route_call *c, store_reader *rd) {
+  admin_op *op = c->arg;
+  char why[300];
+  int rc;
+  if (op == NULL)
+    return; /* prep answered */
+  if ((rc = srv_lineage_import_check(rd, &op->lic, why, sizeof why)) != LIC_OK) {
+    if (rc == LIC_INVALID)
+      route_call_error(c, 422, "wrong_license", why);
+    else
+      route_call_store_error(c, rc);
+    return;
+  }
+  c->arg = NULL; /* the write's now */
   submit(c, op);
 }
 
-void route_admin_import(srv_req *r) { route_admin_call(r, import_prep, NULL); }
+void route_admin_import(srv_req *r) { route_admin_call(r, import_prep, import_run); }
 
 static void revoke_prep(route_call *c, srv_req *r, app_worker *w) {
   uint8_t id[LIC_ID_LEN];
@@ -503,7 +526,11 @@ static void release_prep(route_call *c, srv_req *r, app_worker *w) {
 /* After the token was found: the seat is freed only for a known caller. */
 static void release_run(route_call *c, store_reader *rd) {
   release_op *op = c->arg;
-  (void)rd;
+  srv_lineages lin; /* seats belong to the license's lineage: any id of it */
+  if (srv_lineages_read(rd, &lin) == LIC_OK) {
+    srv_lineages_key(&lin, op->n.owner, op->n.owner);
+    srv_lineages_clear(&lin);
+  }
   if (!srv_seats_release(op->a->seats, op->n.owner, op->n.node)) {
     route_call_error(c, 404, "not_found", "no such node holds or held a seat of that license");
     return;

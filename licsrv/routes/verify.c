@@ -41,10 +41,10 @@ out:
 void route_verify(srv_req *r) {
   app_worker *w;
   srv_verify_req q;
-  char why[200], reason[LIC_MAX_REASON + 1];
+  char why[LIC_MAX_REASON + 1], reason[LIC_MAX_REASON + 1];
   const uint8_t *body, *licenv = NULL;
   size_t blen, liclen = 0;
-  bool revoked = false, msgpack_in;
+  bool msgpack_in;
   int rc;
 
   if ((w = route_public_begin(r, &msgpack_in)) == NULL)
@@ -68,15 +68,23 @@ void route_verify(srv_req *r) {
   }
 
   app_audit_poll(w, now);
-  const lic_license *lic = app_license(w, q.has_license ? q.license : NULL, &revoked, &licenv,
-                                       &liclen, why, sizeof why);
+  /* The license in force of the lineage named (or of the only one). */
+  app_answer ans;
+  app_license(w, q.has_license ? q.license : NULL, now, &ans, why, sizeof why);
+  const lic_license *lic = ans.lic;
+  licenv = ans.env;
+  liclen = ans.len;
+  /* Seats and failures are kept under the lineage's key; a request that
+   * resolves no license fails under the zero id (one bounded list). */
+  static const uint8_t no_license[LIC_ID_LEN];
+  const uint8_t *owner = lic != NULL ? ans.key : no_license;
   lic_status st;
   uint8_t *certenv = NULL; /* malloc'd chain license of an unknown_license verdict */
   if (!app_secret_ok(a, q.secret)) { /* private-mode node_secret: no seat without it */
     st = LIC_STATUS_BAD_CREDENTIALS;
     snprintf(reason, sizeof reason, "%s", q.secret[0] == '\0' ? "this server needs the node secret"
                                                               : "wrong node secret");
-  } else if ((st = srv_decide(&q, lic, revoked, now, atomic_load(&a->hwm), reason,
+  } else if ((st = srv_decide(&q, lic, ans.revoked, now, atomic_load(&a->hwm), reason,
                               sizeof reason)) == LIC_STATUS_UNKNOWN_LICENSE) {
     snprintf(reason, sizeof reason, "%s", why);
     /* Any license certifying our node key lets the client check this denial's
@@ -90,37 +98,37 @@ void route_verify(srv_req *r) {
   int64_t window = lic != NULL ? 2 * lic->heartbeat : 0;
   /* A name this server has not seen is a new seat: one address may bring at
    * most new_nodes_per_hour of them. */
-  bool fresh = st == LIC_STATUS_VALID && !srv_seats_known(a->seats, lic->id, q.node);
+  bool fresh = st == LIC_STATUS_VALID && !srv_seats_known(a->seats, owner, q.node);
   if (fresh && !srv_nodelimit_allow(a->newnodes, srv_req_remote(r), now)) {
     st = LIC_STATUS_SEATS_EXHAUSTED;
     snprintf(reason, sizeof reason,
              "this address brought %u new node names within the hour (new_nodes_per_hour)",
              srv_nodelimit_get(a->newnodes));
-    used = srv_seats_used(a->seats, lic->id, now, window);
+    used = srv_seats_used(a->seats, owner, now, window);
   } else if (st == LIC_STATUS_VALID &&
-             !srv_seats_acquire(a->seats, lic->id, q.node, now, window, max, &used)) {
+             !srv_seats_acquire(a->seats, owner, q.node, now, window, max, &used)) {
     st = LIC_STATUS_SEATS_EXHAUSTED;
     if (max == 1)
       snprintf(reason, sizeof reason, "the one node seat is taken");
     else
       snprintf(reason, sizeof reason, "all %lld node seats are taken", (long long)max);
   } else if (st != LIC_STATUS_VALID && lic != NULL) {
-    used = srv_seats_used(a->seats, lic->id, now, window);
+    used = srv_seats_used(a->seats, owner, now, window);
   } else if (fresh) {
     srv_nodelimit_note(a->newnodes, srv_req_remote(r), now);
   }
-  if (lic != NULL) { /* heartbeat bookkeeping: batched, never a sync per request */
-    if (st == LIC_STATUS_VALID) {
-      store_node_seen(a->st, lic->id, q.node, now);
-    } else {
-      /* The store keeps what the bounded failure list keeps: the node it
-       * pushed out loses its stored record (when it never held a seat). */
-      char evicted[LIC_MAX_NAME + 1];
-      srv_seats_fail(a->seats, lic->id, q.node, now, st, reason, evicted, sizeof evicted);
-      store_node_failure(a->st, lic->id, q.node, now, lic_status_name(st), reason);
-      if (evicted[0] != '\0')
-        store_node_drop(a->st, lic->id, evicted);
-    }
+  /* Heartbeat bookkeeping: batched, never a sync per request. */
+  if (st == LIC_STATUS_VALID) {
+    store_node_seen(a->st, owner, q.node, now);
+  } else {
+    /* Every denial is in the failure list. The store keeps what the bounded
+     * list keeps: the node it pushed out loses its stored record (when it
+     * never held a seat). */
+    char evicted[LIC_MAX_NAME + 1];
+    srv_seats_fail(a->seats, owner, q.node, now, st, reason, evicted, sizeof evicted);
+    store_node_failure(a->st, owner, q.node, now, lic_status_name(st), reason);
+    if (evicted[0] != '\0')
+      store_node_drop(a->st, owner, evicted);
   }
   if (st != LIC_STATUS_CLOCK_ROLLBACK)
     app_clock_note(a, now);
