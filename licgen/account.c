@@ -132,6 +132,7 @@ int licgen_account(int argc, char **argv) {
   if ((a.customer = strdup(customer)) == NULL ||
       (rc = lic_random(a.id, LIC_ID_LEN)) != LIC_OK)
     goto out;
+  a.issued = now; /* a renewal of this account is an envelope with a later one */
   a.major = terms.major_v;
   a.not_before = terms.not_before;
   a.expires = terms.expires_v;

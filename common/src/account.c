@@ -33,7 +33,9 @@ int lic_account_pack(const lic_account *a, uint8_t **body, size_t *len) {
   *len = 0;
   msgpack_sbuffer_init(&sb);
   msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-  bad |= msgpack_pack_map(&pk, 14); /* the fourteen keys of SPEC §3.4 */
+  /* the fourteen keys of SPEC §3.4, and issued when set (a renewal is the
+   * envelope with the later issued; older accounts have none) */
+  bad |= msgpack_pack_map(&pk, a->issued != 0 ? 15 : 14);
   bad |= lic_mp_pack_cstr(&pk, "typ") | lic_mp_pack_cstr(&pk, LIC_ACCOUNT_TYP);
   bad |= lic_mp_pack_cstr(&pk, "id") | lic_mp_pack_bin(&pk, a->id, LIC_ID_LEN);
   bad |= lic_mp_pack_cstr(&pk, "customer") | lic_mp_pack_cstr(&pk, a->customer);
@@ -50,6 +52,8 @@ int lic_account_pack(const lic_account *a, uint8_t **body, size_t *len) {
   bad |= lic_mp_pack_cstr(&pk, "heartbeat") | msgpack_pack_int64(&pk, a->heartbeat);
   bad |= lic_mp_pack_cstr(&pk, "grace") | msgpack_pack_int64(&pk, a->grace);
   bad |= lic_mp_pack_cstr(&pk, "token_hash") | lic_mp_pack_bin(&pk, a->token_hash, LIC_TOKEN_HASH_LEN);
+  if (a->issued != 0)
+    bad |= lic_mp_pack_cstr(&pk, "issued") | msgpack_pack_int64(&pk, a->issued);
   if (bad) {
     msgpack_sbuffer_destroy(&sb);
     return LIC_NOMEM;
@@ -85,6 +89,9 @@ int lic_account_parse(const uint8_t *body, size_t len, lic_account *a) {
       (rc = lic_mp_get_int(&o, "heartbeat", LIC_MIN_HEARTBEAT, LIC_MAX_HEARTBEAT, &a->heartbeat)) != LIC_OK ||
       (rc = lic_mp_get_int(&o, "grace", 0, 365 * 86400, &a->grace)) != LIC_OK ||
       (rc = lic_mp_get_binx(&o, "token_hash", a->token_hash, LIC_TOKEN_HASH_LEN)) != LIC_OK)
+    goto out;
+  if (lic_mp_obj_has(&o, "issued") &&
+      (rc = lic_mp_get_int(&o, "issued", 1, INT64_MAX, &a->issued)) != LIC_OK)
     goto out;
   for (size_t i = 0; i < a->features.n; i++)
     if ((rc = lic_name_check("feature", a->features.v[i])) != LIC_OK)

@@ -32,6 +32,7 @@ typedef struct {
   int64_t not_before, expires;         /* expires 0 = perpetual */
   int64_t heartbeat, grace;
   uint8_t token_hash[LIC_TOKEN_HASH_LEN];
+  int64_t issued; /* 0 = not in the body (accounts signed before renewal existed) */
 } lic_account;
 
 LIC_API void lic_account_clear(lic_account *a);
