@@ -34,7 +34,7 @@ int lic_account_pack(const lic_account *a, uint8_t **body, size_t *len) {
   msgpack_sbuffer_init(&sb);
   msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
   /* the fourteen keys of docs/formats.md, and issued when set */
-  bad |= msgpack_pack_map(&pk, a->issued > 0 ? 15 : 14);
+  bad |= msgpack_pack_map(&pk, a->issued != 0 ? 15 : 14);
   bad |= lic_mp_pack_cstr(&pk, "typ") | lic_mp_pack_cstr(&pk, LIC_ACCOUNT_TYP);
   bad |= lic_mp_pack_cstr(&pk, "id") | lic_mp_pack_bin(&pk, a->id, LIC_ID_LEN);
   bad |= lic_mp_pack_cstr(&pk, "customer") | lic_mp_pack_cstr(&pk, a->customer);
@@ -51,7 +51,7 @@ int lic_account_pack(const lic_account *a, uint8_t **body, size_t *len) {
   bad |= lic_mp_pack_cstr(&pk, "heartbeat") | msgpack_pack_int64(&pk, a->heartbeat);
   bad |= lic_mp_pack_cstr(&pk, "grace") | msgpack_pack_int64(&pk, a->grace);
   bad |= lic_mp_pack_cstr(&pk, "token_hash") | lic_mp_pack_bin(&pk, a->token_hash, LIC_TOKEN_HASH_LEN);
-  if (a->issued > 0)
+  if (a->issued != 0)
     bad |= lic_mp_pack_cstr(&pk, "issued") | msgpack_pack_int64(&pk, a->issued);
   if (bad) {
     msgpack_sbuffer_destroy(&sb);

@@ -19,6 +19,7 @@
 #include "lic/cert.h"
 #include "core/lineage_store.h"
 #include "core/public.h"
+#include "core/renew.h"
 
 static const char HELP[] =
     "usage: licsrv import FILE [--trust PEM]... [--data DIR] [--config FILE] [--json]\n"
@@ -32,7 +33,10 @@ static const char HELP[] =
     "committed and synced\n"
     "before this command returns, and works while 'licsrv serve' runs.\n"
     "Accounts and certificates are stored as signed; the public-mode server\n"
-    "parses their terms when it uses them.\n"
+    "parses their terms when it uses them. An account already imported is\n"
+    "renewed in place by an envelope of the same id with a later 'issued'\n"
+    "(its registrations and revocation stay); an older one is refused\n"
+    "(docs/public.md, \"Renewing an account\").\n"
     "\n"
     "  --trust PEM    trusted vendor root public key (repeatable; replaces the built-in store)\n"
     "  --data DIR     data directory (default " LICSRV_DEFAULT_DATA ")\n"
@@ -47,6 +51,9 @@ typedef struct {
   size_t len;
   int64_t now;
   store_import_outcome outcome; /* licenses */
+  lic_account acct;             /* accounts: parsed, for the renewal decision */
+  pub_import renewal;
+  char actor[STORE_MAX_TOKEN_NAME + 1];
 } import_op;
 
 static int import_apply(store_wtxn *w, void *arg) {
@@ -54,7 +61,8 @@ static int import_apply(store_wtxn *w, void *arg) {
   if (strcmp(op->typ, "license") == 0)
     return store_w_license_import(w, op->id, op->env, op->len, op->now, &op->outcome);
   if (strcmp(op->typ, "account") == 0)
-    return store_w_account_put(w, op->id, op->env, op->len, op->now);
+    return pub_w_account_import(w, op->env, op->len, &op->acct, op->now, op->actor,
+                                &op->renewal);
   return store_w_cert_add(w, op->id, op->env, op->len, op->now);
 }
 
@@ -80,6 +88,7 @@ int licsrv_cmd_import(int argc, char **argv) {
   int c, r, ex;
 
   memset(&lic, 0, sizeof lic);
+  memset(&op, 0, sizeof op);
   licsrv_opts_init(&o);
   cli_trust_init(&ct);
   while ((c = licsrv_next_opt("import", HELP, argc, argv, ":h", opts, &o, &ex)) > 0) {
@@ -112,7 +121,6 @@ int licsrv_cmd_import(int argc, char **argv) {
   }
   if ((ex = licsrv_open_store(&o, 0, &s)) != EXIT_OK || (ex = licsrv_read_meta(&o, s, true, &meta)) != EXIT_OK)
     goto out;
-  memset(&op, 0, sizeof op);
   op.typ = env.typ;
   op.env = bytes;
   op.len = blen;
@@ -172,13 +180,12 @@ int licsrv_cmd_import(int argc, char **argv) {
       goto out;
     }
     if (strcmp(env.typ, "account") == 0) {
-      lic_account acct;
-      if ((r = lic_account_open(bytes, blen, &ct.t, &acct)) != LIC_OK) {
+      if ((r = lic_account_open(bytes, blen, &ct.t, &op.acct)) != LIC_OK) {
         ex = cli_error(EXIT_FAIL, path, "%s", lic_errfull(r));
         goto out;
       }
-      memcpy(op.id, acct.id, LIC_ID_LEN);
-      lic_account_clear(&acct);
+      memcpy(op.id, op.acct.id, LIC_ID_LEN);
+      licsrv_operator(op.actor, sizeof op.actor);
     } else {
       lic_cert cert;
       if ((r = lic_cert_open(bytes, blen, &ct.t, &cert)) != LIC_OK) {
@@ -214,7 +221,11 @@ int licsrv_cmd_import(int argc, char **argv) {
     lic_uuid_format(op.id, idtext);
   }
   if ((r = licsrv_write_audited(s, import_apply, &op, "import", subject)) != LIC_OK) {
-    ex = cli_lic_error("store", r);
+    /* an account older than the one stored: the detail says both dates */
+    if (r == LIC_EXISTS && strcmp(env.typ, "account") == 0)
+      ex = cli_error(EXIT_FAIL, path, "%s", lic_errdetail());
+    else
+      ex = cli_lic_error("store", r);
     goto out;
   }
   /* The pending key's certificate is in: it becomes the signing key. */
@@ -231,6 +242,11 @@ int licsrv_cmd_import(int argc, char **argv) {
       json_object_set_new(j, "expires", json_integer(lic.expires));
       json_object_set_new(j, "revoked", json_boolean(op.outcome == STORE_IMPORT_REVOKED));
     }
+    if (j != NULL && strcmp(env.typ, "account") == 0) {
+      json_object_set_new(j, "renewed", json_boolean(op.renewal.kind == PUB_IMPORT_RENEWED));
+      json_object_set_new(j, "capacity", json_integer(op.acct.capacity));
+      json_object_set_new(j, "token_changed", json_boolean(op.renewal.token_changed));
+    }
     ex = cli_json_print(j);
   } else {
     if (strcmp(env.typ, "license") == 0) {
@@ -241,6 +257,14 @@ int licsrv_cmd_import(int argc, char **argv) {
       printf("%s license %s (%s, expires %s)\n",
              op.outcome == STORE_IMPORT_REVOKED ? "already imported (revoked):" : "imported",
              idtext, lic.customer, exp);
+    } else if (strcmp(env.typ, "account") == 0 && op.renewal.kind == PUB_IMPORT_RENEWED) {
+      char exp[11] = "never";
+      if (op.acct.expires != 0)
+        lic_date_format(op.acct.expires, exp);
+      /* registrations and the token stay unless the renewal has a new one */
+      printf("renewed account %s (capacity %lld -> %lld, expires %s%s)\n", idtext,
+             (long long)op.renewal.old_capacity, (long long)op.acct.capacity, exp,
+             op.renewal.token_changed ? "; a new token: the old one no longer works" : "");
     } else {
       printf("imported %s %s%s\n", env.typ, idtext[0] != '\0' ? idtext : subject,
              cert_role == 1 ? " (the pending online key signs from now on)" : "");
@@ -249,6 +273,7 @@ int licsrv_cmd_import(int argc, char **argv) {
   }
 out:
   lic_license_clear(&lic);
+  lic_account_clear(&op.acct);
   store_close(s);
   free(file);
   free(bytes);

@@ -121,7 +121,8 @@ struct app {
   pthread_mutex_t emu;
   bool emu_init;
   int64_t expiry_checked;
-  char expiry_why[320];
+  char expiry_why[320];     /* for the admin listener: names the license and customer */
+  char expiry_anon[320];    /* for the public listener: names nobody */
   licsrv_expiry_log expiry_log;
   srv_counter *verdicts[LIC_STATUS_MAX_];
   srv_counter *machine_mismatch;

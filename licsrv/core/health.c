@@ -8,7 +8,8 @@
 #include "core/app.h"
 
 /* Every verify answers clock_rollback while this fails: say so, with the way out. */
-static int health_clock(void *arg, char *msg, size_t len) {
+static int health_clock(void *arg, bool admin, char *msg, size_t len) {
+  (void)admin;
   int64_t behind;
   if (!app_clock_rolled_back(arg, (int64_t)time(NULL), &behind)) {
     msg[0] = '\0';
@@ -21,14 +22,20 @@ static int health_clock(void *arg, char *msg, size_t len) {
   return -1;
 }
 
-static int health_machine(void *arg, char *msg, size_t len) {
+static int health_machine(void *arg, bool admin, char *msg, size_t len) {
   app *a = arg;
-  return app_machine_ok(a, (int64_t)time(NULL), msg, len) ? 0 : -1;
+  if (app_machine_ok(a, (int64_t)time(NULL), msg, len))
+    return 0;
+  if (!admin) /* the message names the license: only the admin listener says which */
+    snprintf(msg, len, "this machine is not the one a license is bound to (the admin "
+                       "listener's /healthz and the log say which)");
+  return -1;
 }
 
 /* /healthz is polled hard (load balancers, benchmarks): the store is asked
  * at most once a second. */
-static int health_license(void *arg, char *msg, size_t len) {
+static int health_license(void *arg, bool admin, char *msg, size_t len) {
+  (void)admin;
   app *a = arg;
   int64_t now = (int64_t)time(NULL);
   int r;
@@ -63,7 +70,8 @@ static int health_license(void *arg, char *msg, size_t len) {
 /* The store (PostgreSQL) unreachable: verify still answers from the read
  * copy, so this is a warning (a load balancer keeps the process), naming
  * what fails: writes answer 503 store_unavailable until it is back. */
-static int health_shared_store(void *arg, char *msg, size_t len) {
+static int health_shared_store(void *arg, bool admin, char *msg, size_t len) {
+  (void)admin;
   store_health h;
   store_health_get(((app *)arg)->st, &h);
   if (h.writable && (!h.cached || h.cache_fresh))
@@ -76,7 +84,8 @@ static int health_shared_store(void *arg, char *msg, size_t len) {
 }
 
 /* A full map fails durable writes and holds heartbeats back: not ready. */
-static int health_store(void *arg, char *msg, size_t len) {
+static int health_store(void *arg, bool admin, char *msg, size_t len) {
+  (void)admin;
   app *a = arg;
   store_stats st;
   uint64_t used = 0, map = 0;

@@ -28,6 +28,7 @@ struct app_public {
   uint8_t *cert;
   size_t cert_len;
   int64_t cert_expires;
+  int64_t last_end; /* the latest end of a certificate usable now for a key held, 0 none */
   char why[200];
 };
 
@@ -69,6 +70,7 @@ typedef struct {
   size_t len;
   bool missing_key; /* a usable cert for a key we do not hold (yet) */
   int nusable;
+  int64_t last_end; /* the latest end among usable certs for keys held */
 } pick;
 
 static int pick_cb(const store_cert *sc, void *arg) {
@@ -85,6 +87,8 @@ static int pick_cb(const store_cert *sc, void *arg) {
     k->missing_key = true;
     return 0;
   }
+  if (c.expires > k->last_end)
+    k->last_end = c.expires;
   /* Newest first: the later window, then the later import, then the newer
    * key file (pending over current over previous). */
   static const int RANK[PUB_MAX_KEYS] = {1, 2, 0};
@@ -139,6 +143,7 @@ static void refresh(app_public *p, int64_t now) {
     free(k.env);
     return; /* keep the last selection */
   }
+  p->last_end = k.last_end;
   if (k.best < 0) {
     snprintf(p->why, sizeof p->why, "%s",
              k.nusable > 0 ? "no certificate usable now is for an online key of this server"
@@ -266,6 +271,18 @@ int app_public_current(app_public *p, int64_t now, char kid[2 * LIC_KID_LEN + 1]
   }
   pthread_mutex_unlock(&p->mu);
   return rc;
+}
+
+int64_t app_public_cert_end(app_public *p, int64_t now) {
+  int64_t end;
+  pthread_mutex_lock(&p->mu);
+  if (now != p->checked) {
+    refresh(p, now);
+    p->checked = now;
+  }
+  end = p->last_end;
+  pthread_mutex_unlock(&p->mu);
+  return end;
 }
 
 void app_pub_cache_clear(app_pub_cache *c) {

@@ -41,6 +41,12 @@ int app_public_signer(app_public *p, app_pub_signer *ps, int64_t now);
 int app_public_current(app_public *p, int64_t now, char kid[2 * LIC_KID_LEN + 1],
                        int64_t *cert_expires, char *why, size_t cap);
 
+/* When this server's last usable certificate ends: the latest `expires`
+ * among the certificates usable now for an online key it holds (current,
+ * pending or previous), 0 when there is none (SPEC §4.6: warned 30 days
+ * ahead). Refreshed like the selection, at most once a second. */
+int64_t app_public_cert_end(app_public *p, int64_t now);
+
 /* A worker's parsed-account cache. */
 typedef struct {
   struct {

@@ -1,7 +1,10 @@
-/* core/watch.c - expiry is never a surprise (issue 15): /healthz warns (still
- * 200) from LICSRV_EXPIRY_WARN_DAYS before a license expires, /metrics has
- * each license's expiry time, and the log warns once a day. All read the
- * licenses from the store, so an import or revoke from the shell shows at once. */
+/* core/watch.c - expiry is never a surprise (issue 15, SPEC §4.6): /healthz
+ * warns (still 200) from LICSRV_EXPIRY_WARN_DAYS before a license expires or,
+ * in public mode, before the last usable online-key certificate ends;
+ * /metrics has each license's expiry time and the certificates' end; the log
+ * warns once a day. All read the store, so an import or revoke from the
+ * shell shows at once. The public listener's /healthz names no customer and
+ * no license id (anyone who reaches it reads it); the admin listener's does. */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -53,6 +56,28 @@ static void metric_family(void *arg, srv_buf *out) {
   terms_each(arg, metric_row, out);
 }
 
+static double metric_cert_end(void *arg) {
+  app *a = arg;
+  return (double)app_public_cert_end(a->pub, (int64_t)time(NULL));
+}
+
+/* ---- the online-key certificates (public mode) ------------------------------------------- */
+
+/* The warning for the last usable certificate, or "" when it is not near. */
+static void cert_text(app *a, int64_t now, char *buf, size_t cap) {
+  int64_t end = app_public_cert_end(a->pub, now);
+  char date[11];
+  buf[0] = '\0';
+  if (end == 0 || licsrv_days_left(end, now) >= LICSRV_EXPIRY_WARN_DAYS)
+    return; /* none usable is the license check's failure, not a warning */
+  int64_t days = licsrv_days_left(end, now);
+  lic_date_format(end, date);
+  snprintf(buf, cap,
+           "the last usable online-key certificate ends in %lld day%s (%s): certify the online "
+           "key again and import it (docs/public.md)",
+           (long long)days, days == 1 ? "" : "s", date);
+}
+
 /* ---- /healthz ---------------------------------------------------------------------------- */
 
 typedef struct {
@@ -70,8 +95,20 @@ static int near_row(const licsrv_terms *t, void *arg) {
   return 0;
 }
 
+/* The soonest license as the public listener may say it: no id, no customer. */
+static void anon_text(const licsrv_terms *t, int64_t now, char *buf, size_t cap) {
+  char date[11];
+  int64_t days = licsrv_days_left(t->expires, now);
+  lic_date_format(t->expires, date);
+  if (t->expires <= now)
+    snprintf(buf, cap, "a license expired on %s", date);
+  else
+    snprintf(buf, cap, "a license expires in %lld day%s (%s)", (long long)days,
+             days == 1 ? "" : "s", date);
+}
+
 /* Asked at most once a second, like the license check. */
-static int health_expiry(void *arg, char *msg, size_t len) {
+static int health_expiry(void *arg, bool admin, char *msg, size_t len) {
   app *a = arg;
   int64_t now = (int64_t)time(NULL);
   int r;
@@ -80,20 +117,24 @@ static int health_expiry(void *arg, char *msg, size_t len) {
     near_scan n;
     memset(&n, 0, sizeof n);
     n.now = now;
-    a->expiry_why[0] = '\0';
-    if (terms_each(a, near_row, &n) == LIC_OK && n.near > 0) {
-      char one[200];
+    a->expiry_why[0] = a->expiry_anon[0] = '\0';
+    if (a->public_mode) { /* accounts end by their own terms; the certificate is the server's */
+      cert_text(a, now, a->expiry_why, sizeof a->expiry_why);
+      snprintf(a->expiry_anon, sizeof a->expiry_anon, "%s", a->expiry_why);
+    } else if (terms_each(a, near_row, &n) == LIC_OK && n.near > 0) {
+      char one[200], anon[200], more[80] = "";
       licsrv_expiry_text(&n.soonest, now, one, sizeof one);
+      anon_text(&n.soonest, now, anon, sizeof anon);
       if (n.near > 1)
-        snprintf(a->expiry_why, sizeof a->expiry_why, "%s; %d more licenses within %d days", one,
-                 n.near - 1, LICSRV_EXPIRY_WARN_DAYS);
-      else
-        snprintf(a->expiry_why, sizeof a->expiry_why, "%s", one);
+        snprintf(more, sizeof more, "; %d more licenses within %d days", n.near - 1,
+                 LICSRV_EXPIRY_WARN_DAYS);
+      snprintf(a->expiry_why, sizeof a->expiry_why, "%s%s", one, more);
+      snprintf(a->expiry_anon, sizeof a->expiry_anon, "%s%s", anon, more);
     }
     a->expiry_checked = now;
   }
   r = a->expiry_why[0] != '\0' ? 1 : 0;
-  snprintf(msg, len, "%s", a->expiry_why);
+  snprintf(msg, len, "%s", admin ? a->expiry_why : a->expiry_anon);
   pthread_mutex_unlock(&a->emu);
   return r;
 }
@@ -113,9 +154,28 @@ static int log_row(const licsrv_terms *t, void *arg) {
   return 0;
 }
 
+/* The log's memory of the certificate warning: an id no license has. */
+static const uint8_t CERT_LOG_ID[LIC_ID_LEN] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                                                0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe};
+
+static void cert_log(app *a, int64_t now) {
+  char text[320], q[400], date[11];
+  int64_t end = app_public_cert_end(a->pub, now);
+  cert_text(a, now, text, sizeof text);
+  if (text[0] == '\0' || !licsrv_expiry_log_due(&a->expiry_log, CERT_LOG_ID, now))
+    return;
+  lic_date_format(end, date);
+  srv_log(SRV_LOG_WARN, "cert_expiry", "ends=%s days_left=%lld detail=%s", date,
+          (long long)licsrv_days_left(end, now), srv_log_quote(text, strlen(text), q, sizeof q));
+}
+
 void app_expiry_tick(app *a) {
+  int rc = LIC_OK;
   pthread_mutex_lock(&a->emu);
-  int rc = terms_each(a, log_row, a);
+  if (a->public_mode)
+    cert_log(a, (int64_t)time(NULL));
+  else
+    rc = terms_each(a, log_row, a);
   pthread_mutex_unlock(&a->emu);
   if (rc != LIC_OK) {
     char q[900];
@@ -129,6 +189,12 @@ int app_expiry_attach(app *a) {
   if (srv_metrics_family(srv_server_metrics(a->srv), "licsrv_license_expiry_timestamp_seconds",
                          "When each license expires (Unix seconds; perpetual ones have none)",
                          metric_family, a) != 0)
+    return -1;
+  if (a->public_mode &&
+      srv_metrics_gauge_fn(srv_server_metrics(a->srv), "licsrv_cert_expiry_seconds", NULL,
+                           "When the last usable online-key certificate of this server ends (Unix "
+                           "seconds; 0 when none is usable)",
+                           metric_cert_end, a) == NULL)
     return -1;
   return srv_health_add(a->srv, "expiry", health_expiry, a);
 }

@@ -15,10 +15,11 @@ static void h_healthz(srv_req *r) {
   srv_buf *b = &r->c->w->scratch;
   char msg[256];
   size_t nwarn = 0;
+  bool admin = r->c->lis == SRV_ADMIN; /* the public listener's messages name nobody */
   b->len = 0;
   for (size_t i = 0; i < s->nhealth; i++) {
     msg[0] = '\0';
-    int rc = s->health[i].check(s->health[i].arg, msg, sizeof msg);
+    int rc = s->health[i].check(s->health[i].arg, admin, msg, sizeof msg);
     msg[sizeof msg - 1] = '\0';
     if (rc < 0) {
       b->len = 0;

@@ -68,7 +68,7 @@ int srv_on_shutdown(srv_server *s, void (*fn)(void *arg), void *arg) {
 }
 
 int srv_health_add(srv_server *s, const char *name,
-                   int (*check)(void *arg, char *msg, size_t msglen), void *arg) {
+                   int (*check)(void *arg, bool admin, char *msg, size_t msglen), void *arg) {
   srv_health *h;
   if (s->started || s->nhealth >= SRV_MAX_HOOKS || check == NULL ||
       strlen(name) >= sizeof h->name)

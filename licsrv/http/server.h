@@ -65,9 +65,12 @@ int srv_on_shutdown(srv_server *s, void (*fn)(void *arg), void *arg);
  * short reason into msg; any failing check (< 0) turns /healthz into 503
  * naming it. A check returning > 0 is ready with a warning (a license about
  * to expire): /healthz stays 200 and lists msg under "warnings".
- * Called on worker threads: be thread-safe and quick. */
+ * admin says which listener asks: the public one's msg is seen by anyone
+ * who can reach it, so it names no customer and no license or account id
+ * (the admin listener's may). Called on worker threads: be thread-safe and
+ * quick. */
 int srv_health_add(srv_server *s, const char *name,
-                   int (*check)(void *arg, char *msg, size_t msglen), void *arg);
+                   int (*check)(void *arg, bool admin, char *msg, size_t msglen), void *arg);
 /* Registry for module metrics (rendered after the HTTP ones on /metrics). */
 srv_metrics *srv_server_metrics(srv_server *s);
 

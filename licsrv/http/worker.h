@@ -32,7 +32,7 @@ typedef struct {
 
 typedef struct {
   char name[64];
-  int (*check)(void *arg, char *msg, size_t msglen);
+  int (*check)(void *arg, bool admin, char *msg, size_t msglen);
   void *arg;
 } srv_health;
 

@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "core/app.h"
 #include "core/public.h"
+#include "core/renew.h"
 #include "lic/account.h"
 #include "lic/cert.h"
 #include "lic/envelope.h"
@@ -33,6 +34,8 @@ typedef struct {
   int64_t now;
   int key_role; /* A_CERT: 0 current key, 1 pending (promoted after the commit) */
   size_t released; /* A_DELETE: registrations freed (assigned by apply) */
+  lic_account acct;   /* A_IMPORT: parsed, for the renewal decision */
+  pub_import renewal; /* A_IMPORT: what the import did (assigned by apply) */
   char token[STORE_MAX_TOKEN_NAME + 1];
   char subject[STORE_MAX_SUBJECT + 1];
 } acct_op;
@@ -40,6 +43,7 @@ typedef struct {
 static void op_free(void *arg) {
   acct_op *op = arg;
   free(op->env);
+  lic_account_clear(&op->acct);
   free(op);
 }
 
@@ -50,7 +54,8 @@ static int op_apply(store_wtxn *wt, void *arg) {
   op->released = 0;
   switch (op->kind) {
   case A_IMPORT:
-    rc = store_w_account_put(wt, op->id, op->env, op->len, op->now);
+    /* a later issued renews the account in place; an older one is refused */
+    rc = pub_w_account_import(wt, op->env, op->len, &op->acct, op->now, op->token, &op->renewal);
     action = "import";
     break;
   case A_CERT:
@@ -93,6 +98,11 @@ static void op_done(void *arg, int rc, const char *detail) {
       json_object_set_new(o, "registrations_released", json_integer((json_int_t)op->released));
     if (op->kind == A_CERT)
       json_object_set_new(o, "signs_now", json_boolean(op->key_role == 1));
+    if (op->kind == A_IMPORT) {
+      json_object_set_new(o, "renewed", json_boolean(op->renewal.kind == PUB_IMPORT_RENEWED));
+      json_object_set_new(o, "token_changed", json_boolean(op->renewal.token_changed));
+      json_object_set_new(o, "capacity", json_integer(op->acct.capacity));
+    }
     char *text = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     if (text != NULL)
@@ -100,6 +110,10 @@ static void op_done(void *arg, int rc, const char *detail) {
     else
       srv_reply_deferred_error(op->d, 503, "unavailable", "out of memory");
     free(text);
+  } else if (rc == LIC_EXISTS && op->kind == A_IMPORT) {
+    /* an envelope older than (or as old as) the stored one: the detail names both */
+    srv_reply_deferred_error(op->d, 409, "stale_account",
+                             detail != NULL && *detail ? detail : lic_strerror(rc));
   } else {
     srv_reply_deferred_error(op->d, rc == LIC_NOTFOUND ? 404 : rc == LIC_UNAVAILABLE ? 503 : 500,
                              rc == LIC_NOTFOUND      ? "not_found"
@@ -190,7 +204,7 @@ static void account_import_prep(route_call *c, srv_req *r, app_worker *w) {
     return;
   }
   memcpy(op->id, acct.id, LIC_ID_LEN);
-  lic_account_clear(&acct);
+  op->acct = acct; /* transferred */
   op->env = env;
   op->len = envlen;
   subject("account", op->id, NULL, op->subject, sizeof op->subject);

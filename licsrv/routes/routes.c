@@ -37,6 +37,7 @@ static const route_entry ROUTES[] = {
     {SRV_ADMIN, "POST", "/v1/admin/certificates", route_admin_cert_import},
     {SRV_ADMIN, "GET", "/v1/admin/certificates", route_admin_cert_list},
     {SRV_ADMIN, "POST", "/v1/admin/activations/release", route_activation_release},
+    {SRV_ADMIN, "GET", "/v1/admin/server", route_admin_server},
     {SRV_ADMIN, "GET", "/", route_status_page},
     {SRV_ADMIN, "GET", "/status.css", route_status_page},
     {SRV_ADMIN, "GET", "/status.js", route_status_page},

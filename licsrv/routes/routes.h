@@ -33,5 +33,6 @@ void route_admin_registration_release(srv_req *r);
 void route_admin_cert_import(srv_req *r);
 void route_admin_cert_list(srv_req *r);
 void route_status_page(srv_req *r);       /* status_page.c: GET / and its files */
+void route_admin_server(srv_req *r);      /* status_page.c: GET /v1/admin/server */
 
 #endif

@@ -322,10 +322,11 @@ def token_hash(token):
 def account_body(token, capacity=5, customer="Cloud Corp", features=("reports",),
                  domains=(), ports=(), apps=(), major=0, not_before=None, expires=0,
                  heartbeat=7200, grace=86400, account_id=None, issued=None):
-    """An account body with exactly the keys of §3.4 (issued: a renewal's order,
-    carried when given)."""
+    """An account body with exactly the keys of §3.4 (issued: a renewal is the
+    envelope of the same id with a later one; None leaves it out, as accounts
+    signed before renewal existed)."""
     now = int(time.time())
-    b = {
+    body = {
         "typ": "account",
         "id": account_id or os.urandom(16),
         "customer": customer,
@@ -342,8 +343,8 @@ def account_body(token, capacity=5, customer="Cloud Corp", features=("reports",)
         "token_hash": token_hash(token),
     }
     if issued is not None:
-        b["issued"] = issued
-    return b
+        body["issued"] = issued
+    return body
 
 
 def cert_body(pubkey, days=90, not_before=None, role="verdict", cert_id=None):
@@ -371,6 +372,8 @@ def check_account(body):
         raise FormatError("account id / token_hash length")
     if not isinstance(body["capacity"], int) or body["capacity"] < 1:
         raise FormatError("capacity")
+    if "issued" in body and (not isinstance(body["issued"], int) or body["issued"] < 1):
+        raise FormatError("issued")
     return body
 
 

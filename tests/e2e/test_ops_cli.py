@@ -193,16 +193,23 @@ def test_actor_under_sudo(srv):
 
 
 def test_expiry_is_never_a_surprise(srv):
-    """10 days left: /healthz says so (still 200), /metrics has the expiry
+    """10 days left: /healthz says so (still 200; the admin listener names the
+    license and customer, the public one neither), /metrics has the expiry
     time, the log warned once at start, `licsrv status` shows the days."""
     lic = cli_json(srv, "licenses")["licenses"][0]
-    st, body, _ = srv.get("/healthz")
+    st, body, _ = srv.get("/healthz", port=srv.admin_port)
     doc = json.loads(body)
     assert st == 200 and doc["status"] == "ok", body
     [w] = doc["warnings"]
     assert w["check"] == "expiry"
     assert w["message"] == "license %s (Ops Customer) expires in %d days (%s)" % (
         srv.license_id, lic["days_left"], expiry_date())
+    st, body, _ = srv.get("/healthz")
+    doc = json.loads(body)
+    assert st == 200 and doc["status"] == "ok", body
+    assert doc["warnings"] == [{"check": "expiry", "message": "a license expires in %d days (%s)" % (
+        lic["days_left"], expiry_date())}], body
+    assert srv.license_id not in body.decode() and "Ops Customer" not in body.decode()
     st, body, _ = srv.get("/metrics", port=srv.admin_port)
     line = 'licsrv_license_expiry_timestamp_seconds{license="%s"} %d' % (srv.license_id, lic["expires"])
     assert line in body.decode().splitlines(), body

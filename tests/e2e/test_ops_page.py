@@ -1,10 +1,14 @@
-"""The status page on the admin listener (issue 15) in a real headless
+"""The status page on the admin listener (issues 15 and 20) in a real headless
 browser: Debian's chromium + chromium-driver driven by python3-selenium.
 Log in with a token, see the license, a node and a failure with its reason;
 a wrong token says so; every API request carries the Authorization header
 (checked in Chrome's own network log and in the server's request log);
 JavaScript console errors fail the test; screenshots at 1280x800 and at a
-phone width are written under the test's temporary directory."""
+phone width are written under the test's temporary directory. A revoked
+license reads revoked (no countdown, no seats held); a failure of a node
+that works again stays listed; a public-mode server shows its accounts,
+certificates and registrations; the page asks only for the endpoints of its
+server's mode (no request answered 404)."""
 import http.client
 import json
 import os
@@ -15,6 +19,7 @@ from urllib.parse import urlparse
 
 import pytest
 
+import pubutil
 import srvutil
 from srvchain import Server, node_pub, token_add, verify
 
@@ -93,25 +98,42 @@ def requests_sent(driver, port):
     return out
 
 
-# The page probes the endpoints only some servers have (public mode's
-# accounts) and hides their section on a 404; Chrome logs that answer as a
-# network message. Nothing else is allowed: JavaScript errors, CSP
-# violations, a missing file, any other failed request.
-PROBES = ("/v1/admin/accounts",)
-
-
+# The page asks /v1/admin/server for the mode and then only for that mode's
+# endpoints: nothing is allowed in the console, no JavaScript error, CSP
+# violation, missing file or failed request (a 404 of the other mode's
+# endpoint included), but the wrong token's 401.
 def console_errors(driver, allow_401=False):
     bad = []
     for e in driver.get_log("browser"):
         if e["level"] not in ("SEVERE", "WARNING"):
             continue
         msg = e["message"]
-        if e.get("source") == "network" and any(p + " " in msg for p in PROBES) and "404" in msg:
-            continue
-        if allow_401 and e.get("source") == "network" and "/v1/admin/licenses " in msg and "401" in msg:
+        if allow_401 and e.get("source") == "network" and "/v1/admin/server " in msg and "401" in msg:
             continue
         bad.append(e)
     return bad
+
+
+def answers(driver, port):
+    """(path, HTTP status) of every answer our server sent the browser."""
+    out = []
+    for e in driver.get_log("performance"):
+        m = json.loads(e["message"])["message"]
+        if m.get("method") == "Network.responseReceived":
+            resp = m["params"]["response"]
+            if urlparse(resp["url"]).netloc == "127.0.0.1:%d" % port:
+                out.append((urlparse(resp["url"]).path, resp["status"]))
+    return out
+
+
+def log_in(d, port, token):
+    d.get("http://127.0.0.1:%d/" % port)
+    wait = WebDriverWait(d, 15)
+    wait.until(EC.visibility_of_element_located((By.ID, "token")))
+    d.find_element(By.ID, "token").send_keys(token)
+    d.find_element(By.CSS_SELECTOR, "#login-form button").click()
+    wait.until(EC.visibility_of_element_located((By.ID, "status")))
+    return wait
 
 
 def test_headers_and_no_inline_code(srv):
@@ -159,6 +181,7 @@ def test_page_in_a_browser(srv, browser, tmp_path):
     assert d.execute_script("return sessionStorage.length") == 0
     assert not d.find_element(By.ID, "status").is_displayed()
     wrong_errors = console_errors(d, allow_401=True)
+    assert [st for p, st in answers(d, srv.admin_port) if p.startswith("/v1/")] == [401]
     assert not wrong_errors, wrong_errors
 
     # The right one.
@@ -221,3 +244,90 @@ def test_page_in_a_browser(srv, browser, tmp_path):
     assert "path=/favicon.ico status=200" in log
     errs = console_errors(d)
     assert not errs, errs
+
+
+def test_revoked_license_and_recent_failures(tmp_path, browser):
+    """Revoked: the row reads revoked, with no countdown and no seat held (it
+    was green, "in 388 days", seats held); a node that failed and then
+    checked valid again is still in the failure list, marked as working."""
+    s = Server(tmp_path / "data", domains=("localhost",), ports=(443,), max_nodes=3,
+               customer="Revoked Customer")
+    s.start()
+    try:
+        tok = token_add(s.data, "page")
+        npub = node_pub(s.data)
+        v = verify(s.port, node_pub=npub, lic=s.license_id, node="rs-flaky", version="11.0.1", port=8080)
+        assert v["status"] == "port_denied"
+        for n in ("rs-flaky", "rs-held"):
+            v = verify(s.port, node_pub=npub, lic=s.license_id, node=n, version="11.0.1")
+            assert v["status"] == "valid", v
+        d = browser
+        wait = log_in(d, s.admin_port, tok)
+        wait.until(lambda dr: s.license_id in dr.find_element(By.ID, "licenses").text)
+        assert "2 / 3" in d.find_element(By.ID, "licenses").text
+        fails = d.find_element(By.ID, "failures").text
+        assert "rs-flaky" in fails and "port_denied" in fails and "works again" in fails, fails
+        srvutil.run([srvutil.licsrv_bin(), "revoke", "--license", s.license_id, "--data", s.data])
+        d.find_element(By.ID, "refresh").click()
+        wait.until(lambda dr: "none (revoked)" in dr.find_element(By.ID, "licenses").text)
+        row = d.find_element(By.CSS_SELECTOR, "#licenses tbody tr")
+        cells = [c.text for c in row.find_elements(By.TAG_NAME, "td")]
+        assert cells[0] == s.license_id and cells[1] == "Revoked Customer", cells
+        assert cells[4] == "revoked" and cells[5] == "none (revoked)" and cells[6] == "revoked", cells
+        assert " in " not in " ".join(cells[4:]) and "active" not in cells, cells
+        assert "revoked" in row.get_attribute("class")
+        nodes = d.find_element(By.ID, "nodes").text
+        assert "held" not in nodes.replace("rs-held", ""), nodes  # a revoked license holds no seat
+        sent = [p for p, _ in requests_sent(d, s.admin_port)]
+        assert "/v1/admin/accounts" not in sent and "/v1/admin/certificates" not in sent, sent
+        assert all(st == 200 for _, st in answers(d, s.admin_port)), answers(d, s.admin_port)
+        errs = console_errors(d)
+        assert not errs, errs
+    finally:
+        s.finish()
+
+
+def test_public_mode_page(tmp_path, browser):
+    """Public mode: accounts (capacity, used, expiry), the certificates
+    (end dates, which signs, the warning 30 days ahead) and the
+    registrations count instead of "No license imported"; no request to a
+    private-mode endpoint, nothing in the console."""
+    data = str(tmp_path / "data")
+    pubutil.licsrv("init", "--mode", "public", "--data", data)
+    pubutil.licsrv("import", "--data", data, "--trust", pubutil.ROOT_PUB,
+                   pubutil.certify(data, days=10, name="short.cert"))
+    s = pubutil.Server(data, threads=2).start()
+    try:
+        tok = token_add(s.data, "page")
+        a = pubutil.account(s.data, 2, "--expires", "2099-01-01")
+        b = pubutil.account(s.data, 5)
+        for acct, n in ((a, 2), (b, 1)):
+            for _ in range(n):
+                st, v = pubutil.register(s.port, acct, os.urandom(16))
+                assert v["status"] == "valid", v
+        d = browser
+        wait = log_in(d, s.admin_port, tok)
+        wait.until(lambda dr: a.id in dr.find_element(By.ID, "accounts").text)
+        assert not d.find_element(By.ID, "licenses-section").is_displayed()
+        assert "No license imported" not in d.find_element(By.TAG_NAME, "body").text
+        accts = d.find_element(By.ID, "accounts").text
+        assert "Cloud Customer" in accts and "2 / 2" in accts and "1 / 5" in accts, accts
+        assert "active" in accts
+        assert d.find_element(By.ID, "registrations-total").text == "3 registered projects in 2 accounts."
+        certs = d.find_element(By.ID, "certificates").text
+        assert "signs now" in certs and "(this server)" in certs and "in 9 d" in certs, certs
+        summary = d.find_element(By.ID, "cert-summary")
+        assert "last usable certificate ends" in summary.text and "warn" in summary.get_attribute("class")
+        warn = d.find_element(By.ID, "load-error").text  # /healthz's warning, shown on top
+        assert "the last usable online-key certificate ends in 9 days" in warn, warn
+        nodes_head = d.find_element(By.CSS_SELECTOR, "#nodes thead").text
+        assert "Account" in nodes_head and "License" not in nodes_head
+        sent = {p for p, _ in requests_sent(d, s.admin_port)}
+        assert {"/v1/admin/server", "/v1/admin/accounts", "/v1/admin/certificates"} <= sent, sent
+        assert not sent & {"/v1/admin/licenses", "/v1/admin/licenses/show", "/v1/admin/activations"}, sent
+        assert all(st == 200 for _, st in answers(d, s.admin_port)), answers(d, s.admin_port)
+        d.save_screenshot(str(tmp_path / "status-public.png"))
+        errs = console_errors(d)
+        assert not errs, errs
+    finally:
+        s.finish()

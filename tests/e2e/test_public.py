@@ -176,7 +176,8 @@ def test_admin_accounts_and_certificates(server):
     with open(a.path, "rb") as f:
         body = f.read()
     st, doc = srvchain.admin(server, "POST", "/v1/admin/accounts", tok, body, "text/plain")
-    assert st == 200 and doc == {"id": a.id, "imported": True}, doc
+    assert st == 200 and doc == {"id": a.id, "imported": True, "renewed": False,
+                                 "token_changed": False, "capacity": 4}, doc
     st, doc = srvchain.admin(server, "POST", "/v1/admin/accounts", None, body, "text/plain")
     assert st == 401
     st, doc = srvchain.admin(server, "GET", "/v1/admin/accounts", tok)

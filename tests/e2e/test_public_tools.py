@@ -43,6 +43,7 @@ def test_account_prints_id_and_token_once(lic_run, licgen_bin, lic_test_key, tmp
     assert body["ports"] == [443] and body["apps"] == ["sales"] and body["major"] == 11
     assert body["expires"] == 4070908800 and body["heartbeat"] == 600 and body["grace"] == 7200
     assert abs(body["not_before"] - time.time()) < 120
+    assert abs(body["issued"] - time.time()) < 120  # a renewal is a later one
     assert set(body) == {"typ", "id", "customer", "capacity", "features", "domains", "ports",
                          "apps", "major", "not_before", "expires", "heartbeat", "grace",
                          "token_hash", "issued"}

@@ -43,8 +43,9 @@ function countdown(expires, now) {
 
 function shortId(id) { return typeof id === "string" ? id.slice(0, 8) : "?"; }
 
-function row(tbody, cells) {
+function row(tbody, cells, cls) {
   const tr = document.createElement("tr");
+  if (cls) tr.className = cls;
   for (const c of cells) {
     let td;
     if (c instanceof Node) { td = el("td"); td.appendChild(c); }
@@ -68,7 +69,10 @@ function fill(id, items, render, empty) {
     tbody.appendChild(tr);
     return;
   }
-  for (const it of items) row(tbody, render(it));
+  for (const it of items) {
+    const cells = render(it);
+    row(tbody, cells.cells || cells, cells.cls);
+  }
 }
 
 class AuthError extends Error {}
@@ -89,11 +93,6 @@ async function api(path, token, body) {
   const doc = await r.json();
   if (!r.ok) throw new Error(path + ": " + (doc && doc.message ? doc.message : r.status));
   return doc;
-}
-
-// An endpoint that only some servers have (public mode, activations): null when absent.
-async function optional(path, token) {
-  try { return await api(path, token); } catch (e) { if (e instanceof Missing) return null; throw e; }
 }
 
 function showLogin(message) {
@@ -123,66 +122,140 @@ function seatsOf(lic, nodes, now) {
   return nodes.filter((n) => n.license === lic.id && n.last_valid > 0 && now - n.last_valid < window).length;
 }
 
-function render(d, now) {
+// A seat is held by a recent valid check of a license still in force; a
+// revoked license holds none (its next check is denied).
+function holds(licenses, n, now) {
+  return licenses.some((l) => l.id === n.license && !l.revoked && n.last_valid > 0 &&
+                              now - n.last_valid < 2 * (l.heartbeat || 7200));
+}
+
+// Recent failures, newest first: the failure list and every node's last
+// failure (a node that works again keeps it), one row per node.
+// "works again": a valid check since (in the same second counts).
+function recentFailures(failures, nodes) {
+  const byNode = new Map(), valid = new Map();
+  for (const n of nodes) valid.set(n.license + "/" + n.node, n.last_valid || 0);
+  const offer = (n, f) => {
+    if (!f || !f.time) return;
+    const k = n.license + "/" + n.node, had = byNode.get(k);
+    if (!had || had.f.time < f.time)
+      byNode.set(k, { license: n.license, node: n.node, f, recovered: (valid.get(k) || 0) >= f.time });
+  };
+  for (const n of failures) offer(n, n.last_failure);
+  for (const n of nodes) offer(n, n.last_failure);
+  return [...byNode.values()].sort((a, b) => b.f.time - a.f.time).slice(0, 200);
+}
+
+function renderLicenses(d, now) {
   fill("licenses", d.licenses, (l) => {
+    if (l.revoked) // no countdown, no seats: it answers 'revoked' whatever its dates
+      return { cls: "revoked", cells: [{ text: l.id, cls: "id" }, l.customer,
+        { text: termsText(d.terms[l.id]), cls: "terms" }, when(l.expires),
+        el("span", "revoked", "bad"), el("span", "none (revoked)", "muted"), el("span", "revoked", "bad")] };
     const used = seatsOf(l, d.nodes, now), max = l.max_nodes || 0;
     const seats = el("span", used + " / " + (max ? max : "unlimited"), max && used >= max ? "warn" : "");
-    const state = l.revoked ? el("span", "revoked", "bad")
-      : l.expires && l.expires <= now ? el("span", "expired", "bad") : el("span", "active", "ok");
+    const state = l.expires && l.expires <= now ? el("span", "expired", "bad")
+      : l.not_before && l.not_before > now ? el("span", "not yet valid", "warn") : el("span", "active", "ok");
     return [{ text: l.id, cls: "id" }, l.customer, { text: termsText(d.terms[l.id]), cls: "terms" },
             when(l.expires), countdown(l.expires, now), seats, state];
   }, "No license imported (licsrv import FILE).");
+}
+
+function renderPublic(d, now) {
+  const accts = d.accounts || [];
+  const regs = accts.reduce((s, a) => s + (a.registrations || 0), 0);
+  $("registrations-total").textContent = regs + " registered project" + (regs === 1 ? "" : "s") +
+    " in " + accts.length + " account" + (accts.length === 1 ? "" : "s") + ".";
+  fill("accounts", accts, (a) => {
+    const full = a.capacity !== undefined && a.registrations >= a.capacity;
+    const used = el("span", (a.registrations !== undefined ? a.registrations : "?") +
+      (a.capacity !== undefined ? " / " + a.capacity : ""), full ? "warn" : "");
+    if (a.revoked)
+      return { cls: "revoked", cells: [{ text: a.id, cls: "id" }, a.customer, when(a.expires),
+        el("span", "revoked", "bad"), used, el("span", "revoked", "bad")] };
+    const state = a.expires && a.expires <= now ? el("span", "expired", "bad") : el("span", "active", "ok");
+    return [{ text: a.id, cls: "id" }, a.customer, when(a.expires), countdown(a.expires, now), used, state];
+  }, "No account imported (licsrv import ACCOUNT-FILE).");
+  const srv = d.server, certs = (d.certificates || []).slice().sort((a, b) => b.expires - a.expires);
+  const sum = $("cert-summary");
+  if (srv.cert_end) {
+    const left = countdown(srv.cert_end, now);
+    sum.textContent = "This server's last usable certificate ends " + utcText(new Date(srv.cert_end * 1000)) +
+      " (" + left.textContent + ")" + (srv.signing_kid ? "; it signs with key " + srv.signing_kid : "") + ".";
+    sum.className = "note " + (left.className === "ok" ? "" : left.className);
+  } else {
+    sum.textContent = "No usable certificate for this server's online key: " + (srv.signing_error || "import one") + ".";
+    sum.className = "note bad";
+  }
+  fill("certificates", certs, (c) => {
+    const mine = c.pubkey_kid === srv.signing_kid;
+    const state = c.usable_now ? el("span", mine ? "signs now" : "usable", "ok")
+      : c.expires <= now ? el("span", "ended", "bad") : el("span", "not yet valid", "warn");
+    return [{ text: shortId(c.id), cls: "id", title: c.id },
+            { text: c.pubkey_kid + (mine ? " (this server)" : ""), cls: "id" },
+            when(c.not_before), when(c.expires), countdown(c.expires, now), state];
+  }, "No certificate imported (licgen certify, then licsrv import).");
+}
+
+function render(d, now) {
+  const pub = d.server.mode === "public";
+  for (const th of document.querySelectorAll("th.owner")) th.textContent = pub ? "Account" : "License";
+  $("licenses-section").hidden = pub;
+  $("accounts-section").hidden = !pub;
+  $("certificates-section").hidden = !pub;
+  $("activations-section").hidden = pub;
+  if (pub) renderPublic(d, now); else renderLicenses(d, now);
   fill("nodes", d.nodes, (n) => {
-    const f = n.last_failure;
-    const held = d.licenses.some((l) => l.id === n.license && n.last_valid > 0 &&
-                                        now - n.last_valid < 2 * (l.heartbeat || 7200));
+    const f = n.last_failure, held = !pub && holds(d.licenses, n, now);
     return [n.node, { text: shortId(n.license), cls: "id", title: n.license },
-            el("span", held ? "held" : "free", held ? "ok" : "muted"), when(n.last_valid), when(n.last_seen),
-            f ? f.status : ""];
+            pub ? el("span", "-", "muted") : el("span", held ? "held" : "free", held ? "ok" : "muted"),
+            when(n.last_valid), when(n.last_seen), f ? f.status : ""];
   }, "No report server has checked in yet.");
-  const fails = d.failures.slice().sort((a, b) => b.last_failure.time - a.last_failure.time);
-  fill("failures", fails, (n) => [when(n.last_failure.time), n.node,
-    { text: shortId(n.license), cls: "id", title: n.license },
-    el("span", n.last_failure.status, "bad"), n.last_failure.reason], "No failed check.");
+  fill("failures", recentFailures(d.failures, d.nodes), (r) => [when(r.f.time), r.node,
+    { text: shortId(r.license), cls: "id", title: r.license },
+    el("span", r.f.status, "bad"), r.f.reason,
+    r.recovered ? el("span", "works again", "ok") : el("span", "failing", "bad")], "No failed check.");
   const audit = d.audit.slice().reverse().slice(0, 200);
   fill("audit", audit, (a) => [when(a.time), a.token || a.actor, a.action, a.subject], "Nothing audited yet.");
-  $("activations-section").hidden = d.activations === null;
-  if (d.activations !== null) {
-    fill("activations", d.activations.activations || [], (a) => [a.product, a.serial, { text: a.machine, cls: "id" },
+  if (!pub) {
+    fill("activations", d.activations || [], (a) => [a.product, a.serial, { text: a.machine, cls: "id" },
       when(a.time)], "No activation claimed.");
   }
-  $("accounts-section").hidden = d.accounts === null;
-  if (d.accounts !== null) {
-    fill("accounts", d.accounts.accounts || [], (a) => [{ text: a.id, cls: "id" }, a.customer, when(a.expires),
-      (a.registrations !== undefined ? a.registrations : a.used !== undefined ? a.used : "?") +
-        (a.capacity !== undefined ? " / " + a.capacity : ""),
-      a.revoked ? el("span", "revoked", "bad") : el("span", "active", "ok")], "No account imported.");
-  }
-  if (d.health && d.health.version) $("version").textContent = d.health.version;
+  if (d.server.version) $("version").textContent = d.server.version;
   const warn = d.health && d.health.warnings ? d.health.warnings.map((w) => w.message).join("; ") : "";
   $("load-error").hidden = !warn;
   $("load-error").textContent = warn;
   $("updated").textContent = "updated " + new Date().toLocaleTimeString();
 }
 
+// Only the endpoints of this server's mode: no request is answered 404.
 async function load() {
   const token = sessionStorage.getItem(KEY);
   if (!token) { showLogin(""); return; }
   try {
-    const lic = await api("/v1/admin/licenses", token);
-    const [nodes, failures, audit, activations, accounts, health] = await Promise.all([
-      api("/v1/admin/nodes", token), api("/v1/admin/failures", token), api("/v1/admin/audit", token),
-      optional("/v1/admin/activations", token), optional("/v1/admin/accounts", token),
-      fetch("/healthz", { headers: { "Authorization": "Bearer " + token }, cache: "no-store", credentials: "omit" })
-        .then((r) => r.json()).catch(() => null)]);
-    const terms = {};
-    await Promise.all((lic.licenses || []).slice(0, 50).map((l) =>
-      api("/v1/admin/licenses/show", token, { id: l.id }).then((x) => { terms[l.id] = x.terms; })));
+    const server = await api("/v1/admin/server", token);
+    const pub = server.mode === "public";
+    const health = fetch("/healthz", { headers: { "Authorization": "Bearer " + token }, cache: "no-store",
+                                       credentials: "omit" }).then((r) => r.json()).catch(() => null);
+    const [nodes, failures, audit, h, first, second] = await Promise.all([
+      api("/v1/admin/nodes", token), api("/v1/admin/failures", token), api("/v1/admin/audit", token), health,
+      api(pub ? "/v1/admin/accounts" : "/v1/admin/licenses", token),
+      api(pub ? "/v1/admin/certificates" : "/v1/admin/activations", token)]);
+    const d = { server, nodes: nodes.nodes || [], failures: failures.failures || [], audit: audit.audit || [],
+                health: h, licenses: [], terms: {}, activations: null, accounts: null, certificates: null };
+    if (pub) {
+      d.accounts = first.accounts || [];
+      d.certificates = second.certificates || [];
+    } else {
+      d.licenses = first.licenses || [];
+      d.activations = second.activations || [];
+      await Promise.all(d.licenses.slice(0, 50).map((l) =>
+        api("/v1/admin/licenses/show", token, { id: l.id }).then((x) => { d.terms[l.id] = x.terms; })));
+    }
     $("login").hidden = true;
     $("status").hidden = false;
     $("session").hidden = false;
-    render({ licenses: lic.licenses || [], nodes: nodes.nodes || [], failures: failures.failures || [],
-             audit: audit.audit || [], activations, accounts, health, terms }, Math.floor(Date.now() / 1000));
+    render(d, Math.floor(Date.now() / 1000));
     if (!timer) timer = setInterval(load, REFRESH_MS);
   } catch (e) {
     if (e instanceof AuthError) {

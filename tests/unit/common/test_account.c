@@ -84,6 +84,42 @@ static void seal(const lic_account *a, const char *typ, lic_key *k, uint8_t **en
   free(body);
 }
 
+/* issued (a renewal is the envelope with the later one): packed when set,
+ * optional on parse (0 = absent, as in accounts signed before it), never 0
+ * or negative when present. */
+static void test_issued_optional(void **state) {
+  (void)state;
+  lic_account a, out;
+  uint8_t *body = NULL;
+  size_t blen = 0;
+  msgpack_unpacked u;
+  size_t off = 0;
+  mk_account(&a);
+  pack(&a, &body, &blen);
+  msgpack_unpacked_init(&u);
+  assert_int_equal(msgpack_unpack_next(&u, (const char *)body, blen, &off), MSGPACK_UNPACK_SUCCESS);
+  assert_int_equal(u.data.via.map.size, 14);
+  msgpack_unpacked_destroy(&u);
+  free(body);
+  a.issued = T2026 + 5;
+  pack(&a, &body, &blen);
+  off = 0;
+  msgpack_unpacked_init(&u);
+  assert_int_equal(msgpack_unpack_next(&u, (const char *)body, blen, &off), MSGPACK_UNPACK_SUCCESS);
+  assert_int_equal(u.data.via.map.size, 15);
+  msgpack_unpacked_destroy(&u);
+  assert_int_equal(lic_account_parse(body, blen, &out), LIC_OK);
+  assert_same(&a, &out);
+  assert_int_equal(out.issued, T2026 + 5);
+  lic_account_clear(&out);
+  free(body);
+  a.issued = -1; /* packed as given; the parser refuses it */
+  pack(&a, &body, &blen);
+  assert_int_equal(lic_account_parse(body, blen, &out), LIC_LIMIT);
+  free(body);
+  lic_account_clear(&a);
+}
+
 static void test_pack_seal_open(void **state) {
   (void)state;
   lic_key *root = tu_test_root_key();
@@ -409,6 +445,7 @@ static void test_decide_order(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_pack_seal_open),
+      cmocka_unit_test(test_issued_optional),
       cmocka_unit_test(test_load_file),
       cmocka_unit_test(test_parse_missing_keys),
       cmocka_unit_test(test_parse_types_and_ranges),

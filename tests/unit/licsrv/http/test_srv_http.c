@@ -88,8 +88,9 @@ static void join_jobs(void) {
 }
 
 static int health_flag;
-static int health_check(void *arg, char *msg, size_t len) {
+static int health_check(void *arg, bool admin, char *msg, size_t len) {
   (void)arg;
+  (void)admin;
   int f = __atomic_load_n(&health_flag, __ATOMIC_SEQ_CST);
   if (f == 1) {
     snprintf(msg, len, "store is \"closed\"");
@@ -104,8 +105,9 @@ static int health_check(void *arg, char *msg, size_t len) {
 
 /* A second check that warns too (two warnings are a list). */
 static int health_flag2;
-static int health_warn2(void *arg, char *msg, size_t len) {
+static int health_warn2(void *arg, bool admin, char *msg, size_t len) {
   (void)arg;
+  (void)admin;
   if (!__atomic_load_n(&health_flag2, __ATOMIC_SEQ_CST))
     return 0;
   snprintf(msg, len, "second");

@@ -1,0 +1,63 @@
+"""Warnings for everything that ends (SPEC §4.6), public mode: the last usable
+online-key certificate 10 days from its end -> a warning in /healthz (still
+200) on both listeners, licsrv_cert_expiry_seconds in /metrics, a cert_expiry
+log line once at start; a newer certificate (a later end) clears it. Nothing
+on the public listener names the customer or the account."""
+import json
+import os
+import time
+
+import lictest_formats as lf
+import pubutil
+import srvchain
+from pubutil import register
+
+
+def healthz(s, port):
+    st, body, _ = s.get("/healthz", port=port)
+    return st, json.loads(body), body.decode()
+
+
+def test_cert_ten_days_from_its_end_warns_everywhere(tmp_path):
+    data = str(tmp_path / "data")
+    pubutil.licsrv("init", "--mode", "public", "--data", data)
+    short = pubutil.certify(data, days=10, name="short.cert")
+    pubutil.licsrv("import", "--data", data, "--trust", pubutil.ROOT_PUB, short)
+    end = lf.read_envelope(short).body_obj()["expires"]
+    date = time.strftime("%Y-%m-%d", time.gmtime(end))
+    s = srvchain.Server(data, provisioned=False).start()
+    try:
+        a = pubutil.account(data, 2)  # customer "Cloud Customer"
+        assert register(s.port, a, os.urandom(16))[1]["status"] == "valid"
+        want = [{"check": "expiry",
+                 "message": "the last usable online-key certificate ends in 9 days (%s): certify "
+                            "the online key again and import it (docs/public.md)" % date}]
+        for port in (s.port, s.admin_port):
+            st, doc, raw = healthz(s, port)
+            assert st == 200 and doc["status"] == "ok" and doc["warnings"] == want, raw
+        st, body, _ = s.get("/metrics", port=s.admin_port)
+        lines = body.decode().splitlines()
+        assert "licsrv_cert_expiry_seconds %d" % end in lines, body
+        assert "# TYPE licsrv_cert_expiry_seconds gauge" in lines
+        warns = [ln for ln in s.log().splitlines() if "msg=cert_expiry" in ln]
+        assert len(warns) == 1, s.log()  # once a day, not per request
+        assert "level=warn" in warns[0] and "ends=%s" % date in warns[0]
+        assert "days_left=9" in warns[0]
+        # nothing the public listener answers names the customer or the account
+        for path in ("/healthz", "/metrics"):
+            st, body, _ = s.get(path)
+            text = body.decode()
+            assert st == 200 and "Cloud Customer" not in text and a.id not in text, text
+        # a certificate with a later end: the last usable one is fine again
+        pubutil.licsrv("import", "--data", data, "--trust", pubutil.ROOT_PUB,
+                       pubutil.certify(data, days=90, name="long.cert"))
+        time.sleep(1.1)  # /healthz caches its answer a second
+        for port in (s.port, s.admin_port):
+            st, doc, raw = healthz(s, port)
+            assert st == 200 and "warnings" not in doc, raw
+        st, body, _ = s.get("/metrics", port=s.admin_port)
+        got = [ln for ln in body.decode().splitlines()
+               if ln.startswith("licsrv_cert_expiry_seconds ")]
+        assert len(got) == 1 and int(float(got[0].split()[1])) > end + 70 * 86400, got
+    finally:
+        s.finish()
