@@ -22,7 +22,7 @@ STORE_DECLARE(lmdb)
 
 /* One named database per kind of record (docs/storage.md "Databases"). */
 enum { DB_META, DB_LICENSES, DB_ACCOUNTS, DB_REGISTRATIONS, DB_NODES, DB_ACTIVATIONS,
-       DB_AUDIT, DB_TOKENS, DB_COUNT };
+       DB_AUDIT, DB_TOKENS, DB_REGCOUNTS, DB_COUNT };
 extern const char *const lmdb__db_names[DB_COUNT]; /* env.c */
 
 #define REC_VERSION 1 /* first byte of every record value */
@@ -47,6 +47,10 @@ struct store {
   MDB_dbi dbi[DB_COUNT];
   bool rdonly;
   bool nosync; /* LICSRV_BENCH_NOSYNC=1: LMDB opened without syncs (benchmarks only) */
+  /* Schema 2: `regcounts` holds each account's registration count, kept by
+   * every write that adds or removes one. False only on a read-only open of
+   * a schema 1 store (never upgraded yet): its counts are walked. */
+  bool regcounts;
   char dir[PATH_MAX];
   pthread_t writer;
   bool writer_started;
@@ -143,6 +147,12 @@ void lmdb__node_encode(wbuf *b, const store_node *n);                      /* no
 int lmdb__node_get(store *s, MDB_txn *t, const uint8_t owner[LIC_ID_LEN], const char *node,
                    store_node *out);                                          /* nodes.c */
 int lmdb__audit_decode(const MDB_val *k, const MDB_val *v, store_audit *a); /* audit.c */
+
+/* registrations.c: an account's stored registration count (db regcounts). */
+int lmdb__regcount_add(store_wtxn *w, const uint8_t account[LIC_ID_LEN], int64_t delta);
+int lmdb__regcount_clear(store_wtxn *w, const uint8_t account[LIC_ID_LEN]);
+/* Count every account's registrations once, in t (the upgrade to schema 2). */
+int lmdb__regcount_rebuild(store *s, MDB_txn *t);
 
 /* ---- writer.c ---------------------------------------------------------------- */
 

@@ -196,6 +196,8 @@ static int forget_apply(store_wtxn *w, void *arg) {
     mdb_cursor_close(c);
     if (mrc != 0 && mrc != MDB_NOTFOUND)
       return lmdb__fail(mrc, "registrations");
+    if ((r = lmdb__regcount_clear(w, m->id)) != LIC_OK)
+      return r;
   }
   if ((r = purge_nodes(w, m, m->id)) != LIC_OK || (r = purge_audit(w, m, uuid)) != LIC_OK)
     return r;
