@@ -38,6 +38,7 @@
 #define STORE_MAX_REASON     LIC_MAX_NAME
 #define STORE_MAX_NODE       LIC_MAX_NAME
 #define STORE_TOKEN_HASH_LEN 32
+#define STORE_MAX_DAYS       36500            /* retention and registration TTL, in days */
 
 /* store_open flags */
 #define STORE_CREATE 1u /* create DIR/store and the schema when absent */

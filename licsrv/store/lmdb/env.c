@@ -328,7 +328,7 @@ void lmdb_close(store *s) {
   if (!s->rdonly)
     mdb_env_sync(s->env, 1);
   mdb_env_close(s->env);
-  free(s->batch.e);
+  store_batch_free(&s->batch);
   opq_destroy(&s->q);
   pthread_mutex_destroy(&s->mu);
   pthread_cond_destroy(&s->done);

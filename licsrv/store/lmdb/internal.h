@@ -16,6 +16,7 @@
 #include <lmdb.h>
 
 #include "store/backend.h"
+#include "store/batch.h"
 #include "store/opq.h"
 
 STORE_DECLARE(lmdb)
@@ -28,18 +29,6 @@ extern const char *const lmdb__db_names[DB_COUNT]; /* env.c */
 #define REC_VERSION 1 /* first byte of every record value */
 
 /* ---- the handles ---------------------------------------------------------- */
-
-/* The heartbeat batch: an open-addressing table keyed by (owner, node). */
-typedef struct {
-  bool used, seen, failed;
-  bool drop; /* store_node_drop: delete the record if it never held a seat */
-  store_node n;
-} bentry;
-
-typedef struct {
-  bentry *e;
-  size_t cap, n;
-} btable;
 
 struct store {
   const store_ops *ops; /* first: the dispatcher reads it (store/backend.h) */
@@ -57,7 +46,7 @@ struct store {
   opq q;              /* store_submit's operations (store/opq.h) */
   pthread_mutex_t mu; /* the batch, the flush counters, stopping, stats */
   pthread_cond_t done; /* callers wait for completions */
-  btable batch;
+  store_batch batch; /* the heartbeat batch (store/batch.h) */
   int64_t hwm_pending;
   int64_t batch_since_ms; /* when the oldest pending batch entry arrived */
   uint64_t flush_wanted, flush_done;

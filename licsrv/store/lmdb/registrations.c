@@ -305,9 +305,7 @@ out:
 int lmdb_registration_release_idle(store *s, int64_t now, int64_t ttl_days, size_t *n) {
   idle_op o = {now - ttl_days * 86400, ttl_days, 0};
   int r;
-  *n = 0;
-  if (ttl_days < 1 || ttl_days > 36500)
-    return lic_fail(LIC_INVALID, "registration_ttl_days must be 1..36500");
+  *n = 0; /* ttl_days is 1..36500: store_registration_release_idle checked it */
   if ((r = store_write(s, idle_apply, &o)) != LIC_OK)
     return r;
   *n = o.n;
