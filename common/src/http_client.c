@@ -222,7 +222,19 @@ static int verify_error(long v, const char *host) {
   }
 }
 
-static int tls_open(link_t *l, const char *host, const char *port, const lic_tls_opts *o) {
+/* What a kept session is offered to: the same server under the same trust. */
+static void resume_key(const char *host, const char *port, const lic_tls_opts *o, char *key,
+                       size_t cap) {
+  size_t n = (size_t)snprintf(key, cap, "%s\n%s\n%s", host, port,
+                              o != NULL && o->cacert != NULL ? o->cacert : "");
+  for (size_t i = 0; o != NULL && i < o->npins && n < cap; i++)
+    n += (size_t)snprintf(key + n, cap - n, "\n%s", o->pins[i]);
+  if (n >= cap)
+    key[0] = '\0'; /* too long to tell apart: not kept */
+}
+
+static int tls_open(link_t *l, const char *host, const char *port, const lic_tls_opts *o,
+                    const char *rkey) {
   static const unsigned char alpn[] = "\x08http/1.1";
   static const lic_tls_opts none = {0};
   unsigned char ip[16];
@@ -249,10 +261,20 @@ static int tls_open(link_t *l, const char *host, const char *port, const lic_tls
   } else {
     SSL_CTX_set_verify(l->ctx, SSL_VERIFY_NONE, NULL); /* the pin decides, after the handshake */
   }
+  /* A kept session lives as long as the server's ticket says (SPEC §4.4),
+   * not OpenSSL's client default of 2 hours: the server refuses it when due. */
+  SSL_CTX_set_timeout(l->ctx, 7 * 86400);
   if (SSL_CTX_set_alpn_protos(l->ctx, alpn, sizeof alpn - 1) != 0 ||
       (l->ssl = SSL_new(l->ctx)) == NULL || SSL_set_fd(l->ssl, l->fd) != 1 ||
       (!is_ip && SSL_set_tlsext_host_name(l->ssl, host) != 1))
     return lic__fail_ssl(LIC_CRYPTO, "TLS setup");
+  if (o->resume != NULL && rkey[0] != '\0') {
+    SSL_SESSION *kept = lic__tls_resume_get(o->resume, rkey);
+    int set = kept != NULL ? SSL_set_session(l->ssl, kept) : 1;
+    SSL_SESSION_free(kept); /* the SSL holds its own reference */
+    if (set != 1)
+      ERR_clear_error(); /* not offered: a full handshake */
+  }
   if (o->npins == 0 && (is_ip ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(l->ssl), host) != 1
                               : SSL_set1_host(l->ssl, host) != 1))
     return lic__fail_ssl(LIC_CRYPTO, "TLS host name check");
@@ -351,7 +373,7 @@ int lic__http_post(const char *url, const char *path, const uint8_t *req, size_t
 int lic__http_post_tls(const char *url, const lic_tls_opts *tls, const char *path,
                        const uint8_t *req, size_t reqlen, int timeout_ms, size_t max_response,
                        int *status, uint8_t **body, size_t *blen) {
-  char host[256], port[8], head[512];
+  char host[256], port[8], head[512], rkey[1024] = "";
   link_t l = {.fd = -1,
               .deadline = mono_ms() + (timeout_ms > 0 ? timeout_ms : LIC__HTTP_TIMEOUT_MS)};
   bool is_tls = false;
@@ -369,8 +391,13 @@ int lic__http_post_tls(const char *url, const lic_tls_opts *tls, const char *pat
     return lic__fail(LIC_IO, "cannot read the CA certificates %s: %s", tls->cacert, strerror(errno));
   if ((rc = dial(host, port, l.deadline, &l.fd)) != LIC_OK)
     return rc;
-  if (is_tls && (rc = tls_open(&l, host, port, tls)) != LIC_OK)
+  if (is_tls)
+    resume_key(host, port, tls, rkey, sizeof rkey);
+  if (is_tls && (rc = tls_open(&l, host, port, tls, rkey)) != LIC_OK) {
+    if (tls != NULL && tls->resume != NULL && rkey[0] != '\0') /* nothing kept for it */
+      lic__tls_resume_put(tls->resume, rkey, NULL, false);
     goto out;
+  }
   int hl = snprintf(head, sizeof head,
                     "POST %s HTTP/1.1\r\nHost: %s:%s\r\nContent-Type: application/msgpack\r\n"
                     "Accept: application/msgpack\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
@@ -408,6 +435,10 @@ int lic__http_post_tls(const char *url, const lic_tls_opts *tls, const char *pat
       goto out;
     }
   }
+  /* The session (with the ticket that came after the handshake) for the
+   * next call to this server. */
+  if (l.ssl != NULL && tls != NULL && tls->resume != NULL && rkey[0] != '\0')
+    lic__tls_resume_put(tls->resume, rkey, SSL_get1_session(l.ssl), SSL_session_reused(l.ssl) == 1);
   *status = p.status_code;
   *body = r.body;
   *blen = r.len;

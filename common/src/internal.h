@@ -3,6 +3,7 @@
 #define LIC_INTERNAL_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -43,6 +44,12 @@ struct evp_pkey_st *lic__key_pkey(const struct lic_key *k);
 int lic__http_post_tls(const char *url, const lic_tls_opts *tls, const char *path,
                        const uint8_t *req, size_t reqlen, int timeout_ms, size_t max_response,
                        int *status, uint8_t **body, size_t *blen);
+/* tls_resume.c: the session kept for key (NULL: none; the caller frees it),
+ * and after a handshake the session to keep for it (taken; NULL: forget it)
+ * and whether the handshake resumed. */
+typedef struct ssl_session_st lic__ssl_session;
+lic__ssl_session *lic__tls_resume_get(lic_tls_resume *r, const char *key);
+void lic__tls_resume_put(lic_tls_resume *r, const char *key, lic__ssl_session *s, bool resumed);
 /* The same with tls NULL. */
 int lic__http_post(const char *url, const char *path, const uint8_t *req, size_t reqlen,
                    int timeout_ms, size_t max_response, int *status, uint8_t **body,

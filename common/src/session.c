@@ -16,6 +16,8 @@
 
 struct lic_session {
   lic_verify_opts vo; /* strings below are our copies */
+  lic_tls_opts tls;   /* the caller's, with our resume unless it gave one */
+  lic_tls_resume *resume; /* the last TLS session per server: each check resumes it */
   char *domain, *app, *version, *node;
   uint8_t license_id[LIC_ID_LEN];
   uint8_t account[LIC_ID_LEN], project_id[LIC_ID_LEN]; /* public mode */
@@ -113,6 +115,7 @@ void lic_session_free(lic_session *s) {
   for (size_t i = 0; i < s->nurls; i++)
     free(s->urls[i]);
   free(s->path);
+  lic_tls_resume_free(s->resume);
   free(s);
 }
 
@@ -420,6 +423,16 @@ int lic_session_new(const lic_session_opts *o, int64_t now, lic_session **out) {
     return LIC_NOMEM;
   s->vo = o->verify;
   s->vo.url = NULL;
+  /* Every check a new connection (Connection: close): offering the last
+   * check's TLS session skips the server's certificate signature. */
+  if (o->verify.tls != NULL)
+    s->tls = *o->verify.tls;
+  if (s->tls.resume == NULL) {
+    if ((rc = lic_tls_resume_new(&s->resume)) != LIC_OK)
+      goto out;
+    s->tls.resume = s->resume;
+  }
+  s->vo.tls = &s->tls;
   s->domain = strdup(o->verify.domain);
   s->node = strdup(o->verify.node);
   s->app = dup_or_null(o->verify.app);

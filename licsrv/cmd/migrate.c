@@ -1,7 +1,7 @@
 /* cmd/migrate.c - `licsrv migrate`: upgrade a PostgreSQL store's schema to
  * this licsrv's version (every other subcommand refuses an older one, so that
- * no process writes rows an older schema cannot hold). The LMDB store has
- * nothing to migrate. */
+ * no process writes rows an older schema cannot hold). An LMDB store is
+ * upgraded by any writable open, this one included. */
 #include <getopt.h>
 #include <stdio.h>
 
@@ -14,8 +14,9 @@ static const char HELP[] =
     "\n"
     "Upgrade the schema of a PostgreSQL store (public mode) to this version of\n"
     "licsrv, in one transaction; safe to run from several machines at once (one\n"
-    "does it, the others wait). Prints the schema version. On an LMDB store\n"
-    "(DIR/store) there is nothing to migrate.\n"
+    "does it, the others wait). Prints the schema version. An LMDB store\n"
+    "(DIR/store) is upgraded by any writable open, this one included: a store\n"
+    "from before schema 2 gets its registration counts (docs/storage.md).\n"
     "\n"
     "  --store URL    the PostgreSQL store (postgresql://...)\n"
     "  --data DIR     data directory (default " LICSRV_DEFAULT_DATA ")\n"

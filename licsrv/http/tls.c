@@ -33,7 +33,11 @@ struct srv_tls {
   SSL_CTX *ctx[2];       /* NULL: that listener is plain HTTP */
   bool on[2];            /* ctx[i] != NULL, fixed at start: read by loops without the lock */
   uv_rwlock_t klock;     /* guards keys[] */
-  ticket_key keys[2];    /* [0] encrypts and decrypts, [1] (the previous one) decrypts */
+  /* [0] encrypts and decrypts, the older ones decrypt until they are
+   * SRV_TLS_TICKET_ROTATE_S + lifetime old: a ticket made at the end of its
+   * key's hour still resumes for lifetime. Never written anywhere. */
+  ticket_key keys[SRV_TLS_TICKET_KEYS];
+  int64_t lifetime; /* tls_ticket_lifetime_s, also the sessions' timeout */
   _Atomic uint64_t full, resumed, failed;
 };
 
@@ -58,14 +62,23 @@ static int key_fresh(ticket_key *k) {
   return 0;
 }
 
+/* A key too old to decrypt: its tickets are past their lifetime. */
+static bool key_expired(const srv_tls *t, const ticket_key *k, int64_t now) {
+  return now - k->created >= SRV_TLS_TICKET_ROTATE_S + t->lifetime;
+}
+
 static void rotate_locked(srv_tls *t) {
   ticket_key k;
+  const size_t n = sizeof t->keys / sizeof t->keys[0];
   if (key_fresh(&k) != 0)
     return; /* keep the current key rather than none */
-  OPENSSL_cleanse(&t->keys[1], sizeof t->keys[1]);
-  t->keys[1] = t->keys[0];
+  OPENSSL_cleanse(&t->keys[n - 1], sizeof t->keys[n - 1]);
+  memmove(&t->keys[1], &t->keys[0], (n - 1) * sizeof t->keys[0]);
   t->keys[0] = k;
   OPENSSL_cleanse(&k, sizeof k);
+  for (size_t i = 1; i < n; i++) /* the expired ones go */
+    if (t->keys[i].set && key_expired(t, &t->keys[i], t->keys[0].created))
+      OPENSSL_cleanse(&t->keys[i], sizeof t->keys[i]);
 }
 
 void srv_tls_rotate_tickets(srv_tls *t) {
@@ -76,7 +89,9 @@ void srv_tls_rotate_tickets(srv_tls *t) {
 
 void srv_tls_tickets_backdate(srv_tls *t, int64_t secs) {
   uv_rwlock_wrlock(&t->klock);
-  t->keys[0].created -= secs;
+  for (size_t i = 0; i < sizeof t->keys / sizeof t->keys[0]; i++)
+    if (t->keys[i].set)
+      t->keys[i].created -= secs;
   uv_rwlock_wrunlock(&t->klock);
 }
 
@@ -114,9 +129,11 @@ static int ticket_cb(SSL *s, unsigned char *name, unsigned char *iv, EVP_CIPHER_
     goto out;
   }
   int which = -1;
+  int64_t now = now_s();
   uv_rwlock_rdlock(&t->klock);
-  for (int i = 0; i < 2; i++)
-    if (t->keys[i].set && CRYPTO_memcmp(name, t->keys[i].name, sizeof t->keys[i].name) == 0) {
+  for (int i = 0; i < (int)(sizeof t->keys / sizeof t->keys[0]); i++)
+    if (t->keys[i].set && CRYPTO_memcmp(name, t->keys[i].name, sizeof t->keys[i].name) == 0 &&
+        !key_expired(t, &t->keys[i], now)) {
       k = t->keys[i];
       which = i;
     }
@@ -127,7 +144,7 @@ static int ticket_cb(SSL *s, unsigned char *name, unsigned char *iv, EVP_CIPHER_
   }
   if (EVP_DecryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, k.aes, iv) != 1 || hmac_init(hctx, k.hmac) != 0)
     goto out;
-  r = which == 0 ? 1 : 2; /* 2: valid, but issue a ticket under the new key */
+  r = which == 0 ? 1 : 2; /* 2: valid, but issue a ticket under the current key */
 out:
   OPENSSL_cleanse(&k, sizeof k);
   return r;
@@ -172,7 +189,7 @@ static SSL_CTX *ctx_new(srv_tls *t, const char *cert, const char *key, char *err
   /* Stateless resumption only: no shared session cache to lock across loops. */
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
   SSL_CTX_set_num_tickets(ctx, 1);
-  SSL_CTX_set_timeout(ctx, 2 * SRV_TLS_TICKET_ROTATE_S);
+  SSL_CTX_set_timeout(ctx, (long)t->lifetime); /* a session older than that: full */
   SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, ticket_cb);
   SSL_CTX_set_alpn_select_cb(ctx, alpn_cb, NULL);
   /* AES-128-GCM first: as strong as needed here and the cheapest per record. */
@@ -243,6 +260,9 @@ int srv_tls_new(const srv_config *cfg, srv_tls **out, char *err, size_t errlen) 
     return srv_errf(err, errlen, "out of memory");
   uv_mutex_init(&t->mu);
   uv_rwlock_init(&t->klock);
+  t->lifetime = cfg->tls_ticket_lifetime_s >= SRV_TLS_TICKET_ROTATE_S
+                    ? cfg->tls_ticket_lifetime_s
+                    : SRV_TLS_TICKET_ROTATE_S;
   if (key_fresh(&t->keys[0]) != 0) {
     srv_tls_free(t);
     return srv_errf(err, errlen, "no randomness for the TLS ticket keys");

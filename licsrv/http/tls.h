@@ -12,7 +12,10 @@
 #include "util/buf.h"
 #include "util/config.h"
 
-#define SRV_TLS_TICKET_ROTATE_S 3600 /* a new ticket key every hour; the last one still decrypts */
+#define SRV_TLS_TICKET_ROTATE_S 3600 /* a new ticket key every hour */
+/* Keys kept: one per rotation of the longest tls_ticket_lifetime_s (7 days),
+ * the current one, and the one a ticket of lifetime age was made with. */
+#define SRV_TLS_TICKET_KEYS (604800 / SRV_TLS_TICKET_ROTATE_S + 2)
 #define SRV_TLS_RECORD_IN (16 * 1024 + 512) /* one TLS record with its overhead: one socket read */
 
 typedef struct srv_tls srv_tls;
@@ -30,8 +33,9 @@ void srv_tls_free(srv_tls *t);
 bool srv_tls_enabled(const srv_tls *t, int lis);
 /* A new ticket key now (otherwise done every SRV_TLS_TICKET_ROTATE_S). */
 void srv_tls_rotate_tickets(srv_tls *t);
-/* Tests: make the current ticket key secs older (the hourly rotation then
- * happens at the next ticket issued). */
+/* Tests: make every ticket key secs older, as if that time had passed (the
+ * hourly rotation then happens at the next ticket issued; a key older than
+ * an hour + tls_ticket_lifetime_s no longer decrypts). */
 void srv_tls_tickets_backdate(srv_tls *t, int64_t secs);
 /* Handshakes since start: completed full, resumed, failed. */
 void srv_tls_counts(const srv_tls *t, uint64_t *full, uint64_t *resumed, uint64_t *failed);

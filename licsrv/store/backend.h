@@ -47,7 +47,6 @@
   X(int, w_registration_count, (store_wtxn *w, const uint8_t account[LIC_ID_LEN], size_t *n), (w, account, n)) \
   X(int, w_registration_delete_all, (store_wtxn *w, const uint8_t account[LIC_ID_LEN], size_t *n), (w, account, n)) \
   X(int, w_registration_claim, (store_wtxn *w, const store_registration *r, int64_t capacity, const char *audit_token, const char *audit_action, const char *audit_subject, store_claim *out), (w, r, capacity, audit_token, audit_action, audit_subject, out)) \
-  X(int, registration_release_idle, (store *s, int64_t now, int64_t ttl_days, size_t *n), (s, now, ttl_days, n)) \
   X(int, node_seen, (store *s, const uint8_t owner[LIC_ID_LEN], const char *node, int64_t now), (s, owner, node, now)) \
   X(int, node_failure, (store *s, const uint8_t owner[LIC_ID_LEN], const char *node, int64_t now, const char *status, const char *reason), (s, owner, node, now, status, reason)) \
   X(int, node_drop, (store *s, const uint8_t owner[LIC_ID_LEN], const char *node), (s, owner, node)) \
@@ -70,10 +69,16 @@
   X(int, read_submit, (store *s, store_reader *rd, store_read_fn read, store_read_done_fn done, void *arg), (s, rd, read, done, arg)) \
   X(int64_t, wtxn_now, (const store_wtxn *w), (w)) \
   X(int, backup, (store *s, const char *dest_dir), (s, dest_dir)) \
-  X(int, purge, (store *s, int64_t now, int64_t retention_days, const char *actor, store_counts *c), (s, now, retention_days, actor, c)) \
   X(int, forget, (store *s, store_subject kind, const uint8_t id[LIC_ID_LEN], const char *actor, store_counts *c), (s, kind, id, actor, c)) \
   X(int, size, (store *s, uint64_t *used, uint64_t *mapsize), (s, used, mapsize)) \
   X(int, w_raw_put, (store_wtxn *w, const char *db, const void *key, size_t klen, const void *val, size_t vlen), (w, db, key, klen, val, vlen))
+
+/* The operations whose public function store/store.c writes out, checking
+ * what holds for every backend before the one call (a days range), so that
+ * a backend gets only arguments already checked. */
+#define STORE_OPS_CHECKED(X) \
+  X(int, registration_release_idle, (store *s, int64_t now, int64_t ttl_days, size_t *n), (s, now, ttl_days, n)) \
+  X(int, purge, (store *s, int64_t now, int64_t retention_days, const char *actor, store_counts *c), (s, now, retention_days, actor, c))
 
 /* V(name, (parameters), (arguments)): the operations returning nothing; the
  * dispatcher ignores a NULL handle. */
@@ -92,6 +97,7 @@ typedef struct store_ops {
 #define STORE_OP_MEMBER(ret, name, params, args) ret(*name) params;
 #define STORE_VOP_MEMBER(name, params, args) void(*name) params;
   STORE_OPS(STORE_OP_MEMBER)
+  STORE_OPS_CHECKED(STORE_OP_MEMBER)
   STORE_VOPS(STORE_VOP_MEMBER)
 #undef STORE_OP_MEMBER
 #undef STORE_VOP_MEMBER
@@ -104,13 +110,15 @@ typedef struct store_ops {
 #define STORE_DECL_V_lmdb(name, params, args) STORE_DECL_(lmdb, void, name, params)
 #define STORE_DECL_X_pgs(ret, name, params, args) STORE_DECL_(pgs, ret, name, params)
 #define STORE_DECL_V_pgs(name, params, args) STORE_DECL_(pgs, void, name, params)
-#define STORE_DECLARE(p) STORE_OPS(STORE_DECL_X_##p) STORE_VOPS(STORE_DECL_V_##p)
+#define STORE_DECLARE(p) \
+  STORE_OPS(STORE_DECL_X_##p) STORE_OPS_CHECKED(STORE_DECL_X_##p) STORE_VOPS(STORE_DECL_V_##p)
 #define STORE_FILL_X_lmdb(ret, name, params, args) .name = lmdb_##name,
 #define STORE_FILL_V_lmdb(name, params, args) .name = lmdb_##name,
 #define STORE_FILL_X_pgs(ret, name, params, args) .name = pgs_##name,
 #define STORE_FILL_V_pgs(name, params, args) .name = pgs_##name,
 #define STORE_TABLE(p, label) \
-  const store_ops p##_ops = {.name = label, STORE_OPS(STORE_FILL_X_##p) STORE_VOPS(STORE_FILL_V_##p)}
+  const store_ops p##_ops = {.name = label, STORE_OPS(STORE_FILL_X_##p) \
+                             STORE_OPS_CHECKED(STORE_FILL_X_##p) STORE_VOPS(STORE_FILL_V_##p)}
 
 /* The backends' entry points (store_open picks one by the location). */
 extern const store_ops lmdb_ops, pgs_ops;

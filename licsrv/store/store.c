@@ -25,6 +25,23 @@
 STORE_OPS(STORE_DISPATCH)
 STORE_VOPS(STORE_VDISPATCH)
 
+/* ---- STORE_OPS_CHECKED: what every backend would check, checked once ------ */
+
+int store_registration_release_idle(store *s, int64_t now, int64_t ttl_days, size_t *n) {
+  *n = 0;
+  if (ttl_days < 1 || ttl_days > STORE_MAX_DAYS)
+    return lic_fail(LIC_INVALID, "registration_ttl_days must be 1..%d", STORE_MAX_DAYS);
+  return OPS(s)->registration_release_idle(s, now, ttl_days, n);
+}
+
+int store_purge(store *s, int64_t now, int64_t retention_days, const char *actor,
+                store_counts *c) {
+  memset(c, 0, sizeof *c);
+  if (retention_days < 1 || retention_days > STORE_MAX_DAYS)
+    return lic_fail(LIC_INVALID, "retention must be 1..%d days", STORE_MAX_DAYS);
+  return OPS(s)->purge(s, now, retention_days, actor, c);
+}
+
 bool store_is_url(const char *where) {
   return where != NULL &&
          (strncmp(where, "postgresql://", 13) == 0 || strncmp(where, "postgres://", 11) == 0);

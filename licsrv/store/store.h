@@ -24,7 +24,8 @@
 #include "lic/limits.h"
 #include "lic/util.h"
 
-#define STORE_SCHEMA_VERSION 1
+/* LMDB: 2 since each account's registration count is kept (docs/storage.md) */
+#define STORE_SCHEMA_VERSION 2
 #define STORE_SUBDIR         "store"          /* the environment: DIR/store/ */
 #define STORE_MAP_SIZE       ((size_t)1 << 30) /* 1 GiB of address space */
 #define STORE_MAX_READERS    256
@@ -37,6 +38,7 @@
 #define STORE_MAX_REASON     LIC_MAX_NAME
 #define STORE_MAX_NODE       LIC_MAX_NAME
 #define STORE_TOKEN_HASH_LEN 32
+#define STORE_MAX_DAYS       36500            /* retention and registration TTL, in days */
 
 /* store_open flags */
 #define STORE_CREATE 1u /* create DIR/store and the schema when absent */

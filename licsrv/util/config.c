@@ -79,6 +79,8 @@ static const key_def keys[] = {
      "PEM certificate for the admin listener (default: tls_cert)"},
     {"admin_tls_key", K_STR, O(admin_tls_key), S(admin_tls_key), 0, 0,
      "PEM private key of admin_tls_cert"},
+    {"tls_ticket_lifetime_s", K_U32, O(tls_ticket_lifetime_s), 0, 3600, 604800,
+     "seconds a TLS session resumes: the longest heartbeat served + 10% + an hour at least (14400)"},
     {"behind_tls_proxy", K_BOOL, O(behind_tls_proxy), 0, 0, 0,
      "public mode: a proxy in front terminates TLS, so plain HTTP may listen beyond loopback (false)"},
     {"registration_ttl_days", K_U32, O(registration_ttl_days), 0, 0, 36500,
@@ -118,6 +120,7 @@ void srv_config_defaults(srv_config *cfg) {
   cfg->lim.shutdown_timeout_ms = 5000;
   cfg->lim.log_full_ips = false;
   snprintf(cfg->access_log, sizeof cfg->access_log, "all");
+  cfg->tls_ticket_lifetime_s = 4 * 3600; /* a 2-hour heartbeat + 10% + an hour, rounded up */
   cfg->app.failure_list_size = 1000;
   cfg->app.unlimited_max_nodes = 10000;
   cfg->app.new_nodes_per_hour = 1000;

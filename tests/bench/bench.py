@@ -7,7 +7,8 @@ every run is bounded in time. Environment:
   BENCH_SECS   seconds per wrk run (default 10)
   BENCH_CODES  codes for the licgen figure (default 1000000; 0 skips it)
   BENCH_ONLY   comma list of figures to run (verify,healthz,p99,idle,durable,
-               codes,loops,tls,tlsnew,public,pgverify,pgreg); default all
+               codes,loops,tls,tlsnew,public,accountsize,pgverify,pgreg);
+               default all
   BENCH_PG_SYNCHRONOUS_COMMIT  on (default), off or local: the PostgreSQL
                cluster of pgverify and pgreg (tests/bench/pgload.py)
 Exit status 0 when every figure ran (a figure below target is reported, not
@@ -416,6 +417,8 @@ def main():
             tls_figures(tmp, body_path)
         if want("public"):
             public_verify(tmp, body_path)
+        if want("accountsize"):
+            account_size(tmp)
         if want("durable"):
             durable(tmp)
         if want("pgverify") or want("pgreg"):
@@ -662,6 +665,98 @@ def public_verify(tmp, body_path):
     r, rate, base = median(rounds)
     report("public verify / private verify", "%.0f req/s vs private %.0f req/s%s"
            % (rate, base, spread(rounds)), "%.3f" % r, ">= 0.90", r >= 0.90)
+
+
+BIG_ACCOUNT = 100000  # registrations of the accountsize figure's large account
+SMALL_ACCOUNT = 10
+
+
+def verify_body_file(tmp, name, acct, pid):
+    path = os.path.join(tmp, name)
+    with open(path, "wb") as f:
+        f.write(msgpack.packb(pubutil.fields(acct, pid, kind="verify"), use_bin_type=True))
+    return path
+
+
+def seats_used(port, acct, pid):
+    st, v = pubutil.verify(port, acct, pid)  # checked root -> cert -> verdict
+    if st != 200 or v.get("status") != "valid":
+        raise BenchError("public verify is not valid: %d %r" % (st, v))
+    return v["seats"]["used"]
+
+
+def account_size(tmp):
+    """Public verify and register per second on an account holding 100,000
+    registrations ÷ the same on one holding 10 (LMDB, one loop): a customer's
+    size must cost its requests nothing. The large account is filled through
+    the server itself (started with LICSRV_BENCH_NOSYNC=1 for the filling
+    only, then restarted as usual); register is a fresh project id per request,
+    the small side a new account holding 10 each round."""
+    data = os.path.join(tmp, "srv-size")
+    fill = Licsrv(data, public=True, nosync=True)
+    big = pubutil.account(fill.data, 1000000)
+    m = BIG_ACCOUNT + 60000 * ROUNDS
+    lines = os.path.join(tmp, "size-register.jsonl")
+    pids = register_lines(lines, [big], m)
+    start, t0, secs = 1, time.monotonic(), 2
+    with fill:
+        while start < BIG_ACCOUNT + 1:  # runs sized by the rate, not to overshoot much
+            rate, start = registrations_rate(fill, lines, start, m, secs)
+            secs = max(1, min(10, int((BIG_ACCOUNT - start) / max(rate, 1.0)) + 1))
+        held = seats_used(fill.port, big, pids[BIG_ACCOUNT // 2])
+        fill.stop()
+    if held < BIG_ACCOUNT:
+        raise BenchError("the large account holds %d registrations, not %d" % (held, BIG_ACCOUNT))
+    log("filled: %d registrations in one account in %.0f s" % (held, time.monotonic() - t0))
+    smalls = [pubutil.account(data, 1000000) for _ in range(ROUNDS)]
+    srv = Licsrv(data, public=True)
+    secs = max(1, min(ROUND_SECS, 3))
+    rounds = {"verify": [], "register": []}
+    with srv:
+        big_body = verify_body_file(tmp, "verify-big.msgpack", big, pids[BIG_ACCOUNT // 2])
+        for i, small in enumerate(smalls):
+            spids = [uuid.uuid4().bytes for _ in range(SMALL_ACCOUNT)]
+            for pid in spids:
+                st, v = pubutil.register(srv.port, small, pid)
+                if st != 200 or v.get("status") != "valid":
+                    raise BenchError("public register answered %d: %r" % (st, v))
+            if seats_used(srv.port, small, spids[0]) != SMALL_ACCOUNT:
+                raise BenchError("the small account does not hold %d" % SMALL_ACCOUNT)
+            small_body = verify_body_file(tmp, "verify-small-%d.msgpack" % i, small, spids[0])
+            slines = os.path.join(tmp, "size-register-small-%d.jsonl" % i)
+            register_lines(slines, [small], 60000)
+            sides = [("big", big_body), ("small", small_body)]
+            if i % 2:
+                sides.reverse()
+            got = {}
+            for side, body in sides:
+                rate, _, bad = wrk(srv.port, "/v1/verify", script=POST_LUA,
+                                   env={"BENCH_BODY": body}, secs=secs)
+                if bad:
+                    raise BenchError("%d verify answers were not 2xx" % bad)
+                got["verify", side] = rate
+            for side, _ in sides:
+                if side == "big":
+                    got["register", side], start = registrations_rate(srv, lines, start, m, secs)
+                else:
+                    got["register", side], _ = registrations_rate(srv, slines, 1, 60000, secs)
+            held_small = seats_used(srv.port, small, spids[0])
+            held = seats_used(srv.port, big, pids[BIG_ACCOUNT // 2])
+            for k in rounds:
+                rounds[k].append((got[k, "big"] / got[k, "small"], got[k, "big"], got[k, "small"],
+                                  held, held_small))
+            log("round: account of %d: verify %.0f/s, register %.0f/s; account of %d: verify "
+                "%.0f/s, register %.0f/s (%d after)" % (held, got["verify", "big"],
+                                                        got["register", "big"], SMALL_ACCOUNT,
+                                                        got["verify", "small"],
+                                                        got["register", "small"], held_small))
+        srv.stop()
+    for k in ("verify", "register"):
+        r, b, sm, held, held_small = median(rounds[k])
+        report("%s, account 100k / 10 (LMDB)" % k, "%.0f/s vs %.0f/s%s" % (b, sm, spread(rounds[k])),
+               "%.3f" % r, ">= 0.90", r >= 0.90)
+    report("  accounts held (median round)", "%d, and %d growing to %d by its registrations"
+           % (held, SMALL_ACCOUNT, held_small), "", "(information)", None)
 
 
 PG_CONNS = 64     # wrk's connections and pgbench's clients for the pgreg figure

@@ -15,6 +15,7 @@ import time
 import pytest
 
 import srvutil
+import tlsutil
 from conftest import SANITIZER_ENV, SANITIZER_RE
 from srvchain import admin, token_add
 from srvutil import Server
@@ -288,6 +289,42 @@ def test_sighup_checks_now(tmp_path, agents, servers):
     a.proc.send_signal(signal.SIGHUP)
     st = a.wait(lambda s: ts(s["checked_at"]) > first, 2)
     assert st["state"] == "licensed"
+    assert a.stop() == 0
+
+
+def tls_handshakes(srv):
+    st, body, _ = srv.get("/metrics")
+    assert st == 200
+    return {m.group(1): int(m.group(2)) for m in re.finditer(
+        r'^licsrv_tls_handshakes_total\{result="(\w+)"\} (\d+)$', body.decode(), re.M)}
+
+
+def test_each_check_resumes_the_last_tls_session(tmp_path, agents, servers):
+    """Every check is a new connection: the agent offers the session of its
+    last check (liblic's lic_session keeps it), so after the first full
+    handshake the server resumes them (docs/server.md, TLS)."""
+    d = tmp_path / "pki"
+    d.mkdir()
+    ca = tlsutil.make_ca(d)
+    leaf = tlsutil.make_cert(d, "server", ca=ca)
+    srv = Server(tmp_path / "srv", tls=tlsutil.client_ctx(ca.cert_path),
+                 extra=["--tls-cert", leaf.cert_path, "--tls-key", leaf.key_path],
+                 sign_extra=["--heartbeat", "2", "--grace", "60"])
+    srv.start()
+    servers.append(srv)
+    before = tls_handshakes(srv)
+    a = Agent(tmp_path / "state", ["https://127.0.0.1:%d" % srv.port], srv.trust,
+              extra=["--cacert", ca.cert_path]).start()
+    agents.append(a)
+    st = a.wait_state("licensed", 5)
+    first = ts(st["checked_at"])
+    st = a.wait(lambda s: ts(s["checked_at"]) >= first + 4, 8)  # two more checks at least
+    assert st["state"] == "licensed"
+    after = tls_handshakes(srv)
+    # the agent's: one full handshake, then resumed ones (this test's own
+    # /metrics reads are full handshakes of their own: one per read)
+    assert after["resumed"] - before["resumed"] >= 2, (before, after, a.log())
+    assert after["full"] - before["full"] <= 1 + 1, (before, after)
     assert a.stop() == 0
 
 

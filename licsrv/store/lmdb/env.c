@@ -14,7 +14,8 @@
 #include "store/lmdb/internal.h"
 
 const char *const lmdb__db_names[DB_COUNT] = {"meta", "licenses", "accounts", "registrations",
-                                              "nodes", "activations", "audit", "tokens"};
+                                              "nodes", "activations", "audit", "tokens",
+                                              "regcounts"};
 
 /* ---- meta ----------------------------------------------------------------- */
 
@@ -107,11 +108,13 @@ static int warm(store *s) {
   MDB_val k, v;
   volatile uint8_t sink = 0;
   int mrc, r = LIC_OK;
-  static const int dbs[] = {DB_LICENSES, DB_NODES, DB_TOKENS};
+  static const int dbs[] = {DB_LICENSES, DB_NODES, DB_TOKENS, DB_REGCOUNTS};
 
   if ((mrc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &t)) != 0)
     return lmdb__fail(mrc, "warm");
   for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
+    if (dbs[i] == DB_REGCOUNTS && !s->regcounts)
+      continue;
     if ((mrc = mdb_cursor_open(t, s->dbi[dbs[i]], &c)) != 0) {
       r = lmdb__fail(mrc, "warm");
       break;
@@ -131,15 +134,35 @@ static int warm(store *s) {
   return r;
 }
 
+/* Schema 1 kept no registration counts: a writable open counts every
+ * account's registrations once and marks the store schema 2, in the same
+ * transaction (a crash leaves schema 1, counted again at the next open).
+ * Schema 2 refuses an older licsrv, which would not keep the counts. */
+static int upgrade(store *s, MDB_txn *t, int64_t *schema) {
+  int r;
+  if (*schema >= 2 || s->rdonly)
+    return LIC_OK;
+  if ((r = lmdb__regcount_rebuild(s, t)) != LIC_OK ||
+      (r = lmdb__meta_put_int(s, t, "schema", 2)) != LIC_OK)
+    return r;
+  *schema = 2;
+  return LIC_OK;
+}
+
 static int open_dbs(store *s, unsigned flags) {
   MDB_txn *t = NULL;
   int64_t schema = 0;
+  bool have_counts = true;
   int mrc, r;
 
   if ((mrc = mdb_txn_begin(s->env, NULL, s->rdonly ? MDB_RDONLY : 0, &t)) != 0)
     return lmdb__fail(mrc, "begin");
   for (int i = 0; i < DB_COUNT; i++) {
     if ((mrc = mdb_dbi_open(t, lmdb__db_names[i], s->rdonly ? 0 : MDB_CREATE, &s->dbi[i])) != 0) {
+      if (mrc == MDB_NOTFOUND && i == DB_REGCOUNTS) { /* read-only, schema 1 */
+        have_counts = false;
+        continue;
+      }
       r = mrc == MDB_NOTFOUND
               ? lic_fail(LIC_NOTFOUND, "%s: not a licsrv store (no '%s' database)", s->dir,
                             lmdb__db_names[i])
@@ -170,6 +193,13 @@ static int open_dbs(store *s, unsigned flags) {
     r = lmdb__corrupt("meta", "schema version");
     goto out;
   }
+  if ((r = upgrade(s, t, &schema)) != LIC_OK)
+    goto out;
+  if (schema >= 2 && !have_counts) {
+    r = lmdb__corrupt("store", "no 'regcounts' database at schema 2");
+    goto out;
+  }
+  s->regcounts = schema >= 2;
   if ((mrc = mdb_txn_commit(t)) != 0) {
     t = NULL;
     r = lmdb__fail(mrc, "commit");
@@ -298,7 +328,7 @@ void lmdb_close(store *s) {
   if (!s->rdonly)
     mdb_env_sync(s->env, 1);
   mdb_env_close(s->env);
-  free(s->batch.e);
+  store_batch_free(&s->batch);
   opq_destroy(&s->q);
   pthread_mutex_destroy(&s->mu);
   pthread_cond_destroy(&s->done);

@@ -16,30 +16,19 @@
 #include <lmdb.h>
 
 #include "store/backend.h"
+#include "store/batch.h"
 #include "store/opq.h"
 
 STORE_DECLARE(lmdb)
 
 /* One named database per kind of record (docs/storage.md "Databases"). */
 enum { DB_META, DB_LICENSES, DB_ACCOUNTS, DB_REGISTRATIONS, DB_NODES, DB_ACTIVATIONS,
-       DB_AUDIT, DB_TOKENS, DB_COUNT };
+       DB_AUDIT, DB_TOKENS, DB_REGCOUNTS, DB_COUNT };
 extern const char *const lmdb__db_names[DB_COUNT]; /* env.c */
 
 #define REC_VERSION 1 /* first byte of every record value */
 
 /* ---- the handles ---------------------------------------------------------- */
-
-/* The heartbeat batch: an open-addressing table keyed by (owner, node). */
-typedef struct {
-  bool used, seen, failed;
-  bool drop; /* store_node_drop: delete the record if it never held a seat */
-  store_node n;
-} bentry;
-
-typedef struct {
-  bentry *e;
-  size_t cap, n;
-} btable;
 
 struct store {
   const store_ops *ops; /* first: the dispatcher reads it (store/backend.h) */
@@ -47,13 +36,17 @@ struct store {
   MDB_dbi dbi[DB_COUNT];
   bool rdonly;
   bool nosync; /* LICSRV_BENCH_NOSYNC=1: LMDB opened without syncs (benchmarks only) */
+  /* Schema 2: `regcounts` holds each account's registration count, kept by
+   * every write that adds or removes one. False only on a read-only open of
+   * a schema 1 store (never upgraded yet): its counts are walked. */
+  bool regcounts;
   char dir[PATH_MAX];
   pthread_t writer;
   bool writer_started;
   opq q;              /* store_submit's operations (store/opq.h) */
   pthread_mutex_t mu; /* the batch, the flush counters, stopping, stats */
   pthread_cond_t done; /* callers wait for completions */
-  btable batch;
+  store_batch batch; /* the heartbeat batch (store/batch.h) */
   int64_t hwm_pending;
   int64_t batch_since_ms; /* when the oldest pending batch entry arrived */
   uint64_t flush_wanted, flush_done;
@@ -143,6 +136,12 @@ void lmdb__node_encode(wbuf *b, const store_node *n);                      /* no
 int lmdb__node_get(store *s, MDB_txn *t, const uint8_t owner[LIC_ID_LEN], const char *node,
                    store_node *out);                                          /* nodes.c */
 int lmdb__audit_decode(const MDB_val *k, const MDB_val *v, store_audit *a); /* audit.c */
+
+/* registrations.c: an account's stored registration count (db regcounts). */
+int lmdb__regcount_add(store_wtxn *w, const uint8_t account[LIC_ID_LEN], int64_t delta);
+int lmdb__regcount_clear(store_wtxn *w, const uint8_t account[LIC_ID_LEN]);
+/* Count every account's registrations once, in t (the upgrade to schema 2). */
+int lmdb__regcount_rebuild(store *s, MDB_txn *t);
 
 /* ---- writer.c ---------------------------------------------------------------- */
 

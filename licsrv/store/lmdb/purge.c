@@ -138,8 +138,7 @@ int lmdb_purge(store *s, int64_t now, int64_t retention_days, const char *actor,
   int r;
   memset(c, 0, sizeof *c);
   memset(&m, 0, sizeof m);
-  if (retention_days < 1 || retention_days > 36500)
-    return lic_fail(LIC_INVALID, "retention must be 1..36500 days");
+  /* retention_days is 1..36500: store_purge checked it */
   m.cutoff = now - retention_days * 86400;
   m.days = retention_days;
   m.actor = actor;
@@ -196,6 +195,8 @@ static int forget_apply(store_wtxn *w, void *arg) {
     mdb_cursor_close(c);
     if (mrc != 0 && mrc != MDB_NOTFOUND)
       return lmdb__fail(mrc, "registrations");
+    if ((r = lmdb__regcount_clear(w, m->id)) != LIC_OK)
+      return r;
   }
   if ((r = purge_nodes(w, m, m->id)) != LIC_OK || (r = purge_audit(w, m, uuid)) != LIC_OK)
     return r;

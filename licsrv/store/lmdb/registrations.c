@@ -1,6 +1,10 @@
 /* store/lmdb/registrations.c - the registrations database: one record per
- * (account, project), keyed so an account's registrations are one prefix. */
+ * (account, project), keyed so an account's registrations are one prefix;
+ * and the regcounts database: each account's count of them, changed in the
+ * same write transaction as the registrations, so that a verify and a
+ * register read one record whatever the account's size. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "lic/err.h"
@@ -22,6 +26,91 @@ static int registration_decode(const MDB_val *k, const MDB_val *v, store_registr
     g->last_valid = lmdb__rb_i64(&r);
   return lmdb__rb_done(&r) ? LIC_OK : lmdb__corrupt("registration", "layout");
 }
+
+/* ---- the count (regcounts: account id -> u8 ver, i64 count; absent = 0) ---- */
+
+static int regcount_get(store *s, MDB_txn *t, const uint8_t account[LIC_ID_LEN], int64_t *n) {
+  MDB_val v;
+  rbuf r;
+  int rc;
+  *n = 0;
+  rc = lmdb__get(s, t, DB_REGCOUNTS, account, LIC_ID_LEN, &v);
+  if (rc == LIC_NOTFOUND)
+    return LIC_OK;
+  if (rc != LIC_OK)
+    return rc;
+  lmdb__rb_begin(&r, &v);
+  *n = lmdb__rb_i64(&r);
+  if (!lmdb__rb_done(&r) || *n < 0) {
+    *n = 0;
+    return lmdb__corrupt("registration count", "layout");
+  }
+  return LIC_OK;
+}
+
+static int regcount_put(store *s, MDB_txn *t, const uint8_t account[LIC_ID_LEN], int64_t n) {
+  uint8_t b[1 + 8];
+  MDB_val k = lmdb__val(account, LIC_ID_LEN), v = lmdb__val(b, sizeof b);
+  int mrc;
+  if (n == 0) { /* nothing kept for an empty account */
+    mrc = mdb_del(t, s->dbi[DB_REGCOUNTS], &k, NULL);
+    return mrc == 0 || mrc == MDB_NOTFOUND ? LIC_OK : lmdb__fail(mrc, "regcounts");
+  }
+  b[0] = REC_VERSION;
+  lmdb__be_put(b + 1, (uint64_t)n, 8);
+  mrc = mdb_put(t, s->dbi[DB_REGCOUNTS], &k, &v, 0);
+  return mrc == 0 ? LIC_OK : lmdb__fail(mrc, "regcounts");
+}
+
+int lmdb__regcount_add(store_wtxn *w, const uint8_t account[LIC_ID_LEN], int64_t delta) {
+  int64_t n;
+  int r = regcount_get(w->s, w->txn, account, &n);
+  if (r != LIC_OK)
+    return r;
+  if (n + delta < 0)
+    return lmdb__corrupt("registration count", "below zero");
+  return regcount_put(w->s, w->txn, account, n + delta);
+}
+
+int lmdb__regcount_clear(store_wtxn *w, const uint8_t account[LIC_ID_LEN]) {
+  return regcount_put(w->s, w->txn, account, 0);
+}
+
+int lmdb__regcount_rebuild(store *s, MDB_txn *t) {
+  MDB_cursor *c = NULL;
+  MDB_val k, v;
+  uint8_t cur[LIC_ID_LEN];
+  int64_t n = 0;
+  int mrc, r = LIC_OK;
+  if ((mrc = mdb_drop(t, s->dbi[DB_REGCOUNTS], 0)) != 0)
+    return lmdb__fail(mrc, "regcounts");
+  if ((mrc = mdb_cursor_open(t, s->dbi[DB_REGISTRATIONS], &c)) != 0)
+    return lmdb__fail(mrc, "registrations");
+  /* Keys are in order: an account's registrations are one run. */
+  for (mrc = mdb_cursor_get(c, &k, &v, MDB_FIRST); mrc == 0;
+       mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+    if (k.mv_size != 2 * LIC_ID_LEN)
+      continue; /* not a registration (as every read says) */
+    if (n > 0 && memcmp(cur, k.mv_data, LIC_ID_LEN) != 0) {
+      if ((r = regcount_put(s, t, cur, n)) != LIC_OK)
+        goto out;
+      n = 0;
+    }
+    memcpy(cur, k.mv_data, LIC_ID_LEN);
+    n++;
+  }
+  if (mrc != MDB_NOTFOUND) {
+    r = lmdb__fail(mrc, "registrations");
+    goto out;
+  }
+  if (n > 0)
+    r = regcount_put(s, t, cur, n);
+out:
+  mdb_cursor_close(c);
+  return r;
+}
+
+/* ---- registrations ---------------------------------------------------------- */
 
 int lmdb_registration_get(store_reader *rd, const uint8_t account[LIC_ID_LEN],
                            const uint8_t project_id[LIC_ID_LEN], store_registration *out) {
@@ -68,19 +157,30 @@ int lmdb_registration_each(store_reader *rd, const uint8_t account[LIC_ID_LEN],
 int lmdb_registration_count(store_reader *rd, const uint8_t account[LIC_ID_LEN], size_t *n) {
   MDB_txn *t;
   reg_walk rw = {NULL, NULL, 0};
+  int64_t kept;
   int r;
   *n = 0;
-  if ((r = lmdb__rtxn(rd, &t)) != LIC_OK ||
-      (r = lmdb__walk(rd->s, t, DB_REGISTRATIONS, account, LIC_ID_LEN, registration_visit,
+  if ((r = lmdb__rtxn(rd, &t)) != LIC_OK)
+    return r;
+  if (rd->s->regcounts) {
+    if ((r = regcount_get(rd->s, t, account, &kept)) == LIC_OK)
+      *n = (size_t)kept;
+    return r;
+  }
+  /* a read-only look at a store never upgraded (schema 1): walked */
+  if ((r = lmdb__walk(rd->s, t, DB_REGISTRATIONS, account, LIC_ID_LEN, registration_visit,
                       &rw)) != LIC_OK)
     return r;
   *n = rw.n;
   return LIC_OK;
 }
 
+/* A new (account, project) counts one more; the same again (a touch of
+ * last_valid, a registration again) rewrites it and counts nothing. */
 int lmdb_w_registration_put(store_wtxn *w, const store_registration *g) {
   uint8_t key[2 * LIC_ID_LEN];
   wbuf b = {0};
+  int r;
   memcpy(key, g->account, LIC_ID_LEN);
   memcpy(key + LIC_ID_LEN, g->project_id, LIC_ID_LEN);
   lmdb__wb_u8(&b, REC_VERSION);
@@ -88,15 +188,28 @@ int lmdb_w_registration_put(store_wtxn *w, const store_registration *g) {
   lmdb__wb_str(&b, g->project);
   lmdb__wb_str(&b, g->domain);
   lmdb__wb_i64(&b, g->last_valid != 0 ? g->last_valid : g->created);
-  return lmdb__put_wbuf(w, DB_REGISTRATIONS, key, sizeof key, &b);
+  if (b.bad) {
+    free(b.p);
+    return LIC_NOMEM;
+  }
+  r = lmdb__put(w, DB_REGISTRATIONS, key, sizeof key, b.p, b.n, MDB_NOOVERWRITE);
+  if (r == LIC_OK)
+    r = lmdb__regcount_add(w, g->account, 1);
+  else if (r == LIC_EXISTS)
+    r = lmdb__put(w, DB_REGISTRATIONS, key, sizeof key, b.p, b.n, 0);
+  free(b.p);
+  return r;
 }
 
 int lmdb_w_registration_delete(store_wtxn *w, const uint8_t account[LIC_ID_LEN],
                                 const uint8_t project_id[LIC_ID_LEN]) {
   uint8_t key[2 * LIC_ID_LEN];
+  int r;
   memcpy(key, account, LIC_ID_LEN);
   memcpy(key + LIC_ID_LEN, project_id, LIC_ID_LEN);
-  return lmdb__del(w->s, w->txn, DB_REGISTRATIONS, key, sizeof key);
+  if ((r = lmdb__del(w->s, w->txn, DB_REGISTRATIONS, key, sizeof key)) != LIC_OK)
+    return r;
+  return lmdb__regcount_add(w, account, -1);
 }
 
 int lmdb_w_registration_get(store_wtxn *w, const uint8_t account[LIC_ID_LEN],
@@ -114,14 +227,10 @@ int lmdb_w_registration_get(store_wtxn *w, const uint8_t account[LIC_ID_LEN],
 }
 
 int lmdb_w_registration_count(store_wtxn *w, const uint8_t account[LIC_ID_LEN], size_t *n) {
-  reg_walk rw = {NULL, NULL, 0};
-  int r;
-  *n = 0;
-  if ((r = lmdb__walk(w->s, w->txn, DB_REGISTRATIONS, account, LIC_ID_LEN, registration_visit,
-                      &rw)) != LIC_OK)
-    return r;
-  *n = rw.n;
-  return LIC_OK;
+  int64_t kept;
+  int r = regcount_get(w->s, w->txn, account, &kept);
+  *n = r == LIC_OK ? (size_t)kept : 0;
+  return r;
 }
 
 /* The steps one by one: every read is this write transaction's, and LMDB has
@@ -147,7 +256,9 @@ int lmdb_w_registration_delete_all(store_wtxn *w, const uint8_t account[LIC_ID_L
     mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT); /* after a delete: the next record */
   }
   mdb_cursor_close(c);
-  return mrc != 0 && mrc != MDB_NOTFOUND ? lmdb__fail(mrc, "registrations") : LIC_OK;
+  if (mrc != 0 && mrc != MDB_NOTFOUND)
+    return lmdb__fail(mrc, "registrations");
+  return lmdb__regcount_clear(w, account);
 }
 
 typedef struct {
@@ -170,6 +281,8 @@ static int idle_apply(store_wtxn *w, void *arg) {
       char acct[LIC_UUID_LEN + 1], proj[LIC_UUID_LEN + 1], subj[STORE_MAX_SUBJECT + 1];
       if ((mrc = mdb_cursor_del(c, 0)) != 0)
         break;
+      if ((r = lmdb__regcount_add(w, g.account, -1)) != LIC_OK)
+        goto out;
       lic_uuid_format(g.account, acct);
       lic_uuid_format(g.project_id, proj);
       snprintf(subj, sizeof subj, "account:%s project:%s ttl:%lldd", acct, proj,
@@ -192,9 +305,7 @@ out:
 int lmdb_registration_release_idle(store *s, int64_t now, int64_t ttl_days, size_t *n) {
   idle_op o = {now - ttl_days * 86400, ttl_days, 0};
   int r;
-  *n = 0;
-  if (ttl_days < 1 || ttl_days > 36500)
-    return lic_fail(LIC_INVALID, "registration_ttl_days must be 1..36500");
+  *n = 0; /* ttl_days is 1..36500: store_registration_release_idle checked it */
   if ((r = store_write(s, idle_apply, &o)) != LIC_OK)
     return r;
   *n = o.n;

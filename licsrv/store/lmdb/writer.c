@@ -17,46 +17,14 @@ static int64_t mono_ms(void) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* ---- the heartbeat batch: an open-addressing table keyed by (owner, node) -- */
-
-static uint64_t bhash(const uint8_t owner[LIC_ID_LEN], const char *node) {
-  uint64_t h = 1469598103934665603ull;
-  for (size_t i = 0; i < LIC_ID_LEN; i++)
-    h = (h ^ owner[i]) * 1099511628211ull;
-  for (const char *p = node; *p != '\0'; p++)
-    h = (h ^ (uint8_t)*p) * 1099511628211ull;
-  return h;
-}
-
-static bentry *btable_slot(btable *bt, const uint8_t owner[LIC_ID_LEN], const char *node) {
-  size_t mask = bt->cap - 1, i = (size_t)bhash(owner, node) & mask;
-  while (bt->e[i].used && (memcmp(bt->e[i].n.owner, owner, LIC_ID_LEN) != 0 ||
-                           strcmp(bt->e[i].n.node, node) != 0))
-    i = (i + 1) & mask;
-  return &bt->e[i];
-}
-
-static int btable_grow(btable *bt) {
-  size_t cap = bt->cap ? bt->cap * 2 : 64;
-  btable nt = {calloc(cap, sizeof(bentry)), cap, 0};
-  if (nt.e == NULL)
-    return LIC_NOMEM;
-  for (size_t i = 0; i < bt->cap; i++)
-    if (bt->e[i].used) {
-      *btable_slot(&nt, bt->e[i].n.owner, bt->e[i].n.node) = bt->e[i];
-      nt.n++;
-    }
-  free(bt->e);
-  *bt = nt;
-  return LIC_OK;
-}
+/* ---- the heartbeat batch (store/batch.c), under s->mu ---------------------- */
 
 static int batch_note(store *s, const uint8_t owner[LIC_ID_LEN], const char *node, int64_t now,
                       const char *status, const char *reason, bool drop) {
-  size_t nl = strlen(node);
-  int r = LIC_OK;
-  if (nl == 0 || nl > STORE_MAX_NODE)
-    return lic_fail(LIC_LIMIT, "node name must be 1..%d bytes", STORE_MAX_NODE);
+  bool first;
+  int r;
+  if ((r = store_batch_check_node(node)) != LIC_OK)
+    return r;
   if (s->rdonly)
     return lic_fail(LIC_INVALID, "store is read-only");
   pthread_mutex_lock(&s->mu);
@@ -64,33 +32,12 @@ static int batch_note(store *s, const uint8_t owner[LIC_ID_LEN], const char *nod
     r = lic_fail(LIC_INVALID, "store is closing");
     goto out;
   }
-  if ((s->batch.n + 1) * 2 > s->batch.cap && (r = btable_grow(&s->batch)) != LIC_OK)
+  if ((r = store_batch_note(&s->batch, owner, node, now, status, reason, drop, &first)) !=
+      LIC_OK)
     goto out;
-  bentry *e = btable_slot(&s->batch, owner, node);
-  if (!e->used) {
-    memset(e, 0, sizeof *e);
-    e->used = true;
-    memcpy(e->n.owner, owner, LIC_ID_LEN);
-    memcpy(e->n.node, node, nl + 1);
-    if (s->batch.n++ == 0 && s->hwm_pending == 0) {
-      s->batch_since_ms = mono_ms();
-      opq_kick(&s->q); /* an idle writer arms its flush timer */
-    }
-  }
-  if (drop) {
-    e->drop = true;
-    e->seen = e->failed = false;
-  } else if (status == NULL) {
-    e->drop = false;
-    e->seen = true;
-    if (now > e->n.last_seen)
-      e->n.last_seen = now;
-  } else if (now >= e->n.fail_time) {
-    e->drop = false;
-    e->failed = true;
-    e->n.fail_time = now;
-    snprintf(e->n.fail_status, sizeof e->n.fail_status, "%s", status);
-    snprintf(e->n.fail_reason, sizeof e->n.fail_reason, "%s", reason != NULL ? reason : "");
+  if (first && s->batch.n == 1 && s->hwm_pending == 0) {
+    s->batch_since_ms = mono_ms();
+    opq_kick(&s->q); /* an idle writer arms its flush timer */
   }
   if (s->batch.n >= STORE_MAX_BATCH)
     opq_kick(&s->q);
@@ -115,33 +62,9 @@ int lmdb_node_failure(store *s, const uint8_t owner[LIC_ID_LEN], const char *nod
 /* A batch that could not be written goes back into the pending one (under
  * s->mu), newer notes winning: heartbeats are never dropped silently, they
  * wait for the next commit that can take them. */
-static void batch_requeue(store *s, btable *bt, int64_t hwm) {
-  for (size_t i = 0; i < bt->cap; i++) {
-    bentry *o = &bt->e[i];
-    if (!o->used)
-      continue;
-    if ((s->batch.n + 1) * 2 > s->batch.cap && btable_grow(&s->batch) != LIC_OK)
-      break; /* out of memory: what is left is lost, and said so by the caller */
-    bentry *e = btable_slot(&s->batch, o->n.owner, o->n.node);
-    if (!e->used) {
-      *e = *o;
-      if (s->batch.n++ == 0)
-        s->batch_since_ms = mono_ms();
-      continue;
-    }
-    if (o->drop || e->drop) /* the newer entry, a note or a drop, wins over an old drop */
-      continue;
-    if (o->seen && (!e->seen || o->n.last_seen > e->n.last_seen)) {
-      e->seen = true;
-      e->n.last_seen = o->n.last_seen;
-    }
-    if (o->failed && (!e->failed || o->n.fail_time > e->n.fail_time)) {
-      e->failed = true;
-      e->n.fail_time = o->n.fail_time;
-      memcpy(e->n.fail_status, o->n.fail_status, sizeof e->n.fail_status);
-      memcpy(e->n.fail_reason, o->n.fail_reason, sizeof e->n.fail_reason);
-    }
-  }
+static void batch_requeue(store *s, const store_batch *bt, int64_t hwm) {
+  /* out of memory: what is left is lost, and said so by the caller */
+  (void)store_batch_merge_older(&s->batch, bt);
   if (hwm > s->hwm_pending)
     s->hwm_pending = hwm;
   s->batch_since_ms = mono_ms(); /* the next try a flush interval later, not at once */
@@ -162,10 +85,10 @@ void lmdb_clock_hwm_note(store *s, int64_t now) {
 }
 
 /* Merge a batch into the stored records (on the writer thread). */
-static int batch_apply(store_wtxn *w, btable *bt, int64_t hwm) {
+static int batch_apply(store_wtxn *w, const store_batch *bt, int64_t hwm) {
   int r;
   for (size_t i = 0; i < bt->cap; i++) {
-    bentry *e = &bt->e[i];
+    const store_bentry *e = &bt->e[i];
     store_node cur;
     if (!e->used)
       continue;
@@ -235,14 +158,14 @@ void *lmdb__writer_main(void *arg) {
     /* Whatever is batched rides along with this commit: its sync is paid
      * anyway. Taken after the drain: once the drain saw the queue closed, no
      * note can follow (stopping is set before the close). */
-    btable bt = s->batch;
+    store_batch bt = store_batch_take(&s->batch);
     int64_t hwm = s->hwm_pending;
-    memset(&s->batch, 0, sizeof s->batch);
     s->hwm_pending = 0;
     uint64_t flush_target = s->flush_wanted;
     pthread_mutex_unlock(&s->mu);
 
     if (ops == NULL && bt.n == 0 && hwm == 0) {
+      store_batch_free(&bt);
       pthread_mutex_lock(&s->mu);
       s->flush_done = flush_target;
       pthread_cond_broadcast(&s->done);
@@ -358,13 +281,14 @@ void *lmdb__writer_main(void *arg) {
     bool now_full = s->stats.full;
     uint64_t pending = s->batch.n;
     pthread_mutex_unlock(&s->mu);
-    free(bt.e);
+    size_t bn = bt.n;
+    store_batch_free(&bt);
     /* Loud: every failed batch, and the map filling or draining. */
     if (batch_lost) {
       char qe[160], qd[400];
       const char *es = lic_strerror(brc);
       srv_log(SRV_LOG_ERROR, "store_write_failed",
-              "what=heartbeat_batch nodes=%zu pending=%llu kept=%s error=%s detail=%s", bt.n,
+              "what=heartbeat_batch nodes=%zu pending=%llu kept=%s error=%s detail=%s", bn,
               (unsigned long long)pending, stop ? "false(closing)" : "true",
               srv_log_quote(es, strlen(es), qe, sizeof qe),
               srv_log_quote(bdetail, strlen(bdetail), qd, sizeof qd));

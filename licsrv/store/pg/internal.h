@@ -20,6 +20,7 @@
 #include <libpq-fe.h>
 
 #include "store/backend.h"
+#include "store/batch.h"
 #include "store/opq.h"
 
 STORE_DECLARE(pgs)
@@ -46,13 +47,6 @@ typedef struct {
   store_registration g; /* DELETE: account and project_id; DELETE_ALL: account */
 } pgs_delta;
 
-/* A pending node record of the heartbeat batch (an open-addressing table keyed
- * by (owner, node), as in the LMDB writer). */
-typedef struct {
-  bool used, seen, failed;
-  store_node n;
-} pgs_bentry;
-
 typedef struct {
   const store_ops *ops; /* first: the dispatcher reads it */
   char *url;
@@ -63,8 +57,7 @@ typedef struct {
   opq q; /* store_submit's operations (store/opq.h) */
   pthread_mutex_t mu;
   pthread_cond_t done; /* flush waiters */
-  pgs_bentry *batch;
-  size_t batch_cap, batch_n;
+  store_batch batch; /* the heartbeat batch (store/batch.h) */
   int64_t hwm_pending;
   int64_t batch_since_ms;
   uint64_t flush_wanted, flush_done;

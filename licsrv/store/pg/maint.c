@@ -60,9 +60,7 @@ static int idle_apply(store_wtxn *w, void *arg) {
 int pgs_registration_release_idle(store *s, int64_t now, int64_t ttl_days, size_t *n) {
   idle_op o = {now - ttl_days * 86400, ttl_days, 0};
   int r;
-  *n = 0;
-  if (ttl_days < 1 || ttl_days > 36500)
-    return lic_fail(LIC_INVALID, "registration_ttl_days must be 1..36500");
+  *n = 0; /* ttl_days is 1..36500: store_registration_release_idle checked it */
   if ((r = store_write(s, idle_apply, &o)) != LIC_OK)
     return r;
   *n = o.n;
@@ -111,8 +109,7 @@ int pgs_purge(store *s, int64_t now, int64_t retention_days, const char *actor,
   int r;
   memset(c, 0, sizeof *c);
   memset(&m, 0, sizeof m);
-  if (retention_days < 1 || retention_days > 36500)
-    return lic_fail(LIC_INVALID, "retention must be 1..36500 days");
+  /* retention_days is 1..36500: store_purge checked it */
   m.cutoff = now - retention_days * 86400;
   m.days = retention_days;
   m.actor = actor;

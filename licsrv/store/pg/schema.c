@@ -333,7 +333,7 @@ void pgs_close(store *st) {
   free(s->delta);
   free(s->stale);
   free(s->pend);
-  free(s->batch);
+  store_batch_free(&s->batch);
   opq_destroy(&s->q);
   pthread_mutex_destroy(&s->mu);
   pthread_cond_destroy(&s->done);

@@ -26,46 +26,14 @@ int64_t pgs__now_ms(void) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* ---- the heartbeat batch (as in store/lmdb/writer.c) ------------------------ */
-
-static uint64_t bhash(const uint8_t owner[LIC_ID_LEN], const char *node) {
-  uint64_t h = 1469598103934665603ull;
-  for (size_t i = 0; i < LIC_ID_LEN; i++)
-    h = (h ^ owner[i]) * 1099511628211ull;
-  for (const char *p = node; *p != '\0'; p++)
-    h = (h ^ (uint8_t)*p) * 1099511628211ull;
-  return h;
-}
-
-static pgs_bentry *bslot(pgs_bentry *e, size_t cap, const uint8_t owner[LIC_ID_LEN],
-                         const char *node) {
-  size_t mask = cap - 1, i = (size_t)bhash(owner, node) & mask;
-  while (e[i].used &&
-         (memcmp(e[i].n.owner, owner, LIC_ID_LEN) != 0 || strcmp(e[i].n.node, node) != 0))
-    i = (i + 1) & mask;
-  return &e[i];
-}
-
-static int bgrow(pgs_store *s) {
-  size_t cap = s->batch_cap ? s->batch_cap * 2 : 64;
-  pgs_bentry *ne = calloc(cap, sizeof *ne);
-  if (ne == NULL)
-    return LIC_NOMEM;
-  for (size_t i = 0; i < s->batch_cap; i++)
-    if (s->batch[i].used)
-      *bslot(ne, cap, s->batch[i].n.owner, s->batch[i].n.node) = s->batch[i];
-  free(s->batch);
-  s->batch = ne;
-  s->batch_cap = cap;
-  return LIC_OK;
-}
+/* ---- the heartbeat batch (store/batch.c), under s->mu ---------------------- */
 
 static int batch_note(pgs_store *s, const uint8_t owner[LIC_ID_LEN], const char *node,
                       int64_t now, const char *status, const char *reason) {
-  size_t nl = strlen(node);
-  int r = LIC_OK;
-  if (nl == 0 || nl > STORE_MAX_NODE)
-    return lic_fail(LIC_LIMIT, "node name must be 1..%d bytes", STORE_MAX_NODE);
+  bool first;
+  int r;
+  if ((r = store_batch_check_node(node)) != LIC_OK)
+    return r;
   if (s->rdonly)
     return lic_fail(LIC_INVALID, "store is read-only");
   pthread_mutex_lock(&s->mu);
@@ -73,30 +41,14 @@ static int batch_note(pgs_store *s, const uint8_t owner[LIC_ID_LEN], const char 
     r = lic_fail(LIC_INVALID, "store is closing");
     goto out;
   }
-  if ((s->batch_n + 1) * 2 > s->batch_cap && (r = bgrow(s)) != LIC_OK)
+  if ((r = store_batch_note(&s->batch, owner, node, now, status, reason, false, &first)) !=
+      LIC_OK)
     goto out;
-  pgs_bentry *e = bslot(s->batch, s->batch_cap, owner, node);
-  if (!e->used) {
-    memset(e, 0, sizeof *e);
-    e->used = true;
-    memcpy(e->n.owner, owner, LIC_ID_LEN);
-    memcpy(e->n.node, node, nl + 1);
-    if (s->batch_n++ == 0 && s->hwm_pending == 0) {
-      s->batch_since_ms = pgs__now_ms();
-      opq_kick(&s->q); /* an idle writer arms its flush timer */
-    }
+  if (first && s->batch.n == 1 && s->hwm_pending == 0) {
+    s->batch_since_ms = pgs__now_ms();
+    opq_kick(&s->q); /* an idle writer arms its flush timer */
   }
-  if (status == NULL) {
-    e->seen = true;
-    if (now > e->n.last_seen)
-      e->n.last_seen = now;
-  } else if (now >= e->n.fail_time) {
-    e->failed = true;
-    e->n.fail_time = now;
-    snprintf(e->n.fail_status, sizeof e->n.fail_status, "%s", status);
-    snprintf(e->n.fail_reason, sizeof e->n.fail_reason, "%s", reason != NULL ? reason : "");
-  }
-  if (s->batch_n >= STORE_MAX_BATCH)
+  if (s->batch.n >= STORE_MAX_BATCH)
     opq_kick(&s->q);
 out:
   pthread_mutex_unlock(&s->mu);
@@ -118,7 +70,7 @@ void pgs_clock_hwm_note(store *st, int64_t now) {
     return;
   pthread_mutex_lock(&s->mu);
   if (now > s->hwm_pending) {
-    if (s->hwm_pending == 0 && s->batch_n == 0) {
+    if (s->hwm_pending == 0 && s->batch.n == 0) {
       s->batch_since_ms = pgs__now_ms();
       opq_kick(&s->q);
     }
@@ -150,7 +102,9 @@ static void hexenc(const uint8_t *d, size_t n, char *out) {
   out[2 * n] = '\0';
 }
 
-static int batch_apply(pgs_wtxn *w, pgs_bentry *e, size_t cap, int64_t hwm) {
+static int batch_apply(pgs_wtxn *w, const store_batch *bt, int64_t hwm) {
+  const store_bentry *e = bt->e;
+  size_t cap = bt->cap;
   json_t *rows = json_array();
   int r = LIC_OK;
   if (rows == NULL)
@@ -336,9 +290,9 @@ static void wait_work(pgs_store *s) {
     pthread_mutex_lock(&s->mu);
     bool flush = s->flush_wanted != s->flush_done;
     int64_t wait = -1;
-    if (s->batch_n > 0 || s->hwm_pending > 0) {
+    if (s->batch.n > 0 || s->hwm_pending > 0) {
       wait = s->batch_since_ms + STORE_FLUSH_MS - pgs__now_ms();
-      if (wait < 0 || s->batch_n >= STORE_MAX_BATCH)
+      if (wait < 0 || s->batch.n >= STORE_MAX_BATCH)
         wait = 0;
     }
     pthread_mutex_unlock(&s->mu);
@@ -358,11 +312,9 @@ void *pgs__writer_main(void *arg) {
     wait_work(s);
     opq_op *ops = opq_drain(&s->q, &stop);
     pthread_mutex_lock(&s->mu);
-    pgs_bentry *be = s->batch;
-    size_t bcap = s->batch_cap, bn = s->batch_n;
+    store_batch bt = store_batch_take(&s->batch);
+    size_t bn = bt.n;
     int64_t hwm = s->hwm_pending;
-    s->batch = NULL;
-    s->batch_cap = s->batch_n = 0;
     s->hwm_pending = 0;
     uint64_t flush_target = s->flush_wanted;
     pthread_mutex_unlock(&s->mu);
@@ -397,7 +349,7 @@ void *pgs__writer_main(void *arg) {
         if (bn > 0 || hwm > 0) { /* bookkeeping rides along; dropped on failure */
           pgs_wtxn w = {.ops = &pgs_ops, .s = s, .c = s->wconn, .now = (int64_t)time(NULL)};
           if (savepoint(s->wconn, "") == LIC_OK) {
-            int br = batch_apply(&w, be, bcap, hwm);
+            int br = batch_apply(&w, &bt, hwm);
             savepoint(s->wconn, br == LIC_OK ? "RELEASE" : "ROLLBACK TO");
           }
           nops++;
@@ -450,7 +402,7 @@ void *pgs__writer_main(void *arg) {
         }
       }
     }
-    free(be);
+    store_batch_free(&bt);
     s->ndirty = s->ndelta = 0; /* a failed group changed nothing */
     s->certs_dirty = false;
 
@@ -469,7 +421,7 @@ void *pgs__writer_main(void *arg) {
     pthread_mutex_lock(&s->mu);
     s->flush_done = flush_target;
     pthread_cond_broadcast(&s->done);
-    bool last = stop && s->batch_n == 0 && s->hwm_pending == 0;
+    bool last = stop && s->batch.n == 0 && s->hwm_pending == 0;
     pthread_mutex_unlock(&s->mu);
     if (last)
       break;

@@ -343,7 +343,12 @@ static bool resume_with(fx *f, SSL_CTX *ctx, SSL_SESSION *s, int version) {
   return r;
 }
 
-static void test_tickets_rotate_previous_key_decrypts(void **state) {
+#define LIFETIME (4 * 3600) /* tls_ticket_lifetime_s's default (util/config.c) */
+
+/* A report server checks every 2 hours (+ 10% jitter): its session must
+ * resume after the ticket key rotated twice, and no longer once the key is
+ * past an hour + tls_ticket_lifetime_s. */
+static void test_tickets_outlive_two_rotations(void **state) {
   fx *f = *state;
   SSL_CTX *ctx = client_ctx(&f->a);
   for (int v = 0; v < 2; v++) {
@@ -355,13 +360,15 @@ static void test_tickets_rotate_previous_key_decrypts(void **state) {
     assert_true(resume_with(f, ctx, s, ver));
     srv_tls_rotate_tickets(f->t); /* the key that made s is now the previous one */
     assert_true(resume_with(f, ctx, s, ver));
-    srv_tls_rotate_tickets(f->t); /* and now gone: a full handshake */
+    srv_tls_rotate_tickets(f->t); /* rotated twice: still */
+    assert_true(resume_with(f, ctx, s, ver));
+    srv_tls_tickets_backdate(f->t, SRV_TLS_TICKET_ROTATE_S + LIFETIME); /* and now too old */
     assert_false(resume_with(f, ctx, s, ver));
     SSL_SESSION_free(s);
   }
   uint64_t full, resumed, failed;
   srv_tls_counts(f->t, &full, &resumed, &failed);
-  assert_int_equal(resumed, 4);
+  assert_int_equal(resumed, 6);
   assert_int_equal(full, 4);
   SSL_CTX_free(ctx);
 }
@@ -379,10 +386,26 @@ static void test_tickets_rotate_every_hour(void **state) {
   assert_true(resume_with(f, ctx, s0, TLS1_3_VERSION)); /* the previous key still decrypts */
   srv_tls_tickets_backdate(f->t, SRV_TLS_TICKET_ROTATE_S);
   SSL_SESSION_free(full_then_session(f, ctx, TLS1_3_VERSION, &was)); /* rotates again */
-  assert_false(resume_with(f, ctx, s0, TLS1_3_VERSION)); /* two hours: gone */
+  srv_tls_tickets_backdate(f->t, 720); /* the next check: 2 hours + 10% jitter later */
+  assert_true(resume_with(f, ctx, s0, TLS1_3_VERSION));
   assert_true(resume_with(f, ctx, s1, TLS1_3_VERSION));
+  srv_tls_tickets_backdate(f->t, LIFETIME); /* both keys past their tickets' lifetime */
+  assert_false(resume_with(f, ctx, s0, TLS1_3_VERSION));
+  assert_false(resume_with(f, ctx, s1, TLS1_3_VERSION));
   SSL_SESSION_free(s0);
   SSL_SESSION_free(s1);
+  SSL_CTX_free(ctx);
+}
+
+/* The ticket says how long it lives (its lifetime hint): a client keeps it,
+ * and offers it, as long as the keys decrypt it. */
+static void test_session_lifetime_is_the_setting(void **state) {
+  fx *f = *state;
+  SSL_CTX *ctx = client_ctx(&f->a);
+  bool was;
+  SSL_SESSION *s = full_then_session(f, ctx, TLS1_3_VERSION, &was);
+  assert_int_equal(SSL_SESSION_get_ticket_lifetime_hint(s), LIFETIME);
+  SSL_SESSION_free(s);
   SSL_CTX_free(ctx);
 }
 
@@ -576,7 +599,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_handshake_and_data_both_versions, setup, teardown),
       cmocka_unit_test_setup_teardown(test_one_byte_at_a_time, setup, teardown),
       cmocka_unit_test_setup_teardown(test_partial_records_and_want_write, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_tickets_rotate_previous_key_decrypts, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_tickets_outlive_two_rotations, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_session_lifetime_is_the_setting, setup, teardown),
       cmocka_unit_test_setup_teardown(test_tickets_rotate_every_hour, setup, teardown),
       cmocka_unit_test_setup_teardown(test_reload_new_conns_new_cert_old_keep_theirs, setup, teardown),
       cmocka_unit_test_setup_teardown(test_garbage_and_truncated_hello, setup, teardown),

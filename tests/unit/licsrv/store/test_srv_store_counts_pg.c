@@ -2,8 +2,12 @@
  * capacity check reads (store_w_registration_count) and a verify reports
  * (store_registration_count), after every kind of change: register, register
  * again, unregister, delete_all, the TTL release, purge, forget, an account
- * deleted and imported again, and the claim (store_w_registration_claim); on both backends (PostgreSQL keeps it in
- * licsrv_accounts.nregs since schema version 3). PostgreSQL alone: a
+ * deleted and imported again, and the claim (store_w_registration_claim); on
+ * both backends, each keeping it stored (LMDB in its regcounts database since
+ * schema 2, PostgreSQL in licsrv_accounts.nregs since schema version 3) and
+ * equal to the rows. LMDB alone: a schema 1 store with registrations is
+ * counted at its first writable open, and walked when opened read-only.
+ * PostgreSQL alone: a
  * database of schema version 2 with registrations migrates to the right
  * counts, and a cached store (`licsrv serve`'s) puts its own registration
  * changes in its copy without reading the account again while another
@@ -18,6 +22,7 @@
 #include <time.h>
 
 #include <libpq-fe.h>
+#include <lmdb.h>
 
 #include "lic/err.h"
 #include "store/pg/internal.h"
@@ -162,10 +167,27 @@ static size_t rcount(store_reader *rd, const uint8_t *id) {
   return n;
 }
 
-/* The writer's count, the reader's, and (PostgreSQL) the column agree. */
+static int count_row(const store_registration *g, void *arg) {
+  (void)g;
+  (*(size_t *)arg)++;
+  return 0;
+}
+
+/* The registrations themselves, walked. */
+static size_t rows(store_reader *rd, const uint8_t *id) {
+  size_t n = 0;
+  assert_int_equal(store_reader_begin(rd), LIC_OK);
+  assert_int_equal(store_registration_each(rd, id, count_row, &n), LIC_OK);
+  store_reader_end(rd);
+  return n;
+}
+
+/* The writer's count, the reader's, and the rows agree (the counts are
+ * stored: LMDB's regcounts, PostgreSQL's nregs). */
 static void counts(fx *f, const uint8_t *id, size_t want) {
   assert_int_equal(wcount(f->s, id), want);
   assert_int_equal(rcount(f->rd, id), want);
+  assert_int_equal(rows(f->rd, id), want);
 }
 
 /* ---- both backends ------------------------------------------------------------ */
@@ -369,6 +391,93 @@ static void test_counts_without_the_account(void **state) {
   counts(f, A3, 2);
   write_on(f->s, W_ACCT_PUT, A3, 0, 0);
   counts(f, A3, 2);
+}
+
+/* ---- LMDB: a store from before the counts (schema 1) -------------------------- */
+
+/* What a licsrv without the counts left: no regcounts database, schema 1. */
+static void lmdb_to_schema1(const char *dir) {
+  char path[4096];
+  MDB_env *e = NULL;
+  MDB_txn *t = NULL;
+  MDB_dbi meta, rc;
+  uint8_t one[8] = {0, 0, 0, 0, 0, 0, 0, 1};
+  MDB_val k = {6, (void *)(uintptr_t) "schema"}, v = {8, one};
+  snprintf(path, sizeof path, "%s/store", dir);
+  assert_int_equal(mdb_env_create(&e), 0);
+  assert_int_equal(mdb_env_set_maxdbs(e, 16), 0);
+  assert_int_equal(mdb_env_set_mapsize(e, (size_t)1 << 30), 0);
+  assert_int_equal(mdb_env_open(e, path, MDB_NOTLS, 0600), 0);
+  assert_int_equal(mdb_txn_begin(e, NULL, 0, &t), 0);
+  assert_int_equal(mdb_dbi_open(t, "regcounts", 0, &rc), 0);
+  assert_int_equal(mdb_drop(t, rc, 1), 0);
+  assert_int_equal(mdb_dbi_open(t, "meta", 0, &meta), 0);
+  assert_int_equal(mdb_put(t, meta, &k, &v, 0), 0);
+  assert_int_equal(mdb_txn_commit(t), 0);
+  mdb_env_close(e);
+}
+
+static uint32_t schema_of(store_reader *rd) {
+  store_meta m;
+  assert_int_equal(store_reader_begin(rd), LIC_OK);
+  assert_int_equal(store_meta_get(rd, &m), LIC_OK);
+  store_reader_end(rd);
+  return m.schema;
+}
+
+static void test_lmdb_old_store_counted(void **state) {
+  fx *f = *state;
+  write_on(f->s, W_ACCT_PUT, A1, 0, 0);
+  write_on(f->s, W_ACCT_PUT, A2, 0, 0);
+  for (uint8_t p = 1; p <= 5; p++)
+    write_on(f->s, W_REG_PUT, A1, p, 100);
+  write_on(f->s, W_REG_PUT, A2, 1, 100);
+  write_on(f->s, W_REG_PUT, A3, 1, 100); /* without its account */
+  assert_int_equal(schema_of(f->rd), 2);
+  store_reader_free(f->rd);
+  f->rd = NULL;
+  store_close(f->s);
+  f->s = NULL;
+  lmdb_to_schema1(f->dir);
+  /* read-only: nothing written, the counts walked */
+  store *ro = NULL;
+  store_reader *rrd = NULL;
+  assert_int_equal(store_open(f->where, STORE_RDONLY, &ro), LIC_OK);
+  assert_int_equal(store_reader_new(ro, &rrd), LIC_OK);
+  assert_int_equal(schema_of(rrd), 1);
+  assert_int_equal(rcount(rrd, A1), 5);
+  assert_int_equal(rcount(rrd, A2), 1);
+  assert_int_equal(rcount(rrd, A3), 1);
+  store_reader_free(rrd);
+  store_close(ro);
+  /* the first writable open counts them once and says schema 2 */
+  assert_int_equal(store_open(f->where, 0, &f->s), LIC_OK);
+  assert_int_equal(store_reader_new(f->s, &f->rd), LIC_OK);
+  assert_int_equal(schema_of(f->rd), 2);
+  counts(f, A1, 5);
+  counts(f, A2, 1);
+  counts(f, A3, 1);
+  /* and kept from here on, across a reopen */
+  write_on(f->s, W_REG_PUT, A1, 10, 100);
+  write_on(f->s, W_REG_DELETE, A1, 1, 0);
+  write_on(f->s, W_REG_DELETE, A1, 2, 0);
+  write_on(f->s, W_REG_DELETE, A3, 1, 0);
+  counts(f, A1, 4);
+  counts(f, A3, 0);
+  store_reader_free(f->rd);
+  f->rd = NULL;
+  store_close(f->s);
+  f->s = NULL;
+  assert_int_equal(store_open(f->where, STORE_RDONLY, &ro), LIC_OK);
+  assert_int_equal(store_reader_new(ro, &rrd), LIC_OK);
+  assert_int_equal(schema_of(rrd), 2);
+  assert_int_equal(rcount(rrd, A1), 4);
+  assert_int_equal(rcount(rrd, A2), 1);
+  store_reader_free(rrd);
+  store_close(ro);
+  assert_int_equal(store_open(f->where, 0, &f->s), LIC_OK);
+  assert_int_equal(store_reader_new(f->s, &f->rd), LIC_OK);
+  counts(f, A1, 4);
 }
 
 /* ---- PostgreSQL: the migration from version 2 --------------------------------- */
@@ -596,6 +705,7 @@ int main(void) {
       BOTH(test_counts_without_the_account),
       BOTH(test_claim_outcomes),
       BOTH(test_claims_in_one_group),
+      BOTH(test_lmdb_old_store_counted),
   };
 #undef BACKEND
 #define BACKEND BACKEND_PG

@@ -289,6 +289,11 @@ static void test_release_idle_audited(void **state) {
   reg(f, A1, 2, now - 10 * DAY, now - 1 * DAY);
   reg(f, A2, 7, now - 5 * DAY, 0);              /* no last_valid: its creation counts */
   assert_int_equal(store_registration_release_idle(f->s, now, 0, &n), LIC_INVALID);
+  n = 99; /* the days range, checked above the backends (store.c): nothing released */
+  assert_int_equal(store_registration_release_idle(f->s, now, STORE_MAX_DAYS + 1, &n),
+                   LIC_INVALID);
+  assert_int_equal(n, 0);
+  assert_non_null(strstr(lic_errdetail(), "1..36500"));
   assert_int_equal(store_registration_release_idle(f->s, now, 2, &n), LIC_OK);
   assert_int_equal(n, 2);
   assert_int_equal(count(f, A1), 1);
@@ -445,6 +450,9 @@ static void test_node_batch_and_purge(void **state) {
   op2 old = {.what = W_AUDIT, .name = "old", .now = now - 500 * DAY};
   assert_int_equal(run2(f, &old), LIC_OK);
   assert_int_equal(store_purge(f->s, now, 0, "cli:test", &c), LIC_INVALID);
+  memset(&c, 0x5a, sizeof c);
+  assert_int_equal(store_purge(f->s, now, STORE_MAX_DAYS + 1, "cli:test", &c), LIC_INVALID);
+  assert_int_equal(c.nodes + c.failures + c.audit + c.registrations, 0);
   assert_int_equal(store_purge(f->s, now, 180, "cli:test", &c), LIC_OK);
   assert_int_equal(c.nodes, 2);    /* "old" and "oldfail" */
   assert_int_equal(c.failures, 1); /* "oldfail" */
