@@ -13,6 +13,12 @@
 #include "util/config.h"
 
 #define SRV_TLS_TICKET_ROTATE_S 3600 /* a new ticket key every hour; the last one still decrypts */
+/* The TLS 1.2 suites in the server's order of preference (ECDHE only,
+ * AEAD only, AES-128-GCM first; ECDSA and RSA certificates). */
+#define SRV_TLS12_CIPHERS                                                                          \
+  "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"                                     \
+  "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"                                     \
+  "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
 #define SRV_TLS_RECORD_IN (16 * 1024 + 512) /* one TLS record with its overhead: one socket read */
 
 typedef struct srv_tls srv_tls;
