@@ -20,6 +20,13 @@
 
 /* --- setup -------------------------------------------------------------------- */
 
+/* /healthz: still ready, with a warning from SRV_TLS_CERT_WARN_DAYS before a
+ * served certificate ends. */
+static int health_tls_cert(void *arg, char *msg, size_t len) {
+  srv_server *s = arg;
+  return srv_tls_cert_warning(s->tls, (int64_t)time(NULL), msg, len);
+}
+
 int srv_server_new(const srv_config *cfg, srv_server **out, char *err, size_t errlen) {
   srv_server *s = NULL;
   int r = -1;
@@ -33,6 +40,10 @@ int srv_server_new(const srv_config *cfg, srv_server **out, char *err, size_t er
   s->cfg = *cfg;
   if (srv_tls_new(cfg, &s->tls, err, errlen) != 0)
     goto out;
+  if (s->tls != NULL && srv_health_add(s, "tls_cert", health_tls_cert, s) != 0) {
+    srv_errf(err, errlen, "out of memory");
+    goto out;
+  }
   if (srv_router_init(s) != 0 || (s->per_ip = srv_connlimit_new()) == NULL) {
     srv_errf(err, errlen, "out of memory");
     goto out;

@@ -79,6 +79,8 @@ static const key_def keys[] = {
      "PEM certificate for the admin listener (default: tls_cert)"},
     {"admin_tls_key", K_STR, O(admin_tls_key), S(admin_tls_key), 0, 0,
      "PEM private key of admin_tls_cert"},
+    {"allow_expired_cert", K_BOOL, O(allow_expired_cert), 0, 0, 0,
+     "serve a TLS certificate that is expired or not yet valid, at start and on SIGHUP (false)"},
     {"behind_tls_proxy", K_BOOL, O(behind_tls_proxy), 0, 0, 0,
      "public mode: a proxy in front terminates TLS, so plain HTTP may listen beyond loopback (false)"},
     {"registration_ttl_days", K_U32, O(registration_ttl_days), 0, 0, 36500,
