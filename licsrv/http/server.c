@@ -436,7 +436,9 @@ static uint64_t fd_budget(uint32_t nloops) {
 }
 
 /* Connection limits that fit the descriptor budget: the admin listener at
- * most a quarter of it, the public one the rest. */
+ * most a quarter of it, the public one the rest; and when that lowered the
+ * public limit, one address at most 1/SRV_PER_IP_SHARE of it (otherwise one
+ * client holds every slot a small ulimit -n leaves). */
 static void cap_limits(const srv_server *s, srv_limits *lim, bool say) {
   uint64_t b = s->fd_budget, admin = lim->admin_max_connections, pub = lim->max_connections;
   if (b == UINT64_MAX)
@@ -445,11 +447,17 @@ static void cap_limits(const srv_server *s, srv_limits *lim, bool say) {
     lim->admin_max_connections = (uint32_t)(b / 4 > 0 ? b / 4 : 1);
   if (pub + lim->admin_max_connections > b)
     lim->max_connections = (uint32_t)(b - lim->admin_max_connections);
+  if (lim->max_connections < pub && lim->max_connections_per_ip != 0 &&
+      lim->max_connections_per_ip > lim->max_connections / SRV_PER_IP_SHARE)
+    lim->max_connections_per_ip =
+        lim->max_connections / SRV_PER_IP_SHARE > 0 ? lim->max_connections / SRV_PER_IP_SHARE : 1;
   if (say)
     srv_log(lim->max_connections < pub || lim->admin_max_connections < admin ? SRV_LOG_WARN
                                                                             : SRV_LOG_INFO,
-            "connection_limits", "fd_budget=%llu max_connections=%u admin_max_connections=%u%s",
+            "connection_limits",
+            "fd_budget=%llu max_connections=%u admin_max_connections=%u max_connections_per_ip=%u%s",
             (unsigned long long)b, lim->max_connections, lim->admin_max_connections,
+            lim->max_connections_per_ip,
             lim->max_connections < pub || lim->admin_max_connections < admin
                 ? " detail=\"capped to the descriptor limit (RLIMIT_NOFILE)\""
                 : "");
