@@ -11,7 +11,12 @@
  * The seats held per license are counted by a scan of the table, cached per
  * license until the first held seat lapses (or the table changes behind it):
  * a verify must not walk every node, and the scan would push the signing
- * tables out of the cache on every request. */
+ * tables out of the cache on every request.
+ *
+ * Loading at start is O(n log n) in the records (issue 23 item 2): licenses
+ * are found through a hash index, a license past its cap evicts through a
+ * heap of its nodes by age (built once, kept while only loads change the
+ * license), and a full failure ring is a heap by time until load_done. */
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -27,6 +32,12 @@ typedef struct {
   bool dirty; /* changed since the last batched write */
 } slot;
 
+/* A node of a license over its cap at load: the heap's order is age. */
+typedef struct {
+  int64_t last_valid;
+  char node[LIC_MAX_NAME + 1];
+} age_ent;
+
 /* Per license: the cached held count (valid while at <= now < until and for
  * the same window), its node count in the table, and its failure ring. */
 typedef struct {
@@ -36,6 +47,9 @@ typedef struct {
   size_t nodes;
   srv_failure *ring; /* fail_keep entries, allocated on the first failure */
   size_t head, len;  /* next write position; entries in use (dead ones included) */
+  bool ring_heap;    /* loading: ring[0..len) is a min-heap by time */
+  age_ent *ages;     /* loading past the cap: every node of the license, a min-heap */
+  size_t nages, capages;
 } lic_state;
 
 struct srv_seats {
@@ -44,6 +58,8 @@ struct srv_seats {
   size_t cap, count;
   lic_state *ls;
   size_t nls, capls;
+  uint32_t *lsx;  /* hash index of ls: 0 empty, else position + 1 */
+  size_t capx;    /* a power of two, > 2 * nls */
   size_t fail_keep, unlimited_cap;
   uint64_t evicted, failures;
 };
@@ -79,9 +95,12 @@ void srv_seats_free(srv_seats *s) {
     return;
   pthread_mutex_destroy(&s->mu);
   free(s->t);
-  for (size_t i = 0; i < s->nls; i++)
+  for (size_t i = 0; i < s->nls; i++) {
     free(s->ls[i].ring);
+    free(s->ls[i].ages);
+  }
   free(s->ls);
+  free(s->lsx);
   free(s);
 }
 
@@ -110,11 +129,43 @@ static bool grow(srv_seats *s) {
   return true;
 }
 
+static size_t lic_hash(const uint8_t lic[LIC_ID_LEN]) {
+  uint64_t h = 1469598103934665603ull;
+  for (size_t i = 0; i < LIC_ID_LEN; i++)
+    h = (h ^ lic[i]) * 1099511628211ull;
+  return (size_t)(h ^ (h >> 29));
+}
+
+/* Where lic's index entry is, or the empty one it would take. */
+static size_t index_find(const srv_seats *s, const uint8_t lic[LIC_ID_LEN]) {
+  size_t i = lic_hash(lic) & (s->capx - 1);
+  while (s->lsx[i] != 0 && memcmp(s->ls[s->lsx[i] - 1].license, lic, LIC_ID_LEN) != 0)
+    i = (i + 1) & (s->capx - 1);
+  return i;
+}
+
+static bool index_grow(srv_seats *s) {
+  size_t ncap = s->capx ? s->capx * 2 : 16;
+  uint32_t *nx = calloc(ncap, sizeof *nx);
+  if (nx == NULL)
+    return false;
+  free(s->lsx);
+  s->lsx = nx;
+  s->capx = ncap;
+  for (size_t l = 0; l < s->nls; l++)
+    s->lsx[index_find(s, s->ls[l].license)] = (uint32_t)(l + 1);
+  return true;
+}
+
 /* The license's state, created empty; NULL when memory is short. */
 static lic_state *state_get(srv_seats *s, const uint8_t lic[LIC_ID_LEN]) {
-  for (size_t i = 0; i < s->nls; i++)
-    if (memcmp(s->ls[i].license, lic, LIC_ID_LEN) == 0)
-      return &s->ls[i];
+  if (s->capx > 0) {
+    size_t x = index_find(s, lic);
+    if (s->lsx[x] != 0)
+      return &s->ls[s->lsx[x] - 1];
+  }
+  if ((s->nls + 1) * 2 > s->capx && !index_grow(s))
+    return NULL;
   if (s->nls == s->capls) {
     size_t ncap = s->capls ? s->capls * 2 : 8;
     lic_state *n = realloc(s->ls, ncap * sizeof *n);
@@ -126,7 +177,18 @@ static lic_state *state_get(srv_seats *s, const uint8_t lic[LIC_ID_LEN]) {
   lic_state *c = &s->ls[s->nls++];
   memset(c, 0, sizeof *c);
   memcpy(c->license, lic, LIC_ID_LEN);
+  s->lsx[index_find(s, lic)] = (uint32_t)s->nls;
   return c;
+}
+
+/* The age heap only holds while loads alone change the license. */
+static void ages_drop(srv_seats *s, const uint8_t lic[LIC_ID_LEN]) {
+  lic_state *c = state_get(s, lic);
+  if (c != NULL && c->ages != NULL) {
+    free(c->ages);
+    c->ages = NULL;
+    c->nages = c->capages = 0;
+  }
 }
 
 /* Remove slot i (linear probing without tombstones: shift the cluster back). */
@@ -239,6 +301,7 @@ static int64_t count_held(srv_seats *s, const uint8_t lic[LIC_ID_LEN], int64_t n
 bool srv_seats_acquire(srv_seats *s, const uint8_t license[LIC_ID_LEN], const char *node,
                        int64_t now, int64_t window, int64_t max, int64_t *used) {
   pthread_mutex_lock(&s->mu);
+  ages_drop(s, license);
   slot *e = find(s, license, node);
   bool holding = e->used && e->n.last_valid > 0 && now - e->n.last_valid < window;
   int64_t held = count_held(s, license, now, window);
@@ -300,6 +363,7 @@ static void ring_add(srv_seats *s, const uint8_t license[LIC_ID_LEN], const char
     return;
   if (c->ring == NULL && (c->ring = calloc(s->fail_keep, sizeof *c->ring)) == NULL)
     return;
+  c->ring_heap = false; /* a ring of its own order from now on: load_done's sort is not due */
   for (size_t i = 0; i < c->len; i++)
     if (c->ring[i].node[0] != '\0' && strcmp(c->ring[i].node, node) == 0) {
       c->ring[i].node[0] = '\0';
@@ -322,6 +386,35 @@ static void ring_add(srv_seats *s, const uint8_t license[LIC_ID_LEN], const char
     c->len++;
 }
 
+/* A min-heap of failures by time: the oldest kept at the root. */
+static void fail_down(srv_failure *h, size_t n, size_t i) {
+  for (;;) {
+    size_t l = 2 * i + 1, r = l + 1, m = i;
+    if (l < n && h[l].time < h[m].time)
+      m = l;
+    if (r < n && h[r].time < h[m].time)
+      m = r;
+    if (m == i)
+      return;
+    srv_failure x = h[i];
+    h[i] = h[m];
+    h[m] = x;
+    i = m;
+  }
+}
+
+static void fail_up(srv_failure *h, size_t i) {
+  while (i > 0) {
+    size_t p = (i - 1) / 2;
+    if (h[p].time <= h[i].time)
+      return;
+    srv_failure x = h[i];
+    h[i] = h[p];
+    h[p] = x;
+    i = p;
+  }
+}
+
 /* At load (records in key order, not time order): keep the fail_keep most
  * recent; srv_seats_load_done puts each ring in time order afterwards. */
 static void ring_load(srv_seats *s, const srv_node *n, char *evicted, size_t cap) {
@@ -331,15 +424,17 @@ static void ring_load(srv_seats *s, const srv_node *n, char *evicted, size_t cap
   if (c->ring == NULL && (c->ring = calloc(s->fail_keep, sizeof *c->ring)) == NULL)
     return;
   srv_failure *f;
-  if (c->len < s->fail_keep) {
+  bool full = c->len == s->fail_keep;
+  if (full && !c->ring_heap) { /* once: the oldest kept at the root from now on */
+    for (size_t i = c->len / 2; i-- > 0;)
+      fail_down(c->ring, c->len, i);
+    c->ring_heap = true;
+  }
+  if (!full) {
     f = &c->ring[c->len++];
     s->failures++;
   } else {
-    size_t m = 0;
-    for (size_t i = 1; i < c->len; i++)
-      if (c->ring[i].time < c->ring[m].time)
-        m = i;
-    f = &c->ring[m];
+    f = &c->ring[0];
     if (n->fail_time <= f->time) { /* older than all kept: this one goes */
       if (evicted != NULL && cap > 0)
         snprintf(evicted, cap, "%s", n->node);
@@ -353,6 +448,10 @@ static void ring_load(srv_seats *s, const srv_node *n, char *evicted, size_t cap
   f->time = n->fail_time;
   f->status = n->fail_status;
   snprintf(f->reason, sizeof f->reason, "%s", n->fail_reason);
+  if (full)
+    fail_down(c->ring, c->len, 0);
+  else if (c->ring_heap)
+    fail_up(c->ring, c->len - 1);
 }
 
 static int fail_time_cmp(const void *x, const void *y) {
@@ -364,6 +463,10 @@ void srv_seats_load_done(srv_seats *s) {
   pthread_mutex_lock(&s->mu);
   for (size_t l = 0; l < s->nls; l++) {
     lic_state *c = &s->ls[l];
+    free(c->ages); /* the seats change from now on: the heap would go stale */
+    c->ages = NULL;
+    c->nages = c->capages = 0;
+    c->ring_heap = false;
     if (c->ring == NULL)
       continue;
     qsort(c->ring, c->len, sizeof *c->ring, fail_time_cmp); /* oldest first */
@@ -417,6 +520,7 @@ int srv_seats_failures(srv_seats *s, const uint8_t *license, srv_failure **out, 
 
 bool srv_seats_release(srv_seats *s, const uint8_t license[LIC_ID_LEN], const char *node) {
   pthread_mutex_lock(&s->mu);
+  ages_drop(s, license);
   slot *e = find(s, license, node);
   bool found = e->used;
   if (found)
@@ -433,6 +537,101 @@ void srv_seats_stats_get(srv_seats *s, srv_seats_stats *st) {
   pthread_mutex_unlock(&s->mu);
 }
 
+/* Loading: (last_valid, name) ascending, the one evicted first. */
+static bool age_less(const age_ent *a, const age_ent *b) {
+  return a->last_valid < b->last_valid ||
+         (a->last_valid == b->last_valid && strcmp(a->node, b->node) < 0);
+}
+
+static void age_down(age_ent *h, size_t n, size_t i) {
+  for (;;) {
+    size_t l = 2 * i + 1, r = l + 1, m = i;
+    if (l < n && age_less(&h[l], &h[m]))
+      m = l;
+    if (r < n && age_less(&h[r], &h[m]))
+      m = r;
+    if (m == i)
+      return;
+    age_ent x = h[i];
+    h[i] = h[m];
+    h[m] = x;
+    i = m;
+  }
+}
+
+static bool age_push(lic_state *c, int64_t last_valid, const char *node) {
+  if (c->nages == c->capages) {
+    size_t ncap = c->capages ? c->capages * 2 : 64;
+    age_ent *na = realloc(c->ages, ncap * sizeof *na);
+    if (na == NULL)
+      return false;
+    c->ages = na;
+    c->capages = ncap;
+  }
+  size_t i = c->nages++;
+  c->ages[i].last_valid = last_valid;
+  snprintf(c->ages[i].node, sizeof c->ages[i].node, "%s", node);
+  while (i > 0 && age_less(&c->ages[i], &c->ages[(i - 1) / 2])) {
+    age_ent x = c->ages[i];
+    c->ages[i] = c->ages[(i - 1) / 2];
+    c->ages[(i - 1) / 2] = x;
+    i = (i - 1) / 2;
+  }
+  return true;
+}
+
+/* Every node of the license into its heap: one scan of the table, then
+ * each eviction at load is O(log n) instead of a scan. */
+static bool ages_build(srv_seats *s, lic_state *c) {
+  for (size_t i = 0; i < s->cap; i++)
+    if (s->t[i].used && memcmp(s->t[i].n.license, c->license, LIC_ID_LEN) == 0 &&
+        !age_push(c, s->t[i].n.last_valid, s->t[i].n.node))
+      return false;
+  return true;
+}
+
+/* A loaded node with a seat record: into the table; past the cap the
+ * license's oldest goes (the loaded one itself when it is the oldest), so
+ * the newest unlimited_cap stay whatever order the records come in. NULL:
+ * not kept (or memory short). */
+static slot *load_seat(srv_seats *s, const srv_node *n) {
+  slot *e = find(s, n->license, n->node);
+  lic_state *c = state_get(s, n->license);
+  if (e->used) {
+    if (c != NULL)
+      ages_drop(s, n->license); /* its age changes under the heap */
+    return e;
+  }
+  if (c == NULL)
+    return NULL;
+  if (c->nodes >= s->unlimited_cap) {
+    if (c->ages == NULL && !ages_build(s, c)) {
+      ages_drop(s, n->license);
+      return get(s, n->license, n->node, s->unlimited_cap, n->last_valid, 0, true); /* the slow way */
+    }
+    age_ent mine = {n->last_valid, ""};
+    snprintf(mine.node, sizeof mine.node, "%s", n->node);
+    if (c->nages > 0 && age_less(&mine, &c->ages[0])) {
+      s->evicted++;
+      return NULL;
+    }
+    while (c->nodes >= s->unlimited_cap && c->nages > 0) {
+      slot *old = find(s, n->license, c->ages[0].node);
+      c->ages[0] = c->ages[--c->nages];
+      age_down(c->ages, c->nages, 0);
+      if (!old->used)
+        continue;
+      remove_at(s, (size_t)(old - s->t));
+      s->evicted++;
+    }
+  }
+  e = get(s, n->license, n->node, 0, n->last_valid, 0, true);
+  c = state_get(s, n->license); /* get() may have moved the states */
+  if (e != NULL && c != NULL && c->ages != NULL && !age_push(c, n->last_valid, n->node))
+    ages_drop(s, n->license);
+  return e;
+}
+
 void srv_seats_load(srv_seats *s, const srv_node *n, char *evicted, size_t cap) {
   pthread_mutex_lock(&s->mu);
   if (evicted != NULL && cap > 0)
@@ -444,8 +643,8 @@ void srv_seats_load(srv_seats *s, const srv_node *n, char *evicted, size_t cap) 
       snprintf(evicted, cap, "%s", n->node);
   } else {
     /* Bounded on the next acquire by the license's max_nodes; here only by
-     * the unlimited cap, the oldest idle going first. */
-    slot *e = get(s, n->license, n->node, s->unlimited_cap, n->last_valid, 0, true);
+     * the unlimited cap, the oldest going first. */
+    slot *e = load_seat(s, n);
     if (e != NULL)
       e->n = *n;
     lic_state *c = state_get(s, n->license);
@@ -577,6 +776,7 @@ int srv_seats_page(srv_seats *s, const uint8_t *after_license, const char *after
 
 void srv_seats_forget(srv_seats *s, const uint8_t license[LIC_ID_LEN]) {
   pthread_mutex_lock(&s->mu);
+  ages_drop(s, license);
   lic_state *c = state_get(s, license);
   if (c != NULL) {
     c->valid = false;

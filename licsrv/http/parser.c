@@ -6,7 +6,7 @@
 
 #include "http/parser.h"
 
-enum { H_NONE, H_CTYPE, H_ACCEPT, H_AUTH, H_EXPECT, H_OTHER };
+enum { H_NONE, H_CTYPE, H_ACCEPT, H_AUTH, H_EXPECT, H_TE, H_OTHER };
 /* The obs-fold scan: inside a line, at the start of one, after a CR that
  * began a line (the empty line?), done (the header section ended). */
 enum { FOLD_IN_LINE, FOLD_LINE_START, FOLD_LINE_CR, FOLD_DONE };
@@ -101,6 +101,13 @@ static int on_header_value(http_parser *p, const char *at, size_t len) {
         return fail(h, 400, "bad_request", "more than one Host header");
     } else if (hname_is(h, "expect")) {
       h->field = H_EXPECT;
+    } else if (hname_is(h, "transfer-encoding")) {
+      /* One field, exactly "chunked": a second one (or "chunked, chunked")
+       * is framing a proxy may read otherwise (RFC 9112 §6.1). */
+      if (h->seen_te)
+        return fail(h, 400, "bad_request", "duplicate Transfer-Encoding");
+      h->seen_te = true;
+      h->field = H_TE;
     }
   }
   switch (h->field) {
@@ -110,6 +117,14 @@ static int on_header_value(http_parser *p, const char *at, size_t len) {
     return append(h, b->accept, &h->accept_len, SRV_MAX_ACCEPT, at, len);
   case H_AUTH:
     return append(h, b->auth, &h->auth_len, SRV_MAX_AUTH, at, len);
+  case H_TE:
+    if (len > sizeof h->te - h->te_len) {
+      h->te_len = sizeof h->te + 1; /* too long to be "chunked" */
+      return 0;
+    }
+    memcpy(h->te + h->te_len, at, len);
+    h->te_len = (uint8_t)(h->te_len + len);
+    return 0;
   case H_EXPECT:
     if (len == 12 && strncasecmp(at, "100-continue", 12) == 0)
       h->want_continue = true;
@@ -128,6 +143,13 @@ static int on_headers_complete(http_parser *p) {
   bool chunked = (p->flags & F_CHUNKED) != 0;
   bool has_len = (p->flags & F_CONTENTLENGTH) != 0;
   h->in_headers = false;
+  if (h->seen_te) {
+    size_t n = h->te_len <= sizeof h->te ? h->te_len : 0;
+    while (n > 0 && (h->te[n - 1] == ' ' || h->te[n - 1] == '\t'))
+      n--;
+    if (n != 7 || strncasecmp(h->te, "chunked", 7) != 0)
+      return fail(h, 400, "bad_request", "Transfer-Encoding other than one \"chunked\"");
+  }
   if (p->http_major != 1)
     return fail(h, 505, "http_version_not_supported", "only HTTP/1.x is served");
   if (p->http_minor >= 1 && h->nhost == 0) /* RFC 9112 §3.2 */
@@ -241,7 +263,8 @@ static void reset_request(srv_http *h) {
   h->path_len = 0;
   h->query = "";
   h->nhost = 0;
-  h->seen_ctype = h->seen_auth = false;
+  h->seen_ctype = h->seen_auth = h->seen_te = false;
+  h->te_len = 0;
   h->fold = FOLD_IN_LINE;
   h->fold_started = false;
   h->chunk_crlf = 0;

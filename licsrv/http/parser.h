@@ -39,7 +39,7 @@ typedef struct {
   srv_http_block *blk;
   uint32_t hdr_bytes, nheaders;
   size_t url_len, ctype_len, accept_len, auth_len;
-  char hname[16];
+  char hname[24]; /* long enough for "transfer-encoding" */
   uint8_t hname_len;
   uint8_t field; /* header whose value is being read (H_*) */
   uint8_t last;  /* last callback: 1 field, 2 value */
@@ -53,6 +53,9 @@ typedef struct {
   /* RFC 9112 strictness http_parser (built lenient) does not give us: */
   uint8_t nhost;      /* Host fields seen */
   bool seen_ctype, seen_auth; /* also when empty: a second one is a duplicate */
+  bool seen_te;       /* Transfer-Encoding: one field, its value in te */
+  char te[16];
+  uint8_t te_len;     /* > sizeof te: too long */
   uint8_t fold;       /* header-section scan for obs-fold: SRV_FOLD_* */
   bool fold_started;  /* the request line has begun */
   uint8_t chunk_crlf; /* bytes of a chunk's closing CRLF still to check (2, 1, 0) */

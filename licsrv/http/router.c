@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "http/conn.h"
 
@@ -136,6 +137,18 @@ static void h_metrics(srv_req *r) {
                       "licsrv_tls_handshakes_total{result=\"resumed\"} %llu\n"
                       "licsrv_tls_handshakes_total{result=\"failed\"} %llu\n",
                    (unsigned long long)full, (unsigned long long)resumed, (unsigned long long)failed);
+    int64_t end, now = (int64_t)time(NULL);
+    for (int l = 0; l < 2; l++) {
+      if (!srv_tls_cert_end(s->tls, l, &end))
+        continue;
+      if (l == 0 || !srv_tls_enabled(s->tls, 0))
+        srv_buf_printf(b, "# HELP licsrv_tls_cert_expiry_seconds Seconds until the served TLS "
+                          "certificate ends (negative: ended); /healthz warns from %d days.\n"
+                          "# TYPE licsrv_tls_cert_expiry_seconds gauge\n",
+                       SRV_TLS_CERT_WARN_DAYS);
+      srv_buf_printf(b, "licsrv_tls_cert_expiry_seconds{listener=\"%s\"} %lld\n",
+                     l == 0 ? "public" : "admin", (long long)(end - now));
+    }
   }
   srv_metrics_render(s->metrics, b);
   if (b->oom) {

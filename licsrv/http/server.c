@@ -20,6 +20,13 @@
 
 /* --- setup -------------------------------------------------------------------- */
 
+/* /healthz: still ready, with a warning from SRV_TLS_CERT_WARN_DAYS before a
+ * served certificate ends. */
+static int health_tls_cert(void *arg, char *msg, size_t len) {
+  srv_server *s = arg;
+  return srv_tls_cert_warning(s->tls, (int64_t)time(NULL), msg, len);
+}
+
 int srv_server_new(const srv_config *cfg, srv_server **out, char *err, size_t errlen) {
   srv_server *s = NULL;
   int r = -1;
@@ -33,6 +40,10 @@ int srv_server_new(const srv_config *cfg, srv_server **out, char *err, size_t er
   s->cfg = *cfg;
   if (srv_tls_new(cfg, &s->tls, err, errlen) != 0)
     goto out;
+  if (s->tls != NULL && srv_health_add(s, "tls_cert", health_tls_cert, s) != 0) {
+    srv_errf(err, errlen, "out of memory");
+    goto out;
+  }
   if (srv_router_init(s) != 0 || (s->per_ip = srv_connlimit_new()) == NULL) {
     srv_errf(err, errlen, "out of memory");
     goto out;
@@ -425,7 +436,9 @@ static uint64_t fd_budget(uint32_t nloops) {
 }
 
 /* Connection limits that fit the descriptor budget: the admin listener at
- * most a quarter of it, the public one the rest. */
+ * most a quarter of it, the public one the rest; and when that lowered the
+ * public limit, one address at most 1/SRV_PER_IP_SHARE of it (otherwise one
+ * client holds every slot a small ulimit -n leaves). */
 static void cap_limits(const srv_server *s, srv_limits *lim, bool say) {
   uint64_t b = s->fd_budget, admin = lim->admin_max_connections, pub = lim->max_connections;
   if (b == UINT64_MAX)
@@ -434,11 +447,17 @@ static void cap_limits(const srv_server *s, srv_limits *lim, bool say) {
     lim->admin_max_connections = (uint32_t)(b / 4 > 0 ? b / 4 : 1);
   if (pub + lim->admin_max_connections > b)
     lim->max_connections = (uint32_t)(b - lim->admin_max_connections);
+  if (lim->max_connections < pub && lim->max_connections_per_ip != 0 &&
+      lim->max_connections_per_ip > lim->max_connections / SRV_PER_IP_SHARE)
+    lim->max_connections_per_ip =
+        lim->max_connections / SRV_PER_IP_SHARE > 0 ? lim->max_connections / SRV_PER_IP_SHARE : 1;
   if (say)
     srv_log(lim->max_connections < pub || lim->admin_max_connections < admin ? SRV_LOG_WARN
                                                                             : SRV_LOG_INFO,
-            "connection_limits", "fd_budget=%llu max_connections=%u admin_max_connections=%u%s",
+            "connection_limits",
+            "fd_budget=%llu max_connections=%u admin_max_connections=%u max_connections_per_ip=%u%s",
             (unsigned long long)b, lim->max_connections, lim->admin_max_connections,
+            lim->max_connections_per_ip,
             lim->max_connections < pub || lim->admin_max_connections < admin
                 ? " detail=\"capped to the descriptor limit (RLIMIT_NOFILE)\""
                 : "");

@@ -6,6 +6,7 @@
  * from OpenSSL means "more bytes from the peer", since a memory BIO takes any
  * amount of output. */
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -28,9 +29,15 @@ typedef struct {
   bool set;
 } ticket_key;
 
+typedef struct {
+  int64_t not_after;           /* the leaf certificate's end, Unix seconds */
+  char file[SRV_MAX_PATHNAME]; /* where it was read, for the /healthz warning */
+} cert_info;
+
 struct srv_tls {
-  uv_mutex_t mu;         /* guards ctx[] */
+  uv_mutex_t mu;         /* guards ctx[], cert[] */
   SSL_CTX *ctx[2];       /* NULL: that listener is plain HTTP */
+  cert_info cert[2];     /* of ctx[i] */
   bool on[2];            /* ctx[i] != NULL, fixed at start: read by loops without the lock */
   uv_rwlock_t klock;     /* guards keys[] */
   /* [0] encrypts and decrypts, the older ones decrypt until they are
@@ -173,7 +180,46 @@ static int ssl_errf(char *err, size_t errlen, const char *what, const char *file
   return srv_errf(err, errlen, "%s %s: %s", what, file, e != 0 ? buf : "failed");
 }
 
-static SSL_CTX *ctx_new(srv_tls *t, const char *cert, const char *key, char *err, size_t errlen) {
+static void tm_text(const struct tm *tm, char *buf, size_t len) {
+  if (strftime(buf, len, "%Y-%m-%d %H:%M:%S UTC", tm) == 0)
+    snprintf(buf, len, "?");
+}
+
+/* The leaf's validity window: its end for the warnings, and a refusal when
+ * now is outside it (a client would refuse it anyway, after the handshake,
+ * and every report server would fall into grace), unless allowed. */
+static int cert_window(SSL_CTX *ctx, const char *file, bool allow, int64_t *not_after, char *err,
+                       size_t errlen) {
+  X509 *x = SSL_CTX_get0_certificate(ctx);
+  struct tm nb, na;
+  char when[64];
+  if (x == NULL || ASN1_TIME_to_tm(X509_get0_notBefore(x), &nb) != 1 ||
+      ASN1_TIME_to_tm(X509_get0_notAfter(x), &na) != 1) {
+    ERR_clear_error();
+    return srv_errf(err, errlen, "cannot read the validity of the TLS certificate %s", file);
+  }
+  *not_after = (int64_t)timegm(&na);
+  if (allow)
+    return 0;
+  if (X509_cmp_current_time(X509_get0_notAfter(x)) <= 0) {
+    tm_text(&na, when, sizeof when);
+    return srv_errf(err, errlen,
+                    "the TLS certificate %s expired on %s: renew it (or pass --allow-expired-cert "
+                    "to serve it anyway)",
+                    file, when);
+  }
+  if (X509_cmp_current_time(X509_get0_notBefore(x)) >= 0) {
+    tm_text(&nb, when, sizeof when);
+    return srv_errf(err, errlen,
+                    "the TLS certificate %s is not valid before %s (is the clock right?): wait, "
+                    "or pass --allow-expired-cert to serve it anyway",
+                    file, when);
+  }
+  return 0;
+}
+
+static SSL_CTX *ctx_new(srv_tls *t, const char *cert, const char *key, bool allow_expired,
+                        cert_info *info, char *err, size_t errlen) {
   SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
   if (ctx == NULL) {
     ssl_errf(err, errlen, "cannot create a TLS context for", cert);
@@ -192,8 +238,10 @@ static SSL_CTX *ctx_new(srv_tls *t, const char *cert, const char *key, char *err
   SSL_CTX_set_timeout(ctx, (long)t->lifetime); /* a session older than that: full */
   SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, ticket_cb);
   SSL_CTX_set_alpn_select_cb(ctx, alpn_cb, NULL);
-  /* AES-128-GCM first: as strong as needed here and the cheapest per record. */
-  if (SSL_CTX_set_cipher_list(ctx, "ECDHE+AES128GCM:ECDHE+AESGCM:ECDHE+CHACHA20") != 1 ||
+  /* AES-128-GCM first: as strong as needed here and the cheapest per record.
+   * TLS 1.2 suites by full name: an unknown alias ("ECDHE+AES128GCM" is
+   * none) is dropped silently and OpenSSL's own order (AES-256 first) wins. */
+  if (SSL_CTX_set_cipher_list(ctx, SRV_TLS12_CIPHERS) != 1 ||
       SSL_CTX_set_ciphersuites(ctx, "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:"
                                     "TLS_CHACHA20_POLY1305_SHA256") != 1 ||
       SSL_CTX_set1_groups_list(ctx, "X25519:P-256:P-384") != 1) {
@@ -215,6 +263,9 @@ static SSL_CTX *ctx_new(srv_tls *t, const char *cert, const char *key, char *err
     ssl_errf(err, errlen, "the TLS key does not match the certificate", cert);
     goto fail;
   }
+  if (cert_window(ctx, cert, allow_expired, &info->not_after, err, errlen) != 0)
+    goto fail;
+  snprintf(info->file, sizeof info->file, "%s", cert);
   return ctx;
 fail:
   SSL_CTX_free(ctx);
@@ -235,14 +286,15 @@ static void pair_of(const srv_config *cfg, int lis, const char **cert, const cha
   }
 }
 
-static int build(srv_tls *t, const srv_config *cfg, SSL_CTX *ctx[2], char *err, size_t errlen) {
+static int build(srv_tls *t, const srv_config *cfg, SSL_CTX *ctx[2], cert_info info[2], char *err,
+                 size_t errlen) {
   ctx[0] = ctx[1] = NULL;
   for (int i = 0; i < 2; i++) {
     const char *cert, *key;
     if (!srv_tls_wanted(cfg, i))
       continue;
     pair_of(cfg, i, &cert, &key);
-    if ((ctx[i] = ctx_new(t, cert, key, err, errlen)) == NULL) {
+    if ((ctx[i] = ctx_new(t, cert, key, cfg->allow_expired_cert, &info[i], err, errlen)) == NULL) {
       SSL_CTX_free(ctx[0]);
       ctx[0] = NULL;
       return -1;
@@ -267,7 +319,7 @@ int srv_tls_new(const srv_config *cfg, srv_tls **out, char *err, size_t errlen) 
     srv_tls_free(t);
     return srv_errf(err, errlen, "no randomness for the TLS ticket keys");
   }
-  if (build(t, cfg, t->ctx, err, errlen) != 0) {
+  if (build(t, cfg, t->ctx, t->cert, err, errlen) != 0) {
     srv_tls_free(t);
     return -1;
   }
@@ -279,18 +331,25 @@ int srv_tls_new(const srv_config *cfg, srv_tls **out, char *err, size_t errlen) 
 
 int srv_tls_reload(srv_tls *t, const srv_config *cfg, char *err, size_t errlen) {
   SSL_CTX *ctx[2], *old[2];
+  cert_info *info;
   for (int i = 0; i < 2; i++)
     if (srv_tls_wanted(cfg, i) != t->on[i])
       return srv_errf(err, errlen, "TLS cannot be switched %s on the %s listener by a reload; restart",
                       t->on[i] ? "off" : "on", i == 0 ? "public" : "admin");
-  if (build(t, cfg, ctx, err, errlen) != 0)
+  if ((info = calloc(2, sizeof *info)) == NULL)
+    return srv_errf(err, errlen, "out of memory");
+  if (build(t, cfg, ctx, info, err, errlen) != 0) {
+    free(info);
     return -1;
+  }
   uv_mutex_lock(&t->mu);
   for (int i = 0; i < 2; i++) {
     old[i] = t->ctx[i];
     t->ctx[i] = ctx[i];
+    t->cert[i] = info[i];
   }
   uv_mutex_unlock(&t->mu);
+  free(info);
   /* Open connections hold their own reference to the context they began with. */
   SSL_CTX_free(old[0]);
   SSL_CTX_free(old[1]);
@@ -309,6 +368,47 @@ void srv_tls_free(srv_tls *t) {
 }
 
 bool srv_tls_enabled(const srv_tls *t, int lis) { return t != NULL && t->on[lis]; }
+
+bool srv_tls_cert_end(srv_tls *t, int lis, int64_t *not_after) {
+  if (!srv_tls_enabled(t, lis))
+    return false;
+  uv_mutex_lock(&t->mu);
+  *not_after = t->cert[lis].not_after;
+  uv_mutex_unlock(&t->mu);
+  return true;
+}
+
+int srv_tls_cert_warning(srv_tls *t, int64_t now, char *msg, size_t len) {
+  int pick = -1;
+  msg[0] = '\0';
+  if (t == NULL)
+    return 0;
+  uv_mutex_lock(&t->mu);
+  for (int i = 0; i < 2; i++) /* the sooner of the two listeners' certificates */
+    if (t->on[i] && t->cert[i].not_after - now < (int64_t)SRV_TLS_CERT_WARN_DAYS * 86400 &&
+        (pick < 0 || t->cert[i].not_after < t->cert[pick].not_after))
+      pick = i;
+  if (pick >= 0) {
+    int64_t left = t->cert[pick].not_after - now;
+    time_t end = (time_t)t->cert[pick].not_after;
+    struct tm tm;
+    char when[64] = "?";
+    if (gmtime_r(&end, &tm) != NULL)
+      tm_text(&tm, when, sizeof when);
+    if (left > 0)
+      snprintf(msg, len,
+               "the TLS certificate %s (%s listener) ends in %lld days (%s): renew it and send "
+               "SIGHUP",
+               t->cert[pick].file, pick == 0 ? "public" : "admin", (long long)(left / 86400), when);
+    else
+      snprintf(msg, len,
+               "the TLS certificate %s (%s listener) ended on %s and is served only because of "
+               "allow_expired_cert: renew it and send SIGHUP",
+               t->cert[pick].file, pick == 0 ? "public" : "admin", when);
+  }
+  uv_mutex_unlock(&t->mu);
+  return pick >= 0 ? 1 : 0;
+}
 
 void srv_tls_counts(const srv_tls *t, uint64_t *full, uint64_t *resumed, uint64_t *failed) {
   *full = t != NULL ? atomic_load(&t->full) : 0;

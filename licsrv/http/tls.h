@@ -16,6 +16,13 @@
 /* Keys kept: one per rotation of the longest tls_ticket_lifetime_s (7 days),
  * the current one, and the one a ticket of lifetime age was made with. */
 #define SRV_TLS_TICKET_KEYS (604800 / SRV_TLS_TICKET_ROTATE_S + 2)
+/* The TLS 1.2 suites in the server's order of preference (ECDHE only,
+ * AEAD only, AES-128-GCM first; ECDSA and RSA certificates). */
+#define SRV_TLS12_CIPHERS                                                                          \
+  "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"                                     \
+  "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"                                     \
+  "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
+#define SRV_TLS_CERT_WARN_DAYS 30 /* /healthz warns this long before a served certificate ends */
 #define SRV_TLS_RECORD_IN (16 * 1024 + 512) /* one TLS record with its overhead: one socket read */
 
 typedef struct srv_tls srv_tls;
@@ -27,9 +34,16 @@ bool srv_tls_wanted(const srv_config *cfg, int lis);
  * *out stays NULL when neither listener wants TLS. err: one line. */
 int srv_tls_new(const srv_config *cfg, srv_tls **out, char *err, size_t errlen);
 /* Build new contexts from the files cfg names and use them for new
- * connections; on any error the old ones stay and err says why. */
+ * connections; on any error (also a certificate expired or not yet valid,
+ * unless cfg->allow_expired_cert) the old ones stay and err says why. */
 int srv_tls_reload(srv_tls *t, const srv_config *cfg, char *err, size_t errlen);
 void srv_tls_free(srv_tls *t);
+/* When the certificate served on listener lis ends (notAfter, Unix
+ * seconds); false when that listener has no TLS. */
+bool srv_tls_cert_end(srv_tls *t, int lis, int64_t *not_after);
+/* A served certificate that ends within SRV_TLS_CERT_WARN_DAYS of now (or
+ * has ended): 1 and one line in msg naming the file; else 0, msg empty. */
+int srv_tls_cert_warning(srv_tls *t, int64_t now, char *msg, size_t len);
 bool srv_tls_enabled(const srv_tls *t, int lis);
 /* A new ticket key now (otherwise done every SRV_TLS_TICKET_ROTATE_S). */
 void srv_tls_rotate_tickets(srv_tls *t);

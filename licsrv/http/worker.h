@@ -24,6 +24,7 @@
 #define SRV_ACCEPT_BACKOFF_MAX_MS 1000
 #define SRV_FD_RESERVE   32  /* descriptors kept for the store, logs, loops ... */
 #define SRV_FD_PER_LOOP  8   /* and per loop (epoll, eventfd, listeners, trusted/ scans) */
+#define SRV_PER_IP_SHARE 4   /* descriptors short: one address gets at most 1/4 of the public slots */
 
 typedef struct {
   void (*fn)(srv_worker *w, void *arg);

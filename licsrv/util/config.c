@@ -81,6 +81,8 @@ static const key_def keys[] = {
      "PEM private key of admin_tls_cert"},
     {"tls_ticket_lifetime_s", K_U32, O(tls_ticket_lifetime_s), 0, 3600, 604800,
      "seconds a TLS session resumes: the longest heartbeat served + 10% + an hour at least (14400)"},
+    {"allow_expired_cert", K_BOOL, O(allow_expired_cert), 0, 0, 0,
+     "serve a TLS certificate that is expired or not yet valid, at start and on SIGHUP (false)"},
     {"behind_tls_proxy", K_BOOL, O(behind_tls_proxy), 0, 0, 0,
      "public mode: a proxy in front terminates TLS, so plain HTTP may listen beyond loopback (false)"},
     {"registration_ttl_days", K_U32, O(registration_ttl_days), 0, 0, 36500,

@@ -49,6 +49,7 @@ typedef struct {
   char access_log[8];              /* "all" | "errors" | "off" (reloaded on SIGHUP) */
   bool behind_tls_proxy;           /* public mode: a proxy terminates TLS */
   uint32_t tls_ticket_lifetime_s;  /* a TLS session ticket resumes this long (seconds) */
+  bool allow_expired_cert;         /* serve a certificate outside its validity (start, SIGHUP) */
   uint32_t registration_ttl_days;  /* public mode: release idle registrations, 0 = never */
   srv_limits lim;
   srv_app_settings app;

@@ -5,6 +5,7 @@ servers. The sanitizer build runs the same tests."""
 import http.client
 import json
 import os
+import re
 import resource
 import signal
 import socket
@@ -751,6 +752,48 @@ def test_descriptor_exhaustion_recovers(tmp_path):
         assert ok, "no recovery in 5 s: " + s.log()[-1500:]
         print("recovered in %.2f s" % (time.monotonic() - t0))
         assert s.stop(signal.SIGTERM, timeout=10) == 0
+    finally:
+        for c in socks:
+            c.close()
+        s.kill()
+        s.close()
+
+
+def test_per_address_cap_follows_a_small_descriptor_limit(tmp_path):
+    """ulimit -n 256 caps the public listener far below the default
+    max_connections_per_ip (1000): one address would hold every slot. The
+    per-address limit is cut to a quarter of the listener's (issue 23 item 7)."""
+    def low_limit():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
+
+    s = Server(tmp_path / "data", threads=2)
+    s.start()
+    assert s.finish() == 0
+    s = Server(s.data, threads=2, sysroot=s.sysroot)
+    s.proc = subprocess.Popen(s.args, stdout=subprocess.DEVNULL, stderr=s.logfile, env=s.env,
+                              preexec_fn=low_limit)
+    socks = []
+    try:
+        assert s.wait_log("connection_limits", timeout=10), s.log()
+        line = [ln for ln in s.log().splitlines() if "connection_limits" in ln][0]
+        pub = int(re.search(r" max_connections=(\d+)", line).group(1))
+        per_ip = int(re.search(r" max_connections_per_ip=(\d+)", line).group(1))
+        assert pub < 256 and per_ip == pub // 4, line
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                if s.get("/healthz")[0] == 200:
+                    break
+            except OSError:
+                time.sleep(0.05)
+        socks, refused = open_idle(s.port, per_ip + 5)
+        assert len(socks) == per_ip and refused == 5, (len(socks), refused, per_ip)
+        assert metric(s, 'licsrv_http_connections_rejected_total{listener="public",reason="per_ip"}',
+                      port=s.admin_port) == 5
+        for c in socks:
+            c.close()
+        socks = []
+        assert s.finish() == 0
     finally:
         for c in socks:
             c.close()

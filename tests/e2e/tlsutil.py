@@ -47,12 +47,15 @@ class Cert:
         return "sha256/" + base64.b64encode(hashlib.sha256(spki).digest()).decode()
 
 
-def make_cert(dirpath, name, hosts=("localhost", "127.0.0.1"), ca=None, days=30, expired=False,
-              is_ca=False):
-    """name.pem + name.key in dirpath; signed by ca (a Cert) or self-signed."""
+def make_cert(dirpath, name, hosts=("localhost", "127.0.0.1"), ca=None, days=90, expired=False,
+              is_ca=False, window=None):
+    """name.pem + name.key in dirpath; signed by ca (a Cert) or self-signed.
+    window: (not_before, not_after) as timedeltas from now, any validity."""
     key = ec.generate_private_key(ec.SECP256R1())
     now = datetime.datetime.now(datetime.timezone.utc)
-    if expired:
+    if window is not None:
+        nb, na = now + window[0], now + window[1]
+    elif expired:
         nb, na = now - datetime.timedelta(days=10), now - datetime.timedelta(days=1)
     else:
         nb, na = now - datetime.timedelta(minutes=5), now + datetime.timedelta(days=days)

@@ -11,8 +11,16 @@
 
 /* ---- errors: every MDB_* code becomes a lic_err here, detail kept ------- */
 
+/* MDB_MAP_FULL seen by this thread: LIC_LIMIT alone also means a value too
+ * long, and the writer must tell the map filling from that. */
+static _Thread_local uint64_t map_full_seen;
+
+uint64_t lmdb__map_full_count(void) { return map_full_seen; }
+
 int lmdb__fail(int mrc, const char *what) {
   int e;
+  if (mrc == MDB_MAP_FULL)
+    map_full_seen++;
   switch (mrc) {
   case MDB_NOTFOUND: e = LIC_NOTFOUND; break;
   case MDB_KEYEXIST: e = LIC_EXISTS; break;

@@ -72,6 +72,8 @@ struct store_wtxn {
 
 /* Every MDB_* (or errno) code becomes a lic_err here, detail kept. */
 int lmdb__fail(int mrc, const char *what);
+/* How many MDB_MAP_FULL this thread has mapped so far (the writer compares). */
+uint64_t lmdb__map_full_count(void);
 /* A stored record that does not decode: LIC_FORMAT with what and why. */
 int lmdb__corrupt(const char *what, const char *why);
 

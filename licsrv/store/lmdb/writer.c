@@ -187,9 +187,11 @@ void *lmdb__writer_main(void *arg) {
      * back and replayed with each operation in its own nested transaction, so
      * the failing one is undone alone and the others still commit. */
     bool isolate = false;
+    uint64_t map_full0 = 0; /* MDB_MAP_FULL count before the last pass's operations */
     for (int pass = 0; pass < 2 && crc == LIC_OK; pass++) {
       bool failed = false;
       nops = 0;
+      map_full0 = lmdb__map_full_count();
       if ((mrc = mdb_txn_begin(s->env, NULL, 0, &parent)) != 0) {
         crc = lmdb__fail(mrc, "write transaction");
         break;
@@ -222,6 +224,10 @@ void *lmdb__writer_main(void *arg) {
       parent = NULL;
       isolate = true;
     }
+    /* An operation refused for want of room (undone alone, the group's
+     * commit then succeeds) is the map full too: not "room again" until a
+     * group writes without one, else /healthz flaps between 200 and 503. */
+    bool ops_full = lmdb__map_full_count() != map_full0;
     int brc = LIC_OK; /* the batch's fate */
     char bdetail[320] = "";
     bool batch_in = false;
@@ -274,7 +280,7 @@ void *lmdb__writer_main(void *arg) {
       if (!stop) /* at close there is no next try: said below */
         batch_requeue(s, &bt, hwm);
     }
-    if (crc == LIC_LIMIT || brc == LIC_LIMIT)
+    if (crc == LIC_LIMIT || brc == LIC_LIMIT || ops_full)
       s->stats.full = true;
     else if (crc == LIC_OK && (batch_in || (bt.n == 0 && hwm == 0)))
       s->stats.full = false;

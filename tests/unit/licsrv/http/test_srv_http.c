@@ -597,6 +597,13 @@ static void test_strict_rfc9112(void **state) {
       "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type:\r\nContent-Type: application/json\r\n"
       "Content-Length: 2\r\n\r\n{}",
       "GET /healthz HTTP/1.1\r\nHost: x\r\nAuthorization:\r\nAuthorization: Bearer x\r\n\r\n",
+      /* Transfer-Encoding: one field, exactly "chunked" (issue 23 item 7) */
+      "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n"
+      "\r\n3\r\nabc\r\n0\r\n\r\n",
+      "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+      "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+      "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunkedchunkedchunked\r\n\r\n0\r\n\r\n",
+      "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding:\r\nContent-Length: 3\r\n\r\nabc",
   };
   (void)state;
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -633,6 +640,10 @@ static void test_strict_rfc9112(void **state) {
   cl_close(&c);
   /* HTTP/1.0 may go without Host. */
   assert_int_equal(expect_one(port, "GET /healthz HTTP/1.0\r\n\r\n", &r), 200);
+  /* One Transfer-Encoding, "chunked" in any case, with trailing blanks: fine. */
+  assert_int_equal(expect_one(port, "POST /echo HTTP/1.1\r\nHost: x\r\ntransfer-encoding: Chunked \r\n"
+                                    "\r\n3\r\nabc\r\n0\r\n\r\n", &r), 200);
+  assert_string_equal(r.body, "abc");
   healthz_ok();
 }
 

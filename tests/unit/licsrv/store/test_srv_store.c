@@ -460,6 +460,50 @@ static void test_group_commit(void **state) {
   assert_int_equal(n, GC_THREADS * GC_WRITES);
 }
 
+/* Issue 23 item 7: a write refused because the map is full (undone alone,
+ * the group's commit then succeeds) keeps the store "full": it must not read
+ * as room again, nor may a write refused for another limit read as full. */
+static void test_map_full_stays_full(void **state) {
+  char *dir = tu_tmpdir();
+  store *s = NULL;
+  store_stats st;
+  static char val[200], big[100000];
+  uint32_t key = 0;
+  int rc = LIC_OK;
+  (void)state;
+  memset(val, 'v', sizeof val);
+  memset(big, 'b', sizeof big);
+  assert_int_equal(store_open_mapped(dir, STORE_CREATE, 256u << 10, &s), LIC_OK);
+  /* A value too long for an audit entry: LIC_LIMIT, the map is not full. */
+  static char longsub[70000];
+  memset(longsub, 's', sizeof longsub - 1);
+  audit_put a = {1, "cli", "x", longsub};
+  assert_int_equal(store_write(s, op_audit, &a), LIC_LIMIT);
+  store_stats_get(s, &st);
+  assert_false(st.full);
+  /* Small writes until the map is full. */
+  while (rc == LIC_OK && key < 100000) {
+    raw_put p = {"meta", &key, sizeof key, val, sizeof val};
+    key++;
+    rc = store_write(s, op_raw, &p);
+  }
+  assert_int_equal(rc, LIC_LIMIT);
+  store_stats_get(s, &st);
+  assert_true(st.full);
+  /* Big writes refused each on its own (the empty group commits): still
+   * full after every one (main: room again after the first, 200 between 503s). */
+  for (int i = 0; i < 5; i++) {
+    raw_put p = {"meta", &key, sizeof key, big, sizeof big};
+    key++;
+    assert_int_equal(store_write(s, op_raw, &p), LIC_LIMIT);
+    store_stats_get(s, &st);
+    assert_true(st.full);
+  }
+  store_close(s);
+  tu_rmtree(dir);
+  free(dir);
+}
+
 /* LICSRV_BENCH_NOSYNC=1 (benchmarks only) opens LMDB without syncs: commits
  * still happen, none of them syncs; any other value, or none, keeps syncing. */
 static uint64_t commits_syncs(const char *dir, const char *env, uint64_t *syncs, bool *nosync) {
@@ -1004,6 +1048,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_tokens_by_hash, setup, teardown),
       cmocka_unit_test_setup_teardown(test_audit_ordering, setup, teardown),
       cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
+      cmocka_unit_test(test_map_full_stays_full),
       cmocka_unit_test_setup_teardown(test_bench_nosync, setup, teardown),
       cmocka_unit_test_setup_teardown(test_batched_nodes, setup, teardown),
       cmocka_unit_test_setup_teardown(test_batch_flushes_when_idle, setup, teardown),
