@@ -582,7 +582,9 @@ def test_cli_accounts_while_serving(server):
     rows = json.loads(pubutil.licsrv("accounts", "--data", d, "--json").stdout)["accounts"]
     assert {r["id"]: r["registrations"] for r in rows} == {a.id: 2, b.id: 0}
     out = pubutil.licsrv("accounts", "--data", d).stdout
-    assert a.id in out and "2/2" in out and "active" in out
+    head, *body = out.splitlines()
+    assert re.fullmatch(r"ACCOUNT +CUSTOMER +PROJECTS +EXPIRES +STATE", head), out
+    assert re.search(re.escape(a.id) + r" .* 2/2 .* active$", out, re.M), out
     show = json.loads(pubutil.licsrv("accounts", "show", a.id, "--data", d, "--json").stdout)
     assert show["capacity"] == 2 and show["terms"]["heartbeat"] == 7200
     regs = json.loads(pubutil.licsrv("accounts", "registrations", a.id, "--data", d,
