@@ -195,7 +195,9 @@ static int run(int argc, char **argv, bool reg) {
   o.trust = &ct.t;
   rc = reg ? lic_register(&o, &res) : lic_unregister(&o, &res);
   if (rc != LIC_OK) {
-    r = cli_lic_error(o.url, rc == LIC_INVALID ? LIC_IO : rc);
+    /* LIC_INVALID is the command line's fault (a bad URL, a token that would
+     * go over plain HTTP beyond loopback): exit 2, as in licctl verify. */
+    r = cli_lic_error(o.url, rc);
     goto out;
   }
   lic_verdict *vd = &res.verdict;

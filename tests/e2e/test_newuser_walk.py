@@ -1,10 +1,14 @@
 """What a new user tripped over in the README/docs walkthroughs (issue 23,
 items 8-13): the server's start-up log, listings with a header row, and the
 other outputs a first run reads."""
+import os
 import resource
+import socket
 import subprocess
+import threading
 
-from srvutil import Server
+import tlsutil
+from srvutil import Server, tool
 
 
 def start_low_fd(s, nofile=1024):
@@ -39,3 +43,83 @@ def test_connection_limits_warn_only_when_a_chosen_value_is_capped(tmp_path):
             assert s2.stop() == 0
         finally:
             s2.close()
+
+
+# ---- item 10: messages -------------------------------------------------------------------------
+
+def tls_server(tmp_path):
+    d = tmp_path / "pki"
+    d.mkdir()
+    ca = tlsutil.make_ca(d)
+    leaf = tlsutil.make_cert(d, "server", ca=ca)
+    os.chmod(leaf.key_path, 0o600)
+    s = Server(tmp_path / "data", tls=tlsutil.client_ctx(ca.cert_path),
+               extra=["--tls-cert", str(leaf.cert_path), "--tls-key", str(leaf.key_path)])
+    s.ca, s.leaf = ca, leaf
+    return s
+
+
+def licctl_verify(s, url, *extra):
+    return subprocess.run([str(tool("licctl")), "verify", url, "--trust", s.trust, "--domain",
+                           "localhost", "--port", "443", "--node", "n", "--version", "11.0.0",
+                           "--timeout", "5000", *extra], capture_output=True, text=True,
+                          timeout=60)
+
+
+def test_tls_messages(tmp_path):
+    """A refused certificate is a TLS failure, not "signed by a key that is
+    not trusted"; http:// to a TLS port says to use https://."""
+    s = tls_server(tmp_path)
+    with s:
+        p = licctl_verify(s, "https://localhost:%d" % s.port)
+        assert p.returncode == 1, p
+        assert p.stderr == ("licctl: error: https://localhost:%d: TLS check failed: untrusted "
+                            "certificate of localhost: unable to get local issuer certificate "
+                            "(give --cacert FILE or --pin)\n" % s.port), p
+        p = licctl_verify(s, "https://127.0.0.1:%d" % s.port, "--pin",
+                          tlsutil.make_cert(tmp_path, "other").pin)
+        assert p.returncode == 1 and ": TLS check failed: pin mismatch: " in p.stderr, p
+        p = licctl_verify(s, "http://localhost:%d" % s.port)
+        assert p.returncode == 1, p
+        assert p.stderr == ("licctl: error: http://localhost:%d: input/output error: this port "
+                            "speaks TLS, use https://localhost:%d (the server closed the plain "
+                            "HTTP request unanswered)\n" % (s.port, s.port)), p
+        assert licctl_verify(s, "https://localhost:%d" % s.port, "--cacert",
+                             s.ca.cert_path).returncode == 0
+    # a plain server that closes unanswered: said as before, no TLS claim
+    lis = socket.socket()
+    lis.bind(("127.0.0.1", 0))
+    lis.listen(4)
+    port = lis.getsockname()[1]
+
+    def close_all():
+        for _ in range(2):
+            c, _ = lis.accept()
+            c.recv(100)
+            c.close()
+
+    t = threading.Thread(target=close_all, daemon=True)
+    t.start()
+    try:
+        p = licctl_verify(s, "http://127.0.0.1:%d" % port)
+        assert p.returncode == 1 and ("closed the connection mid-response" in p.stderr
+                                      or "Connection reset by peer" in p.stderr), p
+        assert "TLS" not in p.stderr, p
+    finally:
+        lis.close()
+        t.join(timeout=10)
+
+
+def test_missing_tls_files_name_the_file_and_errno(tmp_path):
+    s = tls_server(tmp_path)
+    s.start()
+    assert s.stop() == 0
+    s.close()
+    for flag, what in (("--tls-cert", "certificate"), ("--tls-key", "key")):
+        args = list(s.args)
+        args[args.index(flag) + 1] = str(tmp_path / "missing.pem")
+        p = subprocess.run([str(a) for a in args], capture_output=True, text=True, env=s.env,
+                           timeout=30)
+        assert p.returncode != 0, p
+        assert p.stderr == ("licsrv: error: serve: cannot load the TLS %s %s: No such file or "
+                            "directory\n" % (what, tmp_path / "missing.pem")), p

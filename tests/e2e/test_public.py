@@ -535,6 +535,12 @@ def test_licctl_register_verify_unregister(server, tmp_path):
     p = licctl("verify", "http://192.0.2.1:7470", *common, *where, "--timeout", "2000",
                state=st2)
     assert p.returncode == 2 and "plain HTTP" in p.stderr, p
+    # one rule: register and unregister refuse it the same way (register said 1)
+    p = licctl("register", "http://192.0.2.1:7470", *common, "--project", "P", *where,
+               "--timeout", "2000", state=st2)
+    assert p.returncode == 2 and "plain HTTP" in p.stderr, p
+    p = licctl("unregister", "http://192.0.2.1:7470", *common, "--timeout", "2000", state=st2)
+    assert p.returncode == 2 and "plain HTTP" in p.stderr, p
     p = licctl("verify", url, "--account", a.id, *where, state=st2)
     assert p.returncode == 2 and "--token-file" in p.stderr
     assert a.token not in server.log()
