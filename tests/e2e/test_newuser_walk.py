@@ -7,6 +7,7 @@ import socket
 import subprocess
 import threading
 
+import srvutil
 import tlsutil
 from srvutil import Server, tool
 
@@ -47,14 +48,15 @@ def test_connection_limits_warn_only_when_a_chosen_value_is_capped(tmp_path):
 
 # ---- item 10: messages -------------------------------------------------------------------------
 
-def tls_server(tmp_path):
+def tls_server(tmp_path, **terms):
     d = tmp_path / "pki"
     d.mkdir()
     ca = tlsutil.make_ca(d)
     leaf = tlsutil.make_cert(d, "server", ca=ca)
     os.chmod(leaf.key_path, 0o600)
     s = Server(tmp_path / "data", tls=tlsutil.client_ctx(ca.cert_path),
-               extra=["--tls-cert", str(leaf.cert_path), "--tls-key", str(leaf.key_path)])
+               extra=["--tls-cert", str(leaf.cert_path), "--tls-key", str(leaf.key_path)],
+               **terms)
     s.ca, s.leaf = ca, leaf
     return s
 
@@ -123,3 +125,28 @@ def test_missing_tls_files_name_the_file_and_errno(tmp_path):
         assert p.returncode != 0, p
         assert p.stderr == ("licsrv: error: serve: cannot load the TLS %s %s: No such file or "
                             "directory\n" % (what, tmp_path / "missing.pem")), p
+
+
+# ---- item 13: the C example against the README's own server ----------------------------------
+
+def test_session_check_example_against_the_readme_server(tmp_path):
+    """docs/examples/session_check.c was hard-wired to port 8443 without a CA
+    file: against the README's server (https, its own certificate, a license
+    for domain localhost and port 8080) it could only fail."""
+    s = tls_server(tmp_path, ports=(8080,))
+    exe = os.path.join(srvutil.BUILD_DIR, "tests", "session_check")
+    url = "https://localhost:%d" % s.port
+    with s:
+        def run(*args):
+            return subprocess.run([exe, "--once", "--trust", s.trust, *args],
+                                  capture_output=True, text=True, timeout=60)
+        p = run("--cacert", s.ca.cert_path, "--port", "8080", str(tmp_path / "st1"), url)
+        assert p.returncode == 0 and "licensed (valid)" in p.stdout, p
+        # without the CA file: refused as TLS, the session unlicensed
+        p = run("--port", "8080", str(tmp_path / "st2"), url)
+        assert p.returncode == 1 and "TLS check failed: untrusted certificate" in p.stdout, p
+        # the port is this report server's, checked against the license's terms
+        p = run("--cacert", s.ca.cert_path, "--port", "8443", str(tmp_path / "st3"), url)
+        assert p.returncode == 1 and "unlicensed" in p.stdout, p
+        p = run("--port", "x", str(tmp_path / "st4"), url)
+        assert p.returncode == 2 and p.stderr.startswith("usage: session_check"), p
