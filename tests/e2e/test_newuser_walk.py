@@ -6,7 +6,9 @@ import resource
 import socket
 import subprocess
 import threading
+import time
 
+import srvchain
 import srvutil
 import tlsutil
 from srvutil import Server, tool
@@ -150,3 +152,46 @@ def test_session_check_example_against_the_readme_server(tmp_path):
         assert p.returncode == 1 and "unlicensed" in p.stdout, p
         p = run("--port", "x", str(tmp_path / "st4"), url)
         assert p.returncode == 2 and p.stderr.startswith("usage: session_check"), p
+
+
+# ---- item 12: release holds when the command returns -------------------------------------------
+
+OK = dict(domain="localhost", port=443, version="11.2.0")
+
+
+def test_release_node_holds_when_the_command_returns(tmp_path):
+    """One seat: the node that holds it is released with `licsrv release
+    --node` while the server runs, and the other node's verify right after
+    gets the seat (the server looked at releases once a second, so a verify
+    in the same second still got seats_exhausted)."""
+    s = srvchain.Server(tmp_path / "data", threads=1, domains=("localhost",), ports=(443,),
+                        major=11, max_nodes=1)
+    s.start()
+    try:
+        holder, other = "rs-a", "rs-b"
+        assert srvchain.verify(s.port, lic=s.license_id, node=holder, **OK)["status"] == "valid"
+        for _ in range(3):
+            time.sleep(2.5)  # the holder's batched heartbeat reaches the store
+            v = srvchain.verify(s.port, lic=s.license_id, node=other, **OK)
+            assert v["status"] == "seats_exhausted", v
+            p = srvutil.run([srvutil.licsrv_bin(), "release", "--node", holder, "--license",
+                             s.license_id, "--data", s.data], s.env)
+            assert p.stdout == "released node %s of license %s\n" % (holder, s.license_id), p
+            v = srvchain.verify(s.port, lic=s.license_id, node=other, **OK)
+            assert v["status"] == "valid", v
+            holder, other = other, holder
+        assert s.stop() == 0
+    finally:
+        s.close()
+
+
+def test_nodes_says_the_listing_can_lag(tmp_path):
+    s = srvchain.Server(tmp_path / "data", threads=1, domains=("localhost",), ports=(443,),
+                        major=11)
+    with s:
+        assert srvchain.verify(s.port, lic=s.license_id, node="rs-a", **OK)["status"] == "valid"
+        p = srvutil.run([srvutil.licsrv_bin(), "nodes", "--data", s.data], s.env)
+        assert p.stderr == ("licsrv: note: a running server writes checks to the store every "
+                            "2 s: the last ones may not show yet\n"), p
+        p = srvutil.run([srvutil.licsrv_bin(), "nodes", "--data", s.data, "--json"], s.env)
+        assert p.stderr == "", p
