@@ -29,6 +29,8 @@ static const char USAGE[] =
     "  token lsk_...\n"
     "The token is the customer's secret: the account file holds only its SHA-256,\n"
     "and no tool stores it in clear. Give it to the customer, then forget it.\n"
+    "  --key KEY.pem     the vendor's root private key (from 'licgen keygen')\n"
+    "  --customer NAME   the customer's name, signed into the account\n"
     "  --capacity N      projects the account may register at once (1..1000000)\n"
     "  --features LIST   authorized functions, comma separated (default none)\n"
     "  --domain D        access domain name, exact or '*.example.com'; repeat; none = any\n"

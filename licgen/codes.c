@@ -26,7 +26,7 @@ static const char USAGE[] =
     "usage: licgen codes --key KEY.pem --product ID --count N -o CODES.csv\n"
     "         [--expires YYYY-MM-DD|never] [--edition E] [--jobs J] [--ledger FILE]\n"
     "         [--first-serial S] [--passphrase-file F]\n\n"
-    "Issues N designer activation codes (SPEC 3.6) as CSV with the header\n"
+    "Issues N designer activation codes (docs/activation.md) as CSV with the header\n"
     "'serial,code,product,edition,expires', ordered by serial. Serials never repeat\n"
     "for a product: the ledger records every issued range, the next range starts\n"
     "after the highest one, and an explicit --first-serial that overlaps an issued\n"

@@ -21,6 +21,8 @@ static const char USAGE[] =
     "         [--max-nodes N] [--heartbeat S] [--grace S] [--passphrase-file F]\n"
     "         [--force] [--dry-run] [--json]\n\n"
     "Checks the RIF's own signature, then signs a license binding its machine.\n"
+    "  --key KEY.pem     the vendor's root private key (from 'licgen keygen')\n"
+    "  --customer NAME   the customer's name, signed into the license\n"
     "  --mode local      the report server's own machine checks it offline (licctl check)\n"
     "  --mode private    a license server (licsrv) holds it; needs a RIF from 'licsrv rif'\n"
     "  --features LIST   authorized functions, comma separated ('' for none)\n"

@@ -48,6 +48,22 @@ static const char USAGE_ACTIVATION[] =
 
 enum { O_PRODUCT = 256, O_STATE, O_TRUST, O_JSON, O_SERVER, O_CACERT, O_PIN };
 
+/* A code from the command line that does not parse and looks like a shell
+ * ate a check symbol '$': codes are printed in capitals, and the "$-" at
+ * a group's end turns into the shell's lower-case flags ("hB", "himBHs"). */
+static bool shell_expanded(const char *code, int rc) {
+  bool lower = false, upper = false;
+  if (rc != LIC_FORMAT && rc != LIC_TYPO)
+    return false;
+  for (const char *p = code; *p != '\0'; p++) {
+    if (*p == '$')
+      return false; /* the '$' arrived: not expanded */
+    lower |= *p >= 'a' && *p <= 'z';
+    upper |= *p >= 'A' && *p <= 'Z';
+  }
+  return lower && upper;
+}
+
 /* Short machine-readable status for a lic_designer_check result. */
 static const char *status_name(int rc) {
   switch (rc) {
@@ -190,6 +206,13 @@ int licctl_activate(int argc, char **argv) {
                                                          &info)
                       : lic_designer_activate(state, code, &ct.t, (int)product,
                                               (int64_t)time(NULL), &info);
+  if (rc != LIC_OK && in == NULL && shell_expanded(code, rc)) {
+    free(in);
+    return cli_error(EXIT_FAIL, "activate", "%s (a shell may have expanded a '$' of the code: "
+                     "inside double quotes \"$-\" becomes its flags, such as 'hB'; put the code "
+                     "in single quotes, or give none and paste it at the prompt)",
+                     lic_errfull(rc));
+  }
   free(in);
   if (rc != LIC_OK)
     return cli_lic_error("activate", rc);

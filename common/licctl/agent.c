@@ -107,17 +107,40 @@ static int64_t now_ns(void) {
   return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* The signal that arrived while the tick ran (file and network I/O run with
+ * signals unblocked, so nothing can hold SIGTERM back); SIGTERM/SIGINT win
+ * over SIGHUP. */
+static volatile sig_atomic_t got_signal;
+
+static void on_signal(int sig) {
+  if (got_signal != SIGTERM && got_signal != SIGINT)
+    got_signal = sig;
+}
+
 /* Wait until wall-clock second `wake` (at most CHUNK_S) or a signal.
- * Returns the signal, or 0 on timeout. */
+ * Returns the signal, or 0 on timeout. The signals are blocked only here:
+ * one that came before the block was recorded by on_signal, one after it
+ * stays pending for sigtimedwait, so none is lost between the check and the
+ * sleep. */
 static int wait_until(const sigset_t *set, int64_t wake) {
-  int64_t left = wake * 1000000000 - now_ns() + 1000000; /* 1 ms past the second */
-  if (left <= 0)
-    return 0;
-  if (left > (int64_t)CHUNK_S * 1000000000)
-    left = (int64_t)CHUNK_S * 1000000000;
-  struct timespec ts = {(time_t)(left / 1000000000), (long)(left % 1000000000)};
-  int sig = sigtimedwait(set, NULL, &ts);
-  return sig < 0 ? 0 : sig;
+  sigset_t old;
+  int sig;
+  sigprocmask(SIG_BLOCK, set, &old);
+  sig = got_signal;
+  got_signal = 0;
+  if (sig == 0) {
+    int64_t left = wake * 1000000000 - now_ns() + 1000000; /* 1 ms past the second */
+    if (left > (int64_t)CHUNK_S * 1000000000)
+      left = (int64_t)CHUNK_S * 1000000000;
+    if (left > 0) {
+      struct timespec ts = {(time_t)(left / 1000000000), (long)(left % 1000000000)};
+      sig = sigtimedwait(set, NULL, &ts);
+      if (sig < 0)
+        sig = 0;
+    }
+  }
+  sigprocmask(SIG_SETMASK, &old, NULL);
+  return sig;
 }
 
 int licctl_agent(int argc, char **argv) {
@@ -233,13 +256,21 @@ int licctl_agent(int argc, char **argv) {
   }
   snprintf(path, sizeof path, "%s/%s", so.state_dir, STATUS_FILE);
 
-  /* Signals are taken synchronously (sigtimedwait): no handler, no race
-   * between checking a flag and going to sleep. */
+  /* Signals are recorded by a handler while the session works and taken
+   * with sigtimedwait while it sleeps (wait_until); they are never blocked
+   * across file or network I/O. */
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sa.sa_flags = SA_RESTART;
+  sigemptyset(&sa.sa_mask);
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGHUP);
-  sigprocmask(SIG_BLOCK, &set, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGHUP, &sa, NULL);
   setvbuf(stderr, NULL, _IOLBF, 0);
 
   rc = lic_session_new(&so, (int64_t)time(NULL), &s);

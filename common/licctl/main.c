@@ -5,7 +5,7 @@
 static const cli_command CMDS[] = {
     {"activate", licctl_activate, "activate this machine with a designer activation code"},
     {"activation", licctl_activation, "show the designer activation and check it holds here"},
-    {"agent", licctl_agent, "run the license session: heartbeat, grace, status.json (SPEC §8)"},
+    {"agent", licctl_agent, "run the license session: heartbeat, grace, status.json (docs/integration.md)"},
     {"check", licctl_check, "check a local-mode license on this machine (offline)"},
     {"register", licctl_register, "public mode: register this install's project under an account"},
     {"rif", licctl_rif, "export this machine's registration information file"},

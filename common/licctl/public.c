@@ -64,14 +64,39 @@ static const char REG_USAGE[] =
     "root -> certificate -> verdict; exit 0 only when the project holds a slot.\n"
     "The token is read from F (mode 0600; never give it on the command line) and is\n"
     "sent over https:// (checked against the system store, --cacert or --pin) or\n"
-    "plain HTTP to loopback only.\n";
+    "plain HTTP to loopback only.\n\n"
+    "  URL             https://HOST:PORT of the vendor's license server\n"
+    "  --account ID    the account (UUID) the vendor gave you\n"
+    "  --token-file F  the account's token (a 0600 file, never printed)\n"
+    "  --project NAME  a name for this install's project, shown to the vendor\n"
+    "  --domain D      the access domain name this report server answers on\n"
+    "  --port P        its port\n"
+    "  --node N        this report-server instance id\n"
+    "  --app A         application name\n"
+    "  --version V     product version, e.g. 11.0.18 (its major number is checked)\n"
+    "  --trust FILE    trusted root public key (repeatable; replaces the built-in store)\n"
+    CLI_TLS_HELP
+    "  --timeout MS    whole exchange: connect, TLS handshake, answer (default 10000)\n"
+    "  --json          print the answer as JSON\n"
+    "  --state DIR     the state directory holding the project id (default\n"
+    "                  $XDG_STATE_HOME/licctl)\n";
 
 static const char UNREG_USAGE[] =
     "usage: licctl unregister URL --account ID --token-file F [--node N]\n"
     "         [--trust PUB.pem]... [--state DIR] [--cacert FILE | --pin PIN...]\n"
     "         [--timeout MS] [--json]\n\n"
     "Public mode: frees this install's project slot (the project id is the state\n"
-    "directory's). Exit 0 when the server confirms the slot is free.\n";
+    "directory's). Exit 0 when the server confirms the slot is free.\n\n"
+    "  URL             https://HOST:PORT of the vendor's license server\n"
+    "  --account ID    the account (UUID) the project is registered under\n"
+    "  --token-file F  the account's token (a 0600 file, never printed)\n"
+    "  --node N        the instance id sent with the request (default licctl)\n"
+    "  --trust FILE    trusted root public key (repeatable; replaces the built-in store)\n"
+    CLI_TLS_HELP
+    "  --timeout MS    whole exchange: connect, TLS handshake, answer (default 10000)\n"
+    "  --json          print the answer as JSON\n"
+    "  --state DIR     the state directory holding the project id (default\n"
+    "                  $XDG_STATE_HOME/licctl)\n";
 
 enum { O_ACCOUNT = 256, O_TOKEN_FILE, O_PROJECT, O_DOMAIN, O_PORT, O_NODE, O_APP, O_VERSION,
        O_TRUST, O_TIMEOUT, O_JSON, O_STATE, O_CACERT, O_PIN };
@@ -104,6 +129,12 @@ static int run(int argc, char **argv, bool reg) {
   cli_tls_init(&tls);
   optind = 1;
   while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    if (!reg && (c == O_PROJECT || c == O_DOMAIN || c == O_PORT || c == O_APP || c == O_VERSION)) {
+      const struct option *op = opts;
+      while (op->val != c)
+        op++;
+      return cli_usage(cmd, "--%s is an option of 'licctl register' only", op->name);
+    }
     switch (c) {
     case O_ACCOUNT: account = optarg; break;
     case O_TOKEN_FILE: token_file = optarg; break;
@@ -164,7 +195,9 @@ static int run(int argc, char **argv, bool reg) {
   o.trust = &ct.t;
   rc = reg ? lic_register(&o, &res) : lic_unregister(&o, &res);
   if (rc != LIC_OK) {
-    r = cli_lic_error(o.url, rc == LIC_INVALID ? LIC_IO : rc);
+    /* LIC_INVALID is the command line's fault (a bad URL, a token that would
+     * go over plain HTTP beyond loopback): exit 2, as in licctl verify. */
+    r = cli_lic_error(o.url, rc);
     goto out;
   }
   lic_verdict *vd = &res.verdict;

@@ -57,7 +57,7 @@ int licctl_project_id(const char *dir, uint8_t id[LIC_ID_LEN]) {
   int rc;
 
   snprintf(path, sizeof path, "%s/project_id", dir);
-  rc = lic_file_read(path, 128, &buf, &len);
+  rc = lic_file_read_regular(path, 128, &buf, &len);
   if (rc == LIC_OK) {
     while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
       len--;

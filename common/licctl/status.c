@@ -70,7 +70,7 @@ int licctl_status(int argc, char **argv) {
   if (optind != argc)
     return cli_usage("status", "no arguments expected");
   snprintf(path, sizeof path, "%s/status.json", licctl_state_dir(state_opt));
-  rc = lic_file_read(path, MAX_STATUS, &buf, &len);
+  rc = lic_file_read_regular(path, MAX_STATUS, &buf, &len);
   if (rc == LIC_NOTFOUND)
     return cli_error(EXIT_USAGE, path, "no status file (is 'licctl agent' running with this --state?)");
   if (rc != LIC_OK)

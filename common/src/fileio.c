@@ -71,6 +71,40 @@ int lic_file_read(const char *path, size_t max, uint8_t **buf, size_t *len) {
   return rc;
 }
 
+int lic_file_read_regular(const char *path, size_t max, uint8_t **buf, size_t *len) {
+  *buf = NULL;
+  *len = 0;
+  /* O_NONBLOCK: opening a FIFO planted at the path returns at once instead
+   * of waiting for a writer; O_NOFOLLOW: a symlink is refused, not read. */
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+  if (fd < 0) {
+    int e = errno;
+    if (e == ENOENT)
+      return lic__fail(LIC_NOTFOUND, "%s: %s", path, strerror(e));
+    return lic__fail(LIC_IO, "%s: %s", path,
+                     e == ELOOP ? "is a symbolic link, expected a regular file" : strerror(e));
+  }
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    int e = errno;
+    close(fd);
+    return lic__fail(LIC_IO, "%s: %s", path, strerror(e));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    close(fd);
+    return lic__fail(LIC_IO, "%s: is not a regular file (%s)", path,
+                     S_ISDIR(st.st_mode)    ? "a directory"
+                     : S_ISFIFO(st.st_mode) ? "a FIFO"
+                     : S_ISSOCK(st.st_mode) ? "a socket"
+                     : S_ISCHR(st.st_mode)  ? "a character device"
+                     : S_ISBLK(st.st_mode)  ? "a block device"
+                                            : "another kind of file");
+  }
+  int rc = read_fd(fd, path, max, buf, len);
+  close(fd);
+  return rc;
+}
+
 static int write_all(int fd, const uint8_t *p, size_t len) {
   while (len > 0) {
     ssize_t w = write(fd, p, len);

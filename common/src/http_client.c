@@ -180,7 +180,7 @@ static int check_pins(link_t *l, const lic_tls_opts *o, const char *host) {
   unsigned mdlen = 0;
   int dl;
   if (cert == NULL)
-    return lic__fail(LIC_UNTRUSTED, "TLS: %s sent no certificate", host);
+    return lic__fail(LIC_TLS, "%s sent no certificate", host);
   if ((dl = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &der)) <= 0 ||
       EVP_Digest(der, (size_t)dl, md, &mdlen, EVP_sha256(), NULL) != 1) {
     OPENSSL_free(der);
@@ -199,7 +199,7 @@ static int check_pins(link_t *l, const lic_tls_opts *o, const char *host) {
   char *b64 = NULL;
   size_t bl;
   int rc = lic_b64_encode(md, sizeof md, LIC_B64_STD, &b64, &bl);
-  rc = lic__fail(LIC_UNTRUSTED, "TLS: pin mismatch: the key of %s (sha256/%s) matches no --pin",
+  rc = lic__fail(LIC_TLS, "pin mismatch: the key of %s (sha256/%s) matches no --pin",
                  host, rc == LIC_OK ? b64 : "?");
   free(b64);
   return rc;
@@ -210,14 +210,14 @@ static int verify_error(long v, const char *host) {
   const char *why = X509_verify_cert_error_string(v);
   switch (v) {
   case X509_V_ERR_CERT_HAS_EXPIRED:
-    return lic__fail(LIC_EXPIRED, "TLS: the certificate of %s has expired", host);
+    return lic__fail(LIC_TLS, "the certificate of %s has expired", host);
   case X509_V_ERR_CERT_NOT_YET_VALID:
-    return lic__fail(LIC_EXPIRED, "TLS: the certificate of %s is not valid yet", host);
+    return lic__fail(LIC_TLS, "the certificate of %s is not valid yet", host);
   case X509_V_ERR_HOSTNAME_MISMATCH:
   case X509_V_ERR_IP_ADDRESS_MISMATCH:
-    return lic__fail(LIC_UNTRUSTED, "TLS: wrong host: the certificate is not for %s", host);
+    return lic__fail(LIC_TLS, "wrong host: the certificate is not for %s", host);
   default:
-    return lic__fail(LIC_UNTRUSTED, "TLS: untrusted certificate of %s: %s (give --cacert FILE "
+    return lic__fail(LIC_TLS, "untrusted certificate of %s: %s (give --cacert FILE "
                      "or --pin)", host, why);
   }
 }
@@ -363,6 +363,45 @@ static int link_recv(link_t *l, uint8_t *buf, size_t cap, size_t *n) {
   }
 }
 
+/* Whether host:port completes a TLS handshake (its certificate unchecked):
+ * asked only after a plain http:// request got not one byte back, to say
+ * why instead of "closed the connection". */
+static bool speaks_tls(const char *host, const char *port, int64_t deadline) {
+  link_t l = {.fd = -1, .deadline = deadline};
+  bool yes = false;
+  int n;
+  if (dial(host, port, deadline, &l.fd) != LIC_OK ||
+      (l.ctx = SSL_CTX_new(TLS_client_method())) == NULL || (l.ssl = SSL_new(l.ctx)) == NULL ||
+      SSL_set_fd(l.ssl, l.fd) != 1)
+    goto out;
+  SSL_set_verify(l.ssl, SSL_VERIFY_NONE, NULL);
+  while ((n = SSL_connect(l.ssl)) != 1) {
+    int e = SSL_get_error(l.ssl, n);
+    if ((e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) ||
+        wait_fd(l.fd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline) != LIC_OK)
+      goto out;
+  }
+  yes = true;
+out:
+  link_close(&l);
+  return yes;
+}
+
+/* A plain request that failed before any answer: a TLS port says so. */
+static int plain_failed(int rc, size_t got, const char *host, const char *port,
+                        int64_t deadline) {
+  int64_t probe = mono_ms() + 2000;
+  if (got > 0 || lic_errdetail()[0] == '\0' ||
+      strstr(lic_errdetail(), "did not answer in time") != NULL)
+    return rc;
+  char why[sizeof "license server closed the connection mid-response" + 128];
+  snprintf(why, sizeof why, "%s", lic_errdetail());
+  if (!speaks_tls(host, port, probe < deadline ? probe : deadline))
+    return lic__fail(rc, "%s", why);
+  return lic__fail(LIC_IO, "this port speaks TLS, use https://%s:%s (the server closed the "
+                   "plain HTTP request unanswered)", host, port);
+}
+
 int lic__http_post(const char *url, const char *path, const uint8_t *req, size_t reqlen,
                    int timeout_ms, size_t max_response, int *status, uint8_t **body,
                    size_t *blen) {
@@ -377,6 +416,7 @@ int lic__http_post_tls(const char *url, const lic_tls_opts *tls, const char *pat
   link_t l = {.fd = -1,
               .deadline = mono_ms() + (timeout_ms > 0 ? timeout_ms : LIC__HTTP_TIMEOUT_MS)};
   bool is_tls = false;
+  size_t got = 0; /* bytes of the answer so far */
   int rc;
   resp r = {.max = max_response};
   http_parser p;
@@ -407,8 +447,11 @@ int lic__http_post_tls(const char *url, const lic_tls_opts *tls, const char *pat
     goto out;
   }
   if ((rc = link_send(&l, (const uint8_t *)head, (size_t)hl)) != LIC_OK ||
-      (rc = link_send(&l, req, reqlen)) != LIC_OK)
+      (rc = link_send(&l, req, reqlen)) != LIC_OK) {
+    if (!is_tls)
+      rc = plain_failed(rc, got, host, port, l.deadline);
     goto out;
+  }
   http_parser_init(&p, HTTP_RESPONSE);
   p.data = &r;
   http_parser_settings_init(&s);
@@ -417,8 +460,12 @@ int lic__http_post_tls(const char *url, const lic_tls_opts *tls, const char *pat
   while (!r.done) {
     uint8_t buf[16384];
     size_t n = 0;
-    if ((rc = link_recv(&l, buf, sizeof buf, &n)) != LIC_OK)
+    if ((rc = link_recv(&l, buf, sizeof buf, &n)) != LIC_OK) {
+      if (!is_tls)
+        rc = plain_failed(rc, got, host, port, l.deadline);
       goto out;
+    }
+    got += n;
     size_t used = http_parser_execute(&p, &s, (const char *)buf, n);
     if (r.too_big) {
       rc = lic__fail(LIC_LIMIT, "response larger than %zu bytes", max_response);
@@ -428,6 +475,8 @@ int lic__http_post_tls(const char *url, const lic_tls_opts *tls, const char *pat
       break;
     if (n == 0) { /* EOF: a body delimited by the close has ended in the parser */
       rc = lic__fail(LIC_IO, "license server closed the connection mid-response");
+      if (!is_tls)
+        rc = plain_failed(rc, got, host, port, l.deadline);
       goto out;
     }
     if (HTTP_PARSER_ERRNO(&p) != HPE_OK || used != n) {

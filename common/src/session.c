@@ -211,7 +211,7 @@ static int load(lic_session *s) {
   int rc;
 
   memset(&res, 0, sizeof res);
-  if ((rc = lic_file_read(s->path, LIC_SESSION_MAX_FILE, &buf, &len)) != LIC_OK)
+  if ((rc = lic_file_read_regular(s->path, LIC_SESSION_MAX_FILE, &buf, &len)) != LIC_OK)
     goto out;
   if ((rc = lic_mp_obj_parse(buf, len, &o)) != LIC_OK ||
       (rc = lic_mp_get_int(&o, "v", FILE_VERSION, FILE_VERSION, &ver)) != LIC_OK ||

@@ -93,15 +93,16 @@ static json_t *account_row(store_reader *rd, const store_account *sa, bool terms
   return o;
 }
 
-static void print_row(json_t *o) {
+static void table_add(licsrv_table *t, json_t *o) {
   const char *st = json_is_true(json_object_get(o, "revoked")) ? "REVOKED" : "active";
-  printf("%s  %-24s  %3lld/%-3lld projects  expires %-10s  %s\n",
-         json_string_value(json_object_get(o, "id")),
-         json_string_value(json_object_get(o, "customer")) ? json_string_value(json_object_get(o, "customer")) : "?",
-         (long long)json_integer_value(json_object_get(o, "registrations")),
-         (long long)json_integer_value(json_object_get(o, "capacity")),
-         json_string_value(json_object_get(o, "expires_date")) ? json_string_value(json_object_get(o, "expires_date")) : "?",
-         st);
+  char projects[48];
+  snprintf(projects, sizeof projects, "%lld/%lld",
+           (long long)json_integer_value(json_object_get(o, "registrations")),
+           (long long)json_integer_value(json_object_get(o, "capacity")));
+  const char *cells[] = {json_string_value(json_object_get(o, "id")),
+                         json_string_value(json_object_get(o, "customer")), projects,
+                         json_string_value(json_object_get(o, "expires_date")), st};
+  licsrv_table_row(t, cells);
 }
 
 static int list_cb(const store_account *sa, void *arg) {
@@ -279,12 +280,15 @@ int licsrv_cmd_accounts(int argc, char **argv) {
     ex = cli_json_print(doc);
     doc = NULL;
   } else if (strcmp(verb, "list") == 0) {
+    static const char *const head[] = {"ACCOUNT", "CUSTOMER", "PROJECTS", "EXPIRES", "STATE",
+                                       NULL};
+    licsrv_table t;
     size_t i;
     json_t *row;
-    json_array_foreach(rows, i, row) print_row(row);
-    if (json_array_size(rows) == 0)
-      printf("no accounts\n");
-    ex = EXIT_OK;
+    licsrv_table_init(&t, head);
+    json_array_foreach(rows, i, row) table_add(&t, row);
+    ex = licsrv_table_print(&t, stdout);
+    licsrv_table_free(&t);
   } else if (strcmp(verb, "show") == 0) {
     cli_print_flat(doc, "");
     ex = EXIT_OK;

@@ -163,7 +163,14 @@ int licsrv_cmd_nodes(int argc, char **argv) {
     ex = cli_lic_error("store", r);
     goto out;
   }
-  ex = o.json ? cli_json_print(json_pack("{s:O}", "nodes", c.arr)) : licsrv_table_print(&c.t, stdout);
+  if (o.json) {
+    ex = cli_json_print(json_pack("{s:O}", "nodes", c.arr));
+  } else {
+    ex = licsrv_table_print(&c.t, stdout);
+    /* People read the table right after a check and found it empty. */
+    fprintf(stderr, "licsrv: note: a running server writes checks to the store every %d s: the "
+            "last ones may not show yet\n", STORE_FLUSH_MS / 1000);
+  }
 out:
   json_decref(c.arr);
   srv_lineages_clear(&c.lin);

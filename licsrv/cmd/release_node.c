@@ -1,7 +1,7 @@
 /* cmd/release_node.c - `licsrv release --node N --license L` (a form of
  * release.c): free a node's seat (a squatted name, a retired report server).
- * Durable and audited; a running server applies it within a second (it
- * watches the audit log for releases). */
+ * Durable and audited; a running server's next verify sees it (it watches
+ * the audit log for releases, and looks again before denying a seat). */
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -17,9 +17,11 @@
 static const char HELP_NODE[] =
     "usage: licsrv release --node N --license ID [--data DIR] [--store URL] [--config FILE]\n"
     "\n"
-    "Free the seat node N holds on license ID at once (also on a running\n"
-    "server, within a second). The node gets a seat again with its next valid\n"
-    "check if one is free. Audited as 'release'.\n"
+    "Free the seat node N holds on license ID at once: when the command returns,\n"
+    "the next verify of a running server can take the seat. The node gets a seat\n"
+    "again with its next valid check if one is free. Audited as 'release'. A node\n"
+    "that checked in the last 2 s may not be in the store yet (the server writes\n"
+    "checks in batches): retry then.\n"
     "\n"
     "  --node N       the report-server node name\n"
     "  --license ID   the license id (UUID; in public mode the account id, which\n"
@@ -78,7 +80,9 @@ int licsrv_release_node(int argc, char **argv) {
   }
   store_reader_free(rd);
   if (r == LIC_NOTFOUND || (r == LIC_OK && cur.last_seen == 0)) {
-    ex = cli_error(EXIT_FAIL, "release", "node '%s' holds no seat of license %s", node, lic);
+    ex = cli_error(EXIT_FAIL, "release", "node '%s' holds no seat of license %s (a check of "
+                   "the last %d s may not be in the store yet: retry then)", node, lic,
+                   STORE_FLUSH_MS / 1000);
     goto out;
   }
   if (r != LIC_OK) {

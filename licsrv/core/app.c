@@ -374,6 +374,7 @@ typedef struct {
   app *a;
   uint64_t seq;
   int64_t time;
+  size_t released; /* seats this walk freed */
 } release_walk;
 
 static int release_cb(const store_audit *e, void *arg) {
@@ -396,18 +397,19 @@ static int release_cb(const store_audit *e, void *arg) {
   const char *s = e->subject + 5; /* "node:" */
   if (strncmp(e->subject, "node:", 5) == 0 && strlen(s) > LIC_UUID_LEN + 1 &&
       s[LIC_UUID_LEN] == '/' && lic_uuid_parse(s, LIC_UUID_LEN, id) == LIC_OK &&
-      srv_seats_release(rw->a->seats, id, s + LIC_UUID_LEN + 1))
+      srv_seats_release(rw->a->seats, id, s + LIC_UUID_LEN + 1)) {
+    rw->released++;
     srv_log(SRV_LOG_INFO, "seat_released", "by=cli license=%.*s", (int)LIC_UUID_LEN, s);
+  }
   return 0;
 }
 
-void app_audit_poll(app_worker *w, int64_t now) {
+/* Read the audit log since the last look and apply it; true when a seat
+ * was released. */
+static bool audit_scan(app_worker *w) {
   app *a = w->a;
-  int64_t last = atomic_load(&a->release_poll_sec);
-  if (now == last || !atomic_compare_exchange_strong(&a->release_poll_sec, &last, now))
-    return;
   pthread_mutex_lock(&a->rmu);
-  release_walk rw = {a, a->release_seq, a->release_since};
+  release_walk rw = {a, a->release_seq, a->release_since, 0};
   if (store_reader_begin(w->rd) == LIC_OK) {
     store_audit_each(w->rd, a->release_since, NULL, release_cb, &rw);
     store_reader_end(w->rd);
@@ -415,6 +417,19 @@ void app_audit_poll(app_worker *w, int64_t now) {
   a->release_seq = rw.seq;
   a->release_since = rw.time; /* entries of the same second may still come */
   pthread_mutex_unlock(&a->rmu);
+  return rw.released > 0;
+}
+
+void app_audit_poll(app_worker *w, int64_t now) {
+  app *a = w->a;
+  int64_t last = atomic_load(&a->release_poll_sec);
+  if (now == last || !atomic_compare_exchange_strong(&a->release_poll_sec, &last, now))
+    return;
+  audit_scan(w);
+}
+
+bool app_audit_poll_now(app_worker *w) {
+  return audit_scan(w);
 }
 
 /* node_secret is kept as its SHA-256 only, replaced whole on SIGHUP. */

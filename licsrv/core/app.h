@@ -164,6 +164,10 @@ void app_machine_recheck(app *a);
  * seat releases (`licsrv release`) and clock resets (`licsrv clock reset`).
  * At most once a second, cheap otherwise. */
 void app_audit_poll(app_worker *w, int64_t now);
+/* The same look at once, whatever the second: before a verify is denied
+ * seats_exhausted, so a `licsrv release` that has returned holds for the next
+ * verify. True when it freed a seat. */
+bool app_audit_poll_now(app_worker *w);
 /* A clock reset is audited as APP_CLOCK_RESET_ACTION, subject "clock:NEW_MARK". */
 #define APP_CLOCK_RESET_ACTION "clock_reset"
 /* Whether the clock is behind the high-water mark by more than the slack

@@ -451,16 +451,20 @@ static void cap_limits(const srv_server *s, srv_limits *lim, bool say) {
       lim->max_connections_per_ip > lim->max_connections / SRV_PER_IP_SHARE)
     lim->max_connections_per_ip =
         lim->max_connections / SRV_PER_IP_SHARE > 0 ? lim->max_connections / SRV_PER_IP_SHARE : 1;
+  /* A default that does not fit this machine is fitted quietly (it warned
+   * on every start of an unchanged install); a value the operator chose and
+   * cannot have is a warning. */
+  bool capped = lim->max_connections < pub || lim->admin_max_connections < admin;
+  bool chosen = (lim->max_connections < pub && pub != SRV_DEFAULT_MAX_CONNECTIONS) ||
+                (lim->admin_max_connections < admin && admin != SRV_DEFAULT_ADMIN_MAX_CONNECTIONS);
   if (say)
-    srv_log(lim->max_connections < pub || lim->admin_max_connections < admin ? SRV_LOG_WARN
-                                                                            : SRV_LOG_INFO,
-            "connection_limits",
+    srv_log(chosen ? SRV_LOG_WARN : SRV_LOG_INFO, "connection_limits",
             "fd_budget=%llu max_connections=%u admin_max_connections=%u max_connections_per_ip=%u%s",
             (unsigned long long)b, lim->max_connections, lim->admin_max_connections,
             lim->max_connections_per_ip,
-            lim->max_connections < pub || lim->admin_max_connections < admin
-                ? " detail=\"capped to the descriptor limit (RLIMIT_NOFILE)\""
-                : "");
+            chosen   ? " detail=\"capped to the descriptor limit (RLIMIT_NOFILE)\""
+            : capped ? " detail=\"the defaults, fitted to the descriptor limit (RLIMIT_NOFILE)\""
+                     : "");
 }
 
 /* Ask every running worker to stop (lim NULL) or to take new limits. */

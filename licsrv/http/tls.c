@@ -173,10 +173,17 @@ static int alpn_cb(SSL *s, const unsigned char **out, unsigned char *outlen, con
 
 static int ssl_errf(char *err, size_t errlen, const char *what, const char *file) {
   char buf[256] = "";
-  unsigned long e = ERR_peek_last_error();
+  unsigned long e = ERR_peek_last_error(), sys = 0, x;
   if (e != 0)
     ERR_error_string_n(e, buf, sizeof buf);
+  /* A file that cannot be opened: its errno ("No such file or directory"),
+   * not OpenSSL's "error:0A080002:SSL routines::system lib". */
+  while ((x = ERR_get_error()) != 0)
+    if (ERR_SYSTEM_ERROR(x))
+      sys = x;
   ERR_clear_error();
+  if (sys != 0)
+    return srv_errf(err, errlen, "%s %s: %s", what, file, strerror((int)ERR_GET_REASON(sys)));
   return srv_errf(err, errlen, "%s %s: %s", what, file, e != 0 ? buf : "failed");
 }
 

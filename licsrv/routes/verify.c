@@ -106,7 +106,11 @@ void route_verify(srv_req *r) {
              srv_nodelimit_get(a->newnodes));
     used = srv_seats_used(a->seats, owner, now, window);
   } else if (st == LIC_STATUS_VALID &&
-             !srv_seats_acquire(a->seats, owner, q.node, now, window, max, &used)) {
+             !srv_seats_acquire(a->seats, owner, q.node, now, window, max, &used) &&
+             /* `licsrv release --node` returns once its release is durable;
+              * this second's poll may have run before it: look again. */
+             (!app_audit_poll_now(w) ||
+              !srv_seats_acquire(a->seats, owner, q.node, now, window, max, &used))) {
     st = LIC_STATUS_SEATS_EXHAUSTED;
     if (max == 1)
       snprintf(reason, sizeof reason, "the one node seat is taken");

@@ -32,7 +32,7 @@ static const key_def keys[] = {
     {"listen", K_ADDR, O(listen), S(listen), 0, 0, "HOST:PORT of the verify API (127.0.0.1:7470)"},
     {"admin_listen", K_ADDR, O(admin_listen), S(admin_listen), 0, 0,
      "HOST:PORT of the admin API (127.0.0.1:7471)"},
-    {"threads", K_U32, O(threads), 0, 1, 256, "worker loops (number of cores)"},
+    {"threads", K_U32, O(threads), 0, 1, 256, "worker loops (default: the number of online cores)"},
     {"data", K_STR, O(data), S(data), 0, 0, "data directory (/var/lib/licsrv)"},
     {"store", K_STR, O(store), S(store), 0, 0,
      "a postgresql:// URL for a shared public-mode store (empty: DATA/store)"},
@@ -111,8 +111,8 @@ void srv_config_defaults(srv_config *cfg) {
   cfg->lim.max_body = 64 * 1024;
   cfg->lim.max_header_bytes = 8 * 1024;
   cfg->lim.max_headers = 64;
-  cfg->lim.max_connections = 20000;
-  cfg->lim.admin_max_connections = 256;
+  cfg->lim.max_connections = SRV_DEFAULT_MAX_CONNECTIONS;
+  cfg->lim.admin_max_connections = SRV_DEFAULT_ADMIN_MAX_CONNECTIONS;
   cfg->lim.max_connections_per_ip = 1000;
   cfg->lim.header_timeout_ms = 10000;
   cfg->lim.idle_timeout_ms = 60000;
@@ -414,9 +414,6 @@ void srv_config_print(void *file) {
     const key_def *k = &keys[i];
     value_text(&d, k, v, sizeof v);
     fprintf(f, "\n# %s\n", k->help);
-    if (k->off == offsetof(srv_config, threads))
-      fprintf(f, "#%s = 4\n", k->name); /* the default is this machine's core count */
-    else
-      fprintf(f, "#%s = %s\n", k->name, v);
+    fprintf(f, "#%s = %s\n", k->name, v); /* threads: what runs here, this machine's cores */
   }
 }

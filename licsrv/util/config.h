@@ -8,6 +8,10 @@
 
 #define SRV_MAX_ADDR 256
 #define SRV_MAX_PATHNAME 4096
+/* Defaults fitted quietly to RLIMIT_NOFILE at start (an operator's own
+ * values are capped with a warning). */
+#define SRV_DEFAULT_MAX_CONNECTIONS 20000
+#define SRV_DEFAULT_ADMIN_MAX_CONNECTIONS 256
 
 /* The limits a running server can pick up again on SIGHUP. */
 typedef struct {

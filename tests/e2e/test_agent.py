@@ -209,6 +209,27 @@ def test_second_agent_on_one_state_directory_refuses(tmp_path, agents, servers):
     assert c.stop() == 0
 
 
+def test_fifo_state_file_neither_hangs_nor_blocks_sigterm(tmp_path, agents, servers):
+    """A FIFO planted at STATE/session.state hung the agent in open() with
+    SIGTERM blocked: it is refused as not a regular file, the agent checks
+    and writes a real state file over it, and SIGTERM ends it (exit 0)."""
+    srv = lic_server(tmp_path, "srv", heartbeat=60, grace=600)
+    servers.append(srv)
+    state = tmp_path / "state"
+    state.mkdir(mode=0o700)
+    os.mkfifo(state / "session.state", 0o600)
+    a = Agent(state, ["http://127.0.0.1:%d" % srv.port], srv.trust).start()
+    agents.append(a)
+    a.wait_state("licensed", 10)
+    assert os.path.isfile(state / "session.state")  # replaced by the real one
+    assert a.stop() == 0
+    # a FIFO where licctl status reads: refused at once, exit 1
+    os.unlink(a.status)
+    os.mkfifo(a.status, 0o600)
+    r = status_cmd(state)
+    assert r.returncode == 1 and "status.json: is not a regular file (a FIFO)" in r.stderr, r
+
+
 def test_failover_to_standby_stays_licensed(tmp_path, agents, servers):
     # Two license servers on one machine, each with its own license.
     sysroot = srvutil.fake_machine(str(tmp_path / "machine"))

@@ -477,6 +477,33 @@ def test_codes_hint_the_first_time_only(key, tmp_path):
     assert code == 0 and hint not in err, err
 
 
+def test_activate_hints_at_a_shell_expanded_dollar(priv, tmp_path, machine_a):
+    """A code with a '$' check symbol pasted inside double quotes: the shell
+    turns "$-" into its flags and the code fails as too long or mistyped;
+    the error says what happened and how to paste it."""
+    serial = next(s for s in range(1, 2000)
+                  if "$-" in make_code(priv, 42, s))
+    text = make_code(priv, 42, serial)
+    e = dict(os.environ, **machine_a)
+    # the real shell: bash -c with the code in double quotes
+    cmd = '"$0" activate "%s" --product 42 --state "$1" --trust "$2"' % text
+    p = subprocess.run(["bash", "-c", cmd, str(LICCTL), str(tmp_path / "st"), str(TEST_PUB)],
+                       capture_output=True, text=True, env=e, timeout=60)
+    assert p.returncode == 1 and len(p.stderr.splitlines()) == 1, p
+    assert "a shell may have expanded a '$' of the code" in p.stderr, p
+    assert "put the code in single quotes" in p.stderr, p
+    # single quotes: activated; a plain typo gets no such hint
+    p = subprocess.run(["bash", "-c", cmd.replace('"%s"' % text, "'%s'" % text), str(LICCTL),
+                        str(tmp_path / "st"), str(TEST_PUB)], capture_output=True, text=True,
+                       env=e, timeout=60)
+    assert p.returncode == 0, p
+    bad = text[:3] + ("0" if text[3] != "0" else "1") + text[4:]
+    p = subprocess.run([str(LICCTL), "activate", bad, "--product", "42", "--state",
+                        str(tmp_path / "st2"), "--trust", str(TEST_PUB)], capture_output=True,
+                       text=True, env=e, timeout=60)
+    assert p.returncode == 1 and "shell" not in p.stderr, p
+
+
 def test_activate_prompts_on_a_terminal(priv, tmp_path, machine_a):
     """No CODE and stdin a terminal: 'activation code: ' on stderr, one line read.
     The code is one with a check symbol a shell would expand in double quotes."""

@@ -536,6 +536,12 @@ def test_licctl_register_verify_unregister(server, tmp_path):
     p = licctl("verify", "http://192.0.2.1:7470", *common, *where, "--timeout", "2000",
                state=st2)
     assert p.returncode == 2 and "plain HTTP" in p.stderr, p
+    # one rule: register and unregister refuse it the same way (register said 1)
+    p = licctl("register", "http://192.0.2.1:7470", *common, "--project", "P", *where,
+               "--timeout", "2000", state=st2)
+    assert p.returncode == 2 and "plain HTTP" in p.stderr, p
+    p = licctl("unregister", "http://192.0.2.1:7470", *common, "--timeout", "2000", state=st2)
+    assert p.returncode == 2 and "plain HTTP" in p.stderr, p
     p = licctl("verify", url, "--account", a.id, *where, state=st2)
     assert p.returncode == 2 and "--token-file" in p.stderr
     assert a.token not in server.log()
@@ -583,7 +589,9 @@ def test_cli_accounts_while_serving(server):
     rows = json.loads(pubutil.licsrv("accounts", "--data", d, "--json").stdout)["accounts"]
     assert {r["id"]: r["registrations"] for r in rows} == {a.id: 2, b.id: 0}
     out = pubutil.licsrv("accounts", "--data", d).stdout
-    assert a.id in out and "2/2" in out and "active" in out
+    head, *body = out.splitlines()
+    assert re.fullmatch(r"ACCOUNT +CUSTOMER +PROJECTS +EXPIRES +STATE", head), out
+    assert re.search(re.escape(a.id) + r" .* 2/2 .* active$", out, re.M), out
     show = json.loads(pubutil.licsrv("accounts", "show", a.id, "--data", d, "--json").stdout)
     assert show["capacity"] == 2 and show["terms"]["heartbeat"] == 7200
     regs = json.loads(pubutil.licsrv("accounts", "registrations", a.id, "--data", d,

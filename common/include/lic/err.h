@@ -27,7 +27,8 @@
   X(PRODUCT,    "for another product") \
   X(DENIED,     "denied") \
   X(MISMATCHED, "response does not match the request") \
-  X(UNAVAILABLE, "service unavailable")
+  X(UNAVAILABLE, "service unavailable") \
+  X(TLS,        "TLS check failed")
 
 typedef enum {
 #define LIC_ERR_ENUM_(name, msg) LIC_##name,

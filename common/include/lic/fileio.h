@@ -14,6 +14,10 @@
  * NUL-terminated (not counted in *len); free() it. "-" reads stdin. */
 LIC_API int lic_file_read(const char *path, size_t max, uint8_t **buf, size_t *len);
 
+/* lic_file_read for state files: never follows a symlink, never waits on a
+ * FIFO, and refuses anything but a regular file (LIC_IO saying what it is). */
+LIC_API int lic_file_read_regular(const char *path, size_t max, uint8_t **buf, size_t *len);
+
 #define LIC_WRITE_NOREPLACE 1 /* fail with LIC_EXISTS rather than replace */
 
 /* Write data to path atomically with the given mode: never a partial file.

@@ -185,6 +185,31 @@ static void test_read_errors(void **state) {
     assert_int_equal(lic_file_read(P(state, "noperm"), 100, &buf, &len), LIC_IO);
 }
 
+/* State files: a FIFO planted at the path must not block the reader (the
+ * agent hung in open() with SIGTERM blocked), nor a symlink be followed. */
+static void test_read_regular(void **state) {
+  uint8_t *buf = (uint8_t *)"x";
+  size_t len = 7;
+  write_raw(P(state, "f"), "abc", 3);
+  assert_int_equal(lic_file_read_regular(P(state, "f"), 16, &buf, &len), LIC_OK);
+  assert_int_equal(len, 3);
+  assert_memory_equal(buf, "abc", 3);
+  free(buf);
+  assert_int_equal(mkfifo(P(state, "fifo"), 0600), 0);
+  assert_int_equal(lic_file_read_regular(P(state, "fifo"), 16, &buf, &len), LIC_IO);
+  assert_null(buf);
+  assert_int_equal(len, 0);
+  assert_non_null(strstr(lic_errdetail(), "is not a regular file (a FIFO)"));
+  assert_int_equal(symlink(P(state, "f"), P(state, "link")), 0);
+  assert_int_equal(lic_file_read_regular(P(state, "link"), 16, &buf, &len), LIC_IO);
+  assert_non_null(strstr(lic_errdetail(), "is a symbolic link"));
+  assert_int_equal(mkdir(P(state, "d"), 0700), 0);
+  assert_int_equal(lic_file_read_regular(P(state, "d"), 16, &buf, &len), LIC_IO);
+  assert_non_null(strstr(lic_errdetail(), "(a directory)"));
+  assert_int_equal(lic_file_read_regular(P(state, "none"), 16, &buf, &len), LIC_NOTFOUND);
+  assert_int_equal(lic_file_read_regular(P(state, "f"), 2, &buf, &len), LIC_LIMIT);
+}
+
 static void test_check_private(void **state) {
   write_raw(P(state, "p"), "k", 1);
   static const struct {
@@ -254,6 +279,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_write_failures_leave_nothing, setup, teardown),
       cmocka_unit_test_setup_teardown(test_read_limits, setup, teardown),
       cmocka_unit_test_setup_teardown(test_read_errors, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_read_regular, setup, teardown),
       cmocka_unit_test_setup_teardown(test_check_private, setup, teardown),
       cmocka_unit_test_setup_teardown(test_mkdirs, setup, teardown),
       cmocka_unit_test_setup_teardown(test_lock, setup, teardown),

@@ -2,6 +2,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "util/config.h"
@@ -204,6 +205,11 @@ static void test_print_config(void **state) {
   assert_non_null(strstr(text, "\n#max_body = 64K\n"));
   assert_non_null(strstr(text, "\n#log_full_ips = false\n"));
   assert_non_null(strstr(text, "\n#header_timeout_ms = 10000\n"));
+  /* the thread count that runs here (it said 4 on a 2-core machine) */
+  char threads[64];
+  long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+  snprintf(threads, sizeof threads, "\n#threads = %ld\n", ncpu < 1 ? 1 : ncpu > 256 ? 256 : ncpu);
+  assert_non_null(strstr(text, threads));
   /* Every key of --help is in the file. */
   char *usage = NULL;
   size_t ulen = 0;
@@ -244,8 +250,6 @@ static void test_print_config(void **state) {
   srv_config_defaults(&c);
   if (srv_config_load(&c, write_ini(dir, text), err, sizeof err) != 0)
     fail_msg("uncommented default config: %s", err);
-  assert_int_equal(c.threads, 4);
-  c.threads = d.threads;
   assert_memory_equal(&c, &d, sizeof c);
   free(usage);
   free(text);
