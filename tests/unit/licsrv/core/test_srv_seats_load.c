@@ -91,9 +91,11 @@ static int load_cb(const store_node *n, void *arg) {
   return 0;
 }
 
+/* CPU time of this process: what the load costs, whatever else the machine
+ * runs meanwhile (ctest -j, the other tree's build): wall time flaked. */
 static double since(const struct timespec *t0) {
   struct timespec t1;
-  clock_gettime(CLOCK_MONOTONIC, &t1);
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t1);
   return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
@@ -104,7 +106,7 @@ static void test_million_records_load_fast(void **state) {
   struct timespec t0;
   (void)state;
   assert_int_equal(store_open(dir, STORE_CREATE, &st), LIC_OK);
-  clock_gettime(CLOCK_MONOTONIC, &t0);
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
   for (size_t from = 0; from < NSEATED + NFAILED; from += PER_OP) {
     gen_range g = {from, from + PER_OP};
     assert_int_equal(store_write(st, op_gen, &g), LIC_OK);
@@ -114,14 +116,14 @@ static void test_million_records_load_fast(void **state) {
   /* The load, timed: the store read and the seat tables, as at start. */
   load_ctx x = {srv_seats_new(), 0, 0};
   assert_non_null(x.seats);
-  clock_gettime(CLOCK_MONOTONIC, &t0);
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
   assert_int_equal(store_reader_new(st, &rd), LIC_OK);
   assert_int_equal(store_reader_begin(rd), LIC_OK);
   assert_int_equal(store_node_each(rd, NULL, load_cb, &x), LIC_OK);
   srv_seats_load_done(x.seats);
   store_reader_end(rd);
   double took = since(&t0);
-  print_message("loaded %zu records in %.2f s (bound %.1f s)\n", x.records, took,
+  print_message("loaded %zu records in %.2f s of CPU (bound %.1f s)\n", x.records, took,
                 LOAD_BUDGET_S * SLOWDOWN);
   assert_int_equal(x.records, NSEATED + NFAILED);
   assert_true(took <= LOAD_BUDGET_S * SLOWDOWN);
