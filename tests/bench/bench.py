@@ -494,6 +494,7 @@ http {
     ssl_certificate %(cert)s;
     ssl_certificate_key %(key)s;
     ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_session_timeout 4h;  # licsrv's tls_ticket_lifetime_s: the same ticket lifetime
     location / { default_type application/json; return 200 '{"status":"ok"}'; }
   }
 }
@@ -622,8 +623,11 @@ def tls_figures(tmp, body_path):
             report("  same, per server CPU second", "%.0f vs nginx %.0f per CPU s (CPU %.2f vs %.2f)"
                    % (rate / max(lcpu, 1e-3), base / max(ncpu, 1e-3), lcpu, ncpu),
                    "%.3f" % per, "(information)", None)
-            report("verify, resumed TLS handshake", "%.0f/s (%d resumed; server CPU %.2f); nginx %.0f/s"
-                   % (rr, nr, rcpu, rb), "%.0f/s" % rr, "(information)", None)
+            # A report server's real check: a new connection resuming the
+            # session of its last check, and one verify (SPEC §7).
+            report("resumed check / nginx resumed", "%.0f/s (%d resumed; server CPU %.2f) vs nginx "
+                   "%.0f/s" % (rr, nr, rcpu, rb), "%.3f" % (rr / max(rb, 1e-3)), ">= 0.90",
+                   rr / max(rb, 1e-3) >= 0.90)
         plain.stop()
         tls.stop()
 
