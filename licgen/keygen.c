@@ -25,16 +25,17 @@ static const char USAGE[] =
     "With --pkcs11 the pair is made inside a PKCS#11 token (docs/keys.md): the\n"
     "private key never leaves it (sensitive, not extractable) and only the\n"
     "public key is written, to -o (KEY.pub.pem; KEY.pem names KEY.pub.pem too).\n"
-    "Sign with --key URI afterwards.\n"
-    "  --pkcs11 URI              pkcs11:token=T;object=LABEL[;id=%%xx...]: the token and\n"
+    "Sign with --key URI afterwards.\n\n"
+    "  --pkcs11 URI              pkcs11:token=T;object=LABEL[;id=%xx...]: the token and\n"
     "                            the new key's label (an existing label is refused)\n"
     "  --pkcs11-module F         the token's PKCS#11 module (else $LICGEN_PKCS11_MODULE)\n"
     "  --pin-file F              the token's user PIN: first line of F, mode 0600\n";
 
-/* KEY.pem -> KEY.pub.pem; KEY -> KEY.pub.pem (and KEY.pub.pem stays). */
-static void pub_path(const char *priv, char *out, size_t cap) {
+/* KEY.pem -> KEY.pub.pem; KEY -> KEY.pub.pem. With a token (keep_pub) the
+ * -o names the public key: KEY.pub.pem stays. */
+static void pub_path(const char *priv, bool keep_pub, char *out, size_t cap) {
   size_t n = strlen(priv);
-  if (n > 8 && strcmp(priv + n - 8, ".pub.pem") == 0)
+  if (keep_pub && n > 8 && strcmp(priv + n - 8, ".pub.pem") == 0)
     n -= 8;
   else
   if (n > 4 && strcmp(priv + n - 4, ".pem") == 0)
@@ -108,7 +109,7 @@ int licgen_keygen(int argc, char **argv) {
     return cli_usage("keygen", "unexpected argument '%.40s'", argv[optind]);
   if (out == NULL)
     return cli_usage("keygen", "-o KEY.pem is required");
-  pub_path(out, pub, sizeof pub);
+  pub_path(out, uri != NULL, pub, sizeof pub);
   if (uri != NULL)
     return keygen_token(uri, passfile, &p11, pub, json);
   if (p11.module != NULL || p11.pinfile != NULL)

@@ -3,6 +3,7 @@
 per test (SOFTHSM2_CONF), the signatures checked by the independent Python
 code (lictest_formats, test_codes' decoder) and by licctl."""
 
+import json
 import os
 import re
 import shutil
@@ -266,3 +267,18 @@ def test_private_key_cannot_be_written_out(gen, root, tmp_path):
     r = gen("keygen", "--pkcs11", URI.replace("2027", "2029"), "-o", tmp_path / "k.pem",
             "--passphrase-file", tmp_path / "x", key=None)
     assert r.code == 2 and "not written out" in r.err, r
+
+
+def test_keygen_output_names(gen, lic_run, licgen_bin, tmp_path):
+    # with a token -o names the public key; KEY.pem names KEY.pub.pem too
+    r = gen("keygen", "--pkcs11", URI, "-o", tmp_path / "tok.pem", "--json", key=None)
+    assert r.code == 0, r
+    doc = json.loads(r.out)
+    assert doc["public"] == str(tmp_path / "tok.pub.pem") and doc["private"] == URI
+    assert not (tmp_path / "tok.pem").exists()
+    # a key file keeps its naming: the private key is never overwritten by
+    # the public one, whatever -o is called
+    r = lic_run(licgen_bin, "keygen", "-o", tmp_path / "x.pub.pem")
+    assert r.code == 0, r
+    assert "PRIVATE KEY" in (tmp_path / "x.pub.pem").read_text()
+    assert "PUBLIC KEY" in (tmp_path / "x.pub.pub.pem").read_text()
