@@ -14,6 +14,14 @@
 #include "p11uri.h"
 #include "terms.h"
 
+int licgen_p11_error(int rc) {
+  /* The detail names the option itself ("--pin-file: ..."); out of memory
+   * has none. */
+  if (lic_errdetail()[0] == '\0')
+    return cli_lic_error("--key", rc);
+  return cli_error(rc == LIC_INVALID ? EXIT_USAGE : EXIT_FAIL, NULL, "%s", lic_errdetail());
+}
+
 int licgen_key_load(const char *keyfile, const char *passfile, const licgen_p11 *p11,
                     lic_key **key) {
   char *pass = NULL;
@@ -25,7 +33,7 @@ int licgen_key_load(const char *keyfile, const char *passfile, const licgen_p11 
                        "comes from --pin-file");
     if ((rc = p11_key_load(keyfile, p11->module, p11->pinfile, key)) == LIC_OK)
       return EXIT_OK;
-    return cli_error(rc == LIC_INVALID ? EXIT_USAGE : EXIT_FAIL, NULL, "%s", lic_errdetail());
+    return licgen_p11_error(rc);
   }
   if (p11->module != NULL || p11->pinfile != NULL)
     return cli_error(EXIT_USAGE, p11->module != NULL ? "--pkcs11-module" : "--pin-file",

@@ -58,7 +58,7 @@ static int keygen_token(const char *uri, const char *passfile, const licgen_p11 
   if (access(pub, F_OK) == 0)
     return cli_error(EXIT_FAIL, pub, "exists; a key file is never replaced");
   if ((rc = p11_key_generate(uri, p11->module, p11->pinfile, &k)) != LIC_OK)
-    return cli_error(rc == LIC_INVALID ? EXIT_USAGE : EXIT_FAIL, NULL, "%s", lic_errdetail());
+    return licgen_p11_error(rc);
   lic_kid_hex(lic_key_kid(k), kid);
   if ((rc = lic_key_save_public(k, pub)) != LIC_OK) {
     char d[400];

@@ -40,6 +40,8 @@ typedef struct {
  * token. Exit code; a one-line error said. */
 int licgen_key_load(const char *keyfile, const char *passfile, const licgen_p11 *p11,
                     struct lic_key **key);
+/* A token's error (p11key.h) as the one line: exit 2 for a malformed URI. */
+int licgen_p11_error(int rc);
 
 /* The envelope of a license or account being renewed (typ), its signature
  * checked: with --key's public half when the same root signed it, else

@@ -498,6 +498,7 @@ int p11_key_load(const char *uri, const char *module, const char *pinfile, lic_k
   p11_ctx *c;
   int rc;
   *out = NULL;
+  lic_errdetail_clear(); /* a failure's detail is ours alone */
   if ((rc = open_token(uri, module, pinfile, false, &c)) != LIC_OK)
     return rc;
   if (c->m->uri.has_type && strcmp(c->m->uri.type, "private") != 0) {
@@ -525,6 +526,7 @@ int p11_key_generate(const char *uri, const char *module, const char *pinfile, l
   int rc;
 
   *out = NULL;
+  lic_errdetail_clear();
   if ((rc = open_token(uri, module, pinfile, true, &c)) != LIC_OK) {
     char d[400];
     const char *e = lic_errdetail();
