@@ -60,6 +60,56 @@ class Token:
                               text=True, timeout=60)
 
 
+def private_key_attributes(token, label):
+    """Ask the module itself (its exported C_ functions, through ctypes) for
+    the private key's CKA_SENSITIVE, CKA_EXTRACTABLE and what reading its
+    CKA_VALUE returns: a check that does not trust licgen or pkcs11-tool.
+    Runs in a child process (the module reads SOFTHSM2_CONF at load)."""
+    code = f"""
+import ctypes, json
+class CkAttribute(ctypes.Structure):
+    _fields_ = [("type", ctypes.c_ulong), ("value", ctypes.c_void_p),
+                ("len", ctypes.c_ulong)]
+lib = ctypes.CDLL({str(MODULE)!r})
+U = ctypes.c_ulong
+def ok(rv):
+    assert rv == 0, hex(rv)
+ok(lib.C_Initialize(None))
+slots, n = (U * 8)(), U(8)
+ok(lib.C_GetSlotList(ctypes.c_ubyte(1), slots, ctypes.byref(n)))
+s = U()
+ok(lib.C_OpenSession(slots[0], U(4), None, None, ctypes.byref(s)))  # CKF_SERIAL_SESSION
+ok(lib.C_Login(s, U(1), b"1234", U(4)))                             # CKU_USER
+cls, lab = U(3), {label!r}.encode()                                 # CKO_PRIVATE_KEY
+t = (CkAttribute * 2)(CkAttribute(0, ctypes.cast(ctypes.byref(cls), ctypes.c_void_p),
+                                  ctypes.sizeof(cls)),
+                      CkAttribute(3, ctypes.cast(ctypes.c_char_p(lab), ctypes.c_void_p),
+                                  len(lab)))                       # CKA_CLASS, CKA_LABEL
+ok(lib.C_FindObjectsInit(s, t, U(2)))
+h, found = (U * 2)(), U()
+ok(lib.C_FindObjects(s, h, U(2), ctypes.byref(found)))
+ok(lib.C_FindObjectsFinal(s))
+assert found.value == 1, found.value
+flags = {{}}
+for name, typ in (("sensitive", 0x103), ("extractable", 0x162)):
+    b = ctypes.c_ubyte(9)
+    a = CkAttribute(typ, ctypes.cast(ctypes.byref(b), ctypes.c_void_p), 1)
+    ok(lib.C_GetAttributeValue(s, h[0], ctypes.byref(a), U(1)))
+    flags[name] = b.value
+buf = ctypes.create_string_buffer(64)
+a = CkAttribute(0x11, ctypes.cast(buf, ctypes.c_void_p), 64)        # CKA_VALUE
+flags["value_rv"] = lib.C_GetAttributeValue(s, h[0], ctypes.byref(a), U(1))
+flags["value_len"] = a.len
+lib.C_CloseSession(s)
+lib.C_Finalize(None)
+print(json.dumps(flags))
+"""
+    p = subprocess.run(["/usr/bin/python3", "-c", code], env={**os.environ, **token.env},
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p
+    return json.loads(p.stdout)
+
+
 @pytest.fixture
 def token(tmp_path):
     return Token(tmp_path / "hsm")
@@ -170,6 +220,11 @@ def test_private_key_stays_in_the_token(gen, root, token):
     # the public half reads back as the key licgen wrote
     r = token.tool("--read-object", "--type", "pubkey", "--label", "root-2027")
     assert r.returncode == 0, r
+    # and the module itself: sensitive, not extractable, its value refused
+    a = private_key_attributes(token, "root-2027")
+    assert a["sensitive"] == 1 and a["extractable"] == 0, a
+    assert a["value_rv"] == 0x11, a  # CKR_ATTRIBUTE_SENSITIVE
+    assert a["value_len"] == (1 << 64) - 1, a  # CK_UNAVAILABLE_INFORMATION
 
 
 def test_module_from_the_environment_and_the_uri(gen, root, tmp_path, lic_machine,
