@@ -77,6 +77,13 @@ static void field(const CK_UTF8CHAR *f, size_t n, char *out) {
   out[n] = '\0';
 }
 
+/* A label as shown in error lines on a terminal: control bytes read '?'. */
+static void printable(char *s) {
+  for (; *s != '\0'; s++)
+    if ((unsigned char)*s < 0x20 || *s == 0x7f)
+      *s = '?';
+}
+
 static void module_unref(p11_module *m) {
   if (m == NULL || atomic_fetch_sub(&m->refs, 1) != 1)
     return;
@@ -396,6 +403,7 @@ static int open_token(const char *uri, const char *module, const char *pinfile, 
     if (m->f->C_GetTokenInfo(slots[i], &ti) != CKR_OK)
       continue;
     bool match = token_matches(&m->uri, slots[i], &ti, label);
+    printable(label);
     size_t l = strlen(seen);
     if ((ti.flags & CKF_TOKEN_INITIALIZED) && l + strlen(label) + 5 < sizeof seen)
       snprintf(seen + l, sizeof seen - l, "%s'%s'", l > 0 ? ", " : "", label);
