@@ -198,6 +198,9 @@ static int public_of(p11_module *m, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE priv,
       (rc = get_attr(m, s, priv, CKA_LABEL, &label, &labellen)) != LIC_OK)
     goto out;
   snprintf(lab, sizeof lab, "%.*s", (int)labellen, label != NULL ? (char *)label : "");
+  char shown[P11URI_MAX_STR];
+  memcpy(shown, lab, sizeof shown);
+  printable(shown);
   if (idlen > 0)
     rc = find_one(m, s, CKO_PUBLIC_KEY, id, idlen, NULL, &h, &count);
   if (rc == LIC_OK && count != 1 && labellen > 0)
@@ -206,7 +209,7 @@ static int public_of(p11_module *m, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE priv,
     goto out;
   if (count != 1) {
     rc = lic_fail(LIC_KEY, "--key: token '%s': the private key '%s' has %s public key object "
-                  "beside it (same id or label): the kid needs it", m->token, lab,
+                  "beside it (same id or label): the kid needs it", m->token, shown,
                   count == 0 ? "no" : "more than one");
     goto out;
   }
@@ -216,7 +219,7 @@ static int public_of(p11_module *m, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE priv,
   if (!((parlen == sizeof ED25519_PARAMS && memcmp(params, ED25519_PARAMS, parlen) == 0) ||
         (parlen == sizeof ED25519_NAME && memcmp(params, ED25519_NAME, parlen) == 0))) {
     rc = lic_fail(LIC_KEY, "--key: token '%s': '%s' is an Edwards key but not Ed25519 "
-                  "(Ed448?)", m->token, lab);
+                  "(Ed448?)", m->token, shown);
     goto out;
   }
   /* CKA_EC_POINT: DER OCTET STRING (04 20 ...) per the standard, or the raw
@@ -227,7 +230,7 @@ static int public_of(p11_module *m, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE priv,
     memcpy(pub, point, LIC_PUBKEY_LEN);
   else
     rc = lic_fail(LIC_KEY, "--key: token '%s': '%s': the public point is not 32 bytes",
-                  m->token, lab);
+                  m->token, shown);
 out:
   free(id);
   free(label);
