@@ -14,7 +14,7 @@ DEB_PKGS := build-essential cmake pkg-config libssl-dev openssl libuv1-dev \
   libmsgpack-dev liblmdb-dev lmdb-utils libhttp-parser-dev libjansson-dev \
   libinih-dev libcmocka-dev clang libclang-rt-14-dev wrk nginx-light \
   python3 python3-pytest python3-msgpack python3-cryptography \
-  postgresql libpq-dev \
+  postgresql libpq-dev libp11-kit-dev softhsm2 opensc \
   debhelper dpkg-dev help2man systemd chromium chromium-driver python3-selenium
 
 CMAKE_FLAGS := -DLIC_WERROR=ON

@@ -45,6 +45,7 @@ static const char USAGE[] =
     "  -o, --out FILE    account file to write (for 'licsrv import')\n"
     "  --token-out FILE  write the token to FILE (a new file, mode 0600) instead of stdout\n"
     "  --passphrase-file F  the key's passphrase (first line of F)\n"
+    LICGEN_KEY_HELP
     "  --renew OLD.acct  renew or upgrade an account in place: the same id and token,\n"
     "                    every term not given copied from OLD; 'licsrv import' of the\n"
     "                    result replaces the old terms and keeps every registration\n"
@@ -103,7 +104,7 @@ int licgen_account(int argc, char **argv) {
       {"key", required_argument, NULL, O_KEY}, {"customer", required_argument, NULL, O_CUSTOMER},
       {"capacity", required_argument, NULL, O_CAPACITY}, LICGEN_TERM_OPTIONS,
       {"token-out", required_argument, NULL, O_TOKEN_OUT},
-      {"passphrase-file", required_argument, NULL, O_PASS},
+      {"passphrase-file", required_argument, NULL, O_PASS}, LICGEN_KEY_OPTIONS,
       {"dry-run", no_argument, NULL, O_DRY}, {"json", no_argument, NULL, O_JSON},
       {"renew", required_argument, NULL, O_RENEW}, {"new-token", no_argument, NULL, O_NEW_TOKEN},
       {"trust", required_argument, NULL, O_TRUST}, {"force", no_argument, NULL, O_FORCE},
@@ -129,6 +130,7 @@ int licgen_account(int argc, char **argv) {
   memset(&old, 0, sizeof old);
   licgen_terms_init(&terms);
   cli_trust_init(&trust);
+  licgen_p11 p11 = {NULL, NULL};
   optind = 1;
   while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
     switch (c) {
@@ -137,6 +139,8 @@ int licgen_account(int argc, char **argv) {
     case O_CAPACITY: capacity = optarg; break;
     case O_TOKEN_OUT: tokenout = optarg; break;
     case O_PASS: passfile = optarg; break;
+    case LICGEN_O_P11MOD: p11.module = optarg; break;
+    case LICGEN_O_PIN: p11.pinfile = optarg; break;
     case O_DRY: dry = true; break;
     case O_JSON: json = true; break;
     case O_RENEW: renew = optarg; break;
@@ -183,7 +187,7 @@ int licgen_account(int argc, char **argv) {
   }
   if (renew != NULL) {
     /* The key first: it tells whether the same root signed the old account. */
-    if ((r = licgen_key_load(keyfile, passfile, &key)) != EXIT_OK ||
+    if ((r = licgen_key_load(keyfile, passfile, &p11, &key)) != EXIT_OK ||
         (r = licgen_load_predecessor(renew, LIC_ACCOUNT_TYP, key, &trust.t, force, &oldenv,
                                      &oldlen)) != EXIT_OK)
       goto out;
@@ -268,7 +272,7 @@ int licgen_account(int argc, char **argv) {
     goto out;
   }
 
-  if (key == NULL && (r = licgen_key_load(keyfile, passfile, &key)) != EXIT_OK)
+  if (key == NULL && (r = licgen_key_load(keyfile, passfile, &p11, &key)) != EXIT_OK)
     goto out;
   r = EXIT_FAIL;
   if (make_token) {

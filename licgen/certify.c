@@ -26,6 +26,7 @@ static const char USAGE[] =
     "  --not-before D    first valid day (default: now)\n"
     "  -o, --out FILE    certificate file to write\n"
     "  --passphrase-file F  the key's passphrase (first line of F)\n"
+    LICGEN_KEY_HELP
     "  --dry-run         print what would be signed; write nothing\n"
     "  --json            print the certificate's terms as JSON\n";
 
@@ -49,7 +50,7 @@ int licgen_certify(int argc, char **argv) {
       {"key", required_argument, NULL, O_KEY}, {"pubkey", required_argument, NULL, O_PUBKEY},
       {"role", required_argument, NULL, O_ROLE}, {"days", required_argument, NULL, O_DAYS},
       {"not-before", required_argument, NULL, O_NOTBEFORE},
-      {"passphrase-file", required_argument, NULL, O_PASS},
+      {"passphrase-file", required_argument, NULL, O_PASS}, LICGEN_KEY_OPTIONS,
       {"dry-run", no_argument, NULL, O_DRY}, {"json", no_argument, NULL, O_JSON},
       {"out", required_argument, NULL, 'o'}, {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
@@ -65,6 +66,7 @@ int licgen_certify(int argc, char **argv) {
   int64_t now = (int64_t)time(NULL), ndays;
 
   memset(&cert, 0, sizeof cert);
+  licgen_p11 p11 = {NULL, NULL};
   optind = 1;
   while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
     switch (c) {
@@ -74,6 +76,8 @@ int licgen_certify(int argc, char **argv) {
     case O_DAYS: days = optarg; break;
     case O_NOTBEFORE: notbefore = optarg; break;
     case O_PASS: passfile = optarg; break;
+    case LICGEN_O_P11MOD: p11.module = optarg; break;
+    case LICGEN_O_PIN: p11.pinfile = optarg; break;
     case O_DRY: dry = true; break;
     case O_JSON: json = true; break;
     case 'o': out = optarg; break;
@@ -123,7 +127,7 @@ int licgen_certify(int argc, char **argv) {
       goto out;
     }
   }
-  if ((r = licgen_key_load(keyfile, passfile, &key)) != EXIT_OK)
+  if ((r = licgen_key_load(keyfile, passfile, &p11, &key)) != EXIT_OK)
     goto out;
   r = EXIT_FAIL;
   /* A root key certifying itself would let its holder skip the online key. */

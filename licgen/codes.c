@@ -19,6 +19,7 @@
 
 #include "cli.h"
 #include "licgen.h"
+#include "p11uri.h"
 #include "lic/actcode.h"
 #include "lic/util.h"
 
@@ -33,15 +34,16 @@ static const char USAGE[] =
     "range is refused. The ledger is appended (and synced) only once the CSV is\n"
     "complete on disk; an interrupted run leaves neither. An existing CSV is never\n"
     "replaced.\n\n"
-    "  --key FILE          vendor root private key\n"
     "  --product ID        product id, 0..255\n"
     "  --count N           codes to issue, 1..10000000\n"
     "  --expires D         codes stop working on day D (UTC), or 'never' (default)\n"
     "  --edition E         edition flags, 0..255 (default 0)\n"
     "  --jobs J            signing threads, 1..64 (default: the number of cores)\n"
-    "  --ledger FILE       issued ranges (default KEY.ledger, next to the key)\n"
+    "  --ledger FILE       issued ranges (default KEY.ledger, next to the key;\n"
+    "                      required with a key in a token)\n"
     "  --first-serial S    start at serial S instead of after the ledger's highest\n"
     "  --passphrase-file F passphrase of an encrypted key\n"
+    LICGEN_KEY_HELP
     "  -o, --out FILE      the CSV to write (--output alike)\n";
 
 enum { O_KEY = 256, O_PRODUCT, O_COUNT, O_EXPIRES, O_EDITION, O_JOBS, O_LEDGER, O_FIRST,
@@ -393,7 +395,7 @@ int licgen_codes(int argc, char **argv) {
       {"edition", required_argument, NULL, O_EDITION}, {"jobs", required_argument, NULL, O_JOBS},
       {"ledger", required_argument, NULL, O_LEDGER},
       {"first-serial", required_argument, NULL, O_FIRST},
-      {"passphrase-file", required_argument, NULL, O_PASS},
+      {"passphrase-file", required_argument, NULL, O_PASS}, LICGEN_KEY_OPTIONS,
       {"out", required_argument, NULL, 'o'}, {"output", required_argument, NULL, 'o'}, {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
   const char *keyfile = NULL, *product_s = NULL, *count_s = NULL, *expires_s = NULL,
@@ -410,6 +412,7 @@ int licgen_codes(int argc, char **argv) {
   struct sigaction sa, old_int, old_term, old_hup;
 
   memset(&g, 0, sizeof g);
+  licgen_p11 p11 = {NULL, NULL};
   optind = 1;
   while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
     switch (c) {
@@ -422,6 +425,8 @@ int licgen_codes(int argc, char **argv) {
     case O_LEDGER: ledger_s = optarg; break;
     case O_FIRST: first_s = optarg; break;
     case O_PASS: passfile = optarg; break;
+    case LICGEN_O_P11MOD: p11.module = optarg; break;
+    case LICGEN_O_PIN: p11.pinfile = optarg; break;
     case 'o': out = optarg; break;
     case 'h': fputs(USAGE, stdout); return EXIT_OK;
     default: return cli_bad_option("codes", argv, opts);
@@ -462,6 +467,9 @@ int licgen_codes(int argc, char **argv) {
   if (access(out, F_OK) == 0)
     return cli_error(EXIT_FAIL, out, "exists; issued codes are never overwritten (choose "
                      "another file)");
+  if (ledger_s == NULL && p11_uri_is(keyfile))
+    return cli_usage("codes", "--ledger FILE is required with a key in a token (there is no "
+                     "key file to keep it beside)");
   if ((size_t)snprintf(ledger_path, sizeof ledger_path, "%s.ledger",
                        ledger_s != NULL ? ledger_s : keyfile) >= sizeof ledger_path ||
       (size_t)snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", out) >= sizeof tmp)
@@ -478,7 +486,7 @@ int licgen_codes(int argc, char **argv) {
   sigaction(SIGTERM, &sa, &old_term);
   sigaction(SIGHUP, &sa, &old_hup);
 
-  if ((r = licgen_key_load(keyfile, passfile, &key)) != EXIT_OK)
+  if ((r = licgen_key_load(keyfile, passfile, &p11, &key)) != EXIT_OK)
     goto out;
   r = EXIT_FAIL;
   first_serial = (uint32_t)first;

@@ -10,12 +10,34 @@
 #include "lic/license.h"
 #include "lic/util.h"
 #include "licgen.h"
+#include "p11key.h"
+#include "p11uri.h"
 #include "terms.h"
 
-int licgen_key_load(const char *keyfile, const char *passfile, lic_key **key) {
+int licgen_p11_error(int rc) {
+  /* The detail names the option itself ("--pin-file: ..."); out of memory
+   * has none. */
+  if (lic_errdetail()[0] == '\0')
+    return cli_lic_error("--key", rc);
+  return cli_error(rc == LIC_INVALID ? EXIT_USAGE : EXIT_FAIL, NULL, "%s", lic_errdetail());
+}
+
+int licgen_key_load(const char *keyfile, const char *passfile, const licgen_p11 *p11,
+                    lic_key **key) {
   char *pass = NULL;
   int r, rc;
   *key = NULL;
+  if (p11_uri_is(keyfile)) {
+    if (passfile != NULL)
+      return cli_error(EXIT_USAGE, "--passphrase-file", "is for key files: a token's PIN "
+                       "comes from --pin-file");
+    if ((rc = p11_key_load(keyfile, p11->module, p11->pinfile, key)) == LIC_OK)
+      return EXIT_OK;
+    return licgen_p11_error(rc);
+  }
+  if (p11->module != NULL || p11->pinfile != NULL)
+    return cli_error(EXIT_USAGE, p11->module != NULL ? "--pkcs11-module" : "--pin-file",
+                     "only with a pkcs11: URI as --key (a key file takes --passphrase-file)");
   if ((r = cli_passphrase(passfile, &pass)) != EXIT_OK)
     return r;
   rc = lic_key_load_private(keyfile, pass, key);

@@ -21,9 +21,27 @@ int licgen_renew(int argc, char **argv);    /* renew.c (a license's successor) *
 
 /* What the signing subcommands share (common.c). */
 struct lic_key;
-/* The root key of --key, decrypted with --passphrase-file when given (the
- * passphrase wiped at once). Exit code; a one-line error said. */
-int licgen_key_load(const char *keyfile, const char *passfile, struct lic_key **key);
+/* --key in a token (docs/keys.md): the options every signing subcommand takes. */
+enum { LICGEN_O_P11MOD = 2000, LICGEN_O_PIN }; /* after terms.h's 1000.. */
+#define LICGEN_KEY_OPTIONS                                             \
+  {"pkcs11-module", required_argument, NULL, LICGEN_O_P11MOD},        \
+  {"pin-file", required_argument, NULL, LICGEN_O_PIN}
+#define LICGEN_KEY_HELP                                                               \
+  "  --key KEY            a PEM private key file, or a pkcs11: URI of a key in a\n"    \
+  "                       token (pkcs11:token=T;object=O, docs/keys.md)\n"            \
+  "  --pkcs11-module F    the token's PKCS#11 module (else $LICGEN_PKCS11_MODULE)\n"   \
+  "  --pin-file F         the token's user PIN: first line of F, mode 0600\n"
+typedef struct {
+  const char *module;  /* --pkcs11-module */
+  const char *pinfile; /* --pin-file */
+} licgen_p11;
+/* The root key of --key: a PEM file decrypted with --passphrase-file when
+ * given (the passphrase wiped at once), or a pkcs11: URI signing inside its
+ * token. Exit code; a one-line error said. */
+int licgen_key_load(const char *keyfile, const char *passfile, const licgen_p11 *p11,
+                    struct lic_key **key);
+/* A token's error (p11key.h) as the one line: exit 2 for a malformed URI. */
+int licgen_p11_error(int rc);
 
 /* The envelope of a license or account being renewed (typ), its signature
  * checked: with --key's public half when the same root signed it, else

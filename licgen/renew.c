@@ -47,6 +47,7 @@ static const char USAGE[] =
     "  --force           replace an existing output file, and renew a license that another\n"
     "                    root key signed (a root key rotation)\n"
     "  --passphrase-file F  the key's passphrase (first line of F)\n"
+    LICGEN_KEY_HELP
     "  --dry-run         show the old and the new terms side by side; write nothing\n"
     "  --json            print the old and the new terms as JSON\n";
 
@@ -108,7 +109,7 @@ int licgen_renew(int argc, char **argv) {
       {"key", required_argument, NULL, O_KEY}, LICGEN_TERM_OPTIONS,
       {"max-nodes", required_argument, NULL, O_MAXNODES},
       {"trust", required_argument, NULL, O_TRUST},
-      {"passphrase-file", required_argument, NULL, O_PASS},
+      {"passphrase-file", required_argument, NULL, O_PASS}, LICGEN_KEY_OPTIONS,
       {"dry-run", no_argument, NULL, O_DRY}, {"json", no_argument, NULL, O_JSON},
       {"force", no_argument, NULL, O_FORCE},
       {"out", required_argument, NULL, 'o'}, {"output", required_argument, NULL, 'o'},
@@ -129,6 +130,7 @@ int licgen_renew(int argc, char **argv) {
   memset(&l, 0, sizeof l);
   licgen_terms_init(&terms);
   cli_trust_init(&trust);
+  licgen_p11 p11 = {NULL, NULL};
   optind = 1;
   while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
     switch (c) {
@@ -139,6 +141,8 @@ int licgen_renew(int argc, char **argv) {
         goto out;
       break;
     case O_PASS: passfile = optarg; break;
+    case LICGEN_O_P11MOD: p11.module = optarg; break;
+    case LICGEN_O_PIN: p11.pinfile = optarg; break;
     case O_DRY: dry = true; break;
     case O_JSON: json = true; break;
     case O_FORCE: force = true; break;
@@ -166,7 +170,7 @@ int licgen_renew(int argc, char **argv) {
     goto out;
   }
   /* The key first: it tells whether the same root signed the old license. */
-  if ((r = licgen_key_load(keyfile, passfile, &key)) != EXIT_OK)
+  if ((r = licgen_key_load(keyfile, passfile, &p11, &key)) != EXIT_OK)
     goto out;
   if ((r = licgen_load_predecessor(argv[optind], "license", key, &trust.t, force, &oldenv,
                                    &oldlen)) != EXIT_OK)

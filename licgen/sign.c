@@ -41,6 +41,7 @@ static const char USAGE[] =
     "                    (--output alike)\n"
     "  --force           replace an existing license file\n"
     "  --passphrase-file F  the key's passphrase (first line of F)\n"
+    LICGEN_KEY_HELP
     "  --dry-run         print what would be signed; write nothing\n"
     "  --json            print the license terms as JSON\n";
 
@@ -75,7 +76,7 @@ int licgen_sign(int argc, char **argv) {
       {"key", required_argument, NULL, O_KEY}, {"mode", required_argument, NULL, O_MODE},
       {"customer", required_argument, NULL, O_CUSTOMER}, LICGEN_TERM_OPTIONS,
       {"max-nodes", required_argument, NULL, O_MAXNODES},
-      {"passphrase-file", required_argument, NULL, O_PASS},
+      {"passphrase-file", required_argument, NULL, O_PASS}, LICGEN_KEY_OPTIONS,
       {"dry-run", no_argument, NULL, O_DRY}, {"json", no_argument, NULL, O_JSON},
       {"force", no_argument, NULL, O_FORCE},
       {"out", required_argument, NULL, 'o'}, {"output", required_argument, NULL, 'o'}, {"help", no_argument, NULL, 'h'},
@@ -95,6 +96,7 @@ int licgen_sign(int argc, char **argv) {
   memset(&l, 0, sizeof l);
   memset(&rif, 0, sizeof rif);
   licgen_terms_init(&terms);
+  licgen_p11 p11 = {NULL, NULL};
   optind = 1;
   while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
     switch (c) {
@@ -107,6 +109,8 @@ int licgen_sign(int argc, char **argv) {
       max_nodes_given = true;
       break;
     case O_PASS: passfile = optarg; break;
+    case LICGEN_O_P11MOD: p11.module = optarg; break;
+    case LICGEN_O_PIN: p11.pinfile = optarg; break;
     case O_DRY: dry = true; break;
     case O_JSON: json = true; break;
     case O_FORCE: force = true; break;
@@ -206,7 +210,7 @@ int licgen_sign(int argc, char **argv) {
     }
   }
 
-  if ((r = licgen_key_load(keyfile, passfile, &key)) != EXIT_OK)
+  if ((r = licgen_key_load(keyfile, passfile, &p11, &key)) != EXIT_OK)
     goto out;
   r = EXIT_FAIL;
   if ((rc = lic_license_pack(&l, &body, &blen)) != LIC_OK ||

@@ -14,7 +14,9 @@ static const char USAGE[] =
     "         [--trust PUB.pem]... [--json]\n\n"
     "Checks a local-mode license offline: its vendor signature (trust store), this\n"
     "machine (machine code and at least one licensed network adapter), the dates,\n"
-    "the major version, the domain, port and application. Exit 0 only when valid.\n\n"
+    "the major version, the domain, port and application. Exit 0 only when valid.\n"
+    "The latest time a check saw is kept in the state directory: a clock set back\n"
+    "more than an hour below it reads clock_rollback (docs/integration.md).\n\n"
     "  --domain D      the access domain name the report server answers on\n"
     "  --port P        its port\n"
     "  --app A         application name (required when the license restricts them)\n"
@@ -23,7 +25,8 @@ static const char USAGE[] =
     "  --major N       product major version (required when the license names one)\n"
     "  --trust FILE    trusted root public key (repeatable; replaces the built-in store)\n"
     "  --json          print the result as JSON\n"
-    "  --state DIR     accepted like every licctl command (check keeps no state)\n";
+    "  --state DIR     state directory, where the clock's high-water mark is kept\n"
+    "                  (default $XDG_STATE_HOME/licctl or ~/.local/state/licctl)\n";
 
 enum { O_DOMAIN = 256, O_PORT, O_APP, O_MAJOR, O_VERSION, O_TRUST, O_JSON, O_STATE };
 
@@ -37,7 +40,7 @@ int licctl_check(int argc, char **argv) {
       {NULL, 0, NULL, 0}};
   cli_trust ct;
   lic_check_req q = {NULL, -1, NULL, -1};
-  const char *port = NULL, *major = NULL, *version = NULL;
+  const char *port = NULL, *major = NULL, *version = NULL, *state = NULL;
   bool json = false;
   lic_license l;
   lic_machine m;
@@ -58,7 +61,7 @@ int licctl_check(int argc, char **argv) {
         return r;
       break;
     case O_JSON: json = true; break;
-    case O_STATE: break; /* accepted by every licctl command; check keeps no state */
+    case O_STATE: state = optarg; break;
     case 'h': fputs(USAGE, stdout); return EXIT_OK;
     default: return cli_bad_option("check", argv, opts);
     }
@@ -103,7 +106,14 @@ int licctl_check(int argc, char **argv) {
     lic_license_clear(&l);
     return cli_lic_error("machine", rc);
   }
-  lic_status st = lic_license_check_local(&l, &m, &q, (int64_t)time(NULL), reason, sizeof reason);
+  int64_t now = (int64_t)time(NULL), behind;
+  if ((r = licctl_clock_check(licctl_state_dir(state), now, &behind, reason, sizeof reason)) !=
+      EXIT_OK) {
+    lic_license_clear(&l);
+    return r;
+  }
+  lic_status st = behind > 0 ? LIC_STATUS_CLOCK_ROLLBACK
+                             : lic_license_check_local(&l, &m, &q, now, reason, sizeof reason);
   char id[LIC_UUID_LEN + 1], ex[11], until[LIC_UNTIL_LEN];
   lic_uuid_format(l.id, id);
   lic_date_format(l.expires, ex);

@@ -26,6 +26,13 @@ int licctl_instance_key(const char *dir, lic_key **key);
 /* The install's project id, generated once (state/project_id). */
 int licctl_project_id(const char *dir, uint8_t id[LIC_ID_LEN]);
 
+/* licctl check's clock high-water mark (clock.c, STATE/clock): *behind > 0
+ * (and reason said) when now is more than LIC_SESSION_ROLLBACK below the
+ * latest time a check saw; else the mark is raised to now. Exit code; a
+ * one-line error said. */
+int licctl_clock_check(const char *dir, int64_t now, int64_t *behind, char *reason,
+                       size_t cap);
+
 /* Public mode's credentials (public.c): the account, its token from a 0600
  * file (never the command line) and the state directory's project id. */
 typedef struct {

@@ -74,6 +74,8 @@ struct lic_code_signer {
   EVP_PKEY *pkey; /* a reference of the caller's key */
   EVP_MD_CTX *ctx;
   int ready; /* ctx initialised and reusable */
+  const lic_key *ext; /* a key held in a token: signs through its own context */
+  void *ext_ctx;      /* (a session of this signer's thread) */
 };
 
 int lic_code_signer_new(const lic_key *key, lic_code_signer **out) {
@@ -83,6 +85,17 @@ int lic_code_signer_new(const lic_key *key, lic_code_signer **out) {
   *out = NULL;
   if (key == NULL || !lic_key_has_private(key))
     return lic__fail(LIC_KEY, "signing codes needs a private key");
+  if (lic_key_is_external(key)) {
+    if ((s = calloc(1, sizeof *s)) == NULL)
+      return LIC_NOMEM;
+    if ((r = lic_key_signer_open(key, &s->ext_ctx)) != LIC_OK) {
+      free(s);
+      return r;
+    }
+    s->ext = key;
+    *out = s;
+    return LIC_OK;
+  }
   if ((s = calloc(1, sizeof *s)) == NULL || (s->ctx = EVP_MD_CTX_new()) == NULL) {
     r = LIC_NOMEM;
     goto out;
@@ -104,6 +117,8 @@ out:
 void lic_code_signer_free(lic_code_signer *s) {
   if (s == NULL)
     return;
+  if (s->ext != NULL)
+    lic_key_signer_close(s->ext, s->ext_ctx);
   EVP_MD_CTX_free(s->ctx); /* the context's key state is wiped by OpenSSL */
   EVP_PKEY_free(s->pkey);
   free(s);
@@ -114,6 +129,8 @@ void lic_code_signer_free(lic_code_signer *s) {
  * later version refuse, initialise afresh and retry once. */
 static int signer_sign(lic_code_signer *s, const uint8_t *msg, size_t len,
                        uint8_t sig[LIC_SIG_LEN]) {
+  if (s->ext != NULL)
+    return lic_key_signer_sign(s->ext, s->ext_ctx, msg, len, sig);
   for (int attempt = 0; attempt < 2; attempt++) {
     size_t siglen = LIC_SIG_LEN;
     if (!s->ready) {

@@ -18,6 +18,8 @@ struct lic_key {
   bool priv;
   uint8_t pub[LIC_PUBKEY_LEN];
   uint8_t kid[LIC_KID_LEN];
+  lic_key_signer ext; /* ext.sign != NULL: the private half is elsewhere */
+  void *ext_ctx;
 };
 
 void lic_kid_of(const uint8_t pub[LIC_PUBKEY_LEN], uint8_t kid[LIC_KID_LEN]) {
@@ -220,6 +222,9 @@ int lic_key_private_pem(const lic_key *k, const char *passphrase, char **pem, si
   *len = 0;
   if (!k->priv)
     return lic__fail(LIC_KEY, "not a private key");
+  if (k->ext.sign != NULL)
+    return lic__fail(LIC_KEY, "the private key stays inside its token: it cannot be written "
+                     "out");
   if ((bio = BIO_new(BIO_s_mem())) == NULL)
     return LIC_NOMEM;
   if (passphrase != NULL)
@@ -273,6 +278,46 @@ int lic_key_save_public(const lic_key *k, const char *path) {
   return rc;
 }
 
+int lic_key_from_signer(const uint8_t pub[LIC_PUBKEY_LEN], const lic_key_signer *ops,
+                        void *ctx, lic_key **out) {
+  int rc;
+  *out = NULL;
+  if (ops == NULL || ops->sign == NULL || ops->free == NULL) {
+    if (ops != NULL && ops->free != NULL)
+      ops->free(ctx);
+    return lic__fail(LIC_INVALID, "a signer needs sign and free");
+  }
+  if ((rc = lic_key_from_raw_public(pub, out)) != LIC_OK) {
+    ops->free(ctx);
+    return rc;
+  }
+  (*out)->ext = *ops;
+  (*out)->ext_ctx = ctx;
+  (*out)->priv = true;
+  return LIC_OK;
+}
+
+bool lic_key_is_external(const lic_key *k) { return k->ext.sign != NULL; }
+
+int lic_key_signer_open(const lic_key *k, void **ctx) {
+  *ctx = NULL;
+  if (k->ext.sign == NULL)
+    return lic__fail(LIC_KEY, "not a key held outside this process");
+  return k->ext.open != NULL ? k->ext.open(k->ext_ctx, ctx) : LIC_OK;
+}
+
+void lic_key_signer_close(const lic_key *k, void *ctx) {
+  if (ctx != NULL && k->ext.free != NULL)
+    k->ext.free(ctx);
+}
+
+int lic_key_signer_sign(const lic_key *k, void *ctx, const uint8_t *msg, size_t len,
+                        uint8_t sig[LIC_SIG_LEN]) {
+  if (k->ext.sign == NULL)
+    return lic__fail(LIC_KEY, "not a key held outside this process");
+  return k->ext.sign(ctx != NULL ? ctx : k->ext_ctx, msg, len, sig);
+}
+
 bool lic_key_has_private(const lic_key *k) { return k->priv; }
 const uint8_t *lic_key_raw_public(const lic_key *k) { return k->pub; }
 const uint8_t *lic_key_kid(const lic_key *k) { return k->kid; }
@@ -282,6 +327,8 @@ void lic_key_free(lic_key *k) {
   if (k == NULL)
     return;
   EVP_PKEY_free(k->pkey);
+  if (k->ext.free != NULL)
+    k->ext.free(k->ext_ctx);
   OPENSSL_cleanse(k, sizeof *k);
   free(k);
 }
@@ -309,6 +356,11 @@ int lic_key_sign2(const lic_key *k, const uint8_t *a, size_t alen, const uint8_t
     return lic__fail(LIC_KEY, "signing needs a private key");
   if ((m = join(a, alen, b, blen)) == NULL)
     return LIC_NOMEM;
+  if (k->ext.sign != NULL) {
+    rc = k->ext.sign(k->ext_ctx, m, alen + blen, sig);
+    free(m);
+    return rc;
+  }
   if ((ctx = EVP_MD_CTX_new()) == NULL) {
     free(m);
     return LIC_NOMEM;

@@ -40,6 +40,34 @@ LIC_API const uint8_t *lic_key_raw_public(const lic_key *k);
 LIC_API const uint8_t *lic_key_kid(const lic_key *k);
 LIC_API void lic_key_free(lic_key *k);
 
+/* A key whose private half lives outside this process (a hardware token,
+ * docs/keys.md): liblic signs through these callbacks and never sees the
+ * private key. ctx belongs to the key and is released with free(ctx). open
+ * makes another context for one more thread of signing (a PKCS#11 session of
+ * its own, for licgen codes --jobs); NULL when the context may be shared.
+ * sign writes the Ed25519 signature of msg; both return a LIC_ error, with
+ * lic__fail's detail set. */
+typedef struct {
+  int (*sign)(void *ctx, const uint8_t *msg, size_t len, uint8_t sig[LIC_SIG_LEN]);
+  int (*open)(void *ctx, void **out);
+  void (*free)(void *ctx);
+} lic_key_signer;
+/* The key of public key pub signing through ops (copied). ctx is owned by
+ * the key from here on, also on failure. */
+LIC_API int lic_key_from_signer(const uint8_t pub[LIC_PUBKEY_LEN], const lic_key_signer *ops,
+                                void *ctx, lic_key **out);
+/* True for a key made by lic_key_from_signer: its private half cannot be
+ * written out. */
+LIC_API bool lic_key_is_external(const lic_key *k);
+/* For one more signing thread: a context of its own (*ctx, to release with
+ * lic_key_signer_close) when the signer has open, else *ctx NULL and the
+ * key's own context is used. */
+LIC_API int lic_key_signer_open(const lic_key *k, void **ctx);
+LIC_API void lic_key_signer_close(const lic_key *k, void *ctx);
+/* Sign msg with the external key through ctx (NULL: the key's own). */
+LIC_API int lic_key_signer_sign(const lic_key *k, void *ctx, const uint8_t *msg, size_t len,
+                                uint8_t sig[LIC_SIG_LEN]);
+
 /* kid = first 8 bytes of SHA-256(raw public key). */
 LIC_API void lic_kid_of(const uint8_t pub[LIC_PUBKEY_LEN], uint8_t kid[LIC_KID_LEN]);
 /* 16 lowercase hex digits + NUL. */

@@ -15,6 +15,7 @@
 
 #include "lic/err.h"
 #include "lic/fileio.h"
+#include "lic/actcode.h"
 #include "lic/keys.h"
 #include "testutil.h"
 
@@ -401,6 +402,126 @@ static void test_test_keys_pair_up(void **state) {
   lic_key_free(np);
 }
 
+/* A key held elsewhere (a token, docs/keys.md): the callbacks sign; here a
+ * software key stands in for the token, and counts what was asked of it. */
+typedef struct {
+  lic_key *inner; /* the "token's" key, owned by the root context */
+  int *opened, *closed, *signed_;
+  int fail;
+} ext_ctx;
+
+static int ext_sign(void *p, const uint8_t *msg, size_t len, uint8_t sig[LIC_SIG_LEN]) {
+  ext_ctx *c = p;
+  (*c->signed_)++;
+  if (c->fail)
+    return lic_fail(LIC_CRYPTO, "token removed");
+  return lic_key_sign2(c->inner, msg, len, NULL, 0, sig);
+}
+
+static int ext_open(void *p, void **out) {
+  ext_ctx *c = p, *n = malloc(sizeof *n);
+  assert_non_null(n);
+  *n = *c;
+  n->inner = NULL; /* a session: borrows the root's key */
+  (*c->opened)++;
+  *out = n;
+  return LIC_OK;
+}
+
+static ext_ctx *g_root_ctx; /* sessions sign with the root's key */
+
+static int ext_sign_session(void *p, const uint8_t *msg, size_t len, uint8_t sig[LIC_SIG_LEN]) {
+  ext_ctx *c = p;
+  (*c->signed_)++;
+  return lic_key_sign2(c->inner != NULL ? c->inner : g_root_ctx->inner, msg, len, NULL, 0, sig);
+}
+
+static void ext_free(void *p) {
+  ext_ctx *c = p;
+  if (c->inner != NULL)
+    lic_key_free(c->inner);
+  else
+    (*c->closed)++;
+  free(c);
+}
+
+static void test_external_signer(void **state) {
+  (void)state;
+  int opened = 0, closed = 0, signed_ = 0;
+  lic_key *k = NULL;
+  ext_ctx *c = calloc(1, sizeof *c);
+  assert_non_null(c);
+  assert_int_equal(lic_key_generate(&c->inner), LIC_OK);
+  c->opened = &opened, c->closed = &closed, c->signed_ = &signed_;
+  uint8_t pub[LIC_PUBKEY_LEN];
+  memcpy(pub, lic_key_raw_public(c->inner), LIC_PUBKEY_LEN);
+  g_root_ctx = c;
+  lic_key_signer ops = {ext_sign_session, ext_open, ext_free};
+  assert_int_equal(lic_key_from_signer(pub, &ops, c, &k), LIC_OK);
+  assert_true(lic_key_is_external(k));
+  assert_true(lic_key_has_private(k));
+  assert_memory_equal(lic_key_raw_public(k), pub, LIC_PUBKEY_LEN);
+
+  /* signs through the callback, and the signature verifies with pub */
+  uint8_t sig[LIC_SIG_LEN];
+  assert_int_equal(lic_key_sign2(k, (const uint8_t *)"ab", 2, (const uint8_t *)"cd", 2, sig),
+                   LIC_OK);
+  assert_int_equal(signed_, 1);
+  assert_int_equal(lic_sig_verify2(pub, (const uint8_t *)"abcd", 4, NULL, 0, sig), LIC_OK);
+
+  /* the private half cannot be written out */
+  char *pem = NULL;
+  size_t len = 0;
+  assert_int_equal(lic_key_private_pem(k, NULL, &pem, &len), LIC_KEY);
+  assert_null(pem);
+  assert_non_null(strstr(lic_errdetail(), "stays inside its token"));
+  assert_int_equal(lic_key_public_pem(k, &pem, &len), LIC_OK);
+  free(pem);
+
+  /* a code signer opens a context (a session) of its own, closes it once */
+  lic_code_signer *cs = NULL;
+  lic_code code = {0};
+  char text[LIC_CODE_TEXT_LEN + 1];
+  code.product = 3;
+  code.serial = 9;
+  assert_int_equal(lic_code_signer_new(k, &cs), LIC_OK);
+  assert_int_equal(opened, 1);
+  assert_int_equal(lic_code_signer_make(cs, &code, text), LIC_OK);
+  assert_int_equal(lic_code_signer_make(cs, &code, text), LIC_OK);
+  lic_code_signer_free(cs);
+  assert_int_equal(closed, 1);
+  assert_int_equal(signed_, 3);
+  lic_trust t;
+  lic_trust_init(&t);
+  assert_int_equal(lic_trust_add_raw(&t, pub), LIC_OK);
+  lic_code parsed;
+  assert_int_equal(lic_code_parse(text, &parsed), LIC_OK);
+  assert_int_equal(lic_code_verify(&parsed, &t, 3, 0), LIC_OK);
+  lic_key_free(k); /* frees the root context and its key */
+  assert_int_equal(closed, 1);
+
+  /* a failing token: the error comes through, nothing signed */
+  c = calloc(1, sizeof *c);
+  assert_non_null(c);
+  assert_int_equal(lic_key_generate(&c->inner), LIC_OK);
+  c->opened = &opened, c->closed = &closed, c->signed_ = &signed_;
+  c->fail = 1;
+  lic_key_signer bad = {ext_sign, NULL, ext_free};
+  memcpy(pub, lic_key_raw_public(c->inner), LIC_PUBKEY_LEN);
+  assert_int_equal(lic_key_from_signer(pub, &bad, c, &k), LIC_OK);
+  assert_int_equal(lic_key_sign2(k, (const uint8_t *)"x", 1, NULL, 0, sig), LIC_CRYPTO);
+  assert_string_equal(lic_errdetail(), "token removed");
+  /* no open: a code signer shares the key's own context */
+  assert_int_equal(lic_code_signer_new(k, &cs), LIC_OK);
+  assert_int_equal(lic_code_signer_make(cs, &code, text), LIC_CRYPTO);
+  lic_code_signer_free(cs);
+  lic_key_free(k);
+
+  /* no sign or free callback: refused */
+  lic_key_signer none = {NULL, NULL, NULL};
+  assert_int_equal(lic_key_from_signer(pub, &none, NULL, &k), LIC_INVALID);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_generate_save_load_private),
@@ -416,6 +537,7 @@ int main(void) {
       cmocka_unit_test(test_trust_builtin),
       cmocka_unit_test(test_non_ed25519_refused),
       cmocka_unit_test(test_test_keys_pair_up),
+      cmocka_unit_test(test_external_signer),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
