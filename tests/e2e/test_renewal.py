@@ -192,6 +192,13 @@ def test_named_old_id_and_revoked_successor(server, tmp_path):
     assert p.returncode == 0 and p.stdout.startswith("valid: license %s," % new), p
     p = licctl_verify(s)  # one lineage: no name needed
     assert p.returncode == 0 and p.stdout.startswith("valid: license %s," % new), p
+    lics = {x["id"]: x for x in json.loads(licsrv(s, "licenses", "--json").stdout)["licenses"]}
+    assert lics[old]["state"] == "superseded" and lics[new]["state"] == "active", lics
+    assert lics[new]["supersedes"] == old and lics[old]["supersedes"] is None, lics
+    assert lics[new]["lineage"] == lics[old]["lineage"] == old, lics
+    table = licsrv(s, "licenses").stdout
+    assert any(ln.startswith(old) and ln.rstrip().endswith("superseded")
+               for ln in table.splitlines()), table
     # Revoking the successor leaves the predecessor, still in force.
     revoke(s, new)
     v, lic = verify(s, new, "rs-1")
