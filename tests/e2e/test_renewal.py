@@ -196,6 +196,10 @@ def test_named_old_id_and_revoked_successor(server, tmp_path):
     assert lics[old]["state"] == "superseded" and lics[new]["state"] == "active", lics
     assert lics[new]["supersedes"] == old and lics[old]["supersedes"] is None, lics
     assert lics[new]["lineage"] == lics[old]["lineage"] == old, lics
+    st, doc = admin(s, "GET", "/v1/admin/licenses", s.token)
+    by = {x["id"]: x for x in doc["licenses"]}
+    assert by[new]["in_force"] and not by[old]["in_force"], doc
+    assert by[new]["lineage"] == by[old]["lineage"] == old, doc
     table = licsrv(s, "licenses").stdout
     assert any(ln.startswith(old) and ln.rstrip().endswith("superseded")
                for ln in table.splitlines()), table
