@@ -1,13 +1,15 @@
 /* core/watch.c - expiry is never a surprise (issue 15): /healthz warns (still
- * 200) from LICSRV_EXPIRY_WARN_DAYS before a license expires, /metrics has
- * each license's expiry time, and the log warns once a day. All read the
- * licenses from the store, so an import or revoke from the shell shows at once. */
+ * 200) from LICSRV_EXPIRY_WARN_DAYS before a license expires, unless a renewal
+ * of it takes over (its lineage goes on), /metrics has each license's expiry
+ * time, and the log warns once a day. All read the licenses from the store,
+ * so an import or revoke from the shell shows at once. */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "core/app.h"
 #include "core/expiry.h"
+#include "core/lineage_store.h"
 #include "util/log.h"
 
 typedef int (*terms_cb)(const licsrv_terms *t, void *arg);
@@ -15,25 +17,48 @@ typedef int (*terms_cb)(const licsrv_terms *t, void *arg);
 typedef struct {
   terms_cb fn;
   void *arg;
+  bool skip_renewed;
+  srv_lineages lin;
 } terms_walk;
+
+/* Whether license id's lineage goes on after it: another license of it, not
+ * revoked, starts by its end and ends later (or never). A renewal imported
+ * ahead ends the warnings about the license it renews. */
+static bool renewed(const srv_lineages *lin, const licsrv_terms *t) {
+  size_t i = srv_lineage_find(&lin->g, t->id);
+  if (i == SRV_LIN_NONE || t->expires == 0)
+    return false;
+  for (size_t j = 0; j < lin->n; j++) {
+    const lic_license *m = &lin->l[j];
+    if (j != i && lin->g.key[j] == lin->g.key[i] && !lin->e[j].revoked &&
+        m->not_before <= t->expires && (m->expires == 0 || m->expires > t->expires))
+      return true;
+  }
+  return false;
+}
 
 static int terms_each_cb(const store_license *sl, void *arg) {
   terms_walk *w = arg;
   licsrv_terms t;
   licsrv_terms_read(sl, &t);
+  if (w->skip_renewed && renewed(&w->lin, &t))
+    return 0;
   return w->fn(&t, w->arg);
 }
 
-/* Every license's terms through a one-shot reader (any thread). */
-static int terms_each(app *a, terms_cb fn, void *arg) {
+/* Every license's terms through a one-shot reader (any thread); with
+ * skip_renewed not those whose lineage goes on after them. */
+static int terms_each(app *a, terms_cb fn, void *arg, bool skip_renewed) {
   store_reader *rd = NULL;
-  terms_walk w = {fn, arg};
+  terms_walk w = {fn, arg, skip_renewed, {0}};
   int rc = store_reader_new(a->st, &rd);
   if (rc == LIC_OK && (rc = store_reader_begin(rd)) == LIC_OK) {
-    rc = store_license_each(rd, terms_each_cb, &w);
+    if (!skip_renewed || (rc = srv_lineages_read(rd, &w.lin)) == LIC_OK)
+      rc = store_license_each(rd, terms_each_cb, &w);
     store_reader_end(rd);
   }
   store_reader_free(rd);
+  srv_lineages_clear(&w.lin);
   return rc;
 }
 
@@ -50,7 +75,7 @@ static int metric_row(const licsrv_terms *t, void *arg) {
 }
 
 static void metric_family(void *arg, srv_buf *out) {
-  terms_each(arg, metric_row, out);
+  terms_each(arg, metric_row, out, false);
 }
 
 /* ---- /healthz ---------------------------------------------------------------------------- */
@@ -81,7 +106,7 @@ static int health_expiry(void *arg, char *msg, size_t len) {
     memset(&n, 0, sizeof n);
     n.now = now;
     a->expiry_why[0] = '\0';
-    if (terms_each(a, near_row, &n) == LIC_OK && n.near > 0) {
+    if (terms_each(a, near_row, &n, true) == LIC_OK && n.near > 0) {
       char one[200];
       licsrv_expiry_text(&n.soonest, now, one, sizeof one);
       if (n.near > 1)
@@ -115,7 +140,7 @@ static int log_row(const licsrv_terms *t, void *arg) {
 
 void app_expiry_tick(app *a) {
   pthread_mutex_lock(&a->emu);
-  int rc = terms_each(a, log_row, a);
+  int rc = terms_each(a, log_row, a, true);
   pthread_mutex_unlock(&a->emu);
   if (rc != LIC_OK) {
     char q[900];

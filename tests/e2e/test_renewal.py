@@ -272,3 +272,28 @@ def test_import_refuses_a_successor_that_changes_the_binding(server, tmp_path):
     orphan = renewal(s, tmp_path / "orphan.lic", str(uuid.uuid4()), customer="Someone Else")
     assert import_file(s, tmp_path / "orphan.lic").returncode == 0
     assert verify(s, orphan, "rs-1")[1] == orphan
+
+
+def health_warnings(s):
+    st, body, _ = s.get("/healthz")
+    assert st == 200, body
+    return [w for w in json.loads(body).get("warnings", []) if w["check"] == "expiry"]
+
+
+def test_a_renewal_imported_ahead_ends_the_expiry_warning(server, tmp_path):
+    s = server
+    now = int(time.time())
+    end = now + 10 * 86400
+    old = reseal_license(s.license_file, tmp_path / "old.lic", expires=end)
+    assert import_file(s, tmp_path / "old.lic").returncode == 0
+    revoke(s, s.license_id)
+    time.sleep(1.1)  # /healthz's checks are cached a second
+    w = health_warnings(s)
+    assert len(w) == 1 and old in w[0]["message"], w
+    renewal(s, tmp_path / "new.lic", old, not_before=end, expires=end + 365 * 86400)
+    assert import_file(s, tmp_path / "new.lic").returncode == 0
+    time.sleep(1.1)
+    assert health_warnings(s) == []
+    # /metrics still has both expiry times.
+    st, body, _ = s.get("/metrics", port=s.admin_port)
+    assert st == 200 and body.decode().count("licsrv_license_expiry_timestamp_seconds{") >= 2
