@@ -170,6 +170,10 @@ def test_agent_runs_across_a_renewal_imported_ahead(server, tmp_path):
         assert nodes["rs-3"]["last_failure"]["status"] == "seats_exhausted", nodes
         p = licsrv(s, "nodes", "--license", old, "--json")
         assert {n["node"] for n in json.loads(p.stdout)["nodes"]} >= {NODE, "rs-2"}
+        p = licsrv(s, "failures", "--license", new, "--json")  # any id of the lineage
+        fails = json.loads(p.stdout)["failures"]
+        assert [(f["license"], f["node"], f["status"]) for f in fails] == \
+            [(old, "rs-3", "seats_exhausted")], fails
         assert agent.read()["state"] == "licensed"
     finally:
         agent.stop()
