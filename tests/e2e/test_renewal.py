@@ -155,6 +155,8 @@ def test_agent_runs_across_a_renewal_imported_ahead(server, tmp_path):
         assert states == {"licensed"} and agent.read()["state"] == "licensed"
         log_states = [ln for ln in agent.log().splitlines() if "msg=state" in ln]
         assert log_states and all(" state=licensed" in ln for ln in log_states), agent.log()
+        print("old %s ends %d; renewal %s answered from %.2f; agent log:\n%s"
+              % (old, end, new, switched, agent.log()))
         # Seats moved with the lineage: both nodes hold theirs; the new
         # max_nodes (1) applies to a third.
         v, lic = verify(s, new, "rs-3")
