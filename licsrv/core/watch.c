@@ -21,27 +21,11 @@ typedef struct {
   srv_lineages lin;
 } terms_walk;
 
-/* Whether license id's lineage goes on after it: another license of it, not
- * revoked, starts by its end and ends later (or never). A renewal imported
- * ahead ends the warnings about the license it renews. */
-static bool renewed(const srv_lineages *lin, const licsrv_terms *t) {
-  size_t i = srv_lineage_find(&lin->g, t->id);
-  if (i == SRV_LIN_NONE || t->expires == 0)
-    return false;
-  for (size_t j = 0; j < lin->n; j++) {
-    const lic_license *m = &lin->l[j];
-    if (j != i && lin->g.key[j] == lin->g.key[i] && !lin->e[j].revoked &&
-        m->not_before <= t->expires && (m->expires == 0 || m->expires > t->expires))
-      return true;
-  }
-  return false;
-}
-
 static int terms_each_cb(const store_license *sl, void *arg) {
   terms_walk *w = arg;
   licsrv_terms t;
   licsrv_terms_read(sl, &t);
-  if (w->skip_renewed && renewed(&w->lin, &t))
+  if (w->skip_renewed && t.expires != 0 && srv_lineages_renewed(&w->lin, t.id, t.expires))
     return 0;
   return w->fn(&t, w->arg);
 }

@@ -300,6 +300,9 @@ def test_a_renewal_imported_ahead_ends_the_expiry_warning(server, tmp_path):
     assert import_file(s, tmp_path / "new.lic").returncode == 0
     time.sleep(1.1)
     assert health_warnings(s) == []
+    out = licsrv(s, "status").stdout
+    assert "license %s  Test Customer  expires" % old in out and "renewed)" in out, out
+    assert "renew soon" not in out, out
     # /metrics still has both expiry times.
     st, body, _ = s.get("/metrics", port=s.admin_port)
     assert st == 200 and body.decode().count("licsrv_license_expiry_timestamp_seconds{") >= 2
