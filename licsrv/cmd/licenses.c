@@ -9,12 +9,16 @@
 #include "cmd/cmd.h"
 #include "cmd/table.h"
 #include "core/expiry.h"
+#include "core/lineage_store.h"
 
 static const char HELP[] =
     "usage: licsrv licenses [--data DIR] [--config FILE] [--json]\n"
     "\n"
     "List the imported licenses: id, customer, expiry (UTC) and days left,\n"
-    "max nodes, heartbeat, and state (active, expired, not yet valid, revoked).\n"
+    "max nodes, heartbeat, and state (active, expired, not yet valid, revoked,\n"
+    "or superseded: active, but a renewal of it is in force and answers for its\n"
+    "lineage; docs/server.md). --json adds each license's lineage (the id its\n"
+    "nodes are listed under) and the license it supersedes.\n"
     "Read-only; safe while the server runs.\n"
     "\n"
     "  --data DIR     data directory (default " LICSRV_DEFAULT_DATA ")\n"
@@ -26,7 +30,18 @@ typedef struct {
   licsrv_table t;
   json_t *arr;
   int64_t now;
+  srv_lineages lin;
 } ctx;
+
+/* The state, with "superseded" for an active license whose lineage another
+ * license answers for now. */
+static const char *state_of(const ctx *c, const licsrv_terms *t) {
+  const char *st = licsrv_license_state(t, c->now);
+  const lic_license *in = srv_lineages_answer(&c->lin, t->id, c->now);
+  if (strcmp(st, "active") == 0 && in != NULL && memcmp(in->id, t->id, LIC_ID_LEN) != 0)
+    return "superseded";
+  return st;
+}
 
 const char *licsrv_license_state(const licsrv_terms *t, int64_t now) {
   if (t->revoked)
@@ -68,7 +83,22 @@ static int row(const store_license *sl, void *arg) {
   char id[LIC_UUID_LEN + 1], exp[40], days[32], maxn[24], hb[24];
   licsrv_terms_read(sl, &t);
   if (c->arr != NULL) {
-    json_array_append_new(c->arr, licsrv_license_json(&t, c->now));
+    json_t *o = licsrv_license_json(&t, c->now);
+    if (o != NULL) {
+      char key[LIC_UUID_LEN + 1], sup[LIC_UUID_LEN + 1];
+      uint8_t k[LIC_ID_LEN];
+      size_t i = srv_lineage_find(&c->lin.g, t.id);
+      srv_lineages_key(&c->lin, t.id, k);
+      lic_uuid_format(k, key);
+      if (i != SRV_LIN_NONE && c->lin.l[i].has_supersedes)
+        lic_uuid_format(c->lin.l[i].supersedes, sup);
+      json_object_set_new(o, "state", json_string(state_of(c, &t)));
+      json_object_set_new(o, "lineage", json_string(key));
+      json_object_set_new(o, "supersedes", i != SRV_LIN_NONE && c->lin.l[i].has_supersedes
+                                               ? json_string(sup)
+                                               : json_null());
+    }
+    json_array_append_new(c->arr, o);
     return 0;
   }
   lic_uuid_format(t.id, id);
@@ -85,7 +115,7 @@ static int row(const store_license *sl, void *arg) {
   snprintf(maxn, sizeof maxn, t.max_nodes == 0 ? "unlimited" : "%lld", (long long)t.max_nodes);
   snprintf(hb, sizeof hb, "%llds", (long long)t.heartbeat);
   const char *cells[] = {id, t.readable ? t.customer : "?", exp, days, maxn, hb,
-                         licsrv_license_state(&t, c->now)};
+                         state_of(c, &t)};
   licsrv_table_row(&c->t, cells);
   return 0;
 }
@@ -122,6 +152,7 @@ int licsrv_cmd_licenses(int argc, char **argv) {
     goto out;
   }
   if ((r = store_reader_new(s, &rd)) != LIC_OK || (r = store_reader_begin(rd)) != LIC_OK ||
+      (r = srv_lineages_read(rd, &c.lin)) != LIC_OK ||
       (r = store_license_each(rd, row, &c)) != LIC_OK) {
     ex = cli_lic_error("store", r);
     goto out;
@@ -133,6 +164,7 @@ int licsrv_cmd_licenses(int argc, char **argv) {
   }
 out:
   json_decref(c.arr);
+  srv_lineages_clear(&c.lin);
   licsrv_table_free(&c.t);
   store_reader_free(rd);
   store_close(s);

@@ -10,6 +10,7 @@
 #include "lic/envelope.h"
 #include "lic/err.h"
 #include "lic/license.h"
+#include "core/lineage_store.h"
 #include "core/public.h"
 #include <time.h>
 #include <unistd.h>
@@ -34,6 +35,7 @@ typedef struct {
   json_t *arr;
   bool json;
   int64_t now;
+  srv_lineages lin; /* a renewal imported ahead: "renewed", not "renew soon" */
 } status_ctx;
 
 typedef struct {
@@ -107,9 +109,12 @@ static int license_row(const store_license *sl, void *arg) {
   if (t.readable && t.expires != 0) {
     int64_t d = licsrv_days_left(t.expires, ctx->now);
     lic_date_format(t.expires, exp);
+    bool renewed = srv_lineages_renewed(&ctx->lin, t.id, t.expires);
     if (d >= 0)
       snprintf(left, sizeof left, " (%lld day%s left%s)", (long long)d, d == 1 ? "" : "s",
-               licsrv_expiry_near(&t, ctx->now) ? ", renew soon" : "");
+               renewed                              ? ", renewed"
+               : licsrv_expiry_near(&t, ctx->now) ? ", renew soon"
+                                                  : "");
     else
       snprintf(left, sizeof left, " (EXPIRED)");
   }
@@ -128,11 +133,12 @@ int licsrv_cmd_status(int argc, char **argv) {
   store *s = NULL;
   store_reader *rd = NULL;
   store_meta meta;
-  status_ctx ctx = {NULL, false, 0};
+  status_ctx ctx;
   uint64_t used = 0, mapsize = 0;
   char kid[2 * LIC_KID_LEN + 1] = "", pid[LIC_UUID_LEN + 1] = "";
   int c, r, ex;
 
+  memset(&ctx, 0, sizeof ctx);
   licsrv_opts_init(&o);
   while ((c = licsrv_next_opt("status", HELP, argc, argv, ":h", opts, &o, &ex)) > 0)
     ; /* no options of its own */
@@ -171,7 +177,8 @@ int licsrv_cmd_status(int argc, char **argv) {
            strcmp(meta.mode, "public") == 0 ? "first online" : "node", kid[0] ? kid : "(none)",
            pid[0] ? pid : "(none)", meta.schema, size);
   }
-  if ((r = store_license_each(rd, license_row, &ctx)) != LIC_OK) {
+  if ((r = srv_lineages_read(rd, &ctx.lin)) != LIC_OK ||
+      (r = store_license_each(rd, license_row, &ctx)) != LIC_OK) {
     ex = cli_lic_error("store", r);
     goto out;
   }
@@ -192,6 +199,7 @@ int licsrv_cmd_status(int argc, char **argv) {
   }
 out:
   json_decref(ctx.arr);
+  srv_lineages_clear(&ctx.lin);
   store_reader_free(rd);
   store_close(s);
   return ex;

@@ -71,6 +71,19 @@ const lic_license *srv_lineages_answer(const srv_lineages *s, const uint8_t id[L
   return p == SRV_LIN_NONE ? NULL : &s->l[p];
 }
 
+bool srv_lineages_renewed(const srv_lineages *s, const uint8_t id[LIC_ID_LEN], int64_t expires) {
+  size_t i = srv_lineage_find(&s->g, id);
+  if (i == SRV_LIN_NONE || expires == 0)
+    return false;
+  for (size_t j = 0; j < s->n; j++) {
+    const lic_license *m = &s->l[j];
+    if (j != i && s->g.key[j] == s->g.key[i] && !s->e[j].revoked && m->not_before <= expires &&
+        (m->expires == 0 || m->expires > expires))
+      return true;
+  }
+  return false;
+}
+
 int srv_lineage_import_check(store_reader *rd, const lic_license *next, char *why, size_t cap) {
   srv_lineages all;
   int rc;

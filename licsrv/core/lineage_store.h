@@ -27,6 +27,11 @@ void srv_lineages_key(const srv_lineages *s, const uint8_t id[LIC_ID_LEN], uint8
 const lic_license *srv_lineages_answer(const srv_lineages *s, const uint8_t id[LIC_ID_LEN],
                                        int64_t now);
 
+/* Whether the lineage of license id goes on after it ends at expires: another
+ * license of it, not revoked, starts by then and ends later (or never). A
+ * renewal imported ahead; its predecessor's expiry is no longer a warning. */
+bool srv_lineages_renewed(const srv_lineages *s, const uint8_t id[LIC_ID_LEN], int64_t expires);
+
 /* Import (SPEC §4.6): a successor keeps the binding of the license it
  * supersedes (mode, machine, node_key, customer, project, project_id,
  * product, rif). LIC_OK when next keeps it with every stored license it is

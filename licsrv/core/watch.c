@@ -1,16 +1,18 @@
 /* core/watch.c - expiry is never a surprise (issue 15, SPEC §4.6): /healthz
- * warns (still 200) from LICSRV_EXPIRY_WARN_DAYS before a license expires or,
- * in public mode, before the last usable online-key certificate ends;
- * /metrics has each license's expiry time and the certificates' end; the log
- * warns once a day. All read the store, so an import or revoke from the
- * shell shows at once. The public listener's /healthz names no customer and
- * no license id (anyone who reaches it reads it); the admin listener's does. */
+ * warns (still 200) from LICSRV_EXPIRY_WARN_DAYS before a license expires
+ * (unless a renewal of it takes over: its lineage goes on) or, in public
+ * mode, before the last usable online-key certificate ends; /metrics has each
+ * license's expiry time and the certificates' end; the log warns once a day.
+ * All read the store, so an import or revoke from the shell shows at once.
+ * The public listener's /healthz names no customer and no license id (anyone
+ * who reaches it reads it); the admin listener's does. */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "core/app.h"
 #include "core/expiry.h"
+#include "core/lineage_store.h"
 #include "util/log.h"
 
 typedef int (*terms_cb)(const licsrv_terms *t, void *arg);
@@ -18,25 +20,32 @@ typedef int (*terms_cb)(const licsrv_terms *t, void *arg);
 typedef struct {
   terms_cb fn;
   void *arg;
+  bool skip_renewed;
+  srv_lineages lin;
 } terms_walk;
 
 static int terms_each_cb(const store_license *sl, void *arg) {
   terms_walk *w = arg;
   licsrv_terms t;
   licsrv_terms_read(sl, &t);
+  if (w->skip_renewed && t.expires != 0 && srv_lineages_renewed(&w->lin, t.id, t.expires))
+    return 0;
   return w->fn(&t, w->arg);
 }
 
-/* Every license's terms through a one-shot reader (any thread). */
-static int terms_each(app *a, terms_cb fn, void *arg) {
+/* Every license's terms through a one-shot reader (any thread); with
+ * skip_renewed not those whose lineage goes on after them. */
+static int terms_each(app *a, terms_cb fn, void *arg, bool skip_renewed) {
   store_reader *rd = NULL;
-  terms_walk w = {fn, arg};
+  terms_walk w = {fn, arg, skip_renewed, {0}};
   int rc = store_reader_new(a->st, &rd);
   if (rc == LIC_OK && (rc = store_reader_begin(rd)) == LIC_OK) {
-    rc = store_license_each(rd, terms_each_cb, &w);
+    if (!skip_renewed || (rc = srv_lineages_read(rd, &w.lin)) == LIC_OK)
+      rc = store_license_each(rd, terms_each_cb, &w);
     store_reader_end(rd);
   }
   store_reader_free(rd);
+  srv_lineages_clear(&w.lin);
   return rc;
 }
 
@@ -53,7 +62,7 @@ static int metric_row(const licsrv_terms *t, void *arg) {
 }
 
 static void metric_family(void *arg, srv_buf *out) {
-  terms_each(arg, metric_row, out);
+  terms_each(arg, metric_row, out, false);
 }
 
 static double metric_cert_end(void *arg) {
@@ -121,7 +130,7 @@ static int health_expiry(void *arg, bool admin, char *msg, size_t len) {
     if (a->public_mode) { /* accounts end by their own terms; the certificate is the server's */
       cert_text(a, now, a->expiry_why, sizeof a->expiry_why);
       snprintf(a->expiry_anon, sizeof a->expiry_anon, "%s", a->expiry_why);
-    } else if (terms_each(a, near_row, &n) == LIC_OK && n.near > 0) {
+    } else if (terms_each(a, near_row, &n, true) == LIC_OK && n.near > 0) {
       char one[200], anon[200], more[80] = "";
       licsrv_expiry_text(&n.soonest, now, one, sizeof one);
       anon_text(&n.soonest, now, anon, sizeof anon);

@@ -214,7 +214,25 @@ typedef struct {
   route_page pg;
   uint8_t after[LIC_ID_LEN];
   char next[LIC_UUID_LEN + 1];
+  srv_lineages lin;
+  int64_t now;
 } license_walk;
+
+/* A license's lineage (SPEC §4.6): its key, the id its nodes and failures
+ * are listed under, and whether it is the license in force answering for it. */
+static void lineage_json(json_t *o, const license_walk *lw, const uint8_t id[LIC_ID_LEN]) {
+  char key[LIC_UUID_LEN + 1];
+  uint8_t k[LIC_ID_LEN];
+  bool in_force = false;
+  const lic_license *l = srv_lineages_answer(&lw->lin, id, lw->now);
+  size_t i = srv_lineage_find(&lw->lin.g, id);
+  if (l != NULL && i != SRV_LIN_NONE && memcmp(l->id, id, LIC_ID_LEN) == 0)
+    in_force = srv_lineage_in_force(&lw->lin.e[i], lw->now);
+  srv_lineages_key(&lw->lin, id, k);
+  lic_uuid_format(k, key);
+  json_object_set_new(o, "lineage", json_string(key));
+  json_object_set_new(o, "in_force", json_boolean(in_force));
+}
 
 static int list_cb(const store_license *sl, void *arg) {
   license_walk *lw = arg;
@@ -222,7 +240,10 @@ static int list_cb(const store_license *sl, void *arg) {
     return 0;
   if (json_array_size(lw->a) >= lw->pg.limit)
     return 1; /* one more exists: the page has a next */
-  json_array_append_new(lw->a, license_json(sl, false));
+  json_t *o = license_json(sl, false);
+  if (o != NULL)
+    lineage_json(o, lw, sl->id);
+  json_array_append_new(lw->a, o);
   lic_uuid_format(sl->id, lw->next);
   return 0;
 }
@@ -230,6 +251,7 @@ static int list_cb(const store_license *sl, void *arg) {
 static void walk_free(void *arg) {
   license_walk *lw = arg;
   json_decref(lw->a);
+  srv_lineages_clear(&lw->lin);
   free(lw);
 }
 
@@ -254,7 +276,10 @@ static void list_run(route_call *c, store_reader *rd) {
     route_call_error(c, 503, "unavailable", "out of memory");
     return;
   }
-  int rc = store_license_each(rd, list_cb, lw);
+  lw->now = (int64_t)time(NULL);
+  int rc = srv_lineages_read(rd, &lw->lin);
+  if (rc == LIC_OK)
+    rc = store_license_each(rd, list_cb, lw);
   if (rc != LIC_OK && rc != 1) {
     route_call_store_error(c, rc);
     return;

@@ -155,6 +155,8 @@ def test_agent_runs_across_a_renewal_imported_ahead(server, tmp_path):
         assert states == {"licensed"} and agent.read()["state"] == "licensed"
         log_states = [ln for ln in agent.log().splitlines() if "msg=state" in ln]
         assert log_states and all(" state=licensed" in ln for ln in log_states), agent.log()
+        print("old %s ends %d; renewal %s answered from %.2f; agent log:\n%s"
+              % (old, end, new, switched, agent.log()))
         # Seats moved with the lineage: both nodes hold theirs; the new
         # max_nodes (1) applies to a third.
         v, lic = verify(s, new, "rs-3")
@@ -170,6 +172,10 @@ def test_agent_runs_across_a_renewal_imported_ahead(server, tmp_path):
         assert nodes["rs-3"]["last_failure"]["status"] == "seats_exhausted", nodes
         p = licsrv(s, "nodes", "--license", old, "--json")
         assert {n["node"] for n in json.loads(p.stdout)["nodes"]} >= {NODE, "rs-2"}
+        p = licsrv(s, "failures", "--license", new, "--json")  # any id of the lineage
+        fails = json.loads(p.stdout)["failures"]
+        assert [(f["license"], f["node"], f["status"]) for f in fails] == \
+            [(old, "rs-3", "seats_exhausted")], fails
         assert agent.read()["state"] == "licensed"
     finally:
         agent.stop()
@@ -192,6 +198,17 @@ def test_named_old_id_and_revoked_successor(server, tmp_path):
     assert p.returncode == 0 and p.stdout.startswith("valid: license %s," % new), p
     p = licctl_verify(s)  # one lineage: no name needed
     assert p.returncode == 0 and p.stdout.startswith("valid: license %s," % new), p
+    lics = {x["id"]: x for x in json.loads(licsrv(s, "licenses", "--json").stdout)["licenses"]}
+    assert lics[old]["state"] == "superseded" and lics[new]["state"] == "active", lics
+    assert lics[new]["supersedes"] == old and lics[old]["supersedes"] is None, lics
+    assert lics[new]["lineage"] == lics[old]["lineage"] == old, lics
+    st, doc = admin(s, "GET", "/v1/admin/licenses", s.token)
+    by = {x["id"]: x for x in doc["licenses"]}
+    assert by[new]["in_force"] and not by[old]["in_force"], doc
+    assert by[new]["lineage"] == by[old]["lineage"] == old, doc
+    table = licsrv(s, "licenses").stdout
+    assert any(ln.startswith(old) and ln.rstrip().endswith("superseded")
+               for ln in table.splitlines()), table
     # Revoking the successor leaves the predecessor, still in force.
     revoke(s, new)
     v, lic = verify(s, new, "rs-1")
@@ -261,3 +278,31 @@ def test_import_refuses_a_successor_that_changes_the_binding(server, tmp_path):
     orphan = renewal(s, tmp_path / "orphan.lic", str(uuid.uuid4()), customer="Someone Else")
     assert import_file(s, tmp_path / "orphan.lic").returncode == 0
     assert verify(s, orphan, "rs-1")[1] == orphan
+
+
+def health_warnings(s):
+    st, body, _ = s.get("/healthz")
+    assert st == 200, body
+    return [w for w in json.loads(body).get("warnings", []) if w["check"] == "expiry"]
+
+
+def test_a_renewal_imported_ahead_ends_the_expiry_warning(server, tmp_path):
+    s = server
+    now = int(time.time())
+    end = now + 10 * 86400
+    old = reseal_license(s.license_file, tmp_path / "old.lic", expires=end)
+    assert import_file(s, tmp_path / "old.lic").returncode == 0
+    revoke(s, s.license_id)
+    time.sleep(1.1)  # /healthz's checks are cached a second
+    w = health_warnings(s)
+    assert len(w) == 1 and old in w[0]["message"], w
+    renewal(s, tmp_path / "new.lic", old, not_before=end, expires=end + 365 * 86400)
+    assert import_file(s, tmp_path / "new.lic").returncode == 0
+    time.sleep(1.1)
+    assert health_warnings(s) == []
+    out = licsrv(s, "status").stdout
+    assert "license %s  Test Customer  expires" % old in out and "renewed)" in out, out
+    assert "renew soon" not in out, out
+    # /metrics still has both expiry times.
+    st, body, _ = s.get("/metrics", port=s.admin_port)
+    assert st == 200 and body.decode().count("licsrv_license_expiry_timestamp_seconds{") >= 2
