@@ -184,7 +184,7 @@ void app_expiry_tick(app *a) {
   if (a->public_mode)
     cert_log(a, (int64_t)time(NULL));
   else
-    rc = terms_each(a, log_row, a);
+    rc = terms_each(a, log_row, a, true);
   pthread_mutex_unlock(&a->emu);
   if (rc != LIC_OK) {
     char q[900];
