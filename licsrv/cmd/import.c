@@ -24,12 +24,17 @@ static const char HELP[] =
     "\n"
     "Import a signed license (private mode: it must name this server's node key),\n"
     "an account or an online-key certificate (public mode). The signature is\n"
-    "checked against the trust store first. The import is committed and synced\n"
+    "checked against the trust store first: the built-in vendor keys (none in a\n"
+    "build from the source repository) and those of 'licsrv trust add', or only\n"
+    "the --trust keys when given. --trust is for this import only: to trust a\n"
+    "vendor key for the admin API and online activation claims too, run\n"
+    "'licsrv trust add VENDOR.pub.pem'. The import is committed and synced\n"
     "before this command returns, and works while 'licsrv serve' runs.\n"
     "Accounts and certificates are stored as signed; the public-mode server\n"
     "parses their terms when it uses them.\n"
     "\n"
-    "  --trust PEM    trusted vendor root public key (repeatable; replaces the built-in store)\n"
+    "  --trust PEM    trusted vendor root public key for this import (repeatable;\n"
+    "                 replaces the server's trust store)\n"
     "  --data DIR     data directory (default " LICSRV_DEFAULT_DATA ")\n"
     "  --store URL    a PostgreSQL store (postgresql://...; default DIR/store)\n"
     "  --config FILE  read `data =` from this INI file\n"
@@ -51,6 +56,16 @@ static int import_apply(store_wtxn *w, void *arg) {
   if (strcmp(op->typ, "account") == 0)
     return store_w_account_put(w, op->id, op->env, op->len, op->now);
   return store_w_cert_add(w, op->id, op->env, op->len, op->now);
+}
+
+/* A signature by a key not trusted here: the fix for this interface. */
+static int untrusted_error(const char *path, int r, bool given) {
+  if (r != LIC_UNTRUSTED)
+    return cli_error(EXIT_FAIL, path, "%s", lic_errfull(r));
+  return cli_error(EXIT_FAIL, path, "%s: %s", lic_errfull(r),
+                   given ? "give the --trust key that signed it"
+                         : "trust the vendor's key once with 'licsrv trust add VENDOR.pub.pem' "
+                           "(or give --trust VENDOR.pub.pem for this import only)");
 }
 
 int licsrv_cmd_import(int argc, char **argv) {
@@ -92,6 +107,9 @@ int licsrv_cmd_import(int argc, char **argv) {
   path = argv[optind];
   if ((ex = licsrv_opts_finish(&o, "import")) != EXIT_OK)
     return ex;
+  /* Without --trust: what the running server trusts (built-in + DATA/trusted). */
+  if (!ct.replaced && (r = licsrv_trust_load(o.data, &ct.t)) != LIC_OK)
+    return cli_lic_error("trust", r);
 
   /* Verify everything before touching the store. */
   if ((r = lic_file_read(path, LIC_MAX_FILE, &file, &flen)) != LIC_OK ||
@@ -114,7 +132,7 @@ int licsrv_cmd_import(int argc, char **argv) {
   op.now = (int64_t)time(NULL);
   if (strcmp(env.typ, "license") == 0) {
     if ((r = lic_license_open(bytes, blen, &ct.t, &lic)) != LIC_OK) {
-      ex = cli_error(EXIT_FAIL, path, "%s", lic_errfull(r));
+      ex = untrusted_error(path, r, ct.replaced);
       goto out;
     }
     if (strcmp(meta.mode, "private") != 0) {
@@ -157,7 +175,7 @@ int licsrv_cmd_import(int argc, char **argv) {
     if (strcmp(env.typ, "account") == 0) {
       lic_account acct;
       if ((r = lic_account_open(bytes, blen, &ct.t, &acct)) != LIC_OK) {
-        ex = cli_error(EXIT_FAIL, path, "%s", lic_errfull(r));
+        ex = untrusted_error(path, r, ct.replaced);
         goto out;
       }
       memcpy(op.id, acct.id, LIC_ID_LEN);
@@ -165,7 +183,7 @@ int licsrv_cmd_import(int argc, char **argv) {
     } else {
       lic_cert cert;
       if ((r = lic_cert_open(bytes, blen, &ct.t, &cert)) != LIC_OK) {
-        ex = cli_error(EXIT_FAIL, path, "%s", lic_errfull(r));
+        ex = untrusted_error(path, r, ct.replaced);
         goto out;
       }
       if (strcmp(cert.role, LIC_CERT_ROLE) != 0) {
