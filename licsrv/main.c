@@ -24,6 +24,7 @@ static const cli_command CMDS[] = {
     {"serve", licsrv_cmd_serve, "run the license server (HTTP verify and admin APIs)"},
     {"status", licsrv_cmd_status, "mode, keys, licenses and store size"},
     {"token", licsrv_cmd_token, "add, list or revoke admin API tokens"},
+    {"trust", licsrv_cmd_trust, "add, list or remove trusted vendor root keys (DATA/trusted)"},
 };
 
 int main(int argc, char **argv) {

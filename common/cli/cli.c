@@ -40,6 +40,9 @@ int cli_error(int code, const char *what, const char *fmt, ...) {
 
 int cli_lic_error(const char *what, int rc) {
   int code = rc == LIC_INVALID ? EXIT_USAGE : EXIT_FAIL;
+  /* The library says no key is trusted; the fix is the tool's option. */
+  if (rc == LIC_UNTRUSTED && strstr(lic_errdetail(), "no vendor key is trusted") != NULL)
+    return cli_error(code, what, "%s (pass --trust VENDOR.pub.pem)", lic_errfull(rc));
   return cli_error(code, what, "%s", lic_errfull(rc));
 }
 

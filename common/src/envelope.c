@@ -109,7 +109,7 @@ int lic_envelope_verify(const lic_envelope *env, const lic_trust *t) {
     lic_kid_hex(env->kid, hex);
     return lic__fail(LIC_UNTRUSTED, "kid %s is not in the trust store (%zu key%s%s)", hex, t->n,
                      t->n == 1 ? "" : "s",
-                     t->n == 0 ? "; pass --trust VENDOR.pub.pem" : "");
+                     t->n == 0 ? ": no vendor key is trusted" : "");
   }
   return lic_envelope_verify_with(env, pub);
 }

@@ -25,6 +25,7 @@ struct lic_session {
   char *urls[LIC_SESSION_MAX_SERVERS];
   size_t nurls, preferred;
   char *path; /* the state file, NULL = not persisted */
+  char *clock_path; /* the second high-water mark (LIC_SESSION_CLOCK_FILE) */
   lic_session_verify_fn transport;
   void *transport_ctx;
 
@@ -116,6 +117,7 @@ void lic_session_free(lic_session *s) {
     free(s->urls[i]);
   free(s->path);
   lic_tls_resume_free(s->resume);
+  free(s->clock_path);
   free(s);
 }
 
@@ -186,10 +188,19 @@ static int save(lic_session *s) {
     bad |= lic_mp_pack_cstr(&pk, "reason") | lic_mp_pack_cstr(&pk, s->denial_reason);
   }
   rc = bad ? LIC_NOMEM : lic_file_write(s->path, sb.data, sb.size, 0600, 0);
+  if (rc != LIC_OK) {
+    set_file_error(s, "", lic_errfull(rc));
+  } else {
+    /* The mark again on its own, after the state: restoring an older state
+     * file alone does not take the mark back. */
+    char line[24];
+    int ln = snprintf(line, sizeof line, "%lld\n", (long long)s->hwm);
+    if ((rc = lic_file_write(s->clock_path, line, (size_t)ln, 0600, 0)) != LIC_OK)
+      snprintf(s->last_error, sizeof s->last_error, "clock file %s: %s", s->clock_path,
+               lic_errfull(rc));
+  }
   if (rc == LIC_OK)
     s->hwm_saved = s->hwm;
-  else
-    set_file_error(s, "", lic_errfull(rc));
   msgpack_sbuffer_destroy(&sb);
   return rc;
 }
@@ -199,6 +210,25 @@ static int save(lic_session *s) {
  * checked it. Nothing in the file is believed that is not signed, except the
  * high-water mark (which can only make the session stricter) and a denial
  * (which can only end the license). */
+/* The second mark: raises s->hwm, never lowers it. A missing file is an
+ * older install's (or a first start); a bad one is said and ignored. */
+static void load_clock(lic_session *s) {
+  uint8_t *buf = NULL;
+  size_t len = 0;
+  int64_t hwm;
+  int rc = lic_file_read_regular(s->clock_path, 64, &buf, &len);
+  if (rc == LIC_OK) {
+    while (len > 0 && buf[len - 1] == '\n')
+      buf[--len] = '\0';
+    if ((rc = lic_parse_int((const char *)buf, 0, INT64_MAX, &hwm)) == LIC_OK && hwm > s->hwm)
+      s->hwm = hwm;
+  }
+  if (rc != LIC_OK && rc != LIC_NOTFOUND)
+    snprintf(s->last_error, sizeof s->last_error, "clock file %s ignored: %s", s->clock_path,
+             lic_errfull(rc));
+  free(buf);
+}
+
 static int load(lic_session *s) {
   uint8_t *buf = NULL;
   size_t len = 0;
@@ -481,8 +511,15 @@ int lic_session_new(const lic_session_opts *o, int64_t now, lic_session **out) {
       goto out;
     }
     snprintf(s->path, n, "%s/%s", o->state_dir, LIC_SESSION_FILE);
+    n = strlen(o->state_dir) + sizeof "/" LIC_SESSION_CLOCK_FILE;
+    if ((s->clock_path = malloc(n)) == NULL) {
+      rc = LIC_NOMEM;
+      goto out;
+    }
+    snprintf(s->clock_path, n, "%s/%s", o->state_dir, LIC_SESSION_CLOCK_FILE);
     if ((rc = lic_mkdirs(o->state_dir, 0700)) != LIC_OK)
       goto out;
+    load_clock(s);
     load(s); /* a bad file is reported in last_error and otherwise ignored */
   }
   /* What holds before the first check (a restart during an outage). */

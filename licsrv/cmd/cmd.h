@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "core/datadir.h"
+#include "lic/keys.h"
 #include "core/expiry.h"
 #include "core/tokens.h"
 #include "store/store.h"
@@ -35,6 +36,10 @@ int licsrv_release_node(int argc, char **argv); /* release_node.c: the --node fo
 int licsrv_cmd_rif(int argc, char **argv);     /* cmd_rif.c */
 int licsrv_cmd_status(int argc, char **argv);  /* cmd_status.c */
 int licsrv_cmd_token(int argc, char **argv);   /* cmd_token.c */
+int licsrv_cmd_trust(int argc, char **argv);   /* trust.c */
+/* The trust store of this data directory: the built-in keys plus
+ * the PEM files of DATA/trusted (what the admin API and claims check against). */
+int licsrv_trust_load(const char *data, lic_trust *t);
 
 /* Options every data subcommand takes. */
 typedef struct {

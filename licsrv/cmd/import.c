@@ -26,7 +26,11 @@ static const char HELP[] =
     "\n"
     "Import a signed license (private mode: it must name this server's node key),\n"
     "an account or an online-key certificate (public mode). The signature is\n"
-    "checked against the trust store first. A renewal (a license that supersedes\n"
+    "checked against the trust store first: the built-in vendor keys (none in a\n"
+    "build from the source repository) and those of 'licsrv trust add', or only\n"
+    "the --trust keys when given. --trust is for this import only: to trust a\n"
+    "vendor key for the admin API and online activation claims too, run\n"
+    "'licsrv trust add VENDOR.pub.pem'. A renewal (a license that supersedes\n"
     "another) must keep the binding of the license it renews when that one is\n"
     "imported here: customer, project, machine, node key ... (docs/server.md);\n"
     "once its not_before is reached it answers for the lineage. The import is\n"
@@ -38,7 +42,8 @@ static const char HELP[] =
     "(its registrations and revocation stay); an older one is refused\n"
     "(docs/public.md, \"Renewing an account\").\n"
     "\n"
-    "  --trust PEM    trusted vendor root public key (repeatable; replaces the built-in store)\n"
+    "  --trust PEM    trusted vendor root public key for this import (repeatable;\n"
+    "                 replaces the server's trust store)\n"
     "  --data DIR     data directory (default " LICSRV_DEFAULT_DATA ")\n"
     "  --store URL    a PostgreSQL store (postgresql://...; default DIR/store)\n"
     "  --config FILE  read `data =` from this INI file\n"
@@ -64,6 +69,16 @@ static int import_apply(store_wtxn *w, void *arg) {
     return pub_w_account_import(w, op->env, op->len, &op->acct, op->now, op->actor,
                                 &op->renewal);
   return store_w_cert_add(w, op->id, op->env, op->len, op->now);
+}
+
+/* A signature by a key not trusted here: the fix for this interface. */
+static int untrusted_error(const char *path, int r, bool given) {
+  if (r != LIC_UNTRUSTED)
+    return cli_error(EXIT_FAIL, path, "%s", lic_errfull(r));
+  return cli_error(EXIT_FAIL, path, "%s: %s", lic_errfull(r),
+                   given ? "give the --trust key that signed it"
+                         : "trust the vendor's key once with 'licsrv trust add VENDOR.pub.pem' "
+                           "(or give --trust VENDOR.pub.pem for this import only)");
 }
 
 int licsrv_cmd_import(int argc, char **argv) {
@@ -106,6 +121,9 @@ int licsrv_cmd_import(int argc, char **argv) {
   path = argv[optind];
   if ((ex = licsrv_opts_finish(&o, "import")) != EXIT_OK)
     return ex;
+  /* Without --trust: what the running server trusts (built-in + DATA/trusted). */
+  if (!ct.replaced && (r = licsrv_trust_load(o.data, &ct.t)) != LIC_OK)
+    return cli_lic_error("trust", r);
 
   /* Verify everything before touching the store. */
   if ((r = lic_file_read(path, LIC_MAX_FILE, &file, &flen)) != LIC_OK ||
@@ -127,7 +145,7 @@ int licsrv_cmd_import(int argc, char **argv) {
   op.now = (int64_t)time(NULL);
   if (strcmp(env.typ, "license") == 0) {
     if ((r = lic_license_open(bytes, blen, &ct.t, &lic)) != LIC_OK) {
-      ex = cli_error(EXIT_FAIL, path, "%s", lic_errfull(r));
+      ex = untrusted_error(path, r, ct.replaced);
       goto out;
     }
     if (strcmp(meta.mode, "private") != 0) {
@@ -181,7 +199,7 @@ int licsrv_cmd_import(int argc, char **argv) {
     }
     if (strcmp(env.typ, "account") == 0) {
       if ((r = lic_account_open(bytes, blen, &ct.t, &op.acct)) != LIC_OK) {
-        ex = cli_error(EXIT_FAIL, path, "%s", lic_errfull(r));
+        ex = untrusted_error(path, r, ct.replaced);
         goto out;
       }
       memcpy(op.id, op.acct.id, LIC_ID_LEN);
@@ -189,7 +207,7 @@ int licsrv_cmd_import(int argc, char **argv) {
     } else {
       lic_cert cert;
       if ((r = lic_cert_open(bytes, blen, &ct.t, &cert)) != LIC_OK) {
-        ex = cli_error(EXIT_FAIL, path, "%s", lic_errfull(r));
+        ex = untrusted_error(path, r, ct.replaced);
         goto out;
       }
       if (strcmp(cert.role, LIC_CERT_ROLE) != 0) {

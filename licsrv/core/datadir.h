@@ -7,6 +7,8 @@
 #define LICSRV_NODE_KEY     "node.pem"     /* in the data directory, 0600 */
 #define LICSRV_NODE_PUB     "node.pub.pem"
 #define LICSRV_DEFAULT_RETENTION_DAYS 180
+/* Vendor root keys trusted besides the built-in ones (`licsrv trust`): PEM files */
+#define LICSRV_TRUST_DIR    "trusted"
 /* Public mode: the online key (certified by 'licgen certify'), the pending
  * one of 'licsrv rekey' until its certificate is imported, and the one it
  * replaced (kept: verdicts signed with it stay checkable). */

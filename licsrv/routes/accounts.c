@@ -194,7 +194,9 @@ static void account_import_prep(route_call *c, srv_req *r, app_worker *w) {
       (rc = lic_account_open(env, envlen, route_trust(w), &acct)) != LIC_OK) {
     free(env);
     bool trust = rc == LIC_UNTRUSTED || rc == LIC_SIGNATURE;
-    route_call_error(c, trust ? 422 : 400, trust ? "untrusted" : "bad_request", lic_errfull(rc));
+    char why[700];
+    route_call_error(c, trust ? 422 : 400, trust ? "untrusted" : "bad_request",
+                     route_trust_error(rc, why, sizeof why));
     return;
   }
   acct_op *op = op_new(c, w, A_IMPORT);
@@ -225,7 +227,9 @@ static void cert_import_prep(route_call *call, srv_req *r, app_worker *w) {
       (rc = lic_cert_open(env, envlen, route_trust(w), &c)) != LIC_OK) {
     free(env);
     bool trust = rc == LIC_UNTRUSTED || rc == LIC_SIGNATURE;
-    route_call_error(call, trust ? 422 : 400, trust ? "untrusted" : "bad_request", lic_errfull(rc));
+    char why[700];
+    route_call_error(call, trust ? 422 : 400, trust ? "untrusted" : "bad_request",
+                     route_trust_error(rc, why, sizeof why));
     return;
   }
   int role = pub_key_role(srv_server_config(w->a->srv)->data, c.pubkey);

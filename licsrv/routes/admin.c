@@ -102,9 +102,10 @@ static void import_prep(route_call *c, srv_req *r, app_worker *w) {
   if ((rc = lic_unarmor_any(b, len, &env, &envlen)) != LIC_OK ||
       (rc = lic_license_open(env, envlen, route_trust(w), &l)) != LIC_OK) {
     free(env);
+    char why[700];
     route_call_error(c, rc == LIC_UNTRUSTED || rc == LIC_SIGNATURE ? 422 : 400,
                      rc == LIC_UNTRUSTED || rc == LIC_SIGNATURE ? "untrusted" : "bad_request",
-                     lic_errfull(rc));
+                     route_trust_error(rc, why, sizeof why));
     return;
   }
   /* A license for this node key but another machine would turn the whole

@@ -121,6 +121,14 @@ const lic_trust *route_trust(app_worker *w) {
   return &w->trust;
 }
 
+const char *route_trust_error(int rc, char *buf, size_t cap) {
+  if (rc != LIC_UNTRUSTED)
+    return lic_errfull(rc);
+  snprintf(buf, cap, "%s: on the license server, run 'licsrv trust add VENDOR.pub.pem' (the "
+           "admin API trusts the built-in keys and DATA/" ROUTE_TRUST_DIR "/)", lic_errfull(rc));
+  return buf;
+}
+
 bool route_submit(srv_req *r, srv_deferred **slot, store_apply_fn apply, store_done_fn done,
                   void *op) {
   if ((*slot = srv_req_defer(r)) == NULL) {

@@ -26,6 +26,9 @@ app_worker *route_public_begin(srv_req *r, bool *msgpack_in);
  * files in DATA/trusted (unreadable ones logged and skipped). Cached in the
  * worker and rebuilt only when a file there is added, removed or changed
  * (parsing PEM through OpenSSL's decoders costs more than a signature). */
+/* The error text of an import refused by the trust store, with the fix for
+ * an admin API caller (a key is trusted on the server, not per request). */
+const char *route_trust_error(int rc, char *buf, size_t cap);
 const lic_trust *route_trust(app_worker *w);
 /* Defer r into *slot and queue apply/done on the writer: done answers through
  * *slot after the commit and sync. false (after answering 503) when the reply

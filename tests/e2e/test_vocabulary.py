@@ -16,7 +16,7 @@ COMMANDS = {
                "register", "unregister"],
     "licsrv": ["init", "rif", "import", "status", "token", "backup", "export", "forget",
                "purge", "serve", "rekey", "licenses", "accounts", "nodes", "failures", "audit",
-               "revoke"],
+               "revoke", "trust"],
 }
 
 

@@ -17,6 +17,9 @@
 #define LIC_SESSION_ROLLBACK    3600 /* s the clock may go back below the high-water mark */
 #define LIC_SESSION_BASE_RETRY  60   /* first retry after a failed check, if heartbeat is longer */
 #define LIC_SESSION_FILE        "session.state" /* in the state directory */
+/* A second copy of the clock high-water mark, in a file of its own: a
+ * restored older session.state does not lower the mark with it. */
+#define LIC_SESSION_CLOCK_FILE  "session.clock"
 #define LIC_SESSION_MAX_FILE    (LIC_VERIFY_MAX_RESPONSE + 4096)
 
 typedef enum {

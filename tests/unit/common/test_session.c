@@ -2,6 +2,7 @@
  * (the `now` every call takes) and a fake transport that signs real verdicts
  * with the test keys, so every answer goes through lic_verify_response. */
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include "lic/envelope.h"
@@ -609,6 +610,56 @@ static void write_bytes(const char *path, const uint8_t *b, size_t n) {
   assert_int_equal(lic_file_write(path, b, n, 0600, 0), LIC_OK);
 }
 
+/* Restoring an older session.state and setting the clock back restored
+ * grace: the second high-water mark, in a file of its own, keeps the newer
+ * mark (issue 23 item 6). Removing that file too is what an offline check
+ * cannot tell from a first start. */
+static void test_restored_state_file_keeps_the_mark(void **state) {
+  fixture *f = *state;
+  char clock[600];
+  uint8_t *old = NULL;
+  size_t oldlen = 0;
+  reset(f);
+  snprintf(clock, sizeof clock, "%s/%s", f->dir, LIC_SESSION_CLOCK_FILE);
+  lic_session *s = open_session(f, 1, "rs-1", true, T0);
+  tick(f, s, T0);
+  assert_state(s, LIC_SESSION_LICENSED, "valid");
+  assert_int_equal(lic_file_read(state_path(f), LIC_SESSION_MAX_FILE, &old, &oldlen), LIC_OK);
+  /* five and a half hours of valid checks later */
+  lic_session_check_now(s);
+  tick(f, s, T0 + 20000);
+  assert_state(s, LIC_SESSION_LICENSED, "valid");
+  lic_session_free(s);
+  struct stat st;
+  assert_int_equal(stat(clock, &st), 0);
+  assert_int_equal(st.st_mode & 0777, 0600);
+
+  /* the old state file back, the clock back to within its grace, no server */
+  write_bytes(state_path(f), old, oldlen);
+  f->srv[0].mode = DOWN;
+  s = open_session(f, 1, "rs-1", true, T0 + 300);
+  assert_state(s, LIC_SESSION_UNLICENSED, "clock_rollback");
+  tick(f, s, T0 + 300);
+  assert_state(s, LIC_SESSION_UNLICENSED, "clock_rollback");
+  lic_session_free(s);
+
+  /* a garbled clock file is said and ignored, like a bad state file */
+  write_bytes(clock, (const uint8_t *)"soon\n", 5);
+  s = open_session(f, 1, "rs-1", true, T0 + 300);
+  lic_session_info in;
+  lic_session_info_get(s, &in);
+  assert_non_null(strstr(in.last_error, "clock file"));
+  lic_session_free(s);
+
+  /* both files from the backup: nothing on this machine remembers more */
+  write_bytes(state_path(f), old, oldlen);
+  assert_int_equal(unlink(clock), 0);
+  s = open_session(f, 1, "rs-1", true, T0 + 300);
+  assert_state(s, LIC_SESSION_GRACE, "stale");
+  lic_session_free(s);
+  free(old);
+}
+
 /* A corrupted, truncated, hand-edited or foreign state file extends nothing. */
 static void test_bad_state_file(void **state) {
   fixture *f = *state;
@@ -694,6 +745,7 @@ int main(void) {
       cmocka_unit_test(test_server_order),
       cmocka_unit_test(test_persistence),
       cmocka_unit_test(test_bad_state_file),
+      cmocka_unit_test(test_restored_state_file_keeps_the_mark),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
