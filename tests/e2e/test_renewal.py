@@ -281,7 +281,8 @@ def test_import_refuses_a_successor_that_changes_the_binding(server, tmp_path):
 
 
 def health_warnings(s):
-    st, body, _ = s.get("/healthz")
+    # the admin listener's /healthz names the license (the public one names none)
+    st, body, _ = s.get("/healthz", port=s.admin_port)
     assert st == 200, body
     return [w for w in json.loads(body).get("warnings", []) if w["check"] == "expiry"]
 
