@@ -268,20 +268,18 @@ int licsrv_cmd_import(int argc, char **argv) {
     ex = cli_json_print(j);
   } else {
     if (strcmp(env.typ, "license") == 0) {
-      char exp[11] = "never";
-      if (lic.expires != 0)
-        lic_date_format(lic.expires, exp);
+      char until[LIC_UNTIL_LEN];
+      lic_until_format(lic.expires, until);
       /* A revoked license stays revoked: "imported" would read as usable. */
-      printf("%s license %s (%s, expires %s)\n",
+      printf("%s license %s (%s, %s)\n",
              op.outcome == STORE_IMPORT_REVOKED ? "already imported (revoked):" : "imported",
-             idtext, lic.customer, exp);
+             idtext, lic.customer, until);
     } else if (strcmp(env.typ, "account") == 0 && op.renewal.kind == PUB_IMPORT_RENEWED) {
-      char exp[11] = "never";
-      if (op.acct.expires != 0)
-        lic_date_format(op.acct.expires, exp);
+      char until[LIC_UNTIL_LEN];
+      lic_until_format(op.acct.expires, until);
       /* registrations and the token stay unless the renewal has a new one */
-      printf("renewed account %s (capacity %lld -> %lld, expires %s%s)\n", idtext,
-             (long long)op.renewal.old_capacity, (long long)op.acct.capacity, exp,
+      printf("renewed account %s (capacity %lld -> %lld, %s%s)\n", idtext,
+             (long long)op.renewal.old_capacity, (long long)op.acct.capacity, until,
              op.renewal.token_changed ? "; a new token: the old one no longer works" : "");
     } else {
       printf("imported %s %s%s\n", env.typ, idtext[0] != '\0' ? idtext : subject,

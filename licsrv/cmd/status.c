@@ -118,8 +118,10 @@ static int license_row(const store_license *sl, void *arg) {
     else
       snprintf(left, sizeof left, " (EXPIRED)");
   }
-  printf("license %s  %s  expires %s%s%s\n", id, t.readable ? t.customer : "?",
-         t.readable ? exp : "?", left, sl->revoked ? "  REVOKED" : "");
+  char until[LIC_UNTIL_LEN];
+  lic_until_format(t.expires, until);
+  printf("license %s  %s  %s%s%s\n", id, t.readable ? t.customer : "?",
+         t.readable ? until : "?", left, sl->revoked ? "  REVOKED" : "");
   return 0;
 }
 

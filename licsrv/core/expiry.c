@@ -43,15 +43,16 @@ bool licsrv_expiry_near(const licsrv_terms *t, int64_t now) {
 }
 
 void licsrv_expiry_text(const licsrv_terms *t, int64_t now, char *buf, size_t cap) {
-  char id[LIC_UUID_LEN + 1], date[11];
+  char id[LIC_UUID_LEN + 1], until[LIC_UNTIL_LEN], at[21];
   int64_t days = licsrv_days_left(t->expires, now);
   lic_uuid_format(t->id, id);
-  lic_date_format(t->expires, date);
+  lic_until_format(t->expires, until);
+  lic_time_format(t->expires, at);
   if (t->expires <= now)
-    snprintf(buf, cap, "license %s (%s) expired on %s", id, t->customer, date);
+    snprintf(buf, cap, "license %s (%s) ended at %s", id, t->customer, at);
   else
-    snprintf(buf, cap, "license %s (%s) expires in %lld day%s (%s)", id, t->customer,
-             (long long)days, days == 1 ? "" : "s", date);
+    snprintf(buf, cap, "license %s (%s) ends in %lld day%s (%s)", id, t->customer,
+             (long long)days, days == 1 ? "" : "s", until);
 }
 
 bool licsrv_expiry_log_due(licsrv_expiry_log *l, const uint8_t id[LIC_ID_LEN], int64_t now) {

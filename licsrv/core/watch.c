@@ -75,16 +75,16 @@ static double metric_cert_end(void *arg) {
 /* The warning for the last usable certificate, or "" when it is not near. */
 static void cert_text(app *a, int64_t now, char *buf, size_t cap) {
   int64_t end = app_public_cert_end(a->pub, now);
-  char date[11];
+  char until[LIC_UNTIL_LEN];
   buf[0] = '\0';
   if (end == 0 || licsrv_days_left(end, now) >= LICSRV_EXPIRY_WARN_DAYS)
     return; /* none usable is the license check's failure, not a warning */
   int64_t days = licsrv_days_left(end, now);
-  lic_date_format(end, date);
+  lic_until_format(end, until);
   snprintf(buf, cap,
            "the last usable online-key certificate ends in %lld day%s (%s): certify the online "
            "key again and import it (docs/public.md)",
-           (long long)days, days == 1 ? "" : "s", date);
+           (long long)days, days == 1 ? "" : "s", until);
 }
 
 /* ---- /healthz ---------------------------------------------------------------------------- */
@@ -106,14 +106,15 @@ static int near_row(const licsrv_terms *t, void *arg) {
 
 /* The soonest license as the public listener may say it: no id, no customer. */
 static void anon_text(const licsrv_terms *t, int64_t now, char *buf, size_t cap) {
-  char date[11];
+  char until[LIC_UNTIL_LEN], at[21];
   int64_t days = licsrv_days_left(t->expires, now);
-  lic_date_format(t->expires, date);
+  lic_until_format(t->expires, until);
+  lic_time_format(t->expires, at);
   if (t->expires <= now)
-    snprintf(buf, cap, "a license expired on %s", date);
+    snprintf(buf, cap, "a license ended at %s", at);
   else
-    snprintf(buf, cap, "a license expires in %lld day%s (%s)", (long long)days,
-             days == 1 ? "" : "s", date);
+    snprintf(buf, cap, "a license ends in %lld day%s (%s)", (long long)days,
+             days == 1 ? "" : "s", until);
 }
 
 /* Asked at most once a second, like the license check. */

@@ -31,11 +31,14 @@ def test_cert_ten_days_from_its_end_warns_everywhere(tmp_path):
         assert register(s.port, a, os.urandom(16))[1]["status"] == "valid"
         # whole days left, floored: 10 when the server reads the clock in the
         # second the certificate was signed, 9 from the next one on
+        at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(end))
+        last = time.strftime("%Y-%m-%d", time.gmtime(end - 1))
+
         def want(days):
             return [{"check": "expiry",
-                     "message": "the last usable online-key certificate ends in %d days (%s): "
-                                "certify the online key again and import it (docs/public.md)"
-                                % (days, date)}]
+                     "message": "the last usable online-key certificate ends in %d days (valid "
+                                "until %s, last day %s): certify the online key again and "
+                                "import it (docs/public.md)" % (days, at, last)}]
         for port in (s.port, s.admin_port):
             st, doc, raw = healthz(s, port)
             assert st == 200 and doc["status"] == "ok", raw

@@ -30,6 +30,13 @@ def expiry_date():
     return d.isoformat()
 
 
+def until_text():
+    """An end as every tool prints it: exclusive, and the last day before it."""
+    d = datetime.datetime.now(datetime.timezone.utc).date() + datetime.timedelta(days=EXPIRES_IN_DAYS)
+    return "valid until %sT00:00:00Z, last day %s" % (d.isoformat(),
+                                                      (d - datetime.timedelta(days=1)).isoformat())
+
+
 def cli(s, *args, code=0):
     p = srvutil.run([srvutil.licsrv_bin(), *args, "--data", s.data], s.env, check=False)
     assert p.returncode == code, (args, p.returncode, p.stdout, p.stderr)
@@ -202,13 +209,13 @@ def test_expiry_is_never_a_surprise(srv):
     assert st == 200 and doc["status"] == "ok", body
     [w] = doc["warnings"]
     assert w["check"] == "expiry"
-    assert w["message"] == "license %s (Ops Customer) expires in %d days (%s)" % (
-        srv.license_id, lic["days_left"], expiry_date())
+    assert w["message"] == "license %s (Ops Customer) ends in %d days (%s)" % (
+        srv.license_id, lic["days_left"], until_text())
     st, body, _ = srv.get("/healthz")
     doc = json.loads(body)
     assert st == 200 and doc["status"] == "ok", body
-    assert doc["warnings"] == [{"check": "expiry", "message": "a license expires in %d days (%s)" % (
-        lic["days_left"], expiry_date())}], body
+    assert doc["warnings"] == [{"check": "expiry", "message": "a license ends in %d days (%s)" % (
+        lic["days_left"], until_text())}], body
     assert srv.license_id not in body.decode() and "Ops Customer" not in body.decode()
     st, body, _ = srv.get("/metrics", port=srv.admin_port)
     line = 'licsrv_license_expiry_timestamp_seconds{license="%s"} %d' % (srv.license_id, lic["expires"])
@@ -219,7 +226,7 @@ def test_expiry_is_never_a_surprise(srv):
     assert "level=warn" in warns[0] and "license=" + srv.license_id in warns[0]
     assert "days_left=%d" % lic["days_left"] in warns[0]
     out = cli(srv, "status").stdout
-    assert "expires %s (%d days left, renew soon)" % (expiry_date(), lic["days_left"]) in out
+    assert "%s (%d days left, renew soon)" % (until_text(), lic["days_left"]) in out
     st = cli_json(srv, "status")
     assert st["licenses"][0]["days_left"] == lic["days_left"]
 

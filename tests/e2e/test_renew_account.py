@@ -61,7 +61,7 @@ def test_lmdb_renewed_in_place(tmp_path):
         exp = int(time.time()) + 400 * 86400
         r = imp(s.data, renewal(a, "v2.acct", capacity=3, expires=exp))
         assert r.returncode == 0, r.stderr
-        assert r.stdout.startswith(f"renewed account {a.id} (capacity 1 -> 3, expires "), r.stdout
+        assert r.stdout.startswith(f"renewed account {a.id} (capacity 1 -> 3, valid until "), r.stdout
         st, v = verify(s.port, a, p[0])  # the registration and the token stay
         assert v["status"] == "valid" and v["expires"] == exp, v
         st, v = register(s.port, a, p[1])

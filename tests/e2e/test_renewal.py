@@ -302,7 +302,7 @@ def test_a_renewal_imported_ahead_ends_the_expiry_warning(server, tmp_path):
     time.sleep(1.1)
     assert health_warnings(s) == []
     out = licsrv(s, "status").stdout
-    assert "license %s  Test Customer  expires" % old in out and "renewed)" in out, out
+    assert "license %s  Test Customer  valid until" % old in out and "renewed)" in out, out
     assert "renew soon" not in out, out
     # /metrics still has both expiry times.
     st, body, _ = s.get("/metrics", port=s.admin_port)
