@@ -1,8 +1,9 @@
 """Warnings for everything that ends (SPEC §4.6), public mode: the last usable
 online-key certificate 10 days from its end -> a warning in /healthz (still
 200) on both listeners, licsrv_cert_expiry_seconds in /metrics, a cert_expiry
-log line once at start; a newer certificate (a later end) clears it. Nothing
-on the public listener names the customer or the account."""
+log line once at start, `licsrv status` says "renew soon"; a newer
+certificate (a later end) clears it. Nothing on the public listener names
+the customer or the account."""
 import json
 import os
 import time
@@ -43,6 +44,12 @@ def test_cert_ten_days_from_its_end_warns_everywhere(tmp_path):
         assert len(warns) == 1, s.log()  # once a day, not per request
         assert "level=warn" in warns[0] and "ends=%s" % date in warns[0]
         assert "days_left=9" in warns[0]
+        out = pubutil.licsrv("status", "--data", data).stdout
+        assert "last usable certificate ends %s" % time.strftime(
+            "%Y-%m-%dT%H:%M:%SZ", time.gmtime(end)) in out, out
+        assert "(9 days left, renew soon)" in out, out
+        st = json.loads(pubutil.licsrv("status", "--data", data, "--json").stdout)
+        assert st["cert_end"] == end and st["cert_days_left"] == 9, st
         # nothing the public listener answers names the customer or the account
         for path in ("/healthz", "/metrics"):
             st, body, _ = s.get(path)
@@ -59,5 +66,7 @@ def test_cert_ten_days_from_its_end_warns_everywhere(tmp_path):
         got = [ln for ln in body.decode().splitlines()
                if ln.startswith("licsrv_cert_expiry_seconds ")]
         assert len(got) == 1 and int(float(got[0].split()[1])) > end + 70 * 86400, got
+        out = pubutil.licsrv("status", "--data", data).stdout
+        assert "renew soon" not in out and "(89 days left)" in out, out
     finally:
         s.finish()
