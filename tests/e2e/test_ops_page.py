@@ -14,6 +14,7 @@ import json
 import os
 import re
 import shutil
+import time
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -303,8 +304,13 @@ def test_public_mode_page(tmp_path, browser):
         b = pubutil.account(s.data, 5)
         for acct, n in ((a, 2), (b, 1)):
             for _ in range(n):
-                st, v = pubutil.register(s.port, acct, os.urandom(16))
+                pid = os.urandom(16)
+                st, v = pubutil.register(s.port, acct, pid)
                 assert v["status"] == "valid", v
+        # a report server that checks in, one that fails (its project is not registered)
+        assert pubutil.verify(s.port, b, pid, node="rs-ok")[1]["status"] == "valid"
+        assert pubutil.verify(s.port, b, os.urandom(16), node="rs-unreg")[1]["status"] == "not_registered"
+        time.sleep(2.5)  # node checks reach the store in batches (every 2 s)
         d = browser
         wait = log_in(d, s.admin_port, tok)
         wait.until(lambda dr: a.id in dr.find_element(By.ID, "accounts").text)
@@ -320,6 +326,11 @@ def test_public_mode_page(tmp_path, browser):
         assert "last usable certificate ends" in summary.text and "warn" in summary.get_attribute("class")
         warn = d.find_element(By.ID, "load-error").text  # /healthz's warning, shown on top
         assert "the last usable online-key certificate ends in 9 days" in warn, warn
+        nodes = d.find_element(By.ID, "nodes").text  # the store's nodes: no seat table here
+        assert "rs-ok" in nodes and "rs-unreg" in nodes and b.id[:8] in nodes, nodes
+        fails = d.find_element(By.ID, "failures").text
+        assert "rs-unreg" in fails and "not_registered" in fails and "failing" in fails, fails
+        assert "rs-ok" not in fails
         nodes_head = d.find_element(By.CSS_SELECTOR, "#nodes thead").text
         assert "Account" in nodes_head and "License" not in nodes_head
         sent = {p for p, _ in requests_sent(d, s.admin_port)}
