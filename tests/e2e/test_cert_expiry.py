@@ -26,6 +26,7 @@ def test_cert_ten_days_from_its_end_warns_everywhere(tmp_path):
     pubutil.licsrv("import", "--data", data, "--trust", pubutil.ROOT_PUB, short)
     end = lf.read_envelope(short).body_obj()["expires"]
     date = time.strftime("%Y-%m-%d", time.gmtime(end))
+    time.sleep(1.1)  # certified this second: from the next one on, 9 whole days are left
     s = srvchain.Server(data, provisioned=False).start()
     try:
         a = pubutil.account(data, 2)  # customer "Cloud Customer"
