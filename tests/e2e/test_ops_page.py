@@ -342,3 +342,48 @@ def test_public_mode_page(tmp_path, browser):
         assert not errs, errs
     finally:
         s.finish()
+
+
+def test_renewed_license_reads_superseded(tmp_path, browser):
+    """A renewal (supersedes the license, a later issued) imported beside the
+    license it renews: the renewal reads 'active (in force)' with the
+    lineage's seats (kept under its first license), the old one 'superseded'
+    with no countdown and no seats of its own."""
+    import lictest_formats as lf
+    s = Server(tmp_path / "data", domains=("localhost",), ports=(443,), max_nodes=3,
+               customer="Renew Customer")
+    s.start()
+    try:
+        tok = token_add(s.data, "page")
+        npub = node_pub(s.data)
+        v = verify(s.port, node_pub=npub, lic=s.license_id, node="rs-r", version="11.0.1")
+        assert v["status"] == "valid", v
+        body = lf.read_envelope(s.license_file).body_obj()
+        new_id = os.urandom(16)
+        body = dict(body, id=new_id, issued=body["issued"] + 1, supersedes=body["id"], max_nodes=5)
+        renewal = tmp_path / "renewal.lic"
+        root = lf.load_private_pem(os.path.join(srvutil.SOURCE_DIR, "keys", "test", "test-root.pem"))
+        renewal.write_bytes(lf.armor_encode("license", lf.envelope_seal("license", body, root)))
+        srvutil.run([srvutil.licsrv_bin(), "import", "--data", s.data, "--trust", s.trust, renewal],
+                    s.env)  # on the fake machine the license is bound to
+        import uuid
+        new = str(uuid.UUID(bytes=new_id))
+        d = browser
+        wait = log_in(d, s.admin_port, tok)
+        wait.until(lambda dr: new in dr.find_element(By.ID, "licenses").text)
+        rows = {}
+        for tr in d.find_elements(By.CSS_SELECTOR, "#licenses tbody tr"):
+            cells = [c.text for c in tr.find_elements(By.TAG_NAME, "td")]
+            rows[cells[0]] = (cells, tr.get_attribute("class"))
+        cells, _ = rows[new]
+        assert cells[6] == "active (in force)" and cells[5] == "1 / 5", cells
+        assert cells[4].startswith("in "), cells
+        cells, cls = rows[s.license_id]
+        assert cells[4] == "renewed" and cells[5] == "with its renewal" and cells[6] == "superseded", cells
+        assert "revoked" in cls  # shown muted, like a revoked one
+        assert "held" in d.find_element(By.ID, "nodes").text
+        assert all(st == 200 for _, st in answers(d, s.admin_port)), answers(d, s.admin_port)
+        errs = console_errors(d)
+        assert not errs, errs
+    finally:
+        s.finish()
