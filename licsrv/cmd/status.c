@@ -23,6 +23,7 @@ static const char HELP[] =
     "schema version (LMDB: bytes used of the map; PostgreSQL: the database's size,\n"
     "pg_database_size).\n"
     "In public mode: the online key that signs now and its certificate's expiry,\n"
+    "when the last usable certificate ends (days left; 'renew soon' within 30),\n"
     "a pending key of 'licsrv rekey', the accounts and their registrations.\n"
     "Read-only; safe while the server runs.\n"
     "\n"
@@ -58,21 +59,30 @@ static int public_status(const licsrv_opts *o, store *s, store_reader *rd, json_
   app_public *p = NULL;
   pub_counts c = {rd, 0, 0, 0};
   char kid[2 * LIC_KID_LEN + 1] = "", why[320] = "", err[300], exp[21] = "", next[4200];
-  int64_t cert_exp = 0;
+  int64_t cert_exp = 0, last_end = 0, now = (int64_t)time(NULL);
   int r;
   if ((r = store_account_each(rd, account_count, &c)) != LIC_OK)
     return cli_lic_error("store", r);
   if (app_public_new(s, o->data, &p, err, sizeof err) != 0)
     snprintf(why, sizeof why, "%s", err);
-  else if (app_public_current(p, (int64_t)time(NULL), kid, &cert_exp, why, sizeof why) == LIC_OK)
+  else if (app_public_current(p, now, kid, &cert_exp, why, sizeof why) == LIC_OK)
     lic_time_format(cert_exp, exp);
+  if (p != NULL) /* the certificate that ends last warns, as on /healthz (SPEC §4.6) */
+    last_end = app_public_cert_end(p, now);
   app_public_free(p);
+  int64_t days = last_end != 0 ? licsrv_days_left(last_end, now) : 0;
+  char end[21] = "";
+  if (last_end != 0)
+    lic_time_format(last_end, end);
   snprintf(next, sizeof next, "%s/%s", o->data, LICSRV_ONLINE_NEXT);
   bool pending = access(next, F_OK) == 0;
   if (j != NULL) {
     json_object_set_new(j, "signing_kid", kid[0] ? json_string(kid) : json_null());
     json_object_set_new(j, "cert_expires", json_integer(cert_exp));
     json_object_set_new(j, "cert_expires_at", exp[0] ? json_string(exp) : json_null());
+    json_object_set_new(j, "cert_end", last_end != 0 ? json_integer(last_end) : json_null());
+    json_object_set_new(j, "cert_end_at", end[0] ? json_string(end) : json_null());
+    json_object_set_new(j, "cert_days_left", last_end != 0 ? json_integer(days) : json_null());
     if (why[0] != '\0')
       json_object_set_new(j, "signing_error", json_string(why));
     json_object_set_new(j, "pending_key", json_boolean(pending));
@@ -84,6 +94,9 @@ static int public_status(const licsrv_opts *o, store *s, store_reader *rd, json_
       printf("signing key: %s (certificate expires %s)\n", kid, exp);
     else
       printf("signing key: none: %s\n", why);
+    if (last_end != 0)
+      printf("last usable certificate ends %s (%lld days left%s)\n", end, (long long)days,
+             days < LICSRV_EXPIRY_WARN_DAYS ? ", renew soon" : "");
     printf("pending key: %s\naccounts: %zu (%zu revoked)\nregistrations: %zu\n",
            pending ? LICSRV_ONLINE_NEXT " (import its certificate)" : "none", c.accounts,
            c.revoked, c.registrations);

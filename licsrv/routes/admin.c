@@ -373,8 +373,85 @@ static int by_last_seen(const void *x, const void *y) {
   return strcmp(a->node, b->node);
 }
 
+/* Public mode has no seat table: its nodes (an account's report servers,
+ * with their last valid check and last failure) are the store's, read off
+ * the loop, a page at a time in (account, node) order like the seats'. */
+typedef struct {
+  route_page pg;
+  node_cursor cur;
+  store_node *v;
+  size_t n, cap;
+  int rc;
+} store_nodes;
+
+static int node_key_cmp(const uint8_t *oa, const char *na, const uint8_t *ob, const char *nb) {
+  int d = memcmp(oa, ob, LIC_ID_LEN);
+  return d != 0 ? d : strcmp(na, nb);
+}
+
+static int pub_node_cb(const store_node *n, void *arg) {
+  store_nodes *q = arg;
+  if (q->pg.has_after && node_key_cmp(n->owner, n->node, q->cur.license, q->cur.node) <= 0)
+    return 0;
+  if (q->n == q->cap) {
+    size_t cap = q->cap ? 2 * q->cap : 256;
+    store_node *v = realloc(q->v, cap * sizeof *v);
+    if (v == NULL)
+      return q->rc = LIC_NOMEM;
+    q->v = v;
+    q->cap = cap;
+  }
+  q->v[q->n++] = *n;
+  return 0;
+}
+
+static int store_node_sort(const void *x, const void *y) {
+  const store_node *a = x, *b = y;
+  return node_key_cmp(a->owner, a->node, b->owner, b->node);
+}
+
+static void store_nodes_free(void *arg) {
+  store_nodes *q = arg;
+  if (q != NULL)
+    free(q->v);
+  free(q);
+}
+
+static void store_nodes_run(route_call *c, store_reader *rd) {
+  store_nodes *q = c->arg;
+  if (q == NULL) /* private mode: prep answered from the seat table */
+    return;
+  int rc = store_node_each(rd, NULL, pub_node_cb, q);
+  if (rc != LIC_OK || q->rc != LIC_OK) {
+    route_call_store_error(c, rc != LIC_OK ? rc : q->rc);
+    return;
+  }
+  if (q->n > 1)
+    qsort(q->v, q->n, sizeof *q->v, store_node_sort);
+  size_t n = q->n < q->pg.limit ? q->n : q->pg.limit;
+  char next[LIC_UUID_LEN + LIC_MAX_NAME + 8] = "";
+  json_t *a = json_array();
+  for (size_t i = 0; i < n; i++) {
+    const store_node *s = &q->v[i];
+    char id[LIC_UUID_LEN + 1];
+    lic_uuid_format(s->owner, id);
+    json_t *o = json_pack("{s:s, s:s, s:I, s:I}", "license", id, "node", s->node, "last_valid",
+                          (json_int_t)s->last_seen, "last_seen",
+                          (json_int_t)(s->fail_time > s->last_seen ? s->fail_time : s->last_seen));
+    if (s->fail_time != 0)
+      json_object_set_new(o, "last_failure", json_pack("{s:I, s:s, s:s}", "time",
+                                                       (json_int_t)s->fail_time, "status",
+                                                       s->fail_status, "reason", s->fail_reason));
+    json_array_append_new(a, o);
+    snprintf(next, sizeof next, "%s/%s", id, s->node);
+  }
+  route_call_json(c, 200, json_pack("{s:o, s:o}", "nodes", a, "next",
+                                    q->n > n ? json_string(next) : json_null()));
+}
+
 /* Nodes from the live seat table (fresher than the batched store), a page at
- * a time in (license, node) order (this runs on the admin loop). */
+ * a time in (license, node) order (this runs on the admin loop); in public
+ * mode from the store (store_nodes_run). */
 static void nodes_prep(route_call *c, srv_req *r, app_worker *w) {
   route_page pg;
   node_cursor cur = {{0}, 0, ""};
@@ -384,6 +461,18 @@ static void nodes_prep(route_call *c, srv_req *r, app_worker *w) {
     return;
   if (pg.has_after && !cursor_parse(pg.after, false, &cur)) {
     route_call_error(c, 400, "bad_request", "after: LICENSE-UUID/NODE (a page's next)");
+    return;
+  }
+  if (w->a->public_mode) {
+    store_nodes *q = calloc(1, sizeof *q);
+    if (q == NULL) {
+      route_call_error(c, 503, "unavailable", "out of memory");
+      return;
+    }
+    q->pg = pg;
+    q->cur = cur;
+    c->arg = q;
+    c->arg_free = store_nodes_free;
     return;
   }
   bool more;
@@ -420,7 +509,7 @@ static void nodes_prep(route_call *c, srv_req *r, app_worker *w) {
 }
 
 /* The seat table is memory: built on the loop, sent once the token is found. */
-void route_admin_nodes(srv_req *r) { route_admin_call(r, nodes_prep, NULL); }
+void route_admin_nodes(srv_req *r) { route_admin_call(r, nodes_prep, store_nodes_run); }
 
 /* The failure lists: per license the most recent failing nodes, newest
  * first, a page at a time. */

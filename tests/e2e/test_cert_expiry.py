@@ -1,8 +1,9 @@
 """Warnings for everything that ends (SPEC §4.6), public mode: the last usable
 online-key certificate 10 days from its end -> a warning in /healthz (still
 200) on both listeners, licsrv_cert_expiry_seconds in /metrics, a cert_expiry
-log line once at start; a newer certificate (a later end) clears it. Nothing
-on the public listener names the customer or the account."""
+log line once at start, `licsrv status` says "renew soon"; a newer
+certificate (a later end) clears it. Nothing on the public listener names
+the customer or the account."""
 import json
 import os
 import time
@@ -56,6 +57,13 @@ def test_cert_ten_days_from_its_end_warns_everywhere(tmp_path):
             st, body, _ = s.get(path)
             text = body.decode()
             assert st == 200 and "Cloud Customer" not in text and a.id not in text, text
+        # licsrv status says it too (days floored as above: 10 in the signing second)
+        out = pubutil.licsrv("status", "--data", data).stdout
+        assert "last usable certificate ends %s" % time.strftime(
+            "%Y-%m-%dT%H:%M:%SZ", time.gmtime(end)) in out, out
+        assert "(9 days left, renew soon)" in out or "(10 days left, renew soon)" in out, out
+        st = json.loads(pubutil.licsrv("status", "--data", data, "--json").stdout)
+        assert st["cert_end"] == end and st["cert_days_left"] in (9, 10), st
         # a certificate with a later end: the last usable one is fine again
         pubutil.licsrv("import", "--data", data, "--trust", pubutil.ROOT_PUB,
                        pubutil.certify(data, days=90, name="long.cert"))
@@ -67,5 +75,7 @@ def test_cert_ten_days_from_its_end_warns_everywhere(tmp_path):
         got = [ln for ln in body.decode().splitlines()
                if ln.startswith("licsrv_cert_expiry_seconds ")]
         assert len(got) == 1 and int(float(got[0].split()[1])) > end + 70 * 86400, got
+        out = pubutil.licsrv("status", "--data", data).stdout
+        assert "renew soon" not in out and ("(89 days left)" in out or "(90 days left)" in out), out
     finally:
         s.finish()

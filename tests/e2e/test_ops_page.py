@@ -14,6 +14,7 @@ import json
 import os
 import re
 import shutil
+import time
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -303,8 +304,13 @@ def test_public_mode_page(tmp_path, browser):
         b = pubutil.account(s.data, 5)
         for acct, n in ((a, 2), (b, 1)):
             for _ in range(n):
-                st, v = pubutil.register(s.port, acct, os.urandom(16))
+                pid = os.urandom(16)
+                st, v = pubutil.register(s.port, acct, pid)
                 assert v["status"] == "valid", v
+        # a report server that checks in, one that fails (its project is not registered)
+        assert pubutil.verify(s.port, b, pid, node="rs-ok")[1]["status"] == "valid"
+        assert pubutil.verify(s.port, b, os.urandom(16), node="rs-unreg")[1]["status"] == "not_registered"
+        time.sleep(2.5)  # node checks reach the store in batches (every 2 s)
         d = browser
         wait = log_in(d, s.admin_port, tok)
         wait.until(lambda dr: a.id in dr.find_element(By.ID, "accounts").text)
@@ -320,6 +326,11 @@ def test_public_mode_page(tmp_path, browser):
         assert "last usable certificate ends" in summary.text and "warn" in summary.get_attribute("class")
         warn = d.find_element(By.ID, "load-error").text  # /healthz's warning, shown on top
         assert "the last usable online-key certificate ends in 9 days" in warn, warn
+        nodes = d.find_element(By.ID, "nodes").text  # the store's nodes: no seat table here
+        assert "rs-ok" in nodes and "rs-unreg" in nodes and b.id[:8] in nodes, nodes
+        fails = d.find_element(By.ID, "failures").text
+        assert "rs-unreg" in fails and "not_registered" in fails and "failing" in fails, fails
+        assert "rs-ok" not in fails
         nodes_head = d.find_element(By.CSS_SELECTOR, "#nodes thead").text
         assert "Account" in nodes_head and "License" not in nodes_head
         sent = {p for p, _ in requests_sent(d, s.admin_port)}
@@ -327,6 +338,51 @@ def test_public_mode_page(tmp_path, browser):
         assert not sent & {"/v1/admin/licenses", "/v1/admin/licenses/show", "/v1/admin/activations"}, sent
         assert all(st == 200 for _, st in answers(d, s.admin_port)), answers(d, s.admin_port)
         d.save_screenshot(str(tmp_path / "status-public.png"))
+        errs = console_errors(d)
+        assert not errs, errs
+    finally:
+        s.finish()
+
+
+def test_renewed_license_reads_superseded(tmp_path, browser):
+    """A renewal (supersedes the license, a later issued) imported beside the
+    license it renews: the renewal reads 'active (in force)' with the
+    lineage's seats (kept under its first license), the old one 'superseded'
+    with no countdown and no seats of its own."""
+    import lictest_formats as lf
+    s = Server(tmp_path / "data", domains=("localhost",), ports=(443,), max_nodes=3,
+               customer="Renew Customer")
+    s.start()
+    try:
+        tok = token_add(s.data, "page")
+        npub = node_pub(s.data)
+        v = verify(s.port, node_pub=npub, lic=s.license_id, node="rs-r", version="11.0.1")
+        assert v["status"] == "valid", v
+        body = lf.read_envelope(s.license_file).body_obj()
+        new_id = os.urandom(16)
+        body = dict(body, id=new_id, issued=body["issued"] + 1, supersedes=body["id"], max_nodes=5)
+        renewal = tmp_path / "renewal.lic"
+        root = lf.load_private_pem(os.path.join(srvutil.SOURCE_DIR, "keys", "test", "test-root.pem"))
+        renewal.write_bytes(lf.armor_encode("license", lf.envelope_seal("license", body, root)))
+        srvutil.run([srvutil.licsrv_bin(), "import", "--data", s.data, "--trust", s.trust, renewal],
+                    s.env)  # on the fake machine the license is bound to
+        import uuid
+        new = str(uuid.UUID(bytes=new_id))
+        d = browser
+        wait = log_in(d, s.admin_port, tok)
+        wait.until(lambda dr: new in dr.find_element(By.ID, "licenses").text)
+        rows = {}
+        for tr in d.find_elements(By.CSS_SELECTOR, "#licenses tbody tr"):
+            cells = [c.text for c in tr.find_elements(By.TAG_NAME, "td")]
+            rows[cells[0]] = (cells, tr.get_attribute("class"))
+        cells, _ = rows[new]
+        assert cells[6] == "active (in force)" and cells[5] == "1 / 5", cells
+        assert cells[4].startswith("in "), cells
+        cells, cls = rows[s.license_id]
+        assert cells[4] == "renewed" and cells[5] == "with its renewal" and cells[6] == "superseded", cells
+        assert "revoked" in cls  # shown muted, like a revoked one
+        assert "held" in d.find_element(By.ID, "nodes").text
+        assert all(st == 200 for _, st in answers(d, s.admin_port)), answers(d, s.admin_port)
         errs = console_errors(d)
         assert not errs, errs
     finally:

@@ -165,6 +165,41 @@ def test_revoke_and_delete_take_effect_next_request(server):
     assert ("revoke", "account:" + a.id) in actions and ("delete", "account:" + b.id) in actions
 
 
+def test_admin_nodes_from_the_store(server):
+    """Public mode has no seat table: GET /v1/admin/nodes lists the store's
+    nodes (an account's report servers with their last valid check and last
+    failure), a page at a time, so the status page shows them."""
+    tok = admin_token(server)
+    a = pubutil.account(server.data, 2)
+    pid = os.urandom(16)
+    assert register(server.port, a, pid)[1]["status"] == "valid"
+    for n in ("rs-1", "rs-2", "rs-3"):
+        assert verify(server.port, a, pid, node=n)[1]["status"] == "valid"
+    assert verify(server.port, a, os.urandom(16), node="rs-x")[1]["status"] == "not_registered"
+    deadline = time.monotonic() + 5
+    while True:  # node checks reach the store in batches (every 2 s)
+        st, doc = srvchain.admin(server, "GET", "/v1/admin/nodes", tok)
+        if st == 200 and len(doc["nodes"]) == 4 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert st == 200 and doc["next"] is None, doc
+    rows = {n["node"]: n for n in doc["nodes"]}
+    assert set(rows) == {"rs-1", "rs-2", "rs-3", "rs-x"} and all(n["license"] == a.id for n in doc["nodes"])
+    assert rows["rs-1"]["last_valid"] > 0 and "last_failure" not in rows["rs-1"]
+    assert rows["rs-x"]["last_valid"] == 0
+    assert rows["rs-x"]["last_failure"]["status"] == "not_registered", rows["rs-x"]
+    seen, after = [], None
+    while True:
+        q = "/v1/admin/nodes?limit=3" + ("&after=" + after if after else "")
+        st, doc = srvchain.admin(server, "GET", q, tok)
+        assert st == 200 and len(doc["nodes"]) <= 3, doc
+        seen += [n["node"] for n in doc["nodes"]]
+        after = doc["next"]
+        if after is None:
+            break
+    assert sorted(seen) == ["rs-1", "rs-2", "rs-3", "rs-x"], seen
+
+
 def test_admin_accounts_and_certificates(server):
     tok = admin_token(server)
     # the admin API trusts the built-in roots plus DATA/trusted/*.pem

@@ -117,16 +117,48 @@ function termsText(t) {
   return parts.join(" · ");
 }
 
-function seatsOf(lic, nodes, now) {
-  const window = 2 * (lic.heartbeat || 7200);
-  return nodes.filter((n) => n.license === lic.id && n.last_valid > 0 && now - n.last_valid < window).length;
+// Lineages (docs/operations.md, "Renewing and upgrading"): a renewal names
+// the license it renews (supersedes). Seats belong to the lineage, keyed by
+// its first license; the license in force is the newest by issued (a
+// successor wins a tie) that is not revoked and whose window holds now.
+// Each license gets l.key, and l.role: "in force", "superseded", or "" (a
+// license with no successor in force: its own dates and state tell).
+function lineages(licenses, terms, now) {
+  const byId = new Map(licenses.map((l) => [l.id, l]));
+  const prev = (l) => { const t = terms[l.id]; return t && typeof t.supersedes === "string" ? t.supersedes : null; };
+  for (const l of licenses) {
+    let k = l, seen = 0;
+    while (prev(k) && byId.has(prev(k)) && seen++ < licenses.length) k = byId.get(prev(k));
+    l.key = k.id; // the earliest license of it stored here
+    l.role = "";
+  }
+  const groups = new Map();
+  for (const l of licenses) groups.set(l.key, (groups.get(l.key) || []).concat([l]));
+  for (const g of groups.values()) {
+    const issued = (l) => (terms[l.id] && terms[l.id].issued) || 0;
+    const usable = g.filter((l) => !l.revoked && (!terms[l.id] || !terms[l.id].not_before ||
+      terms[l.id].not_before <= now) && (!l.expires || now < l.expires));
+    usable.sort((a, b) => issued(b) - issued(a) || (prev(b) === a.id ? 1 : prev(a) === b.id ? -1 : 0));
+    if (!usable.length) continue;
+    const force = usable[0];
+    force.role = g.length > 1 ? "in force" : "";
+    for (const l of g) if (l !== force && !l.revoked && issued(l) <= issued(force)) l.role = "superseded";
+    g.force = force;
+  }
+  return groups;
 }
 
-// A seat is held by a recent valid check of a license still in force; a
-// revoked license holds none (its next check is denied).
+// Seats count for the license in force of a lineage only (the others hold none).
+function seatsOf(lic, nodes, now) {
+  const window = 2 * (lic.heartbeat || 7200);
+  return nodes.filter((n) => n.license === lic.key && n.last_valid > 0 && now - n.last_valid < window).length;
+}
+
+// A seat is held by a recent valid check of a lineage with a license in
+// force; a revoked (or superseded) license holds none itself.
 function holds(licenses, n, now) {
-  return licenses.some((l) => l.id === n.license && !l.revoked && n.last_valid > 0 &&
-                              now - n.last_valid < 2 * (l.heartbeat || 7200));
+  return licenses.some((l) => l.key === n.license && !l.revoked && l.role !== "superseded" &&
+                              n.last_valid > 0 && now - n.last_valid < 2 * (l.heartbeat || 7200));
 }
 
 // Recent failures, newest first: the failure list and every node's last
@@ -147,15 +179,22 @@ function recentFailures(failures, nodes) {
 }
 
 function renderLicenses(d, now) {
+  lineages(d.licenses, d.terms, now);
   fill("licenses", d.licenses, (l) => {
     if (l.revoked) // no countdown, no seats: it answers 'revoked' whatever its dates
       return { cls: "revoked", cells: [{ text: l.id, cls: "id" }, l.customer,
         { text: termsText(d.terms[l.id]), cls: "terms" }, when(l.expires),
         el("span", "revoked", "bad"), el("span", "none (revoked)", "muted"), el("span", "revoked", "bad")] };
+    if (l.role === "superseded") // its renewal answers for it: seats are the renewal's
+      return { cls: "revoked", cells: [{ text: l.id, cls: "id" }, l.customer,
+        { text: termsText(d.terms[l.id]), cls: "terms" }, when(l.expires),
+        el("span", "renewed", "muted"), el("span", "with its renewal", "muted"), el("span", "superseded", "muted")] };
     const used = seatsOf(l, d.nodes, now), max = l.max_nodes || 0;
     const seats = el("span", used + " / " + (max ? max : "unlimited"), max && used >= max ? "warn" : "");
+    const nb = d.terms[l.id] && d.terms[l.id].not_before;
     const state = l.expires && l.expires <= now ? el("span", "expired", "bad")
-      : l.not_before && l.not_before > now ? el("span", "not yet valid", "warn") : el("span", "active", "ok");
+      : nb && nb > now ? el("span", "not yet valid", "warn")
+      : el("span", l.role === "in force" ? "active (in force)" : "active", "ok");
     return [{ text: l.id, cls: "id" }, l.customer, { text: termsText(d.terms[l.id]), cls: "terms" },
             when(l.expires), countdown(l.expires, now), seats, state];
   }, "No license imported (licsrv import FILE).");

@@ -103,14 +103,14 @@ static int health_check(void *arg, bool admin, char *msg, size_t len) {
   return 0;
 }
 
-/* A second check that warns too (two warnings are a list). */
+/* A second check that warns too (two warnings are a list); it says which
+ * listener asked (the public one's messages name nobody). */
 static int health_flag2;
 static int health_warn2(void *arg, bool admin, char *msg, size_t len) {
   (void)arg;
-  (void)admin;
   if (!__atomic_load_n(&health_flag2, __ATOMIC_SEQ_CST))
     return 0;
-  snprintf(msg, len, "second");
+  snprintf(msg, len, "%s", admin ? "second, for the admin listener" : "second");
   return 1;
 }
 
@@ -1023,6 +1023,8 @@ static void test_healthz_metrics(void **state) {
   __atomic_store_n(&health_flag2, 1, __ATOMIC_SEQ_CST);
   assert_int_equal(expect_one(port, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", &r), 200);
   assert_non_null(strstr(r.body, "days\"},{\"check\":\"expiry\",\"message\":\"second\"}]}"));
+  assert_int_equal(expect_one(admin_port, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", &r), 200);
+  assert_non_null(strstr(r.body, "{\"check\":\"expiry\",\"message\":\"second, for the admin listener\"}]}"));
   __atomic_store_n(&health_flag, 1, __ATOMIC_SEQ_CST);
   assert_int_equal(expect_one(port, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", &r), 503);
   assert_null(strstr(r.body, "warnings"));
