@@ -244,9 +244,13 @@ public final class Cli {
     Path p = Path.of(path);
     try {
       Set<PosixFilePermission> perms = Files.getPosixFilePermissions(p);
-      if (perms.contains(PosixFilePermission.GROUP_READ) || perms.contains(PosixFilePermission.OTHERS_READ)
-          || perms.contains(PosixFilePermission.GROUP_WRITE) || perms.contains(PosixFilePermission.OTHERS_WRITE)) {
-        throw new Failure(FAIL, path, "file is readable by group or others: chmod 600 " + path);
+      if (perms.stream().anyMatch(x -> x.name().startsWith("GROUP") || x.name().startsWith("OTHERS"))) {
+        int mode = 0;
+        for (PosixFilePermission x : perms) {
+          mode |= 1 << (8 - x.ordinal());
+        }
+        throw new Failure(FAIL, opt, "file is readable by group or others: " + path + " has mode "
+            + String.format("%03o", mode) + ", expected 0600 (chmod 600 " + path + ")");
       }
       if (Files.size(p) > max + 2) {
         throw new Failure(FAIL, path, "value exceeds a limit: at most " + max + " bytes");

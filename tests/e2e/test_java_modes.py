@@ -1,0 +1,120 @@
+"""The Java client (build/java/liblic.jar) in local and public mode against
+the real tools: `check` of a local license on its simulated machine
+(LIC_SYSROOT) and on another one, and public-mode verify after `licctl
+register` on a real public-mode licsrv; outputs and exit codes as licctl's."""
+import json
+import os
+
+import pytest
+
+import javautil
+import pubutil
+from conftest import SANITIZER_RE
+
+javautil.need_jar()
+
+MID = "3e1f0a2b4c5d6e7f8091a2b3c4d5e6f7"
+NICS = [("eth0", "52:54:00:12:34:56", True), ("docker0", "02:42:ac:11:00:01", False)]
+
+
+@pytest.fixture
+def local(lic_machine, licctl_rif, lic_test_key, licgen_sign):
+    m = lic_machine(machine_id=MID, nics=NICS)
+    lic = licgen_sign(licctl_rif(m), lic_test_key, "--domain", "reports.example.com",
+                      "--port", "8443")
+    return m, lic
+
+
+def both(args, machine):
+    env = dict(os.environ, LIC_SYSROOT=str(machine.root))
+    return javautil.run(args, env=env), javautil.licctl(args, env=env)
+
+
+def test_check_on_its_machine_and_on_another(local, lic_machine, lic_test_key):
+    m, lic = local
+    args = ["check", lic, "--domain", "reports.example.com", "--port", "8443", "--version",
+            "11.0.18", "--trust", lic_test_key.pub]
+    j, c = both(args, m)
+    assert j.returncode == c.returncode == 0, j.stderr
+    assert j.stdout == c.stdout
+    assert j.stdout.startswith("valid: license ") and "features: reports,export" in j.stdout
+    other = lic_machine(machine_id="ffffffffffffffffffffffffffffffff", nics=NICS, name="other")
+    j, c = both(args, other)
+    assert j.returncode == c.returncode == 1
+    assert j.stdout == c.stdout
+    assert j.stdout.startswith("denied: machine_mismatch: this machine (%s)" % other.code)
+
+
+def test_check_denials_and_json_like_licctl(local, lic_test_key):
+    m, lic = local
+    for extra in (["--domain", "x.example.com", "--port", "8443", "--major", "11"],
+                  ["--domain", "reports.example.com", "--port", "1", "--major", "11"],
+                  ["--domain", "reports.example.com", "--port", "8443", "--major", "12"],
+                  ["--domain", "reports.example.com", "--port", "8443"]):
+        args = ["check", lic, "--trust", lic_test_key.pub, "--json"] + extra
+        j, c = both(args, m)
+        assert j.returncode == c.returncode == 1, (extra, j.stderr)
+        assert json.loads(j.stdout) == json.loads(c.stdout)
+        assert j.stdout == c.stdout
+
+
+def test_check_refusals_like_licctl(local, lic_test_key, tmp_path):
+    m, lic = local
+    lines = lic.read_text().split("\n")
+    i = [k for k, line in enumerate(lines) if line.startswith("-----BEGIN")][0] + 3
+    lines[i] = ("B" if lines[i][10] == "A" else "A").join([lines[i][:10], lines[i][11:]])
+    forged = tmp_path / "forged.lic"
+    forged.write_text("\n".join(lines))  # one base64 symbol of the signed body changed
+    for f, trust in ((forged, lic_test_key.pub), (lic, None), (tmp_path / "none.lic", lic_test_key.pub)):
+        args = ["check", f, "--domain", "reports.example.com", "--port", "8443"]
+        if trust:
+            args += ["--trust", trust]
+        j, c = both(args, m)
+        assert j.returncode == c.returncode, (f, j.stderr, c.stderr)
+        assert j.stdout == c.stdout == ""
+        assert j.stderr.split(":")[1:3] == c.stderr.split(":")[1:3], (j.stderr, c.stderr)
+
+
+@pytest.fixture(scope="module")
+def pubsrv(tmp_path_factory):
+    s = pubutil.Server(tmp_path_factory.mktemp("jpub") / "data").start()
+    yield s
+    try:
+        assert s.stop() == 0, s.log()
+        assert not SANITIZER_RE.search(s.log())
+    finally:
+        s.close()
+
+
+def test_public_register_with_licctl_then_java_verify(pubsrv, tmp_path):
+    a = pubutil.account(pubsrv.data, 1)
+    tok = tmp_path / "token"
+    fd = os.open(tok, os.O_WRONLY | os.O_CREAT, 0o600)
+    os.write(fd, (a.token + "\n").encode())
+    os.close(fd)
+    url = "http://127.0.0.1:%d" % pubsrv.port
+    st, other = tmp_path / "state", tmp_path / "other"
+    common = ["--account", a.id, "--token-file", tok, "--trust", pubutil.ROOT_PUB]
+    where = ["--domain", "reports.example.com", "--port", "443", "--node", "rs-1"]
+    p = javautil.licctl(["register", url, *common, "--project", "Reports", *where,
+                         "--state", st])
+    assert p.returncode == 0, p.stderr
+    j = javautil.run(["verify", url, *common, *where, "--state", st])
+    c = javautil.licctl(["verify", url, *common, *where, "--state", st])
+    assert j.returncode == c.returncode == 0, j.stderr
+    assert j.stdout == c.stdout
+    assert j.stdout.startswith("valid: account %s, node rs-1, registrations 1/1" % a.id)
+    # another install (its own project id) is not registered: a signed denial
+    j = javautil.run(["verify", url, *common, *where, "--state", other])
+    assert j.returncode == 1 and j.stdout.startswith("denied: not_registered"), j
+    assert (other / "project_id").read_text().strip() != (st / "project_id").read_text().strip()
+    # the token is never printed, never read from a readable file, never sent in clear off loopback
+    for out in (j.stdout, j.stderr):
+        assert a.token not in out
+    os.chmod(tok, 0o644)
+    j = javautil.run(["verify", url, *common, *where, "--state", st])
+    assert j.returncode == 1 and "0600" in j.stderr and a.token not in j.stderr, j
+    os.chmod(tok, 0o600)
+    j = javautil.run(["verify", "http://192.0.2.1:7470", *common, *where, "--timeout", "2000",
+                      "--state", st])
+    assert j.returncode == 2 and "plain HTTP" in j.stderr, j
