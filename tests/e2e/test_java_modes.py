@@ -118,3 +118,55 @@ def test_public_register_with_licctl_then_java_verify(pubsrv, tmp_path):
     j = javautil.run(["verify", "http://192.0.2.1:7470", *common, *where, "--timeout", "2000",
                       "--state", st])
     assert j.returncode == 2 and "plain HTTP" in j.stderr, j
+
+
+def vector_codes():
+    import csv
+    path = os.path.join(javautil.srvutil.SOURCE_DIR, "tests", "vectors", "codes", "codes.csv")
+    with open(path) as f:
+        return list(csv.DictReader(f))
+
+
+def test_designer_activation_valid_here_foreign_elsewhere(lic_machine, lic_test_key, tmp_path):
+    code = vector_codes()[0]
+    m = lic_machine(machine_id=MID, nics=NICS)
+    state = tmp_path / "designer"
+    env = dict(os.environ, LIC_SYSROOT=str(m.root))
+    p = javautil.licctl(["activate", code["code"], "--product", code["product"], "--state", state,
+                         "--trust", lic_test_key.pub], env=env)
+    assert p.returncode == 0, p.stderr
+    args = ["activation", "--product", code["product"], "--state", state, "--trust",
+            lic_test_key.pub]
+    j, c = both(args, m)
+    assert j.returncode == c.returncode == 0, j.stderr
+    assert j.stdout == c.stdout
+    assert j.stdout.startswith("valid: product 7, serial 1, edition 0, expires never")
+    j, c = both(args + ["--json"], m)
+    assert j.returncode == 0 and json.loads(j.stdout) == json.loads(c.stdout)
+    # the same state directory on another machine (copied), another product, no trust
+    other = lic_machine(machine_id="ffffffffffffffffffffffffffffffff", nics=NICS, name="other")
+    for a, mach, status in ((args, other, "other_machine"),
+                            (["activation", "--product", "8", "--state", state, "--trust",
+                              lic_test_key.pub], m, "other_product"),
+                            (["activation", "--state", state], m, "not_genuine"),
+                            (["activation", "--state", tmp_path / "none"], m, "not_activated")):
+        j, c = both(a + ["--json"], mach)
+        assert j.returncode == c.returncode == 1, (a, j.stderr)
+        assert json.loads(j.stdout) == json.loads(c.stdout), (j.stdout, c.stdout)
+        assert json.loads(j.stdout)["status"] == status
+        j, c = both(a, mach)
+        assert j.returncode == c.returncode == 1
+        assert javautil.same_line(j.stderr, c.stderr), (j.stderr, c.stderr)
+    # an edited file (a serial that disagrees with the code) is malformed, not valid
+    import base64
+    import msgpack
+    lines = (state / "activation").read_text().splitlines()
+    b, e = lines.index("-----BEGIN LICSRV ACTIVATION-----"), lines.index("-----END LICSRV ACTIVATION-----")
+    doc = msgpack.unpackb(base64.b64decode("".join(lines[b + 1:e])))
+    doc["serial"] = 999
+    enc = base64.b64encode(msgpack.packb(doc)).decode()
+    (state / "activation").write_text("\n".join(lines[:b + 1] + [enc] + lines[e:]) + "\n")
+    j, c = both(args + ["--json"], m)
+    assert j.returncode == c.returncode == 1
+    assert json.loads(j.stdout) == json.loads(c.stdout)
+    assert json.loads(j.stdout)["status"] == "malformed"

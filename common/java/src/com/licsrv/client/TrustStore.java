@@ -109,6 +109,19 @@ public final class TrustStore {
     return of(k);
   }
 
+  /**
+   * The raw keys (copies), for objects that carry no key id (designer activation codes).
+   *
+   * @return the 32-byte Ed25519 public keys
+   */
+  public List<byte[]> rawKeys() {
+    List<byte[]> out = new ArrayList<>();
+    for (byte[] k : keys) {
+      out.add(k.clone());
+    }
+    return out;
+  }
+
   /** @return how many keys the store holds */
   public int size() {
     return keys.size();

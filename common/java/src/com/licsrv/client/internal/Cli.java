@@ -74,6 +74,7 @@ public final class Cli {
   private static final String HELP = "usage: java -jar liblic.jar COMMAND [OPTIONS]\n\n"
       + "The licsrv client on the JDK alone: the same commands, options, output and exit\n"
       + "codes as licctl (docs/integration.md). Commands:\n"
+      + "  activation  show the designer activation and check it holds here\n"
       + "  check       check a local-mode license on this machine (offline)\n"
       + "  verify      ask a license server for a signed verdict and check it\n\n"
       + "'java -jar liblic.jar COMMAND --help' describes each one.\n";
@@ -95,6 +96,7 @@ public final class Cli {
           return OK;
         case "verify": return verify(rest);
         case "check": return check(rest);
+        case "activation": return activation(rest);
         default:
           throw new Usage("unknown command '" + cmd + "'");
       }
@@ -109,7 +111,7 @@ public final class Cli {
   }
 
   private static boolean isCommand(String c) {
-    return Set.of("verify", "check").contains(c);
+    return Set.of("verify", "check", "activation").contains(c);
   }
 
   static String oneLine(String s) {
@@ -593,5 +595,63 @@ public final class Cli {
       throw new VerifyException(VerifyException.Reason.IO, e.getMessage() == null ? path
           : e instanceof java.nio.file.NoSuchFileException ? "not found: " + path : e.getMessage());
     }
+  }
+
+  private static final String ACTIVATION_HELP =
+      "usage: java -jar liblic.jar activation [--product ID] [--state DIR] [--trust PUB.pem]...\n"
+      + "         [--json]\n\n"
+      + "Shows the local designer activation and checks that it holds on this machine:\n"
+      + "the code is re-verified (vendor signature, product, expiry) and the machine must\n"
+      + "have the same machine code and at least one of the recorded network adapters.\n"
+      + "Exit 0 only when the activation holds here (docs/activation.md).\n\n"
+      + "  --product ID    require this product id (default: any)\n"
+      + "  --state DIR     state directory (default $XDG_STATE_HOME/licctl)\n"
+      + "  --trust FILE    trusted root public key (repeatable; replaces the built-in store)\n"
+      + "  --json          print serial, product, edition, expires, activated, status\n";
+
+  int activation(String[] args) throws Usage, Failure {
+    Opts o = Opts.parse(args, Set.of("product", "state", "trust"), Set.of("json"));
+    if (o.help) {
+      out.print(ACTIVATION_HELP);
+      return OK;
+    }
+    if (!o.operands.isEmpty()) {
+      throw new Usage("unexpected argument '" + cut(o.operands.get(0)) + "'");
+    }
+    int product = -1;
+    if (o.one("product").isPresent()) {
+      product = (int) parseInt("--product", o.one("product").get(), 0, 255);
+    }
+    com.licsrv.client.Activation.Result r = com.licsrv.client.Activation.check(
+        stateDir(o.one("state")), trust(o), product, Clock.systemUTC());
+    boolean ok = r.outcome() == com.licsrv.client.Activation.Outcome.VALID;
+    if (o.flag("json")) {
+      Map<String, Object> m = new LinkedHashMap<>();
+      if (r.info().isPresent()) {
+        com.licsrv.client.Activation.Info i = r.info().get();
+        m.put("serial", i.serial);
+        m.put("product", i.product);
+        m.put("edition", i.edition);
+        m.put("expires", i.expires == 0 ? "never" : Ids.date(i.expires));
+        m.put("activated_at", Ids.time(i.activated));
+        m.put("activated", i.activated);
+        m.put("machine_code", i.machineCode);
+        m.put("claimed_online", i.claimedOnline);
+      }
+      m.put("status", r.outcome().wireName());
+      if (!ok) {
+        m.put("reason", r.reason());
+      }
+      out.println(Json.write(m));
+      return ok ? OK : FAIL;
+    }
+    if (!ok) {
+      throw new Failure(FAIL, "activation", r.reason());
+    }
+    com.licsrv.client.Activation.Info i = r.info().get();
+    out.println("valid: product " + i.product + ", serial " + i.serial + ", edition " + i.edition
+        + ", expires " + (i.expires == 0 ? "never" : Ids.date(i.expires)) + ", activated "
+        + Ids.time(i.activated) + " on this machine (" + i.machineCode + ")");
+    return OK;
   }
 }

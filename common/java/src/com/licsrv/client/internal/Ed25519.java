@@ -77,6 +77,18 @@ public final class Ed25519 {
     return Arrays.copyOfRange(der, 12, 44);
   }
 
+  /** Checks sig over msg with the raw key: true when it holds. */
+  public static boolean verifyRaw(byte[] raw, byte[] msg, byte[] sig) {
+    try {
+      Signature s = Signature.getInstance("Ed25519");
+      s.initVerify(publicKey(raw));
+      s.update(msg);
+      return s.verify(sig);
+    } catch (GeneralSecurityException e) {
+      return false;
+    }
+  }
+
   /** Checks sig over "LICSRV1 " + typ + "\n" + body with the raw key: true when it holds. */
   public static boolean verify(byte[] raw, String typ, byte[] body, byte[] sig) {
     try {
