@@ -62,7 +62,12 @@ public final class Verifier {
   private final String secret;
   private final Duration timeout;
   private final Clock clock;
-  private final HttpClient http;
+  private final Transport transport;
+
+  /** One POST of a MessagePack body, answering the 200 response's body (tests inject fakes). */
+  interface Transport {
+    byte[] post(URI uri, byte[] body) throws VerifyException;
+  }
 
   private Verifier(Builder b) {
     trust = Objects.requireNonNull(b.trust, "trust");
@@ -84,7 +89,46 @@ public final class Verifier {
     if (tls != null) {
       hb.sslContext(tls.context());
     }
-    http = hb.build();
+    HttpClient http = hb.build();
+    transport = b.transport != null ? b.transport : (uri, req) -> httpPost(http, timeout, uri, req);
+  }
+
+  private static byte[] httpPost(HttpClient http, Duration timeout, URI uri, byte[] reqBody)
+      throws VerifyException {
+    HttpRequest req = HttpRequest.newBuilder(uri).timeout(timeout)
+        .header("Content-Type", "application/msgpack").header("Accept", "application/msgpack")
+        .POST(HttpRequest.BodyPublishers.ofByteArray(reqBody)).build();
+    HttpResponse<java.io.InputStream> resp;
+    byte[] body;
+    String server = uri.resolve("/").toString().replaceAll("/$", "");
+    try {
+      resp = http.send(req, HttpResponse.BodyHandlers.ofInputStream());
+      try (java.io.InputStream in = resp.body()) {
+        body = in.readNBytes(MAX_RESPONSE + 1);
+      }
+    } catch (IOException e) {
+      throw new VerifyException(Reason.IO, server + ": " + describe(e), e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new VerifyException(Reason.IO, server + ": interrupted", e);
+    }
+    if (body.length > MAX_RESPONSE) {
+      throw new VerifyException(Reason.FORMAT, "response larger than " + MAX_RESPONSE + " bytes");
+    }
+    if (resp.statusCode() != 200) {
+      String msg = "";
+      try {
+        msg = ": " + Mp.parse(body).str("message", 0, 190);
+      } catch (FormatException e) {
+        msg = "";
+      }
+      if (resp.statusCode() == 404 || resp.statusCode() == 405) {
+        throw new VerifyException(Reason.IO, "no license server's verify API here: it answered HTTP "
+            + resp.statusCode() + msg + " to POST /v1/verify (the admin port, or another server?)");
+      }
+      throw new VerifyException(Reason.IO, "license server answered HTTP " + resp.statusCode() + msg);
+    }
+    return body;
   }
 
   /**
@@ -112,8 +156,14 @@ public final class Verifier {
     private String secret;
     private Duration timeout = Duration.ofSeconds(10);
     private Clock clock = Clock.systemUTC();
+    private Transport transport;
 
     private Builder() {}
+
+    Builder transport(Transport t) {
+      transport = t;
+      return this;
+    }
 
     /**
      * The vendor root keys (default: {@link TrustStore#builtIn()}).
@@ -318,6 +368,36 @@ public final class Verifier {
     }
   }
 
+  /** The options as a map for a session's state file (no secret: no token, no node secret). */
+  java.util.Map<String, Object> question() {
+    java.util.Map<String, Object> m = new java.util.LinkedHashMap<>();
+    m.put("domain", domain);
+    m.put("port", port);
+    m.put("node", node);
+    if (app != null) {
+      m.put("app", app);
+    }
+    if (version != null) {
+      m.put("version", version);
+    }
+    if (license != null) {
+      m.put("license", license);
+    }
+    if (account != null) {
+      m.put("account", account);
+      m.put("project_id", projectId);
+    }
+    return m;
+  }
+
+  boolean publicMode() {
+    return account != null;
+  }
+
+  String node() {
+    return node;
+  }
+
   /**
    * Asks the server for a signed verdict and checks it.
    *
@@ -341,39 +421,7 @@ public final class Verifier {
     }
     byte[] nonce = new byte[32];
     RANDOM.nextBytes(nonce);
-    URI uri = server.resolve("/v1/verify");
-    HttpRequest req = HttpRequest.newBuilder(uri).timeout(timeout)
-        .header("Content-Type", "application/msgpack").header("Accept", "application/msgpack")
-        .POST(HttpRequest.BodyPublishers.ofByteArray(request(nonce))).build();
-    HttpResponse<java.io.InputStream> resp;
-    byte[] body;
-    try {
-      resp = http.send(req, HttpResponse.BodyHandlers.ofInputStream());
-      try (java.io.InputStream in = resp.body()) {
-        body = in.readNBytes(MAX_RESPONSE + 1);
-      }
-    } catch (IOException e) {
-      throw new VerifyException(Reason.IO, server + ": " + describe(e), e);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new VerifyException(Reason.IO, server + ": interrupted", e);
-    }
-    if (body.length > MAX_RESPONSE) {
-      throw new VerifyException(Reason.FORMAT, "response larger than " + MAX_RESPONSE + " bytes");
-    }
-    if (resp.statusCode() != 200) {
-      String msg = "";
-      try {
-        msg = ": " + Mp.parse(body).str("message", 0, 190);
-      } catch (FormatException e) {
-        msg = "";
-      }
-      if (resp.statusCode() == 404 || resp.statusCode() == 405) {
-        throw new VerifyException(Reason.IO, "no license server's verify API here: it answered HTTP "
-            + resp.statusCode() + msg + " to POST /v1/verify (the admin port, or another server?)");
-      }
-      throw new VerifyException(Reason.IO, "license server answered HTTP " + resp.statusCode() + msg);
-    }
+    byte[] body = transport.post(server.resolve("/v1/verify"), request(nonce));
     return check(nonce, clock.instant().getEpochSecond(), body);
   }
 
