@@ -405,7 +405,9 @@ public final class Session {
         rollback = false;
         // Our clock agrees with a trusted server's: whatever set the mark higher was wrong.
         hwm = now;
-        adopt(c, now);
+        // The time the answer was checked at, as a restart will see it in the state file:
+        // both count the verdict from the same second, so the deadline never moves.
+        adopt(c, c.checkedAt);
         long due = lastValid + lvHeartbeat;
         nextCheck = due > now ? due : now + 1;
       } else {
@@ -499,6 +501,67 @@ public final class Session {
     if (running != null) {
       running.cancel(false);
       running = null;
+    }
+  }
+
+  /**
+   * The state a running session left in its state directory, trusting only what checks: the
+   * stored verdict and its chain are verified again (trust store, chain, node, terms) and the
+   * state is computed for now; no network call is made and status.json is never read.
+   *
+   * @param stateDir the session's state directory
+   * @param trust the vendor root keys
+   * @param question the verify options to check the stored answer against; empty: the ones
+   *     the session recorded in its state file
+   * @param clock the clock
+   * @return the snapshot now (unlicensed, with the reason in lastError, when nothing checks)
+   * @throws NoSuchFileException when there is no state file
+   * @throws IOException when it cannot be read
+   */
+  public static Snapshot readState(Path stateDir, TrustStore trust, Optional<Verifier> question,
+      Clock clock) throws IOException {
+    Path p = stateDir.resolve(FILE);
+    if (Files.size(p) > Verifier.MAX_RESPONSE + 4096) {
+      throw new IOException(p + ": too large for a session state file");
+    }
+    byte[] buf = Files.readAllBytes(p);
+    Verifier v;
+    String problem = null;
+    if (question.isPresent()) {
+      v = question.get();
+    } else {
+      Verifier.Builder b = Verifier.newBuilder().trust(trust);
+      try {
+        Mp.Obj q = Mp.parse(buf).obj("question");
+        b.domain(q.str("domain", 1, 253)).port(q.integer("port", 1, 65535)).node(q.str("node", 1, 128));
+        if (q.has("app")) {
+          b.app(q.str("app", 1, 128));
+        }
+        if (q.has("version")) {
+          b.version(q.str("version", 1, 128));
+        }
+        if (q.has("license")) {
+          b.license(Ids.uuid(q.binx("license", 16)));
+        }
+        if (q.has("account")) {
+          b.account(Ids.uuid(q.binx("account", 16)), "", Ids.uuid(q.binx("project_id", 16)));
+        }
+      } catch (FormatException | IllegalArgumentException e) {
+        problem = "no check options recorded in " + p + " (" + e.getMessage()
+            + "): give the agent's --domain, --port and --node";
+        b.domain("invalid.invalid").port(1).node("-");
+      }
+      v = b.build();
+    }
+    Session s = newBuilder(v, List.of(URI.create("http://localhost"))).stateDir(stateDir)
+        .clock(clock).build();
+    synchronized (s) {
+      if (problem != null) {
+        s.clearValid();
+        s.denied = false;
+        s.lastError = problem;
+      }
+      return new Snapshot(s, clock.instant().getEpochSecond());
     }
   }
 

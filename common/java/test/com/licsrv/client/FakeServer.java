@@ -39,6 +39,8 @@ final class FakeServer implements Verifier.Transport {
   UUID answerFor = licenseId;
   UUID supersedes;
   byte[] replay;
+  /** Seconds the fake clock moves during each exchange (a slow answer across a second). */
+  long slow;
   private final PrivateKey root;
   private final KeyPair node;
 
@@ -91,6 +93,7 @@ final class FakeServer implements Verifier.Transport {
     if (replay != null) {
       return replay;
     }
+    now.addAndGet(slow);
     try {
       Mp.Obj q = Mp.parse(req);
       byte[] body = new MpWriter().map(15).str("typ").str("verdict")

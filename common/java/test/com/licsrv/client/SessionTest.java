@@ -159,6 +159,18 @@ class SessionTest {
   }
 
   @Test
+  void anAnswerEndingInTheNextSecondGivesTheSameDeadlineAfterARestart() throws Exception {
+    FakeServer f = new FakeServer();
+    f.slow = 1;
+    long t0 = f.now.get();
+    Session s = session(f, dir, "a");
+    s.tick(t0);
+    long deadline = s.snapshot(t0 + 1).graceUntil;
+    f.down.add("a");
+    assertEquals(deadline, session(f, dir, "a").snapshot(t0 + 2).graceUntil);
+  }
+
+  @Test
   void anEditedStateFileIsIgnoredAndNamed() throws Exception {
     FakeServer f = new FakeServer();
     long t0 = f.now.get();

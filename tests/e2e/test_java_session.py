@@ -1,0 +1,134 @@
+"""The Java agent and status (build/java/liblic.jar) against real licsrv
+servers with licenses of a few seconds' heartbeat and grace: licensed, grace
+when the server stops, unlicensed at grace_until itself; a JVM restarted in
+grace keeps the original deadline; failover to a standby; and `status`
+re-checks the signed session state, so a hand-written status.json makes
+nobody licensed."""
+import json
+import os
+import subprocess
+import time
+
+import pytest
+
+import javautil
+import srvutil
+from test_agent import Agent, lic_server, ts, NODE  # noqa: F401 (fixtures below)
+from test_agent import agents, servers  # noqa: F401
+
+javautil.need_jar()
+
+
+class JavaAgent(Agent):
+    def __init__(self, state, urls, trust, extra=()):
+        super().__init__(state, urls, trust, extra)
+        self.args = ["java", "-XX:TieredStopAtLevel=1", "-jar", javautil.JAR] + self.args[1:]
+
+
+def jstatus(state, *extra):
+    return javautil.run(["status", "--state", state, *extra])
+
+
+def test_java_agent_grace_then_unlicensed_on_time(tmp_path, agents, servers):
+    srv = lic_server(tmp_path, "srv", heartbeat=2, grace=6)
+    servers.append(srv)
+    url = "http://127.0.0.1:%d" % srv.port
+    a = JavaAgent(tmp_path / "state", [url], srv.trust).start()
+    agents.append(a)
+    st = a.wait_state("licensed", 10)
+    assert st["reason"] == "valid" and st["server"] == url and st["node"] == NODE
+    assert st["features"] == ["export", "schedule"] and st["last_error"] == ""
+    assert st["heartbeat"] == 2 and st["grace"] == 6 and st["expires"] == "2099-01-01T00:00:00Z"
+    assert ts(st["grace_until"]) == ts(st["last_valid"]) + 6
+    assert os.stat(os.path.join(a.state, "session.state")).st_mode & 0o777 == 0o600
+    r = jstatus(a.state, "--trust", srv.trust)
+    assert r.returncode == 0 and "licensed (valid)" in r.stdout, r
+    # licctl reads the same session.state format
+    first = ts(st["checked_at"])
+    st = a.wait(lambda s: ts(s["checked_at"]) >= first + 2, 5)
+    assert st["state"] == "licensed"
+
+    srv.stop()
+    st = a.wait_state("grace", 5)
+    assert st["reason"] == "check_failed" and "127.0.0.1" in st["last_error"]
+    deadline = ts(st["grace_until"])
+    r = jstatus(a.state, "--trust", srv.trust)
+    assert r.returncode == 0 and "grace (" in r.stdout, r
+    st = a.wait_state("unlicensed", deadline - time.time() + 3)
+    seen = time.time()
+    assert st["reason"] == "grace_expired"
+    assert abs(seen - deadline) <= 1.0, (seen, deadline)
+    r = jstatus(a.state, "--trust", srv.trust)
+    assert r.returncode == 1 and "unlicensed (grace_expired)" in r.stdout, r
+    assert a.stop() == 0
+
+
+def test_java_agent_restarted_in_grace_keeps_the_deadline(tmp_path, agents, servers):
+    srv = lic_server(tmp_path, "srv", heartbeat=2, grace=8)
+    servers.append(srv)
+    url = "http://127.0.0.1:%d" % srv.port
+    a = JavaAgent(tmp_path / "state", [url], srv.trust).start()
+    agents.append(a)
+    st = a.wait_state("licensed", 10)
+    deadline = ts(st["grace_until"])
+    srv.stop()
+    assert a.stop() == 0
+    os.unlink(a.status)
+    b = JavaAgent(tmp_path / "state", [url], srv.trust).start()
+    agents.append(b)
+    st = b.wait_state("grace", 8)
+    assert ts(st["grace_until"]) == deadline, (st, deadline)
+    st = b.wait_state("unlicensed", deadline - time.time() + 3)
+    assert abs(time.time() - deadline) <= 1.0
+    assert b.stop() == 0
+
+
+def test_java_agent_fails_over_to_a_standby(tmp_path, agents, servers):
+    sysroot = srvutil.fake_machine(str(tmp_path / "machine"))
+    primary = lic_server(tmp_path, "primary", heartbeat=1, grace=30, sysroot=sysroot)
+    servers.append(primary)
+    standby = lic_server(tmp_path, "standby", heartbeat=1, grace=30, sysroot=sysroot)
+    servers.append(standby)
+    urls = ["http://127.0.0.1:%d" % s.port for s in (primary, standby)]
+    a = JavaAgent(tmp_path / "state", urls, primary.trust).start()
+    agents.append(a)
+    st = a.wait_state("licensed", 10)
+    assert st["server"] == urls[0]
+    primary.stop()
+    st = a.wait(lambda s: s["server"] == urls[1] and s["state"] == "licensed", 10)
+    assert st["last_error"] == ""
+    assert a.stop() == 0
+
+
+def test_forged_status_json_makes_nobody_licensed(tmp_path, agents, servers):
+    forged = {"state": "licensed", "reason": "valid", "grace_until": "2099-01-01T00:00:00Z",
+              "features": ["invented"], "server": "http://nowhere"}
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "status.json").write_text(json.dumps(forged))
+    r = jstatus(empty)
+    assert r.returncode == 1 and "licensed" not in r.stdout, r
+    # a real session whose grace ran out, and a status.json edited to say licensed
+    srv = lic_server(tmp_path, "srv", heartbeat=1, grace=2)
+    servers.append(srv)
+    url = "http://127.0.0.1:%d" % srv.port
+    a = JavaAgent(tmp_path / "state", [url], srv.trust).start()
+    agents.append(a)
+    a.wait_state("licensed", 10)
+    srv.stop()
+    a.wait_state("unlicensed", 8)
+    assert a.stop() == 0
+    with open(a.status, "w") as f:
+        json.dump(forged, f)
+    r = jstatus(a.state, "--json", "--trust", srv.trust)
+    assert r.returncode == 1, r
+    d = json.loads(r.stdout)
+    assert d["state"] == "unlicensed" and "invented" not in d["features"], d
+    # an edited session.state (a byte of the signed verdict) checks no more
+    p = os.path.join(a.state, "session.state")
+    b = bytearray(open(p, "rb").read())
+    i = b.find(b"license holds")
+    b[i] ^= 1
+    open(p, "wb").write(bytes(b))
+    r = jstatus(a.state, "--json", "--trust", srv.trust)
+    assert r.returncode == 1 and "ignored" in json.loads(r.stdout)["last_error"], r
