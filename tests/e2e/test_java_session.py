@@ -132,3 +132,60 @@ def test_forged_status_json_makes_nobody_licensed(tmp_path, agents, servers):
     open(p, "wb").write(bytes(b))
     r = jstatus(a.state, "--json", "--trust", srv.trust)
     assert r.returncode == 1 and "ignored" in json.loads(r.stdout)["last_error"], r
+
+
+def test_report_server_example_serves_only_while_licensed(tmp_path, servers):
+    """docs/examples/ReportServer.java, compiled against the jar: 200 while
+    licensed, 503 once the license server is gone and grace has run out."""
+    import urllib.error
+    import urllib.request
+    src = os.path.join(srvutil.SOURCE_DIR, "docs", "examples", "ReportServer.java")
+    out = tmp_path / "classes"
+    subprocess.run(["javac", "--release", "17", "-cp", javautil.JAR, "-d", str(out), src],
+                   check=True, timeout=120)
+    srv = lic_server(tmp_path, "srv", heartbeat=1, grace=3)
+    servers.append(srv)
+    port = srvutil.free_port()
+    p = subprocess.Popen(["java", "-cp", "%s:%s" % (javautil.JAR, out), "ReportServer", str(port),
+                          str(tmp_path / "state"), srv.trust, "http://127.0.0.1:%d" % srv.port],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def get():
+        try:
+            with urllib.request.urlopen("http://127.0.0.1:%d/" % port, timeout=5) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+        except OSError:
+            return None, ""
+
+    def wait_for(code, timeout):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert p.poll() is None, p.stderr.read().decode()
+            got = get()
+            if got[0] == code:
+                return got
+            time.sleep(0.05)
+        raise AssertionError("no %d in %.0f s, last %r" % (code, timeout, get()))
+
+    try:
+        assert wait_for(200, 20) == (200, "reports\n")
+        srv.stop()
+        assert wait_for(503, 8) == (503, "unlicensed: reports are off\n")
+    finally:
+        p.kill()
+        p.wait(timeout=10)
+
+
+def test_integration_doc_java_snippets_are_the_compiled_example():
+    """Every ```java block of docs/integration.md is a piece of an example the
+    tests compile (whitespace aside), so the doc cannot drift from the code."""
+    import re
+    doc = open(os.path.join(srvutil.SOURCE_DIR, "docs", "integration.md")).read()
+    blocks = re.findall(r"```java\n(.*?)```", doc, re.S)
+    assert blocks
+    ex = open(os.path.join(srvutil.SOURCE_DIR, "docs", "examples", "ReportServer.java")).read()
+    norm = lambda t: " ".join(t.split())  # noqa: E731
+    for b in blocks:
+        assert norm(b) in norm(ex), b
