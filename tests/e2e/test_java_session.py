@@ -42,8 +42,9 @@ def test_java_agent_grace_then_unlicensed_on_time(tmp_path, agents, servers):
     assert ts(st["grace_until"]) == ts(st["last_valid"]) + 6
     assert os.stat(os.path.join(a.state, "session.state")).st_mode & 0o777 == 0o600
     r = jstatus(a.state, "--trust", srv.trust)
-    assert r.returncode == 0 and "licensed (valid)" in r.stdout, r
-    # licctl reads the same session.state format
+    # a 2 s heartbeat may pass while the JVM starts: stale until the agent's next answer
+    assert r.returncode == 0, r
+    assert "licensed (valid)" in r.stdout or "grace (stale)" in r.stdout, r
     first = ts(st["checked_at"])
     st = a.wait(lambda s: ts(s["checked_at"]) >= first + 2, 5)
     assert st["state"] == "licensed"
