@@ -17,7 +17,9 @@ package com.licsrv.client;
  * }</pre>
  */
 public class FormatException extends RuntimeException {
+  /** Serialization version. */
   private static final long serialVersionUID = 1L;
+  /** The byte offset, or -1. */
   private final long offset;
 
   /**

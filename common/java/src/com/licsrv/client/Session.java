@@ -93,7 +93,7 @@ public final class Session {
     NO_VERDICT,
     /** Unlicensed: the clock went back more than an hour. */
     CLOCK_ROLLBACK,
-    /** Unlicensed: a signed denial (see {@link Snapshot#denial()}). */
+    /** Unlicensed: a signed denial (see {@link Snapshot#denial}). */
     DENIED
   }
 
@@ -604,7 +604,14 @@ public final class Session {
     }
   }
 
-  /** Writes a file atomically (temp file, fsync, rename) with the given mode. */
+  /**
+   * Writes a file atomically (temp file, fsync, rename) with the given mode.
+   *
+   * @param p the file
+   * @param data its new content
+   * @param mode permissions such as {@code rw-------}
+   * @throws IOException when it cannot be written (the old file stays)
+   */
   public static void writeAtomic(Path p, byte[] data, String mode) throws IOException {
     Path tmp = Files.createTempFile(p.getParent(), "." + p.getFileName(), ".tmp",
         PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString(mode)));

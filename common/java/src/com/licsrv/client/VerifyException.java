@@ -19,6 +19,7 @@ import java.security.GeneralSecurityException;
  * }</pre>
  */
 public final class VerifyException extends GeneralSecurityException {
+  /** Serialization version. */
   private static final long serialVersionUID = 1L;
 
   /** Why nothing trustworthy was obtained (liblic's LIC_* error of the same name). */
@@ -41,6 +42,7 @@ public final class VerifyException extends GeneralSecurityException {
     INVALID
   }
 
+  /** The class of failure. */
   private final Reason reason;
 
   /**
