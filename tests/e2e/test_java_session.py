@@ -190,3 +190,37 @@ def test_integration_doc_java_snippets_are_the_compiled_example():
     norm = lambda t: " ".join(t.split())  # noqa: E731
     for b in blocks:
         assert norm(b) in norm(ex), b
+
+
+def test_state_directory_moves_between_the_java_and_the_c_agent(tmp_path, agents, servers):
+    """session.state is liblic's format: licctl agent takes over a Java agent's
+    state in an outage with the same deadline, and Java's status re-checks a
+    licctl agent's state given the agent's options."""
+    srv = lic_server(tmp_path, "srv", heartbeat=2, grace=20)
+    servers.append(srv)
+    url = "http://127.0.0.1:%d" % srv.port
+    j = JavaAgent(tmp_path / "state", [url], srv.trust).start()
+    agents.append(j)
+    st = j.wait_state("licensed", 10)
+    deadline = ts(st["grace_until"])
+    srv.stop()
+    assert j.stop() == 0
+    os.unlink(j.status)
+    c = Agent(tmp_path / "state", [url], srv.trust).start()
+    agents.append(c)
+    st = c.wait_state("grace", 8)
+    assert ts(st["grace_until"]) == deadline, (st, deadline)
+    assert c.stop() == 0
+    # a state written by licctl agent (no recorded question): the agent's options again
+    srv.start()
+    c2 = Agent(tmp_path / "cstate", [url], srv.trust).start()
+    agents.append(c2)
+    c2.wait_state("licensed", 8)
+    opts = ["--domain", "localhost", "--port", "8443", "--node", NODE, "--version", "11.0.0"]
+    r = jstatus(c2.state, "--trust", srv.trust, *opts)
+    assert r.returncode == 0 and ("licensed" in r.stdout or "grace" in r.stdout), r
+    other = ["--domain", "localhost", "--port", "8443", "--node", "someone-else", "--version",
+             "11.0.0"]
+    r = jstatus(c2.state, "--trust", srv.trust, *other)
+    assert r.returncode == 1 and "another node" in r.stdout, r
+    assert c2.stop() == 0
