@@ -170,3 +170,37 @@ def test_designer_activation_valid_here_foreign_elsewhere(lic_machine, lic_test_
     assert j.returncode == c.returncode == 1
     assert json.loads(j.stdout) == json.loads(c.stdout)
     assert json.loads(j.stdout)["status"] == "malformed"
+
+
+def test_node_secret_file_like_licctl(tmp_path):
+    """A server with node_secret: without the secret a signed bad_credentials,
+    the secret from a 0600 file valid, a readable file refused."""
+    import uuid
+    secret = "s3cret-%s" % uuid.uuid4()
+    conf = tmp_path / "licsrv.ini"
+    conf.write_text("node_secret = %s\n" % secret)
+    os.chmod(conf, 0o600)
+    s = javautil.srvutil.Server(tmp_path / "data", threads=1, extra=["--config", str(conf)],
+                                domains=("localhost",), ports=(443,), major=11)
+    s.start()
+    try:
+        sf = tmp_path / "node.secret"
+        sf.write_text(secret + "\n")
+        os.chmod(sf, 0o644)
+        args = ["verify", "http://127.0.0.1:%d" % s.port, "--trust", s.trust, "--domain",
+                "localhost", "--port", "443", "--node", "rs-1", "--version", "11.2.0"]
+        j = javautil.run(args + ["--secret-file", sf])
+        c = javautil.licctl(args + ["--secret-file", sf])
+        assert j.returncode == c.returncode == 1 and "0600" in j.stderr, j
+        assert secret not in j.stderr
+        os.chmod(sf, 0o600)
+        j = javautil.run(args + ["--secret-file", sf])
+        assert j.returncode == 0 and j.stdout.startswith("valid:"), j
+        j = javautil.run(args)
+        c = javautil.licctl(args)
+        assert j.returncode == c.returncode == 1
+        assert j.stdout == c.stdout and "bad_credentials" in j.stdout, (j.stdout, c.stdout)
+        assert secret not in s.log()
+    finally:
+        s.stop()
+        s.close()
