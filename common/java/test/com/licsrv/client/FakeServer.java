@@ -39,6 +39,8 @@ final class FakeServer implements Verifier.Transport {
   UUID answerFor = licenseId;
   UUID supersedes;
   byte[] replay;
+  /** Send the verdict without a chain (an unsigned denial, as for an unknown license). */
+  boolean noChain;
   /** Seconds the fake clock moves during each exchange (a slow answer across a second). */
   long slow;
   private final PrivateKey root;
@@ -105,6 +107,9 @@ final class FakeServer implements Verifier.Transport {
           .str("grace").integer(grace).str("seats").map(2).str("used").integer(1).str("max").integer(0)
           .toBytes();
       byte[] venv = seal("verdict", body, node.getPrivate(), Ed25519.kid(nodeRaw()));
+      if (noChain) {
+        return new MpWriter().map(2).str("verdict").bin(venv).str("chain").array(0).toBytes();
+      }
       return new MpWriter().map(2).str("verdict").bin(venv).str("chain").array(1).bin(license())
           .toBytes();
     } catch (Exception e) {

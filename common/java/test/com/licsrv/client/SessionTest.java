@@ -215,4 +215,67 @@ class SessionTest {
     assertEquals(Session.State.UNLICENSED, e.state);
     assertEquals(Session.Reason.EXPIRED, e.reason);
   }
+
+  @Test
+  void graceReturnsToLicensedOnTheNextValidVerdict() throws Exception {
+    FakeServer f = new FakeServer();
+    Session s = session(f, null, "a");
+    long t0 = f.now.get();
+    s.tick(t0);
+    f.down.add("a");
+    long wake = s.tick(t0 + 100);
+    assertEquals(Session.State.GRACE, s.snapshot(t0 + 100).state);
+    f.down.clear();
+    f.now.set(wake);
+    s.tick(wake);
+    Session.Snapshot l = s.snapshot(wake);
+    assertEquals(Session.State.LICENSED, l.state);
+    assertEquals("", l.lastError);
+    assertEquals(wake + 1000, l.graceUntil);
+  }
+
+  @Test
+  void aDenialIsLiftedByALaterValidVerdict() throws Exception {
+    FakeServer f = new FakeServer();
+    f.status = Status.SEATS_EXHAUSTED;
+    Session s = session(f, null, "a");
+    long t0 = f.now.get();
+    long wake = s.tick(t0);
+    assertEquals(t0 + 60, wake, "a denial is asked again on the backoff schedule");
+    assertEquals(Session.Reason.DENIED, s.snapshot(t0).reason);
+    f.status = Status.VALID;
+    f.now.set(wake);
+    s.tick(wake);
+    assertEquals(Session.State.LICENSED, s.snapshot(wake).state);
+  }
+
+  @Test
+  void anUnsignedDenialOnlyCountsAgainstGrace() throws Exception {
+    FakeServer f = new FakeServer();
+    Session s = session(f, null, "a");
+    long t0 = f.now.get();
+    s.tick(t0);
+    f.status = Status.UNKNOWN_LICENSE;
+    f.noChain = true;
+    s.checkNow();
+    s.tick(t0 + 1);
+    Session.Snapshot g = s.snapshot(t0 + 1);
+    assertEquals(Session.State.GRACE, g.state);
+    assertEquals(Session.Reason.CHECK_FAILED, g.reason);
+    assertTrue(g.lastError.contains("unsigned"), g.lastError);
+  }
+
+  @Test
+  void aValidVerdictWhoseTimeAgreesEndsAClockRollback() throws Exception {
+    FakeServer f = new FakeServer();
+    long t0 = f.now.get();
+    Session s = session(f, dir, "a");
+    s.tick(t0);
+    // The mark was set by a clock that ran ahead; the server agrees with the clock now.
+    f.now.set(t0 - 7200);
+    s.tick(t0 - 7200);
+    Session.Snapshot r = s.snapshot(t0 - 7200);
+    assertEquals(Session.State.LICENSED, r.state);
+    assertEquals(Session.Reason.VALID, r.reason);
+  }
 }
