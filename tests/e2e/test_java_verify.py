@@ -179,3 +179,12 @@ def test_forged_answer_refused(srv, proxy):
     p = javautil.run(args)
     assert p.returncode == 1
     assert "signature does not verify" in p.stderr, p.stderr
+
+
+def test_unreachable_server_same_error_as_licctl(srv):
+    port = srvutil.free_port()
+    args = ["verify", "http://127.0.0.1:%d" % port, "--domain", "reports.example.com", "--port",
+            "443", "--node", "n", "--trust", srv.trust, "--timeout", "3000"]
+    j, c = javautil.run(args), javautil.licctl(args)
+    assert j.returncode == c.returncode == 1
+    assert javautil.same_line(j.stderr, c.stderr), (j.stderr, c.stderr)

@@ -100,7 +100,8 @@ public final class Verifier {
         .POST(HttpRequest.BodyPublishers.ofByteArray(reqBody)).build();
     HttpResponse<java.io.InputStream> resp;
     byte[] body;
-    String server = uri.resolve("/").toString().replaceAll("/$", "");
+    String server = uri.getHost() + ":" + (uri.getPort() > 0 ? uri.getPort()
+        : "https".equals(uri.getScheme()) ? 443 : 80);
     try {
       resp = http.send(req, HttpResponse.BodyHandlers.ofInputStream());
       try (java.io.InputStream in = resp.body()) {
@@ -425,13 +426,24 @@ public final class Verifier {
     return check(nonce, clock.instant().getEpochSecond(), body);
   }
 
-  private static String describe(IOException e) {
+  /** One line for a failed exchange, like liblic's ("Connection refused", "timed out"). */
+  static String describe(IOException e) {
+    if (e instanceof java.net.http.HttpTimeoutException) {
+      return "timed out";
+    }
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof java.net.ConnectException) {
+        return t.getMessage() != null ? t.getMessage() : "Connection refused";
+      }
+      if (t instanceof javax.net.ssl.SSLException || t instanceof java.security.cert.CertificateException) {
+        return "TLS: " + t.getMessage();
+      }
+    }
     Throwable t = e;
     while (t.getCause() != null && t.getMessage() == null) {
       t = t.getCause();
     }
-    String m = t.getMessage() != null ? t.getMessage() : t.getClass().getSimpleName();
-    return (e instanceof java.net.http.HttpTimeoutException ? "timed out: " : "") + m;
+    return t.getMessage() != null ? t.getMessage() : t.getClass().getSimpleName();
   }
 
   static boolean loopback(String host) {
@@ -483,6 +495,33 @@ public final class Verifier {
     }
   }
 
+  /** The last license envelope this verifier checked, and what it checked out as. */
+  private static final class Known {
+    final byte[] envelope;
+    final License license;
+
+    Known(byte[] envelope, License license) {
+      this.envelope = envelope;
+      this.license = license;
+    }
+  }
+
+  private volatile Known known;
+
+  /**
+   * root -> license; the same envelope bytes as last time (every heartbeat, from the same
+   * server) checked once: its signature, trust store and body cannot have changed.
+   */
+  private License license(byte[] lenv) throws VerifyException {
+    Known k = known;
+    if (k != null && Arrays.equals(k.envelope, lenv)) {
+      return k.license;
+    }
+    License l = License.open(lenv, trust);
+    known = new Known(lenv.clone(), l);
+    return l;
+  }
+
   private static VerifyException mismatch(String m) {
     return new VerifyException(Reason.MISMATCHED, m);
   }
@@ -527,7 +566,7 @@ public final class Verifier {
       }
       return new Checked(v, null, body, nonce, now);
     }
-    License l = License.open(lenv, trust);
+    License l = license(lenv);
     if (l.mode() != License.Mode.PRIVATE || l.nodeKey().isEmpty()) {
       throw new FormatException("the chain's license is not a private-mode license", -1);
     }

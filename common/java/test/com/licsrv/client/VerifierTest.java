@@ -86,4 +86,12 @@ class VerifierTest {
     assertEquals(VerifyException.Reason.INVALID, e.reason());
     assertEquals(0, f.calls.size());
   }
+
+  @Test
+  void aRefusedConnectionReadsLikeLiblics() {
+    java.io.IOException e = new java.net.ConnectException();
+    e.initCause(new java.nio.channels.ClosedChannelException());
+    assertEquals("Connection refused", Verifier.describe(e));
+    assertEquals("timed out", Verifier.describe(new java.net.http.HttpTimeoutException("x")));
+  }
 }
