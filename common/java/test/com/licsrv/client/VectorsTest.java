@@ -182,4 +182,24 @@ class VectorsTest {
   private static byte[] sig(byte[] env) {
     return Mp.parse(env).binx("sig", 64);
   }
+
+  @Test
+  void everyArmoredVectorHoldsItsRawEnvelopeAndEveryEnvelopeItsBody() {
+    String[][] sets = {{"rif.rif", "rif.msgpack", "rif.body.msgpack"},
+        {"license-local.lic", "license-local.msgpack", "license-local.body.msgpack"},
+        {"license-private.lic", "license-private.msgpack", "license-private.body.msgpack"},
+        {"account.acct", "account.msgpack", "account.body.msgpack"},
+        {"cert.cert", "cert.msgpack", "cert.body.msgpack"}};
+    for (String[] v : sets) {
+      byte[] raw = Vectors.read(v[1]);
+      assertArrayEquals(raw, com.licsrv.client.internal.Armor.unarmorAny(Vectors.read(v[0])), v[0]);
+      assertArrayEquals(Vectors.read(v[2]), Envelope.decode(raw).body(), v[2]);
+    }
+  }
+
+  @Test
+  void rawAccountAndCertEnvelopesCheckLikeTheArmoredOnes() throws Exception {
+    assertEquals(5, Account.open(Vectors.read("account.msgpack"), Vectors.testRoot()).capacity);
+    assertEquals("verdict", Cert.open(Vectors.read("cert.msgpack"), Vectors.testRoot()).role);
+  }
 }
