@@ -38,8 +38,9 @@ import java.util.function.LongUnaryOperator;
  * {@code session.state} (the format licctl's session uses) and checked again on load, so a
  * restart during an outage keeps the original deadline, never a later one.
  *
- * <p>Thread-safe: every method may be called from any thread. It starts no thread unless
- * {@link #start} is given an executor.
+ * <p>Thread-safe: every method may be called from any thread; {@link #state()} and
+ * {@link #snapshot} read a published copy and never wait for a check in progress. It starts
+ * no thread unless {@link #start} is given an executor.
  *
  * <pre>{@code
  * Session session = Session.newBuilder(verifier,
@@ -130,7 +131,7 @@ public final class Session {
     /** Failed rounds since the last trustworthy answer. */
     public final int failures;
 
-    Snapshot(Session s, long now) {
+    Snapshot(View s, long now) {
       Object[] c = s.compute(now);
       state = (State) c[0];
       reason = (Reason) c[1];
@@ -154,6 +155,83 @@ public final class Session {
       return reason == Reason.DENIED ? denial.map(Status::wireName).orElse("denied")
           : reason.name().toLowerCase(java.util.Locale.ROOT);
     }
+  }
+
+  /**
+   * What readers see: an immutable copy of the session's facts, published at the end of every
+   * change, so {@link #state()} never waits for a check in progress.
+   */
+  private static final class View {
+    final boolean haveValid;
+    final long lastValid;
+    final long lvHeartbeat;
+    final long lvGrace;
+    final long lvExpires;
+    final List<String> features;
+    final boolean denied;
+    final Status denial;
+    final String denialReason;
+    final long heartbeat;
+    final long grace;
+    final boolean lastFailed;
+    final int failures;
+    final String lastError;
+    final String server;
+    final long checkedAt;
+    final long nextCheck;
+    final long hwm;
+
+    View(Session s) {
+      haveValid = s.haveValid;
+      lastValid = s.lastValid;
+      lvHeartbeat = s.lvHeartbeat;
+      lvGrace = s.lvGrace;
+      lvExpires = s.lvExpires;
+      features = s.features;
+      denied = s.denied;
+      denial = s.denial;
+      denialReason = s.denialReason;
+      heartbeat = s.heartbeat;
+      grace = s.grace;
+      lastFailed = s.lastFailed;
+      failures = s.failures;
+      lastError = s.lastError;
+      server = s.server;
+      checkedAt = s.checkedAt;
+      nextCheck = s.nextCheck;
+      hwm = s.hwm;
+    }
+
+    long graceUntil() {
+      long g = lastValid + lvGrace;
+      return lvExpires != 0 && lvExpires < g ? lvExpires : g;
+    }
+
+    Object[] compute(long now) {
+      if (now + ROLLBACK < hwm) {
+        return new Object[] {State.UNLICENSED, Reason.CLOCK_ROLLBACK};
+      }
+      if (denied) {
+        return new Object[] {State.UNLICENSED, Reason.DENIED};
+      }
+      if (!haveValid) {
+        return new Object[] {State.UNLICENSED, Reason.NO_VERDICT};
+      }
+      if (now >= graceUntil()) {
+        return new Object[] {State.UNLICENSED,
+            lvExpires != 0 && now >= lvExpires ? Reason.EXPIRED : Reason.GRACE_EXPIRED};
+      }
+      if (now < lastValid + lvHeartbeat && !lastFailed) {
+        return new Object[] {State.LICENSED, Reason.VALID};
+      }
+      return new Object[] {State.GRACE, lastFailed ? Reason.CHECK_FAILED : Reason.STALE};
+    }
+  }
+
+  private volatile View view;
+
+  private void publish() {
+    view = new View(this);
   }
 
   private final Verifier verifier;
@@ -184,11 +262,12 @@ public final class Session {
   private String server = "";
   private long checkedAt;
   private long nextCheck;
-  private boolean force;
+  private volatile boolean force;
   private long hwm;
   private long hwmSaved;
   private boolean rollback;
   private ScheduledFuture<?> running;
+  private final Object runLock = new Object();
 
   private Session(Builder b) {
     verifier = b.verifier;
@@ -207,6 +286,7 @@ public final class Session {
       }
       load();
     }
+    publish();
   }
 
   /**
@@ -305,34 +385,14 @@ public final class Session {
     return lvExpires != 0 && lvExpires < g ? lvExpires : g;
   }
 
-  private Object[] compute(long now) {
-    if (now + ROLLBACK < hwm) {
-      return new Object[] {State.UNLICENSED, Reason.CLOCK_ROLLBACK};
-    }
-    if (denied) {
-      return new Object[] {State.UNLICENSED, Reason.DENIED};
-    }
-    if (!haveValid) {
-      return new Object[] {State.UNLICENSED, Reason.NO_VERDICT};
-    }
-    if (now >= graceUntil()) {
-      return new Object[] {State.UNLICENSED,
-          lvExpires != 0 && now >= lvExpires ? Reason.EXPIRED : Reason.GRACE_EXPIRED};
-    }
-    if (now < lastValid + lvHeartbeat && !lastFailed) {
-      return new Object[] {State.LICENSED, Reason.VALID};
-    }
-    return new Object[] {State.GRACE, lastFailed ? Reason.CHECK_FAILED : Reason.STALE};
-  }
-
   /**
    * The state now (by the session's clock), without any network call: cheap enough for
    * every request.
    *
    * @return the state
    */
-  public synchronized State state() {
-    return (State) compute(clock.instant().getEpochSecond())[0];
+  public State state() {
+    return (State) view.compute(clock.instant().getEpochSecond())[0];
   }
 
   /**
@@ -341,12 +401,12 @@ public final class Session {
    * @param now Unix seconds
    * @return the snapshot
    */
-  public synchronized Snapshot snapshot(long now) {
-    return new Snapshot(this, now);
+  public Snapshot snapshot(long now) {
+    return new Snapshot(view, now);
   }
 
   /** Makes the next tick check at once (SIGHUP in the agent). */
-  public synchronized void checkNow() {
+  public void checkNow() {
     force = true;
   }
 
@@ -455,7 +515,8 @@ public final class Session {
     if (!rollback && hwm - hwmSaved >= BASE_RETRY) {
       save();
     }
-    State st = (State) compute(now)[0];
+    publish();
+    State st = (State) view.compute(now)[0];
     long wake = nextCheck;
     if (haveValid && !denied && !rollback) {
       long hbEnd = lastValid + lvHeartbeat;
@@ -476,7 +537,13 @@ public final class Session {
    *
    * @param executor the executor that runs the checks (network calls happen there)
    */
-  public synchronized void start(ScheduledExecutorService executor) {
+  public void start(ScheduledExecutorService executor) {
+    synchronized (runLock) {
+      startLocked(executor);
+    }
+  }
+
+  private void startLocked(ScheduledExecutorService executor) {
     Objects.requireNonNull(executor, "executor");
     if (running != null) {
       throw new IllegalStateException("already started");
@@ -486,7 +553,7 @@ public final class Session {
       public void run() {
         long now = clock.instant().getEpochSecond();
         long wake = tick(now);
-        synchronized (Session.this) {
+        synchronized (runLock) {
           if (running != null && !running.isCancelled()) {
             long ms = Math.max(1, Math.min(wake - now, 5)) * 1000;
             running = executor.schedule(this, ms, TimeUnit.MILLISECONDS);
@@ -497,10 +564,12 @@ public final class Session {
   }
 
   /** Stops what {@link #start} began (the state stays readable). */
-  public synchronized void stop() {
-    if (running != null) {
-      running.cancel(false);
-      running = null;
+  public void stop() {
+    synchronized (runLock) {
+      if (running != null) {
+        running.cancel(false);
+        running = null;
+      }
     }
   }
 
@@ -560,8 +629,9 @@ public final class Session {
         s.clearValid();
         s.denied = false;
         s.lastError = problem;
+        s.publish();
       }
-      return new Snapshot(s, clock.instant().getEpochSecond());
+      return s.snapshot(clock.instant().getEpochSecond());
     }
   }
 

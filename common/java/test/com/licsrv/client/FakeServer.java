@@ -39,6 +39,9 @@ final class FakeServer implements Verifier.Transport {
   UUID answerFor = licenseId;
   UUID supersedes;
   byte[] replay;
+  /** When set, each exchange signals entered and waits for release (a slow server). */
+  java.util.concurrent.CountDownLatch entered;
+  java.util.concurrent.CountDownLatch release;
   /** Send the verdict without a chain (an unsigned denial, as for an unknown license). */
   boolean noChain;
   /** Seconds the fake clock moves during each exchange (a slow answer across a second). */
@@ -96,6 +99,14 @@ final class FakeServer implements Verifier.Transport {
       return replay;
     }
     now.addAndGet(slow);
+    if (release != null) {
+      entered.countDown();
+      try {
+        release.await();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
     try {
       Mp.Obj q = Mp.parse(req);
       byte[] body = new MpWriter().map(15).str("typ").str("verdict")

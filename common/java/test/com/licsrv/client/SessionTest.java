@@ -278,4 +278,25 @@ class SessionTest {
     assertEquals(Session.State.LICENSED, r.state);
     assertEquals(Session.Reason.VALID, r.reason);
   }
+
+  @Test
+  void stateNeverWaitsForACheckInProgress() throws Exception {
+    FakeServer f = new FakeServer();
+    Session s = session(f, null, "a");
+    f.entered = new java.util.concurrent.CountDownLatch(1);
+    f.release = new java.util.concurrent.CountDownLatch(1);
+    Thread ticker = new Thread(() -> s.tick(f.now.get()));
+    ticker.start();
+    assertTrue(f.entered.await(10, java.util.concurrent.TimeUnit.SECONDS));
+    try {
+      // Bounded: a state() that waited for the check would time out here, not hang.
+      assertEquals(Session.State.UNLICENSED, java.util.concurrent.CompletableFuture
+          .supplyAsync(s::state).get(2, java.util.concurrent.TimeUnit.SECONDS));
+      assertEquals(Session.Reason.NO_VERDICT, s.snapshot(f.now.get()).reason);
+    } finally {
+      f.release.countDown();
+      ticker.join(10_000);
+    }
+    assertEquals(Session.State.LICENSED, s.state());
+  }
 }
