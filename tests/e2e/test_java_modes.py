@@ -204,3 +204,45 @@ def test_node_secret_file_like_licctl(tmp_path):
     finally:
         s.stop()
         s.close()
+
+
+def test_public_mode_java_agent_and_status(pubsrv, tmp_path):
+    """The session in public mode: the Java agent checks root -> cert -> verdict
+    with the account, keeps it in session.state, and status re-checks it."""
+    import signal
+    import subprocess
+    import time
+    a = pubutil.account(pubsrv.data, 1)
+    tok = tmp_path / "token"
+    fd = os.open(tok, os.O_WRONLY | os.O_CREAT, 0o600)
+    os.write(fd, (a.token + "\n").encode())
+    os.close(fd)
+    url = "http://127.0.0.1:%d" % pubsrv.port
+    st = tmp_path / "state"
+    common = ["--account", a.id, "--token-file", tok, "--trust", pubutil.ROOT_PUB]
+    where = ["--domain", "reports.example.com", "--port", "443", "--node", "rs-1"]
+    p = javautil.licctl(["register", url, *common, "--project", "Reports", *where, "--state", st])
+    assert p.returncode == 0, p.stderr
+    agent = subprocess.Popen(["java", "-XX:TieredStopAtLevel=1", "-jar", javautil.JAR, "agent",
+                              url, *[str(x) for x in common + where], "--state", str(st)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 20
+        doc = None
+        while time.monotonic() < deadline:
+            try:
+                doc = json.loads((st / "status.json").read_text())
+                if doc["state"] == "licensed":
+                    break
+            except (OSError, ValueError):
+                pass
+            time.sleep(0.1)
+        assert doc is not None and doc["state"] == "licensed", doc
+        assert a.token not in (st / "session.state").read_bytes().decode("latin-1")
+    finally:
+        agent.send_signal(signal.SIGTERM)
+        assert agent.wait(timeout=20) == 0
+    r = javautil.run(["status", "--state", st, "--trust", pubutil.ROOT_PUB, "--json"])
+    assert r.returncode == 0, r
+    d = json.loads(r.stdout)
+    assert d["state"] in ("licensed", "grace") and d["server"] == url, d
