@@ -551,8 +551,8 @@ public final class Cli {
     String path = o.operands.get(0);
     TrustStore t = trust(o);
     License l;
+    byte[] file = readFile(path);
     try {
-      byte[] file = readFile(path);
       l = License.read(file, t);
     } catch (VerifyException e) {
       throw failure(path, e);
@@ -587,19 +587,21 @@ public final class Cli {
     return r.status() == Status.VALID ? OK : FAIL;
   }
 
-  static byte[] readFile(String path) throws VerifyException {
+  static byte[] readFile(String path) throws Failure {
     try {
       Path p = Path.of(path);
       if (Files.size(p) > Armor.MAX_FILE) {
-        throw new VerifyException(VerifyException.Reason.FORMAT, path + ": larger than "
-            + Armor.MAX_FILE + " bytes");
+        throw new Failure(FAIL, path, "value exceeds a limit: larger than " + Armor.MAX_FILE
+            + " bytes");
       }
       return Files.readAllBytes(p);
+    } catch (java.nio.file.NoSuchFileException e) {
+      throw new Failure(FAIL, path, "not found: " + path + ": No such file or directory");
     } catch (IOException e) {
-      throw new VerifyException(VerifyException.Reason.IO, e.getMessage() == null ? path
-          : e instanceof java.nio.file.NoSuchFileException ? "not found: " + path : e.getMessage());
+      throw new Failure(FAIL, path, "input/output error: " + path + ": " + e.getMessage());
     }
   }
+
 
   private static final String ACTIVATION_HELP =
       "usage: java -jar liblic.jar activation [--product ID] [--state DIR] [--trust PUB.pem]...\n"
