@@ -450,7 +450,8 @@ public final class Session {
           throw new VerifyException(VerifyException.Reason.IO, c.verdict.status().wireName() + ": "
               + c.verdict.reason() + " (unsigned: the server sent no license)");
         }
-      } catch (VerifyException e) {
+      } catch (VerifyException | RuntimeException e) {
+        // Whatever goes wrong with one server is a failed check, never a dead session.
         errs.append(errs.length() > 0 ? "; " : "").append(u).append(": ").append(e.getMessage());
         continue;
       }
@@ -552,7 +553,12 @@ public final class Session {
       @Override
       public void run() {
         long now = clock.instant().getEpochSecond();
-        long wake = tick(now);
+        long wake;
+        try {
+          wake = tick(now);
+        } catch (RuntimeException e) {
+          wake = now + BASE_RETRY; // keep ticking: grace_until still ends the licence on time
+        }
         synchronized (runLock) {
           if (running != null && !running.isCancelled()) {
             long ms = Math.max(1, Math.min(wake - now, 5)) * 1000;

@@ -42,6 +42,8 @@ final class FakeServer implements Verifier.Transport {
   /** When set, each exchange signals entered and waits for release (a slow server). */
   java.util.concurrent.CountDownLatch entered;
   java.util.concurrent.CountDownLatch release;
+  /** Throw an unchecked exception from the transport (a bug in a layer below). */
+  boolean crash;
   /** Send the verdict without a chain (an unsigned denial, as for an unknown license). */
   boolean noChain;
   /** Seconds the fake clock moves during each exchange (a slow answer across a second). */
@@ -92,6 +94,9 @@ final class FakeServer implements Verifier.Transport {
   public byte[] post(URI uri, byte[] req) throws VerifyException {
     String host = uri.getHost();
     calls.merge(host, 1, Integer::sum);
+    if (crash) {
+      throw new IllegalStateException("transport bug");
+    }
     if (down.contains(host)) {
       throw new VerifyException(VerifyException.Reason.IO, uri + ": connection refused");
     }

@@ -299,4 +299,20 @@ class SessionTest {
     }
     assertEquals(Session.State.LICENSED, s.state());
   }
+
+  @Test
+  void anUncheckedExceptionBelowIsAFailedCheckNotADeadSession() throws Exception {
+    FakeServer f = new FakeServer();
+    Session s = session(f, null, "a", "b");
+    f.crash = true;
+    long t = f.now.get();
+    long wake = s.tick(t);
+    Session.Snapshot u = s.snapshot(t);
+    assertEquals(Session.Reason.NO_VERDICT, u.reason);
+    assertTrue(u.lastError.contains("transport bug"), u.lastError);
+    assertEquals(t + 60, wake);
+    f.crash = false;
+    s.tick(wake);
+    assertEquals(Session.State.LICENSED, s.snapshot(wake).state);
+  }
 }
