@@ -224,3 +224,20 @@ def test_state_directory_moves_between_the_java_and_the_c_agent(tmp_path, agents
     r = jstatus(c2.state, "--trust", srv.trust, *other)
     assert r.returncode == 1 and "another node" in r.stdout, r
     assert c2.stop() == 0
+
+
+def test_java_agent_sighup_checks_now(tmp_path, agents, servers):
+    import signal
+    srv = lic_server(tmp_path, "srv", heartbeat=120, grace=240)
+    servers.append(srv)
+    url = "http://127.0.0.1:%d" % srv.port
+    a = JavaAgent(tmp_path / "state", [url], srv.trust).start()
+    agents.append(a)
+    st = a.wait_state("licensed", 10)
+    first = ts(st["checked_at"])
+    time.sleep(1.1)  # checked_at has one-second resolution
+    a.proc.send_signal(signal.SIGHUP)
+    st = a.wait(lambda s: ts(s["checked_at"]) > first, 8)
+    assert st["state"] == "licensed" and ts(st["next_check"]) >= ts(st["checked_at"]) + 100
+    assert "no_sighup" not in a.log()
+    assert a.stop() == 0
