@@ -102,7 +102,7 @@ final class SessionCli {
       String doc = statusJson(in, o.one("node").orElse(""));
       if (!doc.equals(last)) {
         try {
-          com.licsrv.client.Session.writeAtomic(statusFile,
+          AtomicFile.write(statusFile,
               (doc + "\n").getBytes(StandardCharsets.UTF_8), "rw-r--r--");
           last = doc;
         } catch (IOException e) {
