@@ -14,8 +14,9 @@ DEB_PKGS := build-essential cmake pkg-config libssl-dev openssl libuv1-dev \
   libmsgpack-dev liblmdb-dev lmdb-utils libhttp-parser-dev libjansson-dev \
   libinih-dev libcmocka-dev clang libclang-rt-14-dev wrk nginx-light \
   python3 python3-pytest python3-msgpack python3-cryptography \
-  postgresql libpq-dev libp11-kit-dev softhsm2 opensc \
-  debhelper dpkg-dev help2man systemd chromium chromium-driver python3-selenium
+  postgresql libpq-dev \
+  debhelper dpkg-dev help2man systemd chromium chromium-driver python3-selenium \
+  openjdk-17-jdk-headless junit5 libservlet-api-java softhsm2 opensc libp11-kit-dev
 
 CMAKE_FLAGS := -DLIC_WERROR=ON
 
