@@ -52,37 +52,6 @@ enum { O_DOMAIN = 256, O_PORT, O_NODE, O_LICENSE, O_APP, O_VERSION, O_TRUST, O_T
 #define AGENT_LOCK_FILE "agent.lock" /* held while the agent runs */
 #define CHUNK_S 5 /* longest sleep between ticks: a wall-clock jump is seen within it */
 
-static json_t *time_json(int64_t t) {
-  char buf[21];
-  if (t <= 0)
-    return json_null();
-  lic_time_format(t, buf);
-  return json_string(buf);
-}
-
-/* The status document of SPEC §8 (plus heartbeat, grace, detail, node). */
-static char *status_json(const lic_session_info *in, const char *node) {
-  json_t *feat = json_array();
-  for (size_t i = 0; i < in->features->n; i++)
-    json_array_append_new(feat, json_string(in->features->v[i]));
-  json_t *o = json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:s, s:s, s:o, s:o, s:I, s:I, s:s}",
-                        "state", lic_session_state_name(in->state), "reason", in->reason,
-                        "detail", in->detail, "features", feat, "expires",
-                        in->last_valid == 0 ? json_null()
-                        : in->expires == 0  ? json_string("never")
-                                            : time_json(in->expires),
-                        "grace_until", time_json(in->grace_until), "last_valid",
-                        time_json(in->last_valid), "last_error", in->last_error, "server",
-                        in->server, "checked_at", time_json(in->checked_at), "next_check",
-                        time_json(in->next_check), "heartbeat", (json_int_t)in->heartbeat,
-                        "grace", (json_int_t)in->grace, "node", node);
-  if (o == NULL)
-    return NULL;
-  char *s = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);
-  json_decref(o);
-  return s;
-}
-
 static void log_state(const lic_session_info *in, int64_t now) {
   char ts[21];
   lic_time_format(now, ts);
@@ -287,7 +256,7 @@ int licctl_agent(int argc, char **argv) {
       log_state(&in, now);
     prev_state = in.state;
     prev_reason = in.reason; /* a static string of the session */
-    char *doc = status_json(&in, so.verify.node);
+    char *doc = licctl_status_json(&in, so.verify.node);
     if (doc == NULL) {
       r = cli_error(EXIT_FAIL, "agent", "out of memory");
       break;

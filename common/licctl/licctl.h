@@ -3,6 +3,7 @@
 #define LICCTL_H
 
 #include "lic/account.h"
+#include "lic/session.h"
 #include "lic/keys.h"
 #include "lic/util.h"
 
@@ -25,6 +26,12 @@ int licctl_state_ensure(const char *dir);
 int licctl_instance_key(const char *dir, lic_key **key);
 /* The install's project id, generated once (state/project_id). */
 int licctl_project_id(const char *dir, uint8_t id[LIC_ID_LEN]);
+
+/* The status document (docs/integration.md: state, reason, features, expires,
+ * grace_until ... and heartbeat, grace, detail, node), malloc'd JSON text:
+ * what the agent writes to STATE/status.json and `licctl status --json`
+ * prints after checking the signed state. */
+char *licctl_status_json(const lic_session_info *in, const char *node);
 
 /* licctl check's clock high-water mark (clock.c, STATE/clock): *behind > 0
  * (and reason said) when now is more than LIC_SESSION_ROLLBACK below the

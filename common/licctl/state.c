@@ -77,3 +77,34 @@ int licctl_project_id(const char *dir, uint8_t id[LIC_ID_LEN]) {
     return licctl_project_id(dir, id); /* made concurrently: use that one */
   return rc == LIC_OK ? EXIT_OK : cli_lic_error(path, rc);
 }
+
+static json_t *time_json(int64_t t) {
+  char buf[21];
+  if (t <= 0)
+    return json_null();
+  lic_time_format(t, buf);
+  return json_string(buf);
+}
+
+/* The status document of SPEC §8 (plus heartbeat, grace, detail, node). */
+char *licctl_status_json(const lic_session_info *in, const char *node) {
+  json_t *feat = json_array();
+  for (size_t i = 0; i < in->features->n; i++)
+    json_array_append_new(feat, json_string(in->features->v[i]));
+  json_t *o = json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:s, s:s, s:o, s:o, s:I, s:I, s:s}",
+                        "state", lic_session_state_name(in->state), "reason", in->reason,
+                        "detail", in->detail, "features", feat, "expires",
+                        in->last_valid == 0 ? json_null()
+                        : in->expires == 0  ? json_string("never")
+                                            : time_json(in->expires),
+                        "grace_until", time_json(in->grace_until), "last_valid",
+                        time_json(in->last_valid), "last_error", in->last_error, "server",
+                        in->server, "checked_at", time_json(in->checked_at), "next_check",
+                        time_json(in->next_check), "heartbeat", (json_int_t)in->heartbeat,
+                        "grace", (json_int_t)in->grace, "node", node);
+  if (o == NULL)
+    return NULL;
+  char *s = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);
+  json_decref(o);
+  return s;
+}

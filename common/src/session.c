@@ -173,8 +173,29 @@ static int save(lic_session *s) {
     return LIC_OK;
   msgpack_sbuffer_init(&sb);
   msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-  size_t n = 3 + (s->have_valid ? 3 : 0) + (s->denied ? 2 : 0);
+  size_t n = 4 + (s->have_valid ? 3 : 0) + (s->denied ? 2 : 0);
   bad |= msgpack_pack_map(&pk, n);
+  /* The question the stored verdict answers (no secret: no token, no node
+   * secret), so `licctl status` and the Java client's status can check the
+   * stored chain the same way. Unsigned: it can only change what is checked,
+   * and the verdict must still answer it. */
+  const lic_verify_opts *q = &s->vo;
+  size_t qn = 3 + (q->app != NULL) + (q->version != NULL) + (q->license != NULL) +
+              (q->account != NULL ? 2 : 0);
+  bad |= lic_mp_pack_cstr(&pk, "question") | msgpack_pack_map(&pk, qn);
+  bad |= lic_mp_pack_cstr(&pk, "domain") | lic_mp_pack_cstr(&pk, q->domain);
+  bad |= lic_mp_pack_cstr(&pk, "port") | msgpack_pack_int64(&pk, q->port);
+  bad |= lic_mp_pack_cstr(&pk, "node") | lic_mp_pack_cstr(&pk, q->node);
+  if (q->app != NULL)
+    bad |= lic_mp_pack_cstr(&pk, "app") | lic_mp_pack_cstr(&pk, q->app);
+  if (q->version != NULL)
+    bad |= lic_mp_pack_cstr(&pk, "version") | lic_mp_pack_cstr(&pk, q->version);
+  if (q->license != NULL)
+    bad |= lic_mp_pack_cstr(&pk, "license") | lic_mp_pack_bin(&pk, q->license, LIC_ID_LEN);
+  if (q->account != NULL) {
+    bad |= lic_mp_pack_cstr(&pk, "account") | lic_mp_pack_bin(&pk, q->account, LIC_ID_LEN);
+    bad |= lic_mp_pack_cstr(&pk, "project_id") | lic_mp_pack_bin(&pk, q->project_id, LIC_ID_LEN);
+  }
   bad |= lic_mp_pack_cstr(&pk, "v") | msgpack_pack_int64(&pk, FILE_VERSION);
   bad |= lic_mp_pack_cstr(&pk, "hwm") | msgpack_pack_int64(&pk, s->hwm);
   bad |= lic_mp_pack_cstr(&pk, "server") | lic_mp_pack_cstr(&pk, s->server);
@@ -363,6 +384,10 @@ static void check_round(lic_session *s, int64_t now) {
       /* Our clock agrees with a trusted server's (within the allowed skew):
        * whatever set the mark higher was wrong, not this clock. */
       s->hwm = now;
+      /* The proof is stored as checked at this round's time: reloaded, it
+       * counts from the same moment (the exchange's own clock reading was a
+       * second later at times, moving grace_until across a restart). */
+      res.checked_at = now;
       adopt_valid(s, &res, now);
       int64_t due = s->last_valid + s->lv_heartbeat;
       s->next_check = due > now ? due : now + 1;
@@ -531,5 +556,78 @@ int lic_session_new(const lic_session_opts *o, int64_t now, lic_session **out) {
   rc = LIC_OK;
 out:
   lic_session_free(s);
+  return rc;
+}
+
+/* --- reading a state file without checking (licctl status) ------------------ */
+
+int lic_session_read_state(const char *state_dir, const lic_trust *trust,
+                           const lic_verify_opts *question, int64_t now, lic_session **out) {
+  char path[4096];
+  uint8_t *buf = NULL;
+  size_t len = 0;
+  lic_mp_obj o, q;
+  lic_verify_opts vo;
+  char *domain = NULL, *node = NULL, *app = NULL, *version = NULL;
+  uint8_t license[LIC_ID_LEN], account[LIC_ID_LEN], project_id[LIC_ID_LEN];
+  int64_t port = 0;
+  int rc;
+
+  *out = NULL;
+  if ((size_t)snprintf(path, sizeof path, "%s/%s", state_dir, LIC_SESSION_FILE) >= sizeof path)
+    return lic__fail(LIC_INVALID, "state directory path too long");
+  if ((rc = lic_file_read_regular(path, LIC_SESSION_MAX_FILE, &buf, &len)) != LIC_OK)
+    goto out;
+  if (question == NULL) {
+    /* The question the agent recorded beside its verdict. */
+    memset(&vo, 0, sizeof vo);
+    if ((rc = lic_mp_obj_parse(buf, len, &o)) != LIC_OK)
+      goto out;
+    if (!lic_mp_obj_has(&o, "question")) {
+      rc = lic__fail(LIC_FORMAT, "%s records no question (an older agent's): give the agent's "
+                     "--domain, --port and --node", path);
+      goto out;
+    }
+    if ((rc = lic_mp_get_obj(&o, "question", &q)) != LIC_OK ||
+        (rc = lic_mp_get_str(&q, "domain", 1, LIC_MAX_DOMAIN, &domain)) != LIC_OK ||
+        (rc = lic_mp_get_int(&q, "port", 1, 65535, &port)) != LIC_OK ||
+        (rc = lic_mp_get_str(&q, "node", 1, LIC_MAX_NAME, &node)) != LIC_OK ||
+        (lic_mp_obj_has(&q, "app") &&
+         (rc = lic_mp_get_str(&q, "app", 1, LIC_MAX_NAME, &app)) != LIC_OK) ||
+        (lic_mp_obj_has(&q, "version") &&
+         (rc = lic_mp_get_str(&q, "version", 1, LIC_MAX_NAME, &version)) != LIC_OK))
+      goto out;
+    vo.domain = domain, vo.port = port, vo.node = node, vo.app = app, vo.version = version;
+    if (lic_mp_obj_has(&q, "license")) {
+      if ((rc = lic_mp_get_binx(&q, "license", license, LIC_ID_LEN)) != LIC_OK)
+        goto out;
+      vo.license = license;
+    }
+    if (lic_mp_obj_has(&q, "account")) {
+      if ((rc = lic_mp_get_binx(&q, "account", account, LIC_ID_LEN)) != LIC_OK ||
+          (rc = lic_mp_get_binx(&q, "project_id", project_id, LIC_ID_LEN)) != LIC_OK)
+        goto out;
+      vo.account = account, vo.project_id = project_id;
+      vo.token = ""; /* not stored; a stored answer is checked without sending anything */
+    }
+    question = &vo;
+  }
+  lic_session_opts so;
+  static const char *const none[] = {"http://127.0.0.1:0"}; /* never asked */
+  memset(&so, 0, sizeof so);
+  so.verify = *question;
+  so.verify.trust = trust;
+  so.urls = none;
+  so.nurls = 1;
+  so.state_dir = state_dir;
+  /* lic_session_new loads and re-checks the file and computes the state at
+   * now as a restart would: no check round, nothing written. */
+  rc = lic_session_new(&so, now, out);
+out:
+  free(buf);
+  free(domain);
+  free(node);
+  free(app);
+  free(version);
   return rc;
 }

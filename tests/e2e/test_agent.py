@@ -127,10 +127,13 @@ def test_grace_then_unlicensed_on_time(tmp_path, agents, servers):
     for k in ("grace_until", "last_valid", "checked_at", "next_check"):
         ts(st[k])  # RFC 3339 UTC
     assert ts(st["grace_until"]) == ts(st["last_valid"]) + 6
-    r = status_cmd(a.state)
+    r = status_cmd(a.state, "--trust", srv.trust)
     assert r.returncode == 0 and "licensed (valid)" in r.stdout, r
-    r = status_cmd(a.state, "--json")
+    r = status_cmd(a.state, "--trust", srv.trust, "--json")
     assert r.returncode == 0 and json.loads(r.stdout)["state"] in ("licensed", "grace"), r
+    # status checks the signed chain: without the vendor key it proves nothing
+    r = status_cmd(a.state)
+    assert r.returncode == 1 and "unlicensed" in r.stdout, r
     assert os.stat(os.path.join(a.state, "session.state")).st_mode & 0o777 == 0o600
 
     # heartbeats pass: still licensed, checked again
@@ -142,13 +145,14 @@ def test_grace_then_unlicensed_on_time(tmp_path, agents, servers):
     st = a.wait_state("grace", 4)
     assert st["reason"] == "check_failed" and "127.0.0.1" in st["last_error"]
     deadline = ts(st["grace_until"])
-    r = status_cmd(a.state)
-    assert r.returncode == 0 and "grace (check_failed)" in r.stdout, r
+    r = status_cmd(a.state, "--trust", srv.trust)
+    # status asks no server: it sees the stored verdict older than a heartbeat
+    assert r.returncode == 0 and "grace (stale)" in r.stdout, r
     st = a.wait_state("unlicensed", deadline - time.time() + 3)
     seen = time.time()
     assert st["reason"] == "grace_expired"
     assert abs(seen - deadline) <= 1.0, (seen, deadline)
-    r = status_cmd(a.state)
+    r = status_cmd(a.state, "--trust", srv.trust)
     assert r.returncode == 1 and "unlicensed (grace_expired)" in r.stdout, r
 
     assert a.stop() == 0
@@ -223,11 +227,11 @@ def test_fifo_state_file_neither_hangs_nor_blocks_sigterm(tmp_path, agents, serv
     a.wait_state("licensed", 10)
     assert os.path.isfile(state / "session.state")  # replaced by the real one
     assert a.stop() == 0
-    # a FIFO where licctl status reads: refused at once, exit 1
-    os.unlink(a.status)
-    os.mkfifo(a.status, 0o600)
-    r = status_cmd(state)
-    assert r.returncode == 1 and "status.json: is not a regular file (a FIFO)" in r.stderr, r
+    # a FIFO where licctl status reads (the signed state): refused at once, exit 1
+    os.unlink(state / "session.state")
+    os.mkfifo(state / "session.state", 0o600)
+    r = status_cmd(state, "--trust", srv.trust)
+    assert r.returncode == 1 and "is not a regular file (a FIFO)" in r.stderr, r
 
 
 def test_failover_to_standby_stays_licensed(tmp_path, agents, servers):
@@ -362,12 +366,38 @@ def test_usage_and_missing_status(tmp_path):
     (tmp_path / "bad" / "status.json").write_text("{\"state\": \"lic")
     r = status_cmd(tmp_path / "bad")
     assert r.returncode == 1 and r.stderr.startswith("licctl: error: "), r
-    # licensed in the file, but its grace_until has passed: the agent is gone
-    (tmp_path / "old").mkdir()
-    (tmp_path / "old" / "status.json").write_text(json.dumps(
-        {"state": "licensed", "reason": "valid", "grace_until": "2020-01-01T00:00:00Z"}))
-    r = status_cmd(tmp_path / "old")
-    assert r.returncode == 1 and "stale" in r.stdout, r
+
+
+def test_forged_status_file_makes_nobody_licensed(tmp_path, agents, servers):
+    """A hand-written status.json (licensed until 2099, an invented feature),
+    no agent, no server: licctl status checks the signed state, finds none,
+    and says unlicensed (exit 1). A session.state edited by hand does no
+    better: its verdict no longer checks."""
+    forged = tmp_path / "forged"
+    forged.mkdir(mode=0o700)
+    (forged / "status.json").write_text(json.dumps(
+        {"state": "licensed", "reason": "valid", "grace_until": "2099-01-01T00:00:00Z",
+         "features": ["everything"], "expires": "never"}))
+    r = status_cmd(forged)
+    assert r.returncode == 1 and "not signed" in r.stderr and r.stdout == "", r
+    assert "everything" not in r.stdout + r.stderr
+    # a real agent's state, then its verdict edited by one byte
+    srv = lic_server(tmp_path, "srv", heartbeat=60, grace=600)
+    servers.append(srv)
+    a = Agent(tmp_path / "state", ["http://127.0.0.1:%d" % srv.port], srv.trust).start()
+    agents.append(a)
+    a.wait_state("licensed", 10)
+    assert a.stop() == 0
+    assert status_cmd(a.state, "--trust", srv.trust).returncode == 0
+    p = os.path.join(a.state, "session.state")
+    data = bytearray(open(p, "rb").read())
+    i = data.find(b"export")  # a feature inside the signed verdict
+    assert i > 0
+    data[i] ^= 0x20
+    with open(p, "wb") as f:
+        f.write(bytes(data))
+    r = status_cmd(a.state, "--trust", srv.trust)
+    assert r.returncode == 1 and "unlicensed (no_verdict)" in r.stdout, r
 
 
 def test_short_heartbeat_warns(tmp_path):

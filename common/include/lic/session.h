@@ -82,6 +82,16 @@ LIC_API int64_t lic_session_tick(lic_session *s, int64_t now);
 LIC_API void lic_session_check_now(lic_session *s);
 LIC_API void lic_session_info_get(const lic_session *s, lic_session_info *info);
 
+/* The state a session's state directory proves now, read without asking any
+ * server and without writing: the stored verdict and its chain are checked
+ * again against trust exactly as on a restart, for question (the verify
+ * options; NULL: the ones the agent recorded in its state file), and the
+ * state, grace and clock mark follow from now. LIC_NOTFOUND without a state
+ * file. What status.json says is never read. Free with lic_session_free. */
+LIC_API int lic_session_read_state(const char *state_dir, const lic_trust *trust,
+                                   const lic_verify_opts *question, int64_t now,
+                                   lic_session **out);
+
 /* The retry delay after n consecutive failed rounds (n >= 1), before jitter:
  * min(heartbeat, LIC_SESSION_BASE_RETRY) doubling to heartbeat. */
 LIC_API int64_t lic_session_backoff(int64_t heartbeat, unsigned n);
