@@ -10,6 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "cli.h"
 #include "licctl.h"
 #include "lic/fileio.h"
@@ -19,7 +21,7 @@
 static const char USAGE[] =
     "usage: licctl agent URL [URL...] --domain D --port P --node N\n"
     "         [--license ID | --account ID --token-file F] [--app A] [--version V]\n"
-    "         [--trust PUB.pem]... [--cacert FILE | --pin PIN...]\n"
+    "         [--secret-file F] [--trust PUB.pem]... [--cacert FILE | --pin PIN...]\n"
     "         [--timeout MS] [--state DIR]\n\n"
     "Runs the license session in the foreground: checks with the license servers\n"
     "(the first URL is the primary, the others standbys; the one that answered last\n"
@@ -40,13 +42,15 @@ static const char USAGE[] =
     "  --token-file F  public mode: the account's token (a 0600 file, never printed)\n"
     "  --app A         application name\n"
     "  --version V     product version, e.g. 11.0.18 (its major number is checked)\n"
+    "  --secret-file F the server's node_secret (one line, file mode 0600), sent with\n"
+    "                  every check (docs/server.md)\n"
     "  --trust FILE    trusted root public key (repeatable; replaces the built-in store)\n"
     CLI_TLS_HELP
     "  --timeout MS    each exchange: connect, TLS handshake, answer (default 10000)\n"
     "  --state DIR     state directory (default $XDG_STATE_HOME/licctl)\n";
 
 enum { O_DOMAIN = 256, O_PORT, O_NODE, O_LICENSE, O_APP, O_VERSION, O_TRUST, O_TIMEOUT,
-       O_STATE, O_CACERT, O_PIN, O_ACCOUNT, O_TOKEN_FILE };
+       O_STATE, O_CACERT, O_PIN, O_ACCOUNT, O_TOKEN_FILE, O_SECRET };
 
 #define STATUS_FILE "status.json"
 #define AGENT_LOCK_FILE "agent.lock" /* held while the agent runs */
@@ -122,13 +126,16 @@ int licctl_agent(int argc, char **argv) {
       {"cacert", required_argument, NULL, O_CACERT}, {"pin", required_argument, NULL, O_PIN},
       {"account", required_argument, NULL, O_ACCOUNT},
       {"token-file", required_argument, NULL, O_TOKEN_FILE},
+      {"secret-file", required_argument, NULL, O_SECRET},
       {NULL, 0, NULL, 0}};
   lic_session_opts so;
   lic_session *s = NULL;
   cli_trust ct;
   cli_tls tls;
   uint8_t id[LIC_ID_LEN];
-  const char *port = NULL, *state_opt = NULL, *account = NULL, *token_file = NULL;
+  const char *port = NULL, *state_opt = NULL, *account = NULL, *token_file = NULL,
+             *secret_file = NULL;
+  char secret[LIC_MAX_NODE_SECRET + 1] = "";
   licctl_account cred;
   char path[PATH_MAX], *last = NULL;
   lic_session_state prev_state = LIC_SESSION_UNLICENSED;
@@ -165,6 +172,7 @@ int licctl_agent(int argc, char **argv) {
     case O_STATE: state_opt = optarg; break;
     case O_ACCOUNT: account = optarg; break;
     case O_TOKEN_FILE: token_file = optarg; break;
+    case O_SECRET: secret_file = optarg; break;
     case O_CACERT: tls.o.cacert = optarg; break;
     case O_PIN:
       if ((r = cli_tls_pin_add(&tls, "agent", optarg)) != EXIT_OK)
@@ -222,6 +230,13 @@ int licctl_agent(int argc, char **argv) {
     so.verify.account = cred.account;
     so.verify.token = cred.token;
     so.verify.project_id = cred.project_id;
+  }
+  if (secret_file != NULL) {
+    if ((rc = lic_secret_file_read(secret_file, secret)) != LIC_OK) {
+      licctl_account_clear(&cred);
+      return cli_lic_error(secret_file, rc);
+    }
+    so.verify.secret = secret; /* borrowed by the session: wiped when it ends */
   }
   snprintf(path, sizeof path, "%s/%s", so.state_dir, STATUS_FILE);
 
@@ -287,5 +302,6 @@ int licctl_agent(int argc, char **argv) {
   }
   free(last);
   lic_session_free(s);
+  OPENSSL_cleanse(secret, sizeof secret);
   return r;
 }

@@ -378,6 +378,27 @@ def test_node_secret(tmp_path):
         assert p.returncode == 0 and p.stdout.startswith("valid:"), p
         p = subprocess.run(args[:-2], capture_output=True, text=True, timeout=30)
         assert p.returncode == 1 and "bad_credentials" in p.stdout, p
+        # licctl agent --secret-file: an agent-based report server on a hardened server
+        state = tmp_path / "agent-state"
+        agent = [srvutil.tool("licctl"), "agent"] + args[2:] + ["--state", str(state)]
+        agent = [str(a) for a in agent]
+        proc = subprocess.Popen(agent, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            deadline = time.time() + 10
+            doc = {}
+            while time.time() < deadline:
+                try:
+                    doc = json.loads((state / "status.json").read_text())
+                except (OSError, ValueError):
+                    doc = {}
+                if doc.get("state") == "licensed":
+                    break
+                time.sleep(0.1)
+            assert doc.get("state") == "licensed", doc
+        finally:
+            proc.terminate()
+            _, err = proc.communicate(timeout=10)
+        assert proc.returncode == 0 and secret.encode() not in err, err
     finally:
         s.finish()
 
