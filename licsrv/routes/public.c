@@ -146,6 +146,30 @@ static void touch(app *a, const srv_verify_req *q, const store_registration *g, 
     free(op);
 }
 
+/* ---- requests per account ------------------------------------------------ */
+
+static int64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* An authenticated request spends one of its account's; past the limit 429
+ * with Retry-After, the signal every per-account or per-address limit gives
+ * and clients honour. false: answered. */
+static bool account_rate_ok(srv_req *r, app *a, const uint8_t account[LIC_ID_LEN]) {
+  uint32_t retry = 0;
+  char hdr[48], msg[160];
+  if (srv_acctlimit_take(a->acctrate, account, now_ms(), &retry))
+    return true;
+  snprintf(hdr, sizeof hdr, "Retry-After: %u\r\n", retry);
+  snprintf(msg, sizeof msg,
+           "too many requests for this account (account_requests_per_minute = %u); retry in %u s",
+           srv_acctlimit_get(a->acctrate), retry);
+  srv_reply_error_extra(r, 429, "rate_limited", msg, hdr);
+  return false;
+}
+
 /* ---- POST /v1/verify by account ------------------------------------------ */
 
 void route_public_verify(srv_req *r, app_worker *w, const srv_verify_req *q) {
@@ -166,6 +190,8 @@ void route_public_verify(srv_req *r, app_worker *w, const srv_verify_req *q) {
     srv_reply_error(r, 503, "unavailable", lic_errfull(rc));
     return;
   }
+  if (ps.token_ok && ps.acct != NULL && !account_rate_ok(r, a, q->account))
+    return;
   lic_status st = srv_decide_public(q, &ps, now, atomic_load(&a->hwm), reason, sizeof reason);
   const lic_account *acct = ps.token_ok ? ps.acct : NULL;
   if (acct != NULL) { /* bookkeeping for a real account only: batched */
@@ -357,6 +383,8 @@ static void register_common(srv_req *r, srv_public_kind kind) {
     return;
   }
   OPENSSL_cleanse(q.token, sizeof q.token); /* hashed; not needed further */
+  if (ps.token_ok && ps.acct != NULL && !account_rate_ok(r, a, q.account))
+    return;
   lic_status st;
   if (kind == SRV_PUB_REGISTER) {
     st = srv_decide_register(&q, &ps, used, now, atomic_load(&a->hwm), reason, sizeof reason);

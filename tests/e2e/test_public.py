@@ -704,3 +704,53 @@ def test_agent_with_an_account(server, tmp_path):
     finally:
         assert ag.stop() == 0
     assert a.token not in ag.log() and a.token[4:] not in ag.log()
+
+
+def post_raw(port, path, q):
+    """POST q as MessagePack; (status, headers, body) without checking."""
+    import http.client
+    body, ctype = srvchain.encode(q, "msgpack")
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        c.request("POST", path, body=body, headers={"Content-Type": ctype,
+                                                     "Accept": "application/json"})
+        r = c.getresponse()
+        return r.status, dict(r.getheaders()), r.read()
+    finally:
+        c.close()
+
+
+def test_requests_per_account_are_bounded(tmp_path):
+    """Issue 23 item 1: one token holder cannot take the server from the
+    others: past account_requests_per_minute its register, unregister and
+    verify get 429 with Retry-After; another account, and a wrong token
+    (which cannot spend the account's budget), are not affected."""
+    s = pubutil.Server(tmp_path / "data", threads=2,
+                       extra=["--account-requests-per-minute", "5"]).start()
+    try:
+        a, b = pubutil.account(s.data, 3), pubutil.account(s.data, 3)
+        pid = os.urandom(16)
+        assert register(s.port, a, pid)[1]["status"] == "valid"
+        for _ in range(4):
+            assert verify(s.port, a, pid)[1]["status"] == "valid"
+        for path, kind in (("/v1/verify", "verify"), ("/v1/register", "register"),
+                           ("/v1/unregister", "unregister")):
+            st, hdr, body = post_raw(s.port, path, pubutil.fields(a, pid, kind=kind))
+            assert st == 429, (path, st, body)
+            assert 1 <= int(hdr["Retry-After"]) <= 12, hdr  # 5 a minute: one every 12 s
+            doc = json.loads(body)
+            assert doc["error"] == "rate_limited" and "account_requests_per_minute" in doc["message"]
+        # Wrong tokens for a: the signed bad_credentials as ever, never 429.
+        for _ in range(8):
+            st, v = verify(s.port, a, pid, token=lf.new_token())
+            assert st == 200 and v["status"] == "bad_credentials", v
+        # Another account is not touched.
+        pb = os.urandom(16)
+        assert register(s.port, b, pb)[1]["status"] == "valid"
+        assert verify(s.port, b, pb)[1]["status"] == "valid"
+        # a's registration stayed: the refused unregister freed nothing.
+        st, doc = srvchain.admin(s, "POST", "/v1/admin/accounts/registrations", admin_token(s),
+                                 {"id": a.id})
+        assert st == 200 and len(doc["registrations"]) == 1, doc
+    finally:
+        s.finish()
