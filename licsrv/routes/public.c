@@ -170,6 +170,71 @@ static bool account_rate_ok(srv_req *r, app *a, const uint8_t account[LIC_ID_LEN
   return false;
 }
 
+/* ---- node records per account -------------------------------------------- */
+
+typedef struct {
+  app *a;
+  store_node n; /* owner and name; the rest zero: a released record */
+} node_forget_op;
+
+/* The node left the account's bounded table: zero its record (unless it came
+ * back meanwhile), then the batch deletes it (store_node_drop deletes only a
+ * record without a valid check). A drop is noted first too: it cancels a
+ * last-seen still pending in the batch, which would otherwise be written
+ * after the zeroing (a group applies its operations, then the batch). */
+static int node_forget_apply(store_wtxn *wt, void *arg) {
+  node_forget_op *op = arg;
+  if (srv_seats_known(op->a->seats, op->n.owner, op->n.node))
+    return LIC_OK;
+  return store_w_node_put(wt, &op->n);
+}
+
+static void node_forget_done(void *arg, int rc, const char *detail) {
+  node_forget_op *op = arg;
+  (void)detail;
+  if (rc == LIC_OK && !srv_seats_known(op->a->seats, op->n.owner, op->n.node))
+    store_node_drop(op->a->st, op->n.owner, op->n.node);
+  free(op);
+}
+
+static void node_forget(app *a, const uint8_t account[LIC_ID_LEN], const char *node) {
+  node_forget_op *op = calloc(1, sizeof *op);
+  if (op == NULL)
+    return;
+  op->a = a;
+  memcpy(op->n.owner, account, LIC_ID_LEN);
+  snprintf(op->n.node, sizeof op->n.node, "%s", node);
+  store_node_drop(a->st, account, node);
+  if (store_submit(a->st, node_forget_apply, node_forget_done, op) != LIC_OK)
+    free(op);
+}
+
+/* A valid check of an authenticated account's node: a new name past
+ * account_new_nodes_per_hour is 429 with Retry-After (false: answered);
+ * the account's table keeps its unlimited_max_nodes most recent nodes, the
+ * one pushed out deleted from the store too. */
+static bool account_node_ok(srv_req *r, app *a, const srv_verify_req *q, int64_t now) {
+  char evicted[LIC_MAX_NAME + 1], hdr[48], msg[160];
+  uint32_t retry = 0;
+  bool fresh = !srv_seats_known(a->seats, q->account, q->node);
+  if (fresh && !srv_nodelimit_allow_id(a->acctnodes, q->account, now, &retry)) {
+    snprintf(hdr, sizeof hdr, "Retry-After: %u\r\n", retry);
+    snprintf(msg, sizeof msg,
+             "too many new node names for this account (account_new_nodes_per_hour = %u); "
+             "retry in %u s",
+             srv_nodelimit_get(a->acctnodes), retry);
+    srv_reply_error_extra(r, 429, "rate_limited", msg, hdr);
+    return false;
+  }
+  if (!srv_seats_note(a->seats, q->account, q->node, now, evicted, sizeof evicted))
+    return true; /* memory short: the check still gets its verdict */
+  if (fresh)
+    srv_nodelimit_note_id(a->acctnodes, q->account, now);
+  if (evicted[0] != '\0')
+    node_forget(a, q->account, evicted);
+  return true;
+}
+
 /* ---- POST /v1/verify by account ------------------------------------------ */
 
 void route_public_verify(srv_req *r, app_worker *w, const srv_verify_req *q) {
@@ -196,10 +261,18 @@ void route_public_verify(srv_req *r, app_worker *w, const srv_verify_req *q) {
   const lic_account *acct = ps.token_ok ? ps.acct : NULL;
   if (acct != NULL) { /* bookkeeping for a real account only: batched */
     if (st == LIC_STATUS_VALID) {
+      if (!account_node_ok(r, a, q, now))
+        return;
       store_node_seen(a->st, q->account, q->node, now);
       touch(a, q, &g, now);
     } else {
+      /* The failure list per account is bounded: the entry it pushes out
+       * goes from the store too (as in private mode). */
+      char evicted[LIC_MAX_NAME + 1];
+      srv_seats_fail(a->seats, q->account, q->node, now, st, reason, evicted, sizeof evicted);
       store_node_failure(a->st, q->account, q->node, now, lic_status_name(st), reason);
+      if (evicted[0] != '\0')
+        store_node_drop(a->st, q->account, evicted);
     }
   }
   if (st != LIC_STATUS_CLOCK_ROLLBACK)

@@ -71,6 +71,9 @@ static const key_def keys[] = {
     {"account_requests_per_minute", K_U32, O(app.account_requests_per_minute), 0, 0, 10000000,
      "public mode: requests one account may make per minute (register, unregister, verify), past "
      "it 429 with Retry-After; 0 = off (600)"},
+    {"account_new_nodes_per_hour", K_U32, O(app.account_new_nodes_per_hour), 0, 0, 10000000,
+     "public mode: new node names one account may bring per hour, past it 429 with Retry-After; "
+     "0 = off (1000)"},
     {"node_secret", K_STR, O(app.node_secret), S(app.node_secret), 0, 0,
      "shared secret every verify must carry, unset = none (unset)"},
     {"store_map_size", K_SIZE, O(app.store_map_size), 0, 256u << 10, 4095u << 20,
@@ -127,6 +130,7 @@ void srv_config_defaults(srv_config *cfg) {
   cfg->app.unlimited_max_nodes = 10000;
   cfg->app.new_nodes_per_hour = 1000;
   cfg->app.account_requests_per_minute = 600;
+  cfg->app.account_new_nodes_per_hour = 1000;
   cfg->app.store_map_size = 1024u << 20;
 }
 

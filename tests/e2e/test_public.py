@@ -754,3 +754,51 @@ def test_requests_per_account_are_bounded(tmp_path):
         assert st == 200 and len(doc["registrations"]) == 1, doc
     finally:
         s.finish()
+
+
+def store_nodes(data, acct):
+    p = pubutil.licsrv("nodes", "--data", data, "--account", acct.id, "--json")
+    return sorted(n["node"] for n in json.loads(p.stdout)["nodes"])
+
+
+def test_node_names_per_account_are_bounded(tmp_path):
+    """Issue 23 item 1: one account could add node records without end (86,005
+    at 5,400/s). New names per account and hour are bounded (429 with
+    Retry-After, known names unaffected), and an account keeps its
+    unlimited_max_nodes most recent nodes, in memory and in the store."""
+    s = pubutil.Server(tmp_path / "data", threads=2,
+                       extra=["--account-new-nodes-per-hour", "3",
+                              "--unlimited-max-nodes", "4"]).start()
+    try:
+        a, b = pubutil.account(s.data, 3), pubutil.account(s.data, 3)
+        pid, pb = os.urandom(16), os.urandom(16)
+        assert register(s.port, a, pid)[1]["status"] == "valid"
+        assert register(s.port, b, pb)[1]["status"] == "valid"
+        for n in ("n1", "n2", "n3"):
+            assert verify(s.port, a, pid, node=n)[1]["status"] == "valid"
+        st, hdr, body = post_raw(s.port, "/v1/verify", pubutil.fields(a, pid, kind="verify",
+                                                                      node="n4"))
+        assert st == 429, body
+        assert 3500 < int(hdr["Retry-After"]) <= 3600, hdr
+        assert "account_new_nodes_per_hour" in json.loads(body)["message"]
+        assert verify(s.port, a, pid, node="n1")[1]["status"] == "valid"  # known: fine
+        assert verify(s.port, b, pb, node="n4")[1]["status"] == "valid"  # b's own hour
+    finally:
+        s.finish()
+    # The cap: 4 nodes per account, the least recently seen deleted from the store.
+    s = pubutil.Server(s.data, threads=2, extra=["--account-new-nodes-per-hour", "0",
+                                                 "--unlimited-max-nodes", "4"]).start()
+    try:
+        for i in range(10):
+            assert verify(s.port, a, pid, node="m%d" % i)[1]["status"] == "valid"
+            time.sleep(1.05)  # one second apart: a strict order of last seen
+        st, doc = srvchain.admin(s, "GET", "/v1/admin/nodes", admin_token(s))
+        assert st == 200, doc
+        mine = sorted(n["node"] for n in doc["nodes"] if n.get("account", n.get("license")) == a.id
+                      and n["last_valid"] > 0)
+        assert mine == ["m6", "m7", "m8", "m9"], doc
+    finally:
+        s.finish()
+    # n1..n3 from the first run were pushed out too, and deleted.
+    p = pubutil.licsrv("nodes", "--data", s.data, "--account", a.id, "--json")
+    assert store_nodes(s.data, a) == ["m6", "m7", "m8", "m9"], p.stdout
