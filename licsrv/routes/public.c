@@ -198,6 +198,10 @@ static void node_forget_done(void *arg, int rc, const char *detail) {
 }
 
 static void node_forget(app *a, const uint8_t account[LIC_ID_LEN], const char *node) {
+  /* PostgreSQL keeps no seats (its node_drop is private mode's): the record
+   * stays there until purge (docs/public.md). */
+  if (strcmp(store_backend_name(a->st), "lmdb") != 0)
+    return;
   node_forget_op *op = calloc(1, sizeof *op);
   if (op == NULL)
     return;
@@ -271,7 +275,7 @@ void route_public_verify(srv_req *r, app_worker *w, const srv_verify_req *q) {
       char evicted[LIC_MAX_NAME + 1];
       srv_seats_fail(a->seats, q->account, q->node, now, st, reason, evicted, sizeof evicted);
       store_node_failure(a->st, q->account, q->node, now, lic_status_name(st), reason);
-      if (evicted[0] != '\0')
+      if (evicted[0] != '\0' && strcmp(store_backend_name(a->st), "lmdb") == 0)
         store_node_drop(a->st, q->account, evicted);
     }
   }
