@@ -77,6 +77,7 @@ struct app {
   srv_nodelimit *newnodes;    /* new node names per client address and hour */
   srv_acctlimit *acctrate;    /* public mode: requests per account and minute */
   srv_nodelimit *acctnodes;   /* public mode: new node names per account and hour */
+  srv_nodelimit *acctchurn;   /* public mode: registrations freed per account and hour */
   /* Seat releases written by `licsrv release` (audit entries "release"),
    * picked up at most once a second by the first verify of that second. */
   _Atomic int64_t release_poll_sec;

@@ -300,6 +300,7 @@ typedef struct {
   char reason[LIC_MAX_REASON + 1];
   size_t used;
   bool claimed; /* a registration: the verdict comes from claim, in done */
+  bool removed; /* an unregistration that freed a slot (counted in done) */
   store_claim claim;
 } reg_op;
 
@@ -339,12 +340,13 @@ static int reg_apply(store_wtxn *wt, void *arg) {
   int rc;
 
   op->used = 0;
-  op->claimed = false;
+  op->claimed = op->removed = false;
   subject_of(op->q.account, op->q.project_id, subject, sizeof subject);
   if (op->unregister) {
     if ((rc = account_still(wt, op, &ok)) != LIC_OK || !ok)
       return rc;
     rc = store_w_registration_delete(wt, op->q.account, op->q.project_id);
+    op->removed = rc == LIC_OK;
     if (rc == LIC_OK)
       rc = store_w_audit_append(wt, op->now, PUB_AUDIT_TOKEN, "registration.remove", subject);
     else if (rc == LIC_NOTFOUND)
@@ -400,6 +402,8 @@ static void reg_done(void *arg, int rc, const char *detail) {
   reg_op *op = arg;
   if (rc == LIC_OK && op->claimed)
     claim_verdict(op);
+  if (rc == LIC_OK && op->removed) /* a freed slot: one more step of churn */
+    srv_nodelimit_note_id(op->a->acctchurn, op->q.account, op->now);
   if (rc == LIC_OK) {
     lic_verdict v;
     bool creds = op->st != LIC_STATUS_BAD_CREDENTIALS;
@@ -462,6 +466,21 @@ static void register_common(srv_req *r, srv_public_kind kind) {
   OPENSSL_cleanse(q.token, sizeof q.token); /* hashed; not needed further */
   if (ps.token_ok && ps.acct != NULL && !account_rate_ok(r, a, q.account))
     return;
+  /* Registrations are bounded by capacity, so bounding the slots an account
+   * frees per hour bounds its register/unregister churn, and the audit
+   * entries it writes, to about twice that plus its capacity. */
+  uint32_t retry = 0;
+  if (kind == SRV_PUB_UNREGISTER && ps.token_ok && ps.acct != NULL && ps.registered &&
+      !srv_nodelimit_allow_id(a->acctchurn, q.account, now, &retry)) {
+    char hdr[48], msg[160];
+    snprintf(hdr, sizeof hdr, "Retry-After: %u\r\n", retry);
+    snprintf(msg, sizeof msg,
+             "too many registrations freed for this account (account_unregisters_per_hour = %u); "
+             "retry in %u s",
+             srv_nodelimit_get(a->acctchurn), retry);
+    srv_reply_error_extra(r, 429, "rate_limited", msg, hdr);
+    return;
+  }
   lic_status st;
   if (kind == SRV_PUB_REGISTER) {
     st = srv_decide_register(&q, &ps, used, now, atomic_load(&a->hwm), reason, sizeof reason);

@@ -802,3 +802,45 @@ def test_node_names_per_account_are_bounded(tmp_path):
     # n1..n3 from the first run were pushed out too, and deleted.
     p = pubutil.licsrv("nodes", "--data", s.data, "--account", a.id, "--json")
     assert store_nodes(s.data, a) == ["m6", "m7", "m8", "m9"], p.stdout
+
+
+def test_register_unregister_churn_is_bounded(tmp_path):
+    """Issue 23 item 1: every register/unregister wrote an audit entry kept
+    180 days, without bound (24,871 calls filled a 4M map). Registrations are
+    bounded by capacity, so bounding the slots an account frees per hour
+    bounds the churn and its audit: past account_unregisters_per_hour a
+    registered project's unregister is 429 with Retry-After; others go on."""
+    s = pubutil.Server(tmp_path / "data", threads=2,
+                       extra=["--account-unregisters-per-hour", "2"]).start()
+    try:
+        a, b = pubutil.account(s.data, 1), pubutil.account(s.data, 1)
+        tok = admin_token(s)
+        # Unregistering what holds no slot frees nothing and is not counted.
+        for _ in range(3):
+            assert unregister(s.port, a, os.urandom(16))[1]["status"] == "not_registered"
+        pids = [os.urandom(16) for _ in range(3)]
+        for i, pid in enumerate(pids):
+            assert register(s.port, a, pid)[1]["status"] == "valid"
+            if i < 2:
+                assert unregister(s.port, a, pid)[1]["status"] == "not_registered"
+        st, hdr, body = post_raw(s.port, "/v1/unregister",
+                                 pubutil.fields(a, pids[2], kind="unregister"))
+        assert st == 429, body
+        assert 3500 < int(hdr["Retry-After"]) <= 3600, hdr
+        assert "account_unregisters_per_hour" in json.loads(body)["message"]
+        st, doc = srvchain.admin(s, "POST", "/v1/admin/accounts/registrations", tok, {"id": a.id})
+        assert [uuid.UUID(r["project_id"]).bytes for r in doc["registrations"]] == [pids[2]], doc
+        # The full account still answers verify and an idempotent register.
+        assert verify(s.port, a, pids[2])[1]["status"] == "valid"
+        assert register(s.port, a, pids[2])[1]["status"] == "valid"
+        # Another account is not touched.
+        pb = os.urandom(16)
+        assert register(s.port, b, pb)[1]["status"] == "valid"
+        assert unregister(s.port, b, pb)[1]["status"] == "not_registered"
+        # The audit holds a's 3 adds and 2 removes, no more.
+        st, doc = srvchain.admin(s, "GET", "/v1/admin/audit", tok)
+        mine = [e for e in doc["audit"] if a.id in e["subject"]
+                and e["action"].startswith("registration.")]
+        assert len(mine) == 5, mine
+    finally:
+        s.finish()
