@@ -413,10 +413,18 @@ static void reg_done(void *arg, int rc, const char *detail) {
     char q[400];
     srv_log(SRV_LOG_ERROR, op->unregister ? "unregistration_failed" : "registration_failed",
             "error=%s", SRV_LOG_Q(detail != NULL && *detail ? detail : lic_strerror(rc), q));
-    /* Unreachable store (PostgreSQL down): 503, nothing stored, retry. */
+    /* Unreachable store (PostgreSQL down): 503, nothing stored, retry. A
+     * full map: 507, saying what frees room (not a 500: nothing is broken). */
     bool down = rc == LIC_UNAVAILABLE;
-    srv_reply_deferred_error(op->d, down ? 503 : 500, down ? "store_unavailable" : "store_error",
-                             detail != NULL && *detail ? detail : lic_strerror(rc));
+    store_stats sst;
+    store_stats_get(op->a->st, &sst);
+    if (rc == LIC_LIMIT && sst.full)
+      srv_reply_deferred_error(op->d, 507, "store_full",
+                               "the license store is full: nothing was changed; the operator "
+                               "frees room with 'licsrv purge' or raises store_map_size");
+    else
+      srv_reply_deferred_error(op->d, down ? 503 : 500, down ? "store_unavailable" : "store_error",
+                               detail != NULL && *detail ? detail : lic_strerror(rc));
   }
   reg_op_free(op);
 }

@@ -844,3 +844,29 @@ def test_register_unregister_churn_is_bounded(tmp_path):
         assert len(mine) == 5, mine
     finally:
         s.finish()
+
+
+def test_full_store_answers_507(tmp_path):
+    """Issue 23 item 1: a full map answered account B's register 500
+    store_error. Nothing is broken: 507 store_full, saying what frees room,
+    and /healthz says the store is full."""
+    s = pubutil.Server(tmp_path / "data", threads=2,
+                       extra=["--store-map-size", "256K", "--account-requests-per-minute", "0",
+                              "--access-log", "errors"]).start()
+    try:
+        a = pubutil.account(s.data, 1000000)
+        deadline = time.monotonic() + 60
+        st = 200
+        n = 0
+        while st == 200 and time.monotonic() < deadline:
+            st, out = register(s.port, a, os.urandom(16))
+            n += 1
+        assert st == 507, (n, st, out)
+        doc = json.loads(out) if out[:1] == b"{" else srvchain.decode_response(out, "application/msgpack")
+        assert doc["error"] == "store_full" and "licsrv purge" in doc["message"], doc
+        st, body, _ = s.get("/healthz")
+        assert st == 503 and json.loads(body)["check"] == "store", body
+        assert "store_error" not in s.log()
+        print("registrations before the 256K map was full: %d" % n)
+    finally:
+        s.finish()
