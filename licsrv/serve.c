@@ -30,8 +30,9 @@ static void usage(void) {
          "Run the license server. Settings come from the defaults, then the INI file\n"
          "(--config), then these flags. SIGTERM/SIGINT drain and exit 0 (a store write\n"
          "still running after 3/4 of shutdown_timeout_ms is canceled and answered 503);\n"
-         "SIGHUP reloads the limits, node_secret and new_nodes_per_hour from the file (not\n"
-         "the addresses or threads) and the TLS certificate and key files.\n\n"
+         "SIGHUP reloads the limits, node_secret, new_nodes_per_hour and the account_*\n"
+         "limits from the file (not the addresses or threads) and the TLS certificate\n"
+         "and key files.\n\n"
          "  --config FILE            INI file (keys as below, '_' for '-')\n"
          "  --print-config           print a config file with every key and its default\n");
   srv_config_usage(stdout);

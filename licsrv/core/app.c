@@ -473,6 +473,12 @@ void app_reload(app *a, const srv_app_settings *set) {
     srv_nodelimit_set(a->newnodes, set->new_nodes_per_hour);
     a->set.new_nodes_per_hour = set->new_nodes_per_hour;
   }
+  srv_acctlimit_set(a->acctrate, set->account_requests_per_minute);
+  a->set.account_requests_per_minute = set->account_requests_per_minute;
+  srv_nodelimit_set(a->acctnodes, set->account_new_nodes_per_hour);
+  a->set.account_new_nodes_per_hour = set->account_new_nodes_per_hour;
+  srv_nodelimit_set(a->acctchurn, set->account_unregisters_per_hour);
+  a->set.account_unregisters_per_hour = set->account_unregisters_per_hour;
   /* Never the secret itself in the log: whether it is set, and that it changed. */
   srv_log(SRV_LOG_INFO, "reload", "app=ok node_secret=%s%s new_nodes_per_hour=%u%s",
           set->node_secret[0] != '\0' ? "set" : "none", secret_changed ? "(changed)" : "",
@@ -601,7 +607,10 @@ int app_attach(srv_server *s, const char *data_dir, const srv_app_settings *set,
     goto fail;
   a->hwm = a->meta.clock_hwm;
   if ((a->seats = srv_seats_new_with(a->set.failure_list_size, a->set.unlimited_max_nodes)) == NULL ||
-      (a->newnodes = srv_nodelimit_new(a->set.new_nodes_per_hour)) == NULL) {
+      (a->newnodes = srv_nodelimit_new(a->set.new_nodes_per_hour)) == NULL ||
+      (a->acctrate = srv_acctlimit_new(a->set.account_requests_per_minute)) == NULL ||
+      (a->acctnodes = srv_nodelimit_new(a->set.account_new_nodes_per_hour)) == NULL ||
+      (a->acctchurn = srv_nodelimit_new(a->set.account_unregisters_per_hour)) == NULL) {
     snprintf(err, errlen, "out of memory");
     goto fail;
   }
@@ -656,6 +665,9 @@ void app_free(app *a) {
   lic_key_free(a->node);
   srv_seats_free(a->seats);
   srv_nodelimit_free(a->newnodes);
+  srv_acctlimit_free(a->acctrate);
+  srv_nodelimit_free(a->acctnodes);
+  srv_nodelimit_free(a->acctchurn);
   OPENSSL_cleanse(a->set.node_secret, sizeof a->set.node_secret);
   pthread_mutex_destroy(&a->mmu);
   pthread_mutex_destroy(&a->rmu);

@@ -15,6 +15,7 @@
 #include "lic/verdict.h"
 #include "util/config.h"
 #include "util/metrics.h"
+#include "core/acctlimit.h"
 #include "core/nodelimit.h"
 #include "core/public.h"
 #include "core/expiry.h"
@@ -101,6 +102,9 @@ struct app {
   bool secret_set;
   uint8_t secret_hash[32];
   srv_nodelimit *newnodes;    /* new node names per client address and hour */
+  srv_acctlimit *acctrate;    /* public mode: requests per account and minute */
+  srv_nodelimit *acctnodes;   /* public mode: new node names per account and hour */
+  srv_nodelimit *acctchurn;   /* public mode: registrations freed per account and hour */
   /* Seat releases written by `licsrv release` (audit entries "release"),
    * picked up at most once a second by the first verify of that second. */
   _Atomic int64_t release_poll_sec;

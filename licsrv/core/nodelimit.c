@@ -59,17 +59,15 @@ static void key_of(const struct sockaddr *a, uint8_t key[17]) {
     memcpy(key + 1, &((const struct sockaddr_in6 *)(const void *)a)->sin6_addr, 16);
 }
 
-/* The address's entry, its window current at now; NULL never. */
-static entry *lookup(srv_nodelimit *l, const struct sockaddr *a, int64_t now) {
-  uint8_t key[17];
+/* The key's entry, its window current at now; NULL never. */
+static entry *lookup_key(srv_nodelimit *l, const uint8_t key[17], int64_t now) {
   uint64_t h = 1469598103934665603ull;
-  key_of(a, key);
   for (int i = 0; i < 17; i++)
     h = (h ^ key[i]) * 1099511628211ull;
   entry *stale = NULL;
   for (int p = 0; p < PROBE; p++) {
     entry *e = &l->t[(h + (uint64_t)p) % SRV_NODELIMIT_SLOTS];
-    if (e->used && memcmp(e->key, key, sizeof key) == 0) {
+    if (e->used && memcmp(e->key, key, sizeof e->key) == 0) {
       if (now - e->start >= SRV_NODELIMIT_WINDOW || now < e->start) {
         e->start = now;
         e->n = 0;
@@ -85,9 +83,49 @@ static entry *lookup(srv_nodelimit *l, const struct sockaddr *a, int64_t now) {
   }
   memset(stale, 0, sizeof *stale);
   stale->used = true;
-  memcpy(stale->key, key, sizeof key);
+  memcpy(stale->key, key, sizeof stale->key);
   stale->start = now;
   return stale;
+}
+
+static entry *lookup(srv_nodelimit *l, const struct sockaddr *a, int64_t now) {
+  uint8_t key[17];
+  key_of(a, key);
+  return lookup_key(l, key, now);
+}
+
+/* An id's key: a family byte no address has. */
+static void key_of_id(const uint8_t id[16], uint8_t key[17]) {
+  key[0] = 0xff;
+  memcpy(key + 1, id, 16);
+}
+
+bool srv_nodelimit_allow_id(srv_nodelimit *l, const uint8_t id[16], int64_t now, uint32_t *retry_s) {
+  uint32_t per_hour = srv_nodelimit_get(l);
+  uint8_t key[17];
+  *retry_s = 0;
+  if (per_hour == 0)
+    return true;
+  key_of_id(id, key);
+  pthread_mutex_lock(&l->mu);
+  entry *e = lookup_key(l, key, now);
+  bool ok = e->n < per_hour;
+  if (!ok) {
+    int64_t left = e->start + SRV_NODELIMIT_WINDOW - now;
+    *retry_s = left < 1 ? 1 : (uint32_t)left;
+  }
+  pthread_mutex_unlock(&l->mu);
+  return ok;
+}
+
+void srv_nodelimit_note_id(srv_nodelimit *l, const uint8_t id[16], int64_t now) {
+  uint8_t key[17];
+  if (srv_nodelimit_get(l) == 0)
+    return;
+  key_of_id(id, key);
+  pthread_mutex_lock(&l->mu);
+  lookup_key(l, key, now)->n++;
+  pthread_mutex_unlock(&l->mu);
 }
 
 bool srv_nodelimit_allow(srv_nodelimit *l, const struct sockaddr *addr, int64_t now) {

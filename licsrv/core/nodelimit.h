@@ -22,5 +22,9 @@ void srv_nodelimit_set(srv_nodelimit *l, uint32_t per_hour);
 bool srv_nodelimit_allow(srv_nodelimit *l, const struct sockaddr *addr, int64_t now);
 /* Charge one new node name to addr. */
 void srv_nodelimit_note(srv_nodelimit *l, const struct sockaddr *addr, int64_t now);
+/* The same per account id (public mode, its own table): false with
+ * *retry_s the seconds until the id's hour ends. */
+bool srv_nodelimit_allow_id(srv_nodelimit *l, const uint8_t id[16], int64_t now, uint32_t *retry_s);
+void srv_nodelimit_note_id(srv_nodelimit *l, const uint8_t id[16], int64_t now);
 
 #endif

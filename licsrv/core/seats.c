@@ -58,6 +58,8 @@ struct srv_seats {
   size_t cap, count;
   lic_state *ls;
   size_t nls, capls;
+  char *evicted_to;  /* set: evict_one copies the name it removes here */
+  size_t evicted_cap;
   uint32_t *lsx;  /* hash index of ls: 0 empty, else position + 1 */
   size_t capx;    /* a power of two, > 2 * nls */
   size_t fail_keep, unlimited_cap;
@@ -243,6 +245,8 @@ static bool evict_one(srv_seats *s, const uint8_t lic[LIC_ID_LEN], int64_t now, 
   }
   if (best == SIZE_MAX)
     return false;
+  if (s->evicted_to != NULL)
+    snprintf(s->evicted_to, s->evicted_cap, "%s", s->t[best].n.node);
   remove_at(s, best);
   s->evicted++;
   return true;
@@ -298,9 +302,9 @@ static int64_t count_held(srv_seats *s, const uint8_t lic[LIC_ID_LEN], int64_t n
   return held;
 }
 
-bool srv_seats_acquire(srv_seats *s, const uint8_t license[LIC_ID_LEN], const char *node,
-                       int64_t now, int64_t window, int64_t max, int64_t *used) {
-  pthread_mutex_lock(&s->mu);
+/* srv_seats_acquire with s->mu held. */
+static bool acquire_locked(srv_seats *s, const uint8_t license[LIC_ID_LEN], const char *node,
+                           int64_t now, int64_t window, int64_t max, int64_t *used) {
   ages_drop(s, license);
   slot *e = find(s, license, node);
   bool holding = e->used && e->n.last_valid > 0 && now - e->n.last_valid < window;
@@ -331,6 +335,30 @@ bool srv_seats_acquire(srv_seats *s, const uint8_t license[LIC_ID_LEN], const ch
     }
   }
   *used = held;
+  return ok;
+}
+
+bool srv_seats_acquire(srv_seats *s, const uint8_t license[LIC_ID_LEN], const char *node,
+                       int64_t now, int64_t window, int64_t max, int64_t *used) {
+  pthread_mutex_lock(&s->mu);
+  bool ok = acquire_locked(s, license, node, now, window, max, used);
+  pthread_mutex_unlock(&s->mu);
+  return ok;
+}
+
+bool srv_seats_note(srv_seats *s, const uint8_t owner[LIC_ID_LEN], const char *node, int64_t now,
+                    char *evicted, size_t cap) {
+  int64_t used;
+  if (evicted != NULL && cap > 0)
+    evicted[0] = '\0';
+  pthread_mutex_lock(&s->mu);
+  s->evicted_to = cap > 0 ? evicted : NULL;
+  s->evicted_cap = cap;
+  /* Unlimited, every node "holding" (a window no check outlives, so the
+   * held count stays cached): past the cap the least recently seen goes. */
+  bool ok = acquire_locked(s, owner, node, now, (int64_t)1 << 40, 0, &used);
+  s->evicted_to = NULL;
+  s->evicted_cap = 0;
   pthread_mutex_unlock(&s->mu);
   return ok;
 }

@@ -57,6 +57,12 @@ void srv_seats_free(srv_seats *s);
  * unlimited). Records the check; *used is the seats held afterwards. */
 bool srv_seats_acquire(srv_seats *s, const uint8_t license[LIC_ID_LEN], const char *node,
                        int64_t now, int64_t window, int64_t max, int64_t *used);
+/* Public mode: an account's node had a valid check at now. Its table is
+ * bounded by unlimited_cap: past it the least recently seen node goes and
+ * its name is copied to evicted ("" when none), for the caller to delete
+ * its stored record. false: memory short. */
+bool srv_seats_note(srv_seats *s, const uint8_t owner[LIC_ID_LEN], const char *node, int64_t now,
+                    char *evicted, size_t cap);
 /* Whether the node is in the license's seat table (a returning node). */
 bool srv_seats_known(srv_seats *s, const uint8_t license[LIC_ID_LEN], const char *node);
 /* Seats held now (for verdicts of failed checks). */

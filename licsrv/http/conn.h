@@ -72,8 +72,4 @@ srv_buf *srv_conn_out_slot(srv_conn *c);
 /* Queue d as the connection's last answer slot (answers leave in order). */
 void srv_conn_slot_push(srv_conn *c, srv_deferred *d);
 
-/* req.c */
-void srv_reply_error_extra(srv_req *r, int status, const char *code, const char *message,
-                           const char *extra);
-
 #endif

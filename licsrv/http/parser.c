@@ -392,6 +392,7 @@ const char *srv_http_reason(int status) {
   case 431: return "Request Header Fields Too Large";
   case 500: return "Internal Server Error";
   case 503: return "Service Unavailable";
+  case 507: return "Insufficient Storage";
   case 505: return "HTTP Version Not Supported";
   default: return status < 300 ? "OK" : status < 500 ? "Bad Request" : "Server Error";
   }

@@ -104,6 +104,9 @@ void srv_reply_extra(srv_req *r, int status, const char *content_type, const voi
                      const char *extra);
 /* {error: CODE, message: TEXT} as JSON or MessagePack (srv_req_wants_msgpack). */
 void srv_reply_error(srv_req *r, int status, const char *code, const char *message);
+/* The same with extra header lines ("Retry-After: 5\r\n"), or NULL. */
+void srv_reply_error_extra(srv_req *r, int status, const char *code, const char *message,
+                           const char *extra);
 /* Answer later. The handle stays valid until passed to srv_reply_deferred*,
  * which may be called from any thread exactly once, and before the shutdown
  * hooks return (never after srv_server_free). NULL on OOM: answer 503 now. Responses keep request

@@ -12,8 +12,8 @@
 
 /* Statuses counted per endpoint; anything else is counted as "other". */
 #define SRV_STATUSES(X) X(200) X(201) X(202) X(204) X(400) X(401) X(403) X(404) X(405) \
-  X(408) X(409) X(411) X(413) X(414) X(415) X(417) X(429) X(431) X(500) X(503) X(505)
-#define SRV_NSTATUS 22
+  X(408) X(409) X(411) X(413) X(414) X(415) X(417) X(429) X(431) X(500) X(503) X(505) X(507)
+#define SRV_NSTATUS 23
 #define SRV_NLAT 12 /* latency histogram buckets (+Inf extra) */
 
 /* Status code -> counter slot. */

@@ -146,6 +146,99 @@ static void touch(app *a, const srv_verify_req *q, const store_registration *g, 
     free(op);
 }
 
+/* ---- requests per account ------------------------------------------------ */
+
+static int64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* An authenticated request spends one of its account's; past the limit 429
+ * with Retry-After, the signal every per-account or per-address limit gives
+ * and clients honour. false: answered. */
+static bool account_rate_ok(srv_req *r, app *a, const uint8_t account[LIC_ID_LEN]) {
+  uint32_t retry = 0;
+  char hdr[48], msg[160];
+  if (srv_acctlimit_take(a->acctrate, account, now_ms(), &retry))
+    return true;
+  snprintf(hdr, sizeof hdr, "Retry-After: %u\r\n", retry);
+  snprintf(msg, sizeof msg,
+           "too many requests for this account (account_requests_per_minute = %u); retry in %u s",
+           srv_acctlimit_get(a->acctrate), retry);
+  srv_reply_error_extra(r, 429, "rate_limited", msg, hdr);
+  return false;
+}
+
+/* ---- node records per account -------------------------------------------- */
+
+typedef struct {
+  app *a;
+  store_node n; /* owner and name; the rest zero: a released record */
+} node_forget_op;
+
+/* The node left the account's bounded table: zero its record (unless it came
+ * back meanwhile), then the batch deletes it (store_node_drop deletes only a
+ * record without a valid check). A drop is noted first too: it cancels a
+ * last-seen still pending in the batch, which would otherwise be written
+ * after the zeroing (a group applies its operations, then the batch). */
+static int node_forget_apply(store_wtxn *wt, void *arg) {
+  node_forget_op *op = arg;
+  if (srv_seats_known(op->a->seats, op->n.owner, op->n.node))
+    return LIC_OK;
+  return store_w_node_put(wt, &op->n);
+}
+
+static void node_forget_done(void *arg, int rc, const char *detail) {
+  node_forget_op *op = arg;
+  (void)detail;
+  if (rc == LIC_OK && !srv_seats_known(op->a->seats, op->n.owner, op->n.node))
+    store_node_drop(op->a->st, op->n.owner, op->n.node);
+  free(op);
+}
+
+static void node_forget(app *a, const uint8_t account[LIC_ID_LEN], const char *node) {
+  /* PostgreSQL keeps no seats (its node_drop is private mode's): the record
+   * stays there until purge (docs/public.md). */
+  if (strcmp(store_backend_name(a->st), "lmdb") != 0)
+    return;
+  node_forget_op *op = calloc(1, sizeof *op);
+  if (op == NULL)
+    return;
+  op->a = a;
+  memcpy(op->n.owner, account, LIC_ID_LEN);
+  snprintf(op->n.node, sizeof op->n.node, "%s", node);
+  store_node_drop(a->st, account, node);
+  if (store_submit(a->st, node_forget_apply, node_forget_done, op) != LIC_OK)
+    free(op);
+}
+
+/* A valid check of an authenticated account's node: a new name past
+ * account_new_nodes_per_hour is 429 with Retry-After (false: answered);
+ * the account's table keeps its unlimited_max_nodes most recent nodes, the
+ * one pushed out deleted from the store too. */
+static bool account_node_ok(srv_req *r, app *a, const srv_verify_req *q, int64_t now) {
+  char evicted[LIC_MAX_NAME + 1], hdr[48], msg[160];
+  uint32_t retry = 0;
+  bool fresh = !srv_seats_known(a->seats, q->account, q->node);
+  if (fresh && !srv_nodelimit_allow_id(a->acctnodes, q->account, now, &retry)) {
+    snprintf(hdr, sizeof hdr, "Retry-After: %u\r\n", retry);
+    snprintf(msg, sizeof msg,
+             "too many new node names for this account (account_new_nodes_per_hour = %u); "
+             "retry in %u s",
+             srv_nodelimit_get(a->acctnodes), retry);
+    srv_reply_error_extra(r, 429, "rate_limited", msg, hdr);
+    return false;
+  }
+  if (!srv_seats_note(a->seats, q->account, q->node, now, evicted, sizeof evicted))
+    return true; /* memory short: the check still gets its verdict */
+  if (fresh)
+    srv_nodelimit_note_id(a->acctnodes, q->account, now);
+  if (evicted[0] != '\0')
+    node_forget(a, q->account, evicted);
+  return true;
+}
+
 /* ---- POST /v1/verify by account ------------------------------------------ */
 
 void route_public_verify(srv_req *r, app_worker *w, const srv_verify_req *q) {
@@ -166,14 +259,24 @@ void route_public_verify(srv_req *r, app_worker *w, const srv_verify_req *q) {
     srv_reply_error(r, 503, "unavailable", lic_errfull(rc));
     return;
   }
+  if (ps.token_ok && ps.acct != NULL && !account_rate_ok(r, a, q->account))
+    return;
   lic_status st = srv_decide_public(q, &ps, now, atomic_load(&a->hwm), reason, sizeof reason);
   const lic_account *acct = ps.token_ok ? ps.acct : NULL;
   if (acct != NULL) { /* bookkeeping for a real account only: batched */
     if (st == LIC_STATUS_VALID) {
+      if (!account_node_ok(r, a, q, now))
+        return;
       store_node_seen(a->st, q->account, q->node, now);
       touch(a, q, &g, now);
     } else {
+      /* The failure list per account is bounded: the entry it pushes out
+       * goes from the store too (as in private mode). */
+      char evicted[LIC_MAX_NAME + 1];
+      srv_seats_fail(a->seats, q->account, q->node, now, st, reason, evicted, sizeof evicted);
       store_node_failure(a->st, q->account, q->node, now, lic_status_name(st), reason);
+      if (evicted[0] != '\0' && strcmp(store_backend_name(a->st), "lmdb") == 0)
+        store_node_drop(a->st, q->account, evicted);
     }
   }
   if (st != LIC_STATUS_CLOCK_ROLLBACK)
@@ -197,6 +300,7 @@ typedef struct {
   char reason[LIC_MAX_REASON + 1];
   size_t used;
   bool claimed; /* a registration: the verdict comes from claim, in done */
+  bool removed; /* an unregistration that freed a slot (counted in done) */
   store_claim claim;
 } reg_op;
 
@@ -236,12 +340,13 @@ static int reg_apply(store_wtxn *wt, void *arg) {
   int rc;
 
   op->used = 0;
-  op->claimed = false;
+  op->claimed = op->removed = false;
   subject_of(op->q.account, op->q.project_id, subject, sizeof subject);
   if (op->unregister) {
     if ((rc = account_still(wt, op, &ok)) != LIC_OK || !ok)
       return rc;
     rc = store_w_registration_delete(wt, op->q.account, op->q.project_id);
+    op->removed = rc == LIC_OK;
     if (rc == LIC_OK)
       rc = store_w_audit_append(wt, op->now, PUB_AUDIT_TOKEN, "registration.remove", subject);
     else if (rc == LIC_NOTFOUND)
@@ -297,6 +402,8 @@ static void reg_done(void *arg, int rc, const char *detail) {
   reg_op *op = arg;
   if (rc == LIC_OK && op->claimed)
     claim_verdict(op);
+  if (rc == LIC_OK && op->removed) /* a freed slot: one more step of churn */
+    srv_nodelimit_note_id(op->a->acctchurn, op->q.account, op->now);
   if (rc == LIC_OK) {
     lic_verdict v;
     bool creds = op->st != LIC_STATUS_BAD_CREDENTIALS;
@@ -306,10 +413,18 @@ static void reg_done(void *arg, int rc, const char *detail) {
     char q[400];
     srv_log(SRV_LOG_ERROR, op->unregister ? "unregistration_failed" : "registration_failed",
             "error=%s", SRV_LOG_Q(detail != NULL && *detail ? detail : lic_strerror(rc), q));
-    /* Unreachable store (PostgreSQL down): 503, nothing stored, retry. */
+    /* Unreachable store (PostgreSQL down): 503, nothing stored, retry. A
+     * full map: 507, saying what frees room (not a 500: nothing is broken). */
     bool down = rc == LIC_UNAVAILABLE;
-    srv_reply_deferred_error(op->d, down ? 503 : 500, down ? "store_unavailable" : "store_error",
-                             detail != NULL && *detail ? detail : lic_strerror(rc));
+    store_stats sst;
+    store_stats_get(op->a->st, &sst);
+    if (rc == LIC_LIMIT && sst.full)
+      srv_reply_deferred_error(op->d, 507, "store_full",
+                               "the license store is full: nothing was changed; the operator "
+                               "frees room with 'licsrv purge' or raises store_map_size");
+    else
+      srv_reply_deferred_error(op->d, down ? 503 : 500, down ? "store_unavailable" : "store_error",
+                               detail != NULL && *detail ? detail : lic_strerror(rc));
   }
   reg_op_free(op);
 }
@@ -357,6 +472,23 @@ static void register_common(srv_req *r, srv_public_kind kind) {
     return;
   }
   OPENSSL_cleanse(q.token, sizeof q.token); /* hashed; not needed further */
+  if (ps.token_ok && ps.acct != NULL && !account_rate_ok(r, a, q.account))
+    return;
+  /* Registrations are bounded by capacity, so bounding the slots an account
+   * frees per hour bounds its register/unregister churn, and the audit
+   * entries it writes, to about twice that plus its capacity. */
+  uint32_t retry = 0;
+  if (kind == SRV_PUB_UNREGISTER && ps.token_ok && ps.acct != NULL && ps.registered &&
+      !srv_nodelimit_allow_id(a->acctchurn, q.account, now, &retry)) {
+    char hdr[48], msg[160];
+    snprintf(hdr, sizeof hdr, "Retry-After: %u\r\n", retry);
+    snprintf(msg, sizeof msg,
+             "too many registrations freed for this account (account_unregisters_per_hour = %u); "
+             "retry in %u s",
+             srv_nodelimit_get(a->acctchurn), retry);
+    srv_reply_error_extra(r, 429, "rate_limited", msg, hdr);
+    return;
+  }
   lic_status st;
   if (kind == SRV_PUB_REGISTER) {
     st = srv_decide_register(&q, &ps, used, now, atomic_load(&a->hwm), reason, sizeof reason);

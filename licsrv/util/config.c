@@ -68,6 +68,15 @@ static const key_def keys[] = {
      "nodes remembered for a license without max_nodes, oldest idle evicted (10000)"},
     {"new_nodes_per_hour", K_U32, O(app.new_nodes_per_hour), 0, 0, 10000000,
      "new node names one client address may introduce per hour, 0 = off (1000)"},
+    {"account_requests_per_minute", K_U32, O(app.account_requests_per_minute), 0, 0, 10000000,
+     "public mode: requests one account may make per minute (register, unregister, verify), past "
+     "it 429 with Retry-After; 0 = off (600)"},
+    {"account_new_nodes_per_hour", K_U32, O(app.account_new_nodes_per_hour), 0, 0, 10000000,
+     "public mode: new node names one account may bring per hour, past it 429 with Retry-After; "
+     "0 = off (1000)"},
+    {"account_unregisters_per_hour", K_U32, O(app.account_unregisters_per_hour), 0, 0, 10000000,
+     "public mode: registrations one account may free per hour (bounds register/unregister "
+     "churn and its audit), past it 429 with Retry-After; 0 = off (100)"},
     {"node_secret", K_STR, O(app.node_secret), S(app.node_secret), 0, 0,
      "shared secret every verify must carry, unset = none (unset)"},
     {"store_map_size", K_SIZE, O(app.store_map_size), 0, 256u << 10, 4095u << 20,
@@ -126,6 +135,9 @@ void srv_config_defaults(srv_config *cfg) {
   cfg->app.failure_list_size = 1000;
   cfg->app.unlimited_max_nodes = 10000;
   cfg->app.new_nodes_per_hour = 1000;
+  cfg->app.account_requests_per_minute = 600;
+  cfg->app.account_new_nodes_per_hour = 1000;
+  cfg->app.account_unregisters_per_hour = 100;
   cfg->app.store_map_size = 1024u << 20;
 }
 

@@ -36,6 +36,9 @@ typedef struct {
   uint32_t failure_list_size;   /* failures kept per license (most recent) */
   uint32_t unlimited_max_nodes; /* seat table of a license without max_nodes */
   uint32_t new_nodes_per_hour;  /* new node names per client address and hour, 0 = off */
+  uint32_t account_requests_per_minute; /* public mode: per account, 0 = off */
+  uint32_t account_new_nodes_per_hour;  /* public mode: new node names per account, 0 = off */
+  uint32_t account_unregisters_per_hour; /* public mode: slots freed per account, 0 = off */
   char node_secret[SRV_MAX_SECRET + 1]; /* "" = verify needs no secret */
   uint32_t store_map_size;      /* bytes of LMDB map (address space) */
 } srv_app_settings;

@@ -161,9 +161,13 @@ class Licsrv(srvutil.Server):
             extra = list(extra) + ["--store", store]
         elif public and not os.path.isdir(os.path.join(str(data), "store")):
             pubutil.provision(data)
-        # Load from one loopback address: no per-address connection limit.
+        # Load from one loopback address: no per-address connection limit;
+        # one account's load: no per-account request limit.
+        limits = ["--max-connections-per-ip", "0"]
+        if public:
+            limits += ["--account-requests-per-minute", "0"]
         super().__init__(data, threads=threads,
-                         extra=list(extra) + ["--max-connections-per-ip", "0"],
+                         extra=list(extra) + limits,
                          provisioned=not public,
                          domains=("localhost",), ports=(8080,), major=11, max_nodes=0)
         self.args = ["taskset", "-c", cpus] + self.args

@@ -748,3 +748,169 @@ def test_agent_with_an_account(server, tmp_path):
     finally:
         assert ag.stop() == 0
     assert a.token not in ag.log() and a.token[4:] not in ag.log()
+
+
+def post_raw(port, path, q):
+    """POST q as MessagePack; (status, headers, body) without checking."""
+    import http.client
+    body, ctype = srvchain.encode(q, "msgpack")
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        c.request("POST", path, body=body, headers={"Content-Type": ctype,
+                                                     "Accept": "application/json"})
+        r = c.getresponse()
+        return r.status, dict(r.getheaders()), r.read()
+    finally:
+        c.close()
+
+
+def test_requests_per_account_are_bounded(tmp_path):
+    """Issue 23 item 1: one token holder cannot take the server from the
+    others: past account_requests_per_minute its register, unregister and
+    verify get 429 with Retry-After; another account, and a wrong token
+    (which cannot spend the account's budget), are not affected."""
+    s = pubutil.Server(tmp_path / "data", threads=2,
+                       extra=["--account-requests-per-minute", "5"]).start()
+    try:
+        a, b = pubutil.account(s.data, 3), pubutil.account(s.data, 3)
+        pid = os.urandom(16)
+        assert register(s.port, a, pid)[1]["status"] == "valid"
+        for _ in range(4):
+            assert verify(s.port, a, pid)[1]["status"] == "valid"
+        for path, kind in (("/v1/verify", "verify"), ("/v1/register", "register"),
+                           ("/v1/unregister", "unregister")):
+            st, hdr, body = post_raw(s.port, path, pubutil.fields(a, pid, kind=kind))
+            assert st == 429, (path, st, body)
+            assert 1 <= int(hdr["Retry-After"]) <= 12, hdr  # 5 a minute: one every 12 s
+            doc = json.loads(body)
+            assert doc["error"] == "rate_limited" and "account_requests_per_minute" in doc["message"]
+        # Wrong tokens for a: the signed bad_credentials as ever, never 429.
+        for _ in range(8):
+            st, v = verify(s.port, a, pid, token=lf.new_token())
+            assert st == 200 and v["status"] == "bad_credentials", v
+        # Another account is not touched.
+        pb = os.urandom(16)
+        assert register(s.port, b, pb)[1]["status"] == "valid"
+        assert verify(s.port, b, pb)[1]["status"] == "valid"
+        # a's registration stayed: the refused unregister freed nothing.
+        st, doc = srvchain.admin(s, "POST", "/v1/admin/accounts/registrations", admin_token(s),
+                                 {"id": a.id})
+        assert st == 200 and len(doc["registrations"]) == 1, doc
+    finally:
+        s.finish()
+
+
+def store_nodes(data, acct):
+    p = pubutil.licsrv("nodes", "--data", data, "--account", acct.id, "--json")
+    return sorted(n["node"] for n in json.loads(p.stdout)["nodes"])
+
+
+def test_node_names_per_account_are_bounded(tmp_path):
+    """Issue 23 item 1: one account could add node records without end (86,005
+    at 5,400/s). New names per account and hour are bounded (429 with
+    Retry-After, known names unaffected), and an account keeps its
+    unlimited_max_nodes most recent nodes, in memory and in the store."""
+    s = pubutil.Server(tmp_path / "data", threads=2,
+                       extra=["--account-new-nodes-per-hour", "3",
+                              "--unlimited-max-nodes", "4"]).start()
+    try:
+        a, b = pubutil.account(s.data, 3), pubutil.account(s.data, 3)
+        pid, pb = os.urandom(16), os.urandom(16)
+        assert register(s.port, a, pid)[1]["status"] == "valid"
+        assert register(s.port, b, pb)[1]["status"] == "valid"
+        for n in ("n1", "n2", "n3"):
+            assert verify(s.port, a, pid, node=n)[1]["status"] == "valid"
+        st, hdr, body = post_raw(s.port, "/v1/verify", pubutil.fields(a, pid, kind="verify",
+                                                                      node="n4"))
+        assert st == 429, body
+        assert 3500 < int(hdr["Retry-After"]) <= 3600, hdr
+        assert "account_new_nodes_per_hour" in json.loads(body)["message"]
+        assert verify(s.port, a, pid, node="n1")[1]["status"] == "valid"  # known: fine
+        assert verify(s.port, b, pb, node="n4")[1]["status"] == "valid"  # b's own hour
+    finally:
+        s.finish()
+    # The cap: 4 nodes per account, the least recently seen deleted from the store.
+    s = pubutil.Server(s.data, threads=2, extra=["--account-new-nodes-per-hour", "0",
+                                                 "--unlimited-max-nodes", "4"]).start()
+    try:
+        for i in range(10):
+            assert verify(s.port, a, pid, node="m%d" % i)[1]["status"] == "valid"
+            time.sleep(1.05)  # one second apart: a strict order of last seen
+        st, doc = srvchain.admin(s, "GET", "/v1/admin/nodes", admin_token(s))
+        assert st == 200, doc
+        mine = sorted(n["node"] for n in doc["nodes"] if n.get("account", n.get("license")) == a.id
+                      and n["last_valid"] > 0)
+        assert mine == ["m6", "m7", "m8", "m9"], doc
+    finally:
+        s.finish()
+    # n1..n3 from the first run were pushed out too, and deleted.
+    p = pubutil.licsrv("nodes", "--data", s.data, "--account", a.id, "--json")
+    assert store_nodes(s.data, a) == ["m6", "m7", "m8", "m9"], p.stdout
+
+
+def test_register_unregister_churn_is_bounded(tmp_path):
+    """Issue 23 item 1: every register/unregister wrote an audit entry kept
+    180 days, without bound (24,871 calls filled a 4M map). Registrations are
+    bounded by capacity, so bounding the slots an account frees per hour
+    bounds the churn and its audit: past account_unregisters_per_hour a
+    registered project's unregister is 429 with Retry-After; others go on."""
+    s = pubutil.Server(tmp_path / "data", threads=2,
+                       extra=["--account-unregisters-per-hour", "2"]).start()
+    try:
+        a, b = pubutil.account(s.data, 1), pubutil.account(s.data, 1)
+        tok = admin_token(s)
+        # Unregistering what holds no slot frees nothing and is not counted.
+        for _ in range(3):
+            assert unregister(s.port, a, os.urandom(16))[1]["status"] == "not_registered"
+        pids = [os.urandom(16) for _ in range(3)]
+        for i, pid in enumerate(pids):
+            assert register(s.port, a, pid)[1]["status"] == "valid"
+            if i < 2:
+                assert unregister(s.port, a, pid)[1]["status"] == "not_registered"
+        st, hdr, body = post_raw(s.port, "/v1/unregister",
+                                 pubutil.fields(a, pids[2], kind="unregister"))
+        assert st == 429, body
+        assert 3500 < int(hdr["Retry-After"]) <= 3600, hdr
+        assert "account_unregisters_per_hour" in json.loads(body)["message"]
+        st, doc = srvchain.admin(s, "POST", "/v1/admin/accounts/registrations", tok, {"id": a.id})
+        assert [uuid.UUID(r["project_id"]).bytes for r in doc["registrations"]] == [pids[2]], doc
+        # The full account still answers verify and an idempotent register.
+        assert verify(s.port, a, pids[2])[1]["status"] == "valid"
+        assert register(s.port, a, pids[2])[1]["status"] == "valid"
+        # Another account is not touched.
+        pb = os.urandom(16)
+        assert register(s.port, b, pb)[1]["status"] == "valid"
+        assert unregister(s.port, b, pb)[1]["status"] == "not_registered"
+        # The audit holds a's 3 adds and 2 removes, no more.
+        st, doc = srvchain.admin(s, "GET", "/v1/admin/audit", tok)
+        mine = [e for e in doc["audit"] if a.id in e["subject"]
+                and e["action"].startswith("registration.")]
+        assert len(mine) == 5, mine
+    finally:
+        s.finish()
+
+
+def test_full_store_answers_507(tmp_path):
+    """Issue 23 item 1: a full map answered account B's register 500
+    store_error. Nothing is broken: 507 store_full, saying what frees room,
+    and /healthz says the store is full."""
+    s = pubutil.Server(tmp_path / "data", threads=2,
+                       extra=["--store-map-size", "256K", "--account-requests-per-minute", "0",
+                              "--access-log", "errors"]).start()
+    try:
+        a = pubutil.account(s.data, 1000000)
+        deadline = time.monotonic() + 60
+        st = 200
+        n = 0
+        while st == 200 and time.monotonic() < deadline:
+            st, out = register(s.port, a, os.urandom(16))
+            n += 1
+        assert st == 507, (n, st, out)
+        doc = json.loads(out) if out[:1] == b"{" else srvchain.decode_response(out, "application/msgpack")
+        assert doc["error"] == "store_full" and "licsrv purge" in doc["message"], doc
+        st, body, _ = s.get("/healthz")
+        assert st == 503 and json.loads(body)["check"] == "store", body
+        assert "store_error" not in s.log()
+        print("registrations before the 256K map was full: %d" % n)
+    finally:
+        s.finish()

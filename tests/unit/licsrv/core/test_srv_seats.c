@@ -211,6 +211,38 @@ static void test_table_bounded_per_license(void **state) {
   srv_seats_free(s);
 }
 
+/* Public mode (issue 23 item 1): an account's nodes are bounded by the cap,
+ * the least recently seen one going and named for the caller to delete. */
+static void test_note_bounded_per_account(void **state) {
+  (void)state;
+  srv_seats *s = srv_seats_new_with(10, 3);
+  char ev[LIC_MAX_NAME + 1], node[16];
+  for (int i = 0; i < 3; i++) {
+    snprintf(node, sizeof node, "n%d", i);
+    assert_true(srv_seats_note(s, LA, node, 100 + i, ev, sizeof ev));
+    assert_string_equal(ev, "");
+  }
+  assert_true(srv_seats_note(s, LA, "n0", 200, ev, sizeof ev)); /* seen again: the newest */
+  assert_string_equal(ev, "");
+  assert_true(srv_seats_note(s, LA, "n3", 201, ev, sizeof ev));
+  assert_string_equal(ev, "n1"); /* the least recently seen */
+  assert_true(srv_seats_note(s, LA, "n4", 202, ev, sizeof ev));
+  assert_string_equal(ev, "n2");
+  assert_true(srv_seats_known(s, LA, "n0"));
+  assert_false(srv_seats_known(s, LA, "n1"));
+  /* Another account has its own bound. */
+  for (int i = 0; i < 3; i++) {
+    snprintf(node, sizeof node, "m%d", i);
+    assert_true(srv_seats_note(s, LB, node, 300, ev, sizeof ev));
+    assert_string_equal(ev, "");
+  }
+  srv_seats_stats st;
+  srv_seats_stats_get(s, &st);
+  assert_int_equal(st.nodes, 6);
+  assert_int_equal(st.evicted, 2);
+  srv_seats_free(s);
+}
+
 /* Admin release frees a seat at once (issue 11 item 3). */
 static void test_release(void **state) {
   (void)state;
@@ -411,6 +443,7 @@ int main(void) {
       cmocka_unit_test(test_concurrent_never_oversubscribes),
       cmocka_unit_test(test_failure_flood_bounded),
       cmocka_unit_test(test_table_bounded_per_license),
+      cmocka_unit_test(test_note_bounded_per_account),
       cmocka_unit_test(test_release),
       cmocka_unit_test(test_pages),
   };
