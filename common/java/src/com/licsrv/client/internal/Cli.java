@@ -493,7 +493,8 @@ public final class Cli {
     } else if (vd.status() == Status.VALID) {
       out.println("valid: " + (pub ? "account " : "license ") + named.map(UUID::toString).orElse("")
           + ", node " + vd.node() + ", " + (pub ? "registrations " : "seats ") + vd.seatsUsed()
-          + "/" + vd.seatsMax() + ", expires " + ex + ", next check in " + vd.heartbeat() + " s");
+          + "/" + vd.seatsMax() + ", " + Ids.until(vd.expires()) + ", next check in "
+          + vd.heartbeat() + " s");
     } else {
       out.println("denied: " + vd.status().wireName() + ": " + vd.reason()
           + (vd.signed() ? "" : " (unsigned: the server sent no license to check it with)"));
@@ -579,7 +580,7 @@ public final class Cli {
       m.put("features", l.features());
       out.println(Json.write(m));
     } else if (r.status() == Status.VALID) {
-      out.println("valid: license " + l.id() + " for " + l.customer() + ", expires " + ex
+      out.println("valid: license " + l.id() + " for " + l.customer() + ", " + Ids.until(l.expires())
           + ", features:" + (l.features().isEmpty() ? "" : " " + String.join(",", l.features())));
     } else {
       out.println("denied: " + r.status().wireName() + ": " + r.reason());

@@ -34,6 +34,14 @@ public final class Ids {
     return DateTimeFormatter.ISO_LOCAL_DATE.format(Instant.ofEpochSecond(t).atOffset(ZoneOffset.UTC));
   }
 
+  /**
+   * An end (exclusive; 0 = perpetual) as every licctl and licsrv tool prints it:
+   * "valid until 2027-12-31T00:00:00Z, last day 2027-12-30".
+   */
+  public static String until(long t) {
+    return t == 0 ? "never (perpetual)" : "valid until " + time(t) + ", last day " + date(t - 1);
+  }
+
   /** RFC 3339 UTC of Unix seconds. */
   public static String time(long t) {
     return DateTimeFormatter.ISO_INSTANT.format(Instant.ofEpochSecond(t));
