@@ -17,6 +17,7 @@
 #include "lic/mp.h"
 #include "lic/account.h"
 #include "lic/cert.h"
+#include "lic/revocations.h"
 #include "core/lineage_store.h"
 #include "core/public.h"
 #include "core/renew.h"
@@ -37,6 +38,9 @@ static const char HELP[] =
     "renewed in place by an envelope of the same id with a later 'issued'\n"
     "(its registrations and revocation stay); an older one is refused\n"
     "(docs/public.md, \"Renewing an account\").\n"
+    "A revocation list (licgen revoke) is kept in the data directory when it is\n"
+    "newer than the one there, and every license and account it names that this\n"
+    "server holds is revoked, audited (docs/revocation.md).\n"
     "\n"
     "  --trust PEM    trusted vendor root public key (repeatable; replaces the built-in store)\n"
     "  --data DIR     data directory (default " LICSRV_DEFAULT_DATA ")\n"
@@ -114,9 +118,14 @@ int licsrv_cmd_import(int argc, char **argv) {
     ex = cli_error(EXIT_FAIL, path, "%s", lic_errfull(r));
     goto out;
   }
+  if (strcmp(env.typ, LIC_REVOCATIONS_TYP) == 0) {
+    ex = licsrv_import_revocations(&o, &ct.t, path, bytes, blen);
+    goto out;
+  }
   if (strcmp(env.typ, "license") != 0 && strcmp(env.typ, "account") != 0 &&
       strcmp(env.typ, "cert") != 0) {
-    ex = cli_error(EXIT_FAIL, path, "this is a %s; licsrv imports a license, account or cert", env.typ);
+    ex = cli_error(EXIT_FAIL, path, "this is a %s; licsrv imports a license, account, cert or "
+                   "revocation list", env.typ);
     goto out;
   }
   if ((ex = licsrv_open_store(&o, 0, &s)) != EXIT_OK || (ex = licsrv_read_meta(&o, s, true, &meta)) != EXIT_OK)
