@@ -83,3 +83,42 @@ def test_public_account_revoked_by_list(tmp):  # noqa: F811
     accts = json.loads(run("accounts", "list", "--data", data, "--json", check=0).stdout)
     assert [(a["id"], a["revoked"]) for a in accts["accounts"]] == \
         [(str(uuid.UUID(bytes=aid)), True)], accts
+
+
+def test_served_and_honoured_by_a_running_server(tmp_path):
+    """GET /v1/revocations: 404 before any import, then the newest list, in
+    MessagePack or JSON; the running server's verify answers revoked."""
+    import base64
+
+    import msgpack
+
+    from srvchain import Server, node_pub, verify
+    s = Server(tmp_path / "data", domains=("localhost",), ports=(443,), major=11).start()
+    try:
+        st, body, hdr = s.get("/v1/revocations")
+        assert st == 404 and json.loads(body)["error"] == "not_found", (st, body)
+        v = verify(s.port, node_pub=node_pub(s.data), lic=s.license_id, domain="localhost",
+                   port=443, version="11.0.18")
+        assert v["status"] == "valid", v
+        lid = uuid.UUID(s.license_id).bytes
+        env = seal("revocations", lf.revocations_body(5, [lid]), load_root())
+        (tmp_path / "r.rev").write_bytes(armor("revocations", env))
+        j = json.loads(run("import", str(tmp_path / "r.rev"), "--trust", ROOT_PUB, "--data",
+                           s.data, "--json", env=s.env, check=0).stdout)
+        assert j["licenses_revoked"] == 1
+        st, body, hdr = s.get("/v1/revocations", headers={"Accept": "application/msgpack"})
+        assert st == 200 and hdr["Content-Type"].startswith("application/msgpack"), (st, hdr)
+        got = msgpack.unpackb(body, raw=False)["revocations"]
+        assert got == env
+        e = lf.envelope_decode(got)
+        e.verify(lf.raw_public(load_root()))
+        assert e.body_obj()["seq"] == 5
+        st, body, hdr = s.get("/v1/revocations")
+        assert st == 200 and hdr["Content-Type"].startswith("application/json"), (st, hdr)
+        b64 = json.loads(body)["revocations"]
+        assert base64.urlsafe_b64decode(b64 + "=" * (-len(b64) % 4)) == env
+        v = verify(s.port, node_pub=node_pub(s.data), lic=s.license_id, domain="localhost",
+                   port=443, version="11.0.18")
+        assert v["status"] == "revoked", v
+    finally:
+        s.finish()
