@@ -15,11 +15,13 @@
 #include "lic/envelope.h"
 #include "lic/fileio.h"
 #include "lic/license.h"
+#include "lic/revocations.h"
 #include "lic/rif.h"
 
 static const char USAGE[] =
     "usage: licgen inspect FILE|CODE [--trust PUB.pem]... [--pubkey PUB.pem] [--json]\n\n"
-    "Shows a license, RIF, account, certificate, verdict or receipt (armored or raw)\n"
+    "Shows a license, RIF, account, certificate, revocation list, verdict or receipt\n"
+    "(armored or raw)\n"
     "and checks its signature: against the trust store for vendor-signed objects,\n"
     "against the embedded key for a RIF, or against --pubkey (e.g. a license\n"
     "server's node key for a verdict). Exit 0 only when the signature holds and the\n"
@@ -214,6 +216,13 @@ int licgen_inspect(int argc, char **argv) {
       ok = false;
     }
     lic_account_clear(&a);
+  } else if (strcmp(env.typ, LIC_REVOCATIONS_TYP) == 0) {
+    lic_revocations rv;
+    if ((rc = lic_revocations_parse(env.body, env.body_len, &rv)) != LIC_OK) {
+      snprintf(formwhy, sizeof formwhy, "%s", lic_errfull(rc));
+      ok = false;
+    }
+    lic_revocations_clear(&rv);
   } else if (strcmp(env.typ, LIC_CERT_TYP) == 0) {
     lic_cert cb;
     if ((rc = lic_cert_parse(env.body, env.body_len, &cb)) != LIC_OK) {

@@ -18,6 +18,7 @@ int licgen_codes(int argc, char **argv);    /* codes.c (designer activation code
 int licgen_account(int argc, char **argv);  /* account.c (public-mode accounts) */
 int licgen_certify(int argc, char **argv);  /* certify.c (online-key certificates) */
 int licgen_renew(int argc, char **argv);    /* renew.c (a license's successor) */
+int licgen_revoke(int argc, char **argv);   /* revoke.c (the next revocation list) */
 
 /* What the signing subcommands share (common.c). */
 struct lic_key;
@@ -43,7 +44,8 @@ int licgen_key_load(const char *keyfile, const char *passfile, const licgen_p11 
 /* A token's error (p11key.h) as the one line: exit 2 for a malformed URI. */
 int licgen_p11_error(int rc);
 
-/* The envelope of a license or account being renewed (typ), its signature
+/* The envelope of a license, account or revocation list being renewed or
+ * extended (typ), its signature
  * checked: with --key's public half when the same root signed it, else
  * against the trust store, and then only with force (a key rotation). The
  * envelope bytes go to *env (to free). Exit code; a one-line error said. */

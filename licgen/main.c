@@ -9,10 +9,12 @@ static const cli_command CMDS[] = {
     {"inspect", licgen_inspect, "show any envelope or activation code and check its signature"},
     {"keygen", licgen_keygen, "create a vendor root key pair"},
     {"renew", licgen_renew, "sign a license's successor: a renewal or an upgrade, no RIF needed"},
+    {"revoke", licgen_revoke, "sign the next revocation list (licenses, accounts, activations)"},
     {"sign", licgen_sign, "sign a registration information file into a license"},
 };
 
 int main(int argc, char **argv) {
   return cli_dispatch("licgen", "Signs licenses for licsrv from customers' registration information files,\n"
-                      "issues designer activation codes, public-mode accounts and online-key certificates.", CMDS, sizeof CMDS / sizeof CMDS[0], argc, argv);
+                      "issues designer activation codes, public-mode accounts, online-key certificates\n"
+                      "and revocation lists.", CMDS, sizeof CMDS / sizeof CMDS[0], argc, argv);
 }

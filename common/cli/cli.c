@@ -200,7 +200,8 @@ int cli_passphrase(const char *path, char **pass) {
 static bool id_key(const char *k) {
   return k != NULL && (strcmp(k, "id") == 0 || strcmp(k, "project_id") == 0 ||
                        strcmp(k, "license") == 0 || strcmp(k, "account") == 0 ||
-                       strcmp(k, "supersedes") == 0);
+                       strcmp(k, "supersedes") == 0 || strcmp(k, "licenses") == 0 ||
+                       strcmp(k, "accounts") == 0);
 }
 
 int cli_mp_to_json(lic_mp *r, const char *key, int depth, json_t **out) {

@@ -14,7 +14,8 @@
 
 static const char USAGE_ACTIVATE[] =
     "usage: licctl activate [CODE|-] --product ID [--server URL] [--state DIR]\n"
-    "         [--trust PUB.pem]... [--cacert FILE | --pin PIN...] [--json]\n\n"
+    "         [--trust PUB.pem]... [--cacert FILE | --pin PIN...] [--revocations F]\n"
+    "         [--json]\n\n"
     "Activates this machine with a designer activation code (offline). The code is\n"
     "checked against the vendor's keys (its check symbols catch typos and name the\n"
     "group that holds one), then bound to this machine: the activation file in the\n"
@@ -33,20 +34,28 @@ static const char USAGE_ACTIVATE[] =
     "  --state DIR     state directory (default $XDG_STATE_HOME/licctl)\n"
     "  --trust FILE    trusted root public key (repeatable; replaces the built-in store)\n"
     CLI_TLS_HELP
+    "  --revocations F a signed revocation list (docs/revocation.md): a code on it, or\n"
+    "                  on the newest list kept in the state directory, is refused\n"
     "  --json          print the activation as JSON\n";
 
 static const char USAGE_ACTIVATION[] =
-    "usage: licctl activation [--product ID] [--state DIR] [--trust PUB.pem]... [--json]\n\n"
+    "usage: licctl activation [--product ID] [--state DIR] [--trust PUB.pem]...\n"
+    "         [--revocations F] [--json]\n\n"
     "Shows the local designer activation and checks that it holds on this machine:\n"
     "the code is re-verified (vendor signature, product, expiry) and the machine must\n"
     "have the same machine code and at least one of the recorded network adapters.\n"
+    "An activation on the vendor's revocation list reads revoked: the newest list\n"
+    "seen (--revocations, or kept in the state directory from an earlier check)\n"
+    "counts, and an older list never replaces a newer one (docs/revocation.md).\n"
     "Exit 0 only when the activation holds here.\n\n"
     "  --product ID    require this product id (default: any)\n"
     "  --state DIR     state directory (default $XDG_STATE_HOME/licctl)\n"
     "  --trust FILE    trusted root public key (repeatable; replaces the built-in store)\n"
+    "  --revocations F a signed revocation list (shipped beside the product); kept\n"
+    "                  in the state directory when newer than the one there\n"
     "  --json          print serial, product, edition, expires, activated, status\n";
 
-enum { O_PRODUCT = 256, O_STATE, O_TRUST, O_JSON, O_SERVER, O_CACERT, O_PIN };
+enum { O_PRODUCT = 256, O_STATE, O_TRUST, O_JSON, O_SERVER, O_CACERT, O_PIN, O_REVOC };
 
 /* A code from the command line that does not parse and looks like a shell
  * ate a check symbol '$': codes are printed in capitals, and the "$-" at
@@ -100,8 +109,8 @@ static json_t *info_json(const lic_activation_info *a, int rc) {
 
 /* server NULL: the command takes no --server. */
 static int parse_common(const char *cmd, int argc, char **argv, const char **product,
-                        const char **state, const char **server, cli_trust *ct, cli_tls *tls,
-                        bool *json, const char *usage) {
+                        const char **state, const char **server, const char **revfile,
+                        cli_trust *ct, cli_tls *tls, bool *json, const char *usage) {
   static const struct option opts[] = {{"product", required_argument, NULL, O_PRODUCT},
                                        {"server", required_argument, NULL, O_SERVER},
                                        {"state", required_argument, NULL, O_STATE},
@@ -109,6 +118,7 @@ static int parse_common(const char *cmd, int argc, char **argv, const char **pro
                                        {"json", no_argument, NULL, O_JSON},
                                        {"cacert", required_argument, NULL, O_CACERT},
                                        {"pin", required_argument, NULL, O_PIN},
+                                       {"revocations", required_argument, NULL, O_REVOC},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
   int c, r;
@@ -137,6 +147,7 @@ static int parse_common(const char *cmd, int argc, char **argv, const char **pro
       else if ((r = cli_tls_pin_add(tls, cmd, optarg)) != EXIT_OK)
         return r;
       break;
+    case O_REVOC: *revfile = optarg; break;
     case O_JSON: *json = true; break;
     case 'h': fputs(usage, stdout); return -1;
     default: return cli_bad_option(cmd, argv, opts);
@@ -146,7 +157,7 @@ static int parse_common(const char *cmd, int argc, char **argv, const char **pro
 }
 
 int licctl_activate(int argc, char **argv) {
-  const char *product_s = NULL, *state = NULL, *code = NULL, *server = NULL;
+  const char *product_s = NULL, *state = NULL, *code = NULL, *server = NULL, *revfile = NULL;
   bool json = false;
   cli_trust ct;
   cli_tls tls;
@@ -156,8 +167,8 @@ int licctl_activate(int argc, char **argv) {
   size_t inlen;
   int r, rc;
 
-  if ((r = parse_common("activate", argc, argv, &product_s, &state, &server, &ct, &tls, &json,
-                        USAGE_ACTIVATE)) != EXIT_OK)
+  if ((r = parse_common("activate", argc, argv, &product_s, &state, &server, &revfile, &ct, &tls,
+                        &json, USAGE_ACTIVATE)) != EXIT_OK)
     return r < 0 ? EXIT_OK : r;
   if (argc - optind > 1)
     return cli_usage("activate", "give one CODE (quote it if it holds spaces)");
@@ -201,6 +212,26 @@ int licctl_activate(int argc, char **argv) {
     code = (const char *)in;
   }
   state = licctl_state_dir(state);
+  {
+    /* A code on the newest revocation list is never bound (nothing written). */
+    lic_revocations rv;
+    lic_code pc;
+    bool have_rv = false;
+    if ((r = licctl_revocations(state, revfile, &ct.t, &rv, &have_rv)) != EXIT_OK) {
+      free(in);
+      return r;
+    }
+    bool revoked = have_rv && lic_code_parse(code, &pc) == LIC_OK &&
+                   lic_revocations_has_activation(&rv, pc.product, pc.serial);
+    long long seq = (long long)rv.seq;
+    lic_revocations_clear(&rv);
+    if (revoked) {
+      free(in);
+      return cli_error(EXIT_FAIL, "activate",
+                       "revoked: product %d, serial %u is on the vendor's revocation list "
+                       "(seq %lld): not activated", pc.product, pc.serial, seq);
+    }
+  }
   rc = server != NULL ? lic_designer_activate_online_tls(state, code, &ct.t, (int)product,
                                                          (int64_t)time(NULL), server, &tls.o, 0,
                                                          &info)
@@ -227,23 +258,45 @@ int licctl_activate(int argc, char **argv) {
 }
 
 int licctl_activation(int argc, char **argv) {
-  const char *product_s = NULL, *state = NULL;
-  bool json = false;
+  const char *product_s = NULL, *state = NULL, *revfile = NULL;
+  bool json = false, have_rv = false;
   cli_trust ct;
   cli_tls tls;
   lic_activation_info info;
+  lic_revocations rv;
   int64_t product = -1;
   int r, rc;
 
-  if ((r = parse_common("activation", argc, argv, &product_s, &state, NULL, &ct, &tls, &json,
-                        USAGE_ACTIVATION)) != EXIT_OK)
+  if ((r = parse_common("activation", argc, argv, &product_s, &state, NULL, &revfile, &ct, &tls,
+                        &json, USAGE_ACTIVATION)) != EXIT_OK)
     return r < 0 ? EXIT_OK : r;
   if (optind != argc)
     return cli_usage("activation", "unexpected argument '%.40s'", argv[optind]);
   if (product_s != NULL && (rc = lic_parse_int(product_s, 0, 255, &product)) != LIC_OK)
     return cli_usage("activation", "--product: %s", lic_errfull(rc));
   state = licctl_state_dir(state);
+  if ((r = licctl_revocations(state, revfile, &ct.t, &rv, &have_rv)) != EXIT_OK)
+    return r;
   rc = lic_designer_check(state, &ct.t, (int)product, &info);
+  /* A genuine code's serial on the list: revoked, whatever else holds. */
+  bool revoked = have_rv && info.code[0] != '\0' && rc != LIC_NOTGENUINE &&
+                 lic_revocations_has_activation(&rv, (uint8_t)info.product, info.serial);
+  long long seq = have_rv ? (long long)rv.seq : 0;
+  lic_revocations_clear(&rv);
+  if (revoked) {
+    char why[160];
+    snprintf(why, sizeof why,
+             "product %d, serial %u is on the vendor's revocation list (seq %lld)", info.product,
+             info.serial, seq);
+    if (json) {
+      json_t *o = info_json(&info, LIC_OK);
+      json_object_set_new(o, "status", json_string("revoked"));
+      json_object_set_new(o, "reason", json_string(why));
+      (void)cli_json_print(o);
+      return EXIT_FAIL;
+    }
+    return cli_error(EXIT_FAIL, "activation", "revoked: %s", why);
+  }
   if (json) {
     json_t *o = info.code[0] != '\0'
                     ? info_json(&info, rc)

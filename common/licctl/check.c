@@ -11,12 +11,15 @@
 
 static const char USAGE[] =
     "usage: licctl check LICENSE --domain D --port P [--app A] [--version V | --major N]\n"
-    "         [--trust PUB.pem]... [--json]\n\n"
+    "         [--trust PUB.pem]... [--revocations F] [--state DIR] [--json]\n\n"
     "Checks a local-mode license offline: its vendor signature (trust store), this\n"
     "machine (machine code and at least one licensed network adapter), the dates,\n"
     "the major version, the domain, port and application. Exit 0 only when valid.\n"
     "The latest time a check saw is kept in the state directory: a clock set back\n"
-    "more than an hour below it reads clock_rollback (docs/integration.md).\n\n"
+    "more than an hour below it reads clock_rollback (docs/integration.md).\n"
+    "A license on the vendor's revocation list reads revoked: the newest list seen\n"
+    "(--revocations, or kept in the state directory from an earlier check) counts,\n"
+    "and an older list never replaces a newer one (docs/revocation.md).\n\n"
     "  --domain D      the access domain name the report server answers on\n"
     "  --port P        its port\n"
     "  --app A         application name (required when the license restricts them)\n"
@@ -24,11 +27,14 @@ static const char USAGE[] =
     "                  number is the major version\n"
     "  --major N       product major version (required when the license names one)\n"
     "  --trust FILE    trusted root public key (repeatable; replaces the built-in store)\n"
+    "  --revocations F a signed revocation list (shipped beside the product); kept\n"
+    "                  in the state directory when newer than the one there\n"
     "  --json          print the result as JSON\n"
-    "  --state DIR     state directory, where the clock's high-water mark is kept\n"
+    "  --state DIR     state directory, where the clock's high-water mark and the\n"
+    "                  newest revocation list are kept\n"
     "                  (default $XDG_STATE_HOME/licctl or ~/.local/state/licctl)\n";
 
-enum { O_DOMAIN = 256, O_PORT, O_APP, O_MAJOR, O_VERSION, O_TRUST, O_JSON, O_STATE };
+enum { O_DOMAIN = 256, O_PORT, O_APP, O_MAJOR, O_VERSION, O_TRUST, O_JSON, O_STATE, O_REVOC };
 
 int licctl_check(int argc, char **argv) {
   static const struct option opts[] = {
@@ -36,11 +42,12 @@ int licctl_check(int argc, char **argv) {
       {"app", required_argument, NULL, O_APP}, {"major", required_argument, NULL, O_MAJOR},
       {"version", required_argument, NULL, O_VERSION},
       {"trust", required_argument, NULL, O_TRUST}, {"json", no_argument, NULL, O_JSON},
-      {"state", required_argument, NULL, O_STATE}, {"help", no_argument, NULL, 'h'},
+      {"state", required_argument, NULL, O_STATE},
+      {"revocations", required_argument, NULL, O_REVOC}, {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
   cli_trust ct;
   lic_check_req q = {NULL, -1, NULL, -1};
-  const char *port = NULL, *major = NULL, *version = NULL, *state = NULL;
+  const char *port = NULL, *major = NULL, *version = NULL, *state = NULL, *revfile = NULL;
   bool json = false;
   lic_license l;
   lic_machine m;
@@ -62,6 +69,7 @@ int licctl_check(int argc, char **argv) {
       break;
     case O_JSON: json = true; break;
     case O_STATE: state = optarg; break;
+    case O_REVOC: revfile = optarg; break;
     case 'h': fputs(USAGE, stdout); return EXIT_OK;
     default: return cli_bad_option("check", argv, opts);
     }
@@ -112,8 +120,24 @@ int licctl_check(int argc, char **argv) {
     lic_license_clear(&l);
     return r;
   }
-  lic_status st = behind > 0 ? LIC_STATUS_CLOCK_ROLLBACK
-                             : lic_license_check_local(&l, &m, &q, now, reason, sizeof reason);
+  lic_revocations rv;
+  bool have_rv = false;
+  if ((r = licctl_revocations(licctl_state_dir(state), revfile, &ct.t, &rv, &have_rv)) !=
+      EXIT_OK) {
+    lic_license_clear(&l);
+    return r;
+  }
+  lic_status st;
+  if (behind > 0) {
+    st = LIC_STATUS_CLOCK_ROLLBACK;
+  } else if (have_rv && lic_revocations_has_license(&rv, l.id)) {
+    st = LIC_STATUS_REVOKED;
+    snprintf(reason, sizeof reason, "the license is on the vendor's revocation list (seq %lld)",
+             (long long)rv.seq);
+  } else {
+    st = lic_license_check_local(&l, &m, &q, now, reason, sizeof reason);
+  }
+  lic_revocations_clear(&rv);
   char id[LIC_UUID_LEN + 1], ex[11], until[LIC_UNTIL_LEN];
   lic_uuid_format(l.id, id);
   lic_date_format(l.expires, ex);

@@ -5,6 +5,7 @@
 #include "lic/account.h"
 #include "lic/session.h"
 #include "lic/keys.h"
+#include "lic/revocations.h"
 #include "lic/util.h"
 
 int licctl_rif(int argc, char **argv);        /* rif.c */
@@ -39,6 +40,14 @@ char *licctl_status_json(const lic_session_info *in, const char *node);
  * one-line error said. */
 int licctl_clock_check(const char *dir, int64_t now, int64_t *behind, char *reason,
                        size_t cap);
+
+/* The newest revocation list for an offline check (revoked.c): file (from
+ * --revocations, NULL when not given) remembered in dir, else the one kept
+ * there; *have false when there is none at all. A list older than the kept
+ * one is no error (the kept one is used). Exit code; a one-line error said
+ * (a forged or damaged list, a kept copy that no longer opens). */
+int licctl_revocations(const char *dir, const char *file, const lic_trust *t,
+                       lic_revocations *out, bool *have);
 
 /* Public mode's credentials (public.c): the account, its token from a 0600
  * file (never the command line) and the state directory's project id. */

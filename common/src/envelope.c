@@ -6,7 +6,8 @@
 #include "lic/envelope.h"
 #include "lic/fileio.h"
 
-static const char *const TYPES[] = {"license", "rif", "verdict", "cert", "receipt", "account"};
+static const char *const TYPES[] = {"license", "rif",     "verdict",
+                                     "cert",    "receipt", "account", "revocations"};
 
 bool lic_typ_known(const char *typ) {
   for (size_t i = 0; i < sizeof TYPES / sizeof TYPES[0]; i++)

@@ -12,6 +12,7 @@
 #include "lic/keys.h"
 #include "core/expiry.h"
 #include "core/tokens.h"
+#include "lic/keys.h"
 #include "store/store.h"
 
 int licsrv_cmd_accounts(int argc, char **argv); /* cmd/accounts.c (public mode) */
@@ -69,6 +70,11 @@ int licsrv_data_path(const licsrv_opts *o, const char *name, char *buf, size_t c
 
 /* Open the store (one-line error on failure). Exit code. */
 int licsrv_open_store(const licsrv_opts *o, unsigned flags, store **s);
+
+/* `licsrv import` of a revocation list (import_rev.c): env/len the envelope
+ * read from path. Exit code; a one-line error said. */
+int licsrv_import_revocations(const licsrv_opts *o, const lic_trust *t, const char *path,
+                              const uint8_t *env, size_t len);
 
 /* The store's meta (mode, node key, project id) through a one-shot reader;
  * with need_node_key a store without one is an error saying to run

@@ -17,6 +17,7 @@
 #include "lic/mp.h"
 #include "lic/account.h"
 #include "lic/cert.h"
+#include "lic/revocations.h"
 #include "core/lineage_store.h"
 #include "core/public.h"
 #include "core/renew.h"
@@ -41,6 +42,9 @@ static const char HELP[] =
     "renewed in place by an envelope of the same id with a later 'issued'\n"
     "(its registrations and revocation stay); an older one is refused\n"
     "(docs/public.md, \"Renewing an account\").\n"
+    "A revocation list (licgen revoke) is kept in the data directory when it is\n"
+    "newer than the one there, and every license and account it names that this\n"
+    "server holds is revoked, audited (docs/revocation.md).\n"
     "\n"
     "  --trust PEM    trusted vendor root public key for this import (repeatable;\n"
     "                 replaces the server's trust store)\n"
@@ -132,9 +136,14 @@ int licsrv_cmd_import(int argc, char **argv) {
     ex = cli_error(EXIT_FAIL, path, "%s", lic_errfull(r));
     goto out;
   }
+  if (strcmp(env.typ, LIC_REVOCATIONS_TYP) == 0) {
+    ex = licsrv_import_revocations(&o, &ct.t, path, bytes, blen);
+    goto out;
+  }
   if (strcmp(env.typ, "license") != 0 && strcmp(env.typ, "account") != 0 &&
       strcmp(env.typ, "cert") != 0) {
-    ex = cli_error(EXIT_FAIL, path, "this is a %s; licsrv imports a license, account or cert", env.typ);
+    ex = cli_error(EXIT_FAIL, path, "this is a %s; licsrv imports a license, account, cert or "
+                   "revocation list", env.typ);
     goto out;
   }
   if ((ex = licsrv_open_store(&o, 0, &s)) != EXIT_OK || (ex = licsrv_read_meta(&o, s, true, &meta)) != EXIT_OK)

@@ -18,6 +18,7 @@ static const route_entry ROUTES[] = {
     {SRV_PUBLIC, "POST", LIC_CLAIM_PATH, route_activation_claim},
     {SRV_PUBLIC, "POST", "/v1/register", route_register},
     {SRV_PUBLIC, "POST", "/v1/unregister", route_unregister},
+    {SRV_PUBLIC, "GET", "/v1/revocations", route_revocations},
     {SRV_ADMIN, "POST", "/v1/admin/licenses", route_admin_import},
     {SRV_ADMIN, "GET", "/v1/admin/licenses", route_admin_list},
     {SRV_ADMIN, "POST", "/v1/admin/licenses/show", route_admin_show},

@@ -10,6 +10,7 @@ int routes_install(srv_server *s);
 
 /* The handlers, one file per endpoint group. */
 void route_verify(srv_req *r);            /* verify.c */
+void route_revocations(srv_req *r);       /* revocations.c */
 void route_activation_claim(srv_req *r);  /* activation.c */
 void route_activation_list(srv_req *r);
 void route_activation_release(srv_req *r);

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 
 SIG_DOMAIN = b"LICSRV1 "
 ENVELOPE_KEYS = {"typ", "kid", "body", "sig"}
-KNOWN_TYPES = {"license", "rif", "verdict", "cert", "receipt", "account"}
+KNOWN_TYPES = {"license", "rif", "verdict", "cert", "receipt", "account", "revocations"}
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 MACHINE_DOMAIN = b"licsrv machine v1\0"
 MAC_DOMAIN = b"licsrv mac v1\0"
@@ -374,6 +374,48 @@ def check_account(body):
         raise FormatError("capacity")
     if "issued" in body and (not isinstance(body["issued"], int) or body["issued"] < 1):
         raise FormatError("issued")
+    return body
+
+
+# --- revocation list (§3.8) -----------------------------------------------------
+
+REVOKE_MAX_ENTRIES = 3600  # licenses + accounts + activations (liblic's LIC_REVOKE_MAX_ENTRIES)
+
+
+def revocations_body(seq, licenses=(), accounts=(), activations=(), issued=None):
+    """A revocation list body with exactly the six keys of §3.8: ids as 16
+    bytes, activations as (product, serial) pairs."""
+    return {
+        "typ": "revocations",
+        "seq": seq,
+        "issued": issued if issued is not None else int(time.time()),
+        "licenses": [bytes(i) for i in licenses],
+        "accounts": [bytes(i) for i in accounts],
+        "activations": [[p, s] for p, s in activations],
+    }
+
+
+def check_revocations(body):
+    """§3.8 shape checks an independent reader makes."""
+    for k in ("typ", "seq", "issued", "licenses", "accounts", "activations"):
+        if k not in body:
+            raise FormatError(f"revocations lacks {k}")
+    if body["typ"] != "revocations":
+        raise FormatError(f"typ {body['typ']!r}")
+    for k in ("seq", "issued"):
+        if not isinstance(body[k], int) or isinstance(body[k], bool) or body[k] < 1:
+            raise FormatError(k)
+    for k in ("licenses", "accounts"):
+        if not isinstance(body[k], list) or any(
+                not isinstance(i, bytes) or len(i) != 16 for i in body[k]):
+            raise FormatError(f"{k} must be a list of 16-byte ids")
+    acts = body["activations"]
+    if not isinstance(acts, list) or any(
+            not isinstance(a, list) or len(a) != 2 or not all(isinstance(x, int) for x in a)
+            or not 0 <= a[0] <= 255 or not 0 <= a[1] <= 0xFFFFFFFF for a in acts):
+        raise FormatError("activations must be [product 0..255, serial 0..2^32-1] pairs")
+    if len(body["licenses"]) + len(body["accounts"]) + len(acts) > REVOKE_MAX_ENTRIES:
+        raise FormatError("too many entries")
     return body
 
 

@@ -181,6 +181,36 @@ def test_renewal_vector_lineage(lic_source_dir, lic_test_key):
     assert lf.binding_diff(prev, dict(nxt, customer="Someone Else")) == "customer"
 
 
+def test_revocations_vector(lic_source_dir, lic_test_key, lic_vendor_key):
+    """The revocation list vector (SPEC §3.8), in Python alone: signed by the
+    root over the stored body, six keys of the right shapes, armor and raw
+    forms the same envelope; the same body under another key does not verify."""
+    import uuid
+    v = lic_source_dir / "tests/vectors"
+    env = lf.read_envelope(v / "revocations.rev")
+    assert env.typ == "revocations" and env.kid == lic_test_key.kid
+    env.verify(lic_test_key.pub_raw)
+    assert (v / "revocations.msgpack").read_bytes() == lf.unarmor_any(
+        (v / "revocations.rev").read_bytes())
+    assert (v / "revocations.body.msgpack").read_bytes() == env.body
+    body = lf.check_revocations(env.body_obj())
+    assert set(body) == {"typ", "seq", "issued", "licenses", "accounts", "activations"}
+    assert body["seq"] == 2 and body["issued"] == 1767225600
+    assert body["licenses"] == [uuid.UUID("10111213-1415-1617-1819-1a1b1c1d1e1f").bytes]
+    assert body["accounts"] == [uuid.UUID("30313233-3435-3637-3839-3a3b3c3d3e3f").bytes]
+    assert body["activations"] == [[7, 4242], [255, 0xFFFFFFFF]]
+    # Python packs the same body byte for byte (key order as in the C packer)
+    again = lf.revocations_body(2, body["licenses"], body["accounts"],
+                                [tuple(a) for a in body["activations"]], issued=1767225600)
+    assert lf.pack(again) == env.body
+    with pytest.raises(Exception):
+        lf.Envelope(env.typ, lic_vendor_key.kid, env.body, env.sig).verify(lic_vendor_key.pub_raw)
+    with pytest.raises(lf.FormatError):
+        lf.check_revocations(dict(body, seq=0))
+    with pytest.raises(lf.FormatError):
+        lf.check_revocations(dict(body, activations=[[256, 1]]))
+
+
 def test_license_other_key_does_not_verify(rif_path, lic_test_key, lic_vendor_key, licgen_sign):
     env = lf.read_envelope(licgen_sign(rif_path, lic_vendor_key))
     assert env.kid == lic_vendor_key.kid != lic_test_key.kid

@@ -11,7 +11,7 @@ import srvutil
 from srvchain import ROOT_PUB, Server, node_pub, verify
 
 COMMANDS = {
-    "licgen": ["keygen", "sign", "codes", "inspect", "account", "certify"],
+    "licgen": ["keygen", "sign", "codes", "inspect", "account", "certify", "revoke"],
     "licctl": ["rif", "check", "verify", "activate", "activation", "agent", "status",
                "register", "unregister"],
     "licsrv": ["init", "rif", "import", "status", "token", "backup", "export", "forget",

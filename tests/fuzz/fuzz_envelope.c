@@ -1,6 +1,6 @@
 /* fuzz_envelope.c - libFuzzer target for everything that reads a license,
- * RIF, account or cert file: armor, envelope, body and the body parsers
- * (STYLE §3). */
+ * RIF, account, cert or revocation list file: armor, envelope, body and the
+ * body parsers (STYLE §3). */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -10,6 +10,7 @@
 #include "lic/envelope.h"
 #include "lic/err.h"
 #include "lic/license.h"
+#include "lic/revocations.h"
 #include "lic/rif.h"
 
 static void parse_bodies(const uint8_t *p, size_t n) {
@@ -17,6 +18,7 @@ static void parse_bodies(const uint8_t *p, size_t n) {
   lic_rif r;
   lic_account a;
   lic_cert c;
+  lic_revocations rv;
   if (lic_license_parse(p, n, &l) == LIC_OK)
     lic_license_clear(&l);
   if (lic_rif_parse(p, n, &r) == LIC_OK)
@@ -24,6 +26,8 @@ static void parse_bodies(const uint8_t *p, size_t n) {
   if (lic_account_parse(p, n, &a) == LIC_OK)
     lic_account_clear(&a);
   (void)lic_cert_parse(p, n, &c);
+  if (lic_revocations_parse(p, n, &rv) == LIC_OK)
+    lic_revocations_clear(&rv);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

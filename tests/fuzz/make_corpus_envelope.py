@@ -41,6 +41,12 @@ files = {
     "license-body.mp": lf.pack(lic),
     "rif-body.mp": lf.pack(rif),
 }
+rev = lf.revocations_body(3, [bytes(16)], [bytes(range(16))], [(7, 4242), (255, 0xFFFFFFFF)],
+                          issued=T)
+rev_env = lf.envelope_seal("revocations", rev, root)
+files["revocations-body.mp"] = lf.pack(rev)
+files["revocations.raw"] = rev_env
+files["revocations.armor"] = lf.armor_encode("revocations", rev_env, ["revocation list seq 3"])
 OUT.mkdir(parents=True, exist_ok=True)
 for name, data in files.items():
     (OUT / name).write_bytes(data)

@@ -23,7 +23,8 @@ typedef struct {
   uint8_t sig[LIC_SIG_LEN];
 } lic_envelope;
 
-/* Known envelope types (license, rif, verdict, cert, receipt, account). */
+/* Known envelope types (license, rif, verdict, cert, receipt, account,
+ * revocations). */
 LIC_API bool lic_typ_known(const char *typ);
 
 /* Strict decode: exactly the keys typ, kid, body, sig with exact types and
