@@ -55,14 +55,15 @@ static void test_text(void **state) {
   t.readable = true;
   t.expires = 1800748800; /* 2027-01-24T00:00:00Z */
   licsrv_expiry_text(&t, NOW, buf, sizeof buf);
-  assert_string_equal(buf, "license 09090909-0909-0909-0909-090909090909 (ACME) expires in 8 days "
-                           "(2027-01-24)");
+  /* one way to print an end: exclusive, and the last day before it */
+  assert_string_equal(buf, "license 09090909-0909-0909-0909-090909090909 (ACME) ends in 8 days "
+                           "(valid until 2027-01-24T00:00:00Z, last day 2027-01-23)");
   t.expires = NOW + 86400;
   licsrv_expiry_text(&t, NOW, buf, sizeof buf);
-  assert_non_null(strstr(buf, "expires in 1 day ("));
+  assert_non_null(strstr(buf, "ends in 1 day (valid until "));
   t.expires = NOW - 10;
   licsrv_expiry_text(&t, NOW, buf, sizeof buf);
-  assert_non_null(strstr(buf, "(ACME) expired on 2027-01-15"));
+  assert_non_null(strstr(buf, "(ACME) ended at 2027-01-15T"));
 }
 
 static void test_log_once_a_day(void **state) {
