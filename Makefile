@@ -5,7 +5,7 @@ JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD     ?= build
 ASAN_DIR  ?= build-asan
 FUZZ_DIR  ?= build-fuzz
-FUZZ_SECS ?= 15
+FUZZ_SECS ?= 10
 DEMO      ?= var/demo
 PY        := /usr/bin/python3
 
