@@ -136,6 +136,7 @@ int licctl_agent(int argc, char **argv) {
   const char *port = NULL, *state_opt = NULL, *account = NULL, *token_file = NULL,
              *secret_file = NULL;
   char secret[LIC_MAX_NODE_SECRET + 1] = "";
+  char prev_license[LIC_UUID_LEN + 1] = "";
   licctl_account cred;
   char path[PATH_MAX], *last = NULL;
   lic_session_state prev_state = LIC_SESSION_UNLICENSED;
@@ -269,6 +270,16 @@ int licctl_agent(int argc, char **argv) {
     lic_session_info_get(s, &in);
     if (prev_reason == NULL || in.state != prev_state || strcmp(in.reason, prev_reason) != 0)
       log_state(&in, now);
+    if (in.license[0] != '\0' && strcmp(in.license, prev_license) != 0) {
+      /* The license the checks are answered for: after a renewal, its
+       * successor takes over here without a change of state. */
+      char ts[21], until[LIC_UNTIL_LEN];
+      lic_time_format(now, ts);
+      lic_until_format(in.expires, until);
+      fprintf(stderr, "ts=%s level=info msg=license license=%s%s%s until=\"%s\"\n", ts, in.license,
+              prev_license[0] != '\0' ? " previous=" : "", prev_license, until);
+      snprintf(prev_license, sizeof prev_license, "%s", in.license);
+    }
     prev_state = in.state;
     prev_reason = in.reason; /* a static string of the session */
     char *doc = licctl_status_json(&in, so.verify.node);

@@ -102,6 +102,10 @@ char *licctl_status_json(const lic_session_info *in, const char *node) {
                         in->server, "checked_at", time_json(in->checked_at), "next_check",
                         time_json(in->next_check), "heartbeat", (json_int_t)in->heartbeat,
                         "grace", (json_int_t)in->grace, "node", node);
+  if (o != NULL)
+    json_object_set_new(o, "license", in->license != NULL && in->license[0] != '\0'
+                                          ? json_string(in->license)
+                                          : json_null());
   if (o == NULL)
     return NULL;
   char *s = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);

@@ -33,6 +33,7 @@ struct lic_session {
    * restart can check it again rather than trust a file). */
   bool have_valid;
   int64_t last_valid, lv_heartbeat, lv_grace, lv_expires;
+  char lv_license[LIC_UUID_LEN + 1]; /* the license (or account) it answered for, "" = none */
   lic_strlist features;
   uint8_t *proof;
   size_t proof_len;
@@ -147,6 +148,14 @@ static int adopt_valid(lic_session *s, lic_verify_result *res, int64_t local_now
   s->last_valid = v->time < local_now ? v->time : local_now;
   verdict_terms(res, &s->lv_heartbeat, &s->lv_grace);
   s->lv_expires = v->expires;
+  /* After a renewal the server answers for the successor: its id, not the
+   * one asked for (docs/operations.md, "Renewing and upgrading"). */
+  if (v->has_license)
+    lic_uuid_format(v->license, s->lv_license);
+  else if (res->public_mode)
+    lic_uuid_format(v->account, s->lv_license);
+  else
+    s->lv_license[0] = '\0';
   s->features = v->features; /* transferred */
   memset(&v->features, 0, sizeof v->features);
   s->proof = res->body;
@@ -449,6 +458,7 @@ void lic_session_info_get(const lic_session *s, lic_session_info *info) {
   info->detail = s->denied ? s->denial_reason : "";
   info->features = s->have_valid ? &s->features : &none;
   info->expires = s->have_valid ? s->lv_expires : 0;
+  info->license = s->have_valid ? s->lv_license : "";
   info->grace_until = s->have_valid ? grace_until(s) : 0;
   info->last_valid = s->have_valid ? s->last_valid : 0;
   info->heartbeat = s->heartbeat;

@@ -155,6 +155,12 @@ def test_agent_runs_across_a_renewal_imported_ahead(server, tmp_path):
         assert states == {"licensed"} and agent.read()["state"] == "licensed"
         log_states = [ln for ln in agent.log().splitlines() if "msg=state" in ln]
         assert log_states and all(" state=licensed" in ln for ln in log_states), agent.log()
+        # the agent says which license answers, and when the renewal took over
+        lines = [ln for ln in agent.log().splitlines() if "msg=license" in ln]
+        assert len(lines) == 2, agent.log()
+        assert "license=%s " % old in lines[0] and "previous=" not in lines[0], lines
+        assert "license=%s previous=%s" % (new, old) in lines[1], lines
+        assert agent.read()["license"] == new
         print("old %s ends %d; renewal %s answered from %.2f; agent log:\n%s"
               % (old, end, new, switched, agent.log()))
         # Seats moved with the lineage: both nodes hold theirs; the new

@@ -53,6 +53,8 @@ typedef struct {
   const char *detail;       /* a denial's reason text from the server, or "" */
   const lic_strlist *features; /* of the last valid verdict (empty when none) */
   int64_t expires;          /* license expiry, 0 = perpetual or unknown */
+  const char *license;      /* UUID of the license (or account) the last valid verdict
+                               is for: after a renewal, the successor's ("" = none) */
   int64_t grace_until;      /* 0 when there is no valid verdict */
   int64_t last_valid;       /* time of the last valid verdict, 0 = none */
   int64_t heartbeat, grace; /* the terms of the last trustworthy verdict */
