@@ -413,6 +413,8 @@ typedef struct {
   bool cache_fresh;      /* the copy's change feed is connected */
   int64_t cache_age_ms;  /* since its last full reload */
   int64_t down_since;    /* when the change feed was lost (0: it was not) */
+  uint64_t cache_reloads;     /* reads into the copy after a change (a row, an account, all) */
+  uint64_t cache_notice_rows; /* registrations another process wrote, taken from its notice */
 } store_health;
 
 void store_health_get(store *s, store_health *h);

@@ -25,7 +25,7 @@
 
 STORE_DECLARE(pgs)
 
-#define PGS_SCHEMA_VERSION 3 /* store/pg/schema.c: the migrations, in order */
+#define PGS_SCHEMA_VERSION 4 /* store/pg/schema.c: the migrations, in order */
 #define PGS_MAX_PARAMS     12
 #define PGS_NOTIFY_CHANNEL "licsrv_changes"
 #define PGS_CACHE_MAX_AGE_MS 60000 /* a full reload at least this often */
@@ -77,6 +77,10 @@ typedef struct {
    * put there (cache.c). cseq is the last one taken; under clock: the last
    * full reload's (the age of an account that has no entry) and the certs'. */
   atomic_uint_fast64_t cseq;
+  /* reads into the copy the listener made (a row, an account, the
+   * certificates, everything: not the fill at open or after a lost feed),
+   * and rows it took from notices without a read (/metrics) */
+  atomic_uint_fast64_t creloads, cnotice_rows;
   uint64_t cfull_seq, ccerts_seq;
   /* under mu */
   bool cache_fresh, listener_stop;
@@ -275,20 +279,25 @@ int pgs__cache_apply_own(pgs_store *s, PGconn *c, uint64_t since);
 
 /* ---- notify.c: a change notification's payload -------------------------------- */
 
-#define PGS_NOTIFY_MAX 96 /* longer than any payload the triggers send (84) */
+/* longer than any payload the triggers send ("R" with a project of
+ * LIC_MAX_NAME and a domain of LIC_MAX_DOMAIN bytes: 889) */
+#define PGS_NOTIFY_MAX 1024
 
 typedef enum {
   PGS_NOTIFY_ACCOUNT = 1, /* an account (id) */
   PGS_NOTIFY_REGS,        /* an account's (id) registrations: schema version 2 */
   PGS_NOTIFY_CERTS,
   PGS_NOTIFY_TOKENS, /* not in the read copy */
-  PGS_NOTIFY_REG,    /* one registration (id, project) */
+  PGS_NOTIFY_REG,    /* one registration (id, project): read it */
+  PGS_NOTIFY_ROW,    /* one registration written: row (schema version 4) */
+  PGS_NOTIFY_GONE,   /* one registration (id, project) deleted (version 4) */
 } pgs_notify_kind;
 
 typedef struct {
   pgs_notify_kind kind;
   uint8_t id[LIC_ID_LEN];      /* ACCOUNT, REGS, REG: the account */
-  uint8_t project[LIC_ID_LEN]; /* REG */
+  uint8_t project[LIC_ID_LEN]; /* REG, ROW, GONE */
+  store_registration row;      /* ROW */
   bool has_origin;             /* the writer that made the change said who it was */
   uint8_t origin[PGS_ORIGIN_LEN];
 } pgs_notify;

@@ -187,6 +187,8 @@ void pgs_health_get(store *st, store_health *h) {
     pthread_rwlock_rdlock(&s->clock);
     h->cache_age_ms = pgs__now_ms() - s->cloaded_ms;
     pthread_rwlock_unlock(&s->clock);
+    h->cache_reloads = atomic_load(&s->creloads);
+    h->cache_notice_rows = atomic_load(&s->cnotice_rows);
   }
 }
 

@@ -525,7 +525,7 @@ static void test_pg_migrate_v2_counts(void **state) {
   assert_non_null(strstr(lic_errdetail(), "licsrv migrate"));
   assert_int_equal(store_open(f->where, STORE_MIGRATE, &f->s), LIC_OK);
   assert_int_equal(store_reader_new(f->s, &f->rd), LIC_OK);
-  assert_int_equal(pg_long("SELECT schema FROM licsrv_meta"), 3);
+  assert_int_equal(pg_long("SELECT schema FROM licsrv_meta"), 4);
   assert_int_equal(pg_long("SELECT nregs FROM licsrv_accounts WHERE id = '\\xa1000000000000000000000000000000'"), 6);
   assert_int_equal(pg_long("SELECT nregs FROM licsrv_accounts WHERE id = '\\xa2000000000000000000000000000000'"), 1);
   counts(f, A1, 6);

@@ -603,7 +603,7 @@ static void test_pg_schema_versions(void **state) {
   assert_int_equal(store_open(url, STORE_MIGRATE, &s2), LIC_OK);
   assert_int_equal(store_reader_new(s2, &f->rd), LIC_OK);
   assert_int_equal(store_meta_get(f->rd, &m), LIC_OK);
-  assert_int_equal(m.schema, 3);
+  assert_int_equal(m.schema, 4);
   store_reader_free(f->rd);
   f->rd = NULL;
   store_close(s2);
