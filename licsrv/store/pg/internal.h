@@ -110,6 +110,10 @@ typedef struct {
    * on the connection, and at the pass's end */
   bool pipe_ok;
   int pipe_rc; /* the first failure among them, this pass */
+  /* the pass's BEGIN went into the pipeline ahead of its first statement
+   * (pipe.c): begin_sent until its answer is read; begin_failed when that
+   * answer was a failure (nothing of the group can have committed) */
+  bool begin_sent, begin_failed;
   pgs_pending *pend;
   size_t npend, cappend;
   /* the bound on a write in flight at stop (stop.c) */
@@ -184,6 +188,7 @@ typedef enum {
   PGS_STMT_REG_DELETE,
   PGS_STMT_AUDIT,
   PGS_STMT_CLAIM,
+  PGS_STMT_RELEASE,
   PGS_STMT_COUNT
 } pgs_stmt;
 /* As pgs__exec on the writer transaction's connection, the statement
@@ -230,9 +235,15 @@ int pgs__claim_answer(const PGresult *res, store_claim *out);
 #define PGS_CLAIM_SQL                                                                      \
   "SELECT outcome, used FROM licsrv_claim($1, $2, $3, $4, $5::bigint, $6::bigint,"         \
   " $7::bigint, $8, $9, $10)"
+/* Begin the writer's transaction in the pipeline, its answer read with the
+ * first claims' (or before the first statement that waits): a group of
+ * claims costs one round trip less. */
+int pgs__pipe_begin(pgs_store *s);
 /* Before a statement that waits on c: the answers ahead of it, when c is a
- * writer connection with claims in flight. */
-void pgs__pipe_settle(PGconn *c);
+ * writer connection with claims (or a BEGIN) in flight. Not LIC_OK when
+ * the BEGIN sent ahead failed: the statement must not run (outside the
+ * transaction, it would commit alone). */
+int pgs__pipe_settle(PGconn *c);
 
 /* ---- schema.c ------------------------------------------------------------------ */
 

@@ -164,7 +164,8 @@ static const char MIGRATION_3[] =
  * ACCOUNT PROJECT CREATED LAST_VALID HEX(project) HEX(domain) ORIGIN": what
  * the verify path reads, at most 889 bytes, well under NOTIFY's 8000), one
  * deleted "d ACCOUNT PROJECT ORIGIN" (store/pg/notify.c). The count and the
- * claim are version 3's; only the payloads change. */
+ * claim are version 3's, with the new payloads; licsrv_release() is an
+ * unregistration in one statement. */
 #define PGS_ROW_NOTICE(acc, pid, proj, dom, cr, lv)                                        \
   "'R ' || encode(" acc ", 'hex') || ' ' || encode(" pid ", 'hex') || ' ' || " cr            \
   " || ' ' || " lv " || ' ' || encode(convert_to(" proj ", 'UTF8'), 'hex') || ' ' ||"        \
@@ -214,6 +215,28 @@ static const char MIGRATION_4[] =
     "  IF rv <> 0 THEN outcome := 1; used := 0; RETURN; END IF;"
     "  PERFORM 1 FROM licsrv_registrations WHERE account = a AND project_id = p;"
     "  outcome := CASE WHEN FOUND THEN 2 ELSE 3 END;"
+    " END $f$;"
+    /* an unregistration in one round trip (store_w_registration_release):
+     * outcome 0 no account, 1 revoked, 2 not registered, 3 removed; used the
+     * count after it. Under the account's row lock like the claim; the
+     * delete's trigger is told to leave the count and the notice to it. */
+    "CREATE FUNCTION licsrv_release(a bytea, p bytea, t bigint, tok text, act text, subj text,"
+    " OUT outcome integer, OUT used bigint) LANGUAGE plpgsql AS $f$ DECLARE rv bigint; BEGIN"
+    "  SELECT revoked_at, nregs INTO rv, used FROM licsrv_accounts WHERE id = a FOR UPDATE;"
+    "  IF NOT FOUND THEN outcome := 0; used := 0; RETURN; END IF;"
+    "  IF rv <> 0 THEN outcome := 1; used := 0; RETURN; END IF;"
+    "  PERFORM set_config('licsrv.claim', 'on', true);"
+    "  DELETE FROM licsrv_registrations WHERE account = a AND project_id = p;"
+    "  IF NOT FOUND THEN"
+    "   PERFORM set_config('licsrv.claim', '', true);"
+    "   outcome := 2; RETURN;"
+    "  END IF;"
+    "  PERFORM set_config('licsrv.claim', '', true);"
+    "  UPDATE licsrv_accounts SET nregs = nregs - 1 WHERE id = a RETURNING nregs INTO used;"
+    "  INSERT INTO licsrv_audit (time, token, action, subject) VALUES (t, tok, act, subj);"
+    "  PERFORM pg_notify('" PGS_NOTIFY_CHANNEL "', 'd ' || encode(a, 'hex') || ' '"
+    "   || encode(p, 'hex') || licsrv_origin());"
+    "  outcome := 3;"
     " END $f$";
 
 static const char *const MIGRATIONS[PGS_SCHEMA_VERSION] = {MIGRATION_1, MIGRATION_2, MIGRATION_3,
