@@ -174,7 +174,7 @@ int pgs__wprepare(pgs_store *s, pgs_stmt id, const char *sql, int nparams, char 
 int pgs__writer_session(pgs_store *s) {
   pgs_params p = {0};
   s->wprepared = 0;
-  s->npend = 0;
+  pgs__pipe_drop(s);
   s->begin_sent = s->begin_failed = false;
   pgs__p_text(&p, s->origin_hex);
   return pgs__run(s->wconn, "SELECT set_config('licsrv.origin', $1, false)", &p);

@@ -33,10 +33,22 @@ STORE_DECLARE(pgs)
 
 typedef struct pgs_centry pgs_centry; /* cache.c */
 
-/* A claim sent ahead (pipe.c): where its answer goes, the row it writes. */
+/* Parameters of one query: bytes are sent binary, integers and text as text. */
+typedef struct {
+  const char *v[PGS_MAX_PARAMS];
+  int len[PGS_MAX_PARAMS];
+  int fmt[PGS_MAX_PARAMS];
+  char ibuf[PGS_MAX_PARAMS][24];
+  int n;
+} pgs_params;
+
+/* A claim sent ahead (pipe.c): where its answer goes, the row it writes,
+ * and its parameters (p, pointing into buf: sent at the pass's end). */
 typedef struct {
   store_claim *out;
   store_registration d;
+  pgs_params p;
+  char *buf;
 } pgs_pending;
 
 /* A registration change of the writer's group, put in the copy after the
@@ -160,15 +172,6 @@ typedef struct {
  * failures are LIC_IO with the server's message as detail. */
 int pgs__connect(const char *url, PGconn **out);
 
-/* Parameters of one query: bytes are sent binary, integers and text as text. */
-typedef struct {
-  const char *v[PGS_MAX_PARAMS];
-  int len[PGS_MAX_PARAMS];
-  int fmt[PGS_MAX_PARAMS];
-  char ibuf[PGS_MAX_PARAMS][24];
-  int n;
-} pgs_params;
-
 void pgs__p_bytes(pgs_params *p, const void *d, size_t n);
 void pgs__p_text(pgs_params *p, const char *s);
 void pgs__p_i64(pgs_params *p, int64_t v);
@@ -230,6 +233,8 @@ int pgs__pipe_claim(pgs_store *s, const pgs_params *p, store_claim *out,
 /* Read every answer sent ahead (and leave pipeline mode): s->pipe_rc, the
  * first failure. */
 int pgs__pipe_collect(pgs_store *s);
+/* Forget the claims not sent (a new connection). */
+void pgs__pipe_drop(pgs_store *s);
 /* licsrv_claim()'s answer (one row: outcome, used) into out. */
 int pgs__claim_answer(const PGresult *res, store_claim *out);
 #define PGS_CLAIM_SQL                                                                      \

@@ -413,6 +413,7 @@ void pgs_close(store *st) {
   free(s->dirty);
   free(s->delta);
   free(s->stale);
+  pgs__pipe_drop(s);
   free(s->pend);
   store_batch_free(&s->batch);
   opq_destroy(&s->q);

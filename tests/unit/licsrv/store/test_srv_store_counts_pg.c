@@ -554,6 +554,58 @@ static void test_lmdb_old_store_counted(void **state) {
   counts(f, A1, 4);
 }
 
+/* PostgreSQL: two processes' groups of claims on the same accounts, each
+ * group's accounts in the opposite order. Sent in the order they came, the
+ * two transactions took the accounts' row locks crosswise and deadlocked
+ * (PostgreSQL broke it after a second); sent ordered by account they queue
+ * behind each other and none deadlocks. */
+static void test_pg_groups_of_two_processes_never_deadlock(void **state) {
+  fx *f = *state;
+  store *s2 = NULL;
+  const uint8_t *accts[4] = {A1, A2, A3, A1};
+  for (int a = 0; a < 3; a++)
+    write_on(f->s, W_ACCT_PUT, accts[a], 0, 0);
+  assert_int_equal(store_open(f->where, 0, &s2), LIC_OK);
+  long dl0 = pg_long("SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()");
+  waiter w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+  enum { ROUNDS = 60, PER = 6 };
+  static gop g[ROUNDS][2][PER];
+  int expect = 0;
+  for (int r = 0; r < ROUNDS; r++) /* both handles' queues fill at once: large groups */
+    for (int k = 0; k < PER; k++)
+      for (int h = 0; h < 2; h++) {
+        gop *o = &g[r][h][k];
+        memset(o, 0, sizeof *o);
+        o->w = &w;
+        o->o.what = W_CLAIM;
+        /* handle 0: A1, A2, A3...; handle 1: A3, A2, A1... */
+        o->o.id = accts[h == 0 ? k % 3 : 2 - k % 3];
+        o->o.when = 100;
+        o->o.capacity = 1000;
+        o->o.project = (uint8_t)(k + 1); /* the same projects again: cheap, still locked */
+        assert_int_equal(store_submit(h == 0 ? f->s : s2, gapply, gdone, o), LIC_OK);
+        expect++;
+      }
+  pthread_mutex_lock(&w.mu);
+  while (w.done < expect)
+    pthread_cond_wait(&w.cv, &w.mu);
+  pthread_mutex_unlock(&w.mu);
+  for (int r = 0; r < ROUNDS; r++)
+    for (int h = 0; h < 2; h++)
+      for (int k = 0; k < PER; k++)
+        assert_int_equal(g[r][h][k].rc, LIC_OK);
+  store_close(s2);
+  struct timespec ts = {1, 500000000}; /* backends report their counts within a second */
+  nanosleep(&ts, NULL);
+  assert_int_equal(pg_long("SELECT deadlocks FROM pg_stat_database WHERE datname ="
+                           " current_database()"),
+                   dl0);
+  size_t total = 0;
+  for (int a = 0; a < 3; a++)
+    total += wcount(f->s, accts[a]);
+  assert_int_equal(total, rows(f->rd, A1) + rows(f->rd, A2) + rows(f->rd, A3));
+}
+
 /* ---- PostgreSQL: the migration from version 2 --------------------------------- */
 
 /* What schema version 2 made, from what versions 3 and 4 made (store/pg/schema.c). */
@@ -791,6 +843,7 @@ int main(void) {
       BOTH(test_claim_outcomes),
       BOTH(test_release_outcomes),
       BOTH(test_pg_dead_idle_connection),
+      BOTH(test_pg_groups_of_two_processes_never_deadlock),
       BOTH(test_claims_in_one_group),
       BOTH(test_pg_migrate_v2_counts),
       BOTH(test_pg_cached_own_and_other_changes),
