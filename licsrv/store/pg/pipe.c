@@ -141,7 +141,8 @@ static int by_account(const void *a, const void *b) {
 static void send_pending(pgs_store *s) {
   char name[32];
   snprintf(name, sizeof name, "licsrv_%d", (int)PGS_STMT_CLAIM);
-  qsort(s->pend, s->npend, sizeof *s->pend, by_account);
+  if (s->npend > 1) /* pend is NULL before the first claim */
+    qsort(s->pend, s->npend, sizeof *s->pend, by_account);
   for (size_t i = 0; i < s->npend; i++) {
     pgs_params *p = &s->pend[i].p;
     if (PQsendQueryPrepared(s->wconn, name, p->n, p->v, p->len, p->fmt, 1) != 1) {
