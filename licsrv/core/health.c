@@ -118,6 +118,14 @@ static const struct {
                            "1 when the read copy's change feed (LISTEN) is connected", FOR_SHARED},
     [APP_G_CACHE_AGE] = {"licsrv_store_cache_age_seconds",
                          "Seconds since the read copy was last reloaded whole", FOR_SHARED},
+    [APP_G_CACHE_RELOADS] = {"licsrv_store_cache_reloads",
+                             "Reads of the database into the read copy after a change since "
+                             "start (a row, an account, the certificates, everything)",
+                             FOR_SHARED},
+    [APP_G_CACHE_NOTICE_ROWS] = {"licsrv_store_cache_notice_rows",
+                                 "Registrations another process changed, taken into the read "
+                                 "copy from its notice without a read, since start",
+                                 FOR_SHARED},
     [APP_G_STORE_OPS] = {"licsrv_store_operations",
                          "Writes applied since start (durable operations and batch flushes)", FOR_ALL},
     [APP_G_STORE_COMMITS] = {"licsrv_store_commits",
@@ -166,10 +174,14 @@ static double gauge(void *arg) {
   case APP_G_STORE_UP:
   case APP_G_CACHE_FRESH:
   case APP_G_CACHE_AGE:
+  case APP_G_CACHE_RELOADS:
+  case APP_G_CACHE_NOTICE_ROWS:
     store_health_get(a->st, &h);
-    return g->id == APP_G_STORE_UP      ? (h.writable ? 1 : 0)
-           : g->id == APP_G_CACHE_FRESH ? (h.cache_fresh ? 1 : 0)
-                                        : (double)h.cache_age_ms / 1000.0;
+    return g->id == APP_G_STORE_UP        ? (h.writable ? 1 : 0)
+           : g->id == APP_G_CACHE_FRESH   ? (h.cache_fresh ? 1 : 0)
+           : g->id == APP_G_CACHE_RELOADS ? (double)h.cache_reloads
+           : g->id == APP_G_CACHE_NOTICE_ROWS ? (double)h.cache_notice_rows
+                                              : (double)h.cache_age_ms / 1000.0;
   case APP_G_STORE_OPS:
   case APP_G_STORE_COMMITS:
   case APP_G_STORE_SYNCS:

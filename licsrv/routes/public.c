@@ -310,50 +310,34 @@ static void reg_op_free(reg_op *op) {
   free(op);
 }
 
-/* The account may have been revoked or deleted since the worker looked. */
-static int account_still(store_wtxn *wt, reg_op *op, bool *ok) {
-  store_account sa;
-  int rc = store_w_account_get(wt, op->q.account, &sa);
-  *ok = false;
-  if (rc == LIC_NOTFOUND) {
-    op->st = LIC_STATUS_BAD_CREDENTIALS;
-    snprintf(op->reason, sizeof op->reason, "%s", lic_status_reason(op->st));
-    return LIC_OK;
-  }
-  if (rc != LIC_OK)
-    return rc;
-  if (sa.revoked_at != 0) {
-    op->st = LIC_STATUS_REVOKED;
-    snprintf(op->reason, sizeof op->reason, "account was revoked");
-  } else {
-    *ok = true;
-  }
-  store_account_clear(&sa);
-  return LIC_OK;
-}
-
 static int reg_apply(store_wtxn *wt, void *arg) {
   reg_op *op = arg;
   store_registration g;
   char subject[STORE_MAX_SUBJECT + 1];
-  bool ok;
   int rc;
 
   op->used = 0;
   op->claimed = op->removed = false;
   subject_of(op->q.account, op->q.project_id, subject, sizeof subject);
-  if (op->unregister) {
-    if ((rc = account_still(wt, op, &ok)) != LIC_OK || !ok)
+  if (op->unregister) { /* one call: one round trip on PostgreSQL */
+    store_release rel;
+    if ((rc = store_w_registration_release(wt, op->q.account, op->q.project_id, op->now,
+                                           PUB_AUDIT_TOKEN, "registration.remove", subject,
+                                           &rel)) != LIC_OK)
       return rc;
-    rc = store_w_registration_delete(wt, op->q.account, op->q.project_id);
-    op->removed = rc == LIC_OK;
-    if (rc == LIC_OK)
-      rc = store_w_audit_append(wt, op->now, PUB_AUDIT_TOKEN, "registration.remove", subject);
-    else if (rc == LIC_NOTFOUND)
-      rc = LIC_OK;
-    op->st = LIC_STATUS_NOT_REGISTERED;
-    snprintf(op->reason, sizeof op->reason, "project is not registered (its slot is free)");
-    return rc != LIC_OK ? rc : store_w_registration_count(wt, op->q.account, &op->used);
+    if (rel.outcome == STORE_RELEASE_NO_ACCOUNT) {
+      op->st = LIC_STATUS_BAD_CREDENTIALS;
+      snprintf(op->reason, sizeof op->reason, "%s", lic_status_reason(op->st));
+    } else if (rel.outcome == STORE_RELEASE_REVOKED) {
+      op->st = LIC_STATUS_REVOKED;
+      snprintf(op->reason, sizeof op->reason, "account was revoked");
+    } else {
+      op->st = LIC_STATUS_NOT_REGISTERED;
+      snprintf(op->reason, sizeof op->reason, "project is not registered (its slot is free)");
+      op->used = rel.used;
+      op->removed = rel.outcome == STORE_RELEASE_REMOVED;
+    }
+    return LIC_OK;
   }
   memset(&g, 0, sizeof g);
   memcpy(g.account, op->q.account, LIC_ID_LEN);

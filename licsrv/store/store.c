@@ -150,6 +150,36 @@ int store_token_name_check(const char *name) {
   return LIC_OK;
 }
 
+int store_release_steps(store_wtxn *w, const uint8_t account[LIC_ID_LEN],
+                        const uint8_t project_id[LIC_ID_LEN], int64_t now,
+                        const char *audit_token, const char *audit_action,
+                        const char *audit_subject, store_release *out) {
+  store_account a;
+  int rc;
+  memset(out, 0, sizeof *out);
+  if ((rc = store_w_account_get(w, account, &a)) == LIC_NOTFOUND) {
+    out->outcome = STORE_RELEASE_NO_ACCOUNT;
+    return LIC_OK;
+  }
+  if (rc != LIC_OK)
+    return rc;
+  bool revoked = a.revoked_at != 0;
+  store_account_clear(&a);
+  if (revoked) {
+    out->outcome = STORE_RELEASE_REVOKED;
+    return LIC_OK;
+  }
+  rc = store_w_registration_delete(w, account, project_id);
+  if (rc == LIC_OK) {
+    out->outcome = STORE_RELEASE_REMOVED;
+    rc = store_w_audit_append(w, now, audit_token, audit_action, audit_subject);
+  } else if (rc == LIC_NOTFOUND) {
+    out->outcome = STORE_RELEASE_ABSENT;
+    rc = LIC_OK;
+  }
+  return rc != LIC_OK ? rc : store_w_registration_count(w, account, &out->used);
+}
+
 int store_claim_steps(store_wtxn *w, const store_registration *r, int64_t capacity,
                       const char *audit_token, const char *audit_action,
                       const char *audit_subject, store_claim *out) {

@@ -247,6 +247,30 @@ int store_w_registration_claim(store_wtxn *w, const store_registration *r, int64
 int store_claim_steps(store_wtxn *w, const store_registration *r, int64_t capacity,
                       const char *audit_token, const char *audit_action,
                       const char *audit_subject, store_claim *out);
+/* An unregistration in one call, on the writer: the account present and not
+ * revoked, then the registration (account, project_id) deleted and, when
+ * there was one, an audit entry appended (at now). used: the account's
+ * registrations after it (0 for NO_ACCOUNT and REVOKED). LMDB runs the steps
+ * one by one (store_release_steps); PostgreSQL in one statement, one round
+ * trip (licsrv_release(), schema version 4). */
+typedef enum {
+  STORE_RELEASE_NO_ACCOUNT,
+  STORE_RELEASE_REVOKED,
+  STORE_RELEASE_ABSENT, /* not registered: nothing written */
+  STORE_RELEASE_REMOVED,
+} store_release_outcome;
+typedef struct {
+  store_release_outcome outcome;
+  size_t used;
+} store_release;
+int store_w_registration_release(store_wtxn *w, const uint8_t account[LIC_ID_LEN],
+                                 const uint8_t project_id[LIC_ID_LEN], int64_t now,
+                                 const char *audit_token, const char *audit_action,
+                                 const char *audit_subject, store_release *out);
+int store_release_steps(store_wtxn *w, const uint8_t account[LIC_ID_LEN],
+                        const uint8_t project_id[LIC_ID_LEN], int64_t now,
+                        const char *audit_token, const char *audit_action,
+                        const char *audit_subject, store_release *out);
 /* Delete every registration of an account; *n gets how many. */
 int store_w_registration_delete_all(store_wtxn *w, const uint8_t account[LIC_ID_LEN], size_t *n);
 /* Release registrations whose last_valid is older than ttl_days, one audit
@@ -413,6 +437,8 @@ typedef struct {
   bool cache_fresh;      /* the copy's change feed is connected */
   int64_t cache_age_ms;  /* since its last full reload */
   int64_t down_since;    /* when the change feed was lost (0: it was not) */
+  uint64_t cache_reloads;     /* reads into the copy after a change (a row, an account, all) */
+  uint64_t cache_notice_rows; /* registrations another process wrote, taken from its notice */
 } store_health;
 
 void store_health_get(store *s, store_health *h);

@@ -8,7 +8,7 @@ every run is bounded in time. Environment:
   BENCH_CODES  codes for the licgen figure (default 1000000; 0 skips it)
   BENCH_ONLY   comma list of figures to run (verify,healthz,p99,idle,durable,
                codes,loops,tls,tlsnew,public,accountsize,pgverify,pgaccountsize,
-               pgreg); default all
+               pgreg,pgscale); default all
   BENCH_PG_SYNCHRONOUS_COMMIT  on (default), off or local: the PostgreSQL
                cluster of pgverify and pgreg (tests/bench/pgload.py)
 Exit status 0 when every figure ran (a figure below target is reported, not
@@ -26,6 +26,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 
@@ -309,7 +310,7 @@ def main():
     for t in ("wrk", "nginx", "taskset", "openssl"):
         if shutil.which(t) is None and not os.path.exists("/usr/sbin/" + t):
             raise BenchError("%s is missing: run `make deps`" % t)
-    if want("pgverify") or want("pgreg") or want("pgaccountsize"):
+    if want("pgverify") or want("pgreg") or want("pgaccountsize") or want("pgscale"):
         try:  # a wrong setting fails before any figure ran, not after
             pgload.sync_commit()
         except ValueError as e:
@@ -425,7 +426,7 @@ def main():
             account_size(tmp)
         if want("durable"):
             durable(tmp)
-        if want("pgverify") or want("pgreg") or want("pgaccountsize"):
+        if want("pgverify") or want("pgreg") or want("pgaccountsize") or want("pgscale"):
             pg_figures(tmp)
         if want("codes") and NCODES > 0:
             sign = sorted(signs)[len(signs) // 2]
@@ -814,6 +815,8 @@ def pg_figures(tmp):
             account_size(tmp, pg)
         if want("pgreg"):
             pg_registrations(tmp, pg, sync)
+        if want("pgscale"):
+            pg_scale(tmp, pg)
     finally:
         pg.cleanup()
 
@@ -986,6 +989,107 @@ def pg_registrations(tmp, pg, sync):
            "(information)", None)
     report("  synchronous_commit, rows", "%s (fsync on); %d registrations in %d accounts at the end"
            % (sync, total, PG_ACCOUNTS), sync, "(information)", None)
+
+
+def cache_counters(srv):
+    """The read copy's reloads and rows taken from notices (/metrics)."""
+    st, body, _ = srv.get("/metrics", port=srv.admin_port)
+    if st != 200:
+        raise BenchError("/metrics answered %d" % st)
+    vals = {}
+    for line in body.decode().splitlines():
+        if line.startswith("licsrv_store_cache_"):
+            name, v = line.split()
+            vals[name] = float(v)
+    return vals.get("licsrv_store_cache_reloads", 0), vals.get("licsrv_store_cache_notice_rows", 0)
+
+
+def pg_scale(tmp, pg):
+    """Registrations through two licsrv on one PostgreSQL (each with its own
+    wrk of PG_CONNS connections, at once) ÷ through one of them alone, rounds
+    alternating: does a second process add registrations, or do its change
+    notices cost the first one what it adds? Every process's copy takes the
+    other's registrations from the notices (schema version 4): the reloads
+    are reported. Both processes on the server core beside PostgreSQL, both
+    wrk on the load core, as in pgreg."""
+    db = "licsrv_scale"
+    pg.psql("CREATE DATABASE " + db)
+    url = pg.url(db)
+    s1 = Licsrv(os.path.join(tmp, "srv-scale-1"), store=url)
+    s2 = Licsrv(os.path.join(tmp, "srv-scale-2"), store=url)
+    accts = [pubutil.account(s1.data, 1000000, import_it=False) for _ in range(PG_ACCOUNTS)]
+    for a in accts:
+        pubutil.licsrv("import", "--data", s1.data, "--store", url, "--trust", pubutil.ROOT_PUB,
+                       a.path)
+    m = 40000 * ROUNDS
+    files = [os.path.join(tmp, "register-scale-%d.jsonl" % i) for i in (1, 2)]
+    for f in files:
+        register_lines(f, accts, m)
+    secs = ROUND_SECS
+    start = [1, 1]
+    rows = lambda: int(pg.psql("SELECT count(*) FROM licsrv_registrations", db=db))  # noqa: E731
+
+    def load(i, srv, out):
+        try:
+            rate, _, bad = wrk(srv.port, "/v1/register", script=LINES_LUA, secs=secs,
+                               conns=PG_CONNS, env={"BENCH_LINES": files[i],
+                                                    "BENCH_START": str(start[i]),
+                                                    "BENCH_PATH": "/v1/register"})
+            out[i] = (rate, bad)
+        except BenchError as e:
+            out[i] = e
+
+    def step(servers):
+        """wrk on each of servers at once; returns their summed rate."""
+        out, ths = {}, []
+        for i, srv in servers:
+            ths.append(threading.Thread(target=load, args=(i, srv, out)))
+        for t in ths:
+            t.start()
+        for t in ths:
+            t.join()
+        total = 0.0
+        for i, _ in servers:
+            if isinstance(out[i], BenchError):
+                raise out[i]
+            rate, bad = out[i]
+            if bad:
+                raise BenchError("%d registrations were refused" % bad)
+            total += rate
+            # never a project id twice: past what this run can have sent
+            start[i] += int(rate * secs * 1.5) + 2 * PG_CONNS
+            if start[i] >= m:
+                raise BenchError("ran out of fresh project ids (%d): raise m in pg_scale()" % m)
+        return total
+
+    rounds = []
+    with s1, s2:
+        for srv in (s1, s2):
+            st, v = pubutil.register(srv.port, accts[0], uuid.uuid4().bytes)
+            if st != 200 or v.get("status") != "valid":  # checked root -> cert -> verdict
+                raise BenchError("public register on PostgreSQL answered %d: %r" % (st, v))
+        before = [cache_counters(s) for s in (s1, s2)]
+        for i in range(ROUNDS):
+            got = {}
+            for who in (["one", "two"] if i % 2 == 0 else ["two", "one"]):
+                n0 = rows()
+                got[who] = step([(0, s1)] if who == "one" else [(0, s1), (1, s2)])
+                if rows() - n0 < got[who] * secs * 0.9:
+                    raise BenchError("%.0f registrations/s answered, %d rows stored"
+                                     % (got[who], rows() - n0))
+            rounds.append((got["two"] / got["one"], got["two"], got["one"]))
+            log("round: registrations through two licsrv %.0f/s, through one %.0f/s"
+                % (got["two"], got["one"]))
+        after = [cache_counters(s) for s in (s1, s2)]
+        s1.stop()
+        s2.stop()
+    r, two, one = median(rounds)
+    report("two processes / one (pgscale)", "%.0f/s vs one %.0f/s, %d clients each%s"
+           % (two, one, PG_CONNS, spread(rounds)), "%.3f" % r, ">= 1.3", r >= 1.3)
+    report("  copy reloads, rows from notices", "reloads %d and %d; rows taken from notices "
+           "%d and %d" % (after[0][0] - before[0][0], after[1][0] - before[1][0],
+                          after[0][1] - before[0][1], after[1][1] - before[1][1]),
+           "%d" % (after[0][0] - before[0][0] + after[1][0] - before[1][0]), "(information)", None)
 
 
 def claims_rate(srv, token, bodies, stored, n, secs):

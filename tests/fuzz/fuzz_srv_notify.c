@@ -2,7 +2,8 @@
  * parser (store/pg/notify.c), which reads what arrives on the listener's
  * connection: any bytes, any length, parse or LIC_FORMAT with *out zeroed, and
  * a parsed payload prints back to the same bytes (the grammar has one
- * spelling per meaning: id, project and origin in lower-case hex). */
+ * spelling per meaning: id, project, origin and a row's strings in
+ * lower-case hex, its times in decimal without leading zeros). */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -36,6 +37,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
           len += snprintf(back + len, sizeof back - (size_t)len, "%02x", n.project[i]);
       } else if (n.kind == PGS_NOTIFY_REGS && n.has_origin) {
         abort(); /* version 2's form carries no origin */
+      }
+    } else if (n.kind == PGS_NOTIFY_ROW || n.kind == PGS_NOTIFY_GONE) {
+      len = snprintf(back, sizeof back, "%c ", n.kind == PGS_NOTIFY_ROW ? 'R' : 'd');
+      for (size_t i = 0; i < LIC_ID_LEN; i++)
+        len += snprintf(back + len, sizeof back - (size_t)len, "%02x", n.id[i]);
+      len += snprintf(back + len, sizeof back - (size_t)len, " ");
+      for (size_t i = 0; i < LIC_ID_LEN; i++)
+        len += snprintf(back + len, sizeof back - (size_t)len, "%02x", n.project[i]);
+      if (n.kind == PGS_NOTIFY_ROW) {
+        if (memcmp(n.row.account, n.id, LIC_ID_LEN) != 0 ||
+            memcmp(n.row.project_id, n.project, LIC_ID_LEN) != 0 || n.row.created < 0 ||
+            n.row.last_valid < 0)
+          abort();
+        len += snprintf(back + len, sizeof back - (size_t)len, " %lld %lld ",
+                        (long long)n.row.created, (long long)n.row.last_valid);
+        for (const char *c = n.row.project; *c != '\0'; c++)
+          len += snprintf(back + len, sizeof back - (size_t)len, "%02x", (unsigned char)*c);
+        len += snprintf(back + len, sizeof back - (size_t)len, " ");
+        for (const char *c = n.row.domain; *c != '\0'; c++)
+          len += snprintf(back + len, sizeof back - (size_t)len, "%02x", (unsigned char)*c);
       }
     } else if (n.kind == PGS_NOTIFY_CERTS || n.kind == PGS_NOTIFY_TOKENS) {
       len = snprintf(back, sizeof back, "%c%s", n.kind == PGS_NOTIFY_CERTS ? 'c' : 't',

@@ -241,6 +241,14 @@ int lmdb_w_registration_claim(store_wtxn *w, const store_registration *r, int64_
   return store_claim_steps(w, r, capacity, audit_token, audit_action, audit_subject, out);
 }
 
+int lmdb_w_registration_release(store_wtxn *w, const uint8_t account[LIC_ID_LEN],
+                                const uint8_t project_id[LIC_ID_LEN], int64_t now,
+                                const char *audit_token, const char *audit_action,
+                                const char *audit_subject, store_release *out) {
+  return store_release_steps(w, account, project_id, now, audit_token, audit_action,
+                             audit_subject, out);
+}
+
 int lmdb_w_registration_delete_all(store_wtxn *w, const uint8_t account[LIC_ID_LEN], size_t *n) {
   MDB_cursor *c = NULL;
   MDB_val k = lmdb__val(account, LIC_ID_LEN), v;

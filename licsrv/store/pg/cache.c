@@ -16,7 +16,8 @@
  * that one change (a delta), anything else reloads its account; the listener
  * skips the notifications that carry this process's origin (the writer's
  * session setting the triggers copy, schema version 3). Another process's
- * registration change reloads that one row. Reloads overlap; each read's
+ * registration change comes with its row in the notice (schema version 4)
+ * and goes into the copy without a read (apply_row). Reloads overlap; each read's
  * sequence number decides which one an account keeps (see "loading" below). */
 #include <poll.h>
 #include <stdio.h>
@@ -36,6 +37,11 @@ struct pgs_centry {
   uint64_t pseq; /* the newest part applied since: a delta's or a row read's number */
   uint64_t rsw;  /* when (a number) the last read's result was put in */
   bool gone, stale;
+  /* this process's writer changed a registration here and the listener has
+   * not seen one of its own notices for the account since: another
+   * process's notice may be older than that change (both wrote the row), so
+   * the row is read instead of taken from the notice */
+  bool own_unseen;
   uint8_t *env;
   size_t env_len;
   int64_t imported, revoked_at;
@@ -353,6 +359,13 @@ int pgs__cache_load_all(pgs_store *s, PGconn *c) {
     for (pgs_centry *e = b[i]; e != NULL; e = e->next)
       e->rsw = sw;
   keep_newer(s, b, nb, seq);
+  /* a change of this process whose notice is still ahead stays guarded */
+  for (size_t i = 0; i < s->cnb; i++)
+    for (pgs_centry *e = s->cbuckets[i]; e != NULL; e = e->next) {
+      pgs_centry *ne = e->own_unseen ? find(b, nb, e->id) : NULL;
+      if (ne != NULL)
+        ne->own_unseen = true;
+    }
   pgs_centry **ob = s->cbuckets;
   size_t onb = s->cnb;
   s->cbuckets = b;
@@ -412,6 +425,7 @@ static int load_account(pgs_store *s, PGconn *c, const uint8_t id[LIC_ID_LEN], b
         mark_stale(s, e);
       }
       e->next = old != NULL ? old->next : NULL;
+      e->own_unseen = old != NULL && old->own_unseen;
       *pp = e;
       e = old;
     }
@@ -485,6 +499,7 @@ static int load_reg(pgs_store *s, PGconn *c, const uint8_t account[LIC_ID_LEN],
   store_registration g;
   bool whole = false;
   uint64_t seq = next_seq(s);
+  atomic_fetch_add(&s->creloads, 1);
   pgs__p_bytes(&p, account, LIC_ID_LEN);
   pgs__p_bytes(&p, project_id, LIC_ID_LEN);
   int rc = pgs__exec(c, REG_SQL " WHERE account = $1 AND project_id = $2", &p, &res);
@@ -517,6 +532,53 @@ static int load_reg(pgs_store *s, PGconn *c, const uint8_t account[LIC_ID_LEN],
   }
   pthread_rwlock_unlock(&s->clock);
   return whole ? load_account(s, c, account, false) : LIC_OK;
+}
+
+/* Another process's registration change as its notice carries it (schema
+ * version 4: the row written, or the row deleted): no read. Notices arrive
+ * in commit order, so a later change of the row comes after this one. A
+ * notice may be older than this process's own change of the same row (its
+ * writer applied it before the listener got here): while the account has
+ * such a change whose own notice the listener has not seen, the row is read
+ * instead (load_reg). An account not in the copy is read whole. */
+static int apply_row(pgs_store *s, PGconn *c, const pgs_notify *n) {
+  bool read_row = false, whole = false;
+  int rc = LIC_OK;
+  pthread_rwlock_wrlock(&s->clock);
+  uint64_t seq = next_seq(s);
+  pgs_centry *e = find_live(s->cbuckets, s->cnb, n->id);
+  if (e == NULL) {
+    whole = true;
+  } else if (e->own_unseen) {
+    read_row = true;
+  } else if (seq > newest(e)) {
+    rc = n->kind == PGS_NOTIFY_ROW ? reg_upsert(e, &n->row) : (reg_remove(e, n->project), LIC_OK);
+    e->pseq = seq;
+    e->rsw = next_seq(s); /* a commit of this process's writer now in flight marks it stale */
+    if (rc != LIC_OK)
+      mark_stale(s, e);
+    atomic_fetch_add(&s->cnotice_rows, 1);
+  } else {
+    mark_stale(s, e);
+  }
+  pthread_rwlock_unlock(&s->clock);
+  if (read_row)
+    return load_reg(s, c, n->id, n->project);
+  if (whole) {
+    atomic_fetch_add(&s->creloads, 1);
+    return load_account(s, c, n->id, false);
+  }
+  return LIC_OK;
+}
+
+/* One of this process's own registration notices: its writer's changes of
+ * the account before it are behind the listener. */
+static void own_seen(pgs_store *s, const uint8_t id[LIC_ID_LEN]) {
+  pthread_rwlock_wrlock(&s->clock);
+  pgs_centry *e = find(s->cbuckets, s->cnb, id);
+  if (e != NULL)
+    e->own_unseen = false;
+  pthread_rwlock_unlock(&s->clock);
 }
 
 /* ---- the writer's own changes, after their commit -------------------------------- */
@@ -556,6 +618,7 @@ int pgs__cache_apply_own(pgs_store *s, PGconn *c, uint64_t since) {
       s->delta[nwhole++] = *d;
       continue;
     }
+    e->own_unseen = true;
     if (d->op == PGS_DELTA_PUT)
       r = reg_upsert(e, &d->g);
     else if (d->op == PGS_DELTA_DELETE)
@@ -607,6 +670,7 @@ static int reload_stale(pgs_store *s, PGconn *c) {
   }
   pthread_rwlock_unlock(&s->clock);
   for (size_t i = 0; i < n; i++) {
+    atomic_fetch_add(&s->creloads, 1);
     int r = load_account(s, c, ids[i], false);
     if (r != LIC_OK) {
       pthread_rwlock_wrlock(&s->clock);
@@ -712,13 +776,20 @@ static int on_notify(pgs_store *s, PGconn *c, const char *payload, bool *full) {
     return LIC_OK;
   }
   /* this process's writer put its change in the copy after its commit */
-  if (n.has_origin && memcmp(n.origin, s->origin, PGS_ORIGIN_LEN) == 0)
+  if (n.has_origin && memcmp(n.origin, s->origin, PGS_ORIGIN_LEN) == 0) {
+    if (n.kind == PGS_NOTIFY_ROW || n.kind == PGS_NOTIFY_GONE || n.kind == PGS_NOTIFY_REG)
+      own_seen(s, n.id);
     return LIC_OK;
+  }
   switch (n.kind) {
-  case PGS_NOTIFY_CERTS: return pgs__cache_load_certs(s, c);
+  case PGS_NOTIFY_CERTS: atomic_fetch_add(&s->creloads, 1); return pgs__cache_load_certs(s, c);
   case PGS_NOTIFY_ACCOUNT:
-  case PGS_NOTIFY_REGS: return pgs__cache_load_account(s, c, n.id);
+  case PGS_NOTIFY_REGS:
+    atomic_fetch_add(&s->creloads, 1);
+    return pgs__cache_load_account(s, c, n.id);
   case PGS_NOTIFY_REG: return load_reg(s, c, n.id, n.project);
+  case PGS_NOTIFY_ROW:
+  case PGS_NOTIFY_GONE: return apply_row(s, c, &n);
   default: return LIC_OK; /* tokens: not in the copy */
   }
 }
@@ -807,9 +878,11 @@ void *pgs__listener_main(void *arg) {
     }
     if (stale && !full && reload_stale(s, c) != LIC_OK)
       full = true;
-    if ((full || pgs__now_ms() - loaded >= PGS_CACHE_MAX_AGE_MS) &&
-        pgs__cache_load_all(s, c) == LIC_OK)
-      full = false;
+    if (full || pgs__now_ms() - loaded >= PGS_CACHE_MAX_AGE_MS) {
+      atomic_fetch_add(&s->creloads, 1);
+      if (pgs__cache_load_all(s, c) == LIC_OK)
+        full = false;
+    }
   }
   PQfinish(c);
   return NULL;

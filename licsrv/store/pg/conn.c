@@ -98,7 +98,9 @@ int pgs__exec(PGconn *c, const char *sql, const pgs_params *p, PGresult **res) {
   *res = NULL;
   if (c == NULL)
     return lic_fail(LIC_UNAVAILABLE, "postgresql: not connected");
-  pgs__pipe_settle(c); /* the claims sent ahead are answered first */
+  int src = pgs__pipe_settle(c); /* the claims sent ahead are answered first */
+  if (src != LIC_OK)
+    return src;
   PGresult *r = PQexecParams(c, sql, p->n, NULL, p->v, p->len, p->fmt, 1);
   ExecStatusType st = r != NULL ? PQresultStatus(r) : PGRES_FATAL_ERROR;
   if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
@@ -128,7 +130,8 @@ int pgs__wexec(store_wtxn *wt, pgs_stmt id, const char *sql, const pgs_params *p
   int rc = pgs__wprepare(s, id, sql, p->n, name, sizeof name);
   if (rc != LIC_OK)
     return rc;
-  pgs__pipe_settle(w->c);
+  if ((rc = pgs__pipe_settle(w->c)) != LIC_OK)
+    return rc;
   PGresult *r = PQexecPrepared(w->c, name, p->n, p->v, p->len, p->fmt, 1);
   ExecStatusType st = r != NULL ? PQresultStatus(r) : PGRES_FATAL_ERROR;
   if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
@@ -152,7 +155,9 @@ int pgs__wprepare(pgs_store *s, pgs_stmt id, const char *sql, int nparams, char 
   snprintf(name, cap, "licsrv_%d", (int)id);
   if ((s->wprepared & (1u << id)) != 0)
     return LIC_OK;
-  pgs__pipe_settle(s->wconn); /* PQprepare waits: not inside a pipeline */
+  int src = pgs__pipe_settle(s->wconn); /* PQprepare waits: not inside a pipeline */
+  if (src != LIC_OK)
+    return src;
   PGresult *r = PQprepare(s->wconn, name, sql, nparams, NULL);
   if (r == NULL || PQresultStatus(r) != PGRES_COMMAND_OK) {
     int rc = pgs__error_of(s->wconn, r);
@@ -169,7 +174,8 @@ int pgs__wprepare(pgs_store *s, pgs_stmt id, const char *sql, int nparams, char 
 int pgs__writer_session(pgs_store *s) {
   pgs_params p = {0};
   s->wprepared = 0;
-  s->npend = 0;
+  pgs__pipe_drop(s);
+  s->begin_sent = s->begin_failed = false;
   pgs__p_text(&p, s->origin_hex);
   return pgs__run(s->wconn, "SELECT set_config('licsrv.origin', $1, false)", &p);
 }
@@ -184,7 +190,9 @@ int pgs__run(PGconn *c, const char *sql, const pgs_params *p) {
 int pgs__script(PGconn *c, const char *sql) {
   if (c == NULL)
     return lic_fail(LIC_UNAVAILABLE, "postgresql: not connected");
-  pgs__pipe_settle(c);
+  int src = pgs__pipe_settle(c);
+  if (src != LIC_OK)
+    return src;
   PGresult *r = PQexec(c, sql); /* the simple protocol: several statements */
   int rc = r != NULL && PQresultStatus(r) == PGRES_COMMAND_OK ? LIC_OK : pgs__error_of(c, r);
   PQclear(r);

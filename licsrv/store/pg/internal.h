@@ -25,7 +25,7 @@
 
 STORE_DECLARE(pgs)
 
-#define PGS_SCHEMA_VERSION 3 /* store/pg/schema.c: the migrations, in order */
+#define PGS_SCHEMA_VERSION 4 /* store/pg/schema.c: the migrations, in order */
 #define PGS_MAX_PARAMS     12
 #define PGS_NOTIFY_CHANNEL "licsrv_changes"
 #define PGS_CACHE_MAX_AGE_MS 60000 /* a full reload at least this often */
@@ -33,10 +33,22 @@ STORE_DECLARE(pgs)
 
 typedef struct pgs_centry pgs_centry; /* cache.c */
 
-/* A claim sent ahead (pipe.c): where its answer goes, the row it writes. */
+/* Parameters of one query: bytes are sent binary, integers and text as text. */
+typedef struct {
+  const char *v[PGS_MAX_PARAMS];
+  int len[PGS_MAX_PARAMS];
+  int fmt[PGS_MAX_PARAMS];
+  char ibuf[PGS_MAX_PARAMS][24];
+  int n;
+} pgs_params;
+
+/* A claim sent ahead (pipe.c): where its answer goes, the row it writes,
+ * and its parameters (p, pointing into buf: sent at the pass's end). */
 typedef struct {
   store_claim *out;
   store_registration d;
+  pgs_params p;
+  char *buf;
 } pgs_pending;
 
 /* A registration change of the writer's group, put in the copy after the
@@ -77,6 +89,10 @@ typedef struct {
    * put there (cache.c). cseq is the last one taken; under clock: the last
    * full reload's (the age of an account that has no entry) and the certs'. */
   atomic_uint_fast64_t cseq;
+  /* reads into the copy the listener made (a row, an account, the
+   * certificates, everything: not the fill at open or after a lost feed),
+   * and rows it took from notices without a read (/metrics) */
+  atomic_uint_fast64_t creloads, cnotice_rows;
   uint64_t cfull_seq, ccerts_seq;
   /* under mu */
   bool cache_fresh, listener_stop;
@@ -106,6 +122,10 @@ typedef struct {
    * on the connection, and at the pass's end */
   bool pipe_ok;
   int pipe_rc; /* the first failure among them, this pass */
+  /* the pass's BEGIN went into the pipeline ahead of its first statement
+   * (pipe.c): begin_sent until its answer is read; begin_failed when that
+   * answer was a failure (nothing of the group can have committed) */
+  bool begin_sent, begin_failed;
   pgs_pending *pend;
   size_t npend, cappend;
   /* the bound on a write in flight at stop (stop.c) */
@@ -152,15 +172,6 @@ typedef struct {
  * failures are LIC_IO with the server's message as detail. */
 int pgs__connect(const char *url, PGconn **out);
 
-/* Parameters of one query: bytes are sent binary, integers and text as text. */
-typedef struct {
-  const char *v[PGS_MAX_PARAMS];
-  int len[PGS_MAX_PARAMS];
-  int fmt[PGS_MAX_PARAMS];
-  char ibuf[PGS_MAX_PARAMS][24];
-  int n;
-} pgs_params;
-
 void pgs__p_bytes(pgs_params *p, const void *d, size_t n);
 void pgs__p_text(pgs_params *p, const char *s);
 void pgs__p_i64(pgs_params *p, int64_t v);
@@ -180,6 +191,7 @@ typedef enum {
   PGS_STMT_REG_DELETE,
   PGS_STMT_AUDIT,
   PGS_STMT_CLAIM,
+  PGS_STMT_RELEASE,
   PGS_STMT_COUNT
 } pgs_stmt;
 /* As pgs__exec on the writer transaction's connection, the statement
@@ -221,14 +233,22 @@ int pgs__pipe_claim(pgs_store *s, const pgs_params *p, store_claim *out,
 /* Read every answer sent ahead (and leave pipeline mode): s->pipe_rc, the
  * first failure. */
 int pgs__pipe_collect(pgs_store *s);
+/* Forget the claims not sent (a new connection). */
+void pgs__pipe_drop(pgs_store *s);
 /* licsrv_claim()'s answer (one row: outcome, used) into out. */
 int pgs__claim_answer(const PGresult *res, store_claim *out);
 #define PGS_CLAIM_SQL                                                                      \
   "SELECT outcome, used FROM licsrv_claim($1, $2, $3, $4, $5::bigint, $6::bigint,"         \
   " $7::bigint, $8, $9, $10)"
+/* Begin the writer's transaction in the pipeline, its answer read with the
+ * first claims' (or before the first statement that waits): a group of
+ * claims costs one round trip less. */
+int pgs__pipe_begin(pgs_store *s);
 /* Before a statement that waits on c: the answers ahead of it, when c is a
- * writer connection with claims in flight. */
-void pgs__pipe_settle(PGconn *c);
+ * writer connection with claims (or a BEGIN) in flight. Not LIC_OK when
+ * the BEGIN sent ahead failed: the statement must not run (outside the
+ * transaction, it would commit alone). */
+int pgs__pipe_settle(PGconn *c);
 
 /* ---- schema.c ------------------------------------------------------------------ */
 
@@ -275,20 +295,25 @@ int pgs__cache_apply_own(pgs_store *s, PGconn *c, uint64_t since);
 
 /* ---- notify.c: a change notification's payload -------------------------------- */
 
-#define PGS_NOTIFY_MAX 96 /* longer than any payload the triggers send (84) */
+/* longer than any payload the triggers send ("R" with a project of
+ * LIC_MAX_NAME and a domain of LIC_MAX_DOMAIN bytes: 889) */
+#define PGS_NOTIFY_MAX 1024
 
 typedef enum {
   PGS_NOTIFY_ACCOUNT = 1, /* an account (id) */
   PGS_NOTIFY_REGS,        /* an account's (id) registrations: schema version 2 */
   PGS_NOTIFY_CERTS,
   PGS_NOTIFY_TOKENS, /* not in the read copy */
-  PGS_NOTIFY_REG,    /* one registration (id, project) */
+  PGS_NOTIFY_REG,    /* one registration (id, project): read it */
+  PGS_NOTIFY_ROW,    /* one registration written: row (schema version 4) */
+  PGS_NOTIFY_GONE,   /* one registration (id, project) deleted (version 4) */
 } pgs_notify_kind;
 
 typedef struct {
   pgs_notify_kind kind;
   uint8_t id[LIC_ID_LEN];      /* ACCOUNT, REGS, REG: the account */
-  uint8_t project[LIC_ID_LEN]; /* REG */
+  uint8_t project[LIC_ID_LEN]; /* REG, ROW, GONE */
+  store_registration row;      /* ROW */
   bool has_origin;             /* the writer that made the change said who it was */
   uint8_t origin[PGS_ORIGIN_LEN];
 } pgs_notify;

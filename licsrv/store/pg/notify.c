@@ -9,6 +9,17 @@
  *   "r " HEX32 " " HEX32 [" " HEX16] one registration (account, project)
  *   "c" [" " HEX16]                  certificates changed
  *   "t" [" " HEX16]                  admin tokens changed (not in the copy)
+ *   "R " HEX32 " " HEX32 " " INT " " INT " " HEXS " " HEXS [" " HEX16]
+ *                                    a registration written, the row itself
+ *                                    (account, project id, created,
+ *                                    last_valid, project and domain as the
+ *                                    hex of their UTF-8 bytes): schema 4
+ *   "d " HEX32 " " HEX32 [" " HEX16] a registration deleted: schema 4
+ *
+ * INT: a non-negative decimal without leading zeros that fits an int64;
+ * HEXS: an even number of lower-case hex digits (maybe none) that decode to
+ * a string without NUL bytes of at most LIC_MAX_NAME (project) or
+ * LIC_MAX_DOMAIN (domain) bytes.
  *
  * and, still accepted (schema version 2's trigger; notifications sent before
  * a `licsrv migrate` may arrive after it): "r " HEX32 (an account's
@@ -54,6 +65,69 @@ static int fail(pgs_notify *out, const char *why) {
   return lic_fail(LIC_FORMAT, "notify: %s", why);
 }
 
+/* A space, then the token up to the next space or the end: *p and *rest
+ * advanced past it, its bytes in tok/tlen. */
+static bool token(const char **p, size_t *rest, const char **tok, size_t *tlen) {
+  if (*rest == 0 || (*p)[0] != ' ')
+    return false;
+  size_t n = 1;
+  while (n < *rest && (*p)[n] != ' ')
+    n++;
+  *tok = *p + 1;
+  *tlen = n - 1;
+  *p += n;
+  *rest -= n;
+  return true;
+}
+
+static bool dec_field(const char *t, size_t n, int64_t *out) {
+  uint64_t v = 0;
+  if (n == 0 || n > 19 || (n > 1 && t[0] == '0'))
+    return false;
+  for (size_t i = 0; i < n; i++) {
+    if (t[i] < '0' || t[i] > '9')
+      return false;
+    v = v * 10 + (uint64_t)(t[i] - '0');
+  }
+  if (v > (uint64_t)INT64_MAX)
+    return false;
+  *out = (int64_t)v;
+  return true;
+}
+
+/* hex of a string's bytes into out (cap bytes with its NUL) */
+static bool str_field(const char *t, size_t n, char *out, size_t cap) {
+  if (n % 2 != 0 || n / 2 >= cap)
+    return false;
+  for (size_t i = 0; i < n / 2; i++) {
+    int hi = hexval(t[2 * i]), lo = hexval(t[2 * i + 1]);
+    if (hi < 0 || lo < 0 || (hi | lo) == 0)
+      return false;
+    out[i] = (char)(hi << 4 | lo);
+  }
+  out[n / 2] = '\0';
+  return true;
+}
+
+/* "R ...": the row after the two ids (p at the space after the project). */
+static int row_parse(const char *p, size_t rest, pgs_notify *out) {
+  const char *t[4];
+  size_t n[4];
+  store_registration *g = &out->row;
+  for (int i = 0; i < 4; i++)
+    if (!token(&p, &rest, &t[i], &n[i]))
+      return fail(out, "'R' wants an account, a project, created, last_valid, project and domain");
+  if (!dec_field(t[0], n[0], &g->created) || !dec_field(t[1], n[1], &g->last_valid))
+    return fail(out, "'R' wants created and last_valid as decimal numbers");
+  if (!str_field(t[2], n[2], g->project, sizeof g->project) ||
+      !str_field(t[3], n[3], g->domain, sizeof g->domain))
+    return fail(out, "'R' wants project and domain as hex of their bytes (no NUL, not too long)");
+  memcpy(g->account, out->id, LIC_ID_LEN);
+  memcpy(g->project_id, out->project, LIC_ID_LEN);
+  out->kind = PGS_NOTIFY_ROW;
+  return origin_tail(p, rest, out) ? LIC_OK : fail(out, "'R' ends with an origin or nothing");
+}
+
 int pgs__notify_parse(const char *payload, size_t len, pgs_notify *out) {
   memset(out, 0, sizeof *out);
   if (payload == NULL || len == 0)
@@ -72,8 +146,20 @@ int pgs__notify_parse(const char *payload, size_t len, pgs_notify *out) {
                          : fail(out, "'t' takes no argument but an origin");
     return LIC_OK;
   }
+  if (kind == 'R' || kind == 'd') {
+    if (rest < 2 * ID_FIELD || !hex_field(p, ID_FIELD, out->id, LIC_ID_LEN) ||
+        !hex_field(p + ID_FIELD, ID_FIELD, out->project, LIC_ID_LEN))
+      return kind == 'R' ? fail(out, "'R' wants an account and a project (32 hex digits each)")
+                         : fail(out, "'d' wants an account and a project (32 hex digits each)");
+    p += 2 * ID_FIELD;
+    rest -= 2 * ID_FIELD;
+    if (kind == 'R')
+      return row_parse(p, rest, out);
+    out->kind = PGS_NOTIFY_GONE;
+    return origin_tail(p, rest, out) ? LIC_OK : fail(out, "'d' takes two ids and an origin");
+  }
   if (kind != 'a' && kind != 'r')
-    return fail(out, "unknown kind (not a, r, c or t)");
+    return fail(out, "unknown kind (not a, r, R, d, c or t)");
   if (rest < ID_FIELD || !hex_field(p, ID_FIELD, out->id, LIC_ID_LEN))
     return fail(out, kind == 'a' ? "'a' wants a space and 32 hex digits"
                                  : "'r' wants a space and 32 hex digits");

@@ -369,6 +369,46 @@ int pgs_w_registration_claim(store_wtxn *w, const store_registration *r, int64_t
   return LIC_OK;
 }
 
+#define PGS_RELEASE_SQL                                                                    \
+  "SELECT outcome, used FROM licsrv_release($1, $2, $3::bigint, $4, $5, $6)"
+
+/* One round trip: licsrv_release() (schema version 4). */
+int pgs_w_registration_release(store_wtxn *w, const uint8_t account[LIC_ID_LEN],
+                               const uint8_t project_id[LIC_ID_LEN], int64_t now,
+                               const char *audit_token, const char *audit_action,
+                               const char *audit_subject, store_release *out) {
+  pgs_params p = {0};
+  PGresult *res;
+  int rc;
+  memset(out, 0, sizeof *out);
+  if (strlen(audit_token) > STORE_MAX_TOKEN_NAME || strlen(audit_action) > STORE_MAX_ACTION ||
+      strlen(audit_subject) > STORE_MAX_SUBJECT)
+    return lic_fail(LIC_LIMIT, "audit entry fields too long");
+  ((pgs_wtxn *)w)->count_ok = false;
+  pgs__p_bytes(&p, account, LIC_ID_LEN);
+  pgs__p_bytes(&p, project_id, LIC_ID_LEN);
+  pgs__p_i64(&p, now);
+  pgs__p_text(&p, audit_token);
+  pgs__p_text(&p, audit_action);
+  pgs__p_text(&p, audit_subject);
+  if ((rc = pgs__wexec(w, PGS_STMT_RELEASE, PGS_RELEASE_SQL, &p, &res)) != LIC_OK)
+    return rc;
+  int32_t outcome = PQntuples(res) == 1 ? pgs__i32(res, 0, 0) : -1;
+  int64_t used = PQntuples(res) == 1 ? pgs__i64(res, 0, 1) : 0;
+  PQclear(res);
+  if (outcome < STORE_RELEASE_NO_ACCOUNT || outcome > STORE_RELEASE_REMOVED)
+    return lic_fail(LIC_FORMAT, "postgresql: licsrv_release answered outcome %d", (int)outcome);
+  out->outcome = (store_release_outcome)outcome;
+  out->used = used > 0 ? (size_t)used : 0;
+  if (out->outcome == STORE_RELEASE_REMOVED) {
+    store_registration d = {0};
+    memcpy(d.account, account, LIC_ID_LEN);
+    memcpy(d.project_id, project_id, LIC_ID_LEN);
+    pgs__delta(w, PGS_DELTA_DELETE, &d);
+  }
+  return LIC_OK;
+}
+
 int pgs_w_registration_delete_all(store_wtxn *w, const uint8_t account[LIC_ID_LEN], size_t *n) {
   pgs_params p = {0};
   store_registration d = {0};

@@ -159,7 +159,88 @@ static const char MIGRATION_3[] =
     "UPDATE licsrv_accounts a SET nregs = (SELECT count(*) FROM licsrv_registrations r"
     " WHERE r.account = a.id)";
 
-static const char *const MIGRATIONS[PGS_SCHEMA_VERSION] = {MIGRATION_1, MIGRATION_2, MIGRATION_3};
+/* Version 4: another process's registration reaches a copy from the notice
+ * itself, never a read. A registration written announces its row ("R
+ * ACCOUNT PROJECT CREATED LAST_VALID HEX(project) HEX(domain) ORIGIN": what
+ * the verify path reads, at most 889 bytes, well under NOTIFY's 8000), one
+ * deleted "d ACCOUNT PROJECT ORIGIN" (store/pg/notify.c). The count and the
+ * claim are version 3's, with the new payloads; licsrv_release() is an
+ * unregistration in one statement. */
+#define PGS_ROW_NOTICE(acc, pid, proj, dom, cr, lv)                                        \
+  "'R ' || encode(" acc ", 'hex') || ' ' || encode(" pid ", 'hex') || ' ' || " cr            \
+  " || ' ' || " lv " || ' ' || encode(convert_to(" proj ", 'UTF8'), 'hex') || ' ' ||"        \
+  " encode(convert_to(" dom ", 'UTF8'), 'hex') || licsrv_origin()"
+static const char MIGRATION_4[] =
+    "CREATE OR REPLACE FUNCTION licsrv_reg_change() RETURNS trigger LANGUAGE plpgsql AS $f$"
+    " BEGIN"
+    "  IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND (OLD.account <> NEW.account"
+    "   OR OLD.project_id <> NEW.project_id)) THEN"
+    "   IF TG_OP = 'DELETE' OR OLD.account <> NEW.account THEN"
+    "    UPDATE licsrv_accounts SET nregs = nregs - 1 WHERE id = OLD.account;"
+    "   END IF;"
+    "   PERFORM pg_notify('" PGS_NOTIFY_CHANNEL "', 'd ' || encode(OLD.account, 'hex') || ' '"
+    "    || encode(OLD.project_id, 'hex') || licsrv_origin());"
+    "  END IF;"
+    "  IF TG_OP <> 'DELETE' THEN"
+    "   IF TG_OP = 'INSERT' OR OLD.account <> NEW.account THEN"
+    "    UPDATE licsrv_accounts SET nregs = nregs + 1 WHERE id = NEW.account;"
+    "   END IF;"
+    "   PERFORM pg_notify('" PGS_NOTIFY_CHANNEL "', "
+    PGS_ROW_NOTICE("NEW.account", "NEW.project_id", "NEW.project", "NEW.domain", "NEW.created",
+                   "NEW.last_valid") ");"
+    "  END IF;"
+    "  RETURN NULL; END $f$;"
+    "CREATE OR REPLACE FUNCTION licsrv_claim(a bytea, p bytea, proj text, dom text, t bigint,"
+    " lv bigint, cap bigint, tok text, act text, subj text, OUT outcome integer, OUT used bigint)"
+    " LANGUAGE plpgsql AS $f$ DECLARE rv bigint; BEGIN"
+    "  UPDATE licsrv_accounts SET nregs = nregs + 1 WHERE id = a AND revoked_at = 0"
+    "   AND nregs < cap RETURNING nregs INTO used;"
+    "  IF FOUND THEN"
+    "   PERFORM set_config('licsrv.claim', 'on', true);"
+    "   INSERT INTO licsrv_registrations (account, project_id, project, domain, created,"
+    "    last_valid) VALUES (a, p, proj, dom, t, lv) ON CONFLICT (account, project_id) DO NOTHING;"
+    "   IF FOUND THEN"
+    "    PERFORM set_config('licsrv.claim', '', true);"
+    "    INSERT INTO licsrv_audit (time, token, action, subject) VALUES (t, tok, act, subj);"
+    "    PERFORM pg_notify('" PGS_NOTIFY_CHANNEL "', "
+    PGS_ROW_NOTICE("a", "p", "proj", "dom", "t", "lv") ");"
+    "    outcome := 4; RETURN;"
+    "   END IF;"
+    "   PERFORM set_config('licsrv.claim', '', true);"
+    "   UPDATE licsrv_accounts SET nregs = nregs - 1 WHERE id = a RETURNING nregs INTO used;"
+    "   outcome := 2; RETURN;"
+    "  END IF;"
+    "  SELECT revoked_at, nregs INTO rv, used FROM licsrv_accounts WHERE id = a FOR UPDATE;"
+    "  IF NOT FOUND THEN outcome := 0; used := 0; RETURN; END IF;"
+    "  IF rv <> 0 THEN outcome := 1; used := 0; RETURN; END IF;"
+    "  PERFORM 1 FROM licsrv_registrations WHERE account = a AND project_id = p;"
+    "  outcome := CASE WHEN FOUND THEN 2 ELSE 3 END;"
+    " END $f$;"
+    /* an unregistration in one round trip (store_w_registration_release):
+     * outcome 0 no account, 1 revoked, 2 not registered, 3 removed; used the
+     * count after it. Under the account's row lock like the claim; the
+     * delete's trigger is told to leave the count and the notice to it. */
+    "CREATE FUNCTION licsrv_release(a bytea, p bytea, t bigint, tok text, act text, subj text,"
+    " OUT outcome integer, OUT used bigint) LANGUAGE plpgsql AS $f$ DECLARE rv bigint; BEGIN"
+    "  SELECT revoked_at, nregs INTO rv, used FROM licsrv_accounts WHERE id = a FOR UPDATE;"
+    "  IF NOT FOUND THEN outcome := 0; used := 0; RETURN; END IF;"
+    "  IF rv <> 0 THEN outcome := 1; used := 0; RETURN; END IF;"
+    "  PERFORM set_config('licsrv.claim', 'on', true);"
+    "  DELETE FROM licsrv_registrations WHERE account = a AND project_id = p;"
+    "  IF NOT FOUND THEN"
+    "   PERFORM set_config('licsrv.claim', '', true);"
+    "   outcome := 2; RETURN;"
+    "  END IF;"
+    "  PERFORM set_config('licsrv.claim', '', true);"
+    "  UPDATE licsrv_accounts SET nregs = nregs - 1 WHERE id = a RETURNING nregs INTO used;"
+    "  INSERT INTO licsrv_audit (time, token, action, subject) VALUES (t, tok, act, subj);"
+    "  PERFORM pg_notify('" PGS_NOTIFY_CHANNEL "', 'd ' || encode(a, 'hex') || ' '"
+    "   || encode(p, 'hex') || licsrv_origin());"
+    "  outcome := 3;"
+    " END $f$";
+
+static const char *const MIGRATIONS[PGS_SCHEMA_VERSION] = {MIGRATION_1, MIGRATION_2, MIGRATION_3,
+                                                           MIGRATION_4};
 
 int pgs__schema_get(PGconn *c, int *version) {
   PGresult *r = NULL;
@@ -332,6 +413,7 @@ void pgs_close(store *st) {
   free(s->dirty);
   free(s->delta);
   free(s->stale);
+  pgs__pipe_drop(s);
   free(s->pend);
   store_batch_free(&s->batch);
   opq_destroy(&s->q);

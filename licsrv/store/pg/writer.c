@@ -187,6 +187,8 @@ void pgs_health_get(store *st, store_health *h) {
     pthread_rwlock_rdlock(&s->clock);
     h->cache_age_ms = pgs__now_ms() - s->cloaded_ms;
     pthread_rwlock_unlock(&s->clock);
+    h->cache_reloads = atomic_load(&s->creloads);
+    h->cache_notice_rows = atomic_load(&s->cnotice_rows);
   }
 }
 
@@ -242,10 +244,15 @@ static int group_begin(pgs_store *s, int64_t *next_try, int64_t *backoff) {
   return rc;
 }
 
-/* One pass over the group in one transaction; *failed when an operation did. */
+/* One pass over the group in one transaction; *failed when an operation did.
+ * The first pass sends its BEGIN ahead with its first claims (pipe.c); when
+ * that BEGIN fails on a connection that died while idle, the writer
+ * reconnects and runs the pass again (writer_main), as group_begin does. */
 static int group_pass(pgs_store *s, opq_op *ops, bool isolate, bool *failed, uint64_t *nops,
                       int64_t *next_try, int64_t *backoff) {
-  int rc = group_begin(s, next_try, backoff); /* may reconnect: w takes the connection after */
+  s->begin_sent = s->begin_failed = false;
+  /* group_begin may reconnect: w takes the connection after */
+  int rc = isolate ? group_begin(s, next_try, backoff) : pgs__pipe_begin(s);
   pgs_wtxn w = {.ops = &pgs_ops, .s = s, .c = s->wconn, .now = (int64_t)time(NULL)};
   *failed = false;
   *nops = 0;
@@ -333,11 +340,21 @@ void *pgs__writer_main(void *arg) {
     } else if (ops != NULL || bn > 0 || hwm > 0) {
       lic_errdetail_clear();
       crc = writer_conn(s, &next_try, &backoff);
+      bool again = true;
       for (int pass = 0; pass < 2 && crc == LIC_OK; pass++) {
         bool failed;
         crc = group_pass(s, ops, pass == 1, &failed, &nops, &next_try, &backoff);
         if (crc == LIC_OK && !failed)
           break;
+        if (pass == 0 && again && s->begin_failed && !pgs__conn_ok(s->wconn)) {
+          /* the BEGIN sent ahead found the connection dead: nothing of the
+           * group reached PostgreSQL's commit, so reconnect and run it again */
+          again = false;
+          next_try = 0;
+          crc = writer_conn(s, &next_try, &backoff);
+          pass = -1;
+          continue;
+        }
         pgs__run(s->wconn, "ROLLBACK", NULL);
         if (crc == LIC_OK && (pass == 1 || pgs__canceled(s)))
           break; /* no replay of a group the stop canceled */

@@ -2,7 +2,8 @@
  * capacity check reads (store_w_registration_count) and a verify reports
  * (store_registration_count), after every kind of change: register, register
  * again, unregister, delete_all, the TTL release, purge, forget, an account
- * deleted and imported again, and the claim (store_w_registration_claim); on
+ * deleted and imported again, the claim (store_w_registration_claim) and the
+ * unregistration in one call (store_w_registration_release); on
  * both backends, each keeping it stored (LMDB in its regcounts database since
  * schema 2, PostgreSQL in licsrv_accounts.nregs since schema version 3) and
  * equal to the rows. LMDB alone: a schema 1 store with registrations is
@@ -101,7 +102,7 @@ static int teardown(void **state) {
 /* ---- writes ----------------------------------------------------------------- */
 
 enum { W_ACCT_PUT, W_ACCT_DELETE, W_ACCT_REVOKE, W_REG_PUT, W_REG_DELETE, W_REG_DELALL,
-       W_CLAIM, W_COUNT };
+       W_CLAIM, W_RELEASE, W_COUNT };
 
 typedef struct {
   int what;
@@ -111,6 +112,7 @@ typedef struct {
   size_t n;
   int64_t capacity; /* W_CLAIM */
   store_claim claim;
+  store_release release; /* W_RELEASE */
 } op;
 
 static int apply(store_wtxn *w, void *arg) {
@@ -136,6 +138,9 @@ static int apply(store_wtxn *w, void *arg) {
     return store_w_registration_put(w, &g);
   case W_REG_DELETE: return store_w_registration_delete(w, o->id, pid);
   case W_REG_DELALL: return store_w_registration_delete_all(w, o->id, &o->n);
+  case W_RELEASE:
+    return store_w_registration_release(w, o->id, pid, o->when, "public", "registration.remove",
+                                        "release-test", &o->release);
   default:
     /* as the capacity check reads it: with the account's lock first, when
      * there is an account */
@@ -290,6 +295,75 @@ static void test_claim_outcomes(void **state) {
   c = claim(f, A1, 4, 10);
   assert_int_equal(c.outcome, STORE_CLAIM_REVOKED);
   counts(f, A1, 2);
+}
+
+/* The unregistration in one call: each outcome, the count it reports, an
+ * audit entry only when a registration went. */
+static int audit_rm_cb(const store_audit *a, void *arg) {
+  if (strcmp(a->subject, "release-test") == 0 && strcmp(a->action, "registration.remove") == 0 &&
+      a->time == 700)
+    (*(int *)arg)++;
+  return LIC_OK;
+}
+
+static store_release release(fx *f, const uint8_t *id, uint8_t project) {
+  op o = {.what = W_RELEASE, .id = id, .project = project, .when = 700};
+  memset(&o.release, 0x5a, sizeof o.release);
+  assert_int_equal(store_write(f->s, apply, &o), LIC_OK);
+  return o.release;
+}
+
+static void test_release_outcomes(void **state) {
+  fx *f = *state;
+  store_release r = release(f, A1, 1);
+  assert_int_equal(r.outcome, STORE_RELEASE_NO_ACCOUNT);
+  assert_int_equal(r.used, 0);
+  write_on(f->s, W_ACCT_PUT, A1, 0, 0);
+  r = release(f, A1, 1);
+  assert_int_equal(r.outcome, STORE_RELEASE_ABSENT);
+  assert_int_equal(r.used, 0);
+  for (uint8_t p = 1; p <= 3; p++)
+    assert_int_equal(claim(f, A1, p, 10).outcome, STORE_CLAIM_NEW);
+  r = release(f, A1, 2);
+  assert_int_equal(r.outcome, STORE_RELEASE_REMOVED);
+  assert_int_equal(r.used, 2);
+  counts(f, A1, 2);
+  r = release(f, A1, 2); /* twice: nothing more */
+  assert_int_equal(r.outcome, STORE_RELEASE_ABSENT);
+  assert_int_equal(r.used, 2);
+  counts(f, A1, 2);
+  int k = 0;
+  assert_int_equal(store_reader_begin(f->rd), LIC_OK);
+  assert_int_equal(store_audit_each(f->rd, 0, NULL, audit_rm_cb, &k), LIC_OK);
+  store_reader_end(f->rd);
+  assert_int_equal(k, 1); /* the one that removed a registration */
+  assert_int_equal(claim(f, A1, 2, 3).outcome, STORE_CLAIM_NEW); /* the slot is free again */
+  write_on(f->s, W_ACCT_REVOKE, A1, 0, 0);
+  r = release(f, A1, 1);
+  assert_int_equal(r.outcome, STORE_RELEASE_REVOKED);
+  assert_int_equal(r.used, 0);
+  counts(f, A1, 3); /* a revoked account's registrations stay */
+}
+
+/* PostgreSQL: the writer's connection dies while idle (the server
+ * restarted, a failover). The next group's BEGIN, sent ahead with its
+ * claims, fails on it; nothing of the group reached a commit, so the writer
+ * reconnects and runs it again instead of answering 503. */
+static void test_pg_dead_idle_connection(void **state) {
+  fx *f = *state;
+  write_on(f->s, W_ACCT_PUT, A1, 0, 0);
+  for (int round = 0; round < 3; round++) {
+    assert_true(pg_long("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                        " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                        " AND backend_type = 'client backend'") >= 1);
+    /* a claim (sent ahead), an unregistration (a statement that waits) */
+    assert_int_equal(claim(f, A1, (uint8_t)(round + 1), 10).outcome, STORE_CLAIM_NEW);
+    assert_true(pg_long("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                        " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                        " AND backend_type = 'client backend'") >= 1);
+    assert_int_equal(release(f, A1, (uint8_t)(round + 1)).outcome, STORE_RELEASE_REMOVED);
+  }
+  counts(f, A1, 0);
 }
 
 /* A group of claims (PostgreSQL sends them ahead without waiting for each):
@@ -480,14 +554,67 @@ static void test_lmdb_old_store_counted(void **state) {
   counts(f, A1, 4);
 }
 
+/* PostgreSQL: two processes' groups of claims on the same accounts, each
+ * group's accounts in the opposite order. Sent in the order they came, the
+ * two transactions took the accounts' row locks crosswise and deadlocked
+ * (PostgreSQL broke it after a second); sent ordered by account they queue
+ * behind each other and none deadlocks. */
+static void test_pg_groups_of_two_processes_never_deadlock(void **state) {
+  fx *f = *state;
+  store *s2 = NULL;
+  const uint8_t *accts[4] = {A1, A2, A3, A1};
+  for (int a = 0; a < 3; a++)
+    write_on(f->s, W_ACCT_PUT, accts[a], 0, 0);
+  assert_int_equal(store_open(f->where, 0, &s2), LIC_OK);
+  long dl0 = pg_long("SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()");
+  waiter w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+  enum { ROUNDS = 60, PER = 6 };
+  static gop g[ROUNDS][2][PER];
+  int expect = 0;
+  for (int r = 0; r < ROUNDS; r++) /* both handles' queues fill at once: large groups */
+    for (int k = 0; k < PER; k++)
+      for (int h = 0; h < 2; h++) {
+        gop *o = &g[r][h][k];
+        memset(o, 0, sizeof *o);
+        o->w = &w;
+        o->o.what = W_CLAIM;
+        /* handle 0: A1, A2, A3...; handle 1: A3, A2, A1... */
+        o->o.id = accts[h == 0 ? k % 3 : 2 - k % 3];
+        o->o.when = 100;
+        o->o.capacity = 1000;
+        o->o.project = (uint8_t)(k + 1); /* the same projects again: cheap, still locked */
+        assert_int_equal(store_submit(h == 0 ? f->s : s2, gapply, gdone, o), LIC_OK);
+        expect++;
+      }
+  pthread_mutex_lock(&w.mu);
+  while (w.done < expect)
+    pthread_cond_wait(&w.cv, &w.mu);
+  pthread_mutex_unlock(&w.mu);
+  for (int r = 0; r < ROUNDS; r++)
+    for (int h = 0; h < 2; h++)
+      for (int k = 0; k < PER; k++)
+        assert_int_equal(g[r][h][k].rc, LIC_OK);
+  store_close(s2);
+  struct timespec ts = {1, 500000000}; /* backends report their counts within a second */
+  nanosleep(&ts, NULL);
+  assert_int_equal(pg_long("SELECT deadlocks FROM pg_stat_database WHERE datname ="
+                           " current_database()"),
+                   dl0);
+  size_t total = 0;
+  for (int a = 0; a < 3; a++)
+    total += wcount(f->s, accts[a]);
+  assert_int_equal(total, rows(f->rd, A1) + rows(f->rd, A2) + rows(f->rd, A3));
+}
+
 /* ---- PostgreSQL: the migration from version 2 --------------------------------- */
 
-/* What schema version 2 made, from what version 3 made (store/pg/schema.c). */
+/* What schema version 2 made, from what versions 3 and 4 made (store/pg/schema.c). */
 static const char TO_V2[] =
     "DROP TRIGGER licsrv_registrations_change ON licsrv_registrations;"
     "DROP TRIGGER licsrv_accounts_nregs ON licsrv_accounts;"
     "DROP TRIGGER licsrv_accounts_notify_update ON licsrv_accounts;"
     "DROP FUNCTION licsrv_reg_change(); DROP FUNCTION licsrv_account_nregs(); DROP FUNCTION licsrv_claim;"
+    "DROP FUNCTION licsrv_release;" /* version 4 */
     "ALTER TABLE licsrv_accounts DROP COLUMN nregs;"
     "CREATE OR REPLACE FUNCTION licsrv_notify() RETURNS trigger LANGUAGE plpgsql AS $f$"
     " DECLARE k text; BEGIN"
@@ -525,7 +652,7 @@ static void test_pg_migrate_v2_counts(void **state) {
   assert_non_null(strstr(lic_errdetail(), "licsrv migrate"));
   assert_int_equal(store_open(f->where, STORE_MIGRATE, &f->s), LIC_OK);
   assert_int_equal(store_reader_new(f->s, &f->rd), LIC_OK);
-  assert_int_equal(pg_long("SELECT schema FROM licsrv_meta"), 3);
+  assert_int_equal(pg_long("SELECT schema FROM licsrv_meta"), 4);
   assert_int_equal(pg_long("SELECT nregs FROM licsrv_accounts WHERE id = '\\xa1000000000000000000000000000000'"), 6);
   assert_int_equal(pg_long("SELECT nregs FROM licsrv_accounts WHERE id = '\\xa2000000000000000000000000000000'"), 1);
   counts(f, A1, 6);
@@ -704,6 +831,7 @@ int main(void) {
       BOTH(test_counts_follow_every_change),
       BOTH(test_counts_without_the_account),
       BOTH(test_claim_outcomes),
+      BOTH(test_release_outcomes),
       BOTH(test_claims_in_one_group),
       BOTH(test_lmdb_old_store_counted),
   };
@@ -713,6 +841,9 @@ int main(void) {
       BOTH(test_counts_follow_every_change),
       BOTH(test_counts_without_the_account),
       BOTH(test_claim_outcomes),
+      BOTH(test_release_outcomes),
+      BOTH(test_pg_dead_idle_connection),
+      BOTH(test_pg_groups_of_two_processes_never_deadlock),
       BOTH(test_claims_in_one_group),
       BOTH(test_pg_migrate_v2_counts),
       BOTH(test_pg_cached_own_and_other_changes),

@@ -1,5 +1,6 @@
 /* test_srv_store_notify.c - the change notification's payload parser
- * (store/pg/notify.c): what the schema's triggers send (version 3: with the
+ * (store/pg/notify.c): what the schema's triggers send (version 4: a
+ * registration's row itself, or its deletion; version 3: with the
  * registration's project and the writer's origin; version 2's still
  * accepted) parses to the account, project, origin or kind it names;
  * garbage, truncated, oversized, wrong-prefix and bad-hex payloads are
@@ -129,6 +130,98 @@ static void test_version_3_malformed(void **state) {
     }
 }
 
+/* Version 4: the row written ("R"), the row deleted ("d"). */
+static void test_what_version_4_sends(void **state) {
+  (void)state;
+  char p[PGS_NOTIFY_MAX + 1];
+  pgs_notify n;
+  /* project "Reports" (52 65 70 6f 72 74 73), domain "r.example" */
+  snprintf(p, sizeof p, "R %s %s 1700000000 1700000123 5265706f727473 722e6578616d706c65 %s", HEX,
+           PHEX, OHEX);
+  assert_int_equal(parse(p, &n), LIC_OK);
+  assert_int_equal(n.kind, PGS_NOTIFY_ROW);
+  assert_memory_equal(n.id, ID, LIC_ID_LEN);
+  assert_memory_equal(n.project, PR, LIC_ID_LEN);
+  assert_memory_equal(n.row.account, ID, LIC_ID_LEN);
+  assert_memory_equal(n.row.project_id, PR, LIC_ID_LEN);
+  assert_int_equal(n.row.created, 1700000000);
+  assert_int_equal(n.row.last_valid, 1700000123);
+  assert_string_equal(n.row.project, "Reports");
+  assert_string_equal(n.row.domain, "r.example");
+  assert_true(n.has_origin);
+  assert_memory_equal(n.origin, OR, PGS_ORIGIN_LEN);
+  snprintf(p, sizeof p, "R %s %s 0 0  ", HEX, PHEX); /* empty strings, no origin */
+  assert_int_equal(parse(p, &n), LIC_OK);
+  assert_int_equal(n.kind, PGS_NOTIFY_ROW);
+  assert_string_equal(n.row.project, "");
+  assert_false(n.has_origin);
+  snprintf(p, sizeof p, "R %s %s 9223372036854775807 1 61 62", HEX, PHEX);
+  assert_int_equal(parse(p, &n), LIC_OK);
+  assert_int_equal(n.row.created, INT64_MAX);
+  snprintf(p, sizeof p, "d %s %s %s", HEX, PHEX, OHEX);
+  assert_int_equal(parse(p, &n), LIC_OK);
+  assert_int_equal(n.kind, PGS_NOTIFY_GONE);
+  assert_memory_equal(n.project, PR, LIC_ID_LEN);
+  assert_true(n.has_origin);
+  snprintf(p, sizeof p, "d %s %s", HEX, PHEX);
+  assert_int_equal(parse(p, &n), LIC_OK);
+  assert_int_equal(n.kind, PGS_NOTIFY_GONE);
+
+  /* the longest: a project of LIC_MAX_NAME, a domain of LIC_MAX_DOMAIN bytes */
+  char proj[2 * LIC_MAX_NAME + 3], dom[2 * LIC_MAX_DOMAIN + 3];
+  memset(proj, 0, sizeof proj);
+  memset(dom, 0, sizeof dom);
+  for (size_t i = 0; i < 2 * LIC_MAX_NAME; i += 2)
+    memcpy(proj + i, "61", 2);
+  for (size_t i = 0; i < 2 * LIC_MAX_DOMAIN; i += 2)
+    memcpy(dom + i, "62", 2);
+  int len = snprintf(p, sizeof p, "R %s %s 1700000000 1700000000 %s %s %s", HEX, PHEX, proj, dom,
+                     OHEX);
+  assert_true(len < PGS_NOTIFY_MAX);
+  assert_int_equal(parse(p, &n), LIC_OK);
+  assert_int_equal(strlen(n.row.project), LIC_MAX_NAME);
+  assert_int_equal(strlen(n.row.domain), LIC_MAX_DOMAIN);
+  memcpy(proj + 2 * LIC_MAX_NAME, "61", 2); /* a byte too long each */
+  snprintf(p, sizeof p, "R %s %s 1 1 %s 62", HEX, PHEX, proj);
+  bad(p);
+  memcpy(dom + 2 * LIC_MAX_DOMAIN, "62", 2);
+  snprintf(p, sizeof p, "R %s %s 1 1 61 %s", HEX, PHEX, dom);
+  bad(p);
+
+  const char *rows[] = {
+      "01 1 61 62",                  /* a leading zero */
+      "-1 1 61 62",                  /* negative */
+      "9223372036854775808 1 61 62", /* past int64 */
+      "99999999999999999999 1 61 62",
+      "1 1 6 62",    /* an odd number of digits */
+      "1 1 6A 62",   /* upper case */
+      "1 1 00 62",   /* a NUL byte */
+      "1 1 6100 62", /* a NUL inside */
+      "1 1 61",      /* no domain */
+      "1 1",
+      "1",
+      "",
+      "1 1 61 62 0123456789abcdef 0123456789abcdef", /* two origins */
+      "1 1 61 62 0123456789abcde",                   /* a cut origin */
+      "1 1 61 62 ",                                  /* a space and no origin */
+      "+1 1 61 62",
+      " 1 1 61 62",
+      "1  1 61 62",
+  };
+  for (size_t i = 0; i < sizeof rows / sizeof *rows; i++) {
+    snprintf(p, sizeof p, "R %s %s%s%s", HEX, PHEX, rows[i][0] ? " " : "", rows[i]);
+    bad(p);
+  }
+  snprintf(p, sizeof p, "R %s 1 1 61 62", HEX); /* no project id */
+  bad(p);
+  snprintf(p, sizeof p, "d %s", HEX);
+  bad(p);
+  snprintf(p, sizeof p, "d %s %s 1", HEX, PHEX);
+  bad(p);
+  snprintf(p, sizeof p, "d %s %s ", HEX, PHEX);
+  bad(p);
+}
+
 static void test_empty_and_garbage(void **state) {
   (void)state;
   pgs_notify n;
@@ -207,7 +300,8 @@ int main(void) {
       cmocka_unit_test(test_what_the_trigger_sends), cmocka_unit_test(test_empty_and_garbage),
       cmocka_unit_test(test_wrong_prefix),           cmocka_unit_test(test_truncated_and_oversized),
       cmocka_unit_test(test_bad_hex),
-      cmocka_unit_test(test_what_version_3_sends),   cmocka_unit_test(test_version_3_malformed),
+      cmocka_unit_test(test_what_version_3_sends),
+      cmocka_unit_test(test_what_version_4_sends),   cmocka_unit_test(test_version_3_malformed),
   };
   return cmocka_run_group_tests_name("store_pg_notify", tests, NULL, NULL);
 }
