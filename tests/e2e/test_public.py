@@ -836,10 +836,17 @@ def test_node_names_per_account_are_bounded(tmp_path):
         for i in range(10):
             assert verify(s.port, a, pid, node="m%d" % i)[1]["status"] == "valid"
             time.sleep(1.05)  # one second apart: a strict order of last seen
-        st, doc = srvchain.admin(s, "GET", "/v1/admin/nodes", admin_token(s))
-        assert st == 200, doc
-        mine = sorted(n["node"] for n in doc["nodes"] if n.get("account", n.get("license")) == a.id
-                      and n["last_valid"] > 0)
+        # In public mode the admin listing reads the store, which the batched
+        # node writes reach within the batch interval (2 s): wait for m9.
+        deadline = time.monotonic() + 6
+        while True:
+            st, doc = srvchain.admin(s, "GET", "/v1/admin/nodes", admin_token(s))
+            assert st == 200, doc
+            mine = sorted(n["node"] for n in doc["nodes"]
+                          if n.get("account", n.get("license")) == a.id and n["last_valid"] > 0)
+            if mine == ["m6", "m7", "m8", "m9"] or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
         assert mine == ["m6", "m7", "m8", "m9"], doc
     finally:
         s.finish()
