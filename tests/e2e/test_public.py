@@ -838,9 +838,9 @@ def test_node_names_per_account_are_bounded(tmp_path):
             time.sleep(1.05)  # one second apart: a strict order of last seen
         # In public mode the admin listing reads the store, which the batched
         # node writes reach within the batch interval (2 s): wait for m9.
-        deadline = time.monotonic() + 6
+        deadline, tok = time.monotonic() + 6, admin_token(s)
         while True:
-            st, doc = srvchain.admin(s, "GET", "/v1/admin/nodes", admin_token(s))
+            st, doc = srvchain.admin(s, "GET", "/v1/admin/nodes", tok)
             assert st == 200, doc
             mine = sorted(n["node"] for n in doc["nodes"]
                           if n.get("account", n.get("license")) == a.id and n["last_valid"] > 0)
