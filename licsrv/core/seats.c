@@ -26,6 +26,7 @@
 #include "lic/err.h"
 #include "util/array.h"
 #include "util/hash.h"
+#include "util/invariant.h"
 #include "core/seats.h"
 
 typedef struct {
@@ -294,6 +295,7 @@ static int64_t count_held(srv_seats *s, const uint8_t lic[LIC_ID_LEN], int64_t n
 /* srv_seats_acquire with s->mu held. */
 static bool acquire_locked(srv_seats *s, const uint8_t license[LIC_ID_LEN], const char *node,
                            int64_t now, int64_t window, int64_t max, int64_t *used) {
+  SRV_ASSERT_LOCKED(&s->mu);
   ages_drop(s, license);
   slot *e = find(s, license, node);
   bool holding = e->used && e->n.last_valid > 0 && now - e->n.last_valid < window;
