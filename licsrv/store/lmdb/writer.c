@@ -9,6 +9,7 @@
 
 #include "lic/err.h"
 #include "store/lmdb/internal.h"
+#include "util/invariant.h"
 #include "util/log.h"
 
 static int64_t mono_ms(void) {
@@ -87,6 +88,7 @@ void lmdb_clock_hwm_note(store *s, int64_t now) {
 /* Merge a batch into the stored records (on the writer thread). */
 static int batch_apply(store_wtxn *w, const store_batch *bt, int64_t hwm) {
   int r;
+  SRV_ASSERT_THREAD(w->s->writer);
   for (size_t i = 0; i < bt->cap; i++) {
     const store_bentry *e = &bt->e[i];
     store_node cur;

@@ -26,6 +26,8 @@
 #include <time.h>
 
 #include "lic/err.h"
+#include "util/array.h"
+#include "util/hash.h"
 #include "store/pg/internal.h"
 
 /* An account as one read found it (seq: that read's number). A gone entry
@@ -60,9 +62,7 @@ struct pgs_centry {
  * was a good part of both. */
 
 static size_t pid_hash(const uint8_t p[LIC_ID_LEN]) {
-  uint64_t h = 1469598103934665603ull;
-  for (size_t i = 0; i < LIC_ID_LEN; i++)
-    h = (h ^ p[i]) * 1099511628211ull;
+  uint64_t h = srv_fnv1a64(SRV_FNV64_BASIS, p, LIC_ID_LEN);
   return (size_t)(h ^ (h >> 29));
 }
 
@@ -74,10 +74,7 @@ static void ix_put(uint32_t *ix, size_t cap, const store_registration *regs, siz
 }
 
 static size_t bucket_of(const uint8_t id[LIC_ID_LEN], size_t nb) {
-  uint64_t h = 1469598103934665603ull;
-  for (size_t i = 0; i < LIC_ID_LEN; i++)
-    h = (h ^ id[i]) * 1099511628211ull;
-  return (size_t)h & (nb - 1);
+  return (size_t)srv_fnv1a64(SRV_FNV64_BASIS, id, LIC_ID_LEN) & (nb - 1);
 }
 
 static void entry_free(pgs_centry *e) {
@@ -176,15 +173,9 @@ uint64_t pgs__cache_mark(pgs_store *s) { return next_seq(s); }
 
 /* Under clock (write): the account is to be reloaded whole soon. */
 static void stale_id(pgs_store *s, const uint8_t id[LIC_ID_LEN]) {
-  if (s->nstale == s->capstale) {
-    size_t cap = s->capstale ? s->capstale * 2 : 16;
-    void *n = realloc(s->stale, cap * sizeof *s->stale);
-    if (n == NULL) {
-      s->full_owed = true; /* the full reload covers it */
-      return;
-    }
-    s->stale = n;
-    s->capstale = cap;
+  if (srv_array_reserve(&s->stale, &s->capstale, s->nstale + 1, 16) != LIC_OK) {
+    s->full_owed = true; /* the full reload covers it */
+    return;
   }
   memcpy(s->stale[s->nstale++], id, LIC_ID_LEN);
 }
@@ -463,14 +454,8 @@ static store_registration *reg_find(pgs_centry *e, const uint8_t project_id[LIC_
 static int reg_upsert(pgs_centry *e, const store_registration *g) {
   store_registration *at = reg_find(e, g->project_id);
   if (at == NULL) {
-    if (e->nregs == e->capregs) {
-      size_t cap = e->capregs ? e->capregs * 2 : 8;
-      void *n = realloc(e->regs, cap * sizeof *e->regs);
-      if (n == NULL)
-        return LIC_NOMEM;
-      e->regs = n;
-      e->capregs = cap;
-    }
+    if (srv_array_reserve(&e->regs, &e->capregs, e->nregs + 1, 8) != LIC_OK)
+      return LIC_NOMEM;
     at = &e->regs[e->nregs++];
     *at = *g;
     if (e->ix == NULL || 2 * e->nregs > e->ixcap)
@@ -590,15 +575,9 @@ void pgs__delta(store_wtxn *wt, int op, const store_registration *g) {
 void pgs__delta_own(pgs_store *s, int op, const store_registration *g) {
   if (!s->cached)
     return;
-  if (s->ndelta == s->capdelta) {
-    size_t cap = s->capdelta ? s->capdelta * 2 : 64;
-    void *n = realloc(s->delta, cap * sizeof *s->delta);
-    if (n == NULL) { /* its account reloaded whole instead */
-      pgs__dirty_id(s, g->account);
-      return;
-    }
-    s->delta = n;
-    s->capdelta = cap;
+  if (srv_array_reserve(&s->delta, &s->capdelta, s->ndelta + 1, 64) != LIC_OK) {
+    pgs__dirty_id(s, g->account); /* its account reloaded whole instead */
+    return;
   }
   s->delta[s->ndelta].op = op;
   s->delta[s->ndelta].g = *g;

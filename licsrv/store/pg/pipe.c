@@ -32,6 +32,7 @@
 #include <string.h>
 
 #include "lic/err.h"
+#include "util/array.h"
 #include "store/pg/internal.h"
 
 #define CLAIM_SQL PGS_CLAIM_SQL
@@ -103,14 +104,8 @@ int pgs__pipe_claim(pgs_store *s, const pgs_params *p, store_claim *out,
   int rc;
   if ((rc = pgs__wprepare(s, PGS_STMT_CLAIM, CLAIM_SQL, p->n, name, sizeof name)) != LIC_OK)
     return rc;
-  if (s->npend == s->cappend) {
-    size_t cap = s->cappend ? s->cappend * 2 : 64;
-    void *n = realloc(s->pend, cap * sizeof *s->pend);
-    if (n == NULL)
-      return LIC_NOMEM;
-    s->pend = n;
-    s->cappend = cap;
-  }
+  if (srv_array_reserve(&s->pend, &s->cappend, s->npend + 1, 64) != LIC_OK)
+    return LIC_NOMEM;
   if ((rc = enter(s)) != LIC_OK)
     return rc;
   memset(out, 0, sizeof *out);

@@ -14,6 +14,7 @@
 
 #include "lic/err.h"
 #include "lic/util.h"
+#include "util/array.h"
 #include "store/pg/internal.h"
 #include "util/log.h"
 
@@ -150,14 +151,8 @@ void pgs__dirty_id(pgs_store *s, const uint8_t id[LIC_ID_LEN]) {
   for (size_t i = 0; i < s->ndirty; i++)
     if (memcmp(s->dirty[i], id, LIC_ID_LEN) == 0)
       return;
-  if (s->ndirty == s->capdirty) {
-    size_t cap = s->capdirty ? s->capdirty * 2 : 16;
-    void *n = realloc(s->dirty, cap * sizeof *s->dirty);
-    if (n == NULL)
-      return; /* the change feed brings it a moment later */
-    s->dirty = n;
-    s->capdirty = cap;
-  }
+  if (srv_array_reserve(&s->dirty, &s->capdirty, s->ndirty + 1, 16) != LIC_OK)
+    return; /* the change feed brings it a moment later */
   memcpy(s->dirty[s->ndirty++], id, LIC_ID_LEN);
 }
 
