@@ -163,10 +163,8 @@ static void ix_build(pgs_centry *e) {
  * stale too when a read came in during that commit (rsw past its start: the
  * read may hold a newer state of the same row another process wrote). */
 
-pgs_cache_hook_fn pgs__cache_hook;
-
 static int hook(pgs_store *s, int what, const uint8_t *id) {
-  return pgs__cache_hook != NULL ? pgs__cache_hook(s, what, id) : LIC_OK;
+  return s->cache_hook != NULL ? s->cache_hook(s, what, id) : LIC_OK;
 }
 
 /* Taken before the read's first statement (its snapshot). */

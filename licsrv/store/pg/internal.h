@@ -33,6 +33,18 @@ STORE_DECLARE(pgs)
 
 typedef struct pgs_centry pgs_centry; /* cache.c */
 
+/* Tests only (tests/unit/licsrv/store/test_srv_store_cache_pg.c): called by a
+ * reload of the read copy between its read and its swap, so a test can put
+ * another reload in between; NULL in the server. A failure fails the reload. */
+enum { PGS_HOOK_FULL, PGS_HOOK_ACCOUNT };
+struct pgs_store;
+typedef int (*pgs_cache_hook_fn)(struct pgs_store *s, int what, const uint8_t *id);
+
+/* What pgs_open_with takes beyond the flags (pgs_open: none, all zero). */
+typedef struct {
+  pgs_cache_hook_fn cache_hook;
+} pgs_open_opts;
+
 /* Parameters of one query: bytes are sent binary, integers and text as text. */
 typedef struct {
   const char *v[PGS_MAX_PARAMS];
@@ -59,7 +71,7 @@ typedef struct {
   store_registration g; /* DELETE: account and project_id; DELETE_ALL: account */
 } pgs_delta;
 
-typedef struct {
+typedef struct pgs_store {
   const store_ops *ops; /* first: the dispatcher reads it */
   char *url;
   bool rdonly;
@@ -78,6 +90,7 @@ typedef struct {
   store_stats stats;
   /* the read copy (STORE_CACHED, cache.c): under clock */
   bool cached;
+  pgs_cache_hook_fn cache_hook; /* pgs_open_opts: tests only */
   pthread_rwlock_t clock;
   pgs_centry **cbuckets;
   size_t cnb;
@@ -252,6 +265,9 @@ int pgs__pipe_settle(PGconn *c);
 
 /* ---- schema.c ------------------------------------------------------------------ */
 
+/* pgs_open with options (o NULL: none); tests open a store with a hook. */
+int pgs_open_with(const char *url, unsigned flags, const pgs_open_opts *o, store **out);
+
 /* The schema version recorded in the database (0: no licsrv schema). */
 int pgs__schema_get(PGconn *c, int *version);
 /* Apply the migrations from version `from` up to PGS_SCHEMA_VERSION, in one
@@ -273,12 +289,6 @@ int pgs__cache_registration(pgs_store *s, const uint8_t account[LIC_ID_LEN],
                             size_t *count);
 int pgs__cache_cert_each(pgs_store *s, store_cert_cb cb, void *arg);
 void *pgs__listener_main(void *arg);
-/* Tests only (tests/unit/licsrv/store/test_srv_store_cache_pg.c): called by a
- * reload between its read and its swap, so a test can put another reload in
- * between; NULL (never set) in the server. A failure fails the reload. */
-enum { PGS_HOOK_FULL, PGS_HOOK_ACCOUNT };
-typedef int (*pgs_cache_hook_fn)(pgs_store *s, int what, const uint8_t *id);
-extern pgs_cache_hook_fn pgs__cache_hook;
 /* Note a change the copy must reload after this group commits. */
 void pgs__dirty(store_wtxn *w, const uint8_t id[LIC_ID_LEN]);
 void pgs__dirty_id(pgs_store *s, const uint8_t id[LIC_ID_LEN]);

@@ -292,6 +292,10 @@ out:
 }
 
 int pgs_open(const char *url, unsigned flags, store **out) {
+  return pgs_open_with(url, flags, NULL, out);
+}
+
+int pgs_open_with(const char *url, unsigned flags, const pgs_open_opts *o, store **out) {
   pgs_store *s = calloc(1, sizeof *s);
   int rc, v = 0;
   bool mu = false;
@@ -303,6 +307,7 @@ int pgs_open(const char *url, unsigned flags, store **out) {
   }
   s->ops = &pgs_ops;
   s->rdonly = (flags & STORE_RDONLY) != 0;
+  s->cache_hook = o != NULL ? o->cache_hook : NULL;
   if (opq_init(&s->q) != LIC_OK) {
     rc = lic_fail(LIC_NOMEM, "store: cannot create locks");
     goto out;
