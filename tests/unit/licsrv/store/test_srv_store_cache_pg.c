@@ -58,14 +58,7 @@ static void sql(PGconn *c, const char *q) {
 }
 
 /* No NOTIFY reaches the copy from here on: only the test's reloads do. */
-static void listener_stop(store *st) {
-  pgs_store *s = (pgs_store *)st;
-  pthread_mutex_lock(&s->mu);
-  s->listener_stop = true;
-  pthread_mutex_unlock(&s->mu);
-  pthread_join(s->listener, NULL);
-  s->listener_started = false;
-}
+static void listener_stop(store *st) { pgs__listen_stop((pgs_store *)st); }
 
 static int setup(void **state) {
   fx *f = calloc(1, sizeof *f);
