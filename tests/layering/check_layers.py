@@ -11,7 +11,13 @@ Reads the #include lines of every .c and .h under licsrv/ and fails when:
 - a library header leaves its room (<lmdb.h> only in store/lmdb/,
   <libpq-fe.h> only in store/pg/,
   <http_parser.h> only in http/);
-- a file is longer than MAX_LINES.
+- a file is longer than MAX_LINES;
+- inside store/pg/ (one room per file, docs/architecture.md): a file calls a
+  function (pgs_*) of a file of its rank or higher (calls go down only), a
+  file touches another room's struct (s->ROOM.member), or a file has no rank.
+  Includes cannot show it there (internal.h holds every room's struct, so
+  every file includes every room's header): the check reads calls instead,
+  comments and strings left out, each function placed by its definition.
 
 Usage: check_layers.py [LICSRV_DIR] [--graph]   (default: ../../licsrv)
 """
@@ -30,6 +36,66 @@ ALLOWED = {
 # A system header -> the path prefix (under licsrv/) that owns it.
 OWNED = {"lmdb.h": "store/lmdb/", "libpq-fe.h": "store/pg/", "http_parser.h": "http/"}
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]')
+
+
+# store/pg/: the rooms' ranks, lowest first. A file may call the functions
+# defined in its own file and in files of a lower rank only.
+PG_DIR = "store/pg"
+PG_RANK = {"lock": 0, "notify": 0, "conn": 1, "stop": 2, "cache": 3, "listen": 4, "pipe": 5,
+           "writer": 6, "readq": 7, "records": 8, "maint": 9, "schema": 10}
+# The rooms whose state is a member of pgs_store (s->ROOM): only ROOM.c touches it.
+PG_ROOMS = ("cache", "listen", "pipe", "stop", "writer", "readq")
+PG_COMMENT = re.compile(r"/\*.*?\*/|//[^\n]*", re.S)
+PG_STRING = re.compile(r'"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\'')
+# a definition starts at column 0: its line has its body's brace or no ';' (a
+# parameter list that goes on)
+PG_DEF = re.compile(r"^(?!static\b)[A-Za-z_][\w \t*]*?\b(pgs_\w+)\s*\((?:[^;]*$|.*\{)")
+PG_CALL = re.compile(r"\b(pgs_\w+)\s*\(")
+PG_MEMBER = re.compile(r"->(" + "|".join(PG_ROOMS) + r")\.")
+
+
+def pg_code(text):
+    """The C text with comments and string literals blanked (lines kept)."""
+    text = PG_COMMENT.sub(lambda m: "\n" * m.group(0).count("\n"), text)
+    return PG_STRING.sub('""', text)
+
+
+def pg_check(root):
+    """store/pg/'s rooms: (errors, {caller file: {callee files}})."""
+    d = Path(root) / PG_DIR
+    if not d.is_dir():
+        return [], {}
+    code = {p.stem: pg_code(p.read_text(errors="replace")).splitlines()
+            for p in sorted(d.glob("*.c"))}
+    where = {}  # function -> the file that defines it
+    for f, lines in code.items():
+        for ln in lines:
+            m = PG_DEF.match(ln)
+            if m:
+                where[m.group(1)] = f
+    errors, edges = [], {}
+    for f, lines in code.items():
+        rel = f"{PG_DIR}/{f}.c"
+        if f not in PG_RANK:
+            errors.append(f"{rel}: no rank in check_layers.py PG_RANK (place the new room)")
+            continue
+        for n, ln in enumerate(lines, 1):
+            d_ = PG_DEF.match(ln)
+            for m in PG_CALL.finditer(ln):
+                name = m.group(1)
+                g = where.get(name)
+                if g is None or g == f or (d_ and d_.start(1) == m.start(1)):
+                    continue
+                edges.setdefault(f, set()).add(g)
+                if PG_RANK.get(g, 99) >= PG_RANK[f]:
+                    errors.append(f"{rel}:{n}: calls {name} ({PG_DIR}/{g}.c) from below it: "
+                                  f"calls in {PG_DIR}/ go down only ({g} is not below {f}; "
+                                  "return it, or a callback the upper room sets)")
+            for m in PG_MEMBER.finditer(ln):
+                if m.group(1) != f:
+                    errors.append(f"{rel}:{n}: touches {m.group(1)}.c's state "
+                                  f"(->{m.group(1)}.): through its functions only")
+    return errors, edges
 
 
 def folder_of(rel):
@@ -90,6 +156,10 @@ def check(root):
     for f in sorted(edges):
         if f and f not in state:
             visit(f, [f])
+    pg_errors, pg_edges = pg_check(root)
+    errors += pg_errors
+    for f, gs in pg_edges.items():
+        edges[f"{PG_DIR}/{f}"] = gs
     return errors, edges
 
 
