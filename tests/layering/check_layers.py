@@ -48,6 +48,8 @@ HTTP_RANK = {
     "router": 4, "worker": 4,  # dispatch, built-in routes; the structs they read
     "server": 5,    # workers, listeners, lifecycle
 }
+FUNC_DEF = re.compile(r'^[A-Za-z_][\w \t\*]*?\b(srv_\w+)\s*\([^;{]*\)\s*\{', re.M)
+CALL = re.compile(r'\b(srv_\w+)\s*\(')
 FUNC_DECL = re.compile(r'^[A-Za-z_][\w \t\*]*?\b(srv_\w+)\s*\(', re.M)
 
 
@@ -166,20 +168,18 @@ def check_http_ranks(root):
     owner = {}
     for name, body in text.items():
         if name.endswith(".c"):
-            for fn in api:
-                if re.search(r"^[A-Za-z_][\w \t\*]*\b" + fn + r"\s*\([^;]*\)\s*\{", body, re.M):
+            for fn in FUNC_DEF.findall(body):
+                if fn in api:
                     owner[fn] = name
     for name, body in text.items():
         src = http_rank(name)
         if not name.endswith(".c") or src is None:
             continue
-        code = re.sub(r"/\*.*?\*/", "", body, flags=re.S)
-        for fn, where in sorted(owner.items()):
+        calls = set(CALL.findall(re.sub(r"/\*.*?\*/", "", body, flags=re.S)))
+        for fn in sorted(calls & owner.keys()):
+            where = owner[fn]
             dst = http_rank(where)
-            if where == name or dst is None or dst <= src:
-                continue
-            m = re.search(r"\b" + fn + r"\s*\(", code)
-            if m:
+            if where != name and dst is not None and dst > src:
                 errors.append(f"http/{name}: calls {fn} of http/{where} (rank {dst} above its own {src}): "
                               "a call back up")
     return errors
