@@ -115,6 +115,7 @@ static void on_close(uv_handle_t *h) {
 /* Leave the connection's handles to close: answers still owed are dropped. */
 static void conn_close_now(srv_conn *c) {
   srv_deferred *d, *n;
+  assert(c->state == CONN_CLOSING && c->nclose == 0);
   for (d = c->slots; d != NULL; d = n) {
     n = d->next;
     if (d->ready) {
@@ -190,6 +191,7 @@ static void conn_update_timer(srv_conn *c) {
     conn_close(c);
     return;
   }
+  assert(phase != T_WRITE || c->writing);
   if (phase == c->phase)
     return; /* keep the running deadline */
   c->phase = phase;
@@ -217,6 +219,7 @@ static void on_timer(uv_timer_t *t) {
 
 static void on_write(uv_write_t *req, int status) {
   srv_conn *c = req->data;
+  assert(c->writing);
   c->writing = false;
   c->wr.len = 0;
   if (c->wr.cap > SRV_BUF_KEEP)
@@ -328,6 +331,7 @@ static void conn_slots_ready(srv_conn *c) {
     } else {
       srv_buf_append(&c->out, d->data.p, d->data.len);
     }
+    assert(c->nslots > 0);
     c->slots = d->next;
     if (c->slots == NULL)
       c->slots_tail = NULL;
@@ -653,6 +657,8 @@ void srv_conns_free(srv_conns *cn) {
 
 void srv_conns_post(srv_deferred *d) {
   srv_conns *cn = d->cn;
+  assert(!d->posted && !d->ready && d->deferred); /* srv_reply_deferred*: exactly once */
+  d->posted = true;
   uv_mutex_lock(&cn->mu);
   if (cn->closed) { /* the loop is gone: nobody to answer */
     uv_mutex_unlock(&cn->mu);

@@ -42,6 +42,7 @@ struct srv_deferred {
   int conn_hdr; /* SRV_CONN_* decided when deferred */
   bool ready, msgpack;
   bool deferred; /* data holds only the body: the head is made on the loop */
+  bool posted;   /* handed to the loop (asserts: exactly once) */
   char remote[64];
   char ctype[SRV_MAX_CTYPE + 1];
   srv_buf data; /* the whole response, or the deferred body */
