@@ -78,6 +78,46 @@ def test_long_file_fails(tree):
     assert "core/decide.c:" in err and "lines (at most 900" in err
 
 
+# Inside http/: a rank per file (check_layers.HTTP_RANK), includes and calls
+# only to the same rank or below; conn.c reaches the router and the worker
+# through the callbacks of srv_conns, never by name.
+@pytest.mark.parametrize("file,line,needle", [
+    ("http/conn.h", '#include "http/worker.h"', 'includes "http/worker.h" of rank 4 above its own 2'),
+    ("http/req.c", '#include "http/router.h"', 'includes "http/router.h" of rank 4 above its own 3'),
+    ("http/parser.c", '#include "http/conn.h"', 'includes "http/conn.h" of rank 2 above its own 1'),
+    ("http/conn.c", "static void up(srv_conn *c) { srv_dispatch(c); }",
+     "calls srv_dispatch of http/router.c (rank 4 above its own 2)"),
+    ("http/req.c", "static void up(void) { srv_server_stop(NULL); }",
+     "calls srv_server_stop of http/server.c (rank 5 above its own 3)"),
+])
+def test_http_call_back_up_fails(tree, file, line, needle):
+    add_line(tree / file, line)
+    code, _, err = run(tree)
+    assert code == 1
+    assert needle in err
+
+
+def test_http_call_in_a_comment_passes(tree):
+    add_line(tree / "http/conn.c", "/* the router (srv_dispatch(c)) is on_request */")
+    code, _, err = run(tree)
+    assert code == 0, err
+
+
+def test_http_new_file_needs_a_rank(tree):
+    (tree / "http" / "cache.c").write_text('#include "http/conn.h"\n')
+    code, _, err = run(tree)
+    assert code == 1
+    assert "http/cache.c: no rank" in err
+
+
+def test_http_include_circle_fails(tree):
+    add_line(tree / "http/wire.h", '#include "http/parser.h"')
+    add_line(tree / "http/parser.h", '#include "http/wire.h"')
+    code, _, err = run(tree)
+    assert code == 1
+    assert "circle of includes in http/" in err
+
+
 def add_end(path, text):
     path.write_text(path.read_text() + "\n" + text + "\n")
 
