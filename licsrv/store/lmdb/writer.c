@@ -64,6 +64,8 @@ int lmdb_node_failure(store *s, const uint8_t owner[LIC_ID_LEN], const char *nod
  * s->mu), newer notes winning: heartbeats are never dropped silently, they
  * wait for the next commit that can take them. */
 static void batch_requeue(store *s, const store_batch *bt, int64_t hwm) {
+  SRV_ASSERT_LOCKED(&s->mu);
+  SRV_ASSERT_THREAD(s->writer);
   /* out of memory: what is left is lost, and said so by the caller */
   (void)store_batch_merge_older(&s->batch, bt);
   if (hwm > s->hwm_pending)
