@@ -197,4 +197,60 @@ class RevocationsTest {
     assertTrue(e.getMessage().contains("not a time"), e.getMessage());
     assertFalse(Arrays.equals(new byte[0], Files.readAllBytes(state.resolve(Revocations.FILE))));
   }
+
+  @Test
+  void sessionKeepsTheListAServerSendsAndReadsRevoked() throws Exception {
+    PrivateKey root = testRoot();
+    FakeServer f = new FakeServer();
+    Path state = dir.resolve("agent");
+    Session s = Session.newBuilder(f.verifier().build(), FakeServer.urls("a"))
+        .clock(new FakeClock(f.now)).jitter(d -> d).stateDir(state).build();
+    long t = f.now.get();
+    s.tick(t); // no list anywhere: as before
+    Session.Snapshot in = s.snapshot(t);
+    assertEquals(Session.State.LICENSED, in.state);
+    assertEquals(0, in.revocationsSeq);
+    assertEquals(0, f.seenSeq);
+    f.revocations = list(2, root, rootRaw(), OTHER);
+    f.revocationsSeq = 2;
+    s.checkNow();
+    s.tick(++t);
+    in = s.snapshot(t);
+    assertEquals(2, in.revocationsSeq);
+    assertEquals(1, in.revocationsEvents);
+    assertFalse(in.revocationsRefused);
+    assertTrue(in.revocationsNote.contains("seq 2 from http://a:7470 kept"), in.revocationsNote);
+    assertArrayEquals(f.revocations, Files.readAllBytes(state.resolve(Revocations.FILE)));
+    s.checkNow();
+    s.tick(++t); // the kept seq goes out: not sent again
+    assertEquals(2, f.seenSeq);
+    assertEquals(1, s.snapshot(t).revocationsEvents);
+    // forged: another key under the root's kid, naming our license
+    PrivateKey other = KeyPairGenerator.getInstance("Ed25519").generateKeyPair().getPrivate();
+    f.revocations = list(3, other, rootRaw(), OTHER, f.licenseId);
+    f.revocationsSeq = 3;
+    s.checkNow();
+    s.tick(++t);
+    in = s.snapshot(t);
+    assertEquals(Session.State.LICENSED, in.state);
+    assertEquals(2, in.revocationsSeq);
+    assertTrue(in.revocationsRefused);
+    assertTrue(in.revocationsNote.contains("ignored"), in.revocationsNote);
+    // genuine, naming our license; the server still says valid
+    f.revocations = list(3, root, rootRaw(), OTHER, f.licenseId);
+    s.checkNow();
+    s.tick(++t);
+    in = s.snapshot(t);
+    assertEquals(Session.State.UNLICENSED, in.state);
+    assertEquals("revoked", in.reasonName());
+    assertEquals("the license is on the vendor's revocation list (seq 3)", in.detail);
+    assertEquals(3, in.revocationsSeq);
+    // a restart reads revoked before any check, and so does the state read alone
+    Session r = Session.newBuilder(f.verifier().build(), FakeServer.urls("a"))
+        .clock(new FakeClock(f.now)).stateDir(state).build();
+    assertEquals("revoked", r.snapshot(t).reasonName());
+    assertEquals("revoked",
+        Session.readState(state, Vectors.testRoot(), Optional.of(f.verifier().build()),
+            new FakeClock(f.now)).reasonName());
+  }
 }

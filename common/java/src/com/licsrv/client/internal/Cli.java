@@ -212,7 +212,7 @@ public final class Cli {
     return s.length() > 40 ? s.substring(0, 40) : s;
   }
 
-  static String reasonText(VerifyException.Reason r) {
+  public static String reasonText(VerifyException.Reason r) {
     switch (r) {
       case FORMAT: return "malformed data";
       case TYPE: return "unexpected object type";
