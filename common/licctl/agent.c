@@ -137,6 +137,7 @@ int licctl_agent(int argc, char **argv) {
              *secret_file = NULL;
   char secret[LIC_MAX_NODE_SECRET + 1] = "";
   char prev_license[LIC_UUID_LEN + 1] = "";
+  unsigned prev_rev_events = 0;
   licctl_account cred;
   char path[PATH_MAX], *last = NULL;
   lic_session_state prev_state = LIC_SESSION_UNLICENSED;
@@ -279,6 +280,16 @@ int licctl_agent(int argc, char **argv) {
       fprintf(stderr, "ts=%s level=info msg=license license=%s%s%s until=\"%s\"\n", ts, in.license,
               prev_license[0] != '\0' ? " previous=" : "", prev_license, until);
       snprintf(prev_license, sizeof prev_license, "%s", in.license);
+    }
+    if (in.revocations_events != prev_rev_events) {
+      /* A revocation list a server sent: kept, or ignored (forged, damaged,
+       * a different list under a kept seq) with why. */
+      char ts[21];
+      lic_time_format(now, ts);
+      fprintf(stderr, "ts=%s level=%s msg=revocations seq=%lld note=\"%s\"\n", ts,
+              in.revocations_refused ? "warn" : "info", (long long)in.revocations_seq,
+              in.revocations_note);
+      prev_rev_events = in.revocations_events;
     }
     prev_state = in.state;
     prev_reason = in.reason; /* a static string of the session */

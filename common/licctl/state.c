@@ -102,6 +102,8 @@ char *licctl_status_json(const lic_session_info *in, const char *node) {
                         in->server, "checked_at", time_json(in->checked_at), "next_check",
                         time_json(in->next_check), "heartbeat", (json_int_t)in->heartbeat,
                         "grace", (json_int_t)in->grace, "node", node);
+  if (o != NULL) /* the kept revocation list, 0: none (docs/revocation.md) */
+    json_object_set_new(o, "revocations_seq", json_integer(in->revocations_seq));
   if (o != NULL)
     json_object_set_new(o, "license", in->license != NULL && in->license[0] != '\0'
                                           ? json_string(in->license)

@@ -10,6 +10,7 @@
 #include "internal.h"
 #include "lic/fileio.h"
 #include "lic/keys.h"
+#include "lic/revocations.h"
 #include "lic/session.h"
 
 #define ERR_CAP 1024
@@ -35,6 +36,8 @@ struct lic_session {
   bool have_valid;
   int64_t last_valid, lv_heartbeat, lv_grace, lv_expires;
   char lv_license[LIC_UUID_LEN + 1]; /* the license (or account) it answered for, "" = none */
+  uint8_t lv_id[LIC_ID_LEN];         /* the same as bytes, when lv_license is set */
+  bool lv_account;                   /* lv_id is an account (public mode) */
   lic_strlist features;
   uint8_t *proof;
   size_t proof_len;
@@ -58,6 +61,15 @@ struct lic_session {
 
   int64_t hwm, hwm_saved; /* clock high-water mark and the value last written */
   bool rollback;
+
+  /* The vendor's revocation list kept in the state directory (seq 0: none):
+   * sent as revocations_seq, replaced by a newer one a server sends. */
+  char *dir;
+  lic_revocations rev;
+  char rev_note[ERR_CAP]; /* the last thing that happened to a list, "" = nothing */
+  unsigned rev_events;
+  bool rev_refused;
+  char rev_detail[LIC_MAX_REASON + 1];
 
   lic_session_state state;
   const char *reason;
@@ -118,6 +130,8 @@ void lic_session_free(lic_session *s) {
   for (size_t i = 0; i < s->nurls; i++)
     free(s->urls[i]);
   free(s->path);
+  free(s->dir);
+  lic_revocations_clear(&s->rev);
   lic_tls_resume_free(s->resume);
   free(s->clock_path);
   free(s);
@@ -151,12 +165,17 @@ static int adopt_valid(lic_session *s, lic_verify_result *res, int64_t local_now
   s->lv_expires = v->expires;
   /* After a renewal the server answers for the successor: its id, not the
    * one asked for (docs/operations.md, "Renewing and upgrading"). */
-  if (v->has_license)
+  s->lv_account = false;
+  if (v->has_license) {
     lic_uuid_format(v->license, s->lv_license);
-  else if (res->public_mode)
+    memcpy(s->lv_id, v->license, LIC_ID_LEN);
+  } else if (res->public_mode) {
     lic_uuid_format(v->account, s->lv_license);
-  else
+    memcpy(s->lv_id, v->account, LIC_ID_LEN);
+    s->lv_account = true;
+  } else {
     s->lv_license[0] = '\0';
+  }
   s->features = v->features; /* transferred */
   memset(&v->features, 0, sizeof v->features);
   s->proof = res->body;
@@ -337,11 +356,55 @@ static int64_t grace_until(const lic_session *s) {
   return g;
 }
 
+/* The last valid verdict's license (or account) is on the kept list: it
+ * reads revoked, whichever server said valid and whenever the list came. */
+static bool listed(lic_session *s) {
+  if (!s->have_valid || s->lv_license[0] == '\0' || s->rev.seq == 0)
+    return false;
+  if (!(s->lv_account ? lic_revocations_has_account(&s->rev, s->lv_id)
+                      : lic_revocations_has_license(&s->rev, s->lv_id)))
+    return false;
+  snprintf(s->rev_detail, sizeof s->rev_detail,
+           "the %s is on the vendor's revocation list (seq %lld)",
+           s->lv_account ? "account" : "license", (long long)s->rev.seq);
+  return true;
+}
+
+/* A list a server sent with a checked answer: kept when newer (verified
+ * against the trust store; a forged one changes nothing), noted either way. */
+static void take_revocations(lic_session *s, const lic_verify_result *res, const char *url) {
+  lic_revocations rv;
+  bool replaced = false;
+  if (res->revocations == NULL || s->dir == NULL)
+    return;
+  int rc = lic_revocations_remember(s->dir, res->revocations, res->revocations_len, s->vo.trust,
+                                    &rv, &replaced);
+  s->rev_refused = rc != LIC_OK;
+  if (rc != LIC_OK) {
+    snprintf(s->rev_note, sizeof s->rev_note, "revocation list from %s ignored: %s", url,
+             lic_errfull(rc));
+  } else {
+    if (replaced)
+      snprintf(s->rev_note, sizeof s->rev_note, "revocation list seq %lld from %s kept",
+               (long long)rv.seq, url);
+    else
+      snprintf(s->rev_note, sizeof s->rev_note,
+               "revocation list from %s not newer than the kept seq %lld", url,
+               (long long)rv.seq);
+    lic_revocations_clear(&s->rev);
+    s->rev = rv;
+    s->vo.revocations_seq = s->rev.seq;
+  }
+  s->rev_events++;
+}
+
 static void compute(lic_session *s, int64_t now) {
   if (s->rollback) {
     s->state = LIC_SESSION_UNLICENSED, s->reason = "clock_rollback";
   } else if (s->denied) {
     s->state = LIC_SESSION_UNLICENSED, s->reason = lic_status_name(s->denial);
+  } else if (listed(s)) {
+    s->state = LIC_SESSION_UNLICENSED, s->reason = lic_status_name(LIC_STATUS_REVOKED);
   } else if (!s->have_valid) {
     s->state = LIC_SESSION_UNLICENSED, s->reason = "no_verdict";
   } else if (now >= grace_until(s)) {
@@ -390,6 +453,7 @@ static void check_round(lic_session *s, int64_t now) {
       continue;
     }
     /* A trustworthy answer. */
+    take_revocations(s, &res, s->urls[i]);
     s->preferred = i;
     snprintf(s->server, sizeof s->server, "%s", s->urls[i]);
     s->last_failed = false;
@@ -464,7 +528,9 @@ void lic_session_info_get(const lic_session *s, lic_session_info *info) {
   memset(info, 0, sizeof *info);
   info->state = s->state;
   info->reason = s->reason != NULL ? s->reason : "no_verdict";
-  info->detail = s->denied ? s->denial_reason : "";
+  info->detail = s->denied                                    ? s->denial_reason
+                 : s->reason != NULL && strcmp(s->reason, "revoked") == 0 ? s->rev_detail
+                                                                          : "";
   info->features = s->have_valid ? &s->features : &none;
   info->expires = s->have_valid ? s->lv_expires : 0;
   info->license = s->have_valid ? s->lv_license : "";
@@ -477,6 +543,10 @@ void lic_session_info_get(const lic_session *s, lic_session_info *info) {
   info->checked_at = s->checked_at;
   info->next_check = s->next_check;
   info->failures = s->failures;
+  info->revocations_seq = s->rev.seq;
+  info->revocations_note = s->rev_note;
+  info->revocations_events = s->rev_events;
+  info->revocations_refused = s->rev_refused;
 }
 
 static int default_transport(void *ctx, const lic_verify_opts *o, lic_verify_result *res) {
@@ -565,6 +635,19 @@ int lic_session_new(const lic_session_opts *o, int64_t now, lic_session **out) {
       goto out;
     load_clock(s);
     load(s); /* a bad file is reported in last_error and otherwise ignored */
+    if ((s->dir = strdup(o->state_dir)) == NULL) {
+      rc = LIC_NOMEM;
+      goto out;
+    }
+    /* The kept list; one that no longer opens is noted (and a newer one
+     * cannot replace it: remove it to start over, docs/revocation.md). */
+    int rr = lic_revocations_remember(s->dir, NULL, 0, s->vo.trust, &s->rev, NULL);
+    if (rr != LIC_OK && rr != LIC_NOTFOUND) {
+      snprintf(s->rev_note, sizeof s->rev_note, "%s", lic_errfull(rr));
+      s->rev_refused = true;
+      s->rev_events++;
+    }
+    s->vo.revocations_seq = s->rev.seq;
   }
   /* What holds before the first check (a restart during an outage). */
   if (now + LIC_SESSION_ROLLBACK < s->hwm)

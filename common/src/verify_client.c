@@ -28,9 +28,10 @@ static int pack_request(const lic_verify_opts *o, req_kind kind, const uint8_t *
   msgpack_packer pk;
   int bad = 0;
   bool pub = o->account != NULL, full = kind != REQ_UNREGISTER;
+  bool rseq = kind == REQ_VERIFY && !pub && o->revocations_seq > 0;
   size_t n = 2 + (full ? 2 : 0) + (o->license != NULL && !pub) + (full && o->app != NULL) +
              (full && o->version != NULL) + (pub ? 3 : 0) + (kind == REQ_REGISTER) +
-             (full && !pub && o->secret != NULL);
+             (full && !pub && o->secret != NULL) + rseq;
   msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
   bad |= msgpack_pack_map(&pk, n);
   bad |= lic_mp_pack_cstr(&pk, "nonce") | lic_mp_pack_bin(&pk, nonce, nlen);
@@ -61,6 +62,8 @@ static int pack_request(const lic_verify_opts *o, req_kind kind, const uint8_t *
     bad |= lic_mp_pack_cstr(&pk, "version") | lic_mp_pack_cstr(&pk, o->version);
   if (o->secret != NULL)
     bad |= lic_mp_pack_cstr(&pk, "secret") | lic_mp_pack_cstr(&pk, o->secret);
+  if (rseq)
+    bad |= lic_mp_pack_cstr(&pk, "revocations_seq") | msgpack_pack_int64(&pk, o->revocations_seq);
   return bad ? LIC_NOMEM : LIC_OK;
 }
 
@@ -257,6 +260,14 @@ keep:
     return LIC_NOMEM;
   memcpy(res->body, body, len);
   res->body_len = len;
+  /* A newer revocation list beside the answer (private mode): its bytes in
+   * our copy, verified by whoever keeps it. */
+  if (lic_mp_obj_parse(res->body, len, &doc) == LIC_OK && lic_mp_obj_has(&doc, "revocations") &&
+      (rc = lic_mp_get_bin(&doc, "revocations", 1, LIC_MAX_ENVELOPE, &res->revocations,
+                           &res->revocations_len)) != LIC_OK) {
+    lic_verify_result_clear(res); /* the detail names the field */
+    return rc;
+  }
   memcpy(res->nonce, nonce, nonce_len);
   res->nonce_len = nonce_len;
   res->checked_at = now;

@@ -63,15 +63,30 @@ typedef struct {
   lic_account acct;             /* accounts: parsed, for the renewal decision */
   pub_import renewal;
   char actor[STORE_MAX_TOKEN_NAME + 1];
+  const lic_revocations *rv; /* the kept revocation list (seq 0: none) */
+  bool listed;               /* the license or account is on it: revoked in the same write */
 } import_op;
 
+/* A license or account the kept revocation list names is revoked as it comes
+ * in, whichever was imported first (docs/revocation.md). */
 static int import_apply(store_wtxn *w, void *arg) {
   import_op *op = arg;
-  if (strcmp(op->typ, "license") == 0)
-    return store_w_license_import(w, op->id, op->env, op->len, op->now, &op->outcome);
-  if (strcmp(op->typ, "account") == 0)
-    return pub_w_account_import(w, op->env, op->len, &op->acct, op->now, op->actor,
-                                &op->renewal);
+  int rc;
+  op->listed = false; /* the write may be applied again */
+  if (strcmp(op->typ, "license") == 0) {
+    rc = store_w_license_import(w, op->id, op->env, op->len, op->now, &op->outcome);
+    if (rc == LIC_OK && lic_revocations_has_license(op->rv, op->id) &&
+        (rc = store_w_license_revoke(w, op->id, op->now)) == LIC_OK)
+      op->listed = true;
+    return rc;
+  }
+  if (strcmp(op->typ, "account") == 0) {
+    rc = pub_w_account_import(w, op->env, op->len, &op->acct, op->now, op->actor, &op->renewal);
+    if (rc == LIC_OK && lic_revocations_has_account(op->rv, op->id) &&
+        (rc = store_w_account_revoke(w, op->id, op->now)) == LIC_OK)
+      op->listed = true;
+    return rc;
+  }
   return store_w_cert_add(w, op->id, op->env, op->len, op->now);
 }
 
@@ -98,6 +113,8 @@ int licsrv_cmd_import(int argc, char **argv) {
   size_t flen = 0, blen = 0;
   lic_envelope env;
   lic_license lic;
+  lic_revocations kept;
+  lic_trust srvtrust;
   store *s = NULL;
   store_meta meta;
   import_op op;
@@ -108,6 +125,8 @@ int licsrv_cmd_import(int argc, char **argv) {
 
   memset(&lic, 0, sizeof lic);
   memset(&op, 0, sizeof op);
+  memset(&kept, 0, sizeof kept);
+  op.rv = &kept;
   licsrv_opts_init(&o);
   cli_trust_init(&ct);
   while ((c = licsrv_next_opt("import", HELP, argc, argv, ":h", opts, &o, &ex)) > 0) {
@@ -247,6 +266,17 @@ int licsrv_cmd_import(int argc, char **argv) {
     licsrv_subject(env.typ, op.id, subject, sizeof subject);
     lic_uuid_format(op.id, idtext);
   }
+  /* The kept list, under this import's trust or else what the server trusts
+   * (it was imported under either): one that opens under neither stops the
+   * import rather than being skipped. */
+  r = lic_revocations_remember(o.data, NULL, 0, &ct.t, &kept, NULL);
+  if (r != LIC_OK && r != LIC_NOTFOUND && ct.replaced &&
+      licsrv_trust_load(o.data, &srvtrust) == LIC_OK)
+    r = lic_revocations_remember(o.data, NULL, 0, &srvtrust, &kept, NULL);
+  if (r != LIC_OK && r != LIC_NOTFOUND) {
+    ex = cli_error(EXIT_FAIL, "revocations", "%s", lic_errfull(r));
+    goto out;
+  }
   if ((r = licsrv_write_audited(s, import_apply, &op, "import", subject)) != LIC_OK) {
     /* an account older than the one stored: the detail says both dates */
     if (r == LIC_EXISTS && strcmp(env.typ, "account") == 0)
@@ -267,12 +297,14 @@ int licsrv_cmd_import(int argc, char **argv) {
     if (j != NULL && strcmp(env.typ, "license") == 0) {
       json_object_set_new(j, "customer", json_string(lic.customer));
       json_object_set_new(j, "expires", json_integer(lic.expires));
-      json_object_set_new(j, "revoked", json_boolean(op.outcome == STORE_IMPORT_REVOKED));
+      json_object_set_new(j, "revoked",
+                          json_boolean(op.outcome == STORE_IMPORT_REVOKED || op.listed));
     }
     if (j != NULL && strcmp(env.typ, "account") == 0) {
       json_object_set_new(j, "renewed", json_boolean(op.renewal.kind == PUB_IMPORT_RENEWED));
       json_object_set_new(j, "capacity", json_integer(op.acct.capacity));
       json_object_set_new(j, "token_changed", json_boolean(op.renewal.token_changed));
+      json_object_set_new(j, "revoked", json_boolean(op.listed));
     }
     ex = cli_json_print(j);
   } else {
@@ -294,9 +326,13 @@ int licsrv_cmd_import(int argc, char **argv) {
       printf("imported %s %s%s\n", env.typ, idtext[0] != '\0' ? idtext : subject,
              cert_role == 1 ? " (the pending online key signs from now on)" : "");
     }
+    if (op.listed)
+      printf("revoked: the %s is on the vendor's revocation list (seq %lld)\n", env.typ,
+             (long long)kept.seq);
     ex = EXIT_OK;
   }
 out:
+  lic_revocations_clear(&kept);
   lic_license_clear(&lic);
   lic_account_clear(&op.acct);
   store_close(s);

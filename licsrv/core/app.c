@@ -54,6 +54,8 @@ static void worker_stop(srv_worker *sw, void *arg) {
   lic_signer_free(w->signer);
   app_pub_signer_clear(&w->psign);
   app_pub_cache_clear(&w->pcache);
+  free(w->rev.env);
+  lic_revocations_clear(&w->rev.rv);
   free(w);
   srv_worker_set_user(sw, NULL);
 }

@@ -12,6 +12,7 @@
 
 #include "lic/err.h"
 #include "lic/license.h"
+#include "lic/revocations.h"
 #include "lic/verdict.h"
 #include "util/config.h"
 #include "util/metrics.h"
@@ -63,6 +64,16 @@ typedef struct {
   uint8_t key[LIC_ID_LEN]; /* its lineage's key: the id node seats are kept under */
 } app_answer;
 
+/* DATA/revocations.rev as a worker keeps it (routes/revocations.c): read
+ * again when the file changes (a `licsrv import` while the server runs). */
+typedef struct {
+  bool loaded;
+  int64_t sig[4]; /* inode, size, mtime of the file read; all 0: none */
+  uint8_t *env;   /* its envelope bytes, NULL when none */
+  size_t len;
+  lic_revocations rv; /* parsed; seq 0 when none */
+} app_revlist;
+
 /* The /metrics gauges (health.c: their names, help and values). */
 enum {
   APP_G_LMDB_USED, APP_G_LMDB_MAP, APP_G_STORE_UP, APP_G_CACHE_FRESH, APP_G_CACHE_AGE,
@@ -90,6 +101,7 @@ typedef struct {
   /* Public mode: the signer of the current online key, parsed accounts. */
   app_pub_signer psign;
   app_pub_cache pcache;
+  app_revlist rev; /* the vendor's revocation list this server holds */
 } app_worker;
 
 struct app {

@@ -157,7 +157,9 @@ int srv_verify_req_msgpack(const uint8_t *body, size_t len, srv_verify_req *q) {
       (rc = mp_opt_str(&o, "token", 1, SRV_MAX_TOKEN, q->token)) != LIC_OK ||
       (rc = mp_opt_str(&o, "app", 1, LIC_MAX_NAME, q->app)) != LIC_OK ||
       (rc = mp_opt_str(&o, "version", 1, LIC_MAX_NAME, q->version)) != LIC_OK ||
-      (rc = mp_opt_str(&o, "secret", 1, SRV_MAX_NODE_SECRET, q->secret)) != LIC_OK)
+      (rc = mp_opt_str(&o, "secret", 1, SRV_MAX_NODE_SECRET, q->secret)) != LIC_OK ||
+      (lic_mp_obj_has(&o, "revocations_seq") &&
+       (rc = lic_mp_get_int(&o, "revocations_seq", 0, INT64_MAX, &q->revocations_seq)) != LIC_OK))
     return rc;
   return finish(q);
 }
@@ -205,6 +207,17 @@ static int js_id(json_t *o, const char *key, bool *has, uint8_t id[LIC_ID_LEN]) 
   return js_bin(v, key, LIC_ID_LEN, LIC_ID_LEN, id, &n);
 }
 
+/* An optional count >= 0 (absent: 0). */
+static int js_seq(json_t *o, const char *key, int64_t *out) {
+  json_t *v = json_object_get(o, key);
+  if (v == NULL)
+    return LIC_OK;
+  if (!json_is_integer(v) || json_integer_value(v) < 0)
+    return lic_fail(LIC_FORMAT, "field '%s': expected an integer >= 0", key);
+  *out = json_integer_value(v);
+  return LIC_OK;
+}
+
 /* The body as one JSON object without duplicate keys (*o: a new reference). */
 static int js_object(const uint8_t *body, size_t len, json_t **o) {
   json_error_t jerr;
@@ -248,7 +261,8 @@ int srv_verify_req_json(const uint8_t *body, size_t len, srv_verify_req *q) {
       (rc = js_str(o, "token", false, 1, SRV_MAX_TOKEN, q->token)) != LIC_OK ||
       (rc = js_str(o, "app", false, 1, LIC_MAX_NAME, q->app)) != LIC_OK ||
       (rc = js_str(o, "version", false, 1, LIC_MAX_NAME, q->version)) != LIC_OK ||
-      (rc = js_str(o, "secret", false, 1, SRV_MAX_NODE_SECRET, q->secret)) != LIC_OK)
+      (rc = js_str(o, "secret", false, 1, SRV_MAX_NODE_SECRET, q->secret)) != LIC_OK ||
+      (rc = js_seq(o, "revocations_seq", &q->revocations_seq)) != LIC_OK)
     goto out;
   rc = finish(q);
 out:

@@ -32,6 +32,7 @@ typedef struct {
   char version[LIC_MAX_NAME + 1]; /* "" when not given */
   int64_t major;                  /* -1 when no version was given */
   char secret[SRV_MAX_NODE_SECRET + 1]; /* node_secret, "" when not given */
+  int64_t revocations_seq; /* the revocation list the client holds, 0 when not given */
 } srv_verify_req;
 
 /* Wipe what a request carries that is a secret (token, node_secret). A

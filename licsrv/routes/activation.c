@@ -140,6 +140,14 @@ void route_activation_claim(srv_req *r) {
   }
   if (!claim_code(r, w, q->code, now, &c))
     goto out;
+  /* A code the vendor revoked is never bound, not even again to its machine. */
+  const lic_revocations *kept = route_revocations_kept(w, NULL, NULL);
+  if (lic_revocations_has_activation(kept, c.product, c.serial)) {
+    snprintf(why, sizeof why, "product %u, serial %u is on the vendor's revocation list (seq %lld)",
+             (unsigned)c.product, c.serial, (long long)kept->seq);
+    srv_reply_error(r, 403, "revoked", why);
+    goto out;
+  }
   op->msgpack = srv_req_wants_msgpack(r);
   /* Without a license certifying our node key nobody could check a receipt. */
   if ((rc = app_certifying_license(w, &op->chain, &op->chain_len)) != LIC_OK) {

@@ -30,6 +30,12 @@ app_worker *route_public_begin(srv_req *r, bool *msgpack_in);
  * an admin API caller (a key is trusted on the server, not per request). */
 const char *route_trust_error(int rc, char *buf, size_t cap);
 const lic_trust *route_trust(app_worker *w);
+/* The vendor's revocation list this server keeps (DATA/revocations.rev, put
+ * there by `licsrv import` once it verified), parsed and cached in the worker
+ * until the file changes; seq 0 (empty) when there is none or it no longer
+ * parses (logged). env and len (optional): its envelope bytes, NULL when
+ * none; valid until the worker's next call. (revocations.c) */
+const lic_revocations *route_revocations_kept(app_worker *w, const uint8_t **env, size_t *len);
 /* Defer r into *slot and queue apply/done on the writer: done answers through
  * *slot after the commit and sync. false (after answering 503) when the reply
  * could not be deferred: then nothing was queued and the caller frees op. */

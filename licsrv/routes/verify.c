@@ -13,17 +13,21 @@
 #include "routes/common.h"
 #include "routes/routes.h"
 
-/* {verdict, chain} as JSON: binary values as base64url strings. */
-static void reply_json(srv_req *r, const msgpack_sbuffer *env, const uint8_t *lic, size_t liclen) {
-  char *v = NULL, *l = NULL, *text = NULL;
-  size_t vn, ln;
+/* {verdict, chain[, revocations]} as JSON: binary values as base64url strings. */
+static void reply_json(srv_req *r, const msgpack_sbuffer *env, const uint8_t *lic, size_t liclen,
+                       const uint8_t *rev, size_t revlen) {
+  char *v = NULL, *l = NULL, *rv = NULL, *text = NULL;
+  size_t vn, ln, rn;
   json_t *chain = json_array(), *doc = NULL;
   if (lic_b64_encode((const uint8_t *)env->data, env->size, LIC_B64_URL, &v, &vn) != LIC_OK ||
-      (lic != NULL && lic_b64_encode(lic, liclen, LIC_B64_URL, &l, &ln) != LIC_OK))
+      (lic != NULL && lic_b64_encode(lic, liclen, LIC_B64_URL, &l, &ln) != LIC_OK) ||
+      (rev != NULL && lic_b64_encode(rev, revlen, LIC_B64_URL, &rv, &rn) != LIC_OK))
     goto fail;
   if (l != NULL)
     json_array_append_new(chain, json_string(l));
   doc = json_pack("{s:s, s:O}", "verdict", v, "chain", chain);
+  if (doc != NULL && rv != NULL && json_object_set_new(doc, "revocations", json_string(rv)) != 0)
+    goto fail;
   if (doc == NULL || (text = json_dumps(doc, JSON_COMPACT)) == NULL)
     goto fail;
   srv_reply(r, 200, "application/json", text, strlen(text));
@@ -36,6 +40,7 @@ out:
   json_decref(chain);
   free(v);
   free(l);
+  free(rv);
 }
 
 void route_verify(srv_req *r) {
@@ -78,13 +83,22 @@ void route_verify(srv_req *r) {
    * resolves no license fails under the zero id (one bounded list). */
   static const uint8_t no_license[LIC_ID_LEN];
   const uint8_t *owner = lic != NULL ? ans.key : no_license;
+  /* The vendor's list this server keeps: a license on it is revoked here
+   * whenever it was imported, and a client holding an older list (or none:
+   * revocations_seq absent is 0) gets it with the answer (docs/revocation.md). */
+  const uint8_t *revenv = NULL;
+  size_t revlen = 0;
+  const lic_revocations *kept = route_revocations_kept(w, &revenv, &revlen);
+  bool revoked = ans.revoked || (lic != NULL && lic_revocations_has_license(kept, lic->id));
+  if (kept->seq <= q.revocations_seq)
+    revenv = NULL;
   lic_status st;
   uint8_t *certenv = NULL; /* malloc'd chain license of an unknown_license verdict */
   if (!app_secret_ok(a, q.secret)) { /* private-mode node_secret: no seat without it */
     st = LIC_STATUS_BAD_CREDENTIALS;
     snprintf(reason, sizeof reason, "%s", q.secret[0] == '\0' ? "this server needs the node secret"
                                                               : "wrong node secret");
-  } else if ((st = srv_decide(&q, lic, ans.revoked, now, atomic_load(&a->hwm), reason,
+  } else if ((st = srv_decide(&q, lic, revoked, now, atomic_load(&a->hwm), reason,
                               sizeof reason)) == LIC_STATUS_UNKNOWN_LICENSE) {
     snprintf(reason, sizeof reason, "%s", why);
     /* Any license certifying our node key lets the client check this denial's
@@ -174,17 +188,19 @@ void route_verify(srv_req *r) {
   }
   srv_counter_add(a->verdicts[st], 1);
   if (!srv_req_wants_msgpack(r)) {
-    reply_json(r, &w->env, licenv, liclen);
+    reply_json(r, &w->env, licenv, liclen, revenv, revlen);
     goto out;
   }
   msgpack_packer pk;
   msgpack_sbuffer_clear(&w->out);
   msgpack_packer_init(&pk, &w->out, msgpack_sbuffer_write);
-  int bad = msgpack_pack_map(&pk, 2);
+  int bad = msgpack_pack_map(&pk, revenv != NULL ? 3 : 2);
   bad |= lic_mp_pack_cstr(&pk, "verdict") | lic_mp_pack_bin(&pk, w->env.data, w->env.size);
   bad |= lic_mp_pack_cstr(&pk, "chain") | msgpack_pack_array(&pk, licenv != NULL ? 1 : 0);
   if (licenv != NULL)
     bad |= lic_mp_pack_bin(&pk, licenv, liclen);
+  if (revenv != NULL)
+    bad |= lic_mp_pack_cstr(&pk, "revocations") | lic_mp_pack_bin(&pk, revenv, revlen);
   if (bad)
     srv_reply_error(r, 503, "unavailable", "out of memory");
   else

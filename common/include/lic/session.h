@@ -63,6 +63,13 @@ typedef struct {
   int64_t checked_at;       /* the last check round (0 = none yet) */
   int64_t next_check;       /* when the next check round is due */
   unsigned failures;        /* failed rounds since the last trustworthy answer */
+  /* The vendor's revocation list kept in the state directory (private mode:
+   * a server keeping a newer one sends it with its answer; docs/revocation.md).
+   * A license or account on it reads revoked (detail says the seq). */
+  int64_t revocations_seq;  /* 0: none kept */
+  const char *revocations_note; /* the last list event: kept, ignored (forged...), "" */
+  unsigned revocations_events;  /* counts notes: log revocations_note when it moves */
+  bool revocations_refused;     /* the last note is a list refused or unreadable */
 } lic_session_info;
 
 typedef struct lic_session lic_session;

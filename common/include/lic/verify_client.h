@@ -37,6 +37,10 @@ typedef struct {
   const char *token;
   const uint8_t *project_id;
   const char *project;
+  /* Private mode: the seq of the revocation list the caller keeps (0 = none,
+   * not sent). A server keeping a newer list sends it with the answer
+   * (lic_verify_result.revocations; docs/revocation.md). */
+  int64_t revocations_seq;
 } lic_verify_opts;
 
 #define LIC_MAX_NODE_SECRET 256
@@ -64,6 +68,11 @@ typedef struct {
    * cert -> verdict) instead of a license. */
   bool public_mode;
   lic_cert cert;
+  /* The vendor's revocation list the server sent with a checked answer
+   * (envelope bytes inside body, NOT verified: open them with
+   * lic_revocations_remember), NULL when none. Valid while body is. */
+  const uint8_t *revocations;
+  size_t revocations_len;
 } lic_verify_result;
 
 /* One verify exchange. LIC_OK means the chain, the nonce, the clock and the

@@ -7,6 +7,7 @@
 
 #include "lic/envelope.h"
 #include "lic/fileio.h"
+#include "lic/revocations.h"
 #include "lic/session.h"
 #include "testutil.h"
 
@@ -34,6 +35,11 @@ typedef struct {
   char calls[64];
   size_t ncalls;
   char *dir;
+  /* The revocation list the fake servers keep (sent when newer than the
+   * client's revocations_seq, as licsrv does), and what the client said. */
+  uint8_t *rev;
+  size_t rev_len;
+  int64_t rev_seq, seen_seq;
 } fixture;
 
 static void make_license(fixture *f, int i, uint8_t idbyte) {
@@ -94,6 +100,7 @@ static int teardown(void **state) {
   lic_key_free(f->other);
   free(f->env[0]);
   free(f->env[1]);
+  free(f->rev);
   tu_rmtree(f->dir);
   free(f->dir);
   free(f);
@@ -147,7 +154,13 @@ static int fake_verify(void *ctx, const lic_verify_opts *o, lic_verify_result *r
   lic_signer_free(s);
   msgpack_packer pk;
   msgpack_packer_init(&pk, &out, msgpack_sbuffer_write);
-  msgpack_pack_map(&pk, 2);
+  bool send_rev = f->rev != NULL && f->rev_seq > o->revocations_seq;
+  f->seen_seq = o->revocations_seq;
+  msgpack_pack_map(&pk, send_rev ? 3 : 2);
+  if (send_rev) {
+    lic_mp_pack_cstr(&pk, "revocations");
+    lic_mp_pack_bin(&pk, f->rev, f->rev_len);
+  }
   lic_mp_pack_cstr(&pk, "verdict");
   lic_mp_pack_bin(&pk, env.data, env.size);
   lic_mp_pack_cstr(&pk, "chain");
@@ -734,8 +747,118 @@ static void test_bad_state_file(void **state) {
   free(good);
 }
 
+/* The list the fake servers send: seq, one license id byte (0: none),
+ * signed by key. */
+static void serve_list(fixture *f, int64_t seq, uint8_t idbyte, lic_key *key) {
+  lic_revocations r;
+  uint8_t id[LIC_ID_LEN], *body;
+  size_t blen;
+  memset(&r, 0, sizeof r);
+  r.seq = seq;
+  r.issued = T0;
+  memset(id, 0x33, sizeof id);
+  assert_int_equal(lic_revocations_add_license(&r, id), LIC_OK);
+  if (idbyte != 0) {
+    memset(id, idbyte, sizeof id);
+    assert_int_equal(lic_revocations_add_license(&r, id), LIC_OK);
+  }
+  assert_int_equal(lic_revocations_pack(&r, &body, &blen), LIC_OK);
+  free(f->rev);
+  assert_int_equal(lic_envelope_seal(LIC_REVOCATIONS_TYP, body, blen, key, &f->rev, &f->rev_len),
+                   LIC_OK);
+  f->rev_seq = seq;
+  free(body);
+  lic_revocations_clear(&r);
+}
+
+static int64_t recheck(fixture *f, lic_session *s, int64_t now) {
+  lic_session_check_now(s);
+  return tick(f, s, now);
+}
+
+/* Lists from verify answers (docs/revocation.md): kept in the state
+ * directory when newer and genuine, the kept seq sent with every check, a
+ * forged one ignored and noted, and a license on the kept list reads
+ * revoked, also after a restart and whatever a server says. */
+static void test_revocations_from_answers(void **state) {
+  fixture *f = *state;
+  lic_session_info in;
+  char kept[4096];
+  struct stat st;
+  reset(f);
+  f->rev_seq = 0;
+  snprintf(kept, sizeof kept, "%s/%s", f->dir, LIC_REVOCATIONS_FILE);
+  lic_session *s = open_session(f, 1, "rs-1", true, T0);
+  tick(f, s, T0); /* no list anywhere: as before */
+  assert_state(s, LIC_SESSION_LICENSED, "valid");
+  lic_session_info_get(s, &in);
+  assert_int_equal(in.revocations_seq, 0);
+  assert_int_equal(in.revocations_events, 0);
+  assert_int_equal(f->seen_seq, 0);
+
+  serve_list(f, 2, 0, f->root); /* names another license */
+  recheck(f, s, T0 + 1);
+  lic_session_info_get(s, &in);
+  assert_int_equal(in.revocations_seq, 2);
+  assert_int_equal(in.revocations_events, 1);
+  assert_false(in.revocations_refused);
+  assert_non_null(strstr(in.revocations_note, "seq 2 from s0 kept"));
+  assert_int_equal(stat(kept, &st), 0);
+  assert_int_equal(st.st_mode & 0777, 0600);
+  assert_state(s, LIC_SESSION_LICENSED, "valid");
+  recheck(f, s, T0 + 2); /* the kept seq goes out: nothing comes back */
+  assert_int_equal(f->seen_seq, 2);
+  lic_session_info_get(s, &in);
+  assert_int_equal(in.revocations_events, 1);
+
+  serve_list(f, 3, 0x11, f->other); /* forged: our license, not the vendor's key */
+  recheck(f, s, T0 + 3);
+  lic_session_info_get(s, &in);
+  assert_int_equal(in.revocations_seq, 2);
+  assert_int_equal(in.revocations_events, 2);
+  assert_true(in.revocations_refused);
+  assert_non_null(strstr(in.revocations_note, "ignored"));
+  assert_state(s, LIC_SESSION_LICENSED, "valid");
+
+  serve_list(f, 3, 0x11, f->root); /* genuine: the server still says valid */
+  recheck(f, s, T0 + 4);
+  assert_state(s, LIC_SESSION_UNLICENSED, "revoked");
+  lic_session_info_get(s, &in);
+  assert_int_equal(in.revocations_seq, 3);
+  assert_false(in.revocations_refused);
+  assert_non_null(strstr(in.detail, "revocation list (seq 3)"));
+  lic_session_free(s);
+
+  /* a restart reads revoked before any check; an older list changes nothing */
+  s = open_session(f, 1, "rs-1", true, T0 + 5);
+  assert_state(s, LIC_SESSION_UNLICENSED, "revoked");
+  serve_list(f, 1, 0, f->root);
+  f->rev_seq = 9; /* a server sending an older list anyway */
+  tick(f, s, T0 + 5);
+  assert_int_equal(f->seen_seq, 3);
+  lic_session_info_get(s, &in);
+  assert_int_equal(in.revocations_seq, 3);
+  assert_false(in.revocations_refused);
+  assert_state(s, LIC_SESSION_UNLICENSED, "revoked");
+  lic_session_free(s);
+  lic_session *r;
+  assert_int_equal(lic_session_read_state(f->dir, &f->trust, NULL, T0 + 6, &r), LIC_OK);
+  assert_state(r, LIC_SESSION_UNLICENSED, "revoked");
+  lic_session_free(r);
+  /* without a state directory nothing is kept: the verdict rules */
+  serve_list(f, 4, 0x11, f->root);
+  s = open_session(f, 1, "rs-1", false, T0 + 7);
+  tick(f, s, T0 + 7);
+  assert_state(s, LIC_SESSION_LICENSED, "valid");
+  lic_session_free(s);
+  free(f->rev);
+  f->rev = NULL;
+  f->rev_seq = 0;
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_revocations_from_answers),
       cmocka_unit_test(test_valid_grace_unlicensed),
       cmocka_unit_test(test_failures_count_against_grace),
       cmocka_unit_test(test_denial_and_recovery),

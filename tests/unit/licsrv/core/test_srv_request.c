@@ -1,4 +1,5 @@
 /* test_srv_request.c - verify and claim request decoding: MessagePack and JSON, good and bad. */
+#include <stdio.h>
 #include <string.h>
 
 #include "core/request.h"
@@ -369,8 +370,63 @@ static void test_wipe(void **state) {
   srv_claim_req_wipe(NULL); /* accepted, as free functions are */
 }
 
+/* revocations_seq: optional (absent 0), an integer >= 0 in both encodings. */
+static void test_revocations_seq(void **state) {
+  (void)state;
+  static const struct {
+    bool mp;
+    int64_t v; /* msgpack: the value; -1 bad */
+    const char *json; /* JSON: the value's text */
+    int rc;
+    int64_t want;
+  } cases[] = {
+      {true, 0, NULL, LIC_OK, 0},         {true, 7, NULL, LIC_OK, 7},
+      {true, -1, NULL, LIC_LIMIT, 0},     {false, 0, "12", LIC_OK, 12},
+      {false, 0, "0", LIC_OK, 0},         {false, 0, "-1", LIC_FORMAT, 0},
+      {false, 0, "\"3\"", LIC_FORMAT, 0}, {false, 0, "1.5", LIC_FORMAT, 0},
+  };
+  srv_verify_req q;
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    int rc;
+    if (cases[i].mp) {
+      mp_buf b;
+      mp_begin(&b, 5);
+      kv_bin(&b, "nonce", 16);
+      kv_str(&b, "domain", "localhost");
+      kv_int(&b, "port", 443);
+      kv_str(&b, "node", "n");
+      kv_int(&b, "revocations_seq", cases[i].v);
+      rc = decode(&b, &q);
+    } else {
+      char js[200];
+      snprintf(js, sizeof js,
+               "{\"nonce\":\"q6urq6urq6urq6urq6urqw\",\"domain\":\"localhost\",\"port\":443,"
+               "\"node\":\"n\",\"revocations_seq\":%s}",
+               cases[i].json);
+      rc = srv_verify_req_json((const uint8_t *)js, strlen(js), &q);
+    }
+    if (cases[i].rc == LIC_OK) {
+      assert_int_equal(rc, LIC_OK);
+      assert_int_equal(q.revocations_seq, cases[i].want);
+    } else {
+      assert_int_not_equal(rc, LIC_OK);
+      assert_non_null(strstr(lic_errdetail(), "revocations_seq"));
+    }
+  }
+  /* absent: 0 (an older client) */
+  mp_buf b;
+  mp_begin(&b, 4);
+  kv_bin(&b, "nonce", 16);
+  kv_str(&b, "domain", "localhost");
+  kv_int(&b, "port", 443);
+  kv_str(&b, "node", "n");
+  assert_int_equal(decode(&b, &q), LIC_OK);
+  assert_int_equal(q.revocations_seq, 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_revocations_seq),
       cmocka_unit_test(test_msgpack_valid),
       cmocka_unit_test(test_msgpack_invalid),
       cmocka_unit_test(test_json),

@@ -51,6 +51,8 @@ public final class Activation {
     MACHINE_UNREADABLE("machine_unreadable"),
     /** The file or its code is malformed (or was edited). */
     MALFORMED("malformed"),
+    /** The vendor revoked the code: (product, serial) is on the newest revocation list. */
+    REVOKED("revoked"),
     /** Any other failure (I/O). */
     ERROR("error");
 
@@ -232,6 +234,41 @@ public final class Activation {
           info);
     }
     return new Result(Outcome.VALID, "", info);
+  }
+
+  /**
+   * {@link #check(Path, TrustStore, int, Clock)}, then the newest vendor revocation list: the
+   * given file (shipped beside the designer; kept in {@code stateDir} when newer) or the one kept
+   * there from before ({@link Revocations#remember}). A genuine code whose (product, serial) is
+   * on it reads {@link Outcome#REVOKED}, whatever else holds; {@code licctl activation
+   * --revocations F} with the same files. What a designer must do: check with this at start.
+   *
+   * @param stateDir the designer's state directory
+   * @param trust the vendor root keys (codes and lists)
+   * @param product this designer's product id, or -1 for any
+   * @param clock the clock the code's expiry is compared with
+   * @param revocations a revocation list file shipped beside the designer, if any
+   * @return the result
+   * @throws VerifyException when the given list does not verify (forged, damaged, not a list), a
+   *     different list is kept under its seq, or the kept one is damaged
+   * @throws IOException when the list file or the state directory cannot be read or written
+   */
+  public static Result check(Path stateDir, TrustStore trust, int product, Clock clock,
+      Optional<Path> revocations) throws VerifyException, IOException {
+    Objects.requireNonNull(revocations, "revocations");
+    Optional<byte[]> file = Optional.empty();
+    if (revocations.isPresent()) {
+      file = Optional.of(Files.readAllBytes(revocations.get()));
+    }
+    Optional<Revocations> rv = Revocations.remember(stateDir, file, trust);
+    Result r = check(stateDir, trust, product, clock);
+    if (rv.isPresent() && r.info().isPresent() && r.outcome() != Outcome.NOT_GENUINE
+        && rv.get().hasActivation(r.info().get().product, r.info().get().serial)) {
+      Info i = r.info().get();
+      return new Result(Outcome.REVOKED, "product " + i.product + ", serial " + i.serial
+          + " is on the vendor's revocation list (seq " + rv.get().seq() + ")", i);
+    }
+    return r;
   }
 
   private static String kindText(String kind) {

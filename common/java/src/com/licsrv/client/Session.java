@@ -1,5 +1,6 @@
 package com.licsrv.client;
 
+import com.licsrv.client.internal.Cli;
 import com.licsrv.client.internal.Ids;
 import com.licsrv.client.internal.Mp;
 import com.licsrv.client.internal.MpWriter;
@@ -35,6 +36,16 @@ import java.util.function.LongUnaryOperator;
  * With a state directory the last valid verdict and its chain are kept in
  * {@code session.state} (the format licctl's session uses) and checked again on load, so a
  * restart during an outage keeps the original deadline, never a later one.
+ *
+ * <p>Revocation lists (docs/revocation.md): with a state directory the session also keeps the
+ * vendor's newest revocation list there ({@code revocations.rev}, as liblic's session does). It
+ * sends the kept list's seq with every check; a private-mode server keeping a newer list sends
+ * it with its answer, and the session keeps it when it verifies against the verifier's trust
+ * store (a forged one changes nothing: {@link Snapshot#revocationsNote} says why). A license
+ * on the kept list reads {@code unlicensed}, reason {@code revoked}, whatever a server says
+ * and across restarts. What a report server must do: give the session a state directory that
+ * lives as long as the installation, and log {@link Snapshot#revocationsNote} when
+ * {@link Snapshot#revocationsEvents} moves (a refused list may be an attack).
  *
  * <p>Thread-safe: every method may be called from any thread; {@link #state()} and
  * {@link #snapshot} read a published copy and never wait for a check in progress. It starts
@@ -128,6 +139,14 @@ public final class Session {
     public final long nextCheck;
     /** Failed rounds since the last trustworthy answer. */
     public final int failures;
+    /** The seq of the vendor revocation list kept in the state directory, 0 = none. */
+    public final long revocationsSeq;
+    /** The last thing that happened to a list a server sent (kept, ignored and why), "". */
+    public final String revocationsNote;
+    /** Counts those notes: log {@link #revocationsNote} when it moves. */
+    public final int revocationsEvents;
+    /** The last note is a list refused (forged, damaged) or a kept copy that does not open. */
+    public final boolean revocationsRefused;
 
     Snapshot(View s, long now) {
       Object[] c = s.compute(now);
@@ -146,6 +165,10 @@ public final class Session {
       checkedAt = s.checkedAt;
       nextCheck = s.nextCheck;
       failures = s.failures;
+      revocationsSeq = s.revSeq;
+      revocationsNote = s.revNote;
+      revocationsEvents = s.revEvents;
+      revocationsRefused = s.revRefused;
     }
 
     /** @return the reason as status.json names it (a denial by its status) */
@@ -178,6 +201,10 @@ public final class Session {
     final long checkedAt;
     final long nextCheck;
     final long hwm;
+    final long revSeq;
+    final String revNote;
+    final int revEvents;
+    final boolean revRefused;
 
     View(Session s) {
       haveValid = s.haveValid;
@@ -186,9 +213,19 @@ public final class Session {
       lvGrace = s.lvGrace;
       lvExpires = s.lvExpires;
       features = s.features;
-      denied = s.denied;
-      denial = s.denial;
-      denialReason = s.denialReason;
+      // The last valid verdict's license (or account) on the kept revocation list reads
+      // revoked, whichever server said valid and whenever the list came.
+      Revocations rv = s.rev;
+      boolean listed = !s.denied && s.haveValid && s.lvId != null && rv != null
+          && (s.lvAccount ? rv.hasAccount(s.lvId) : rv.hasLicense(s.lvId));
+      denied = s.denied || listed;
+      denial = listed ? Status.REVOKED : s.denial;
+      denialReason = listed ? "the " + (s.lvAccount ? "account" : "license")
+          + " is on the vendor's revocation list (seq " + rv.seq() + ")" : s.denialReason;
+      revSeq = rv != null ? rv.seq() : 0;
+      revNote = s.revNote;
+      revEvents = s.revEvents;
+      revRefused = s.revRefused;
       heartbeat = s.heartbeat;
       grace = s.grace;
       lastFailed = s.lastFailed;
@@ -235,6 +272,14 @@ public final class Session {
   private final Verifier verifier;
   private final List<URI> urls;
   private final Path path;
+  private final Path stateDir;
+  // The vendor's revocation list kept in the state directory (docs/revocation.md).
+  private Revocations rev;
+  private String revNote = "";
+  private int revEvents;
+  private boolean revRefused;
+  private UUID lvId;
+  private boolean lvAccount;
   private final Clock clock;
   private final LongUnaryOperator jitter;
   private int preferred;
@@ -271,6 +316,7 @@ public final class Session {
     verifier = b.verifier;
     urls = List.copyOf(b.urls);
     path = b.stateDir == null ? null : b.stateDir.resolve(FILE);
+    stateDir = b.stateDir;
     clock = b.clock;
     jitter = b.jitter;
     long now = clock.instant().getEpochSecond();
@@ -283,8 +329,36 @@ public final class Session {
         lastError = "state file " + path + ": " + e.getMessage();
       }
       load();
+      try {
+        rev = Revocations.remember(stateDir, Optional.empty(), verifier.trust).orElse(null);
+      } catch (VerifyException | IOException e) {
+        // noted; a newer list cannot replace it either: remove it to start over
+        revNote = e.getMessage();
+        revRefused = true;
+        revEvents++;
+      }
     }
     publish();
+  }
+
+  /** A list a server sent with a checked answer: kept when newer (verified; forged: noted). */
+  private void takeRevocations(Verifier.Checked c, URI u) {
+    if (c.revocations.isEmpty() || stateDir == null) {
+      return;
+    }
+    try {
+      Revocations.Kept k = Revocations.keep(stateDir, c.revocations.get(), verifier.trust);
+      revRefused = false;
+      rev = k.list.orElse(rev);
+      revNote = k.replaced ? "revocation list seq " + rev.seq() + " from " + u + " kept"
+          : "revocation list from " + u + " not newer than the kept seq " + rev.seq();
+    } catch (VerifyException | IOException e) {
+      revRefused = true;
+      revNote = "revocation list from " + u + " ignored: " + (e instanceof VerifyException
+          ? Cli.reasonText(((VerifyException) e).reason()) + ": " : "input/output error: ")
+          + e.getMessage();
+    }
+    revEvents++;
   }
 
   /**
@@ -421,6 +495,8 @@ public final class Session {
     lvGrace = Math.max(gr, hb);
     lvExpires = v.expires();
     features = v.features();
+    lvAccount = v.license().isEmpty() && v.account().isPresent();
+    lvId = v.license().orElse(v.account().orElse(null));
     proof = c;
     heartbeat = lvHeartbeat;
     grace = lvGrace;
@@ -432,6 +508,7 @@ public final class Session {
     lastValid = lvHeartbeat = lvGrace = lvExpires = 0;
     features = List.of();
     proof = null;
+    lvId = null;
   }
 
   private void checkRound(long now) {
@@ -442,7 +519,7 @@ public final class Session {
       URI u = urls.get(i);
       Verifier.Checked c;
       try {
-        c = verifier.exchange(u);
+        c = verifier.exchange(u, rev != null ? rev.seq() : 0);
         if (!c.verdict.signed()) {
           // A denial without a chain is unsigned: anyone on the path could send one.
           throw new VerifyException(VerifyException.Reason.IO, c.verdict.status().wireName() + ": "
@@ -453,6 +530,7 @@ public final class Session {
         errs.append(errs.length() > 0 ? "; " : "").append(u).append(": ").append(e.getMessage());
         continue;
       }
+      takeRevocations(c, u);
       preferred = i;
       server = u.toString();
       lastFailed = false;

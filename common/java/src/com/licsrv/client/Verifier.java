@@ -48,7 +48,7 @@ public final class Verifier {
   static final int MAX_RESPONSE = 256 * 1024;
   private static final SecureRandom RANDOM = new SecureRandom();
 
-  private final TrustStore trust;
+  final TrustStore trust; // Session keeps revocation lists under it
   private final Tls tls;
   private final String domain;
   private final long port;
@@ -359,6 +359,7 @@ public final class Verifier {
     final byte[] body;
     final byte[] nonce;
     final long checkedAt;
+    Optional<byte[]> revocations = Optional.empty();
 
     Checked(Verdict verdict, License license, byte[] body, byte[] nonce, long checkedAt) {
       this.verdict = verdict;
@@ -412,6 +413,11 @@ public final class Verifier {
   }
 
   Checked exchange(URI server) throws VerifyException {
+    return exchange(server, 0);
+  }
+
+  /** One exchange; revocationsSeq: the revocation list the caller keeps (0 = none, not sent). */
+  Checked exchange(URI server, long revocationsSeq) throws VerifyException {
     String scheme = Objects.requireNonNull(server, "server").getScheme();
     if (scheme == null || !(scheme.equals("https") || scheme.equals("http")) || server.getHost() == null) {
       throw new VerifyException(Reason.INVALID, "a server URL is https://HOST:PORT or http://HOST:PORT");
@@ -422,7 +428,7 @@ public final class Verifier {
     }
     byte[] nonce = new byte[32];
     RANDOM.nextBytes(nonce);
-    byte[] body = transport.post(server.resolve("/v1/verify"), request(nonce));
+    byte[] body = transport.post(server.resolve("/v1/verify"), request(nonce, revocationsSeq));
     return check(nonce, clock.instant().getEpochSecond(), body);
   }
 
@@ -462,9 +468,14 @@ public final class Verifier {
   }
 
   byte[] request(byte[] nonce) {
+    return request(nonce, 0);
+  }
+
+  byte[] request(byte[] nonce, long revocationsSeq) {
     boolean pub = account != null;
+    boolean rseq = !pub && revocationsSeq > 0;
     int n = 4 + (!pub && license != null ? 1 : 0) + (app != null ? 1 : 0) + (version != null ? 1 : 0)
-        + (pub ? 3 : 0) + (!pub && secret != null ? 1 : 0);
+        + (pub ? 3 : 0) + (!pub && secret != null ? 1 : 0) + (rseq ? 1 : 0);
     MpWriter w = new MpWriter().map(n);
     w.str("nonce").bin(nonce).str("domain").str(domain).str("port").integer(port)
         .str("node").str(node);
@@ -483,13 +494,23 @@ public final class Verifier {
     if (!pub && secret != null) {
       w.str("secret").str(secret);
     }
+    if (rseq) {
+      w.str("revocations_seq").integer(revocationsSeq);
+    }
     return w.toBytes();
   }
 
   /** The checks on a response body {verdict, chain}, for this verifier's question. */
   Checked check(byte[] nonce, long now, byte[] body) throws VerifyException {
     try {
-      return checkOrThrow(nonce, now, body);
+      Checked c = checkOrThrow(nonce, now, body);
+      // A newer revocation list beside the answer (private mode): unverified bytes, verified
+      // by whoever keeps them (Session, through Revocations).
+      Mp.Obj doc = Mp.parse(body);
+      if (doc.has("revocations")) {
+        c.revocations = Optional.of(doc.bin("revocations", 1, Envelope.MAX_ENVELOPE));
+      }
+      return c;
     } catch (FormatException e) {
       throw Envelope.asVerify(e);
     }

@@ -48,6 +48,11 @@ final class FakeServer implements Verifier.Transport {
   boolean noChain;
   /** Seconds the fake clock moves during each exchange (a slow answer across a second). */
   long slow;
+  /** The revocation list this server keeps (sent when newer than the client's), its seq. */
+  byte[] revocations;
+  long revocationsSeq;
+  /** The revocations_seq of the last request (0 when absent). */
+  long seenSeq;
   private final PrivateKey root;
   private final KeyPair node;
 
@@ -123,11 +128,17 @@ final class FakeServer implements Verifier.Transport {
           .str("grace").integer(grace).str("seats").map(2).str("used").integer(1).str("max").integer(0)
           .toBytes();
       byte[] venv = seal("verdict", body, node.getPrivate(), Ed25519.kid(nodeRaw()));
+      seenSeq = q.has("revocations_seq") ? q.integer("revocations_seq", 1, Long.MAX_VALUE) : 0;
+      boolean rev = revocations != null && revocationsSeq > seenSeq;
       if (noChain) {
         return new MpWriter().map(2).str("verdict").bin(venv).str("chain").array(0).toBytes();
       }
-      return new MpWriter().map(2).str("verdict").bin(venv).str("chain").array(1).bin(license())
-          .toBytes();
+      MpWriter w = new MpWriter().map(rev ? 3 : 2).str("verdict").bin(venv).str("chain").array(1)
+          .bin(license());
+      if (rev) {
+        w.str("revocations").bin(revocations);
+      }
+      return w.toBytes();
     } catch (Exception e) {
       throw new IllegalStateException(e);
     }

@@ -212,7 +212,7 @@ public final class Cli {
     return s.length() > 40 ? s.substring(0, 40) : s;
   }
 
-  static String reasonText(VerifyException.Reason r) {
+  public static String reasonText(VerifyException.Reason r) {
     switch (r) {
       case FORMAT: return "malformed data";
       case TYPE: return "unexpected object type";
@@ -503,22 +503,32 @@ public final class Cli {
 
   private static final String CHECK_HELP =
       "usage: java -jar liblic.jar check LICENSE --domain D --port P [--app A]\n"
-      + "         [--version V | --major N] [--trust PUB.pem]... [--json]\n\n"
+      + "         [--version V | --major N] [--trust PUB.pem]... [--revocations F]\n"
+      + "         [--state DIR] [--json]\n\n"
       + "Checks a local-mode license offline: its vendor signature (trust store), this\n"
       + "machine (machine code and at least one licensed network adapter), the dates,\n"
-      + "the major version, the domain, port and application. Exit 0 only when valid.\n\n"
+      + "the major version, the domain, port and application. Exit 0 only when valid.\n"
+      + "The latest time a check saw is kept in the state directory: a clock set back\n"
+      + "more than an hour below it reads clock_rollback (docs/integration.md).\n"
+      + "A license on the vendor's revocation list reads revoked: the newest list seen\n"
+      + "(--revocations, or kept in the state directory from an earlier check) counts,\n"
+      + "and an older list never replaces a newer one (docs/revocation.md).\n\n"
       + "  --domain D      the access domain name the report server answers on\n"
       + "  --port P        its port\n"
       + "  --app A         application name (required when the license restricts them)\n"
       + "  --version V     product version (11.0.18): its leading number is the major\n"
       + "  --major N       product major version (required when the license names one)\n"
       + "  --trust FILE    trusted root public key (repeatable; replaces the built-in store)\n"
+      + "  --revocations F a signed revocation list (shipped beside the product); kept\n"
+      + "                  in the state directory when newer than the one there\n"
       + "  --json          print the result as JSON\n"
-      + "  --state DIR     accepted like every licctl command (check keeps no state)\n";
+      + "  --state DIR     state directory, where the clock's high-water mark and the\n"
+      + "                  newest revocation list are kept\n"
+      + "                  (default $XDG_STATE_HOME/licctl or ~/.local/state/licctl)\n";
 
   int check(String[] args) throws Usage, Failure {
-    Opts o = Opts.parse(args, Set.of("domain", "port", "app", "major", "version", "trust", "state"),
-        Set.of("json"));
+    Opts o = Opts.parse(args, Set.of("domain", "port", "app", "major", "version", "trust", "state",
+        "revocations"), Set.of("json"));
     if (o.help) {
       out.print(CHECK_HELP);
       return OK;
@@ -562,12 +572,24 @@ public final class Cli {
       throw new Failure(FAIL, path, "this is a " + l.mode().name().toLowerCase(java.util.Locale.ROOT)
           + " license: report servers check it with 'licctl verify' against the license server");
     }
+    try {
+      Machine.read();
+    } catch (IOException e) {
+      throw new Failure(FAIL, "machine", "cannot read the machine identity: " + e.getMessage());
+    }
+    Optional<String> revfile = o.one("revocations");
+    if (revfile.isPresent()) {
+      readFile(revfile.get()); // its errors name the file
+    }
     LocalCheck.Result r;
     try {
       r = LocalCheck.check(l, domain, port, o.one("app"),
-          major < 0 ? Optional.empty() : Optional.of(Long.toString(major)), Clock.systemUTC());
+          major < 0 ? Optional.empty() : Optional.of(Long.toString(major)), Clock.systemUTC(),
+          stateDir(o.one("state")), t, revfile.map(Path::of));
+    } catch (VerifyException e) {
+      throw failure(revfile.orElse("revocations"), e);
     } catch (IOException e) {
-      throw new Failure(FAIL, "machine", "cannot read the machine identity: " + e.getMessage());
+      throw new Failure(FAIL, "state", "input/output error: " + e.getMessage());
     }
     String ex = l.expires() == 0 ? "never" : Ids.date(l.expires());
     if (o.flag("json")) {
@@ -606,18 +628,23 @@ public final class Cli {
 
   private static final String ACTIVATION_HELP =
       "usage: java -jar liblic.jar activation [--product ID] [--state DIR] [--trust PUB.pem]...\n"
-      + "         [--json]\n\n"
+      + "         [--revocations F] [--json]\n\n"
       + "Shows the local designer activation and checks that it holds on this machine:\n"
       + "the code is re-verified (vendor signature, product, expiry) and the machine must\n"
       + "have the same machine code and at least one of the recorded network adapters.\n"
-      + "Exit 0 only when the activation holds here (docs/activation.md).\n\n"
+      + "Exit 0 only when the activation holds here (docs/activation.md).\n"
+      + "An activation on the vendor's revocation list reads revoked: the newest list\n"
+      + "seen (--revocations, or kept in the state directory from an earlier check)\n"
+      + "counts, and an older list never replaces a newer one (docs/revocation.md).\n\n"
       + "  --product ID    require this product id (default: any)\n"
       + "  --state DIR     state directory (default $XDG_STATE_HOME/licctl)\n"
       + "  --trust FILE    trusted root public key (repeatable; replaces the built-in store)\n"
+      + "  --revocations F a signed revocation list (shipped beside the product); kept\n"
+      + "                  in the state directory when newer than the one there\n"
       + "  --json          print serial, product, edition, expires, activated, status\n";
 
   int activation(String[] args) throws Usage, Failure {
-    Opts o = Opts.parse(args, Set.of("product", "state", "trust"), Set.of("json"));
+    Opts o = Opts.parse(args, Set.of("product", "state", "trust", "revocations"), Set.of("json"));
     if (o.help) {
       out.print(ACTIVATION_HELP);
       return OK;
@@ -629,8 +656,19 @@ public final class Cli {
     if (o.one("product").isPresent()) {
       product = (int) parseInt("--product", o.one("product").get(), 0, 255);
     }
-    com.licsrv.client.Activation.Result r = com.licsrv.client.Activation.check(
-        stateDir(o.one("state")), trust(o), product, Clock.systemUTC());
+    Optional<String> revfile = o.one("revocations");
+    if (revfile.isPresent()) {
+      readFile(revfile.get()); // its errors name the file
+    }
+    com.licsrv.client.Activation.Result r;
+    try {
+      r = com.licsrv.client.Activation.check(stateDir(o.one("state")), trust(o), product,
+          Clock.systemUTC(), revfile.map(Path::of));
+    } catch (VerifyException e) {
+      throw failure(revfile.orElse("revocations"), e);
+    } catch (IOException e) {
+      throw new Failure(FAIL, "state", "input/output error: " + e.getMessage());
+    }
     boolean ok = r.outcome() == com.licsrv.client.Activation.Outcome.VALID;
     if (o.flag("json")) {
       Map<String, Object> m = new LinkedHashMap<>();
@@ -653,7 +691,9 @@ public final class Cli {
       return ok ? OK : FAIL;
     }
     if (!ok) {
-      throw new Failure(FAIL, "activation", r.reason());
+      throw new Failure(FAIL, "activation",
+          r.outcome() == com.licsrv.client.Activation.Outcome.REVOKED ? "revoked: " + r.reason()
+              : r.reason());
     }
     com.licsrv.client.Activation.Info i = r.info().get();
     out.println("valid: product " + i.product + ", serial " + i.serial + ", edition " + i.edition

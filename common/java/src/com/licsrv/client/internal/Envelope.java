@@ -15,7 +15,7 @@ public final class Envelope {
   public static final int MAX_BODY = 64 * 1024;
   public static final int MAX_ENVELOPE = MAX_BODY + 128;
   private static final Set<String> TYPES =
-      Set.of("license", "rif", "verdict", "cert", "receipt", "account");
+      Set.of("license", "rif", "verdict", "cert", "receipt", "account", "revocations");
 
   public final String typ;
   private final byte[] kid;

@@ -90,6 +90,7 @@ final class SessionCli {
     Path statusFile = dir.resolve("status.json");
     String last = null;
     String prev = null;
+    int prevRev = 0;
     while (true) {
       long now = Clock.systemUTC().instant().getEpochSecond();
       long wake = s.tick(now);
@@ -98,6 +99,12 @@ final class SessionCli {
       if (!key.equals(prev)) {
         logState(in, now);
         prev = key;
+      }
+      if (in.revocationsEvents != prevRev) {
+        // A revocation list a server sent: kept, or ignored (forged, damaged...) with why.
+        err.println("ts=" + Ids.time(now) + " level=" + (in.revocationsRefused ? "warn" : "info")
+            + " msg=revocations seq=" + in.revocationsSeq + " note=\"" + in.revocationsNote + "\"");
+        prevRev = in.revocationsEvents;
       }
       String doc = statusJson(in, o.one("node").orElse(""));
       if (!doc.equals(last)) {
@@ -189,6 +196,7 @@ final class SessionCli {
     m.put("heartbeat", in.heartbeat);
     m.put("grace", in.grace);
     m.put("node", node);
+    m.put("revocations_seq", in.revocationsSeq);
     return Json.write(m);
   }
 
@@ -263,6 +271,7 @@ final class SessionCli {
       m.put("server", in.server);
       m.put("heartbeat", in.heartbeat);
       m.put("grace", in.grace);
+      m.put("revocations_seq", in.revocationsSeq);
       m.put("checked", "signed state: " + com.licsrv.client.Session.FILE);
       out.println(Json.write(m));
     } else {
