@@ -189,9 +189,6 @@ void *lmdb__writer_main(void *arg) {
   store *s = arg;
   opq_op *held = NULL; /* committed, its meta page not yet synced: answered after */
 
-  /* The meta page is synced by the next commit or by mdb_env_sync (above). */
-  if (!s->nosync)
-    (void)mdb_env_set_flags(s->env, MDB_NOMETASYNC, 1);
   for (;;) {
     bool stop;
     if (held == NULL) /* else operations are queued: no wait */
