@@ -292,6 +292,12 @@ int lmdb_open_mapped(const char *dir, unsigned flags, size_t map_size, store **o
   if ((r = open_dbs(s, flags)) != LIC_OK || (r = warm(s)) != LIC_OK)
     goto out;
   if (!s->rdonly) {
+    /* The writer syncs each commit's meta page itself (store/lmdb/writer.c):
+     * set before it starts, while no other thread uses the environment. */
+    if (!s->nosync && (mrc = mdb_env_set_flags(s->env, MDB_NOMETASYNC, 1)) != 0) {
+      r = lmdb__fail(mrc, "environment flags");
+      goto out;
+    }
     if (pthread_create(&s->writer, NULL, lmdb__writer_main, s) != 0) {
       r = lic_fail(LIC_NOMEM, "store: cannot start the writer thread");
       goto out;

@@ -193,9 +193,6 @@ void *lmdb__writer_main(void *arg) {
   store *s = arg;
   opq_op *held = NULL; /* committed, its meta page not yet synced: answered after */
 
-  /* The meta page is synced by the next commit or by mdb_env_sync (above). */
-  if (!s->nosync)
-    (void)mdb_env_set_flags(s->env, MDB_NOMETASYNC, 1);
   for (;;) {
     bool stop;
     if (held == NULL) /* else operations are queued: no wait */
@@ -234,7 +231,7 @@ void *lmdb__writer_main(void *arg) {
      * writer a fifth of its time). When one fails, the whole group is rolled
      * back and replayed with each operation in its own nested transaction, so
      * the failing one is undone alone and the others still commit. */
-    bool isolate = false;
+    bool isolate = false, wrote = false;
     uint64_t map_full0 = 0; /* MDB_MAP_FULL count before the last pass's operations */
     for (int pass = 0; pass < 2 && crc == LIC_OK; pass++) {
       bool failed = false;
@@ -298,21 +295,29 @@ void *lmdb__writer_main(void *arg) {
         nops++;
       }
       lic_errdetail_clear();
+      size_t txnid = mdb_txn_id(parent);
       if ((mrc = mdb_txn_commit(parent)) != 0) { /* the one sync of this group */
         crc = lmdb__fail(mrc, "commit");
         snprintf(cdetail, sizeof cdetail, "%s", lic_errdetail());
+      } else {
+        /* A transaction that changed nothing (every operation of the group
+         * failed or wrote nothing) commits without writing or syncing. */
+        MDB_envinfo ei;
+        wrote = mdb_env_info(s->env, &ei) == 0 && ei.me_last_txnid >= txnid;
       }
     } else if (bt.n > 0 || hwm > 0) {
       brc = crc;
     }
     if (crc != LIC_OK && cdetail[0] == '\0')
       snprintf(cdetail, sizeof cdetail, "%s", lic_errdetail());
-    /* This commit's fdatasync carried the held group's meta page. */
-    held_settle(s, &held, crc == LIC_OK);
+    /* This commit's fdatasync carried the held group's meta page (if it
+     * wrote: else the held group is synced on its own). */
+    held_settle(s, &held, crc == LIC_OK && wrote);
     /* This group: held for the next commit when more work is queued (and no
-     * flush or close waits for it), else synced now. */
+     * flush or close waits for it), else synced now; nothing to sync when
+     * it wrote nothing. */
     bool hold = false, own_sync = false;
-    if (crc == LIC_OK && !s->nosync) {
+    if (crc == LIC_OK && wrote && !s->nosync) {
       pthread_mutex_lock(&s->mu);
       hold = ops != NULL && !stop && s->flush_wanted == s->flush_done && opq_pending(&s->q);
       pthread_mutex_unlock(&s->mu);
