@@ -416,7 +416,9 @@ static void conn_parse(srv_conn *c) {
 /* Parse what is buffered, answer, flush, then decide on reading and timers. */
 static void conn_process(srv_conn *c) {
   bool more;
-  assert(on_loop(c->cn));
+  /* Nothing conn_process calls comes back to it (a handler's deferred
+   * answer arrives through the loop's reply queue): the guard is a fence. */
+  assert(on_loop(c->cn) && !c->in_process);
   if (c->in_process || c->state == CONN_CLOSING)
     return;
   c->in_process = true;
