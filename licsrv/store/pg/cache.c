@@ -605,7 +605,9 @@ static int apply_own(pgs_store *s, PGconn *c, uint64_t since) {
       e->nregs = 0;
       ix_build(e);
     }
-    assert(seq > newest(e)); /* taken under the lock (cache.h) */
+    /* taken under the lock (cache.h): newer than the entry, or this group's
+     * own number when an earlier delta of the group was its account's */
+    assert(seq >= newest(e));
     e->pseq = seq;
     if (r != LIC_OK || e->rsw > since) /* a read came in during the commit */
       mark_stale(s, e);

@@ -83,7 +83,8 @@ typedef struct pgs_centry {
  * stale too when a read came in during that commit (rsw past the number taken
  * before the COMMIT: the read may hold a newer state of the same row another
  * process wrote). A part's number is taken under the lock, so it is greater
- * than the seq and pseq of every entry.
+ * than the seq and pseq of every entry (the writer's deltas of one group share
+ * one number: equal for the second delta of an account).
  *
  * gone: a read found the account absent; kept until a newer full reload, so
  * an older read still in flight cannot bring the account back; a verify never

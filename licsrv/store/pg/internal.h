@@ -13,7 +13,7 @@
  * The rooms, lowest first; a room calls only rooms below it
  * (docs/architecture.md; tests/layering/check_layers.py checks it): lock.c,
  * notify.c < conn.c < stop.c < cache.c < listen.c < pipe.c < writer.c <
- * readq.c < records.c, maint.c (the operations) < schema.c (open, close,
+ * readq.c < records.c < maint.c (the operations) < schema.c (open, close,
  * meta). A file reads and writes the members of its own room's struct only;
  * the others' through their functions. */
 #ifndef LICSRV_STORE_PG_INTERNAL_H

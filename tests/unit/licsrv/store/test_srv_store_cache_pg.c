@@ -95,7 +95,7 @@ static int teardown(void **state) {
 
 /* ---- writes ------------------------------------------------------------------ */
 
-enum { W_ACCT_PUT, W_ACCT_DELETE, W_REG_PUT, W_CERT_ADD };
+enum { W_ACCT_PUT, W_ACCT_DELETE, W_REG_PUT, W_CERT_ADD, W_REG_PUT2 };
 
 typedef struct {
   int what;
@@ -110,6 +110,12 @@ static int apply(store_wtxn *w, void *arg) {
   case W_ACCT_PUT: return store_w_account_put(w, o->id, (const uint8_t *)"env", 3, 10);
   case W_ACCT_DELETE: return store_w_account_delete(w, o->id);
   case W_CERT_ADD: return store_w_cert_add(w, o->id, (const uint8_t *)"cert", 4, 10);
+  case W_REG_PUT2: { /* two registrations of one account in one operation */
+    op first = {W_REG_PUT, o->id, o->project};
+    op second = {W_REG_PUT, o->id, (uint8_t)(o->project + 1)};
+    int rc = apply(w, &first);
+    return rc != LIC_OK ? rc : apply(w, &second);
+  }
   default:
     memcpy(g.account, o->id, LIC_ID_LEN);
     g.project_id[0] = o->project;
@@ -277,6 +283,18 @@ static void test_account_reload_does_not_replace_a_newer_full_reload(void **stat
 }
 
 /* Without overlap, reloads still follow the database both ways. */
+/* A group with two registration changes of one account: the second delta
+ * finds the entry at the group's own number (cache.h), and both are read
+ * from the copy at once. */
+static void test_own_group_with_two_deltas_of_one_account(void **state) {
+  (void)state;
+  write_on(F->s, W_ACCT_PUT, A1, 0);
+  assert_int_equal(acct_rc(A1), LIC_OK);
+  write_on(F->s, W_REG_PUT2, A1, 1);
+  assert_int_equal(reg_rc(A1, 1), LIC_OK);
+  assert_int_equal(reg_rc(A1, 2), LIC_OK);
+}
+
 static void test_reloads_follow_the_database(void **state) {
   (void)state;
   write_on(F->other, W_ACCT_PUT, A1, 0);
@@ -406,6 +424,7 @@ int main(void) {
       T(test_account_reload_does_not_replace_a_newer_one),
       T(test_account_reload_does_not_replace_a_newer_full_reload),
       T(test_reloads_follow_the_database),
+      T(test_own_group_with_two_deltas_of_one_account),
       LIVE(test_feed_brings_another_process_changes),
       LIVE(test_garbled_payload_reloads_everything),
       LIVE(test_listener_retries_a_failed_reload),
