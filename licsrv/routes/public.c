@@ -14,6 +14,7 @@
 #include "core/app.h"
 #include "core/decide.h"
 #include "core/public.h"
+#include "core/quota.h"
 #include "core/request.h"
 #include "lic/b64.h"
 #include "routes/common.h"
@@ -301,6 +302,8 @@ typedef struct {
   size_t used;
   bool claimed; /* a registration: the verdict comes from claim, in done */
   bool removed; /* an unregistration that freed a slot (counted in done) */
+  srv_quota_verdict quota; /* a registration refused for the store's room: nothing written */
+  uint64_t records;        /* the account's records then */
   store_claim claim;
 } reg_op;
 
@@ -318,6 +321,7 @@ static int reg_apply(store_wtxn *wt, void *arg) {
 
   op->used = 0;
   op->claimed = op->removed = false;
+  op->quota = SRV_QUOTA_OK;
   subject_of(op->q.account, op->q.project_id, subject, sizeof subject);
   if (op->unregister) { /* one call: one round trip on PostgreSQL */
     store_release rel;
@@ -345,6 +349,16 @@ static int reg_apply(store_wtxn *wt, void *arg) {
   snprintf(g.project, sizeof g.project, "%s", op->q.project);
   snprintf(g.domain, sizeof g.domain, "%s", op->q.domain);
   g.created = g.last_valid = op->now;
+  /* The account's room in the store (a registration and its audit entry),
+   * read in this write transaction: O(1), the count kept by the store. A
+   * refusal writes nothing and fails nothing (no replay of the group). */
+  store_usage u;
+  if ((rc = store_w_usage_get(wt, op->q.account, &u)) != LIC_OK)
+    return rc;
+  op->records = u.records;
+  op->quota = srv_quota_check(&u, atomic_load(&op->a->store_quota), 2);
+  if (op->quota != SRV_QUOTA_OK)
+    return LIC_OK;
   /* Decided on the one writer, under the account's lock (the store's claim):
    * concurrent registrations, through any process, see each other's slots,
    * so capacity cannot overshoot. The account may have been revoked or
@@ -384,6 +398,24 @@ static void claim_verdict(reg_op *op) {
 
 static void reg_done(void *arg, int rc, const char *detail) {
   reg_op *op = arg;
+  if (rc == LIC_OK && op->quota != SRV_QUOTA_OK) {
+    char msg[320];
+    if (op->quota == SRV_QUOTA_ACCOUNT)
+      snprintf(msg, sizeof msg,
+               "this account holds %llu records in the license store, its quota "
+               "(account_store_quota = %u): nothing was changed; the operator frees room with "
+               "'licsrv purge' or raises account_store_quota",
+               (unsigned long long)op->records, atomic_load(&op->a->store_quota));
+    else
+      snprintf(msg, sizeof msg,
+               "the license store is %d%% full and this account (%llu records) is among its "
+               "largest: nothing was changed; the operator frees room with 'licsrv purge' or "
+               "raises store_map_size",
+               SRV_STORE_HEADROOM_PCT, (unsigned long long)op->records);
+    srv_reply_deferred_error(op->d, 507, "account_store_full", msg);
+    reg_op_free(op);
+    return;
+  }
   if (rc == LIC_OK && op->claimed)
     claim_verdict(op);
   if (rc == LIC_OK && op->removed) /* a freed slot: one more step of churn */

@@ -72,6 +72,8 @@
   X(int, backup, (store *s, const char *dest_dir), (s, dest_dir)) \
   X(int, forget, (store *s, store_subject kind, const uint8_t id[LIC_ID_LEN], const char *actor, store_counts *c), (s, kind, id, actor, c)) \
   X(int, size, (store *s, uint64_t *used, uint64_t *mapsize), (s, used, mapsize)) \
+  X(int, usage_get, (store_reader *rd, const uint8_t account[LIC_ID_LEN], store_usage *u), (rd, account, u)) \
+  X(int, w_usage_get, (store_wtxn *w, const uint8_t account[LIC_ID_LEN], store_usage *u), (w, account, u)) \
   X(int, w_raw_put, (store_wtxn *w, const char *db, const void *key, size_t klen, const void *val, size_t vlen), (w, db, key, klen, val, vlen))
 
 /* The operations whose public function store/store.c writes out, checking

@@ -24,8 +24,9 @@
 #include "lic/limits.h"
 #include "lic/util.h"
 
-/* LMDB: 2 since each account's registration count is kept (docs/storage.md) */
-#define STORE_SCHEMA_VERSION 2
+/* LMDB: 2 since each account's registration count is kept, 3 since each
+ * owner's record count is (docs/storage.md) */
+#define STORE_SCHEMA_VERSION 3
 #define STORE_SUBDIR         "store"          /* the environment: DIR/store/ */
 #define STORE_MAP_SIZE       ((size_t)1 << 30) /* 1 GiB of address space */
 #define STORE_MAX_READERS    256
@@ -81,6 +82,18 @@ void store_close(store *s);
  * returns by itself. LMDB writes wait on no network: nothing to do. Call it
  * once; returns at once. */
 void store_stop_begin(store *s, uint64_t grace_ms);
+
+/* ---- per-account store use (public mode's quota, docs/server.md) --------- */
+typedef struct {
+  bool counted;          /* the backend keeps the count (LMDB schema 3); else records is 0 */
+  uint64_t records;      /* the account's registrations + node records + audit entries */
+  uint64_t top_records;  /* the largest account's, as this process's writer saw it
+                          * (store_w_usage_get only; 0 otherwise) */
+  uint64_t used, mapsize; /* bytes in live pages, and the map's size (0, 0: no map) */
+} store_usage;
+
+int store_usage_get(store_reader *rd, const uint8_t account[LIC_ID_LEN], store_usage *u);
+int store_w_usage_get(store_wtxn *w, const uint8_t account[LIC_ID_LEN], store_usage *u);
 
 /* ---- readers ---------------------------------------------------------- */
 int store_reader_new(store *s, store_reader **out);

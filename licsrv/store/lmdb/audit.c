@@ -54,7 +54,9 @@ int lmdb_w_audit_append(store_wtxn *w, int64_t time, const char *token, const ch
   lmdb__wb_str(&b, token);
   lmdb__wb_str(&b, action);
   lmdb__wb_str(&b, subject);
-  return lmdb__put_wbuf(w, DB_AUDIT, key, sizeof key, &b);
+  if ((r = lmdb__put_wbuf(w, DB_AUDIT, key, sizeof key, &b)) != LIC_OK)
+    return r;
+  return lmdb__usage_audit(w->s, w->txn, subject, 1); /* an account's entry counts */
 }
 
 typedef struct {

@@ -23,7 +23,7 @@ STORE_DECLARE(lmdb)
 
 /* One named database per kind of record (docs/storage.md "Databases"). */
 enum { DB_META, DB_LICENSES, DB_ACCOUNTS, DB_REGISTRATIONS, DB_NODES, DB_ACTIVATIONS,
-       DB_AUDIT, DB_TOKENS, DB_REGCOUNTS, DB_COUNT };
+       DB_AUDIT, DB_TOKENS, DB_REGCOUNTS, DB_USAGE, DB_COUNT };
 extern const char *const lmdb__db_names[DB_COUNT]; /* env.c */
 
 #define REC_VERSION 1 /* first byte of every record value */
@@ -40,6 +40,12 @@ struct store {
    * every write that adds or removes one. False only on a read-only open of
    * a schema 1 store (never upgraded yet): its counts are walked. */
   bool regcounts;
+  /* Schema 3: `usage` holds each owner's record count (usage.c), kept by
+   * every write that adds or deletes a registration, a node record or an
+   * account's audit entry. False only on a read-only open of an older store. */
+  bool usage;
+  uint8_t top_id[LIC_ID_LEN]; /* the largest owner the writer has seen (usage.c) */
+  int64_t top_n;
   char dir[PATH_MAX];
   pthread_t writer;
   bool writer_started;
@@ -144,6 +150,17 @@ int lmdb__regcount_add(store_wtxn *w, const uint8_t account[LIC_ID_LEN], int64_t
 int lmdb__regcount_clear(store_wtxn *w, const uint8_t account[LIC_ID_LEN]);
 /* Count every account's registrations once, in t (the upgrade to schema 2). */
 int lmdb__regcount_rebuild(store *s, MDB_txn *t);
+
+/* usage.c: each owner's record count (db usage, schema 3). */
+int lmdb__usage_add(store *s, MDB_txn *t, const uint8_t owner[LIC_ID_LEN], int64_t delta);
+int lmdb__usage_clear(store *s, MDB_txn *t, const uint8_t owner[LIC_ID_LEN]);
+/* The account an audit subject counts against ("account:UUID ..."). */
+bool lmdb__usage_subject(const char *subject, uint8_t owner[LIC_ID_LEN]);
+int lmdb__usage_audit(store *s, MDB_txn *t, const char *subject, int64_t delta);
+/* Count every owner's records once, in t (the upgrade to schema 3). */
+int lmdb__usage_rebuild(store *s, MDB_txn *t);
+/* The largest owner, read once at open. */
+int lmdb__usage_load_top(store *s, MDB_txn *t);
 
 /* ---- writer.c ---------------------------------------------------------------- */
 

@@ -668,3 +668,20 @@ int pgs_node_drop(store *s, const uint8_t owner[LIC_ID_LEN], const char *node) {
   (void)s, (void)owner, (void)node;
   return pgs__private_only("seats");
 }
+
+/* ---- per-account store use ------------------------------------------------- */
+
+/* PostgreSQL keeps no per-account record count yet and has no map: counted
+ * false, so the per-account quota is not applied there (docs/server.md
+ * "Store quota" says so). */
+int pgs_usage_get(store_reader *rd, const uint8_t account[LIC_ID_LEN], store_usage *u) {
+  (void)rd, (void)account;
+  memset(u, 0, sizeof *u);
+  return LIC_OK;
+}
+
+int pgs_w_usage_get(store_wtxn *w, const uint8_t account[LIC_ID_LEN], store_usage *u) {
+  (void)w, (void)account;
+  memset(u, 0, sizeof *u);
+  return LIC_OK;
+}
