@@ -351,8 +351,18 @@ typedef struct {
   char token[STORE_MAX_TOKEN_NAME + 1]; /* token name, "cli" for the command line */
   char action[STORE_MAX_ACTION + 1];
   char subject[STORE_MAX_SUBJECT + 1];  /* "license:UUID", "token:NAME" ...: masked values only */
+  uint64_t count; /* the events this entry stands for: > 1 when repeats were merged (0 = 1) */
+  int64_t last;   /* the time of the last of them (count > 1) */
 } store_audit;
 
+/* Register/unregister churn is coalesced: an entry of the public listener
+ * (token STORE_AUDIT_COALESCE_TOKEN) repeating the action and subject of one
+ * this process appended in the same clock hour (time / STORE_AUDIT_COALESCE_S)
+ * is merged into it: its count goes up and its last time moves, its time and
+ * key stay. A flood of one project's register/unregister writes two entries
+ * an hour, not two per request. LMDB only (PostgreSQL appends each). */
+#define STORE_AUDIT_COALESCE_TOKEN "public"
+#define STORE_AUDIT_COALESCE_S 3600
 int store_w_audit_append(store_wtxn *w, int64_t time, const char *token, const char *action,
                          const char *subject);
 typedef int (*store_audit_cb)(const store_audit *a, void *arg);

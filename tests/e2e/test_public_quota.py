@@ -23,11 +23,13 @@ def body(out):
         out, "application/msgpack")
 
 
-def churn(s, a, stop_after=200000, workers=1):
-    """Register/unregister a's project with a new node name each time until
-    a register is refused; returns (pairs done, the refusal's status, body)."""
-    pid = os.urandom(16)
+def churn(s, a, stop_after=20000):
+    """Register/unregister a new project with a new node name each time
+    (a new audit subject each: repeats of one project are merged, see the
+    last test) until a register is refused; returns (pairs done, the
+    refusal's status, body)."""
     for i in range(stop_after):
+        pid = os.urandom(16)
         st, out = register(s.port, a, pid, node="flood-%d" % i)
         if st != 200:
             return i, st, out
@@ -123,5 +125,49 @@ def test_nearly_full_map_refuses_the_largest_account(tmp_path):
         assert p.returncode == 0, p.stderr
         a2 = pubutil.account(s.data, 3)
         assert register(s.port, a2, os.urandom(16))[1]["status"] == "valid"
+    finally:
+        s.finish()
+
+
+def test_register_unregister_churn_audit_is_coalesced(tmp_path):
+    """Issue 23 item 1: every register/unregister wrote its own ~150 B audit
+    entry kept 180 days. N identical register/unregister pairs of a project
+    now leave one entry per action and hour with the count N, shown by
+    `licsrv audit` (table and --json) and the admin API; another project's
+    entries stay apart."""
+    s = pubutil.Server(tmp_path / "data", threads=2, extra=NO_LIMITS).start()
+    try:
+        a = pubutil.account(s.data, 2)
+        pid, other = os.urandom(16), os.urandom(16)
+        n = 40
+        t0 = int(__import__("time").time())
+        for i in range(n):
+            assert register(s.port, a, pid, node="n-%d" % i)[1]["status"] == "valid"
+            assert unregister(s.port, a, pid)[1]["status"] == "not_registered"
+        assert register(s.port, a, other)[1]["status"] == "valid"
+        hours = 1 + (int(__import__("time").time()) // 3600 != t0 // 3600)
+        tok = srvchain.token_add(s.data, "ops")
+        st, doc = srvchain.admin(s, "GET", "/v1/admin/audit", tok)
+        assert st == 200, doc
+        mine = [e for e in doc["audit"] if a.id in e["subject"]
+                and e["action"].startswith("registration.")]
+        churn_rows = [e for e in mine if str(__import__("uuid").UUID(bytes=pid)) in e["subject"]]
+        assert len(churn_rows) == 2 * hours, mine
+        for action in ("registration.add", "registration.remove"):
+            assert sum(e["count"] for e in churn_rows if e["action"] == action) == n, churn_rows
+        assert all(e["last"] >= e["time"] for e in churn_rows), churn_rows
+        assert len(mine) == 2 * hours + 1, mine  # the other project's add, apart
+        # The CLI shows the counts too.
+        p = pubutil.licsrv("audit", "--data", s.data, "--json")
+        assert p.returncode == 0, p.stderr
+        rows = [e for e in json.loads(p.stdout)["audit"] if a.id in e["subject"]
+                and e["action"] == "registration.add"]
+        assert sum(e["count"] for e in rows) == n + 1, rows
+        p = pubutil.licsrv("audit", "--data", s.data)
+        assert p.returncode == 0, p.stderr
+        assert ("(x%d, last " % n) in p.stdout or hours == 2, p.stdout
+        # The account's records: its import, these entries and its registration.
+        rows = accounts_json(s.data)
+        assert rows[a.id]["store_records"] <= 1 + 2 * hours + 1 + 1 + 1, rows[a.id]
     finally:
         s.finish()

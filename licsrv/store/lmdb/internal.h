@@ -21,6 +21,17 @@
 
 STORE_DECLARE(lmdb)
 
+/* An audit entry repeats may be merged into (audit.c), found by a linear
+ * look at the last LMDB_AUDIT_RECENT of them: no hash, no index on disk. */
+#define LMDB_AUDIT_RECENT 128
+typedef struct {
+  bool used;
+  int64_t hour;      /* time / STORE_AUDIT_COALESCE_S of the entry */
+  uint8_t key[16];   /* its audit key */
+  char action[STORE_MAX_ACTION + 1];
+  char subject[STORE_MAX_SUBJECT + 1];
+} lmdb_audit_recent;
+
 /* One named database per kind of record (docs/storage.md "Databases"). */
 enum { DB_META, DB_LICENSES, DB_ACCOUNTS, DB_REGISTRATIONS, DB_NODES, DB_ACTIVATIONS,
        DB_AUDIT, DB_TOKENS, DB_REGCOUNTS, DB_USAGE, DB_COUNT };
@@ -46,6 +57,9 @@ struct store {
   bool usage;
   uint8_t top_id[LIC_ID_LEN]; /* the largest owner the writer has seen (usage.c) */
   int64_t top_n;
+  /* The coalescible audit entries this writer appended last (audit.c). */
+  lmdb_audit_recent recent[LMDB_AUDIT_RECENT];
+  unsigned recent_next;
   char dir[PATH_MAX];
   pthread_t writer;
   bool writer_started;

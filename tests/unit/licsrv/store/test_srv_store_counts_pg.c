@@ -244,8 +244,9 @@ static void test_counts_follow_every_change(void **state) {
 /* The claim (a registration's steps in one call): each outcome, the count it
  * reports, and an audit entry for a new registration only. */
 static int audit_cb(const store_audit *a, void *arg) {
+  /* events: LMDB merges the public listener's repeats into one entry */
   if (strcmp(a->subject, "claim-test") == 0 && strcmp(a->action, "registration.add") == 0)
-    (*(int *)arg)++;
+    (*(int *)arg) += a->count > 1 ? (int)a->count : 1;
   return LIC_OK;
 }
 

@@ -3,7 +3,9 @@
  * records (durable puts and the heartbeat batch) and audit entries naming the
  * account count; every delete (unregister, batch drop, purge, forget) takes
  * its record off; other owners and other subjects are apart; a schema 2
- * store is counted at its first writable open. */
+ * store is counted at its first writable open. And the public listener's
+ * audit repeats (register/unregister churn) are merged per action, subject
+ * and hour into one entry with a count, counted once against the account. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +21,7 @@
 static const uint8_t A1[LIC_ID_LEN] = {0xa1, 1};
 static const uint8_t A2[LIC_ID_LEN] = {0xa2, 2};
 
-typedef enum { W_REG, W_UNREG, W_AUDIT, W_AUDIT_OTHER, W_NODE, W_USAGE } wkind;
+typedef enum { W_REG, W_UNREG, W_AUDIT, W_AUDIT_OTHER, W_NODE, W_USAGE, W_CHURN } wkind;
 
 typedef struct {
   wkind k;
@@ -61,6 +63,10 @@ static int apply(store_wtxn *w, void *arg) {
   }
   case W_USAGE:
     return store_w_usage_get(w, o->acct, &o->u);
+  case W_CHURN: /* o->n: 0 add, 1 remove, 2 add by the CLI; at a fixed time (one hour) */
+    snprintf(subj, sizeof subj, "account:%s project:1", id);
+    return store_w_audit_append(w, 7200 * 1000 + 60 * (o->u.records), o->n == 2 ? "cli" : "public",
+                                o->n == 1 ? "registration.remove" : "registration.add", subj);
   }
   return LIC_INVALID;
 }
@@ -201,8 +207,78 @@ static void test_old_store_counted(void **state) {
   free(dir);
 }
 
+typedef struct {
+  int n;
+  store_audit e[8];
+} audit_rows;
+
+static int audit_row(const store_audit *a, void *arg) {
+  audit_rows *r = arg;
+  if (r->n < 8)
+    r->e[r->n] = *a;
+  r->n++;
+  return 0;
+}
+
+static void test_churn_coalesced(void **state) {
+  (void)state;
+  char *dir = tu_tmpdir();
+  store *s = NULL;
+  store_reader *rd = NULL;
+  audit_rows rows = {0};
+  assert_int_equal(store_open(dir, STORE_CREATE, &s), LIC_OK);
+  /* 50 register/unregister pairs of one project within the hour */
+  for (int i = 0; i < 50; i++) {
+    wop add = {W_CHURN, A1, 0, {0}}, rem = {W_CHURN, A1, 1, {0}};
+    add.u.records = rem.u.records = (uint64_t)(i % 50); /* minute offsets inside the hour */
+    assert_int_equal(store_write(s, apply, &add), LIC_OK);
+    assert_int_equal(store_write(s, apply, &rem), LIC_OK);
+  }
+  /* the command line's entries are never merged */
+  wr(s, W_CHURN, A1, 2);
+  wr(s, W_CHURN, A1, 2);
+  assert_int_equal(records(s, A1), 4);
+  assert_int_equal(store_reader_new(s, &rd), LIC_OK);
+  assert_int_equal(store_reader_begin(rd), LIC_OK);
+  assert_int_equal(store_audit_each(rd, 0, NULL, audit_row, &rows), LIC_OK);
+  store_reader_end(rd);
+  assert_int_equal(rows.n, 4);
+  assert_string_equal(rows.e[0].action, "registration.add");
+  assert_int_equal(rows.e[0].count, 50);
+  assert_int_equal(rows.e[0].time, 7200 * 1000);
+  assert_int_equal(rows.e[0].last, 7200 * 1000 + 60 * 49);
+  assert_string_equal(rows.e[1].action, "registration.remove");
+  assert_int_equal(rows.e[1].count, 50);
+  assert_int_equal(rows.e[2].count, 1);
+  assert_int_equal(rows.e[3].count, 1);
+  /* the next hour starts a new entry */
+  {
+    wop add = {W_CHURN, A1, 0, {0}};
+    add.u.records = 60;
+    assert_int_equal(store_write(s, apply, &add), LIC_OK);
+  }
+  assert_int_equal(records(s, A1), 5);
+  /* a purge of the hour deletes the merged entry: counted off once */
+  store_counts c;
+  assert_int_equal(store_purge(s, 7200 * 1000 + 3600 + 86400, 1, "cli:test", &c), LIC_OK);
+  assert_int_equal(c.audit, 4);
+  assert_int_equal(records(s, A1), 1);
+  /* a merge into a purged entry appends anew */
+  {
+    wop add = {W_CHURN, A1, 0, {0}};
+    add.u.records = 0;
+    assert_int_equal(store_write(s, apply, &add), LIC_OK);
+  }
+  assert_int_equal(records(s, A1), 2);
+  store_reader_free(rd);
+  store_close(s);
+  tu_rmtree(dir);
+  free(dir);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_churn_coalesced),
       cmocka_unit_test(test_counts_follow_writes),
       cmocka_unit_test(test_old_store_counted),
   };
