@@ -240,6 +240,18 @@ static bool account_node_ok(srv_req *r, app *a, const srv_verify_req *q, int64_t
   return true;
 }
 
+/* A refused check or register of an authenticated account: the failure
+ * list per account is bounded (failure_list_size), the entry it pushes out
+ * goes from the store too (as in private mode). */
+static void account_failure(app *a, const srv_verify_req *q, int64_t now, lic_status st,
+                            const char *reason) {
+  char evicted[LIC_MAX_NAME + 1];
+  srv_seats_fail(a->seats, q->account, q->node, now, st, reason, evicted, sizeof evicted);
+  store_node_failure(a->st, q->account, q->node, now, lic_status_name(st), reason);
+  if (evicted[0] != '\0' && strcmp(store_backend_name(a->st), "lmdb") == 0)
+    store_node_drop(a->st, q->account, evicted);
+}
+
 /* ---- POST /v1/verify by account ------------------------------------------ */
 
 void route_public_verify(srv_req *r, app_worker *w, const srv_verify_req *q) {
@@ -271,13 +283,7 @@ void route_public_verify(srv_req *r, app_worker *w, const srv_verify_req *q) {
       store_node_seen(a->st, q->account, q->node, now);
       touch(a, q, &g, now);
     } else {
-      /* The failure list per account is bounded: the entry it pushes out
-       * goes from the store too (as in private mode). */
-      char evicted[LIC_MAX_NAME + 1];
-      srv_seats_fail(a->seats, q->account, q->node, now, st, reason, evicted, sizeof evicted);
-      store_node_failure(a->st, q->account, q->node, now, lic_status_name(st), reason);
-      if (evicted[0] != '\0' && strcmp(store_backend_name(a->st), "lmdb") == 0)
-        store_node_drop(a->st, q->account, evicted);
+      account_failure(a, q, now, st, reason);
     }
   }
   if (st != LIC_STATUS_CLOCK_ROLLBACK)
@@ -518,7 +524,7 @@ static void register_common(srv_req *r, srv_public_kind kind) {
   /* A refusal, or a project that holds its slot already: no write. */
   if (st != LIC_STATUS_VALID || (kind == SRV_PUB_REGISTER && ps.registered)) {
     if (acct != NULL && kind == SRV_PUB_REGISTER && st != LIC_STATUS_VALID)
-      store_node_failure(a->st, q.account, q.node, now, lic_status_name(st), reason);
+      account_failure(a, &q, now, st, reason); /* bounded, as a verify's */
     if (acct != NULL && st == LIC_STATUS_VALID)
       touch(a, &q, &g, now);
     lic_verdict v;

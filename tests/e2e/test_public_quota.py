@@ -171,3 +171,25 @@ def test_register_unregister_churn_audit_is_coalesced(tmp_path):
         assert rows[a.id]["store_records"] <= 1 + 2 * hours + 1 + 1 + 1, rows[a.id]
     finally:
         s.finish()
+
+
+def test_refused_registers_keep_a_bounded_failure_list(tmp_path):
+    """A register refused (here: the account's capacity taken) recorded a
+    failure under its node name in the store with no bound, one node record
+    per new name, where a refused verify goes through the account's bounded
+    failure list (failure_list_size). Now both do: the store keeps the list's
+    most recent names only."""
+    s = pubutil.Server(tmp_path / "data", threads=2,
+                       extra=NO_LIMITS + ["--failure-list-size", "3"]).start()
+    try:
+        a = pubutil.account(s.data, 1)
+        assert register(s.port, a, os.urandom(16))[1]["status"] == "valid"
+        for i in range(12):
+            st, v = register(s.port, a, os.urandom(16), node="refused-%d" % i)
+            assert st == 200 and v["status"] == "capacity_exhausted", (st, v)
+    finally:
+        s.finish()  # the heartbeat batch is written at close
+    p = pubutil.licsrv("nodes", "--data", s.data, "--account", a.id, "--json")
+    assert p.returncode == 0, p.stderr
+    names = sorted(n["node"] for n in json.loads(p.stdout)["nodes"])
+    assert names == ["refused-10", "refused-11", "refused-9"], names
