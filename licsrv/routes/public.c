@@ -198,19 +198,32 @@ static void node_forget_done(void *arg, int rc, const char *detail) {
   free(op);
 }
 
+/* PostgreSQL: its batch keeps no drops, so the record is deleted by a
+ * durable write of its own (unless the node came back meanwhile). */
+static int node_delete_apply(store_wtxn *wt, void *arg) {
+  node_forget_op *op = arg;
+  if (srv_seats_known(op->a->seats, op->n.owner, op->n.node))
+    return LIC_OK;
+  return store_w_node_delete(wt, op->n.owner, op->n.node);
+}
+
+static void node_delete_done(void *arg, int rc, const char *detail) {
+  (void)rc, (void)detail;
+  free(arg);
+}
+
 static void node_forget(app *a, const uint8_t account[LIC_ID_LEN], const char *node) {
-  /* PostgreSQL keeps no seats (its node_drop is private mode's): the record
-   * stays there until purge (docs/public.md). */
-  if (strcmp(store_backend_name(a->st), "lmdb") != 0)
-    return;
+  bool lmdb = strcmp(store_backend_name(a->st), "lmdb") == 0;
   node_forget_op *op = calloc(1, sizeof *op);
   if (op == NULL)
     return;
   op->a = a;
   memcpy(op->n.owner, account, LIC_ID_LEN);
   snprintf(op->n.node, sizeof op->n.node, "%s", node);
-  store_node_drop(a->st, account, node);
-  if (store_submit(a->st, node_forget_apply, node_forget_done, op) != LIC_OK)
+  if (lmdb)
+    store_node_drop(a->st, account, node);
+  if (store_submit(a->st, lmdb ? node_forget_apply : node_delete_apply,
+                   lmdb ? node_forget_done : node_delete_done, op) != LIC_OK)
     free(op);
 }
 
@@ -248,8 +261,12 @@ static void account_failure(app *a, const srv_verify_req *q, int64_t now, lic_st
   char evicted[LIC_MAX_NAME + 1];
   srv_seats_fail(a->seats, q->account, q->node, now, st, reason, evicted, sizeof evicted);
   store_node_failure(a->st, q->account, q->node, now, lic_status_name(st), reason);
-  if (evicted[0] != '\0' && strcmp(store_backend_name(a->st), "lmdb") == 0)
+  if (evicted[0] == '\0')
+    return;
+  if (strcmp(store_backend_name(a->st), "lmdb") == 0)
     store_node_drop(a->st, q->account, evicted);
+  else
+    node_forget(a, q->account, evicted); /* PostgreSQL: a durable delete */
 }
 
 /* ---- POST /v1/verify by account ------------------------------------------ */

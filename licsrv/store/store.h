@@ -319,6 +319,10 @@ typedef int (*store_node_cb)(const store_node *n, void *arg);
 int store_node_each(store_reader *rd, const uint8_t *owner, store_node_cb cb, void *arg);
 /* Durable variant for callers already in a write transaction. */
 int store_w_node_put(store_wtxn *w, const store_node *n);
+/* Delete the node's record, durably (LIC_OK when there was none): public
+ * mode's push-out on PostgreSQL, whose batch keeps no drops. A heartbeat of
+ * the node still in the batch writes it back. */
+int store_w_node_delete(store_wtxn *w, const uint8_t owner[LIC_ID_LEN], const char *node);
 
 /* ---- designer activations (serial -> machine) --------------------------- */
 typedef struct {

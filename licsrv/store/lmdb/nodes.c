@@ -63,6 +63,18 @@ int lmdb_w_node_put(store_wtxn *w, const store_node *n) {
   return r;
 }
 
+int lmdb_w_node_delete(store_wtxn *w, const uint8_t owner[LIC_ID_LEN], const char *node) {
+  uint8_t key[LIC_ID_LEN + STORE_MAX_NODE];
+  size_t kl;
+  int r;
+  if ((r = node_key(owner, node, key, &kl)) != LIC_OK)
+    return r;
+  r = lmdb__del(w->s, w->txn, DB_NODES, key, kl);
+  if (r == LIC_NOTFOUND)
+    return LIC_OK;
+  return r != LIC_OK ? r : lmdb__usage_add(w->s, w->txn, owner, -1);
+}
+
 int lmdb__node_get(store *s, MDB_txn *t, const uint8_t owner[LIC_ID_LEN], const char *node,
                    store_node *out) {
   uint8_t key[LIC_ID_LEN + STORE_MAX_NODE];

@@ -491,6 +491,13 @@ int pgs_w_node_put(store_wtxn *w, const store_node *n) {
                   &p);
 }
 
+int pgs_w_node_delete(store_wtxn *w, const uint8_t owner[LIC_ID_LEN], const char *node) {
+  pgs_params p = {0};
+  pgs__p_bytes(&p, owner, LIC_ID_LEN);
+  pgs__p_text(&p, node);
+  return pgs__run(wc(w), "DELETE FROM licsrv_nodes WHERE owner = $1 AND node = $2", &p);
+}
+
 /* ---- audit -------------------------------------------------------------------------------- */
 
 int pgs_w_audit_append(store_wtxn *w, int64_t time, const char *token, const char *action,
