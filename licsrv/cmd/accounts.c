@@ -62,6 +62,9 @@ static json_t *account_row(store_reader *rd, const store_account *sa, bool terms
     json_object_set_new(o, "customer", json_string(a.customer));
     json_object_set_new(o, "capacity", json_integer(a.capacity));
     json_object_set_new(o, "registrations", json_integer((json_int_t)used));
+    store_usage u;
+    if (store_usage_get(rd, sa->id, &u) == LIC_OK && u.counted)
+      json_object_set_new(o, "store_records", json_integer((json_int_t)u.records));
     licsrv_json_time(o, "expires", a.expires);
     json_object_set_new(o, "expires_date", json_string(ex));
     if (terms) {

@@ -12,7 +12,10 @@ static const char HELP[] =
     "usage: licsrv audit [--since DATE] [--data DIR] [--config FILE] [--json]\n"
     "\n"
     "The audit log, oldest first: time (UTC), actor (an admin token's name, or\n"
-    "cli:USER for a change made from the shell), action and subject.\n"
+    "cli:USER for a change made from the shell), action and subject. Register\n"
+    "and unregister repeats of one project within an hour are one entry: the\n"
+    "subject then ends in (xN, last TIME), --json gives count and last\n"
+    "(docs/server.md \"What the audit log keeps\").\n"
     "\n"
     "  --since DATE   only entries from DATE on: YYYY-MM-DD (UTC midnight) or\n"
     "                 YYYY-MM-DDTHH:MM:SSZ\n"
@@ -55,11 +58,23 @@ static int row(const store_audit *a, void *arg) {
     if (o == NULL)
       return LIC_NOMEM;
     licsrv_json_time(o, "time", a->time);
+    json_object_set_new(o, "count", json_integer((json_int_t)(a->count > 1 ? a->count : 1)));
+    if (a->count > 1)
+      licsrv_json_time(o, "last", a->last);
     json_array_append_new(c->arr, o);
     return 0;
   }
   licsrv_time_text(a->time, when, sizeof when);
-  const char *cells[] = {when, a->token, a->action, a->subject};
+  /* merged repeats (register/unregister churn): how many, until when */
+  char subject[STORE_MAX_SUBJECT + 96], until[40];
+  if (a->count > 1) {
+    licsrv_time_text(a->last, until, sizeof until);
+    snprintf(subject, sizeof subject, "%s (x%llu, last %s)", a->subject,
+             (unsigned long long)a->count, until);
+  } else {
+    snprintf(subject, sizeof subject, "%s", a->subject);
+  }
+  const char *cells[] = {when, a->token, a->action, subject};
   licsrv_table_row(&c->t, cells);
   return 0;
 }

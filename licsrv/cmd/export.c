@@ -75,9 +75,10 @@ static int node_row(const store_node *n, void *arg) {
 }
 
 static int audit_row(const store_audit *a, void *arg) {
-  json_array_append_new(arg, json_pack("{s:I, s:s, s:s, s:s}", "time", (json_int_t)a->time,
+  json_array_append_new(arg, json_pack("{s:I, s:s, s:s, s:s, s:I}", "time", (json_int_t)a->time,
                                        "token", a->token, "action", a->action, "subject",
-                                       a->subject));
+                                       a->subject, "count",
+                                       (json_int_t)(a->count > 1 ? a->count : 1)));
   return 0;
 }
 

@@ -476,6 +476,8 @@ void app_reload(app *a, const srv_app_settings *set) {
   a->set.account_new_nodes_per_hour = set->account_new_nodes_per_hour;
   srv_nodelimit_set(a->acctchurn, set->account_unregisters_per_hour);
   a->set.account_unregisters_per_hour = set->account_unregisters_per_hour;
+  atomic_store(&a->store_quota, set->account_store_quota);
+  a->set.account_store_quota = set->account_store_quota;
   /* Never the secret itself in the log: whether it is set, and that it changed. */
   srv_log(SRV_LOG_INFO, "reload", "app=ok node_secret=%s%s new_nodes_per_hour=%u%s",
           set->node_secret[0] != '\0' ? "set" : "none", secret_changed ? "(changed)" : "",
@@ -603,6 +605,7 @@ int app_attach(srv_server *s, const char *data_dir, const srv_app_settings *set,
   if (where == data_dir && srv_lock_node(&a->lock, data_dir, a->meta.node_kid, err, errlen) != 0)
     goto fail;
   a->hwm = a->meta.clock_hwm;
+  a->store_quota = a->set.account_store_quota;
   if ((a->seats = srv_seats_new_with(a->set.failure_list_size, a->set.unlimited_max_nodes)) == NULL ||
       (a->newnodes = srv_nodelimit_new(a->set.new_nodes_per_hour)) == NULL ||
       (a->acctrate = srv_acctlimit_new(a->set.account_requests_per_minute)) == NULL ||

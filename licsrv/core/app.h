@@ -118,6 +118,7 @@ struct app {
   srv_acctlimit *acctrate;    /* public mode: requests per account and minute */
   srv_nodelimit *acctnodes;   /* public mode: new node names per account and hour */
   srv_nodelimit *acctchurn;   /* public mode: registrations freed per account and hour */
+  _Atomic uint32_t store_quota; /* public mode: account_store_quota (read on the writer) */
   /* Seat releases written by `licsrv release` (audit entries "release"),
    * picked up at most once a second by the first verify of that second. */
   _Atomic int64_t release_poll_sec;

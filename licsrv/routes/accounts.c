@@ -317,6 +317,9 @@ static json_t *account_json(store_reader *rd, const store_account *sa, bool term
     json_object_set_new(o, "customer", json_string(a.customer));
     json_object_set_new(o, "capacity", json_integer(a.capacity));
     json_object_set_new(o, "registrations", json_integer((json_int_t)used));
+    store_usage u;
+    if (store_usage_get(rd, sa->id, &u) == LIC_OK && u.counted)
+      json_object_set_new(o, "store_records", json_integer((json_int_t)u.records));
     set_time(o, "not_before", a.not_before);
     set_time(o, "expires", a.expires);
     if (terms) { /* the body as signed, token_hash left out: it is not for display */

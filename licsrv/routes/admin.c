@@ -663,9 +663,11 @@ static int audit_cb(const store_audit *e, void *arg) {
     return 0;
   if (json_array_size(aw->a) >= aw->pg.limit)
     return 1; /* one more exists */
-  json_array_append_new(aw->a, json_pack("{s:I, s:I, s:s, s:s, s:s}", "seq", (json_int_t)e->seq,
-                                         "time", (json_int_t)e->time, "token", e->token, "action",
-                                         e->action, "subject", e->subject));
+  json_array_append_new(aw->a, json_pack("{s:I, s:I, s:s, s:s, s:s, s:I, s:I}", "seq",
+                                         (json_int_t)e->seq, "time", (json_int_t)e->time, "token",
+                                         e->token, "action", e->action, "subject", e->subject,
+                                         "count", (json_int_t)(e->count > 1 ? e->count : 1),
+                                         "last", (json_int_t)(e->count > 1 ? e->last : e->time)));
   aw->last = e->seq;
   return 0;
 }

@@ -14,6 +14,7 @@
 #include "core/app.h"
 #include "core/decide.h"
 #include "core/public.h"
+#include "core/quota.h"
 #include "core/request.h"
 #include "lic/b64.h"
 #include "routes/common.h"
@@ -197,19 +198,32 @@ static void node_forget_done(void *arg, int rc, const char *detail) {
   free(op);
 }
 
+/* PostgreSQL: its batch keeps no drops, so the record is deleted by a
+ * durable write of its own (unless the node came back meanwhile). */
+static int node_delete_apply(store_wtxn *wt, void *arg) {
+  node_forget_op *op = arg;
+  if (srv_seats_known(op->a->seats, op->n.owner, op->n.node))
+    return LIC_OK;
+  return store_w_node_delete(wt, op->n.owner, op->n.node);
+}
+
+static void node_delete_done(void *arg, int rc, const char *detail) {
+  (void)rc, (void)detail;
+  free(arg);
+}
+
 static void node_forget(app *a, const uint8_t account[LIC_ID_LEN], const char *node) {
-  /* PostgreSQL keeps no seats (its node_drop is private mode's): the record
-   * stays there until purge (docs/public.md). */
-  if (strcmp(store_backend_name(a->st), "lmdb") != 0)
-    return;
+  bool lmdb = strcmp(store_backend_name(a->st), "lmdb") == 0;
   node_forget_op *op = calloc(1, sizeof *op);
   if (op == NULL)
     return;
   op->a = a;
   memcpy(op->n.owner, account, LIC_ID_LEN);
   snprintf(op->n.node, sizeof op->n.node, "%s", node);
-  store_node_drop(a->st, account, node);
-  if (store_submit(a->st, node_forget_apply, node_forget_done, op) != LIC_OK)
+  if (lmdb)
+    store_node_drop(a->st, account, node);
+  if (store_submit(a->st, lmdb ? node_forget_apply : node_delete_apply,
+                   lmdb ? node_forget_done : node_delete_done, op) != LIC_OK)
     free(op);
 }
 
@@ -237,6 +251,22 @@ static bool account_node_ok(srv_req *r, app *a, const srv_verify_req *q, int64_t
   if (evicted[0] != '\0')
     node_forget(a, q->account, evicted);
   return true;
+}
+
+/* A refused check or register of an authenticated account: the failure
+ * list per account is bounded (failure_list_size), the entry it pushes out
+ * goes from the store too (as in private mode). */
+static void account_failure(app *a, const srv_verify_req *q, int64_t now, lic_status st,
+                            const char *reason) {
+  char evicted[LIC_MAX_NAME + 1];
+  srv_seats_fail(a->seats, q->account, q->node, now, st, reason, evicted, sizeof evicted);
+  store_node_failure(a->st, q->account, q->node, now, lic_status_name(st), reason);
+  if (evicted[0] == '\0')
+    return;
+  if (strcmp(store_backend_name(a->st), "lmdb") == 0)
+    store_node_drop(a->st, q->account, evicted);
+  else
+    node_forget(a, q->account, evicted); /* PostgreSQL: a durable delete */
 }
 
 /* ---- POST /v1/verify by account ------------------------------------------ */
@@ -270,13 +300,7 @@ void route_public_verify(srv_req *r, app_worker *w, const srv_verify_req *q) {
       store_node_seen(a->st, q->account, q->node, now);
       touch(a, q, &g, now);
     } else {
-      /* The failure list per account is bounded: the entry it pushes out
-       * goes from the store too (as in private mode). */
-      char evicted[LIC_MAX_NAME + 1];
-      srv_seats_fail(a->seats, q->account, q->node, now, st, reason, evicted, sizeof evicted);
-      store_node_failure(a->st, q->account, q->node, now, lic_status_name(st), reason);
-      if (evicted[0] != '\0' && strcmp(store_backend_name(a->st), "lmdb") == 0)
-        store_node_drop(a->st, q->account, evicted);
+      account_failure(a, q, now, st, reason);
     }
   }
   if (st != LIC_STATUS_CLOCK_ROLLBACK)
@@ -301,6 +325,8 @@ typedef struct {
   size_t used;
   bool claimed; /* a registration: the verdict comes from claim, in done */
   bool removed; /* an unregistration that freed a slot (counted in done) */
+  srv_quota_verdict quota; /* a registration refused for the store's room: nothing written */
+  uint64_t records;        /* the account's records then */
   store_claim claim;
 } reg_op;
 
@@ -318,6 +344,7 @@ static int reg_apply(store_wtxn *wt, void *arg) {
 
   op->used = 0;
   op->claimed = op->removed = false;
+  op->quota = SRV_QUOTA_OK;
   subject_of(op->q.account, op->q.project_id, subject, sizeof subject);
   if (op->unregister) { /* one call: one round trip on PostgreSQL */
     store_release rel;
@@ -345,6 +372,16 @@ static int reg_apply(store_wtxn *wt, void *arg) {
   snprintf(g.project, sizeof g.project, "%s", op->q.project);
   snprintf(g.domain, sizeof g.domain, "%s", op->q.domain);
   g.created = g.last_valid = op->now;
+  /* The account's room in the store (a registration and its audit entry),
+   * read in this write transaction: O(1), the count kept by the store. A
+   * refusal writes nothing and fails nothing (no replay of the group). */
+  store_usage u;
+  if ((rc = store_w_usage_get(wt, op->q.account, &u)) != LIC_OK)
+    return rc;
+  op->records = u.records;
+  op->quota = srv_quota_check(&u, atomic_load(&op->a->store_quota), 2);
+  if (op->quota != SRV_QUOTA_OK)
+    return LIC_OK;
   /* Decided on the one writer, under the account's lock (the store's claim):
    * concurrent registrations, through any process, see each other's slots,
    * so capacity cannot overshoot. The account may have been revoked or
@@ -384,6 +421,24 @@ static void claim_verdict(reg_op *op) {
 
 static void reg_done(void *arg, int rc, const char *detail) {
   reg_op *op = arg;
+  if (rc == LIC_OK && op->quota != SRV_QUOTA_OK) {
+    char msg[320];
+    if (op->quota == SRV_QUOTA_ACCOUNT)
+      snprintf(msg, sizeof msg,
+               "this account holds %llu records in the license store, its quota "
+               "(account_store_quota = %u): nothing was changed; the operator frees room with "
+               "'licsrv purge' or raises account_store_quota",
+               (unsigned long long)op->records, atomic_load(&op->a->store_quota));
+    else
+      snprintf(msg, sizeof msg,
+               "the license store is %d%% full and this account (%llu records) is among its "
+               "largest: nothing was changed; the operator frees room with 'licsrv purge' or "
+               "raises store_map_size",
+               SRV_STORE_HEADROOM_PCT, (unsigned long long)op->records);
+    srv_reply_deferred_error(op->d, 507, "account_store_full", msg);
+    reg_op_free(op);
+    return;
+  }
   if (rc == LIC_OK && op->claimed)
     claim_verdict(op);
   if (rc == LIC_OK && op->removed) /* a freed slot: one more step of churn */
@@ -485,7 +540,7 @@ static void register_common(srv_req *r, srv_public_kind kind) {
   /* A refusal, or a project that holds its slot already: no write. */
   if (st != LIC_STATUS_VALID || (kind == SRV_PUB_REGISTER && ps.registered)) {
     if (acct != NULL && kind == SRV_PUB_REGISTER && st != LIC_STATUS_VALID)
-      store_node_failure(a->st, q.account, q.node, now, lic_status_name(st), reason);
+      account_failure(a, &q, now, st, reason); /* bounded, as a verify's */
     if (acct != NULL && st == LIC_STATUS_VALID)
       touch(a, &q, &g, now);
     lic_verdict v;

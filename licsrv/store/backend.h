@@ -55,6 +55,7 @@
   X(int, node_get, (store_reader *rd, const uint8_t owner[LIC_ID_LEN], const char *node, store_node *out), (rd, owner, node, out)) \
   X(int, node_each, (store_reader *rd, const uint8_t *owner, store_node_cb cb, void *arg), (rd, owner, cb, arg)) \
   X(int, w_node_put, (store_wtxn *w, const store_node *n), (w, n)) \
+  X(int, w_node_delete, (store_wtxn *w, const uint8_t owner[LIC_ID_LEN], const char *node), (w, owner, node)) \
   X(int, activation_get, (store_reader *rd, uint8_t product, uint32_t serial, store_activation *out), (rd, product, serial, out)) \
   X(int, activation_each, (store_reader *rd, store_activation_cb cb, void *arg), (rd, cb, arg)) \
   X(int, w_activation_get, (store_wtxn *w, uint8_t product, uint32_t serial, store_activation *out), (w, product, serial, out)) \
@@ -72,6 +73,8 @@
   X(int, backup, (store *s, const char *dest_dir), (s, dest_dir)) \
   X(int, forget, (store *s, store_subject kind, const uint8_t id[LIC_ID_LEN], const char *actor, store_counts *c), (s, kind, id, actor, c)) \
   X(int, size, (store *s, uint64_t *used, uint64_t *mapsize), (s, used, mapsize)) \
+  X(int, usage_get, (store_reader *rd, const uint8_t account[LIC_ID_LEN], store_usage *u), (rd, account, u)) \
+  X(int, w_usage_get, (store_wtxn *w, const uint8_t account[LIC_ID_LEN], store_usage *u), (w, account, u)) \
   X(int, w_raw_put, (store_wtxn *w, const char *db, const void *key, size_t klen, const void *val, size_t vlen), (w, db, key, klen, val, vlen))
 
 /* The operations whose public function store/store.c writes out, checking

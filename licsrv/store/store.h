@@ -25,8 +25,9 @@
 #include "lic/limits.h"
 #include "lic/util.h"
 
-/* LMDB: 2 since each account's registration count is kept (docs/storage.md) */
-#define STORE_SCHEMA_VERSION 2
+/* LMDB: 2 since each account's registration count is kept, 3 since each
+ * owner's record count is (docs/storage.md) */
+#define STORE_SCHEMA_VERSION 3
 #define STORE_SUBDIR         "store"          /* the environment: DIR/store/ */
 #define STORE_MAP_SIZE       ((size_t)1 << 30) /* 1 GiB of address space */
 #define STORE_MAX_READERS    256
@@ -82,6 +83,18 @@ void store_close(store *s);
  * returns by itself. LMDB writes wait on no network: nothing to do. Call it
  * once; returns at once. */
 void store_stop_begin(store *s, uint64_t grace_ms);
+
+/* ---- per-account store use (public mode's quota, docs/server.md) --------- */
+typedef struct {
+  bool counted;          /* the backend keeps the count (LMDB schema 3); else records is 0 */
+  uint64_t records;      /* the account's registrations + node records + audit entries */
+  uint64_t top_records;  /* the largest account's, as this process's writer saw it
+                          * (store_w_usage_get only; 0 otherwise) */
+  uint64_t used, mapsize; /* bytes in live pages, and the map's size (0, 0: no map) */
+} store_usage;
+
+int store_usage_get(store_reader *rd, const uint8_t account[LIC_ID_LEN], store_usage *u);
+int store_w_usage_get(store_wtxn *w, const uint8_t account[LIC_ID_LEN], store_usage *u);
 
 /* ---- readers ---------------------------------------------------------- */
 int store_reader_new(store *s, store_reader **out);
@@ -307,6 +320,10 @@ typedef int (*store_node_cb)(const store_node *n, void *arg);
 int store_node_each(store_reader *rd, const uint8_t *owner, store_node_cb cb, void *arg);
 /* Durable variant for callers already in a write transaction. */
 int store_w_node_put(store_wtxn *w, const store_node *n);
+/* Delete the node's record, durably (LIC_OK when there was none): public
+ * mode's push-out on PostgreSQL, whose batch keeps no drops. A heartbeat of
+ * the node still in the batch writes it back. */
+int store_w_node_delete(store_wtxn *w, const uint8_t owner[LIC_ID_LEN], const char *node);
 
 /* ---- designer activations (serial -> machine) --------------------------- */
 typedef struct {
@@ -339,8 +356,18 @@ typedef struct {
   char token[STORE_MAX_TOKEN_NAME + 1]; /* token name, "cli" for the command line */
   char action[STORE_MAX_ACTION + 1];
   char subject[STORE_MAX_SUBJECT + 1];  /* "license:UUID", "token:NAME" ...: masked values only */
+  uint64_t count; /* the events this entry stands for: > 1 when repeats were merged (0 = 1) */
+  int64_t last;   /* the time of the last of them (count > 1) */
 } store_audit;
 
+/* Register/unregister churn is coalesced: an entry of the public listener
+ * (token STORE_AUDIT_COALESCE_TOKEN) repeating the action and subject of one
+ * this process appended in the same clock hour (time / STORE_AUDIT_COALESCE_S)
+ * is merged into it: its count goes up and its last time moves, its time and
+ * key stay. A flood of one project's register/unregister writes two entries
+ * an hour, not two per request. LMDB only (PostgreSQL appends each). */
+#define STORE_AUDIT_COALESCE_TOKEN "public"
+#define STORE_AUDIT_COALESCE_S 3600
 int store_w_audit_append(store_wtxn *w, int64_t time, const char *token, const char *action,
                          const char *subject);
 typedef int (*store_audit_cb)(const store_audit *a, void *arg);

@@ -77,6 +77,9 @@ static const key_def keys[] = {
     {"account_unregisters_per_hour", K_U32, O(app.account_unregisters_per_hour), 0, 0, 10000000,
      "public mode: registrations one account may free per hour (bounds register/unregister "
      "churn and its audit), past it 429 with Retry-After; 0 = off (100)"},
+    {"account_store_quota", K_U32, O(app.account_store_quota), 0, 0, 4000000000u,
+     "public mode: records one account may hold in the store, past it 507 "
+     "account_store_full; the largest stop first at 90% of the map; 0 = off (50000)"},
     {"node_secret", K_STR, O(app.node_secret), S(app.node_secret), 0, 0,
      "shared secret every verify must carry, unset = none (unset)"},
     {"store_map_size", K_SIZE, O(app.store_map_size), 0, 256u << 10, 4095u << 20,
@@ -138,6 +141,7 @@ void srv_config_defaults(srv_config *cfg) {
   cfg->app.account_requests_per_minute = 600;
   cfg->app.account_new_nodes_per_hour = 1000;
   cfg->app.account_unregisters_per_hour = 100;
+  cfg->app.account_store_quota = 50000; /* SRV_ACCOUNT_STORE_QUOTA (core/quota.h) */
   cfg->app.store_map_size = 1024u << 20;
 }
 

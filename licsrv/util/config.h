@@ -39,6 +39,7 @@ typedef struct {
   uint32_t account_requests_per_minute; /* public mode: per account, 0 = off */
   uint32_t account_new_nodes_per_hour;  /* public mode: new node names per account, 0 = off */
   uint32_t account_unregisters_per_hour; /* public mode: slots freed per account, 0 = off */
+  uint32_t account_store_quota; /* public mode: records one account may hold in the store, 0 = off */
   char node_secret[SRV_MAX_SECRET + 1]; /* "" = verify needs no secret */
   uint32_t store_map_size;      /* bytes of LMDB map (address space) */
 } srv_app_settings;

@@ -903,6 +903,7 @@ def test_full_store_answers_507(tmp_path):
     and /healthz says the store is full."""
     s = pubutil.Server(tmp_path / "data", threads=2,
                        extra=["--store-map-size", "256K", "--account-requests-per-minute", "0",
+                              "--account-store-quota", "0",  # the map fills (no headroom rule)
                               "--access-log", "errors"]).start()
     try:
         a = pubutil.account(s.data, 1000000)

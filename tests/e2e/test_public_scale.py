@@ -22,7 +22,7 @@ CLIENTS = 16
 # One client fills one account here on purpose: the per-account limits that keep
 # a token holder from flooding a shared server (docs/public.md) are off.
 NO_ACCOUNT_LIMITS = ["--account-requests-per-minute", "0", "--account-new-nodes-per-hour", "0",
-                     "--account-unregisters-per-hour", "0"]
+                     "--account-unregisters-per-hour", "0", "--account-store-quota", "0"]
 
 
 def body(acct, pid, kind="register"):

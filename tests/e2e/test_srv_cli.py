@@ -118,7 +118,7 @@ def test_init_creates_private_dir_and_key(tmp):
     assert (data / "store" / "data.mdb").exists()
     assert kid_of(load_pub(str(data / "node.pub.pem"))).hex() == out["kid"]
     st = status(str(data))
-    assert st["node_kid"] == out["kid"] and st["schema"] == 2 and st["licenses"] == []
+    assert st["node_kid"] == out["kid"] and st["schema"] == 3 and st["licenses"] == []
     uuid.UUID(st["project_id"])
 
 

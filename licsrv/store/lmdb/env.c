@@ -15,7 +15,7 @@
 
 const char *const lmdb__db_names[DB_COUNT] = {"meta", "licenses", "accounts", "registrations",
                                               "nodes", "activations", "audit", "tokens",
-                                              "regcounts"};
+                                              "regcounts", "usage"};
 
 /* ---- meta ----------------------------------------------------------------- */
 
@@ -137,22 +137,27 @@ static int warm(store *s) {
 /* Schema 1 kept no registration counts: a writable open counts every
  * account's registrations once and marks the store schema 2, in the same
  * transaction (a crash leaves schema 1, counted again at the next open).
- * Schema 2 refuses an older licsrv, which would not keep the counts. */
+ * Schema 2 kept no per-owner record counts (usage): counted once the same
+ * way, and the store marked schema 3. Each refuses an older licsrv, which
+ * would not keep the counts. */
 static int upgrade(store *s, MDB_txn *t, int64_t *schema) {
   int r;
-  if (*schema >= 2 || s->rdonly)
+  if (*schema >= STORE_SCHEMA_VERSION || s->rdonly)
     return LIC_OK;
-  if ((r = lmdb__regcount_rebuild(s, t)) != LIC_OK ||
-      (r = lmdb__meta_put_int(s, t, "schema", 2)) != LIC_OK)
+  if (*schema < 2 && (r = lmdb__regcount_rebuild(s, t)) != LIC_OK)
     return r;
-  *schema = 2;
+  s->usage = true; /* counted from here on, in this transaction */
+  if ((r = lmdb__usage_rebuild(s, t)) != LIC_OK ||
+      (r = lmdb__meta_put_int(s, t, "schema", STORE_SCHEMA_VERSION)) != LIC_OK)
+    return r;
+  *schema = STORE_SCHEMA_VERSION;
   return LIC_OK;
 }
 
 static int open_dbs(store *s, unsigned flags) {
   MDB_txn *t = NULL;
   int64_t schema = 0;
-  bool have_counts = true;
+  bool have_counts = true, have_usage = true;
   int mrc, r;
 
   if ((mrc = mdb_txn_begin(s->env, NULL, s->rdonly ? MDB_RDONLY : 0, &t)) != 0)
@@ -161,6 +166,10 @@ static int open_dbs(store *s, unsigned flags) {
     if ((mrc = mdb_dbi_open(t, lmdb__db_names[i], s->rdonly ? 0 : MDB_CREATE, &s->dbi[i])) != 0) {
       if (mrc == MDB_NOTFOUND && i == DB_REGCOUNTS) { /* read-only, schema 1 */
         have_counts = false;
+        continue;
+      }
+      if (mrc == MDB_NOTFOUND && i == DB_USAGE) { /* read-only, schema 1 or 2 */
+        have_usage = false;
         continue;
       }
       r = mrc == MDB_NOTFOUND
@@ -199,7 +208,14 @@ static int open_dbs(store *s, unsigned flags) {
     r = lmdb__corrupt("store", "no 'regcounts' database at schema 2");
     goto out;
   }
+  if (schema >= 3 && !have_usage) {
+    r = lmdb__corrupt("store", "no 'usage' database at schema 3");
+    goto out;
+  }
   s->regcounts = schema >= 2;
+  s->usage = schema >= 3;
+  if ((r = lmdb__usage_load_top(s, t)) != LIC_OK)
+    goto out;
   if ((mrc = mdb_txn_commit(t)) != 0) {
     t = NULL;
     r = lmdb__fail(mrc, "commit");

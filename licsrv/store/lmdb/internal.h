@@ -21,9 +21,20 @@
 
 STORE_DECLARE(lmdb)
 
+/* An audit entry repeats may be merged into (audit.c), found by a linear
+ * look at the last LMDB_AUDIT_RECENT of them: no hash, no index on disk. */
+#define LMDB_AUDIT_RECENT 128
+typedef struct {
+  bool used;
+  int64_t hour;      /* time / STORE_AUDIT_COALESCE_S of the entry */
+  uint8_t key[16];   /* its audit key */
+  char action[STORE_MAX_ACTION + 1];
+  char subject[STORE_MAX_SUBJECT + 1];
+} lmdb_audit_recent;
+
 /* One named database per kind of record (docs/storage.md "Databases"). */
 enum { DB_META, DB_LICENSES, DB_ACCOUNTS, DB_REGISTRATIONS, DB_NODES, DB_ACTIVATIONS,
-       DB_AUDIT, DB_TOKENS, DB_REGCOUNTS, DB_COUNT };
+       DB_AUDIT, DB_TOKENS, DB_REGCOUNTS, DB_USAGE, DB_COUNT };
 extern const char *const lmdb__db_names[DB_COUNT]; /* env.c */
 
 #define REC_VERSION 1 /* first byte of every record value */
@@ -40,6 +51,15 @@ struct store {
    * every write that adds or removes one. False only on a read-only open of
    * a schema 1 store (never upgraded yet): its counts are walked. */
   bool regcounts;
+  /* Schema 3: `usage` holds each owner's record count (usage.c), kept by
+   * every write that adds or deletes a registration, a node record or an
+   * account's audit entry. False only on a read-only open of an older store. */
+  bool usage;
+  uint8_t top_id[LIC_ID_LEN]; /* the largest owner the writer has seen (usage.c) */
+  int64_t top_n;
+  /* The coalescible audit entries this writer appended last (audit.c). */
+  lmdb_audit_recent recent[LMDB_AUDIT_RECENT];
+  unsigned recent_next;
   char dir[PATH_MAX];
   pthread_t writer;
   bool writer_started;
@@ -144,6 +164,17 @@ int lmdb__regcount_add(store_wtxn *w, const uint8_t account[LIC_ID_LEN], int64_t
 int lmdb__regcount_clear(store_wtxn *w, const uint8_t account[LIC_ID_LEN]);
 /* Count every account's registrations once, in t (the upgrade to schema 2). */
 int lmdb__regcount_rebuild(store *s, MDB_txn *t);
+
+/* usage.c: each owner's record count (db usage, schema 3). */
+int lmdb__usage_add(store *s, MDB_txn *t, const uint8_t owner[LIC_ID_LEN], int64_t delta);
+int lmdb__usage_clear(store *s, MDB_txn *t, const uint8_t owner[LIC_ID_LEN]);
+/* The account an audit subject counts against ("account:UUID ..."). */
+bool lmdb__usage_subject(const char *subject, uint8_t owner[LIC_ID_LEN]);
+int lmdb__usage_audit(store *s, MDB_txn *t, const char *subject, int64_t delta);
+/* Count every owner's records once, in t (the upgrade to schema 3). */
+int lmdb__usage_rebuild(store *s, MDB_txn *t);
+/* The largest owner, read once at open. */
+int lmdb__usage_load_top(store *s, MDB_txn *t);
 
 /* ---- writer.c ---------------------------------------------------------------- */
 

@@ -1,6 +1,7 @@
 /* store/lmdb/nodes.c - the nodes database: per (owner, node) the last valid
  * check and the last failure. Heartbeats reach it through the writer's batch
  * (writer.c), purge and forget through purge.c. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "lic/err.h"
@@ -48,7 +49,30 @@ int lmdb_w_node_put(store_wtxn *w, const store_node *n) {
   if ((r = node_key(n->owner, n->node, key, &kl)) != LIC_OK)
     return r;
   lmdb__node_encode(&b, n);
-  return lmdb__put_wbuf(w, DB_NODES, key, kl, &b);
+  if (b.bad) {
+    free(b.p);
+    return LIC_NOMEM;
+  }
+  /* A new record counts against its owner (usage.c); a rewrite does not. */
+  r = lmdb__put(w, DB_NODES, key, kl, b.p, b.n, MDB_NOOVERWRITE);
+  if (r == LIC_OK)
+    r = lmdb__usage_add(w->s, w->txn, n->owner, 1);
+  else if (r == LIC_EXISTS)
+    r = lmdb__put(w, DB_NODES, key, kl, b.p, b.n, 0);
+  free(b.p);
+  return r;
+}
+
+int lmdb_w_node_delete(store_wtxn *w, const uint8_t owner[LIC_ID_LEN], const char *node) {
+  uint8_t key[LIC_ID_LEN + STORE_MAX_NODE];
+  size_t kl;
+  int r;
+  if ((r = node_key(owner, node, key, &kl)) != LIC_OK)
+    return r;
+  r = lmdb__del(w->s, w->txn, DB_NODES, key, kl);
+  if (r == LIC_NOTFOUND)
+    return LIC_OK;
+  return r != LIC_OK ? r : lmdb__usage_add(w->s, w->txn, owner, -1);
 }
 
 int lmdb__node_get(store *s, MDB_txn *t, const uint8_t owner[LIC_ID_LEN], const char *node,

@@ -56,6 +56,8 @@ static int purge_nodes(store_wtxn *w, maint *m, const uint8_t *owner) {
         goto out;
       }
       m->c.nodes++;
+      if (k.mv_size > LIC_ID_LEN && (r = lmdb__usage_add(w->s, w->txn, k.mv_data, -1)) != LIC_OK)
+        goto out;
       mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT); /* after a delete: the next record */
       continue;
     }
@@ -106,6 +108,8 @@ static int purge_audit(store_wtxn *w, maint *m, const char *needle) {
         goto out;
       }
       m->c.audit++;
+      if (dr == LIC_OK && (r = lmdb__usage_audit(w->s, w->txn, a.subject, -1)) != LIC_OK)
+        goto out;
       mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT); /* after a delete: the next record */
       continue;
     }
@@ -198,7 +202,8 @@ static int forget_apply(store_wtxn *w, void *arg) {
     if ((r = lmdb__regcount_clear(w, m->id)) != LIC_OK)
       return r;
   }
-  if ((r = purge_nodes(w, m, m->id)) != LIC_OK || (r = purge_audit(w, m, uuid)) != LIC_OK)
+  if ((r = purge_nodes(w, m, m->id)) != LIC_OK || (r = purge_audit(w, m, uuid)) != LIC_OK ||
+      (r = lmdb__usage_clear(w->s, w->txn, m->id)) != LIC_OK)
     return r;
   /* The erasure itself is audited without naming the subject. */
   return lmdb_w_audit_append(w, w->now, m->actor, "forget",

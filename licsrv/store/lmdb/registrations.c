@@ -69,10 +69,18 @@ int lmdb__regcount_add(store_wtxn *w, const uint8_t account[LIC_ID_LEN], int64_t
     return r;
   if (n + delta < 0)
     return lmdb__corrupt("registration count", "below zero");
+  if ((r = lmdb__usage_add(w->s, w->txn, account, delta)) != LIC_OK)
+    return r;
   return regcount_put(w->s, w->txn, account, n + delta);
 }
 
 int lmdb__regcount_clear(store_wtxn *w, const uint8_t account[LIC_ID_LEN]) {
+  int64_t n;
+  int r = regcount_get(w->s, w->txn, account, &n);
+  if (r == LIC_OK && n > 0)
+    r = lmdb__usage_add(w->s, w->txn, account, -n);
+  if (r != LIC_OK && r != LIC_FORMAT)
+    return r;
   return regcount_put(w->s, w->txn, account, 0);
 }
 

@@ -118,8 +118,10 @@ static int batch_apply(store_wtxn *w, const store_batch *bt, int64_t hwm) {
         size_t nl = strlen(e->n.node);
         memcpy(key, e->n.owner, LIC_ID_LEN);
         memcpy(key + LIC_ID_LEN, e->n.node, nl);
-        if ((r = lmdb__del(w->s, w->txn, DB_NODES, key, LIC_ID_LEN + nl)) != LIC_OK &&
-            r != LIC_NOTFOUND)
+        r = lmdb__del(w->s, w->txn, DB_NODES, key, LIC_ID_LEN + nl);
+        if (r == LIC_OK)
+          r = lmdb__usage_add(w->s, w->txn, e->n.owner, -1);
+        if (r != LIC_OK && r != LIC_NOTFOUND)
           return r;
       }
       continue;

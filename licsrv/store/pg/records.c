@@ -491,6 +491,13 @@ int pgs_w_node_put(store_wtxn *w, const store_node *n) {
                   &p);
 }
 
+int pgs_w_node_delete(store_wtxn *w, const uint8_t owner[LIC_ID_LEN], const char *node) {
+  pgs_params p = {0};
+  pgs__p_bytes(&p, owner, LIC_ID_LEN);
+  pgs__p_text(&p, node);
+  return pgs__run(wc(w), "DELETE FROM licsrv_nodes WHERE owner = $1 AND node = $2", &p);
+}
+
 /* ---- audit -------------------------------------------------------------------------------- */
 
 int pgs_w_audit_append(store_wtxn *w, int64_t time, const char *token, const char *action,
@@ -667,4 +674,21 @@ int pgs_w_license_import(store_wtxn *w, const uint8_t id[LIC_ID_LEN], const uint
 int pgs_node_drop(store *s, const uint8_t owner[LIC_ID_LEN], const char *node) {
   (void)s, (void)owner, (void)node;
   return pgs__private_only("seats");
+}
+
+/* ---- per-account store use ------------------------------------------------- */
+
+/* PostgreSQL keeps no per-account record count yet and has no map: counted
+ * false, so the per-account quota is not applied there (docs/server.md
+ * "Store quota" says so). */
+int pgs_usage_get(store_reader *rd, const uint8_t account[LIC_ID_LEN], store_usage *u) {
+  (void)rd, (void)account;
+  memset(u, 0, sizeof *u);
+  return LIC_OK;
+}
+
+int pgs_w_usage_get(store_wtxn *w, const uint8_t account[LIC_ID_LEN], store_usage *u) {
+  (void)w, (void)account;
+  memset(u, 0, sizeof *u);
+  return LIC_OK;
 }

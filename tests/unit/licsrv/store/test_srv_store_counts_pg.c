@@ -244,8 +244,9 @@ static void test_counts_follow_every_change(void **state) {
 /* The claim (a registration's steps in one call): each outcome, the count it
  * reports, and an audit entry for a new registration only. */
 static int audit_cb(const store_audit *a, void *arg) {
+  /* events: LMDB merges the public listener's repeats into one entry */
   if (strcmp(a->subject, "claim-test") == 0 && strcmp(a->action, "registration.add") == 0)
-    (*(int *)arg)++;
+    (*(int *)arg) += a->count > 1 ? (int)a->count : 1;
   return LIC_OK;
 }
 
@@ -507,7 +508,7 @@ static void test_lmdb_old_store_counted(void **state) {
     write_on(f->s, W_REG_PUT, A1, p, 100);
   write_on(f->s, W_REG_PUT, A2, 1, 100);
   write_on(f->s, W_REG_PUT, A3, 1, 100); /* without its account */
-  assert_int_equal(schema_of(f->rd), 2);
+  assert_int_equal(schema_of(f->rd), STORE_SCHEMA_VERSION);
   store_reader_free(f->rd);
   f->rd = NULL;
   store_close(f->s);
@@ -524,10 +525,11 @@ static void test_lmdb_old_store_counted(void **state) {
   assert_int_equal(rcount(rrd, A3), 1);
   store_reader_free(rrd);
   store_close(ro);
-  /* the first writable open counts them once and says schema 2 */
+  /* the first writable open counts them once and says the newest schema
+   * (3 since the per-account record counts, test_srv_store_usage.c) */
   assert_int_equal(store_open(f->where, 0, &f->s), LIC_OK);
   assert_int_equal(store_reader_new(f->s, &f->rd), LIC_OK);
-  assert_int_equal(schema_of(f->rd), 2);
+  assert_int_equal(schema_of(f->rd), STORE_SCHEMA_VERSION);
   counts(f, A1, 5);
   counts(f, A2, 1);
   counts(f, A3, 1);
@@ -544,7 +546,7 @@ static void test_lmdb_old_store_counted(void **state) {
   f->s = NULL;
   assert_int_equal(store_open(f->where, STORE_RDONLY, &ro), LIC_OK);
   assert_int_equal(store_reader_new(ro, &rrd), LIC_OK);
-  assert_int_equal(schema_of(rrd), 2);
+  assert_int_equal(schema_of(rrd), STORE_SCHEMA_VERSION);
   assert_int_equal(rcount(rrd, A1), 4);
   assert_int_equal(rcount(rrd, A2), 1);
   store_reader_free(rrd);
