@@ -158,9 +158,8 @@ struct app {
 
 /* Open the data directory's store and node key, register hooks and health
  * checks (the routes are routes/'s: routes_install).
- * 0, or -1 with a one-line reason. */
-int app_attach(srv_server *s, const char *data_dir, const srv_app_settings *set, app **out,
-               char *err, size_t errlen);
+ * LIC_OK, or a LIC_* code with a one-line detail (lic_errdetail). */
+int app_attach(srv_server *s, const char *data_dir, const srv_app_settings *set, app **out);
 void app_free(app *a);
 
 /* The license a request is answered for (SPEC §4.6, docs/server.md): the
