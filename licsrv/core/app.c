@@ -625,11 +625,12 @@ int app_attach(srv_server *s, const char *data_dir, const srv_app_settings *set,
   }
   srv_server_set_user(s, a);
   if (srv_on_worker_start(s, worker_start, a) != 0 || srv_on_worker_stop(s, worker_stop, a) != 0 ||
-      srv_on_shutdown(s, on_shutdown, a) != 0 || app_health_attach(a) != 0 ||
-      app_expiry_attach(a) != 0) {
+      srv_on_shutdown(s, on_shutdown, a) != 0) {
     rc = lic_fail(LIC_NOMEM, "cannot register hooks");
     goto fail;
   }
+  if ((rc = app_health_attach(a)) != LIC_OK || (rc = app_expiry_attach(a)) != LIC_OK)
+    goto fail;
   *out = a; /* the machine binding is checked (and logged) once serving: app_machine_recheck */
   return LIC_OK;
 fail:;

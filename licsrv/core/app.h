@@ -196,14 +196,15 @@ bool app_secret_ok(app *a, const char *given);
  * waiting for the next start. */
 void app_reload(app *a, const srv_app_settings *set);
 /* Expiry (watch.c): register the /healthz check and the /metrics family
- * (from app_attach); 0 / -1. app_expiry_tick logs a warning for each license
- * within LICSRV_EXPIRY_WARN_DAYS of expiry, once a day each: call it at start
- * and then every APP_EXPIRY_TICK_S. */
+ * (from app_attach); LIC_OK, or LIC_NOMEM "cannot register hooks".
+ * app_expiry_tick logs a warning for each license within
+ * LICSRV_EXPIRY_WARN_DAYS of expiry, once a day each: call it at start and
+ * then every APP_EXPIRY_TICK_S. */
 #define APP_EXPIRY_TICK_S 600
 int app_expiry_attach(app *a);
 void app_expiry_tick(app *a);
 /* The /healthz checks and the /metrics counters and gauges (health.c, from
- * app_attach); 0 / -1. */
+ * app_attach); LIC_OK, or LIC_NOMEM "cannot register hooks". */
 int app_health_attach(app *a);
 /* Move the clock high-water mark forward (batched to the store). */
 void app_clock_note(app *a, int64_t now);
