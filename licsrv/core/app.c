@@ -197,8 +197,8 @@ static int lin_refresh(app_worker *w) {
   return LIC_OK;
 }
 
-bool app_license(app_worker *w, const uint8_t *id, int64_t now, app_answer *out, char *why,
-                 size_t cap) {
+int app_license(app_worker *w, const uint8_t *id, int64_t now, app_answer *out, char *why,
+                size_t cap) {
   int rc;
   memset(out, 0, sizeof *out);
   if ((rc = store_reader_begin(w->rd)) == LIC_OK) {
@@ -207,7 +207,7 @@ bool app_license(app_worker *w, const uint8_t *id, int64_t now, app_answer *out,
   }
   if (rc != LIC_OK) {
     snprintf(why, cap, "store: %s", lic_errfull(rc));
-    return false;
+    return rc;
   }
   app_lineages *c = &w->lin;
   size_t i = srv_lineage_resolve(&c->g, id, now, why, cap);
@@ -215,7 +215,7 @@ bool app_license(app_worker *w, const uint8_t *id, int64_t now, app_answer *out,
     for (size_t j = 0; id != NULL && j < c->n; j++)
       if (!c->v[j].usable && memcmp(c->v[j].id, id, LIC_ID_LEN) == 0)
         snprintf(why, cap, "%s", c->v[j].why);
-    return false;
+    return lic_fail(LIC_NOTFOUND, "%s", why); /* a decision: the verdict gives why */
   }
   const app_stored *s = &c->v[c->ix[i]];
   out->lic = &s->lic;
@@ -224,7 +224,7 @@ bool app_license(app_worker *w, const uint8_t *id, int64_t now, app_answer *out,
   out->env = s->env;
   out->len = s->len;
   memcpy(out->key, c->e[c->g.key[i]].lic->id, LIC_ID_LEN);
-  return true;
+  return LIC_OK;
 }
 
 typedef struct {

@@ -164,10 +164,11 @@ void app_free(app *a);
 
 /* The license a request is answered for (SPEC §4.6, docs/server.md): the
  * license in force now of the lineage holding id (any id of it), or with id
- * NULL of the only lineage (of several: the only one in force). false with a
- * reason in why when none resolves (out->lic NULL). */
-bool app_license(app_worker *w, const uint8_t *id, int64_t now, app_answer *out, char *why,
-                 size_t cap);
+ * NULL of the only lineage (of several: the only one in force). LIC_NOTFOUND
+ * when none resolves, or the store's error; either way out->lic is NULL and
+ * why has the reason the verdict gives (unknown_license). */
+int app_license(app_worker *w, const uint8_t *id, int64_t now, app_answer *out, char *why,
+                size_t cap);
 /* A license certifying our node key, for the chain of a claim receipt: the
  * first one that is not revoked (a malloc'd copy of its envelope). LIC_NOTFOUND
  * when there is none. */
