@@ -8,6 +8,7 @@
 #include <uv.h>
 
 #include "cli.h"
+#include "lic/err.h"
 #include "util/config.h"
 #include "util/log.h"
 #include "core/app.h"
@@ -208,9 +209,12 @@ int licsrv_cmd_serve(int argc, char **argv) {
     return cli_error(EXIT_FAIL, "serve", "%s", err);
   /* The license server proper: store, node key, verify and admin routes. */
   app *ap = NULL;
-  if (app_attach(s, cfg.data, &cfg.app, &ap, err, sizeof err) != 0) {
+  if (app_attach(s, cfg.data, &cfg.app, &ap) != LIC_OK) {
+    /* the detail names a path and its cause: whole, past freeing the server */
+    char why[LIC_ERRDETAIL_MAX];
+    snprintf(why, sizeof why, "%s", lic_errdetail());
     srv_server_free(s);
-    return cli_error(EXIT_FAIL, "serve", "%s", err);
+    return cli_error(EXIT_FAIL, "serve", "%s", why);
   }
   /* Tokens travel in request bodies: no plain HTTP beyond loopback. */
   if (ap->public_mode && srv_config_check_public(&cfg, err, sizeof err) != 0) {

@@ -23,7 +23,7 @@ const char *cli_tool(void) { return tool; }
 
 int cli_error(int code, const char *what, const char *fmt, ...) {
   va_list ap;
-  char why[512];
+  char why[LIC_ERRDETAIL_MAX + 512]; /* a whole detail (a path and its reason) and words around it */
   va_start(ap, fmt);
   vsnprintf(why, sizeof why, fmt, ap);
   va_end(ap);

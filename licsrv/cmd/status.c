@@ -58,13 +58,13 @@ static int account_count(const store_account *a, void *arg) {
 static int public_status(const licsrv_opts *o, store *s, store_reader *rd, json_t *j) {
   app_public *p = NULL;
   pub_counts c = {rd, 0, 0, 0};
-  char kid[2 * LIC_KID_LEN + 1] = "", why[320] = "", err[300], exp[21] = "", next[4200];
+  char kid[2 * LIC_KID_LEN + 1] = "", why[LIC_ERRDETAIL_MAX] = "", exp[21] = "", next[4200];
   int64_t cert_exp = 0, last_end = 0, now = (int64_t)time(NULL);
   int r;
   if ((r = store_account_each(rd, account_count, &c)) != LIC_OK)
     return cli_lic_error("store", r);
-  if (app_public_new(s, o->data, &p, err, sizeof err) != 0)
-    snprintf(why, sizeof why, "%s", err);
+  if (app_public_new(s, o->data, &p) != LIC_OK)
+    snprintf(why, sizeof why, "%s", lic_errdetail());
   else if (app_public_current(p, now, kid, &cert_exp, why, sizeof why) == LIC_OK)
     lic_time_format(cert_exp, exp);
   if (p != NULL) /* the certificate that ends last warns, as on /healthz (SPEC §4.6) */

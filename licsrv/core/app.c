@@ -197,8 +197,8 @@ static int lin_refresh(app_worker *w) {
   return LIC_OK;
 }
 
-bool app_license(app_worker *w, const uint8_t *id, int64_t now, app_answer *out, char *why,
-                 size_t cap) {
+int app_license(app_worker *w, const uint8_t *id, int64_t now, app_answer *out, char *why,
+                size_t cap) {
   int rc;
   memset(out, 0, sizeof *out);
   if ((rc = store_reader_begin(w->rd)) == LIC_OK) {
@@ -207,7 +207,7 @@ bool app_license(app_worker *w, const uint8_t *id, int64_t now, app_answer *out,
   }
   if (rc != LIC_OK) {
     snprintf(why, cap, "store: %s", lic_errfull(rc));
-    return false;
+    return rc;
   }
   app_lineages *c = &w->lin;
   size_t i = srv_lineage_resolve(&c->g, id, now, why, cap);
@@ -215,7 +215,7 @@ bool app_license(app_worker *w, const uint8_t *id, int64_t now, app_answer *out,
     for (size_t j = 0; id != NULL && j < c->n; j++)
       if (!c->v[j].usable && memcmp(c->v[j].id, id, LIC_ID_LEN) == 0)
         snprintf(why, cap, "%s", c->v[j].why);
-    return false;
+    return lic_fail(LIC_NOTFOUND, "%s", why); /* a decision: the verdict gives why */
   }
   const app_stored *s = &c->v[c->ix[i]];
   out->lic = &s->lic;
@@ -224,7 +224,7 @@ bool app_license(app_worker *w, const uint8_t *id, int64_t now, app_answer *out,
   out->env = s->env;
   out->len = s->len;
   memcpy(out->key, c->e[c->g.key[i]].lic->id, LIC_ID_LEN);
-  return true;
+  return LIC_OK;
 }
 
 typedef struct {
@@ -543,29 +543,24 @@ static void *purger_main(void *arg) {
   }
 }
 
-static int app_purger_start(app *a, char *err, size_t errlen) {
+static int app_purger_start(app *a) {
   if (a->registration_ttl_days == 0)
-    return 0;
-  if (pthread_create(&a->purger, NULL, purger_main, a) != 0) {
-    snprintf(err, errlen, "cannot start the registration purge");
-    return -1;
-  }
+    return LIC_OK;
+  if (pthread_create(&a->purger, NULL, purger_main, a) != 0)
+    return lic_fail(LIC_NOMEM, "cannot start the registration purge");
   a->purger_started = true;
-  return 0;
+  return LIC_OK;
 }
 
-int app_attach(srv_server *s, const char *data_dir, const srv_app_settings *set, app **out,
-               char *err, size_t errlen) {
+int app_attach(srv_server *s, const char *data_dir, const srv_app_settings *set, app **out) {
   app *a = calloc(1, sizeof *a);
   char path[4200];
   store_reader *rd = NULL;
   int rc;
 
   *out = NULL;
-  if (a == NULL) {
-    snprintf(err, errlen, "out of memory");
-    return -1;
-  }
+  if (a == NULL)
+    return lic_fail(LIC_NOMEM, "out of memory");
   pthread_mutex_init(&a->mmu, NULL);
   pthread_mutex_init(&a->hmu, NULL);
   pthread_mutex_init(&a->rmu, NULL);
@@ -582,27 +577,27 @@ int app_attach(srv_server *s, const char *data_dir, const srv_app_settings *set,
   /* store = postgresql://...: the shared store, read through its copy */
   const char *where = srv_server_config(s)->store[0] != '\0' ? srv_server_config(s)->store : data_dir;
   if ((rc = store_open_mapped(where, STORE_CACHED, a->set.store_map_size, &a->st)) != LIC_OK) {
-    snprintf(err, errlen, "%s", lic_errfull(rc)); /* names the dir and says to run init */
+    lic_fail(rc, "%s", lic_errfull(rc)); /* names the dir and says to run init */
     goto fail;
   }
-  if (srv_lock_data(&a->lock, data_dir, err, errlen) != 0)
+  if ((rc = srv_lock_data(&a->lock, data_dir)) != LIC_OK)
     goto fail;
   if ((rc = store_reader_new(a->st, &rd)) != LIC_OK || (rc = store_reader_begin(rd)) != LIC_OK ||
       (rc = store_meta_get(rd, &a->meta)) != LIC_OK) {
-    snprintf(err, errlen, "store: %s", lic_errfull(rc));
+    lic_fail(rc, "store: %s", lic_errfull(rc));
     goto fail;
   }
   a->public_mode = strcmp(a->meta.mode, "public") == 0;
   if ((!a->public_mode && strcmp(a->meta.mode, "private") != 0) || !a->meta.has_node_key) {
-    snprintf(err, errlen, "%s: mode '%s' is not initialized: run 'licsrv init'", data_dir,
-             a->meta.mode);
+    rc = lic_fail(LIC_NOTFOUND, "%s: mode '%s' is not initialized: run 'licsrv init'", data_dir,
+                  a->meta.mode);
     goto fail;
   }
   /* A copy of this directory (same node key) served beside it would count
    * its own seats: one server per node key on this machine. Not with a
    * shared store: it counts there, and its meta names the key of the first
    * process that joined, not ours (two licsrv on one machine were refused). */
-  if (where == data_dir && srv_lock_node(&a->lock, data_dir, a->meta.node_kid, err, errlen) != 0)
+  if (where == data_dir && (rc = srv_lock_node(&a->lock, data_dir, a->meta.node_kid)) != LIC_OK)
     goto fail;
   a->hwm = a->meta.clock_hwm;
   a->store_quota = a->set.account_store_quota;
@@ -611,7 +606,7 @@ int app_attach(srv_server *s, const char *data_dir, const srv_app_settings *set,
       (a->acctrate = srv_acctlimit_new(a->set.account_requests_per_minute)) == NULL ||
       (a->acctnodes = srv_nodelimit_new(a->set.account_new_nodes_per_hour)) == NULL ||
       (a->acctchurn = srv_nodelimit_new(a->set.account_unregisters_per_hour)) == NULL) {
-    snprintf(err, errlen, "out of memory");
+    rc = lic_fail(LIC_NOMEM, "out of memory");
     goto fail;
   }
   store_node_each(rd, NULL, seats_load_cb, a);
@@ -621,29 +616,35 @@ int app_attach(srv_server *s, const char *data_dir, const srv_app_settings *set,
   rd = NULL;
   snprintf(path, sizeof path, "%s/%s", data_dir, LICSRV_NODE_KEY);
   if (a->public_mode) {
-    if (app_public_new(a->st, data_dir, &a->pub, err, errlen) != 0 ||
-        app_purger_start(a, err, errlen) != 0)
+    if ((rc = app_public_new(a->st, data_dir, &a->pub)) != LIC_OK ||
+        (rc = app_purger_start(a)) != LIC_OK)
       goto fail;
   } else if ((rc = lic_key_load_private(path, NULL, &a->node)) != LIC_OK) {
-    snprintf(err, errlen, "node key: %s", lic_errfull(rc));
+    lic_fail(rc, "node key: %s", lic_errfull(rc));
     goto fail;
   } else if (memcmp(lic_key_raw_public(a->node), a->meta.node_pub, LIC_PUBKEY_LEN) != 0) {
-    snprintf(err, errlen, "%s does not match the node key recorded by 'licsrv init'", path);
+    rc = lic_fail(LIC_KEY, "%s does not match the node key recorded by 'licsrv init'", path);
     goto fail;
   }
   srv_server_set_user(s, a);
   if (srv_on_worker_start(s, worker_start, a) != 0 || srv_on_worker_stop(s, worker_stop, a) != 0 ||
-      srv_on_shutdown(s, on_shutdown, a) != 0 || app_health_attach(a) != 0 ||
-      app_expiry_attach(a) != 0) {
-    snprintf(err, errlen, "cannot register hooks");
+      srv_on_shutdown(s, on_shutdown, a) != 0) {
+    rc = lic_fail(LIC_NOMEM, "cannot register hooks");
     goto fail;
   }
+  if ((rc = app_health_attach(a)) != LIC_OK || (rc = app_expiry_attach(a)) != LIC_OK)
+    goto fail;
   *out = a; /* the machine binding is checked (and logged) once serving: app_machine_recheck */
-  return 0;
-fail:
+  return LIC_OK;
+fail:;
+  /* closing the store may run code that sets this thread's detail: keep ours */
+  char *why = strdup(lic_errdetail());
   store_reader_free(rd);
   app_free(a);
-  return -1;
+  if (why != NULL)
+    lic_fail(rc, "%s", why);
+  free(why);
+  return rc;
 }
 
 void app_free(app *a) {

@@ -159,17 +159,17 @@ struct app {
 
 /* Open the data directory's store and node key, register hooks and health
  * checks (the routes are routes/'s: routes_install).
- * 0, or -1 with a one-line reason. */
-int app_attach(srv_server *s, const char *data_dir, const srv_app_settings *set, app **out,
-               char *err, size_t errlen);
+ * LIC_OK, or a LIC_* code with a one-line detail (lic_errdetail). */
+int app_attach(srv_server *s, const char *data_dir, const srv_app_settings *set, app **out);
 void app_free(app *a);
 
 /* The license a request is answered for (SPEC §4.6, docs/server.md): the
  * license in force now of the lineage holding id (any id of it), or with id
- * NULL of the only lineage (of several: the only one in force). false with a
- * reason in why when none resolves (out->lic NULL). */
-bool app_license(app_worker *w, const uint8_t *id, int64_t now, app_answer *out, char *why,
-                 size_t cap);
+ * NULL of the only lineage (of several: the only one in force). LIC_NOTFOUND
+ * when none resolves, or the store's error; either way out->lic is NULL and
+ * why has the reason the verdict gives (unknown_license). */
+int app_license(app_worker *w, const uint8_t *id, int64_t now, app_answer *out, char *why,
+                size_t cap);
 /* A license certifying our node key, for the chain of a claim receipt: the
  * first one that is not revoked (a malloc'd copy of its envelope). LIC_NOTFOUND
  * when there is none. */
@@ -198,14 +198,15 @@ bool app_secret_ok(app *a, const char *given);
  * waiting for the next start. */
 void app_reload(app *a, const srv_app_settings *set);
 /* Expiry (watch.c): register the /healthz check and the /metrics family
- * (from app_attach); 0 / -1. app_expiry_tick logs a warning for each license
- * within LICSRV_EXPIRY_WARN_DAYS of expiry, once a day each: call it at start
- * and then every APP_EXPIRY_TICK_S. */
+ * (from app_attach); LIC_OK, or LIC_NOMEM "cannot register hooks".
+ * app_expiry_tick logs a warning for each license within
+ * LICSRV_EXPIRY_WARN_DAYS of expiry, once a day each: call it at start and
+ * then every APP_EXPIRY_TICK_S. */
 #define APP_EXPIRY_TICK_S 600
 int app_expiry_attach(app *a);
 void app_expiry_tick(app *a);
 /* The /healthz checks and the /metrics counters and gauges (health.c, from
- * app_attach); 0 / -1. */
+ * app_attach); LIC_OK, or LIC_NOMEM "cannot register hooks". */
 int app_health_attach(app *a);
 /* Move the clock high-water mark forward (batched to the store). */
 void app_clock_note(app *a, int64_t now);

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "core/app.h"
+#include "lic/err.h"
 
 /* Every verify answers clock_rollback while this fails: say so, with the way out. */
 static int health_clock(void *arg, bool admin, char *msg, size_t len) {
@@ -238,6 +239,6 @@ int app_health_attach(app *a) {
       srv_health_add(a->srv, "clock", health_clock, a) != 0 ||
       srv_health_add(a->srv, "store", health_store, a) != 0 ||
       (!lmdb && srv_health_add(a->srv, "postgresql", health_shared_store, a) != 0))
-    return -1;
-  return 0;
+    return lic_fail(LIC_NOMEM, "cannot register hooks");
+  return LIC_OK;
 }

@@ -30,62 +30,43 @@ int srv_lock_runtime_dir(char *buf, size_t cap) {
   return n > 0 && (size_t)n < cap ? 0 : -1;
 }
 
-/* 0 locked (fd kept, our line written), 1 held by another (*who filled), -1
- * error (errno). */
-static int take(const char *path, const char *line, int *fdp, char *who, size_t cap) {
-  int rc = lic_file_lock(path, line, fdp, who, cap);
-  return rc == LIC_OK ? 0 : rc == LIC_EXISTS ? 1 : -1;
-}
-
-int srv_lock_data(srv_lock *l, const char *data_dir, char *err, size_t errlen) {
+int srv_lock_data(srv_lock *l, const char *data_dir) {
   char path[PATH_MAX], line[64], who[PATH_MAX + 64];
-  if ((size_t)snprintf(path, sizeof path, "%s/%s", data_dir, SRV_LOCK_FILE) >= sizeof path) {
-    snprintf(err, errlen, "%s: path too long", data_dir);
-    return -1;
-  }
+  if ((size_t)snprintf(path, sizeof path, "%s/%s", data_dir, SRV_LOCK_FILE) >= sizeof path)
+    return lic_fail(LIC_LIMIT, "%s: path too long", data_dir);
   snprintf(line, sizeof line, "pid %ld\n", (long)getpid());
-  int r = take(path, line, &l->dir_fd, who, sizeof who);
-  if (r == 1)
-    snprintf(err, errlen, "%s: another licsrv serve (%s) is serving this data directory",
-             data_dir, *who ? who : "pid unknown");
-  else if (r < 0)
-    snprintf(err, errlen, "%s", lic_errdetail()); /* names the file and the cause */
-  return r == 0 ? 0 : -1;
+  /* any other failure: lic_file_lock's detail names the file and the cause */
+  int rc = lic_file_lock(path, line, &l->dir_fd, who, sizeof who);
+  if (rc == LIC_EXISTS)
+    return lic_fail(rc, "%s: another licsrv serve (%s) is serving this data directory",
+                    data_dir, *who ? who : "pid unknown");
+  return rc;
 }
 
-int srv_lock_node(srv_lock *l, const char *data_dir, const uint8_t kid[LIC_KID_LEN], char *err,
-                  size_t errlen) {
+int srv_lock_node(srv_lock *l, const char *data_dir, const uint8_t kid[LIC_KID_LEN]) {
   char dir[PATH_MAX - 64], path[PATH_MAX], kh[2 * LIC_KID_LEN + 1], line[PATH_MAX + 64],
       who[PATH_MAX + 64], abs[PATH_MAX];
   struct stat st;
-  if (srv_lock_runtime_dir(dir, sizeof dir) != 0) {
-    snprintf(err, errlen, "runtime directory: path too long");
-    return -1;
-  }
+  if (srv_lock_runtime_dir(dir, sizeof dir) != 0)
+    return lic_fail(LIC_LIMIT, "runtime directory: path too long");
   /* Created for us alone; an existing one must be ours and not writable by
    * others, or anyone could hold our lock or plant a symlink. */
-  if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-    snprintf(err, errlen, "%s: cannot create the lock directory: %s", dir, strerror(errno));
-    return -1;
-  }
+  if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+    return lic_fail(LIC_IO, "%s: cannot create the lock directory: %s", dir, strerror(errno));
   if (lstat(dir, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
-      (st.st_mode & 0022) != 0) {
-    snprintf(err, errlen, "%s: the lock directory must be a directory of this user, not "
-             "writable by others", dir);
-    return -1;
-  }
+      (st.st_mode & 0022) != 0)
+    return lic_fail(LIC_INSECURE, "%s: the lock directory must be a directory of this user, "
+                    "not writable by others", dir);
   lic_kid_hex(kid, kh);
   snprintf(path, sizeof path, "%s/node-%s.lock", dir, kh);
   snprintf(line, sizeof line, "pid %ld, data %s\n", (long)getpid(),
            realpath(data_dir, abs) != NULL ? abs : data_dir);
-  int r = take(path, line, &l->kid_fd, who, sizeof who);
-  if (r == 1)
-    snprintf(err, errlen, "node key %s is already served on this machine (%s): a copy of a "
-             "data directory must not be served beside the original", kh,
-             *who ? who : "pid unknown");
-  else if (r < 0)
-    snprintf(err, errlen, "%s", lic_errdetail()); /* names the file and the cause */
-  return r == 0 ? 0 : -1;
+  int rc = lic_file_lock(path, line, &l->kid_fd, who, sizeof who);
+  if (rc == LIC_EXISTS)
+    return lic_fail(rc, "node key %s is already served on this machine (%s): a copy of a "
+                    "data directory must not be served beside the original", kh,
+                    *who ? who : "pid unknown");
+  return rc; /* any other failure: lic_file_lock's detail names the file and the cause */
 }
 
 void srv_lock_release(srv_lock *l) {

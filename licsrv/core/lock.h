@@ -22,14 +22,14 @@ typedef struct {
  * ${TMPDIR:-/tmp}/licsrv-UID. Written into buf (0, or -1 when too long). */
 int srv_lock_runtime_dir(char *buf, size_t cap);
 
-/* Take DATA/serve.lock: 0, or -1 with a one-line reason naming the process
- * that holds it when its PID is known. */
-int srv_lock_data(srv_lock *l, const char *data_dir, char *err, size_t errlen);
+/* Take DATA/serve.lock: LIC_OK, or LIC_EXISTS with a detail naming the
+ * process that holds it when its PID is known (LIC_LIMIT, LIC_IO: the detail
+ * names the file and the cause). */
+int srv_lock_data(srv_lock *l, const char *data_dir);
 /* Take the lock of the node key kid (a copy of the data directory holds the
- * same key): 0, or -1 with a reason naming the other process and its data
- * directory. */
-int srv_lock_node(srv_lock *l, const char *data_dir, const uint8_t kid[LIC_KID_LEN], char *err,
-                  size_t errlen);
+ * same key): LIC_OK, or LIC_EXISTS with a detail naming the other process and
+ * its data directory (LIC_LIMIT, LIC_IO, LIC_INSECURE: the runtime directory). */
+int srv_lock_node(srv_lock *l, const char *data_dir, const uint8_t kid[LIC_KID_LEN]);
 /* Release both (closing the files releases the locks). */
 void srv_lock_release(srv_lock *l);
 

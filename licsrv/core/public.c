@@ -177,13 +177,11 @@ static void refresh(app_public *p, int64_t now) {
   }
 }
 
-int app_public_new(store *st, const char *data_dir, app_public **out, char *err, size_t cap) {
+int app_public_new(store *st, const char *data_dir, app_public **out) {
   app_public *p = calloc(1, sizeof *p);
   *out = NULL;
-  if (p == NULL) {
-    snprintf(err, cap, "out of memory");
-    return -1;
-  }
+  if (p == NULL)
+    return lic_fail(LIC_NOMEM, "out of memory");
   pthread_mutex_init(&p->mu, NULL);
   p->st = st;
   p->cur = -1;
@@ -195,13 +193,13 @@ int app_public_new(store *st, const char *data_dir, app_public **out, char *err,
     lic_key *k = NULL;
     snprintf(path, sizeof path, "%s/%s", data_dir, LICSRV_ONLINE_KEY);
     int rc = lic_key_load_private(path, NULL, &k);
-    snprintf(err, cap, "online key %s: %s", path, lic_errfull(rc));
+    lic_fail(rc, "online key %s: %s", path, lic_errfull(rc));
     lic_key_free(k);
     app_public_free(p);
-    return -1;
+    return rc != LIC_OK ? rc : LIC_KEY;
   }
   *out = p;
-  return 0;
+  return LIC_OK;
 }
 
 void app_public_free(app_public *p) {

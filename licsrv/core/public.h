@@ -21,7 +21,9 @@
 
 typedef struct app_public app_public;
 
-int app_public_new(store *st, const char *data_dir, app_public **out, char *err, size_t cap);
+/* The online keys of data_dir (DATA/online*.pem) over the store st: LIC_OK, or
+ * a LIC_* code with a detail naming the key that does not load. */
+int app_public_new(store *st, const char *data_dir, app_public **out);
 void app_public_free(app_public *p);
 
 /* One thread's signer for the current online key and a copy of its cert. */

@@ -13,6 +13,7 @@
 #include "core/app.h"
 #include "core/expiry.h"
 #include "core/lineage_store.h"
+#include "lic/err.h"
 #include "util/log.h"
 
 typedef int (*terms_cb)(const licsrv_terms *t, void *arg);
@@ -198,13 +199,13 @@ int app_expiry_attach(app *a) {
   a->emu_init = true;
   if (srv_metrics_family(srv_server_metrics(a->srv), "licsrv_license_expiry_timestamp_seconds",
                          "When each license expires (Unix seconds; perpetual ones have none)",
-                         metric_family, a) != 0)
-    return -1;
-  if (a->public_mode &&
-      srv_metrics_gauge_fn(srv_server_metrics(a->srv), "licsrv_cert_expiry_seconds", NULL,
-                           "When the last usable online-key certificate of this server ends (Unix "
-                           "seconds; 0 when none is usable)",
-                           metric_cert_end, a) == NULL)
-    return -1;
-  return srv_health_add(a->srv, "expiry", health_expiry, a);
+                         metric_family, a) != 0 ||
+      (a->public_mode &&
+       srv_metrics_gauge_fn(srv_server_metrics(a->srv), "licsrv_cert_expiry_seconds", NULL,
+                            "When the last usable online-key certificate of this server ends "
+                            "(Unix seconds; 0 when none is usable)",
+                            metric_cert_end, a) == NULL) ||
+      srv_health_add(a->srv, "expiry", health_expiry, a) != 0)
+    return lic_fail(LIC_NOMEM, "cannot register hooks");
+  return LIC_OK;
 }

@@ -114,6 +114,11 @@ bool opq_wait(opq *q, int64_t timeout_ms) {
   return ready;
 }
 
+void opq_op_begin(opq_op *o) {
+  lic_errdetail_clear();
+  o->detail[0] = '\0';
+}
+
 void opq_complete(opq_op *ops, int rc, const char *detail) {
   for (opq_op *o = ops, *next; o != NULL; o = next) {
     next = o->next;

@@ -62,6 +62,12 @@ void opq_kick(opq *q);
  * work). Consumes the kick. */
 bool opq_wait(opq *q, int64_t timeout_ms);
 
+/* One operation of a group begins (in each pass that runs it): this thread's
+ * detail and the operation's own are cleared, so that a failure reports this
+ * operation's cause, never an earlier one's. The writers' one clear per
+ * operation. */
+void opq_op_begin(opq_op *o);
+
 /* Answer a drained list and free it: every operation gets rc and detail when
  * rc is not LIC_OK (the group failed as a whole), its own otherwise. */
 void opq_complete(opq_op *ops, int rc, const char *detail);

@@ -75,3 +75,19 @@ def test_runtime_dir_writable_by_others_is_refused(tmp_path):
     err = refused(s)
     assert "%s: the lock directory must be a directory of this user, not writable by others" % run \
         in err, err
+
+
+def test_long_path_in_the_refusal_is_whole(tmp_path):
+    # A path of over a thousand bytes (the message once stopped at 512).
+    run = tmp_path
+    for c in "abcde":
+        run = run / (c * 250)
+    run.mkdir(parents=True)
+    run.chmod(0o777)
+    s = Server(tmp_path / "data", threads=1)
+    s.env["LICSRV_RUNTIME_DIR"] = str(run)
+    err = refused(s)
+    want = ("licsrv: error: serve: %s: the lock directory must be a directory of this user, "
+            "not writable by others\n" % run)
+    assert len(want) > 1300
+    assert want in err, err

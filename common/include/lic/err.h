@@ -41,12 +41,16 @@ typedef enum {
 LIC_API const char *lic_strerror(int err);
 /* Symbolic name ("FORMAT") for an error code; never NULL. */
 LIC_API const char *lic_errname(int err);
+/* Room for a detail, its NUL included: a path (PATH_MAX) and its reason. A
+ * longer one is cut and ends in "...". Size copies of lic_errdetail() by it. */
+#define LIC_ERRDETAIL_MAX (4096 + 256)
 /* Detail of the last error set on this thread ("field 'ports': entry 3 is
  * out of range"), or "" when none. Cleared by lic_errdetail_clear(). */
 LIC_API const char *lic_errdetail(void);
 LIC_API void lic_errdetail_clear(void);
 /* Set this thread's detail line and return err: for modules built on liblic
- * (the server) that report errors the same way. */
+ * (the server) that report errors the same way. The arguments may include
+ * lic_errdetail() itself ("store: %s"). */
 LIC_API int lic_fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* "MESSAGE: DETAIL" or "MESSAGE" in a thread-local buffer. */
 LIC_API const char *lic_errfull(int err);

@@ -245,8 +245,7 @@ void *lmdb__writer_main(void *arg) {
       }
       for (opq_op *o = ops; o != NULL && !failed; o = o->next) {
         MDB_txn *child = NULL;
-        lic_errdetail_clear();
-        o->detail[0] = '\0';
+        opq_op_begin(o);
         if (!isolate) {
           w.txn = parent;
           o->rc = o->apply(&w, o->arg);

@@ -37,8 +37,7 @@ void pgs__readq_init(pgs_store *s) {
 static void check_idle(pgs_reader *rd, int64_t last_ms) {
   if (rd->c == NULL || pgs__now_ms() - last_ms < IDLE_CHECK_MS)
     return;
-  pgs__run(rd->c, "SELECT 1", NULL);
-  lic_errdetail_clear(); /* a dead connection's error is not the read's */
+  pgs__run(rd->c, "SELECT 1", NULL); /* its error, if any, goes with the job's clear */
 }
 
 static void *reader_main(void *arg) {
@@ -62,7 +61,7 @@ static void *reader_main(void *arg) {
     int rc = nrc;
     if (rc == LIC_OK)
       check_idle((pgs_reader *)rd, last_ms);
-    lic_errdetail_clear(); /* per thread: not an earlier read's */
+    lic_errdetail_clear(); /* the job's one clear: not an earlier read's, nor check_idle's */
     if (rc == LIC_OK && (rc = pgs_reader_begin(rd)) == LIC_OK) {
       rc = j->read(rd, j->arg);
       pgs_reader_end(rd);

@@ -216,8 +216,7 @@ static int group_pass(pgs_store *s, opq_op *ops, bool isolate, bool *failed, uin
   if (rc != LIC_OK)
     return rc;
   for (opq_op *o = ops; o != NULL && !*failed; o = o->next) {
-    lic_errdetail_clear();
-    o->detail[0] = '\0';
+    opq_op_begin(o);
     if (isolate && (rc = savepoint(s->wc.c, "")) != LIC_OK)
       return rc;
     size_t mark = pgs__own_mark(s);

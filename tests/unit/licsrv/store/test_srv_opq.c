@@ -227,12 +227,35 @@ static void test_concurrent_pushers(void **state) {
   free(answered);
 }
 
+/* Each operation of a group starts from no detail: a failure reports its own
+ * cause, never the one an earlier operation (or pass) left on the thread. */
+static void test_op_begin_clears(void **state) {
+  (void)state;
+  opq q;
+  answer ans = {0};
+  bool closed;
+  assert_int_equal(opq_init(&q), LIC_OK);
+  assert_int_equal(opq_push(&q, apply_never, done_note, &ans), LIC_OK);
+  opq_op *o = opq_drain(&q, &closed);
+  assert_non_null(o);
+  snprintf(o->detail, sizeof o->detail, "%s", "an earlier pass's failure");
+  lic_fail(LIC_IO, "an earlier operation's failure");
+  opq_op_begin(o);
+  assert_string_equal(lic_errdetail(), "");
+  assert_string_equal(o->detail, "");
+  opq_complete(o, LIC_OK, NULL);
+  assert_int_equal(ans.calls, 1);
+  assert_string_equal(ans.detail, "");
+  opq_destroy(&q);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_push_drain_order),
       cmocka_unit_test(test_refuse_after_close),
       cmocka_unit_test(test_wait_kick_timeout),
       cmocka_unit_test(test_concurrent_pushers),
+      cmocka_unit_test(test_op_begin_clears),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
