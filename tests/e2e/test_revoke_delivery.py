@@ -161,3 +161,47 @@ def test_listed_activation_code_is_not_claimed(srv):  # noqa: F811
             assert "serial" in doc["message"] and "revocation list (seq 1)" in doc["message"]
     st, doc = claim(srv, codes[2], MACHINE_B)
     assert st == 200, doc
+
+
+def test_admin_api_import_of_a_listed_license_is_revoked(tmp_path):
+    """POST /v1/admin/licenses of a license on the kept list: stored revoked,
+    said so in the answer, and listed revoked (not only at verify time)."""
+    from srvchain import admin, token_add
+    s = Server(tmp_path / "data", domains=("localhost",), ports=(443,), major=11)
+    s.token = token_add(s.data, "ops")
+    s.start()
+    try:
+        os.makedirs(os.path.join(s.data, "trusted"), exist_ok=True)
+        shutil.copy(ROOT_PUB, os.path.join(s.data, "trusted", "test-root.pem"))
+        kept = Path(s.data) / "revocations.rev"
+        kept.write_bytes(rev_env(4, [uuid.UUID(s.license_id).bytes]))
+        os.chmod(kept, 0o600)
+        with open(s.license_file, "rb") as f:
+            st, doc = admin(s, "POST", "/v1/admin/licenses", s.token, f.read(), "text/plain")
+        assert st == 200 and doc["revoked"] is True, (st, doc)
+        st, doc = admin(s, "GET", "/v1/admin/licenses", s.token)
+        assert [x["revoked"] for x in doc["licenses"]] == [True], doc
+    finally:
+        s.finish()
+
+
+def test_admin_api_import_of_a_listed_account_is_revoked(tmp_path):
+    """Public mode: POST /v1/admin/accounts of an account on the kept list is
+    stored revoked; registering with it answers revoked."""
+    import pubutil
+    from srvchain import admin, token_add
+    s = pubutil.Server(tmp_path / "data", threads=2).start()
+    try:
+        a = pubutil.account(s.data, 2, import_it=False)
+        tok = token_add(s.data, "ops")
+        os.makedirs(os.path.join(s.data, "trusted"), exist_ok=True)
+        shutil.copy(ROOT_PUB, os.path.join(s.data, "trusted", "test-root.pem"))
+        kept = Path(s.data) / "revocations.rev"
+        kept.write_bytes(rev_env(1, [], [a.raw]))
+        os.chmod(kept, 0o600)
+        with open(a.path, "rb") as f:
+            st, doc = admin(s, "POST", "/v1/admin/accounts", tok, f.read(), "text/plain")
+        assert st == 200 and doc["imported"] is True and doc["revoked"] is True, (st, doc)
+        assert pubutil.register(s.port, a, os.urandom(16))[1]["status"] == "revoked"
+    finally:
+        s.finish()
