@@ -6,6 +6,10 @@ BUILD     ?= build
 ASAN_DIR  ?= build-asan
 FUZZ_DIR  ?= build-fuzz
 FUZZ_SECS ?= 10
+# make test fuzzes every target for this long (make fuzz for FUZZ_SECS).
+TEST_FUZZ_SECS ?= 5
+# ctest runs one more test than cores: the e2e shards mostly wait on servers and clocks.
+TEST_JOBS ?= $(shell echo $$(( $(JOBS) + 1 )))
 DEMO      ?= var/demo
 PY        := /usr/bin/python3
 
@@ -52,13 +56,13 @@ build: deps
 # Unit + end-to-end in the normal tree, again under ASan+UBSan, then every fuzz
 # target for a bounded time, and the banned-function check.
 test: build lint
-	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+	cd $(BUILD) && ctest --output-on-failure -j $(TEST_JOBS)
 	cmake -S . -B $(ASAN_DIR) $(CMAKE_FLAGS) -DLIC_ASAN=ON -DLIC_UBSAN=ON \
 	  -DCMAKE_BUILD_TYPE=Debug >/dev/null
 	cmake --build $(ASAN_DIR) -j $(JOBS)
 	cd $(ASAN_DIR) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j $(JOBS)
-	$(MAKE) --no-print-directory fuzz FUZZ_SECS=$(FUZZ_SECS)
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j $(TEST_JOBS)
+	$(MAKE) --no-print-directory fuzz FUZZ_SECS=$(TEST_FUZZ_SECS)
 
 unit: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -E e2e

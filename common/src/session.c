@@ -1,6 +1,7 @@
 /* session.c - the report server's license session (SPEC §8): when to check,
  * which server to ask, what a failure or a denial does to the state, and the
  * last valid verdict kept in the state directory across restarts. */
+#include <assert.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -414,6 +415,14 @@ static void compute(lic_session *s, int64_t now) {
   } else {
     s->state = LIC_SESSION_GRACE, s->reason = s->last_failed ? "check_failed" : "stale";
   }
+  /* What each state promises the application (docs/integration.md): licensed
+   * or in grace only on a kept valid verdict, never after a trustworthy
+   * denial or a clock rollback; a denial is never "valid". */
+  assert(s->state == LIC_SESSION_UNLICENSED ||
+         (s->have_valid && !s->denied && !s->rollback && now < grace_until(s)));
+  assert(s->state != LIC_SESSION_LICENSED || !s->last_failed);
+  assert(!s->denied || s->denial != LIC_STATUS_VALID);
+  assert(s->reason != NULL);
 }
 
 /* One check round: servers in order, the one that last answered first; the

@@ -9,6 +9,7 @@
 #include "cmd/cmd.h"
 #include "cmd/table.h"
 #include "core/lineage_store.h"
+#include "util/array.h"
 
 #define FAILURES_MAX 200000 /* as many nodes as the server remembers */
 
@@ -37,14 +38,10 @@ static int collect(const store_node *n, void *arg) {
   list *l = arg;
   if (n->fail_time == 0)
     return 0;
-  if (l->n == l->cap) {
-    size_t ncap = l->cap ? l->cap * 2 : 64;
-    store_node *nv = ncap <= FAILURES_MAX ? realloc(l->v, ncap * sizeof *nv) : NULL;
-    if (nv == NULL)
-      return LIC_NOMEM;
-    l->v = nv;
-    l->cap = ncap;
-  }
+  if (l->n == l->cap && (l->cap ? l->cap * 2 : 64) > FAILURES_MAX)
+    return LIC_NOMEM;
+  if (srv_array_reserve(&l->v, &l->cap, l->n + 1, 64) != LIC_OK)
+    return LIC_NOMEM;
   l->v[l->n++] = *n;
   return 0;
 }

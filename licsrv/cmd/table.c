@@ -5,7 +5,9 @@
 
 #include "cli.h"
 #include "cmd/table.h"
+#include "lic/err.h"
 #include "lic/util.h"
+#include "util/array.h"
 
 void licsrv_table_init(licsrv_table *t, const char *const *head) {
   memset(t, 0, sizeof *t);
@@ -18,15 +20,10 @@ void licsrv_table_init(licsrv_table *t, const char *const *head) {
 void licsrv_table_row(licsrv_table *t, const char *const *cells) {
   if (t->oom)
     return;
-  if (t->nrows == t->cap) {
-    size_t ncap = t->cap ? t->cap * 2 : 16;
-    char **n = realloc(t->cells, ncap * t->ncols * sizeof *n);
-    if (n == NULL) {
-      t->oom = 1;
-      return;
-    }
-    t->cells = n;
-    t->cap = ncap;
+  /* a row of ncols cells is the array's element */
+  if (srv_array_reserve_(&t->cells, &t->cap, t->nrows + 1, t->ncols * sizeof *t->cells, 16) != LIC_OK) {
+    t->oom = 1;
+    return;
   }
   char **row = t->cells + t->nrows * t->ncols;
   for (size_t c = 0; c < t->ncols; c++) {

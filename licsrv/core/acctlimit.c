@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/hash.h"
 #include "core/acctlimit.h"
 
 #define PROBE 8
@@ -52,9 +53,7 @@ void srv_acctlimit_set(srv_acctlimit *l, uint32_t per_minute) {
 /* The account's entry (a new one starts full); never NULL. */
 static entry *lookup(srv_acctlimit *l, const uint8_t account[LIC_ID_LEN], int64_t now_ms,
                      int64_t full) {
-  uint64_t h = 1469598103934665603ull;
-  for (int i = 0; i < LIC_ID_LEN; i++)
-    h = (h ^ account[i]) * 1099511628211ull;
+  uint64_t h = srv_fnv1a64(SRV_FNV64_BASIS, account, LIC_ID_LEN);
   entry *stale = NULL;
   for (int p = 0; p < PROBE; p++) {
     entry *e = &l->t[(h + (uint64_t)p) % SRV_ACCTLIMIT_SLOTS];

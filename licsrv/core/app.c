@@ -14,6 +14,7 @@
 #include "core/decide.h"
 #include "lic/envelope.h"
 #include "lic/machine.h"
+#include "util/array.h"
 #include "util/log.h"
 
 static void worker_start(srv_worker *sw, void *arg) {
@@ -129,14 +130,8 @@ typedef struct {
 
 static int lin_load_cb(const store_license *sl, void *arg) {
   lin_load *L = arg;
-  if (L->n == L->cap) {
-    size_t ncap = L->cap ? 2 * L->cap : 8;
-    app_stored *nv = realloc(L->v, ncap * sizeof *nv);
-    if (nv == NULL)
-      return LIC_NOMEM;
-    L->v = nv;
-    L->cap = ncap;
-  }
+  if (srv_array_reserve(&L->v, &L->cap, L->n + 1, 8) != LIC_OK)
+    return LIC_NOMEM;
   app_stored *s = &L->v[L->n];
   memset(s, 0, sizeof *s);
   if ((s->env = malloc(sl->env_len)) == NULL)

@@ -134,6 +134,10 @@ static const struct {
                            "LMDB commits synced to disk since start (0 under the bench-only "
                            "LICSRV_BENCH_NOSYNC=1)",
                            FOR_ALL},
+    [APP_G_STORE_SHARED] = {"licsrv_store_shared_syncs",
+                            "Of the synced LMDB commits, those made durable by the next "
+                            "commit's sync instead of one of their own (more writes were queued)",
+                            FOR_LMDB},
     [APP_G_STORE_FULL] = {"licsrv_store_full",
                           "1 while the LMDB map is full (writes fail; heartbeats wait in memory)",
                           FOR_ALL},
@@ -185,12 +189,14 @@ static double gauge(void *arg) {
   case APP_G_STORE_OPS:
   case APP_G_STORE_COMMITS:
   case APP_G_STORE_SYNCS:
+  case APP_G_STORE_SHARED:
   case APP_G_STORE_FULL:
   case APP_G_STORE_BATCH_FAILURES:
     store_stats_get(a->st, &st);
     return g->id == APP_G_STORE_OPS       ? (double)st.ops
            : g->id == APP_G_STORE_COMMITS ? (double)st.commits
            : g->id == APP_G_STORE_SYNCS   ? (double)st.syncs
+           : g->id == APP_G_STORE_SHARED  ? (double)st.shared
            : g->id == APP_G_STORE_FULL    ? (st.full ? 1 : 0)
                                           : (double)st.batch_failures;
   case APP_G_SEAT_NODES:

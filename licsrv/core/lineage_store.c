@@ -6,23 +6,16 @@
 
 #include "lic/envelope.h"
 #include "lic/err.h"
+#include "util/array.h"
 #include "core/lineage_store.h"
 
 static int read_cb(const store_license *sl, void *arg) {
   srv_lineages *s = arg;
   lic_envelope env;
-  if (s->n == s->cap) {
-    size_t ncap = s->cap ? 2 * s->cap : 8;
-    lic_license *nl = realloc(s->l, ncap * sizeof *nl);
-    if (nl == NULL)
-      return LIC_NOMEM;
-    s->l = nl;
-    srv_lin_entry *ne = realloc(s->e, ncap * sizeof *ne);
-    if (ne == NULL)
-      return LIC_NOMEM;
-    s->e = ne;
-    s->cap = ncap;
-  }
+  size_t lcap = s->cap; /* two arrays, one capacity: s->cap grows with the second */
+  if (srv_array_reserve(&s->l, &lcap, s->n + 1, 8) != LIC_OK ||
+      srv_array_reserve(&s->e, &s->cap, s->n + 1, 8) != LIC_OK)
+    return LIC_NOMEM;
   /* Its signature was checked at import; one that no longer parses is left
    * out (the server logs it). */
   if (lic_envelope_decode(sl->env, sl->env_len, &env) != LIC_OK || strcmp(env.typ, "license") != 0 ||

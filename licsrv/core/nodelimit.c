@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/hash.h"
 #include "core/nodelimit.h"
 
 #define PROBE 8
@@ -61,9 +62,7 @@ static void key_of(const struct sockaddr *a, uint8_t key[17]) {
 
 /* The key's entry, its window current at now; NULL never. */
 static entry *lookup_key(srv_nodelimit *l, const uint8_t key[17], int64_t now) {
-  uint64_t h = 1469598103934665603ull;
-  for (int i = 0; i < 17; i++)
-    h = (h ^ key[i]) * 1099511628211ull;
+  uint64_t h = srv_fnv1a64(SRV_FNV64_BASIS, key, 17);
   entry *stale = NULL;
   for (int p = 0; p < PROBE; p++) {
     entry *e = &l->t[(h + (uint64_t)p) % SRV_NODELIMIT_SLOTS];

@@ -14,6 +14,7 @@
 #include "core/public.h"
 #include "lic/envelope.h"
 #include "lic/err.h"
+#include "util/invariant.h"
 #include "util/log.h"
 
 struct app_public {
@@ -117,6 +118,7 @@ static void refresh(app_public *p, int64_t now) {
   store_reader *rd = NULL;
   pick k;
   int rc;
+  SRV_ASSERT_LOCKED(&p->mu);
   for (int attempt = 0; attempt < 2; attempt++) {
     memset(&k, 0, sizeof k);
     k.p = p;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <openssl/crypto.h>
 
 #include "lic/b64.h"
 #include "lic/err.h"
@@ -129,6 +130,11 @@ static int mp_req_str(const lic_mp_obj *o, const char *key, size_t min, size_t m
   if (!lic_mp_obj_has(o, key))
     return lic_fail(LIC_NOTFOUND, "missing field '%s'", key);
   return mp_opt_str(o, key, min, max, out);
+}
+
+void srv_verify_req_wipe(srv_verify_req *q) {
+  OPENSSL_cleanse(q->token, sizeof q->token);
+  OPENSSL_cleanse(q->secret, sizeof q->secret);
 }
 
 int srv_verify_req_msgpack(const uint8_t *body, size_t len, srv_verify_req *q) {
@@ -360,6 +366,11 @@ static int claim_finish(srv_claim_req *q) {
   if (!lic_machine_code_valid(q->machine))
     return lic_fail(LIC_FORMAT, "field 'machine': not a machine code (XXXX-XXXX-XXXX-XXXX)");
   return LIC_OK;
+}
+
+void srv_claim_req_wipe(srv_claim_req *q) {
+  if (q != NULL)
+    OPENSSL_cleanse(q->code, sizeof q->code);
 }
 
 int srv_claim_req_msgpack(const uint8_t *body, size_t len, srv_claim_req *q) {

@@ -35,6 +35,13 @@ typedef struct {
   int64_t revocations_seq; /* the revocation list the client holds, 0 when not given */
 } srv_verify_req;
 
+/* Wipe what a request carries that is a secret (token, node_secret). A
+ * handler's local request is declared SRV_VERIFY_REQ_WIPED: the compiler
+ * wipes it on every exit of its scope, so no early return can skip it
+ * (tests/layering/test_secrets_wiped.py checks every handler does). */
+void srv_verify_req_wipe(srv_verify_req *q);
+#define SRV_VERIFY_REQ_WIPED __attribute__((cleanup(srv_verify_req_wipe)))
+
 /* A node name: 1..LIC_MAX_NAME bytes of UTF-8 without C0/C1 controls, DEL,
  * U+2028/U+2029 or bidirectional marks/overrides/isolates (U+061C, U+200E,
  * U+200F, U+202A..U+202E, U+2066..U+2069). LIC_FORMAT/LIC_LIMIT with a detail. */
@@ -63,6 +70,8 @@ typedef struct {
   uint8_t macs[LIC_CLAIM_MAX_MACS][LIC_MAC_HASH_LEN];
 } srv_claim_req;
 
+/* Wipe the activation code (NULL: nothing). */
+void srv_claim_req_wipe(srv_claim_req *q);
 int srv_claim_req_msgpack(const uint8_t *body, size_t len, srv_claim_req *q);
 int srv_claim_req_json(const uint8_t *body, size_t len, srv_claim_req *q);
 

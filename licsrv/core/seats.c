@@ -24,6 +24,9 @@
 #include <string.h>
 
 #include "lic/err.h"
+#include "util/array.h"
+#include "util/hash.h"
+#include "util/invariant.h"
 #include "core/seats.h"
 
 typedef struct {
@@ -67,12 +70,7 @@ struct srv_seats {
 };
 
 static uint64_t hash(const uint8_t lic[LIC_ID_LEN], const char *node) {
-  uint64_t h = 1469598103934665603ull; /* FNV-1a */
-  for (size_t i = 0; i < LIC_ID_LEN; i++)
-    h = (h ^ lic[i]) * 1099511628211ull;
-  for (const char *p = node; *p != '\0'; p++)
-    h = (h ^ (uint8_t)*p) * 1099511628211ull;
-  return h;
+  return srv_fnv1a64_str(srv_fnv1a64(SRV_FNV64_BASIS, lic, LIC_ID_LEN), node);
 }
 
 srv_seats *srv_seats_new_with(size_t fail_keep, size_t unlimited_cap) {
@@ -132,9 +130,7 @@ static bool grow(srv_seats *s) {
 }
 
 static size_t lic_hash(const uint8_t lic[LIC_ID_LEN]) {
-  uint64_t h = 1469598103934665603ull;
-  for (size_t i = 0; i < LIC_ID_LEN; i++)
-    h = (h ^ lic[i]) * 1099511628211ull;
+  uint64_t h = srv_fnv1a64(SRV_FNV64_BASIS, lic, LIC_ID_LEN);
   return (size_t)(h ^ (h >> 29));
 }
 
@@ -168,14 +164,8 @@ static lic_state *state_get(srv_seats *s, const uint8_t lic[LIC_ID_LEN]) {
   }
   if ((s->nls + 1) * 2 > s->capx && !index_grow(s))
     return NULL;
-  if (s->nls == s->capls) {
-    size_t ncap = s->capls ? s->capls * 2 : 8;
-    lic_state *n = realloc(s->ls, ncap * sizeof *n);
-    if (n == NULL)
-      return NULL;
-    s->ls = n;
-    s->capls = ncap;
-  }
+  if (srv_array_reserve(&s->ls, &s->capls, s->nls + 1, 8) != LIC_OK)
+    return NULL;
   lic_state *c = &s->ls[s->nls++];
   memset(c, 0, sizeof *c);
   memcpy(c->license, lic, LIC_ID_LEN);
@@ -305,6 +295,7 @@ static int64_t count_held(srv_seats *s, const uint8_t lic[LIC_ID_LEN], int64_t n
 /* srv_seats_acquire with s->mu held. */
 static bool acquire_locked(srv_seats *s, const uint8_t license[LIC_ID_LEN], const char *node,
                            int64_t now, int64_t window, int64_t max, int64_t *used) {
+  SRV_ASSERT_LOCKED(&s->mu);
   ages_drop(s, license);
   slot *e = find(s, license, node);
   bool holding = e->used && e->n.last_valid > 0 && now - e->n.last_valid < window;
@@ -588,14 +579,8 @@ static void age_down(age_ent *h, size_t n, size_t i) {
 }
 
 static bool age_push(lic_state *c, int64_t last_valid, const char *node) {
-  if (c->nages == c->capages) {
-    size_t ncap = c->capages ? c->capages * 2 : 64;
-    age_ent *na = realloc(c->ages, ncap * sizeof *na);
-    if (na == NULL)
-      return false;
-    c->ages = na;
-    c->capages = ncap;
-  }
+  if (srv_array_reserve(&c->ages, &c->capages, c->nages + 1, 64) != LIC_OK)
+    return false;
   size_t i = c->nages++;
   c->ages[i].last_valid = last_valid;
   snprintf(c->ages[i].node, sizeof c->ages[i].node, "%s", node);

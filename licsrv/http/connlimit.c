@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/hash.h"
 #include "http/connlimit.h"
 
 typedef struct {
@@ -43,9 +44,7 @@ static void key_of(const struct sockaddr *a, uint8_t key[17]) {
 }
 
 static size_t home(const uint8_t key[17]) {
-  uint64_t h = 1469598103934665603ull;
-  for (int i = 0; i < 17; i++)
-    h = (h ^ key[i]) * 1099511628211ull;
+  uint64_t h = srv_fnv1a64(SRV_FNV64_BASIS, key, 17);
   return (size_t)h & (SRV_CONNLIMIT_SLOTS - 1);
 }
 

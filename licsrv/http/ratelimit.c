@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/hash.h"
 #include "http/ratelimit.h"
 
 typedef struct {
@@ -33,14 +34,13 @@ static void addr_key(const struct sockaddr *sa, uint8_t key[16]) {
 bool srv_rate_allow(srv_rate *rl, const struct sockaddr *addr, uint32_t rate, uint32_t burst,
                     uint64_t now_ms) {
   uint8_t key[16];
-  uint32_t h = 2166136261u;
+  uint32_t h;
   rate_slot *hit = NULL, *victim = NULL;
   double cap = burst > 0 ? burst : rate;
   if (rl == NULL || rate == 0)
     return true;
   addr_key(addr, key);
-  for (int i = 0; i < 16; i++)
-    h = (h ^ key[i]) * 16777619u;
+  h = srv_fnv1a32(key, 16);
   for (uint32_t i = 0; i < SRV_RATE_PROBE; i++) {
     rate_slot *s = &rl->s[(h + i) % SRV_RATE_SLOTS];
     if (s->used && memcmp(s->key, key, 16) == 0) {

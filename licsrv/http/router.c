@@ -6,17 +6,22 @@
 #include <string.h>
 #include <time.h>
 
-#include "http/conn.h"
+#include "http/req.h"
+#include "http/worker.h"
 
 /* --- built-in endpoints ------------------------------------------------------ */
 
+static srv_server *req_server(const srv_req *r) {
+  return ((srv_worker *)srv_conn_conns(r->c)->owner)->s;
+}
+
 static void h_healthz(srv_req *r) {
   static const char ok[] = "{\"status\":\"ok\",\"version\":\"" LIC_VERSION "\"}";
-  srv_server *s = r->c->w->s;
-  srv_buf *b = &r->c->w->scratch;
+  srv_server *s = req_server(r);
+  srv_buf *b = &srv_conn_conns(r->c)->scratch;
   char msg[256];
   size_t nwarn = 0;
-  bool admin = r->c->lis == SRV_ADMIN; /* the public listener's messages name nobody */
+  bool admin = srv_conn_listener(r->c) == SRV_ADMIN; /* the public listener's messages name nobody */
   b->len = 0;
   for (size_t i = 0; i < s->nhealth; i++) {
     msg[0] = '\0';
@@ -67,7 +72,7 @@ static void render_routes(srv_buf *b, srv_routes *rt, const char *lis) {
   for (size_t i = 0; i <= rt->n; i++) {
     srv_route *r = i < rt->n ? &rt->r[i] : &rt->other;
     for (int k = 0; k < SRV_NSTATUS; k++) {
-      uint64_t v = atomic_load_explicit(&r->count[k], memory_order_relaxed);
+      uint64_t v = atomic_load_explicit(&r->count.n[k], memory_order_relaxed);
       if (v == 0)
         continue;
       if (k < SRV_NSTATUS - 1)
@@ -84,8 +89,8 @@ static void h_metrics(srv_req *r) {
   static const char *const le[SRV_NLAT] = {"0.00005", "0.0001", "0.00025", "0.0005",
                                            "0.001",   "0.0025", "0.005",   "0.01",
                                            "0.025",   "0.1",    "0.5",     "1"};
-  srv_server *s = r->c->w->s;
-  srv_buf *b = &r->c->w->scratch;
+  srv_server *s = req_server(r);
+  srv_buf *b = &srv_conn_conns(r->c)->scratch;
   uint64_t cum = 0;
   b->len = 0;
   srv_buf_printf(b, "# HELP licsrv_http_requests_total HTTP requests by endpoint and status.\n"
@@ -95,14 +100,14 @@ static void h_metrics(srv_req *r) {
   srv_buf_printf(b, "# HELP licsrv_http_request_duration_seconds Time from the first byte of a request to its answer.\n"
                     "# TYPE licsrv_http_request_duration_seconds histogram\n");
   for (int i = 0; i <= SRV_NLAT; i++) {
-    cum += atomic_load_explicit(&s->lat[i], memory_order_relaxed);
+    cum += atomic_load_explicit(&s->cs.lat.bucket[i], memory_order_relaxed);
     srv_buf_printf(b, "licsrv_http_request_duration_seconds_bucket{le=\"%s\"} %llu\n",
                    i < SRV_NLAT ? le[i] : "+Inf", (unsigned long long)cum);
   }
   srv_buf_printf(b, "licsrv_http_request_duration_seconds_sum %.6f\n"
                     "licsrv_http_request_duration_seconds_count %llu\n",
-                 (double)atomic_load(&s->lat_sum_us) / 1e6,
-                 (unsigned long long)atomic_load(&s->lat_count));
+                 (double)atomic_load(&s->cs.lat.sum_us) / 1e6,
+                 (unsigned long long)atomic_load(&s->cs.lat.count));
   srv_buf_printf(b, "# HELP licsrv_http_connections_open Open client connections.\n"
                     "# TYPE licsrv_http_connections_open gauge\n"
                     "licsrv_http_connections_open %lld\n"
@@ -118,19 +123,19 @@ static void h_metrics(srv_req *r) {
                     "# HELP licsrv_http_accept_pauses_total Listeners closed for a back-off: out of descriptors (EMFILE/ENFILE).\n"
                     "# TYPE licsrv_http_accept_pauses_total counter\n"
                     "licsrv_http_accept_pauses_total %llu\n",
-                 (long long)(atomic_load(&s->open_conns[SRV_PUBLIC]) + atomic_load(&s->open_conns[SRV_ADMIN])),
-                 (long long)atomic_load(&s->open_conns[SRV_PUBLIC]),
-                 (long long)atomic_load(&s->open_conns[SRV_ADMIN]),
-                 (unsigned long long)(atomic_load(&s->rejected_conns[SRV_PUBLIC]) +
-                                      atomic_load(&s->rejected_conns[SRV_ADMIN]) +
-                                      atomic_load(&s->rejected_per_ip)),
-                 (unsigned long long)atomic_load(&s->rejected_conns[SRV_PUBLIC]),
-                 (unsigned long long)atomic_load(&s->rejected_per_ip),
-                 (unsigned long long)atomic_load(&s->rejected_conns[SRV_ADMIN]),
+                 (long long)(atomic_load(&s->cs.open_conns[SRV_PUBLIC]) + atomic_load(&s->cs.open_conns[SRV_ADMIN])),
+                 (long long)atomic_load(&s->cs.open_conns[SRV_PUBLIC]),
+                 (long long)atomic_load(&s->cs.open_conns[SRV_ADMIN]),
+                 (unsigned long long)(atomic_load(&s->cs.rejected_conns[SRV_PUBLIC]) +
+                                      atomic_load(&s->cs.rejected_conns[SRV_ADMIN]) +
+                                      atomic_load(&s->cs.rejected_per_ip)),
+                 (unsigned long long)atomic_load(&s->cs.rejected_conns[SRV_PUBLIC]),
+                 (unsigned long long)atomic_load(&s->cs.rejected_per_ip),
+                 (unsigned long long)atomic_load(&s->cs.rejected_conns[SRV_ADMIN]),
                  (unsigned long long)atomic_load(&s->emfile_pauses));
   {
     uint64_t full, resumed, failed;
-    srv_tls_counts(s->tls, &full, &resumed, &failed);
+    srv_tls_counts(s->cs.tls, &full, &resumed, &failed);
     srv_buf_printf(b, "# HELP licsrv_tls_handshakes_total TLS handshakes: completed full, resumed (session ticket), failed.\n"
                       "# TYPE licsrv_tls_handshakes_total counter\n"
                       "licsrv_tls_handshakes_total{result=\"full\"} %llu\n"
@@ -139,9 +144,9 @@ static void h_metrics(srv_req *r) {
                    (unsigned long long)full, (unsigned long long)resumed, (unsigned long long)failed);
     int64_t end, now = (int64_t)time(NULL);
     for (int l = 0; l < 2; l++) {
-      if (!srv_tls_cert_end(s->tls, l, &end))
+      if (!srv_tls_cert_end(s->cs.tls, l, &end))
         continue;
-      if (l == 0 || !srv_tls_enabled(s->tls, 0))
+      if (l == 0 || !srv_tls_enabled(s->cs.tls, 0))
         srv_buf_printf(b, "# HELP licsrv_tls_cert_expiry_seconds Seconds until the served TLS "
                           "certificate ends (negative: ended); /healthz warns from %d days.\n"
                           "# TYPE licsrv_tls_cert_expiry_seconds gauge\n",
@@ -209,43 +214,32 @@ int srv_admin_route_add(srv_server *s, const char *method, const char *path, srv
   return route_add(s, SRV_ADMIN, method, path, h);
 }
 
-void srv_count_request(srv_server *s, srv_route *route, int status, uint64_t start_ns) {
-  static const uint64_t bounds_us[SRV_NLAT] = {50,    100,   250,    500,    1000,   2500,
-                                               5000,  10000, 25000,  100000, 500000, 1000000};
-  uint64_t dur_us = (uv_hrtime() - start_ns) / 1000;
-  int b = 0;
-  atomic_fetch_add_explicit(&route->count[srv_status_index(status)], 1, memory_order_relaxed);
-  while (b < SRV_NLAT && dur_us > bounds_us[b])
-    b++;
-  atomic_fetch_add_explicit(&s->lat[b], 1, memory_order_relaxed);
-  atomic_fetch_add_explicit(&s->lat_sum_us, dur_us, memory_order_relaxed);
-  atomic_fetch_add_explicit(&s->lat_count, 1, memory_order_relaxed);
-}
-
 void srv_dispatch(srv_conn *c) {
-  srv_worker *w = c->w;
-  srv_routes *rt = &w->s->routes[c->lis];
-  srv_req *r = &c->req;
+  srv_conns *cn = srv_conn_conns(c);
+  srv_worker *w = cn->owner;
+  srv_listener lis = srv_conn_listener(c);
+  const srv_http *h = srv_conn_http(c);
+  srv_routes *rt = &w->s->routes[lis];
+  srv_req req = {.c = c, .start_ns = srv_conn_msg_start(c)};
+  srv_req *r = &req; /* valid until the handler returns (server.h) */
   srv_route *hit = NULL;
   char allow[160];
   size_t alen = 0;
-  memset(r, 0, sizeof *r);
-  r->c = c;
-  r->start_ns = c->msg_start_ns;
-  r->route = &rt->other;
-  if (c->lis == SRV_PUBLIC && w->lim.rate_per_ip > 0) {
+  r->path = rt->other.path;
+  r->counts = &rt->other.count;
+  if (lis == SRV_PUBLIC && cn->lim.rate_per_ip > 0) {
     if (w->rate == NULL)
       w->rate = srv_rate_new();
-    if (!srv_rate_allow(w->rate, (struct sockaddr *)&c->peer, w->lim.rate_per_ip,
-                        w->lim.rate_burst, uv_now(&w->loop))) {
+    if (!srv_rate_allow(w->rate, srv_conn_peer(c), cn->lim.rate_per_ip, cn->lim.rate_burst,
+                        uv_now(cn->loop))) {
       srv_reply_error_extra(r, 429, "rate_limited", "too many requests", "Retry-After: 1\r\n");
       return;
     }
   }
   for (size_t i = 0; i < rt->n; i++) {
-    if (strcmp(rt->r[i].path, c->http.path) != 0)
+    if (strcmp(rt->r[i].path, h->path) != 0)
       continue;
-    if (rt->r[i].method == (int)c->http.p.method) {
+    if (rt->r[i].method == (int)h->p.method) {
       hit = &rt->r[i];
       break;
     }
@@ -255,7 +249,8 @@ void srv_dispatch(srv_conn *c) {
                                alen == 0 ? "Allow: " : ", ", m);
   }
   if (hit != NULL) {
-    r->route = hit;
+    r->path = hit->path;
+    r->counts = &hit->count;
     hit->fn(r);
     if (!r->replied && !r->deferred)
       srv_reply_error(r, 500, "internal", "the handler did not answer");

@@ -2,9 +2,9 @@
 #ifndef LICSRV_HTTP_ROUTER_H
 #define LICSRV_HTTP_ROUTER_H
 
-#include <stdatomic.h>
 #include <stdint.h>
 
+#include "http/conn.h"
 #include "http/server.h"
 #include "http/wire.h"
 
@@ -14,7 +14,7 @@ typedef struct {
   int method; /* enum http_method */
   char *path;
   srv_handler fn;
-  _Atomic uint64_t count[SRV_NSTATUS];
+  srv_status_counts count;
 } srv_route;
 
 typedef struct {
@@ -23,13 +23,11 @@ typedef struct {
   srv_route other; /* unknown paths and requests that failed before routing */
 } srv_routes;
 
-typedef struct srv_conn srv_conn;
-
 /* The built-in routes (/healthz, /metrics on both listeners); 0 or -1. */
 int srv_router_init(srv_server *s);
 void srv_router_free(srv_server *s);
-/* Answer the parsed request of c: its handler, 405, 404 or 429. */
+/* Answer the parsed request of c: its handler, 405, 404 or 429 (the
+ * on_request of every loop's srv_conns). */
 void srv_dispatch(srv_conn *c);
-void srv_count_request(srv_server *s, srv_route *route, int status, uint64_t start_ns);
 
 #endif

@@ -15,8 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "http/conn.h"
 #include "http/connlimit.h"
+#include "http/worker.h"
 
 /* --- setup -------------------------------------------------------------------- */
 
@@ -26,7 +26,7 @@
 static int health_tls_cert(void *arg, bool admin, char *msg, size_t len) {
   srv_server *s = arg;
   (void)admin;
-  return srv_tls_cert_warning(s->tls, (int64_t)time(NULL), msg, len);
+  return srv_tls_cert_warning(s->cs.tls, (int64_t)time(NULL), msg, len);
 }
 
 int srv_server_new(const srv_config *cfg, srv_server **out, char *err, size_t errlen) {
@@ -40,16 +40,18 @@ int srv_server_new(const srv_config *cfg, srv_server **out, char *err, size_t er
     goto out;
   }
   s->cfg = *cfg;
-  if (srv_tls_new(cfg, &s->tls, err, errlen) != 0)
+  if (srv_tls_new(cfg, &s->cs.tls, err, errlen) != 0)
     goto out;
-  if (s->tls != NULL && srv_health_add(s, "tls_cert", health_tls_cert, s) != 0) {
+  if (s->cs.tls != NULL && srv_health_add(s, "tls_cert", health_tls_cert, s) != 0) {
     srv_errf(err, errlen, "out of memory");
     goto out;
   }
-  if (srv_router_init(s) != 0 || (s->per_ip = srv_connlimit_new()) == NULL) {
+  if (srv_router_init(s) != 0 || (s->cs.per_ip = srv_connlimit_new()) == NULL) {
     srv_errf(err, errlen, "out of memory");
     goto out;
   }
+  s->cs.other[SRV_PUBLIC] = &s->routes[SRV_PUBLIC].other.count;
+  s->cs.other[SRV_ADMIN] = &s->routes[SRV_ADMIN].other.count;
   *out = s;
   s = NULL;
   r = 0;
@@ -104,8 +106,8 @@ uint16_t srv_server_port(const srv_server *s) { return s->port[SRV_PUBLIC]; }
 uint16_t srv_server_admin_port(const srv_server *s) { return s->port[SRV_ADMIN]; }
 int srv_worker_id(const srv_worker *w) { return w->id; }
 srv_server *srv_worker_server(const srv_worker *w) { return w->s; }
-void *srv_worker_user(const srv_worker *w) { return w->user; }
-void srv_worker_set_user(srv_worker *w, void *user) { w->user = user; }
+void *srv_worker_user(const srv_worker *w) { return w->cn.user; }
+void srv_worker_set_user(srv_worker *w, void *user) { w->cn.user = user; }
 
 /* --- workers ------------------------------------------------------------------ */
 
@@ -126,7 +128,7 @@ static void on_accept_retry(uv_timer_t *t) {
   srv_worker *w = t->data;
   char err[300];
   bool pending = false;
-  if (w->draining)
+  if (w->cn.draining)
     return;
   for (int i = 0; i < 2; i++) {
     if (!w->lis_paused[i])
@@ -179,59 +181,47 @@ static void on_connection(uv_stream_t *lis, int status) {
   srv_worker *w = lis->data;
   srv_listener which = lis == (uv_stream_t *)&w->lis[SRV_ADMIN] ? SRV_ADMIN : SRV_PUBLIC;
   if (status == UV_EMFILE || status == UV_ENFILE || status == UV_ENOBUFS || status == UV_ENOMEM) {
-    if (!w->draining)
+    if (!w->cn.draining)
       pause_accepting(w, which, status);
     return;
   }
-  if (status < 0 || w->draining)
+  if (status < 0 || w->cn.draining)
     return;
-  srv_conn_accept(w, which, lis);
+  srv_conn_accept(&w->cn, which, lis);
 }
 
 /* Every connection gone while draining: close the loop's own handles. */
-void srv_worker_check_done(srv_worker *w) {
-  srv_deferred *q;
-  if (!w->draining || w->conns != NULL || w->closed)
+static void worker_check_done(srv_worker *w) {
+  if (!w->cn.draining || w->cn.head != NULL || w->done)
     return;
   uv_mutex_lock(&w->mu);
-  w->closed = true;
-  q = w->q_head;
-  w->q_head = w->q_tail = NULL;
+  w->done = true; /* ask_workers sends to ctl no more */
   uv_mutex_unlock(&w->mu);
-  while (q != NULL) { /* replies for connections already gone */
-    srv_deferred *n = q->qnext;
-    srv_buf_free(&q->data);
-    free(q);
-    q = n;
-  }
+  srv_conns_close(&w->cn);
   uv_close((uv_handle_t *)&w->ctl, on_handle_closed);
-  uv_close((uv_handle_t *)&w->replies, on_handle_closed);
   uv_close((uv_handle_t *)&w->prep, on_handle_closed);
   uv_close((uv_handle_t *)&w->drain_timer, on_handle_closed);
   uv_close((uv_handle_t *)&w->accept_timer, on_handle_closed);
 }
 
+/* srv_conns' on_empty: the last connection of the draining loop closed. */
+static void worker_conns_empty(srv_conns *cn) { worker_check_done(cn->owner); }
+
 static void on_drain_timeout(uv_timer_t *t) {
   srv_worker *w = t->data;
-  while (w->conns != NULL)
-    srv_conn_close(w->conns);
+  srv_conns_close_all(&w->cn);
 }
 
 static void worker_drain(srv_worker *w) {
-  srv_conn *c, *n;
-  if (w->draining)
+  if (w->cn.draining)
     return;
-  w->draining = true;
   uv_timer_stop(&w->accept_timer);
   for (int i = 0; i < 2; i++)
     if (w->has_lis[i])
       uv_close((uv_handle_t *)&w->lis[i], on_handle_closed);
-  for (c = w->conns; c != NULL; c = n) {
-    n = c->next;
-    srv_conn_drain(c);
-  }
-  uv_timer_start(&w->drain_timer, on_drain_timeout, w->lim.shutdown_timeout_ms, 0);
-  srv_worker_check_done(w);
+  srv_conns_drain(&w->cn);
+  uv_timer_start(&w->drain_timer, on_drain_timeout, w->cn.lim.shutdown_timeout_ms, 0);
+  worker_check_done(w);
 }
 
 static void on_ctl(uv_async_t *a) {
@@ -242,45 +232,24 @@ static void on_ctl(uv_async_t *a) {
   reload = w->reload_req;
   w->reload_req = false;
   if (reload)
-    w->lim = w->new_lim;
+    w->cn.lim = w->new_lim;
   uv_mutex_unlock(&w->mu);
   if (stop)
     worker_drain(w);
 }
 
-static void on_replies(uv_async_t *a) {
-  srv_worker *w = a->data;
-  srv_deferred *q;
-  uv_mutex_lock(&w->mu);
-  q = w->q_head;
-  w->q_head = w->q_tail = NULL;
-  uv_mutex_unlock(&w->mu);
-  while (q != NULL) {
-    srv_deferred *n = q->qnext;
-    srv_log_request(&w->log, q->method, q->route->path, strlen(q->route->path), q->status,
-                    (uv_hrtime() - q->start_ns) / 1000, q->remote);
-    if (q->c == NULL) { /* the client left */
-      srv_buf_free(&q->data);
-      free(q);
-    } else {
-      q->ready = true;
-      srv_conn_slots_ready(q->c);
-    }
-    q = n;
-  }
-}
-
 static void on_prepare(uv_prepare_t *p) {
   srv_worker *w = p->data;
-  srv_logbuf_flush(&w->log);
+  srv_logbuf_flush(&w->cn.log);
 }
 
 static void worker_main(void *arg) {
   srv_worker *w = arg;
+  srv_conns_on_loop(&w->cn);
   for (size_t i = 0; i < w->s->nwstart; i++)
     w->s->wstart[i].fn(w, w->s->wstart[i].arg);
   uv_run(&w->loop, UV_RUN_DEFAULT);
-  srv_logbuf_flush(&w->log);
+  srv_logbuf_flush(&w->cn.log);
   for (size_t i = 0; i < w->s->nwstop; i++)
     w->s->wstop[i].fn(w, w->s->wstop[i].arg);
 }
@@ -347,20 +316,22 @@ out:
 static int worker_init(srv_server *s, srv_worker *w, int id, char *err, size_t errlen) {
   w->s = s;
   w->id = id;
-  w->lim = s->cfg.lim;
-  w->date.sec = -1;
   if (uv_loop_init(&w->loop) != 0)
     return srv_errf(err, errlen, "cannot create an event loop");
   w->loop_init = true;
   uv_mutex_init(&w->mu);
+  if (srv_conns_init(&w->cn, &w->loop, &s->cs, &s->cfg.lim) != 0)
+    return srv_errf(err, errlen, "cannot create an event loop");
+  w->cn.on_request = srv_dispatch; /* the router: conn.c calls nothing above it */
+  w->cn.on_empty = worker_conns_empty;
+  w->cn.owner = w;
   uv_async_init(&w->loop, &w->ctl, on_ctl);
-  uv_async_init(&w->loop, &w->replies, on_replies);
   uv_prepare_init(&w->loop, &w->prep);
   uv_prepare_start(&w->prep, on_prepare);
   uv_timer_init(&w->loop, &w->drain_timer);
   uv_unref((uv_handle_t *)&w->drain_timer);
   uv_timer_init(&w->loop, &w->accept_timer);
-  w->ctl.data = w->replies.data = w->prep.data = w->drain_timer.data = w->accept_timer.data = w;
+  w->ctl.data = w->prep.data = w->drain_timer.data = w->accept_timer.data = w;
   if (s->cfg.lim.rate_per_ip > 0 && (w->rate = srv_rate_new()) == NULL)
     return srv_errf(err, errlen, "out of memory");
   return 0;
@@ -484,7 +455,7 @@ static void ask_workers(srv_server *s, const srv_limits *lim) {
     } else {
       w->stop_req = true;
     }
-    if (!w->closed)
+    if (!w->done)
       uv_async_send(&w->ctl);
     uv_mutex_unlock(&w->mu);
   }
@@ -499,15 +470,15 @@ void srv_server_reload(srv_server *s, const srv_limits *lim) {
 }
 
 int srv_server_reload_tls(srv_server *s, const srv_config *cfg, char *err, size_t errlen) {
-  if (s->tls == NULL) {
+  if (s->cs.tls == NULL) {
     if (srv_tls_wanted(cfg, SRV_PUBLIC) || srv_tls_wanted(cfg, SRV_ADMIN))
       return srv_errf(err, errlen, "TLS cannot be switched on by a reload; restart");
     return 0;
   }
-  return srv_tls_reload(s->tls, cfg, err, errlen);
+  return srv_tls_reload(s->cs.tls, cfg, err, errlen);
 }
 
-bool srv_server_tls(const srv_server *s, srv_listener lis) { return srv_tls_enabled(s->tls, lis); }
+bool srv_server_tls(const srv_server *s, srv_listener lis) { return srv_tls_enabled(s->cs.tls, lis); }
 
 void srv_server_wait(srv_server *s) {
   if (s == NULL || s->waited || s->workers == NULL)
@@ -533,20 +504,14 @@ void srv_server_free(srv_server *s) {
       uv_run(&w->loop, UV_RUN_NOWAIT); /* close callbacks still pending */
       uv_loop_close(&w->loop);
       uv_mutex_destroy(&w->mu);
-      while (w->free_blocks != NULL) {
-        srv_http_block *b = w->free_blocks;
-        w->free_blocks = b->next;
-        free(b);
-      }
+      srv_conns_free(&w->cn);
       srv_rate_free(w->rate);
-      srv_buf_free(&w->scratch);
-      free(w->tls_in);
     }
     free(s->workers);
   }
   srv_router_free(s);
-  srv_connlimit_free(s->per_ip);
+  srv_connlimit_free(s->cs.per_ip);
   srv_metrics_free(s->metrics);
-  srv_tls_free(s->tls);
+  srv_tls_free(s->cs.tls);
   free(s);
 }

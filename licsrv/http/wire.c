@@ -17,6 +17,18 @@ int srv_status_index(int status) {
   return i;
 }
 
+void srv_count_request(srv_latency *lat, srv_status_counts *counts, int status, uint64_t dur_us) {
+  static const uint64_t bounds_us[SRV_NLAT] = {50,    100,   250,    500,    1000,   2500,
+                                               5000,  10000, 25000,  100000, 500000, 1000000};
+  int b = 0;
+  atomic_fetch_add_explicit(&counts->n[srv_status_index(status)], 1, memory_order_relaxed);
+  while (b < SRV_NLAT && dur_us > bounds_us[b])
+    b++;
+  atomic_fetch_add_explicit(&lat->bucket[b], 1, memory_order_relaxed);
+  atomic_fetch_add_explicit(&lat->sum_us, dur_us, memory_order_relaxed);
+  atomic_fetch_add_explicit(&lat->count, 1, memory_order_relaxed);
+}
+
 void srv_mask_addr(const struct sockaddr *sa, bool full, char *out, size_t outlen) {
   char txt[INET6_ADDRSTRLEN];
   if (sa->sa_family == AF_INET) {

@@ -3,6 +3,7 @@
 #ifndef LICSRV_HTTP_WIRE_H
 #define LICSRV_HTTP_WIRE_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -18,6 +19,17 @@
 
 /* Status code -> counter slot. */
 int srv_status_index(int status);
+/* Requests of one endpoint by status slot. */
+typedef struct {
+  _Atomic uint64_t n[SRV_NSTATUS];
+} srv_status_counts;
+/* Request durations: a histogram (SRV_NLAT buckets and +Inf), sum and count. */
+typedef struct {
+  _Atomic uint64_t bucket[SRV_NLAT + 1];
+  _Atomic uint64_t sum_us, count;
+} srv_latency;
+/* Count one answered request (any thread). */
+void srv_count_request(srv_latency *lat, srv_status_counts *counts, int status, uint64_t dur_us);
 /* What the Connection header says: nothing (HTTP/1.1 keep-alive), "close",
  * or "keep-alive" for an HTTP/1.0 client that asked for it. */
 enum { SRV_CONN_KEEP, SRV_CONN_CLOSE, SRV_CONN_KEEP10 };

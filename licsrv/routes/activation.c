@@ -211,6 +211,7 @@ out:
   if (op != NULL)
     claim_op_free(op);
   store_activation_clear(&cur);
+  srv_claim_req_wipe(q);
   free(q);
 }
 

@@ -12,6 +12,7 @@
 #include "core/lineage_store.h"
 #include "core/request.h"
 #include "cli.h"
+#include "util/array.h"
 #include "util/log.h"
 #include "lic/envelope.h"
 #include "lic/machine.h"
@@ -401,14 +402,8 @@ static int pub_node_cb(const store_node *n, void *arg) {
   store_nodes *q = arg;
   if (q->pg.has_after && node_key_cmp(n->owner, n->node, q->cur.license, q->cur.node) <= 0)
     return 0;
-  if (q->n == q->cap) {
-    size_t cap = q->cap ? 2 * q->cap : 256;
-    store_node *v = realloc(q->v, cap * sizeof *v);
-    if (v == NULL)
-      return q->rc = LIC_NOMEM;
-    q->v = v;
-    q->cap = cap;
-  }
+  if (srv_array_reserve(&q->v, &q->cap, q->n + 1, 256) != LIC_OK)
+    return q->rc = LIC_NOMEM;
   q->v[q->n++] = *n;
   return 0;
 }

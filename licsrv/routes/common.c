@@ -14,6 +14,7 @@
 #include "cli.h"
 #include "lic/b64.h"
 #include "lic/mp.h"
+#include "util/hash.h"
 #include "util/log.h"
 #include "core/tokens.h"
 #include "routes/common.h"
@@ -50,25 +51,18 @@ app_worker *route_public_begin(srv_req *r, bool *msgpack_in) {
   return w;
 }
 
-/* FNV-1a over what says a file changed: name, inode, size, mtime. */
-static uint64_t fnv(uint64_t h, const void *p, size_t n) {
-  const unsigned char *b = p;
-  for (size_t i = 0; i < n; i++)
-    h = (h ^ b[i]) * 1099511628211ULL;
-  return h;
-}
-
 static bool is_pem(const char *name) {
   size_t n = strlen(name);
   return n > 4 && strcmp(name + n - 4, ".pem") == 0;
 }
 
-/* A fingerprint of DATA/trusted: 0 when the directory is missing. */
+/* A fingerprint of DATA/trusted (FNV-1a over what says a file changed: name,
+ * inode, size, mtime): 0 when the directory is missing. */
 static uint64_t trust_dir_sig(const char *dir) {
   char path[SRV_MAX_PATHNAME + 300];
   struct dirent *de;
   struct stat st;
-  uint64_t h = 1469598103934665603ULL;
+  uint64_t h = SRV_FNV64_BASIS;
   DIR *d = opendir(dir);
   if (d == NULL)
     return 0;
@@ -80,8 +74,8 @@ static uint64_t trust_dir_sig(const char *dir) {
     (void)stat(path, &st);
     int64_t f[4] = {(int64_t)st.st_ino, (int64_t)st.st_size, (int64_t)st.st_mtim.tv_sec,
                     (int64_t)st.st_mtim.tv_nsec};
-    h = fnv(h, de->d_name, strlen(de->d_name) + 1);
-    h = fnv(h, f, sizeof f);
+    h = srv_fnv1a64(h, de->d_name, strlen(de->d_name) + 1);
+    h = srv_fnv1a64(h, f, sizeof f);
   }
   closedir(d);
   return h != 0 ? h : 1;

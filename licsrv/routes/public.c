@@ -306,7 +306,7 @@ typedef struct {
 
 static void reg_op_free(reg_op *op) {
   lic_account_clear(&op->acct);
-  OPENSSL_cleanse(op->q.token, sizeof op->q.token);
+  srv_verify_req_wipe(&op->q);
   free(op);
 }
 
@@ -426,7 +426,7 @@ static int account_copy(const lic_account *src, lic_account *dst) {
 
 static void register_common(srv_req *r, srv_public_kind kind) {
   app_worker *w;
-  srv_verify_req q;
+  srv_verify_req q SRV_VERIFY_REQ_WIPED; /* on every exit, a parse failure's too */
   srv_public_state ps;
   store_registration g;
   char reason[LIC_MAX_REASON + 1];
@@ -452,7 +452,6 @@ static void register_common(srv_req *r, srv_public_kind kind) {
   }
   if ((rc = app_public_lookup(w->rd, &w->pcache, &q, &ps, &used, &g)) != LIC_OK) {
     srv_reply_error(r, 503, "unavailable", lic_errfull(rc));
-    OPENSSL_cleanse(q.token, sizeof q.token);
     return;
   }
   OPENSSL_cleanse(q.token, sizeof q.token); /* hashed; not needed further */

@@ -45,7 +45,7 @@ out:
 
 void route_verify(srv_req *r) {
   app_worker *w;
-  srv_verify_req q;
+  srv_verify_req q SRV_VERIFY_REQ_WIPED; /* on every exit: the token, the node secret */
   char why[LIC_MAX_REASON + 1], reason[LIC_MAX_REASON + 1];
   const uint8_t *body, *licenv = NULL;
   size_t blen, liclen = 0;

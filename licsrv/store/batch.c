@@ -6,15 +6,11 @@
 #include <string.h>
 
 #include "lic/err.h"
+#include "util/hash.h"
 #include "store/batch.h"
 
 static uint64_t bhash(const uint8_t owner[LIC_ID_LEN], const char *node) {
-  uint64_t h = 1469598103934665603ull;
-  for (size_t i = 0; i < LIC_ID_LEN; i++)
-    h = (h ^ owner[i]) * 1099511628211ull;
-  for (const char *p = node; *p != '\0'; p++)
-    h = (h ^ (uint8_t)*p) * 1099511628211ull;
-  return h;
+  return srv_fnv1a64_str(srv_fnv1a64(SRV_FNV64_BASIS, owner, LIC_ID_LEN), node);
 }
 
 static store_bentry *slot(store_bentry *e, size_t cap, const uint8_t owner[LIC_ID_LEN],

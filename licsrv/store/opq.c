@@ -78,6 +78,13 @@ opq_op *opq_drain(opq *q, bool *closed) {
   return ops;
 }
 
+bool opq_pending(opq *q) {
+  pthread_mutex_lock(&q->mu);
+  bool any = q->head != NULL;
+  pthread_mutex_unlock(&q->mu);
+  return any;
+}
+
 void opq_kick(opq *q) {
   pthread_mutex_lock(&q->mu);
   q->kicked = true;

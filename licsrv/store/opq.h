@@ -51,6 +51,9 @@ void opq_close(opq *q);
  * whether the queue was closed at that moment: then nothing can follow the
  * operations returned. */
 opq_op *opq_drain(opq *q, bool *closed);
+/* Whether operations are queued right now (the writer, after a commit: more
+ * work is coming, so the next commit's sync can stand for this one's). */
+bool opq_pending(opq *q);
 /* Wake the writer's opq_wait (any thread). */
 void opq_kick(opq *q);
 /* Sleep until an operation is queued, the queue is closed, a kick, or

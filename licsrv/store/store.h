@@ -10,7 +10,8 @@
  * thread per process: callers submit operations, the thread applies all queued
  * operations in one transaction (when one fails, the group is replayed with
  * each in its own nested transaction, so one failure does not abort the
- * others), commits with one sync, then completes them all. Heartbeat
+ * others), commits with one sync (LMDB: the next group's commit may carry a
+ * group's meta page, docs/storage.md), then completes them all. Heartbeat
  * bookkeeping (node last seen, clock high-water mark) is batched in memory and
  * flushed at least every STORE_FLUSH_MS and at close. */
 #ifndef LICSRV_STORE_H
@@ -420,7 +421,8 @@ void store_read_quiesce(store *s);
 typedef struct {
   uint64_t ops;      /* operations applied (durable + batch flushes) */
   uint64_t commits;  /* write transactions committed */
-  uint64_t syncs;    /* commits that synced to disk */
+  uint64_t syncs;    /* commits made durable (by their own sync or the next commit's) */
+  uint64_t shared;   /* of those, made durable by the next commit's sync (LMDB) */
   uint64_t flushes;  /* batch flushes */
   uint64_t batch_failures; /* heartbeat batches that could not be written (kept for the next try) */
   bool full;         /* the last write found the map full (MDB_MAP_FULL) */

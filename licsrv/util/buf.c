@@ -5,26 +5,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lic/err.h"
+#include "util/array.h"
 #include "util/buf.h"
 
 int srv_buf_reserve(srv_buf *b, size_t n) {
-  size_t cap;
-  char *p;
   if (b->cap - b->len >= n)
     return 0;
-  if (n > SIZE_MAX / 2 - b->len)
-    goto oom;
-  cap = b->cap < 256 ? 256 : b->cap;
-  while (cap - b->len < n)
-    cap *= 2;
-  if ((p = realloc(b->p, cap)) == NULL)
-    goto oom;
-  b->p = p;
-  b->cap = cap;
+  if (n > SIZE_MAX / 2 - b->len || srv_array_reserve(&b->p, &b->cap, b->len + n, 256) != LIC_OK) {
+    b->oom = true;
+    return -1;
+  }
   return 0;
-oom:
-  b->oom = true;
-  return -1;
 }
 
 int srv_buf_append(srv_buf *b, const void *p, size_t n) {

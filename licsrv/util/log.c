@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/hash.h"
 #include "util/log.h"
 
 static _Atomic int log_level = SRV_LOG_INFO;
@@ -157,10 +158,7 @@ static void say_suppressed(srv_logbuf *b, long ms, log_source *e) {
 
 /* Whether this error line from remote may be written now (b->sec is now). */
 static bool error_allowed(srv_logbuf *b, long ms, const char *remote) {
-  uint64_t h = 1469598103934665603ull;
-  for (const char *p = remote; *p != '\0'; p++)
-    h = (h ^ (uint8_t)*p) * 1099511628211ull;
-  h |= 1;
+  uint64_t h = srv_fnv1a64_str(SRV_FNV64_BASIS, remote) | 1;
   bool ok;
   pthread_mutex_lock(&src_mu);
   src_held = true;

@@ -289,7 +289,7 @@ def licgen_sign(lic_run, licgen_bin, tmp_path):
     return sign
 
 
-# --- shards: make test runs the files as two ctest entries side by side ----------------
+# --- shards: make test runs the files as LIC_E2E_SHARDS ctest entries side by side ----------------
 
 # Seconds a file takes in the normal tree (measured, rounded up); the rest are
 # weighed by their size. Only the balance matters, not the numbers.

@@ -340,3 +340,49 @@ def test_store_metrics_count_claims(srv):
     # Each claim is one durable operation, answered after its commit.
     assert ops1 - ops0 >= 3
     assert 1 <= commits1 - commits0 <= ops1 - ops0
+
+
+def test_concurrent_claims_and_imports_survive_kill9(srv):
+    """Issue 22: many claims and admin imports at once share syncs (a group
+    committed while more writes wait is answered after the next commit's
+    sync); each one answered 200 is still there after kill -9."""
+    import concurrent.futures
+    codes = make_codes(Path(srv.data).parent, n=40)
+    with open(srv.license_file, "rb") as f:
+        lic = f.read()
+
+    def one(job):
+        kind, i = job
+        if kind == "claim":
+            machine = "%04X-0000-0000-%04X" % (i, i)
+            st, doc = claim(srv, codes[i], machine)
+            return kind, i, st, (machine, bytes(doc["receipt"]) if st == 200 else doc)
+        st, body, _ = post(srv.admin_port, "/v1/admin/licenses", lic, "application/octet-stream",
+                           headers={"Authorization": "Bearer " + srv.token})
+        return kind, i, st, body
+
+    jobs = [("claim", i) for i in range(len(codes))] + [("import", i) for i in range(10)]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=25) as ex:
+        results = list(ex.map(one, jobs))
+    assert all(st == 200 for _, _, st, _ in results), [(k, i, st, d) for k, i, st, d in results
+                                                        if st != 200]
+    st, body, _ = srv.get("/metrics", port=srv.admin_port,
+                          headers={"Authorization": "Bearer " + srv.token})
+    assert st == 200
+    vals = dict(line.split() for line in body.decode().splitlines()
+                if line.startswith("licsrv_store_"))
+    assert float(vals["licsrv_store_syncs"]) == float(vals["licsrv_store_commits"])
+    assert 0 <= float(vals["licsrv_store_shared_syncs"]) <= float(vals["licsrv_store_syncs"])
+    srv.proc.send_signal(signal.SIGKILL)
+    srv.proc.wait(timeout=10)
+    srv.start()
+    st, lst = admin(srv, "GET", "/v1/admin/activations")
+    assert st == 200
+    stored = {(a["serial"], a["machine"]) for a in lst["activations"]}
+    assert len(stored) == len(codes)
+    for kind, i, _, (machine, receipt) in (r for r in results if r[0] == "claim"):
+        st, doc = claim(srv, codes[i], machine)  # answered from the store: the same receipt
+        assert st == 200 and bytes(doc["receipt"]) == receipt
+    st, au = admin(srv, "GET", "/v1/admin/audit")
+    assert [e["action"] for e in au["audit"]].count("import") >= 10
+    assert [e["action"] for e in au["audit"]].count("activation.claim") == len(codes)

@@ -79,6 +79,8 @@ def test_install_tree_file_by_file(staged):
     want |= {"include/lic/" + h for h in headers()}
     if shutil.which("help2man"):
         want |= {"share/man/man1/%s.1" % t for t in ("licsrv", "licgen", "licctl")}
+    # The Java client beside Debian's jars, when this tree built it (javac found).
+    want |= {"share/java/" + j.name for j in (BUILD / "java").glob("liblic*.jar")}
     got = {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()}
     assert got == want, ("missing", want - got, "unexpected", got - want)
     assert not [p for p in staged.iterdir() if p.name != "usr"], list(staged.iterdir())
@@ -186,10 +188,13 @@ def test_deb_installs_runs_and_removes(tmp_path):
                   "/etc/licsrv/licsrv.conf"]).stdout
         assert "mode: private" in out
         assert os.path.exists("/usr/share/man/man1/licsrv.1.gz")
+        for jar in ("liblic.jar", "liblic-servlet.jar"):  # the Java client is packaged too
+            assert os.path.exists("/usr/share/java/" + jar), jar
         dpkg("-r", "licsrv")
         assert not installed("licsrv")
         for f in ("/usr/bin/licsrv", "/usr/bin/licgen", "/usr/bin/licctl", unit,
-                  "/usr/lib/x86_64-linux-gnu/liblic.a", "/usr/include/lic/license.h"):
+                  "/usr/lib/x86_64-linux-gnu/liblic.a", "/usr/include/lic/license.h",
+                  "/usr/share/java/liblic.jar"):
             assert not os.path.exists(f), f
         assert os.path.exists("/etc/licsrv/licsrv.conf")  # a conffile stays until purge
         dpkg("-P", "licsrv")

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "lic/err.h"
+#include "util/array.h"
 #include "store/lmdb/internal.h"
 
 /* ---- errors: every MDB_* code becomes a lic_err here, detail kept ------- */
@@ -50,17 +51,9 @@ int lmdb__corrupt(const char *what, const char *why) {
 static void wb_put(wbuf *b, const void *d, size_t len) {
   if (b->bad)
     return;
-  if (b->n + len > b->cap) {
-    size_t cap = b->cap ? b->cap : 128;
-    while (cap < b->n + len)
-      cap *= 2;
-    uint8_t *np = realloc(b->p, cap);
-    if (np == NULL) {
-      b->bad = true;
-      return;
-    }
-    b->p = np;
-    b->cap = cap;
+  if (len > SIZE_MAX - b->n || srv_array_reserve(&b->p, &b->cap, b->n + len, 128) != LIC_OK) {
+    b->bad = true;
+    return;
   }
   if (len > 0)
     memcpy(b->p + b->n, d, len);

@@ -3,56 +3,26 @@
  * STORE_CACHED, so that a verify costs no database round trip and keeps
  * answering while PostgreSQL is unreachable.
  *
- * Filled at open; then a listener thread with its own connection LISTENs on
- * PGS_NOTIFY_CHANNEL (the schema's triggers announce every change at commit)
- * and reloads what changed; a full reload every PGS_CACHE_MAX_AGE_MS bounds
- * the age of anything a lost notification left behind (store/pg/notify.c
- * reads the payloads; one that does not parse asks for a full reload). On a
- * lost connection it keeps the copy, reconnects (every 250 ms at most),
- * LISTENs again, then reloads everything (changes made meanwhile were
- * announced to nobody). This process's own writes are put in the copy by the
+ * Filled at open; then the listener (store/pg/listen.c) reloads into it what
+ * the change notices name, and everything at least every
+ * PGS_CACHE_MAX_AGE_MS. This process's own writes are put in the copy by the
  * writer after their commit, before they are answered, so a client reads its
  * own registration at once: a registration written or deleted is applied as
- * that one change (a delta), anything else reloads its account; the listener
- * skips the notifications that carry this process's origin (the writer's
- * session setting the triggers copy, schema version 3). Another process's
- * registration change comes with its row in the notice (schema version 4)
- * and goes into the copy without a read (apply_row). Reloads overlap; each read's
- * sequence number decides which one an account keeps (see "loading" below). */
-#include <poll.h>
+ * that one change (a delta), anything else reloads its account. Another
+ * process's registration change comes with its row in the notice (schema
+ * version 4) and goes into the copy without a read (pgs__cache_apply_row).
+ * Reloads overlap; the sequence rules at pgs_cache (store/pg/cache.h) decide
+ * which one an account keeps. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "lic/err.h"
+#include "util/array.h"
+#include "util/hash.h"
+#include "store/pg/cache.h"
 #include "store/pg/internal.h"
-
-/* An account as one read found it (seq: that read's number). A gone entry
- * says a read found the account absent: kept until a newer full reload, so
- * an older read still in flight cannot bring the account back. */
-struct pgs_centry {
-  uint8_t id[LIC_ID_LEN];
-  uint64_t seq;  /* the whole read that filled it (its number) */
-  uint64_t pseq; /* the newest part applied since: a delta's or a row read's number */
-  uint64_t rsw;  /* when (a number) the last read's result was put in */
-  bool gone, stale;
-  /* this process's writer changed a registration here and the listener has
-   * not seen one of its own notices for the account since: another
-   * process's notice may be older than that change (both wrote the row), so
-   * the row is read instead of taken from the notice */
-  bool own_unseen;
-  uint8_t *env;
-  size_t env_len;
-  int64_t imported, revoked_at;
-  store_registration *regs;
-  size_t nregs, capregs;
-  /* regs by project id: open addressing, each slot an index + 1 (0: empty),
-   * at most half full; NULL (out of memory): regs are scanned instead */
-  uint32_t *ix;
-  size_t ixcap;
-  struct pgs_centry *next;
-};
 
 /* ---- an account's registrations by project id ---------------------------------- *
  * A verify looks its project up in the account's registrations, and the
@@ -60,9 +30,7 @@ struct pgs_centry {
  * was a good part of both. */
 
 static size_t pid_hash(const uint8_t p[LIC_ID_LEN]) {
-  uint64_t h = 1469598103934665603ull;
-  for (size_t i = 0; i < LIC_ID_LEN; i++)
-    h = (h ^ p[i]) * 1099511628211ull;
+  uint64_t h = srv_fnv1a64(SRV_FNV64_BASIS, p, LIC_ID_LEN);
   return (size_t)(h ^ (h >> 29));
 }
 
@@ -74,10 +42,7 @@ static void ix_put(uint32_t *ix, size_t cap, const store_registration *regs, siz
 }
 
 static size_t bucket_of(const uint8_t id[LIC_ID_LEN], size_t nb) {
-  uint64_t h = 1469598103934665603ull;
-  for (size_t i = 0; i < LIC_ID_LEN; i++)
-    h = (h ^ id[i]) * 1099511628211ull;
-  return (size_t)h & (nb - 1);
+  return (size_t)srv_fnv1a64(SRV_FNV64_BASIS, id, LIC_ID_LEN) & (nb - 1);
 }
 
 static void entry_free(pgs_centry *e) {
@@ -143,53 +108,31 @@ static void ix_build(pgs_centry *e) {
 }
 
 /* ---- loading (on the listener's or the writer's connection) ---------------- *
- *
- * The listener's full reload (a snapshot, swapped in whole) and the account
- * reloads (the writer's after its commit, the listener's after a NOTIFY) run
- * at once on different connections, and whichever swaps last used to win:
- * a snapshot taken before a commit replaced the writer's reload of that
- * commit, and the acknowledged registration vanished from the copy until the
- * next change of its account or the age bound. Now every read takes a number
- * (next_seq) before it reads, so a read with a greater number saw everything
- * committed before the smaller one was taken; a swap keeps, account by
- * account, whichever read is newer.
- *
- * Parts (pseq) follow the same order with one more case: a whole read that
- * began before a part applied since (seq < its number <= pseq) may lack the
- * part, and the part alone lacks what the read brought; neither replaces the
- * other, the entry is marked stale and reloaded whole a moment later by the
- * listener (a new number, newer than both). A delta is this process's own
- * committed change: always applied (the client reads its own write), and
- * stale too when a read came in during that commit (rsw past its start: the
- * read may hold a newer state of the same row another process wrote). */
-
-pgs_cache_hook_fn pgs__cache_hook;
+ * Every read takes a number first; which read an account keeps, and when an
+ * entry turns stale, follows the sequence rules written at pgs_cache
+ * (store/pg/cache.h). */
 
 static int hook(pgs_store *s, int what, const uint8_t *id) {
-  return pgs__cache_hook != NULL ? pgs__cache_hook(s, what, id) : LIC_OK;
+  return s->cache.hook != NULL ? s->cache.hook(s, what, id) : LIC_OK;
 }
 
 /* Taken before the read's first statement (its snapshot). */
-static uint64_t next_seq(pgs_store *s) { return atomic_fetch_add(&s->cseq, 1) + 1; }
+static uint64_t next_seq(pgs_store *s) { return atomic_fetch_add(&s->cache.seq, 1) + 1; }
 
 uint64_t pgs__cache_mark(pgs_store *s) { return next_seq(s); }
 
-/* Under clock (write): the account is to be reloaded whole soon. */
+/* Under the lock (write): the account is to be reloaded whole soon. */
 static void stale_id(pgs_store *s, const uint8_t id[LIC_ID_LEN]) {
-  if (s->nstale == s->capstale) {
-    size_t cap = s->capstale ? s->capstale * 2 : 16;
-    void *n = realloc(s->stale, cap * sizeof *s->stale);
-    if (n == NULL) {
-      s->full_owed = true; /* the full reload covers it */
-      return;
-    }
-    s->stale = n;
-    s->capstale = cap;
+  PGS_ASSERT_WRHELD(&s->cache.lock);
+  if (srv_array_reserve(&s->cache.stale, &s->cache.capstale, s->cache.nstale + 1, 16) != LIC_OK) {
+    s->cache.full_owed = true; /* the full reload covers it */
+    return;
   }
-  memcpy(s->stale[s->nstale++], id, LIC_ID_LEN);
+  memcpy(s->cache.stale[s->cache.nstale++], id, LIC_ID_LEN);
 }
 
 static void mark_stale(pgs_store *s, pgs_centry *e) {
+  PGS_ASSERT_WRHELD(&s->cache.lock);
   if (!e->stale) {
     e->stale = true;
     stale_id(s, e->id);
@@ -266,12 +209,13 @@ static int load_certs(PGconn *c, store_cert **out, size_t *n) {
   return LIC_OK;
 }
 
-/* Under clock: the entries of the table in use that a newer read than this
- * full reload (seq) put there replace the snapshot's (gone ones included);
- * the others are freed with the old table. */
+/* Under the lock (write): the entries of the table in use that a newer
+ * read than this full reload (seq) put there replace the snapshot's (gone
+ * ones included); the others are freed with the old table. */
 static void keep_newer(pgs_store *s, pgs_centry **b, size_t nb, uint64_t seq) {
-  for (size_t i = 0; i < s->cnb; i++)
-    for (pgs_centry **pp = &s->cbuckets[i]; *pp != NULL;) {
+  PGS_ASSERT_WRHELD(&s->cache.lock);
+  for (size_t i = 0; i < s->cache.nb; i++)
+    for (pgs_centry **pp = &s->cache.buckets[i]; *pp != NULL;) {
       pgs_centry *e = *pp;
       if (newest(e) <= seq) {
         pp = &e->next;
@@ -287,16 +231,17 @@ static void keep_newer(pgs_store *s, pgs_centry **b, size_t nb, uint64_t seq) {
     }
 }
 
-/* Under clock (written): the certificates read at seq replace the copy's
+/* Under the lock (write): the certificates read at seq replace the copy's
  * unless a newer read put them there; *certs then holds what to free. */
 static void certs_swap(pgs_store *s, store_cert **certs, size_t *n, uint64_t seq) {
-  if (seq <= s->ccerts_seq)
+  PGS_ASSERT_WRHELD(&s->cache.lock);
+  if (seq <= s->cache.certs_seq)
     return;
-  store_cert *oc = s->ccerts;
-  size_t onc = s->nccerts;
-  s->ccerts = *certs;
-  s->nccerts = *n;
-  s->ccerts_seq = seq;
+  store_cert *oc = s->cache.certs;
+  size_t onc = s->cache.ncerts;
+  s->cache.certs = *certs;
+  s->cache.ncerts = *n;
+  s->cache.certs_seq = seq;
   *certs = oc;
   *n = onc;
 }
@@ -349,9 +294,9 @@ int pgs__cache_load_all(pgs_store *s, PGconn *c) {
   pgs__run(c, "COMMIT", NULL);
   if ((rc = hook(s, PGS_HOOK_FULL, NULL)) != LIC_OK)
     goto out;
-  pthread_rwlock_wrlock(&s->clock);
-  if (seq < s->cfull_seq) { /* a newer full reload is in: this one adds nothing */
-    pthread_rwlock_unlock(&s->clock);
+  pgs_wrlock(&s->cache.lock);
+  if (seq < s->cache.full_seq) { /* a newer full reload is in: this one adds nothing */
+    pgs_rwunlock(&s->cache.lock);
     goto out;
   }
   uint64_t sw = next_seq(s);
@@ -360,20 +305,21 @@ int pgs__cache_load_all(pgs_store *s, PGconn *c) {
       e->rsw = sw;
   keep_newer(s, b, nb, seq);
   /* a change of this process whose notice is still ahead stays guarded */
-  for (size_t i = 0; i < s->cnb; i++)
-    for (pgs_centry *e = s->cbuckets[i]; e != NULL; e = e->next) {
+  for (size_t i = 0; i < s->cache.nb; i++)
+    for (pgs_centry *e = s->cache.buckets[i]; e != NULL; e = e->next) {
       pgs_centry *ne = e->own_unseen ? find(b, nb, e->id) : NULL;
       if (ne != NULL)
         ne->own_unseen = true;
     }
-  pgs_centry **ob = s->cbuckets;
-  size_t onb = s->cnb;
-  s->cbuckets = b;
-  s->cnb = nb;
-  s->cfull_seq = seq;
+  pgs_centry **ob = s->cache.buckets;
+  size_t onb = s->cache.nb;
+  s->cache.buckets = b;
+  s->cache.nb = nb;
+  assert(seq >= s->cache.full_seq); /* full_seq only grows */
+  s->cache.full_seq = seq;
   certs_swap(s, &certs, &ncerts, seq);
-  s->cloaded_ms = pgs__now_ms();
-  pthread_rwlock_unlock(&s->clock);
+  s->cache.loaded_ms = pgs__now_ms();
+  pgs_rwunlock(&s->cache.lock);
   table_free(ob, onb);
   b = NULL;
 out:
@@ -408,11 +354,11 @@ static int load_account(pgs_store *s, PGconn *c, const uint8_t id[LIC_ID_LEN], b
   if (rc != LIC_OK || (rc = hook(s, PGS_HOOK_ACCOUNT, id)) != LIC_OK)
     goto out;
   e->seq = seq;
-  pthread_rwlock_wrlock(&s->clock);
+  pgs_wrlock(&s->cache.lock);
   e->rsw = next_seq(s);
-  pgs_centry **pp = slot_of(s->cbuckets, s->cnb, id), *old = *pp;
+  pgs_centry **pp = slot_of(s->cache.buckets, s->cache.nb, id), *old = *pp;
   /* no entry: as old as the last full reload, which did not find it */
-  uint64_t base = old != NULL ? old->seq : s->cfull_seq;
+  uint64_t base = old != NULL ? old->seq : s->cache.full_seq;
   if (seq > base) {
     bool part_newer = old != NULL && old->pseq >= seq;
     if (part_newer && !own) { /* neither holds all: reload soon */
@@ -430,7 +376,7 @@ static int load_account(pgs_store *s, PGconn *c, const uint8_t id[LIC_ID_LEN], b
       e = old;
     }
   }
-  pthread_rwlock_unlock(&s->clock);
+  pgs_rwunlock(&s->cache.lock);
 out:
   entry_free(e); /* the replaced entry, or this read when it lost */
   PQclear(acc);
@@ -463,14 +409,8 @@ static store_registration *reg_find(pgs_centry *e, const uint8_t project_id[LIC_
 static int reg_upsert(pgs_centry *e, const store_registration *g) {
   store_registration *at = reg_find(e, g->project_id);
   if (at == NULL) {
-    if (e->nregs == e->capregs) {
-      size_t cap = e->capregs ? e->capregs * 2 : 8;
-      void *n = realloc(e->regs, cap * sizeof *e->regs);
-      if (n == NULL)
-        return LIC_NOMEM;
-      e->regs = n;
-      e->capregs = cap;
-    }
+    if (srv_array_reserve(&e->regs, &e->capregs, e->nregs + 1, 8) != LIC_OK)
+      return LIC_NOMEM;
     at = &e->regs[e->nregs++];
     *at = *g;
     if (e->ix == NULL || 2 * e->nregs > e->ixcap)
@@ -492,14 +432,14 @@ static void reg_remove(pgs_centry *e, const uint8_t project_id[LIC_ID_LEN]) {
 }
 
 /* Another process's change of one registration: that row read again. */
-static int load_reg(pgs_store *s, PGconn *c, const uint8_t account[LIC_ID_LEN],
-                    const uint8_t project_id[LIC_ID_LEN]) {
+int pgs__cache_load_reg(pgs_store *s, PGconn *c, const uint8_t account[LIC_ID_LEN],
+                        const uint8_t project_id[LIC_ID_LEN]) {
   pgs_params p = {0};
   PGresult *res = NULL;
   store_registration g;
   bool whole = false;
   uint64_t seq = next_seq(s);
-  atomic_fetch_add(&s->creloads, 1);
+  atomic_fetch_add(&s->cache.reloads, 1);
   pgs__p_bytes(&p, account, LIC_ID_LEN);
   pgs__p_bytes(&p, project_id, LIC_ID_LEN);
   int rc = pgs__exec(c, REG_SQL " WHERE account = $1 AND project_id = $2", &p, &res);
@@ -517,8 +457,8 @@ static int load_reg(pgs_store *s, PGconn *c, const uint8_t account[LIC_ID_LEN],
     g.last_valid = pgs__i64(res, 0, 5);
   }
   PQclear(res);
-  pthread_rwlock_wrlock(&s->clock);
-  pgs_centry *e = find_live(s->cbuckets, s->cnb, account);
+  pgs_wrlock(&s->cache.lock);
+  pgs_centry *e = find_live(s->cache.buckets, s->cache.nb, account);
   if (e == NULL) {
     whole = true; /* an account this copy does not hold: read it whole */
   } else if (seq > newest(e)) {
@@ -530,7 +470,7 @@ static int load_reg(pgs_store *s, PGconn *c, const uint8_t account[LIC_ID_LEN],
   } else if (seq > e->seq) {
     mark_stale(s, e);
   }
-  pthread_rwlock_unlock(&s->clock);
+  pgs_rwunlock(&s->cache.lock);
   return whole ? load_account(s, c, account, false) : LIC_OK;
 }
 
@@ -541,31 +481,32 @@ static int load_reg(pgs_store *s, PGconn *c, const uint8_t account[LIC_ID_LEN],
  * writer applied it before the listener got here): while the account has
  * such a change whose own notice the listener has not seen, the row is read
  * instead (load_reg). An account not in the copy is read whole. */
-static int apply_row(pgs_store *s, PGconn *c, const pgs_notify *n) {
+int pgs__cache_apply_row(pgs_store *s, PGconn *c, const pgs_notify *n) {
   bool read_row = false, whole = false;
   int rc = LIC_OK;
-  pthread_rwlock_wrlock(&s->clock);
+  pgs_wrlock(&s->cache.lock);
   uint64_t seq = next_seq(s);
-  pgs_centry *e = find_live(s->cbuckets, s->cnb, n->id);
+  pgs_centry *e = find_live(s->cache.buckets, s->cache.nb, n->id);
   if (e == NULL) {
     whole = true;
   } else if (e->own_unseen) {
     read_row = true;
-  } else if (seq > newest(e)) {
+  } else if (seq > newest(e)) { /* always: seq taken under the lock (cache.h) */
     rc = n->kind == PGS_NOTIFY_ROW ? reg_upsert(e, &n->row) : (reg_remove(e, n->project), LIC_OK);
     e->pseq = seq;
     e->rsw = next_seq(s); /* a commit of this process's writer now in flight marks it stale */
     if (rc != LIC_OK)
       mark_stale(s, e);
-    atomic_fetch_add(&s->cnotice_rows, 1);
+    atomic_fetch_add(&s->cache.notice_rows, 1);
   } else {
+    assert(!"a number taken under the lock is newer than every entry's");
     mark_stale(s, e);
   }
-  pthread_rwlock_unlock(&s->clock);
+  pgs_rwunlock(&s->cache.lock);
   if (read_row)
-    return load_reg(s, c, n->id, n->project);
+    return pgs__cache_load_reg(s, c, n->id, n->project);
   if (whole) {
-    atomic_fetch_add(&s->creloads, 1);
+    atomic_fetch_add(&s->cache.reloads, 1);
     return load_account(s, c, n->id, false);
   }
   return LIC_OK;
@@ -573,49 +514,86 @@ static int apply_row(pgs_store *s, PGconn *c, const pgs_notify *n) {
 
 /* One of this process's own registration notices: its writer's changes of
  * the account before it are behind the listener. */
-static void own_seen(pgs_store *s, const uint8_t id[LIC_ID_LEN]) {
-  pthread_rwlock_wrlock(&s->clock);
-  pgs_centry *e = find(s->cbuckets, s->cnb, id);
+void pgs__cache_own_seen(pgs_store *s, const uint8_t id[LIC_ID_LEN]) {
+  pgs_wrlock(&s->cache.lock);
+  pgs_centry *e = find(s->cache.buckets, s->cache.nb, id);
   if (e != NULL)
     e->own_unseen = false;
-  pthread_rwlock_unlock(&s->clock);
+  pgs_rwunlock(&s->cache.lock);
 }
 
 /* ---- the writer's own changes, after their commit -------------------------------- */
+
+static void dirty_id(pgs_store *s, const uint8_t id[LIC_ID_LEN]) {
+  PGS_ASSERT_WRITER(s);
+  if (!s->cached)
+    return;
+  for (size_t i = 0; i < s->cache.own.ndirty; i++)
+    if (memcmp(s->cache.own.dirty[i], id, LIC_ID_LEN) == 0)
+      return;
+  if (srv_array_reserve(&s->cache.own.dirty, &s->cache.own.capdirty, s->cache.own.ndirty + 1,
+                        16) != LIC_OK)
+    return; /* the change feed brings it a moment later */
+  memcpy(s->cache.own.dirty[s->cache.own.ndirty++], id, LIC_ID_LEN);
+}
+
+void pgs__dirty(store_wtxn *wt, const uint8_t id[LIC_ID_LEN]) {
+  dirty_id(((pgs_wtxn *)wt)->s, id);
+}
+
+void pgs__dirty_certs(store_wtxn *wt) {
+  pgs_store *s = ((pgs_wtxn *)wt)->s;
+  PGS_ASSERT_WRITER(s);
+  s->cache.own.certs_dirty = true;
+}
 
 void pgs__delta(store_wtxn *wt, int op, const store_registration *g) {
   pgs__delta_own(((pgs_wtxn *)wt)->s, op, g);
 }
 
 void pgs__delta_own(pgs_store *s, int op, const store_registration *g) {
+  PGS_ASSERT_WRITER(s);
   if (!s->cached)
     return;
-  if (s->ndelta == s->capdelta) {
-    size_t cap = s->capdelta ? s->capdelta * 2 : 64;
-    void *n = realloc(s->delta, cap * sizeof *s->delta);
-    if (n == NULL) { /* its account reloaded whole instead */
-      pgs__dirty_id(s, g->account);
-      return;
-    }
-    s->delta = n;
-    s->capdelta = cap;
+  if (srv_array_reserve(&s->cache.own.delta, &s->cache.own.capdelta, s->cache.own.ndelta + 1,
+                        64) != LIC_OK) {
+    dirty_id(s, g->account); /* its account reloaded whole instead */
+    return;
   }
-  s->delta[s->ndelta].op = op;
-  s->delta[s->ndelta].g = *g;
-  s->ndelta++;
+  s->cache.own.delta[s->cache.own.ndelta].op = op;
+  s->cache.own.delta[s->cache.own.ndelta].g = *g;
+  s->cache.own.ndelta++;
 }
 
-int pgs__cache_apply_own(pgs_store *s, PGconn *c, uint64_t since) {
+size_t pgs__own_mark(pgs_store *s) {
+  PGS_ASSERT_WRITER(s);
+  return s->cache.own.ndelta;
+}
+
+void pgs__own_rollback(pgs_store *s, size_t mark) {
+  PGS_ASSERT_WRITER(s);
+  assert(mark <= s->cache.own.ndelta);
+  s->cache.own.ndelta = mark;
+}
+
+void pgs__own_clear(pgs_store *s) {
+  PGS_ASSERT_WRITER(s);
+  s->cache.own.ndirty = s->cache.own.ndelta = 0;
+  s->cache.own.certs_dirty = false;
+}
+
+/* The group's deltas and dirty accounts into the copy. */
+static int apply_own(pgs_store *s, PGconn *c, uint64_t since) {
   int rc = LIC_OK;
   size_t nwhole = 0;
-  pthread_rwlock_wrlock(&s->clock);
+  pgs_wrlock(&s->cache.lock);
   uint64_t seq = next_seq(s);
-  for (size_t i = 0; i < s->ndelta; i++) {
-    pgs_delta *d = &s->delta[i];
-    pgs_centry *e = find_live(s->cbuckets, s->cnb, d->g.account);
+  for (size_t i = 0; i < s->cache.own.ndelta; i++) {
+    pgs_delta *d = &s->cache.own.delta[i];
+    pgs_centry *e = find_live(s->cache.buckets, s->cache.nb, d->g.account);
     int r = LIC_OK;
     if (e == NULL) { /* not in the copy (or gone there): read it whole */
-      s->delta[nwhole++] = *d;
+      s->cache.own.delta[nwhole++] = *d;
       continue;
     }
     e->own_unseen = true;
@@ -627,56 +605,68 @@ int pgs__cache_apply_own(pgs_store *s, PGconn *c, uint64_t since) {
       e->nregs = 0;
       ix_build(e);
     }
+    assert(seq > newest(e)); /* taken under the lock (cache.h) */
     e->pseq = seq;
     if (r != LIC_OK || e->rsw > since) /* a read came in during the commit */
       mark_stale(s, e);
   }
-  pthread_rwlock_unlock(&s->clock);
+  pgs_rwunlock(&s->cache.lock);
   for (size_t i = 0; i < nwhole; i++) {
     bool dup = false;
     for (size_t j = 0; j < i && !dup; j++)
-      dup = memcmp(s->delta[j].g.account, s->delta[i].g.account, LIC_ID_LEN) == 0;
+      dup = memcmp(s->cache.own.delta[j].g.account, s->cache.own.delta[i].g.account,
+                   LIC_ID_LEN) == 0;
     if (!dup)
-      pgs__dirty_id(s, s->delta[i].g.account);
+      dirty_id(s, s->cache.own.delta[i].g.account);
   }
-  s->ndelta = 0;
-  for (size_t i = 0; i < s->ndirty; i++) {
-    int r = load_account(s, c, s->dirty[i], true);
+  s->cache.own.ndelta = 0;
+  for (size_t i = 0; i < s->cache.own.ndirty; i++) {
+    int r = load_account(s, c, s->cache.own.dirty[i], true);
     if (r != LIC_OK) { /* the listener reads it (it skips this process's notices) */
-      pthread_rwlock_wrlock(&s->clock);
-      stale_id(s, s->dirty[i]);
-      pthread_rwlock_unlock(&s->clock);
+      pgs_wrlock(&s->cache.lock);
+      stale_id(s, s->cache.own.dirty[i]);
+      pgs_rwunlock(&s->cache.lock);
       rc = r;
     }
   }
-  s->ndirty = 0;
+  s->cache.own.ndirty = 0;
+  return rc;
+}
+
+
+int pgs__cache_apply_own(pgs_store *s, PGconn *c, uint64_t since) {
+  PGS_ASSERT_WRITER(s);
+  int rc = s->cached ? apply_own(s, c, since) : LIC_OK;
+  if (s->cache.own.certs_dirty)
+    pgs__cache_load_certs(s, c);
+  pgs__own_clear(s);
   return rc;
 }
 
 /* The stale entries, reloaded whole (the listener, each turn). */
-static int reload_stale(pgs_store *s, PGconn *c) {
+int pgs__cache_reload_stale(pgs_store *s, PGconn *c) {
   uint8_t (*ids)[LIC_ID_LEN];
   size_t n;
   int rc = LIC_OK;
-  pthread_rwlock_wrlock(&s->clock);
-  ids = s->stale;
-  n = s->nstale;
-  s->stale = NULL;
-  s->nstale = s->capstale = 0;
+  pgs_wrlock(&s->cache.lock);
+  ids = s->cache.stale;
+  n = s->cache.nstale;
+  s->cache.stale = NULL;
+  s->cache.nstale = s->cache.capstale = 0;
   for (size_t i = 0; i < n; i++) {
-    pgs_centry *e = find(s->cbuckets, s->cnb, ids[i]);
+    pgs_centry *e = find(s->cache.buckets, s->cache.nb, ids[i]);
     if (e != NULL)
       e->stale = false;
   }
-  pthread_rwlock_unlock(&s->clock);
+  pgs_rwunlock(&s->cache.lock);
   for (size_t i = 0; i < n; i++) {
-    atomic_fetch_add(&s->creloads, 1);
+    atomic_fetch_add(&s->cache.reloads, 1);
     int r = load_account(s, c, ids[i], false);
     if (r != LIC_OK) {
-      pthread_rwlock_wrlock(&s->clock);
+      pgs_wrlock(&s->cache.lock);
       for (size_t j = i; j < n; j++) /* again next turn */
         stale_id(s, ids[j]);
-      pthread_rwlock_unlock(&s->clock);
+      pgs_rwunlock(&s->cache.lock);
       rc = r;
       break;
     }
@@ -692,18 +682,55 @@ int pgs__cache_load_certs(pgs_store *s, PGconn *c) {
   int rc = load_certs(c, &certs, &n);
   if (rc != LIC_OK)
     return rc;
-  pthread_rwlock_wrlock(&s->clock);
+  pgs_wrlock(&s->cache.lock);
   certs_swap(s, &certs, &n, seq);
-  pthread_rwlock_unlock(&s->clock);
+  pgs_rwunlock(&s->cache.lock);
   certs_free(certs, n);
   return LIC_OK;
 }
 
+/* ---- the room's life, and what the listener and /metrics read ------------------ */
+
+void pgs__cache_init(pgs_store *s, pgs_cache_hook_fn fn) {
+  pgs_rwlock_init(&s->cache.lock);
+  s->cache.hook = fn;
+}
+
 void pgs__cache_free(pgs_store *s) {
-  table_free(s->cbuckets, s->cnb);
-  certs_free(s->ccerts, s->nccerts);
-  s->cbuckets = NULL;
-  s->ccerts = NULL;
+  table_free(s->cache.buckets, s->cache.nb);
+  certs_free(s->cache.certs, s->cache.ncerts);
+  s->cache.buckets = NULL;
+  s->cache.certs = NULL;
+  free(s->cache.stale);
+  free(s->cache.own.dirty);
+  free(s->cache.own.delta);
+  s->cache.stale = NULL;
+  s->cache.own.dirty = NULL;
+  s->cache.own.delta = NULL;
+  pgs_rwlock_destroy(&s->cache.lock);
+}
+
+void pgs__cache_due(pgs_store *s, int64_t *loaded_ms, bool *stale, bool *full_owed) {
+  pgs_rdlock(&s->cache.lock);
+  *loaded_ms = s->cache.loaded_ms;
+  *stale = s->cache.nstale > 0;
+  *full_owed = s->cache.full_owed;
+  pgs_rwunlock(&s->cache.lock);
+  if (*full_owed) {
+    pgs_wrlock(&s->cache.lock);
+    s->cache.full_owed = false;
+    pgs_rwunlock(&s->cache.lock);
+  }
+}
+
+void pgs__cache_count_reload(pgs_store *s) { atomic_fetch_add(&s->cache.reloads, 1); }
+
+void pgs__cache_health(pgs_store *s, store_health *h) {
+  pgs_rdlock(&s->cache.lock);
+  h->cache_age_ms = pgs__now_ms() - s->cache.loaded_ms;
+  pgs_rwunlock(&s->cache.lock);
+  h->cache_reloads = atomic_load(&s->cache.reloads);
+  h->cache_notice_rows = atomic_load(&s->cache.notice_rows);
 }
 
 /* ---- reads ----------------------------------------------------------------------- */
@@ -711,8 +738,8 @@ void pgs__cache_free(pgs_store *s) {
 int pgs__cache_account(pgs_store *s, const uint8_t id[LIC_ID_LEN], store_account *out) {
   int rc = LIC_NOTFOUND;
   memset(out, 0, sizeof *out);
-  pthread_rwlock_rdlock(&s->clock);
-  pgs_centry *e = find_live(s->cbuckets, s->cnb, id);
+  pgs_rdlock(&s->cache.lock);
+  pgs_centry *e = find_live(s->cache.buckets, s->cache.nb, id);
   if (e != NULL) {
     if ((out->env = malloc(e->env_len > 0 ? e->env_len : 1)) == NULL) {
       rc = LIC_NOMEM;
@@ -725,7 +752,7 @@ int pgs__cache_account(pgs_store *s, const uint8_t id[LIC_ID_LEN], store_account
       rc = LIC_OK;
     }
   }
-  pthread_rwlock_unlock(&s->clock);
+  pgs_rwunlock(&s->cache.lock);
   return rc;
 }
 
@@ -737,8 +764,8 @@ int pgs__cache_registration(pgs_store *s, const uint8_t account[LIC_ID_LEN],
     memset(out, 0, sizeof *out);
   if (count != NULL)
     *count = 0;
-  pthread_rwlock_rdlock(&s->clock);
-  pgs_centry *e = find_live(s->cbuckets, s->cnb, account);
+  pgs_rdlock(&s->cache.lock);
+  pgs_centry *e = find_live(s->cache.buckets, s->cache.nb, account);
   if (e != NULL) {
     if (count != NULL) {
       *count = e->nregs;
@@ -752,138 +779,15 @@ int pgs__cache_registration(pgs_store *s, const uint8_t account[LIC_ID_LEN],
   } else if (count != NULL) {
     rc = LIC_OK; /* no account: no registrations */
   }
-  pthread_rwlock_unlock(&s->clock);
+  pgs_rwunlock(&s->cache.lock);
   return rc;
 }
 
 int pgs__cache_cert_each(pgs_store *s, store_cert_cb cb, void *arg) {
   int rc = LIC_OK;
-  pthread_rwlock_rdlock(&s->clock);
-  for (size_t i = 0; rc == LIC_OK && i < s->nccerts; i++)
-    rc = cb(&s->ccerts[i], arg);
-  pthread_rwlock_unlock(&s->clock);
+  pgs_rdlock(&s->cache.lock);
+  for (size_t i = 0; rc == LIC_OK && i < s->cache.ncerts; i++)
+    rc = cb(&s->cache.certs[i], arg);
+  pgs_rwunlock(&s->cache.lock);
   return rc;
-}
-
-/* ---- the listener thread --------------------------------------------------------- */
-
-/* One notification: reload what it names. A payload that does not parse
- * names a change the copy cannot place: *full asks for a full reload. */
-static int on_notify(pgs_store *s, PGconn *c, const char *payload, bool *full) {
-  pgs_notify n;
-  if (pgs__notify_parse(payload, strlen(payload), &n) != LIC_OK) {
-    *full = true;
-    return LIC_OK;
-  }
-  /* this process's writer put its change in the copy after its commit */
-  if (n.has_origin && memcmp(n.origin, s->origin, PGS_ORIGIN_LEN) == 0) {
-    if (n.kind == PGS_NOTIFY_ROW || n.kind == PGS_NOTIFY_GONE || n.kind == PGS_NOTIFY_REG)
-      own_seen(s, n.id);
-    return LIC_OK;
-  }
-  switch (n.kind) {
-  case PGS_NOTIFY_CERTS: atomic_fetch_add(&s->creloads, 1); return pgs__cache_load_certs(s, c);
-  case PGS_NOTIFY_ACCOUNT:
-  case PGS_NOTIFY_REGS:
-    atomic_fetch_add(&s->creloads, 1);
-    return pgs__cache_load_account(s, c, n.id);
-  case PGS_NOTIFY_REG: return load_reg(s, c, n.id, n.project);
-  case PGS_NOTIFY_ROW:
-  case PGS_NOTIFY_GONE: return apply_row(s, c, &n);
-  default: return LIC_OK; /* tokens: not in the copy */
-  }
-}
-
-/* The listener's reconnect backoff is shorter than the writer's (2 s): when
- * PostgreSQL is back, another process's writer may acknowledge a change at
- * once, and this copy sees none until its listener LISTENs again; with the
- * writer's 2 s it stayed blind to them that long. A refused connection
- * costs next to nothing. */
-#define LISTEN_BACKOFF_MIN_MS 50
-#define LISTEN_BACKOFF_MAX_MS 250
-
-static void set_fresh(pgs_store *s, bool fresh) {
-  pthread_mutex_lock(&s->mu);
-  if (!fresh && s->cache_fresh)
-    s->cache_down_since = (int64_t)time(NULL);
-  s->cache_fresh = fresh;
-  pthread_mutex_unlock(&s->mu);
-}
-
-static bool listener_stopping(pgs_store *s) {
-  pthread_mutex_lock(&s->mu);
-  bool stop = s->listener_stop;
-  pthread_mutex_unlock(&s->mu);
-  return stop;
-}
-
-void *pgs__listener_main(void *arg) {
-  pgs_store *s = arg;
-  PGconn *c = NULL;
-  int64_t backoff = LISTEN_BACKOFF_MIN_MS, next_try = 0;
-  bool full = false; /* a full reload is owed */
-
-  while (!listener_stopping(s)) {
-    if (!pgs__conn_ok(c)) {
-      PQfinish(c);
-      c = NULL;
-      set_fresh(s, false);
-      if (pgs__now_ms() < next_try) {
-        struct timespec ts = {0, 50 * 1000000};
-        nanosleep(&ts, NULL);
-        continue;
-      }
-      /* LISTEN before the reload: nothing committed after it is missed. A
-       * reload that fails drops the connection too, so the next try does
-       * both again (kept, it would LISTEN without the reload ever coming). */
-      if (pgs__connect(s->url, &c) != LIC_OK ||
-          pgs__run(c, "LISTEN " PGS_NOTIFY_CHANNEL, NULL) != LIC_OK ||
-          pgs__cache_load_all(s, c) != LIC_OK) {
-        PQfinish(c);
-        c = NULL;
-        next_try = pgs__now_ms() + backoff;
-        backoff = backoff * 2 > LISTEN_BACKOFF_MAX_MS ? LISTEN_BACKOFF_MAX_MS : backoff * 2;
-        continue;
-      }
-      backoff = LISTEN_BACKOFF_MIN_MS;
-      full = false;
-      set_fresh(s, true);
-    }
-    struct pollfd pfd = {PQsocket(c), POLLIN, 0};
-    int pr = poll(&pfd, 1, 200); /* also the stop flag's latency */
-    if (pr > 0 && PQconsumeInput(c) == 0) {
-      PQfinish(c);
-      c = NULL;
-      continue;
-    }
-    /* A reload that failed on a working connection (or a payload that did
-     * not parse) leaves a change unapplied: the full reload brings it. */
-    PGnotify *n;
-    while ((n = PQnotifies(c)) != NULL) {
-      if (on_notify(s, c, n->extra, &full) != LIC_OK)
-        full = true;
-      PQfreemem(n);
-    }
-    if (!pgs__conn_ok(c))
-      continue; /* reconnect, LISTEN, reload */
-    pthread_rwlock_rdlock(&s->clock);
-    int64_t loaded = s->cloaded_ms;
-    bool stale = s->nstale > 0, owed = s->full_owed;
-    pthread_rwlock_unlock(&s->clock);
-    if (owed) {
-      pthread_rwlock_wrlock(&s->clock);
-      s->full_owed = false;
-      pthread_rwlock_unlock(&s->clock);
-      full = true;
-    }
-    if (stale && !full && reload_stale(s, c) != LIC_OK)
-      full = true;
-    if (full || pgs__now_ms() - loaded >= PGS_CACHE_MAX_AGE_MS) {
-      atomic_fetch_add(&s->creloads, 1);
-      if (pgs__cache_load_all(s, c) == LIC_OK)
-        full = false;
-    }
-  }
-  PQfinish(c);
-  return NULL;
 }

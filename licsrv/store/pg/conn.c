@@ -4,9 +4,25 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "lic/err.h"
+#include "store/pg/conn.h"
 #include "store/pg/internal.h"
+
+/* This thread's settle function (pgs__conn_settle_set; NULL: none). */
+static _Thread_local pgs_settle_fn settle_fn;
+
+void pgs__conn_settle_set(pgs_settle_fn fn) { settle_fn = fn; }
+
+/* The answers ahead of a statement that waits on c, first (pipe.c). */
+static int settle(PGconn *c) { return settle_fn != NULL ? settle_fn(c) : LIC_OK; }
+
+int64_t pgs__now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 /* libpq's notices (e.g. "relation already exists, skipping") are not ours to
  * print on stderr. */
@@ -98,7 +114,7 @@ int pgs__exec(PGconn *c, const char *sql, const pgs_params *p, PGresult **res) {
   *res = NULL;
   if (c == NULL)
     return lic_fail(LIC_UNAVAILABLE, "postgresql: not connected");
-  int src = pgs__pipe_settle(c); /* the claims sent ahead are answered first */
+  int src = settle(c); /* the claims sent ahead are answered first */
   if (src != LIC_OK)
     return src;
   PGresult *r = PQexecParams(c, sql, p->n, NULL, p->v, p->len, p->fmt, 1);
@@ -125,12 +141,12 @@ int pgs__wexec(store_wtxn *wt, pgs_stmt id, const char *sql, const pgs_params *p
   *res = NULL;
   if (w->c == NULL)
     return lic_fail(LIC_UNAVAILABLE, "postgresql: not connected");
-  if (w->c != s->wconn || id >= PGS_STMT_COUNT) /* not the writer's: plain */
+  if (w->c != s->wc.c || id >= PGS_STMT_COUNT) /* not the writer's: plain */
     return pgs__exec(w->c, sql, p, res);
   int rc = pgs__wprepare(s, id, sql, p->n, name, sizeof name);
   if (rc != LIC_OK)
     return rc;
-  if ((rc = pgs__pipe_settle(w->c)) != LIC_OK)
+  if ((rc = settle(w->c)) != LIC_OK)
     return rc;
   PGresult *r = PQexecPrepared(w->c, name, p->n, p->v, p->len, p->fmt, 1);
   ExecStatusType st = r != NULL ? PQresultStatus(r) : PGRES_FATAL_ERROR;
@@ -152,32 +168,32 @@ int pgs__wrun(store_wtxn *w, pgs_stmt id, const char *sql, const pgs_params *p) 
 
 int pgs__wprepare(pgs_store *s, pgs_stmt id, const char *sql, int nparams, char *name,
                   size_t cap) {
+  PGS_ASSERT_WRITER(s);
   snprintf(name, cap, "licsrv_%d", (int)id);
-  if ((s->wprepared & (1u << id)) != 0)
+  if ((s->wc.prepared & (1u << id)) != 0)
     return LIC_OK;
-  int src = pgs__pipe_settle(s->wconn); /* PQprepare waits: not inside a pipeline */
+  int src = settle(s->wc.c); /* PQprepare waits: not inside a pipeline */
   if (src != LIC_OK)
     return src;
-  PGresult *r = PQprepare(s->wconn, name, sql, nparams, NULL);
+  PGresult *r = PQprepare(s->wc.c, name, sql, nparams, NULL);
   if (r == NULL || PQresultStatus(r) != PGRES_COMMAND_OK) {
-    int rc = pgs__error_of(s->wconn, r);
+    int rc = pgs__error_of(s->wc.c, r);
     PQclear(r);
     return rc;
   }
   PQclear(r);
-  s->wprepared |= 1u << id;
+  s->wc.prepared |= 1u << id;
   return LIC_OK;
 }
 
 /* A new writer connection: nothing prepared on it yet, and its session tells
  * the triggers this process's origin (the listener skips what it sent). */
-int pgs__writer_session(pgs_store *s) {
+int pgs__wconn_session(pgs_store *s) {
   pgs_params p = {0};
-  s->wprepared = 0;
-  pgs__pipe_drop(s);
-  s->begin_sent = s->begin_failed = false;
+  PGS_ASSERT_WRITER(s);
+  s->wc.prepared = 0;
   pgs__p_text(&p, s->origin_hex);
-  return pgs__run(s->wconn, "SELECT set_config('licsrv.origin', $1, false)", &p);
+  return pgs__run(s->wc.c, "SELECT set_config('licsrv.origin', $1, false)", &p);
 }
 
 int pgs__run(PGconn *c, const char *sql, const pgs_params *p) {
@@ -190,7 +206,7 @@ int pgs__run(PGconn *c, const char *sql, const pgs_params *p) {
 int pgs__script(PGconn *c, const char *sql) {
   if (c == NULL)
     return lic_fail(LIC_UNAVAILABLE, "postgresql: not connected");
-  int src = pgs__pipe_settle(c);
+  int src = settle(c);
   if (src != LIC_OK)
     return src;
   PGresult *r = PQexec(c, sql); /* the simple protocol: several statements */
@@ -258,6 +274,36 @@ int pgs__rconn(pgs_reader *rd, PGconn **c) {
   *c = rd->c;
   return LIC_OK;
 }
+
+/* ---- readers: one connection each, no snapshot (every query reads the
+ * newest committed state) ---------------------------------------------------- */
+
+int pgs_reader_new(store *st, store_reader **out) {
+  pgs_reader *rd = calloc(1, sizeof *rd);
+  if (rd == NULL)
+    return LIC_NOMEM;
+  rd->ops = &pgs_ops;
+  rd->s = (pgs_store *)st;
+  *out = (store_reader *)rd;
+  return LIC_OK;
+}
+
+void pgs_reader_free(store_reader *r) {
+  pgs_reader *rd = (pgs_reader *)r;
+  PQfinish(rd->c);
+  free(rd);
+}
+
+/* A cached store's verify path must not wait on (or for) the database: its
+ * reads connect on first use instead. */
+int pgs_reader_begin(store_reader *r) {
+  PGconn *c;
+  if (((pgs_reader *)r)->s->cached)
+    return LIC_OK;
+  return pgs__rconn((pgs_reader *)r, &c);
+}
+
+void pgs_reader_end(store_reader *r) { (void)r; }
 
 int pgs__private_only(const char *what) {
   return lic_fail(LIC_INVALID, "%s: private mode is LMDB only (this store is PostgreSQL)", what);

@@ -30,7 +30,7 @@
 #include <string.h>
 
 #include "lic/err.h"
-#include "store/pg/internal.h"
+#include "store/pg/notify.h"
 
 static int hexval(char c) {
   return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;

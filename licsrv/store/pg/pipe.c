@@ -7,9 +7,9 @@
  * Only claims go ahead, and only in a group's first pass: their outcomes are
  * needed by nobody before the commit (store.h: read in the done callback).
  * Any other statement on the connection first reads every answer ahead of it
- * (pgs__pipe_settle, from conn.c), so the transaction's statements keep
- * their order and every synchronous read sees the claims before it. A
- * failed claim makes the pass fail (s->pipe_rc); the second pass, one
+ * (settle: conn.c calls it before each statement on this thread), so the
+ * transaction's statements keep their order and every synchronous read sees
+ * the claims before it. A failed claim makes the pass fail (pipe.rc); the second pass, one
  * savepoint per operation, runs claims one by one and pins the failure on
  * its own operation. Writer thread only.
  *
@@ -32,7 +32,9 @@
 #include <string.h>
 
 #include "lic/err.h"
+#include "util/array.h"
 #include "store/pg/internal.h"
+#include "store/pg/pipe.h"
 
 #define CLAIM_SQL PGS_CLAIM_SQL
 
@@ -55,27 +57,53 @@ int pgs__claim_answer(const PGresult *res, store_claim *out) {
 }
 
 static void note(pgs_store *s, int rc);
+static int settle(PGconn *c);
 
 static int enter(pgs_store *s) {
-  if (PQpipelineStatus(s->wconn) == PQ_PIPELINE_OFF) {
-    if (PQenterPipelineMode(s->wconn) != 1)
-      return pgs__error_of(s->wconn, NULL);
+  PGS_ASSERT_WRITER(s);
+  if (PQpipelineStatus(s->wc.c) == PQ_PIPELINE_OFF) {
+    if (PQenterPipelineMode(s->wc.c) != 1)
+      return pgs__error_of(s->wc.c, NULL);
     piped = s;
+    pgs__conn_settle_set(settle);
   }
   return LIC_OK;
 }
 
+void pgs__pipe_pass(pgs_store *s, bool ahead) {
+  PGS_ASSERT_WRITER(s);
+  s->pipe.begin_sent = s->pipe.begin_failed = false;
+  s->pipe.ahead = ahead;
+  s->pipe.rc = LIC_OK;
+}
+
+void pgs__pipe_pass_end(pgs_store *s) {
+  PGS_ASSERT_WRITER(s);
+  s->pipe.ahead = false;
+}
+
+bool pgs__pipe_ahead(pgs_store *s, PGconn *c) {
+  PGS_ASSERT_WRITER(s);
+  return s->pipe.ahead && c == s->wc.c;
+}
+
+bool pgs__pipe_begin_failed(pgs_store *s) {
+  PGS_ASSERT_WRITER(s);
+  return s->pipe.begin_failed;
+}
+
 int pgs__pipe_begin(pgs_store *s) {
   int rc;
-  s->begin_sent = s->begin_failed = false;
+  s->pipe.begin_sent = s->pipe.begin_failed = false;
   began = s;
+  pgs__conn_settle_set(settle);
   if ((rc = enter(s)) != LIC_OK)
     return rc;
-  if (PQsendQueryParams(s->wconn, "BEGIN", 0, NULL, NULL, NULL, NULL, 1) != 1) {
-    s->begin_failed = true;
-    return pgs__error_of(s->wconn, NULL);
+  if (PQsendQueryParams(s->wc.c, "BEGIN", 0, NULL, NULL, NULL, NULL, 1) != 1) {
+    s->pipe.begin_failed = true;
+    return pgs__error_of(s->wc.c, NULL);
   }
-  s->begin_sent = true;
+  s->pipe.begin_sent = true;
   return LIC_OK;
 }
 
@@ -101,32 +129,40 @@ int pgs__pipe_claim(pgs_store *s, const pgs_params *p, store_claim *out,
                     const store_registration *d) {
   char name[32];
   int rc;
+  assert(s->pipe.ahead); /* only in a first pass (pgs__pipe_ahead) */
   if ((rc = pgs__wprepare(s, PGS_STMT_CLAIM, CLAIM_SQL, p->n, name, sizeof name)) != LIC_OK)
     return rc;
-  if (s->npend == s->cappend) {
-    size_t cap = s->cappend ? s->cappend * 2 : 64;
-    void *n = realloc(s->pend, cap * sizeof *s->pend);
-    if (n == NULL)
-      return LIC_NOMEM;
-    s->pend = n;
-    s->cappend = cap;
-  }
+  if (srv_array_reserve(&s->pipe.pend, &s->pipe.cappend, s->pipe.npend + 1, 64) != LIC_OK)
+    return LIC_NOMEM;
   if ((rc = enter(s)) != LIC_OK)
     return rc;
   memset(out, 0, sizeof *out);
-  pgs_pending *pd = &s->pend[s->npend];
+  pgs_pending *pd = &s->pipe.pend[s->pipe.npend];
   if ((rc = keep_params(pd, p)) != LIC_OK)
     return rc;
   pd->out = out;
   pd->d = *d;
-  s->npend++;
+  s->pipe.npend++;
   return LIC_OK;
 }
 
-void pgs__pipe_drop(pgs_store *s) {
-  for (size_t j = 0; j < s->npend; j++)
-    free(s->pend[j].buf);
-  s->npend = 0;
+static void drop(pgs_store *s) {
+  PGS_ASSERT_WRITER(s);
+  for (size_t j = 0; j < s->pipe.npend; j++)
+    free(s->pipe.pend[j].buf);
+  s->pipe.npend = 0;
+}
+
+void pgs__pipe_reset(pgs_store *s) {
+  drop(s);
+  s->pipe.begin_sent = s->pipe.begin_failed = false;
+}
+
+void pgs__pipe_free(pgs_store *s) {
+  drop(s);
+  free(s->pipe.pend);
+  s->pipe.pend = NULL;
+  s->pipe.cappend = 0;
 }
 
 static int by_account(const void *a, const void *b) {
@@ -141,30 +177,31 @@ static int by_account(const void *a, const void *b) {
 static void send_pending(pgs_store *s) {
   char name[32];
   snprintf(name, sizeof name, "licsrv_%d", (int)PGS_STMT_CLAIM);
-  if (s->npend > 1) /* pend is NULL before the first claim */
-    qsort(s->pend, s->npend, sizeof *s->pend, by_account);
-  for (size_t i = 0; i < s->npend; i++) {
-    pgs_params *p = &s->pend[i].p;
-    if (PQsendQueryPrepared(s->wconn, name, p->n, p->v, p->len, p->fmt, 1) != 1) {
-      note(s, pgs__error_of(s->wconn, NULL));
-      for (size_t j = i; j < s->npend; j++)
-        free(s->pend[j].buf);
-      s->npend = i;
+  if (s->pipe.npend > 1) /* pend is NULL before the first claim */
+    qsort(s->pipe.pend, s->pipe.npend, sizeof *s->pipe.pend, by_account);
+  for (size_t i = 0; i < s->pipe.npend; i++) {
+    pgs_params *p = &s->pipe.pend[i].p;
+    if (PQsendQueryPrepared(s->wc.c, name, p->n, p->v, p->len, p->fmt, 1) != 1) {
+      note(s, pgs__error_of(s->wc.c, NULL));
+      for (size_t j = i; j < s->pipe.npend; j++)
+        free(s->pipe.pend[j].buf);
+      s->pipe.npend = i;
       return;
     }
   }
 }
 
 static void note(pgs_store *s, int rc) {
-  if (s->pipe_rc == LIC_OK)
-    s->pipe_rc = rc;
+  if (s->pipe.rc == LIC_OK)
+    s->pipe.rc = rc;
 }
 
 int pgs__pipe_collect(pgs_store *s) {
-  PGconn *c = s->wconn;
+  PGS_ASSERT_WRITER(s);
+  PGconn *c = s->wc.c;
   if (c == NULL || PQpipelineStatus(c) == PQ_PIPELINE_OFF) {
-    pgs__pipe_drop(s);
-    return s->pipe_rc;
+    drop(s);
+    return s->pipe.rc;
   }
   send_pending(s);
   if (PQpipelineSync(c) != 1)
@@ -172,9 +209,9 @@ int pgs__pipe_collect(pgs_store *s) {
   /* each query's results end with a NULL; the sync point ends the lot. A
    * broken connection answers NULL for ever: bounded by what was sent. */
   size_t i = 0, nulls = 0;
-  bool want_begin = s->begin_sent;
-  s->begin_sent = false;
-  for (bool synced = false; !synced && pgs__conn_ok(c) && nulls <= s->npend + 2;) {
+  bool want_begin = s->pipe.begin_sent;
+  s->pipe.begin_sent = false;
+  for (bool synced = false; !synced && pgs__conn_ok(c) && nulls <= s->pipe.npend + 2;) {
     PGresult *r = PQgetResult(c);
     if (r == NULL) {
       nulls++;
@@ -183,7 +220,7 @@ int pgs__pipe_collect(pgs_store *s) {
     if (want_begin) { /* the BEGIN's answer comes first */
       want_begin = false;
       if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-        s->begin_failed = true;
+        s->pipe.begin_failed = true;
         note(s, pgs__error_of(c, r));
       }
       PQclear(r);
@@ -191,12 +228,12 @@ int pgs__pipe_collect(pgs_store *s) {
     }
     switch (PQresultStatus(r)) {
     case PGRES_TUPLES_OK:
-      if (i < s->npend) {
-        int rc = pgs__claim_answer(r, s->pend[i].out);
+      if (i < s->pipe.npend) {
+        int rc = pgs__claim_answer(r, s->pipe.pend[i].out);
         if (rc != LIC_OK)
           note(s, rc);
-        else if (s->pend[i].out->outcome == STORE_CLAIM_NEW)
-          pgs__delta_own(s, PGS_DELTA_PUT, &s->pend[i].d);
+        else if (s->pipe.pend[i].out->outcome == STORE_CLAIM_NEW)
+          pgs__delta_own(s, PGS_DELTA_PUT, &s->pipe.pend[i].d);
       }
       i++;
       break;
@@ -213,12 +250,12 @@ int pgs__pipe_collect(pgs_store *s) {
     PQclear(r);
   }
   if (want_begin) {
-    s->begin_failed = true;
+    s->pipe.begin_failed = true;
     note(s, lic_fail(LIC_UNAVAILABLE, "postgresql: no answer to BEGIN"));
   }
-  if (i < s->npend)
-    note(s, lic_fail(LIC_UNAVAILABLE, "postgresql: %zu claim answers missing", s->npend - i));
-  pgs__pipe_drop(s);
+  if (i < s->pipe.npend)
+    note(s, lic_fail(LIC_UNAVAILABLE, "postgresql: %zu claim answers missing", s->pipe.npend - i));
+  drop(s);
   piped = NULL;
   if (PQexitPipelineMode(c) != 1) {
     note(s, lic_fail(LIC_UNAVAILABLE, "postgresql: cannot leave pipeline mode: %s",
@@ -228,16 +265,19 @@ int pgs__pipe_collect(pgs_store *s) {
     pgs__wconn_detach(s); /* the cancel handle names the old backend (stop.c) */
     PQreset(c);
     pgs__wconn_attach(s);
-    if (pgs__conn_ok(c))
-      pgs__writer_session(s);
+    if (pgs__conn_ok(c)) {
+      pgs__pipe_reset(s);
+      pgs__wconn_session(s);
+    }
   }
-  return s->pipe_rc;
+  return s->pipe.rc;
 }
 
-int pgs__pipe_settle(PGconn *c) {
-  if (piped != NULL && piped->wconn == c && PQpipelineStatus(c) != PQ_PIPELINE_OFF)
+/* conn.c's settle function on the writer thread (pgs__conn_settle_set). */
+static int settle(PGconn *c) {
+  if (piped != NULL && piped->wc.c == c && PQpipelineStatus(c) != PQ_PIPELINE_OFF)
     pgs__pipe_collect(piped);
-  return began != NULL && began->wconn == c && began->begin_failed
+  return began != NULL && began->wc.c == c && began->pipe.begin_failed
              ? lic_fail(LIC_UNAVAILABLE, "postgresql: the group's BEGIN failed")
              : LIC_OK;
 }

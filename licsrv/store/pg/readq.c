@@ -13,36 +13,19 @@
 
 #include "lic/err.h"
 #include "store/pg/internal.h"
+#include "store/pg/readq.h"
 
-typedef struct rjob {
+typedef struct pgs_rjob {
   store_read_fn read;
   store_read_done_fn done;
   void *arg;
-  struct rjob *next;
+  struct pgs_rjob *next;
 } rjob;
 
-typedef struct pgs_readq {
-  pthread_mutex_t mu;
-  pthread_cond_t work;
-  rjob *head, *tail;
-  size_t n;
-  bool closing;
-  bool started, joining, joined; /* joined: the thread has ended */
-  pthread_cond_t ended;
-  pthread_t th;
-} pgs_readq;
-
-/* The store's queue, made on first use (a CLI store never needs the thread). */
-static pgs_readq *queue_of(pgs_store *s) {
-  pthread_mutex_lock(&s->mu);
-  if (s->readq == NULL && (s->readq = calloc(1, sizeof *s->readq)) != NULL) {
-    pthread_mutex_init(&s->readq->mu, NULL);
-    pthread_cond_init(&s->readq->work, NULL);
-    pthread_cond_init(&s->readq->ended, NULL);
-  }
-  pgs_readq *q = s->readq;
-  pthread_mutex_unlock(&s->mu);
-  return q;
+void pgs__readq_init(pgs_store *s) {
+  pgs_mutex_init(&s->readq.mu);
+  pthread_cond_init(&s->readq.work, NULL);
+  pthread_cond_init(&s->readq.ended, NULL);
 }
 
 /* A connection idle for a second or more may have died with its server (a
@@ -60,14 +43,14 @@ static void check_idle(pgs_reader *rd, int64_t last_ms) {
 
 static void *reader_main(void *arg) {
   pgs_store *s = arg;
-  pgs_readq *q = s->readq;
+  pgs_readq *q = &s->readq;
   store_reader *rd = NULL;
   int nrc = pgs_reader_new((store *)s, &rd); /* connects on its first read */
   int64_t last_ms = pgs__now_ms();
-  pthread_mutex_lock(&q->mu);
+  pgs_lock(&q->mu);
   for (;;) {
     while (q->head == NULL && !q->closing)
-      pthread_cond_wait(&q->work, &q->mu);
+      pgs_wait(&q->work, &q->mu);
     rjob *j = q->head;
     if (j == NULL)
       break; /* closing, nothing queued */
@@ -75,7 +58,7 @@ static void *reader_main(void *arg) {
     if (q->head == NULL)
       q->tail = NULL;
     q->n--;
-    pthread_mutex_unlock(&q->mu);
+    pgs_unlock(&q->mu);
     int rc = nrc;
     if (rc == LIC_OK)
       check_idle((pgs_reader *)rd, last_ms);
@@ -87,9 +70,9 @@ static void *reader_main(void *arg) {
     last_ms = pgs__now_ms();
     j->done(j->arg, rc, rc != LIC_OK ? lic_errdetail() : "");
     free(j);
-    pthread_mutex_lock(&q->mu);
+    pgs_lock(&q->mu);
   }
-  pthread_mutex_unlock(&q->mu);
+  pgs_unlock(&q->mu);
   if (rd != NULL)
     pgs_reader_free(rd);
   return NULL;
@@ -98,16 +81,16 @@ static void *reader_main(void *arg) {
 int pgs_read_submit(store *st, store_reader *rd, store_read_fn read, store_read_done_fn done,
                     void *arg) {
   pgs_store *s = (pgs_store *)st;
-  pgs_readq *q = queue_of(s);
+  pgs_readq *q = &s->readq;
   rjob *j;
   int rc = LIC_OK;
   (void)rd; /* the caller's reader may be on a loop: never ours to wait on */
-  if (q == NULL || (j = calloc(1, sizeof *j)) == NULL)
+  if ((j = calloc(1, sizeof *j)) == NULL)
     return LIC_NOMEM;
   j->read = read;
   j->done = done;
   j->arg = arg;
-  pthread_mutex_lock(&q->mu);
+  pgs_lock(&q->mu);
   if (q->closing)
     rc = lic_fail(LIC_UNAVAILABLE, "postgresql: the store is closing");
   else if (q->n >= STORE_READQ_MAX)
@@ -128,7 +111,7 @@ int pgs_read_submit(store *st, store_reader *rd, store_read_fn read, store_read_
     q->n++;
     pthread_cond_signal(&q->work);
   }
-  pthread_mutex_unlock(&q->mu);
+  pgs_unlock(&q->mu);
   if (rc != LIC_OK)
     free(j);
   return rc;
@@ -136,12 +119,10 @@ int pgs_read_submit(store *st, store_reader *rd, store_read_fn read, store_read_
 
 void pgs_read_quiesce(store *st) {
   pgs_store *s = (pgs_store *)st;
-  pgs_readq *q = queue_of(s);
+  pgs_readq *q = &s->readq;
   rjob *left;
   bool join;
-  if (q == NULL)
-    return; /* no memory for a queue: then no read was ever queued */
-  pthread_mutex_lock(&q->mu);
+  pgs_lock(&q->mu);
   q->closing = true;
   left = q->head; /* not started: answered here, the thread takes no more */
   q->head = q->tail = NULL;
@@ -149,7 +130,7 @@ void pgs_read_quiesce(store *st) {
   join = q->started && !q->joining;
   q->joining = q->joining || join;
   pthread_cond_signal(&q->work);
-  pthread_mutex_unlock(&q->mu);
+  pgs_unlock(&q->mu);
   while (left != NULL) {
     rjob *n = left->next;
     left->done(left->arg, LIC_UNAVAILABLE, "postgresql: the store is closing");
@@ -158,23 +139,19 @@ void pgs_read_quiesce(store *st) {
   }
   if (join) /* the read it is running ends first (a hung database holds it) */
     pthread_join(q->th, NULL);
-  pthread_mutex_lock(&q->mu);
+  pgs_lock(&q->mu);
   if (join) {
     q->joined = true;
     pthread_cond_broadcast(&q->ended);
   }
   while (q->started && !q->joined) /* another caller joins it: wait for that too */
-    pthread_cond_wait(&q->ended, &q->mu);
-  pthread_mutex_unlock(&q->mu);
+    pgs_wait(&q->ended, &q->mu);
+  pgs_unlock(&q->mu);
 }
 
 void pgs__readq_free(pgs_store *s) {
-  if (s->readq == NULL)
-    return;
   pgs_read_quiesce((store *)s);
-  pthread_cond_destroy(&s->readq->work);
-  pthread_cond_destroy(&s->readq->ended);
-  pthread_mutex_destroy(&s->readq->mu);
-  free(s->readq);
-  s->readq = NULL;
+  pthread_cond_destroy(&s->readq.work);
+  pthread_cond_destroy(&s->readq.ended);
+  pgs_mutex_destroy(&s->readq.mu);
 }

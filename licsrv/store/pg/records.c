@@ -356,7 +356,7 @@ int pgs_w_registration_claim(store_wtxn *w, const store_registration *r, int64_t
   pgs__p_text(&p, audit_action);
   pgs__p_text(&p, audit_subject);
   pgs_store *s = ((pgs_wtxn *)w)->s;
-  if (s->pipe_ok && wc(w) == s->wconn) /* sent ahead: answered by the pass's end */
+  if (pgs__pipe_ahead(s, wc(w))) /* sent ahead: answered by the pass's end */
     return pgs__pipe_claim(s, &p, out, &d);
   if ((rc = pgs__wexec(w, PGS_STMT_CLAIM, PGS_CLAIM_SQL, &p, &res)) != LIC_OK)
     return rc;

@@ -292,6 +292,10 @@ out:
 }
 
 int pgs_open(const char *url, unsigned flags, store **out) {
+  return pgs_open_with(url, flags, NULL, out);
+}
+
+int pgs_open_with(const char *url, unsigned flags, const pgs_open_opts *o, store **out) {
   pgs_store *s = calloc(1, sizeof *s);
   int rc, v = 0;
   bool mu = false;
@@ -303,16 +307,17 @@ int pgs_open(const char *url, unsigned flags, store **out) {
   }
   s->ops = &pgs_ops;
   s->rdonly = (flags & STORE_RDONLY) != 0;
-  if (opq_init(&s->q) != LIC_OK) {
+  if (pgs__writer_init(s) != LIC_OK) {
     rc = lic_fail(LIC_NOMEM, "store: cannot create locks");
     goto out;
   }
-  pthread_mutex_init(&s->mu, NULL);
-  pthread_cond_init(&s->done, NULL);
-  pthread_rwlock_init(&s->clock, NULL);
+  pgs__cache_init(s, o != NULL ? o->cache_hook : NULL);
+  pgs__listen_init(s);
   pgs__stop_init(s);
+  pgs__readq_init(s);
   mu = true;
-  if ((rc = pgs__connect(url, &s->wconn)) != LIC_OK || (rc = pgs__schema_get(s->wconn, &v)) != LIC_OK)
+  if ((rc = pgs__connect(url, &s->wc.c)) != LIC_OK ||
+      (rc = pgs__schema_get(s->wc.c, &v)) != LIC_OK)
     goto out;
   if (v == 0 && (flags & STORE_CREATE) == 0) {
     rc = lic_fail(LIC_NOTFOUND, "postgresql: no licsrv schema in this database "
@@ -334,7 +339,7 @@ int pgs_open(const char *url, unsigned flags, store **out) {
       rc = lic_fail(LIC_INVALID, "postgresql: cannot create or migrate a read-only store");
       goto out;
     }
-    if ((rc = pgs__migrate(s->wconn, v)) != LIC_OK)
+    if ((rc = pgs__migrate(s->wc.c, v)) != LIC_OK)
       goto out;
   }
   if (RAND_bytes(s->origin, sizeof s->origin) != 1) {
@@ -343,46 +348,35 @@ int pgs_open(const char *url, unsigned flags, store **out) {
   }
   for (size_t i = 0; i < sizeof s->origin; i++)
     snprintf(s->origin_hex + 2 * i, 3, "%02x", s->origin[i]);
-  if ((rc = pgs__writer_session(s)) != LIC_OK)
+  pgs__pipe_reset(s);
+  if ((rc = pgs__wconn_session(s)) != LIC_OK)
     goto out;
-  s->up = true;
+  pgs__writer_set_up(s, true);
   if ((flags & STORE_CACHED) != 0) {
-    if ((rc = pgs__cache_load_all(s, s->wconn)) != LIC_OK)
+    if ((rc = pgs__cache_load_all(s, s->wc.c)) != LIC_OK)
       goto out;
     s->cached = true;
-    s->cache_fresh = true;
-    if (pthread_create(&s->listener, NULL, pgs__listener_main, s) != 0) {
-      rc = lic_fail(LIC_IO, "cannot start the change listener");
+    if ((rc = pgs__listen_start(s)) != LIC_OK)
       goto out;
-    }
-    s->listener_started = true;
   }
   if (!s->rdonly) {
-    if (pthread_create(&s->writer, NULL, pgs__writer_main, s) != 0) {
-      rc = lic_fail(LIC_IO, "cannot start the writer thread");
+    if ((rc = pgs__writer_start(s)) != LIC_OK)
       goto out;
-    }
-    s->writer_started = true;
+    pgs__stop_arm(s);
   }
   *out = (store *)s;
   return LIC_OK;
 out:
   if (s != NULL) {
-    if (s->listener_started) {
-      pthread_mutex_lock(&s->mu);
-      s->listener_stop = true;
-      pthread_mutex_unlock(&s->mu);
-      pthread_join(s->listener, NULL);
-    }
-    PQfinish(s->wconn);
-    pgs__cache_free(s);
-    free(s->stale);
     if (mu) {
+      pgs__listen_stop(s);
+      PQfinish(s->wc.c);
+      pgs__readq_free(s);
       pgs__stop_end(s);
-      opq_destroy(&s->q);
-      pthread_rwlock_destroy(&s->clock);
-      pthread_mutex_destroy(&s->mu);
-      pthread_cond_destroy(&s->done);
+      pgs__cache_free(s);
+      pgs__pipe_free(s);
+      pgs__writer_free(s);
+      pgs__listen_free(s);
     }
     free(s->url);
     free(s);
@@ -393,81 +387,19 @@ out:
 void pgs_close(store *st) {
   pgs_store *s = (pgs_store *)st;
   pgs__readq_free(s); /* its done callbacks may still write: before the writer stops */
-  if (s->writer_started) {
-    pthread_mutex_lock(&s->mu);
-    s->stopping = true; /* before the queue closes: the writer's last drain takes the batch */
-    pthread_mutex_unlock(&s->mu);
-    opq_close(&s->q);
-    pthread_join(s->writer, NULL);
-  }
+  pgs__writer_stop(s);
   pgs__stop_end(s);
-  if (s->listener_started) {
-    pthread_mutex_lock(&s->mu);
-    s->listener_stop = true;
-    pthread_mutex_unlock(&s->mu);
-    pthread_join(s->listener, NULL);
-  }
-  PQfinish(s->wconn);
+  pgs__listen_stop(s);
+  PQfinish(s->wc.c);
   pgs__cache_free(s);
-  pthread_rwlock_destroy(&s->clock);
-  free(s->dirty);
-  free(s->delta);
-  free(s->stale);
-  pgs__pipe_drop(s);
-  free(s->pend);
-  store_batch_free(&s->batch);
-  opq_destroy(&s->q);
-  pthread_mutex_destroy(&s->mu);
-  pthread_cond_destroy(&s->done);
+  pgs__pipe_free(s);
+  pgs__writer_free(s);
+  pgs__listen_free(s);
   free(s->url);
   free(s);
 }
 
-bool pgs__is_up(pgs_store *s) {
-  pthread_mutex_lock(&s->mu);
-  bool up = s->up;
-  pthread_mutex_unlock(&s->mu);
-  return up;
-}
-
-/* ---- readers: one connection each, no snapshot (every query reads the
- * newest committed state) ---------------------------------------------------- */
-
-int pgs_reader_new(store *st, store_reader **out) {
-  pgs_reader *rd = calloc(1, sizeof *rd);
-  if (rd == NULL)
-    return LIC_NOMEM;
-  rd->ops = &pgs_ops;
-  rd->s = (pgs_store *)st;
-  *out = (store_reader *)rd;
-  return LIC_OK;
-}
-
-void pgs_reader_free(store_reader *r) {
-  pgs_reader *rd = (pgs_reader *)r;
-  PQfinish(rd->c);
-  free(rd);
-}
-
-/* A cached store's verify path must not wait on (or for) the database: its
- * reads connect on first use instead. */
-int pgs_reader_begin(store_reader *r) {
-  PGconn *c;
-  if (((pgs_reader *)r)->s->cached)
-    return LIC_OK;
-  return pgs__rconn((pgs_reader *)r, &c);
-}
-
-void pgs_reader_end(store_reader *r) { (void)r; }
-
 /* ---- meta -------------------------------------------------------------------- */
-
-static int64_t hwm_pending(pgs_store *s) {
-  pthread_mutex_lock(&s->mu);
-  int64_t t = s->hwm_pending;
-  pthread_mutex_unlock(&s->mu);
-  return t;
-}
 
 int pgs_meta_get(store_reader *r, store_meta *m) {
   pgs_reader *rd = (pgs_reader *)r;
@@ -495,7 +427,7 @@ int pgs_meta_get(store_reader *r, store_meta *m) {
   }
   m->created = pgs__i64(res, 0, 5);
   m->clock_hwm = pgs__i64(res, 0, 6);
-  int64_t p = hwm_pending(rd->s);
+  int64_t p = pgs__writer_hwm_pending(rd->s);
   if (p > m->clock_hwm)
     m->clock_hwm = p;
 out:
@@ -538,17 +470,10 @@ int pgs_clock_hwm_get(store_reader *r, int64_t *t) {
   if (PQntuples(res) == 1)
     *t = pgs__i64(res, 0, 0);
   PQclear(res);
-  int64_t p = hwm_pending(rd->s);
+  int64_t p = pgs__writer_hwm_pending(rd->s);
   if (p > *t)
     *t = p;
   return LIC_OK;
-}
-
-int pgs_w_clock_hwm_set(store_wtxn *wt, int64_t t) {
-  pgs_params p = {0};
-  pgs__p_i64(&p, t);
-  return pgs__run(((pgs_wtxn *)wt)->c,
-                  "UPDATE licsrv_meta SET clock_hwm = GREATEST(clock_hwm, $1::bigint)", &p);
 }
 
 /* `licsrv clock --reset`: the mark set down on purpose. */

@@ -25,84 +25,109 @@
 
 #include "lic/err.h"
 #include "store/pg/internal.h"
+#include "store/pg/stop.h"
 #include "util/log.h"
 
 #define WATCH_TICK_MS    50
 #define CANCEL_RETRY_MS  500 /* a cancel that came before the statement started is sent again */
 #define HARD_STOP_MS     2000 /* after the first cancel: the connection is shut */
 
+/* libpq's notice receiver on the writer's connection: called in the writer
+ * thread, inside the call that got the notice. */
 static void writer_notice(void *arg, const PGresult *res) {
   pgs_store *s = arg;
+  PGS_ASSERT_WRITER(s);
   const char *sev = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
-  if (sev == NULL || strcmp(sev, "WARNING") != 0 || s->wwarn[0] != '\0')
+  if (sev == NULL || strcmp(sev, "WARNING") != 0 || s->stop.wwarn[0] != '\0')
     return;
-  snprintf(s->wwarn, sizeof s->wwarn, "%s", PQresultErrorMessage(res));
-  size_t n = strlen(s->wwarn);
-  while (n > 0 && (s->wwarn[n - 1] == '\n' || s->wwarn[n - 1] == ' '))
-    s->wwarn[--n] = '\0';
-  for (char *p = s->wwarn; *p != '\0'; p++)
+  snprintf(s->stop.wwarn, sizeof s->stop.wwarn, "%s", PQresultErrorMessage(res));
+  size_t n = strlen(s->stop.wwarn);
+  while (n > 0 && (s->stop.wwarn[n - 1] == '\n' || s->stop.wwarn[n - 1] == ' '))
+    s->stop.wwarn[--n] = '\0';
+  for (char *p = s->stop.wwarn; *p != '\0'; p++)
     if (*p == '\n')
       *p = ' ';
 }
 
 void pgs__stop_init(pgs_store *s) {
-  pthread_mutex_init(&s->cmu, NULL);
-  s->wsock = -1;
+  pgs_mutex_init(&s->stop.mu);
+  pgs_mutex_init(&s->stop.cmu);
+  s->stop.wsock = -1;
+}
+
+void pgs__stop_arm(pgs_store *s) {
+  pgs_lock(&s->stop.mu);
+  s->stop.armed = true;
+  pgs_unlock(&s->stop.mu);
+}
+
+void pgs__stop_warn_clear(pgs_store *s) {
+  PGS_ASSERT_WRITER(s);
+  s->stop.wwarn[0] = '\0';
+}
+
+const char *pgs__stop_warning(pgs_store *s) {
+  PGS_ASSERT_WRITER(s);
+  return s->stop.wwarn;
 }
 
 void pgs__wconn_attach(pgs_store *s) {
   PGcancel *c = NULL;
-  if (s->wconn != NULL) {
-    PQsetNoticeReceiver(s->wconn, writer_notice, s);
-    c = PQgetCancel(s->wconn);
+  PGS_ASSERT_WRITER(s);
+  if (s->wc.c != NULL) {
+    PQsetNoticeReceiver(s->wc.c, writer_notice, s);
+    c = PQgetCancel(s->wc.c);
   }
-  pthread_mutex_lock(&s->cmu);
-  PQfreeCancel(s->wcancel);
-  s->wcancel = c;
-  s->wsock = s->wconn != NULL ? PQsocket(s->wconn) : -1;
-  pthread_mutex_unlock(&s->cmu);
+  pgs_lock(&s->stop.cmu);
+  PQfreeCancel(s->stop.wcancel);
+  s->stop.wcancel = c;
+  s->stop.wsock = s->wc.c != NULL ? PQsocket(s->wc.c) : -1;
+  pgs_unlock(&s->stop.cmu);
 }
 
 void pgs__wconn_detach(pgs_store *s) {
-  pthread_mutex_lock(&s->cmu);
-  PQfreeCancel(s->wcancel);
-  s->wcancel = NULL;
-  s->wsock = -1; /* the descriptor is closed next and may be reused */
-  pthread_mutex_unlock(&s->cmu);
+  pgs_lock(&s->stop.cmu);
+  PQfreeCancel(s->stop.wcancel);
+  s->stop.wcancel = NULL;
+  s->stop.wsock = -1; /* the descriptor is closed next and may be reused */
+  pgs_unlock(&s->stop.cmu);
 }
 
 bool pgs__group_begin(pgs_store *s) {
-  pthread_mutex_lock(&s->mu);
-  bool ok = !s->canceled;
+  PGS_ASSERT_WRITER(s);
+  pgs_lock(&s->stop.mu);
+  bool ok = !s->stop.canceled;
   if (ok) {
-    s->busy = true;
-    s->busy_since_ms = pgs__now_ms();
+    s->stop.busy = true;
+    s->stop.busy_since_ms = pgs__now_ms();
   }
-  pthread_mutex_unlock(&s->mu);
+  pgs_unlock(&s->stop.mu);
   return ok;
 }
 
 bool pgs__group_end(pgs_store *s) {
-  pthread_mutex_lock(&s->mu);
-  s->busy = false;
-  bool hit = s->canceled;
-  pthread_mutex_unlock(&s->mu);
+  PGS_ASSERT_WRITER(s);
+  pgs_lock(&s->stop.mu);
+  assert(s->stop.busy); /* pgs__group_begin came first */
+  s->stop.busy = false;
+  bool hit = s->stop.canceled;
+  pgs_unlock(&s->stop.mu);
   return hit;
 }
 
 bool pgs__canceled(pgs_store *s) {
-  pthread_mutex_lock(&s->mu);
-  bool c = s->canceled;
-  pthread_mutex_unlock(&s->mu);
+  pgs_lock(&s->stop.mu);
+  bool c = s->stop.canceled;
+  pgs_unlock(&s->stop.mu);
   return c;
 }
 
 /* Outside mu: PQcancel opens its own connection to the server (PostgreSQL
  * 15's libpq gives it no timeout), and nothing else may wait on that. */
 static bool send_cancel(pgs_store *s, char *err, size_t errlen) {
-  pthread_mutex_lock(&s->cmu);
-  bool sent = s->wcancel != NULL && PQcancel(s->wcancel, err, (int)errlen) == 1;
-  pthread_mutex_unlock(&s->cmu);
+  pgs_lock(&s->stop.cmu);
+  bool sent = s->stop.wcancel != NULL && PQcancel(s->stop.wcancel, err, (int)errlen) == 1;
+  pgs_unlock(&s->stop.cmu);
   return sent;
 }
 
@@ -111,27 +136,28 @@ static bool send_cancel(pgs_store *s, char *err, size_t errlen) {
  * PQexec returns "connection lost" at once. The store writes nothing more
  * anyway. */
 static void shut_socket(pgs_store *s) {
-  pthread_mutex_lock(&s->cmu);
-  if (s->wsock >= 0)
-    shutdown(s->wsock, SHUT_RDWR);
-  pthread_mutex_unlock(&s->cmu);
+  pgs_lock(&s->stop.cmu);
+  if (s->stop.wsock >= 0)
+    shutdown(s->stop.wsock, SHUT_RDWR);
+  pgs_unlock(&s->stop.cmu);
 }
 
 static void *watchdog_main(void *arg) {
   pgs_store *s = arg;
   int64_t first_cancel = 0, last_cancel = 0;
   bool shut = false;
-  pthread_mutex_lock(&s->mu);
-  while (!s->writer_exited) {
+  pgs_lock(&s->stop.mu);
+  while (!s->stop.writer_exited) {
     int64_t now = pgs__now_ms();
-    int64_t from = s->busy_since_ms > s->stop_at_ms ? s->busy_since_ms : s->stop_at_ms;
-    bool cancel = s->busy && now - from >= (int64_t)s->stop_grace_ms &&
+    int64_t from =
+        s->stop.busy_since_ms > s->stop.stop_at_ms ? s->stop.busy_since_ms : s->stop.stop_at_ms;
+    bool cancel = s->stop.busy && now - from >= (int64_t)s->stop.grace_ms &&
                   now - last_cancel >= CANCEL_RETRY_MS;
-    bool hard = s->busy && first_cancel != 0 && !shut && now - first_cancel >= HARD_STOP_MS;
-    int64_t busy_ms = now - s->busy_since_ms;
+    bool hard = s->stop.busy && first_cancel != 0 && !shut && now - first_cancel >= HARD_STOP_MS;
+    int64_t busy_ms = now - s->stop.busy_since_ms;
     if (cancel)
-      s->canceled = true; /* before the cancel: the writer reads it when PQexec returns */
-    pthread_mutex_unlock(&s->mu);
+      s->stop.canceled = true; /* before the cancel: the writer reads it when PQexec returns */
+    pgs_unlock(&s->stop.mu);
     if (cancel) {
       char err[256] = "", q[300];
       bool sent = send_cancel(s, err, sizeof err);
@@ -139,7 +165,7 @@ static void *watchdog_main(void *arg) {
         srv_log(SRV_LOG_ERROR, "store_write_cancel",
                 "busy_ms=%lld grace_ms=%llu cancel=%s error=%s detail=\"a write still running "
                 "at stop is canceled and answered 503; nothing more is written\"",
-                (long long)busy_ms, (unsigned long long)s->stop_grace_ms,
+                (long long)busy_ms, (unsigned long long)s->stop.grace_ms,
                 sent ? "sent" : "failed", SRV_LOG_Q(err, q));
       last_cancel = pgs__now_ms();
       if (first_cancel == 0)
@@ -152,32 +178,33 @@ static void *watchdog_main(void *arg) {
     }
     struct timespec ts = {0, WATCH_TICK_MS * 1000000L};
     nanosleep(&ts, NULL);
-    pthread_mutex_lock(&s->mu);
+    pgs_lock(&s->stop.mu);
   }
-  pthread_mutex_unlock(&s->mu);
+  pgs_unlock(&s->stop.mu);
   return NULL;
 }
 
 void pgs_stop_begin(store *st, uint64_t grace_ms) {
   pgs_store *s = (pgs_store *)st;
-  pthread_mutex_lock(&s->mu);
-  bool start = s->writer_started && !s->writer_exited && s->stop_at_ms == 0;
+  pgs_lock(&s->stop.mu);
+  bool start = s->stop.armed && !s->stop.writer_exited && s->stop.stop_at_ms == 0;
   if (start) {
-    s->stop_at_ms = pgs__now_ms();
-    s->stop_grace_ms = grace_ms;
-    s->watchdog_started = pthread_create(&s->watchdog, NULL, watchdog_main, s) == 0;
+    s->stop.stop_at_ms = pgs__now_ms();
+    s->stop.grace_ms = grace_ms;
+    s->stop.watchdog_started = pthread_create(&s->stop.watchdog, NULL, watchdog_main, s) == 0;
   }
-  pthread_mutex_unlock(&s->mu);
+  pgs_unlock(&s->stop.mu);
 }
 
 void pgs__stop_end(pgs_store *s) {
-  pthread_mutex_lock(&s->mu);
-  s->writer_exited = true;
-  bool join = s->watchdog_started;
-  s->watchdog_started = false;
-  pthread_mutex_unlock(&s->mu);
+  pgs_lock(&s->stop.mu);
+  s->stop.writer_exited = true;
+  bool join = s->stop.watchdog_started;
+  s->stop.watchdog_started = false;
+  pgs_unlock(&s->stop.mu);
   if (join)
-    pthread_join(s->watchdog, NULL);
+    pthread_join(s->stop.watchdog, NULL);
   pgs__wconn_detach(s);
-  pthread_mutex_destroy(&s->cmu);
+  pgs_mutex_destroy(&s->stop.cmu);
+  pgs_mutex_destroy(&s->stop.mu);
 }

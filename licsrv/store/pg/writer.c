@@ -15,18 +15,13 @@
 #include "lic/err.h"
 #include "lic/util.h"
 #include "store/pg/internal.h"
+#include "store/pg/writer.h"
 #include "util/log.h"
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 2000
 
-int64_t pgs__now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* ---- the heartbeat batch (store/batch.c), under s->mu ---------------------- */
+/* ---- the heartbeat batch (store/batch.c), under the writer's lock ---------- */
 
 static int batch_note(pgs_store *s, const uint8_t owner[LIC_ID_LEN], const char *node,
                       int64_t now, const char *status, const char *reason) {
@@ -36,22 +31,22 @@ static int batch_note(pgs_store *s, const uint8_t owner[LIC_ID_LEN], const char 
     return r;
   if (s->rdonly)
     return lic_fail(LIC_INVALID, "store is read-only");
-  pthread_mutex_lock(&s->mu);
-  if (s->stopping) {
+  pgs_lock(&s->writer.mu);
+  if (s->writer.stopping) {
     r = lic_fail(LIC_INVALID, "store is closing");
     goto out;
   }
-  if ((r = store_batch_note(&s->batch, owner, node, now, status, reason, false, &first)) !=
+  if ((r = store_batch_note(&s->writer.batch, owner, node, now, status, reason, false, &first)) !=
       LIC_OK)
     goto out;
-  if (first && s->batch.n == 1 && s->hwm_pending == 0) {
-    s->batch_since_ms = pgs__now_ms();
-    opq_kick(&s->q); /* an idle writer arms its flush timer */
+  if (first && s->writer.batch.n == 1 && s->writer.hwm_pending == 0) {
+    s->writer.batch_since_ms = pgs__now_ms();
+    opq_kick(&s->writer.q); /* an idle writer arms its flush timer */
   }
-  if (s->batch.n >= STORE_MAX_BATCH)
-    opq_kick(&s->q);
+  if (s->writer.batch.n >= STORE_MAX_BATCH)
+    opq_kick(&s->writer.q);
 out:
-  pthread_mutex_unlock(&s->mu);
+  pgs_unlock(&s->writer.mu);
   return r;
 }
 
@@ -68,15 +63,15 @@ void pgs_clock_hwm_note(store *st, int64_t now) {
   pgs_store *s = (pgs_store *)st;
   if (s->rdonly)
     return;
-  pthread_mutex_lock(&s->mu);
-  if (now > s->hwm_pending) {
-    if (s->hwm_pending == 0 && s->batch.n == 0) {
-      s->batch_since_ms = pgs__now_ms();
-      opq_kick(&s->q);
+  pgs_lock(&s->writer.mu);
+  if (now > s->writer.hwm_pending) {
+    if (s->writer.hwm_pending == 0 && s->writer.batch.n == 0) {
+      s->writer.batch_since_ms = pgs__now_ms();
+      opq_kick(&s->writer.q);
     }
-    s->hwm_pending = now;
+    s->writer.hwm_pending = now;
   }
-  pthread_mutex_unlock(&s->mu);
+  pgs_unlock(&s->writer.mu);
 }
 
 /* The whole batch as one statement: a JSON array of rows, merged so a later
@@ -138,78 +133,37 @@ static int batch_apply(pgs_wtxn *w, const store_batch *bt, int64_t hwm) {
   return r;
 }
 
-/* ---- the read copy's own writes ----------------------------------------------- */
-
-void pgs__dirty(store_wtxn *wt, const uint8_t id[LIC_ID_LEN]) {
-  pgs__dirty_id(((pgs_wtxn *)wt)->s, id);
-}
-
-void pgs__dirty_id(pgs_store *s, const uint8_t id[LIC_ID_LEN]) {
-  if (!s->cached)
-    return;
-  for (size_t i = 0; i < s->ndirty; i++)
-    if (memcmp(s->dirty[i], id, LIC_ID_LEN) == 0)
-      return;
-  if (s->ndirty == s->capdirty) {
-    size_t cap = s->capdirty ? s->capdirty * 2 : 16;
-    void *n = realloc(s->dirty, cap * sizeof *s->dirty);
-    if (n == NULL)
-      return; /* the change feed brings it a moment later */
-    s->dirty = n;
-    s->capdirty = cap;
-  }
-  memcpy(s->dirty[s->ndirty++], id, LIC_ID_LEN);
-}
-
-void pgs__dirty_certs(store_wtxn *wt) { ((pgs_wtxn *)wt)->s->certs_dirty = true; }
-
-/* After a commit, before the answers: this process reads its own writes
- * (since: pgs__cache_mark before the COMMIT). */
-static void reload_dirty(pgs_store *s, uint64_t since) {
-  if (s->cached)
-    pgs__cache_apply_own(s, s->wconn, since);
-  if (s->certs_dirty)
-    pgs__cache_load_certs(s, s->wconn);
-  s->ndirty = 0;
-  s->certs_dirty = false;
-}
-
 void pgs_health_get(store *st, store_health *h) {
   pgs_store *s = (pgs_store *)st;
   memset(h, 0, sizeof *h);
-  pthread_mutex_lock(&s->mu);
-  h->writable = s->up;
+  pgs_lock(&s->writer.mu);
+  h->writable = s->writer.up;
+  pgs_unlock(&s->writer.mu);
   h->cached = s->cached;
-  h->cache_fresh = s->cache_fresh;
-  h->down_since = s->cache_fresh ? 0 : s->cache_down_since;
-  pthread_mutex_unlock(&s->mu);
-  if (s->cached) {
-    pthread_rwlock_rdlock(&s->clock);
-    h->cache_age_ms = pgs__now_ms() - s->cloaded_ms;
-    pthread_rwlock_unlock(&s->clock);
-    h->cache_reloads = atomic_load(&s->creloads);
-    h->cache_notice_rows = atomic_load(&s->cnotice_rows);
-  }
+  pgs__listen_health(s, h);
+  if (s->cached)
+    pgs__cache_health(s, h);
 }
 
 /* ---- the writer thread ---------------------------------------------------------- */
 
 static void set_up(pgs_store *s, bool up) {
-  pthread_mutex_lock(&s->mu);
-  s->up = up;
-  pthread_mutex_unlock(&s->mu);
+  pgs_lock(&s->writer.mu);
+  s->writer.up = up;
+  pgs_unlock(&s->writer.mu);
 }
 
 /* The writer's connection, reconnecting at most once per backoff step. */
 static int writer_conn(pgs_store *s, int64_t *next_try, int64_t *backoff) {
-  if (pgs__conn_ok(s->wconn))
+  PGS_ASSERT_WRITER(s);
+  if (pgs__conn_ok(s->wc.c))
     return LIC_OK;
   if (pgs__now_ms() < *next_try)
     return lic_fail(LIC_UNAVAILABLE, "postgresql: unreachable (reconnecting)");
   pgs__wconn_detach(s);
-  PQfinish(s->wconn);
-  s->wconn = NULL;
-  int rc = pgs__connect(s->url, &s->wconn);
+  PQfinish(s->wc.c);
+  s->wc.c = NULL;
+  int rc = pgs__connect(s->url, &s->wc.c);
   pgs__wconn_attach(s); /* the new connection's cancel handle (none when it failed) */
   if (rc != LIC_OK) {
     *next_try = pgs__now_ms() + *backoff;
@@ -218,7 +172,8 @@ static int writer_conn(pgs_store *s, int64_t *next_try, int64_t *backoff) {
     return rc;
   }
   *backoff = BACKOFF_MIN_MS;
-  if ((rc = pgs__writer_session(s)) != LIC_OK)
+  pgs__pipe_reset(s); /* nothing of the old connection's pipeline is left */
+  if ((rc = pgs__wconn_session(s)) != LIC_OK)
     return rc;
   set_up(s, true);
   return LIC_OK;
@@ -235,11 +190,11 @@ static int savepoint(PGconn *c, const char *verb) {
  * this first statement fails on it; nothing of the group was sent then, so
  * reconnect at once and begin again rather than answer the group 503. */
 static int group_begin(pgs_store *s, int64_t *next_try, int64_t *backoff) {
-  int rc = pgs__run(s->wconn, "BEGIN", NULL);
-  if (rc != LIC_OK && !pgs__conn_ok(s->wconn)) {
+  int rc = pgs__run(s->wc.c, "BEGIN", NULL);
+  if (rc != LIC_OK && !pgs__conn_ok(s->wc.c)) {
     *next_try = 0;
     if ((rc = writer_conn(s, next_try, backoff)) == LIC_OK)
-      rc = pgs__run(s->wconn, "BEGIN", NULL);
+      rc = pgs__run(s->wc.c, "BEGIN", NULL);
   }
   return rc;
 }
@@ -250,43 +205,42 @@ static int group_begin(pgs_store *s, int64_t *next_try, int64_t *backoff) {
  * reconnects and runs the pass again (writer_main), as group_begin does. */
 static int group_pass(pgs_store *s, opq_op *ops, bool isolate, bool *failed, uint64_t *nops,
                       int64_t *next_try, int64_t *backoff) {
-  s->begin_sent = s->begin_failed = false;
+  PGS_ASSERT_WRITER(s);
+  pgs__pipe_pass(s, !isolate); /* claims sent ahead (pipe.c) in the first pass */
   /* group_begin may reconnect: w takes the connection after */
   int rc = isolate ? group_begin(s, next_try, backoff) : pgs__pipe_begin(s);
-  pgs_wtxn w = {.ops = &pgs_ops, .s = s, .c = s->wconn, .now = (int64_t)time(NULL)};
+  pgs_wtxn w = {.ops = &pgs_ops, .s = s, .c = s->wc.c, .now = (int64_t)time(NULL)};
   *failed = false;
   *nops = 0;
-  s->ndelta = 0; /* a pass starts from nothing */
-  s->pipe_ok = !isolate; /* claims sent ahead (pipe.c) in the first pass */
-  s->pipe_rc = LIC_OK;
+  pgs__own_rollback(s, 0); /* a pass starts from nothing */
   if (rc != LIC_OK)
     return rc;
   for (opq_op *o = ops; o != NULL && !*failed; o = o->next) {
     lic_errdetail_clear();
     o->detail[0] = '\0';
-    if (isolate && (rc = savepoint(s->wconn, "")) != LIC_OK)
+    if (isolate && (rc = savepoint(s->wc.c, "")) != LIC_OK)
       return rc;
-    size_t ndelta = s->ndelta;
+    size_t mark = pgs__own_mark(s);
     o->rc = o->apply((store_wtxn *)&w, o->arg);
     w.count_ok = false; /* a count read in one operation is that one's */
     if (o->rc != LIC_OK)
-      s->ndelta = ndelta; /* rolled back (to its savepoint, or all of it) */
-    if (!pgs__conn_ok(s->wconn))
+      pgs__own_rollback(s, mark); /* rolled back (to its savepoint, or all of it) */
+    if (!pgs__conn_ok(s->wc.c))
       return lic_fail(LIC_UNAVAILABLE, "postgresql: connection lost");
     if (o->rc == LIC_UNAVAILABLE) /* canceled or timed out: not this operation's fault */
       return o->rc;
     if (o->rc != LIC_OK)
       snprintf(o->detail, sizeof o->detail, "%s", lic_errdetail());
-    if (isolate && (rc = savepoint(s->wconn, o->rc == LIC_OK ? "RELEASE" : "ROLLBACK TO")) != LIC_OK)
+    if (isolate && (rc = savepoint(s->wc.c, o->rc == LIC_OK ? "RELEASE" : "ROLLBACK TO")) != LIC_OK)
       return rc;
     if (!isolate && o->rc != LIC_OK)
       *failed = true;
     (*nops)++;
   }
-  s->pipe_ok = false;
+  pgs__pipe_pass_end(s);
   if (pgs__pipe_collect(s) != LIC_OK) /* a claim sent ahead failed */
     *failed = true;
-  if (!pgs__conn_ok(s->wconn))
+  if (!pgs__conn_ok(s->wc.c))
     return lic_fail(LIC_UNAVAILABLE, "postgresql: connection lost");
   return LIC_OK;
 }
@@ -294,37 +248,38 @@ static int group_pass(pgs_store *s, opq_op *ops, bool isolate, bool *failed, uin
 /* Sleep until there is work (as in store/lmdb/writer.c). */
 static void wait_work(pgs_store *s) {
   for (;;) {
-    pthread_mutex_lock(&s->mu);
-    bool flush = s->flush_wanted != s->flush_done;
+    pgs_lock(&s->writer.mu);
+    bool flush = s->writer.flush_wanted != s->writer.flush_done;
     int64_t wait = -1;
-    if (s->batch.n > 0 || s->hwm_pending > 0) {
-      wait = s->batch_since_ms + STORE_FLUSH_MS - pgs__now_ms();
-      if (wait < 0 || s->batch.n >= STORE_MAX_BATCH)
+    if (s->writer.batch.n > 0 || s->writer.hwm_pending > 0) {
+      wait = s->writer.batch_since_ms + STORE_FLUSH_MS - pgs__now_ms();
+      if (wait < 0 || s->writer.batch.n >= STORE_MAX_BATCH)
         wait = 0;
     }
-    pthread_mutex_unlock(&s->mu);
-    if (flush || wait == 0 || opq_wait(&s->q, wait))
+    pgs_unlock(&s->writer.mu);
+    if (flush || wait == 0 || opq_wait(&s->writer.q, wait))
       return;
   }
 }
 
-void *pgs__writer_main(void *arg) {
+static void *writer_main(void *arg) {
   pgs_store *s = arg;
   int64_t next_try = 0, backoff = BACKOFF_MIN_MS;
 
-  pgs__wconn_attach(s); /* the opener's connection, now the writer's */
+  pgs_owner_take(&s->wowner); /* the writer's state is this thread's from now */
+  pgs__wconn_attach(s);       /* the opener's connection, now the writer's */
 
   for (;;) {
     bool stop;
     wait_work(s);
-    opq_op *ops = opq_drain(&s->q, &stop);
-    pthread_mutex_lock(&s->mu);
-    store_batch bt = store_batch_take(&s->batch);
+    opq_op *ops = opq_drain(&s->writer.q, &stop);
+    pgs_lock(&s->writer.mu);
+    store_batch bt = store_batch_take(&s->writer.batch);
     size_t bn = bt.n;
-    int64_t hwm = s->hwm_pending;
-    s->hwm_pending = 0;
-    uint64_t flush_target = s->flush_wanted;
-    pthread_mutex_unlock(&s->mu);
+    int64_t hwm = s->writer.hwm_pending;
+    s->writer.hwm_pending = 0;
+    uint64_t flush_target = s->writer.flush_wanted;
+    pgs_unlock(&s->writer.mu);
 
     uint64_t nops = 0;
     int crc = LIC_OK;
@@ -346,7 +301,7 @@ void *pgs__writer_main(void *arg) {
         crc = group_pass(s, ops, pass == 1, &failed, &nops, &next_try, &backoff);
         if (crc == LIC_OK && !failed)
           break;
-        if (pass == 0 && again && s->begin_failed && !pgs__conn_ok(s->wconn)) {
+        if (pass == 0 && again && pgs__pipe_begin_failed(s) && !pgs__conn_ok(s->wc.c)) {
           /* the BEGIN sent ahead found the connection dead: nothing of the
            * group reached PostgreSQL's commit, so reconnect and run it again */
           again = false;
@@ -355,31 +310,32 @@ void *pgs__writer_main(void *arg) {
           pass = -1;
           continue;
         }
-        pgs__run(s->wconn, "ROLLBACK", NULL);
+        pgs__run(s->wc.c, "ROLLBACK", NULL);
         if (crc == LIC_OK && (pass == 1 || pgs__canceled(s)))
           break; /* no replay of a group the stop canceled */
       }
       if (crc == LIC_OK && pgs__canceled(s)) {
-        pgs__run(s->wconn, "ROLLBACK", NULL);
+        pgs__run(s->wc.c, "ROLLBACK", NULL);
         crc = LIC_UNAVAILABLE;
       } else if (crc == LIC_OK) {
         if (bn > 0 || hwm > 0) { /* bookkeeping rides along; dropped on failure */
-          pgs_wtxn w = {.ops = &pgs_ops, .s = s, .c = s->wconn, .now = (int64_t)time(NULL)};
-          if (savepoint(s->wconn, "") == LIC_OK) {
+          pgs_wtxn w = {.ops = &pgs_ops, .s = s, .c = s->wc.c, .now = (int64_t)time(NULL)};
+          if (savepoint(s->wc.c, "") == LIC_OK) {
             int br = batch_apply(&w, &bt, hwm);
-            savepoint(s->wconn, br == LIC_OK ? "RELEASE" : "ROLLBACK TO");
+            savepoint(s->wc.c, br == LIC_OK ? "RELEASE" : "ROLLBACK TO");
           }
           nops++;
         }
         lic_errdetail_clear();
         uint64_t since = pgs__cache_mark(s);
-        s->wwarn[0] = '\0';
+        pgs__stop_warn_clear(s);
         commit_sent = true;
-        crc = pgs__run(s->wconn, "COMMIT", NULL); /* answered only after this */
+        crc = pgs__run(s->wc.c, "COMMIT", NULL); /* answered only after this */
         committed = crc == LIC_OK;
-        warned = s->wwarn[0] != '\0'; /* the COMMIT's own, not the reload's below */
-        if (committed)
-          reload_dirty(s, since); /* on the primary, whatever the answer below */
+        /* the COMMIT's own warning, not the reload's below */
+        warned = pgs__stop_warning(s)[0] != '\0';
+        if (committed) /* on the primary, whatever the answer below */
+          pgs__cache_apply_own(s, s->wc.c, since);
       }
       bool canceled = pgs__group_end(s);
       if (canceled || (committed && warned)) {
@@ -408,11 +364,11 @@ void *pgs__writer_main(void *arg) {
         char qd[300];
         srv_log(SRV_LOG_ERROR, "store_write_canceled",
                 "ops=%zu committed=%s cause=%s warning=%s detail=%s", nq, fate,
-                canceled ? "stop" : "postgresql_warning", SRV_LOG_Q(s->wwarn, qw),
+                canceled ? "stop" : "postgresql_warning", SRV_LOG_Q(pgs__stop_warning(s), qw),
                 SRV_LOG_Q(why, qd));
       } else if (crc != LIC_OK) {
         snprintf(cdetail, sizeof cdetail, "%s", lic_errdetail());
-        if (!pgs__conn_ok(s->wconn)) {
+        if (!pgs__conn_ok(s->wc.c)) {
           crc = LIC_UNAVAILABLE;
           set_up(s, false);
           next_try = 0; /* the next group tries a reconnect at once */
@@ -420,29 +376,29 @@ void *pgs__writer_main(void *arg) {
       }
     }
     store_batch_free(&bt);
-    s->ndirty = s->ndelta = 0; /* a failed group changed nothing */
-    s->certs_dirty = false;
+    pgs__own_clear(s); /* a failed group changed nothing */
 
-    pthread_mutex_lock(&s->mu);
-    s->stats.ops += nops;
+    pgs_lock(&s->writer.mu);
+    s->writer.stats.ops += nops;
     if (committed) {
-      s->stats.commits++;
-      s->stats.syncs++;
+      s->writer.stats.commits++;
+      s->writer.stats.syncs++;
       if (ops == NULL)
-        s->stats.flushes++;
+        s->writer.stats.flushes++;
     }
-    pthread_mutex_unlock(&s->mu);
+    pgs_unlock(&s->writer.mu);
 
     opq_complete(ops, crc, cdetail);
 
-    pthread_mutex_lock(&s->mu);
-    s->flush_done = flush_target;
-    pthread_cond_broadcast(&s->done);
-    bool last = stop && s->batch.n == 0 && s->hwm_pending == 0;
-    pthread_mutex_unlock(&s->mu);
+    pgs_lock(&s->writer.mu);
+    s->writer.flush_done = flush_target;
+    pthread_cond_broadcast(&s->writer.done);
+    bool last = stop && s->writer.batch.n == 0 && s->writer.hwm_pending == 0;
+    pgs_unlock(&s->writer.mu);
     if (last)
       break;
   }
+  pgs_owner_drop(&s->wowner);
   return NULL;
 }
 
@@ -450,7 +406,7 @@ int pgs_submit(store *st, store_apply_fn apply, store_done_fn done, void *arg) {
   pgs_store *s = (pgs_store *)st;
   if (s->rdonly)
     return lic_fail(LIC_INVALID, "store is read-only");
-  return opq_push(&s->q, apply, done, arg);
+  return opq_push(&s->writer.q, apply, done, arg);
 }
 
 int64_t pgs_wtxn_now(const store_wtxn *w) { return ((const pgs_wtxn *)w)->now; }
@@ -459,18 +415,68 @@ int pgs_flush(store *st) {
   pgs_store *s = (pgs_store *)st;
   if (s->rdonly)
     return LIC_OK;
-  pthread_mutex_lock(&s->mu);
-  uint64_t target = ++s->flush_wanted;
-  opq_kick(&s->q);
-  while (s->flush_done < target)
-    pthread_cond_wait(&s->done, &s->mu);
-  pthread_mutex_unlock(&s->mu);
+  pgs_lock(&s->writer.mu);
+  uint64_t target = ++s->writer.flush_wanted;
+  opq_kick(&s->writer.q);
+  while (s->writer.flush_done < target)
+    pgs_wait(&s->writer.done, &s->writer.mu);
+  pgs_unlock(&s->writer.mu);
   return LIC_OK;
 }
 
 void pgs_stats_get(store *st, store_stats *out) {
   pgs_store *s = (pgs_store *)st;
-  pthread_mutex_lock(&s->mu);
-  *out = s->stats;
-  pthread_mutex_unlock(&s->mu);
+  pgs_lock(&s->writer.mu);
+  *out = s->writer.stats;
+  pgs_unlock(&s->writer.mu);
+}
+
+int pgs_w_clock_hwm_set(store_wtxn *wt, int64_t t) {
+  pgs_params p = {0};
+  pgs__p_i64(&p, t);
+  return pgs__run(((pgs_wtxn *)wt)->c,
+                  "UPDATE licsrv_meta SET clock_hwm = GREATEST(clock_hwm, $1::bigint)", &p);
+}
+
+/* ---- the room's life ------------------------------------------------------------- */
+
+int pgs__writer_init(pgs_store *s) {
+  if (opq_init(&s->writer.q) != LIC_OK)
+    return LIC_NOMEM;
+  pgs_mutex_init(&s->writer.mu);
+  pthread_cond_init(&s->writer.done, NULL);
+  return LIC_OK;
+}
+
+int pgs__writer_start(pgs_store *s) {
+  if (pthread_create(&s->writer.th, NULL, writer_main, s) != 0)
+    return lic_fail(LIC_IO, "cannot start the writer thread");
+  s->writer.started = true;
+  return LIC_OK;
+}
+
+void pgs__writer_stop(pgs_store *s) {
+  if (!s->writer.started)
+    return;
+  pgs_lock(&s->writer.mu);
+  s->writer.stopping = true; /* before the queue closes: the writer's last drain takes the batch */
+  pgs_unlock(&s->writer.mu);
+  opq_close(&s->writer.q);
+  pthread_join(s->writer.th, NULL);
+}
+
+void pgs__writer_free(pgs_store *s) {
+  store_batch_free(&s->writer.batch);
+  opq_destroy(&s->writer.q);
+  pgs_mutex_destroy(&s->writer.mu);
+  pthread_cond_destroy(&s->writer.done);
+}
+
+void pgs__writer_set_up(pgs_store *s, bool up) { set_up(s, up); }
+
+int64_t pgs__writer_hwm_pending(pgs_store *s) {
+  pgs_lock(&s->writer.mu);
+  int64_t t = s->writer.hwm_pending;
+  pgs_unlock(&s->writer.mu);
+  return t;
 }

@@ -348,6 +348,28 @@ static void test_node_names(void **state) {
   assert_non_null(strstr(lic_errdetail(), "node"));
 }
 
+/* The wipe clears the secrets, and only them (a handler reads the rest). */
+static void test_wipe(void **state) {
+  (void)state;
+  srv_verify_req q;
+  memset(&q, 'x', sizeof q);
+  q.token[SRV_MAX_TOKEN] = '\0';
+  q.secret[SRV_MAX_NODE_SECRET] = '\0';
+  srv_verify_req_wipe(&q);
+  static const char zero[SRV_MAX_TOKEN + 1];
+  assert_memory_equal(q.token, zero, sizeof q.token);
+  assert_memory_equal(q.secret, zero, sizeof q.secret);
+  assert_int_equal(q.node[0], 'x');
+  assert_int_equal(q.project[LIC_MAX_NAME], 'x');
+  srv_claim_req c;
+  memset(&c, 'y', sizeof c);
+  srv_claim_req_wipe(&c);
+  for (size_t i = 0; i < sizeof c.code; i++)
+    assert_int_equal(c.code[i], 0);
+  assert_int_equal(c.machine[0], 'y');
+  srv_claim_req_wipe(NULL); /* accepted, as free functions are */
+}
+
 /* revocations_seq: optional (absent 0), an integer >= 0 in both encodings. */
 static void test_revocations_seq(void **state) {
   (void)state;
@@ -411,6 +433,7 @@ int main(void) {
       cmocka_unit_test(test_claim_msgpack),
       cmocka_unit_test(test_claim_json),
       cmocka_unit_test(test_node_names),
+      cmocka_unit_test(test_wipe),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

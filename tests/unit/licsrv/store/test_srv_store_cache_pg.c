@@ -3,7 +3,7 @@
  * overlap: a full reload (the listener's snapshot after a reconnect or at the
  * age bound) and an account reload (the writer's after its commit, or the
  * listener's after a NOTIFY). Each case puts the other reload between the
- * first one's read and its swap through pgs__cache_hook, then checks what a
+ * first one's read and its swap through the cache hook (pgs_open_opts), then checks what a
  * verify would read. The change listener is stopped first, so no NOTIFY can
  * mend the copy behind the test's back: what is checked is the copy itself.
  * Runs against the server tests/unit/with_pg.py starts (LIC_TEST_PG_URL). */
@@ -36,6 +36,12 @@ static int hook_what;   /* the reload the hook acts in */
 static int hook_action; /* what it does there, once */
 static int hook_fired;
 static pthread_t hook_thread;
+/* The hook the case wants now: the store's (set at open) calls it. */
+static pgs_cache_hook_fn cur_hook;
+
+static int hook_of_store(pgs_store *s, int what, const uint8_t *id) {
+  return cur_hook != NULL ? cur_hook(s, what, id) : LIC_OK;
+}
 
 static PGconn *conn(void) {
   PGconn *c = PQconnectdb(getenv("LIC_TEST_PG_URL"));
@@ -52,14 +58,7 @@ static void sql(PGconn *c, const char *q) {
 }
 
 /* No NOTIFY reaches the copy from here on: only the test's reloads do. */
-static void listener_stop(store *st) {
-  pgs_store *s = (pgs_store *)st;
-  pthread_mutex_lock(&s->mu);
-  s->listener_stop = true;
-  pthread_mutex_unlock(&s->mu);
-  pthread_join(s->listener, NULL);
-  s->listener_started = false;
-}
+static void listener_stop(store *st) { pgs__listen_stop((pgs_store *)st); }
 
 static int setup(void **state) {
   fx *f = calloc(1, sizeof *f);
@@ -68,7 +67,8 @@ static int setup(void **state) {
   sql(c, "DROP SCHEMA public CASCADE; CREATE SCHEMA public");
   PQfinish(c);
   assert_int_equal(store_open(url, STORE_CREATE, &f->other), LIC_OK);
-  assert_int_equal(store_open(url, STORE_CACHED, &f->s), LIC_OK);
+  const pgs_open_opts o = {.cache_hook = hook_of_store};
+  assert_int_equal(pgs_open_with(url, STORE_CACHED, &o, &f->s), LIC_OK);
   listener_stop(f->s);
   assert_int_equal(store_reader_new(f->s, &f->rd), LIC_OK);
   f->c = conn();
@@ -82,7 +82,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
   fx *f = *state;
-  pgs__cache_hook = NULL;
+  cur_hook = NULL;
   F = NULL;
   store_reader_free(f->rd);
   store_close(f->s);
@@ -195,7 +195,7 @@ static int the_hook(pgs_store *s, int what, const uint8_t *id) {
 static void arm(int what, int action) {
   hook_what = what;
   hook_action = action;
-  pgs__cache_hook = the_hook;
+  cur_hook = the_hook;
 }
 
 static pgs_store *S(void) { return (pgs_store *)F->s; }
@@ -213,7 +213,7 @@ static void test_full_reload_keeps_a_newer_account_reload(void **state) {
   assert_int_equal(pgs__cache_load_all(S(), F->c), LIC_OK);
   assert_true(hook_fired);
   assert_int_equal(reg_rc(A1, 1), LIC_OK);
-  pgs__cache_hook = NULL; /* and a later full reload agrees */
+  cur_hook = NULL; /* and a later full reload agrees */
   assert_int_equal(pgs__cache_load_all(S(), F->c), LIC_OK);
   assert_int_equal(reg_rc(A1, 1), LIC_OK);
 }
@@ -247,7 +247,7 @@ static void test_full_reload_does_not_resurrect_a_deleted_account(void **state) 
   assert_true(hook_fired);
   assert_int_equal(acct_rc(A2), LIC_NOTFOUND);
   assert_int_equal(reg_rc(A2, 1), LIC_NOTFOUND);
-  pgs__cache_hook = NULL;
+  cur_hook = NULL;
   assert_int_equal(pgs__cache_load_all(S(), F->c), LIC_OK);
   assert_int_equal(acct_rc(A2), LIC_NOTFOUND);
   write_on(F->s, W_ACCT_PUT, A2, 0); /* and it can be imported again */
@@ -303,7 +303,8 @@ static int setup_live(void **state) {
   sql(c, "DROP SCHEMA public CASCADE; CREATE SCHEMA public");
   PQfinish(c);
   assert_int_equal(store_open(url, STORE_CREATE, &f->other), LIC_OK);
-  assert_int_equal(store_open(url, STORE_CACHED, &f->s), LIC_OK);
+  const pgs_open_opts o = {.cache_hook = hook_of_store};
+  assert_int_equal(pgs_open_with(url, STORE_CACHED, &o, &f->s), LIC_OK);
   assert_int_equal(store_reader_new(f->s, &f->rd), LIC_OK);
   f->c = conn();
   f->side = conn();
@@ -379,7 +380,7 @@ static void test_listener_retries_a_failed_reload(void **state) {
   write_on(F->other, W_ACCT_PUT, A2, 0); /* announced to nobody: only a reload brings it */
   assert_int_equal(acct_rc(A2), LIC_NOTFOUND);
   hook_fired = 0;
-  pgs__cache_hook = fail_listener_full_once;
+  cur_hook = fail_listener_full_once;
   /* end the listener's connection (the writers' too: they reconnect) */
   sql(F->side, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
                " WHERE application_name = 'licsrv' AND pid <> pg_backend_pid()");
