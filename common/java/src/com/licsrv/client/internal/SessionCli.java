@@ -57,6 +57,40 @@ final class SessionCli {
 
   static final long CHUNK_S = 5;
 
+  /** Held while the agent runs; a field, so that no collection closes it (and drops the lock). */
+  private static java.nio.channels.FileChannel agentLock;
+
+  /**
+   * STATE/agent.lock, the one licctl agent holds: a POSIX record lock on the whole file, which
+   * liblic's fcntl OFD lock excludes both ways, so neither a Java nor a C agent starts beside
+   * the other. The file names its holder ("pid N"), as licctl's does.
+   */
+  static java.nio.channels.FileChannel lockAgent(Path path) throws IOException, Failure {
+    java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(path,
+        Set.of(java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.READ,
+            java.nio.file.StandardOpenOption.WRITE, java.nio.file.LinkOption.NOFOLLOW_LINKS),
+        java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+            java.nio.file.attribute.PosixFilePermissions.fromString("rw-------")));
+    try {
+      if (ch.tryLock() == null) {
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(64);
+        ch.read(b, 0);
+        String who = new String(b.array(), 0, b.position(), StandardCharsets.UTF_8);
+        who = who.contains("\n") ? who.substring(0, who.indexOf('\n')) : who;
+        throw new Failure(FAIL, path.getParent().toString(), "another agent ("
+            + (who.isEmpty() ? "pid unknown" : who) + ") runs with this state directory: "
+            + "stop it, or give this one its own --state");
+      }
+      ch.truncate(0);
+      ch.write(java.nio.ByteBuffer.wrap(("pid " + ProcessHandle.current().pid() + "\n")
+          .getBytes(StandardCharsets.UTF_8)), 0);
+      return ch;
+    } catch (IOException | Failure | RuntimeException e) {
+      ch.close();
+      throw e;
+    }
+  }
+
   int agent(String[] args) throws Usage, Failure {
     Opts o = Opts.parse(args, VERIFY_OPTS, Set.of());
     if (o.help) {
@@ -72,15 +106,9 @@ final class SessionCli {
     }
     Verifier v = verifier("agent", o);
     Path dir = stateDir(o.one("state"));
-    java.nio.channels.FileChannel lock;
     try {
       Files.createDirectories(dir);
-      lock = java.nio.channels.FileChannel.open(dir.resolve("agent.java.lock"),
-          java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.WRITE);
-      if (lock.tryLock() == null) {
-        throw new Failure(FAIL, dir.toString(), "another agent runs with this state directory: "
-            + "stop it, or give this one its own --state");
-      }
+      agentLock = lockAgent(dir.resolve("agent.lock"));
     } catch (IOException e) {
       throw new Failure(FAIL, "agent", "input/output error: " + e.getMessage());
     }
