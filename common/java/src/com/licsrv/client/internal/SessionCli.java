@@ -53,7 +53,8 @@ final class SessionCli {
       + "when grace runs out. The last valid verdict is kept in STATE/session.state and\n"
       + "checked again at start. Every change is written to STATE/status.json, a\n"
       + "convenience for dashboards: it is not signed, so 'status' never believes it.\n"
-      + "SIGTERM or SIGINT: exit 0. SIGHUP: check now.\n";
+      + "SIGTERM, SIGINT or SIGHUP: exit 0. To check now (licctl agent's SIGHUP), create\n"
+      + "STATE/check-now (touch it): the agent checks at once and removes it.\n";
 
   static final long CHUNK_S = 5;
 
@@ -114,7 +115,7 @@ final class SessionCli {
     }
     com.licsrv.client.Session s = com.licsrv.client.Session.newBuilder(v, urls).stateDir(dir).build();
     Runtime.getRuntime().addShutdownHook(new Thread(() -> Runtime.getRuntime().halt(OK)));
-    onHangup(s);
+    watchCheckNow(dir);
     Path statusFile = dir.resolve("status.json");
     String last = null;
     String prev = null;
@@ -146,44 +147,67 @@ final class SessionCli {
         }
       }
       long ms = Math.min(wake - now, CHUNK_S) * 1000 + 1;
-      synchronized (hangup) {
-        if (!hangup[0]) {
+      synchronized (checkNow) {
+        if (!checkNow[0]) {
           try {
-            hangup.wait(Math.max(ms - System.currentTimeMillis() % 1000, 1));
+            checkNow.wait(Math.max(ms - System.currentTimeMillis() % 1000, 1));
           } catch (InterruptedException e) {
             return OK;
           }
         }
-        if (hangup[0]) {
-          hangup[0] = false;
+        if (checkNow[0]) {
+          checkNow[0] = false;
           s.checkNow();
         }
       }
     }
   }
 
-  private final boolean[] hangup = {false};
+  private final boolean[] checkNow = {false};
 
-  /** SIGHUP checks now: sun.misc.Signal (jdk.unsupported), taken by reflection when present. */
-  private void onHangup(com.licsrv.client.Session s) {
+  /** The file whose appearance in the state directory makes the agent check at once. */
+  static final String CHECK_NOW = "check-now";
+
+  /**
+   * STATE/check-now created (or touched) makes the agent check at once and removes it: what
+   * SIGHUP does for licctl agent, which the JDK offers no signal API for outside its internals.
+   * A WatchService (inotify on Linux) on a daemon thread; a leftover file is removed at start
+   * (the agent checks at start anyway).
+   */
+  private void watchCheckNow(Path dir) {
+    Path file = dir.resolve(CHECK_NOW);
     try {
-      Class<?> sig = Class.forName("sun.misc.Signal");
-      Class<?> handler = Class.forName("sun.misc.SignalHandler");
-      Object h = java.lang.reflect.Proxy.newProxyInstance(handler.getClassLoader(),
-          new Class<?>[] {handler}, (proxy, m, a) -> {
-            if (m.getName().equals("handle")) {
-              synchronized (hangup) {
-                hangup[0] = true;
-                hangup.notifyAll();
+      Files.deleteIfExists(file);
+      java.nio.file.WatchService ws = dir.getFileSystem().newWatchService();
+      dir.register(ws, java.nio.file.StandardWatchEventKinds.ENTRY_CREATE,
+          java.nio.file.StandardWatchEventKinds.ENTRY_MODIFY);
+      Thread t = new Thread(() -> {
+        while (true) {
+          try {
+            java.nio.file.WatchKey k = ws.take();
+            k.pollEvents(); // any change: the file says whether to check
+            k.reset();
+            if (Files.deleteIfExists(file)) {
+              synchronized (checkNow) {
+                checkNow[0] = true;
+                checkNow.notifyAll();
               }
             }
-            return null;
-          });
-      sig.getMethod("handle", sig, handler).invoke(null,
-          sig.getConstructor(String.class).newInstance("HUP"), h);
-    } catch (ReflectiveOperationException | RuntimeException e) {
+          } catch (InterruptedException | java.nio.file.ClosedWatchServiceException e) {
+            return;
+          } catch (IOException e) {
+            err.println("ts=" + Ids.time(Clock.systemUTC().instant().getEpochSecond())
+                + " level=error msg=check_now path=\"" + file + "\" error=\"" + e.getMessage()
+                + "\"");
+          }
+        }
+      }, "check-now");
+      t.setDaemon(true);
+      t.start();
+    } catch (IOException e) {
       err.println("ts=" + Ids.time(Clock.systemUTC().instant().getEpochSecond())
-          + " level=warn msg=no_sighup error=\"" + e + "\"");
+          + " level=warn msg=no_check_now path=\"" + file + "\" error=\"" + e.getMessage()
+          + "\"");
     }
   }
 
