@@ -215,6 +215,17 @@ def test_named_old_id_and_revoked_successor(server, tmp_path):
     table = licsrv(s, "licenses").stdout
     assert any(ln.startswith(old) and ln.rstrip().endswith("superseded")
                for ln in table.splitlines()), table
+    # licsrv status says the same: the old license is not shown as active
+    st = {x["id"]: x for x in json.loads(licsrv(s, "status", "--json").stdout)["licenses"]}
+    assert st[old]["state"] == "superseded" and st[new]["state"] == "active", st
+    assert st[old]["superseded_by"] == new and st[new]["superseded_by"] is None, st
+    assert st[new]["in_force"] is True and st[old]["in_force"] is False, st
+    assert st[new]["lineage"] == st[old]["lineage"] == old, st
+    assert st[new]["supersedes"] == old and st[old]["supersedes"] is None, st
+    text = licsrv(s, "status").stdout.splitlines()
+    assert any(ln.startswith("license " + old) and ln.endswith("  superseded by " + new)
+               for ln in text), text
+    assert not any(ln.startswith("license " + new) and "superseded" in ln for ln in text), text
     # Revoking the successor leaves the predecessor, still in force.
     revoke(s, new)
     v, lic = verify(s, new, "rs-1")
