@@ -1,11 +1,12 @@
 /* fileio.c - bounded file reads and crash-safe atomic writes. */
+/* F_OFD_SETLK/F_OFD_SETLKW (Linux >= 3.15) are GNU extensions of <fcntl.h>. */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -205,6 +206,17 @@ int lic_mkdirs(const char *path, mode_t mode) {
   return LIC_OK;
 }
 
+int lic__lock_fd(int fd, bool wait) {
+  struct flock fl;
+  memset(&fl, 0, sizeof fl);
+  fl.l_type = F_WRLCK;
+  fl.l_whence = SEEK_SET; /* l_start = l_len = 0: the whole file, however long */
+  int r;
+  while ((r = fcntl(fd, wait ? F_OFD_SETLKW : F_OFD_SETLK, &fl)) != 0 && errno == EINTR)
+    ;
+  return r;
+}
+
 /* The holder's first line, NUL-terminated. */
 static void lock_holder(int fd, char *out, size_t cap) {
   ssize_t n = pread(fd, out, cap - 1, 0);
@@ -220,13 +232,14 @@ int lic_file_lock(const char *path, const char *line, int *fdp, char *who, size_
   int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0)
     return lic_fail(LIC_IO, "%s: cannot open the lock file: %s", path, strerror(errno));
-  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+  if (lic__lock_fd(fd, false) != 0) {
     int e = errno;
-    if (e == EWOULDBLOCK && cap > 0)
+    bool busy = e == EAGAIN || e == EACCES;
+    if (busy && cap > 0)
       lock_holder(fd, who, cap);
     close(fd);
-    return e == EWOULDBLOCK ? lic_fail(LIC_EXISTS, "%s: locked by another process", path)
-                            : lic_fail(LIC_IO, "%s: cannot lock: %s", path, strerror(e));
+    return busy ? lic_fail(LIC_EXISTS, "%s: locked by another process", path)
+                : lic_fail(LIC_IO, "%s: cannot lock: %s", path, strerror(e));
   }
   if (ftruncate(fd, 0) != 0 || pwrite(fd, line, n, 0) != (ssize_t)n) {
     int e = errno;

@@ -16,6 +16,11 @@
 #define lic__fail lic_fail
 /* Same, appending the OpenSSL error queue's first entry (and clearing it). */
 int lic__fail_ssl(int err, const char *what);
+/* An exclusive fcntl OFD lock on all of fd (opened for writing): per open
+ * file description and released when it closes, like flock(2), but it also
+ * excludes POSIX record locks (Java's FileChannel.lock). wait: block until
+ * granted; else fail at once with errno EAGAIN/EACCES. 0 or -1 (errno). */
+int lic__lock_fd(int fd, bool wait);
 
 /* A root-signed envelope of one type out of buf: decoded, its typ checked
  * (noun names it in the error: "an account"), its signature checked against

@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -260,9 +259,7 @@ static int lock_dir(const char *state_dir, int *fd) {
   *fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (*fd < 0)
     return lic__fail(LIC_IO, "%s: cannot open the lock file: %s", path, strerror(errno));
-  while (flock(*fd, LOCK_EX) != 0) {
-    if (errno == EINTR)
-      continue;
+  if (lic__lock_fd(*fd, true) != 0) {
     int e = errno;
     close(*fd);
     *fd = -1;

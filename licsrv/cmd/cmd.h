@@ -11,6 +11,7 @@
 #include "core/datadir.h"
 #include "lic/keys.h"
 #include "core/expiry.h"
+#include "core/lineage_store.h"
 #include "core/tokens.h"
 #include "lic/keys.h"
 #include "store/store.h"
@@ -96,6 +97,16 @@ void licsrv_operator(char *buf, size_t cap);
  * with status). */
 const char *licsrv_license_state(const licsrv_terms *t, int64_t now);
 json_t *licsrv_license_json(const licsrv_terms *t, int64_t now);
+/* Whether another license of t's lineage answers for it now while t itself
+ * is active (a renewal in force): its id in by. */
+bool licsrv_license_superseded(const srv_lineages *lin, const licsrv_terms *t, int64_t now,
+                               uint8_t by[LIC_ID_LEN]);
+/* Adds to o (licsrv_license_json) the lineage: "state" "superseded" for
+ * such a license, "lineage" (its key: the id its nodes are kept under),
+ * "supersedes" and "superseded_by" (ids or null) and "in_force" (whether it
+ * is the license in force answering for its lineage), as the admin API says. */
+void licsrv_license_lineage_json(json_t *o, const srv_lineages *lin, const licsrv_terms *t,
+                                 int64_t now);
 
 /* "license:UUID" / "account:UUID" subjects. */
 void licsrv_subject(const char *kind, const uint8_t id[LIC_ID_LEN], char *buf, size_t cap);

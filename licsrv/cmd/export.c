@@ -18,7 +18,9 @@ static const char HELP[] =
     "Print, as JSON, everything the server stores about a license or an account:\n"
     "its record and signed envelope, its terms, its report-server nodes with\n"
     "their last failure, its registrations (accounts) and the audit entries\n"
-    "that name it. IDs are UUIDs.\n"
+    "that name it. IDs are UUIDs. A license's nodes are its lineage's (a renewal\n"
+    "shares the seats of the license it supersedes): \"lineage\" names the id\n"
+    "they are kept under.\n"
     "\n"
     "  --license ID   a license id\n"
     "  --account ID   an account id\n"
@@ -94,8 +96,8 @@ static int reg_row(const store_registration *g, void *arg) {
 int licsrv_cmd_export(int argc, char **argv) {
   licsrv_opts o;
   bool is_license, help;
-  uint8_t id[LIC_ID_LEN];
-  char uuid[LIC_UUID_LEN + 1];
+  uint8_t id[LIC_ID_LEN], key[LIC_ID_LEN];
+  char uuid[LIC_UUID_LEN + 1], keys[LIC_UUID_LEN + 1];
   store *s = NULL;
   store_reader *rd = NULL;
   json_t *out = NULL, *nodes = NULL, *audit = NULL, *regs = NULL;
@@ -113,7 +115,19 @@ int licsrv_cmd_export(int argc, char **argv) {
   out = json_object();
   nodes = json_array();
   audit = json_array();
+  memcpy(key, id, LIC_ID_LEN);
   if (is_license) {
+    /* A renewal's nodes are kept under its lineage's first license: those
+     * are the nodes that hold its seats (docs/server.md). */
+    srv_lineages lin;
+    if ((r = srv_lineages_read(rd, &lin)) != LIC_OK) {
+      ex = cli_lic_error("store", r);
+      goto out;
+    }
+    srv_lineages_key(&lin, id, key);
+    srv_lineages_clear(&lin);
+    lic_uuid_format(key, keys);
+    json_object_set_new(out, "lineage", json_string(keys));
     store_license l;
     r = store_license_get(rd, id, &l);
     if (r == LIC_OK) {
@@ -151,7 +165,7 @@ int licsrv_cmd_export(int argc, char **argv) {
     json_object_set_new(out, "registrations", regs);
     regs = NULL;
   }
-  if ((r = store_node_each(rd, id, node_row, nodes)) != LIC_OK ||
+  if ((r = store_node_each(rd, key, node_row, nodes)) != LIC_OK ||
       (r = store_audit_each(rd, 0, uuid, audit_row, audit)) != LIC_OK) {
     ex = cli_lic_error("store", r);
     goto out;

@@ -33,14 +33,39 @@ typedef struct {
   srv_lineages lin;
 } ctx;
 
-/* The state, with "superseded" for an active license whose lineage another
- * license answers for now. */
-static const char *state_of(const ctx *c, const licsrv_terms *t) {
-  const char *st = licsrv_license_state(t, c->now);
-  const lic_license *in = srv_lineages_answer(&c->lin, t->id, c->now);
-  if (strcmp(st, "active") == 0 && in != NULL && memcmp(in->id, t->id, LIC_ID_LEN) != 0)
-    return "superseded";
-  return st;
+bool licsrv_license_superseded(const srv_lineages *lin, const licsrv_terms *t, int64_t now,
+                               uint8_t by[LIC_ID_LEN]) {
+  const lic_license *in = srv_lineages_answer(lin, t->id, now);
+  if (strcmp(licsrv_license_state(t, now), "active") != 0 || in == NULL ||
+      memcmp(in->id, t->id, LIC_ID_LEN) == 0)
+    return false;
+  memcpy(by, in->id, LIC_ID_LEN);
+  return true;
+}
+
+void licsrv_license_lineage_json(json_t *o, const srv_lineages *lin, const licsrv_terms *t,
+                                 int64_t now) {
+  char key[LIC_UUID_LEN + 1], sup[LIC_UUID_LEN + 1], bys[LIC_UUID_LEN + 1];
+  uint8_t k[LIC_ID_LEN], by[LIC_ID_LEN];
+  size_t i = srv_lineage_find(&lin->g, t->id);
+  const lic_license *in = srv_lineages_answer(lin, t->id, now);
+  bool superseded = licsrv_license_superseded(lin, t, now, by);
+  bool in_force = i != SRV_LIN_NONE && in != NULL && memcmp(in->id, t->id, LIC_ID_LEN) == 0 &&
+                  srv_lineage_in_force(&lin->e[i], now);
+  srv_lineages_key(lin, t->id, k);
+  lic_uuid_format(k, key);
+  if (i != SRV_LIN_NONE && lin->l[i].has_supersedes)
+    lic_uuid_format(lin->l[i].supersedes, sup);
+  if (superseded) {
+    lic_uuid_format(by, bys);
+    json_object_set_new(o, "state", json_string("superseded"));
+  }
+  json_object_set_new(o, "lineage", json_string(key));
+  json_object_set_new(o, "supersedes", i != SRV_LIN_NONE && lin->l[i].has_supersedes
+                                           ? json_string(sup)
+                                           : json_null());
+  json_object_set_new(o, "superseded_by", superseded ? json_string(bys) : json_null());
+  json_object_set_new(o, "in_force", json_boolean(in_force));
 }
 
 const char *licsrv_license_state(const licsrv_terms *t, int64_t now) {
@@ -84,20 +109,8 @@ static int row(const store_license *sl, void *arg) {
   licsrv_terms_read(sl, &t);
   if (c->arr != NULL) {
     json_t *o = licsrv_license_json(&t, c->now);
-    if (o != NULL) {
-      char key[LIC_UUID_LEN + 1], sup[LIC_UUID_LEN + 1];
-      uint8_t k[LIC_ID_LEN];
-      size_t i = srv_lineage_find(&c->lin.g, t.id);
-      srv_lineages_key(&c->lin, t.id, k);
-      lic_uuid_format(k, key);
-      if (i != SRV_LIN_NONE && c->lin.l[i].has_supersedes)
-        lic_uuid_format(c->lin.l[i].supersedes, sup);
-      json_object_set_new(o, "state", json_string(state_of(c, &t)));
-      json_object_set_new(o, "lineage", json_string(key));
-      json_object_set_new(o, "supersedes", i != SRV_LIN_NONE && c->lin.l[i].has_supersedes
-                                               ? json_string(sup)
-                                               : json_null());
-    }
+    if (o != NULL)
+      licsrv_license_lineage_json(o, &c->lin, &t, c->now);
     json_array_append_new(c->arr, o);
     return 0;
   }
@@ -114,8 +127,11 @@ static int row(const store_license *sl, void *arg) {
   }
   snprintf(maxn, sizeof maxn, t.max_nodes == 0 ? "unlimited" : "%lld", (long long)t.max_nodes);
   snprintf(hb, sizeof hb, "%llds", (long long)t.heartbeat);
+  uint8_t by[LIC_ID_LEN];
   const char *cells[] = {id, t.readable ? t.customer : "?", exp, days, maxn, hb,
-                         state_of(c, &t)};
+                         licsrv_license_superseded(&c->lin, &t, c->now, by)
+                             ? "superseded"
+                             : licsrv_license_state(&t, c->now)};
   licsrv_table_row(&c->t, cells);
   return 0;
 }

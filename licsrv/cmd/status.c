@@ -19,9 +19,11 @@ static const char HELP[] =
     "usage: licsrv status [--data DIR] [--config FILE] [--json]\n"
     "\n"
     "Show the server mode, the node key id, the project id, the imported\n"
-    "licenses (id, customer, expiry and days left, revoked), the store size and\n"
-    "schema version (LMDB: bytes used of the map; PostgreSQL: the database's size,\n"
-    "pg_database_size).\n"
+    "licenses (id, customer, expiry and days left, revoked, 'superseded by ID'\n"
+    "when a renewal of it is in force; --json: state, lineage, in_force,\n"
+    "superseded_by, as licsrv licenses and the admin API; docs/server.md), the\n"
+    "store size and schema version (LMDB: bytes used of the map; PostgreSQL: the\n"
+    "database's size, pg_database_size).\n"
     "In public mode: the online key that signs now and its certificate's expiry,\n"
     "when the last usable certificate ends (days left; 'renew soon' within 30),\n"
     "a pending key of 'licsrv rekey', the accounts and their registrations.\n"
@@ -113,6 +115,8 @@ static int license_row(const store_license *sl, void *arg) {
   licsrv_terms_read(sl, &t);
   if (ctx->json) {
     json_t *o = licsrv_license_json(&t, ctx->now);
+    if (o != NULL)
+      licsrv_license_lineage_json(o, &ctx->lin, &t, ctx->now);
     if (o != NULL && !t.readable)
       json_object_set_new(o, "error", json_string("unreadable license envelope"));
     json_array_append_new(ctx->arr, o);
@@ -131,10 +135,15 @@ static int license_row(const store_license *sl, void *arg) {
     else
       snprintf(left, sizeof left, " (EXPIRED)");
   }
-  char until[LIC_UNTIL_LEN];
+  char until[LIC_UNTIL_LEN], sup[LIC_UUID_LEN + 16 + 1] = "";
+  uint8_t by[LIC_ID_LEN];
   lic_until_format(t.expires, until);
-  printf("license %s  %s  %s%s%s\n", id, t.readable ? t.customer : "?",
-         t.readable ? until : "?", left, sl->revoked ? "  REVOKED" : "");
+  if (licsrv_license_superseded(&ctx->lin, &t, ctx->now, by)) {
+    memcpy(sup, "  superseded by ", 16);
+    lic_uuid_format(by, sup + 16);
+  }
+  printf("license %s  %s  %s%s%s%s\n", id, t.readable ? t.customer : "?",
+         t.readable ? until : "?", left, sl->revoked ? "  REVOKED" : "", sup);
   return 0;
 }
 

@@ -64,10 +64,12 @@ typedef struct {
   uint8_t key[LIC_ID_LEN]; /* its lineage's key: the id node seats are kept under */
 } app_answer;
 
-/* DATA/revocations.rev as a worker keeps it (routes/revocations.c): read
- * again when the file changes (a `licsrv import` while the server runs). */
+/* DATA/revocations.rev as a worker keeps it (core/revlist.c): read again
+ * when the file changes (a `licsrv import` while the server runs), which is
+ * looked at no more than once a second. */
 typedef struct {
   bool loaded;
+  int64_t checked_ms; /* monotonic ms of the last look at the file */
   int64_t sig[4]; /* inode, size, mtime of the file read; all 0: none */
   uint8_t *env;   /* its envelope bytes, NULL when none */
   size_t len;

@@ -1,5 +1,5 @@
 /* lock.c - exclusive locks of `licsrv serve` (lic_file_lock): DATA/serve.lock and
- * a file named by the node key's kid in a runtime directory. flock locks
+ * a file named by the node key's kid in a runtime directory. The locks (fcntl OFD)
  * go away with the process (no stale lock after a crash); the files keep the
  * holder's PID only so the next one can name it. */
 #include <errno.h>

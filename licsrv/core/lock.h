@@ -10,8 +10,8 @@
 #include "lic/keys.h"
 
 typedef struct {
-  int dir_fd; /* DATA/serve.lock, flock'd */
-  int kid_fd; /* RUNTIME/node-KID.lock, flock'd */
+  int dir_fd; /* DATA/serve.lock, locked */
+  int kid_fd; /* RUNTIME/node-KID.lock, locked */
 } srv_lock;
 
 #define SRV_LOCK_INIT {-1, -1}

@@ -36,6 +36,7 @@ typedef struct {
   size_t released; /* A_DELETE: registrations freed (assigned by apply) */
   lic_account acct;   /* A_IMPORT: parsed, for the renewal decision */
   pub_import renewal; /* A_IMPORT: what the import did (assigned by apply) */
+  bool listed;        /* A_IMPORT: on the kept revocation list, revoked in the same write */
   char token[STORE_MAX_TOKEN_NAME + 1];
   char subject[STORE_MAX_SUBJECT + 1];
 } acct_op;
@@ -56,6 +57,8 @@ static int op_apply(store_wtxn *wt, void *arg) {
   case A_IMPORT:
     /* a later issued renews the account in place; an older one is refused */
     rc = pub_w_account_import(wt, op->env, op->len, &op->acct, op->now, op->token, &op->renewal);
+    if (rc == LIC_OK && op->listed)
+      rc = store_w_account_revoke(wt, op->id, op->now);
     action = "import";
     break;
   case A_CERT:
@@ -102,6 +105,8 @@ static void op_done(void *arg, int rc, const char *detail) {
       json_object_set_new(o, "renewed", json_boolean(op->renewal.kind == PUB_IMPORT_RENEWED));
       json_object_set_new(o, "token_changed", json_boolean(op->renewal.token_changed));
       json_object_set_new(o, "capacity", json_integer(op->acct.capacity));
+      if (op->listed) /* on the vendor's revocation list (docs/revocation.md) */
+        json_object_set_new(o, "revoked", json_true());
     }
     char *text = json_dumps(o, JSON_COMPACT);
     json_decref(o);
@@ -206,6 +211,7 @@ static void account_import_prep(route_call *c, srv_req *r, app_worker *w) {
     return;
   }
   memcpy(op->id, acct.id, LIC_ID_LEN);
+  op->listed = lic_revocations_has_account(route_revocations_kept(w, NULL, NULL), acct.id);
   op->acct = acct; /* transferred */
   op->env = env;
   op->len = envlen;

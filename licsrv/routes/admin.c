@@ -42,6 +42,7 @@ typedef struct {
   size_t len;
   int64_t now;
   bool revoke;
+  bool listed; /* an import on the kept revocation list: revoked in the same write */
   store_import_outcome outcome;
   lic_license lic; /* an import's license, for the binding check */
   char token[STORE_MAX_TOKEN_NAME + 1];
@@ -55,6 +56,8 @@ static int op_apply(store_wtxn *wt, void *arg) {
   int rc = op->revoke ? store_w_license_revoke(wt, op->id, op->now)
                       : store_w_license_import(wt, op->id, op->env, op->len, op->now,
                                                &op->outcome);
+  if (rc == LIC_OK && !op->revoke && op->listed)
+    rc = store_w_license_revoke(wt, op->id, op->now);
   if (rc == LIC_OK)
     rc = store_w_audit_append(wt, op->now, op->token, op->revoke ? "revoke" : "import", op->subject);
   return rc;
@@ -69,6 +72,10 @@ static void op_done(void *arg, int rc, const char *detail) {
                 ? snprintf(body, sizeof body,
                            "{\"id\":\"%s\",\"imported\":false,\"revoked\":true,"
                            "\"message\":\"already imported (revoked)\"}", id)
+            : !op->revoke && op->listed
+                ? snprintf(body, sizeof body,
+                           "{\"id\":\"%s\",\"imported\":true,\"revoked\":true,"
+                           "\"message\":\"on the vendor's revocation list\"}", id)
                 : snprintf(body, sizeof body, "{\"id\":\"%s\",\"%s\":true}", id,
                            op->revoke ? "revoked" : "imported");
     srv_reply_deferred(op->d, 200, "application/json", body, (size_t)n);
@@ -133,6 +140,7 @@ static void import_prep(route_call *c, srv_req *r, app_worker *w) {
     return;
   }
   memcpy(op->id, l.id, LIC_ID_LEN);
+  op->listed = lic_revocations_has_license(route_revocations_kept(w, NULL, NULL), l.id);
   op->lic = l; /* transferred */
   op->env = env;
   op->len = envlen;

@@ -32,8 +32,9 @@ const char *route_trust_error(int rc, char *buf, size_t cap);
 const lic_trust *route_trust(app_worker *w);
 /* The vendor's revocation list this server keeps (DATA/revocations.rev, put
  * there by `licsrv import` once it verified), parsed and cached in the worker
- * until the file changes; seq 0 (empty) when there is none or it no longer
- * parses (logged). env and len (optional): its envelope bytes, NULL when
+ * until the file changes (looked at once a second at most: core/revlist.c;
+ * a list imported while the server runs counts within a second); seq 0
+ * (empty) when there is none or it no longer parses (logged). env and len (optional): its envelope bytes, NULL when
  * none; valid until the worker's next call. (revocations.c) */
 const lic_revocations *route_revocations_kept(app_worker *w, const uint8_t **env, size_t *len);
 /* Defer r into *slot and queue apply/done on the writer: done answers through

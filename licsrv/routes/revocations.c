@@ -4,13 +4,14 @@
  * The list was verified on import; clients verify it again (root key).
  * Also the worker's parsed copy the verify and claim routes act on. */
 #include <stdio.h>
-#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 
 #include "core/app.h"
+#include "core/revlist.h"
 #include "lic/b64.h"
 #include "lic/envelope.h"
 #include "lic/fileio.h"
@@ -20,53 +21,10 @@
 #include "util/log.h"
 
 const lic_revocations *route_revocations_kept(app_worker *w, const uint8_t **env, size_t *len) {
-  char path[SRV_MAX_PATHNAME + 32];
-  struct stat st;
-  int64_t sig[4] = {0, 0, 0, 0};
-  app_revlist *c = &w->rev;
-
-  snprintf(path, sizeof path, "%s/%s", srv_server_config(w->a->srv)->data, LIC_REVOCATIONS_FILE);
-  if (stat(path, &st) == 0) {
-    sig[0] = (int64_t)st.st_ino;
-    sig[1] = (int64_t)st.st_size;
-    sig[2] = (int64_t)st.st_mtim.tv_sec;
-    sig[3] = (int64_t)st.st_mtim.tv_nsec;
-  }
-  if (!c->loaded || memcmp(sig, c->sig, sizeof sig) != 0) {
-    uint8_t *buf = NULL;
-    size_t n = 0;
-    lic_revocations rv;
-    free(c->env);
-    lic_revocations_clear(&c->rv);
-    c->env = NULL;
-    c->len = 0;
-    memcpy(c->sig, sig, sizeof sig);
-    c->loaded = true;
-    lic_envelope e;
-    /* Verified by `licsrv import` (under --trust, or what the server trusts)
-     * before it was written to the data directory, as a stored license is:
-     * read back as it was kept. */
-    int rc = lic_file_read_regular(path, LIC_MAX_ENVELOPE, &buf, &n);
-    if (rc == LIC_OK && (rc = lic_envelope_decode(buf, n, &e)) == LIC_OK &&
-        (rc = strcmp(e.typ, LIC_REVOCATIONS_TYP) == 0 ? LIC_OK : LIC_TYPE) == LIC_OK &&
-        (rc = lic_revocations_parse(e.body, e.body_len, &rv)) == LIC_OK) {
-      c->rv = rv;
-      c->env = buf;
-      c->len = n;
-    } else {
-      free(buf);
-      if (rc != LIC_NOTFOUND) { /* verified on import: a damaged copy */
-        char qp[sizeof path + 100], q[900];
-        srv_log(SRV_LOG_WARN, "revocations_unreadable", "file=%s error=%s",
-                SRV_LOG_Q(path, qp), SRV_LOG_Q(lic_errfull(rc), q));
-      }
-    }
-  }
-  if (env != NULL) {
-    *env = c->env;
-    *len = c->len;
-  }
-  return &c->rv;
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts); /* vDSO: no system call */
+  return app_revlist_get(&w->rev, srv_server_config(w->a->srv)->data,
+                         (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, env, len);
 }
 
 /* {revocations: envelope} in the asked encoding; *out malloc'd. */

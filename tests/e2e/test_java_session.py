@@ -226,18 +226,31 @@ def test_state_directory_moves_between_the_java_and_the_c_agent(tmp_path, agents
     assert c2.stop() == 0
 
 
-def test_java_agent_sighup_checks_now(tmp_path, agents, servers):
+def test_java_agent_checks_now_when_check_now_appears(tmp_path, agents, servers):
+    """licctl agent's SIGHUP, without a signal API: touching STATE/check-now
+    makes the Java agent check at once (and it removes the file); SIGHUP
+    stops it like SIGTERM (exit 0)."""
     import signal
     srv = lic_server(tmp_path, "srv", heartbeat=120, grace=240)
     servers.append(srv)
     url = "http://127.0.0.1:%d" % srv.port
-    a = JavaAgent(tmp_path / "state", [url], srv.trust).start()
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "check-now").write_text("")  # a leftover: removed at start
+    a = JavaAgent(state, [url], srv.trust).start()
     agents.append(a)
     st = a.wait_state("licensed", 10)
-    first = ts(st["checked_at"])
-    time.sleep(1.1)  # checked_at has one-second resolution
+    assert not (state / "check-now").exists()
+    for _ in range(2):
+        first = ts(st["checked_at"])
+        time.sleep(1.1)  # checked_at has one-second resolution
+        (state / "check-now").write_text("")
+        st = a.wait(lambda s: ts(s["checked_at"]) > first, 8)
+        assert st["state"] == "licensed" and ts(st["next_check"]) >= ts(st["checked_at"]) + 100
+        deadline = time.monotonic() + 5
+        while (state / "check-now").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not (state / "check-now").exists()
+    assert "check_now" not in a.log(), a.log()
     a.proc.send_signal(signal.SIGHUP)
-    st = a.wait(lambda s: ts(s["checked_at"]) > first, 8)
-    assert st["state"] == "licensed" and ts(st["next_check"]) >= ts(st["checked_at"]) + 100
-    assert "no_sighup" not in a.log()
-    assert a.stop() == 0
+    assert a.proc.wait(timeout=20) == 0

@@ -215,6 +215,27 @@ def test_named_old_id_and_revoked_successor(server, tmp_path):
     table = licsrv(s, "licenses").stdout
     assert any(ln.startswith(old) and ln.rstrip().endswith("superseded")
                for ln in table.splitlines()), table
+    # licsrv status says the same: the old license is not shown as active
+    st = {x["id"]: x for x in json.loads(licsrv(s, "status", "--json").stdout)["licenses"]}
+    assert st[old]["state"] == "superseded" and st[new]["state"] == "active", st
+    assert st[old]["superseded_by"] == new and st[new]["superseded_by"] is None, st
+    assert st[new]["in_force"] is True and st[old]["in_force"] is False, st
+    assert st[new]["lineage"] == st[old]["lineage"] == old, st
+    assert st[new]["supersedes"] == old and st[old]["supersedes"] is None, st
+    text = licsrv(s, "status").stdout.splitlines()
+    assert any(ln.startswith("license " + old) and ln.endswith("  superseded by " + new)
+               for ln in text), text
+    assert not any(ln.startswith("license " + new) and "superseded" in ln for ln in text), text
+    # export follows the lineage: the renewal's nodes are the lineage's
+    deadline = time.monotonic() + 5  # the node record is written in the next batch
+    while "rs-cli" not in [n["node"] for n in json.loads(
+            licsrv(s, "nodes", "--license", old, "--json").stdout)["nodes"]]:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    for lid in (old, new):
+        ex = json.loads(licsrv(s, "export", "--license", lid).stdout)
+        assert ex["license"]["id"] == lid and ex["lineage"] == old, ex
+        assert "rs-cli" in [n["node"] for n in ex["nodes"]], ex
     # Revoking the successor leaves the predecessor, still in force.
     revoke(s, new)
     v, lic = verify(s, new, "rs-1")
@@ -229,6 +250,31 @@ def test_named_old_id_and_revoked_successor(server, tmp_path):
     revoke(s, succ)
     v, lic = verify(s, gone, "rs-1")
     assert v["status"] == "revoked" and lic == succ, v
+
+
+def nodes_of(s, lid):
+    return [n["node"] for n in json.loads(licsrv(s, "nodes", "--license", lid,
+                                                 "--json").stdout)["nodes"]]
+
+
+def test_forget_of_a_renewal_keeps_the_lineage_nodes(server, tmp_path):
+    """docs/storage.md: the lineage's nodes are kept under its first license;
+    forgetting the renewal leaves them, forgetting the first erases them."""
+    s = server
+    now = int(time.time())
+    old = s.license_id
+    new = renewal(s, tmp_path / "new.lic", old, not_before=now - 60, expires=now + 86400)
+    assert import_file(s, tmp_path / "new.lic").returncode == 0
+    assert licctl_verify(s).returncode == 0
+    deadline = time.monotonic() + 5
+    while "rs-cli" not in nodes_of(s, old):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert licsrv(s, "forget", "--license", new, "--yes").returncode == 0
+    assert nodes_of(s, old) == ["rs-cli"]
+    assert licsrv(s, "forget", "--license", old, "--yes").returncode == 0
+    ex = licsrv(s, "export", "--license", old)
+    assert ex.returncode == 1 and "nothing is stored about this license" in ex.stderr, ex
 
 
 def test_two_lineages_need_a_name_and_the_denial_is_listed(server, tmp_path):

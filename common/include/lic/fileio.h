@@ -31,10 +31,11 @@ LIC_API int lic_file_check_private(const char *path);
 /* mkdir -p with the given mode for created components. */
 LIC_API int lic_mkdirs(const char *path, mode_t mode);
 
-/* Take an exclusive flock(2) on path (created 0600, no symlink followed)
+/* Take an exclusive lock on path (created 0600, no symlink followed)
  * without waiting, and write line into it (who holds it: "pid 123"). The
- * lock lives as long as *fd is open, and dies with the process, so a crash
- * leaves no stale lock. LIC_OK (*fd kept open), LIC_EXISTS when another
+ * lock is a whole-file fcntl OFD lock: it lives as long as *fd is open, dies
+ * with the process, so a crash leaves no stale lock, and it excludes the
+ * POSIX record locks of other programs too (Java's FileChannel.lock). LIC_OK (*fd kept open), LIC_EXISTS when another
  * holds it (*who gets the holder's first line, "" when unknown), LIC_IO. */
 LIC_API int lic_file_lock(const char *path, const char *line, int *fd, char *who, size_t cap);
 

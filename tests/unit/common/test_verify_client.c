@@ -208,6 +208,48 @@ static void test_chain_checks(void **state) {
   msgpack_sbuffer_destroy(&sb);
 }
 
+/* A revocation list beside the answer (docs/revocation.md): handed out as
+ * bytes inside the kept body, unverified; absent: NULL; not binary: the
+ * answer is refused (nothing half-checked is handed out). */
+static void test_revocations_beside_the_answer(void **state) {
+  fixture *f = *state;
+  static const uint8_t list[] = {0x84, 0xa3, 't', 'y', 'p'}; /* any bytes: not checked here */
+  lic_verify_opts o = {.trust = &f->trust, .domain = "reports.acme.com", .port = 8443,
+                       .node = "rs-1", .version = "11.0.18"};
+  knobs k = good(f);
+  for (int variant = 0; variant < 3; variant++) {
+    msgpack_sbuffer sb = response(f, &k);
+    assert_int_equal((uint8_t)sb.data[0], 0x82); /* {verdict, chain} */
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    if (variant > 0) {
+      sb.data[0] = (char)0x83;
+      lic_mp_pack_cstr(&pk, "revocations");
+      if (variant == 1)
+        lic_mp_pack_bin(&pk, list, sizeof list);
+      else
+        lic_mp_pack_cstr(&pk, "not binary");
+    }
+    lic_verify_result res;
+    int rc = lic_verify_response(&o, NONCE, sizeof NONCE, NOW, (uint8_t *)sb.data, sb.size, &res);
+    if (variant == 0) {
+      assert_int_equal(rc, LIC_OK);
+      assert_null(res.revocations);
+    } else if (variant == 1) {
+      assert_int_equal(rc, LIC_OK);
+      assert_int_equal(res.revocations_len, sizeof list);
+      assert_memory_equal(res.revocations, list, sizeof list);
+      assert_true(res.revocations > res.body && res.revocations < res.body + res.body_len);
+    } else {
+      assert_int_not_equal(rc, LIC_OK);
+      assert_non_null(strstr(lic_errdetail(), "revocations"));
+      assert_null(res.body);
+    }
+    lic_verify_result_clear(&res);
+    msgpack_sbuffer_destroy(&sb);
+  }
+}
+
 /* A renewal (docs/operations.md): a report server that named the old license
  * accepts a verdict for its successor, and only for a successor. */
 static void test_successor_accepted(void **state) {
@@ -333,6 +375,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_successor_accepted),
       cmocka_unit_test(test_chain_checks),
+      cmocka_unit_test(test_revocations_beside_the_answer),
       cmocka_unit_test(test_http_failures),
   };
   return cmocka_run_group_tests(tests, setup, teardown);

@@ -477,7 +477,7 @@ public final class Session {
     return new Snapshot(view, now);
   }
 
-  /** Makes the next tick check at once (SIGHUP in the agent). */
+  /** Makes the next tick check at once (STATE/check-now in the Java agent). */
   public void checkNow() {
     force = true;
   }

@@ -53,9 +53,44 @@ final class SessionCli {
       + "when grace runs out. The last valid verdict is kept in STATE/session.state and\n"
       + "checked again at start. Every change is written to STATE/status.json, a\n"
       + "convenience for dashboards: it is not signed, so 'status' never believes it.\n"
-      + "SIGTERM or SIGINT: exit 0. SIGHUP: check now.\n";
+      + "SIGTERM, SIGINT or SIGHUP: exit 0. To check now (licctl agent's SIGHUP), create\n"
+      + "STATE/check-now (touch it): the agent checks at once and removes it.\n";
 
   static final long CHUNK_S = 5;
+
+  /** Held while the agent runs; a field, so that no collection closes it (and drops the lock). */
+  private static java.nio.channels.FileChannel agentLock;
+
+  /**
+   * STATE/agent.lock, the one licctl agent holds: a POSIX record lock on the whole file, which
+   * liblic's fcntl OFD lock excludes both ways, so neither a Java nor a C agent starts beside
+   * the other. The file names its holder ("pid N"), as licctl's does.
+   */
+  static java.nio.channels.FileChannel lockAgent(Path path) throws IOException, Failure {
+    java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(path,
+        Set.of(java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.READ,
+            java.nio.file.StandardOpenOption.WRITE, java.nio.file.LinkOption.NOFOLLOW_LINKS),
+        java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+            java.nio.file.attribute.PosixFilePermissions.fromString("rw-------")));
+    try {
+      if (ch.tryLock() == null) {
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(64);
+        ch.read(b, 0);
+        String who = new String(b.array(), 0, b.position(), StandardCharsets.UTF_8);
+        who = who.contains("\n") ? who.substring(0, who.indexOf('\n')) : who;
+        throw new Failure(FAIL, path.getParent().toString(), "another agent ("
+            + (who.isEmpty() ? "pid unknown" : who) + ") runs with this state directory: "
+            + "stop it, or give this one its own --state");
+      }
+      ch.truncate(0);
+      ch.write(java.nio.ByteBuffer.wrap(("pid " + ProcessHandle.current().pid() + "\n")
+          .getBytes(StandardCharsets.UTF_8)), 0);
+      return ch;
+    } catch (IOException | Failure | RuntimeException e) {
+      ch.close();
+      throw e;
+    }
+  }
 
   int agent(String[] args) throws Usage, Failure {
     Opts o = Opts.parse(args, VERIFY_OPTS, Set.of());
@@ -72,21 +107,15 @@ final class SessionCli {
     }
     Verifier v = verifier("agent", o);
     Path dir = stateDir(o.one("state"));
-    java.nio.channels.FileChannel lock;
     try {
       Files.createDirectories(dir);
-      lock = java.nio.channels.FileChannel.open(dir.resolve("agent.java.lock"),
-          java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.WRITE);
-      if (lock.tryLock() == null) {
-        throw new Failure(FAIL, dir.toString(), "another agent runs with this state directory: "
-            + "stop it, or give this one its own --state");
-      }
+      agentLock = lockAgent(dir.resolve("agent.lock"));
     } catch (IOException e) {
       throw new Failure(FAIL, "agent", "input/output error: " + e.getMessage());
     }
     com.licsrv.client.Session s = com.licsrv.client.Session.newBuilder(v, urls).stateDir(dir).build();
     Runtime.getRuntime().addShutdownHook(new Thread(() -> Runtime.getRuntime().halt(OK)));
-    onHangup(s);
+    watchCheckNow(dir);
     Path statusFile = dir.resolve("status.json");
     String last = null;
     String prev = null;
@@ -118,44 +147,67 @@ final class SessionCli {
         }
       }
       long ms = Math.min(wake - now, CHUNK_S) * 1000 + 1;
-      synchronized (hangup) {
-        if (!hangup[0]) {
+      synchronized (checkNow) {
+        if (!checkNow[0]) {
           try {
-            hangup.wait(Math.max(ms - System.currentTimeMillis() % 1000, 1));
+            checkNow.wait(Math.max(ms - System.currentTimeMillis() % 1000, 1));
           } catch (InterruptedException e) {
             return OK;
           }
         }
-        if (hangup[0]) {
-          hangup[0] = false;
+        if (checkNow[0]) {
+          checkNow[0] = false;
           s.checkNow();
         }
       }
     }
   }
 
-  private final boolean[] hangup = {false};
+  private final boolean[] checkNow = {false};
 
-  /** SIGHUP checks now: sun.misc.Signal (jdk.unsupported), taken by reflection when present. */
-  private void onHangup(com.licsrv.client.Session s) {
+  /** The file whose appearance in the state directory makes the agent check at once. */
+  static final String CHECK_NOW = "check-now";
+
+  /**
+   * STATE/check-now created (or touched) makes the agent check at once and removes it: what
+   * SIGHUP does for licctl agent, which the JDK offers no signal API for outside its internals.
+   * A WatchService (inotify on Linux) on a daemon thread; a leftover file is removed at start
+   * (the agent checks at start anyway).
+   */
+  private void watchCheckNow(Path dir) {
+    Path file = dir.resolve(CHECK_NOW);
     try {
-      Class<?> sig = Class.forName("sun.misc.Signal");
-      Class<?> handler = Class.forName("sun.misc.SignalHandler");
-      Object h = java.lang.reflect.Proxy.newProxyInstance(handler.getClassLoader(),
-          new Class<?>[] {handler}, (proxy, m, a) -> {
-            if (m.getName().equals("handle")) {
-              synchronized (hangup) {
-                hangup[0] = true;
-                hangup.notifyAll();
+      Files.deleteIfExists(file);
+      java.nio.file.WatchService ws = dir.getFileSystem().newWatchService();
+      dir.register(ws, java.nio.file.StandardWatchEventKinds.ENTRY_CREATE,
+          java.nio.file.StandardWatchEventKinds.ENTRY_MODIFY);
+      Thread t = new Thread(() -> {
+        while (true) {
+          try {
+            java.nio.file.WatchKey k = ws.take();
+            k.pollEvents(); // any change: the file says whether to check
+            k.reset();
+            if (Files.deleteIfExists(file)) {
+              synchronized (checkNow) {
+                checkNow[0] = true;
+                checkNow.notifyAll();
               }
             }
-            return null;
-          });
-      sig.getMethod("handle", sig, handler).invoke(null,
-          sig.getConstructor(String.class).newInstance("HUP"), h);
-    } catch (ReflectiveOperationException | RuntimeException e) {
+          } catch (InterruptedException | java.nio.file.ClosedWatchServiceException e) {
+            return;
+          } catch (IOException e) {
+            err.println("ts=" + Ids.time(Clock.systemUTC().instant().getEpochSecond())
+                + " level=error msg=check_now path=\"" + file + "\" error=\"" + e.getMessage()
+                + "\"");
+          }
+        }
+      }, "check-now");
+      t.setDaemon(true);
+      t.start();
+    } catch (IOException e) {
       err.println("ts=" + Ids.time(Clock.systemUTC().instant().getEpochSecond())
-          + " level=warn msg=no_sighup error=\"" + e + "\"");
+          + " level=warn msg=no_check_now path=\"" + file + "\" error=\"" + e.getMessage()
+          + "\"");
     }
   }
 
