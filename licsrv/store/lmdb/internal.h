@@ -133,6 +133,11 @@ int lmdb__put(store_wtxn *w, int db, const void *k, size_t kl, const void *v, si
 int lmdb__put_wbuf(store_wtxn *w, int db, const void *k, size_t kl, wbuf *b);
 int lmdb__get(store *s, MDB_txn *t, int db, const void *k, size_t kl, MDB_val *v);
 int lmdb__del(store *s, MDB_txn *t, int db, const void *k, size_t kl);
+/* A count per id (regcounts, usage: u8 ver, i64 n; absent = 0, and a count
+ * of 0 or less is deleted). what names the count in a corruption error. */
+int lmdb__counter_get(store *s, MDB_txn *t, int db, const uint8_t id[LIC_ID_LEN],
+                      const char *what, int64_t *n);
+int lmdb__counter_put(store *s, MDB_txn *t, int db, const uint8_t id[LIC_ID_LEN], int64_t n);
 
 /* Visit the records of db whose key starts with prefix (NULL: all). The
  * visitor decodes into its own copy; a non-zero return stops the walk. */

@@ -45,6 +45,40 @@ int lmdb__del(store *s, MDB_txn *t, int db, const void *k, size_t kl) {
   return mrc == 0 ? LIC_OK : lmdb__fail(mrc, lmdb__db_names[db]);
 }
 
+int lmdb__counter_get(store *s, MDB_txn *t, int db, const uint8_t id[LIC_ID_LEN],
+                      const char *what, int64_t *n) {
+  MDB_val v;
+  rbuf r;
+  int rc;
+  *n = 0;
+  rc = lmdb__get(s, t, db, id, LIC_ID_LEN, &v);
+  if (rc == LIC_NOTFOUND)
+    return LIC_OK;
+  if (rc != LIC_OK)
+    return rc;
+  lmdb__rb_begin(&r, &v);
+  *n = lmdb__rb_i64(&r);
+  if (!lmdb__rb_done(&r) || *n < 0) {
+    *n = 0;
+    return lmdb__corrupt(what, "layout");
+  }
+  return LIC_OK;
+}
+
+int lmdb__counter_put(store *s, MDB_txn *t, int db, const uint8_t id[LIC_ID_LEN], int64_t n) {
+  uint8_t b[1 + 8];
+  MDB_val k = lmdb__val(id, LIC_ID_LEN), v = lmdb__val(b, sizeof b);
+  int mrc;
+  if (n <= 0) { /* nothing kept for an id without any */
+    mrc = mdb_del(t, s->dbi[db], &k, NULL);
+    return mrc == 0 || mrc == MDB_NOTFOUND ? LIC_OK : lmdb__fail(mrc, lmdb__db_names[db]);
+  }
+  b[0] = REC_VERSION;
+  lmdb__be_put(b + 1, (uint64_t)n, 8);
+  mrc = mdb_put(t, s->dbi[db], &k, &v, 0);
+  return mrc == 0 ? LIC_OK : lmdb__fail(mrc, lmdb__db_names[db]);
+}
+
 int lmdb_w_raw_put(store_wtxn *w, const char *db, const void *key, size_t klen, const void *val,
                     size_t vlen) {
   for (int i = 0; i < DB_COUNT; i++)

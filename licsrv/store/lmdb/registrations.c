@@ -30,36 +30,11 @@ static int registration_decode(const MDB_val *k, const MDB_val *v, store_registr
 /* ---- the count (regcounts: account id -> u8 ver, i64 count; absent = 0) ---- */
 
 static int regcount_get(store *s, MDB_txn *t, const uint8_t account[LIC_ID_LEN], int64_t *n) {
-  MDB_val v;
-  rbuf r;
-  int rc;
-  *n = 0;
-  rc = lmdb__get(s, t, DB_REGCOUNTS, account, LIC_ID_LEN, &v);
-  if (rc == LIC_NOTFOUND)
-    return LIC_OK;
-  if (rc != LIC_OK)
-    return rc;
-  lmdb__rb_begin(&r, &v);
-  *n = lmdb__rb_i64(&r);
-  if (!lmdb__rb_done(&r) || *n < 0) {
-    *n = 0;
-    return lmdb__corrupt("registration count", "layout");
-  }
-  return LIC_OK;
+  return lmdb__counter_get(s, t, DB_REGCOUNTS, account, "registration count", n);
 }
 
 static int regcount_put(store *s, MDB_txn *t, const uint8_t account[LIC_ID_LEN], int64_t n) {
-  uint8_t b[1 + 8];
-  MDB_val k = lmdb__val(account, LIC_ID_LEN), v = lmdb__val(b, sizeof b);
-  int mrc;
-  if (n == 0) { /* nothing kept for an empty account */
-    mrc = mdb_del(t, s->dbi[DB_REGCOUNTS], &k, NULL);
-    return mrc == 0 || mrc == MDB_NOTFOUND ? LIC_OK : lmdb__fail(mrc, "regcounts");
-  }
-  b[0] = REC_VERSION;
-  lmdb__be_put(b + 1, (uint64_t)n, 8);
-  mrc = mdb_put(t, s->dbi[DB_REGCOUNTS], &k, &v, 0);
-  return mrc == 0 ? LIC_OK : lmdb__fail(mrc, "regcounts");
+  return lmdb__counter_put(s, t, DB_REGCOUNTS, account, n);
 }
 
 int lmdb__regcount_add(store_wtxn *w, const uint8_t account[LIC_ID_LEN], int64_t delta) {

@@ -14,38 +14,12 @@
 
 /* usage: owner id -> u8 ver, i64 records (absent = 0) */
 static int usage_get(store *s, MDB_txn *t, const uint8_t owner[LIC_ID_LEN], int64_t *n) {
-  MDB_val v;
-  rbuf r;
-  int rc;
   *n = 0;
-  if (!s->usage)
-    return LIC_OK;
-  rc = lmdb__get(s, t, DB_USAGE, owner, LIC_ID_LEN, &v);
-  if (rc == LIC_NOTFOUND)
-    return LIC_OK;
-  if (rc != LIC_OK)
-    return rc;
-  lmdb__rb_begin(&r, &v);
-  *n = lmdb__rb_i64(&r);
-  if (!lmdb__rb_done(&r) || *n < 0) {
-    *n = 0;
-    return lmdb__corrupt("usage", "layout");
-  }
-  return LIC_OK;
+  return s->usage ? lmdb__counter_get(s, t, DB_USAGE, owner, "usage", n) : LIC_OK;
 }
 
 static int usage_put(store *s, MDB_txn *t, const uint8_t owner[LIC_ID_LEN], int64_t n) {
-  uint8_t b[1 + 8];
-  MDB_val k = lmdb__val(owner, LIC_ID_LEN), v = lmdb__val(b, sizeof b);
-  int mrc;
-  if (n <= 0) { /* nothing kept for an owner without records */
-    mrc = mdb_del(t, s->dbi[DB_USAGE], &k, NULL);
-    return mrc == 0 || mrc == MDB_NOTFOUND ? LIC_OK : lmdb__fail(mrc, "usage");
-  }
-  b[0] = REC_VERSION;
-  lmdb__be_put(b + 1, (uint64_t)n, 8);
-  mrc = mdb_put(t, s->dbi[DB_USAGE], &k, &v, 0);
-  return mrc == 0 ? LIC_OK : lmdb__fail(mrc, "usage");
+  return lmdb__counter_put(s, t, DB_USAGE, owner, n);
 }
 
 /* The largest owner this process has written (writer thread only): a growth
