@@ -302,11 +302,25 @@ SHARD_WEIGHTS = {
 }
 
 
+# The sanitizer tree skips the package build and runs every binary slower.
+SHARD_WEIGHTS_SANITIZED = dict(SHARD_WEIGHTS, **{"test_ops_install.py": 20})
+
+
+def sanitized_build():
+    """Whether this build tree is the ASan/UBSan one (its CMakeCache.txt)."""
+    try:
+        text = (BUILD_DIR / "CMakeCache.txt").read_text()
+    except OSError:
+        return False
+    return re.search(r"^LIC_(ASAN|UBSAN):BOOL=ON", text, re.M) is not None
+
+
 def shard_files(folder, n):
     """The test files of folder in n shards: heaviest first, each to the
-    lightest shard so far (the same split every run)."""
+    lightest shard so far (the same split every run of a tree)."""
     files = sorted(p for p in folder.glob("test_*.py") if not p.name.startswith("test_java_"))
-    weight = {p.name: SHARD_WEIGHTS.get(p.name, max(3, p.stat().st_size // 2000)) for p in files}
+    table = SHARD_WEIGHTS_SANITIZED if sanitized_build() else SHARD_WEIGHTS
+    weight = {p.name: table.get(p.name, max(3, p.stat().st_size // 2000)) for p in files}
     shards = [[0, []] for _ in range(n)]
     for name in sorted(weight, key=lambda f: (-weight[f], f)):
         s = min(shards, key=lambda x: x[0])
