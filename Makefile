@@ -7,7 +7,7 @@ ASAN_DIR  ?= build-asan
 FUZZ_DIR  ?= build-fuzz
 FUZZ_SECS ?= 10
 # make test fuzzes every target for this long (make fuzz for FUZZ_SECS).
-TEST_FUZZ_SECS ?= 5
+TEST_FUZZ_SECS ?= 4
 # ctest runs one more test than cores: the e2e shards mostly wait on servers and clocks.
 TEST_JOBS ?= $(shell echo $$(( $(JOBS) + 1 )))
 DEMO      ?= var/demo
