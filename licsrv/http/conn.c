@@ -524,6 +524,8 @@ void srv_conn_accept(srv_conns *cn, srv_listener lis, uv_stream_t *listener) {
   if (full || per_ip) {
     srv_buf busy = {0};
     const char *ct;
+    /* counted before the client can see the 503: a metric read after it counts it */
+    atomic_fetch_add(per_ip ? &cn->sh->rejected_per_ip : &cn->sh->rejected_conns[lis], 1);
     cn->scratch.len = 0;
     ct = srv_format_error(&cn->scratch, false, "unavailable",
                           per_ip ? "too many connections from this address" : "too many connections");
@@ -533,7 +535,6 @@ void srv_conn_accept(srv_conns *cn, srv_listener lis, uv_stream_t *listener) {
       uv_try_write((uv_stream_t *)&c->tcp, &b, 1); /* best effort: we close anyway */
     }
     srv_buf_free(&busy);
-    atomic_fetch_add(per_ip ? &cn->sh->rejected_per_ip : &cn->sh->rejected_conns[lis], 1);
     conn_close(c);
     return;
   }
