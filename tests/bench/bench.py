@@ -163,10 +163,12 @@ class Licsrv(srvutil.Server):
         elif public and not os.path.isdir(os.path.join(str(data), "store")):
             pubutil.provision(data)
         # Load from one loopback address: no per-address connection limit;
-        # one account's load: no per-account request limit.
+        # one account's load: no per-account request limit, and no store
+        # quota (the durable and accountsize figures grow one account past
+        # the default 50,000 records).
         limits = ["--max-connections-per-ip", "0"]
         if public:
-            limits += ["--account-requests-per-minute", "0"]
+            limits += ["--account-requests-per-minute", "0", "--account-store-quota", "0"]
         super().__init__(data, threads=threads,
                          extra=list(extra) + limits,
                          provisioned=not public,
