@@ -93,17 +93,21 @@ void opq_kick(opq *q) {
 }
 
 bool opq_wait(opq *q, int64_t timeout_ms) {
+  return opq_wait_us(q, timeout_ms < 0 ? -1 : timeout_ms * 1000);
+}
+
+bool opq_wait_us(opq *q, int64_t timeout_us) {
   struct timespec ts;
   bool ready;
-  if (timeout_ms >= 0) {
+  if (timeout_us >= 0) {
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    int64_t ns = ts.tv_nsec + (timeout_ms % 1000) * 1000000;
-    ts.tv_sec += (time_t)(timeout_ms / 1000 + ns / 1000000000);
+    int64_t ns = ts.tv_nsec + (timeout_us % 1000000) * 1000;
+    ts.tv_sec += (time_t)(timeout_us / 1000000 + ns / 1000000000);
     ts.tv_nsec = (long)(ns % 1000000000);
   }
   pthread_mutex_lock(&q->mu);
   while (q->head == NULL && !q->closed && !q->kicked) {
-    if (timeout_ms < 0)
+    if (timeout_us < 0)
       pthread_cond_wait(&q->cv, &q->mu);
     else if (pthread_cond_timedwait(&q->cv, &q->mu, &ts) != 0)
       break; /* ETIMEDOUT */

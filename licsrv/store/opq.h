@@ -61,6 +61,8 @@ void opq_kick(opq *q);
  * closed; false on a kick or the timeout (the caller looks again at its own
  * work). Consumes the kick. */
 bool opq_wait(opq *q, int64_t timeout_ms);
+/* The same with the timeout in microseconds. */
+bool opq_wait_us(opq *q, int64_t timeout_us);
 
 /* One operation of a group begins (in each pass that runs it): this thread's
  * detail and the operation's own are cleared, so that a failure reports this

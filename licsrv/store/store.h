@@ -450,6 +450,7 @@ typedef struct {
   uint64_t commits;  /* write transactions committed */
   uint64_t syncs;    /* commits made durable (by their own sync or the next commit's) */
   uint64_t shared;   /* of those, made durable by the next commit's sync (LMDB) */
+  uint64_t lingered; /* commits that waited (at most a sync's time) for a next one (LMDB) */
   uint64_t flushes;  /* batch flushes */
   uint64_t batch_failures; /* heartbeat batches that could not be written (kept for the next try) */
   bool full;         /* the last write found the map full (MDB_MAP_FULL) */

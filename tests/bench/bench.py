@@ -472,6 +472,16 @@ def tls_cert(tmp):
     return cert, key
 
 
+def write_bytes(pid):
+    """Bytes the process has sent towards storage (/proc/PID/io write_bytes:
+    counted when it dirties the page cache, synced or not)."""
+    with open("/proc/%d/io" % pid) as f:
+        for line in f:
+            if line.startswith("write_bytes:"):
+                return int(line.split()[1])
+    return 0
+
+
 def cpu_secs(pid):
     """User + system CPU seconds of a process and its children threads."""
     with open("/proc/%d/stat" % pid) as f:
@@ -1228,10 +1238,11 @@ def durable(tmp):
                 # With the server's CPU share (1.0 = its core) meanwhile, and
                 # the synced writer's counters.
                 def counted(k, srv, fn):
-                    m0 = store_metrics(srv)
+                    m0 = store_metrics(srv) + [write_bytes(srv.proc.pid), time.monotonic()]
                     res = loaded(srv.proc.pid, fn)
                     if ns == "sync":
-                        flushes[k].append([b - a for a, b in zip(m0, store_metrics(srv))])
+                        m1 = store_metrics(srv) + [write_bytes(srv.proc.pid), time.monotonic()]
+                        flushes[k].append([b - a for a, b in zip(m0, m1)])
                     return res
                 (got["registrations"][ns], start[ns]), cpu["registrations"][ns] = counted(
                     "registrations", pub[ns],
@@ -1260,13 +1271,19 @@ def durable(tmp):
                % (1e3 * c_s / max(writes, 1e-3), 1e3 * c_n / max(nos, 1e-3), c_s, c_n),
                "%.2f" % ((c_s / max(writes, 1e-3)) / max(c_n / max(nos, 1e-3), 1e-9)),
                "(information)", None)
-        ops, commits, shared = (sum(r[i] for r in flushes[k]) for i in range(3))
+        ops, commits, shared, nbytes, wall = (sum(r[i] for r in flushes[k]) for i in range(5))
         # Each commit flushes once; one with nothing queued behind it flushes
         # its meta page a second time (docs/storage.md).
         report("  synced writes per commit", "%.1f writes per commit; %.0f%% of the commits "
                "made durable by the next one's flush, the others by a second of their own"
                % (ops / max(commits, 1), 100 * shared / max(commits, 1)),
                "%.1f" % (ops / max(commits, 1)), "(information)", None)
+        # What each sync carries: a group's pages (LMDB copies every page it
+        # changes, leaf to root, in each database the write touches).
+        report("  synced bytes per commit", "%.0f KiB per commit, %.1f KiB per write, %.1f MB/s "
+               "into the store file" % (nbytes / 1024 / max(commits, 1), nbytes / 1024 / max(ops, 1),
+                                        nbytes / 1e6 / max(wall, 1e-3)),
+               "%.0f" % (nbytes / 1024 / max(commits, 1)), "(information)", None)
         old = sorted((x[1] / x[3], x[1], x[3]) for x in rounds)
         o, w, b = median(old)
         report("  same / synced LMDB commits", "%.0f/s vs %.0f commits/s (rounds %.1f..%.1f)"

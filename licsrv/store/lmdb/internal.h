@@ -70,6 +70,10 @@ struct store {
   int64_t hwm_pending;
   int64_t batch_since_ms; /* when the oldest pending batch entry arrived */
   uint64_t flush_wanted, flush_done;
+  /* How long a meta page's own sync takes, smoothed (writer thread only):
+   * the longest a committed group waits for the next one to carry it. */
+  int64_t sync_us;
+  bool held_last; /* the last group was held for the next commit (writer only) */
   bool stopping; /* closing: the batch takes no more notes */
   store_stats stats;
 };

@@ -25,10 +25,42 @@
 #include "util/invariant.h"
 #include "util/log.h"
 
-static int64_t mono_ms(void) {
+static int64_t mono_us(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int64_t mono_ms(void) { return mono_us() / 1000; }
+
+/* The longest a committed group lingers for a next one (LINGER_MAX_US). */
+#define LINGER_MAX_US 2000
+
+/* A meta page's own sync: mdb_env_sync, timed into s->sync_us. */
+static int meta_sync(store *s) {
+  int64_t t0 = mono_us();
+  int mrc = mdb_env_sync(s->env, 1);
+  int64_t us = mono_us() - t0;
+  if (mrc == 0)
+    s->sync_us = s->sync_us == 0 ? us : (7 * s->sync_us + us) / 8;
+  return mrc;
+}
+
+/* Nothing is queued after a commit of nops operations: under concurrent
+ * load (a group of several, or the last group held for this one), wait at
+ * most one own sync's time for an operation. One that comes is committed
+ * next, and that commit's fdatasync carries this group's meta page: under a
+ * trickle of writes from many clients (each arriving while the last commit
+ * syncs) a commit costs one flush, not two. A lone client's writes (one at
+ * a time, each waiting for its answer) never wait: nothing could come. */
+static bool linger(store *s, uint64_t nops) {
+  int64_t us = s->sync_us < LINGER_MAX_US ? s->sync_us : LINGER_MAX_US;
+  if (us <= 0 || (nops < 2 && !s->held_last))
+    return false;
+  pthread_mutex_lock(&s->mu);
+  s->stats.lingered++;
+  pthread_mutex_unlock(&s->mu);
+  return opq_wait_us(&s->q, us) && opq_pending(&s->q);
 }
 
 /* ---- the heartbeat batch (store/batch.c), under s->mu ---------------------- */
@@ -176,7 +208,7 @@ static void held_settle(store *s, opq_op **held, bool synced) {
   if (*held == NULL)
     return;
   if (!synced) {
-    int mrc = mdb_env_sync(s->env, 1);
+    int mrc = meta_sync(s);
     if (mrc != 0) {
       lic_errdetail_clear();
       rc = lmdb__fail(mrc, "sync");
@@ -320,10 +352,11 @@ void *lmdb__writer_main(void *arg) {
     bool hold = false, own_sync = false;
     if (crc == LIC_OK && wrote && !s->nosync) {
       pthread_mutex_lock(&s->mu);
-      hold = ops != NULL && !stop && s->flush_wanted == s->flush_done && opq_pending(&s->q);
+      bool may_hold = ops != NULL && !stop && s->flush_wanted == s->flush_done;
       pthread_mutex_unlock(&s->mu);
+      hold = may_hold && (opq_pending(&s->q) || linger(s, nops));
       own_sync = !hold;
-      if (own_sync && (mrc = mdb_env_sync(s->env, 1)) != 0) {
+      if (own_sync && (mrc = meta_sync(s)) != 0) {
         lic_errdetail_clear();
         crc = lmdb__fail(mrc, "sync");
         snprintf(cdetail, sizeof cdetail, "%s", lic_errdetail());
@@ -376,6 +409,7 @@ void *lmdb__writer_main(void *arg) {
     else if (was_full && !now_full)
       srv_log(SRV_LOG_WARN, "store_map_room", "dir=%s", s->dir);
 
+    s->held_last = hold;
     if (hold)
       held = ops;
     else

@@ -114,6 +114,11 @@ static void test_wait_kick_timeout(void **state) {
   assert_false(opq_wait(&q, 5000));
   assert_true(now_ms() - t0 < 1000);
   assert_false(opq_wait(&q, 0)); /* and it was consumed */
+  t0 = now_ms();
+  assert_false(opq_wait_us(&q, 1500000)); /* microseconds: 1.5 s, not 1500 s */
+  took = now_ms() - t0;
+  assert_true(took >= 1450);
+  assert_true(took < 4000);
   answer a = {0};
   bool closed;
   assert_int_equal(opq_push(&q, apply_never, done_note, &a), LIC_OK);
