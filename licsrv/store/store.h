@@ -249,10 +249,12 @@ typedef enum {
   STORE_CLAIM_EXISTS, /* idempotent: the project holds its slot already */
   STORE_CLAIM_FULL,
   STORE_CLAIM_NEW,
+  STORE_CLAIM_QUOTA, /* PostgreSQL: the account holds its quota (records); nothing written */
 } store_claim_outcome;
 typedef struct {
   store_claim_outcome outcome;
   size_t used;
+  uint64_t records; /* PostgreSQL: the account's records after the claim (store_usage) */
 } store_claim;
 int store_w_registration_claim(store_wtxn *w, const store_registration *r, int64_t capacity,
                                const char *audit_token, const char *audit_action,

@@ -35,7 +35,7 @@
 
 STORE_DECLARE(pgs)
 
-#define PGS_SCHEMA_VERSION 4 /* store/pg/schema.c: the migrations, in order */
+#define PGS_SCHEMA_VERSION 5 /* store/pg/schema.c: the migrations, in order */
 
 struct pgs_store {
   const store_ops *ops; /* first: the dispatcher reads it */
@@ -74,5 +74,7 @@ int pgs__schema_get(PGconn *c, int *version);
 /* Apply the migrations from version `from` up to PGS_SCHEMA_VERSION, in one
  * transaction. */
 int pgs__migrate(PGconn *c, int from);
+/* The same up to version `to` only (tests: a database an older licsrv made). */
+int pgs__migrate_to(PGconn *c, int to);
 
 #endif

@@ -355,6 +355,7 @@ int pgs_w_registration_claim(store_wtxn *w, const store_registration *r, int64_t
   pgs__p_text(&p, audit_token);
   pgs__p_text(&p, audit_action);
   pgs__p_text(&p, audit_subject);
+  pgs__p_i64(&p, 0); /* no quota */
   pgs_store *s = ((pgs_wtxn *)w)->s;
   if (pgs__pipe_ahead(s, wc(w))) /* sent ahead: answered by the pass's end */
     return pgs__pipe_claim(s, &p, out, &d);
@@ -678,15 +679,32 @@ int pgs_node_drop(store *s, const uint8_t owner[LIC_ID_LEN], const char *node) {
 
 /* ---- per-account store use ------------------------------------------------- */
 
-/* PostgreSQL keeps no per-account record count yet and has no map: counted
- * false, so the per-account quota is not applied there (docs/server.md
- * "Store quota" says so). */
+/* The account's records (schema version 5): its row's count plus what the
+ * other writers' triggers summed in licsrv_usage (store/pg/schema.c). An
+ * account without a row counts 0. No map: used and mapsize stay 0, so the
+ * headroom rule never applies. */
+#define USAGE_SQL                                                                          \
+  "SELECT GREATEST(a.nrecords + COALESCE(u.records, 0), 0) FROM licsrv_accounts a"         \
+  " LEFT JOIN licsrv_usage u ON u.owner = a.id WHERE a.id = $1"
+
 int pgs_usage_get(store_reader *rd, const uint8_t account[LIC_ID_LEN], store_usage *u) {
-  (void)rd, (void)account;
+  pgs_params p = {0};
+  PGresult *res;
+  int rc;
   memset(u, 0, sizeof *u);
+  pgs__p_bytes(&p, account, LIC_ID_LEN);
+  if ((rc = rq(rd, USAGE_SQL, &p, &res)) != LIC_OK)
+    return rc;
+  u->counted = true;
+  if (PQntuples(res) == 1)
+    u->records = (uint64_t)pgs__i64(res, 0, 0);
+  PQclear(res);
   return LIC_OK;
 }
 
+/* A registration's quota is checked inside licsrv_claim() (its parameter q,
+ * no round trip more): here nothing is read, counted false, so the caller's
+ * own check lets it through to the claim. */
 int pgs_w_usage_get(store_wtxn *w, const uint8_t account[LIC_ID_LEN], store_usage *u) {
   (void)w, (void)account;
   memset(u, 0, sizeof *u);
