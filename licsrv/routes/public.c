@@ -385,10 +385,11 @@ static int reg_apply(store_wtxn *wt, void *arg) {
   /* Decided on the one writer, under the account's lock (the store's claim):
    * concurrent registrations, through any process, see each other's slots,
    * so capacity cannot overshoot. The account may have been revoked or
-   * deleted since the worker looked. */
+   * deleted since the worker looked. A store that counts in the claim
+   * (PostgreSQL, u.counted false above) checks the quota there too. */
   op->claimed = true; /* its outcome is read after the commit (store.h) */
-  return store_w_registration_claim(wt, &g, op->acct.capacity, PUB_AUDIT_TOKEN,
-                                    "registration.add", subject, &op->claim);
+  return store_w_registration_claim(wt, &g, op->acct.capacity, atomic_load(&op->a->store_quota),
+                                    PUB_AUDIT_TOKEN, "registration.add", subject, &op->claim);
 }
 
 /* The claim's outcome as a verdict (in done: the store may fill it in only
@@ -421,6 +422,10 @@ static void claim_verdict(reg_op *op) {
 
 static void reg_done(void *arg, int rc, const char *detail) {
   reg_op *op = arg;
+  if (rc == LIC_OK && op->claimed && op->claim.outcome == STORE_CLAIM_QUOTA) {
+    op->quota = SRV_QUOTA_ACCOUNT; /* refused inside the claim: the same answer */
+    op->records = op->claim.records;
+  }
   if (rc == LIC_OK && op->quota != SRV_QUOTA_OK) {
     char msg[320];
     if (op->quota == SRV_QUOTA_ACCOUNT)

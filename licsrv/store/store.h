@@ -242,7 +242,14 @@ int store_w_registration_count(store_wtxn *w, const uint8_t account[LIC_ID_LEN],
  * registration, count, put, audit); PostgreSQL in one statement, sent ahead
  * without waiting for its answer: *out is filled in by the time the write
  * commits, so read it in the done callback (or after store_write), never in
- * the apply function. */
+ * the apply function.
+ * quota: the account's store quota (account_store_quota, 0 = none). On
+ * PostgreSQL, when the account's records (store_usage) + 2 (the
+ * registration and its audit entry) exceed it, nothing is written and the
+ * outcome is STORE_CLAIM_QUOTA with records the count: the check is inside
+ * the one statement (a pipelined claim waits for nothing in between).
+ * LMDB's claim ignores it: its caller checks store_w_usage_get first, in the
+ * same write transaction (routes/public.c). */
 typedef enum {
   STORE_CLAIM_NO_ACCOUNT,
   STORE_CLAIM_REVOKED,
@@ -257,7 +264,7 @@ typedef struct {
   uint64_t records; /* PostgreSQL: the account's records after the claim (store_usage) */
 } store_claim;
 int store_w_registration_claim(store_wtxn *w, const store_registration *r, int64_t capacity,
-                               const char *audit_token, const char *audit_action,
+                               uint64_t quota, const char *audit_token, const char *audit_action,
                                const char *audit_subject, store_claim *out);
 /* The claim as the interface's single steps (what LMDB's claim is). */
 int store_claim_steps(store_wtxn *w, const store_registration *r, int64_t capacity,

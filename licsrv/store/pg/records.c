@@ -335,10 +335,11 @@ int pgs_w_registration_count(store_wtxn *w, const uint8_t account[LIC_ID_LEN], s
   return reg_count(wc(w), w, account, n);
 }
 
-/* One round trip: licsrv_claim() (schema version 3) runs the steps of
- * store_claim_steps in the database, under the account's row lock. */
+/* One round trip: licsrv_claim() (schema version 3; the quota since 5) runs
+ * the steps of store_claim_steps in the database, under the account's row
+ * lock. */
 int pgs_w_registration_claim(store_wtxn *w, const store_registration *r, int64_t capacity,
-                             const char *audit_token, const char *audit_action,
+                             uint64_t quota, const char *audit_token, const char *audit_action,
                              const char *audit_subject, store_claim *out) {
   pgs_params p = {0};
   PGresult *res;
@@ -355,7 +356,7 @@ int pgs_w_registration_claim(store_wtxn *w, const store_registration *r, int64_t
   pgs__p_text(&p, audit_token);
   pgs__p_text(&p, audit_action);
   pgs__p_text(&p, audit_subject);
-  pgs__p_i64(&p, 0); /* no quota */
+  pgs__p_i64(&p, quota > INT64_MAX ? INT64_MAX : (int64_t)quota); /* checked in the claim */
   pgs_store *s = ((pgs_wtxn *)w)->s;
   if (pgs__pipe_ahead(s, wc(w))) /* sent ahead: answered by the pass's end */
     return pgs__pipe_claim(s, &p, out, &d);

@@ -133,7 +133,7 @@ static int apply(store_wtxn *w, void *arg) {
     snprintf(g.project, sizeof g.project, "P%u", o->project);
     g.created = g.last_valid = o->when;
     if (o->what == W_CLAIM)
-      return store_w_registration_claim(w, &g, o->capacity, "public", "registration.add",
+      return store_w_registration_claim(w, &g, o->capacity, 0, "public", "registration.add",
                                         "claim-test", &o->claim);
     return store_w_registration_put(w, &g);
   case W_REG_DELETE: return store_w_registration_delete(w, o->id, pid);

@@ -5,7 +5,9 @@
  * push-out), the heartbeat batch's upserts, registrations put and deleted,
  * purge and forget. On PostgreSQL (schema version 5) the count also equals
  * the rows counted by SQL at every step, and a schema 4 database with records
- * migrates to the right counts. Runs against the server tests/unit/with_pg.py
+ * migrates to the right counts; the claim refuses a registration past the
+ * account's quota (STORE_CLAIM_QUOTA, the count with it, nothing written),
+ * sent ahead in a group too. Runs against the server tests/unit/with_pg.py
  * starts (LIC_TEST_PG_URL); without it the PostgreSQL group is skipped. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,6 +97,7 @@ typedef struct {
   const uint8_t *acct;
   int n;
   int64_t when;
+  uint64_t quota; /* W_CLAIM */
   store_claim claim;
   store_release rel;
 } wop;
@@ -124,7 +127,7 @@ static int apply(store_wtxn *w, void *arg) {
   case W_ACCT: return store_w_account_put(w, o->acct, (const uint8_t *)"env", 3, 10);
   /* the CLI's token: no merging of repeats on LMDB (the public listener's) */
   case W_CLAIM:
-    return store_w_registration_claim(w, &g, 10, "cli:test", "registration.add", subj, &o->claim);
+    return store_w_registration_claim(w, &g, 10, o->quota, "cli:test", "registration.add", subj, &o->claim);
   case W_RELEASE:
     return store_w_registration_release(w, o->acct, g.project_id, o->when, "cli:test",
                                         "registration.remove", subj, &o->rel);
@@ -243,6 +246,62 @@ static void test_records_follow_every_writer(void **state) {
   expect(f, A2, 1);
 }
 
+/* ---- PostgreSQL: the quota inside the claim -------------------------------------- */
+
+static store_claim claim_q(fx *f, const uint8_t *acct, int n, uint64_t quota) {
+  wop o = {.k = W_CLAIM, .acct = acct, .n = n, .when = NOW, .quota = quota};
+  assert_int_equal(store_write(f->s, apply, &o), LIC_OK);
+  return o.claim;
+}
+
+typedef struct {
+  wop o;
+  int rc;
+} pend;
+
+static void pend_done(void *arg, int rc, const char *detail) {
+  (void)detail;
+  ((pend *)arg)->rc = rc;
+}
+
+static void test_pg_claim_quota(void **state) {
+  fx *f = *state;
+  wr(f->s, W_ACCT, A1, 0, 0);
+  wr(f->s, W_ACCT, A2, 0, 0);
+  wr(f->s, W_NODE, A1, 1, NOW);
+  wr(f->s, W_NODE, A1, 2, NOW); /* 2 records, by the triggers' sum */
+  /* 2 + 2 <= 4: taken; then 4 + 2 > 5: refused with the count */
+  store_claim c = claim_q(f, A1, 1, 4);
+  assert_int_equal(c.outcome, STORE_CLAIM_NEW);
+  assert_int_equal(c.records, 4);
+  c = claim_q(f, A1, 2, 5);
+  assert_int_equal(c.outcome, STORE_CLAIM_QUOTA);
+  assert_int_equal(c.records, 4);
+  expect(f, A1, 4); /* nothing written */
+  assert_int_equal(pg_long("SELECT nregs FROM licsrv_accounts WHERE id = '\\xa1010000000000000000000000000000'"), 1);
+  /* the project it holds: refused too, as LMDB's check before the claim */
+  assert_int_equal(claim_q(f, A1, 1, 5).outcome, STORE_CLAIM_QUOTA);
+  /* 0: no quota; another account is not affected */
+  assert_int_equal(claim_q(f, A1, 2, 0).outcome, STORE_CLAIM_NEW);
+  expect(f, A1, 6);
+  assert_int_equal(claim_q(f, A2, 1, 5).outcome, STORE_CLAIM_NEW);
+  /* a group's claims go ahead in the pipeline: each decided in its turn */
+  pend g[3];
+  memset(g, 0, sizeof g);
+  for (int i = 0; i < 3; i++) {
+    g[i].o = (wop){.k = W_CLAIM, .acct = A2, .n = 10 + i, .when = NOW, .quota = 6};
+    g[i].rc = -1;
+    assert_int_equal(store_submit(f->s, apply, pend_done, &g[i].o), LIC_OK);
+  }
+  assert_int_equal(store_flush(f->s), LIC_OK);
+  wr(f->s, W_NODE, A2, 1, NOW); /* a write after them: the group is done */
+  for (int i = 0; i < 3; i++) {
+    assert_int_equal(g[i].rc, LIC_OK);
+    assert_int_equal(g[i].o.claim.outcome, i < 2 ? STORE_CLAIM_NEW : STORE_CLAIM_QUOTA);
+  }
+  expect(f, A2, 7);
+}
+
 /* ---- PostgreSQL: a schema 4 database migrated ------------------------------------ */
 
 static void test_pg_migrate_v4_counts(void **state) {
@@ -304,6 +363,7 @@ int main(void) {
   const struct CMUnitTest pg[] = {
       BOTH(test_records_follow_every_writer),
       BOTH(test_pg_migrate_v4_counts),
+      BOTH(test_pg_claim_quota),
   };
 #undef BACKEND
   int failed = _cmocka_run_group_tests("store_usage_lmdb", lmdb, sizeof lmdb / sizeof lmdb[0],
