@@ -374,7 +374,11 @@ typedef struct {
  * this process appended in the same clock hour (time / STORE_AUDIT_COALESCE_S)
  * is merged into it: its count goes up and its last time moves, its time and
  * key stay. A flood of one project's register/unregister writes two entries
- * an hour, not two per request. LMDB only (PostgreSQL appends each). */
+ * an hour, not two per request. LMDB merges into the entries this process
+ * appended (its last few); PostgreSQL (schema version 6) into the hour's
+ * entry whoever wrote it, every process's repeats meeting in one row (a
+ * unique index and ON CONFLICT DO UPDATE). A merge adds no record to the
+ * account's count (store_usage). */
 #define STORE_AUDIT_COALESCE_TOKEN "public"
 #define STORE_AUDIT_COALESCE_S 3600
 int store_w_audit_append(store_wtxn *w, int64_t time, const char *token, const char *action,

@@ -141,3 +141,49 @@ def test_quota_shared_by_two_processes(tmp_path):
         for s in servers:
             s.finish()
         pg.cleanup()
+
+
+def test_churn_audit_merged_across_processes(tmp_path):
+    """N register/unregister pairs of one project, through two processes in
+    turn: two audit entries (one per action; four if the clock hour turned)
+    whose counts sum to 2N, shown by `licsrv audit` and its --json; the
+    account's records count each entry once."""
+    pg = pgutil.PgServer()
+    pg.start()
+    servers = []
+    try:
+        url = pg.url()
+        d1, d2 = node(tmp_path, "n1", url), node(tmp_path, "n2", url)
+        for d in (d1, d2):
+            servers.append(srvchain.Server(d, extra=["--store", url] + NO_LIMITS, threads=2,
+                                           provisioned=False).start())
+        a = account(d1, url, 2, servers)
+        pid = os.urandom(16)
+        n = 20
+        t0 = int(time.time())
+        for i in range(n):
+            st, v = register(servers[i % 2].port, a, pid)
+            assert st == 200 and v["status"] == "valid", (st, v)
+            st, v = unregister(servers[(i + 1) % 2].port, a, pid)
+            assert st == 200 and v["status"] == "not_registered", (st, v)
+        hours = 1 + (int(time.time()) // 3600 != t0 // 3600)
+        p = pubutil.licsrv("audit", "--data", d1, "--store", url, "--json")
+        assert p.returncode == 0, p.stderr
+        rows = [e for e in json.loads(p.stdout)["audit"]
+                if e["action"].startswith("registration.") and a.id in e["subject"]]
+        assert len(rows) == 2 * hours, rows
+        assert sum(e["count"] for e in rows) == 2 * n, rows
+        for action in ("registration.add", "registration.remove"):
+            assert sum(e["count"] for e in rows if e["action"] == action) == n, rows
+        assert all(e["last"] >= e["time"] for e in rows), rows
+        p = pubutil.licsrv("audit", "--data", d1, "--store", url)
+        assert p.returncode == 0, p.stderr
+        assert ("(x%d, last " % n) in p.stdout or hours == 2, p.stdout
+        # the import's entry, the merged ones, the node record (rs-1); no
+        # registration left
+        got = settled(pg, d1, url, [a])
+        assert got[a.id] == 1 + 2 * hours + 1, got
+    finally:
+        for s in servers:
+            s.finish()
+        pg.cleanup()

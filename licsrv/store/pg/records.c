@@ -502,6 +502,8 @@ int pgs_w_node_delete(store_wtxn *w, const uint8_t owner[LIC_ID_LEN], const char
 
 /* ---- audit -------------------------------------------------------------------------------- */
 
+/* The public listener's repeats within an hour merge into one entry, across
+ * processes (PGS_AUDIT_MERGE, schema version 6), as on LMDB. */
 int pgs_w_audit_append(store_wtxn *w, int64_t time, const char *token, const char *action,
                        const char *subject) {
   pgs_params p = {0};
@@ -513,7 +515,7 @@ int pgs_w_audit_append(store_wtxn *w, int64_t time, const char *token, const cha
   pgs__p_text(&p, action);
   pgs__p_text(&p, subject);
   return pgs__wrun(w, PGS_STMT_AUDIT, "INSERT INTO licsrv_audit (time, token, action, subject)"
-                                      " VALUES ($1::bigint, $2, $3, $4)", &p);
+                                      " VALUES ($1::bigint, $2, $3, $4)" PGS_AUDIT_MERGE, &p);
 }
 
 int pgs_audit_each(store_reader *r, int64_t since, const char *needle, store_audit_cb cb,
@@ -522,7 +524,8 @@ int pgs_audit_each(store_reader *r, int64_t since, const char *needle, store_aud
   PGresult *res;
   pgs__p_i64(&p, since);
   pgs__p_text(&p, needle != NULL ? needle : "");
-  int rc = rq(r, "SELECT seq, time, token, action, subject FROM licsrv_audit"
+  int rc = rq(r, "SELECT seq, time, token, action, subject, count, GREATEST(last, time)"
+                 " FROM licsrv_audit"
                  " WHERE time >= $1::bigint AND ($2 = '' OR strpos(subject, $2) > 0)"
                  " ORDER BY time, seq", &p, &res);
   for (int i = 0; rc == LIC_OK && i < PQntuples(res); i++) {
@@ -530,6 +533,9 @@ int pgs_audit_each(store_reader *r, int64_t since, const char *needle, store_aud
     memset(&a, 0, sizeof a);
     a.seq = (uint64_t)pgs__i64(res, i, 0);
     a.time = pgs__i64(res, i, 1);
+    int64_t n = pgs__i64(res, i, 5);
+    a.count = n > 1 ? (uint64_t)n : 1; /* merged repeats (schema version 6) */
+    a.last = pgs__i64(res, i, 6);
     if ((rc = pgs__text(res, i, 2, a.token, sizeof a.token)) == LIC_OK &&
         (rc = pgs__text(res, i, 3, a.action, sizeof a.action)) == LIC_OK &&
         (rc = pgs__text(res, i, 4, a.subject, sizeof a.subject)) == LIC_OK)

@@ -395,8 +395,95 @@ static const char MIGRATION_5[] =
     "  UNION ALL SELECT licsrv_subject_owner(subject), count(*) FROM licsrv_audit GROUP BY 1) u"
     " WHERE o IS NOT NULL GROUP BY o) t WHERE t.o = a.id";
 
+/* Version 6: the public listener's audit repeats merged across processes,
+ * as LMDB merges its own (store.h, STORE_AUDIT_COALESCE_TOKEN): an entry of
+ * token "public" repeating the action and subject of one in the same clock
+ * hour (time / STORE_AUDIT_COALESCE_S) adds one to that entry's count and
+ * moves its last time (last 0: the entry's own time), by the unique partial
+ * index and INSERT ... ON CONFLICT DO UPDATE, so two processes' repeats
+ * meet in one row. A merge is no new record: the insert triggers of version
+ * 5 see inserted rows only, and the claim and the release count their entry
+ * only when it was inserted. The repeats already stored are merged here. */
+static const char MIGRATION_6[] =
+    "ALTER TABLE licsrv_audit ADD COLUMN count bigint NOT NULL DEFAULT 1,"
+    " ADD COLUMN last bigint NOT NULL DEFAULT 0;"
+    "UPDATE licsrv_audit a SET count = g.n, last = g.l FROM (SELECT min(seq) AS keep,"
+    " count(*) AS n, max(time) AS l FROM licsrv_audit WHERE token = '" STORE_AUDIT_COALESCE_TOKEN
+    "' GROUP BY action, subject, time / " PGS_STR(STORE_AUDIT_COALESCE_S) " HAVING count(*) > 1) g"
+    " WHERE a.seq = g.keep;"
+    "DELETE FROM licsrv_audit a USING (SELECT seq, min(seq) OVER (PARTITION BY action, subject,"
+    " time / " PGS_STR(STORE_AUDIT_COALESCE_S) ") AS keep FROM licsrv_audit WHERE token = '"
+    STORE_AUDIT_COALESCE_TOKEN "') g WHERE a.seq = g.seq AND g.seq <> g.keep;"
+    "CREATE UNIQUE INDEX licsrv_audit_coalesce ON licsrv_audit (action, subject,"
+    " (time / " PGS_STR(STORE_AUDIT_COALESCE_S) ")) WHERE token = '" STORE_AUDIT_COALESCE_TOKEN "';"
+    "CREATE OR REPLACE FUNCTION licsrv_claim(a bytea, p bytea, proj text, dom text, t bigint,"
+    " lv bigint, cap bigint, tok text, act text, subj text, q bigint, OUT outcome integer,"
+    " OUT used bigint, OUT recs bigint) LANGUAGE plpgsql AS $f$ DECLARE rv bigint; o bytea;"
+    "  k bigint; ext bigint := 0; ins boolean; BEGIN"
+    "  o := licsrv_subject_owner(subj);"
+    "  k := CASE WHEN o = a THEN 2 ELSE 1 END;"
+    "  IF q > 0 THEN ext := COALESCE((SELECT records FROM licsrv_usage WHERE owner = a), 0); END IF;"
+    "  UPDATE licsrv_accounts SET nregs = nregs + 1, nrecords = nrecords + k WHERE id = a"
+    "   AND revoked_at = 0 AND nregs < cap AND (q <= 0 OR nrecords + ext + 2 <= q)"
+    "   RETURNING nregs, nrecords + ext INTO used, recs;"
+    "  IF FOUND THEN"
+    "   PERFORM set_config('licsrv.claim', 'on', true);"
+    "   INSERT INTO licsrv_registrations (account, project_id, project, domain, created,"
+    "    last_valid) VALUES (a, p, proj, dom, t, lv) ON CONFLICT (account, project_id) DO NOTHING;"
+    "   IF FOUND THEN"
+    "    IF o IS NOT NULL AND o <> a THEN PERFORM set_config('licsrv.claim', '', true); END IF;"
+    "    INSERT INTO licsrv_audit (time, token, action, subject) VALUES (t, tok, act, subj)"
+    PGS_AUDIT_MERGE " RETURNING xmax = 0 INTO ins;"
+    "    PERFORM set_config('licsrv.claim', '', true);"
+    "    IF NOT ins AND o = a THEN"
+    "     UPDATE licsrv_accounts SET nrecords = nrecords - 1 WHERE id = a;"
+    "     recs := recs - 1;"
+    "    END IF;"
+    "    PERFORM pg_notify('" PGS_NOTIFY_CHANNEL "', "
+    PGS_ROW_NOTICE("a", "p", "proj", "dom", "t", "lv") ");"
+    "    outcome := 4; RETURN;"
+    "   END IF;"
+    "   PERFORM set_config('licsrv.claim', '', true);"
+    "   UPDATE licsrv_accounts SET nregs = nregs - 1, nrecords = nrecords - k WHERE id = a"
+    "    RETURNING nregs, nrecords + ext INTO used, recs;"
+    "   outcome := 2; RETURN;"
+    "  END IF;"
+    "  SELECT revoked_at, nregs, nrecords INTO rv, used, recs FROM licsrv_accounts WHERE id = a"
+    "   FOR UPDATE;"
+    "  IF NOT FOUND THEN outcome := 0; used := 0; recs := 0; RETURN; END IF;"
+    "  recs := GREATEST(recs + COALESCE((SELECT records FROM licsrv_usage WHERE owner = a), 0), 0);"
+    "  IF q > 0 AND recs + 2 > q THEN outcome := 5; RETURN; END IF;"
+    "  IF rv <> 0 THEN outcome := 1; used := 0; RETURN; END IF;"
+    "  PERFORM 1 FROM licsrv_registrations WHERE account = a AND project_id = p;"
+    "  outcome := CASE WHEN FOUND THEN 2 ELSE 3 END;"
+    " END $f$;"
+    "CREATE OR REPLACE FUNCTION licsrv_release(a bytea, p bytea, t bigint, tok text, act text,"
+    " subj text, OUT outcome integer, OUT used bigint) LANGUAGE plpgsql AS $f$"
+    " DECLARE rv bigint; o bytea; ins boolean; BEGIN"
+    "  SELECT revoked_at, nregs INTO rv, used FROM licsrv_accounts WHERE id = a FOR UPDATE;"
+    "  IF NOT FOUND THEN outcome := 0; used := 0; RETURN; END IF;"
+    "  IF rv <> 0 THEN outcome := 1; used := 0; RETURN; END IF;"
+    "  PERFORM set_config('licsrv.claim', 'on', true);"
+    "  DELETE FROM licsrv_registrations WHERE account = a AND project_id = p;"
+    "  IF NOT FOUND THEN"
+    "   PERFORM set_config('licsrv.claim', '', true);"
+    "   outcome := 2; RETURN;"
+    "  END IF;"
+    "  o := licsrv_subject_owner(subj);"
+    "  IF o IS NOT NULL AND o <> a THEN PERFORM set_config('licsrv.claim', '', true); END IF;"
+    "  INSERT INTO licsrv_audit (time, token, action, subject) VALUES (t, tok, act, subj)"
+    PGS_AUDIT_MERGE " RETURNING xmax = 0 INTO ins;"
+    "  PERFORM set_config('licsrv.claim', '', true);"
+    "  UPDATE licsrv_accounts SET nregs = nregs - 1, nrecords = GREATEST(nrecords - 1, 0)"
+    "   + CASE WHEN o = a AND ins THEN 1 ELSE 0 END WHERE id = a RETURNING nregs INTO used;"
+    "  PERFORM pg_notify('" PGS_NOTIFY_CHANNEL "', 'd ' || encode(a, 'hex') || ' '"
+    "   || encode(p, 'hex') || licsrv_origin());"
+    "  outcome := 3;"
+    " END $f$";
+
 static const char *const MIGRATIONS[PGS_SCHEMA_VERSION] = {MIGRATION_1, MIGRATION_2, MIGRATION_3,
-                                                           MIGRATION_4, MIGRATION_5};
+                                                           MIGRATION_4, MIGRATION_5,
+                                                           MIGRATION_6};
 
 int pgs__schema_get(PGconn *c, int *version) {
   PGresult *r = NULL;

@@ -610,8 +610,9 @@ static void test_pg_groups_of_two_processes_never_deadlock(void **state) {
 
 /* ---- PostgreSQL: the migration from version 2 --------------------------------- */
 
-/* What schema version 2 made, from what versions 3, 4 and 5 made (store/pg/schema.c). */
+/* What schema version 2 made, from what versions 3 to 6 made (store/pg/schema.c). */
 static const char TO_V2[] =
+    "DROP INDEX licsrv_audit_coalesce; ALTER TABLE licsrv_audit DROP COLUMN count, DROP COLUMN last;" /* version 6 */
     "DROP FUNCTION licsrv_usage_counted() CASCADE; DROP FUNCTION licsrv_subject_owner(text);"
     "DROP TABLE licsrv_usage; ALTER TABLE licsrv_accounts DROP COLUMN nrecords;" /* version 5 */
     "DROP TRIGGER licsrv_registrations_change ON licsrv_registrations;"

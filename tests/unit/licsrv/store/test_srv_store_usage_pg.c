@@ -7,7 +7,10 @@
  * the rows counted by SQL at every step, and a schema 4 database with records
  * migrates to the right counts; the claim refuses a registration past the
  * account's quota (STORE_CLAIM_QUOTA, the count with it, nothing written),
- * sent ahead in a group too. Runs against the server tests/unit/with_pg.py
+ * sent ahead in a group too; the public listener's audit repeats merge into
+ * one entry per action, subject and hour across two processes (schema
+ * version 6; a schema 5 database's repeats merged by the migration), a
+ * merge adding no record. Runs against the server tests/unit/with_pg.py
  * starts (LIC_TEST_PG_URL); without it the PostgreSQL group is skipped. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,7 +92,7 @@ static int teardown(void **state) {
 
 /* ---- writes ------------------------------------------------------------------ */
 
-typedef enum { W_ACCT, W_CLAIM, W_RELEASE, W_AUDIT, W_AUDIT_NONE, W_NODE, W_NODE_DEL, W_REG,
+typedef enum { W_ACCT, W_PCLAIM, W_PRELEASE, W_PAUDIT, W_CLAIM, W_RELEASE, W_AUDIT, W_AUDIT_NONE, W_NODE, W_NODE_DEL, W_REG,
                W_UNREG } wkind;
 
 typedef struct {
@@ -124,6 +127,13 @@ static int apply(store_wtxn *w, void *arg) {
   snprintf(nd.node, sizeof nd.node, "n%d", o->n);
   nd.last_seen = o->when;
   switch (o->k) {
+  /* the public listener's, whose repeats merge */
+  case W_PCLAIM:
+    return store_w_registration_claim(w, &g, 10, 0, "public", "registration.add", subj, &o->claim);
+  case W_PRELEASE:
+    return store_w_registration_release(w, o->acct, g.project_id, o->when, "public",
+                                        "registration.remove", subj, &o->rel);
+  case W_PAUDIT: return store_w_audit_append(w, o->when, "public", "registration.add", subj);
   case W_ACCT: return store_w_account_put(w, o->acct, (const uint8_t *)"env", 3, 10);
   /* the CLI's token: no merging of repeats on LMDB (the public listener's) */
   case W_CLAIM:
@@ -302,6 +312,104 @@ static void test_pg_claim_quota(void **state) {
   expect(f, A2, 7);
 }
 
+/* ---- PostgreSQL: the audit repeats merged ------------------------------------------- */
+
+typedef struct {
+  int n;
+  uint64_t count[8];
+  int64_t time[8], last[8];
+  char action[8][STORE_MAX_ACTION + 1];
+} seen;
+
+static int seen_cb(const store_audit *a, void *arg) {
+  seen *s = arg;
+  if (strncmp(a->subject, "account:", 8) == 0 && s->n < 8) {
+    s->count[s->n] = a->count;
+    s->time[s->n] = a->time;
+    s->last[s->n] = a->last;
+    snprintf(s->action[s->n], sizeof s->action[0], "%s", a->action);
+    s->n++;
+  }
+  return 0;
+}
+
+static seen audit_of(store *st) {
+  store_reader *rd = NULL;
+  seen s;
+  memset(&s, 0, sizeof s);
+  assert_int_equal(store_reader_new(st, &rd), LIC_OK);
+  assert_int_equal(store_reader_begin(rd), LIC_OK);
+  assert_int_equal(store_audit_each(rd, 0, NULL, seen_cb, &s), LIC_OK);
+  store_reader_end(rd);
+  store_reader_free(rd);
+  return s;
+}
+
+static void test_pg_audit_merged(void **state) {
+  fx *f = *state;
+  store *s2 = NULL; /* another process's writer: its own connection */
+  assert_int_equal(store_open(f->where, 0, &s2), LIC_OK);
+  wr(f->s, W_ACCT, A1, 0, 0);
+  /* 5 register/unregister pairs of one project within an hour, through both */
+  for (int i = 0; i < 5; i++) {
+    store *st = i % 2 ? s2 : f->s;
+    assert_int_equal(wr(st, W_PCLAIM, A1, 1, NOW + 10 * i).claim.outcome, STORE_CLAIM_NEW);
+    assert_int_equal(wr(i % 2 ? f->s : s2, W_PRELEASE, A1, 1, NOW + 10 * i + 5).rel.outcome,
+                     STORE_RELEASE_REMOVED);
+  }
+  seen s = audit_of(f->s);
+  assert_int_equal(s.n, 2);
+  for (int i = 0; i < 2; i++) {
+    assert_int_equal(s.count[i], 5);
+    assert_int_equal(s.time[i], NOW + 5 * i);
+    assert_int_equal(s.last[i], NOW + 40 + 5 * i);
+  }
+  assert_string_equal(s.action[0], "registration.add");
+  expect(f, A1, 2); /* two entries, no registration */
+  /* a merge by another path counts nothing more; the next hour is apart */
+  wr(s2, W_PAUDIT, A1, 1, NOW + 50);
+  expect(f, A1, 2);
+  assert_int_equal(wr(f->s, W_PCLAIM, A1, 1, NOW + 3600 - NOW % 3600).claim.outcome,
+                   STORE_CLAIM_NEW);
+  expect(f, A1, 4);
+  s = audit_of(f->s);
+  assert_int_equal(s.n, 3);
+  assert_int_equal(s.count[0] + s.count[2], 7);
+  assert_int_equal(s.count[2], 1);
+  assert_int_equal(s.last[2], s.time[2]);
+  store_close(s2);
+}
+
+/* A schema 5 database's repeats (each its own row) merged by the migration. */
+static void test_pg_migrate_v5_merges(void **state) {
+  fx *f = *state;
+  char subj[STORE_MAX_SUBJECT + 1], q[2048];
+  store_close(f->s);
+  f->s = NULL;
+  pg_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public");
+  PGconn *c = conn();
+  assert_int_equal(pgs__migrate_to(c, 5), LIC_OK);
+  PQfinish(c);
+  subject(A1, 1, subj, sizeof subj);
+  snprintf(q, sizeof q,
+           "INSERT INTO licsrv_accounts (id, env, imported) VALUES"
+           " ('\\xa1010000000000000000000000000000', 'e', 1);"
+           "INSERT INTO licsrv_audit (time, token, action, subject) VALUES"
+           " (%d, 'public', 'registration.add', '%s'), (%d, 'public', 'registration.add', '%s'),"
+           " (%d, 'public', 'registration.add', '%s'), (%d, 'cli', 'registration.add', '%s'),"
+           " (%d, 'public', 'registration.add', '%s')",
+           NOW, subj, NOW + 7, subj, NOW + 3, subj, NOW + 1, subj, NOW + 3600, subj);
+  pg_sql(q);
+  assert_int_equal(store_open(f->where, STORE_MIGRATE, &f->s), LIC_OK);
+  seen s = audit_of(f->s);
+  assert_int_equal(s.n, 3); /* the hour's three, the CLI's, the next hour's */
+  assert_int_equal(s.count[0], 3);
+  assert_int_equal(s.time[0], NOW);
+  assert_int_equal(s.last[0], NOW + 7);
+  assert_int_equal(s.count[1] + s.count[2], 2);
+  expect(f, A1, 3);
+}
+
 /* ---- PostgreSQL: a schema 4 database migrated ------------------------------------ */
 
 static void test_pg_migrate_v4_counts(void **state) {
@@ -364,6 +472,8 @@ int main(void) {
       BOTH(test_records_follow_every_writer),
       BOTH(test_pg_migrate_v4_counts),
       BOTH(test_pg_claim_quota),
+      BOTH(test_pg_audit_merged),
+      BOTH(test_pg_migrate_v5_merges),
   };
 #undef BACKEND
   int failed = _cmocka_run_group_tests("store_usage_lmdb", lmdb, sizeof lmdb / sizeof lmdb[0],
