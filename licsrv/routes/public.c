@@ -198,8 +198,10 @@ static void node_forget_done(void *arg, int rc, const char *detail) {
   free(op);
 }
 
-/* PostgreSQL: its batch keeps no drops, so the record is deleted by a
- * durable write of its own (unless the node came back meanwhile). */
+/* PostgreSQL: its batch keeps no deletes, so the record is deleted by a
+ * durable write of its own (unless the node came back meanwhile); the drop
+ * noted first takes the node's pending heartbeat out of the batch, which
+ * would write the row back. */
 static int node_delete_apply(store_wtxn *wt, void *arg) {
   node_forget_op *op = arg;
   if (srv_seats_known(op->a->seats, op->n.owner, op->n.node))
@@ -220,8 +222,7 @@ static void node_forget(app *a, const uint8_t account[LIC_ID_LEN], const char *n
   op->a = a;
   memcpy(op->n.owner, account, LIC_ID_LEN);
   snprintf(op->n.node, sizeof op->n.node, "%s", node);
-  if (lmdb)
-    store_node_drop(a->st, account, node);
+  store_node_drop(a->st, account, node); /* before the submit: see above */
   if (store_submit(a->st, lmdb ? node_forget_apply : node_delete_apply,
                    lmdb ? node_forget_done : node_delete_done, op) != LIC_OK)
     free(op);

@@ -318,7 +318,8 @@ int store_node_failure(store *s, const uint8_t owner[LIC_ID_LEN], const char *no
                        int64_t now, const char *status, const char *reason);
 /* Batched too: delete the node's record if it never held a seat (last valid
  * check 0) - a failure that left the bounded failure list. A later note of
- * the same node in the batch cancels it. */
+ * the same node in the batch cancels it. PostgreSQL: only forgets what the
+ * batch holds for the node (its record goes by store_w_node_delete). */
 int store_node_drop(store *s, const uint8_t owner[LIC_ID_LEN], const char *node);
 /* Write the pending batch now (waits for its commit). */
 int store_flush(store *s);
@@ -330,8 +331,10 @@ int store_node_each(store_reader *rd, const uint8_t *owner, store_node_cb cb, vo
 /* Durable variant for callers already in a write transaction. */
 int store_w_node_put(store_wtxn *w, const store_node *n);
 /* Delete the node's record, durably (LIC_OK when there was none): public
- * mode's push-out on PostgreSQL, whose batch keeps no drops. A heartbeat of
- * the node still in the batch writes it back. */
+ * mode's push-out on PostgreSQL, whose batch keeps no deletes. Note
+ * store_node_drop first (before submitting this write): on PostgreSQL it
+ * takes the node's pending heartbeat out of the batch, which would write
+ * the row back after the delete. */
 int store_w_node_delete(store_wtxn *w, const uint8_t owner[LIC_ID_LEN], const char *node);
 
 /* ---- designer activations (serial -> machine) --------------------------- */

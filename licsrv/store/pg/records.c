@@ -678,11 +678,6 @@ int pgs_w_license_import(store_wtxn *w, const uint8_t id[LIC_ID_LEN], const uint
     *out = STORE_IMPORT_NEW;
   return pgs__private_only("licenses");
 }
-/* Seats are private mode's: no node of this store is ever evicted. */
-int pgs_node_drop(store *s, const uint8_t owner[LIC_ID_LEN], const char *node) {
-  (void)s, (void)owner, (void)node;
-  return pgs__private_only("seats");
-}
 
 /* ---- per-account store use ------------------------------------------------- */
 

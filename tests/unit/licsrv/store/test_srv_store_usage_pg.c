@@ -10,7 +10,8 @@
  * sent ahead in a group too; the public listener's audit repeats merge into
  * one entry per action, subject and hour across two processes (schema
  * version 6; a schema 5 database's repeats merged by the migration), a
- * merge adding no record. Runs against the server tests/unit/with_pg.py
+ * merge adding no record; a node's drop takes its pending heartbeat out of
+ * the batch (a push-out's delete is not undone by it). Runs against the server tests/unit/with_pg.py
  * starts (LIC_TEST_PG_URL); without it the PostgreSQL group is skipped. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -410,6 +411,31 @@ static void test_pg_migrate_v5_merges(void **state) {
   expect(f, A1, 3);
 }
 
+/* ---- PostgreSQL: a push-out's drop -------------------------------------------------- */
+
+static void test_pg_drop_forgets_pending(void **state) {
+  fx *f = *state;
+  wr(f->s, W_ACCT, A1, 0, 0);
+  wr(f->s, W_NODE, A1, 1, OLD);
+  expect(f, A1, 1);
+  /* n1 seen again and n2 new, both pending; n1 pushed out: dropped, deleted */
+  assert_int_equal(store_node_seen(f->s, A1, "n1", NOW), LIC_OK);
+  assert_int_equal(store_node_seen(f->s, A1, "n2", NOW), LIC_OK);
+  assert_int_equal(store_node_drop(f->s, A1, "n1"), LIC_OK);
+  wr(f->s, W_NODE_DEL, A1, 1, 0);
+  /* a drop of a node the batch never held writes nothing either */
+  assert_int_equal(store_node_drop(f->s, A1, "n9"), LIC_OK);
+  assert_int_equal(store_flush(f->s), LIC_OK);
+  assert_int_equal(pg_long("SELECT count(*) FROM licsrv_nodes WHERE node IN ('n1', 'n9')"), 0);
+  assert_int_equal(pg_long("SELECT count(*) FROM licsrv_nodes WHERE node = 'n2'"), 1);
+  expect(f, A1, 1);
+  /* a heartbeat after the drop is the node back */
+  assert_int_equal(store_node_drop(f->s, A1, "n2"), LIC_OK);
+  assert_int_equal(store_node_seen(f->s, A1, "n2", NOW + 1), LIC_OK);
+  assert_int_equal(store_flush(f->s), LIC_OK);
+  assert_int_equal(pg_long("SELECT last_seen FROM licsrv_nodes WHERE node = 'n2'"), NOW + 1);
+}
+
 /* ---- PostgreSQL: a schema 4 database migrated ------------------------------------ */
 
 static void test_pg_migrate_v4_counts(void **state) {
@@ -474,6 +500,7 @@ int main(void) {
       BOTH(test_pg_claim_quota),
       BOTH(test_pg_audit_merged),
       BOTH(test_pg_migrate_v5_merges),
+      BOTH(test_pg_drop_forgets_pending),
   };
 #undef BACKEND
   int failed = _cmocka_run_group_tests("store_usage_lmdb", lmdb, sizeof lmdb / sizeof lmdb[0],
