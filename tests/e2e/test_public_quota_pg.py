@@ -128,6 +128,13 @@ def test_quota_shared_by_two_processes(tmp_path):
         # the operator's figure is the rows, after node heartbeats too
         got = settled(pg, d1, url, [a, b])
         assert 28 <= got[a.id] <= 30, got
+        # the admin API of either process gives the same figure
+        tok = pubutil.licsrv("token", "add", "ops", "--data", d1, "--store", url).stdout.strip()
+        for s in servers:
+            st, adm = srvchain.admin(s, "GET", "/v1/admin/accounts", tok)
+            assert st == 200, adm
+            mine = [r for r in adm["accounts"] if r["id"] == a.id]
+            assert mine and mine[0]["store_records"] == got[a.id], adm
         # purge (nothing old: nothing goes) and forget of a: still exact
         p = pubutil.licsrv("purge", "--data", d1, "--store", url)
         assert p.returncode == 0, p.stderr
