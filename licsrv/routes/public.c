@@ -198,8 +198,10 @@ static void node_forget_done(void *arg, int rc, const char *detail) {
   free(op);
 }
 
-/* PostgreSQL: its batch keeps no drops, so the record is deleted by a
- * durable write of its own (unless the node came back meanwhile). */
+/* PostgreSQL: its batch keeps no deletes, so the record is deleted by a
+ * durable write of its own (unless the node came back meanwhile); the drop
+ * noted first takes the node's pending heartbeat out of the batch, which
+ * would write the row back. */
 static int node_delete_apply(store_wtxn *wt, void *arg) {
   node_forget_op *op = arg;
   if (srv_seats_known(op->a->seats, op->n.owner, op->n.node))
@@ -220,8 +222,7 @@ static void node_forget(app *a, const uint8_t account[LIC_ID_LEN], const char *n
   op->a = a;
   memcpy(op->n.owner, account, LIC_ID_LEN);
   snprintf(op->n.node, sizeof op->n.node, "%s", node);
-  if (lmdb)
-    store_node_drop(a->st, account, node);
+  store_node_drop(a->st, account, node); /* before the submit: see above */
   if (store_submit(a->st, lmdb ? node_forget_apply : node_delete_apply,
                    lmdb ? node_forget_done : node_delete_done, op) != LIC_OK)
     free(op);
@@ -385,10 +386,11 @@ static int reg_apply(store_wtxn *wt, void *arg) {
   /* Decided on the one writer, under the account's lock (the store's claim):
    * concurrent registrations, through any process, see each other's slots,
    * so capacity cannot overshoot. The account may have been revoked or
-   * deleted since the worker looked. */
+   * deleted since the worker looked. A store that counts in the claim
+   * (PostgreSQL, u.counted false above) checks the quota there too. */
   op->claimed = true; /* its outcome is read after the commit (store.h) */
-  return store_w_registration_claim(wt, &g, op->acct.capacity, PUB_AUDIT_TOKEN,
-                                    "registration.add", subject, &op->claim);
+  return store_w_registration_claim(wt, &g, op->acct.capacity, atomic_load(&op->a->store_quota),
+                                    PUB_AUDIT_TOKEN, "registration.add", subject, &op->claim);
 }
 
 /* The claim's outcome as a verdict (in done: the store may fill it in only
@@ -421,6 +423,10 @@ static void claim_verdict(reg_op *op) {
 
 static void reg_done(void *arg, int rc, const char *detail) {
   reg_op *op = arg;
+  if (rc == LIC_OK && op->claimed && op->claim.outcome == STORE_CLAIM_QUOTA) {
+    op->quota = SRV_QUOTA_ACCOUNT; /* refused inside the claim: the same answer */
+    op->records = op->claim.records;
+  }
   if (rc == LIC_OK && op->quota != SRV_QUOTA_OK) {
     char msg[320];
     if (op->quota == SRV_QUOTA_ACCOUNT)

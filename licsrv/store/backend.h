@@ -46,7 +46,7 @@
   X(int, w_registration_get, (store_wtxn *w, const uint8_t account[LIC_ID_LEN], const uint8_t project_id[LIC_ID_LEN], store_registration *out), (w, account, project_id, out)) \
   X(int, w_registration_count, (store_wtxn *w, const uint8_t account[LIC_ID_LEN], size_t *n), (w, account, n)) \
   X(int, w_registration_delete_all, (store_wtxn *w, const uint8_t account[LIC_ID_LEN], size_t *n), (w, account, n)) \
-  X(int, w_registration_claim, (store_wtxn *w, const store_registration *r, int64_t capacity, const char *audit_token, const char *audit_action, const char *audit_subject, store_claim *out), (w, r, capacity, audit_token, audit_action, audit_subject, out)) \
+  X(int, w_registration_claim, (store_wtxn *w, const store_registration *r, int64_t capacity, uint64_t quota, const char *audit_token, const char *audit_action, const char *audit_subject, store_claim *out), (w, r, capacity, quota, audit_token, audit_action, audit_subject, out)) \
   X(int, w_registration_release, (store_wtxn *w, const uint8_t account[LIC_ID_LEN], const uint8_t project_id[LIC_ID_LEN], int64_t now, const char *audit_token, const char *audit_action, const char *audit_subject, store_release *out), (w, account, project_id, now, audit_token, audit_action, audit_subject, out)) \
   X(int, node_seen, (store *s, const uint8_t owner[LIC_ID_LEN], const char *node, int64_t now), (s, owner, node, now)) \
   X(int, node_failure, (store *s, const uint8_t owner[LIC_ID_LEN], const char *node, int64_t now, const char *status, const char *reason), (s, owner, node, now, status, reason)) \

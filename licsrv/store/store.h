@@ -242,20 +242,29 @@ int store_w_registration_count(store_wtxn *w, const uint8_t account[LIC_ID_LEN],
  * registration, count, put, audit); PostgreSQL in one statement, sent ahead
  * without waiting for its answer: *out is filled in by the time the write
  * commits, so read it in the done callback (or after store_write), never in
- * the apply function. */
+ * the apply function.
+ * quota: the account's store quota (account_store_quota, 0 = none). On
+ * PostgreSQL, when the account's records (store_usage) + 2 (the
+ * registration and its audit entry) exceed it, nothing is written and the
+ * outcome is STORE_CLAIM_QUOTA with records the count: the check is inside
+ * the one statement (a pipelined claim waits for nothing in between).
+ * LMDB's claim ignores it: its caller checks store_w_usage_get first, in the
+ * same write transaction (routes/public.c). */
 typedef enum {
   STORE_CLAIM_NO_ACCOUNT,
   STORE_CLAIM_REVOKED,
   STORE_CLAIM_EXISTS, /* idempotent: the project holds its slot already */
   STORE_CLAIM_FULL,
   STORE_CLAIM_NEW,
+  STORE_CLAIM_QUOTA, /* PostgreSQL: the account holds its quota (records); nothing written */
 } store_claim_outcome;
 typedef struct {
   store_claim_outcome outcome;
   size_t used;
+  uint64_t records; /* PostgreSQL: the account's records after the claim (store_usage) */
 } store_claim;
 int store_w_registration_claim(store_wtxn *w, const store_registration *r, int64_t capacity,
-                               const char *audit_token, const char *audit_action,
+                               uint64_t quota, const char *audit_token, const char *audit_action,
                                const char *audit_subject, store_claim *out);
 /* The claim as the interface's single steps (what LMDB's claim is). */
 int store_claim_steps(store_wtxn *w, const store_registration *r, int64_t capacity,
@@ -309,7 +318,8 @@ int store_node_failure(store *s, const uint8_t owner[LIC_ID_LEN], const char *no
                        int64_t now, const char *status, const char *reason);
 /* Batched too: delete the node's record if it never held a seat (last valid
  * check 0) - a failure that left the bounded failure list. A later note of
- * the same node in the batch cancels it. */
+ * the same node in the batch cancels it. PostgreSQL: only forgets what the
+ * batch holds for the node (its record goes by store_w_node_delete). */
 int store_node_drop(store *s, const uint8_t owner[LIC_ID_LEN], const char *node);
 /* Write the pending batch now (waits for its commit). */
 int store_flush(store *s);
@@ -321,8 +331,10 @@ int store_node_each(store_reader *rd, const uint8_t *owner, store_node_cb cb, vo
 /* Durable variant for callers already in a write transaction. */
 int store_w_node_put(store_wtxn *w, const store_node *n);
 /* Delete the node's record, durably (LIC_OK when there was none): public
- * mode's push-out on PostgreSQL, whose batch keeps no drops. A heartbeat of
- * the node still in the batch writes it back. */
+ * mode's push-out on PostgreSQL, whose batch keeps no deletes. Note
+ * store_node_drop first (before submitting this write): on PostgreSQL it
+ * takes the node's pending heartbeat out of the batch, which would write
+ * the row back after the delete. */
 int store_w_node_delete(store_wtxn *w, const uint8_t owner[LIC_ID_LEN], const char *node);
 
 /* ---- designer activations (serial -> machine) --------------------------- */
@@ -365,7 +377,11 @@ typedef struct {
  * this process appended in the same clock hour (time / STORE_AUDIT_COALESCE_S)
  * is merged into it: its count goes up and its last time moves, its time and
  * key stay. A flood of one project's register/unregister writes two entries
- * an hour, not two per request. LMDB only (PostgreSQL appends each). */
+ * an hour, not two per request. LMDB merges into the entries this process
+ * appended (its last few); PostgreSQL (schema version 6) into the hour's
+ * entry whoever wrote it, every process's repeats meeting in one row (a
+ * unique index and ON CONFLICT DO UPDATE). A merge adds no record to the
+ * account's count (store_usage). */
 #define STORE_AUDIT_COALESCE_TOKEN "public"
 #define STORE_AUDIT_COALESCE_S 3600
 int store_w_audit_append(store_wtxn *w, int64_t time, const char *token, const char *action,

@@ -219,8 +219,9 @@ int lmdb_w_registration_count(store_wtxn *w, const uint8_t account[LIC_ID_LEN], 
 /* The steps one by one: every read is this write transaction's, and LMDB has
  * one writer, so nothing comes between them. */
 int lmdb_w_registration_claim(store_wtxn *w, const store_registration *r, int64_t capacity,
-                              const char *audit_token, const char *audit_action,
+                              uint64_t quota, const char *audit_token, const char *audit_action,
                               const char *audit_subject, store_claim *out) {
+  (void)quota; /* checked by the caller, with store_w_usage_get (store.h) */
   return store_claim_steps(w, r, capacity, audit_token, audit_action, audit_subject, out);
 }
 

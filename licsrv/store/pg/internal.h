@@ -35,7 +35,18 @@
 
 STORE_DECLARE(pgs)
 
-#define PGS_SCHEMA_VERSION 4 /* store/pg/schema.c: the migrations, in order */
+#define PGS_SCHEMA_VERSION 6 /* store/pg/schema.c: the migrations, in order */
+
+/* An audit insert's tail from schema version 6 on: a repeat of the public
+ * listener's entry (same action and subject, same clock hour) merges into
+ * it, across processes (store/pg/schema.c MIGRATION_6). */
+#define PGS_STR_(x) #x
+#define PGS_STR(x) PGS_STR_(x)
+#define PGS_AUDIT_MERGE                                                                    \
+  " ON CONFLICT (action, subject, (time / " PGS_STR(STORE_AUDIT_COALESCE_S) "))"           \
+  " WHERE token = '" STORE_AUDIT_COALESCE_TOKEN "' DO UPDATE SET"                          \
+  " count = licsrv_audit.count + 1,"                                                       \
+  " last = GREATEST(licsrv_audit.last, licsrv_audit.time, EXCLUDED.time)"
 
 struct pgs_store {
   const store_ops *ops; /* first: the dispatcher reads it */
@@ -74,5 +85,7 @@ int pgs__schema_get(PGconn *c, int *version);
 /* Apply the migrations from version `from` up to PGS_SCHEMA_VERSION, in one
  * transaction. */
 int pgs__migrate(PGconn *c, int from);
+/* The same up to version `to` only (tests: a database an older licsrv made). */
+int pgs__migrate_to(PGconn *c, int to);
 
 #endif

@@ -139,7 +139,9 @@ static int forget_apply(store_wtxn *w, void *arg) {
       (rc = del_count(wc(w), "DELETE FROM licsrv_nodes WHERE owner = $1 RETURNING 1", &p,
                       &m->c.nodes)) != LIC_OK ||
       (rc = del_count(wc(w), "DELETE FROM licsrv_audit WHERE strpos(subject, $1) > 0 RETURNING 1",
-                      &q, &m->c.audit)) != LIC_OK)
+                      &q, &m->c.audit)) != LIC_OK ||
+      /* the sum the triggers kept for it (schema version 5): nothing of it left */
+      (rc = pgs__run(wc(w), "DELETE FROM licsrv_usage WHERE owner = $1", &p)) != LIC_OK)
     return rc;
   m->c.failures = failures;
   return pgs_w_audit_append(w, pgs_wtxn_now(w), m->actor, "forget", "account:(erased)");

@@ -48,11 +48,13 @@ static _Thread_local pgs_store *began;
 int pgs__claim_answer(const PGresult *res, store_claim *out) {
   int32_t outcome = PQntuples(res) == 1 ? pgs__i32(res, 0, 0) : -1;
   int64_t used = PQntuples(res) == 1 ? pgs__i64(res, 0, 1) : 0;
+  int64_t recs = PQntuples(res) == 1 && PQnfields(res) > 2 ? pgs__i64(res, 0, 2) : 0;
   memset(out, 0, sizeof *out);
-  if (outcome < STORE_CLAIM_NO_ACCOUNT || outcome > STORE_CLAIM_NEW)
+  if (outcome < STORE_CLAIM_NO_ACCOUNT || outcome > STORE_CLAIM_QUOTA)
     return lic_fail(LIC_FORMAT, "postgresql: licsrv_claim answered outcome %d", (int)outcome);
   out->outcome = (store_claim_outcome)outcome;
   out->used = used > 0 ? (size_t)used : 0;
+  out->records = recs > 0 ? (uint64_t)recs : 0;
   return LIC_OK;
 }
 

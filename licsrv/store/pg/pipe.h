@@ -15,8 +15,8 @@
 #include "store/store.h"
 
 #define PGS_CLAIM_SQL                                                                      \
-  "SELECT outcome, used FROM licsrv_claim($1, $2, $3, $4, $5::bigint, $6::bigint,"         \
-  " $7::bigint, $8, $9, $10)"
+  "SELECT outcome, used, recs FROM licsrv_claim($1, $2, $3, $4, $5::bigint, $6::bigint,"   \
+  " $7::bigint, $8, $9, $10, $11::bigint)"
 
 /* A claim sent ahead: where its answer goes, the row it writes, and its
  * parameters (p, pointing into buf: sent at the pass's end). */
@@ -59,7 +59,7 @@ int pgs__pipe_collect(pgs_store *s);
 void pgs__pipe_reset(pgs_store *s);
 /* pgs_close: the claims' memory. */
 void pgs__pipe_free(pgs_store *s);
-/* licsrv_claim()'s answer (one row: outcome, used) into out. */
+/* licsrv_claim()'s answer (one row: outcome, used, recs) into out. */
 int pgs__claim_answer(const PGresult *res, store_claim *out);
 /* Begin the writer's transaction in the pipeline, its answer read with the
  * first claims' (or before the first statement that waits): a group of

@@ -335,10 +335,11 @@ int pgs_w_registration_count(store_wtxn *w, const uint8_t account[LIC_ID_LEN], s
   return reg_count(wc(w), w, account, n);
 }
 
-/* One round trip: licsrv_claim() (schema version 3) runs the steps of
- * store_claim_steps in the database, under the account's row lock. */
+/* One round trip: licsrv_claim() (schema version 3; the quota since 5) runs
+ * the steps of store_claim_steps in the database, under the account's row
+ * lock. */
 int pgs_w_registration_claim(store_wtxn *w, const store_registration *r, int64_t capacity,
-                             const char *audit_token, const char *audit_action,
+                             uint64_t quota, const char *audit_token, const char *audit_action,
                              const char *audit_subject, store_claim *out) {
   pgs_params p = {0};
   PGresult *res;
@@ -355,6 +356,7 @@ int pgs_w_registration_claim(store_wtxn *w, const store_registration *r, int64_t
   pgs__p_text(&p, audit_token);
   pgs__p_text(&p, audit_action);
   pgs__p_text(&p, audit_subject);
+  pgs__p_i64(&p, quota > INT64_MAX ? INT64_MAX : (int64_t)quota); /* checked in the claim */
   pgs_store *s = ((pgs_wtxn *)w)->s;
   if (pgs__pipe_ahead(s, wc(w))) /* sent ahead: answered by the pass's end */
     return pgs__pipe_claim(s, &p, out, &d);
@@ -500,6 +502,8 @@ int pgs_w_node_delete(store_wtxn *w, const uint8_t owner[LIC_ID_LEN], const char
 
 /* ---- audit -------------------------------------------------------------------------------- */
 
+/* The public listener's repeats within an hour merge into one entry, across
+ * processes (PGS_AUDIT_MERGE, schema version 6), as on LMDB. */
 int pgs_w_audit_append(store_wtxn *w, int64_t time, const char *token, const char *action,
                        const char *subject) {
   pgs_params p = {0};
@@ -511,7 +515,7 @@ int pgs_w_audit_append(store_wtxn *w, int64_t time, const char *token, const cha
   pgs__p_text(&p, action);
   pgs__p_text(&p, subject);
   return pgs__wrun(w, PGS_STMT_AUDIT, "INSERT INTO licsrv_audit (time, token, action, subject)"
-                                      " VALUES ($1::bigint, $2, $3, $4)", &p);
+                                      " VALUES ($1::bigint, $2, $3, $4)" PGS_AUDIT_MERGE, &p);
 }
 
 int pgs_audit_each(store_reader *r, int64_t since, const char *needle, store_audit_cb cb,
@@ -520,7 +524,8 @@ int pgs_audit_each(store_reader *r, int64_t since, const char *needle, store_aud
   PGresult *res;
   pgs__p_i64(&p, since);
   pgs__p_text(&p, needle != NULL ? needle : "");
-  int rc = rq(r, "SELECT seq, time, token, action, subject FROM licsrv_audit"
+  int rc = rq(r, "SELECT seq, time, token, action, subject, count, GREATEST(last, time)"
+                 " FROM licsrv_audit"
                  " WHERE time >= $1::bigint AND ($2 = '' OR strpos(subject, $2) > 0)"
                  " ORDER BY time, seq", &p, &res);
   for (int i = 0; rc == LIC_OK && i < PQntuples(res); i++) {
@@ -528,6 +533,9 @@ int pgs_audit_each(store_reader *r, int64_t since, const char *needle, store_aud
     memset(&a, 0, sizeof a);
     a.seq = (uint64_t)pgs__i64(res, i, 0);
     a.time = pgs__i64(res, i, 1);
+    int64_t n = pgs__i64(res, i, 5);
+    a.count = n > 1 ? (uint64_t)n : 1; /* merged repeats (schema version 6) */
+    a.last = pgs__i64(res, i, 6);
     if ((rc = pgs__text(res, i, 2, a.token, sizeof a.token)) == LIC_OK &&
         (rc = pgs__text(res, i, 3, a.action, sizeof a.action)) == LIC_OK &&
         (rc = pgs__text(res, i, 4, a.subject, sizeof a.subject)) == LIC_OK)
@@ -670,23 +678,35 @@ int pgs_w_license_import(store_wtxn *w, const uint8_t id[LIC_ID_LEN], const uint
     *out = STORE_IMPORT_NEW;
   return pgs__private_only("licenses");
 }
-/* Seats are private mode's: no node of this store is ever evicted. */
-int pgs_node_drop(store *s, const uint8_t owner[LIC_ID_LEN], const char *node) {
-  (void)s, (void)owner, (void)node;
-  return pgs__private_only("seats");
-}
 
 /* ---- per-account store use ------------------------------------------------- */
 
-/* PostgreSQL keeps no per-account record count yet and has no map: counted
- * false, so the per-account quota is not applied there (docs/server.md
- * "Store quota" says so). */
+/* The account's records (schema version 5): its row's count plus what the
+ * other writers' triggers summed in licsrv_usage (store/pg/schema.c). An
+ * account without a row counts 0. No map: used and mapsize stay 0, so the
+ * headroom rule never applies. */
+#define USAGE_SQL                                                                          \
+  "SELECT GREATEST(a.nrecords + COALESCE(u.records, 0), 0) FROM licsrv_accounts a"         \
+  " LEFT JOIN licsrv_usage u ON u.owner = a.id WHERE a.id = $1"
+
 int pgs_usage_get(store_reader *rd, const uint8_t account[LIC_ID_LEN], store_usage *u) {
-  (void)rd, (void)account;
+  pgs_params p = {0};
+  PGresult *res;
+  int rc;
   memset(u, 0, sizeof *u);
+  pgs__p_bytes(&p, account, LIC_ID_LEN);
+  if ((rc = rq(rd, USAGE_SQL, &p, &res)) != LIC_OK)
+    return rc;
+  u->counted = true;
+  if (PQntuples(res) == 1)
+    u->records = (uint64_t)pgs__i64(res, 0, 0);
+  PQclear(res);
   return LIC_OK;
 }
 
+/* A registration's quota is checked inside licsrv_claim() (its parameter q,
+ * no round trip more): here nothing is read, counted false, so the caller's
+ * own check lets it through to the claim. */
 int pgs_w_usage_get(store_wtxn *w, const uint8_t account[LIC_ID_LEN], store_usage *u) {
   (void)w, (void)account;
   memset(u, 0, sizeof *u);

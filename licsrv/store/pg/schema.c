@@ -239,8 +239,251 @@ static const char MIGRATION_4[] =
     "  outcome := 3;"
     " END $f$";
 
+/* Version 5: each account's records counted, as LMDB's usage database counts
+ * them (store/lmdb/usage.c): its registrations, its node records, and the
+ * audit entries whose subject starts with "account:ID" (licsrv_subject_owner,
+ * the rule of lmdb__usage_subject). The per-account quota (docs/server.md
+ * "Store quota") is checked inside licsrv_claim(), with no round trip more.
+ * The count is in two places, each kept in the writing transaction:
+ * - licsrv_accounts.nrecords: what licsrv_claim()/licsrv_release() write
+ *   (their registration and audit entry, in the update of the row whose lock
+ *   they take anyway, as nregs) and the registrations' trigger. Set from the
+ *   tables when an account row is inserted, as nregs (records outlive their
+ *   account row: a plain account delete leaves them).
+ * - licsrv_usage (owner, records), a signed sum of what every other writer
+ *   adds and deletes: node rows (the heartbeat batch's upserts, a push-out's
+ *   delete, purge, forget) and audit entries of other paths (purge's bulk
+ *   delete too), by statement-level triggers over transition tables, one
+ *   statement per table and statement. Not on the account row: the
+ *   heartbeat batch rides in the same transaction as a group's claims, and
+ *   two processes' groups locking each other's accounts in the batch after
+ *   their claims would deadlock; a claim only reads this row.
+ * The account's records: GREATEST(nrecords + records, 0). A claim or release
+ * whose audit subject names its own account (always, from routes/public.c)
+ * counts that entry itself; any other subject is left to the trigger. */
+static const char MIGRATION_5[] =
+    "CREATE FUNCTION licsrv_subject_owner(s text) RETURNS bytea LANGUAGE sql IMMUTABLE AS $f$"
+    " SELECT CASE WHEN s ~ '^account:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
+    "[0-9a-fA-F]{4}-[0-9a-fA-F]{12}' THEN decode(replace(substr(s, 9, 36), '-', ''), 'hex')"
+    " END $f$;"
+    "ALTER TABLE licsrv_accounts ADD COLUMN nrecords bigint NOT NULL DEFAULT 0;"
+    "CREATE TABLE licsrv_usage (owner bytea PRIMARY KEY, records bigint NOT NULL DEFAULT 0);"
+    "CREATE FUNCTION licsrv_usage_counted() RETURNS trigger LANGUAGE plpgsql AS $f$"
+    " DECLARE sgn bigint := CASE WHEN TG_OP = 'DELETE' THEN -1 ELSE 1 END; BEGIN"
+    "  IF TG_TABLE_NAME = 'licsrv_nodes' THEN"
+    "   INSERT INTO licsrv_usage (owner, records) SELECT owner, sgn * count(*)"
+    "    FROM licsrv_changed GROUP BY owner ORDER BY owner"
+    "    ON CONFLICT (owner) DO UPDATE SET records = licsrv_usage.records + EXCLUDED.records;"
+    "  ELSE"
+    "   INSERT INTO licsrv_usage (owner, records) SELECT o, sgn * count(*)"
+    "    FROM (SELECT licsrv_subject_owner(subject) AS o FROM licsrv_changed) x"
+    "    WHERE o IS NOT NULL GROUP BY o ORDER BY o"
+    "    ON CONFLICT (owner) DO UPDATE SET records = licsrv_usage.records + EXCLUDED.records;"
+    "  END IF;"
+    "  RETURN NULL; END $f$;"
+    "CREATE TRIGGER licsrv_nodes_added AFTER INSERT ON licsrv_nodes"
+    " REFERENCING NEW TABLE AS licsrv_changed FOR EACH STATEMENT"
+    " EXECUTE FUNCTION licsrv_usage_counted();"
+    "CREATE TRIGGER licsrv_nodes_deleted AFTER DELETE ON licsrv_nodes"
+    " REFERENCING OLD TABLE AS licsrv_changed FOR EACH STATEMENT"
+    " EXECUTE FUNCTION licsrv_usage_counted();"
+    "CREATE TRIGGER licsrv_audit_added AFTER INSERT ON licsrv_audit"
+    " REFERENCING NEW TABLE AS licsrv_changed FOR EACH STATEMENT"
+    " WHEN (current_setting('licsrv.claim', true) IS DISTINCT FROM 'on')"
+    " EXECUTE FUNCTION licsrv_usage_counted();"
+    "CREATE TRIGGER licsrv_audit_deleted AFTER DELETE ON licsrv_audit"
+    " REFERENCING OLD TABLE AS licsrv_changed FOR EACH STATEMENT"
+    " EXECUTE FUNCTION licsrv_usage_counted();"
+    "CREATE OR REPLACE FUNCTION licsrv_reg_change() RETURNS trigger LANGUAGE plpgsql AS $f$"
+    " BEGIN"
+    "  IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND (OLD.account <> NEW.account"
+    "   OR OLD.project_id <> NEW.project_id)) THEN"
+    "   IF TG_OP = 'DELETE' OR OLD.account <> NEW.account THEN"
+    "    UPDATE licsrv_accounts SET nregs = nregs - 1, nrecords = GREATEST(nrecords - 1, 0)"
+    "     WHERE id = OLD.account;"
+    "   END IF;"
+    "   PERFORM pg_notify('" PGS_NOTIFY_CHANNEL "', 'd ' || encode(OLD.account, 'hex') || ' '"
+    "    || encode(OLD.project_id, 'hex') || licsrv_origin());"
+    "  END IF;"
+    "  IF TG_OP <> 'DELETE' THEN"
+    "   IF TG_OP = 'INSERT' OR OLD.account <> NEW.account THEN"
+    "    UPDATE licsrv_accounts SET nregs = nregs + 1, nrecords = nrecords + 1"
+    "     WHERE id = NEW.account;"
+    "   END IF;"
+    "   PERFORM pg_notify('" PGS_NOTIFY_CHANNEL "', "
+    PGS_ROW_NOTICE("NEW.account", "NEW.project_id", "NEW.project", "NEW.domain", "NEW.created",
+                   "NEW.last_valid") ");"
+    "  END IF;"
+    "  RETURN NULL; END $f$;"
+    /* a new account row: its counts from the tables (an insert that becomes
+     * the update of an existing row keeps that row's counts) */
+    "CREATE OR REPLACE FUNCTION licsrv_account_nregs() RETURNS trigger LANGUAGE plpgsql AS $f$"
+    " BEGIN"
+    "  IF EXISTS (SELECT 1 FROM licsrv_accounts WHERE id = NEW.id) THEN RETURN NEW; END IF;"
+    "  NEW.nregs := (SELECT count(*) FROM licsrv_registrations WHERE account = NEW.id);"
+    "  NEW.nrecords := NEW.nregs + (SELECT count(*) FROM licsrv_nodes WHERE owner = NEW.id)"
+    "   + (SELECT count(*) FROM licsrv_audit WHERE licsrv_subject_owner(subject) = NEW.id);"
+    "  DELETE FROM licsrv_usage WHERE owner = NEW.id;"
+    "  RETURN NEW; END $f$;"
+    /* outcome 5: the account holds q records or more than q - 2 (q > 0):
+     * nothing written, recs the count (checked after the account's presence,
+     * before its revocation and its project: the order of routes/public.c on
+     * LMDB, whose quota check comes before the claim) */
+    "DROP FUNCTION licsrv_claim(bytea, bytea, text, text, bigint, bigint, bigint, text, text, text);"
+    "CREATE FUNCTION licsrv_claim(a bytea, p bytea, proj text, dom text, t bigint, lv bigint,"
+    " cap bigint, tok text, act text, subj text, q bigint, OUT outcome integer, OUT used bigint,"
+    " OUT recs bigint) LANGUAGE plpgsql AS $f$ DECLARE rv bigint; o bytea;"
+    "  k bigint; ext bigint := 0; BEGIN"
+    "  o := licsrv_subject_owner(subj);"
+    "  k := CASE WHEN o = a THEN 2 ELSE 1 END;"
+    "  IF q > 0 THEN ext := COALESCE((SELECT records FROM licsrv_usage WHERE owner = a), 0); END IF;"
+    "  UPDATE licsrv_accounts SET nregs = nregs + 1, nrecords = nrecords + k WHERE id = a"
+    "   AND revoked_at = 0 AND nregs < cap AND (q <= 0 OR nrecords + ext + 2 <= q)"
+    "   RETURNING nregs, nrecords + ext INTO used, recs;"
+    "  IF FOUND THEN"
+    "   PERFORM set_config('licsrv.claim', 'on', true);"
+    "   INSERT INTO licsrv_registrations (account, project_id, project, domain, created,"
+    "    last_valid) VALUES (a, p, proj, dom, t, lv) ON CONFLICT (account, project_id) DO NOTHING;"
+    "   IF FOUND THEN"
+    "    IF o IS NOT NULL AND o <> a THEN PERFORM set_config('licsrv.claim', '', true); END IF;"
+    "    INSERT INTO licsrv_audit (time, token, action, subject) VALUES (t, tok, act, subj);"
+    "    PERFORM set_config('licsrv.claim', '', true);"
+    "    PERFORM pg_notify('" PGS_NOTIFY_CHANNEL "', "
+    PGS_ROW_NOTICE("a", "p", "proj", "dom", "t", "lv") ");"
+    "    outcome := 4; RETURN;"
+    "   END IF;"
+    "   PERFORM set_config('licsrv.claim', '', true);"
+    "   UPDATE licsrv_accounts SET nregs = nregs - 1, nrecords = nrecords - k WHERE id = a"
+    "    RETURNING nregs, nrecords + ext INTO used, recs;"
+    "   outcome := 2; RETURN;"
+    "  END IF;"
+    "  SELECT revoked_at, nregs, nrecords INTO rv, used, recs FROM licsrv_accounts WHERE id = a"
+    "   FOR UPDATE;"
+    "  IF NOT FOUND THEN outcome := 0; used := 0; recs := 0; RETURN; END IF;"
+    "  recs := GREATEST(recs + COALESCE((SELECT records FROM licsrv_usage WHERE owner = a), 0), 0);"
+    "  IF q > 0 AND recs + 2 > q THEN outcome := 5; RETURN; END IF;"
+    "  IF rv <> 0 THEN outcome := 1; used := 0; RETURN; END IF;"
+    "  PERFORM 1 FROM licsrv_registrations WHERE account = a AND project_id = p;"
+    "  outcome := CASE WHEN FOUND THEN 2 ELSE 3 END;"
+    " END $f$;"
+    "CREATE OR REPLACE FUNCTION licsrv_release(a bytea, p bytea, t bigint, tok text, act text,"
+    " subj text, OUT outcome integer, OUT used bigint) LANGUAGE plpgsql AS $f$"
+    " DECLARE rv bigint; o bytea; BEGIN"
+    "  SELECT revoked_at, nregs INTO rv, used FROM licsrv_accounts WHERE id = a FOR UPDATE;"
+    "  IF NOT FOUND THEN outcome := 0; used := 0; RETURN; END IF;"
+    "  IF rv <> 0 THEN outcome := 1; used := 0; RETURN; END IF;"
+    "  PERFORM set_config('licsrv.claim', 'on', true);"
+    "  DELETE FROM licsrv_registrations WHERE account = a AND project_id = p;"
+    "  IF NOT FOUND THEN"
+    "   PERFORM set_config('licsrv.claim', '', true);"
+    "   outcome := 2; RETURN;"
+    "  END IF;"
+    "  o := licsrv_subject_owner(subj);"
+    "  UPDATE licsrv_accounts SET nregs = nregs - 1, nrecords = GREATEST(nrecords - 1, 0)"
+    "   + CASE WHEN o = a THEN 1 ELSE 0 END WHERE id = a RETURNING nregs INTO used;"
+    "  IF o IS NOT NULL AND o <> a THEN PERFORM set_config('licsrv.claim', '', true); END IF;"
+    "  INSERT INTO licsrv_audit (time, token, action, subject) VALUES (t, tok, act, subj);"
+    "  PERFORM set_config('licsrv.claim', '', true);"
+    "  PERFORM pg_notify('" PGS_NOTIFY_CHANNEL "', 'd ' || encode(a, 'hex') || ' '"
+    "   || encode(p, 'hex') || licsrv_origin());"
+    "  outcome := 3;"
+    " END $f$;"
+    /* the backfill, one pass over each table */
+    "UPDATE licsrv_accounts a SET nrecords = t.n FROM (SELECT o, sum(n)::bigint AS n FROM"
+    " (SELECT account AS o, count(*) AS n FROM licsrv_registrations GROUP BY 1"
+    "  UNION ALL SELECT owner, count(*) FROM licsrv_nodes GROUP BY 1"
+    "  UNION ALL SELECT licsrv_subject_owner(subject), count(*) FROM licsrv_audit GROUP BY 1) u"
+    " WHERE o IS NOT NULL GROUP BY o) t WHERE t.o = a.id";
+
+/* Version 6: the public listener's audit repeats merged across processes,
+ * as LMDB merges its own (store.h, STORE_AUDIT_COALESCE_TOKEN): an entry of
+ * token "public" repeating the action and subject of one in the same clock
+ * hour (time / STORE_AUDIT_COALESCE_S) adds one to that entry's count and
+ * moves its last time (last 0: the entry's own time), by the unique partial
+ * index and INSERT ... ON CONFLICT DO UPDATE, so two processes' repeats
+ * meet in one row. A merge is no new record: the insert triggers of version
+ * 5 see inserted rows only, and the claim and the release count their entry
+ * only when it was inserted. The repeats already stored are merged here. */
+static const char MIGRATION_6[] =
+    "ALTER TABLE licsrv_audit ADD COLUMN count bigint NOT NULL DEFAULT 1,"
+    " ADD COLUMN last bigint NOT NULL DEFAULT 0;"
+    "UPDATE licsrv_audit a SET count = g.n, last = g.l FROM (SELECT min(seq) AS keep,"
+    " count(*) AS n, max(time) AS l FROM licsrv_audit WHERE token = '" STORE_AUDIT_COALESCE_TOKEN
+    "' GROUP BY action, subject, time / " PGS_STR(STORE_AUDIT_COALESCE_S) " HAVING count(*) > 1) g"
+    " WHERE a.seq = g.keep;"
+    "DELETE FROM licsrv_audit a USING (SELECT seq, min(seq) OVER (PARTITION BY action, subject,"
+    " time / " PGS_STR(STORE_AUDIT_COALESCE_S) ") AS keep FROM licsrv_audit WHERE token = '"
+    STORE_AUDIT_COALESCE_TOKEN "') g WHERE a.seq = g.seq AND g.seq <> g.keep;"
+    "CREATE UNIQUE INDEX licsrv_audit_coalesce ON licsrv_audit (action, subject,"
+    " (time / " PGS_STR(STORE_AUDIT_COALESCE_S) ")) WHERE token = '" STORE_AUDIT_COALESCE_TOKEN "';"
+    "CREATE OR REPLACE FUNCTION licsrv_claim(a bytea, p bytea, proj text, dom text, t bigint,"
+    " lv bigint, cap bigint, tok text, act text, subj text, q bigint, OUT outcome integer,"
+    " OUT used bigint, OUT recs bigint) LANGUAGE plpgsql AS $f$ DECLARE rv bigint; o bytea;"
+    "  k bigint; ext bigint := 0; ins boolean; BEGIN"
+    "  o := licsrv_subject_owner(subj);"
+    "  k := CASE WHEN o = a THEN 2 ELSE 1 END;"
+    "  IF q > 0 THEN ext := COALESCE((SELECT records FROM licsrv_usage WHERE owner = a), 0); END IF;"
+    "  UPDATE licsrv_accounts SET nregs = nregs + 1, nrecords = nrecords + k WHERE id = a"
+    "   AND revoked_at = 0 AND nregs < cap AND (q <= 0 OR nrecords + ext + 2 <= q)"
+    "   RETURNING nregs, nrecords + ext INTO used, recs;"
+    "  IF FOUND THEN"
+    "   PERFORM set_config('licsrv.claim', 'on', true);"
+    "   INSERT INTO licsrv_registrations (account, project_id, project, domain, created,"
+    "    last_valid) VALUES (a, p, proj, dom, t, lv) ON CONFLICT (account, project_id) DO NOTHING;"
+    "   IF FOUND THEN"
+    "    IF o IS NOT NULL AND o <> a THEN PERFORM set_config('licsrv.claim', '', true); END IF;"
+    "    INSERT INTO licsrv_audit (time, token, action, subject) VALUES (t, tok, act, subj)"
+    PGS_AUDIT_MERGE " RETURNING xmax = 0 INTO ins;"
+    "    PERFORM set_config('licsrv.claim', '', true);"
+    "    IF NOT ins AND o = a THEN"
+    "     UPDATE licsrv_accounts SET nrecords = nrecords - 1 WHERE id = a;"
+    "     recs := recs - 1;"
+    "    END IF;"
+    "    PERFORM pg_notify('" PGS_NOTIFY_CHANNEL "', "
+    PGS_ROW_NOTICE("a", "p", "proj", "dom", "t", "lv") ");"
+    "    outcome := 4; RETURN;"
+    "   END IF;"
+    "   PERFORM set_config('licsrv.claim', '', true);"
+    "   UPDATE licsrv_accounts SET nregs = nregs - 1, nrecords = nrecords - k WHERE id = a"
+    "    RETURNING nregs, nrecords + ext INTO used, recs;"
+    "   outcome := 2; RETURN;"
+    "  END IF;"
+    "  SELECT revoked_at, nregs, nrecords INTO rv, used, recs FROM licsrv_accounts WHERE id = a"
+    "   FOR UPDATE;"
+    "  IF NOT FOUND THEN outcome := 0; used := 0; recs := 0; RETURN; END IF;"
+    "  recs := GREATEST(recs + COALESCE((SELECT records FROM licsrv_usage WHERE owner = a), 0), 0);"
+    "  IF q > 0 AND recs + 2 > q THEN outcome := 5; RETURN; END IF;"
+    "  IF rv <> 0 THEN outcome := 1; used := 0; RETURN; END IF;"
+    "  PERFORM 1 FROM licsrv_registrations WHERE account = a AND project_id = p;"
+    "  outcome := CASE WHEN FOUND THEN 2 ELSE 3 END;"
+    " END $f$;"
+    "CREATE OR REPLACE FUNCTION licsrv_release(a bytea, p bytea, t bigint, tok text, act text,"
+    " subj text, OUT outcome integer, OUT used bigint) LANGUAGE plpgsql AS $f$"
+    " DECLARE rv bigint; o bytea; ins boolean; BEGIN"
+    "  SELECT revoked_at, nregs INTO rv, used FROM licsrv_accounts WHERE id = a FOR UPDATE;"
+    "  IF NOT FOUND THEN outcome := 0; used := 0; RETURN; END IF;"
+    "  IF rv <> 0 THEN outcome := 1; used := 0; RETURN; END IF;"
+    "  PERFORM set_config('licsrv.claim', 'on', true);"
+    "  DELETE FROM licsrv_registrations WHERE account = a AND project_id = p;"
+    "  IF NOT FOUND THEN"
+    "   PERFORM set_config('licsrv.claim', '', true);"
+    "   outcome := 2; RETURN;"
+    "  END IF;"
+    "  o := licsrv_subject_owner(subj);"
+    "  IF o IS NOT NULL AND o <> a THEN PERFORM set_config('licsrv.claim', '', true); END IF;"
+    "  INSERT INTO licsrv_audit (time, token, action, subject) VALUES (t, tok, act, subj)"
+    PGS_AUDIT_MERGE " RETURNING xmax = 0 INTO ins;"
+    "  PERFORM set_config('licsrv.claim', '', true);"
+    "  UPDATE licsrv_accounts SET nregs = nregs - 1, nrecords = GREATEST(nrecords - 1, 0)"
+    "   + CASE WHEN o = a AND ins THEN 1 ELSE 0 END WHERE id = a RETURNING nregs INTO used;"
+    "  PERFORM pg_notify('" PGS_NOTIFY_CHANNEL "', 'd ' || encode(a, 'hex') || ' '"
+    "   || encode(p, 'hex') || licsrv_origin());"
+    "  outcome := 3;"
+    " END $f$";
+
 static const char *const MIGRATIONS[PGS_SCHEMA_VERSION] = {MIGRATION_1, MIGRATION_2, MIGRATION_3,
-                                                           MIGRATION_4};
+                                                           MIGRATION_4, MIGRATION_5,
+                                                           MIGRATION_6};
 
 int pgs__schema_get(PGconn *c, int *version) {
   PGresult *r = NULL;
@@ -263,8 +506,14 @@ int pgs__schema_get(PGconn *c, int *version) {
 }
 
 int pgs__migrate(PGconn *c, int from) {
-  int rc, v;
   (void)from;
+  return pgs__migrate_to(c, PGS_SCHEMA_VERSION);
+}
+
+int pgs__migrate_to(PGconn *c, int to) {
+  int rc, v;
+  if (to < 1 || to > PGS_SCHEMA_VERSION)
+    return lic_fail(LIC_INVALID, "postgresql: no schema version %d", to);
   if ((rc = pgs__run(c, "BEGIN", NULL)) != LIC_OK)
     return rc;
   /* Another process may be migrating: wait for it, then read again. */
@@ -276,7 +525,7 @@ int pgs__migrate(PGconn *c, int from) {
                   PGS_SCHEMA_VERSION);
     goto out;
   }
-  for (; v < PGS_SCHEMA_VERSION; v++) {
+  for (; v < to; v++) {
     pgs_params p = {0};
     if ((rc = pgs__script(c, MIGRATIONS[v])) != LIC_OK)
       goto out;

@@ -24,7 +24,7 @@
 /* ---- the heartbeat batch (store/batch.c), under the writer's lock ---------- */
 
 static int batch_note(pgs_store *s, const uint8_t owner[LIC_ID_LEN], const char *node,
-                      int64_t now, const char *status, const char *reason) {
+                      int64_t now, const char *status, const char *reason, bool drop) {
   bool first;
   int r;
   if ((r = store_batch_check_node(node)) != LIC_OK)
@@ -36,7 +36,7 @@ static int batch_note(pgs_store *s, const uint8_t owner[LIC_ID_LEN], const char 
     r = lic_fail(LIC_INVALID, "store is closing");
     goto out;
   }
-  if ((r = store_batch_note(&s->writer.batch, owner, node, now, status, reason, false, &first)) !=
+  if ((r = store_batch_note(&s->writer.batch, owner, node, now, status, reason, drop, &first)) !=
       LIC_OK)
     goto out;
   if (first && s->writer.batch.n == 1 && s->writer.hwm_pending == 0) {
@@ -51,12 +51,21 @@ out:
 }
 
 int pgs_node_seen(store *st, const uint8_t owner[LIC_ID_LEN], const char *node, int64_t now) {
-  return batch_note((pgs_store *)st, owner, node, now, NULL, NULL);
+  return batch_note((pgs_store *)st, owner, node, now, NULL, NULL, false);
 }
 
 int pgs_node_failure(store *st, const uint8_t owner[LIC_ID_LEN], const char *node, int64_t now,
                      const char *status, const char *reason) {
-  return batch_note((pgs_store *)st, owner, node, now, status != NULL ? status : "", reason);
+  return batch_note((pgs_store *)st, owner, node, now, status != NULL ? status : "", reason,
+                    false);
+}
+
+/* A node pushed out of its account's table: what the batch holds for it is
+ * forgotten, so a heartbeat still pending cannot write back the row its
+ * durable delete (store_w_node_delete, submitted after this) removes. The
+ * batch keeps no deletes of its own: a drop entry writes nothing. */
+int pgs_node_drop(store *st, const uint8_t owner[LIC_ID_LEN], const char *node) {
+  return batch_note((pgs_store *)st, owner, node, 0, NULL, NULL, true);
 }
 
 void pgs_clock_hwm_note(store *st, int64_t now) {
@@ -106,7 +115,7 @@ static int batch_apply(pgs_wtxn *w, const store_batch *bt, int64_t hwm) {
     return LIC_NOMEM;
   for (size_t i = 0; i < cap; i++) {
     char hex[2 * LIC_ID_LEN + 1];
-    if (!e[i].used)
+    if (!e[i].used || (!e[i].seen && !e[i].failed)) /* a drop: nothing to write */
       continue;
     hexenc(e[i].n.owner, LIC_ID_LEN, hex);
     json_t *row = json_pack("{s:s, s:s, s:I, s:I, s:s, s:s}", "o", hex, "n", e[i].n.node, "s",

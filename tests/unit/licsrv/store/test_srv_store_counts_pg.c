@@ -133,7 +133,7 @@ static int apply(store_wtxn *w, void *arg) {
     snprintf(g.project, sizeof g.project, "P%u", o->project);
     g.created = g.last_valid = o->when;
     if (o->what == W_CLAIM)
-      return store_w_registration_claim(w, &g, o->capacity, "public", "registration.add",
+      return store_w_registration_claim(w, &g, o->capacity, 0, "public", "registration.add",
                                         "claim-test", &o->claim);
     return store_w_registration_put(w, &g);
   case W_REG_DELETE: return store_w_registration_delete(w, o->id, pid);
@@ -610,8 +610,11 @@ static void test_pg_groups_of_two_processes_never_deadlock(void **state) {
 
 /* ---- PostgreSQL: the migration from version 2 --------------------------------- */
 
-/* What schema version 2 made, from what versions 3 and 4 made (store/pg/schema.c). */
+/* What schema version 2 made, from what versions 3 to 6 made (store/pg/schema.c). */
 static const char TO_V2[] =
+    "DROP INDEX licsrv_audit_coalesce; ALTER TABLE licsrv_audit DROP COLUMN count, DROP COLUMN last;" /* version 6 */
+    "DROP FUNCTION licsrv_usage_counted() CASCADE; DROP FUNCTION licsrv_subject_owner(text);"
+    "DROP TABLE licsrv_usage; ALTER TABLE licsrv_accounts DROP COLUMN nrecords;" /* version 5 */
     "DROP TRIGGER licsrv_registrations_change ON licsrv_registrations;"
     "DROP TRIGGER licsrv_accounts_nregs ON licsrv_accounts;"
     "DROP TRIGGER licsrv_accounts_notify_update ON licsrv_accounts;"
@@ -654,7 +657,7 @@ static void test_pg_migrate_v2_counts(void **state) {
   assert_non_null(strstr(lic_errdetail(), "licsrv migrate"));
   assert_int_equal(store_open(f->where, STORE_MIGRATE, &f->s), LIC_OK);
   assert_int_equal(store_reader_new(f->s, &f->rd), LIC_OK);
-  assert_int_equal(pg_long("SELECT schema FROM licsrv_meta"), 4);
+  assert_int_equal(pg_long("SELECT schema FROM licsrv_meta"), PGS_SCHEMA_VERSION);
   assert_int_equal(pg_long("SELECT nregs FROM licsrv_accounts WHERE id = '\\xa1000000000000000000000000000000'"), 6);
   assert_int_equal(pg_long("SELECT nregs FROM licsrv_accounts WHERE id = '\\xa2000000000000000000000000000000'"), 1);
   counts(f, A1, 6);

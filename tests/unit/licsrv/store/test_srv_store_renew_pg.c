@@ -135,7 +135,7 @@ static int apply(store_wtxn *w, void *arg) {
     g.created = g.last_valid = T0;
     if (o->what == W_REG)
       return store_w_registration_put(w, &g);
-    return store_w_registration_claim(w, &g, o->capacity, "cli:test", "registration.add",
+    return store_w_registration_claim(w, &g, o->capacity, 0, "cli:test", "registration.add",
                                       "account:x", &o->claim);
   }
 }
