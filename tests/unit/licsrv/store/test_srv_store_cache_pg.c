@@ -18,6 +18,7 @@
 #include "lic/err.h"
 #include "store/pg/internal.h"
 #include "store/store.h"
+#include "pgtest.h"
 #include "testutil.h"
 
 static const uint8_t A1[LIC_ID_LEN] = {0xa1};
@@ -43,36 +44,20 @@ static int hook_of_store(pgs_store *s, int what, const uint8_t *id) {
   return cur_hook != NULL ? cur_hook(s, what, id) : LIC_OK;
 }
 
-static PGconn *conn(void) {
-  PGconn *c = PQconnectdb(getenv("LIC_TEST_PG_URL"));
-  assert_int_equal(PQstatus(c), CONNECTION_OK);
-  PQclear(PQexec(c, "SET client_min_messages = warning"));
-  return c;
-}
-
-static void sql(PGconn *c, const char *q) {
-  PGresult *r = PQexec(c, q);
-  if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
-    fail_msg("%s: %s", q, PQerrorMessage(c));
-  PQclear(r);
-}
-
 /* No NOTIFY reaches the copy from here on: only the test's reloads do. */
 static void listener_stop(store *st) { pgs__listen_stop((pgs_store *)st); }
 
 static int setup(void **state) {
   fx *f = calloc(1, sizeof *f);
   const char *url = getenv("LIC_TEST_PG_URL");
-  PGconn *c = conn();
-  sql(c, "DROP SCHEMA public CASCADE; CREATE SCHEMA public");
-  PQfinish(c);
+  tu_pg_reset();
   assert_int_equal(store_open(url, STORE_CREATE, &f->other), LIC_OK);
   const pgs_open_opts o = {.cache_hook = hook_of_store};
   assert_int_equal(pgs_open_with(url, STORE_CACHED, &o, &f->s), LIC_OK);
   listener_stop(f->s);
   assert_int_equal(store_reader_new(f->s, &f->rd), LIC_OK);
-  f->c = conn();
-  f->side = conn();
+  f->c = tu_pg_conn();
+  f->side = tu_pg_conn();
   hook_fired = 0;
   hook_thread = pthread_self();
   F = f;
@@ -317,15 +302,13 @@ static void test_reloads_follow_the_database(void **state) {
 static int setup_live(void **state) {
   fx *f = calloc(1, sizeof *f);
   const char *url = getenv("LIC_TEST_PG_URL");
-  PGconn *c = conn();
-  sql(c, "DROP SCHEMA public CASCADE; CREATE SCHEMA public");
-  PQfinish(c);
+  tu_pg_reset();
   assert_int_equal(store_open(url, STORE_CREATE, &f->other), LIC_OK);
   const pgs_open_opts o = {.cache_hook = hook_of_store};
   assert_int_equal(pgs_open_with(url, STORE_CACHED, &o, &f->s), LIC_OK);
   assert_int_equal(store_reader_new(f->s, &f->rd), LIC_OK);
-  f->c = conn();
-  f->side = conn();
+  f->c = tu_pg_conn();
+  f->side = tu_pg_conn();
   F = f;
   *state = f;
   return 0;
@@ -371,12 +354,12 @@ static void test_feed_brings_another_process_changes(void **state) {
  * listener reloads everything (it used to drop it, stale for a minute). */
 static void test_garbled_payload_reloads_everything(void **state) {
   (void)state;
-  sql(F->side, "ALTER TABLE licsrv_accounts DISABLE TRIGGER licsrv_accounts_notify");
+  tu_pg_exec(F->side, "ALTER TABLE licsrv_accounts DISABLE TRIGGER licsrv_accounts_notify");
   write_on(F->other, W_ACCT_PUT, A2, 0); /* announced to nobody */
   struct timespec ts = {0, 300 * 1000000};
   nanosleep(&ts, NULL);
   assert_int_equal(acct_rc(A2), LIC_NOTFOUND);
-  sql(F->side, "NOTIFY " PGS_NOTIFY_CHANNEL ", 'a not-an-id'");
+  tu_pg_exec(F->side, "NOTIFY " PGS_NOTIFY_CHANNEL ", 'a not-an-id'");
   WITHIN_1S(acct_rc(A2), LIC_OK);
 }
 
@@ -394,13 +377,13 @@ static int fail_listener_full_once(pgs_store *s, int what, const uint8_t *id) {
 static void test_listener_retries_a_failed_reload(void **state) {
   (void)state;
   WITHIN_1S(fresh(), true);
-  sql(F->side, "ALTER TABLE licsrv_accounts DISABLE TRIGGER licsrv_accounts_notify");
+  tu_pg_exec(F->side, "ALTER TABLE licsrv_accounts DISABLE TRIGGER licsrv_accounts_notify");
   write_on(F->other, W_ACCT_PUT, A2, 0); /* announced to nobody: only a reload brings it */
   assert_int_equal(acct_rc(A2), LIC_NOTFOUND);
   hook_fired = 0;
   cur_hook = fail_listener_full_once;
   /* end the listener's connection (the writers' too: they reconnect) */
-  sql(F->side, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+  tu_pg_exec(F->side, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
                " WHERE application_name = 'licsrv' AND pid <> pg_backend_pid()");
   int64_t t0 = now_ms();
   while (acct_rc(A2) != LIC_OK && now_ms() - t0 < 2000) {

@@ -26,8 +26,10 @@
 #include <lmdb.h>
 
 #include "lic/err.h"
+#include "lic/util.h"
 #include "store/pg/internal.h"
 #include "store/store.h"
+#include "pgtest.h"
 #include "testutil.h"
 
 enum { BK_LMDB, BK_PG };
@@ -46,33 +48,7 @@ typedef struct {
   store_reader *rd;
 } fx;
 
-static PGconn *conn(void) {
-  PGconn *c = PQconnectdb(getenv("LIC_TEST_PG_URL"));
-  assert_int_equal(PQstatus(c), CONNECTION_OK);
-  PQclear(PQexec(c, "SET client_min_messages = warning"));
-  return c;
-}
-
-static void pg_sql(const char *q) {
-  PGconn *c = conn();
-  PGresult *r = PQexec(c, q);
-  if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
-    fail_msg("%s: %s", q, PQerrorMessage(c));
-  PQclear(r);
-  PQfinish(c);
-}
-
 /* One integer the database answers. */
-static long pg_long(const char *q) {
-  PGconn *c = conn();
-  PGresult *r = PQexec(c, q);
-  if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
-    fail_msg("%s: %s", q, PQerrorMessage(c));
-  long v = strtol(PQgetvalue(r, 0, 0), NULL, 10);
-  PQclear(r);
-  PQfinish(c);
-  return v;
-}
 
 static int setup(void **state) {
   fx *f = calloc(1, sizeof *f);
@@ -80,7 +56,7 @@ static int setup(void **state) {
   f->dir = tu_tmpdir();
   f->where = f->dir;
   if (f->backend == BK_PG) {
-    pg_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public");
+    tu_pg_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public");
     f->where = getenv("LIC_TEST_PG_URL");
   }
   assert_int_equal(store_open(f->where, STORE_CREATE, &f->s), LIC_OK);
@@ -132,9 +108,16 @@ static int apply(store_wtxn *w, void *arg) {
     memcpy(g.project_id, pid, LIC_ID_LEN);
     snprintf(g.project, sizeof g.project, "P%u", o->project);
     g.created = g.last_valid = o->when;
-    if (o->what == W_CLAIM)
+    if (o->what == W_CLAIM) {
+      /* the subject of routes/public.c: merged repeats (token "public") are
+       * one row per account and project, taken under that account's lock */
+      char acc[LIC_UUID_LEN + 1], pr[LIC_UUID_LEN + 1], subject[STORE_MAX_SUBJECT + 1];
+      lic_uuid_format(o->id, acc);
+      lic_uuid_format(pid, pr);
+      snprintf(subject, sizeof subject, "account:%s project:%s", acc, pr);
       return store_w_registration_claim(w, &g, o->capacity, 0, "public", "registration.add",
-                                        "claim-test", &o->claim);
+                                        subject, &o->claim);
+    }
     return store_w_registration_put(w, &g);
   case W_REG_DELETE: return store_w_registration_delete(w, o->id, pid);
   case W_REG_DELALL: return store_w_registration_delete_all(w, o->id, &o->n);
@@ -245,7 +228,7 @@ static void test_counts_follow_every_change(void **state) {
  * reports, and an audit entry for a new registration only. */
 static int audit_cb(const store_audit *a, void *arg) {
   /* events: LMDB merges the public listener's repeats into one entry */
-  if (strcmp(a->subject, "claim-test") == 0 && strcmp(a->action, "registration.add") == 0)
+  if (strncmp(a->subject, "account:", 8) == 0 && strcmp(a->action, "registration.add") == 0)
     (*(int *)arg) += a->count > 1 ? (int)a->count : 1;
   return LIC_OK;
 }
@@ -354,12 +337,12 @@ static void test_pg_dead_idle_connection(void **state) {
   fx *f = *state;
   write_on(f->s, W_ACCT_PUT, A1, 0, 0);
   for (int round = 0; round < 3; round++) {
-    assert_true(pg_long("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+    assert_true(tu_pg_long("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
                         " WHERE datname = current_database() AND pid <> pg_backend_pid()"
                         " AND backend_type = 'client backend'") >= 1);
     /* a claim (sent ahead), an unregistration (a statement that waits) */
     assert_int_equal(claim(f, A1, (uint8_t)(round + 1), 10).outcome, STORE_CLAIM_NEW);
-    assert_true(pg_long("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+    assert_true(tu_pg_long("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
                         " WHERE datname = current_database() AND pid <> pg_backend_pid()"
                         " AND backend_type = 'client backend'") >= 1);
     assert_int_equal(release(f, A1, (uint8_t)(round + 1)).outcome, STORE_RELEASE_REMOVED);
@@ -414,7 +397,7 @@ static void test_claims_in_one_group(void **state) {
   write_on(f->s, W_ACCT_PUT, A1, 0, 0);
   write_on(f->s, W_ACCT_PUT, A2, 0, 0);
   if (f->backend == BK_PG) /* project 5 fails in the database, after its count */
-    pg_sql("CREATE FUNCTION fail5() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN"
+    tu_pg_sql("CREATE FUNCTION fail5() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN"
            " IF NEW.project = 'P5' THEN RAISE EXCEPTION 'test: P5 refused'; END IF;"
            " RETURN NEW; END $f$;"
            "CREATE TRIGGER fail5 BEFORE INSERT ON licsrv_registrations"
@@ -446,7 +429,7 @@ static void test_claims_in_one_group(void **state) {
   counts(f, A1, 4);
   counts(f, A2, 4);
   if (f->backend == BK_PG)
-    assert_int_equal(pg_long("SELECT count(*) FROM licsrv_registrations"), 8);
+    assert_int_equal(tu_pg_long("SELECT count(*) FROM licsrv_registrations"), 8);
 }
 
 /* Registrations may outlive their account (a plain delete leaves them): the
@@ -568,7 +551,7 @@ static void test_pg_groups_of_two_processes_never_deadlock(void **state) {
   for (int a = 0; a < 3; a++)
     write_on(f->s, W_ACCT_PUT, accts[a], 0, 0);
   assert_int_equal(store_open(f->where, 0, &s2), LIC_OK);
-  long dl0 = pg_long("SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()");
+  long dl0 = tu_pg_long("SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()");
   waiter w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
   enum { ROUNDS = 60, PER = 6 };
   static gop g[ROUNDS][2][PER];
@@ -599,7 +582,7 @@ static void test_pg_groups_of_two_processes_never_deadlock(void **state) {
   store_close(s2);
   struct timespec ts = {1, 500000000}; /* backends report their counts within a second */
   nanosleep(&ts, NULL);
-  assert_int_equal(pg_long("SELECT deadlocks FROM pg_stat_database WHERE datname ="
+  assert_int_equal(tu_pg_long("SELECT deadlocks FROM pg_stat_database WHERE datname ="
                            " current_database()"),
                    dl0);
   size_t total = 0;
@@ -649,17 +632,17 @@ static void test_pg_migrate_v2_counts(void **state) {
   f->rd = NULL;
   store_close(f->s);
   f->s = NULL;
-  pg_sql(TO_V2);
+  tu_pg_sql(TO_V2);
   /* version 2 writes as an older licsrv would, counts kept by nobody */
-  pg_sql("INSERT INTO licsrv_registrations VALUES ('\\xa1000000000000000000000000000000',"
+  tu_pg_sql("INSERT INTO licsrv_registrations VALUES ('\\xa1000000000000000000000000000000',"
          " '\\x09000000000000000000000000000000', 'P9', '', 100, 100)");
   assert_int_equal(store_open(f->where, 0, &s2), LIC_FORMAT);
   assert_non_null(strstr(lic_errdetail(), "licsrv migrate"));
   assert_int_equal(store_open(f->where, STORE_MIGRATE, &f->s), LIC_OK);
   assert_int_equal(store_reader_new(f->s, &f->rd), LIC_OK);
-  assert_int_equal(pg_long("SELECT schema FROM licsrv_meta"), PGS_SCHEMA_VERSION);
-  assert_int_equal(pg_long("SELECT nregs FROM licsrv_accounts WHERE id = '\\xa1000000000000000000000000000000'"), 6);
-  assert_int_equal(pg_long("SELECT nregs FROM licsrv_accounts WHERE id = '\\xa2000000000000000000000000000000'"), 1);
+  assert_int_equal(tu_pg_long("SELECT schema FROM licsrv_meta"), PGS_SCHEMA_VERSION);
+  assert_int_equal(tu_pg_long("SELECT nregs FROM licsrv_accounts WHERE id = '\\xa1000000000000000000000000000000'"), 6);
+  assert_int_equal(tu_pg_long("SELECT nregs FROM licsrv_accounts WHERE id = '\\xa2000000000000000000000000000000'"), 1);
   counts(f, A1, 6);
   counts(f, A2, 1);
   counts(f, A3, 1);
@@ -668,7 +651,7 @@ static void test_pg_migrate_v2_counts(void **state) {
   write_on(f->s, W_REG_DELETE, A1, 1, 0);
   write_on(f->s, W_REG_DELETE, A1, 2, 0);
   counts(f, A1, 5);
-  assert_int_equal(pg_long("SELECT nregs FROM licsrv_accounts WHERE id = '\\xa1000000000000000000000000000000'"), 5);
+  assert_int_equal(tu_pg_long("SELECT nregs FROM licsrv_accounts WHERE id = '\\xa1000000000000000000000000000000'"), 5);
 }
 
 /* ---- PostgreSQL: a cached store's copy ------------------------------------------ */
@@ -771,9 +754,9 @@ static void test_pg_cached_own_and_other_changes(void **state) {
   assert_int_equal(reg_rc(rd, A1, 20), LIC_NOTFOUND);
   /* an account the copy does not hold yet (its creation announced to
    * nobody): read whole after the registration's commit, then counted */
-  pg_sql("ALTER TABLE licsrv_accounts DISABLE TRIGGER licsrv_accounts_notify");
+  tu_pg_sql("ALTER TABLE licsrv_accounts DISABLE TRIGGER licsrv_accounts_notify");
   write_on(f->s, W_ACCT_PUT, A2, 0, 0);
-  pg_sql("ALTER TABLE licsrv_accounts ENABLE TRIGGER licsrv_accounts_notify");
+  tu_pg_sql("ALTER TABLE licsrv_accounts ENABLE TRIGGER licsrv_accounts_notify");
   assert_int_equal(reg_rc(rd, A2, 1), LIC_NOTFOUND);
   write_on(srv, W_REG_PUT, A2, 1, 100);
   assert_int_equal(reg_rc(rd, A2, 1), LIC_OK);

@@ -19,6 +19,7 @@
 
 #include "lic/err.h"
 #include "store/store.h"
+#include "pgtest.h"
 #include "testutil.h"
 
 enum { BK_LMDB, BK_PG };
@@ -37,20 +38,6 @@ typedef struct {
 } fx;
 
 /* An empty database for each PostgreSQL test. */
-static void pg_sql(const char *sql) {
-  PGconn *c = PQconnectdb(getenv("LIC_TEST_PG_URL"));
-  assert_int_equal(PQstatus(c), CONNECTION_OK);
-  PQclear(PQexec(c, "SET client_min_messages = warning"));
-  PGresult *r = PQexec(c, sql);
-  if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
-    fail_msg("%s: %s", sql, PQerrorMessage(c));
-  PQclear(r);
-  PQfinish(c);
-}
-
-static void pg_reset(void) {
-  pg_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public");
-}
 
 static int setup(void **state) {
   fx *f = calloc(1, sizeof *f);
@@ -58,7 +45,7 @@ static int setup(void **state) {
   f->dir = tu_tmpdir();
   f->where = f->dir;
   if (f->backend == BK_PG) {
-    pg_reset();
+    tu_pg_reset();
     f->where = getenv("LIC_TEST_PG_URL");
   }
   assert_int_equal(store_open(f->where, STORE_CREATE, &f->s), LIC_OK);
@@ -308,7 +295,6 @@ static void test_release_idle_audited(void **state) {
   assert_int_equal(store_registration_release_idle(f->s, now, 2, &n), LIC_OK);
   assert_int_equal(n, 0);
 }
-
 
 /* ---- meta, clock mark, tokens, nodes, purge, forget (both backends) ------ */
 
@@ -594,7 +580,7 @@ static void test_pg_schema_versions(void **state) {
   store_close(f->s);
   f->s = NULL;
   /* version 1 (as an older licsrv left it): refused until migrated */
-  pg_sql("DROP INDEX licsrv_audit_coalesce; ALTER TABLE licsrv_audit DROP COLUMN count,"
+  tu_pg_sql("DROP INDEX licsrv_audit_coalesce; ALTER TABLE licsrv_audit DROP COLUMN count,"
          " DROP COLUMN last; DROP FUNCTION licsrv_usage_counted() CASCADE; DROP FUNCTION licsrv_subject_owner(text);"
          " DROP TABLE licsrv_usage; ALTER TABLE licsrv_accounts DROP COLUMN nrecords;"
          " DROP FUNCTION licsrv_notify() CASCADE; DROP FUNCTION licsrv_reg_change() CASCADE;"
@@ -612,10 +598,10 @@ static void test_pg_schema_versions(void **state) {
   store_close(s2);
   assert_int_equal(store_open(url, 0, &s2), LIC_OK); /* current: opens */
   store_close(s2);
-  pg_sql("UPDATE licsrv_meta SET schema = 99");
+  tu_pg_sql("UPDATE licsrv_meta SET schema = 99");
   assert_int_equal(store_open(url, STORE_MIGRATE, &s2), LIC_FORMAT);
   assert_non_null(strstr(lic_errdetail(), "newer"));
-  pg_reset();
+  tu_pg_reset();
   assert_int_equal(store_open(url, 0, &s2), LIC_NOTFOUND);
   assert_non_null(strstr(lic_errdetail(), "licsrv init"));
   assert_int_equal(store_open("postgresql://127.0.0.1:1/none?connect_timeout=2", 0, &s2),

@@ -21,6 +21,7 @@
 #include "lic/envelope.h"
 #include "lic/err.h"
 #include "store/store.h"
+#include "pgtest.h"
 #include "testutil.h"
 
 enum { BK_LMDB, BK_PG };
@@ -38,23 +39,13 @@ typedef struct {
   store_reader *rd;
 } fx;
 
-static void pg_reset(void) {
-  PGconn *c = PQconnectdb(getenv("LIC_TEST_PG_URL"));
-  assert_int_equal(PQstatus(c), CONNECTION_OK);
-  PQclear(PQexec(c, "SET client_min_messages = warning"));
-  PGresult *r = PQexec(c, "DROP SCHEMA public CASCADE; CREATE SCHEMA public");
-  assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
-  PQclear(r);
-  PQfinish(c);
-}
-
 static int setup(void **state) {
   fx *f = calloc(1, sizeof *f);
   f->backend = *(const int *)*state;
   f->dir = tu_tmpdir();
   f->where = f->dir;
   if (f->backend == BK_PG) {
-    pg_reset();
+    tu_pg_reset();
     f->where = getenv("LIC_TEST_PG_URL");
   }
   assert_int_equal(store_open(f->where, STORE_CREATE, &f->s), LIC_OK);

@@ -23,6 +23,7 @@
 #include "lic/util.h"
 #include "store/pg/internal.h"
 #include "store/store.h"
+#include "pgtest.h"
 #include "testutil.h"
 
 enum { BK_LMDB, BK_PG };
@@ -41,40 +42,13 @@ typedef struct {
   store *s;
 } fx;
 
-static PGconn *conn(void) {
-  PGconn *c = PQconnectdb(getenv("LIC_TEST_PG_URL"));
-  assert_int_equal(PQstatus(c), CONNECTION_OK);
-  PQclear(PQexec(c, "SET client_min_messages = warning"));
-  return c;
-}
-
-static void pg_sql(const char *q) {
-  PGconn *c = conn();
-  PGresult *r = PQexec(c, q);
-  if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
-    fail_msg("%s: %s", q, PQerrorMessage(c));
-  PQclear(r);
-  PQfinish(c);
-}
-
-static long pg_long(const char *q) {
-  PGconn *c = conn();
-  PGresult *r = PQexec(c, q);
-  if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
-    fail_msg("%s: %s", q, PQerrorMessage(c));
-  long v = strtol(PQgetvalue(r, 0, 0), NULL, 10);
-  PQclear(r);
-  PQfinish(c);
-  return v;
-}
-
 static int setup(void **state) {
   fx *f = calloc(1, sizeof *f);
   f->backend = *(const int *)*state;
   f->dir = tu_tmpdir();
   f->where = f->dir;
   if (f->backend == BK_PG) {
-    pg_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public");
+    tu_pg_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public");
     f->where = getenv("LIC_TEST_PG_URL");
   }
   assert_int_equal(store_open(f->where, STORE_CREATE, &f->s), LIC_OK);
@@ -182,7 +156,7 @@ static long sql_records(const uint8_t *acct) {
            " + (SELECT count(*) FROM licsrv_nodes WHERE owner = '\\x%s')"
            " + (SELECT count(*) FROM licsrv_audit WHERE subject ILIKE 'account:%s%%')",
            hex, hex, id);
-  return pg_long(q);
+  return tu_pg_long(q);
 }
 
 /* The count is want, and on PostgreSQL the rows SQL counts too. */
@@ -289,7 +263,7 @@ static void test_pg_claim_quota(void **state) {
   assert_int_equal(c.outcome, STORE_CLAIM_QUOTA);
   assert_int_equal(c.records, 4);
   expect(f, A1, 4); /* nothing written */
-  assert_int_equal(pg_long("SELECT nregs FROM licsrv_accounts WHERE id = '\\xa1010000000000000000000000000000'"), 1);
+  assert_int_equal(tu_pg_long("SELECT nregs FROM licsrv_accounts WHERE id = '\\xa1010000000000000000000000000000'"), 1);
   /* the project it holds: refused too, as LMDB's check before the claim */
   assert_int_equal(claim_q(f, A1, 1, 5).outcome, STORE_CLAIM_QUOTA);
   /* 0: no quota; another account is not affected */
@@ -387,8 +361,8 @@ static void test_pg_migrate_v5_merges(void **state) {
   char subj[STORE_MAX_SUBJECT + 1], q[2048];
   store_close(f->s);
   f->s = NULL;
-  pg_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public");
-  PGconn *c = conn();
+  tu_pg_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public");
+  PGconn *c = tu_pg_conn();
   assert_int_equal(pgs__migrate_to(c, 5), LIC_OK);
   PQfinish(c);
   subject(A1, 1, subj, sizeof subj);
@@ -400,7 +374,7 @@ static void test_pg_migrate_v5_merges(void **state) {
            " (%d, 'public', 'registration.add', '%s'), (%d, 'cli', 'registration.add', '%s'),"
            " (%d, 'public', 'registration.add', '%s')",
            NOW, subj, NOW + 7, subj, NOW + 3, subj, NOW + 1, subj, NOW + 3600, subj);
-  pg_sql(q);
+  tu_pg_sql(q);
   assert_int_equal(store_open(f->where, STORE_MIGRATE, &f->s), LIC_OK);
   seen s = audit_of(f->s);
   assert_int_equal(s.n, 3); /* the hour's three, the CLI's, the next hour's */
@@ -426,14 +400,14 @@ static void test_pg_drop_forgets_pending(void **state) {
   /* a drop of a node the batch never held writes nothing either */
   assert_int_equal(store_node_drop(f->s, A1, "n9"), LIC_OK);
   assert_int_equal(store_flush(f->s), LIC_OK);
-  assert_int_equal(pg_long("SELECT count(*) FROM licsrv_nodes WHERE node IN ('n1', 'n9')"), 0);
-  assert_int_equal(pg_long("SELECT count(*) FROM licsrv_nodes WHERE node = 'n2'"), 1);
+  assert_int_equal(tu_pg_long("SELECT count(*) FROM licsrv_nodes WHERE node IN ('n1', 'n9')"), 0);
+  assert_int_equal(tu_pg_long("SELECT count(*) FROM licsrv_nodes WHERE node = 'n2'"), 1);
   expect(f, A1, 1);
   /* a heartbeat after the drop is the node back */
   assert_int_equal(store_node_drop(f->s, A1, "n2"), LIC_OK);
   assert_int_equal(store_node_seen(f->s, A1, "n2", NOW + 1), LIC_OK);
   assert_int_equal(store_flush(f->s), LIC_OK);
-  assert_int_equal(pg_long("SELECT last_seen FROM licsrv_nodes WHERE node = 'n2'"), NOW + 1);
+  assert_int_equal(tu_pg_long("SELECT last_seen FROM licsrv_nodes WHERE node = 'n2'"), NOW + 1);
 }
 
 /* ---- PostgreSQL: a schema 4 database migrated ------------------------------------ */
@@ -442,8 +416,8 @@ static void test_pg_migrate_v4_counts(void **state) {
   fx *f = *state;
   store_close(f->s);
   f->s = NULL;
-  pg_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public");
-  PGconn *c = conn();
+  tu_pg_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public");
+  PGconn *c = tu_pg_conn();
   assert_int_equal(pgs__migrate_to(c, 4), LIC_OK);
   PQfinish(c);
   char subj[STORE_MAX_SUBJECT + 1], q[1400], upper[LIC_UUID_LEN + 1];
@@ -468,12 +442,12 @@ static void test_pg_migrate_v4_counts(void **state) {
            "INSERT INTO licsrv_audit (time, token, action, subject) VALUES"
            " (1, 'cli', 'x', '%s'), (1, 'cli', 'x', 'account:%s'), (1, 'cli', 'x', 'token:x');",
            subj, upper);
-  pg_sql(q);
-  assert_int_equal(pg_long("SELECT schema FROM licsrv_meta"), 4);
+  tu_pg_sql(q);
+  assert_int_equal(tu_pg_long("SELECT schema FROM licsrv_meta"), 4);
   assert_int_equal(store_open(f->where, 0, &f->s), LIC_FORMAT);
   assert_non_null(strstr(lic_errdetail(), "licsrv migrate"));
   assert_int_equal(store_open(f->where, STORE_MIGRATE, &f->s), LIC_OK);
-  assert_int_equal(pg_long("SELECT schema FROM licsrv_meta"), PGS_SCHEMA_VERSION);
+  assert_int_equal(tu_pg_long("SELECT schema FROM licsrv_meta"), PGS_SCHEMA_VERSION);
   assert_int_equal(records(f->s, A1), 7);
   assert_int_equal(records(f->s, A2), 0); /* no account row */
   /* and kept from here on */
