@@ -26,7 +26,21 @@
  * first claims, its answer read with theirs, so a group of claims waits for
  * one round trip before its COMMIT instead of two. A BEGIN that failed
  * (the connection died while idle) fails every statement of the pass after
- * it: run outside the transaction, one would commit alone. */
+ * it: run outside the transaction, one would commit alone.
+ *
+ * A pass of claims only ends with its COMMIT in the same pipeline
+ * (pgs__pipe_commit_ahead): a group of registrations costs one round trip,
+ * not two. A claim that fails aborts the pipeline: PostgreSQL skips every
+ * statement up to the sync, the COMMIT answers PGRES_PIPELINE_ABORTED and
+ * the transaction stays open and failed, so the writer rolls it back and
+ * replays the group one operation at a time as before. Whether the COMMIT
+ * may have run is told by what came back: any error PostgreSQL itself sent
+ * (it carries a SQLSTATE) means the statements behind it were skipped or
+ * never read, so nothing committed; a connection lost with no such answer
+ * leaves it unknown, and the group is answered 503, never sent again. So
+ * that a connection that died while idle is still run again rather than
+ * answered 503, the COMMIT goes in only once a read found the connection
+ * alive (PQconsumeInput). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +89,20 @@ void pgs__pipe_pass(pgs_store *s, bool ahead) {
   s->pipe.begin_sent = s->pipe.begin_failed = false;
   s->pipe.ahead = ahead;
   s->pipe.rc = LIC_OK;
+  s->pipe.commit_want = false;
+  s->pipe.commit = PGS_COMMIT_NONE;
+}
+
+bool pgs__pipe_commit_ahead(pgs_store *s) {
+  PGS_ASSERT_WRITER(s);
+  s->pipe.commit_want = s->pipe.rc == LIC_OK && !s->pipe.begin_failed && s->wc.c != NULL &&
+                        PQpipelineStatus(s->wc.c) != PQ_PIPELINE_OFF;
+  return s->pipe.commit_want;
+}
+
+pgs_commit_fate pgs__pipe_commit_fate(pgs_store *s) {
+  PGS_ASSERT_WRITER(s);
+  return s->pipe.commit;
 }
 
 void pgs__pipe_pass_end(pgs_store *s) {
@@ -155,7 +183,7 @@ static void drop(pgs_store *s) {
 
 void pgs__pipe_reset(pgs_store *s) {
   drop(s);
-  s->pipe.begin_sent = s->pipe.begin_failed = false;
+  s->pipe.begin_sent = s->pipe.begin_failed = s->pipe.commit_want = false;
 }
 
 void pgs__pipe_free(pgs_store *s) {
@@ -204,29 +232,56 @@ int pgs__pipe_collect(pgs_store *s) {
     return s->pipe.rc;
   }
   send_pending(s);
+  /* the COMMIT behind the claims, on a connection a read found alive (one
+   * that died while idle shows it here: nothing of the group committed) */
+  bool commit_sent = false, commit_ok = false, want_commit = false;
+  if (s->pipe.commit_want && s->pipe.rc == LIC_OK && PQconsumeInput(c) == 1 && pgs__conn_ok(c)) {
+    if (PQsendQueryParams(c, "COMMIT", 0, NULL, NULL, NULL, NULL, 1) == 1)
+      commit_sent = want_commit = true;
+    else
+      note(s, pgs__error_of(c, NULL));
+  }
+  s->pipe.commit_want = false;
   if (PQpipelineSync(c) != 1)
     note(s, pgs__error_of(c, NULL));
+  pgs__conn_waited(); /* the pipeline's one round trip */
   /* each query's results end with a NULL; the sync point ends the lot. A
-   * broken connection answers NULL for ever: bounded by what was sent. */
+   * broken connection answers NULL for ever: bounded by what was sent.
+   * server_err: PostgreSQL answered an error, so it skipped what followed */
   size_t i = 0, nulls = 0;
-  bool want_begin = s->pipe.begin_sent;
+  bool want_begin = s->pipe.begin_sent, server_err = false;
   s->pipe.begin_sent = false;
-  for (bool synced = false; !synced && pgs__conn_ok(c) && nulls <= s->pipe.npend + 2;) {
+  for (bool synced = false; !synced && pgs__conn_ok(c) && nulls <= s->pipe.npend + 3;) {
     PGresult *r = PQgetResult(c);
     if (r == NULL) {
       nulls++;
       continue;
     }
+    ExecStatusType st = PQresultStatus(r);
+    if ((st == PGRES_FATAL_ERROR || st == PGRES_NONFATAL_ERROR) &&
+        PQresultErrorField(r, PG_DIAG_SQLSTATE) != NULL)
+      server_err = true;
     if (want_begin) { /* the BEGIN's answer comes first */
       want_begin = false;
-      if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-        s->pipe.begin_failed = true;
+      if (st != PGRES_COMMAND_OK) {
+        /* with the COMMIT sent, only PostgreSQL's own error says nothing ran */
+        s->pipe.begin_failed = !commit_sent || server_err;
         note(s, pgs__error_of(c, r));
       }
       PQclear(r);
       continue;
     }
-    switch (PQresultStatus(r)) {
+    if (want_commit && i >= s->pipe.npend && st != PGRES_PIPELINE_SYNC) {
+      want_commit = false; /* the COMMIT's answer comes last */
+      commit_ok = st == PGRES_COMMAND_OK;
+      if (st == PGRES_PIPELINE_ABORTED)
+        note(s, lic_fail(LIC_IO, "postgresql: a statement before the COMMIT failed"));
+      else if (!commit_ok)
+        note(s, pgs__error_of(c, r));
+      PQclear(r);
+      continue;
+    }
+    switch (st) {
     case PGRES_TUPLES_OK:
       if (i < s->pipe.npend) {
         int rc = pgs__claim_answer(r, s->pipe.pend[i].out);
@@ -250,8 +305,13 @@ int pgs__pipe_collect(pgs_store *s) {
     PQclear(r);
   }
   if (want_begin) {
-    s->pipe.begin_failed = true;
+    s->pipe.begin_failed = !commit_sent;
     note(s, lic_fail(LIC_UNAVAILABLE, "postgresql: no answer to BEGIN"));
+  }
+  if (commit_sent) {
+    s->pipe.commit = commit_ok ? PGS_COMMIT_DONE : server_err ? PGS_COMMIT_NOT : PGS_COMMIT_UNKNOWN;
+    if (s->pipe.commit == PGS_COMMIT_UNKNOWN)
+      note(s, lic_fail(LIC_UNAVAILABLE, "postgresql: connection lost with the COMMIT sent"));
   }
   if (i < s->pipe.npend)
     note(s, lic_fail(LIC_UNAVAILABLE, "postgresql: %zu claim answers missing", s->pipe.npend - i));

@@ -202,9 +202,13 @@ static int group_begin(pgs_store *s, int64_t *next_try, int64_t *backoff) {
 /* One pass over the group in one transaction; *failed when an operation did.
  * The first pass sends its BEGIN ahead with its first claims (pipe.c); when
  * that BEGIN fails on a connection that died while idle, the writer
- * reconnects and runs the pass again (writer_main), as group_begin does. */
-static int group_pass(pgs_store *s, opq_op *ops, bool isolate, bool *failed, uint64_t *nops,
-                      int64_t *next_try, int64_t *backoff) {
+ * reconnects and runs the pass again (writer_main), as group_begin does.
+ * With commit (a first pass with nothing else to write after it) the COMMIT
+ * goes behind the claims in their pipeline when it can
+ * (pgs__pipe_commit_fate says what became of it): *since is then the copy's
+ * mark taken before it was sent. */
+static int group_pass(pgs_store *s, opq_op *ops, bool isolate, bool commit, uint64_t *since,
+                      bool *failed, uint64_t *nops, int64_t *next_try, int64_t *backoff) {
   PGS_ASSERT_WRITER(s);
   pgs__pipe_pass(s, !isolate); /* claims sent ahead (pipe.c) in the first pass */
   /* group_begin may reconnect: w takes the connection after */
@@ -237,6 +241,10 @@ static int group_pass(pgs_store *s, opq_op *ops, bool isolate, bool *failed, uin
     (*nops)++;
   }
   pgs__pipe_pass_end(s);
+  if (commit && !*failed && !pgs__canceled(s) && pgs__pipe_commit_ahead(s)) {
+    *since = pgs__cache_mark(s); /* before the COMMIT, as below */
+    pgs__stop_warn_clear(s);
+  }
   if (pgs__pipe_collect(s) != LIC_OK) /* a claim sent ahead failed */
     *failed = true;
   if (!pgs__conn_ok(s->wc.c))
@@ -280,7 +288,7 @@ static void *writer_main(void *arg) {
     uint64_t flush_target = s->writer.flush_wanted;
     pgs_unlock(&s->writer.mu);
 
-    uint64_t nops = 0;
+    uint64_t nops = 0, waits0 = pgs__conn_waits();
     int crc = LIC_OK;
     char cdetail[320] = "";
     bool committed = false, commit_sent = false, warned = false;
@@ -294,10 +302,16 @@ static void *writer_main(void *arg) {
     } else if (ops != NULL || bn > 0 || hwm > 0) {
       lic_errdetail_clear();
       crc = writer_conn(s, &next_try, &backoff);
-      bool again = true;
+      bool again = true, failed = false;
+      uint64_t since = 0;
+      pgs_commit_fate fate = PGS_COMMIT_NONE;
       for (int pass = 0; pass < 2 && crc == LIC_OK; pass++) {
-        bool failed;
-        crc = group_pass(s, ops, pass == 1, &failed, &nops, &next_try, &backoff);
+        /* claims only: the COMMIT rides in their pipeline (one round trip) */
+        crc = group_pass(s, ops, pass == 1, pass == 0 && bn == 0 && hwm == 0, &since, &failed,
+                         &nops, &next_try, &backoff);
+        fate = pgs__pipe_commit_fate(s);
+        if (fate == PGS_COMMIT_DONE || fate == PGS_COMMIT_UNKNOWN)
+          break; /* committed, or maybe: never run again */
         if (crc == LIC_OK && !failed)
           break;
         if (pass == 0 && again && pgs__pipe_begin_failed(s) && !pgs__conn_ok(s->wc.c)) {
@@ -313,7 +327,19 @@ static void *writer_main(void *arg) {
         if (crc == LIC_OK && (pass == 1 || pgs__canceled(s)))
           break; /* no replay of a group the stop canceled */
       }
-      if (crc == LIC_OK && pgs__canceled(s)) {
+      if (fate == PGS_COMMIT_DONE) {
+        commit_sent = committed = true;
+        warned = pgs__stop_warning(s)[0] != '\0';
+        /* committed: never run again. A claim's answer that could not be
+         * read fails the group all the same (its rows are in); the
+         * connection lost after the COMMIT's answer does not */
+        crc = failed ? lic_fail(LIC_FORMAT, "postgresql: the group was committed, but: %s",
+                                lic_errdetail())
+                     : LIC_OK;
+        pgs__cache_apply_own(s, s->wc.c, since);
+      } else if (fate == PGS_COMMIT_UNKNOWN) {
+        commit_sent = true; /* crc: the connection lost (group_pass) */
+      } else if (crc == LIC_OK && pgs__canceled(s)) {
         pgs__run(s->wc.c, "ROLLBACK", NULL);
         crc = LIC_UNAVAILABLE;
       } else if (crc == LIC_OK) {
@@ -326,7 +352,7 @@ static void *writer_main(void *arg) {
           nops++;
         }
         lic_errdetail_clear();
-        uint64_t since = pgs__cache_mark(s);
+        since = pgs__cache_mark(s);
         pgs__stop_warn_clear(s);
         commit_sent = true;
         crc = pgs__run(s->wc.c, "COMMIT", NULL); /* answered only after this */
@@ -345,7 +371,7 @@ static void *writer_main(void *arg) {
         crc = LIC_UNAVAILABLE;
         /* The COMMIT sent and its answer lost (the connection shut at stop):
          * PostgreSQL may have committed it or not. */
-        const char *fate = committed ? "primary_only" : commit_sent ? "unknown" : "no";
+        const char *cfate = committed ? "primary_only" : commit_sent ? "unknown" : "no";
         snprintf(cdetail, sizeof cdetail, "postgresql: %s",
                  committed ? "COMMIT canceled while waiting for the synchronous standby: "
                              "committed on the primary, maybe not replicated"
@@ -362,11 +388,15 @@ static void *writer_main(void *arg) {
                           : "answered 503 store_unavailable: rolled back";
         char qd[300];
         srv_log(SRV_LOG_ERROR, "store_write_canceled",
-                "ops=%zu committed=%s cause=%s warning=%s detail=%s", nq, fate,
+                "ops=%zu committed=%s cause=%s warning=%s detail=%s", nq, cfate,
                 canceled ? "stop" : "postgresql_warning", SRV_LOG_Q(pgs__stop_warning(s), qw),
                 SRV_LOG_Q(why, qd));
       } else if (crc != LIC_OK) {
         snprintf(cdetail, sizeof cdetail, "%s", lic_errdetail());
+        if (commit_sent && !committed && !pgs__conn_ok(s->wc.c))
+          snprintf(cdetail, sizeof cdetail,
+                   "postgresql: the COMMIT was sent, whether PostgreSQL committed it is "
+                   "unknown (connection lost)");
         if (!pgs__conn_ok(s->wc.c)) {
           crc = LIC_UNAVAILABLE;
           set_up(s, false);
@@ -379,6 +409,7 @@ static void *writer_main(void *arg) {
 
     pgs_lock(&s->writer.mu);
     s->writer.stats.ops += nops;
+    s->writer.stats.round_trips += pgs__conn_waits() - waits0;
     if (committed) {
       s->writer.stats.commits++;
       s->writer.stats.syncs++;
