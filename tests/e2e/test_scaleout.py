@@ -4,7 +4,8 @@ across processes; a revoke through one is obeyed by the other within a
 second; kill -9 of one loses no acknowledged registration; PostgreSQL
 stopped under load: verify answers from the cache, writes get 503
 store_unavailable, nothing acknowledged is lost, and writes resume when it is
-back without restarting licsrv. Every verdict is checked root -> cert ->
+back without restarting licsrv; a group of registrations waits for the
+database once (licsrv_store_round_trips). Every verdict is checked root -> cert ->
 verdict by lictest_formats (pubutil.exchange)."""
 import concurrent.futures
 import os
@@ -287,6 +288,36 @@ def test_first_write_after_a_database_restart_while_idle_succeeds(two):
     pg.restart()
     st, doc = register(s1.port, a, os.urandom(16))
     assert st == 200 and doc["status"] == "valid", (st, doc)
+
+
+def store_counters(s):
+    st, body, _ = s.get("/metrics")
+    assert st == 200
+    vals = {}
+    for line in body.decode().splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[0].startswith("licsrv_store_"):
+            vals[parts[0]] = float(parts[1])
+    return vals
+
+
+def test_a_group_of_registrations_waits_for_one_round_trip(two):
+    """Registrations at once: each group the writer commits (BEGIN, its
+    claims, COMMIT in one pipeline) waits for PostgreSQL once, counted by
+    licsrv_store_round_trips (before: twice, the COMMIT on its own)."""
+    pg, url, s1, s2 = two
+    a = account(s1.data, url, 1000, servers=(s1,))
+    assert register(s1.port, a, os.urandom(16))[1]["status"] == "valid"  # statements prepared
+    m0 = store_counters(s1)
+    with concurrent.futures.ThreadPoolExecutor(16) as ex:
+        got = list(ex.map(lambda _: register(s1.port, a, os.urandom(16)), range(64)))
+    assert all(st == 200 and v["status"] == "valid" for st, v in got), got[:3]
+    m1 = store_counters(s1)
+    commits = m1["licsrv_store_commits"] - m0["licsrv_store_commits"]
+    trips = m1["licsrv_store_round_trips"] - m0["licsrv_store_round_trips"]
+    assert 1 <= commits <= 64, commits
+    assert trips == commits, (trips, commits)
+    assert count_regs(pg, a) == 65
 
 
 def sync_pair(primary, standby):
