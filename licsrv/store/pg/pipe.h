@@ -27,6 +27,14 @@ typedef struct {
   char *buf;
 } pgs_pending;
 
+/* A statement sent behind the claims, before the COMMIT (pgs__pipe_also):
+ * its text (static) and parameters (p, pointing into buf). */
+typedef struct {
+  const char *sql;
+  pgs_params p;
+  char *buf;
+} pgs_also;
+
 /* What became of a COMMIT sent in the pipeline behind the pass's claims
  * (pgs__pipe_commit_ahead). */
 typedef enum {
@@ -53,6 +61,8 @@ typedef struct {
   pgs_commit_fate commit;
   pgs_pending *pend; /* claims waiting to be sent */
   size_t npend, cappend;
+  pgs_also *also; /* statements to send behind them (heartbeat rows, clock mark) */
+  size_t nalso, capalso;
 } pgs_pipe;
 
 /* A pass starts: claims go ahead in it or not, no failure yet. */
@@ -74,6 +84,14 @@ int pgs__pipe_collect(pgs_store *s);
  * when the pipeline is open and nothing failed so far (false: the writer
  * sends its own COMMIT after the collect, as for any other pass). */
 bool pgs__pipe_commit_ahead(pgs_store *s);
+/* After pgs__pipe_commit_ahead answered true: sql (static text) with p
+ * sent behind the claims, before the COMMIT, its answer only checked: a
+ * failure there fails the pass (the group is replayed, as for a claim).
+ * When it cannot be kept (LIC_NOMEM), pgs__pipe_commit_drop. */
+int pgs__pipe_also(pgs_store *s, const char *sql, const pgs_params *p);
+/* Neither the statements behind the claims nor the COMMIT go after all:
+ * the writer sends them on its own after the collect. */
+void pgs__pipe_commit_drop(pgs_store *s);
 /* What became of this pass's COMMIT (PGS_COMMIT_NONE: not sent ahead). A
  * COMMIT sent ahead is never sent again: DONE and UNKNOWN are not replayed. */
 pgs_commit_fate pgs__pipe_commit_fate(pgs_store *s);

@@ -97,11 +97,16 @@ static void hexenc(const uint8_t *d, size_t n, char *out) {
   out[2 * n] = '\0';
 }
 
-static int batch_apply(pgs_wtxn *w, const store_batch *bt, int64_t hwm) {
+static const char SQL_HWM[] =
+    "UPDATE licsrv_meta SET clock_hwm = GREATEST(clock_hwm, $1::bigint)";
+
+/* The batch's rows as one JSON array (*text NULL when none is left: a
+ * node's name PostgreSQL would refuse); free *text. */
+static int batch_json(const store_batch *bt, char **text) {
   const store_bentry *e = bt->e;
   size_t cap = bt->cap;
   json_t *rows = json_array();
-  int r = LIC_OK;
+  *text = NULL;
   if (rows == NULL)
     return LIC_NOMEM;
   for (size_t i = 0; i < cap; i++) {
@@ -116,20 +121,46 @@ static int batch_apply(pgs_wtxn *w, const store_batch *bt, int64_t hwm) {
     if (row != NULL) /* NULL: not UTF-8, which PostgreSQL's text would refuse too */
       json_array_append_new(rows, row);
   }
-  if (json_array_size(rows) > 0) {
-    char *text = json_dumps(rows, JSON_COMPACT);
-    pgs_params p = {0};
-    if (text == NULL) {
-      json_decref(rows);
-      return LIC_NOMEM;
-    }
-    pgs__p_text(&p, text);
-    r = pgs__run(w->c, SQL_NODES, &p);
-    free(text);
+  if (json_array_size(rows) > 0 && (*text = json_dumps(rows, JSON_COMPACT)) == NULL) {
+    json_decref(rows);
+    return LIC_NOMEM;
   }
   json_decref(rows);
+  return LIC_OK;
+}
+
+static int batch_apply(pgs_wtxn *w, const store_batch *bt, int64_t hwm) {
+  char *text;
+  int r = batch_json(bt, &text);
+  if (r == LIC_OK && text != NULL) {
+    pgs_params p = {0};
+    pgs__p_text(&p, text);
+    r = pgs__run(w->c, SQL_NODES, &p);
+  }
+  free(text);
   if (r == LIC_OK && hwm > 0)
     r = pgs_w_clock_hwm_set((store_wtxn *)w, hwm);
+  return r;
+}
+
+/* The same behind a pass's claims, before its COMMIT (pipe.c): the rows go
+ * with the group's one round trip. Their failure in the database fails the
+ * pass, and the replay writes them as batch_apply does (their own
+ * savepoint, dropped when they fail again). */
+static int batch_ahead(pgs_store *s, const store_batch *bt, int64_t hwm) {
+  char *text = NULL;
+  int r = bt->n > 0 ? batch_json(bt, &text) : LIC_OK;
+  if (r == LIC_OK && text != NULL) {
+    pgs_params p = {0};
+    pgs__p_text(&p, text);
+    r = pgs__pipe_also(s, SQL_NODES, &p); /* copies the text */
+  }
+  free(text);
+  if (r == LIC_OK && hwm > 0) {
+    pgs_params p = {0};
+    pgs__p_i64(&p, hwm);
+    r = pgs__pipe_also(s, SQL_HWM, &p);
+  }
   return r;
 }
 
@@ -203,12 +234,13 @@ static int group_begin(pgs_store *s, int64_t *next_try, int64_t *backoff) {
  * The first pass sends its BEGIN ahead with its first claims (pipe.c); when
  * that BEGIN fails on a connection that died while idle, the writer
  * reconnects and runs the pass again (writer_main), as group_begin does.
- * With commit (a first pass with nothing else to write after it) the COMMIT
- * goes behind the claims in their pipeline when it can
+ * With commit (a first pass) the COMMIT goes behind the claims in their
+ * pipeline when it can, after the heartbeat rows and clock mark (bt, hwm)
  * (pgs__pipe_commit_fate says what became of it): *since is then the copy's
  * mark taken before it was sent. */
-static int group_pass(pgs_store *s, opq_op *ops, bool isolate, bool commit, uint64_t *since,
-                      bool *failed, uint64_t *nops, int64_t *next_try, int64_t *backoff) {
+static int group_pass(pgs_store *s, opq_op *ops, bool isolate, bool commit,
+                      const store_batch *bt, int64_t hwm, uint64_t *since, bool *failed,
+                      uint64_t *nops, int64_t *next_try, int64_t *backoff) {
   PGS_ASSERT_WRITER(s);
   pgs__pipe_pass(s, !isolate); /* claims sent ahead (pipe.c) in the first pass */
   /* group_begin may reconnect: w takes the connection after */
@@ -242,8 +274,12 @@ static int group_pass(pgs_store *s, opq_op *ops, bool isolate, bool commit, uint
   }
   pgs__pipe_pass_end(s);
   if (commit && !*failed && !pgs__canceled(s) && pgs__pipe_commit_ahead(s)) {
-    *since = pgs__cache_mark(s); /* before the COMMIT, as below */
-    pgs__stop_warn_clear(s);
+    if ((bt->n > 0 || hwm > 0) && batch_ahead(s, bt, hwm) != LIC_OK) {
+      pgs__pipe_commit_drop(s); /* the rows and the COMMIT on their own, as before */
+    } else {
+      *since = pgs__cache_mark(s); /* before the COMMIT, as below */
+      pgs__stop_warn_clear(s);
+    }
   }
   if (pgs__pipe_collect(s) != LIC_OK) /* a claim sent ahead failed */
     *failed = true;
@@ -306,9 +342,9 @@ static void *writer_main(void *arg) {
       uint64_t since = 0;
       pgs_commit_fate fate = PGS_COMMIT_NONE;
       for (int pass = 0; pass < 2 && crc == LIC_OK; pass++) {
-        /* claims only: the COMMIT rides in their pipeline (one round trip) */
-        crc = group_pass(s, ops, pass == 1, pass == 0 && bn == 0 && hwm == 0, &since, &failed,
-                         &nops, &next_try, &backoff);
+        /* the COMMIT rides in the claims' pipeline (one round trip) */
+        crc = group_pass(s, ops, pass == 1, pass == 0, &bt, hwm, &since, &failed, &nops,
+                         &next_try, &backoff);
         fate = pgs__pipe_commit_fate(s);
         if (fate == PGS_COMMIT_DONE || fate == PGS_COMMIT_UNKNOWN)
           break; /* committed, or maybe: never run again */
@@ -329,6 +365,8 @@ static void *writer_main(void *arg) {
       }
       if (fate == PGS_COMMIT_DONE) {
         commit_sent = committed = true;
+        if (bn > 0 || hwm > 0) /* went with it */
+          nops++;
         warned = pgs__stop_warning(s)[0] != '\0';
         /* committed: never run again. A claim's answer that could not be
          * read fails the group all the same (its rows are in); the
@@ -464,8 +502,7 @@ void pgs_stats_get(store *st, store_stats *out) {
 int pgs_w_clock_hwm_set(store_wtxn *wt, int64_t t) {
   pgs_params p = {0};
   pgs__p_i64(&p, t);
-  return pgs__run(((pgs_wtxn *)wt)->c,
-                  "UPDATE licsrv_meta SET clock_hwm = GREATEST(clock_hwm, $1::bigint)", &p);
+  return pgs__run(((pgs_wtxn *)wt)->c, SQL_HWM, &p);
 }
 
 /* ---- the room's life ------------------------------------------------------------- */

@@ -5,8 +5,8 @@
  * committed: the group is rolled back and replayed one operation at a time,
  * each answered its own outcome, nothing committed twice, the read copy given
  * only the rows committed; a connection lost inside the pipeline answers the
- * group 503 and commits nothing; heartbeat rows keep their own COMMIT after
- * the claims. Runs against the server tests/unit/with_pg.py starts
+ * group 503 and commits nothing; heartbeat rows and the clock mark go in
+ * the same pipeline, and when they fail the claims still commit. Runs against the server tests/unit/with_pg.py starts
  * (LIC_TEST_PG_URL); without it the tests are skipped, saying so. */
 #include <pthread.h>
 #include <stdio.h>
@@ -307,9 +307,9 @@ static void test_a_connection_lost_in_the_pipeline(void **state) {
   assert_int_equal(again.claim.outcome, STORE_CLAIM_NEW);
 }
 
-/* Heartbeat rows to write: the claims still go ahead, the COMMIT after the
- * batch's statement (its own round trip); all of it in one commit. */
-static void test_heartbeat_rows_keep_their_own_commit(void **state) {
+/* Heartbeat rows and a clock mark to write: they go behind the claims in
+ * the same pipeline, before the COMMIT: still one wait, all in one commit. */
+static void test_heartbeat_rows_ride_in_the_pipeline(void **state) {
   fx *f = *state;
   gop blk, g[N];
   waiter w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, false, false};
@@ -319,14 +319,55 @@ static void test_heartbeat_rows_keep_their_own_commit(void **state) {
   hold(f->s, &w, &blk);
   queue(f->s, &w, g, N);
   assert_int_equal(store_node_seen(f->s, A1, "node-1", 1234), LIC_OK);
+  store_clock_hwm_note(f->s, 5678);
   release(&w, N);
   uint64_t t1 = trips(f->s, &c1);
   for (int i = 0; i < N; i++)
     assert_int_equal(g[i].rc, LIC_OK);
   assert_int_equal(c1 - c0, 2);
-  assert_true(t1 - t0 > 2); /* the claims' pipeline, the batch's statements, the COMMIT */
+  assert_int_equal(t1 - t0, 2);
   assert_int_equal(pg_long("SELECT last_seen FROM licsrv_nodes WHERE node = 'node-1'"), 1234);
+  assert_int_equal(pg_long("SELECT clock_hwm FROM licsrv_meta"), 5678);
   assert_int_equal(pg_long("SELECT count(*) FROM licsrv_registrations"), N + 1);
+  /* a flush with nothing else: one wait too */
+  assert_int_equal(store_node_seen(f->s, A1, "node-2", 2345), LIC_OK);
+  t0 = trips(f->s, &c0);
+  assert_int_equal(store_flush(f->s), LIC_OK);
+  t1 = trips(f->s, &c1);
+  assert_int_equal(c1 - c0, 1);
+  assert_int_equal(t1 - t0, 1);
+  assert_int_equal(pg_long("SELECT last_seen FROM licsrv_nodes WHERE node = 'node-2'"), 2345);
+}
+
+/* The heartbeat rows fail in the database behind the claims: the pipeline
+ * aborts, the COMMIT is not taken; the replay commits the claims and drops
+ * the rows (their own savepoint), as a failed batch always was. */
+static void test_heartbeat_rows_that_fail_do_not_fail_the_claims(void **state) {
+  fx *f = *state;
+  gop blk, g[N];
+  waiter w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, false, false};
+  accounts(f->s);
+  pg_sql("CREATE FUNCTION failnode() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN"
+         " RAISE EXCEPTION 'test: node refused'; END $f$;"
+         "CREATE TRIGGER failnode BEFORE INSERT ON licsrv_nodes"
+         " FOR EACH ROW EXECUTE FUNCTION failnode()");
+  uint64_t c0, c1;
+  trips(f->s, &c0);
+  claims(g, N, 1000);
+  hold(f->s, &w, &blk);
+  queue(f->s, &w, g, N);
+  assert_int_equal(store_node_seen(f->s, A1, "node-1", 1234), LIC_OK);
+  release(&w, N);
+  trips(f->s, &c1);
+  for (int i = 0; i < N; i++) {
+    assert_int_equal(g[i].rc, LIC_OK);
+    assert_int_equal(g[i].claim.outcome, STORE_CLAIM_NEW);
+  }
+  assert_int_equal(c1 - c0, 2);
+  assert_int_equal(pg_long("SELECT count(*) FROM licsrv_nodes"), 0);
+  assert_int_equal(pg_long("SELECT count(*) FROM licsrv_registrations"), N + 1);
+  assert_int_equal(pg_long("SELECT count(*) FROM licsrv_audit WHERE subject = 'pipe-test'"),
+                   N + 1);
 }
 
 #define T(t) cmocka_unit_test_setup_teardown(t, setup, teardown)
@@ -336,7 +377,8 @@ int main(void) {
       T(test_a_group_of_claims_is_one_round_trip),
       T(test_a_failed_claim_aborts_the_commit_behind_it),
       T(test_a_connection_lost_in_the_pipeline),
-      T(test_heartbeat_rows_keep_their_own_commit),
+      T(test_heartbeat_rows_ride_in_the_pipeline),
+      T(test_heartbeat_rows_that_fail_do_not_fail_the_claims),
   };
   if (getenv("LIC_TEST_PG_URL") == NULL || getenv("LIC_TEST_PG_URL")[0] == '\0') {
     printf("SKIPPED: the pipeline tests need LIC_TEST_PG_URL (tests/unit/with_pg.py sets it)\n");
