@@ -6,8 +6,9 @@
  * each answered its own outcome, nothing committed twice, the read copy given
  * only the rows committed; a connection lost inside the pipeline answers the
  * group 503 and commits nothing; heartbeat rows and the clock mark go in
- * the same pipeline, and when they fail the claims still commit. Runs against the server tests/unit/with_pg.py starts
- * (LIC_TEST_PG_URL); without it the tests are skipped, saying so. */
+ * the same pipeline, and when they fail the claims still commit. Runs
+ * against the server tests/unit/with_pg.py starts (LIC_TEST_PG_URL);
+ * without it the tests are skipped, saying so. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
