@@ -139,6 +139,10 @@ static const struct {
                             "Of the synced LMDB commits, those made durable by the next "
                             "commit's sync instead of one of their own (more writes were queued)",
                             FOR_LMDB},
+    [APP_G_STORE_ROUND_TRIPS] = {"licsrv_store_round_trips",
+                                 "PostgreSQL: the writer's waits for the database's answers "
+                                 "since start (a group of registrations: one)",
+                                 FOR_SHARED},
     [APP_G_STORE_FULL] = {"licsrv_store_full",
                           "1 while the LMDB map is full (writes fail; heartbeats wait in memory)",
                           FOR_ALL},
@@ -191,6 +195,7 @@ static double gauge(void *arg) {
   case APP_G_STORE_COMMITS:
   case APP_G_STORE_SYNCS:
   case APP_G_STORE_SHARED:
+  case APP_G_STORE_ROUND_TRIPS:
   case APP_G_STORE_FULL:
   case APP_G_STORE_BATCH_FAILURES:
     store_stats_get(a->st, &st);
@@ -198,6 +203,7 @@ static double gauge(void *arg) {
            : g->id == APP_G_STORE_COMMITS ? (double)st.commits
            : g->id == APP_G_STORE_SYNCS   ? (double)st.syncs
            : g->id == APP_G_STORE_SHARED  ? (double)st.shared
+           : g->id == APP_G_STORE_ROUND_TRIPS ? (double)st.round_trips
            : g->id == APP_G_STORE_FULL    ? (st.full ? 1 : 0)
                                           : (double)st.batch_failures;
   case APP_G_SEAT_NODES:

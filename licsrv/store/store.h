@@ -467,6 +467,10 @@ typedef struct {
   uint64_t syncs;    /* commits made durable (by their own sync or the next commit's) */
   uint64_t shared;   /* of those, made durable by the next commit's sync (LMDB) */
   uint64_t lingered; /* commits that waited (at most a sync's time) for a next one (LMDB) */
+  /* PostgreSQL: the writer's waits for the database's answers (a statement,
+   * or a pipeline with its sync: a group of claims, its BEGIN and COMMIT is
+   * one); LMDB: 0 */
+  uint64_t round_trips;
   uint64_t flushes;  /* batch flushes */
   uint64_t batch_failures; /* heartbeat batches that could not be written (kept for the next try) */
   bool full;         /* the last write found the map full (MDB_MAP_FULL) */

@@ -15,6 +15,13 @@ static _Thread_local pgs_settle_fn settle_fn;
 
 void pgs__conn_settle_set(pgs_settle_fn fn) { settle_fn = fn; }
 
+/* This thread's waits for an answer (pgs__conn_waits). */
+static _Thread_local uint64_t waits;
+
+uint64_t pgs__conn_waits(void) { return waits; }
+
+void pgs__conn_waited(void) { waits++; }
+
 /* The answers ahead of a statement that waits on c, first (pipe.c). */
 static int settle(PGconn *c) { return settle_fn != NULL ? settle_fn(c) : LIC_OK; }
 
@@ -117,6 +124,7 @@ int pgs__exec(PGconn *c, const char *sql, const pgs_params *p, PGresult **res) {
   int src = settle(c); /* the claims sent ahead are answered first */
   if (src != LIC_OK)
     return src;
+  waits++;
   PGresult *r = PQexecParams(c, sql, p->n, NULL, p->v, p->len, p->fmt, 1);
   ExecStatusType st = r != NULL ? PQresultStatus(r) : PGRES_FATAL_ERROR;
   if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
@@ -148,6 +156,7 @@ int pgs__wexec(store_wtxn *wt, pgs_stmt id, const char *sql, const pgs_params *p
     return rc;
   if ((rc = settle(w->c)) != LIC_OK)
     return rc;
+  waits++;
   PGresult *r = PQexecPrepared(w->c, name, p->n, p->v, p->len, p->fmt, 1);
   ExecStatusType st = r != NULL ? PQresultStatus(r) : PGRES_FATAL_ERROR;
   if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
@@ -175,6 +184,7 @@ int pgs__wprepare(pgs_store *s, pgs_stmt id, const char *sql, int nparams, char 
   int src = settle(s->wc.c); /* PQprepare waits: not inside a pipeline */
   if (src != LIC_OK)
     return src;
+  waits++;
   PGresult *r = PQprepare(s->wc.c, name, sql, nparams, NULL);
   if (r == NULL || PQresultStatus(r) != PGRES_COMMAND_OK) {
     int rc = pgs__error_of(s->wc.c, r);
@@ -209,6 +219,7 @@ int pgs__script(PGconn *c, const char *sql) {
   int src = settle(c);
   if (src != LIC_OK)
     return src;
+  waits++;
   PGresult *r = PQexec(c, sql); /* the simple protocol: several statements */
   int rc = r != NULL && PQresultStatus(r) == PGRES_COMMAND_OK ? LIC_OK : pgs__error_of(c, r);
   PQclear(r);

@@ -120,6 +120,13 @@ bool pgs__conn_ok(PGconn *c);
 typedef int (*pgs_settle_fn)(PGconn *c);
 void pgs__conn_settle_set(pgs_settle_fn fn);
 
+/* The waits for PostgreSQL's answers this thread made since it started: one
+ * per statement run, one per pipeline sent with its sync (pipe.c counts
+ * those with pgs__conn_waited). The writer's, per group, are its round trips
+ * (store_stats.round_trips). */
+uint64_t pgs__conn_waits(void);
+void pgs__conn_waited(void);
+
 int64_t pgs__now_ms(void); /* CLOCK_MONOTONIC */
 
 /* Private-mode operations on this backend. */

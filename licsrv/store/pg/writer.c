@@ -106,11 +106,16 @@ static void hexenc(const uint8_t *d, size_t n, char *out) {
   out[2 * n] = '\0';
 }
 
-static int batch_apply(pgs_wtxn *w, const store_batch *bt, int64_t hwm) {
+static const char SQL_HWM[] =
+    "UPDATE licsrv_meta SET clock_hwm = GREATEST(clock_hwm, $1::bigint)";
+
+/* The batch's rows as one JSON array (*text NULL when none is left: a
+ * node's name PostgreSQL would refuse); free *text. */
+static int batch_json(const store_batch *bt, char **text) {
   const store_bentry *e = bt->e;
   size_t cap = bt->cap;
   json_t *rows = json_array();
-  int r = LIC_OK;
+  *text = NULL;
   if (rows == NULL)
     return LIC_NOMEM;
   for (size_t i = 0; i < cap; i++) {
@@ -125,20 +130,46 @@ static int batch_apply(pgs_wtxn *w, const store_batch *bt, int64_t hwm) {
     if (row != NULL) /* NULL: not UTF-8, which PostgreSQL's text would refuse too */
       json_array_append_new(rows, row);
   }
-  if (json_array_size(rows) > 0) {
-    char *text = json_dumps(rows, JSON_COMPACT);
-    pgs_params p = {0};
-    if (text == NULL) {
-      json_decref(rows);
-      return LIC_NOMEM;
-    }
-    pgs__p_text(&p, text);
-    r = pgs__run(w->c, SQL_NODES, &p);
-    free(text);
+  if (json_array_size(rows) > 0 && (*text = json_dumps(rows, JSON_COMPACT)) == NULL) {
+    json_decref(rows);
+    return LIC_NOMEM;
   }
   json_decref(rows);
+  return LIC_OK;
+}
+
+static int batch_apply(pgs_wtxn *w, const store_batch *bt, int64_t hwm) {
+  char *text;
+  int r = batch_json(bt, &text);
+  if (r == LIC_OK && text != NULL) {
+    pgs_params p = {0};
+    pgs__p_text(&p, text);
+    r = pgs__run(w->c, SQL_NODES, &p);
+  }
+  free(text);
   if (r == LIC_OK && hwm > 0)
     r = pgs_w_clock_hwm_set((store_wtxn *)w, hwm);
+  return r;
+}
+
+/* The same behind a pass's claims, before its COMMIT (pipe.c): the rows go
+ * with the group's one round trip. Their failure in the database fails the
+ * pass, and the replay writes them as batch_apply does (their own
+ * savepoint, dropped when they fail again). */
+static int batch_ahead(pgs_store *s, const store_batch *bt, int64_t hwm) {
+  char *text = NULL;
+  int r = bt->n > 0 ? batch_json(bt, &text) : LIC_OK;
+  if (r == LIC_OK && text != NULL) {
+    pgs_params p = {0};
+    pgs__p_text(&p, text);
+    r = pgs__pipe_also(s, SQL_NODES, &p); /* copies the text */
+  }
+  free(text);
+  if (r == LIC_OK && hwm > 0) {
+    pgs_params p = {0};
+    pgs__p_i64(&p, hwm);
+    r = pgs__pipe_also(s, SQL_HWM, &p);
+  }
   return r;
 }
 
@@ -211,9 +242,14 @@ static int group_begin(pgs_store *s, int64_t *next_try, int64_t *backoff) {
 /* One pass over the group in one transaction; *failed when an operation did.
  * The first pass sends its BEGIN ahead with its first claims (pipe.c); when
  * that BEGIN fails on a connection that died while idle, the writer
- * reconnects and runs the pass again (writer_main), as group_begin does. */
-static int group_pass(pgs_store *s, opq_op *ops, bool isolate, bool *failed, uint64_t *nops,
-                      int64_t *next_try, int64_t *backoff) {
+ * reconnects and runs the pass again (writer_main), as group_begin does.
+ * With commit (a first pass) the COMMIT goes behind the claims in their
+ * pipeline when it can, after the heartbeat rows and clock mark (bt, hwm)
+ * (pgs__pipe_commit_fate says what became of it): *since is then the copy's
+ * mark taken before it was sent. */
+static int group_pass(pgs_store *s, opq_op *ops, bool isolate, bool commit,
+                      const store_batch *bt, int64_t hwm, uint64_t *since, bool *failed,
+                      uint64_t *nops, int64_t *next_try, int64_t *backoff) {
   PGS_ASSERT_WRITER(s);
   pgs__pipe_pass(s, !isolate); /* claims sent ahead (pipe.c) in the first pass */
   /* group_begin may reconnect: w takes the connection after */
@@ -246,6 +282,14 @@ static int group_pass(pgs_store *s, opq_op *ops, bool isolate, bool *failed, uin
     (*nops)++;
   }
   pgs__pipe_pass_end(s);
+  if (commit && !*failed && !pgs__canceled(s) && pgs__pipe_commit_ahead(s)) {
+    if ((bt->n > 0 || hwm > 0) && batch_ahead(s, bt, hwm) != LIC_OK) {
+      pgs__pipe_commit_drop(s); /* the rows and the COMMIT on their own, as before */
+    } else {
+      *since = pgs__cache_mark(s); /* before the COMMIT, as below */
+      pgs__stop_warn_clear(s);
+    }
+  }
   if (pgs__pipe_collect(s) != LIC_OK) /* a claim sent ahead failed */
     *failed = true;
   if (!pgs__conn_ok(s->wc.c))
@@ -289,7 +333,7 @@ static void *writer_main(void *arg) {
     uint64_t flush_target = s->writer.flush_wanted;
     pgs_unlock(&s->writer.mu);
 
-    uint64_t nops = 0;
+    uint64_t nops = 0, waits0 = pgs__conn_waits();
     int crc = LIC_OK;
     char cdetail[320] = "";
     bool committed = false, commit_sent = false, warned = false;
@@ -303,10 +347,16 @@ static void *writer_main(void *arg) {
     } else if (ops != NULL || bn > 0 || hwm > 0) {
       lic_errdetail_clear();
       crc = writer_conn(s, &next_try, &backoff);
-      bool again = true;
+      bool again = true, failed = false;
+      uint64_t since = 0;
+      pgs_commit_fate fate = PGS_COMMIT_NONE;
       for (int pass = 0; pass < 2 && crc == LIC_OK; pass++) {
-        bool failed;
-        crc = group_pass(s, ops, pass == 1, &failed, &nops, &next_try, &backoff);
+        /* the COMMIT rides in the claims' pipeline (one round trip) */
+        crc = group_pass(s, ops, pass == 1, pass == 0, &bt, hwm, &since, &failed, &nops,
+                         &next_try, &backoff);
+        fate = pgs__pipe_commit_fate(s);
+        if (fate == PGS_COMMIT_DONE || fate == PGS_COMMIT_UNKNOWN)
+          break; /* committed, or maybe: never run again */
         if (crc == LIC_OK && !failed)
           break;
         if (pass == 0 && again && pgs__pipe_begin_failed(s) && !pgs__conn_ok(s->wc.c)) {
@@ -322,7 +372,21 @@ static void *writer_main(void *arg) {
         if (crc == LIC_OK && (pass == 1 || pgs__canceled(s)))
           break; /* no replay of a group the stop canceled */
       }
-      if (crc == LIC_OK && pgs__canceled(s)) {
+      if (fate == PGS_COMMIT_DONE) {
+        commit_sent = committed = true;
+        if (bn > 0 || hwm > 0) /* went with it */
+          nops++;
+        warned = pgs__stop_warning(s)[0] != '\0';
+        /* committed: never run again. A claim's answer that could not be
+         * read fails the group all the same (its rows are in); the
+         * connection lost after the COMMIT's answer does not */
+        crc = failed ? lic_fail(LIC_FORMAT, "postgresql: the group was committed, but: %s",
+                                lic_errdetail())
+                     : LIC_OK;
+        pgs__cache_apply_own(s, s->wc.c, since);
+      } else if (fate == PGS_COMMIT_UNKNOWN) {
+        commit_sent = true; /* crc: the connection lost (group_pass) */
+      } else if (crc == LIC_OK && pgs__canceled(s)) {
         pgs__run(s->wc.c, "ROLLBACK", NULL);
         crc = LIC_UNAVAILABLE;
       } else if (crc == LIC_OK) {
@@ -335,7 +399,7 @@ static void *writer_main(void *arg) {
           nops++;
         }
         lic_errdetail_clear();
-        uint64_t since = pgs__cache_mark(s);
+        since = pgs__cache_mark(s);
         pgs__stop_warn_clear(s);
         commit_sent = true;
         crc = pgs__run(s->wc.c, "COMMIT", NULL); /* answered only after this */
@@ -354,7 +418,7 @@ static void *writer_main(void *arg) {
         crc = LIC_UNAVAILABLE;
         /* The COMMIT sent and its answer lost (the connection shut at stop):
          * PostgreSQL may have committed it or not. */
-        const char *fate = committed ? "primary_only" : commit_sent ? "unknown" : "no";
+        const char *cfate = committed ? "primary_only" : commit_sent ? "unknown" : "no";
         snprintf(cdetail, sizeof cdetail, "postgresql: %s",
                  committed ? "COMMIT canceled while waiting for the synchronous standby: "
                              "committed on the primary, maybe not replicated"
@@ -371,11 +435,15 @@ static void *writer_main(void *arg) {
                           : "answered 503 store_unavailable: rolled back";
         char qd[300];
         srv_log(SRV_LOG_ERROR, "store_write_canceled",
-                "ops=%zu committed=%s cause=%s warning=%s detail=%s", nq, fate,
+                "ops=%zu committed=%s cause=%s warning=%s detail=%s", nq, cfate,
                 canceled ? "stop" : "postgresql_warning", SRV_LOG_Q(pgs__stop_warning(s), qw),
                 SRV_LOG_Q(why, qd));
       } else if (crc != LIC_OK) {
         snprintf(cdetail, sizeof cdetail, "%s", lic_errdetail());
+        if (commit_sent && !committed && !pgs__conn_ok(s->wc.c))
+          snprintf(cdetail, sizeof cdetail,
+                   "postgresql: the COMMIT was sent, whether PostgreSQL committed it is "
+                   "unknown (connection lost)");
         if (!pgs__conn_ok(s->wc.c)) {
           crc = LIC_UNAVAILABLE;
           set_up(s, false);
@@ -388,6 +456,7 @@ static void *writer_main(void *arg) {
 
     pgs_lock(&s->writer.mu);
     s->writer.stats.ops += nops;
+    s->writer.stats.round_trips += pgs__conn_waits() - waits0;
     if (committed) {
       s->writer.stats.commits++;
       s->writer.stats.syncs++;
@@ -442,8 +511,7 @@ void pgs_stats_get(store *st, store_stats *out) {
 int pgs_w_clock_hwm_set(store_wtxn *wt, int64_t t) {
   pgs_params p = {0};
   pgs__p_i64(&p, t);
-  return pgs__run(((pgs_wtxn *)wt)->c,
-                  "UPDATE licsrv_meta SET clock_hwm = GREATEST(clock_hwm, $1::bigint)", &p);
+  return pgs__run(((pgs_wtxn *)wt)->c, SQL_HWM, &p);
 }
 
 /* ---- the room's life ------------------------------------------------------------- */
