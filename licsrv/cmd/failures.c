@@ -11,8 +11,6 @@
 #include "core/lineage_store.h"
 #include "util/array.h"
 
-#define FAILURES_MAX 200000 /* as many nodes as the server remembers */
-
 static const char HELP[] =
     "usage: licsrv failures [--license ID] [--data DIR] [--config FILE] [--json]\n"
     "\n"
@@ -38,8 +36,9 @@ static int collect(const store_node *n, void *arg) {
   list *l = arg;
   if (n->fail_time == 0)
     return 0;
-  if (l->n == l->cap && (l->cap ? l->cap * 2 : 64) > FAILURES_MAX)
-    return LIC_NOMEM;
+  /* Every failure the store holds, to sort them newest first: memory is
+   * the bound (the array's growth is overflow-checked). A cap of 200,000
+   * checked against the doubled capacity failed at 131,072 records. */
   if (srv_array_reserve(&l->v, &l->cap, l->n + 1, 64) != LIC_OK)
     return LIC_NOMEM;
   l->v[l->n++] = *n;

@@ -586,6 +586,26 @@ def seed_nodes(data, lid, names, last_seen, fail_time=0, status=b""):
                    check=True, timeout=120, capture_output=True)
 
 
+def test_failures_lists_past_131072_records(tmp_path):
+    """`licsrv failures` read every failure of the store into one array to
+    sort them newest first, with a cap of 200,000 checked against the
+    doubled capacity: at 131,072 records the next doubling passed the cap
+    and the command failed "out of memory"."""
+    s = Server(tmp_path / "data", threads=1, domains=("localhost",), ports=(443,), major=11)
+    s.start()
+    assert s.finish() == 0
+    n = 131072 + 100
+    now = int(time.time())
+    seed_nodes(s.data, s.license_id, ["gone-%06d" % i for i in range(n)], 0, now - 60,
+               b"domain_denied")
+    out = srvutil.run([srvutil.licsrv_bin(), "failures", "--data", s.data, "--json"],
+                      check=False)
+    assert out.returncode == 0, out.stderr
+    fails = json.loads(out.stdout)["failures"]
+    assert len(fails) == n
+    assert all(f["status"] == "domain_denied" for f in fails[:5] + fails[-5:])
+
+
 def test_large_admin_listing_does_not_stall_verify(tmp_path):
     s = Server(tmp_path / "data", threads=1, domains=("localhost",), ports=(443,), major=11)
     s.start()
