@@ -17,22 +17,28 @@ pytestmark = pytest.mark.skipif(pgutil.available() is not None,
                                 reason=f"no PostgreSQL: {pgutil.available()}")
 
 
+def serve_one_account(tmp_path, url):
+    """A public-mode licsrv on the store at url, with one account of
+    capacity 3 and a node table of 2 per account: (server, account)."""
+    data = str(tmp_path / "n1")
+    pubutil.licsrv("init", "--mode", "public", "--data", data, "--store", url)
+    pubutil.licsrv("import", "--data", data, "--store", url, "--trust", pubutil.ROOT_PUB,
+                   pubutil.certify(data))
+    a = pubutil.account(data, 3, import_it=False)
+    pubutil.licsrv("import", "--data", data, "--store", url, "--trust", pubutil.ROOT_PUB, a.path)
+    s = srvchain.Server(data, extra=["--store", url, "--account-new-nodes-per-hour", "0",
+                                     "--unlimited-max-nodes", "2"],
+                        threads=2, provisioned=False).start()
+    return s, a
+
+
 def test_pushed_out_nodes_leave_the_database(tmp_path):
     pg = pgutil.PgServer()
     pg.start()
     s = None
     try:
         url = pg.url()
-        data = str(tmp_path / "n1")
-        pubutil.licsrv("init", "--mode", "public", "--data", data, "--store", url)
-        pubutil.licsrv("import", "--data", data, "--store", url, "--trust", pubutil.ROOT_PUB,
-                       pubutil.certify(data))
-        a = pubutil.account(data, 3, import_it=False)
-        pubutil.licsrv("import", "--data", data, "--store", url, "--trust", pubutil.ROOT_PUB,
-                       a.path)
-        s = srvchain.Server(data, extra=["--store", url, "--account-new-nodes-per-hour", "0",
-                                         "--unlimited-max-nodes", "2"],
-                            threads=2, provisioned=False).start()
+        s, a = serve_one_account(tmp_path, url)
         pid = os.urandom(16)
         assert register(s.port, a, pid)[1]["status"] == "valid"
         for i in range(5):
@@ -42,7 +48,7 @@ def test_pushed_out_nodes_leave_the_database(tmp_path):
             time.sleep(2.2)
         deadline = time.monotonic() + 10
         while True:
-            p = pubutil.licsrv("nodes", "--data", data, "--store", url, "--account", a.id,
+            p = pubutil.licsrv("nodes", "--data", s.data, "--store", url, "--account", a.id,
                                "--json")
             assert p.returncode == 0, p.stderr
             names = sorted(n["node"] for n in json.loads(p.stdout)["nodes"])
@@ -67,26 +73,17 @@ def test_pushed_out_node_not_written_back_by_its_pending_heartbeat(tmp_path):
     s = None
     try:
         url = pg.url()
-        data = str(tmp_path / "n1")
-        pubutil.licsrv("init", "--mode", "public", "--data", data, "--store", url)
-        pubutil.licsrv("import", "--data", data, "--store", url, "--trust", pubutil.ROOT_PUB,
-                       pubutil.certify(data))
-        a = pubutil.account(data, 3, import_it=False)
-        pubutil.licsrv("import", "--data", data, "--store", url, "--trust", pubutil.ROOT_PUB,
-                       a.path)
-        s = srvchain.Server(data, extra=["--store", url, "--account-new-nodes-per-hour", "0",
-                                         "--unlimited-max-nodes", "2"],
-                            threads=2, provisioned=False).start()
+        s, a = serve_one_account(tmp_path, url)
         pid = os.urandom(16)
         assert register(s.port, a, pid, node="m0")[1]["status"] == "valid"
         for i in range(1, 8):  # no pause: each pushed-out node's heartbeat is pending
             assert verify(s.port, a, pid, node="m%d" % i)[1]["status"] == "valid"
         time.sleep(2.5)  # the batch interval: every pending heartbeat is written
-        p = pubutil.licsrv("nodes", "--data", data, "--store", url, "--account", a.id, "--json")
+        p = pubutil.licsrv("nodes", "--data", s.data, "--store", url, "--account", a.id, "--json")
         assert p.returncode == 0, p.stderr
         names = sorted(n["node"] for n in json.loads(p.stdout)["nodes"])
         assert names == ["m6", "m7"], names
-        p = pubutil.licsrv("accounts", "--data", data, "--store", url, "--json")
+        p = pubutil.licsrv("accounts", "--data", s.data, "--store", url, "--json")
         assert p.returncode == 0, p.stderr
         doc = json.loads(p.stdout)
         rows = doc["accounts"] if isinstance(doc, dict) else doc

@@ -45,3 +45,10 @@ long tu_pg_long(const char *sql) {
 }
 
 void tu_pg_reset(void) { tu_pg_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public"); }
+
+const char *tu_pg_store_where(bool pg, const char *dir) {
+  if (!pg)
+    return dir;
+  tu_pg_reset();
+  return getenv("LIC_TEST_PG_URL");
+}

@@ -5,6 +5,8 @@
 #ifndef LIC_TESTS_PGTEST_H
 #define LIC_TESTS_PGTEST_H
 
+#include <stdbool.h>
+
 #include <libpq-fe.h>
 
 /* A connection to LIC_TEST_PG_URL, notices below warnings muted. */
@@ -17,5 +19,8 @@ void tu_pg_sql(const char *sql);
 long tu_pg_long(const char *sql);
 /* An empty database: the public schema dropped and made again. */
 void tu_pg_reset(void);
+/* Where a test of both stores opens its store: dir for LMDB; for
+ * PostgreSQL (pg) LIC_TEST_PG_URL, emptied first. */
+const char *tu_pg_store_where(bool pg, const char *dir);
 
 #endif

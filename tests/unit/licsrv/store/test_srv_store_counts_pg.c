@@ -48,17 +48,11 @@ typedef struct {
   store_reader *rd;
 } fx;
 
-/* One integer the database answers. */
-
 static int setup(void **state) {
   fx *f = calloc(1, sizeof *f);
   f->backend = *(const int *)*state;
   f->dir = tu_tmpdir();
-  f->where = f->dir;
-  if (f->backend == BK_PG) {
-    tu_pg_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public");
-    f->where = getenv("LIC_TEST_PG_URL");
-  }
+  f->where = tu_pg_store_where(f->backend == BK_PG, f->dir);
   assert_int_equal(store_open(f->where, STORE_CREATE, &f->s), LIC_OK);
   assert_int_equal(store_reader_new(f->s, &f->rd), LIC_OK);
   *state = f;
