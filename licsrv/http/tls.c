@@ -135,29 +135,28 @@ static int ticket_cb(SSL *s, unsigned char *name, unsigned char *iv, EVP_CIPHER_
     r = 1;
     goto out;
   }
-  int which = -1;
+  bool found = false;
   int64_t now = now_s();
   uv_rwlock_rdlock(&t->klock);
   for (int i = 0; i < (int)(sizeof t->keys / sizeof t->keys[0]); i++)
     if (t->keys[i].set && CRYPTO_memcmp(name, t->keys[i].name, sizeof t->keys[i].name) == 0 &&
         !key_expired(t, &t->keys[i], now)) {
       k = t->keys[i];
-      which = i;
+      found = true;
     }
   uv_rwlock_rdunlock(&t->klock);
-  if (which < 0) {
+  if (!found) {
     r = 0; /* unknown or expired key: a full handshake */
     goto out;
   }
   if (EVP_DecryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, k.aes, iv) != 1 || hmac_init(hctx, k.hmac) != 0)
     goto out;
   /* 2: valid, and a fresh ticket for the next check, always. With 1 a TLS
-   * 1.3 resumption sends no new ticket; a client that keeps the last
-   * connection's session (liblic, licctl agent, tlsload -r) then resumed
-   * every other check only, and a ticket never renewed runs out at its
-   * lifetime. Under an older key the fresh one is under the current key. */
+   * 1.3 resumption sends no new ticket: a client keeping each connection's
+   * session (tlsload -r) resumed every other check only, and one keeping
+   * its first ticket (liblic, licctl agent) lost it with its key. Under an
+   * older key the fresh one is under the current key. */
   r = 2;
-  (void)which;
 out:
   OPENSSL_cleanse(&k, sizeof k);
   return r;
